@@ -1,0 +1,40 @@
+"""One root error for everything a user can get wrong, carrying where it happened."""
+
+from __future__ import annotations
+
+
+class TrailhoundError(Exception):
+    """A problem in the user's input: a rule file, a log file, an option.
+
+    `where` is a file path or another source name; line and column are 1-based when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        where: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.where = where
+        self.line = line
+        self.column = column
+
+    def location(self) -> str:
+        parts = [p for p in (self.where, self.line, self.column) if p is not None]
+        return ":".join(str(p) for p in parts)
+
+    def __str__(self) -> str:
+        loc = self.location()
+        return f"{loc}: {self.message}" if loc else self.message
+
+
+class RuleError(TrailhoundError):
+    """A rule file that does not load, validate or compile."""
+
+
+class InputError(TrailhoundError):
+    """A log file or record that cannot be read as CloudTrail."""

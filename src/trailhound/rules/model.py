@@ -1,0 +1,157 @@
+"""The typed rule model: what a detection is, independent of the file it came from.
+
+A `Rule` holds what every detection has (identity, severity, ATT&CK, guide, filter) and a
+`spec` that is one of the rule types: the discriminated union the engine dispatches on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, Literal
+
+from trailhound.rules.kql_ast import Node
+
+Severity = Literal["low", "medium", "high", "critical"]
+
+
+@dataclass(frozen=True, slots=True)
+class Technique:
+    id: str
+    name: str
+    reference: str = ""
+    subtechniques: tuple[Technique, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Threat:
+    framework: str
+    tactic_id: str
+    tactic_name: str
+    tactic_reference: str = ""
+    techniques: tuple[Technique, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """Elastic's alert_suppression: one alert per group per duration, the rest counted."""
+
+    group_by: tuple[str, ...]
+    duration: timedelta | None = None  # None: per rule execution, as in Elastic
+    missing_fields_strategy: Literal["suppress", "doNotSuppress"] = "suppress"
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One exception condition: the event is excused when `field` matches.
+
+    `values` may hold wildcards (`*`, `?`) when `kind` is "wildcard", CIDRs when "cidr".
+    """
+
+    field: str
+    values: tuple[str, ...]
+    kind: Literal["value", "wildcard", "cidr"] = "value"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleException:
+    """Excuse events matching all conditions, optionally until an expiry date."""
+
+    conditions: tuple[Condition, ...]
+    description: str = ""
+    expires: date | None = None
+    rule_ids: tuple[str, ...] = ()  # empty: applies to every rule (global exceptions only)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleTest:
+    """An embedded test: raw CloudTrail records and how many alerts they must make."""
+
+    name: str
+    records: tuple[Mapping[str, Any], ...]
+    expect_alerts: int
+    synthetic: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class QuerySpec:
+    type: Literal["query"] = "query"
+
+
+@dataclass(frozen=True, slots=True)
+class Cardinality:
+    field: str
+    value: int
+
+
+@dataclass(frozen=True, slots=True)
+class ThresholdSpec:
+    fields: tuple[str, ...]
+    value: int
+    cardinality: tuple[Cardinality, ...] = ()
+    window: timedelta | None = None  # trailhound: sliding window; None means the rule's lookback
+    type: Literal["threshold"] = "threshold"
+
+
+@dataclass(frozen=True, slots=True)
+class NewTermsSpec:
+    fields: tuple[str, ...]
+    history_window: timedelta
+    learning_period: timedelta | None = None  # trailhound: record but never alert at first
+    type: Literal["new_terms"] = "new_terms"
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceStep:
+    query: str
+    ast: Node
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceSpec:
+    by: tuple[str, ...]
+    maxspan: timedelta
+    steps: tuple[SequenceStep, ...]
+    type: Literal["sequence"] = "sequence"
+
+
+Spec = QuerySpec | ThresholdSpec | NewTermsSpec | SequenceSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    rule_id: str
+    name: str
+    description: str
+    version: int
+    severity: Severity
+    risk_score: int
+    query: str
+    ast: Node
+    spec: Spec
+    language: str = "kuery"
+    lookback: timedelta = timedelta(minutes=6)  # Elastic's `from`, as a span before `now`
+    interval: timedelta = timedelta(minutes=5)
+    max_signals: int = 100
+    timestamp_override: str | None = None
+    note: str = ""  # the investigation guide, Markdown
+    setup: str = ""
+    false_positives: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    author: tuple[str, ...] = ()
+    index: tuple[str, ...] = ()
+    investigation_fields: tuple[str, ...] = ()
+    threat: tuple[Threat, ...] = ()
+    suppression: Suppression | None = None
+    exceptions: tuple[RuleException, ...] = ()
+    tests: tuple[RuleTest, ...] = ()
+    enabled: bool = True
+    source: str = ""  # the file it came from, for messages
+    # keys of the original file that the model does not interpret, kept for a faithful write
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def type(self) -> str:
+        return self.spec.type
