@@ -1,0 +1,66 @@
+"""SQL that reads a rule's pending matches with their group or term values.
+
+Multi-valued fields expand to one row per value (a term per value, as Elastic does), one
+field after another so that two array fields give every combination. Rows missing a value
+drop out: a missing field is no group and no term.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from trailhound.cloudtrail.schema import BY_NAME, Kind, flattened_parent
+from trailhound.engine.predicates import FLAT_UDF, column
+
+
+def value_sql(field: str) -> tuple[str, bool]:
+    """The SQL reading `field` from `matches`, and whether it yields a list."""
+    col = BY_NAME.get(field)
+    if col is not None:
+        is_list = col.kind is Kind.KEYWORDS
+        return column(field).sql("duckdb"), is_list
+    flat = flattened_parent(field)
+    if flat is not None:
+        parent, path = flat
+        call = exp.func(FLAT_UDF, column(parent.name), exp.Literal.string(path))
+        return call.sql("duckdb"), True
+    return "NULL", False
+
+
+def keyed_rows_sql(fields: tuple[str, ...], extra: tuple[str, ...] = ()) -> str:
+    """Rows of one rule up to a cutoff: seq, ts, event_id, k0..kn (VARCHAR), then `extra`.
+
+    Parameters: $rule (rule id), $cutoff (epoch us).
+    """
+    base = ", ".join(
+        ["seq", "ts", '"event.id" AS event_id']
+        + [f"{value_sql(f)[0]} AS k{i}" for i, f in enumerate(fields)]
+        + list(extra)
+    )
+    sql = f"SELECT {base} FROM matches WHERE rule_id = $rule AND ts <= $cutoff"
+    for i, field in enumerate(fields):
+        if value_sql(field)[1]:
+            sql = f"SELECT * EXCLUDE (k{i}), UNNEST(k{i}) AS k{i} FROM ({sql})"
+    keys = [f"k{i}::VARCHAR AS k{i}" for i in range(len(fields))]
+    select = ", ".join(["seq", "ts", "event_id", *keys] + [_alias(e) for e in extra])
+    where = " AND ".join(f"k{i} IS NOT NULL" for i in range(len(fields))) or "TRUE"
+    return f"SELECT {select} FROM ({sql}) WHERE {where}"
+
+
+def _alias(expr: str) -> str:
+    return expr.rsplit(" AS ", 1)[1] if " AS " in expr else expr
+
+
+def suppression_key_sql(fields: tuple[str, ...]) -> str:
+    """A JSON text of the suppression group's values (arrays kept whole, as Elastic does)."""
+    parts = [value_sql(f)[0] for f in fields]
+    return "to_json([" + ", ".join(f"to_json({p})" for p in parts) + "])"
+
+
+def suppression_missing_sql(fields: tuple[str, ...]) -> str:
+    """True when any suppression field is absent from the row."""
+    checks = []
+    for f in fields:
+        sql, is_list = value_sql(f)
+        checks.append(f"({sql}) IS NULL" + (f" OR len({sql}) = 0" if is_list else ""))
+    return "(" + " OR ".join(checks) + ")" if checks else "FALSE"

@@ -1,0 +1,211 @@
+"""KQL tree -> SQL predicate (a sqlglot expression) over the normalized events view.
+
+Semantics follow Elastic's keyword fields: exact, case-sensitive matches; `*` wildcards;
+a missing field never matches, so `not f: x` matches events that lack `f`. Every leaf is
+made two-valued (never NULL) so NOT and OR behave as they do in Elastic.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlglot import exp
+
+from trailhound.cloudtrail.schema import BY_NAME, COLUMNS, Column, Kind, flattened_parent
+from trailhound.errors import RuleError, TrailhoundError
+from trailhound.rules import kql_ast as k
+from trailhound.rules.duration import resolve_time
+
+FLAT_UDF = "th_flat"  # (json_text, dotted_path) -> VARCHAR[]: Elastic flattened leaf values
+CIDR_UDF = "th_in_cidr"  # (ip_text, cidr_text) -> BOOLEAN
+
+_FALSE = exp.false()
+
+
+def column(name: str) -> exp.Column:
+    return exp.column(exp.to_identifier(name, quoted=True))
+
+
+def compile_predicate(node: k.Node, *, now: datetime) -> exp.Expr:
+    return _Compiler(now).node(node)
+
+
+class _Compiler:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def node(self, node: k.Node) -> exp.Expr:
+        match node:
+            case k.And(items):
+                return exp.and_(*(exp.paren(self.node(i)) for i in items))
+            case k.Or(items):
+                return exp.or_(*(exp.paren(self.node(i)) for i in items))
+            case k.Not(item):
+                return exp.not_(exp.paren(self.node(item)))
+            case k.Exists(field):
+                return _two_valued(self.exists(field))
+            case k.Match(field, value):
+                return _two_valued(self.match(field, value))
+            case k.Range(field, op, value):
+                return _two_valued(self.range(field, op, value))
+            case k.FreeText(value):
+                return self.free_text(value)
+        raise TypeError(node)
+
+    def exists(self, field: str) -> exp.Expr:
+        col = BY_NAME.get(field)
+        if col is None:
+            flat = flattened_parent(field)
+            if flat is None:
+                return _FALSE
+            return exp.GT(this=_length(_flat_values(*flat)), expression=exp.Literal.number(0))
+        if col.kind is Kind.KEYWORDS:
+            return exp.GT(this=_length(column(field)), expression=exp.Literal.number(0))
+        if col.kind is Kind.FLATTENED:
+            return exp.GT(this=_length(_flat_values(col, "")), expression=exp.Literal.number(0))
+        return exp.Not(this=exp.Is(this=column(field), expression=exp.Null()))
+
+    def match(self, field: str, value: k.Value) -> exp.Expr:
+        col = BY_NAME.get(field)
+        if col is None:
+            flat = flattened_parent(field)
+            if flat is None:
+                return _FALSE
+            return _any_element(_flat_values(*flat), value)
+        match col.kind:
+            case Kind.KEYWORD:
+                return _string_match(column(field), value)
+            case Kind.IP:
+                return _ip_match(column(field), value)
+            case Kind.KEYWORDS:
+                return _any_element(column(field), value)
+            case Kind.FLATTENED:
+                return _any_element(_flat_values(col, ""), value)
+            case Kind.BOOLEAN:
+                return _bool_match(column(field), value)
+            case Kind.LONG:
+                return _number_match(column(field), value)
+            case Kind.DATE:
+                return self._date_compare(col, "=", value)
+        raise TypeError(col.kind)
+
+    def range(self, field: str, op: str, value: k.Value) -> exp.Expr:
+        col = BY_NAME.get(field)
+        if col is None:
+            return _FALSE
+        if col.kind is Kind.DATE:
+            return self._date_compare(col, op, value)
+        if col.kind is Kind.LONG:
+            number = _as_number(value)
+            if number is None:
+                return _FALSE
+            return _COMPARE[op](column(field), exp.Literal.number(number))
+        if col.kind in (Kind.KEYWORD, Kind.IP):
+            return _COMPARE[op](column(field), exp.Literal.string(value.text))
+        return _FALSE
+
+    def _date_compare(self, col: Column, op: str, value: k.Value) -> exp.Expr:
+        try:
+            when = resolve_time(value.text, now=self.now)
+        except TrailhoundError as err:
+            raise RuleError(f"{col.name}: {err.message}") from None
+        literal = exp.cast(exp.Literal.string(when.isoformat()), exp.DataType.build("TIMESTAMPTZ"))
+        return _COMPARE[op](column(col.name), literal)
+
+    def free_text(self, value: k.Value) -> exp.Expr:
+        # Elastic searches every field; the closest here is every keyword column.
+        leaves = [
+            _two_valued(_string_match(column(c.name), value))
+            for c in COLUMNS
+            if c.kind is Kind.KEYWORD
+        ]
+        return exp.paren(exp.or_(*leaves))
+
+
+_COMPARE: dict[str, Callable[[exp.Expr, exp.Expr], exp.Expr]] = {
+    "=": lambda a, b: exp.EQ(this=a, expression=b),
+    "<": lambda a, b: exp.LT(this=a, expression=b),
+    "<=": lambda a, b: exp.LTE(this=a, expression=b),
+    ">": lambda a, b: exp.GT(this=a, expression=b),
+    ">=": lambda a, b: exp.GTE(this=a, expression=b),
+}
+
+
+def _two_valued(pred: exp.Expr) -> exp.Expr:
+    if pred is _FALSE:
+        return pred
+    return exp.func("COALESCE", pred, exp.false())
+
+
+def _length(list_expr: exp.Expr) -> exp.Expr:
+    return exp.func("LEN", list_expr)
+
+
+def _flat_values(col: Column, path: str) -> exp.Expr:
+    return exp.func(FLAT_UDF, column(col.name), exp.Literal.string(path))
+
+
+def like_pattern(value: k.Value) -> str:
+    """A LIKE pattern with `\\` as escape: `*` becomes `%`, literal `%`, `_`, `\\` escaped."""
+    out: list[str] = []
+    for part in value.parts:
+        if part is k.Star.STAR:
+            out.append("%")
+        else:
+            assert isinstance(part, str)
+            out.append(part.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_"))
+    return "".join(out)
+
+
+def _string_match(target: exp.Expr, value: k.Value) -> exp.Expr:
+    if value.has_wildcard:
+        return exp.Escape(
+            this=exp.Like(this=target, expression=exp.Literal.string(like_pattern(value))),
+            expression=exp.Literal.string("\\"),
+        )
+    return exp.EQ(this=target, expression=exp.Literal.string(value.text))
+
+
+def _any_element(list_expr: exp.Expr, value: k.Value) -> exp.Expr:
+    if not value.has_wildcard:
+        return exp.func("LIST_CONTAINS", list_expr, exp.Literal.string(value.text))
+    x = exp.to_identifier("x")
+    body = _string_match(exp.column(x), value)
+    matching = exp.func("LIST_FILTER", list_expr, exp.Lambda(this=body, expressions=[x]))
+    return exp.GT(this=_length(matching), expression=exp.Literal.number(0))
+
+
+def _ip_match(target: exp.Expr, value: k.Value) -> exp.Expr:
+    if not value.has_wildcard and "/" in value.text:
+        try:
+            ipaddress.ip_network(value.text, strict=False)
+        except ValueError:
+            return _FALSE
+        return exp.func(CIDR_UDF, target, exp.Literal.string(value.text))
+    return _string_match(target, value)
+
+
+def _bool_match(target: exp.Expr, value: k.Value) -> exp.Expr:
+    text = value.text.lower()
+    if value.has_wildcard or text not in ("true", "false"):
+        return _FALSE
+    return exp.EQ(this=target, expression=exp.Boolean(this=text == "true"))
+
+
+def _as_number(value: k.Value) -> str | None:
+    if value.has_wildcard:
+        return None
+    try:
+        float(value.text)
+    except ValueError:
+        return None
+    return value.text
+
+
+def _number_match(target: exp.Expr, value: k.Value) -> exp.Expr:
+    number = _as_number(value)
+    if number is None:
+        return _FALSE
+    return exp.EQ(this=target, expression=exp.Literal.number(number))

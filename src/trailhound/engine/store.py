@@ -1,0 +1,100 @@
+"""The state store: one DuckDB file holding everything that must survive between runs.
+
+- `matches`: events a rule matched that are not decided yet, or that a later event may still
+  join (a threshold window, a sequence). Same columns as the events, plus the rule and time.
+- `terms`: for new_terms rules, each term and when it was last seen.
+- `clocks`: when each rule first saw an event (learning periods count from there).
+- `ledger`: every alert already emitted, so a rerun never emits it again.
+- `suppression`: the open suppression window of each alert group.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from trailhound.cloudtrail.schema import arrow_schema
+from trailhound.engine.udfs import register
+from trailhound.errors import TrailhoundError
+
+SCHEMA_VERSION = "1"
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS terms (
+    rule_id VARCHAR, term VARCHAR, first_seen BIGINT, last_seen BIGINT,
+    PRIMARY KEY (rule_id, term));
+CREATE TABLE IF NOT EXISTS clocks (rule_id VARCHAR PRIMARY KEY, first_event BIGINT);
+CREATE TABLE IF NOT EXISTS ledger (
+    alert_id VARCHAR PRIMARY KEY, rule_id VARCHAR, alert_time BIGINT,
+    emitted_at TIMESTAMPTZ, alert JSON);
+CREATE TABLE IF NOT EXISTS suppression (
+    rule_id VARCHAR, group_key VARCHAR, window_start BIGINT, window_end BIGINT,
+    alert_id VARCHAR, absorbed BIGINT, PRIMARY KEY (rule_id, group_key));
+CREATE SEQUENCE IF NOT EXISTS match_seq;
+"""
+
+
+def default_state_path() -> Path:
+    """Per-user state: $XDG_STATE_HOME/trailhound/state.duckdb (or ~/.local/state/...)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "trailhound" / "state.duckdb"
+
+
+class Store:
+    """Owns the DuckDB connection; the engine runs all its SQL through `con`."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        register(con)
+        self.con.execute(_TABLES)
+        self._check_version()
+        self._create_matches()
+
+    @classmethod
+    def open(cls, path: Path | None) -> Store:
+        """A store in `path`, or in memory when `path` is None (nothing survives the run)."""
+        if path is None:
+            return cls(duckdb.connect())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            con = duckdb.connect(str(path))
+        except duckdb.Error as err:
+            raise TrailhoundError(f"cannot open the state file: {err}", where=str(path)) from None
+        return cls(con)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def _check_version(self) -> None:
+        found = self.get_meta("schema")
+        if found is None:
+            self.set_meta("schema", SCHEMA_VERSION)
+        elif found != SCHEMA_VERSION:
+            raise TrailhoundError(
+                f"state was written by another trailhound version (schema {found}, "
+                f"this one reads {SCHEMA_VERSION}); use a new --state file"
+            )
+
+    def _create_matches(self) -> None:
+        empty = pa.table({f.name: pa.array([], f.type) for f in arrow_schema()})
+        self.con.register("_empty_events", empty)
+        self.con.execute(
+            "CREATE TABLE IF NOT EXISTS matches AS SELECT 0::BIGINT AS seq, "
+            "''::VARCHAR AS rule_id, 0::INTEGER AS step, 0::BIGINT AS ts, * "
+            "FROM _empty_events LIMIT 0"
+        )
+        self.con.unregister("_empty_events")
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self.con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
+        return str(rows[0][0]) if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.con.execute(
+            "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )

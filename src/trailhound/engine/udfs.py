@@ -1,0 +1,93 @@
+"""The two functions rule SQL needs that DuckDB does not have built in.
+
+They run only on rows the cheaper conditions of a rule already let through, because DuckDB
+evaluates a conjunction left to right on the surviving rows.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+from typing import Any
+
+import duckdb
+import orjson
+from duckdb import func, sqltypes
+
+from trailhound.engine.predicates import CIDR_UDF, FLAT_UDF
+
+
+def flattened_values(text: str | None, path: str) -> list[str]:
+    """Leaf values under a dotted path, as Elastic's flattened type sees them.
+
+    Arrays are transparent, leaves are compared as strings (`true`, `25`), nulls are absent.
+    An empty path means every leaf of the object.
+    """
+    if not text:
+        return []
+    try:
+        doc = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return []
+    out: list[str] = []
+    _collect(doc, path.split(".") if path else [], out)
+    return out
+
+
+def _collect(node: Any, path: list[str], out: list[str]) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _collect(item, path, out)
+        return
+    if not path:
+        _leaves(node, out)
+        return
+    if isinstance(node, dict):
+        # Keys may themselves contain dots; try the longest literal key first.
+        for cut in range(len(path), 0, -1):
+            key = ".".join(path[:cut])
+            if key in node:
+                _collect(node[key], path[cut:], out)
+
+
+def _leaves(node: Any, out: list[str]) -> None:
+    if node is None:
+        return
+    if isinstance(node, dict):
+        for value in node.values():
+            _leaves(value, out)
+    elif isinstance(node, list):
+        for item in node:
+            _leaves(item, out)
+    elif isinstance(node, bool):
+        out.append("true" if node else "false")
+    else:
+        out.append(str(node))
+
+
+@lru_cache(maxsize=4096)
+def _network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    return ipaddress.ip_network(cidr, strict=False)
+
+
+def in_cidr(ip: str | None, cidr: str) -> bool:
+    if not ip:
+        return False
+    try:
+        return ipaddress.ip_address(ip) in _network(cidr)
+    except ValueError:
+        return False
+
+
+def register(con: duckdb.DuckDBPyConnection) -> None:
+    varchar = sqltypes.VARCHAR
+    con.create_function(
+        FLAT_UDF,
+        flattened_values,
+        [varchar, varchar],
+        duckdb.list_type(varchar),
+        null_handling=func.SPECIAL,
+    )
+    con.create_function(
+        CIDR_UDF, in_cidr, [varchar, varchar], sqltypes.BOOLEAN, null_handling=func.SPECIAL
+    )

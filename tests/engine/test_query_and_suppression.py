@@ -1,0 +1,93 @@
+"""query rules, alert identity, the ledger, suppression and max_signals."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from support.events import batch, detector, event, run
+from support.rules import action, rule
+from trailhound.engine.store import Store
+from trailhound.rules.model import Suppression
+
+MIN = timedelta(minutes=1)
+BY_ACTOR_TABLE = Suppression(
+    group_by=("cloud.account.id", "user.name", "aws.dynamodb.table_name"),
+    duration=timedelta(hours=1),
+)
+
+
+def puts(times: list[timedelta], **fields: object) -> list[dict[str, object]]:
+    defaults: dict[str, object] = {"aws__dynamodb__table_name": ["orders"]}
+    defaults.update(fields)
+    return [event(i, t, "PutItem", **defaults) for i, t in enumerate(times)]  # type: ignore[arg-type]
+
+
+def test_every_matching_event_is_an_alert_with_its_evidence() -> None:
+    alerts = run([rule(action("PutItem"))], puts([0 * MIN, 1 * MIN]))
+    assert [a.event_ids for a in alerts] == [("ev-0000",), ("ev-0001",)]
+    assert alerts[0].evidence[0]["event.action"] == "PutItem"
+
+
+def test_the_same_data_twice_makes_no_second_alert() -> None:
+    r = rule(action("PutItem"))
+    store = Store.open(None)
+    first = detector([r], store)
+    first.add(batch(puts([0 * MIN])))
+    ids = [a.id for a in first.finish()]
+    second = detector([r], store)
+    second.add(batch(puts([0 * MIN])))
+    assert ids and second.finish() == []
+    assert second.stats.already_emitted == 1
+
+
+def test_alert_id_depends_on_rule_version() -> None:
+    rows = puts([0 * MIN])
+    v1 = run([rule(action("PutItem"), version=1)], rows)
+    v2 = run([rule(action("PutItem"), version=2)], rows)
+    assert v1[0].id != v2[0].id
+
+
+def test_suppression_folds_an_hour_of_one_actor_on_one_table_into_one_alert() -> None:
+    r = rule(action("PutItem"), suppression=BY_ACTOR_TABLE)
+    rows = puts([i * 10 * MIN for i in range(6)])  # 0..50 minutes
+    rows += puts([70 * MIN])  # a new hour window
+    rows += [event(50, 5 * MIN, "PutItem", aws__dynamodb__table_name=["users"])]
+    alerts = run([r], rows)
+    summary = sorted((dict(a.key) == {}, a.count, a.event_ids[0]) for a in alerts)
+    assert [c for _, c, _ in summary] == [1, 1, 6]
+
+
+def test_suppression_window_continues_in_the_next_run() -> None:
+    r = rule(action("PutItem"), suppression=BY_ACTOR_TABLE)
+    store = Store.open(None)
+    first = detector([r], store)
+    first.add(batch(puts([0 * MIN])))
+    assert len(first.finish()) == 1
+    second = detector([r], store)
+    second.add(batch([event(9, 30 * MIN, "PutItem", aws__dynamodb__table_name=["orders"])]))
+    assert second.finish() == []
+
+
+def test_do_not_suppress_events_missing_a_group_field() -> None:
+    sup = Suppression(("user.name",), timedelta(hours=1), "doNotSuppress")
+    r = rule(action("PutItem"), suppression=sup)
+    rows = puts([0 * MIN, 1 * MIN], user__name=None)
+    assert len(run([r], rows)) == 2
+    r2 = rule(action("PutItem"), suppression=Suppression(("user.name",), timedelta(hours=1)))
+    assert len(run([r2], rows)) == 1
+
+
+def test_max_signals_caps_alerts_per_interval() -> None:
+    r = rule(action("PutItem"), max_signals=3)
+    d = detector([r])
+    d.add(batch(puts([timedelta(seconds=i) for i in range(5)])))
+    assert len(d.finish()) == 3
+    assert d.stats.dropped_by_max_signals["test rule"] == 2
+
+
+def test_since_and_until_bound_the_input() -> None:
+    from support.events import T0
+
+    rows = puts([0 * MIN, 10 * MIN, 20 * MIN])
+    alerts = run([rule(action("PutItem"))], rows, since=T0 + 5 * MIN, until=T0 + 20 * MIN)
+    assert [a.event_ids for a in alerts] == [("ev-0001",)]
