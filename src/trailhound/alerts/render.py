@@ -1,0 +1,104 @@
+"""Alerts for people: a terminal table and one-line summaries.
+
+Everything shown here may come from an attacker (user agents, table names, user names), so
+it is data: control characters are made visible and rich never reads it as markup.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from trailhound.alerts.model import Alert, iso_time
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
+
+
+def printable(value: object, limit: int = 200) -> str:
+    """Text safe for a terminal: control and bidi characters shown as escapes, long text cut."""
+    text = str(value)
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256
+                        else f"\\u{ord(m.group()):04x}", text)  # fmt: skip
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def field_values(alert: Alert, name: str) -> list[str]:
+    """Distinct values of a dotted ECS field across the alert's evidence and key."""
+    found: dict[str, None] = {}
+    for key, value in alert.key:
+        if key == name and value is not None:
+            found[value] = None
+    for doc in alert.evidence:
+        for value in _lookup(doc, name.split(".")):
+            found[value] = None
+    return list(found)
+
+
+def _lookup(node: Any, parts: list[str]) -> list[str]:
+    if not parts:
+        if node is None or isinstance(node, dict):
+            return []
+        items = node if isinstance(node, list) else [node]
+        return [str(i) for i in items if not isinstance(i, dict | list)]
+    if isinstance(node, list):
+        return [v for item in node for v in _lookup(item, parts)]
+    if not isinstance(node, Mapping):
+        return []
+    if parts[0] in node:
+        return _lookup(node[parts[0]], parts[1:])
+    flat = ".".join(parts)
+    return _lookup(node[flat], []) if flat in node else []
+
+
+def _joined(values: Sequence[str], most: int = 3) -> str:
+    shown = ", ".join(printable(v, 60) for v in values[:most])
+    return shown + (f" (+{len(values) - most})" if len(values) > most else "")
+
+
+def describe(alert: Alert) -> str:
+    """One line: who did what to which table, from where."""
+    who = _joined(field_values(alert, "user.name")) or "unknown principal"
+    what = _joined(field_values(alert, "event.action")) or "?"
+    tables = _joined(field_values(alert, "aws.dynamodb.table_name"))
+    source = _joined(field_values(alert, "source.address"))
+    country = _joined(field_values(alert, "source.geo.country_iso_code"))
+    line = f"{who} called {what}"
+    if tables:
+        line += f" on {tables}"
+    if source:
+        line += f" from {source}" + (f" ({country})" if country else "")
+    if alert.count > 1:
+        line += f"; {alert.count} events"
+    return line
+
+
+def techniques(alert: Alert) -> str:
+    ids = [
+        sub.id if sub else t.id
+        for threat in alert.rule.threat
+        for t in threat.techniques
+        for sub in (t.subtechniques or (None,))
+    ]
+    return ", ".join(ids)
+
+
+def alerts_table(alerts: Iterable[Alert]) -> Table:
+    table = Table(show_lines=False, header_style="bold")
+    for name in ("time (UTC)", "severity", "rule", "what happened", "ATT&CK", "id"):
+        table.add_column(name, overflow="fold")
+    for alert in alerts:
+        severity = alert.rule.severity
+        table.add_row(
+            Text(iso_time(alert.time)[:19].replace("T", " ")),
+            Text(severity, style=_SEVERITY_STYLE.get(severity, "")),
+            Text(printable(alert.rule.name)),
+            Text(printable(describe(alert), 400)),
+            Text(techniques(alert)),
+            Text(alert.id[:12]),
+        )
+    return table
