@@ -1,0 +1,162 @@
+"""Local sources: which files a path, a directory, a glob or `-` stand for, and their bytes."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import sys
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import BinaryIO
+
+import pytest
+
+from trailhound.errors import InputError
+from trailhound.sources import (
+    READ_SIZE,
+    Blob,
+    Corrupt,
+    SourceProblem,
+    Truncated,
+    Unreadable,
+    open_source,
+    open_sources,
+    scheme_of,
+)
+
+
+def _names(spec: str) -> list[str]:
+    return [
+        b.name if isinstance(b, Blob) else f"problem:{b.reason}" for b in open_source(spec).blobs()
+    ]
+
+
+def _content(blob: Blob | SourceProblem) -> bytes:
+    assert isinstance(blob, Blob)
+    return b"".join(blob.chunks())
+
+
+def _blob(data: bytes) -> Blob:
+    return Blob("mem", lambda: nullcontext(io.BytesIO(data)))
+
+
+def test_a_directory_is_walked_recursively_in_sorted_order_without_hidden_entries(
+    tmp_path: Path,
+) -> None:
+    for rel in ["b/2.json", "b/1.json", "a.json", "c/d/e.json.gz", ".git/x", "b/.DS_Store"]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("{}")
+    expected = ["a.json", "b/1.json", "b/2.json", "c/d/e.json.gz"]
+    assert _names(str(tmp_path)) == [str(tmp_path / rel) for rel in expected]
+
+
+def test_a_file_named_explicitly_is_read_even_when_hidden(tmp_path: Path) -> None:
+    hidden = tmp_path / ".trail.json"
+    hidden.write_text("{}")
+    assert _names(str(hidden)) == [str(hidden)]
+
+
+def test_a_glob_expands_to_its_sorted_matches_and_recurses_with_double_star(
+    tmp_path: Path,
+) -> None:
+    for rel in ["x/b.json.gz", "x/a.json.gz", "x/y/c.json.gz", "x/skip.txt"]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("{}")
+    matched = _names(str(tmp_path / "x" / "**" / "*.json.gz"))
+    assert matched == [str(tmp_path / "x" / r) for r in ["a.json.gz", "b.json.gz", "y/c.json.gz"]]
+
+
+def test_paths_that_name_nothing_come_out_as_problems_not_exceptions(tmp_path: Path) -> None:
+    assert _names(str(tmp_path / "nope.json")) == ["problem:no such file or directory"]
+    assert _names(str(tmp_path / "*.json")) == ["problem:no file matches this pattern"]
+
+
+def test_a_broken_link_is_a_blob_that_cannot_be_read(tmp_path: Path) -> None:
+    link = tmp_path / "gone.json"
+    link.symlink_to(tmp_path / "missing-target.json")
+    (blob,) = open_source(str(link)).blobs()
+    with pytest.raises(Unreadable, match="no such file"):
+        _content(blob)
+
+
+def test_dash_reads_standard_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b'{"a": 1}\n')))
+    (blob,) = open_source("-").blobs()
+    assert isinstance(blob, Blob) and blob.name == "<stdin>"
+    assert _content(blob) == b'{"a": 1}\n'
+
+
+def test_gzip_is_recognized_by_content_not_by_name(tmp_path: Path) -> None:
+    (tmp_path / "looks-plain.json").write_bytes(gzip.compress(b'{"Records": []}'))
+    (tmp_path / "looks-gzip.json.gz").write_bytes(b'{"Records": []}')
+    for blob in open_source(str(tmp_path)).blobs():
+        assert _content(blob) == b'{"Records": []}'
+
+
+def test_large_content_arrives_in_bounded_pieces() -> None:
+    data = b"x" * (3 * READ_SIZE + 5)
+    for raw in (data, gzip.compress(data)):
+        pieces = list(_blob(raw).chunks())
+        assert b"".join(pieces) == data
+        assert max(len(p) for p in pieces) <= READ_SIZE
+
+
+def test_concatenated_gzip_members_read_as_one_stream() -> None:
+    assert b"".join(_blob(gzip.compress(b"one\n") + gzip.compress(b"two\n")).chunks()) == (
+        b"one\ntwo\n"
+    )
+
+
+def test_truncated_gzip_yields_the_clean_prefix_then_raises() -> None:
+    data = b"".join(b'{"n": %d}\n' % i for i in range(50_000))
+    packed = gzip.compress(data)
+    got: list[bytes] = []
+    with pytest.raises(Truncated, match="ends early"):
+        for piece in _blob(packed[: len(packed) // 2]).chunks():
+            got.append(piece)
+    prefix = b"".join(got)
+    assert len(prefix) > len(data) // 4
+    assert data.startswith(prefix)
+
+
+def test_damaged_gzip_raises_corrupt() -> None:
+    packed = bytearray(gzip.compress(b"".join(b"line %d\n" % i for i in range(5000))))
+    packed[-6] ^= 0xFF  # inside the CRC of the trailer
+    with pytest.raises(Corrupt):
+        b"".join(_blob(bytes(packed)).chunks())
+    with pytest.raises(Corrupt, match="after the end"):
+        b"".join(_blob(gzip.compress(b"ok") + b"trailing junk").chunks())
+
+
+def test_an_os_error_while_reading_is_unreadable() -> None:
+    def refuse() -> AbstractContextManager[BinaryIO]:
+        raise PermissionError(13, "Permission denied")
+
+    with pytest.raises(Unreadable, match="permission denied"):
+        b"".join(Blob("locked.json", refuse).chunks())
+
+
+@pytest.mark.parametrize(
+    ("spec", "scheme"),
+    [
+        ("logs/2024/", "file"),
+        ("-", "file"),
+        ("*.json.gz", "file"),
+        ("file:///var/log/x.json", "file"),
+        ("s3://bucket/AWSLogs/", "s3"),
+        ("SQS://queue", "sqs"),
+        ("C://Users/x.json", "file"),
+    ],
+)
+def test_the_scheme_picks_the_source(spec: str, scheme: str) -> None:
+    assert scheme_of(spec) == scheme
+
+
+def test_file_urls_read_like_paths(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text("{}")
+    assert _names(f"file://{tmp_path}") == [str(tmp_path / "a.json")]
+
+
+def test_an_unknown_scheme_is_a_clear_error() -> None:
+    with pytest.raises(InputError, match=r"no source reads gopher:// \(known: file"):
+        open_sources(["gopher://x"])
