@@ -1,0 +1,113 @@
+"""Load rule files and directories in one pass, reporting every problem in every file.
+
+A broken file never stops the others from loading; problems that span files (two rules with one
+rule_id or one name) are reported at the later file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+
+from trailhound.errors import RuleError
+from trailhound.rules.elastic import RuleReport, key_location, read_rule_text
+from trailhound.rules.model import Rule
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """The rules that loaded and every problem found, in file order."""
+
+    rules: list[Rule] = field(default_factory=list)
+    errors: list[RuleError] = field(default_factory=list)
+    files: int = 0  # how many rule files were read
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def shipped_pack_dir() -> Path:
+    """The rules that ship with trailhound, the default rule set."""
+    return Path(str(files("trailhound.rules").joinpath("pack")))
+
+
+def load_rules(paths: Sequence[str | Path]) -> LoadResult:
+    """Load rule files and directories (searched recursively for *.toml, in sorted order)."""
+    found, errors = rule_files(paths)
+    rules: list[Rule] = []
+    first_file: dict[tuple[str, str], str] = {}
+    for path in found:
+        text, problem = _read_text(path)
+        if problem is not None:
+            errors.append(problem)
+            continue
+        report = read_rule_text(text, source=str(path))
+        errors.extend(report.errors)
+        duplicates = _duplicates(report, text, first_file)
+        errors.extend(duplicates)
+        if report.rule is not None and not duplicates:
+            rules.append(report.rule)
+    return LoadResult(rules=rules, errors=errors, files=len(found))
+
+
+def rule_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[RuleError]]:
+    """The rule files named by `paths`, each once; a path that does not exist is an error."""
+    found: dict[Path, None] = {}
+    errors: list[RuleError] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found.update((p, None) for p in sorted(path.rglob("*.toml")) if p.is_file())
+        elif path.is_file():
+            found[path] = None
+        else:
+            errors.append(RuleError("no such rule file or directory", where=str(path)))
+    return _unique(found), errors
+
+
+def _unique(paths: Iterable[Path]) -> list[Path]:
+    # The same file named twice (directly and through its directory) is loaded once.
+    seen: set[Path] = set()
+    unique: list[Path] = []
+    for path in paths:
+        real = path.resolve()
+        if real not in seen:
+            seen.add(real)
+            unique.append(path)
+    return unique
+
+
+def _read_text(path: Path) -> tuple[str, RuleError | None]:
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        return "", RuleError(f"cannot read the file: {err.strerror}", where=str(path))
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        return "", RuleError("not UTF-8 text", where=str(path), line=line, column=column)
+
+
+def _duplicates(
+    report: RuleReport, text: str, first_file: dict[tuple[str, str], str]
+) -> list[RuleError]:
+    """Errors for a rule whose rule_id or name an earlier file has; else remember its keys."""
+    rule = report.rule
+    if rule is None:
+        return []
+    keys = (("rule_id", rule.rule_id), ("name", rule.name))
+    errors: list[RuleError] = []
+    for key, value in keys:
+        earlier = first_file.get((key, value))
+        if earlier is not None:
+            line, column = key_location(text, ("rule", key))
+            message = f"duplicate {key} {value!r}: {earlier} has it too"
+            errors.append(RuleError(message, where=report.source, line=line, column=column))
+    if not errors:
+        first_file.update((k, report.source) for k in keys)
+    return errors
