@@ -1,10 +1,222 @@
-"""`trailhound rules`: list, show and validate detection rules."""
+"""`trailhound rules`: list, show and validate detection rules.
+
+Every path argument may be a rule file or a directory of them; without one, the rules that ship
+with trailhound are used. Rule text goes to the terminal as plain text, never as rich markup.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
 import click
+from rich.console import Console, Group, RenderableType
+from rich.markdown import Markdown
+from rich.table import Table
+from rich.text import Text
+
+from trailhound.errors import RuleError
+from trailhound.rules.attack import technique_ids
+from trailhound.rules.duration import format_duration
+from trailhound.rules.loader import LoadResult, load_rules, shipped_pack_dir
+from trailhound.rules.model import (
+    NewTermsSpec,
+    QuerySpec,
+    Rule,
+    RuleException,
+    SequenceSpec,
+    Spec,
+    Suppression,
+    Threat,
+    ThresholdSpec,
+)
+
+_PATHS = click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 
 
 @click.group()
 def rules() -> None:
     """Work with detection rules."""
+
+
+@rules.command()
+@_PATHS
+@click.pass_context
+def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+    """Check rule files and report every problem with its location.
+
+    PATHS are rule files or directories (default: the rules shipped with trailhound).
+    Exits with status 1 when any rule has a problem.
+    """
+    result = _load(paths)
+    for error in result.errors:
+        click.echo(str(error))
+    click.echo(_summary(result))
+    if result.errors:
+        ctx.exit(1)
+
+
+@rules.command(name="list")
+@_PATHS
+@click.pass_context
+def list_rules(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+    """List rules: name, type, severity, risk score, rule_id and ATT&CK techniques."""
+    result = _load(paths)
+    table = Table("Name", "Type", "Severity", "Risk", "Rule ID", "ATT&CK")
+    for rule in sorted(result.rules, key=lambda r: r.name.casefold()):
+        table.add_row(
+            Text(rule.name),
+            Text(rule.type),
+            Text(rule.severity),
+            Text(str(rule.risk_score)),
+            Text(rule.rule_id),
+            Text(", ".join(technique_ids(rule.threat))),
+        )
+    Console(highlight=False).print(table)
+    _report_problems(ctx, result.errors)
+
+
+@rules.command()
+@click.argument("rule")
+@click.option(
+    "--rules",
+    "paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Rule file or directory to search (repeatable; default: the shipped rules).",
+)
+def show(rule: str, paths: tuple[Path, ...]) -> None:
+    """Show one rule, found by rule_id or name, with its investigation guide."""
+    result = _load(paths)
+    found = _find(result.rules, rule)
+    if found is None:
+        hint = f"; {len(result.errors)} problem(s) in the rules, see `trailhound rules validate`"
+        raise click.ClickException(
+            f"no rule with id or name {rule!r}" + (hint if result.errors else "")
+        )
+    Console(highlight=False).print(_describe(found))
+
+
+def _load(paths: Sequence[Path]) -> LoadResult:
+    return load_rules(list(paths) or [shipped_pack_dir()])
+
+
+def _summary(result: LoadResult) -> str:
+    valid = f"{len(result.rules)} rule{'' if len(result.rules) == 1 else 's'} valid"
+    if not result.errors:
+        return valid
+    files = len({e.where for e in result.errors})
+    problems = f"{len(result.errors)} problem{'' if len(result.errors) == 1 else 's'}"
+    return f"{valid}, {problems} in {files} file{'' if files == 1 else 's'}"
+
+
+def _report_problems(ctx: click.Context, errors: Sequence[RuleError]) -> None:
+    for error in errors:
+        click.echo(str(error), err=True)
+    if errors:
+        ctx.exit(1)
+
+
+def _find(rules: Iterable[Rule], wanted: str) -> Rule | None:
+    candidates = list(rules)
+    for rule in candidates:
+        if wanted in (rule.rule_id, rule.name):
+            return rule
+    folded = wanted.casefold()
+    return next((r for r in candidates if r.name.casefold() == folded), None)
+
+
+def _describe(rule: Rule) -> RenderableType:
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold")
+    facts.add_column()
+    for label, value in _facts(rule):
+        facts.add_row(label, Text(value))
+    parts: list[RenderableType] = [Text(rule.name, style="bold underline"), facts]
+    for title, body in (("Description", rule.description), ("Query", rule.query)):
+        if body.strip():
+            parts += [Text(""), Text(title, style="bold"), Text(body.strip())]
+    for title, body in (("Setup", rule.setup), ("Investigation guide", rule.note)):
+        if body.strip():
+            parts += [Text(""), Text(title, style="bold"), Markdown(body)]
+    return Group(*parts)
+
+
+def _facts(rule: Rule) -> list[tuple[str, str]]:
+    facts = [
+        ("rule_id", rule.rule_id),
+        ("type", rule.type),
+        ("severity", f"{rule.severity} (risk score {rule.risk_score})"),
+        ("version", str(rule.version)),
+        ("enabled", "yes" if rule.enabled else "no"),
+        ("schedule", _schedule(rule)),
+        *_spec_facts(rule.spec),
+    ]
+    if rule.suppression is not None:
+        facts.append(("suppression", _suppression(rule.suppression)))
+    facts += [(f"ATT&CK {t.tactic_id}", _threat(t)) for t in rule.threat]
+    listed = (
+        ("index", rule.index),
+        ("tags", rule.tags),
+        ("investigation fields", rule.investigation_fields),
+        ("references", rule.references),
+        ("false positives", tuple(" ".join(f.split()) for f in rule.false_positives)),
+    )
+    facts += [(label, "\n".join(values)) for label, values in listed if values]
+    facts += [("exception", _exception(e)) for e in rule.exceptions]
+    if rule.tests:
+        facts.append(("tests", ", ".join(f"{t.name} ({t.expect_alerts})" for t in rule.tests)))
+    facts.append(("file", rule.source))
+    return facts
+
+
+def _schedule(rule: Rule) -> str:
+    text = (
+        f"every {format_duration(rule.interval)}, looking back {format_duration(rule.lookback)}, "
+        f"at most {rule.max_signals} alerts a run"
+    )
+    if rule.timestamp_override:
+        text += f"; time from {rule.timestamp_override}"
+    return text
+
+
+def _spec_facts(spec: Spec) -> list[tuple[str, str]]:
+    match spec:
+        case QuerySpec():
+            return []
+        case ThresholdSpec():
+            group = ", ".join(spec.fields) or "all events"
+            window = format_duration(spec.window) if spec.window else "the lookback"
+            text = f"count >= {spec.value} per {group} within {window}"
+            text += "".join(f"; distinct {c.field} >= {c.value}" for c in spec.cardinality)
+            return [("threshold", text)]
+        case NewTermsSpec():
+            text = f"new {' + '.join(spec.fields)} within {format_duration(spec.history_window)}"
+            if spec.learning_period:
+                text += f"; learning for {format_duration(spec.learning_period)}"
+            return [("new terms", text)]
+        case SequenceSpec():
+            by = ", ".join(spec.by) or "nothing"
+            steps = [(f"step {i}", s.query.strip()) for i, s in enumerate(spec.steps, start=1)]
+            return [("sequence", f"by {by} within {format_duration(spec.maxspan)}"), *steps]
+    return []
+
+
+def _suppression(suppression: Suppression) -> str:
+    per = ", ".join(suppression.group_by) or "threshold group"
+    span = format_duration(suppression.duration) if suppression.duration else "each run"
+    return f"one alert per {per} per {span} (missing fields: {suppression.missing_fields_strategy})"
+
+
+def _threat(threat: Threat) -> str:
+    lines = [threat.tactic_name]
+    for technique in threat.techniques:
+        lines.append(f"{technique.id} {technique.name}")
+        lines += [f"  {s.id} {s.name}" for s in technique.subtechniques]
+    return "\n".join(lines)
+
+
+def _exception(exception: RuleException) -> str:
+    match = " and ".join(f"{c.field} {c.kind} {' | '.join(c.values)}" for c in exception.conditions)
+    until = f" (until {exception.expires.isoformat()})" if exception.expires else ""
+    return f"{exception.description or match}{until}"
