@@ -196,7 +196,8 @@ def test_trailhound_keys_are_read() -> None:
     )
     assert (rule.version, rule.enabled, rule.max_signals) == (3, False, 50)
     assert (rule.lookback, rule.interval) == (timedelta(minutes=15), timedelta(minutes=10))
-    assert rule.suppression == Suppression(group_by=(), duration=timedelta(hours=1))
+    # A threshold rule suppresses per threshold group, as in Elastic.
+    assert rule.suppression == Suppression(group_by=("user.name",), duration=timedelta(hours=1))
     first, second = rule.exceptions
     assert first.expires == date(2026, 12, 31)
     assert first.description == "Nightly teardown of test tables"

@@ -258,7 +258,8 @@ def _read_document(reader: _Reader, doc: dict[str, Any]) -> Rule | None:
         _read_query_and_spec(reader, rule_table, kind, doc.get("metadata"), parts)
     read_threat = partial(_read_threat, reader)
     parts.put("threat", _each(reader, rule_table, "threat", ("rule",), read_threat))
-    parts.values["suppression"] = _read_suppression(reader, rule_table, kind)
+    groups = _threshold_groups(kind, parts.values.get("spec"))
+    parts.values["suppression"] = _read_suppression(reader, rule_table, groups)
     read_exception = partial(_read_exception, reader)
     parts.put("exceptions", _each(reader, rule_table, "exceptions", ("rule",), read_exception))
     parts.put("tests", _each(reader, doc, "tests", (), partial(_read_test, reader)))
@@ -266,6 +267,13 @@ def _read_document(reader: _Reader, doc: dict[str, Any]) -> Rule | None:
     if reader.errors or not parts.complete:
         return None
     return Rule(**parts.values)
+
+
+def _threshold_groups(kind: str | None, spec: object) -> tuple[str, ...] | None:
+    """A threshold rule's group fields, which are also its suppression groups; else None."""
+    if kind != "threshold":
+        return None
+    return spec.fields if isinstance(spec, ThresholdSpec) else ()
 
 
 def _extra(doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -590,16 +598,17 @@ def _entry(
 
 
 def _read_suppression(
-    reader: _Reader, rule: Mapping[str, Any], kind: str | None
+    reader: _Reader, rule: Mapping[str, Any], threshold_fields: tuple[str, ...] | None
 ) -> Suppression | None:
+    """The rule's alert suppression; `threshold_fields` are a threshold rule's group fields."""
     at: KeyPath = ("rule", "alert_suppression")
     table = reader.get(rule, "alert_suppression", at[:1], dict, "a table")
     if table is None:
         return None
-    if kind == "threshold":
+    if threshold_fields is not None:
         # Elastic's threshold rules suppress per threshold group, so only a duration is given.
         reader.only(table, {"duration"}, at)
-        group_by: tuple[str, ...] = ()
+        group_by = threshold_fields
     else:
         reader.only(table, {"group_by", "duration", "missing_fields_strategy"}, at)
         group_by = reader.texts(table, "group_by", at)
