@@ -23,7 +23,7 @@ def _register() -> None:
 
     main.add_command(normalize_cmd.normalize)
     main.add_command(rules_cmd.rules)
-    main.add_command(scan_cmd.scan)
+    main.add_command(scan_cmd.scan_command)
 
 
 _register()

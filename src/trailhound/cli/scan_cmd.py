@@ -1,12 +1,211 @@
-"""`trailhound scan`: hunt over CloudTrail history with the detection rules."""
+"""`trailhound scan`: hunt over CloudTrail history with the detection rules.
+
+Alerts go to stdout (or --output); progress, problems and the summary go to stderr.
+Exit status is a sum of flags: 0 nothing to report, +1 new alerts were emitted, +4 some input
+was set aside; 2 alone is a usage error (bad option, rule that does not load).
+"""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
 import click
+import orjson
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from trailhound.alerts.model import Alert
+from trailhound.alerts.render import alerts_table, printable
+from trailhound.cli.common import (
+    enricher_or_fail,
+    geoip_option,
+    print_note,
+    print_problem,
+    rules_or_fail,
+    say,
+    sources_or_fail,
+    time_or_fail,
+)
+from trailhound.cloudtrail.report import Report
+from trailhound.engine.store import Store, default_state_path
+from trailhound.errors import TrailhoundError
+from trailhound.rules.exceptions_file import load_exceptions
+from trailhound.rules.model import Rule, RuleException
+from trailhound.scanning import ScanResult, scan
+
+NEW_ALERTS = 1
+INPUT_SET_ASIDE = 4
 
 
-@click.command()
+@click.command(name="scan")
 @click.argument("paths", nargs=-1, required=True)
-def scan(paths: tuple[str, ...]) -> None:
-    """Scan CloudTrail logs and print alerts."""
-    raise click.ClickException("not built yet")
+@click.option(
+    "--rules",
+    "rule_paths",
+    type=click.Path(exists=True, path_type=Path),
+    multiple=True,
+    help="Rule file or directory (repeatable). Default: the shipped DynamoDB pack.",
+)
+@click.option(
+    "--exceptions",
+    "exceptions_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML file of exceptions: events to excuse, per rule or for all rules.",
+)
+@click.option("--since", help="Only events at or after this time: ISO 8601 or date math (now-14d).")
+@click.option("--until", help="Only events before this time: ISO 8601 or date math.")
+@click.option(
+    "--state",
+    "state_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="State file (terms seen, open windows, alerts already emitted). "
+    "Default: $XDG_STATE_HOME/trailhound/state.duckdb. Use --no-state for a run that keeps none.",
+)
+@click.option("--no-state", is_flag=True, help="Keep no state: every run starts fresh.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "jsonl", "json"]),
+    help="Output format. Default: table on a terminal, jsonl otherwise.",
+)
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write alerts here."
+)
+@geoip_option
+@click.option("--quiet", "-q", is_flag=True, help="No progress, notes or summary.")
+@click.pass_context
+def scan_command(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    rule_paths: tuple[Path, ...],
+    exceptions_path: Path | None,
+    since: str | None,
+    until: str | None,
+    state_path: Path | None,
+    no_state: bool,
+    output_format: str | None,
+    output: Path | None,
+    geoip: tuple[Path, ...],
+    quiet: bool,
+) -> None:
+    """Scan CloudTrail logs in PATHS and report alerts.
+
+    PATHS are files, directories (recursive), globs or - for standard input; plain or gzip,
+    any CloudTrail form (S3 delivery files, NDJSON, EventBridge, SQS, CloudTrail Lake).
+    """
+    now = datetime.now(UTC)
+    rules = rules_or_fail(rule_paths)
+    exceptions = _exceptions(exceptions_path)
+    sources = sources_or_fail(paths)
+    enricher = enricher_or_fail(geoip)
+    window = (
+        time_or_fail(since, now=now, option="--since"),
+        time_or_fail(until, now=now, option="--until"),
+    )
+    report = Report(on_problem=print_problem, on_skip=None if quiet else print_note)
+    store = _store(None if no_state else state_path or default_state_path())
+    try:
+        with _progress(quiet) as progress:
+            result = scan(
+                sources, rules, store=store, enricher=enricher, report=report,
+                exceptions=exceptions, since=window[0], until=window[1], now=now,
+                on_batch=progress,
+            )  # fmt: skip
+    finally:
+        store.close()
+    _write_alerts(result.alerts, output_format, output)
+    if not quiet:
+        _summary(result, rules)
+    ctx.exit((NEW_ALERTS if result.alerts else 0) | (0 if report.clean else INPUT_SET_ASIDE))
+
+
+def _exceptions(path: Path | None) -> list[RuleException]:
+    if path is None:
+        return []
+    try:
+        return load_exceptions(path)
+    except TrailhoundError as exc:
+        raise click.BadParameter(str(exc), param_hint="--exceptions") from None
+
+
+def _store(path: Path | None) -> Store:
+    try:
+        return Store.open(path)
+    except TrailhoundError as exc:
+        raise click.BadParameter(str(exc), param_hint="--state") from None
+
+
+class _progress:
+    """A live count of events on a terminal's stderr; nothing when quiet or not a terminal."""
+
+    def __init__(self, quiet: bool) -> None:
+        console = Console(stderr=True)
+        self.bar: Progress | None = None
+        if not quiet and console.is_terminal:
+            self.bar = Progress(
+                SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                console=console, transient=True,
+            )  # fmt: skip
+        self.events = 0
+
+    def __enter__(self) -> _progress:
+        if self.bar is not None:
+            self.bar.start()
+            self.task = self.bar.add_task("reading")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def __call__(self, batch: object) -> None:
+        self.events += getattr(batch, "num_rows", 0)
+        if self.bar is not None:
+            self.bar.update(self.task, description=f"{self.events:,} events")
+
+
+def _write_alerts(alerts: Sequence[Alert], output_format: str | None, output: Path | None) -> None:
+    stream: TextIO = output.open("w", encoding="utf-8") if output else sys.stdout
+    try:
+        chosen = output_format or ("table" if stream.isatty() else "jsonl")
+        if chosen == "table":
+            console = Console(file=stream, width=None if stream.isatty() else 160)
+            if alerts:
+                console.print(alerts_table(alerts))
+        elif chosen == "json":
+            stream.write(orjson.dumps([a.to_dict() for a in alerts]).decode() + "\n")
+        else:
+            for alert in alerts:
+                stream.write(orjson.dumps(alert.to_dict()).decode() + "\n")
+    finally:
+        if output:
+            stream.close()
+
+
+def _summary(result: ScanResult, rules: Sequence[Rule]) -> None:
+    for line in result.report.summary():
+        say(line)
+    say(
+        f"scanned {result.stats.events:,} events in {result.seconds:.1f}s "
+        f"({result.events_per_second:,.0f} events/s) with {len(rules)} rules"
+    )
+    if result.stats.alerts:
+        per_rule = ", ".join(
+            f"{printable(name)} {n}" for name, n in result.stats.alerts.most_common() if n
+        )
+        say(f"{sum(result.stats.alerts.values())} new alerts: {per_rule}")
+    else:
+        say("no new alerts")
+    if result.stats.already_emitted:
+        say(f"{result.stats.already_emitted} alerts were emitted by an earlier run (not repeated)")
+    for name, n in result.stats.dropped_by_max_signals.items():
+        say(f"{printable(name)}: {n} alerts over max_signals were dropped")
+    for exception in result.expired_exceptions:
+        label = exception.description or ", ".join(c.field for c in exception.conditions)
+        say(f"exception expired on {exception.expires}, no longer applied: {printable(label)}")
+    for line in result.coverage.blind_spots(rules):
+        say(line)

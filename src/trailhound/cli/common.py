@@ -1,0 +1,71 @@
+"""Pieces every command shares: opening inputs, loading rules, telling the user on stderr."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from trailhound.cloudtrail.geo import Enricher
+from trailhound.cloudtrail.report import SetAside, Skipped
+from trailhound.errors import TrailhoundError
+from trailhound.rules.duration import resolve_time
+from trailhound.rules.loader import load_rules, shipped_pack_dir
+from trailhound.rules.model import Rule
+from trailhound.sources import Source, open_sources
+
+USAGE_ERROR = 2
+
+geoip_option = click.option(
+    "--geoip",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    multiple=True,
+    help="A MaxMind .mmdb (City, Country or ASN) for source.geo.* and source.as.*; repeatable.",
+)
+
+
+def sources_or_fail(paths: Sequence[str]) -> list[Source]:
+    try:
+        return open_sources(paths)
+    except TrailhoundError as exc:
+        raise click.BadParameter(str(exc), param_hint="PATHS") from None
+
+
+def enricher_or_fail(geoip: Sequence[Path]) -> Enricher:
+    try:
+        return Enricher.create(geoip)
+    except (TrailhoundError, OSError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--geoip") from None
+
+
+def time_or_fail(text: str | None, *, now: datetime, option: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return resolve_time(text, now=now)
+    except TrailhoundError as exc:
+        raise click.BadParameter(exc.message, param_hint=option) from None
+
+
+def rules_or_fail(paths: Sequence[Path]) -> list[Rule]:
+    """The rules in `paths` (the shipped pack when empty); any problem stops the command."""
+    result = load_rules(list(paths) or [shipped_pack_dir()])
+    if result.errors:
+        for error in result.errors:
+            click.echo(f"trailhound: {error}", err=True)
+        raise click.exceptions.Exit(USAGE_ERROR)
+    return result.rules
+
+
+def say(message: str) -> None:
+    click.echo(f"trailhound: {message}", err=True)
+
+
+def print_problem(problem: SetAside) -> None:
+    say(str(problem))
+
+
+def print_note(skipped: Skipped) -> None:
+    say(str(skipped))

@@ -1,0 +1,81 @@
+"""Blind spots said out loud: which rules the input cannot feed.
+
+Item-level DynamoDB calls (GetItem, PutItem, Scan, PartiQL...) are CloudTrail *data events*,
+which trails do not log unless asked. A scan that sees DynamoDB management events but no data
+events names the rules that cannot fire and the setting that turns the events on.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trailhound.rules import kql_ast as k
+from trailhound.rules.model import Rule, SequenceSpec
+
+DYNAMODB = "dynamodb.amazonaws.com"
+DATA_EVENT_ACTIONS = frozenset(
+    {
+        "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan",
+        "BatchGetItem", "BatchWriteItem", "TransactGetItems", "TransactWriteItems",
+        "ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction",
+        "GetRecords", "GetShardIterator", "DescribeStream", "ListStreams",
+    }
+)  # fmt: skip
+HOW_TO_ENABLE = (
+    "turn on DynamoDB data events in the trail: CloudTrail console > Trails > Data events > "
+    "add resource type DynamoDB (or `aws cloudtrail put-event-selectors` with "
+    "AdvancedEventSelectors on resources.type = AWS::DynamoDB::Table)"
+)
+
+
+@dataclass
+class Coverage:
+    """DynamoDB events seen, by CloudTrail event category (Management, Data)."""
+
+    dynamodb: Counter[str] = field(default_factory=Counter)
+
+    def add(self, _con: object, batch: pa.RecordBatch) -> None:
+        mask = pc.equal(batch.column("event.provider"), DYNAMODB)
+        categories = pc.filter(batch.column("aws.cloudtrail.event_category"), mask)
+        actions = pc.filter(batch.column("event.action"), mask)
+        for category, action in zip(categories.to_pylist(), actions.to_pylist(), strict=True):
+            self.dynamodb[_category(category, action)] += 1
+
+    def blind_spots(self, rules: Sequence[Rule]) -> list[str]:
+        if not self.dynamodb["Management"] or self.dynamodb["Data"]:
+            return []
+        blind = [r.name for r in rules if needs_data_events(r)]
+        if not blind:
+            return []
+        return [
+            f"the input has {self.dynamodb['Management']} DynamoDB management events but no "
+            f"data events, so these rules cannot fire: {', '.join(blind)}",
+            f"to see item-level activity, {HOW_TO_ENABLE}",
+        ]
+
+
+def _category(category: str | None, action: str | None) -> str:
+    if category in ("Management", "Data"):
+        return category
+    # Older records carry no eventCategory: judge by the API called.
+    return "Data" if action in DATA_EVENT_ACTIONS else "Management"
+
+
+def needs_data_events(rule: Rule) -> bool:
+    asts = [s.ast for s in rule.spec.steps] if isinstance(rule.spec, SequenceSpec) else [rule.ast]
+    return any(_actions(ast) & DATA_EVENT_ACTIONS for ast in asts)
+
+
+def _actions(node: k.Node) -> set[str]:
+    match node:
+        case k.Match("event.action", value):
+            return {value.text}
+        case k.And(items) | k.Or(items):
+            return set().union(*(_actions(i) for i in items))
+        case _:
+            return set()
