@@ -1,0 +1,21 @@
+(
+  COALESCE("data_stream.dataset" = 'aws.cloudtrail', FALSE)
+)
+AND (
+  COALESCE("event.provider" = 'ec2.amazonaws.com', FALSE)
+)
+AND (
+  COALESCE("event.action" = 'DescribeImages', FALSE)
+)
+AND (
+  COALESCE("event.outcome" = 'success', FALSE)
+)
+AND (
+  COALESCE(
+    LIST_CONTAINS(
+      TH_FLAT("aws.cloudtrail.flattened.request_parameters", 'includeDeprecated'),
+      'true'
+    ),
+    FALSE
+  )
+)

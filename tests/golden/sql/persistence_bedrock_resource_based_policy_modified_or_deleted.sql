@@ -1,0 +1,17 @@
+(
+  COALESCE("data_stream.dataset" = 'aws.cloudtrail', FALSE)
+)
+AND (
+  COALESCE("event.provider" = 'bedrock.amazonaws.com', FALSE)
+)
+AND (
+  (
+    COALESCE("event.action" = 'PutResourcePolicy', FALSE)
+  )
+  OR (
+    COALESCE("event.action" = 'DeleteResourcePolicy', FALSE)
+  )
+)
+AND (
+  COALESCE("event.outcome" = 'success', FALSE)
+)

@@ -1,0 +1,17 @@
+(
+  COALESCE("data_stream.dataset" = 'aws.cloudtrail', FALSE)
+)
+AND (
+  COALESCE("event.provider" = 'iam.amazonaws.com', FALSE)
+)
+AND (
+  COALESCE("event.action" = 'AttachRolePolicy', FALSE)
+)
+AND (
+  COALESCE("event.outcome" = 'success', FALSE)
+)
+AND (
+  NOT (
+    FALSE
+  )
+)
