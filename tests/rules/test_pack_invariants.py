@@ -359,6 +359,18 @@ def test_every_field_a_rule_reads_exists_in_the_schema(rules: list[Rule]) -> Non
     assert unknown == []
 
 
+def test_fields_named_in_guides_exist_in_the_schema(rules: list[Rule]) -> None:
+    # An analyst following a guide looks the fields up; a wrong name sends them nowhere.
+    prefixes = ("aws.", "cloud.", "event.", "source.", "user.", "user_agent.")
+    unknown = [
+        f"{rule.name}: {name}"
+        for rule in rules
+        for name in re.findall(r"`([^`\s]+)`", rule.note + rule.setup)
+        if name.startswith(prefixes) and name not in BY_NAME and flattened_parent(name) is None
+    ]
+    assert unknown == []
+
+
 def _rule_fields(rule: Rule) -> set[str]:
     used = set().union(*(fields(ast) for ast in _filters(rule)), fields(rule.ast))
     used |= set(rule.investigation_fields)
