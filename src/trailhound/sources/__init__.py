@@ -26,6 +26,7 @@ from trailhound.errors import InputError
 GZIP_MAGIC = b"\x1f\x8b"
 READ_SIZE = 1 << 20
 """Bytes read from a source, and at most bytes inflated, per step."""
+_INFLATE_STEP = 64 << 10
 
 
 class BlobError(Exception):
@@ -135,7 +136,7 @@ class _Inflater(Protocol):
     def unused_data(self) -> bytes: ...
     @property
     def unconsumed_tail(self) -> bytes: ...
-    def decompress(self, data: bytes, /, max_length: int = 0) -> bytes: ...
+    def decompress(self, data: bytes | memoryview, /, max_length: int = 0) -> bytes: ...
 
 
 @cache
@@ -153,34 +154,36 @@ def _gunzip(first: bytes, stream: BinaryIO) -> Iterator[bytes]:
     """Inflate gzip members one after another (concatenated .gz files are legal)."""
     new_inflater = _inflater_kind()[0]
     inflater = new_inflater()
-    pending = first
+    pending = memoryview(first)
     while True:
         if not pending:
-            pending = stream.read(READ_SIZE)
+            pending = memoryview(stream.read(READ_SIZE))
             if not pending:
                 break
-        yield from _inflate(inflater, pending)
-        pending = b""
+        # small input steps: when the data turns out damaged, only the last step's output is
+        # lost with the error
+        step, pending = pending[:_INFLATE_STEP], pending[_INFLATE_STEP:]
+        yield from _inflate(inflater, step)
         if inflater.eof:
-            rest = inflater.unused_data or stream.read(READ_SIZE)
+            rest = inflater.unused_data + bytes(pending) or stream.read(READ_SIZE)
             if not rest:
                 return
             if not rest.startswith(GZIP_MAGIC):
                 raise Corrupt("unexpected bytes after the end of the gzip data")
-            inflater = new_inflater()
-            pending = rest
+            inflater, pending = new_inflater(), memoryview(rest)
     raise Truncated("gzip data ends early: the file was cut short")
 
 
-def _inflate(inflater: _Inflater, data: bytes) -> Iterator[bytes]:
+def _inflate(inflater: _Inflater, data: memoryview) -> Iterator[bytes]:
     # max_length bounds each piece, so a gzip bomb never inflates more than READ_SIZE at once
     errors: tuple[type[Exception], ...] = (*_inflater_kind()[1], ValueError)
+    tail: bytes | memoryview = data
     try:
-        while data and not inflater.eof:
-            out = inflater.decompress(data, READ_SIZE)
+        while tail and not inflater.eof:
+            out = inflater.decompress(tail, READ_SIZE)
             if out:
                 yield out
-            data = inflater.unconsumed_tail
+            tail = inflater.unconsumed_tail
     except errors as exc:
         raise Corrupt(f"gzip data is corrupt ({_short(exc)})") from exc
 
@@ -191,4 +194,4 @@ def _short(exc: BaseException) -> str:
 
 
 def _os_reason(exc: OSError) -> str:
-    return f"cannot read ({exc.strerror.lower()})" if exc.strerror else f"cannot read ({exc})"
+    return exc.strerror.lower() if exc.strerror else str(exc)
