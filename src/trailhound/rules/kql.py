@@ -1,0 +1,587 @@
+"""KQL text to the predicate tree in `kql_ast`, and the tree back to text.
+
+The grammar (kql.lark) is a port of Kibana's own kuery grammar, so a query means here what it
+means in Elastic, quirks included: unquoted values may hold spaces (`a: foo bar` is one value),
+`?` is an ordinary character (only `*` is a wildcard), `f: not x` needs parentheses
+(`f: (not x)`), and `not` followed by whitespace ends an unquoted value even inside a word
+(`a: cannot find` is a syntax error, as in Kibana).
+
+Choices where Elastic leaves the meaning to the index's mapping:
+- `field: *` is `Exists(field)`; `*: *` and the empty query are `Exists("*")` (match all).
+- A field name written with an unquoted `*` (`user.*: x`) stays a pattern in `Match.field` etc.;
+  the engine expands it against the known columns. A literal `*` in a field name is refused.
+- `field: { sub: v }` becomes `Match("field.sub", v)`; a bare value inside `{ }` is refused.
+- The unquoted field name `null` is no field at all, as in Kibana: `null: x` is free text.
+- A range value is literal text: Kibana sends `a < 1*` to Elasticsearch as the string `1*`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib.resources import files
+from typing import Literal, cast
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+
+from trailhound.errors import RuleError
+from trailhound.rules.kql_ast import And, Exists, FreeText, Match, Node, Not, Or, Range, Star, Value
+
+__all__ = ["MATCH_ALL", "dump", "expand_fields", "parse", "to_kql"]
+
+RangeOp = Literal["<", "<=", ">", ">="]
+Part = str | Star
+
+MATCH_ALL = Exists("*")
+
+# Kibana's Space rule: whitespace between tokens.
+_SPACE = " \t\r\n\u00a0"
+# What JavaScript's String.prototype.trim removes; Kibana trims unquoted literals with it.
+_JS_TRIM = (
+    "\t\n\x0b\x0c\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+_SPECIAL = frozenset('\\():<>"*{}')
+_WHITESPACE_ESCAPES = {"t": "\t", "n": "\n", "r": "\r"}
+
+_UNQUOTED_PIECE = re.compile(
+    r'\\([tnr])|\\([\\():<>"*{}])|\\u([0-9a-fA-F]{4})|\\((?i:or|and|not))|(\*)|(.)', re.S
+)
+_QUOTED_PIECE = re.compile(r'\\([tnr])|\\u([0-9a-fA-F]{4})|\\([\\"])|(.)', re.S)
+
+
+@functools.cache
+def _parser() -> Lark:
+    grammar = files("trailhound.rules").joinpath("kql.lark").read_text(encoding="utf-8")
+    return Lark(grammar, parser="lalr", lexer="contextual", maybe_placeholders=False)
+
+
+def parse(text: str, *, where: str | None = None, line: int = 1, column: int = 1) -> Node:
+    """Parse a KQL query.
+
+    `line` and `column` say where `text` starts in its file (a query embedded in TOML), so that
+    a `RuleError` points at the file's own line and column.
+    """
+    source = _Source(text, where, line, column)
+    tree = _syntax_tree(source)
+    if not tree.children:
+        return MATCH_ALL
+    return _Builder(source).query(_subtree(tree.children[0]), None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Positions and syntax errors
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    text: str
+    where: str | None
+    line: int
+    column: int
+
+    def error(self, message: str, pos: int) -> RuleError:
+        line, column = self.location(pos)
+        return RuleError(message, where=self.where, line=line, column=column)
+
+    def location(self, pos: int) -> tuple[int, int]:
+        row = self.text.count("\n", 0, pos)
+        column = pos - (self.text.rfind("\n", 0, pos) + 1) + 1
+        return self.line + row, column + (self.column - 1 if row == 0 else 0)
+
+
+def _syntax_tree(source: _Source) -> Tree[Token]:
+    interactive = _parser().parse_interactive(source.text)
+    seen: list[Token] = []
+    try:
+        for token in interactive.iter_parse():
+            seen.append(token)
+        end = Token("$END", "", len(source.text), 0, 0)
+        return cast(Tree[Token], interactive.feed_token(end))
+    except UnexpectedInput as exc:
+        raise _SyntaxErrorBuilder(source, seen).build(exc) from None
+
+
+@dataclass(frozen=True, slots=True)
+class _Open:
+    """An unclosed bracket: where it is and whether it opened a value list."""
+
+    char: str
+    pos: int
+    values: bool
+
+
+_TOKEN_WORDS = {
+    "_OR": "'or'",
+    "_AND": "'and'",
+    "_NOT": "'not'",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+    "COLON": "':'",
+    "$END": "the end of the query",
+}
+
+
+class _SyntaxErrorBuilder:
+    """Turns lark's exception into one plain sentence at the right place."""
+
+    def __init__(self, source: _Source, seen: list[Token]) -> None:
+        self.source = source
+        self.seen = seen
+
+    def build(self, exc: UnexpectedInput) -> RuleError:
+        if isinstance(exc, UnexpectedCharacters):
+            return self._bad_character(exc.pos_in_stream or 0, self.seen)
+        assert isinstance(exc, UnexpectedToken)
+        token = exc.token
+        before = self.seen[:-1] if self.seen and self.seen[-1] is token else self.seen
+        if token.type == "$END":
+            return self._early_end(before)
+        message = self._expected(before, _describe(token)) + _hint(before, token)
+        return self.source.error(message, _token_start(token))
+
+    def _bad_character(self, pos: int, before: list[Token]) -> RuleError:
+        text = self.source.text
+        if text[pos] == '"':
+            return self.source.error("this quoted string is never closed with '\"'", pos)
+        if text[pos] == "\\":
+            shown = text[pos : pos + 2]
+            return self.source.error(
+                f"'{shown}' is not a KQL escape: write '\\\\' for a backslash, "
+                "or put the value in double quotes",
+                pos,
+            )
+        return self.source.error(self._expected(before, repr(text[pos])), pos)
+
+    def _early_end(self, before: list[Token]) -> RuleError:
+        pos = _token_end(self.source.text, before[-1]) if before else 0
+        opened = _open_brackets(before)
+        if opened and {"RPAR", "RBRACE"} & _accepted(before):
+            inner = opened[-1]
+            line, column = self.source.location(inner.pos)
+            closer = ")" if inner.char == "(" else "}"
+            return self.source.error(
+                f"expected '{closer}' to close the '{inner.char}' at line {line}, column {column}",
+                pos,
+            )
+        return self.source.error(self._expected(before, None), pos)
+
+    def _expected(self, before: list[Token], found: str | None) -> str:
+        expected = _accepted(before)
+        if not before:
+            expected.discard("$END")  # true but unhelpful: an empty query is valid
+        words = _expected_words(expected, before)
+        after = f" after {_describe(before[-1])}" if before else ""
+        tail = f", found {found}" if found else ""
+        return f"expected {words}{after}{tail}"
+
+
+def _accepted(before: Sequence[Token]) -> set[str]:
+    """The terminals that can follow `before`, found by trying each (LALR's table over-offers)."""
+    interactive = _parser().parse_interactive("")
+    for token in before:
+        interactive.feed_token(token)
+    return set(interactive.accepts())  # type: ignore[no-untyped-call]  # lark leaves it bare
+
+
+def _hint(before: Sequence[Token], found: Token) -> str:
+    near = [t for t in (before[-1] if before else None, found) if t is not None]
+    if any(t.type == "UNQUOTED" and _KEYWORD_START.match(t.value) for t in near):
+        return " ('and', 'or' and 'not' need whitespace on both sides)"
+    if found.type == "COLON" and before and before[-1].type == "UNQUOTED":
+        return " (put a value that holds ':' in double quotes, or write it as '\\:')"
+    return ""
+
+
+_KEYWORD_START = re.compile(r"(?i:or|and|not)(?![\w.])")
+
+
+def _open_brackets(tokens: Sequence[Token]) -> list[_Open]:
+    stack: list[_Open] = []
+    previous: str | None = None
+    for token in tokens:
+        if token.type in ("LPAR", "LBRACE"):
+            # a '(' right after ':', or inside such a list, groups values rather than queries
+            in_list = previous == "COLON" or bool(stack and stack[-1].values)
+            stack.append(_Open(token.value, _token_start(token), token.type == "LPAR" and in_list))
+        elif token.type in ("RPAR", "RBRACE") and stack:
+            stack.pop()
+        previous = token.type
+    return stack
+
+
+def _expected_words(expected: set[str], before: Sequence[Token]) -> str:
+    opened = _open_brackets(before)
+    last = before[-1].type if before else None
+    words: list[str] = []
+    if {"QUOTED", "UNQUOTED"} & expected:
+        wants_value = last in ("COLON", "RANGE_OP") or bool(opened and opened[-1].values)
+        words.append("a value" if wants_value else "a field name or value")
+    if "COLON" in expected:
+        words.append("':'")
+    if "RANGE_OP" in expected:
+        words.append("a comparison ('<', '<=', '>', '>=')")
+    if {"_OR", "_AND"} & expected:
+        words += ["'and'", "'or'"]
+    words += [_TOKEN_WORDS[t] for t in ("RPAR", "RBRACE", "$END") if t in expected]
+    return _join_or(words) if words else "something else"
+
+
+def _join_or(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _describe(token: Token) -> str:
+    if token.type in _TOKEN_WORDS:
+        return _TOKEN_WORDS[token.type]
+    text = token.value.strip(_SPACE)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return repr(text) if token.type != "QUOTED" else text
+
+
+def _token_start(token: Token) -> int:
+    start = token.start_pos or 0
+    if token.type in ("_OR", "_AND"):
+        return start + len(token.value) - len(token.value.lstrip(_SPACE))
+    return start
+
+
+def _token_end(text: str, token: Token) -> int:
+    start, end = token.start_pos or 0, token.end_pos or 0
+    while end > start and text[end - 1] in _SPACE:
+        end -= 1
+    return end
+
+
+# ---------------------------------------------------------------------------------------------
+# Syntax tree to predicate tree
+
+
+def _subtree(child: Tree[Token] | Token) -> Tree[Token]:
+    assert isinstance(child, Tree)
+    return child
+
+
+class _Builder:
+    """Walks lark's tree, desugaring value lists and `{ }` groups into per-field nodes."""
+
+    def __init__(self, source: _Source) -> None:
+        self.source = source
+
+    def query(self, tree: Tree[Token], path: str | None) -> Node:
+        kids = [_subtree(c) for c in tree.children if isinstance(c, Tree)]
+        match tree.data:
+            case "or_":
+                return Or(tuple(self.query(k, path) for k in kids))
+            case "and_":
+                return And(tuple(self.query(k, path) for k in kids))
+            case "not_":
+                return Not(self.query(kids[0], path))
+            case "nested":
+                return self.query(kids[1], self.field(kids[0], path, null_ok=False))
+            case "range":
+                return self.range(tree, path)
+            case "field_value":
+                return self.values(kids[1], self.field(kids[0], path, null_ok=path is None))
+            case "free_text":
+                if path is not None:
+                    raise self.source.error(
+                        f"a value inside '{path}: {{ }}' needs a field name before it",
+                        _literal_token(kids[0]).start_pos or 0,
+                    )
+                return FreeText(self.value(kids[0]))
+        raise AssertionError(tree.data)
+
+    def range(self, tree: Tree[Token], path: str | None) -> Node:
+        field_tree, op, value_tree = tree.children
+        assert isinstance(field_tree, Tree) and isinstance(op, Token)
+        assert isinstance(value_tree, Tree)
+        field = self.field(field_tree, path, null_ok=False)
+        assert field is not None
+        value = self.value(value_tree)
+        literal = Value((value.text,) if value.parts else (), quoted=value.quoted)
+        return Range(field, cast(RangeOp, op.value), literal)
+
+    def values(self, tree: Tree[Token], field: str | None) -> Node:
+        kids = [_subtree(c) for c in tree.children if isinstance(c, Tree)]
+        match tree.data:
+            case "or_":
+                return Or(tuple(self.values(k, field) for k in kids))
+            case "and_":
+                return And(tuple(self.values(k, field) for k in kids))
+            case "not_":
+                return Not(self.values(kids[0], field))
+        value = self.value(tree)
+        if field is None:
+            return FreeText(value)
+        if value.parts == (Star.STAR,) and not value.quoted:
+            return Exists(field)
+        return Match(field, value)
+
+    def value(self, tree: Tree[Token]) -> Value:
+        token = _literal_token(tree)
+        if token.type == "QUOTED":
+            text = _decode_quoted(token.value[1:-1])
+            return Value((text,) if text else (), quoted=True)
+        parts = _decode_unquoted(token.value)
+        # Kibana builds the same empty literal either way; keep one spelling of it.
+        return Value(parts, quoted=not parts)
+
+    def field(self, tree: Tree[Token], path: str | None, *, null_ok: bool) -> str | None:
+        """The dotted field name, or None for Kibana's `null` (no field: free text)."""
+        token = _literal_token(tree)
+        pos = token.start_pos or 0
+        if token.type == "QUOTED":
+            name = _decode_quoted(token.value[1:-1])
+            if "*" in name:
+                raise self.source.error("a field name cannot hold a literal '*'", pos)
+        else:
+            parts = _decode_unquoted(token.value)
+            if parts == ("null",):
+                if not null_ok:
+                    raise self.source.error("'null' cannot be a field name here", pos)
+                return None
+            if any(isinstance(p, str) and "*" in p for p in parts):
+                raise self.source.error("a field name cannot hold a literal '*'", pos)
+            name = "".join(p if isinstance(p, str) else "*" for p in parts)
+        if not name:
+            raise self.source.error("the field name is empty", pos)
+        return f"{path}.{name}" if path else name
+
+
+def _literal_token(tree: Tree[Token]) -> Token:
+    token = tree.children[0]
+    assert isinstance(token, Token)
+    return token
+
+
+def _decode_quoted(body: str) -> str:
+    out: list[str] = []
+    for m in _QUOTED_PIECE.finditer(body):
+        ws, hexa, escaped, char = m.groups()
+        if ws:
+            out.append(_WHITESPACE_ESCAPES[ws])
+        elif hexa:
+            out.append(chr(int(hexa, 16)))
+        else:
+            out.append(escaped or char)
+    return _join_surrogates("".join(out))
+
+
+def _decode_unquoted(raw: str) -> tuple[Part, ...]:
+    parts: list[Part] = []
+    for m in _UNQUOTED_PIECE.finditer(raw):
+        ws, special, hexa, keyword, star, char = m.groups()
+        if star:
+            parts.append(Star.STAR)
+            continue
+        piece = _WHITESPACE_ESCAPES[ws] if ws else chr(int(hexa, 16)) if hexa else None
+        piece = piece or special or keyword or char
+        if parts and isinstance(parts[-1], str):
+            parts[-1] += piece
+        else:
+            parts.append(piece)
+    return _js_trim(tuple(_join_surrogates(p) if isinstance(p, str) else p for p in parts))
+
+
+def _js_trim(parts: tuple[Part, ...]) -> tuple[Part, ...]:
+    items = list(parts)
+    if items and isinstance(items[0], str):
+        items[0] = items[0].lstrip(_JS_TRIM)
+    if items and isinstance(items[-1], str):
+        items[-1] = items[-1].rstrip(_JS_TRIM)
+    return tuple(p for p in items if p != "")
+
+
+def _join_surrogates(text: str) -> str:
+    """`\\uD83D\\uDE00` is one character in JavaScript; make it one here too."""
+    if not any("\ud800" <= c <= "\udfff" for c in text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+
+
+# ---------------------------------------------------------------------------------------------
+# Predicate tree back to KQL
+
+
+def to_kql(node: Node) -> str:
+    """Canonical KQL for a tree; `parse(to_kql(t)) == t` for every tree `parse` returns.
+
+    Raises ValueError for trees no KQL text parses into (an empty `And`, `Match(f, *)`, ...).
+    """
+    match node:
+        case Or(items) | And(items):
+            if len(items) < 2:
+                raise ValueError(f"{type(node).__name__} needs two items to be written as KQL")
+            joiner = " or " if isinstance(node, Or) else " and "
+            return joiner.join(_operand(i, node) for i in items)
+        case Not(item):
+            return "not " + _operand(item, node)
+        case Exists(field):
+            return f"{_field_kql(field)}: *"
+        case Match(field, value):
+            if value.parts == (Star.STAR,) and not value.quoted:
+                raise ValueError("Match(field, *) is written `field: *`, which means Exists")
+            return f"{_field_kql(field)}: {_value_kql(value)}"
+        case Range(field, op, value):
+            if value.has_wildcard:
+                raise ValueError("a range value is literal text and holds no wildcard")
+            return f"{_field_kql(field)} {op} {_value_kql(value)}"
+        case FreeText(value):
+            return _value_kql(value)
+    raise TypeError(node)
+
+
+def _operand(child: Node, parent: Node) -> str:
+    text = to_kql(child)
+    grouped = {Or: (Or,), And: (Or, And), Not: (Or, And, Not)}[type(parent)]
+    return f"({text})" if isinstance(child, grouped) else text
+
+
+def _field_kql(name: str) -> str:
+    if not name:
+        raise ValueError("a field name cannot be empty")
+    if "*" in name:
+        if name != name.strip(_JS_TRIM):
+            raise ValueError(f"field pattern {name!r} cannot start or end with whitespace")
+        return "*".join(_escape_unquoted(s) for s in name.split("*"))
+    plain = _escape_unquoted(name)
+    if plain != name or name == "null" or name != name.strip(_JS_TRIM):
+        return _quote(name)
+    return plain
+
+
+def _value_kql(value: Value) -> str:
+    if value.quoted:
+        if value.has_wildcard:
+            raise ValueError("a quoted value holds no wildcard")
+        return _quote(value.text)
+    text = value.text
+    if not value.parts or text != text.strip(_JS_TRIM):
+        raise ValueError(f"unquoted value {text!r} cannot be empty or start or end with spaces")
+    return "".join("*" if p is Star.STAR else _escape_unquoted(p) for p in value.parts)
+
+
+def _quote(text: str) -> str:
+    body = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + body.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r") + '"'
+
+
+_KEYWORD = re.compile(r"(?i:or|and|not)")
+
+
+def _escape_unquoted(text: str) -> str:
+    """Escape a run of literal text so the unquoted-literal rule reads it back unchanged.
+
+    The end of the run counts as whitespace: the text that follows it in a query may be.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        keyword = _KEYWORD.match(text, i)
+        if keyword and _keyword_here(text, i, keyword.group()):
+            word = keyword.group()
+            out.append(_escape_keyword(word))
+            i = keyword.end()
+            continue
+        out.append(_escape_char(text[i]))
+        i += 1
+    return "".join(out)
+
+
+def _escape_keyword(word: str) -> str:
+    if word.lower() == "not":
+        # `\not` would read as `\n` then "ot", so spell the n as a \u escape instead.
+        return f"\\u{ord(word[0]):04x}{word[1:]}"
+    return "\\" + word
+
+
+def _keyword_here(text: str, i: int, word: str) -> bool:
+    end = i + len(word)
+    followed = end == len(text) or text[end] in " \u00a0"
+    if word.lower() == "not":
+        return followed
+    return i > 0 and text[i - 1] in " \u00a0" and followed
+
+
+def _escape_char(char: str) -> str:
+    if char in _SPECIAL:
+        return "\\" + char
+    return {"\t": "\\t", "\n": "\\n", "\r": "\\r"}.get(char, char)
+
+
+# ---------------------------------------------------------------------------------------------
+# Readable rendering for golden files
+
+
+def dump(node: Node) -> str:
+    """A stable s-expression of the tree; long groups break one item per line."""
+    return _dump(node, 0)
+
+
+_WIDTH = 88
+_BARE_FIELD = re.compile(r"[A-Za-z0-9_@.*\-]+")
+
+
+def _dump(node: Node, indent: int) -> str:
+    flat = _flat(node)
+    if indent + len(flat) <= _WIDTH or not isinstance(node, And | Or | Not):
+        return flat
+    kids: Iterable[Node] = (node.item,) if isinstance(node, Not) else node.items
+    pad = " " * (indent + 2)
+    lines = "\n".join(pad + _dump(k, indent + 2) for k in kids)
+    return f"({type(node).__name__.lower()}\n{lines})"
+
+
+def _flat(node: Node) -> str:
+    match node:
+        case And(items) | Or(items):
+            inner = " ".join(_flat(i) for i in items)
+            return f"({type(node).__name__.lower()} {inner})"
+        case Not(item):
+            return f"(not {_flat(item)})"
+        case Exists(field):
+            return f"(exists {_dump_field(field)})"
+        case Match(field, value):
+            return f"(match {_dump_field(field)} {_dump_value(value)})"
+        case Range(field, op, value):
+            return f"(range {_dump_field(field)} {op} {_dump_value(value)})"
+        case FreeText(value):
+            return f"(text {_dump_value(value)})"
+    raise TypeError(node)
+
+
+def _dump_field(name: str) -> str:
+    return name if _BARE_FIELD.fullmatch(name) else json.dumps(name)
+
+
+def _dump_value(value: Value) -> str:
+    if value.quoted:
+        return "q" + json.dumps(value.text)
+    if not value.has_wildcard:
+        return json.dumps(value.text)
+    inner = " ".join("*" if p is Star.STAR else json.dumps(p) for p in value.parts)
+    return f"(glob {inner})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Field patterns
+
+
+def expand_fields(pattern: str, names: Iterable[str]) -> tuple[str, ...]:
+    """The field names a parsed field stands for, in the order of `names`.
+
+    A field written with an unquoted `*` (`user.*: x`, `*: x`) is a pattern, as in Kibana: `*`
+    matches any run of characters, dots included. Any other field stands for itself.
+    """
+    if "*" not in pattern:
+        return (pattern,)
+    regex = re.compile(".*".join(re.escape(p) for p in pattern.split("*")), re.S)
+    return tuple(n for n in names if regex.fullmatch(n))
