@@ -23,6 +23,7 @@ from trailhound.engine.candidates import Candidate, Outcome
 from trailhound.engine.exceptions import exception_predicate
 from trailhound.engine.predicates import column, compile_predicate
 from trailhound.engine.store import Store
+from trailhound.rules import kql_ast as k
 from trailhound.rules.model import Rule, RuleException, SequenceSpec
 
 _US = timedelta(microseconds=1)
@@ -90,9 +91,10 @@ class Detector:
             for e in (*rule.exceptions, *exceptions)
             if not e.rule_ids or rule.rule_id in e.rule_ids or rule.name in e.rule_ids
         ]
-        asts = (
-            [s.ast for s in rule.spec.steps] if isinstance(rule.spec, SequenceSpec) else [rule.ast]
-        )
+        asts: list[k.Node] = [rule.ast]
+        if isinstance(rule.spec, SequenceSpec):
+            # the rule's own query is a filter shared by every step
+            asts = [k.And((rule.ast, step.ast)) for step in rule.spec.steps]
         preds: list[exp.Expr] = []
         for ast in asts:
             pred: exp.Expr = exp.paren(compile_predicate(ast, now=self.now))

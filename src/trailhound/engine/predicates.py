@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from sqlglot import exp
@@ -17,6 +18,7 @@ from trailhound.cloudtrail.schema import BY_NAME, COLUMNS, Column, Kind, flatten
 from trailhound.errors import RuleError, TrailhoundError
 from trailhound.rules import kql_ast as k
 from trailhound.rules.duration import resolve_time
+from trailhound.rules.kql import expand_fields
 
 FLAT_UDF = "th_flat"  # (json_text, dotted_path) -> VARCHAR[]: Elastic flattened leaf values
 CIDR_UDF = "th_in_cidr"  # (ip_text, cidr_text) -> BOOLEAN
@@ -38,6 +40,10 @@ class _Compiler:
 
     def node(self, node: k.Node) -> exp.Expr:
         match node:
+            case k.Exists("*"):
+                return exp.true()  # `*` and the empty query match every event
+            case k.Match(f) | k.Exists(f) | k.Range(f) if "*" in f:
+                return self.field_pattern(node, f)
             case k.And(items):
                 return exp.and_(*(exp.paren(self.node(i)) for i in items))
             case k.Or(items):
@@ -50,9 +56,18 @@ class _Compiler:
                 return _two_valued(self.match(field, value))
             case k.Range(field, op, value):
                 return _two_valued(self.range(field, op, value))
+            case k.FreeText(value) if all(p is k.Star.STAR for p in value.parts):
+                return exp.true()
             case k.FreeText(value):
                 return self.free_text(value)
         raise TypeError(node)
+
+    def field_pattern(self, node: k.Match | k.Exists | k.Range, pattern: str) -> exp.Expr:
+        """`user.*: x` means any field the pattern names, as Kibana expands it."""
+        names = expand_fields(pattern, (c.name for c in COLUMNS))
+        if not names:
+            return _FALSE
+        return exp.paren(exp.or_(*(self.node(replace(node, field=n)) for n in names)))
 
     def exists(self, field: str) -> exp.Expr:
         col = BY_NAME.get(field)
