@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from support.events import batch, detector, event
 from support.rules import action, rule
 from trailhound.engine.store import Store
+from trailhound.rules.kql import MATCH_ALL
 from trailhound.rules.model import (
     NewTermsSpec,
     SequenceSpec,
@@ -32,7 +33,7 @@ RULES = [
         name="suppressed query",
     ),
     rule(
-        action("none"),
+        MATCH_ALL,
         SequenceSpec(
             ("user.name",),
             timedelta(minutes=15),
