@@ -228,7 +228,6 @@ def _grouped(pieces: Iterable[_Piece | Found]) -> Iterator[Item]:
 # -- whole documents ---------------------------------------------------------------------------
 
 _RECORDS_START: Final = re.compile(rb'\{\s*"Records"\s*:\s*\[')
-_INSIGHT_MARK: Final = b'"AwsCloudTrailInsight"'
 
 
 _T = TypeVar("_T")
@@ -271,7 +270,8 @@ def _records_document(
     if data is None:
         yield _too_large(limits.document)
         return
-    if stream.error is None and _INSIGHT_MARK not in data:
+    # Insights records have no eventName, so an Insights file fails here and is sorted out below
+    if stream.error is None:
         try:
             records = decode_records_file(data)
         except msgspec.MsgspecError:

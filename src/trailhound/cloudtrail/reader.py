@@ -64,7 +64,8 @@ def _read_blob(blob: Blob, report: Report, limits: Limits) -> Iterator[Found]:
     opened = True
     for item in split(blob.chunks(), limits=limits):
         if isinstance(item, Found):
-            yield item
+            if item.records:
+                yield item
         elif isinstance(item, Bad):
             opened = opened and not (item.reason == CANNOT_READ and item.position is None)
             report.set_aside(_set_aside(blob.name, item))
