@@ -220,3 +220,36 @@ def _exception(exception: RuleException) -> str:
     match = " and ".join(f"{c.field} {c.kind} {' | '.join(c.values)}" for c in exception.conditions)
     until = f" (until {exception.expires.isoformat()})" if exception.expires else ""
     return f"{exception.description or match}{until}"
+
+
+@rules.command(name="test")
+@_PATHS
+@click.option("--verbose", "-v", is_flag=True, help="List passing tests too.")
+@click.pass_context
+def test_rules(ctx: click.Context, paths: tuple[Path, ...], verbose: bool) -> None:
+    """Run the test events each rule carries and check the alerts they make.
+
+    Each [[tests]] entry's records go through its rule alone, with fresh state; the test passes
+    when they make exactly `expect_alerts` alerts. Exits with status 1 when any test fails.
+    """
+    from trailhound.rules.testrun import run_rule_tests, summary
+
+    result = _load(paths)
+    outcomes = run_rule_tests(result.rules)
+    for outcome in outcomes:
+        if outcome.passed and not verbose:
+            continue
+        mark = "ok  " if outcome.passed else "FAIL"
+        line = f"{mark} {outcome.rule.name} / {outcome.test.name}"
+        if not outcome.passed:
+            line += f": expected {outcome.test.expect_alerts} alerts, got {outcome.alerts}"
+        click.echo(line)
+        for problem in outcome.problems:
+            click.echo(f"     {problem}")
+    untested = [r.name for r in result.rules if not r.tests]
+    if untested:
+        click.echo(f"{len(untested)} rules carry no tests: {', '.join(untested)}")
+    click.echo(summary(outcomes))
+    if result.errors or any(not o.passed for o in outcomes):
+        _report_problems(ctx, result.errors)
+        ctx.exit(1)

@@ -1,0 +1,5 @@
+"""`python -m trailhound`, the same as the `trailhound` command."""
+
+from trailhound.cli import main
+
+main()
