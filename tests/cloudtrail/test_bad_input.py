@@ -133,7 +133,10 @@ CASES: dict[str, Case] = {
             + b"]}"
         ),
         ["in-1", "in-2"],
-        lambda p: f"{p}: record 2: invalid JSON: invalid literal, expected 'true' (column 15)",
+        lambda p: (
+            f"{p}: record 2: invalid JSON: invalid literal, expected 'true' "
+            "(character 15 of the record)"
+        ),
     ),
     "binary garbage": Case(
         _bytes(bytes(range(256)) * 64),

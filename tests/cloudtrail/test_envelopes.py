@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import json
@@ -98,6 +99,11 @@ def test_ndjson_lines_are_numbered_as_in_the_file() -> None:
     parts = Parts(data)
     assert parts.ids == ["id-1", "id-2"]
     assert parts.positions == ["line 3", "line 5"]
+
+
+def test_a_byte_order_mark_and_blank_lines_before_the_first_record() -> None:
+    parts = Parts(codecs.BOM_UTF8 + b"\r\n \n" + ndjson(record(1), record(2)))
+    assert parts.positions == ["line 3", "line 4"]
 
 
 def test_ndjson_with_crlf_line_ends() -> None:

@@ -143,14 +143,10 @@ def split(chunks: Iterable[bytes], *, limits: Limits | None = None) -> Iterator[
     """The records in one blob's content, and what was set aside or skipped, in file order."""
     stream = _Stream(chunks)
     chunk_iter = iter(stream)
-    head, whole = _head(chunk_iter)
-    body = head.lstrip(_SPACE)
-    if body.startswith(codecs.BOM_UTF8):
-        body = body[len(codecs.BOM_UTF8) :].lstrip(_SPACE)
+    body, first_line, whole = _head(chunk_iter)
     if not body:
         yield stream.bad() if stream.error else Bad(EMPTY, records=None)
         return
-    first_line = head[: len(head) - len(body)].count(b"\n") + 1
     reader = _form_reader(body, first_line, one_line=whole and b"\n" not in body.rstrip())
     yield from _grouped(reader(chain([body], chunk_iter), stream, limits or Limits()))
     if stream.error is not None and not stream.reported:
@@ -196,16 +192,26 @@ class _Stream:
         return Bad(reason, position, detail, records=None)
 
 
-def _head(chunks: Iterator[bytes]) -> tuple[bytes, bool]:
-    """The first 64 KiB or more (up to some text that is not blank), and whether that is all."""
+def _head(chunks: Iterator[bytes]) -> tuple[bytes, int, bool]:
+    """The start of the content without a byte-order mark and leading blank space, at least
+    64 KiB of it unless there is less; the line it starts on; and whether that is all."""
     parts: list[bytes] = []
-    size = 0
+    size, line, first = 0, 1, True
     for chunk in chunks:
+        if first and chunk.startswith(codecs.BOM_UTF8):
+            chunk = chunk[len(codecs.BOM_UTF8) :]
+        first = False
+        if not parts:  # blank space is counted and dropped, never held
+            text = chunk.lstrip(_SPACE)
+            line += chunk.count(b"\n", 0, len(chunk) - len(text))
+            if not text:
+                continue
+            chunk = text
         parts.append(chunk)
         size += len(chunk)
-        if size >= _HEAD_BYTES and chunk.strip():
-            return b"".join(parts), False
-    return b"".join(parts), True
+        if size >= _HEAD_BYTES:
+            return b"".join(parts), line, False
+    return b"".join(parts), line, True
 
 
 def _grouped(pieces: Iterable[_Piece | Found]) -> Iterator[Item]:
@@ -303,7 +309,7 @@ def _elements(
         raws: Sequence[bytes | msgspec.Raw] = elements_of(decoder.decode(data))
         error = ""
     except msgspec.DecodeError as exc:
-        raws, error = _salvage(data), str(exc)
+        raws, error = split_array(data)[0], str(exc)
     except msgspec.ValidationError as exc:
         yield Bad(NOT_CLOUDTRAIL, detail=f"the document is not a list of records ({exc})")
         return
@@ -329,10 +335,6 @@ def _elements(
 
 def _unparsed(piece: _Piece) -> bool:
     return isinstance(piece, Bad) and piece.reason == INVALID_JSON
-
-
-def _salvage(data: bytes) -> list[bytes]:
-    return split_array(data)[0]
 
 
 def _broken_document(data: bytes, error: str, count: int) -> Iterator[Bad]:
@@ -364,6 +366,7 @@ def _error_offset(message: str) -> int | None:
 
 
 def _element(raw: bytes | msgspec.Raw, position: str) -> Iterator[_Piece]:
+    """One record from its JSON: strictly typed if it is well formed, else by its shape."""
     try:
         yield _Rec(decode_record(raw), position)
         return
@@ -372,15 +375,17 @@ def _element(raw: bytes | msgspec.Raw, position: str) -> Iterator[_Piece]:
     try:
         value = orjson.loads(bytes(raw))
     except orjson.JSONDecodeError as exc:
-        yield Bad(INVALID_JSON, position, f"{_json_error(exc.msg)} ({_place(exc)})")
+        yield Bad(INVALID_JSON, position, f"{_json_error(exc.msg)} ({_place(exc, position)})")
         return
     yield from _objects(value, position)
 
 
-def _place(exc: orjson.JSONDecodeError) -> str:
-    if exc.lineno == 1:
+def _place(exc: orjson.JSONDecodeError, position: str) -> str:
+    if position.startswith("line "):
         return f"column {exc.colno}"
-    return f"its line {exc.lineno}, column {exc.colno}"
+    if exc.lineno == 1:
+        return f"character {exc.colno} of the record"
+    return f"line {exc.lineno} of the record, column {exc.colno}"
 
 
 # -- NDJSON, or one object ----------------------------------------------------------------------
