@@ -16,12 +16,19 @@ from typing import BinaryIO
 import click
 import orjson
 
+from trailhound.cli.common import (
+    enricher_or_fail,
+    geoip_option,
+    print_note,
+    print_problem,
+    say,
+    sources_or_fail,
+)
 from trailhound.cloudtrail.ecs import to_documents
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.reader import read_events
-from trailhound.cloudtrail.report import Report, SetAside, Skipped
-from trailhound.errors import TrailhoundError
-from trailhound.sources import Source, open_sources
+from trailhound.cloudtrail.report import Report
+from trailhound.sources import Source
 
 SOME_SET_ASIDE = 1
 
@@ -36,12 +43,7 @@ SOME_SET_ASIDE = 1
     show_default=True,
     help="Output format: one ECS JSON document a line.",
 )
-@click.option(
-    "--geoip",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    multiple=True,
-    help="A MaxMind .mmdb (City, Country or ASN) for source.geo.* and source.as.*; repeatable.",
-)
+@geoip_option
 @click.option("--quiet", "-q", is_flag=True, help="Print problems only: no notes, no summary.")
 @click.pass_context
 def normalize(
@@ -56,9 +58,9 @@ def normalize(
     PATHS are files, directories (read recursively), globs, or - for standard input; plain or
     gzip. Exit status: 0 all records normalized, 1 some input set aside, 2 usage error.
     """
-    sources = _sources(paths)
-    enricher = _enricher(geoip)
-    report = Report(on_problem=_print_problem, on_skip=None if quiet else _print_note)
+    sources = sources_or_fail(paths)
+    enricher = enricher_or_fail(geoip)
+    report = Report(on_problem=print_problem, on_skip=None if quiet else print_note)
     out = click.get_binary_stream("stdout")
     try:
         _write(out, sources, enricher, report)
@@ -69,7 +71,7 @@ def normalize(
         return
     if not quiet:
         for line in report.summary():
-            click.echo(f"trailhound: {line}", err=True)
+            say(line)
     if not report.clean:
         ctx.exit(SOME_SET_ASIDE)
 
@@ -78,25 +80,3 @@ def _write(out: BinaryIO, sources: list[Source], enricher: Enricher, report: Rep
     for batch in read_events(sources, enricher=enricher, report=report):
         out.write(b"".join(orjson.dumps(doc) + b"\n" for doc in to_documents(batch)))
         out.flush()
-
-
-def _sources(paths: tuple[str, ...]) -> list[Source]:
-    try:
-        return open_sources(paths)
-    except TrailhoundError as exc:
-        raise click.BadParameter(str(exc), param_hint="PATHS") from None
-
-
-def _enricher(geoip: tuple[Path, ...]) -> Enricher:
-    try:
-        return Enricher.create(geoip)
-    except (TrailhoundError, OSError, ValueError) as exc:
-        raise click.BadParameter(str(exc), param_hint="--geoip") from None
-
-
-def _print_problem(problem: SetAside) -> None:
-    click.echo(f"trailhound: {problem}", err=True)
-
-
-def _print_note(skipped: Skipped) -> None:
-    click.echo(f"trailhound: {skipped}", err=True)
