@@ -1,0 +1,194 @@
+"""Which DynamoDB tables a CloudTrail event touched, for the `aws.dynamodb.table_name` column.
+
+CloudTrail names the table in many places, depending on the API: `tableName`; a table ARN
+(export, point-in-time and resource-policy APIs); the keys of `requestItems` (BatchGetItem,
+BatchWriteItem); the items of `transactItems` / `requestItems` lists (TransactWriteItems,
+TransactGetItems); PartiQL text (ExecuteStatement, BatchExecuteStatement, ExecuteTransaction);
+the KMS encryption context of calls DynamoDB makes for a table; and the event's resources.
+Request keys are matched with either case of their first letter, since real samples use both.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from enum import Enum, auto
+from typing import Any, Final
+
+DYNAMODB_SOURCES: Final = frozenset({"dynamodb.amazonaws.com", "streams.dynamodb.amazonaws.com"})
+KMS_SOURCE: Final = "kms.amazonaws.com"
+KMS_CONTEXT_KEY: Final = "aws:dynamodb:tableName"
+TABLE_RESOURCE_TYPE: Final = "AWS::DynamoDB::Table"
+_KMS_CONTEXT_BYTES: Final = KMS_CONTEXT_KEY.encode()
+
+
+class _Role(Enum):
+    NAME = auto()  # the value is a table name
+    ARN = auto()  # the value is an ARN, maybe of a table
+    STATEMENT = auto()  # PartiQL text
+    ITEMS = auto()  # a list of items that name tables or hold statements
+    REQUEST_ITEMS = auto()  # {table: ...} (batch APIs) or a list of items
+    NESTED = auto()  # an object with the same kinds of members
+    KMS_CONTEXT = auto()  # a KMS encryption context
+
+
+_ROLE_OF_KEY: Final = {
+    "tableName": _Role.NAME,
+    "sourceTableName": _Role.NAME,
+    "targetTableName": _Role.NAME,
+    "globalTableName": _Role.NAME,
+    "tableArn": _Role.ARN,
+    "sourceTableArn": _Role.ARN,
+    "resourceArn": _Role.ARN,
+    "backupArn": _Role.ARN,
+    "exportArn": _Role.ARN,
+    "streamArn": _Role.ARN,
+    "globalTableSourceArn": _Role.ARN,
+    "statement": _Role.STATEMENT,
+    "statements": _Role.ITEMS,
+    "transactStatements": _Role.ITEMS,
+    "transactItems": _Role.ITEMS,
+    "requestItems": _Role.REQUEST_ITEMS,
+    "tableCreationParameters": _Role.NESTED,
+    "constraints": _Role.NESTED,
+    "encryptionContext": _Role.KMS_CONTEXT,
+    "encryptionContextSubset": _Role.KMS_CONTEXT,
+    "encryptionContextEquals": _Role.KMS_CONTEXT,
+}
+# Real samples write request keys with either case of the first letter.
+_ROLES: Final = {
+    **_ROLE_OF_KEY,
+    **{key[0].upper() + key[1:]: role for key, role in _ROLE_OF_KEY.items()},
+}
+# Response members that describe the table acted on (UpdateTable, DescribeTable, exports, ...).
+_RESPONSE_DESCRIPTIONS: Final = (
+    "tableDescription",
+    "table",
+    "exportDescription",
+    "importTableDescription",
+    "sourceTableDetails",
+)
+
+# String literals are dropped first so that `WHERE a = 'x from y'` names no table.
+_PARTIQL_LITERAL: Final = re.compile(r"'(?:[^']|'')*'")
+_PARTIQL_TABLE: Final = re.compile(
+    r"\b(?:FROM|UPDATE|INTO)\s+(?:\"(?P<quoted>(?:[^\"]|\"\")+)\"|(?P<bare>[A-Za-z0-9_\-]+))",
+    re.IGNORECASE,
+)
+
+
+def wants_tables(event_source: str | None, request_json: Callable[[], bytes]) -> bool:
+    """Whether the event may name a table: worth parsing its request for. `request_json` gives
+    the request's raw JSON; it is read only for KMS events."""
+    if event_source in DYNAMODB_SOURCES:
+        return True
+    return event_source == KMS_SOURCE and _KMS_CONTEXT_BYTES in request_json()
+
+
+def table_names(request: object, response: object = None, also: Iterable[str] = ()) -> list[str]:
+    """Table names in order of appearance, without repeats: from the request, then from the
+    table description in the response, then `also` (the resources' tables)."""
+    found: dict[str, None] = {}
+    if isinstance(request, Mapping):
+        _from_request(request, found)
+    if isinstance(response, Mapping):
+        for key in _RESPONSE_DESCRIPTIONS:
+            described = response.get(key)
+            if isinstance(described, Mapping):
+                _from_request(described, found)
+    _add_all(found, also)
+    return list(found)
+
+
+def resource_tables(resources: Iterable[tuple[str | None, str | None]]) -> list[str]:
+    """The tables among an event's resources, given as (ARN, type) pairs."""
+    found: dict[str, None] = {}
+    for arn, kind in resources:
+        if arn is not None and kind in (None, TABLE_RESOURCE_TYPE):
+            _add(found, table_from_arn(arn))
+    return list(found)
+
+
+def table_from_arn(arn: object) -> str | None:
+    """`Music` from `arn:aws:dynamodb:us-east-1:123456789012:table/Music[/stream/...]`."""
+    if not isinstance(arn, str):
+        return None
+    parts = arn.split(":", 5)
+    if len(parts) < 6 or parts[0] != "arn" or parts[2] not in ("dynamodb", ""):
+        return None
+    kind, _, rest = parts[5].partition("/")
+    if kind != "table":
+        return None
+    return rest.split("/", 1)[0] or None
+
+
+def tables_in_statement(statement: object) -> list[str]:
+    """The tables a PartiQL statement reads or writes."""
+    if not isinstance(statement, str):
+        return []
+    text = _PARTIQL_LITERAL.sub("''", statement)
+    return [
+        match["quoted"].replace('""', '"') if match["quoted"] is not None else match["bare"]
+        for match in _PARTIQL_TABLE.finditer(text)
+    ]
+
+
+def _from_request(request: Mapping[str, Any], found: dict[str, None]) -> None:
+    for key, value in request.items():
+        role = _ROLES.get(key)
+        if role is None:
+            continue
+        if role is _Role.NAME:
+            _add(found, value)
+        elif role is _Role.ARN:
+            _add(found, table_from_arn(value))
+        elif role is _Role.STATEMENT:
+            _add_all(found, tables_in_statement(value))
+        elif role is _Role.ITEMS:
+            _from_items(value, found)
+        elif role is _Role.REQUEST_ITEMS:
+            _from_request_items(value, found)
+        elif role is _Role.NESTED and isinstance(value, Mapping):
+            _from_request(value, found)
+        elif role is _Role.KMS_CONTEXT and isinstance(value, Mapping):
+            _add(found, value.get(KMS_CONTEXT_KEY))
+
+
+def _from_request_items(value: object, found: dict[str, None]) -> None:
+    if isinstance(value, Mapping):  # BatchGetItem / BatchWriteItem: {table name or ARN: ...}
+        for key in value:
+            _add(found, table_from_arn(key) if str(key).startswith("arn:") else key)
+    else:  # the list form CloudTrail writes for transactions and PartiQL batches
+        _from_items(value, found)
+
+
+def _from_items(value: object, found: dict[str, None]) -> None:
+    if not isinstance(value, list):
+        return
+    for item in value:
+        if not isinstance(item, Mapping):
+            continue
+        _from_item(item, found)
+        # TransactWriteItems in the API shape: [{"Put": {"TableName": ...}}, ...]
+        for inner in item.values():
+            if isinstance(inner, Mapping):
+                _from_item(inner, found)
+
+
+def _from_item(item: Mapping[str, Any], found: dict[str, None]) -> None:
+    for key, value in item.items():
+        role = _ROLES.get(key)
+        if role is _Role.NAME:
+            _add(found, value)
+        elif role is _Role.STATEMENT:
+            _add_all(found, tables_in_statement(value))
+
+
+def _add(found: dict[str, None], name: object) -> None:
+    if isinstance(name, str) and name:
+        found.setdefault(name, None)
+
+
+def _add_all(found: dict[str, None], names: Iterable[str]) -> None:
+    for name in names:
+        _add(found, name)

@@ -1,0 +1,1100 @@
+"""CloudTrail records -> ECS columns, following Elastic's CloudTrail ingest pipeline.
+
+`normalize` turns a batch of `Record`s into one Arrow record batch with exactly the columns of
+`trailhound.cloudtrail.schema`; `to_documents` turns such a batch back into nested ECS documents.
+
+Speed comes from working per column and per distinct value: a trail repeats a few identities,
+user agents, addresses and actions millions of times, so each distinct one is interpreted once
+per batch and spread over the rows with Arrow's `take`. Only the free-form members are handled
+per record, and their renderings are cached by their raw bytes.
+
+Where Elastic's pipeline versions differ, the newest one is followed; docs/ecs.md lists the
+fields and the places where trailhound deliberately differs.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from functools import cached_property, lru_cache, partial
+from operator import attrgetter, itemgetter
+from typing import Any, Final, Generic, TypeVar
+
+import msgspec
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trailhound.cloudtrail import dynamodb
+from trailhound.cloudtrail.categories import categorize
+from trailhound.cloudtrail.geo import NOT_AN_IP, Enricher
+from trailhound.cloudtrail.record import (
+    Record,
+    RecordRejected,
+    UserIdentity,
+    decode_identity,
+    parse_event_time,
+)
+from trailhound.cloudtrail.schema import BY_NAME, COLUMNS, Kind, arrow_schema
+
+DATASET: Final = "aws.cloudtrail"
+# Elastic's pipeline drops these values (and then empty objects and lists) before mapping.
+_DROPPED_TEXT: Final = frozenset({"", "-", "none"})
+_DROPPED_ARRAY: Final = pa.array(sorted(_DROPPED_TEXT), type=pa.string())
+# Elastic keeps the flattened copy of a free-form member only below the keyword length limit.
+_FLATTENED_LIMIT: Final = 32766
+_AMAZONAWS: Final = ".amazonaws.com"
+_SESSION_ARN: Final = re.compile(r"arn:(?:aws|aws-us-gov):sts:.*/(?P<session>.*)$")
+_TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
+_NULL_RAW: Final = msgspec.Raw(b"null")
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    """One row per accepted record, in input order; `rejected` holds (index, reason) of the rest."""
+
+    batch: pa.RecordBatch
+    rejected: list[tuple[int, str]]
+
+
+def normalize(
+    records: Sequence[Record],
+    *,
+    ingested: datetime,
+    enricher: Enricher,
+    fields: Collection[str] | None = None,
+) -> Normalized:
+    """Map CloudTrail records to ECS columns. A record that cannot be mapped is set aside with
+    its reason; it never stops the batch.
+
+    `fields` names the columns to fill (default: all); the others stay null, the schema stays
+    the same. A caller that knows which fields its rules read skips the costly ones, above all
+    the texts of the free-form members."""
+    wanted = _wanted(fields)
+    times = _event_times([r.eventTime for r in records])
+    identities = _Distinct.of_bytes([bytes(r.userIdentity) for r in records], _identity_or_reason)
+    rejected = _rejected(records, times, identities)
+    if rejected:
+        keep = pc.invert(_row_mask(len(records), [i for i, _ in rejected]))
+        records = [r for r, kept in zip(records, keep.to_pylist(), strict=True) if kept]
+        times = times.filter(keep)
+        identities = identities.filter(keep)
+    usable = identities.map(lambda value: value if isinstance(value, _Identity) else _NO_IDENTITY)
+    rows = _Rows(records, times, usable)
+    return Normalized(_build(rows, _Columns(rows.n, wanted), ingested, enricher), rejected)
+
+
+def _wanted(fields: Collection[str] | None) -> frozenset[str]:
+    if fields is None:
+        return frozenset(BY_NAME)
+    unknown = sorted(set(fields) - BY_NAME.keys())
+    if unknown:
+        raise ValueError(f"not normalized fields: {', '.join(unknown)}")
+    return frozenset(fields)
+
+
+def _rejected(
+    records: Sequence[Record], times: pa.Array, identities: _Distinct[_Identity | str]
+) -> list[tuple[int, str]]:
+    reasons: dict[int, str] = {}
+    if times.null_count:
+        for i in pc.indices_nonzero(times.is_null()).to_pylist():
+            reasons[i] = f"eventTime {records[i].eventTime[:40]!r} is not a date and time"
+    for i, identity in identities.rows_where(lambda value: isinstance(value, str)):
+        reasons.setdefault(i, str(identity))
+    return sorted(reasons.items())
+
+
+def _row_mask(n: int, rows: list[int]) -> pa.Array:
+    mask = [False] * n
+    for i in rows:
+        mask[i] = True
+    return pa.array(mask, type=pa.bool_())
+
+
+# -- distinct values ----------------------------------------------------------------------------
+
+
+V = TypeVar("V")
+W = TypeVar("W")
+
+
+class _Distinct(Generic[V]):
+    """A column held as the distinct values of some key plus one index per row."""
+
+    def __init__(self, values: list[V], indices: pa.Array) -> None:
+        self.values = values
+        self.indices = indices
+
+    @classmethod
+    def of(cls, keys: pa.Array, derive: Callable[[Any], V]) -> _Distinct[V]:
+        """Derive once per distinct key; null keys are derived from None."""
+        encoded = keys.dictionary_encode()
+        distinct: list[Any] = encoded.dictionary.to_pylist()
+        indices = encoded.indices
+        if indices.null_count:
+            indices = pc.fill_null(indices, len(distinct))
+            distinct.append(None)
+        return cls([derive(key) for key in distinct], indices)
+
+    @classmethod
+    def of_bytes(cls, keys: list[bytes], derive: Callable[[bytes], V]) -> _Distinct[V]:
+        return cls.of(pa.array(keys, type=pa.binary()), derive)
+
+    def filter(self, mask: pa.Array) -> _Distinct[V]:
+        return _Distinct(self.values, self.indices.filter(mask))
+
+    def map(self, change: Callable[[V], W]) -> _Distinct[W]:
+        return _Distinct([change(value) for value in self.values], self.indices)
+
+    def rows_where(self, test: Callable[[V], bool]) -> list[tuple[int, V]]:
+        hits = [j for j, value in enumerate(self.values) if test(value)]
+        if not hits:
+            return []
+        rows = pc.indices_nonzero(pc.is_in(self.indices, value_set=pa.array(hits, pa.int32())))
+        codes = self.indices.to_pylist()
+        return [(i, self.values[codes[i]]) for i in rows.to_pylist()]
+
+    def column(self, get: Callable[[V], Any], arrow_type: pa.DataType) -> pa.Array:
+        return pa.array([get(value) for value in self.values], type=arrow_type).take(self.indices)
+
+    def per_row(self) -> list[V]:
+        values = self.values
+        return [values[code] for code in self.indices.to_pylist()]
+
+
+# -- per-record inputs --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Identity:
+    """What the mapping reads from one distinct `userIdentity`, already cleaned."""
+
+    type: str | None = None
+    arn: str | None = None
+    access_key_id: str | None = None
+    invoked_by: str | None = None
+    user_id: str | None = None
+    user_name: str | None = None
+    account_id: str | None = None
+    mfa_authenticated: str | None = None
+    creation_date: datetime | None = None
+    issuer_type: str | None = None
+    issuer_arn: str | None = None
+    issuer_principal_id: str | None = None
+    issuer_account_id: str | None = None
+    session_name: str | None = None
+    session_email: str | None = None
+    related_users: tuple[str, ...] = ()
+
+
+_NO_IDENTITY: Final = _Identity()
+
+
+class _Rows:
+    """The accepted records, and the inputs several columns share. The free-form members are
+    parsed for all rows only when a column needs them all; else only for the rows asked about."""
+
+    def __init__(
+        self, records: Sequence[Record], times: pa.Array, identities: _Distinct[_Identity]
+    ):
+        self.records = records
+        self.times = times
+        self.identities = identities
+        self.n = len(records)
+        self.action = _text_column([r.eventName for r in records])
+        self.source = _text_column([r.eventSource for r in records])
+
+    @cached_property
+    def request(self) -> list[_Payload]:
+        return [_payload_of(r.requestParameters) for r in self.records]
+
+    @cached_property
+    def response(self) -> list[_Payload]:
+        return [_payload_of(r.responseElements) for r in self.records]
+
+    @cached_property
+    def additional(self) -> list[_Payload]:
+        return [_payload_of(r.additionalEventData) for r in self.records]
+
+    def request_at(self, i: int) -> _Payload:
+        return self._at("request", i) or _payload_of(self.records[i].requestParameters)
+
+    def response_at(self, i: int) -> _Payload:
+        return self._at("response", i) or _payload_of(self.records[i].responseElements)
+
+    def additional_at(self, i: int) -> _Payload:
+        return self._at("additional", i) or _payload_of(self.records[i].additionalEventData)
+
+    def value_at(self, member: str, raw: msgspec.Raw, i: int) -> Any:
+        """A member's parsed value, without rendering its text unless that is already done."""
+        parsed = self._at(member, i)
+        if parsed is not None:
+            return parsed.value
+        if not raw or raw == _NULL_RAW:
+            return None
+        try:
+            return orjson.loads(bytes(raw))
+        except orjson.JSONDecodeError:
+            return None
+
+    def _at(self, member: str, i: int) -> _Payload | None:
+        parsed: list[_Payload] | None = self.__dict__.get(member)
+        return parsed[i] if parsed is not None else None
+
+    def rows_naming_users(self) -> list[int]:
+        """Rows whose request or response may name users for related.user."""
+        if "request" in self.__dict__ and "response" in self.__dict__:
+            return [
+                i
+                for i, (request, response) in enumerate(
+                    zip(self.request, self.response, strict=True)
+                )
+                if request.users or response.users
+            ]
+        # Cheaper than parsing every member: look for the key names in the raw JSON first.
+        return [
+            i
+            for i, r in enumerate(self.records)
+            if (r.requestParameters and b'serName"' in bytes(r.requestParameters))
+            or (r.responseElements and b'"userId"' in bytes(r.responseElements))
+        ]
+
+    def rows_with_action(self, action: str) -> list[int]:
+        found = pc.fill_null(pc.equal(self.action, action), False)
+        return pc.indices_nonzero(found).to_pylist() if pc.any(found).as_py() else []
+
+
+# -- building the batch -------------------------------------------------------------------------
+
+
+def _build(rows: _Rows, cols: _Columns, ingested: datetime, enricher: Enricher) -> pa.RecordBatch:
+    _payload_fields(cols, rows)  # first: when they are all parsed, later steps reuse them
+    _event_fields(cols, rows, ingested)
+    _identity_fields(cols, rows)
+    _source_fields(cols, rows, enricher)
+    _user_agent_fields(cols, rows, enricher)
+    _cloudtrail_fields(cols, rows)
+    _console_login_fields(cols, rows)
+    _tls_fields(cols, rows)
+    _resource_and_table_fields(cols, rows)
+    return cols.batch()
+
+
+class _Columns:
+    """Collects the wanted column arrays by ECS name; the others come out as nulls."""
+
+    def __init__(self, n: int, wanted: frozenset[str]) -> None:
+        self.n = n
+        self.wanted = wanted
+        self.arrays: dict[str, pa.Array] = {}
+
+    def wants(self, *names: str) -> bool:
+        return any(name in self.wanted for name in names)
+
+    def put(self, name: str, values: pa.Array | list[Any]) -> None:
+        if name not in self.wanted:
+            return
+        arrow_type = BY_NAME[name].arrow_type
+        if not isinstance(values, pa.Array):
+            values = pa.array(values, type=arrow_type)
+        self.arrays[name] = values if values.type == arrow_type else values.cast(arrow_type)
+
+    def constant(self, name: str, value: object) -> None:
+        self.put(name, pa.repeat(pa.scalar(value, BY_NAME[name].arrow_type), self.n))
+
+    def spread(self, names: Sequence[str], distinct: _Distinct[Sequence[Any]]) -> None:
+        for position, name in enumerate(names):
+            if name in self.wanted:
+                self.put(name, distinct.column(itemgetter(position), BY_NAME[name].arrow_type))
+
+    def batch(self) -> pa.RecordBatch:
+        arrays = [
+            self.arrays[c.name] if c.name in self.arrays else pa.nulls(self.n, type=c.arrow_type)
+            for c in COLUMNS
+        ]
+        return pa.RecordBatch.from_arrays(arrays, schema=arrow_schema())
+
+
+_CONSTANTS: Final = (
+    ("event.kind", "event"),
+    ("event.dataset", DATASET),
+    ("data_stream.dataset", DATASET),
+    ("cloud.provider", "aws"),
+)
+
+
+def _event_fields(cols: _Columns, rows: _Rows, ingested: datetime) -> None:
+    records = rows.records
+    cols.put("@timestamp", rows.times)
+    cols.constant("event.ingested", ingested)
+    cols.put("event.id", _text_column([r.eventID for r in records]))
+    cols.put("event.action", rows.action)
+    cols.put("event.provider", rows.source)
+    cols.put("cloud.region", _text_column([r.awsRegion for r in records]))
+    for name, value in _CONSTANTS:
+        cols.constant(name, value)
+    cols.spread(("event.category", "event.type"), _Distinct.of(rows.action, _categories))
+    cols.spread(("cloud.service.name",), _Distinct.of(rows.source, _service_name))
+    if cols.wants("event.outcome"):
+        cols.put("event.outcome", _outcomes(rows))
+
+
+def _categories(action: str | None) -> tuple[list[str] | None, list[str] | None]:
+    category, types = categorize(action)
+    return list(category) or None, list(types) or None
+
+
+def _service_name(source: str | None) -> tuple[str | None]:
+    if source is None or not source.endswith(_AMAZONAWS):
+        return (None,)
+    return (source[: -len(_AMAZONAWS)] or None,)
+
+
+def _outcomes(rows: _Rows) -> pa.Array:
+    records = rows.records
+    failed = pc.or_(
+        pc.is_valid(_text_column([r.errorCode for r in records])),
+        pc.is_valid(_text_column([r.errorMessage for r in records])),
+    )
+    outcomes = pc.if_else(failed, "failure", "success")
+    logins = rows.rows_with_action("ConsoleLogin")
+    if not logins:
+        return outcomes
+    override: list[str | None] = [None] * rows.n
+    for i in logins:
+        login = _member(rows.response_at(i).value, "ConsoleLogin")
+        override[i] = login.lower() if isinstance(login, str) else None
+    return pc.coalesce(pa.array(override, type=pa.string()), outcomes)
+
+
+_IDENTITY_COLUMNS: Final[tuple[tuple[str, Callable[[_Identity], Any]], ...]] = (
+    ("aws.cloudtrail.user_identity.type", lambda i: i.type),
+    ("aws.cloudtrail.user_identity.arn", lambda i: i.arn),
+    ("aws.cloudtrail.user_identity.access_key_id", lambda i: i.access_key_id),
+    ("aws.cloudtrail.user_identity.invoked_by", lambda i: i.invoked_by),
+    ("user.id", lambda i: i.user_id),
+    ("service.name", lambda i: i.invoked_by if i.type == "AWSService" else None),
+    (
+        "aws.cloudtrail.user_identity.session_context.mfa_authenticated",
+        lambda i: i.mfa_authenticated,
+    ),
+    ("aws.cloudtrail.user_identity.session_context.creation_date", lambda i: i.creation_date),
+    ("aws.cloudtrail.user_identity.session_context.session_issuer.type", lambda i: i.issuer_type),
+    ("aws.cloudtrail.user_identity.session_context.session_issuer.arn", lambda i: i.issuer_arn),
+    (
+        "aws.cloudtrail.user_identity.session_context.session_issuer.principal_id",
+        lambda i: i.issuer_principal_id,
+    ),
+    (
+        "aws.cloudtrail.user_identity.session_context.session_issuer.account_id",
+        lambda i: i.issuer_account_id,
+    ),
+)
+
+
+def _identity_fields(cols: _Columns, rows: _Rows) -> None:
+    identities = rows.identities
+    for name, get in _IDENTITY_COLUMNS:
+        cols.put(name, identities.column(get, BY_NAME[name].arrow_type))
+    recipients = _text_column([r.recipientAccountId for r in rows.records])
+    cols.put("aws.cloudtrail.recipient_account_id", recipients)
+    accounts = identities.column(lambda i: i.account_id, pa.string())
+    cols.put("cloud.account.id", pc.coalesce(accounts, recipients))
+    _user_fields(cols, rows)
+
+
+def _user_fields(cols: _Columns, rows: _Rows) -> None:
+    """user.name, user.email and related.user: per identity, except for the few records whose
+    request or response also names users (or whose user is named only in additionalEventData)."""
+    identities = rows.identities
+    names = identities.column(lambda i: i.user_name, pa.string())
+    emails = identities.column(_identity_email, pa.string())
+    related = identities.column(lambda i: _related_users(i, i.user_name, ()), _KEYWORDS)
+    signins = set(rows.rows_with_action("UserAuthentication"))
+    special = set(signins)
+    if cols.wants("related.user"):
+        special.update(rows.rows_naming_users())
+    if special:
+        per_row = identities.per_row()
+        name_fix: list[str | None] = [None] * rows.n
+        email_fix: list[str | None] = [None] * rows.n
+        related_fix: list[list[str] | None] = [None] * rows.n
+        for i in sorted(special):
+            identity = per_row[i]
+            name = identity.user_name
+            if name is None and i in signins:
+                name = _text(_member(rows.additional_at(i).value, "UserName"))
+            name_fix[i] = name
+            email_fix[i] = _identity_email(identity) or (name if _is_email(name) else None)
+            extras = (*rows.request_at(i).users, *rows.response_at(i).users)
+            related_fix[i] = _related_users(identity, name, extras)
+        names = pc.coalesce(pa.array(name_fix, pa.string()), names)
+        emails = pc.coalesce(pa.array(email_fix, pa.string()), emails)
+        related = pc.coalesce(pa.array(related_fix, _KEYWORDS), related)
+    cols.put("user.name", names)
+    cols.put("user.email", emails)
+    cols.put("related.user", related)
+
+
+_KEYWORDS: Final = pa.list_(pa.string())
+
+
+def _identity_email(identity: _Identity) -> str | None:
+    if identity.session_email is not None:
+        return identity.session_email
+    return identity.user_name if _is_email(identity.user_name) else None
+
+
+def _related_users(
+    identity: _Identity, user_name: str | None, extras: tuple[str, ...]
+) -> list[str] | None:
+    """In Elastic's order: session name and its e-mail local part, users the request names
+    (userName, newUserName, the created user's id), then user.id, user.name."""
+    new_user = extras[1] if len(extras) > 1 else None
+    users = (*identity.related_users, *extras, identity.user_id, user_name, new_user)
+    unique = list(dict.fromkeys(u for u in users if u is not None))
+    return unique or None
+
+
+def _is_email(name: str | None) -> bool:
+    return name is not None and name.find("@") > 0
+
+
+_ADDRESS_COLUMNS: Final = (
+    "source.ip",
+    "related.ip",
+    "source.geo.country_iso_code",
+    "source.geo.country_name",
+    "source.geo.continent_name",
+    "source.geo.region_name",
+    "source.geo.region_iso_code",
+    "source.geo.city_name",
+    "source.as.number",
+    "source.as.organization.name",
+)
+
+
+def _source_fields(cols: _Columns, rows: _Rows, enricher: Enricher) -> None:
+    addresses = _text_column([r.sourceIPAddress for r in rows.records])
+    cols.put("source.address", addresses)
+    if not cols.wants(*_ADDRESS_COLUMNS):
+        return
+
+    def derive(address: str | None) -> tuple[Any, ...]:
+        info = enricher.address(address) if address is not None else NOT_AN_IP
+        return (
+            info.ip,
+            [info.ip] if info.ip is not None else None,
+            info.country_iso_code,
+            info.country_name,
+            info.continent_name,
+            info.region_name,
+            info.region_iso_code,
+            info.city_name,
+            info.as_number,
+            info.as_organization,
+        )
+
+    cols.spread(_ADDRESS_COLUMNS, _Distinct.of(addresses, derive))
+
+
+_USER_AGENT_COLUMNS: Final = (
+    "user_agent.original",
+    "user_agent.name",
+    "user_agent.version",
+    "user_agent.os.name",
+    "user_agent.os.version",
+    "user_agent.os.full",
+    "user_agent.device.name",
+)
+
+
+def _user_agent_fields(cols: _Columns, rows: _Rows, enricher: Enricher) -> None:
+    def derive(original: str | None) -> tuple[str | None, ...]:
+        if original is None:
+            return (None,) * len(_USER_AGENT_COLUMNS)
+        agent = enricher.user_agent(original)
+        return (
+            original,
+            agent.name,
+            agent.version,
+            agent.os_name,
+            agent.os_version,
+            agent.os_full,
+            agent.device_name,
+        )
+
+    if cols.wants(*_USER_AGENT_COLUMNS):
+        agents = _text_column([r.userAgent for r in rows.records])
+        cols.spread(_USER_AGENT_COLUMNS, _Distinct.of(agents, derive))
+
+
+_TEXT_MEMBERS: Final = (
+    ("aws.cloudtrail.event_version", "eventVersion"),
+    ("aws.cloudtrail.event_type", "eventType"),
+    ("aws.cloudtrail.event_category", "eventCategory"),
+    ("aws.cloudtrail.api_version", "apiVersion"),
+    ("aws.cloudtrail.request_id", "requestID"),
+    ("aws.cloudtrail.shared_event_id", "sharedEventID"),
+    ("aws.cloudtrail.vpc_endpoint_id", "vpcEndpointId"),
+    ("aws.cloudtrail.error_code", "errorCode"),
+    ("aws.cloudtrail.error_message", "errorMessage"),
+)
+_BOOLEAN_MEMBERS: Final = (
+    ("aws.cloudtrail.read_only", "readOnly"),
+    ("aws.cloudtrail.session_credential_from_console", "sessionCredentialFromConsole"),
+)
+
+
+def _cloudtrail_fields(cols: _Columns, rows: _Rows) -> None:
+    records = rows.records
+    for name, member in _TEXT_MEMBERS:
+        if cols.wants(name):
+            cols.put(name, _text_column(list(map(attrgetter(member), records))))
+    for name, member in _BOOLEAN_MEMBERS:
+        if cols.wants(name):
+            cols.put(name, _boolean_column(list(map(attrgetter(member), records))))
+    if cols.wants("aws.cloudtrail.management_event"):
+        events = [r.managementEvent for r in records]
+        cols.put("aws.cloudtrail.management_event", _java_text_column(events))
+
+
+_PAYLOAD_COLUMNS: Final = (
+    ("aws.cloudtrail.request_parameters", "aws.cloudtrail.flattened.request_parameters"),
+    ("aws.cloudtrail.response_elements", "aws.cloudtrail.flattened.response_elements"),
+    ("aws.cloudtrail.additional_eventdata", "aws.cloudtrail.flattened.additional_eventdata"),
+    ("aws.cloudtrail.service_event_details", "aws.cloudtrail.flattened.service_event_details"),
+)
+
+
+def _payload_fields(cols: _Columns, rows: _Rows) -> None:
+    sources: tuple[Callable[[], list[_Payload]], ...] = (
+        lambda: rows.request,
+        lambda: rows.response,
+        lambda: _without_moved_user_names(rows),
+        lambda: [_payload_of(r.serviceEventDetails) for r in rows.records],
+    )
+    for (text, flattened), payloads in zip(_PAYLOAD_COLUMNS, sources, strict=True):
+        if cols.wants(text, flattened):
+            parsed = payloads()
+            cols.put(text, [p.text for p in parsed])
+            cols.put(flattened, [p.flattened for p in parsed])
+
+
+def _without_moved_user_names(rows: _Rows) -> list[_Payload]:
+    """Elastic moves `UserName` out of additionalEventData into user.name (see _user_fields)."""
+    signins = rows.rows_with_action("UserAuthentication")
+    if not signins:
+        return rows.additional
+    additional = list(rows.additional)
+    per_row = rows.identities.per_row()
+    for i in signins:
+        value = additional[i].value
+        if per_row[i].user_name is None and isinstance(value, dict) and "UserName" in value:
+            rest = {k: v for k, v in value.items() if k != "UserName"}
+            additional[i] = _rendered(rest, _java_plain(rest)) if rest else _ABSENT_PAYLOAD
+    return additional
+
+
+def _console_login_fields(cols: _Columns, rows: _Rows) -> None:
+    logins = rows.rows_with_action("ConsoleLogin")
+    if not logins:
+        return
+    login_to: list[str | None] = [None] * rows.n
+    mfa_used: list[bool | None] = [None] * rows.n
+    mobile: list[bool | None] = [None] * rows.n
+    for i in logins:
+        data = rows.additional_at(i).value
+        login_to[i] = _text(_member(data, "LoginTo"))
+        mfa_used[i] = _yes(_member(data, "MFAUsed"))
+        mobile[i] = _yes(_member(data, "MobileVersion"))
+    cols.put("aws.cloudtrail.console_login.additional_eventdata.login_to", login_to)
+    cols.put("aws.cloudtrail.console_login.additional_eventdata.mfa_used", mfa_used)
+    cols.put("aws.cloudtrail.console_login.additional_eventdata.mobile_version", mobile)
+
+
+def _yes(value: object) -> bool | None:
+    return None if value is None else value != "No"
+
+
+_TLS_COLUMNS: Final = (
+    "tls.version",
+    "tls.version_protocol",
+    "tls.cipher",
+    "tls.client.server_name",
+)
+
+
+def _tls_fields(cols: _Columns, rows: _Rows) -> None:
+    if not cols.wants(*_TLS_COLUMNS):
+        return
+    keys = [bytes(r.tlsDetails) for r in rows.records]
+    cols.spread(_TLS_COLUMNS, _Distinct.of_bytes(keys, _tls_values))
+
+
+def _tls_values(raw: bytes | None) -> tuple[str | None, ...]:
+    details = _payload(raw).value if raw else None
+    version = _text(_member(details, "tlsVersion"))
+    if version == "tlsVersion":  # Elastic discards this placeholder with the whole member
+        return (None,) * len(_TLS_COLUMNS)
+    protocol: str | None = None
+    if version is not None and "v" in version:
+        protocol, version = version.split("v", 1)
+        protocol, version = protocol.lower() or None, version or None
+    return (
+        version,
+        protocol,
+        _text(_member(details, "cipherSuite")),
+        _text(_member(details, "clientProvidedHostHeader")),
+    )
+
+
+_RESOURCE_COLUMNS: Final = (
+    "aws.cloudtrail.resources.arn",
+    "aws.cloudtrail.resources.type",
+    "aws.cloudtrail.resources.account_id",
+)
+
+
+def _resource_and_table_fields(cols: _Columns, rows: _Rows) -> None:
+    if not cols.wants(*_RESOURCE_COLUMNS, _TABLE_COLUMN):
+        return
+    resources = _Distinct.of_bytes([bytes(r.resources) for r in rows.records], _resources)
+    for position, name in enumerate(_RESOURCE_COLUMNS):
+        if cols.wants(name):
+            cols.put(name, resources.column(partial(_resource_list, position), _KEYWORDS))
+    if cols.wants(_TABLE_COLUMN):
+        cols.put(_TABLE_COLUMN, _tables(rows, resources))
+
+
+def _tables(rows: _Rows, resources: _Distinct[_Resources | None]) -> list[list[str] | None]:
+    tables: list[list[str] | None] = [None] * rows.n
+    candidates = pc.fill_null(pc.is_in(rows.source, value_set=_TABLE_SOURCES), False)
+    if not pc.any(candidates).as_py():
+        return tables
+    in_resources = resources.map(_tables_in_resources).per_row()
+    sources = rows.source.to_pylist()
+    for i in pc.indices_nonzero(candidates).to_pylist():
+        record = rows.records[i]
+        if dynamodb.wants_tables(sources[i], partial(bytes, record.requestParameters)):
+            request = rows.value_at("request", record.requestParameters, i)
+            response = rows.value_at("response", record.responseElements, i)
+            tables[i] = dynamodb.table_names(request, response, in_resources[i]) or None
+    return tables
+
+
+def _tables_in_resources(resources: _Resources | None) -> tuple[str, ...]:
+    if not resources:
+        return ()
+    return tuple(dynamodb.resource_tables(zip(resources[0], resources[1], strict=True)))
+
+
+def _resource_list(position: int, resources: _Resources | None) -> Any:
+    return list(resources[position]) if resources else None
+
+
+_TABLE_COLUMN: Final = "aws.dynamodb.table_name"
+_TABLE_SOURCES: Final = pa.array(sorted({*dynamodb.DYNAMODB_SOURCES, dynamodb.KMS_SOURCE}))
+
+
+_Resources = tuple[tuple[str | None, ...], ...]
+
+
+def _resources(raw: bytes | None) -> _Resources | None:
+    """Elastic's de-duplicated resources as three aligned tuples: ARNs, types, account ids."""
+    value = _payload(raw).value if raw else None
+    if not isinstance(value, list):
+        return None
+    unique: dict[str, tuple[str | None, str | None, str | None]] = {}
+    for item in value:
+        if isinstance(item, dict):
+            entry = (_text(item.get("ARN")), _text(item.get("type")), _text(item.get("accountId")))
+            unique["_".join(part or "" for part in entry)] = entry
+    if not unique:
+        return None
+    # Elastic collects them in a Java HashMap keyed by "arn_account_type"; keep its order.
+    ordered = [unique[key] for key in _java_order(tuple(unique), len(unique))]
+    return tuple(zip(*ordered, strict=True))
+
+
+# -- identities ---------------------------------------------------------------------------------
+
+
+def _identity_or_reason(raw: bytes | None) -> _Identity | str:
+    if not raw or raw == b"null":
+        return _NO_IDENTITY
+    try:
+        return _identity(decode_identity(raw))
+    except RecordRejected as exc:
+        return exc.message
+
+
+def _identity(ui: UserIdentity) -> _Identity:
+    context = ui.sessionContext
+    issuer = context.sessionIssuer if context is not None else None
+    attributes = context.attributes if context is not None else None
+    kind = _kept(ui.type)
+    arn = _kept(ui.arn)
+    user_id = _kept(ui.principalId)
+    if user_id is None and kind == "IdentityCenterUser" and ui.onBehalfOf is not None:
+        user_id = _kept(ui.onBehalfOf.userId)
+    session = _session_name(kind, arn)
+    prefix = session.partition("@")[0] if session is not None and "@" in session else None
+    return _Identity(
+        type=kind,
+        arn=arn,
+        access_key_id=_kept(ui.accessKeyId),
+        invoked_by=_kept(ui.invokedBy),
+        user_id=user_id,
+        user_name=_kept(ui.userName) or (_kept(issuer.userName) if issuer else None),
+        account_id=_kept(ui.accountId),
+        mfa_authenticated=_kept(attributes.mfaAuthenticated) if attributes else None,
+        creation_date=_iso8601(_kept(attributes.creationDate)) if attributes else None,
+        issuer_type=_kept(issuer.type) if issuer else None,
+        issuer_arn=_kept(issuer.arn) if issuer else None,
+        issuer_principal_id=_kept(issuer.principalId) if issuer else None,
+        issuer_account_id=_kept(issuer.accountId) if issuer else None,
+        session_name=session,
+        session_email=session if prefix else None,
+        related_users=tuple(u for u in (session, prefix or None) if u is not None),
+    )
+
+
+def _session_name(kind: str | None, arn: str | None) -> str | None:
+    """The role session name of an assumed-role ARN (Elastic adds it to related.user)."""
+    if kind not in ("AssumedRole", "FederatedUser") or arn is None:
+        return None
+    found = _SESSION_ARN.search(arn)
+    return (found["session"] or None) if found else None
+
+
+# -- free-form members --------------------------------------------------------------------------
+
+
+class _Payload(msgspec.Struct, frozen=True, gc=False):
+    """A free-form member after Elastic's cleaning: its value, its Java `Map.toString()` text,
+    its JSON text for the flattened column, and the user names Elastic adds to related.user
+    from it (request: userName, newUserName; response: user.userId)."""
+
+    value: Any = None
+    text: str | None = None
+    flattened: str | None = None
+    users: tuple[str, ...] = ()
+
+
+_ABSENT_PAYLOAD: Final = _Payload()
+
+
+def _payload_of(raw: msgspec.Raw) -> _Payload:
+    if not raw or raw == _NULL_RAW:
+        return _ABSENT_PAYLOAD
+    return _payload(bytes(raw))
+
+
+@lru_cache(maxsize=32_768)
+def _payload(raw: bytes) -> _Payload:
+    try:
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _ABSENT_PAYLOAD
+    try:
+        return _rendered(parsed, _java_ordered(parsed), raw)
+    except _NeedsCleaning:
+        value = _cleaned(parsed)
+        if value is _DROP:
+            return _ABSENT_PAYLOAD
+        return _rendered(value, _java_plain(value))
+
+
+def _rendered(value: Any, text: str, raw: bytes | None = None) -> _Payload:
+    if type(value) is not dict:
+        return _Payload(value, text)
+    flattened = None
+    if len(text) < _FLATTENED_LIMIT:
+        flattened = raw.decode() if raw is not None else orjson.dumps(value).decode()
+    users: tuple[str, ...] = ()
+    if "userName" in value or "newUserName" in value or "user" in value:
+        found = (
+            value.get("userName"),
+            value.get("newUserName"),
+            _member(value.get("user"), "userId"),
+        )
+        users = tuple(name for name in found if type(name) is str)
+    return _Payload(value, text, flattened, users)
+
+
+class _NeedsCleaning(Exception):
+    """The value holds something Elastic's cleaning removes; render the cleaned value instead."""
+
+
+class _Dropped:
+    pass
+
+
+_DROP: Final = _Dropped()
+
+
+def _cleaned(value: Any) -> Any:
+    """Elastic's first step: drop nulls, empty or placeholder strings, then empty objects and
+    lists, recursively. Objects come back in Java HashMap order, as Elastic iterates them."""
+    kind = type(value)
+    if kind is dict:
+        kept = {}
+        for key, item in value.items():
+            item = _cleaned(item)
+            if item is not _DROP:
+                kept[key] = item
+        if len(kept) < 2:
+            return kept or _DROP
+        return {key: kept[key] for key in _java_order(tuple(kept), len(value))}
+    if kind is list:
+        items = [item for item in map(_cleaned, value) if item is not _DROP]
+        return items or _DROP
+    if value is None or (kind is str and value in _DROPPED_TEXT):
+        return _DROP
+    return value
+
+
+@lru_cache(maxsize=16_384)
+def _java_order(keys: tuple[str, ...], inserted: int) -> tuple[str, ...]:
+    """The iteration order of a java.util.HashMap that had `inserted` entries put in `keys`
+    order (some since removed): by bucket, then by insertion within a bucket."""
+    capacity = 16
+    while inserted > capacity * 3 // 4:
+        capacity *= 2
+    mask = capacity - 1
+    ranked = sorted(range(len(keys)), key=lambda i: (_java_spread_hash(keys[i]) & mask, i))
+    return tuple(keys[i] for i in ranked)
+
+
+@lru_cache(maxsize=65_536)
+def _java_spread_hash(key: str) -> int:
+    """java.lang.String.hashCode() over UTF-16 code units, spread as HashMap.hash() does."""
+    h = 0
+    units = key.encode("utf-16-le")
+    for i in range(0, len(units), 2):
+        h = (31 * h + units[i] + (units[i + 1] << 8)) & 0xFFFFFFFF
+    return h ^ (h >> 16)
+
+
+def _java_ordered(value: Any) -> str:
+    """Java's `toString()` of a parsed JSON value, objects in Java HashMap order; raises
+    `_NeedsCleaning` on anything Elastic's cleaning would remove. Hot: one call per payload."""
+    kind = type(value)
+    if kind is dict:
+        if not value:
+            raise _NeedsCleaning
+        keys = _java_order(tuple(value), len(value)) if len(value) > 1 else value
+        parts = []
+        for key in keys:
+            item = value[key]
+            if type(item) is str:
+                if item in _DROPPED_TEXT:
+                    raise _NeedsCleaning
+                parts.append(key + "=" + item)
+            else:
+                parts.append(key + "=" + _java_ordered(item))
+        return "{" + ", ".join(parts) + "}"
+    if kind is str:
+        if value in _DROPPED_TEXT:
+            raise _NeedsCleaning
+        return value  # type: ignore[no-any-return]
+    if kind is list:
+        if not value:
+            raise _NeedsCleaning
+        return "[" + ", ".join([_java_ordered(item) for item in value]) + "]"
+    if value is None:
+        raise _NeedsCleaning
+    return _java_scalar(value)
+
+
+def _java_plain(value: Any) -> str:
+    """Java's `toString()` of a cleaned value, whose objects are already in HashMap order."""
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[no-any-return]
+    if kind is dict:
+        return "{" + ", ".join([f"{k}={_java_plain(v)}" for k, v in value.items()]) + "}"
+    if kind is list:
+        return "[" + ", ".join([_java_plain(v) for v in value]) + "]"
+    return _java_scalar(value)
+
+
+def _java_scalar(value: object) -> str:
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "null"
+    if isinstance(value, float):
+        return _java_double(value)
+    return str(value)
+
+
+def _java_double(value: float) -> str:
+    """java.lang.Double.toString: plain from 1e-3 to 1e7, else computerized scientific notation,
+    with the shortest digits that round-trip (as Python's repr)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    if value == 0 or 1e-3 <= abs(value) < 1e7:
+        return repr(value)
+    _, digit_tuple, exponent = Decimal(repr(abs(value))).normalize().as_tuple()
+    digits = "".join(map(str, digit_tuple))
+    power = int(exponent) + len(digits) - 1
+    sign = "-" if value < 0 else ""
+    return f"{sign}{digits[0]}.{digits[1:] or '0'}E{power}"
+
+
+# -- small helpers ------------------------------------------------------------------------------
+
+
+def _text_column(values: list[str | None]) -> pa.Array:
+    """A string column with the values Elastic's cleaning drops turned into nulls."""
+    array = pa.array(values, type=pa.string())
+    dropped = pc.is_in(array, value_set=_DROPPED_ARRAY)
+    if not pc.any(dropped).as_py():
+        return array
+    return pc.if_else(dropped, pa.scalar(None, pa.string()), array)
+
+
+def _boolean_column(values: list[bool | str | None]) -> pa.Array:
+    """A boolean field as Elasticsearch indexes it: true/false, or "true"/"false" strings."""
+    return pa.array(
+        [
+            v if type(v) is bool else (v == "true" if v in ("true", "false") else None)
+            for v in values
+        ],
+        type=pa.bool_(),
+    )
+
+
+def _java_text_column(values: list[bool | str | None]) -> pa.Array:
+    """String.valueOf of booleans (managementEvent is a keyword in Elastic)."""
+    return _text_column([v if v is None or type(v) is str else _java_scalar(v) for v in values])
+
+
+def _kept(value: object) -> str | None:
+    """A scalar member as text, or None where Elastic's cleaning would have dropped it."""
+    if value is None or isinstance(value, dict | list):
+        return None
+    text = value if isinstance(value, str) else _java_scalar(value)
+    return None if text in _DROPPED_TEXT else text
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _member(value: object, key: str) -> Any:
+    return value.get(key) if isinstance(value, dict) else None
+
+
+def _event_times(texts: list[str]) -> pa.Array:
+    """Event times at Arrow speed; the exact parser only if some need it. Null: unparseable."""
+    try:
+        return pa.array(texts, type=pa.string()).cast(_TIMESTAMP)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pa.array([parse_event_time(text) for text in texts], type=_TIMESTAMP)
+
+
+_ISO8601: Final = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})"
+    r"(?:T(?P<h>\d{2})(?::(?P<m>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<frac>\d{1,9}))?)?)?)?"
+    r"(?P<zone>Z|[+-]\d{2}(?::?\d{2})?)?"
+)
+
+
+def _iso8601(text: str | None) -> datetime | None:
+    """Elasticsearch's `ISO8601` date format; None for what it would not parse (as Elastic, which
+    then leaves the field out), such as the basic form `20131102T010628Z`."""
+    found = _ISO8601.fullmatch(text) if text is not None else None
+    if found is None:
+        return None
+    try:
+        moment = datetime.strptime(found["date"], "%Y-%m-%d").replace(
+            hour=int(found["h"] or 0),
+            minute=int(found["m"] or 0),
+            second=int(found["s"] or 0),
+            microsecond=int(((found["frac"] or "") + "000000")[:6]),
+        )
+    except ValueError:
+        return None
+    zone = found["zone"]
+    if not zone or zone == "Z":
+        return moment.replace(tzinfo=UTC)
+    digits = zone[1:].replace(":", "")
+    offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
+    return moment.replace(tzinfo=timezone(-offset if zone[0] == "-" else offset)).astimezone(UTC)
+
+
+# -- back to documents --------------------------------------------------------------------------
+
+_RESOURCES: Final = ("aws", "cloudtrail", "resources")
+_RESOURCE_KEYS: Final = tuple(zip(("arn", "type", "account_id"), _RESOURCE_COLUMNS, strict=True))
+
+
+def to_documents(batch: pa.RecordBatch) -> Iterator[dict[str, Any]]:
+    """Nested ECS documents, one per row, without empty fields, as Elastic would store them."""
+    plan = [
+        (name, tuple(name.split(".")), BY_NAME[name].kind)
+        for name in batch.schema.names
+        if name in BY_NAME and name not in _RESOURCE_COLUMNS
+    ]
+    for row in batch.to_pylist():
+        document: dict[str, Any] = {}
+        for name, path, kind in plan:
+            value = row[name]
+            if value is None or value == []:
+                continue
+            _put(document, path, _document_value(value, kind))
+        resources = _zip_resources(row)
+        if resources:
+            _put(document, _RESOURCES, resources)
+        yield document
+
+
+def _document_value(value: Any, kind: Kind) -> Any:
+    if kind is Kind.FLATTENED:
+        return orjson.loads(value)
+    if kind is Kind.DATE:
+        return format_time(value)
+    return value
+
+
+def _zip_resources(row: dict[str, Any]) -> list[dict[str, str]]:
+    columns = [(key, row.get(name) or []) for key, name in _RESOURCE_KEYS]
+    count = max(len(values) for _, values in columns)
+    zipped = []
+    for i in range(count):
+        entry = {
+            key: values[i] for key, values in columns if i < len(values) and values[i] is not None
+        }
+        if entry:
+            zipped.append(entry)
+    return zipped
+
+
+def _put(document: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    node = document
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+    node[path[-1]] = value
+
+
+def format_time(moment: datetime) -> str:
+    """A time as Elasticsearch prints dates: UTC, milliseconds (more digits only if needed)."""
+    moment = moment.astimezone(UTC)
+    fraction = f"{moment.microsecond:06d}"
+    fraction = fraction[:3] if fraction.endswith("000") else fraction
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + fraction + "Z"
+
+
+__all__ = ["DATASET", "Normalized", "format_time", "normalize", "to_documents"]
