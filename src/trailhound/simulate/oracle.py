@@ -1,0 +1,273 @@
+"""The rule semantics of DESIGN 3.2, re-stated over a stream of events in event-time order.
+
+Each check sees every event once, in time order, and keeps only what its rule type needs: a
+suppression window per group, a sliding window per group, the last sighting per term, the
+open sequences per key. Before an event is kept, every check is asked whether the event would
+make the outcome depend on a convention the design leaves open (two events of one group in
+the same second, an event exactly on a window's edge); such events are not written at all, so
+the answer key holds whatever order or edge convention an engine picks.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from trailhound.simulate.facts import Facts
+
+Predicate = Callable[[Facts], bool]
+Values = Callable[[Facts], tuple[Any, ...] | None]  # None: a field is missing
+
+
+@dataclass(slots=True)
+class ExpectedAlert:
+    rule: str
+    first_event_id: str
+    first_time: int
+    count: int
+    key: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": self.rule, "first_event_id": self.first_event_id,
+                "count": self.count, "key": self.key}
+
+
+@dataclass(slots=True)
+class _Window:
+    start: int
+    end: int
+    alert: ExpectedAlert
+
+
+class Check:
+    """One rule: `matches` filters, `ambiguous` vetoes, `commit` updates state and alerts."""
+
+    def __init__(self, name: str, predicate: Predicate,
+                 actions: frozenset[str] | None = None) -> None:
+        self.name = name
+        self.matches = predicate
+        self.actions = actions  # the event names it can match; None: any DynamoDB call
+        self.alerts: list[ExpectedAlert] = []
+
+    def ambiguous(self, f: Facts) -> bool:
+        return False
+
+    def commit(self, f: Facts) -> None:
+        raise NotImplementedError
+
+    def _alert(self, f: Facts, count: int, key: dict[str, Any]) -> ExpectedAlert:
+        alert = ExpectedAlert(self.name, f.event_id, f.t, count, key)
+        self.alerts.append(alert)
+        return alert
+
+
+class QueryCheck(Check):
+    """One alert per match; with suppression, one per group per `duration`, counting the rest."""
+
+    def __init__(self, name: str, predicate: Predicate, actions: frozenset[str] | None = None,
+                 *, group_fields: tuple[str, ...] = (), group: Values | None = None,
+                 duration: int = 0) -> None:
+        super().__init__(name, predicate, actions)
+        self.group_fields = group_fields
+        self.group = group
+        self.duration = duration
+        self._windows: dict[tuple[Any, ...] | None, _Window] = {}
+
+    def ambiguous(self, f: Facts) -> bool:
+        if self.group is None:
+            return False
+        window = self._windows.get(self.group(f))
+        return window is not None and f.t in (window.start, window.end)
+
+    def commit(self, f: Facts) -> None:
+        if self.group is None:
+            self._alert(f, 1, {})
+            return
+        key = self.group(f)
+        window = self._windows.get(key)
+        if window is not None and window.start <= f.t < window.end:
+            window.alert.count += 1
+            return
+        values = key if key is not None else (None,) * len(self.group_fields)
+        alert = self._alert(f, 1, dict(zip(self.group_fields, values, strict=True)))
+        self._windows[key] = _Window(f.t, f.t + self.duration, alert)
+
+
+class ThresholdCheck(Check):
+    """`count >= value` per group in a sliding window; evidence is consumed by its alert."""
+
+    def __init__(self, name: str, predicate: Predicate, actions: frozenset[str] | None = None,
+                 *, group_fields: tuple[str, ...], group: Values, value: int, window: int,
+                 distinct: Callable[[Facts], tuple[str, ...]] | None = None,
+                 distinct_value: int = 0) -> None:
+        super().__init__(name, predicate, actions)
+        self.group_fields = group_fields
+        self.group = group
+        self.value = value
+        self.window = window
+        self.distinct = distinct
+        self.distinct_value = distinct_value
+        self._open: dict[tuple[Any, ...], deque[Facts]] = {}
+        self._last: dict[tuple[Any, ...], int] = {}
+
+    def ambiguous(self, f: Facts) -> bool:
+        key = self.group(f)
+        if key is None:
+            return False
+        if self._last.get(key) == f.t:
+            return True
+        edge = f.t - self.window
+        return any(e.t == edge for e in self._open.get(key, ()))
+
+    def commit(self, f: Facts) -> None:
+        key = self.group(f)
+        if key is None:
+            return
+        self._last[key] = f.t
+        rows = self._open.setdefault(key, deque())
+        while rows and rows[0].t < f.t - self.window:
+            rows.popleft()
+        rows.append(f)
+        if len(rows) >= self.value and self._distinct_met(rows):
+            first = rows[0]
+            alert = ExpectedAlert(self.name, first.event_id, first.t, len(rows),
+                                  dict(zip(self.group_fields, key, strict=True)))
+            self.alerts.append(alert)
+            rows.clear()
+
+    def _distinct_met(self, rows: deque[Facts]) -> bool:
+        if self.distinct is None:
+            return True
+        seen: set[str] = set()
+        for row in rows:
+            seen.update(self.distinct(row))
+        return len(seen) >= self.distinct_value
+
+
+class NewTermsCheck(Check):
+    """A term not seen within `history` before the event; none during the learning period."""
+
+    def __init__(self, name: str, predicate: Predicate, actions: frozenset[str] | None = None,
+                 *, fields: tuple[str, ...], terms: Callable[[Facts], list[tuple[Any, ...]]],
+                 history: int, learning: int | None = None) -> None:
+        super().__init__(name, predicate, actions)
+        self.fields = fields
+        self.terms = terms
+        self.history = history
+        self.learning = learning
+        self._first_match: int | None = None
+        self._last_seen: dict[tuple[Any, ...], int] = {}
+        self._new_at: dict[tuple[Any, ...], int] = {}
+
+    def _learning_end(self, t: int) -> int:
+        first = self._first_match if self._first_match is not None else t
+        return first + self.learning if self.learning is not None else -(2**62)
+
+    def _is_new(self, term: tuple[Any, ...], t: int) -> bool:
+        last = self._last_seen.get(term)
+        return last is None or t - last > self.history
+
+    def ambiguous(self, f: Facts) -> bool:
+        end = self._learning_end(f.t)
+        for term in self.terms(f):
+            last = self._last_seen.get(term)
+            if last is not None and f.t - last == self.history:
+                return True
+            if self._is_new(term, f.t) and f.t == end:
+                return True
+            if self._new_at.get(term) == f.t and f.t >= end:
+                return True
+        return False
+
+    def commit(self, f: Facts) -> None:
+        if self._first_match is None:
+            self._first_match = f.t
+        end = self._learning_end(f.t)
+        for term in self.terms(f):
+            if self._is_new(term, f.t):
+                self._new_at[term] = f.t
+                if f.t >= end:
+                    self._alert(f, 1, dict(zip(self.fields, term, strict=True)))
+            self._last_seen[term] = f.t
+
+
+@dataclass(slots=True)
+class _Partial:
+    events: list[Facts] = field(default_factory=list)
+
+
+class SequenceCheck(Check):
+    """Ordered steps by the same key within `maxspan` of the first step; steps are consumed."""
+
+    def __init__(self, name: str, steps: tuple[Predicate, ...],
+                 actions: frozenset[str] | None = None, *, by_fields: tuple[str, ...],
+                 by: Values, maxspan: int) -> None:
+        super().__init__(name, lambda f: any(step(f) for step in steps), actions)
+        self.steps = steps
+        self.by_fields = by_fields
+        self.by = by
+        self.maxspan = maxspan
+        self._partials: dict[tuple[Any, ...], list[_Partial]] = {}
+
+    def _step(self, f: Facts) -> int:
+        return next(i for i, step in enumerate(self.steps) if step(f))
+
+    def ambiguous(self, f: Facts) -> bool:
+        key = self.by(f)
+        if key is None:
+            return False
+        for partial in self._partials.get(key, ()):
+            start = partial.events[0].t
+            if f.t - start == self.maxspan or any(e.t == f.t for e in partial.events):
+                return True
+        return False
+
+    def commit(self, f: Facts) -> None:
+        key = self.by(f)
+        if key is None:
+            return
+        step = self._step(f)
+        partials = [p for p in self._partials.get(key, []) if f.t - p.events[0].t <= self.maxspan]
+        target = next((p for p in partials if len(p.events) == step), None)
+        if target is not None:
+            target.events.append(f)
+            if len(target.events) == len(self.steps):
+                partials.remove(target)
+                first = target.events[0]
+                self.alerts.append(ExpectedAlert(
+                    self.name, first.event_id, first.t, len(target.events),
+                    dict(zip(self.by_fields, key, strict=True))))
+        elif step == 0:
+            partials.append(_Partial([f]))
+        self._partials[key] = partials
+
+
+class Oracle:
+    """Feeds events to every check; `offer` says whether the event may be written."""
+
+    def __init__(self, checks: list[Check]) -> None:
+        self.checks = checks
+        self._by_action: dict[str, list[Check]] = {}
+
+    def interested(self, action: str) -> list[Check]:
+        found = self._by_action.get(action)
+        if found is None:
+            found = self._by_action[action] = [
+                c for c in self.checks if c.actions is None or action in c.actions
+            ]
+        return found
+
+    def offer(self, f: Facts) -> bool:
+        hits = [c for c in self.interested(f.action) if c.matches(f)]
+        if any(c.ambiguous(f) for c in hits):
+            return False
+        for c in hits:
+            c.commit(f)
+        return True
+
+    def alerts(self) -> list[ExpectedAlert]:
+        found = [a for c in self.checks for a in c.alerts]
+        found.sort(key=lambda a: (a.first_time, a.rule, a.first_event_id))
+        return found
