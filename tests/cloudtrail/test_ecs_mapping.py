@@ -283,6 +283,8 @@ def test_console_login_details() -> None:
         # Elastic drops nulls, empty strings and then empty objects and lists.
         ({"a": None, "b": "", "c": {}, "d": [], "e": {"f": None}, "g": "kept"}, "{g=kept}"),
         ({"a": None}, None),
+        # Beyond 64 bits Java keeps an integer exact (BigInteger).
+        ({"id": 123456789012345678901234567890}, "{id=123456789012345678901234567890}"),
         # Java's HashMap order, by hash bucket: Elastic's own output for these three keys.
         (
             {"roleArn": "r", "roleSessionName": "s", "durationSeconds": 3600},

@@ -17,6 +17,7 @@ from trailhound.cloudtrail.record import (
     decode_record,
     decode_records_file,
     parse_event_time,
+    parse_iso8601,
     record_from_object,
 )
 from trailhound.errors import InputError
@@ -180,3 +181,18 @@ def test_records_are_structs_named_as_cloudtrail_names_them() -> None:
     assert {"eventTime", "eventName", "userIdentity", "requestParameters", "tlsDetails"} <= set(
         Record.__struct_fields__
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2019-10-02T21:50:54Z", datetime(2019, 10, 2, 21, 50, 54, tzinfo=UTC)),
+        ("2017-10-10T23:01:45+0000", datetime(2017, 10, 10, 23, 1, 45, tzinfo=UTC)),
+        ("2019-10-02", datetime(2019, 10, 2, tzinfo=UTC)),
+        ("20131102T010628Z", None),  # ISO 8601's basic form: Elastic's parser refuses it
+        ("2019-10-02 21:50:54", None),
+        (None, None),
+    ],
+)
+def test_iso8601_as_elasticsearch_reads_it(text: str | None, expected: datetime | None) -> None:
+    assert parse_iso8601(text) == expected

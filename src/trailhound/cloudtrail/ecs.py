@@ -15,12 +15,13 @@ fields and the places where trailhound deliberately differs.
 from __future__ import annotations
 
 import gc
+import json
 import math
 import re
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cached_property, lru_cache, partial
 from operator import attrgetter, itemgetter
@@ -40,6 +41,7 @@ from trailhound.cloudtrail.record import (
     UserIdentity,
     decode_identity,
     parse_event_time,
+    parse_iso8601,
 )
 from trailhound.cloudtrail.schema import BY_NAME, COLUMNS, Kind, arrow_schema
 
@@ -98,7 +100,7 @@ def _collector_paused() -> Iterator[None]:
 def _normalize(
     records: Sequence[Record], ingested: datetime, enricher: Enricher, wanted: frozenset[str]
 ) -> Normalized:
-    times = _event_times([r.eventTime for r in records])
+    times = _event_times(list(map(attrgetter("eventTime"), records)))
     identities = _Distinct.of_bytes([bytes(r.userIdentity) for r in records], _identity_or_reason)
     rejected = _rejected(records, times, identities)
     if rejected:
@@ -232,8 +234,8 @@ class _Rows:
         self.times = times
         self.identities = identities
         self.n = len(records)
-        self.action = _text_column([r.eventName for r in records])
-        self.source = _text_column([r.eventSource for r in records])
+        self.action = _text_member(records, "eventName")
+        self.source = _text_member(records, "eventSource")
 
     @cached_property
     def request(self) -> list[_Payload]:
@@ -358,10 +360,10 @@ def _event_fields(cols: _Columns, rows: _Rows, ingested: datetime) -> None:
     records = rows.records
     cols.put("@timestamp", rows.times)
     cols.constant("event.ingested", ingested)
-    cols.put("event.id", _text_column([r.eventID for r in records]))
+    cols.put("event.id", _text_member(records, "eventID"))
     cols.put("event.action", rows.action)
     cols.put("event.provider", rows.source)
-    cols.put("cloud.region", _text_column([r.awsRegion for r in records]))
+    cols.put("cloud.region", _text_member(records, "awsRegion"))
     for name, value in _CONSTANTS:
         cols.constant(name, value)
     cols.spread(("event.category", "event.type"), _Distinct.of(rows.action, _categories))
@@ -384,8 +386,8 @@ def _service_name(source: str | None) -> tuple[str | None]:
 def _outcomes(rows: _Rows) -> pa.Array:
     records = rows.records
     failed = pc.or_(
-        pc.is_valid(_text_column([r.errorCode for r in records])),
-        pc.is_valid(_text_column([r.errorMessage for r in records])),
+        pc.is_valid(_text_member(records, "errorCode")),
+        pc.is_valid(_text_member(records, "errorMessage")),
     )
     outcomes = pc.if_else(failed, "failure", "success")
     logins = rows.rows_with_action("ConsoleLogin")
@@ -427,7 +429,7 @@ def _identity_fields(cols: _Columns, rows: _Rows) -> None:
     identities = rows.identities
     for name, get in _IDENTITY_COLUMNS:
         cols.put(name, identities.column(get, BY_NAME[name].arrow_type))
-    recipients = _text_column([r.recipientAccountId for r in rows.records])
+    recipients = _text_member(rows.records, "recipientAccountId")
     cols.put("aws.cloudtrail.recipient_account_id", recipients)
     accounts = identities.column(lambda i: i.account_id, pa.string())
     cols.put("cloud.account.id", pc.coalesce(accounts, recipients))
@@ -506,7 +508,7 @@ _ADDRESS_COLUMNS: Final = (
 
 
 def _source_fields(cols: _Columns, rows: _Rows, enricher: Enricher) -> None:
-    addresses = _text_column([r.sourceIPAddress for r in rows.records])
+    addresses = _text_member(rows.records, "sourceIPAddress")
     cols.put("source.address", addresses)
     if not cols.wants(*_ADDRESS_COLUMNS):
         return
@@ -556,7 +558,7 @@ def _user_agent_fields(cols: _Columns, rows: _Rows, enricher: Enricher) -> None:
         )
 
     if cols.wants(*_USER_AGENT_COLUMNS):
-        agents = _text_column([r.userAgent for r in rows.records])
+        agents = _text_member(rows.records, "userAgent")
         cols.spread(_USER_AGENT_COLUMNS, _Distinct.of(agents, derive))
 
 
@@ -581,7 +583,7 @@ def _cloudtrail_fields(cols: _Columns, rows: _Rows) -> None:
     records = rows.records
     for name, member in _TEXT_MEMBERS:
         if cols.wants(name):
-            cols.put(name, _text_column(list(map(attrgetter(member), records))))
+            cols.put(name, _text_member(records, member))
     for name, member in _BOOLEAN_MEMBERS:
         if cols.wants(name):
             cols.put(name, _boolean_column(list(map(attrgetter(member), records))))
@@ -780,7 +782,7 @@ def _identity(ui: UserIdentity) -> _Identity:
         user_name=_kept(ui.userName) or (_kept(issuer.userName) if issuer else None),
         account_id=_kept(ui.accountId),
         mfa_authenticated=_kept(attributes.mfaAuthenticated) if attributes else None,
-        creation_date=_iso8601(_kept(attributes.creationDate)) if attributes else None,
+        creation_date=parse_iso8601(_kept(attributes.creationDate)) if attributes else None,
         issuer_type=_kept(issuer.type) if issuer else None,
         issuer_arn=_kept(issuer.arn) if issuer else None,
         issuer_principal_id=_kept(issuer.principalId) if issuer else None,
@@ -830,11 +832,15 @@ def _payload(raw: bytes) -> _Payload:
         return _ABSENT_PAYLOAD
     try:
         return _rendered(parsed, _java_ordered(parsed), raw)
+    except _NeedsExactNumbers:
+        # orjson reads integers beyond 64 bits as floats; Java keeps every digit.
+        parsed = json.loads(raw)
     except _NeedsCleaning:
-        value = _cleaned(parsed)
-        if value is _DROP:
-            return _ABSENT_PAYLOAD
-        return _rendered(value, _java_plain(value))
+        pass
+    value = _cleaned(parsed)
+    if value is _DROP:
+        return _ABSENT_PAYLOAD
+    return _rendered(value, _java_plain(value))
 
 
 def _rendered(value: Any, text: str, raw: bytes | None = None) -> _Payload:
@@ -842,7 +848,7 @@ def _rendered(value: Any, text: str, raw: bytes | None = None) -> _Payload:
         return _Payload(value, text)
     flattened = None
     if len(text) < _FLATTENED_LIMIT:
-        flattened = raw.decode() if raw is not None else orjson.dumps(value).decode()
+        flattened = raw.decode() if raw is not None else _json_text(value)
     users: tuple[str, ...] = ()
     if "userName" in value or "newUserName" in value or "user" in value:
         found = (
@@ -854,8 +860,19 @@ def _rendered(value: Any, text: str, raw: bytes | None = None) -> _Payload:
     return _Payload(value, text, flattened, users)
 
 
+def _json_text(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:  # integers beyond 64 bits
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 class _NeedsCleaning(Exception):
     """The value holds something Elastic's cleaning removes; render the cleaned value instead."""
+
+
+class _NeedsExactNumbers(_NeedsCleaning):
+    """The value holds an integer too large for orjson; parse it again, exactly."""
 
 
 class _Dropped:
@@ -936,7 +953,12 @@ def _java_ordered(value: Any) -> str:
         return "[" + ", ".join([_java_ordered(item) for item in value]) + "]"
     if value is None:
         raise _NeedsCleaning
+    if kind is float and abs(value) >= _BIGGEST_LONG and value.is_integer():
+        raise _NeedsExactNumbers
     return _java_scalar(value)
+
+
+_BIGGEST_LONG: Final = 2.0**63
 
 
 def _java_plain(value: Any) -> str:
@@ -980,6 +1002,10 @@ def _java_double(value: float) -> str:
 
 
 # -- small helpers ------------------------------------------------------------------------------
+
+
+def _text_member(records: Sequence[Record], member: str) -> pa.Array:
+    return _text_column(list(map(attrgetter(member), records)))
 
 
 def _text_column(values: list[str | None]) -> pa.Array:
@@ -1029,36 +1055,6 @@ def _event_times(texts: list[str]) -> pa.Array:
         return pa.array(texts, type=pa.string()).cast(_TIMESTAMP)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return pa.array([parse_event_time(text) for text in texts], type=_TIMESTAMP)
-
-
-_ISO8601: Final = re.compile(
-    r"(?P<date>\d{4}-\d{2}-\d{2})"
-    r"(?:T(?P<h>\d{2})(?::(?P<m>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<frac>\d{1,9}))?)?)?)?"
-    r"(?P<zone>Z|[+-]\d{2}(?::?\d{2})?)?"
-)
-
-
-def _iso8601(text: str | None) -> datetime | None:
-    """Elasticsearch's `ISO8601` date format; None for what it would not parse (as Elastic, which
-    then leaves the field out), such as the basic form `20131102T010628Z`."""
-    found = _ISO8601.fullmatch(text) if text is not None else None
-    if found is None:
-        return None
-    try:
-        moment = datetime.strptime(found["date"], "%Y-%m-%d").replace(
-            hour=int(found["h"] or 0),
-            minute=int(found["m"] or 0),
-            second=int(found["s"] or 0),
-            microsecond=int(((found["frac"] or "") + "000000")[:6]),
-        )
-    except ValueError:
-        return None
-    zone = found["zone"]
-    if not zone or zone == "Z":
-        return moment.replace(tzinfo=UTC)
-    digits = zone[1:].replace(":", "")
-    offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
-    return moment.replace(tzinfo=timezone(-offset if zone[0] == "-" else offset)).astimezone(UTC)
 
 
 # -- back to documents --------------------------------------------------------------------------

@@ -215,6 +215,34 @@ def _zone(text: str | None) -> timezone:
     return timezone(-offset if text[0] == "-" else offset)
 
 
+_ISO8601: Final = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})"
+    r"(?:T(?P<h>\d{2})(?::(?P<m>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<frac>\d{1,9}))?)?)?)?"
+    r"(?P<zone>Z|[+-]\d{2}(?::?\d{2})?)?"
+)
+
+
+def parse_iso8601(text: str | None) -> datetime | None:
+    """Elasticsearch's `ISO8601` date format; None for what it would not parse (as Elastic, which
+    then leaves the field out), such as the basic form `20131102T010628Z`."""
+    found = _ISO8601.fullmatch(text) if text is not None else None
+    if found is None:
+        return None
+    try:
+        moment = datetime.strptime(found["date"], "%Y-%m-%d").replace(
+            hour=int(found["h"] or 0),
+            minute=int(found["m"] or 0),
+            second=int(found["s"] or 0),
+            microsecond=int(((found["frac"] or "") + "000000")[:6]),
+        )
+    except ValueError:
+        return None
+    zone = found["zone"]
+    if not zone or zone == "Z":
+        return moment.replace(tzinfo=UTC)
+    return moment.replace(tzinfo=_zone(zone)).astimezone(UTC)
+
+
 # -- lenient conversion -------------------------------------------------------------------------
 
 _FIELDS: Final = frozenset(Record.__struct_fields__)
@@ -355,5 +383,6 @@ __all__ = [
     "decode_record",
     "decode_records_file",
     "parse_event_time",
+    "parse_iso8601",
     "record_from_object",
 ]
