@@ -100,14 +100,16 @@ class ThresholdCheck(Check):
 
     def __init__(self, name: str, predicate: Predicate, actions: frozenset[str] | None = None,
                  *, group_fields: tuple[str, ...], group: Values, value: int, window: int,
-                 distinct: Callable[[Facts], tuple[str, ...]] | None = None,
+                 distinct: tuple[str, Callable[[Facts], tuple[str, ...]]] | None = None,
                  distinct_value: int = 0) -> None:
         super().__init__(name, predicate, actions)
         self.group_fields = group_fields
         self.group = group
         self.value = value
         self.window = window
-        self.distinct = distinct
+        # cardinality: the field's name, how to read its values, and how many must differ
+        self.distinct_field = distinct[0] if distinct else None
+        self.distinct = distinct[1] if distinct else None
         self.distinct_value = distinct_value
         self._open: dict[tuple[Any, ...], deque[Facts]] = {}
         self._last: dict[tuple[Any, ...], int] = {}

@@ -1,0 +1,119 @@
+"""The answer key covers the whole shipped pack and points at events that were written."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from trailhound.rules.loader import shipped_pack_dir
+from trailhound.simulate import SimulationResult
+from trailhound.simulate.expected import checks
+from trailhound.simulate.oracle import NewTermsCheck, QueryCheck, SequenceCheck, ThresholdCheck
+
+Key = list[dict[str, Any]]
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _pack() -> dict[str, dict[str, Any]]:
+    rules = {}
+    for path in sorted(shipped_pack_dir().glob("*.toml")):
+        rule = tomllib.loads(path.read_text())["rule"]
+        rules[rule["name"]] = rule
+    return rules
+
+
+def _seconds(text: str) -> int:
+    match = re.fullmatch(r"(?:now-)?(\d+)([smhd])", text)
+    assert match, text
+    return int(match[1]) * _UNITS[match[2]]
+
+
+def test_every_rule_of_the_pack_fires_at_least_once(small_key: Key) -> None:
+    assert set(_pack()) <= {alert["rule"] for alert in small_key}
+
+
+def test_the_key_names_only_rules_of_the_pack(small_key: Key) -> None:
+    assert {alert["rule"] for alert in small_key} <= set(_pack())
+
+
+def test_every_first_event_was_written(small_key: Key,
+                                       small_records: list[dict[str, Any]]) -> None:
+    written = {rec["eventID"] for rec in small_records}
+    for alert in small_key:
+        assert alert["first_event_id"] in written, alert
+
+
+def test_alerts_are_unique_by_rule_and_first_event(small_key: Key) -> None:
+    identities = [(a["rule"], a["first_event_id"]) for a in small_key]
+    assert len(identities) == len(set(identities))
+    assert all(a["count"] >= 1 and isinstance(a["key"], dict) for a in small_key)
+
+
+def test_new_country_alerts_only_after_the_learning_period(
+    small_sim: SimulationResult, small_key: Key, small_records: list[dict[str, Any]]
+) -> None:
+    when = {rec["eventID"]: rec["eventTime"] for rec in small_records}
+    alerts = [a for a in small_key if a["rule"] == "AWS DynamoDB Activity From New Country"]
+    learned = (small_sim.start + timedelta(hours=72)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert {a["key"]["source.geo.country_iso_code"] for a in alerts} == {"RO", "NL"}
+    assert all(when[a["first_event_id"]] > learned for a in alerts)
+
+
+def test_twelve_tables_created_in_a_burst_make_two_alerts(small_key: Key) -> None:
+    created = [a for a in small_key if a["rule"] == "AWS DynamoDB Multiple Tables Created"]
+    assert [a["count"] for a in created] == [6, 6]
+
+
+def test_noisy_rules_fire_on_background_by_design(small_key: Key) -> None:
+    # suppression shapes them: one alert per account, user and table per hour
+    for rule in ("AWS DynamoDB Table Item Updated", "AWS DynamoDB Table Scanned",
+                 "AWS DynamoDB Table Item Deleted"):
+        alerts = [a for a in small_key if a["rule"] == rule]
+        assert len(alerts) > 10
+        assert any(a["count"] > 1 for a in alerts)
+        assert set(alerts[0]["key"]) == {"cloud.account.id", "user.name",
+                                         "aws.dynamodb.table_name"}
+
+
+@pytest.mark.parametrize("check", checks(), ids=lambda c: c.name)
+def test_oracle_states_each_rule_as_the_pack_does(check: Any) -> None:
+    rule = _pack()[check.name]
+    kind = {QueryCheck: "query", ThresholdCheck: "threshold", NewTermsCheck: "new_terms",
+            SequenceCheck: "sequence"}[type(check)]
+    assert rule["type"] == kind
+    if isinstance(check, QueryCheck):
+        suppression = rule.get("alert_suppression")
+        if suppression is None:
+            assert check.group is None
+        else:
+            duration = suppression["duration"]
+            assert tuple(suppression["group_by"]) == check.group_fields
+            assert check.duration == duration["value"] * _UNITS[duration["unit"]]
+    elif isinstance(check, ThresholdCheck):
+        threshold = rule["threshold"]
+        assert tuple(threshold["field"]) == check.group_fields
+        assert threshold["value"] == check.value
+        assert _seconds(threshold["window"]) == check.window
+        cardinality = [(c["field"], c["value"]) for c in threshold.get("cardinality", [])]
+        expected = [(check.distinct_field, check.distinct_value)] if check.distinct else []
+        assert cardinality == expected
+    elif isinstance(check, NewTermsCheck):
+        terms = rule["new_terms"]
+        assert tuple(terms["value"]) == check.fields
+        assert _seconds(terms["history_window_start"][0]["value"]) == check.history
+        learning = terms.get("learning_period")
+        assert (None if learning is None else _seconds(learning)) == check.learning
+    else:
+        assert isinstance(check, SequenceCheck)
+        sequence = rule["sequence"]
+        assert tuple(sequence["by"]) == check.by_fields
+        assert _seconds(sequence["maxspan"]) == check.maxspan
+        assert len(sequence["steps"]) == len(check.steps)
+
+
+def test_one_check_per_rule_file() -> None:
+    assert len(list(shipped_pack_dir().glob("*.toml"))) == len(checks())

@@ -1,0 +1,169 @@
+"""The answer key's semantics (DESIGN 3.2 and issue 5), checked on hand-made event streams."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trailhound.simulate.expected import checks
+from trailhound.simulate.facts import Facts
+from trailhound.simulate.oracle import ExpectedAlert, Oracle
+
+MIN, HOUR, DAY = 60, 3600, 86400
+ACCOUNT = "111122223333"
+
+
+def _event(n: int, t: int, action: str, *, user: str = "app-role", table: str = "Orders",
+           ip: str = "81.2.69.160", error: str | None = None,
+           params: dict[str, Any] | None = None) -> Facts:
+    rec: dict[str, Any] = {
+        "userIdentity": {"type": "AssumedRole", "accountId": ACCOUNT,
+                         "sessionContext": {"sessionIssuer": {"userName": user}}},
+        "eventID": f"evt-{n:04d}",
+        "eventName": action,
+        "eventSource": "dynamodb.amazonaws.com",
+        "sourceIPAddress": ip,
+        "requestParameters": {"tableName": table} if params is None else params,
+        "recipientAccountId": ACCOUNT,
+    }
+    if error:
+        rec["errorCode"] = error
+    countries = {"81.2.69.160": "GB", "146.70.117.9": "RO"}
+    return Facts(rec, t, countries.get)
+
+
+def _run(events: list[Facts]) -> tuple[list[bool], list[ExpectedAlert]]:
+    oracle = Oracle(checks())
+    kept = [oracle.offer(e) for e in events]
+    return kept, oracle.alerts()
+
+
+def _of(alerts: list[ExpectedAlert], rule: str) -> list[tuple[str, int]]:
+    return [(a.first_event_id, a.count) for a in alerts if a.rule == rule]
+
+
+def test_suppression_folds_an_hour_of_one_group_into_its_first_alert() -> None:
+    times = [0, 10 * MIN, HOUR - 1, HOUR + 1, HOUR + 5 * MIN]
+    _, alerts = _run([_event(i, t, "DeleteItem") for i, t in enumerate(times)])
+    assert _of(alerts, "AWS DynamoDB Table Item Deleted") == [("evt-0000", 3), ("evt-0003", 2)]
+
+
+def test_suppression_groups_by_table() -> None:
+    events = [_event(0, 0, "Scan", table="A"), _event(1, 5, "Scan", table="B"),
+              _event(2, 9, "Scan", table="A")]
+    _, alerts = _run(events)
+    assert _of(alerts, "AWS DynamoDB Table Scanned") == [("evt-0000", 2), ("evt-0001", 1)]
+
+
+def test_an_event_on_the_edge_of_a_suppression_window_is_refused() -> None:
+    kept, _ = _run([_event(0, 0, "PutItem"), _event(1, HOUR, "PutItem")])
+    assert kept == [True, False]
+
+
+def test_a_tie_with_the_event_that_opened_a_window_is_refused() -> None:
+    kept, _ = _run([_event(0, 100, "PutItem"), _event(1, 100, "PutItem")])
+    assert kept == [True, False]
+
+
+def _deletions(n: int, spacing: int = 30) -> list[Facts]:
+    return [_event(i, i * spacing, "DeleteTable", table=f"t{i}") for i in range(n)]
+
+
+def test_eight_deletions_in_ten_minutes_make_one_alert() -> None:
+    _, alerts = _run(_deletions(8))
+    assert _of(alerts, "AWS DynamoDB Multiple Tables Deleted") == [("evt-0000", 6)]
+
+
+def test_twelve_deletions_in_ten_minutes_make_two_alerts() -> None:
+    _, alerts = _run(_deletions(12))
+    assert _of(alerts, "AWS DynamoDB Multiple Tables Deleted") == [("evt-0000", 6),
+                                                                   ("evt-0006", 6)]
+
+
+def test_five_deletions_do_not_reach_the_threshold() -> None:
+    _, alerts = _run(_deletions(5))
+    assert _of(alerts, "AWS DynamoDB Multiple Tables Deleted") == []
+
+
+def test_the_window_slides_in_event_time() -> None:
+    # seven deletions over 12.6 minutes: only the last six fall within ten
+    times = [0, 160, 300, 450, 590, 700, 755]
+    events = [_event(i, t, "DeleteTable", table=f"t{i}") for i, t in enumerate(times)]
+    _, alerts = _run(events)
+    assert _of(alerts, "AWS DynamoDB Multiple Tables Deleted") == [("evt-0001", 6)]
+
+
+def test_an_event_exactly_one_window_after_another_is_refused() -> None:
+    kept, _ = _run([_event(0, 0, "DeleteTable", table="a"),
+                    _event(1, 600, "DeleteTable", table="b")])
+    assert kept == [True, False]
+
+
+def test_access_denied_needs_three_different_calls() -> None:
+    same = [_event(i, i * 10, "GetItem", error="AccessDenied") for i in range(8)]
+    _, alerts = _run(same)
+    assert _of(alerts, "AWS DynamoDB Burst of Access Denied Errors") == []
+    mixed = [_event(i, i * 10, action, error="AccessDeniedException")
+             for i, action in enumerate(["GetItem", "GetItem", "Scan", "Query", "Query"])]
+    _, alerts = _run(mixed)
+    assert _of(alerts, "AWS DynamoDB Burst of Access Denied Errors") == [("evt-0000", 5)]
+
+
+def test_new_country_waits_for_the_learning_period() -> None:
+    events = [
+        _event(0, 0, "GetItem"),
+        _event(1, 71 * HOUR, "GetItem", user="other"),  # new, but still learning
+        _event(2, 73 * HOUR, "GetItem", ip="146.70.117.9"),  # new country: alert
+        _event(3, 74 * HOUR, "GetItem", ip="146.70.117.9"),  # seen an hour ago
+        _event(4, 75 * HOUR, "GetItem", user="other"),  # seen during learning
+    ]
+    _, alerts = _run(events)
+    assert _of(alerts, "AWS DynamoDB Activity From New Country") == [("evt-0002", 1)]
+
+
+def test_failed_calls_teach_no_country() -> None:
+    events = [_event(0, 0, "GetItem"),
+              _event(1, 10 * HOUR, "GetItem", ip="146.70.117.9", error="AccessDenied"),
+              _event(2, 80 * HOUR, "GetItem", ip="146.70.117.9")]
+    _, alerts = _run(events)
+    assert _of(alerts, "AWS DynamoDB Activity From New Country") == [("evt-0002", 1)]
+
+
+def test_a_term_unseen_for_longer_than_the_history_is_new_again() -> None:
+    events = [_event(0, 0, "Scan"), _event(1, 1 * DAY, "Scan"), _event(2, 16 * DAY, "Scan")]
+    _, alerts = _run(events)
+    assert _of(alerts, "AWS DynamoDB Scan by Unusual User") == [("evt-0000", 1),
+                                                                 ("evt-0002", 1)]
+
+
+def _pitr_off(n: int, t: int) -> Facts:
+    params = {"tableName": "Orders",
+              "pointInTimeRecoverySpecification": {"pointInTimeRecoveryEnabled": False}}
+    return _event(n, t, "UpdateContinuousBackups", params=params)
+
+
+def test_backup_deleted_then_table_deleted_within_an_hour() -> None:
+    events = [_event(0, 0, "DeleteBackup", params={"backupArn": "arn:x"}),
+              _event(1, 40 * MIN, "DeleteTable")]
+    _, alerts = _run(events)
+    assert _of(alerts, "AWS DynamoDB Backups Deleted Then Table Deleted") == [("evt-0000", 2)]
+
+
+def test_the_sequence_expires_after_its_maxspan() -> None:
+    _, alerts = _run([_pitr_off(0, 0), _event(1, HOUR + 1, "DeleteTable")])
+    assert _of(alerts, "AWS DynamoDB Backups Deleted Then Table Deleted") == []
+    assert _of(alerts, "AWS DynamoDB Point-In-Time Recovery Disabled") == [("evt-0000", 1)]
+
+
+def test_the_sequence_is_joined_by_actor() -> None:
+    events = [_pitr_off(0, 0), _event(1, 10 * MIN, "DeleteTable", user="someone-else")]
+    _, alerts = _run(events)
+    assert _of(alerts, "AWS DynamoDB Backups Deleted Then Table Deleted") == []
+
+
+def test_batch_writes_count_by_the_requests_they_hold() -> None:
+    deletes = {"requestItems": {"Orders": [{"deleteRequest": {"key": {"id": "1"}}}]}}
+    puts = {"requestItems": {"Orders": [{"putRequest": {"key": {"id": "2"}, "item": ["id"]}}]}}
+    _, alerts = _run([_event(0, 0, "BatchWriteItem", params=deletes),
+                      _event(1, 5, "BatchWriteItem", params=puts)])
+    assert _of(alerts, "AWS DynamoDB Table Item Deleted") == [("evt-0000", 1)]
+    assert _of(alerts, "AWS DynamoDB Table Item Updated") == [("evt-0001", 1)]
