@@ -19,11 +19,13 @@ def main() -> None:
 def _register() -> None:
     # Imported here, not at module top, so that `trailhound --help` stays fast and a broken
     # optional command cannot stop the others from loading.
-    from trailhound.cli import normalize_cmd, rules_cmd, scan_cmd
+    from trailhound.cli import demo_cmd, normalize_cmd, rules_cmd, scan_cmd, simulate_cmd
 
     main.add_command(normalize_cmd.normalize)
     main.add_command(rules_cmd.rules)
     main.add_command(scan_cmd.scan_command)
+    main.add_command(simulate_cmd.simulate_command)
+    main.add_command(demo_cmd.demo)
 
 
 _register()
