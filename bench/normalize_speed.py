@@ -31,7 +31,8 @@ USER_AGENTS = [
     "aws-cli/2.15.30 Python/3.11.8 Darwin/23.5.0 exe/x86_64 prompt/off command/dynamodb.scan",
     "Boto3/1.34.69 md/Botocore#1.34.69 ua/2.0 os/linux#5.10.210 md/arch#x86_64 lang/python#3.12.2",
     "aws-sdk-java/2.25.16 Linux/5.10.213 OpenJDK_64-Bit_Server_VM/17.0.10+7-LTS Java/17.0.10",
-    "aws-sdk-go-v2/1.26.1 os/linux lang/go#1.22.1 md/GOOS#linux md/GOARCH#amd64 api/dynamodb#1.31.1",
+    "aws-sdk-go-v2/1.26.1 os/linux lang/go#1.22.1 md/GOOS#linux md/GOARCH#amd64 "
+    "api/dynamodb#1.31.1",
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/124.0.0.0 Safari/537.36",
     "console.amazonaws.com",
@@ -200,7 +201,7 @@ def synthetic_records(count: int, seed: int = 7) -> list[dict[str, Any]]:
             "tlsDetails": {
                 "tlsVersion": "TLSv1.3",
                 "cipherSuite": "TLS_AES_128_GCM_SHA256",
-                "clientProvidedHostHeader": f"{call['eventSource'].split('.')[0]}.us-east-1.amazonaws.com",
+                "clientProvidedHostHeader": call["eventSource"].replace(".", ".us-east-1.", 1),
             },
             **call,
         }
