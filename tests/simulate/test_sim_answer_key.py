@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import tomllib
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from trailhound.rules.loader import shipped_pack_dir
-from trailhound.simulate import SimulationResult
+from trailhound.simulate import SimulationResult, simulate
 from trailhound.simulate.expected import checks
 from trailhound.simulate.oracle import NewTermsCheck, QueryCheck, SequenceCheck, ThresholdCheck
 
@@ -117,3 +118,18 @@ def test_oracle_states_each_rule_as_the_pack_does(check: Any) -> None:
 
 def test_one_check_per_rule_file() -> None:
     assert len(list(shipped_pack_dir().glob("*.toml"))) == len(checks())
+
+
+def test_a_run_that_starts_at_noon_still_waits_out_the_learning_period(tmp_path: Path) -> None:
+    start = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
+    result = simulate(tmp_path / "noon", days=4, events=5000, start=start)
+    rules = {a.rule for a in result.alerts}
+    assert "AWS DynamoDB Activity From New Country" in rules
+    assert len(rules) == len(checks())
+
+
+def test_a_short_run_has_no_new_country_alert(tmp_path: Path) -> None:
+    result = simulate(tmp_path / "short", days=2, events=3000)
+    rules = {a.rule for a in result.alerts}
+    assert "AWS DynamoDB Activity From New Country" not in rules
+    assert len(rules) == len(checks()) - 1

@@ -9,9 +9,9 @@
 3. A malicious CI workflow in staging: a burst of twelve tables, a restore, and capacity
    pushed up and down to run up the bill.
 
-All of it happens on the fourth day (after the 72-hour learning period of the new-country
-rule) at night, UTC; with fewer days it happens on the last day and the new-country rule
-stays quiet, as it should.
+All of it happens in one night (from 02:00 UTC) after the 72-hour learning period of the
+new-country rule: the fourth night with the default four days from midnight. A shorter run
+gets the intrusion on its last night and the new-country rule stays quiet, as it should.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ from trailhound.simulate.world import (
     table,
 )
 
-ATTACK_DAY = 3  # zero-based: the fourth day
+LEARNING = 72 * 3600  # the new-country rule's learning period
+SPAN = 7 * 3600  # from the first attack step to the last
 VPN_IP = "146.70.117.9"  # RO
 HOSTING_IP = "80.82.77.33"  # NL
 CI_AGENT = (
@@ -69,10 +70,21 @@ class _Script:
         return self.t
 
 
+def attack_start(origin: int, days: int) -> int:
+    """02:00 UTC on the first night after the learning period that leaves room for the
+    whole intrusion; in shorter runs, the last night that does; failing that, the start."""
+    end = origin + days * 86400
+    nights = [d + 2 * 3600 for d in range(origin - origin % 86400, end, 86400)]
+    fitting = [n for n in nights if origin <= n and n + SPAN <= end]
+    learned = [n for n in fitting if n >= origin + LEARNING]
+    if learned:
+        return learned[0]
+    return fitting[-1] if fitting else origin
+
+
 def plan(r: Recorder, origin: int, days: int) -> list[Timed]:
     """Every attack step with its event time; registers the tables the attack drops."""
-    day = min(ATTACK_DAY, days - 1)
-    start = origin - origin % 86400 + day * 86400 + 2 * 3600
+    start = attack_start(origin, days)
     out = _leaked_key(r, start)
     out += _stolen_session(r, start + 45 * 60)
     out += _malicious_ci(r, start + 6 * 3600)

@@ -13,6 +13,8 @@ import gc
 import heapq
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -83,14 +85,8 @@ def simulate(
     planned = attacks.plan(recorder, origin, days)
     steady_total = max(0, total - _scheduled_estimate(origin, days) - len(planned))
     run = _Run(recorder, writer, oracle, origin, days, steady_total, planned)
-    # Records hold no reference cycles; the cyclic collector would only rescan them.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with _no_cyclic_gc():
         run.go()
-    finally:
-        if collecting:
-            gc.enable()
     alerts = oracle.alerts()
     key_path = out_dir / ANSWER_KEY
     key_path.write_bytes(orjson.dumps([a.to_json() for a in alerts], option=orjson.OPT_INDENT_2))
@@ -100,6 +96,18 @@ def simulate(
         stats.late_records, stats.bytes_written, stats.max_records_per_file, run.nudged,
         tuple(alerts), time.perf_counter() - began,
     )
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Records hold no reference cycles; the cyclic collector would only rescan them."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _check(out_dir: Path, days: int, events: int | None, start: datetime | None) -> datetime:

@@ -10,6 +10,7 @@ the answer key holds whatever order or edge convention an engine picks.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ class ExpectedAlert:
 
     def to_json(self) -> dict[str, Any]:
         return {"rule": self.rule, "first_event_id": self.first_event_id,
+                "first_event_time": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                  time.gmtime(self.first_time)),
                 "count": self.count, "key": self.key}
 
 

@@ -215,9 +215,3 @@ def _nightly_export(r: Recorder, ts: int) -> list[Timed]:
     t = table(ANALYTICS.id, "events-archive")
     return [(ts, ddb.export_table(r, p, ts, t, f"acme-analytics-exports-{ANALYTICS.id}", None))]
 
-
-def sorted_plan(r: Recorder, day_start: int) -> list[Timed]:
-    plan = day_plan(r, day_start)
-    plan.sort(key=lambda item: item[0])
-    return plan
-

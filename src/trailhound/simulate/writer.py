@@ -106,7 +106,7 @@ class DeliveryWriter:
         stats.files += 1
         stats.records += len(records)
         stats.max_records_per_file = max(stats.max_records_per_file, len(records))
-        if len(self._inflight) >= 64:
+        if len(self._inflight) >= 16:
             for future in self._inflight:
                 stats.bytes_written += future.result()
             self._inflight.clear()
