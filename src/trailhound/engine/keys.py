@@ -27,28 +27,25 @@ def value_sql(field: str) -> tuple[str, bool]:
     return "NULL", False
 
 
-def keyed_rows_sql(fields: tuple[str, ...], extra: tuple[str, ...] = ()) -> str:
+def keyed_rows_sql(fields: tuple[str, ...], extra: tuple[tuple[str, str], ...] = ()) -> str:
     """Rows of one rule up to a cutoff: seq, ts, event_id, k0..kn (VARCHAR), then `extra`.
 
-    Parameters: $rule (rule id), $cutoff (epoch us).
+    `extra` holds (SQL, alias) pairs carried along unchanged. Parameters: $rule (rule id),
+    $cutoff (epoch us).
     """
     base = ", ".join(
         ["seq", "ts", '"event.id" AS event_id']
         + [f"{value_sql(f)[0]} AS k{i}" for i, f in enumerate(fields)]
-        + list(extra)
+        + [f"{sql} AS {alias}" for sql, alias in extra]
     )
     sql = f"SELECT {base} FROM matches WHERE rule_id = $rule AND ts <= $cutoff"
     for i, field in enumerate(fields):
         if value_sql(field)[1]:
             sql = f"SELECT * EXCLUDE (k{i}), UNNEST(k{i}) AS k{i} FROM ({sql})"
     keys = [f"k{i}::VARCHAR AS k{i}" for i in range(len(fields))]
-    select = ", ".join(["seq", "ts", "event_id", *keys] + [_alias(e) for e in extra])
+    select = ", ".join(["seq", "ts", "event_id", *keys] + [alias for _, alias in extra])
     where = " AND ".join(f"k{i} IS NOT NULL" for i in range(len(fields))) or "TRUE"
     return f"SELECT {select} FROM ({sql}) WHERE {where}"
-
-
-def _alias(expr: str) -> str:
-    return expr.rsplit(" AS ", 1)[1] if " AS " in expr else expr
 
 
 def suppression_key_sql(fields: tuple[str, ...]) -> str:

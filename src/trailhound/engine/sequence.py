@@ -25,7 +25,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, rule: Rule, cutoff: int) -> Outcome
     width = len(spec.by)
     order = ", ".join([f"k{i}" for i in range(width)] + ["ts", "event_id", "seq"])
     rows = con.execute(
-        f"SELECT * FROM ({keyed_rows_sql(spec.by, ('step AS step',))}) ORDER BY {order}",
+        f"SELECT * FROM ({keyed_rows_sql(spec.by, (('step', 'step'),))}) ORDER BY {order}",
         {"rule": rule.rule_id, "cutoff": cutoff},
     ).fetchall()
     maxspan = int(spec.maxspan / timedelta(microseconds=1))

@@ -35,7 +35,7 @@ def window_us(rule: Rule, spec: ThresholdSpec) -> int:
 def evaluate(con: duckdb.DuckDBPyConnection, rule: Rule, cutoff: int) -> Outcome:
     spec = rule.spec
     assert isinstance(spec, ThresholdSpec)
-    extra = tuple(f"{value_sql(c.field)[0]} AS c{i}" for i, c in enumerate(spec.cardinality))
+    extra = tuple((value_sql(c.field)[0], f"c{i}") for i, c in enumerate(spec.cardinality))
     sql = keyed_rows_sql(spec.fields, extra)
     order = ", ".join([f"k{i}" for i in range(len(spec.fields))] + ["ts", "event_id", "seq"])
     rows = con.execute(
