@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from trailhound.errors import RuleError
-from trailhound.rules.elastic import _read_exception, _Reader, _toml_error
+from trailhound.rules.elastic import read_exception
 from trailhound.rules.model import RuleException
+from trailhound.rules.toml_reader import TomlReader, toml_error
 
 
 def load_exceptions(path: Path) -> list[RuleException]:
@@ -40,15 +41,15 @@ def read_exceptions_text(text: str, *, source: str) -> tuple[list[RuleException]
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        return [], [_toml_error(err, source)]
-    reader = _Reader(text, source)
+        return [], [toml_error(err, source)]
+    reader = TomlReader(text, source)
     reader.only(doc, {"exceptions"}, ())
     found: list[RuleException] = []
     for i, item in enumerate(reader.tables(doc, "exceptions", ())):
         at = ("exceptions", i)
         rules = reader.texts(item, "rules", at, single=True)
         body: dict[str, Any] = {k: v for k, v in item.items() if k != "rules"}
-        exception = _read_exception(reader, body, at)
+        exception = read_exception(reader, body, at)
         if exception is not None:
             found.append(replace(exception, rule_ids=rules))
     return found, reader.errors

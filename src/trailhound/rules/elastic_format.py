@@ -1,0 +1,24 @@
+"""The numbers and names Elastic's rule format fixes, shared by the reader and the writer.
+
+The reader fills in a default the file leaves out and the writer leaves out a value equal to it,
+so both must agree on the same constants.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import get_args
+
+from trailhound.rules.model import Severity
+
+RUNNABLE_TYPES = ("query", "threshold", "new_terms", "sequence")
+SEVERITIES: tuple[str, ...] = get_args(Severity)
+NEW_TERMS_MAX_FIELDS = 3  # Elastic's limit
+SUPPRESSION_MAX_FIELDS = 3  # Elastic's limit
+# Elastic allows 3 threshold fields before stack 9.2 and 5 from it on.
+THRESHOLD_MAX_FIELDS = 5
+THRESHOLD_MAX_FIELDS_BEFORE_9_2 = 3
+
+DEFAULT_LOOKBACK = timedelta(minutes=6)
+DEFAULT_INTERVAL = timedelta(minutes=5)
+DEFAULT_MAX_SIGNALS = 100
