@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from trailhound.errors import RuleError
 from trailhound.rules import kql
 from trailhound.rules.kql_ast import And, Exists, FreeText, Match, Node, Not, Or, Range, Star, Value
+from trailhound.rules.kql_chars import JS_TRIM
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "kql"
 UPDATE = os.environ.get("TRAILHOUND_UPDATE_GOLDEN") == "1"
@@ -215,11 +216,10 @@ _PIECES = st.sampled_from(
 )
 _CHARS = st.characters(blacklist_categories=("Cs",))
 _TEXT = st.lists(st.one_of(_PIECES, _CHARS), max_size=6).map("".join)
-_TRIM = kql._JS_TRIM
 
 
 def _untrimmed(text: str) -> bool:
-    return bool(text) and text == text.strip(_TRIM)
+    return bool(text) and text == text.strip(JS_TRIM)
 
 
 def _merge(parts: list[str | Star]) -> tuple[str | Star, ...]:

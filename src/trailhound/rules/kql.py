@@ -1,4 +1,4 @@
-"""KQL text to the predicate tree in `kql_ast`, and the tree back to text.
+"""KQL text to the predicate tree in `kql_ast`; `kql_text` writes the tree back as text.
 
 The grammar (kql.lark) is a port of Kibana's own kuery grammar, so a query means here what it
 means in Elastic, quirks included: unquoted values may hold spaces (`a: foo bar` is one value),
@@ -18,7 +18,6 @@ Choices where Elastic leaves the meaning to the index's mapping:
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -30,6 +29,8 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 
 from trailhound.errors import RuleError
 from trailhound.rules.kql_ast import And, Exists, FreeText, Match, Node, Not, Or, Range, Star, Value
+from trailhound.rules.kql_chars import JS_TRIM
+from trailhound.rules.kql_text import dump, to_kql
 
 __all__ = ["MATCH_ALL", "dump", "expand_fields", "parse", "to_kql"]
 
@@ -40,12 +41,6 @@ MATCH_ALL = Exists("*")
 
 # Kibana's Space rule: whitespace between tokens.
 _SPACE = " \t\r\n\u00a0"
-# What JavaScript's String.prototype.trim removes; Kibana trims unquoted literals with it.
-_JS_TRIM = (
-    "\t\n\x0b\x0c\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
-    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
-)
-_SPECIAL = frozenset('\\():<>"*{}')
 _WHITESPACE_ESCAPES = {"t": "\t", "n": "\n", "r": "\r"}
 
 _UNQUOTED_PIECE = re.compile(
@@ -394,9 +389,9 @@ def _decode_unquoted(raw: str) -> tuple[Part, ...]:
 def _js_trim(parts: tuple[Part, ...]) -> tuple[Part, ...]:
     items = list(parts)
     if items and isinstance(items[0], str):
-        items[0] = items[0].lstrip(_JS_TRIM)
+        items[0] = items[0].lstrip(JS_TRIM)
     if items and isinstance(items[-1], str):
-        items[-1] = items[-1].rstrip(_JS_TRIM)
+        items[-1] = items[-1].rstrip(JS_TRIM)
     return tuple(p for p in items if p != "")
 
 
@@ -405,170 +400,6 @@ def _join_surrogates(text: str) -> str:
     if not any("\ud800" <= c <= "\udfff" for c in text):
         return text
     return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
-
-
-# ---------------------------------------------------------------------------------------------
-# Predicate tree back to KQL
-
-
-def to_kql(node: Node) -> str:
-    """Canonical KQL for a tree; `parse(to_kql(t)) == t` for every tree `parse` returns.
-
-    Raises ValueError for trees no KQL text parses into (an empty `And`, `Match(f, *)`, ...).
-    """
-    match node:
-        case Or(items) | And(items):
-            if len(items) < 2:
-                raise ValueError(f"{type(node).__name__} needs two items to be written as KQL")
-            joiner = " or " if isinstance(node, Or) else " and "
-            return joiner.join(_operand(i, node) for i in items)
-        case Not(item):
-            return "not " + _operand(item, node)
-        case Exists(field):
-            return f"{_field_kql(field)}: *"
-        case Match(field, value):
-            if value.parts == (Star.STAR,) and not value.quoted:
-                raise ValueError("Match(field, *) is written `field: *`, which means Exists")
-            return f"{_field_kql(field)}: {_value_kql(value)}"
-        case Range(field, op, value):
-            if value.has_wildcard:
-                raise ValueError("a range value is literal text and holds no wildcard")
-            return f"{_field_kql(field)} {op} {_value_kql(value)}"
-        case FreeText(value):
-            return _value_kql(value)
-    raise TypeError(node)
-
-
-def _operand(child: Node, parent: Node) -> str:
-    text = to_kql(child)
-    grouped = {Or: (Or,), And: (Or, And), Not: (Or, And, Not)}[type(parent)]
-    return f"({text})" if isinstance(child, grouped) else text
-
-
-def _field_kql(name: str) -> str:
-    if not name:
-        raise ValueError("a field name cannot be empty")
-    if "*" in name:
-        if name != name.strip(_JS_TRIM):
-            raise ValueError(f"field pattern {name!r} cannot start or end with whitespace")
-        return "*".join(_escape_unquoted(s) for s in name.split("*"))
-    plain = _escape_unquoted(name)
-    if plain != name or name == "null" or name != name.strip(_JS_TRIM):
-        return _quote(name)
-    return plain
-
-
-def _value_kql(value: Value) -> str:
-    if value.quoted:
-        if value.has_wildcard:
-            raise ValueError("a quoted value holds no wildcard")
-        return _quote(value.text)
-    text = value.text
-    if not value.parts or text != text.strip(_JS_TRIM):
-        raise ValueError(f"unquoted value {text!r} cannot be empty or start or end with spaces")
-    return "".join("*" if p is Star.STAR else _escape_unquoted(p) for p in value.parts)
-
-
-def _quote(text: str) -> str:
-    body = text.replace("\\", "\\\\").replace('"', '\\"')
-    return '"' + body.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r") + '"'
-
-
-_KEYWORD = re.compile(r"(?i:or|and|not)")
-
-
-def _escape_unquoted(text: str) -> str:
-    """Escape a run of literal text so the unquoted-literal rule reads it back unchanged.
-
-    The end of the run counts as whitespace: the text that follows it in a query may be.
-    """
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        keyword = _KEYWORD.match(text, i)
-        if keyword and _keyword_here(text, i, keyword.group()):
-            word = keyword.group()
-            out.append(_escape_keyword(word))
-            i = keyword.end()
-            continue
-        out.append(_escape_char(text[i]))
-        i += 1
-    return "".join(out)
-
-
-def _escape_keyword(word: str) -> str:
-    if word.lower() == "not":
-        # `\not` would read as `\n` then "ot", so spell the n as a \u escape instead.
-        return f"\\u{ord(word[0]):04x}{word[1:]}"
-    return "\\" + word
-
-
-def _keyword_here(text: str, i: int, word: str) -> bool:
-    end = i + len(word)
-    followed = end == len(text) or text[end] in " \u00a0"
-    if word.lower() == "not":
-        return followed
-    return i > 0 and text[i - 1] in " \u00a0" and followed
-
-
-def _escape_char(char: str) -> str:
-    if char in _SPECIAL:
-        return "\\" + char
-    return {"\t": "\\t", "\n": "\\n", "\r": "\\r"}.get(char, char)
-
-
-# ---------------------------------------------------------------------------------------------
-# Readable rendering for golden files
-
-
-def dump(node: Node) -> str:
-    """A stable s-expression of the tree; long groups break one item per line."""
-    return _dump(node, 0)
-
-
-_WIDTH = 88
-_BARE_FIELD = re.compile(r"[A-Za-z0-9_@.*\-]+")
-
-
-def _dump(node: Node, indent: int) -> str:
-    flat = _flat(node)
-    if indent + len(flat) <= _WIDTH or not isinstance(node, And | Or | Not):
-        return flat
-    kids: Iterable[Node] = (node.item,) if isinstance(node, Not) else node.items
-    pad = " " * (indent + 2)
-    lines = "\n".join(pad + _dump(k, indent + 2) for k in kids)
-    return f"({type(node).__name__.lower()}\n{lines})"
-
-
-def _flat(node: Node) -> str:
-    match node:
-        case And(items) | Or(items):
-            inner = " ".join(_flat(i) for i in items)
-            return f"({type(node).__name__.lower()} {inner})"
-        case Not(item):
-            return f"(not {_flat(item)})"
-        case Exists(field):
-            return f"(exists {_dump_field(field)})"
-        case Match(field, value):
-            return f"(match {_dump_field(field)} {_dump_value(value)})"
-        case Range(field, op, value):
-            return f"(range {_dump_field(field)} {op} {_dump_value(value)})"
-        case FreeText(value):
-            return f"(text {_dump_value(value)})"
-    raise TypeError(node)
-
-
-def _dump_field(name: str) -> str:
-    return name if _BARE_FIELD.fullmatch(name) else json.dumps(name)
-
-
-def _dump_value(value: Value) -> str:
-    if value.quoted:
-        return "q" + json.dumps(value.text)
-    if not value.has_wildcard:
-        return json.dumps(value.text)
-    inner = " ".join("*" if p is Star.STAR else json.dumps(p) for p in value.parts)
-    return f"(glob {inner})"
 
 
 # ---------------------------------------------------------------------------------------------
