@@ -92,10 +92,24 @@ def test_the_window_slides_in_event_time() -> None:
     assert _of(alerts, "AWS DynamoDB Multiple Tables Deleted") == [("evt-0001", 6)]
 
 
-def test_an_event_exactly_one_window_after_another_is_refused() -> None:
-    kept, _ = _run([_event(0, 0, "DeleteTable", table="a"),
-                    _event(1, 600, "DeleteTable", table="b")])
-    assert kept == [True, False]
+def _deletions_at(times: list[int]) -> list[Facts]:
+    return [_event(i, t, "DeleteTable", table=f"t{i}") for i, t in enumerate(times)]
+
+
+def test_the_window_edge_is_refused_where_it_decides_an_alert() -> None:
+    # the sixth deletion comes exactly ten minutes after the first: in or out by convention
+    kept, _ = _run(_deletions_at([0, 100, 200, 300, 400, 600]))
+    assert kept == [True] * 5 + [False]
+
+
+def test_the_window_edge_is_kept_where_it_decides_nothing() -> None:
+    kept, _ = _run(_deletions_at([0, 600]))
+    assert kept == [True, True]
+
+
+def test_a_tie_that_decides_which_event_opens_an_alert_is_refused() -> None:
+    kept, _ = _run(_deletions_at([0, 100, 200, 300, 400, 400]))
+    assert kept == [True] * 5 + [False]
 
 
 def test_access_denied_needs_three_different_calls() -> None:

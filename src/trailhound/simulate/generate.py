@@ -41,6 +41,7 @@ SCHEDULED_PER_WEEKEND_DAY = 40
 ANSWER_KEY = "answer_key.json"
 
 _ATTACK, _SCHEDULED, _STEADY = 0, 1, 2  # order of records that share a second
+MAX_NUDGE = 300  # a call still undecidable this many seconds after its time is left out
 
 
 class SimulationError(TrailhoundError):
@@ -61,6 +62,7 @@ class SimulationResult:
     bytes_written: int
     max_records_per_file: int
     nudged: int  # calls moved a second later so that no tie or window edge decides the key
+    dropped: int  # calls left out after MAX_NUDGE seconds of such moves
     alerts: tuple[ExpectedAlert, ...]
     seconds: float
 
@@ -94,7 +96,7 @@ def simulate(
     return SimulationResult(
         out_dir, key_path, moment, days, seed, stats.records, run.dynamodb, stats.files,
         stats.late_records, stats.bytes_written, stats.max_records_per_file, run.nudged,
-        tuple(alerts), time.perf_counter() - began,
+        run.dropped, tuple(alerts), time.perf_counter() - began,
     )
 
 
@@ -160,6 +162,8 @@ class _Run:
         self._day_loaded = -1
         self.dynamodb = 0
         self.nudged = 0
+        self.dropped = 0
+        self._nudged_from: dict[int, int] = {}  # sequence number -> time before any nudge
 
     def _next_seq(self) -> int:
         self._seq += 1
@@ -210,16 +214,26 @@ class _Run:
                 heapq.heappush(self.queue, item)
 
     def _judge(self, item: Item, later: list[Item]) -> None:
-        t, kind, _, rec = item
+        t, _, _, rec = item
         if rec["eventSource"] == DYNAMODB:
             oracle = self.oracle
             if oracle.interested(rec["eventName"]) and not oracle.offer(Facts(rec, t, _country)):
-                self.nudged += 1
-                rec["eventTime"] = self.recorder.time_text(t + 1)
-                heapq.heappush(later, (t + 1, kind, self._next_seq(), rec))
+                self._nudge(item, later)
                 return
             self.dynamodb += 1
         self.writer.add(rec, t)
+
+    def _nudge(self, item: Item, later: list[Item]) -> None:
+        t, kind, seq, rec = item
+        first = self._nudged_from.pop(seq, t)
+        if t + 1 - first > MAX_NUDGE:
+            self.dropped += 1  # never judged, never written: the key does not know it
+            return
+        self.nudged += 1
+        rec["eventTime"] = self.recorder.time_text(t + 1)
+        moved = (t + 1, kind, self._next_seq(), rec)
+        self._nudged_from[moved[2]] = first
+        heapq.heappush(later, moved)
 
 
 def _order(item: Item) -> tuple[int, int, int]:

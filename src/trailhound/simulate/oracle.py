@@ -11,7 +11,7 @@ the answer key holds whatever order or edge convention an engine picks.
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,40 +115,62 @@ class ThresholdCheck(Check):
         self.distinct = distinct[1] if distinct else None
         self.distinct_value = distinct_value
         self._open: dict[tuple[Any, ...], deque[Facts]] = {}
-        self._last: dict[tuple[Any, ...], int] = {}
+        self._values: dict[tuple[Any, ...], Counter[str]] = {}  # distinct values in _open
+        self._last: dict[tuple[Any, ...], int] = {}  # time of the group's latest event
+        self._spent: dict[tuple[Any, ...], int] = {}  # time of the group's latest alert
 
     def ambiguous(self, f: Facts) -> bool:
+        """Only when an alert would form now can a tie or the window's edge change it."""
         key = self.group(f)
         if key is None:
             return False
-        if self._last.get(key) == f.t:
-            return True
-        edge = f.t - self.window
-        return any(e.t == edge for e in self._open.get(key, ()))
+        rows = self._evicted(key, f.t)
+        if not rows or not self._would_alert(key, rows, f):
+            return False
+        head = rows[0]
+        return (
+            head.t == f.t - self.window  # in or out of the window, by convention only
+            or self._last.get(key) == f.t  # which of two same-second events completes it
+            or (len(rows) > 1 and rows[1].t == head.t)  # which of two comes first
+            or self._spent.get(key) == head.t  # which of two was the last alert's evidence
+        )
 
     def commit(self, f: Facts) -> None:
         key = self.group(f)
         if key is None:
             return
         self._last[key] = f.t
-        rows = self._open.setdefault(key, deque())
-        while rows and rows[0].t < f.t - self.window:
-            rows.popleft()
+        rows = self._evicted(key, f.t)
+        alert = self._would_alert(key, rows, f)
         rows.append(f)
-        if len(rows) >= self.value and self._distinct_met(rows):
+        if self.distinct is not None:
+            self._values.setdefault(key, Counter()).update(self.distinct(f))
+        if alert:
             first = rows[0]
-            alert = ExpectedAlert(self.name, first.event_id, first.t, len(rows),
-                                  dict(zip(self.group_fields, key, strict=True)))
-            self.alerts.append(alert)
+            self.alerts.append(ExpectedAlert(self.name, first.event_id, first.t, len(rows),
+                                             dict(zip(self.group_fields, key, strict=True))))
+            self._spent[key] = f.t
             rows.clear()
+            self._values.pop(key, None)
 
-    def _distinct_met(self, rows: deque[Facts]) -> bool:
+    def _evicted(self, key: tuple[Any, ...], t: int) -> deque[Facts]:
+        """The group's open events once those older than the window before `t` are gone."""
+        rows = self._open.setdefault(key, deque())
+        values = self._values.get(key)
+        while rows and rows[0].t < t - self.window:
+            gone = rows.popleft()
+            if values is not None and self.distinct is not None:
+                values.subtract(self.distinct(gone))
+                values += Counter()  # drop values no longer held by any event
+        return rows
+
+    def _would_alert(self, key: tuple[Any, ...], rows: deque[Facts], f: Facts) -> bool:
+        if len(rows) + 1 < self.value:
+            return False
         if self.distinct is None:
             return True
-        seen: set[str] = set()
-        for row in rows:
-            seen.update(self.distinct(row))
-        return len(seen) >= self.distinct_value
+        held = set(self._values.get(key, ())) | set(self.distinct(f))
+        return len(held) >= self.distinct_value
 
 
 class NewTermsCheck(Check):
