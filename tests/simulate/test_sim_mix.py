@@ -49,6 +49,7 @@ def test_aws_services_call_on_behalf_of_principals(small_records: Records) -> No
         and r["eventSource"] == "dynamodb.amazonaws.com"
         for r in by_service
     )
+    assert any(r["sourceIPAddress"] == r["userAgent"] == "AWS Internal" for r in small_records)
 
 
 def test_assumed_roles_carry_their_session_issuer(small_records: Records) -> None:
@@ -74,7 +75,7 @@ def test_people_call_from_where_they_live(small_records: Records) -> None:
     seen: dict[str, set[str | None]] = {}
     for rec in small_records:
         issuer = rec["userIdentity"].get("sessionContext", {}).get("sessionIssuer", {})
-        if issuer.get("userName", "").startswith("AWSReservedSSO_"):
+        if issuer.get("userName", "").startswith("AWSReservedSSO_") and rec.get("tlsDetails"):
             country = iptocc.country_code(rec["sourceIPAddress"])
             seen.setdefault(issuer["userName"], set()).add(country)
     attacked = principal("alice").name

@@ -25,6 +25,7 @@ _ALNUM = bytes((b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" * 8)[:256])
 _TLS_CIPHERS = (("TLSv1.3", "TLS_AES_128_GCM_SHA256"), ("TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256"))
 # APIs whose requestID is a bare upper-case hex string rather than a UUID
 _HEX_REQUEST_IDS = frozenset({"s3.amazonaws.com"})
+AWS_INTERNAL = "AWS Internal"  # the source of calls AWS makes from inside, e.g. for the console
 SESSION_HOURS = 1  # how long one set of role credentials lives before a new session starts
 
 
@@ -103,8 +104,9 @@ class Recorder:
         extra: dict[str, Any] | None = None,
         api_version: str | None = None,
     ) -> Record:
+        internal = ip == AWS_INTERNAL
         shape = (p.key, region, source, name, read_only, data, resources is not None,
-                 error is not None, extra is not None, api_version)
+                 error is not None, extra is not None, api_version, internal)
         template = self._templates.get(shape)
         if template is None:
             template = self._templates[shape] = _template(p, region, source, name, shape)
@@ -131,7 +133,7 @@ class Recorder:
 def _template(p: Principal, region: str, source: str, name: str, shape: tuple[Any, ...]
               ) -> Record:
     """The constant part of a record, with every member in CloudTrail's order."""
-    read_only, data, has_resources, has_error, has_extra, api_version = shape[4:]
+    read_only, data, has_resources, has_error, has_extra, api_version, internal = shape[4:]
     rec: Record = {
         "eventVersion": "1.10" if data else "1.09",
         "userIdentity": None,
@@ -157,7 +159,7 @@ def _template(p: Principal, region: str, source: str, name: str, shape: tuple[An
     rec["managementEvent"] = not data
     rec["recipientAccountId"] = p.account
     rec["eventCategory"] = "Data" if data else "Management"
-    if not p.invoked_by:
+    if not p.invoked_by and not internal:
         host = f"{source.split('.')[0]}.{region}.amazonaws.com"
         version, cipher = _TLS_CIPHERS[len(p.key) % len(_TLS_CIPHERS)]
         rec["tlsDetails"] = {"tlsVersion": version, "cipherSuite": cipher,

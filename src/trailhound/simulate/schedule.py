@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from trailhound.simulate import dynamodb_calls as ddb
 from trailhound.simulate import other_calls as oc
-from trailhound.simulate.records import Record, Recorder
+from trailhound.simulate.records import AWS_INTERNAL, Record, Recorder
 from trailhound.simulate.world import (
     ANALYTICS,
     PROD,
@@ -105,7 +105,9 @@ def _console_session(r: Recorder, person: Person, start: int) -> list[Timed]:
     reads: list[Callable[[int, Table], Record]] = [
         lambda at, t: ddb.describe_table(r, p, at, t, ip=ip, agent=agent),
         lambda at, t: ddb.simple_read(r, p, at, t, "DescribeContinuousBackups", ip=ip, agent=agent),
-        lambda at, t: ddb.simple_read(r, p, at, t, "DescribeTimeToLive", ip=ip, agent=agent),
+        # the console's own backend asks for some details: "AWS Internal", no TLS
+        lambda at, t: ddb.simple_read(r, p, at, t, "DescribeTimeToLive", ip=AWS_INTERNAL,
+                                      agent=AWS_INTERNAL),
         lambda at, t: ddb.simple_read(r, p, at, t, "ListTagsOfResource", ip=ip, agent=agent),
         lambda at, t: ddb.query(r, p, at, t, ip=ip, agent=agent),
         lambda at, t: ddb.get_item(r, p, at, t, ip=ip, agent=agent),
