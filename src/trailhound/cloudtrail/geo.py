@@ -52,11 +52,22 @@ class _Databases:
 class Enricher:
     """Looks up addresses and user agents; build it with `Enricher.create`."""
 
-    def __init__(self, databases: _Databases, *, max_entries: int = 100_000) -> None:
+    def __init__(
+        self,
+        databases: _Databases,
+        *,
+        max_entries: int = 100_000,
+        paths: tuple[Path, ...] = (),
+    ) -> None:
         self._databases = databases
         self._max_entries = max_entries
+        self._paths = paths
         self._addresses: dict[str, AddressInfo] = {}
         self._agents = UserAgentParser()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # database readers cannot cross processes; the other process opens the same files
+        return (_recreate, (self._paths, self._max_entries))
 
     @classmethod
     def create(cls, geoip: Sequence[Path] = ()) -> Enricher:
@@ -71,7 +82,7 @@ class Enricher:
             by_role.setdefault(role, reader)
         # A City database answers everything a Country database does, and more.
         place = by_role.get("city") or by_role.get("country")
-        return cls(_Databases(place=place, asn=by_role.get("asn")))
+        return cls(_Databases(place=place, asn=by_role.get("asn")), paths=tuple(geoip))
 
     def address(self, address: str) -> AddressInfo:
         found = self._addresses.get(address)
@@ -161,3 +172,9 @@ def _name(section: Mapping[str, Any]) -> str | None:
 def _text(section: Mapping[str, Any], key: str) -> str | None:
     value = section.get(key)
     return value if isinstance(value, str) else None
+
+
+def _recreate(paths: tuple[Path, ...], max_entries: int) -> Enricher:
+    made = Enricher.create(paths)
+    made._max_entries = max_entries
+    return made

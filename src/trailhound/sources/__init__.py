@@ -54,12 +54,15 @@ class Blob:
     """One named stream of bytes: a file, stdin, later an S3 object or an SQS message.
 
     `ingested` is when the source says the data arrived (an S3 object's time); None means the
-    reader stamps it with the time it read it.
+    reader stamps it with the time it read it. `portable` says that another process can read
+    the blob by itself (a file, an object store key: yes; standard input: no), which requires
+    the opener to be picklable.
     """
 
     name: str
     opener: Callable[[], AbstractContextManager[BinaryIO]]
     ingested: datetime | None = None
+    portable: bool = False
 
     def chunks(self) -> Iterator[bytes]:
         """The blob's content in pieces, inflated if it starts with the gzip magic bytes.

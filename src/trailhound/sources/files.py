@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
@@ -81,4 +82,8 @@ def _walk(top: str) -> Iterator[Blob | SourceProblem]:
 
 
 def _file(path: str) -> Blob:
-    return Blob(path, lambda: Path(path).open("rb"))
+    return Blob(path, partial(_open, path), portable=True)
+
+
+def _open(path: str) -> BinaryIO:
+    return Path(path).open("rb")
