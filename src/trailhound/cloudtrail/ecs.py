@@ -59,10 +59,13 @@ _NULL_RAW: Final = msgspec.Raw(b"null")
 
 @dataclass(frozen=True, slots=True)
 class Normalized:
-    """One row per accepted record, in input order; `rejected` holds (index, reason) of the rest."""
+    """One row per accepted record, in input order; `rejected` holds (index, reason) of the rest.
+
+    A normalizer that reorders rows sets `order`: row j then comes from record `order[j]`."""
 
     batch: pa.RecordBatch
     rejected: list[tuple[int, str]]
+    order: list[int] | None = None
 
 
 def normalize(
@@ -79,14 +82,15 @@ def normalize(
     the same. A caller that knows which fields its rules read skips the costly ones, above all
     the texts of the free-form members."""
     wanted = _wanted(fields)
-    with _collector_paused():
+    with collector_paused():
         return _normalize(records, ingested, enricher, wanted)
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Mapping a batch allocates many short-lived objects that never form cycles; letting the
-    cyclic garbage collector run meanwhile walks every live object, over and over, for nothing."""
+    cyclic garbage collector run meanwhile walks every live object, over and over, for nothing.
+    Reading and deciding a whole scan is the same kind of work (see `trailhound.scanning`)."""
     if not gc.isenabled():
         yield
         return
@@ -333,7 +337,8 @@ class _Columns:
         self.arrays[name] = values if values.type == arrow_type else values.cast(arrow_type)
 
     def constant(self, name: str, value: object) -> None:
-        self.put(name, pa.repeat(pa.scalar(value, BY_NAME[name].arrow_type), self.n))
+        if name in self.wanted:
+            self.put(name, pa.repeat(pa.scalar(value, BY_NAME[name].arrow_type), self.n))
 
     def spread(self, names: Sequence[str], distinct: _Distinct[Sequence[Any]]) -> None:
         for position, name in enumerate(names):
@@ -360,14 +365,18 @@ def _event_fields(cols: _Columns, rows: _Rows, ingested: datetime) -> None:
     records = rows.records
     cols.put("@timestamp", rows.times)
     cols.constant("event.ingested", ingested)
-    cols.put("event.id", _text_member(records, "eventID"))
+    if cols.wants("event.id"):
+        cols.put("event.id", _text_member(records, "eventID"))
     cols.put("event.action", rows.action)
     cols.put("event.provider", rows.source)
-    cols.put("cloud.region", _text_member(records, "awsRegion"))
+    if cols.wants("cloud.region"):
+        cols.put("cloud.region", _text_member(records, "awsRegion"))
     for name, value in _CONSTANTS:
         cols.constant(name, value)
-    cols.spread(("event.category", "event.type"), _Distinct.of(rows.action, _categories))
-    cols.spread(("cloud.service.name",), _Distinct.of(rows.source, _service_name))
+    if cols.wants("event.category", "event.type"):
+        cols.spread(("event.category", "event.type"), _Distinct.of(rows.action, _categories))
+    if cols.wants("cloud.service.name"):
+        cols.spread(("cloud.service.name",), _Distinct.of(rows.source, _service_name))
     if cols.wants("event.outcome"):
         cols.put("event.outcome", _outcomes(rows))
 
@@ -428,12 +437,16 @@ _IDENTITY_COLUMNS: Final[tuple[tuple[str, Callable[[_Identity], Any]], ...]] = (
 def _identity_fields(cols: _Columns, rows: _Rows) -> None:
     identities = rows.identities
     for name, get in _IDENTITY_COLUMNS:
-        cols.put(name, identities.column(get, BY_NAME[name].arrow_type))
-    recipients = _text_member(rows.records, "recipientAccountId")
-    cols.put("aws.cloudtrail.recipient_account_id", recipients)
-    accounts = identities.column(lambda i: i.account_id, pa.string())
-    cols.put("cloud.account.id", pc.coalesce(accounts, recipients))
-    _user_fields(cols, rows)
+        if cols.wants(name):
+            cols.put(name, identities.column(get, BY_NAME[name].arrow_type))
+    if cols.wants("aws.cloudtrail.recipient_account_id", "cloud.account.id"):
+        recipients = _text_member(rows.records, "recipientAccountId")
+        cols.put("aws.cloudtrail.recipient_account_id", recipients)
+        if cols.wants("cloud.account.id"):
+            accounts = identities.column(lambda i: i.account_id, pa.string())
+            cols.put("cloud.account.id", pc.coalesce(accounts, recipients))
+    if cols.wants("user.name", "user.email", "related.user"):
+        _user_fields(cols, rows)
 
 
 def _user_fields(cols: _Columns, rows: _Rows) -> None:
@@ -441,8 +454,16 @@ def _user_fields(cols: _Columns, rows: _Rows) -> None:
     request or response also names users (or whose user is named only in additionalEventData)."""
     identities = rows.identities
     names = identities.column(lambda i: i.user_name, pa.string())
-    emails = identities.column(_identity_email, pa.string())
-    related = identities.column(lambda i: _related_users(i, i.user_name, ()), _KEYWORDS)
+    emails = (
+        identities.column(_identity_email, pa.string())
+        if cols.wants("user.email")
+        else pa.nulls(rows.n, pa.string())
+    )
+    related = (
+        identities.column(lambda i: _related_users(i, i.user_name, ()), _KEYWORDS)
+        if cols.wants("related.user")
+        else pa.nulls(rows.n, _KEYWORDS)
+    )
     signins = set(rows.rows_with_action("UserAuthentication"))
     special = set(signins)
     if cols.wants("related.user"):
@@ -508,6 +529,8 @@ _ADDRESS_COLUMNS: Final = (
 
 
 def _source_fields(cols: _Columns, rows: _Rows, enricher: Enricher) -> None:
+    if not cols.wants("source.address", *_ADDRESS_COLUMNS):
+        return
     addresses = _text_member(rows.records, "sourceIPAddress")
     cols.put("source.address", addresses)
     if not cols.wants(*_ADDRESS_COLUMNS):
@@ -630,6 +653,8 @@ def _without_moved_user_names(rows: _Rows) -> list[_Payload]:
 
 
 def _console_login_fields(cols: _Columns, rows: _Rows) -> None:
+    if not cols.wants(*_CONSOLE_LOGIN_COLUMNS):
+        return
     logins = rows.rows_with_action("ConsoleLogin")
     if not logins:
         return
@@ -641,9 +666,15 @@ def _console_login_fields(cols: _Columns, rows: _Rows) -> None:
         login_to[i] = _text(_member(data, "LoginTo"))
         mfa_used[i] = _yes(_member(data, "MFAUsed"))
         mobile[i] = _yes(_member(data, "MobileVersion"))
-    cols.put("aws.cloudtrail.console_login.additional_eventdata.login_to", login_to)
-    cols.put("aws.cloudtrail.console_login.additional_eventdata.mfa_used", mfa_used)
-    cols.put("aws.cloudtrail.console_login.additional_eventdata.mobile_version", mobile)
+    for name, values in zip(_CONSOLE_LOGIN_COLUMNS, (login_to, mfa_used, mobile), strict=True):
+        cols.put(name, values)
+
+
+_CONSOLE_LOGIN_COLUMNS: Final = (
+    "aws.cloudtrail.console_login.additional_eventdata.login_to",
+    "aws.cloudtrail.console_login.additional_eventdata.mfa_used",
+    "aws.cloudtrail.console_login.additional_eventdata.mobile_version",
+)
 
 
 def _yes(value: object) -> bool | None:
@@ -824,8 +855,21 @@ def _payload_of(raw: msgspec.Raw) -> _Payload:
     return _payload(bytes(raw))
 
 
-@lru_cache(maxsize=32_768)
 def _payload(raw: bytes) -> _Payload:
+    # Short members repeat (a trail's tlsDetails, management calls' parameters) and are worth
+    # remembering; long ones (a batch write's items) almost never do, and would fill memory.
+    return _small_payload(raw) if len(raw) <= _CACHED_PAYLOAD else _parsed_payload(raw)
+
+
+_CACHED_PAYLOAD: Final = 1024
+
+
+@lru_cache(maxsize=2048)
+def _small_payload(raw: bytes) -> _Payload:
+    return _parsed_payload(raw)
+
+
+def _parsed_payload(raw: bytes) -> _Payload:
     try:
         parsed = orjson.loads(raw)
     except orjson.JSONDecodeError:

@@ -12,13 +12,13 @@ aside and told to `report`, with the file, the position and the reason, and read
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from trailhound.cloudtrail.ecs import normalize
+from trailhound.cloudtrail.ecs import Normalized, normalize
 from trailhound.cloudtrail.envelopes import CANNOT_READ, Bad, Found, Limits, Skip, split
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.record import Record
@@ -43,7 +43,58 @@ def read_events(
     time the batch was read (`clock`, UTC now by default). A batch holds at least `batch_size`
     records unless it is the last; records from several files share a batch.
     """
+    for part in read_selected(
+        blobs_of(sources, report), enricher=enricher, report=report, batch_size=batch_size,
+        limits=limits, clock=clock,
+    ):  # fmt: skip
+        yield part.batch
+
+
+@dataclass(frozen=True, slots=True)
+class Selected:
+    """One normalized batch and, row for row, the records it was made from."""
+
+    batch: pa.RecordBatch
+    records: list[Record]
+
+
+# Picks the records worth normalizing out of a run read from one blob: their indices, in order.
+Select = Callable[[list[Record]], list[int]]
+# Normalizes records: the whole mapping by default, or a cheaper one that builds fewer columns.
+Normalize = Callable[[Sequence[Record], datetime, Enricher], Normalized]
+
+
+def read_selected(
+    blobs: Iterable[Blob],
+    *,
+    enricher: Enricher,
+    report: Report,
+    select: Select | None = None,
+    normalizer: Normalize | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    limits: Limits | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Iterator[Selected]:
+    """Like `read_events` over blobs, keeping only the records `select` picks (all by default)
+    and normalizing them with `normalizer`; each batch comes with the records behind its rows.
+
+    Records `select` leaves out are never normalized and never reported on.
+    """
     pending = _Pending(clock or _utc_now)
+    normalizer = normalizer or _normalize_all
+    for blob in blobs:
+        if pending.records and blob.ingested != pending.blob_time:
+            yield from _flush(pending, normalizer, enricher, report)
+        for found in _read_blob(blob, report, limits or Limits()):
+            picked = None if select is None else select(found.records)
+            pending.add(blob, found, picked)
+            if len(pending.records) >= batch_size:
+                yield from _flush(pending, normalizer, enricher, report)
+    yield from _flush(pending, normalizer, enricher, report)
+
+
+def blobs_of(sources: Iterable[Source], report: Report) -> Iterator[Blob]:
+    """Every blob of every source, in order; a source problem is told to `report`."""
     for source in sources:
         for blob in source.blobs():
             if isinstance(blob, SourceProblem):
@@ -51,13 +102,11 @@ def read_events(
                     SetAside(CANNOT_READ, where=blob.name, detail=blob.reason, records=None)
                 )
                 continue
-            if pending.records and blob.ingested != pending.blob_time:
-                yield from _flush(pending, enricher, report)
-            for found in _read_blob(blob, report, limits or Limits()):
-                pending.add(blob, found)
-                if len(pending.records) >= batch_size:
-                    yield from _flush(pending, enricher, report)
-    yield from _flush(pending, enricher, report)
+            yield blob
+
+
+def _normalize_all(records: Sequence[Record], ingested: datetime, enricher: Enricher) -> Normalized:
+    return normalize(records, ingested=ingested, enricher=enricher)
 
 
 def _read_blob(blob: Blob, report: Report, limits: Limits) -> Iterator[Found]:
@@ -87,25 +136,33 @@ class _Pending:
 
     clock: Callable[[], datetime]
     records: list[Record] = field(default_factory=list)
-    # one entry per `Found`: the index of its first record, and the blob it came from
+    # one entry per `Found`: the index of its first kept record, the blob it came from, and
+    # which of its records were kept (None: all)
     starts: list[int] = field(default_factory=list)
-    origins: list[tuple[str, Found]] = field(default_factory=list)
+    origins: list[tuple[str, Found, list[int] | None]] = field(default_factory=list)
     blob_time: datetime | None = None
     read_at: datetime | None = None
 
-    def add(self, blob: Blob, found: Found) -> None:
+    def add(self, blob: Blob, found: Found, picked: list[int] | None) -> None:
+        if picked is not None and not picked:
+            return
         if not self.records:
             self.blob_time = blob.ingested
             self.read_at = blob.ingested or self.clock()
         self.starts.append(len(self.records))
-        self.origins.append((blob.name, found))
-        self.records.extend(found.records)
+        self.origins.append((blob.name, found, picked))
+        if picked is None or len(picked) == len(found.records):
+            self.records.extend(found.records)
+        else:
+            records = found.records
+            self.records.extend([records[i] for i in picked])
 
     def where(self, index: int) -> tuple[str, str]:
         """The blob name and position of the record at `index`."""
         entry = bisect_right(self.starts, index) - 1
-        name, found = self.origins[entry]
-        return name, found.positions[index - self.starts[entry]]
+        name, found, picked = self.origins[entry]
+        offset = index - self.starts[entry]
+        return name, found.positions[offset if picked is None else picked[offset]]
 
     def clear(self) -> None:
         self.records = []
@@ -114,18 +171,26 @@ class _Pending:
         self.blob_time = self.read_at = None
 
 
-def _flush(pending: _Pending, enricher: Enricher, report: Report) -> Iterator[pa.RecordBatch]:
+def _flush(
+    pending: _Pending, normalizer: Normalize, enricher: Enricher, report: Report
+) -> Iterator[Selected]:
     if not pending.records:
         return
     assert pending.read_at is not None
-    result = normalize(pending.records, ingested=pending.read_at, enricher=enricher)
+    records = pending.records
+    result = normalizer(records, pending.read_at, enricher)
     for index, reason in result.rejected:
         name, position = pending.where(index)
         report.set_aside(SetAside(reason, where=name, position=position))
     pending.clear()
     report.records_normalized += result.batch.num_rows
+    if result.order is not None:
+        records = [records[i] for i in result.order]
+    elif result.rejected:
+        dropped = {i for i, _ in result.rejected}
+        records = [r for i, r in enumerate(records) if i not in dropped]
     if result.batch.num_rows:
-        yield result.batch
+        yield Selected(result.batch, records)
 
 
 def _utc_now() -> datetime:

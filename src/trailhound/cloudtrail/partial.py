@@ -1,0 +1,71 @@
+"""Normalize each record with only the columns something downstream will read for it.
+
+Some columns are costly (the texts and flattened copies of `requestParameters`, the table
+name) and wanted only for a few kinds of event: a rule reads the request text of a
+BatchWriteItem, not of every PutItem. `PartialNormalizer` groups the records of a batch by the
+columns wanted for their (eventSource, eventName), normalizes each group with just those
+columns, and returns the rows group by group (`Normalized.order` says which record each row
+comes from). Columns not wanted for a row are null.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+import pyarrow as pa
+
+from trailhound.cloudtrail.ecs import Normalized, normalize
+from trailhound.cloudtrail.geo import Enricher
+from trailhound.cloudtrail.record import Record
+from trailhound.cloudtrail.schema import arrow_schema
+
+# The columns wanted for events of this (eventSource, eventName).
+ColumnsFor = Callable[[str | None, str | None], frozenset[str]]
+
+
+class PartialNormalizer:
+    """A `Normalize` for `read_selected` that builds, per record, the columns `columns_for`
+    names; decisions are cached per (eventSource, eventName)."""
+
+    def __init__(self, columns_for: ColumnsFor) -> None:
+        self._columns_for = columns_for
+        self._cache: dict[tuple[str | None, str | None], frozenset[str]] = {}
+
+    def __call__(
+        self, records: Sequence[Record], ingested: datetime, enricher: Enricher
+    ) -> Normalized:
+        groups = self._groups(records)
+        if len(groups) == 1:
+            ((fields, _),) = groups.items()
+            return normalize(records, ingested=ingested, enricher=enricher, fields=fields)
+        parts: list[pa.RecordBatch] = []
+        order: list[int] = []  # the input index of each output row
+        rejected: list[tuple[int, str]] = []
+        for fields, indices in groups.items():
+            result = normalize(
+                [records[i] for i in indices], ingested=ingested, enricher=enricher, fields=fields
+            )
+            refused = {i for i, _ in result.rejected}
+            rejected += [(indices[i], reason) for i, reason in result.rejected]
+            order += [index for i, index in enumerate(indices) if i not in refused]
+            parts.append(result.batch)
+        # rows stay grouped: putting them back in input order would cost a copy of every column
+        batch = pa.Table.from_batches(parts, schema=arrow_schema()).combine_chunks()
+        return Normalized(_one_batch(batch), sorted(rejected), order)
+
+    def _groups(self, records: Sequence[Record]) -> dict[frozenset[str], list[int]]:
+        cache = self._cache
+        groups: dict[frozenset[str], list[int]] = {}
+        for i, record in enumerate(records):
+            key = (record.eventSource, record.eventName)
+            fields = cache.get(key)
+            if fields is None:
+                fields = cache[key] = self._columns_for(*key)
+            groups.setdefault(fields, []).append(i)
+        return groups
+
+
+def _one_batch(table: pa.Table) -> pa.RecordBatch:
+    batches = table.to_batches()
+    return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=arrow_schema())
