@@ -7,22 +7,23 @@ This is the library behind `trailhound scan` and `trailhound demo`; a Python use
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import pyarrow as pa
-
 from trailhound.alerts.model import Alert
-from trailhound.cloudtrail.ecs import to_documents
+from trailhound.cloudtrail.documents import rebuilt_documents
+from trailhound.cloudtrail.ecs import collector_paused
 from trailhound.cloudtrail.geo import Enricher
-from trailhound.cloudtrail.reader import read_events
+from trailhound.cloudtrail.reader import blobs_of
 from trailhound.cloudtrail.report import Report
 from trailhound.coverage import Coverage
 from trailhound.engine.detector import Detector, RunStats
+from trailhound.engine.pool import run_in_workers
+from trailhound.engine.stage import Stage, StageOutput, StagePlan
 from trailhound.engine.store import Store
 from trailhound.rules.model import Rule, RuleException
-from trailhound.sources import Source
+from trailhound.sources import Blob, Source
 
 
 @dataclass
@@ -52,29 +53,47 @@ def scan(
     now: datetime | None = None,
     final: bool = True,
     lateness: timedelta = timedelta(minutes=30),
-    on_batch: Callable[[pa.RecordBatch], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> ScanResult:
-    """Read every source, run every rule, and return the alerts not emitted before."""
+    """Read every source, run every rule, and return the alerts not emitted before.
+
+    Records no rule can match are dropped right after decoding and never normalized. With
+    `workers` > 1 the reading and filtering run in that many processes when every input can
+    be read by another process (files can, standard input cannot); `on_progress` hears how
+    many events each step read.
+    """
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     report = report or Report()
+    enricher = enricher or Enricher.create()
     detector = Detector(
         rules,
         store,
-        to_documents=to_documents,
+        to_documents=rebuilt_documents(enricher),
         exceptions=exceptions,
         now=now,
         since=since,
         until=until,
         lateness=lateness,
     )
+    plan = StagePlan.build(
+        rules, enricher=enricher, exceptions=exceptions, now=now, since=since, until=until
+    )
     coverage = Coverage()
-    for batch in read_events(sources, enricher=enricher or Enricher.create(), report=report):
-        detector.add(batch)
-        coverage.add(store.con, batch)
-        if on_batch is not None:
-            on_batch(batch)
-    alerts = detector.finish(final=final)
+    with collector_paused():
+        for out in _stage_outputs(blobs_of(sources, report), plan, report, workers):
+            if out.problems is not None:
+                out.problems.replay(report)
+            report.files_read += out.files_read
+            report.records_normalized += out.records_normalized
+            coverage.dynamodb.update(out.dynamodb)
+            detector.add_matches(
+                out.matched, events=out.events, latest=out.latest, records=out.records
+            )
+            if on_progress is not None:
+                on_progress(out.events)
+        alerts = detector.finish(final=final)
     expired = [e for e in (*exceptions, *_rule_exceptions(rules)) if _expired(e, now)]
     return ScanResult(
         alerts=alerts,
@@ -84,6 +103,17 @@ def scan(
         coverage=coverage,
         expired_exceptions=expired,
     )
+
+
+def _stage_outputs(
+    blobs: Iterable[Blob], plan: StagePlan, report: Report, workers: int
+) -> Iterator[StageOutput]:
+    if workers > 1:
+        listed = list(blobs)
+        if len(listed) > 1 and all(b.portable for b in listed):
+            return run_in_workers(listed, plan, workers)
+        blobs = listed
+    return Stage(plan).run(blobs, report)
 
 
 def _rule_exceptions(rules: Sequence[Rule]) -> list[RuleException]:

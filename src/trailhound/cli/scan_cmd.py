@@ -76,6 +76,14 @@ INPUT_SET_ASIDE = 4
     "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write alerts here."
 )
 @geoip_option
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Processes that read and filter the input in parallel (files only; standard input "
+    "is read by one). Alerts and state are the same for any number.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress, notes or summary.")
 @click.pass_context
 def scan_command(
@@ -90,6 +98,7 @@ def scan_command(
     output_format: str | None,
     output: Path | None,
     geoip: tuple[Path, ...],
+    workers: int,
     quiet: bool,
 ) -> None:
     """Scan CloudTrail logs in PATHS and report alerts.
@@ -113,7 +122,7 @@ def scan_command(
             result = scan(
                 sources, rules, store=store, enricher=enricher, report=report,
                 exceptions=exceptions, since=window[0], until=window[1], now=now,
-                on_batch=progress,
+                on_progress=progress, workers=workers,
             )  # fmt: skip
     finally:
         store.close()
@@ -162,8 +171,8 @@ class _progress:
         if self.bar is not None:
             self.bar.stop()
 
-    def __call__(self, batch: object) -> None:
-        self.events += getattr(batch, "num_rows", 0)
+    def __call__(self, events: int) -> None:
+        self.events += events
         if self.bar is not None:
             self.bar.update(self.task, description=f"{self.events:,} events")
 

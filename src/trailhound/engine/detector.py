@@ -15,16 +15,16 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from sqlglot import exp
+import pyarrow.compute as pc
 
 from trailhound.alerts.model import Alert, alert_id
-from trailhound.engine import new_terms, query, sequence, suppression, threshold
+from trailhound.cloudtrail.schema import BY_NAME
+from trailhound.engine import evidence, new_terms, query, sequence, suppression, threshold
 from trailhound.engine.candidates import Candidate, Outcome
-from trailhound.engine.exceptions import exception_predicate
-from trailhound.engine.predicates import column, compile_predicate
+from trailhound.engine.filtering import ITEM, FilterPlan, Matcher
+from trailhound.engine.prefilter import stored_columns
 from trailhound.engine.store import Store
-from trailhound.rules import kql_ast as k
-from trailhound.rules.model import Rule, RuleException, SequenceSpec
+from trailhound.rules.model import Rule, RuleException
 
 _US = timedelta(microseconds=1)
 _NEVER = 2**62
@@ -35,7 +35,10 @@ _EVALUATORS: dict[str, Callable[[duckdb.DuckDBPyConnection, Rule, int], Outcome]
     "sequence": sequence.evaluate,
 }
 
+# Matched rows (their stored columns; `raw`, the record's JSON, where it was kept) -> documents.
 DocumentMaker = Callable[[pa.RecordBatch], Iterator[dict[str, Any]]]
+RAW = "raw"
+_CHUNK = "evidence_chunk"
 
 
 @dataclass
@@ -45,13 +48,6 @@ class RunStats:
     alerts: Counter[str] = field(default_factory=Counter)
     already_emitted: int = 0
     dropped_by_max_signals: Counter[str] = field(default_factory=Counter)
-
-
-@dataclass(frozen=True)
-class _Filter:
-    rule: Rule
-    step: int
-    sql: str
 
 
 class Detector:
@@ -76,49 +72,66 @@ class Detector:
         self.lateness = lateness
         self.evidence_limit = evidence_limit
         self.stats = RunStats()
-        window = _time_window(since, until)
-        self.filters = [
-            _Filter(rule, step, _insert_sql(pred, window))
-            for rule in self.rules
-            for step, pred in enumerate(self._predicates(rule, exceptions))
-        ]
-
-    def _predicates(
-        self, rule: Rule, exceptions: Sequence[RuleException]
-    ) -> list[exp.Expr]:
-        applicable = [
-            e
-            for e in (*rule.exceptions, *exceptions)
-            if not e.rule_ids or rule.rule_id in e.rule_ids or rule.name in e.rule_ids
-        ]
-        asts: list[k.Node] = [rule.ast]
-        if isinstance(rule.spec, SequenceSpec):
-            # the rule's own query is a filter shared by every step
-            asts = [k.And((rule.ast, step.ast)) for step in rule.spec.steps]
-        preds: list[exp.Expr] = []
-        for ast in asts:
-            pred: exp.Expr = exp.paren(compile_predicate(ast, now=self.now))
-            for excused in applicable:
-                if excused.expires is None or excused.expires >= self.now.date():
-                    pred = exp.and_(pred, exp.not_(exp.paren(exception_predicate(excused))))
-            preds.append(pred)
-        return preds
+        self.plan = FilterPlan.build(
+            self.rules, exceptions=exceptions, now=self.now, since=since, until=until
+        )
+        self.matcher = Matcher(self.plan, self.con)
+        store.ensure_columns(stored_columns(self.rules))
+        self._every_column = False
+        self._next_chunk = _next_chunk(self.con)
 
     def add(self, batch: pa.RecordBatch | pa.Table) -> None:
-        """Keep, for every rule, the rows of `batch` it matches."""
+        """Keep, for every rule, the rows of `batch` it matches (all their columns)."""
         if batch.num_rows == 0:
             return
-        self.stats.events += batch.num_rows
-        self.con.register("batch", batch)
-        try:
-            for f in self.filters:
-                self.con.execute(f.sql, {"rule": f.rule.rule_id, "step": f.step})
-            rows = self.con.execute('SELECT max(epoch_us("@timestamp")) FROM batch').fetchall()
-        finally:
-            self.con.unregister("batch")
-        if rows and rows[0][0] is not None:
-            latest = int(self.store.get_meta("max_event_time") or -_NEVER)
-            self.store.set_meta("max_event_time", str(max(latest, int(rows[0][0]))))
+        if isinstance(batch, pa.Table):
+            batch = batch.combine_chunks().to_batches()[0]
+        if not self._every_column:  # whole events are kept, for documents made from them
+            self.store.ensure_columns(BY_NAME)
+            self._every_column = True
+        matched = self.matcher.match(batch, keep=BY_NAME)
+        if matched is not None:
+            matched = matched.drop_columns([ITEM])
+        latest = pc.max(pc.cast(batch.column("@timestamp"), pa.int64())).as_py()
+        self.add_matches(matched, events=batch.num_rows, latest=latest)
+
+    def add_matches(
+        self,
+        matched: pa.Table | None,
+        *,
+        events: int,
+        latest: int | None,
+        records: bytes | None = None,
+    ) -> None:
+        """Keep rows already matched elsewhere (`FilterPlan.match` in a worker).
+
+        `events` is how many events were read to find them and `latest` the newest event
+        time among those (epoch µs). `records` is the evidence pack of the records behind the
+        rows, addressed by their `evidence_item`."""
+        self.stats.events += events
+        if matched is not None and matched.num_rows:
+            chunk = self._store_pack(records)
+            self.con.register("_matched", matched)
+            try:
+                self.con.execute(
+                    "INSERT INTO matches BY NAME SELECT nextval('match_seq') AS seq, "
+                    f"$chunk::BIGINT AS {_CHUNK}, * FROM _matched",
+                    {"chunk": chunk},
+                )
+            finally:
+                self.con.unregister("_matched")
+        if latest is not None:
+            known = int(self.store.get_meta("max_event_time") or -_NEVER)
+            if latest > known:
+                self.store.set_meta("max_event_time", str(latest))
+
+    def _store_pack(self, records: bytes | None) -> int | None:
+        if records is None:
+            return None
+        chunk = self._next_chunk
+        self._next_chunk += 1
+        self.con.execute("INSERT INTO evidence VALUES (?, ?)", [chunk, records])
+        return chunk
 
     def finish(self, *, final: bool = True) -> list[Alert]:
         """Decide every pending match up to the cutoff and return the new alerts.
@@ -128,16 +141,27 @@ class Detector:
         """
         latest = int(self.store.get_meta("max_event_time") or -_NEVER)
         cutoff = _NEVER if final else latest - int(self.lateness / _US)
-        alerts: list[Alert] = []
+        decided: list[tuple[Rule, Outcome, list[tuple[str, Candidate]]]] = []
         for rule in self.rules:
             self.stats.matched[rule.name] += self._count_matches(rule, cutoff)
             outcome = _EVALUATORS[rule.type](self.con, rule, cutoff)
             kept = suppression.apply(self.con, rule, outcome.candidates)
             kept = self._cap_max_signals(rule, kept)
-            new = self._emit(rule, kept)
+            outcome.candidates = []  # only what `_forget` needs is kept from here on
+            decided.append((rule, outcome, self._fresh(rule, kept)))
+        # evidence for every rule at once: each evidence pack is opened once per run
+        docs = self._evidence_documents([c for _, _, fresh in decided for _, c in fresh])
+        alerts: list[Alert] = []
+        for rule, outcome, fresh in decided:
+            new = [self._alert(rule, i, c, docs) for i, c in fresh]
+            self._record(new)
             self._forget(rule, cutoff, outcome)
             self.stats.alerts[rule.name] += len(new)
             alerts.extend(new)
+        self.con.execute(
+            f"DELETE FROM evidence WHERE chunk NOT IN "
+            f"(SELECT {_CHUNK} FROM matches WHERE {_CHUNK} IS NOT NULL)"
+        )
         alerts.sort(key=lambda a: (a.time, a.rule.name, a.id))
         return alerts
 
@@ -161,17 +185,15 @@ class Detector:
                 self.stats.dropped_by_max_signals[rule.name] += 1
         return kept
 
-    def _emit(self, rule: Rule, candidates: list[Candidate]) -> list[Alert]:
+    def _fresh(self, rule: Rule, candidates: list[Candidate]) -> list[tuple[str, Candidate]]:
+        """The candidates with their alert ids, without those emitted by an earlier run."""
         if not candidates:
             return []
         ids = [alert_id(rule, c.key, c.event_ids) for c in candidates]
         known = self._known_ids(ids)
         fresh = [(i, c) for i, c in zip(ids, candidates, strict=True) if i not in known]
         self.stats.already_emitted += len(candidates) - len(fresh)
-        docs = self._evidence_documents([c for _, c in fresh])
-        alerts = [self._alert(rule, i, c, docs) for i, c in fresh]
-        self._record(alerts)
-        return alerts
+        return fresh
 
     def _known_ids(self, ids: list[str]) -> set[str]:
         self.con.register("_ids", pa.table({"alert_id": ids}))
@@ -193,8 +215,28 @@ class Detector:
         finally:
             self.con.unregister("_seqs")
         order = table.column("seq").to_pylist()
-        docs = self.to_documents(table.drop_columns(["seq"]).combine_chunks().to_batches()[0])
-        return dict(zip(order, docs, strict=True))
+        table = table.append_column(RAW, self._raw_records(table))
+        rows = table.drop_columns(["seq", _CHUNK, ITEM]).combine_chunks().to_batches()[0]
+        return dict(zip(order, self.to_documents(rows), strict=True))
+
+    def _raw_records(self, table: pa.Table) -> pa.Array:
+        """The JSON of the record behind each row, from its evidence pack; null if none."""
+        places = list(
+            zip(table.column(_CHUNK).to_pylist(), table.column(ITEM).to_pylist(), strict=True)
+        )
+        chunks = sorted({c for c, _ in places if c is not None})
+        packs: dict[int, list[bytes]] = {}
+        if chunks:
+            rows = self.con.execute(
+                "SELECT chunk, data FROM evidence WHERE chunk IN (SELECT unnest($chunks))",
+                {"chunks": chunks},
+            ).fetchall()
+            packs = {chunk: evidence.unpack(data) for chunk, data in rows}
+        raws = [
+            packs[c][i] if c is not None and i is not None and c in packs else None
+            for c, i in places
+        ]
+        return pa.array(raws, pa.binary())
 
     def _alert(
         self, rule: Rule, ident: str, cand: Candidate, docs: Mapping[int, dict[str, Any]]
@@ -247,25 +289,9 @@ class Detector:
             self.con.unregister("_consumed")
 
 
-def _time_window(since: datetime | None, until: datetime | None) -> exp.Expr:
-    ts = column("@timestamp")
-    cond: exp.Expr = exp.Not(this=exp.Is(this=ts, expression=exp.Null()))
-    tz = exp.DataType.build("TIMESTAMPTZ")
-    if since is not None:
-        bound = exp.cast(exp.Literal.string(since.isoformat()), tz)
-        cond = exp.and_(cond, exp.GTE(this=ts, expression=bound))
-    if until is not None:
-        bound = exp.cast(exp.Literal.string(until.isoformat()), tz)
-        cond = exp.and_(cond, exp.LT(this=ts, expression=bound))
-    return cond
-
-
-def _insert_sql(predicate: exp.Expr, window: exp.Expr) -> str:
-    where = exp.and_(window, predicate).sql("duckdb")
-    return (
-        "INSERT INTO matches BY NAME SELECT nextval('match_seq') AS seq, $rule AS rule_id, "
-        '$step AS step, epoch_us("@timestamp") AS ts, * FROM batch WHERE ' + where
-    )
+def _next_chunk(con: duckdb.DuckDBPyConnection) -> int:
+    rows = con.execute("SELECT coalesce(max(chunk) + 1, 0) FROM evidence").fetchall()
+    return int(rows[0][0])
 
 
 def _investigation(

@@ -6,11 +6,14 @@
 - `clocks`: when each rule first saw an event (learning periods count from there).
 - `ledger`: every alert already emitted, so a rerun never emits it again.
 - `suppression`: the open suppression window of each alert group.
+- `evidence`: packs of the raw records behind matches (`trailhound.engine.evidence`), so that
+  a match needs only the columns its rule reads and the evidence can still show everything.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
@@ -34,6 +37,7 @@ CREATE TABLE IF NOT EXISTS ledger (
 CREATE TABLE IF NOT EXISTS suppression (
     rule_id VARCHAR, group_key VARCHAR, window_start BIGINT, window_end BIGINT,
     alert_id VARCHAR, absorbed BIGINT, PRIMARY KEY (rule_id, group_key));
+CREATE TABLE IF NOT EXISTS evidence (chunk BIGINT, data BLOB);
 CREATE SEQUENCE IF NOT EXISTS match_seq;
 """
 
@@ -80,14 +84,30 @@ class Store:
             )
 
     def _create_matches(self) -> None:
-        empty = pa.table({f.name: pa.array([], f.type) for f in arrow_schema()})
-        self.con.register("_empty_events", empty)
+        # Event columns are added as rules need them (`ensure_columns`): a narrow table is
+        # several times cheaper to append to than one with every column of the schema.
         self.con.execute(
-            "CREATE TABLE IF NOT EXISTS matches AS SELECT 0::BIGINT AS seq, "
-            "''::VARCHAR AS rule_id, 0::INTEGER AS step, 0::BIGINT AS ts, * "
-            "FROM _empty_events LIMIT 0"
+            "CREATE TABLE IF NOT EXISTS matches (seq BIGINT, rule_id VARCHAR, step INTEGER, "
+            "ts BIGINT, evidence_chunk BIGINT, evidence_item INTEGER)"
         )
-        self.con.unregister("_empty_events")
+        # state written before matches were narrow has every event column but these two
+        self.con.execute("ALTER TABLE matches ADD COLUMN IF NOT EXISTS evidence_chunk BIGINT")
+        self.con.execute("ALTER TABLE matches ADD COLUMN IF NOT EXISTS evidence_item INTEGER")
+
+    def ensure_columns(self, names: Iterable[str]) -> None:
+        """Give `matches` these event columns (schema names), if it lacks any."""
+        present = {r[0] for r in self.con.execute("DESCRIBE matches").fetchall()}
+        missing = [f for f in arrow_schema() if f.name in set(names) - present]
+        if not missing:
+            return
+        empty = pa.table({f.name: pa.array([], f.type) for f in missing})
+        self.con.register("_empty_events", empty)
+        try:
+            types = self.con.execute("DESCRIBE SELECT * FROM _empty_events").fetchall()
+        finally:
+            self.con.unregister("_empty_events")
+        for name, kind, *_ in types:
+            self.con.execute(f'ALTER TABLE matches ADD COLUMN IF NOT EXISTS "{name}" {kind}')
 
     def get_meta(self, key: str) -> str | None:
         rows = self.con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()

@@ -1,0 +1,57 @@
+"""Evidence documents for matched rows, rebuilt in full from the records behind them.
+
+A stored match holds only the columns its rule reads. Where the row carries its record's JSON
+(`raw`), the record is normalized again, with every column and the same `event.ingested`, so
+the evidence document is exactly what a full normalization would have made; rows without it
+are printed from the columns they have.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from trailhound.cloudtrail.ecs import normalize, to_documents
+from trailhound.cloudtrail.geo import Enricher
+from trailhound.cloudtrail.record import decode_record
+
+RAW = "raw"
+
+
+def rebuilt_documents(enricher: Enricher) -> Callable[[pa.RecordBatch], Iterator[dict[str, Any]]]:
+    """A document maker for the detector that rebuilds each row from its `raw` record."""
+
+    def documents(batch: pa.RecordBatch) -> Iterator[dict[str, Any]]:
+        if RAW not in batch.schema.names:
+            yield from to_documents(batch)
+            return
+        raws = batch.column(RAW).to_pylist()
+        rebuilt = _rebuilt(raws, batch.column("event.ingested").to_pylist(), enricher)
+        stored = batch.drop_columns([RAW])
+        for i in range(batch.num_rows):
+            found = rebuilt.get(i)
+            yield found if found is not None else next(to_documents(stored.slice(i, 1)))
+
+    return documents
+
+
+def _rebuilt(
+    raws: list[bytes | None], ingested: list[datetime | None], enricher: Enricher
+) -> dict[int, dict[str, Any]]:
+    """Documents by row index, normalized together per `event.ingested` value."""
+    groups: dict[datetime, list[int]] = defaultdict(list)
+    for i, (raw, when) in enumerate(zip(raws, ingested, strict=True)):
+        if raw is not None and when is not None:
+            groups[when].append(i)
+    out: dict[int, dict[str, Any]] = {}
+    for when, rows in groups.items():
+        records = [decode_record(raws[i] or b"") for i in rows]
+        result = normalize(records, ingested=when, enricher=enricher)
+        refused = {i for i, _ in result.rejected}
+        made = [row for j, row in enumerate(rows) if j not in refused]
+        out.update(zip(made, to_documents(result.batch), strict=True))
+    return out

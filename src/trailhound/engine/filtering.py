@@ -1,0 +1,249 @@
+"""The filter stage: which rows of a batch each rule (or sequence step) matches.
+
+This is a pure function of a batch, so it runs wherever the batch is: in the process that
+keeps the state, or in a worker that ships only the matched rows back. `FilterPlan` holds
+plain SQL text and is cheap to send to another process; `Matcher` applies it.
+
+A rule's filter reads a handful of columns, and a trail repeats the same few combinations of
+their values (provider, action, outcome, country...) over and over. So `Matcher` evaluates each
+filter once per distinct combination, not once per row, and remembers the answer for later
+batches; only combinations never seen before go to DuckDB, in one query per batch. The time
+window (`--since`, `--until`) is the one condition on a per-event value, and is applied per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlglot import exp
+
+from trailhound.engine.exceptions import exception_predicate
+from trailhound.engine.predicates import compile_predicate
+from trailhound.engine.prefilter import (
+    ACTION,
+    PROVIDER,
+    Selection,
+    ast_columns,
+    columns_of,
+    filter_asts,
+    pairs_of,
+)
+from trailhound.rules.model import Rule, RuleException
+
+# The columns a matched row carries besides the event's own.
+RULE_ID, STEP, TS, ITEM = "rule_id", "step", "ts", "evidence_item"
+_KEY = "__key"
+# Remembered combinations: at most this many, and none holding a long text (a request's
+# parameters are nearly always new, so remembering them would only cost memory).
+_REMEMBER = 65_536
+_LONG_TEXT = 256
+
+
+@dataclass(frozen=True, slots=True)
+class RuleFilter:
+    rule_id: str
+    step: int
+    where: str  # a DuckDB boolean expression over the event columns, never NULL
+    pairs: Selection  # (provider, action) outside which `where` is false
+
+
+@dataclass(frozen=True, slots=True)
+class FilterPlan:
+    filters: tuple[RuleFilter, ...]
+    columns: tuple[str, ...]  # every column some filter reads
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @classmethod
+    def build(
+        cls,
+        rules: Sequence[Rule],
+        *,
+        exceptions: Sequence[RuleException] = (),
+        now: datetime,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> FilterPlan:
+        """One filter per enabled rule (per step for sequences), with the exceptions that
+        apply to it folded in."""
+        filters: list[RuleFilter] = []
+        columns: set[str] = set()
+        for rule in rules:
+            if not rule.enabled:
+                continue
+            excused = _applicable(rule, exceptions, now)
+            for step, ast in enumerate(filter_asts(rule)):
+                pred: exp.Expr = exp.paren(compile_predicate(ast, now=now))
+                for e in excused:
+                    pred = exp.and_(pred, exp.not_(exp.paren(exception_predicate(e))))
+                filters.append(
+                    RuleFilter(rule.rule_id, step, pred.sql("duckdb"), Selection(pairs_of(ast)))
+                )
+                columns |= ast_columns(ast)
+                columns |= columns_of(c.field for e in excused for c in e.conditions)
+        return cls(tuple(filters), tuple(sorted(columns | {PROVIDER, ACTION})), since, until)
+
+
+def _applicable(
+    rule: Rule, exceptions: Sequence[RuleException], now: datetime
+) -> list[RuleException]:
+    return [
+        e
+        for e in (*rule.exceptions, *exceptions)
+        if (not e.rule_ids or rule.rule_id in e.rule_ids or rule.name in e.rule_ids)
+        and (e.expires is None or e.expires >= now.date())
+    ]
+
+
+class Matcher:
+    """Applies a `FilterPlan` to batches, remembering the answer for each combination of the
+    values the filters read."""
+
+    def __init__(self, plan: FilterPlan, con: duckdb.DuckDBPyConnection) -> None:
+        self.plan = plan
+        self.con = con
+        self._known: dict[tuple[Any, ...], tuple[int, ...]] = {}
+
+    def match(self, batch: pa.RecordBatch, keep: Collection[str]) -> pa.Table | None:
+        """The rows of `batch` each filter matches: `rule_id`, `step`, `ts` (epoch µs),
+        `evidence_item` (the row's index in `batch`) and the `keep` columns; None if none.
+        Rows come filter by filter, each filter's in batch order."""
+        if batch.num_rows == 0 or not self.plan.filters:
+            return None
+        rows = self._in_window(batch)
+        if not len(rows):
+            return None
+        group, first = _groups(batch, self.plan.columns, rows)
+        hits = self._decide(batch, first)  # filter indices per group
+        which, taken = _rows_per_filter(hits, group, rows, len(self.plan.filters))
+        if not len(taken):
+            return None
+        index = pa.array(taken, pa.int64())
+        kept = pa.Table.from_batches([batch.select([c for c in batch.schema.names if c in keep])])
+        ids = pa.array([f.rule_id for f in self.plan.filters], pa.string()).take(which)
+        steps = pa.array([f.step for f in self.plan.filters], pa.int32()).take(which)
+        ts = pc.cast(batch.column("@timestamp"), pa.int64()).take(index)
+        out = pa.table({RULE_ID: ids, STEP: steps, TS: ts, ITEM: pa.array(taken, pa.int32())})
+        for name, column in zip(kept.schema.names, kept.take(index).columns, strict=True):
+            out = out.append_column(name, column)
+        return out
+
+    def _in_window(self, batch: pa.RecordBatch) -> np.ndarray:
+        ts = batch.column("@timestamp")
+        mask = pc.is_valid(ts)
+        if self.plan.since is not None:
+            mask = pc.and_(mask, pc.greater_equal(ts, pa.scalar(self.plan.since, ts.type)))
+        if self.plan.until is not None:
+            mask = pc.and_(mask, pc.less(ts, pa.scalar(self.plan.until, ts.type)))
+        return np.flatnonzero(pc.fill_null(mask, False).to_numpy(zero_copy_only=False))
+
+    def _decide(self, batch: pa.RecordBatch, first: np.ndarray) -> list[tuple[int, ...]]:
+        """For each group (given by its first row), the filters it passes."""
+        values = batch.select(list(self.plan.columns)).take(pa.array(first, pa.int64()))
+        keys = [
+            _hashable(row) for row in zip(*(c.to_pylist() for c in values.columns), strict=True)
+        ]
+        decided: list[tuple[int, ...] | None] = [self._known.get(key) for key in keys]
+        new = [g for g, found in enumerate(decided) if found is None]
+        if new:
+            fresh = self._evaluate(values, new)
+            for g in new:
+                decided[g] = fresh.get(g, ())
+                self._remember(keys[g], decided[g] or ())
+        return [d or () for d in decided]
+
+    def _evaluate(self, values: pa.RecordBatch, groups: list[int]) -> dict[int, tuple[int, ...]]:
+        """Run, in DuckDB, each filter that could pass on the groups it could pass on."""
+        providers = values.column(PROVIDER).to_pylist()
+        actions = values.column(ACTION).to_pylist()
+        asked: dict[int, list[int]] = {}
+        for f, rule in enumerate(self.plan.filters):
+            mine = [g for g in groups if rule.pairs.admits(providers[g], actions[g])]
+            if mine:
+                asked[f] = mine
+        if not asked:
+            return {}
+        numbered = pa.Table.from_batches([values]).append_column(
+            _KEY, pa.array(range(values.num_rows), pa.int32())
+        )
+        # One table per filter, holding only the groups asked of it: a WHERE clause then
+        # evaluates the filter's conditions in turn on the rows still passing, so its costly
+        # conditions (flattened fields) run only where the cheap ones held.
+        names = {f: f"_groups_{f}" for f in asked}
+        for f, mine in asked.items():
+            self.con.register(names[f], numbered.take(pa.array(mine, pa.int32())))
+        try:
+            found = self.con.execute(
+                " UNION ALL ".join(
+                    f"SELECT {f} AS f, {_KEY} FROM {names[f]} WHERE {self.plan.filters[f].where}"
+                    for f in asked
+                )
+            ).fetchall()
+        finally:
+            for name in names.values():
+                self.con.unregister(name)
+        out: dict[int, list[int]] = {}
+        for f, g in found:
+            out.setdefault(g, []).append(f)
+        return {g: tuple(sorted(fs)) for g, fs in out.items()}
+
+    def _remember(self, key: tuple[Any, ...], filters: tuple[int, ...]) -> None:
+        if any(isinstance(v, str) and len(v) > _LONG_TEXT for v in key):
+            return
+        if len(self._known) >= _REMEMBER:
+            self._known.clear()
+        self._known[key] = filters
+
+
+def _hashable(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(tuple(v) if isinstance(v, list) else v for v in row)
+
+
+def _groups(
+    batch: pa.RecordBatch, columns: Sequence[str], rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each row in `rows`, the number of its combination of values in `columns`; and for
+    each combination, the first row (a batch index) that has it."""
+    key = np.zeros(len(rows), dtype=np.int64)
+    index = pa.array(rows, pa.int64())
+    for name in columns:
+        codes, count = _codes(batch.column(name).take(index))
+        key = key * (count + 1) + codes
+        _, key = np.unique(key, return_inverse=True)  # keep the key small
+    _, first, group = np.unique(key, return_index=True, return_inverse=True)
+    return group, rows[first]
+
+
+def _codes(values: pa.Array) -> tuple[np.ndarray, int]:
+    """A small integer per distinct value (nulls are the last code), and how many there are."""
+    if pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
+        seen: dict[Any, int] = {}
+        codes = [seen.setdefault(_hashable((v,))[0], len(seen)) for v in values.to_pylist()]
+        return np.asarray(codes, dtype=np.int64), len(seen)
+    encoded = values.dictionary_encode()
+    count = len(encoded.dictionary)
+    codes = pc.fill_null(encoded.indices, count).to_numpy(zero_copy_only=False)
+    return codes.astype(np.int64), count
+
+
+def _rows_per_filter(
+    hits: list[tuple[int, ...]], group: np.ndarray, rows: np.ndarray, filters: int
+) -> tuple[pa.Array, list[int]]:
+    """Which filter each output row is for, and its batch row: filter by filter, in row order."""
+    which: list[int] = []
+    taken: list[int] = []
+    for f in range(filters):
+        passing = [g for g, fs in enumerate(hits) if f in fs]
+        if not passing:
+            continue
+        selected = rows[np.isin(group, passing)]
+        which += [f] * len(selected)
+        taken += selected.tolist()
+    return pa.array(which, pa.int32()), taken

@@ -1,0 +1,271 @@
+"""What the rules can read, worked out from the rules before any event is read.
+
+Two answers let the reader skip work no rule can use:
+
+- `Selection`: the (event.provider, event.action) pairs at least one rule requires. A record
+  outside them cannot match any rule, so it is dropped right after decoding, before it costs a
+  normalization. A rule that constrains neither field selects everything.
+- `rule_columns`: the event columns the rules' filters, the rule types and the exceptions read.
+  Only these are normalized for the events that pass the selection; evidence documents are
+  rebuilt in full later, for the few events that become evidence.
+
+Both are conservative: a pair or a column is left out only when no rule could look at it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from itertools import product
+
+from trailhound.cloudtrail.record import Record
+from trailhound.cloudtrail.schema import BY_NAME, COLUMNS, Kind, flattened_parent
+from trailhound.rules import kql_ast as k
+from trailhound.rules.kql import expand_fields
+from trailhound.rules.model import (
+    NewTermsSpec,
+    Rule,
+    RuleException,
+    SequenceSpec,
+    ThresholdSpec,
+)
+
+PROVIDER = "event.provider"
+ACTION = "event.action"
+# Columns every stored match needs: its time, its id (tie-breaks, alert ids) and when it was read.
+ALWAYS: frozenset[str] = frozenset({"@timestamp", "event.id", "event.ingested"})
+
+# (provider, action); None stands for any value.
+Pair = tuple[str | None, str | None]
+_ANY: frozenset[Pair] = frozenset({(None, None)})
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The (provider, action) pairs some rule can match; `pairs` None means every event."""
+
+    pairs: frozenset[Pair] | None
+
+    @property
+    def everything(self) -> bool:
+        return self.pairs is None or (None, None) in self.pairs
+
+    def picker(self) -> Callable[[Sequence[Record]], list[int]]:
+        """A function giving the indices of the records this selection admits."""
+        if self.everything:
+            return lambda records: list(range(len(records)))
+        assert self.pairs is not None
+        if all(action is None for _, action in self.pairs):
+            providers = frozenset(p for p, _ in self.pairs)
+            return lambda records: [i for i, r in enumerate(records) if r.eventSource in providers]
+        admits = self.admits
+        return lambda records: [
+            i for i, r in enumerate(records) if admits(r.eventSource, r.eventName)
+        ]
+
+    def admits(self, provider: str | None, action: str | None) -> bool:
+        if self.pairs is None:
+            return True
+        pairs = self.pairs
+        return (
+            (provider, action) in pairs
+            or (provider, None) in pairs
+            or (None, action) in pairs
+            or (None, None) in pairs
+        )
+
+
+def selection(rules: Sequence[Rule]) -> Selection:
+    """The union over enabled rules (and sequence steps) of the pairs each can match."""
+    found: set[Pair] = set()
+    for rule in rules:
+        if not rule.enabled:
+            continue
+        for ast in filter_asts(rule):
+            pairs = pairs_of(ast)
+            if pairs is None:
+                return Selection(None)
+            found |= pairs
+    return Selection(_simplified(found))
+
+
+def pairs_of(node: k.Node) -> frozenset[Pair] | None:
+    """Pairs outside which `node` is false; None when it does not constrain them."""
+    pairs = _pairs(node)
+    return None if pairs is None else _simplified(set(pairs))
+
+
+def _simplified(pairs: set[Pair]) -> frozenset[Pair]:
+    """Without the pairs a wider one already covers (PutItem on DynamoDB under all DynamoDB)."""
+    if (None, None) in pairs:
+        return _ANY
+    return frozenset(
+        (p, a)
+        for p, a in pairs
+        if p is None or a is None or ((p, None) not in pairs and (None, a) not in pairs)
+    )
+
+
+def filter_asts(rule: Rule) -> list[k.Node]:
+    """The rule's filter, one per step for a sequence (each joined with the rule's query)."""
+    if isinstance(rule.spec, SequenceSpec):
+        return [k.And((rule.ast, step.ast)) for step in rule.spec.steps]
+    return [rule.ast]
+
+
+def _pairs(node: k.Node) -> frozenset[Pair] | None:
+    match node:
+        case k.Match(field, value) if field == PROVIDER and not value.has_wildcard:
+            return frozenset({(value.text, None)})
+        case k.Match(field, value) if field == ACTION and not value.has_wildcard:
+            return frozenset({(None, value.text)})
+        case k.And(items):
+            return _meet_all([_pairs(i) for i in items])
+        case k.Or(items):
+            parts = [_pairs(i) for i in items]
+            if any(p is None for p in parts):
+                return None
+            return frozenset().union(*(p for p in parts if p is not None))
+        case _:
+            return None
+
+
+def _meet_all(parts: Sequence[frozenset[Pair] | None]) -> frozenset[Pair] | None:
+    known = [p for p in parts if p is not None]
+    if not known:
+        return None
+    result = known[0]
+    for other in known[1:]:
+        result = frozenset(m for a, b in product(result, other) if (m := _meet(a, b)))
+    return result
+
+
+def _meet(a: Pair, b: Pair) -> Pair | None:
+    """The pair both require, or None when they contradict each other."""
+    if not (_agree(a[0], b[0]) and _agree(a[1], b[1])):
+        return None
+    return (a[0] if a[0] is not None else b[0], a[1] if a[1] is not None else b[1])
+
+
+def _agree(a: str | None, b: str | None) -> bool:
+    return a is None or b is None or a == b
+
+
+# -- columns ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnPlan:
+    """For each column some rule reads, the events it is read for.
+
+    A column read inside `event.action: "BatchWriteItem" and request_parameters: *x*` is read
+    for BatchWriteItem events only: for any other event the conjunction is false whatever the
+    column holds, so it need not be built."""
+
+    needs: dict[str, Selection]
+
+    @property
+    def columns(self) -> frozenset[str]:
+        return frozenset(self.needs)
+
+    def columns_for(self, provider: str | None, action: str | None) -> frozenset[str]:
+        return frozenset(c for c, wanted in self.needs.items() if wanted.admits(provider, action))
+
+
+def column_plan(rules: Sequence[Rule], exceptions: Sequence[RuleException] = ()) -> ColumnPlan:
+    """What deciding the enabled rules reads: filters, exceptions, the fields of thresholds,
+    new terms, sequences and suppression, and `ALWAYS` for every event."""
+    needs: dict[str, set[Pair] | None] = {name: None for name in ALWAYS}
+    for rule in rules:
+        if not rule.enabled:
+            continue
+        scope: set[Pair] | None = set()
+        for ast in filter_asts(rule):
+            for fields, context in _reads(ast, None):
+                _want(needs, columns_of(fields), context)
+            pairs = pairs_of(ast)
+            scope = None if pairs is None or scope is None else scope | pairs
+        # stored fields and exceptions are read only for events the rule's filter let through
+        excused = [*rule.exceptions, *exceptions]
+        fields = {*stored_fields(rule), *(c.field for e in excused for c in e.conditions)}
+        _want(needs, columns_of(fields), None if scope is None else frozenset(scope))
+    return ColumnPlan(
+        {c: Selection(None if p is None else _simplified(p)) for c, p in needs.items()}
+    )
+
+
+def _want(
+    needs: dict[str, set[Pair] | None], columns: Iterable[str], context: frozenset[Pair] | None
+) -> None:
+    for name in columns:
+        if name not in needs:
+            needs[name] = set()
+        wanted = needs[name]
+        if wanted is None:
+            continue
+        if context is None:
+            needs[name] = None
+        else:
+            wanted |= context
+
+
+def _reads(
+    node: k.Node, context: frozenset[Pair] | None
+) -> Iterable[tuple[set[str], frozenset[Pair] | None]]:
+    """The fields each leaf reads, with the pairs outside which its value cannot matter."""
+    match node:
+        case k.And(items):
+            pairs = [pairs_of(i) for i in items]
+            for i, item in enumerate(items):
+                others = _meet_all([context, *pairs[:i], *pairs[i + 1 :]])
+                yield from _reads(item, others)
+        case k.Or(items):
+            for item in items:
+                yield from _reads(item, context)
+        case k.Not(item):
+            yield from _reads(item, context)
+        case k.FreeText():
+            # free text searches every keyword column
+            yield {c.name for c in COLUMNS if c.kind is Kind.KEYWORD}, context
+        case _:
+            yield k.fields(node), context
+
+
+def stored_columns(rules: Sequence[Rule]) -> frozenset[str]:
+    """The columns a stored match must keep: what the rule types and suppression read later,
+    and `ALWAYS`. The filters' own columns are not needed once a row has matched."""
+    fields = {f for rule in rules if rule.enabled for f in stored_fields(rule)}
+    return ALWAYS | columns_of(fields)
+
+
+def stored_fields(rule: Rule) -> tuple[str, ...]:
+    """The fields the rule's type and its suppression read from stored matches."""
+    spec = rule.spec
+    fields: list[str] = []
+    if isinstance(spec, ThresholdSpec):
+        fields += [*spec.fields, *(c.field for c in spec.cardinality)]
+    elif isinstance(spec, NewTermsSpec):
+        fields += spec.fields
+    elif isinstance(spec, SequenceSpec):
+        fields += spec.by
+    if rule.suppression is not None:
+        fields += rule.suppression.group_by
+    return tuple(fields)
+
+
+def columns_of(fields: Iterable[str]) -> frozenset[str]:
+    """The columns that hold `fields`: the column itself, or the flattened column a dotted
+    sub-field is read from. Names no column holds are left out (they read as missing)."""
+    out: set[str] = set()
+    for name in fields:
+        for expanded in expand_fields(name, BY_NAME):
+            if expanded in BY_NAME:
+                out.add(expanded)
+            elif (flat := flattened_parent(expanded)) is not None:
+                out.add(flat[0].name)
+    return frozenset(out)
+
+
+def ast_columns(node: k.Node) -> frozenset[str]:
+    """The columns a query reads."""
+    return columns_of(set().union(*(fields for fields, _ in _reads(node, None))))

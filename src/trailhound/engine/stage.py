@@ -1,0 +1,205 @@
+"""Blobs in, matched rows out: read, skip what no rule can match, normalize, filter.
+
+Everything here is a pure function of the blobs it is given, so it runs the same in the
+scanning process or in a worker process (`trailhound.engine.pool`). What leaves it is small:
+the rows some rule matched (only the columns deciding the rules reads), one evidence pack of
+the records behind them, and counts. Decisions (windows, terms, alerts) are never made here.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trailhound.cloudtrail.geo import Enricher
+from trailhound.cloudtrail.partial import PartialNormalizer
+from trailhound.cloudtrail.reader import DEFAULT_BATCH_SIZE, read_selected
+from trailhound.cloudtrail.record import Record, parse_event_time
+from trailhound.cloudtrail.report import Report, SetAside, Skipped
+from trailhound.coverage import DYNAMODB, Coverage
+from trailhound.engine import evidence
+from trailhound.engine.eligibility import Eligibility
+from trailhound.engine.filtering import ITEM, FilterPlan, Matcher
+from trailhound.engine.prefilter import (
+    ColumnPlan,
+    Selection,
+    column_plan,
+    selection,
+    stored_columns,
+)
+from trailhound.engine.udfs import register
+from trailhound.rules.model import Rule, RuleException
+from trailhound.sources import Blob
+
+_TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+
+@dataclass(frozen=True, slots=True)
+class StagePlan:
+    """What the stage needs to know, worked out once from the rules; picklable."""
+
+    filters: FilterPlan
+    selection: Selection
+    columns: ColumnPlan
+    stored: frozenset[str]
+    eligibility: Eligibility
+    enricher: Enricher
+    batch_size: int = DEFAULT_BATCH_SIZE
+
+    @classmethod
+    def build(
+        cls,
+        rules: Sequence[Rule],
+        *,
+        enricher: Enricher,
+        exceptions: Sequence[RuleException] = (),
+        now: datetime,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> StagePlan:
+        return cls(
+            filters=FilterPlan.build(
+                rules, exceptions=exceptions, now=now, since=since, until=until
+            ),
+            selection=selection(rules),
+            columns=column_plan(rules, exceptions),
+            stored=stored_columns(rules),
+            eligibility=Eligibility.build(rules),
+            enricher=enricher,
+            batch_size=batch_size,
+        )
+
+
+@dataclass
+class Problems:
+    """What a stage told its report, kept to be told again to the report that counts."""
+
+    set_aside: list[tuple[str, str, str | None, str, int | None]] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def report(self) -> Report:
+        return Report(on_problem=self._problem, on_skip=self.skipped.append)
+
+    def _problem(self, p: SetAside) -> None:
+        self.set_aside.append((p.reason, p.where or "", p.position, p.detail, p.records))
+
+    def replay(self, report: Report) -> None:
+        for reason, where, position, detail, records in self.set_aside:
+            report.set_aside(
+                SetAside(reason, where=where, position=position, detail=detail, records=records)
+            )
+        for skipped in self.skipped:
+            report.skip(skipped)
+
+
+@dataclass
+class StageOutput:
+    """One normalized batch's worth of results (or, last, only the counts left over)."""
+
+    matched: pa.Table | None = None
+    records: bytes | None = None  # the evidence pack; a row's `evidence_item` indexes it
+    events: int = 0  # records read, whether kept or not
+    latest: int | None = None  # the newest event time read (epoch µs)
+    dynamodb: Counter[str] = field(default_factory=Counter)  # for Coverage
+    files_read: int = 0
+    records_normalized: int = 0
+    problems: Problems | None = None  # set when the stage had its own report
+
+
+class Stage:
+    """Runs a `StagePlan` over blobs; holds the per-process things (DuckDB, caches)."""
+
+    def __init__(self, plan: StagePlan) -> None:
+        self.plan = plan
+        self.con = duckdb.connect()
+        self.con.execute("SET threads = 1")
+        register(self.con)
+        self.matcher = Matcher(plan.filters, self.con)
+        self.normalizer = PartialNormalizer(plan.columns.columns_for)
+        self._pick = plan.selection.picker()
+        self._pending = StageOutput()
+        self._times: list[str] = []  # event times read since the last output
+        self._dynamodb: Counter[tuple[str | None, str | None]] = Counter()
+
+    def run(self, blobs: Iterable[Blob], report: Report | None = None) -> Iterator[StageOutput]:
+        """Outputs per batch; with no `report`, problems travel in the outputs."""
+        problems = Problems() if report is None else None
+        report = report if problems is None else problems.report()
+        assert report is not None
+        for part in read_selected(
+            blobs, enricher=self.plan.enricher, report=report, select=self._select,
+            normalizer=self.normalizer, batch_size=self.plan.batch_size,
+        ):  # fmt: skip
+            out = self._take(report)
+            out.matched, out.records = self._matches(part.batch, part.records)
+            yield out
+        out = self._take(report)
+        out.problems = problems
+        yield out
+
+    def _take(self, report: Report) -> StageOutput:
+        out, self._pending = self._pending, StageOutput()
+        out.latest = _latest(self._times)
+        out.dynamodb = _categories(self._dynamodb)
+        self._times, self._dynamodb = [], Counter()
+        out.files_read, report.files_read = report.files_read, 0
+        out.records_normalized, report.records_normalized = report.records_normalized, 0
+        return out
+
+    def _select(self, records: list[Record]) -> list[int]:
+        self._pending.events += len(records)
+        self._times += [r.eventTime for r in records]
+        self._dynamodb.update(
+            (r.eventCategory, r.eventName) for r in records if r.eventSource == DYNAMODB
+        )
+        return self._pick(records)
+
+    def _matches(
+        self, batch: pa.RecordBatch, records: list[Record]
+    ) -> tuple[pa.Table | None, bytes | None]:
+        matched = self.matcher.match(batch, keep=self.plan.stored)
+        if matched is None:
+            return None, None
+        # one evidence item per record that may become evidence, however many rules matched it
+        rows = pc.if_else(self.plan.eligibility.mask(matched), matched.column(ITEM), None)
+        wanted = pc.unique(rows.drop_null())
+        items = pc.index_in(rows, value_set=wanted)
+        matched = matched.set_column(matched.schema.get_field_index(ITEM), ITEM, items)
+        if not len(wanted):
+            return matched, None
+        return matched, evidence.pack([records[i] for i in wanted.to_pylist()])
+
+
+def _latest(texts: list[str]) -> int | None:
+    """The newest of these event times (epoch µs); unparseable times are left out."""
+    if not texts:
+        return None
+    try:
+        times = pa.array(texts, pa.string()).cast(_TIMESTAMP)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        times = pa.array([parse_event_time(t) for t in texts], _TIMESTAMP)
+    latest = pc.max(pc.cast(times, pa.int64())).as_py()
+    return None if latest is None else int(latest)
+
+
+def _categories(seen: Counter[tuple[str | None, str | None]]) -> Counter[str]:
+    """DynamoDB events by the category `Coverage` files them under, from (category, action)
+    counts: each distinct pair is shown to Coverage once, so its rules apply unchanged."""
+    out: Counter[str] = Counter()
+    for (category, action), count in seen.items():
+        probe = Coverage()
+        probe.add(None, pa.RecordBatch.from_pydict({
+            "event.provider": [DYNAMODB],
+            "event.action": pa.array([action], pa.string()),
+            "aws.cloudtrail.event_category": pa.array([category], pa.string()),
+        }))  # fmt: skip
+        for name in probe.dynamodb:
+            out[name] += count
+    return out
