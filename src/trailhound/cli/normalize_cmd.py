@@ -61,7 +61,7 @@ def normalize(
     sources = sources_or_fail(paths)
     enricher = enricher_or_fail(geoip)
     report = Report(on_problem=print_problem, on_skip=None if quiet else print_note)
-    out = click.get_binary_stream("stdout")
+    out: BinaryIO = sys.stdout.buffer
     try:
         _write(out, sources, enricher, report)
     except BrokenPipeError:
