@@ -6,6 +6,7 @@ This is the library behind `trailhound scan` and `trailhound demo`; a Python use
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -89,8 +90,9 @@ def scan(
             report.records_normalized += out.records_normalized
             coverage.dynamodb.update(out.dynamodb)
             detector.add_matches(
-                out.matched, events=out.events, latest=out.latest, records=out.records
-            )
+                out.matched, events=out.events, latest=out.latest, records=out.records,
+                hits=out.hits,
+            )  # fmt: skip
             if on_progress is not None:
                 on_progress(out.events)
         alerts = detector.finish(final=final)
@@ -111,6 +113,8 @@ def _stage_outputs(
     if workers > 1:
         listed = list(blobs)
         if len(listed) > 1 and all(b.portable for b in listed):
+            # this process mostly waits for the workers: prepare what evidence will need
+            threading.Thread(target=plan.enricher.warm_up, daemon=True).start()
             return run_in_workers(listed, plan, workers)
         blobs = listed
     return Stage(plan).run(blobs, report)

@@ -76,9 +76,12 @@ class Detector:
             self.rules, exceptions=exceptions, now=self.now, since=since, until=until
         )
         self.matcher = Matcher(self.plan, self.con)
+        self._names = {rule.rule_id: rule.name for rule in self.rules}
         store.ensure_columns(stored_columns(self.rules))
         self._every_column = False
         self._next_chunk = _next_chunk(self.con)
+        # the newest event time seen, this run or before; stored by `finish`
+        self._latest = int(store.get_meta("max_event_time") or -_NEVER)
 
     def add(self, batch: pa.RecordBatch | pa.Table) -> None:
         """Keep, for every rule, the rows of `batch` it matches (all their columns)."""
@@ -102,13 +105,19 @@ class Detector:
         events: int,
         latest: int | None,
         records: bytes | None = None,
+        hits: Mapping[str, int] | None = None,
     ) -> None:
-        """Keep rows already matched elsewhere (`FilterPlan.match` in a worker).
+        """Keep rows already matched elsewhere (`Matcher.match` in a worker).
 
         `events` is how many events were read to find them and `latest` the newest event
         time among those (epoch µs). `records` is the evidence pack of the records behind the
-        rows, addressed by their `evidence_item`."""
+        rows, addressed by their `evidence_item`. `hits` counts the matches per rule id when
+        fewer rows than that are stored (see `trailhound.engine.eligibility`)."""
         self.stats.events += events
+        if hits is None and matched is not None:
+            hits = Counter(matched.column("rule_id").to_pylist())
+        for rule_id, count in (hits or {}).items():
+            self.stats.matched[self._names.get(rule_id, rule_id)] += count
         if matched is not None and matched.num_rows:
             chunk = self._store_pack(records)
             self.con.register("_matched", matched)
@@ -120,10 +129,8 @@ class Detector:
                 )
             finally:
                 self.con.unregister("_matched")
-        if latest is not None:
-            known = int(self.store.get_meta("max_event_time") or -_NEVER)
-            if latest > known:
-                self.store.set_meta("max_event_time", str(latest))
+        if latest is not None and latest > self._latest:
+            self._latest = latest
 
     def _store_pack(self, records: bytes | None) -> int | None:
         if records is None:
@@ -139,11 +146,10 @@ class Detector:
         `final` decides everything (a hunt over history); otherwise events newer than the
         latest event time minus the allowed lateness wait for a later call.
         """
-        latest = int(self.store.get_meta("max_event_time") or -_NEVER)
-        cutoff = _NEVER if final else latest - int(self.lateness / _US)
+        self.store.set_meta("max_event_time", str(self._latest))
+        cutoff = _NEVER if final else self._latest - int(self.lateness / _US)
         decided: list[tuple[Rule, Outcome, list[tuple[str, Candidate]]]] = []
         for rule in self.rules:
-            self.stats.matched[rule.name] += self._count_matches(rule, cutoff)
             outcome = _EVALUATORS[rule.type](self.con, rule, cutoff)
             kept = suppression.apply(self.con, rule, outcome.candidates)
             kept = self._cap_max_signals(rule, kept)
@@ -164,12 +170,6 @@ class Detector:
         )
         alerts.sort(key=lambda a: (a.time, a.rule.name, a.id))
         return alerts
-
-    def _count_matches(self, rule: Rule, cutoff: int) -> int:
-        rows = self.con.execute(
-            "SELECT count(*) FROM matches WHERE rule_id = ? AND ts <= ?", [rule.rule_id, cutoff]
-        ).fetchall()
-        return int(rows[0][0])
 
     def _cap_max_signals(self, rule: Rule, candidates: list[Candidate]) -> list[Candidate]:
         """Elastic stops at max_signals alerts per rule run; a run covers one interval."""
@@ -220,23 +220,22 @@ class Detector:
         return dict(zip(order, self.to_documents(rows), strict=True))
 
     def _raw_records(self, table: pa.Table) -> pa.Array:
-        """The JSON of the record behind each row, from its evidence pack; null if none."""
+        """The JSON of the record behind each row, from its evidence pack; null if none.
+        Packs are opened one at a time and only the items asked for are kept."""
         places = list(
             zip(table.column(_CHUNK).to_pylist(), table.column(ITEM).to_pylist(), strict=True)
         )
-        chunks = sorted({c for c, _ in places if c is not None})
-        packs: dict[int, list[bytes]] = {}
-        if chunks:
-            rows = self.con.execute(
-                "SELECT chunk, data FROM evidence WHERE chunk IN (SELECT unnest($chunks))",
-                {"chunks": chunks},
-            ).fetchall()
-            packs = {chunk: evidence.unpack(data) for chunk, data in rows}
-        raws = [
-            packs[c][i] if c is not None and i is not None and c in packs else None
-            for c, i in places
-        ]
-        return pa.array(raws, pa.binary())
+        wanted: dict[int, set[int]] = defaultdict(set)
+        for chunk, item in places:
+            if chunk is not None and item is not None:
+                wanted[chunk].add(item)
+        found: dict[tuple[int, int], bytes] = {}
+        for chunk, items in sorted(wanted.items()):
+            rows = self.con.execute("SELECT data FROM evidence WHERE chunk = ?", [chunk]).fetchall()
+            if rows:
+                raws = evidence.unpack(rows[0][0])
+                found.update(((chunk, i), raws[i]) for i in items)
+        return pa.array([found.get(place) for place in places], pa.binary())
 
     def _alert(
         self, rule: Rule, ident: str, cand: Candidate, docs: Mapping[int, dict[str, Any]]

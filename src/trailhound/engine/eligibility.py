@@ -1,10 +1,19 @@
-"""Which matched rows could ever be an alert's evidence, judged from one batch alone.
+"""Which matched rows a batch must store, and which may become an alert's evidence.
 
-Keeping a row's whole record costs far more than keeping the few columns its rule reads, so
-the stage keeps records only for rows that may still become evidence. Most rows of a new_terms
-rule cannot: a row whose term already occurred in the same batch, no longer than the history
-window before it, has a predecessor at least that close in any larger input, so its term is
-never new. Every other rule type may show any of its rows.
+A new_terms rule such as "activity from a new country" matches nearly every event, yet what
+decides it is, per term, whether an earlier row lies within the history window. So a batch
+stores, per term, only enough rows to answer that for any row, from this batch or any other:
+
+- `store`: a row between two stored rows of its term (in the evaluator's order: time, event
+  id, arrival) that lie at most the history window apart is left out. Any row that this row
+  would have preceded within the window is then preceded within the window by one of those two,
+  so no term becomes new that was not, and none stops being new. The first and last row of a
+  term are always stored (they set the term's first and last sighting), and so is the rule's
+  earliest row (its learning period counts from it).
+- `evidence`: a row whose term occurred in the batch at most the history window before it is
+  never new, so its whole record need not be kept for evidence.
+
+Other rule types keep every row, and may show any as evidence.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from trailhound.engine.filtering import ITEM, RULE_ID, TS
 from trailhound.rules.model import NewTermsSpec, Rule
 
 _SINGLE_VALUED = (Kind.KEYWORD, Kind.IP)
+_US = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +41,15 @@ class _Terms:
 
 
 @dataclass(frozen=True, slots=True)
+class Masks:
+    store: np.ndarray  # bool per matched row
+    evidence: np.ndarray  # bool per matched row
+
+
+@dataclass(frozen=True, slots=True)
 class Eligibility:
-    """Per rule id, how to tell rows that can never be evidence; rules not named keep all."""
+    """The new_terms rules whose rows can be thinned: those whose terms are single values
+    (a multi-valued field makes one term per value, and a row may matter for any of them)."""
 
     terms: dict[str, _Terms]
 
@@ -47,47 +64,58 @@ class Eligibility:
         }
         return cls(terms)
 
-    def mask(self, matched: pa.Table) -> pa.Array:
-        """True for the rows of `matched` that may become evidence."""
-        keep = np.ones(matched.num_rows, dtype=bool)
+    def masks(self, matched: pa.Table) -> Masks:
+        store = np.ones(matched.num_rows, dtype=bool)
+        evidence = np.ones(matched.num_rows, dtype=bool)
         for rule_id, spec in self.terms.items():
-            mine = pc.equal(matched.column(RULE_ID), rule_id)
-            rows = np.flatnonzero(pc.fill_null(mine, False).to_numpy(zero_copy_only=False))
-            keep[_dominated(matched, rows.tolist(), spec)] = False
-        return pa.array(keep)
+            mine = pc.fill_null(pc.equal(matched.column(RULE_ID), rule_id), False)
+            rows = np.flatnonzero(mine.to_numpy(zero_copy_only=False))
+            if len(rows):
+                _thin(matched.take(pa.array(rows, pa.int64())), spec, rows, store, evidence)
+        return Masks(store, evidence)
 
 
-_US = timedelta(microseconds=1)
-
-
-def _dominated(matched: pa.Table, rows: list[int], spec: _Terms) -> list[int]:
-    """Rows whose term occurred at most `history` earlier in the batch, or that have no term."""
-    if not rows:
-        return []
-    part = matched.take(pa.array(rows, pa.int64()))
+def _thin(
+    part: pa.Table, spec: _Terms, rows: np.ndarray, store: np.ndarray, evidence: np.ndarray
+) -> None:
+    """Clear `store` and `evidence` for the rows of one rule (`part`, at `rows`) as above."""
     keys = [part.column(f) for f in spec.fields]
-    missing = np.zeros(len(rows), dtype=bool)
+    termless = np.zeros(len(rows), dtype=bool)
     for key in keys:
-        missing |= pc.is_null(key).to_numpy(zero_copy_only=False)
-    # the order the new_terms evaluator reads rows in: term, time, event id, insertion order
-    term = _codes(keys)
-    table = pa.table({"term": term, "ts": part.column(TS), "id": part.column("event.id"),
+        termless |= pc.is_null(key).to_numpy(zero_copy_only=False)
+    # the new_terms evaluator's order (nulls sort last, as in DuckDB)
+    table = pa.table({"term": _codes(keys), "ts": part.column(TS), "id": part.column("event.id"),
                       "item": part.column(ITEM)})  # fmt: skip
-    # nulls sort last, as in DuckDB
     order = pc.sort_indices(
         table,
         sort_keys=[("term", "ascending"), ("ts", "ascending"), ("id", "ascending"),
                    ("item", "ascending")],
     ).to_numpy()  # fmt: skip
-    terms = term.to_numpy()[order]
+    terms = table.column("term").to_numpy()[order]
     ts = table.column("ts").to_numpy()[order]
-    covered = np.zeros(len(rows), dtype=bool)
-    covered[1:] = (terms[1:] == terms[:-1]) & (ts[1:] - ts[:-1] <= spec.history)
-    dominated = np.zeros(len(rows), dtype=bool)
-    dominated[order] = covered
-    dominated |= missing
-    found: list[int] = np.asarray(rows)[dominated].tolist()
-    return found
+    near = np.zeros(len(rows), dtype=bool)
+    near[1:] = (terms[1:] == terms[:-1]) & (ts[1:] - ts[:-1] <= spec.history)
+    kept = _skeleton(terms.tolist(), ts.tolist(), spec.history)
+    evidence[rows[order[near]]] = False
+    evidence[rows[termless]] = False
+    dropped = ~kept | termless[order]
+    dropped[int(np.argmin(ts))] = False  # the rule's earliest row sets its learning clock
+    store[rows[order[dropped]]] = False
+
+
+def _skeleton(terms: list[int], ts: list[int], history: int) -> np.ndarray:
+    """Which rows (sorted by term, then order) stay: a row goes when the row after it lies
+    within `history` of the last row that stays; a term's first and last rows always stay."""
+    kept = np.ones(len(ts), dtype=bool)
+    last = 0
+    for j in range(1, len(ts) - 1):
+        if terms[j] != terms[j - 1]:
+            last = j  # a term's first row
+        elif terms[j + 1] == terms[j] and ts[j + 1] - ts[last] <= history:
+            kept[j] = False
+        else:
+            last = j
+    return kept
 
 
 def _codes(columns: list[pa.ChunkedArray]) -> pa.Array:

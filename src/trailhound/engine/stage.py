@@ -25,7 +25,7 @@ from trailhound.cloudtrail.report import Report, SetAside, Skipped
 from trailhound.coverage import DYNAMODB, Coverage
 from trailhound.engine import evidence
 from trailhound.engine.eligibility import Eligibility
-from trailhound.engine.filtering import ITEM, FilterPlan, Matcher
+from trailhound.engine.filtering import ITEM, RULE_ID, FilterPlan, Matcher
 from trailhound.engine.prefilter import (
     ColumnPlan,
     Selection,
@@ -108,6 +108,7 @@ class StageOutput:
     events: int = 0  # records read, whether kept or not
     latest: int | None = None  # the newest event time read (epoch µs)
     dynamodb: Counter[str] = field(default_factory=Counter)  # for Coverage
+    hits: Counter[str] = field(default_factory=Counter)  # rows each rule matched, by rule id
     files_read: int = 0
     records_normalized: int = 0
     problems: Problems | None = None  # set when the stage had its own report
@@ -133,16 +134,18 @@ class Stage:
         problems = Problems() if report is None else None
         report = report if problems is None else problems.report()
         assert report is not None
+        held: StageOutput | None = None  # the last output waits for the counts after it
         for part in read_selected(
             blobs, enricher=self.plan.enricher, report=report, select=self._select,
             normalizer=self.normalizer, batch_size=self.plan.batch_size,
         ):  # fmt: skip
-            out = self._take(report)
-            out.matched, out.records = self._matches(part.batch, part.records)
-            yield out
-        out = self._take(report)
-        out.problems = problems
-        yield out
+            if held is not None:
+                yield held
+            held = self._take(report)
+            held.matched, held.records, held.hits = self._matches(part.batch, part.records)
+        rest = self._take(report)
+        rest.problems = problems
+        yield rest if held is None else _merged(held, rest)
 
     def _take(self, report: Report) -> StageOutput:
         out, self._pending = self._pending, StageOutput()
@@ -163,18 +166,34 @@ class Stage:
 
     def _matches(
         self, batch: pa.RecordBatch, records: list[Record]
-    ) -> tuple[pa.Table | None, bytes | None]:
+    ) -> tuple[pa.Table | None, bytes | None, Counter[str]]:
         matched = self.matcher.match(batch, keep=self.plan.stored)
         if matched is None:
-            return None, None
+            return None, None, Counter()
+        hits = Counter(matched.column(RULE_ID).to_pylist())
+        masks = self.plan.eligibility.masks(matched)
+        matched = matched.filter(pa.array(masks.store))
         # one evidence item per record that may become evidence, however many rules matched it
-        rows = pc.if_else(self.plan.eligibility.mask(matched), matched.column(ITEM), None)
+        evidence_rows = pa.array(masks.evidence[masks.store])
+        rows = pc.if_else(evidence_rows, matched.column(ITEM), None)
         wanted = pc.unique(rows.drop_null())
         items = pc.index_in(rows, value_set=wanted)
         matched = matched.set_column(matched.schema.get_field_index(ITEM), ITEM, items)
         if not len(wanted):
-            return matched, None
-        return matched, evidence.pack([records[i] for i in wanted.to_pylist()])
+            return matched, None, hits
+        return matched, evidence.pack([records[i] for i in wanted.to_pylist()]), hits
+
+
+def _merged(out: StageOutput, rest: StageOutput) -> StageOutput:
+    """`out` with the counts of `rest` (which has no matches) added."""
+    out.events += rest.events
+    if rest.latest is not None and (out.latest is None or rest.latest > out.latest):
+        out.latest = rest.latest
+    out.dynamodb.update(rest.dynamodb)
+    out.files_read += rest.files_read
+    out.records_normalized += rest.records_normalized
+    out.problems = rest.problems
+    return out
 
 
 def _latest(texts: list[str]) -> int | None:
