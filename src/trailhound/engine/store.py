@@ -13,6 +13,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+import weakref
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -48,30 +51,52 @@ def default_state_path() -> Path:
     return Path(base) / "trailhound" / "state.duckdb"
 
 
+MEMORY_LIMIT = "192MB"
+"""DuckDB's memory for the state. Beyond it, matches and evidence spill to a temporary file, so
+a scan's memory stays flat however long the input; a scan rarely needs more than this."""
+
+
 class Store:
     """Owns the DuckDB connection; the engine runs all its SQL through `con`."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, *, scratch: Path | None = None) -> None:
         self.con = con
+        self._scratch = scratch
         register(con)
         self.con.execute(_TABLES)
         self._check_version()
         self._create_matches()
 
     @classmethod
-    def open(cls, path: Path | None) -> Store:
-        """A store in `path`, or in memory when `path` is None (nothing survives the run)."""
+    def open(cls, path: Path | None, *, memory_limit: str = MEMORY_LIMIT) -> Store:
+        """A store in `path`, or in memory when `path` is None (nothing survives the run).
+
+        Either way DuckDB keeps at most `memory_limit` in memory and spills the rest to disk:
+        next to the state file, or to a temporary directory that `close` removes."""
+        scratch = None
         if path is None:
-            return cls(duckdb.connect())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            con = duckdb.connect(str(path))
-        except duckdb.Error as err:
-            raise TrailhoundError(f"cannot open the state file: {err}", where=str(path)) from None
-        return cls(con)
+            con = duckdb.connect()
+            # in memory, DuckDB would spill to `.tmp` in the working directory
+            scratch = Path(tempfile.mkdtemp(prefix="trailhound-"))
+            con.execute("SET temp_directory = ?", [str(scratch)])
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                con = duckdb.connect(str(path))
+            except duckdb.Error as err:
+                raise TrailhoundError(
+                    f"cannot open the state file: {err}", where=str(path)
+                ) from None
+        con.execute("SET memory_limit = ?", [memory_limit])
+        store = cls(con, scratch=scratch)
+        if scratch is not None:
+            weakref.finalize(store, shutil.rmtree, scratch, ignore_errors=True)
+        return store
 
     def close(self) -> None:
         self.con.close()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
     def _check_version(self) -> None:
         found = self.get_meta("schema")
