@@ -26,6 +26,7 @@ from trailhound.cloudtrail.report import Report, SetAside, Skipped
 from trailhound.sources import Blob, Source, SourceProblem
 
 DEFAULT_BATCH_SIZE = 16_384
+MAX_BLOBS = 96
 
 
 def read_events(
@@ -72,13 +73,17 @@ def read_selected(
     select: Select | None = None,
     normalizer: Normalize | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    max_blobs: int = MAX_BLOBS,
     limits: Limits | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> Iterator[Selected]:
     """Like `read_events` over blobs, keeping only the records `select` picks (all by default)
     and normalizing them with `normalizer`; each batch comes with the records behind its rows.
 
-    Records `select` leaves out are never normalized and never reported on.
+    Records `select` leaves out are never normalized and never reported on. A batch also ends
+    after `max_blobs` blobs: a decoded record holds on to its whole file's text (its free-form
+    members are views into it), so a batch of few kept records from many files would hold
+    all those files.
     """
     pending = _Pending(clock or _utc_now)
     normalizer = normalizer or _normalize_all
@@ -88,7 +93,7 @@ def read_selected(
         for found in _read_blob(blob, report, limits or Limits()):
             picked = None if select is None else select(found.records)
             pending.add(blob, found, picked)
-            if len(pending.records) >= batch_size:
+            if len(pending.records) >= batch_size or pending.blobs >= max_blobs:
                 yield from _flush(pending, normalizer, enricher, report)
     yield from _flush(pending, normalizer, enricher, report)
 
@@ -136,10 +141,12 @@ class _Pending:
 
     clock: Callable[[], datetime]
     records: list[Record] = field(default_factory=list)
-    # one entry per `Found`: the index of its first kept record, the blob it came from, and
-    # which of its records were kept (None: all)
+    # one entry per `Found`: the index of its first kept record, the blob it came from, the
+    # positions of its records and which of them were kept (None: all). Not the `Found`
+    # itself: that would hold on to the records left out until the batch is normalized.
     starts: list[int] = field(default_factory=list)
-    origins: list[tuple[str, Found, list[int] | None]] = field(default_factory=list)
+    origins: list[tuple[str, Sequence[str], list[int] | None]] = field(default_factory=list)
+    blobs: int = 0  # blobs with records in this batch
     blob_time: datetime | None = None
     read_at: datetime | None = None
 
@@ -149,8 +156,10 @@ class _Pending:
         if not self.records:
             self.blob_time = blob.ingested
             self.read_at = blob.ingested or self.clock()
+        if not self.origins or self.origins[-1][0] != blob.name:
+            self.blobs += 1
         self.starts.append(len(self.records))
-        self.origins.append((blob.name, found, picked))
+        self.origins.append((blob.name, found.positions, picked))
         if picked is None or len(picked) == len(found.records):
             self.records.extend(found.records)
         else:
@@ -160,14 +169,15 @@ class _Pending:
     def where(self, index: int) -> tuple[str, str]:
         """The blob name and position of the record at `index`."""
         entry = bisect_right(self.starts, index) - 1
-        name, found, picked = self.origins[entry]
+        name, positions, picked = self.origins[entry]
         offset = index - self.starts[entry]
-        return name, found.positions[offset if picked is None else picked[offset]]
+        return name, positions[offset if picked is None else picked[offset]]
 
     def clear(self) -> None:
         self.records = []
         self.starts = []
         self.origins = []
+        self.blobs = 0
         self.blob_time = self.read_at = None
 
 
