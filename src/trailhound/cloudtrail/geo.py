@@ -95,6 +95,10 @@ class Enricher:
     def user_agent(self, original: str) -> UserAgentInfo:
         return self._agents.parse(original)
 
+    def warm_up(self) -> None:
+        """Load what the first lookups would load (the user-agent patterns), ahead of time."""
+        self._agents.warm_up()
+
     def _look_up(self, address: str) -> AddressInfo:
         try:
             ip = ipaddress.ip_address(address)

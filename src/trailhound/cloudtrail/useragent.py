@@ -45,6 +45,10 @@ class UserAgentParser:
         self._max_entries = max_entries
         self._cache: dict[str, UserAgentInfo] = {}
 
+    def warm_up(self) -> None:
+        """Load the patterns now (a third of a second), not at the first user agent."""
+        _parse("")
+
     def parse(self, original: str) -> UserAgentInfo:
         found = self._cache.get(original)
         if found is None:
