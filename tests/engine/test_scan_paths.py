@@ -1,0 +1,120 @@
+"""The fast paths of a scan change nothing a user sees: workers, skipped records, partial
+normalization and evidence rebuilt from kept records give the alerts a plain reading gives."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from trailhound.cloudtrail.ecs import to_documents
+from trailhound.cloudtrail.geo import Enricher
+from trailhound.cloudtrail.reader import read_events, read_selected
+from trailhound.cloudtrail.report import Report
+from trailhound.engine.store import Store
+from trailhound.rules.loader import load_rules, shipped_pack_dir
+from trailhound.scanning import ScanResult, scan
+from trailhound.simulate import simulate
+from trailhound.sources.files import open_local
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("corpus")
+    simulate(out, days=2, seed=5, events=12_000)
+    return out
+
+
+def run(folder: Path, workers: int, rules: list[Any] | None = None) -> ScanResult:
+    store = Store.open(None)
+    try:
+        return scan(
+            [open_local(str(folder))],
+            rules if rules is not None else load_rules([shipped_pack_dir()]).rules,
+            store=store,
+            workers=workers,
+        )
+    finally:
+        store.close()
+
+
+def without_read_time(document: dict[str, Any]) -> dict[str, Any]:
+    document = json.loads(json.dumps(document, default=str))
+    document.get("event", {}).pop("ingested", None)
+    return document
+
+
+def alerts(result: ScanResult) -> dict[str, Any]:
+    return {
+        a.id: (a.count, a.event_ids, [without_read_time(e) for e in a.evidence])
+        for a in result.alerts
+    }
+
+
+def test_workers_find_the_same_alerts_and_counts_as_one_process(corpus: Path) -> None:
+    one, two = run(corpus, 1), run(corpus, 2)
+    assert one.alerts and alerts(two) == alerts(one)
+    assert two.stats.events == one.stats.events > 10_000
+    assert two.stats.matched == one.stats.matched
+    assert (two.report.files_read, two.report.records_normalized) == (
+        one.report.files_read,
+        one.report.records_normalized,
+    )
+    assert two.coverage.dynamodb == one.coverage.dynamodb
+
+
+def test_evidence_is_the_full_normalization_of_the_event(corpus: Path) -> None:
+    result = run(corpus, 1)
+    batches = read_events([open_local(str(corpus))], enricher=Enricher.create(), report=Report())
+    full = {doc["event"]["id"]: without_read_time(doc) for b in batches for doc in to_documents(b)}
+    shown = [e for a in result.alerts for e in a.evidence]
+    assert len(shown) > 50
+    for document in shown:
+        assert without_read_time(document) == full[document["event"]["id"]]
+
+
+def test_events_no_rule_reads_still_count_for_coverage(shared_data: Path) -> None:
+    # only a rule on Scan: the DescribeTable record is skipped, yet it is a management event
+    scanned = [r for r in load_rules([shipped_pack_dir()]).rules if r.name.endswith("Scanned")]
+    result = run(shared_data / "dynamodb-real" / "single_record_describe_table.json", 1, scanned)
+    assert result.stats.events == 1 and result.report.records_normalized == 0
+    assert result.coverage.dynamodb["Management"] == 1
+    assert any("no data events" in line for line in result.coverage.blind_spots(scanned))
+
+
+def test_a_skipped_record_leaves_the_positions_of_the_others_right(tmp_path: Path) -> None:
+    def record(n: int, source: str, time: str) -> dict[str, Any]:
+        return {"eventTime": time, "eventSource": source, "eventName": "X", "eventID": str(n)}
+
+    lines = [
+        record(1, "dynamodb.amazonaws.com", "2026-03-01T00:00:00Z"),
+        record(2, "s3.amazonaws.com", "not a time"),  # skipped: never looked at
+        record(3, "dynamodb.amazonaws.com", "not a time"),
+    ]
+    path = tmp_path / "events.ndjson.gz"
+    path.write_bytes(gzip.compress("\n".join(json.dumps(x) for x in lines).encode()))
+    report = Report()
+    parts = list(
+        read_selected(
+            open_local(str(path)).blobs(),  # type: ignore[arg-type]
+            enricher=Enricher.create(),
+            report=report,
+            select=lambda records: [
+                i for i, r in enumerate(records) if r.eventSource != "s3.amazonaws.com"
+            ],
+        )
+    )
+    assert [r.eventID for p in parts for r in p.records] == ["1"]
+    assert [p.position for p in report.problems] == ["line 3"]
+
+
+def test_an_in_memory_store_spills_to_a_directory_it_removes() -> None:
+    store = Store.open(None, memory_limit="64MB")
+    scratch = store.con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0]
+    limit = store.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    assert Path(scratch).is_dir() and limit.startswith("61")  # 64 MB in MiB
+    store.close()
+    assert not Path(scratch).exists()
