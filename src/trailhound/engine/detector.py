@@ -39,6 +39,7 @@ _EVALUATORS: dict[str, Callable[[duckdb.DuckDBPyConnection, Rule, int], Outcome]
 DocumentMaker = Callable[[pa.RecordBatch], Iterator[dict[str, Any]]]
 RAW = "raw"
 _CHUNK = "evidence_chunk"
+_INSERT_ROWS = 100_000
 
 
 @dataclass
@@ -80,6 +81,10 @@ class Detector:
         store.ensure_columns(stored_columns(self.rules))
         self._every_column = False
         self._next_chunk = _next_chunk(self.con)
+        self._next_seq = _next_seq(self.store)
+        self._pending: list[pa.Table] = []  # matches not yet inserted
+        self._pending_rows = 0
+        self._packs: list[tuple[int, bytes]] = []  # evidence packs not yet inserted
         # the newest event time seen, this run or before; stored by `finish`
         self._latest = int(store.get_meta("max_event_time") or -_NEVER)
 
@@ -119,26 +124,46 @@ class Detector:
         for rule_id, count in (hits or {}).items():
             self.stats.matched[self._names.get(rule_id, rule_id)] += count
         if matched is not None and matched.num_rows:
-            chunk = self._store_pack(records)
-            self.con.register("_matched", matched)
-            try:
-                self.con.execute(
-                    "INSERT INTO matches BY NAME SELECT nextval('match_seq') AS seq, "
-                    f"$chunk::BIGINT AS {_CHUNK}, * FROM _matched",
-                    {"chunk": chunk},
-                )
-            finally:
-                self.con.unregister("_matched")
+            chunk = None if records is None else self._pack(records)
+            seq = pa.array(range(self._next_seq, self._next_seq + matched.num_rows), pa.int64())
+            self._next_seq += matched.num_rows
+            matched = matched.append_column(
+                _CHUNK, pa.repeat(pa.scalar(chunk, pa.int64()), len(seq))
+            )
+            self._pending.append(matched.append_column("seq", seq))
+            self._pending_rows += matched.num_rows
+            if self._pending_rows >= _INSERT_ROWS:
+                self._store_pending()
         if latest is not None and latest > self._latest:
             self._latest = latest
 
-    def _store_pack(self, records: bytes | None) -> int | None:
-        if records is None:
-            return None
+    def _pack(self, records: bytes) -> int:
         chunk = self._next_chunk
         self._next_chunk += 1
-        self.con.execute("INSERT INTO evidence VALUES (?, ?)", [chunk, records])
+        self._packs.append((chunk, records))
         return chunk
+
+    def _store_pending(self) -> None:
+        """Matches are stored in large inserts: each insert has a fixed cost."""
+        if self._pending:
+            self.con.register(
+                "_matched", pa.concat_tables(self._pending, promote_options="default")
+            )
+            try:
+                self.con.execute("INSERT INTO matches BY NAME SELECT * FROM _matched")
+            finally:
+                self.con.unregister("_matched")
+        if self._packs:
+            chunks, data = zip(*self._packs, strict=True)
+            packs = pa.table(
+                {"chunk": pa.array(chunks, pa.int64()), "data": pa.array(data, pa.binary())}
+            )
+            self.con.register("_packs", packs)
+            try:
+                self.con.execute("INSERT INTO evidence SELECT chunk, data FROM _packs")
+            finally:
+                self.con.unregister("_packs")
+        self._pending, self._packs, self._pending_rows = [], [], 0
 
     def finish(self, *, final: bool = True) -> list[Alert]:
         """Decide every pending match up to the cutoff and return the new alerts.
@@ -146,7 +171,9 @@ class Detector:
         `final` decides everything (a hunt over history); otherwise events newer than the
         latest event time minus the allowed lateness wait for a later call.
         """
+        self._store_pending()
         self.store.set_meta("max_event_time", str(self._latest))
+        self.store.set_meta("next_seq", str(self._next_seq))
         cutoff = _NEVER if final else self._latest - int(self.lateness / _US)
         decided: list[tuple[Rule, Outcome, list[tuple[str, Candidate]]]] = []
         for rule in self.rules:
@@ -286,6 +313,12 @@ class Detector:
             )
         finally:
             self.con.unregister("_consumed")
+
+
+def _next_seq(store: Store) -> int:
+    """Match numbers keep growing across runs: a later match sorts after an earlier one."""
+    rows = store.con.execute("SELECT coalesce(max(seq) + 1, 1) FROM matches").fetchall()
+    return max(int(rows[0][0]), int(store.get_meta("next_seq") or 1))
 
 
 def _next_chunk(con: duckdb.DuckDBPyConnection) -> int:

@@ -31,7 +31,8 @@ def run_in_workers(blobs: Sequence[Blob], plan: StagePlan, workers: int) -> Iter
     """The stage's outputs over `blobs`, computed by `workers` processes, in blob order."""
     tasks = [list(blobs[i : i + TASK_BLOBS]) for i in range(0, len(blobs), TASK_BLOBS)]
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["trailhound.engine.stage"])
+    # the server imports the main module once, so that workers do not each import it again
+    context.set_forkserver_preload(["__main__", "trailhound.engine.stage"])
     with context.Pool(workers, initializer=_start, initargs=(plan,)) as pool:
         for outputs in pool.imap(_run, tasks):
             yield from outputs
