@@ -20,7 +20,7 @@ from trailhound.cloudtrail.reader import blobs_of
 from trailhound.cloudtrail.report import Report
 from trailhound.coverage import Coverage
 from trailhound.engine.detector import Detector, RunStats
-from trailhound.engine.pool import run_in_workers
+from trailhound.engine.pool import run_in_workers, start_server
 from trailhound.engine.stage import Stage, StageOutput, StagePlan
 from trailhound.engine.store import Store
 from trailhound.rules.model import Rule, RuleException
@@ -65,6 +65,8 @@ def scan(
     many events each step read.
     """
     started = time.perf_counter()
+    if workers > 1:
+        start_server()  # its imports overlap with the set-up below
     now = now or datetime.now(UTC)
     report = report or Report()
     enricher = enricher or Enricher.create()
@@ -78,9 +80,7 @@ def scan(
         until=until,
         lateness=lateness,
     )
-    plan = StagePlan.build(
-        rules, enricher=enricher, exceptions=exceptions, now=now, since=since, until=until
-    )
+    plan = StagePlan.build(rules, enricher=enricher, filters=detector.plan, exceptions=exceptions)
     coverage = Coverage()
     with collector_paused():
         for out in _stage_outputs(blobs_of(sources, report), plan, report, workers):

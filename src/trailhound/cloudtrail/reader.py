@@ -26,7 +26,7 @@ from trailhound.cloudtrail.report import Report, SetAside, Skipped
 from trailhound.sources import Blob, Source, SourceProblem
 
 DEFAULT_BATCH_SIZE = 16_384
-MAX_BLOBS = 96
+MAX_READ = 32_000
 
 
 def read_events(
@@ -73,7 +73,7 @@ def read_selected(
     select: Select | None = None,
     normalizer: Normalize | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    max_blobs: int = MAX_BLOBS,
+    max_read: int = MAX_READ,
     limits: Limits | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> Iterator[Selected]:
@@ -81,9 +81,9 @@ def read_selected(
     and normalizing them with `normalizer`; each batch comes with the records behind its rows.
 
     Records `select` leaves out are never normalized and never reported on. A batch also ends
-    after `max_blobs` blobs: a decoded record holds on to its whole file's text (its free-form
-    members are views into it), so a batch of few kept records from many files would hold
-    all those files.
+    once `max_read` records were read for it, kept or not: a decoded record holds on to its
+    whole file's text (its free-form members are views into it), so a batch of few kept
+    records from many files would hold all those files.
     """
     pending = _Pending(clock or _utc_now)
     normalizer = normalizer or _normalize_all
@@ -93,7 +93,7 @@ def read_selected(
         for found in _read_blob(blob, report, limits or Limits()):
             picked = None if select is None else select(found.records)
             pending.add(blob, found, picked)
-            if len(pending.records) >= batch_size or pending.blobs >= max_blobs:
+            if len(pending.records) >= batch_size or pending.read >= max_read:
                 yield from _flush(pending, normalizer, enricher, report)
     yield from _flush(pending, normalizer, enricher, report)
 
@@ -146,18 +146,17 @@ class _Pending:
     # itself: that would hold on to the records left out until the batch is normalized.
     starts: list[int] = field(default_factory=list)
     origins: list[tuple[str, Sequence[str], list[int] | None]] = field(default_factory=list)
-    blobs: int = 0  # blobs with records in this batch
+    read: int = 0  # records read for this batch, kept or not
     blob_time: datetime | None = None
     read_at: datetime | None = None
 
     def add(self, blob: Blob, found: Found, picked: list[int] | None) -> None:
+        self.read += len(found.records)
         if picked is not None and not picked:
             return
         if not self.records:
             self.blob_time = blob.ingested
             self.read_at = blob.ingested or self.clock()
-        if not self.origins or self.origins[-1][0] != blob.name:
-            self.blobs += 1
         self.starts.append(len(self.records))
         self.origins.append((blob.name, found.positions, picked))
         if picked is None or len(picked) == len(found.records):
@@ -177,7 +176,7 @@ class _Pending:
         self.records = []
         self.starts = []
         self.origins = []
-        self.blobs = 0
+        self.read = 0
         self.blob_time = self.read_at = None
 
 

@@ -11,35 +11,64 @@ scanning process itself: DuckDB's threads and state do not survive a fork.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import multiprocessing
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from functools import cache
+from multiprocessing import forkserver
+
+import pyarrow as pa
 
 from trailhound.engine.stage import Stage, StageOutput, StagePlan
 from trailhound.sources import Blob
 
-TASK_BLOBS = 48
-"""Blobs per task: enough that a task's DuckDB filter runs over a few thousand kept rows, few
-enough that the last tasks still spread over the workers."""
+TASK_BYTES = 3 << 20
+"""Stored (compressed) bytes per task, about 20,000 events: enough that the filter runs over a
+few thousand kept rows at a time, few enough that the last tasks still spread over the workers
+and a worker holds little at once."""
+_UNKNOWN_SIZE = 64 << 10  # what a blob of unknown size counts for
 
 # The stage of this worker process, made once by `_start` (a pool initializer has no other way
 # to hand state to the tasks it runs).
 _stage: Stage | None = None
 
 
-def run_in_workers(blobs: Sequence[Blob], plan: StagePlan, workers: int) -> Iterator[StageOutput]:
-    """The stage's outputs over `blobs`, computed by `workers` processes, in blob order."""
-    tasks = [list(blobs[i : i + TASK_BLOBS]) for i in range(0, len(blobs), TASK_BLOBS)]
+def start_server() -> None:
+    """Start the fork server now, so that its imports overlap with the caller's own work."""
     context = multiprocessing.get_context("forkserver")
     # the server imports the main module once, so that workers do not each import it again
     context.set_forkserver_preload(["__main__", "trailhound.engine.stage"])
+    forkserver.ensure_running()
+
+
+def run_in_workers(blobs: Sequence[Blob], plan: StagePlan, workers: int) -> Iterator[StageOutput]:
+    """The stage's outputs over `blobs`, computed by `workers` processes, in blob order."""
+    tasks = _tasks(blobs)
+    start_server()
+    context = multiprocessing.get_context("forkserver")
     with context.Pool(workers, initializer=_start, initargs=(plan,)) as pool:
         for outputs in pool.imap(_run, tasks):
             yield from outputs
 
 
+def _tasks(blobs: Sequence[Blob]) -> list[list[Blob]]:
+    """Consecutive blobs, cut into tasks of about `TASK_BYTES`."""
+    tasks: list[list[Blob]] = [[]]
+    size = 0
+    for blob in blobs:
+        if size >= TASK_BYTES:
+            tasks.append([])
+            size = 0
+        tasks[-1].append(blob)
+        size += _UNKNOWN_SIZE if blob.size is None else blob.size
+    return [t for t in tasks if t]
+
+
 def _start(plan: StagePlan) -> None:
     global _stage
+    # Arrow's own allocator keeps what a task freed for later; the system's gives it back
+    pa.set_memory_pool(pa.system_memory_pool())
     _stage = Stage(plan)
     # a worker holds no cycles worth collecting; the collector would only walk its objects
     gc.disable()
@@ -47,4 +76,23 @@ def _start(plan: StagePlan) -> None:
 
 def _run(blobs: list[Blob]) -> list[StageOutput]:
     assert _stage is not None, "the pool initializer did not run"
-    return list(_stage.run(blobs))
+    outputs = list(_stage.run(blobs))
+    _give_back()
+    return outputs
+
+
+def _give_back() -> None:
+    """Return the memory a task freed to the system, where the C library can (glibc keeps
+    freed memory in its heap otherwise, and a worker's footprint would only grow)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        found: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
+    return found

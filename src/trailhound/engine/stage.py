@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import duckdb
 import pyarrow as pa
@@ -58,16 +57,14 @@ class StagePlan:
         rules: Sequence[Rule],
         *,
         enricher: Enricher,
+        filters: FilterPlan,
         exceptions: Sequence[RuleException] = (),
-        now: datetime,
-        since: datetime | None = None,
-        until: datetime | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> StagePlan:
+        """The plan for `rules` with the exceptions, whose filters (`FilterPlan.build` with
+        the same rules, exceptions and time window) the caller already has."""
         return cls(
-            filters=FilterPlan.build(
-                rules, exceptions=exceptions, now=now, since=since, until=until
-            ),
+            filters=filters,
             selection=selection(rules),
             columns=column_plan(rules, exceptions),
             stored=stored_columns(rules),

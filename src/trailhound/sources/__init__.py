@@ -56,13 +56,14 @@ class Blob:
     `ingested` is when the source says the data arrived (an S3 object's time); None means the
     reader stamps it with the time it read it. `portable` says that another process can read
     the blob by itself (a file, an object store key: yes; standard input: no), which requires
-    the opener to be picklable.
+    the opener to be picklable. `size` lets work be shared out by volume.
     """
 
     name: str
     opener: Callable[[], AbstractContextManager[BinaryIO]]
     ingested: datetime | None = None
     portable: bool = False
+    size: int | None = None  # bytes as stored (compressed), when the source knows it
 
     def chunks(self) -> Iterator[bytes]:
         """The blob's content in pieces, inflated if it starts with the gzip magic bytes.

@@ -82,7 +82,11 @@ def _walk(top: str) -> Iterator[Blob | SourceProblem]:
 
 
 def _file(path: str) -> Blob:
-    return Blob(path, partial(_open, path), portable=True)
+    try:
+        size: int | None = os.path.getsize(path)
+    except OSError:
+        size = None  # reading it will say what is wrong
+    return Blob(path, partial(_open, path), portable=True, size=size)
 
 
 def _open(path: str) -> BinaryIO:
