@@ -1,0 +1,213 @@
+"""bench/REPORT.md from the measurements of one run."""
+
+from __future__ import annotations
+
+import pstats
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from machine import describe
+from measure import Measured
+
+MB = 1_000_000
+_PROFILE_ROWS = 14
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str  # stdlib, fast, jq, scan, scan1
+    label: str
+    result: Measured | None  # None: skipped
+    events: int
+    compressed_bytes: int
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events / self.result.seconds if self.result else 0.0
+
+    @property
+    def mb_per_second(self) -> float:
+        return self.compressed_bytes / MB / self.result.seconds if self.result else 0.0
+
+
+@dataclass
+class Report:
+    corpus_events: int
+    corpus_files: int
+    quick: bool
+    rows: list[Row] = field(default_factory=list)
+    scaling: list[Row] = field(default_factory=list)  # the scan at N and at 4N events
+    profile: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def row(self, key: str) -> Row | None:
+        return next((r for r in self.rows if r.key == key and r.result), None)
+
+
+def write(report: Report, path: Path) -> None:
+    parts = [
+        _header(report),
+        _machine(),
+        _results(report),
+        _ratios(report),
+        _scaling(report),
+        _targets(report),
+    ]
+    if report.profile:
+        parts.append(report.profile)
+    if report.notes:
+        parts.append("## Notes\n\n" + "\n".join(f"- {n}" for n in report.notes))
+    path.write_text("\n\n".join(p.rstrip() for p in parts) + "\n")
+
+
+def _header(report: Report) -> str:
+    first = report.rows[0]
+    size = first.compressed_bytes / MB
+    quick = " (**--quick: a check, not a result**)" if report.quick else ""
+    return (
+        f"# Benchmark: `trailhound scan` against parsing the logs yourself{quick}\n\n"
+        "Written by `python bench/run.py` (see bench/README.md). Corpus: "
+        f"{report.corpus_events:,} simulated CloudTrail events of a realistic mix in "
+        f"{report.corpus_files:,} gzip files as AWS delivers them to S3 ({size:.0f} MB "
+        "compressed), from `trailhound.simulate.cached_corpus(events=N, seed=0)`. Each row "
+        "is one run in a fresh process on the same files with a warm page cache; events/s "
+        "and MB/s (of compressed input) count the whole process, start-up included. Memory is "
+        "the peak of the proportional set size summed over the process tree (workers "
+        "included), and the peak resident set of the largest single process."
+    )
+
+
+def _machine() -> str:
+    lines = ["## Machine", "", "| | |", "|---|---|"]
+    lines += [f"| {label} | {value} |" for label, value in describe()]
+    return "\n".join(lines)
+
+
+def _results(report: Report) -> str:
+    lines = [
+        "## Results",
+        "",
+        "| # | what | seconds | events/s | MB/s | peak memory (MB) | largest process (MB) |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    numbers = {"stdlib": "1", "fast": "2", "jq": "3", "scan": "4", "scan1": "4'"}
+    for row in report.rows:
+        n = numbers.get(row.key, "")
+        if row.result is None:
+            lines.append(f"| {n} | {row.label} | skipped | | | | |")
+            continue
+        r = row.result
+        lines.append(
+            f"| {n} | {row.label} | {r.seconds:.2f} | {row.events_per_second:,.0f} | "
+            f"{row.mb_per_second:.1f} | {r.peak_pss_mb:.0f} | {r.peak_rss_mb:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def _ratios(report: Report) -> str:
+    lines = ["## Ratios (scan throughput over each way of reading)", ""]
+    for scan_key in ("scan", "scan1"):
+        scan = report.row(scan_key)
+        if scan is None:
+            continue
+        parts = []
+        for key, name in (("stdlib", "(1) stdlib"), ("fast", "(2) isal+orjson"), ("jq", "(3) jq")):
+            other = report.row(key)
+            if other is not None:
+                parts.append(f"{scan.events_per_second / other.events_per_second:.2f}x {name}")
+        lines.append(f"- {scan.label}: " + ", ".join(parts))
+    return "\n".join(lines)
+
+
+def _scaling(report: Report) -> str:
+    if len(report.scaling) < 2:
+        return "## Scaling\n\nNot run (--no-scaling)."
+    small, big = report.scaling
+    assert small.result is not None and big.result is not None
+    time_ratio = big.result.seconds / small.result.seconds
+    memory_ratio = big.result.peak_pss_mb / small.result.peak_pss_mb
+    lines = [
+        "## Scaling (same scan, 4x the events)",
+        "",
+        "| events | seconds | events/s | peak memory (MB) | largest process (MB) |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for row in report.scaling:
+        assert row.result is not None
+        lines.append(
+            f"| {row.events:,} | {row.result.seconds:.2f} | {row.events_per_second:,.0f} | "
+            f"{row.result.peak_pss_mb:.0f} | {row.result.peak_rss_mb:.0f} |"
+        )
+    lines += [
+        "",
+        f"Time ratio {time_ratio:.2f} (linear: about {big.events / small.events:.0f}); "
+        f"peak memory ratio {memory_ratio:.2f} (flat: about 1).",
+    ]
+    return "\n".join(lines)
+
+
+def _targets(report: Report) -> str:
+    scan, fast, stdlib, jq = (report.row(k) for k in ("scan", "fast", "stdlib", "jq"))
+    checks: list[tuple[str, float | None, float]] = []
+    if scan is not None:
+        for other, name, goal in ((fast, "(2)", 2.5), (stdlib, "(1)", 4.0), (jq, "jq", 10.0)):
+            ratio = scan.events_per_second / other.events_per_second if other else None
+            checks.append((f"scan at least {goal}x {name}", ratio, goal))
+    lines = ["## Targets", "", "| target | measured | met |", "|---|---:|---|"]
+    for text, value, goal in checks:
+        shown = f"{value:.2f}x" if value is not None else "n/a"
+        lines.append(f"| {text} | {shown} | {_met(value is not None and value >= goal)} |")
+    if len(report.scaling) == 2:
+        small, big = (r.result for r in report.scaling)
+        assert small is not None and big is not None
+        ratio = big.peak_pss_mb / small.peak_pss_mb
+        lines.append(f"| memory at 4x events at most 1.3x | {ratio:.2f}x | {_met(ratio <= 1.3)} |")
+        lines.append(
+            f"| memory at 4x events under 400 MB | {big.peak_pss_mb:.0f} MB | "
+            f"{_met(big.peak_pss_mb < 400)} |"
+        )
+    return "\n".join(lines)
+
+
+def _met(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+def profile_table(stats_path: Path) -> str:
+    """The functions of a profiled scan with the largest share, cumulative and own time."""
+    stats = pstats.Stats(str(stats_path))
+    entries = stats.stats  # type: ignore[attr-defined]
+    total = max(ct for (_, _, _, ct, _) in entries.values())
+
+    def name(func: tuple[str, int, str]) -> str:
+        path, line, function = func
+        short = path.split("site-packages/")[-1].split("src/")[-1]
+        return f"`{function}` ({short}:{line})"
+
+    def top(index: int, only_ours: bool) -> list[str]:
+        ranked = sorted(entries.items(), key=lambda kv: kv[1][index], reverse=True)
+        out = []
+        for func, values in ranked:
+            if only_ours and "trailhound" not in func[0]:
+                continue
+            out.append(f"| {100 * values[index] / total:.1f}% | {name(func)} |")
+            if len(out) == _PROFILE_ROWS:
+                break
+        return out
+
+    return "\n".join(
+        [
+            "## Where a one-process scan spends its time",
+            "",
+            "From `python -m cProfile -m trailhound scan --workers 1` on the same corpus "
+            "(the profiler slows Python code down, so shares matter, not seconds).",
+            "",
+            "| cumulative | function |",
+            "|---:|---|",
+            *top(3, only_ours=True),
+            "",
+            "| own time | function |",
+            "|---:|---|",
+            *top(2, only_ours=False),
+        ]
+    )
