@@ -19,6 +19,7 @@ def describe() -> list[tuple[str, str]]:
         ("cpu", _cpu_model()),
         ("cores", str(os.cpu_count())),
         ("memory", _memory()),
+        ("load average at start", " ".join(f"{x:.2f}" for x in os.getloadavg())),
         ("os", f"{platform.system()} {platform.release()}"),
         ("python", platform.python_version()),
     ]

@@ -1,10 +1,10 @@
 """Run one command in a fresh process and measure its wall time and peak memory.
 
-Memory is sampled from /proc over the whole process tree (a scan with workers is several
-processes): the peak of the summed proportional set size (PSS: shared pages counted once, split
-between the processes sharing them; read every 0.2 s, as reading it costs the measured
-processes time) and the peak resident set of the largest single process (its VmHWM, what
-`getrusage` reports for a child).
+The command runs twice: the first run gives the time, the second the memory, sampled from
+/proc every 50 ms over the whole process tree (a scan with workers is several processes): the
+peak of the summed proportional set size (PSS: shared pages counted once, split between the
+processes sharing them) and the peak resident set of the largest single process (its VmHWM,
+what `getrusage` reports for a child).
 """
 
 from __future__ import annotations
@@ -12,12 +12,10 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 _SAMPLE_SECONDS = 0.05
-_PSS_EVERY = 4  # PSS is costly to read: sampling it every 50 ms slowed a scan by a tenth
 
 
 @dataclass(frozen=True)
@@ -30,12 +28,34 @@ class Measured:
     stderr: str
 
 
-def measure(command: Sequence[str], *, cwd: Path | None = None, shell: bool = False) -> Measured:
-    """Run `command` to completion; its output is captured, never shown."""
+def measure(
+    command: Sequence[str],
+    *,
+    shell: bool = False,
+    memory: bool = True,
+    prepare: Callable[[], None] | None = None,
+) -> Measured:
+    """Run `command` twice: once untouched for the time, once watched for the memory
+    (reading a process's memory map from /proc slows it down: a scan by up to a fifth).
+    `prepare` runs before each (a fresh state file for a scan); `memory=False` runs once."""
+    if prepare is not None:
+        prepare()
+    timed = _run(command, shell=shell, watch=False)
+    if not memory or timed.returncode not in (0, 1):
+        return timed
+    if prepare is not None:
+        prepare()
+    watched = _run(command, shell=shell, watch=True)
+    return Measured(
+        timed.seconds, watched.peak_pss_mb, watched.peak_rss_mb,
+        timed.returncode, timed.stdout, timed.stderr,
+    )  # fmt: skip
+
+
+def _run(command: Sequence[str], *, shell: bool, watch: bool) -> Measured:
     started = time.perf_counter()
     process = subprocess.Popen(
         " ".join(command) if shell else list(command),
-        cwd=cwd,
         shell=shell,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -43,18 +63,15 @@ def measure(command: Sequence[str], *, cwd: Path | None = None, shell: bool = Fa
     )
     peak_pss = 0
     peak_rss: dict[int, int] = {}  # VmHWM, each process's own high-water mark
-    samples = 0
     while True:
         try:
-            out, err = process.communicate(timeout=_SAMPLE_SECONDS)
+            out, err = process.communicate(timeout=_SAMPLE_SECONDS if watch else None)
             break
         except subprocess.TimeoutExpired:
-            samples += 1
             pids = _tree(process.pid)
             for pid in pids:
                 peak_rss[pid] = max(peak_rss.get(pid, 0), _field_kb(pid, "status", "VmHWM:"))
-            if samples % _PSS_EVERY == 0:  # the kernel walks every mapping for this
-                peak_pss = max(peak_pss, sum(_field_kb(p, "smaps_rollup", "Pss:") for p in pids))
+            peak_pss = max(peak_pss, sum(_field_kb(p, "smaps_rollup", "Pss:") for p in pids))
     seconds = time.perf_counter() - started
     largest = max(peak_rss.values(), default=0)
     return Measured(seconds, peak_pss / 1024, largest / 1024, process.returncode, out, err)

@@ -4,7 +4,7 @@
     python bench/run.py --quick    # 100k events, 400k for scaling: a check, not a result
 
 Writes bench/REPORT.md and prints its table. Every measurement runs in a fresh process, on the
-same files, with a warm page cache; see bench/README.md for what each row does.
+same files, with a warm page cache, twice (time, then memory); see bench/README.md.
 """
 
 from __future__ import annotations
@@ -137,14 +137,19 @@ def _scans(corpus: Corpus, workers: int, scratch: Path) -> list[Row]:
 
 def _scan(corpus: Corpus, workers: int, scratch: Path, key: str, label: str) -> Row:
     print(f"measuring: {label} ...", flush=True)
-    state = Path(tempfile.mkdtemp(dir=scratch)) / "state.duckdb"  # fresh state for each run
-    alerts = state.with_name("alerts.jsonl")
+    folder = Path(tempfile.mkdtemp(dir=scratch))
+    state, alerts = folder / "state.duckdb", folder / "alerts.jsonl"
+
+    def fresh_state() -> None:  # every run starts with no state
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+
     command = [
         sys.executable, "-m", "trailhound", "scan", str(corpus.root / "AWSLogs"),
         "--state", str(state), "--format", "jsonl", "--output", str(alerts),
         "--workers", str(workers), "--quiet",
     ]  # fmt: skip
-    result = measure(command)
+    result = measure(command, prepare=fresh_state)
     if result.returncode not in (0, 1):
         raise SystemExit(f"{label} failed ({result.returncode}):\n{result.stderr}")
     found = sum(1 for _ in alerts.open())
@@ -162,7 +167,7 @@ def _profile(corpus: Corpus, scratch: Path) -> str:
         str(corpus.root / "AWSLogs"), "--no-state", "--format", "jsonl",
         "--output", os.devnull, "--workers", "1", "--quiet",
     ]  # fmt: skip
-    result = measure(command)
+    result = measure(command, memory=False)
     if result.returncode not in (0, 1):
         raise SystemExit(f"profiled scan failed:\n{result.stderr}")
     return profile_table(stats)
