@@ -39,12 +39,16 @@ class Coverage:
 
     dynamodb: Counter[str] = field(default_factory=Counter)
 
-    def add(self, _con: object, batch: pa.RecordBatch) -> None:
+    def add(self, batch: pa.RecordBatch) -> None:
         mask = pc.equal(batch.column("event.provider"), DYNAMODB)
         categories = pc.filter(batch.column("aws.cloudtrail.event_category"), mask)
         actions = pc.filter(batch.column("event.action"), mask)
         for category, action in zip(categories.to_pylist(), actions.to_pylist(), strict=True):
-            self.dynamodb[_category(category, action)] += 1
+            self.count(category, action)
+
+    def count(self, category: str | None, action: str | None, events: int = 1) -> None:
+        """Count DynamoDB events of one CloudTrail category and action."""
+        self.dynamodb[category_of(category, action)] += events
 
     def blind_spots(self, rules: Sequence[Rule]) -> list[str]:
         if not self.dynamodb["Management"] or self.dynamodb["Data"]:
@@ -59,7 +63,7 @@ class Coverage:
         ]
 
 
-def _category(category: str | None, action: str | None) -> str:
+def category_of(category: str | None, action: str | None) -> str:
     if category in ("Management", "Data"):
         return category
     # Older records carry no eventCategory: judge by the API called.

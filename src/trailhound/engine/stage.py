@@ -207,15 +207,8 @@ def _latest(texts: list[str]) -> int | None:
 
 def _categories(seen: Counter[tuple[str | None, str | None]]) -> Counter[str]:
     """DynamoDB events by the category `Coverage` files them under, from (category, action)
-    counts: each distinct pair is shown to Coverage once, so its rules apply unchanged."""
-    out: Counter[str] = Counter()
+    counts."""
+    coverage = Coverage()
     for (category, action), count in seen.items():
-        probe = Coverage()
-        probe.add(None, pa.RecordBatch.from_pydict({
-            "event.provider": [DYNAMODB],
-            "event.action": pa.array([action], pa.string()),
-            "aws.cloudtrail.event_category": pa.array([category], pa.string()),
-        }))  # fmt: skip
-        for name in probe.dynamodb:
-            out[name] += count
-    return out
+        coverage.count(category, action, count)
+    return coverage.dynamodb
