@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -283,8 +284,6 @@ class Detector:
     def _record(self, alerts: list[Alert]) -> None:
         if not alerts:
             return
-        import orjson
-
         table = pa.table(
             {
                 "alert_id": [a.id for a in alerts],
