@@ -1,31 +1,46 @@
 """The `trailhound` command: a thin layer that parses arguments and calls the library.
 
-Each command group lives in its own module here and is registered in `main` below.
+Each command lives in its own module here and is named in `_COMMANDS` below. A command's module is
+imported only when that command runs (or when help lists it), so `trailhound scan` does not pay for
+the simulator, the demo or rich's markdown renderer.
 """
 
 from __future__ import annotations
+
+import importlib
 
 import click
 
 from trailhound import __version__
 
+# Command name -> (module under trailhound.cli, attribute holding the click command).
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("demo_cmd", "demo"),
+    "normalize": ("normalize_cmd", "normalize"),
+    "rules": ("rules_cmd", "rules"),
+    "scan": ("scan_cmd", "scan_command"),
+    "simulate": ("simulate_cmd", "simulate_command"),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class _LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use rather than at start-up."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*_COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in _COMMANDS:
+            module_name, attribute = _COMMANDS[cmd_name]
+            module = importlib.import_module(f"{__name__}.{module_name}")
+            command = getattr(module, attribute)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{module.__name__}.{attribute} is not a click command")
+            self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="trailhound")
 def main() -> None:
     """Find attacks on Amazon DynamoDB in AWS CloudTrail logs."""
-
-
-def _register() -> None:
-    # Imported here, not at module top, so that `trailhound --help` stays fast and a broken
-    # optional command cannot stop the others from loading.
-    from trailhound.cli import demo_cmd, normalize_cmd, rules_cmd, scan_cmd, simulate_cmd
-
-    main.add_command(normalize_cmd.normalize)
-    main.add_command(rules_cmd.rules)
-    main.add_command(scan_cmd.scan_command)
-    main.add_command(simulate_cmd.simulate_command)
-    main.add_command(demo_cmd.demo)
-
-
-_register()

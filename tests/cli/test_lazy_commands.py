@@ -1,0 +1,79 @@
+"""Commands are imported only when used, yet `trailhound --help` still lists every one."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+from click.testing import CliRunner
+
+from trailhound.cli import main
+from trailhound.cli.demo_cmd import demo
+from trailhound.cli.normalize_cmd import normalize
+from trailhound.cli.rules_cmd import rules
+from trailhound.cli.scan_cmd import scan_command
+from trailhound.cli.simulate_cmd import simulate_command
+
+COMMANDS: dict[str, click.Command] = {
+    "demo": demo,
+    "normalize": normalize,
+    "rules": rules,
+    "scan": scan_command,
+    "simulate": simulate_command,
+}
+
+# What a scan has no use for: the simulator, the demo, and rich's markdown renderer (rules show).
+NOT_FOR_SCAN = ("trailhound.simulate", "trailhound.demo", "rich.markdown")
+
+
+def _modules_after(code: str) -> set[str]:
+    """The modules loaded in a fresh interpreter once `code` has run."""
+    script = f"import sys\n{code}\nprint('\\n'.join(sys.modules))"
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    return set(done.stdout.split())
+
+
+def test_help_lists_every_command_with_its_short_help() -> None:
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0, result.output
+    listed = dict(
+        line.strip().split(maxsplit=1)
+        for line in result.output.split("Commands:\n", 1)[1].splitlines()
+    )
+    assert sorted(listed) == sorted(COMMANDS)
+    for name, shown in listed.items():
+        # click cuts a long help to the terminal's width and ends it with "..."
+        assert COMMANDS[name].get_short_help_str(1000).startswith(shown.removesuffix("...")), name
+
+
+def test_each_command_runs_by_its_name() -> None:
+    for name in COMMANDS:
+        result = CliRunner().invoke(main, [name, "--help"])
+        assert result.exit_code == 0, result.output
+        assert f"Usage: main {name} " in result.output
+
+
+def test_an_unknown_command_is_a_usage_error() -> None:
+    result = CliRunner().invoke(main, ["scna"])
+    assert result.exit_code == 2
+    assert "No such command 'scna'" in result.output
+
+
+def test_importing_the_cli_imports_no_command() -> None:
+    loaded = _modules_after("import trailhound.cli")
+    assert not {f"trailhound.cli.{m}" for m in ("scan_cmd", "demo_cmd", "simulate_cmd")} & loaded
+    assert not set(NOT_FOR_SCAN) & loaded
+
+
+def test_a_scan_loads_neither_simulator_nor_demo(tmp_path: Path) -> None:
+    run = (
+        "from trailhound.cli import main\n"
+        f"main(['scan', {str(tmp_path)!r}, '--no-state', '-q'], standalone_mode=False)"
+    )
+    loaded = _modules_after(run)
+    assert "trailhound.cli.scan_cmd" in loaded
+    assert not set(NOT_FOR_SCAN) & loaded
