@@ -23,11 +23,18 @@ from trailhound.rules.kql import expand_fields
 FLAT_UDF = "th_flat"  # (json_text, dotted_path) -> VARCHAR[]: Elastic flattened leaf values
 CIDR_UDF = "th_in_cidr"  # (ip_text, cidr_text) -> BOOLEAN
 
-_FALSE = exp.false()
-
 
 def column(name: str) -> exp.Column:
-    return exp.column(exp.to_identifier(name, quoted=True))
+    return exp.column(exp.to_identifier(name, quoted=True), copy=False)
+
+
+def _false() -> exp.Boolean:
+    return exp.false()
+
+
+def _is_false(pred: exp.Expr) -> bool:
+    """Whether `pred` is the bare FALSE a condition that can never hold compiles to."""
+    return isinstance(pred, exp.Boolean) and pred.this is False
 
 
 def compile_predicate(node: k.Node, *, now: datetime) -> exp.Expr:
@@ -35,6 +42,9 @@ def compile_predicate(node: k.Node, *, now: datetime) -> exp.Expr:
 
 
 class _Compiler:
+    """Builds the SQL tree bottom-up. Every node is new and used once, so sqlglot's builders
+    are told not to copy their arguments: those deep copies were most of the compile time."""
+
     def __init__(self, now: datetime) -> None:
         self.now = now
 
@@ -45,11 +55,11 @@ class _Compiler:
             case k.Match(f) | k.Exists(f) | k.Range(f) if "*" in f:
                 return self.field_pattern(node, f)
             case k.And(items):
-                return exp.and_(*(exp.paren(self.node(i)) for i in items))
+                return exp.and_(*(_paren(self.node(i)) for i in items), copy=False)
             case k.Or(items):
-                return exp.or_(*(exp.paren(self.node(i)) for i in items))
+                return exp.or_(*(_paren(self.node(i)) for i in items), copy=False)
             case k.Not(item):
-                return exp.not_(exp.paren(self.node(item)))
+                return exp.not_(_paren(self.node(item)), copy=False)
             case k.Exists(field):
                 return _two_valued(self.exists(field))
             case k.Match(field, value):
@@ -66,15 +76,15 @@ class _Compiler:
         """`user.*: x` means any field the pattern names, as Kibana expands it."""
         names = expand_fields(pattern, (c.name for c in COLUMNS))
         if not names:
-            return _FALSE
-        return exp.paren(exp.or_(*(self.node(replace(node, field=n)) for n in names)))
+            return _false()
+        return _paren(exp.or_(*(self.node(replace(node, field=n)) for n in names), copy=False))
 
     def exists(self, field: str) -> exp.Expr:
         col = BY_NAME.get(field)
         if col is None:
             flat = flattened_parent(field)
             if flat is None:
-                return _FALSE
+                return _false()
             return exp.GT(this=_length(_flat_values(*flat)), expression=exp.Literal.number(0))
         if col.kind is Kind.KEYWORDS:
             return exp.GT(this=_length(column(field)), expression=exp.Literal.number(0))
@@ -87,7 +97,7 @@ class _Compiler:
         if col is None:
             flat = flattened_parent(field)
             if flat is None:
-                return _FALSE
+                return _false()
             return _any_element(_flat_values(*flat), value)
         match col.kind:
             case Kind.KEYWORD:
@@ -109,24 +119,26 @@ class _Compiler:
     def range(self, field: str, op: str, value: k.Value) -> exp.Expr:
         col = BY_NAME.get(field)
         if col is None:
-            return _FALSE
+            return _false()
         if col.kind is Kind.DATE:
             return self._date_compare(col, op, value)
         if col.kind is Kind.LONG:
             number = _as_number(value)
             if number is None:
-                return _FALSE
+                return _false()
             return _COMPARE[op](column(field), exp.Literal.number(number))
         if col.kind in (Kind.KEYWORD, Kind.IP):
             return _COMPARE[op](column(field), exp.Literal.string(value.text))
-        return _FALSE
+        return _false()
 
     def _date_compare(self, col: Column, op: str, value: k.Value) -> exp.Expr:
         try:
             when = resolve_time(value.text, now=self.now)
         except TrailhoundError as err:
             raise RuleError(f"{col.name}: {err.message}") from None
-        literal = exp.cast(exp.Literal.string(when.isoformat()), exp.DataType.build("TIMESTAMPTZ"))
+        literal = exp.cast(
+            exp.Literal.string(when.isoformat()), exp.DataType.build("TIMESTAMPTZ"), copy=False
+        )
         return _COMPARE[op](column(col.name), literal)
 
     def free_text(self, value: k.Value) -> exp.Expr:
@@ -136,7 +148,7 @@ class _Compiler:
             for c in COLUMNS
             if c.kind is Kind.KEYWORD
         ]
-        return exp.paren(exp.or_(*leaves))
+        return _paren(exp.or_(*leaves, copy=False))
 
 
 _COMPARE: dict[str, Callable[[exp.Expr, exp.Expr], exp.Expr]] = {
@@ -149,17 +161,21 @@ _COMPARE: dict[str, Callable[[exp.Expr, exp.Expr], exp.Expr]] = {
 
 
 def _two_valued(pred: exp.Expr) -> exp.Expr:
-    if pred is _FALSE:
+    if _is_false(pred):
         return pred
-    return exp.func("COALESCE", pred, exp.false())
+    return exp.func("COALESCE", pred, exp.false(), copy=False)
+
+
+def _paren(expr: exp.Expr) -> exp.Paren:
+    return exp.paren(expr, copy=False)
 
 
 def _length(list_expr: exp.Expr) -> exp.Expr:
-    return exp.func("LEN", list_expr)
+    return exp.func("LEN", list_expr, copy=False)
 
 
 def _flat_values(col: Column, path: str) -> exp.Expr:
-    return exp.func(FLAT_UDF, column(col.name), exp.Literal.string(path))
+    return exp.func(FLAT_UDF, column(col.name), exp.Literal.string(path), copy=False)
 
 
 def like_pattern(value: k.Value) -> str:
@@ -185,10 +201,10 @@ def _string_match(target: exp.Expr, value: k.Value) -> exp.Expr:
 
 def _any_element(list_expr: exp.Expr, value: k.Value) -> exp.Expr:
     if not value.has_wildcard:
-        return exp.func("LIST_CONTAINS", list_expr, exp.Literal.string(value.text))
-    x = exp.to_identifier("x")
-    body = _string_match(exp.column(x), value)
-    matching = exp.func("LIST_FILTER", list_expr, exp.Lambda(this=body, expressions=[x]))
+        return exp.func("LIST_CONTAINS", list_expr, exp.Literal.string(value.text), copy=False)
+    body = _string_match(exp.column(exp.to_identifier("x"), copy=False), value)
+    lambda_ = exp.Lambda(this=body, expressions=[exp.to_identifier("x")])
+    matching = exp.func("LIST_FILTER", list_expr, lambda_, copy=False)
     return exp.GT(this=_length(matching), expression=exp.Literal.number(0))
 
 
@@ -197,15 +213,15 @@ def _ip_match(target: exp.Expr, value: k.Value) -> exp.Expr:
         try:
             ipaddress.ip_network(value.text, strict=False)
         except ValueError:
-            return _FALSE
-        return exp.func(CIDR_UDF, target, exp.Literal.string(value.text))
+            return _false()
+        return exp.func(CIDR_UDF, target, exp.Literal.string(value.text), copy=False)
     return _string_match(target, value)
 
 
 def _bool_match(target: exp.Expr, value: k.Value) -> exp.Expr:
     text = value.text.lower()
     if value.has_wildcard or text not in ("true", "false"):
-        return _FALSE
+        return _false()
     return exp.EQ(this=target, expression=exp.Boolean(this=text == "true"))
 
 
@@ -222,5 +238,5 @@ def _as_number(value: k.Value) -> str | None:
 def _number_match(target: exp.Expr, value: k.Value) -> exp.Expr:
     number = _as_number(value)
     if number is None:
-        return _FALSE
+        return _false()
     return exp.EQ(this=target, expression=exp.Literal.number(number))
