@@ -7,8 +7,10 @@ plain SQL text and is cheap to send to another process; `Matcher` applies it.
 A rule's filter reads a handful of columns, and a trail repeats the same few combinations of
 their values (provider, action, outcome, country...) over and over. So `Matcher` evaluates each
 filter once per distinct combination, not once per row, and remembers the answer for later
-batches; only combinations never seen before go to DuckDB, in one query per batch. The time
-window (`--since`, `--until`) is the one condition on a per-event value, and is applied per row.
+batches; only combinations never seen before go to DuckDB, to the filters that could pass on
+them. Each filter's query is prepared once per connection: parsing and planning a filter costs
+five to ten times as much as running it on a batch's new combinations. The time window
+(`--since`, `--until`) is the one condition on a per-event value, and is applied per row.
 """
 
 from __future__ import annotations
@@ -110,6 +112,9 @@ class Matcher:
         self.plan = plan
         self.con = con
         self._known: dict[tuple[Any, ...], tuple[int, ...]] = {}
+        # names this matcher's table and prepared statements apart from others on `con`
+        self._name = f"_filter_{id(self):x}"
+        self._prepared: set[int] = set()
 
     def match(self, batch: pa.RecordBatch, keep: Collection[str]) -> pa.Table | None:
         """The rows of `batch` each filter matches: `rule_id`, `step`, `ts` (epoch µs),
@@ -173,26 +178,31 @@ class Matcher:
         numbered = pa.Table.from_batches([values]).append_column(
             _KEY, pa.array(range(values.num_rows), pa.int32())
         )
-        # One table per filter, holding only the groups asked of it: a WHERE clause then
-        # evaluates the filter's conditions in turn on the rows still passing, so its costly
-        # conditions (flattened fields) run only where the cheap ones held.
-        names = {f: f"_groups_{f}" for f in asked}
+        # Each filter sees only the groups asked of it: its WHERE clause then evaluates its
+        # conditions in turn on the rows still passing, so its costly conditions (flattened
+        # fields) run only where the cheap ones held.
+        found: list[tuple[int, int]] = []
         for f, mine in asked.items():
-            self.con.register(names[f], numbered.take(pa.array(mine, pa.int32())))
-        try:
-            found = self.con.execute(
-                " UNION ALL ".join(
-                    f"SELECT {f} AS f, {_KEY} FROM {names[f]} WHERE {self.plan.filters[f].where}"
-                    for f in asked
-                )
-            ).fetchall()
-        finally:
-            for name in names.values():
-                self.con.unregister(name)
+            self.con.register(self._name, numbered.take(pa.array(mine, pa.int32())))
+            try:
+                rows = self.con.execute(f"EXECUTE {self._statement(f)}").fetchall()
+            finally:
+                self.con.unregister(self._name)
+            found += [(f, g) for (g,) in rows]
         out: dict[int, list[int]] = {}
         for f, g in found:
             out.setdefault(g, []).append(f)
         return {g: tuple(sorted(fs)) for g, fs in out.items()}
+
+    def _statement(self, f: int) -> str:
+        """The prepared statement of filter `f` over the table named `self._name`, which must
+        be registered when it is first asked for."""
+        name = f"{self._name}_{f}"
+        if f not in self._prepared:
+            where = self.plan.filters[f].where
+            self.con.execute(f"PREPARE {name} AS SELECT {_KEY} FROM {self._name} WHERE {where}")
+            self._prepared.add(f)
+        return name
 
     def _remember(self, key: tuple[Any, ...], filters: tuple[int, ...]) -> None:
         if any(isinstance(v, str) and len(v) > _LONG_TEXT for v in key):
