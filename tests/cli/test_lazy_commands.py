@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -31,9 +32,12 @@ NOT_FOR_SCAN = ("trailhound.simulate", "trailhound.demo", "rich.markdown")
 def _modules_after(code: str) -> set[str]:
     """The modules loaded in a fresh interpreter once `code` has run."""
     script = f"import sys\n{code}\nprint('\\n'.join(sys.modules))"
+    # Without these, rich (and so a progress bar) is only for a terminal, which a pipe is not.
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
-    )
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120,
+        env=env,
+    )  # fmt: skip
     return set(done.stdout.split())
 
 
@@ -77,3 +81,5 @@ def test_a_scan_loads_neither_simulator_nor_demo(tmp_path: Path) -> None:
     loaded = _modules_after(run)
     assert "trailhound.cli.scan_cmd" in loaded
     assert not set(NOT_FOR_SCAN) & loaded
+    # stderr and stdout are pipes here: no progress bar and no table, so no rich at all
+    assert "rich.console" not in loaded

@@ -7,19 +7,17 @@ was set aside; 2 alone is a usage error (bad option, rule that does not load).
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import click
 import orjson
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from trailhound.alerts.model import Alert
-from trailhound.alerts.render import alerts_table, printable
 from trailhound.cli.common import (
     enricher_or_fail,
     geoip_option,
@@ -36,6 +34,12 @@ from trailhound.errors import TrailhoundError
 from trailhound.rules.exceptions_file import load_exceptions
 from trailhound.rules.model import Rule, RuleException
 from trailhound.scanning import ScanResult, scan
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+# rich (and the alert table built on it) is imported only when a terminal will show its output:
+# a scan whose output goes to a file or a pipe does not pay for loading it.
 
 NEW_ALERTS = 1
 INPUT_SET_ASIDE = 4
@@ -152,13 +156,17 @@ class _progress:
     """A live count of events on a terminal's stderr; nothing when quiet or not a terminal."""
 
     def __init__(self, quiet: bool) -> None:
-        console = Console(stderr=True)
         self.bar: Progress | None = None
-        if not quiet and console.is_terminal:
-            self.bar = Progress(
-                SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                console=console, transient=True,
-            )  # fmt: skip
+        if not quiet and _may_be_terminal():
+            from rich.console import Console
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            console = Console(stderr=True)
+            if console.is_terminal:
+                self.bar = Progress(
+                    SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                    console=console, transient=True,
+                )  # fmt: skip
         self.events = 0
 
     def __enter__(self) -> _progress:
@@ -177,11 +185,26 @@ class _progress:
             self.bar.update(self.task, description=f"{self.events:,} events")
 
 
+def _may_be_terminal() -> bool:
+    """False when rich's Console(stderr=True).is_terminal is sure to be False too: stderr is no
+    tty and neither TTY_COMPATIBLE=1 nor a non-empty FORCE_COLOR says otherwise."""
+    if os.environ.get("TTY_COMPATIBLE") == "1" or os.environ.get("FORCE_COLOR"):
+        return True
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # no stderr, or a closed one
+        return False
+
+
 def _write_alerts(alerts: Sequence[Alert], output_format: str | None, output: Path | None) -> None:
     stream: TextIO = output.open("w", encoding="utf-8") if output else sys.stdout
     try:
         chosen = output_format or ("table" if stream.isatty() else "jsonl")
         if chosen == "table":
+            from rich.console import Console
+
+            from trailhound.alerts.render import alerts_table
+
             console = Console(file=stream, width=None if stream.isatty() else 160)
             if alerts:
                 console.print(alerts_table(alerts))
@@ -204,7 +227,7 @@ def _summary(result: ScanResult, rules: Sequence[Rule]) -> None:
     )
     if result.stats.alerts:
         per_rule = ", ".join(
-            f"{printable(name)} {n}" for name, n in result.stats.alerts.most_common() if n
+            f"{_printable(name)} {n}" for name, n in result.stats.alerts.most_common() if n
         )
         say(f"{sum(result.stats.alerts.values())} new alerts: {per_rule}")
     else:
@@ -212,9 +235,15 @@ def _summary(result: ScanResult, rules: Sequence[Rule]) -> None:
     if result.stats.already_emitted:
         say(f"{result.stats.already_emitted} alerts were emitted by an earlier run (not repeated)")
     for name, n in result.stats.dropped_by_max_signals.items():
-        say(f"{printable(name)}: {n} alerts over max_signals were dropped")
+        say(f"{_printable(name)}: {n} alerts over max_signals were dropped")
     for exception in result.expired_exceptions:
         label = exception.description or ", ".join(c.field for c in exception.conditions)
-        say(f"exception expired on {exception.expires}, no longer applied: {printable(label)}")
+        say(f"exception expired on {exception.expires}, no longer applied: {_printable(label)}")
     for line in result.coverage.blind_spots(rules):
         say(line)
+
+
+def _printable(value: object) -> str:
+    from trailhound.alerts.render import printable
+
+    return printable(value)
