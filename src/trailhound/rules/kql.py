@@ -18,10 +18,13 @@ Choices where Elastic leaves the meaning to the index's mapping:
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
+from pathlib import Path
 from typing import Literal, cast
 
 from lark import Lark, Token, Tree
@@ -52,7 +55,29 @@ _QUOTED_PIECE = re.compile(r'\\([tnr])|\\u([0-9a-fA-F]{4})|\\([\\"])|(.)', re.S)
 @functools.cache
 def _parser() -> Lark:
     grammar = files("trailhound.rules").joinpath("kql.lark").read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", lexer="contextual", maybe_placeholders=False)
+    return Lark(
+        grammar, parser="lalr", lexer="contextual", maybe_placeholders=False,
+        cache=_parser_cache(grammar),
+    )  # fmt: skip
+
+
+def _parser_cache(grammar: str) -> str | bool:
+    """Where lark keeps the built parse tables between runs, or False for no cache.
+
+    Building the tables costs more than all the parsing a rule pack needs. Lark writes the file
+    once and on later runs loads it only if its hash of grammar, options and versions matches,
+    otherwise (or when the file is unreadable) it builds the tables afresh, so a stale or broken
+    cache never changes a parse. The user's cache directory, never a shared temporary one,
+    because the file is a pickle.
+    """
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    folder = Path(base) / "trailhound"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    digest = hashlib.sha256(grammar.encode()).hexdigest()[:16]
+    return str(folder / f"kql-lalr-{digest}.lark")
 
 
 def parse(text: str, *, where: str | None = None, line: int = 1, column: int = 1) -> Node:
