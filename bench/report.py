@@ -39,6 +39,7 @@ class Report:
     rows: list[Row] = field(default_factory=list)
     scaling: list[Row] = field(default_factory=list)  # the scan at N and at 4N events
     profile: str = ""
+    stages: str = ""  # bench/stages.py's tables
     notes: list[str] = field(default_factory=list)
 
     def row(self, key: str) -> Row | None:
@@ -56,6 +57,12 @@ def write(report: Report, path: Path) -> None:
     ]
     if OBSTACLES.is_file():
         parts.append(OBSTACLES.read_text())
+    if report.stages:
+        parts.append(
+            "## Where a scan's CPU goes, step by step\n\n"
+            "From `python bench/stages.py` on the same corpus: the steps a worker runs, "
+            "in one process, timed one by one with the CPU clock.\n\n" + report.stages
+        )
     if report.profile:
         parts.append(report.profile)
     if report.notes:

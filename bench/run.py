@@ -60,6 +60,7 @@ def main() -> None:
                 _scan(big, args.workers, scratch, "scan", f"scan at {big.events:,} events"),
             ]
         if not args.no_profile:
+            report.stages = _stages(corpus)
             report.profile = _profile(corpus, scratch)
         write(report, args.out)
         print(args.out.read_text())
@@ -171,6 +172,16 @@ def _profile(corpus: Corpus, scratch: Path) -> str:
     if result.returncode not in (0, 1):
         raise SystemExit(f"profiled scan failed:\n{result.stderr}")
     return profile_table(stats)
+
+
+def _stages(corpus: Corpus) -> str:
+    """A worker's steps timed one by one (bench/stages.py), in a fresh process."""
+    print("timing the steps of a scan one by one ...", flush=True)
+    command = [sys.executable, str(BENCH / "stages.py"), str(corpus.root)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"stages.py failed:\n{result.stderr}")
+    return result.stdout
 
 
 def _compressed(corpus: Corpus) -> int:

@@ -1,0 +1,196 @@
+"""Where a scan's CPU goes, step by step, on one core: the numbers behind bench/obstacles.md.
+
+    python bench/stages.py DIR            # DIR: a corpus folder (holds AWSLogs/)
+    python bench/stages.py DIR --files 2000
+
+Runs the steps a scan worker runs (read and inflate, split and decode, select, normalize,
+filter, thin and pack evidence) over the corpus in this one process, timing each with the
+process's CPU clock, and prints two Markdown tables: microseconds per event read for each step,
+and, for normalization, microseconds per record of each DynamoDB action (the columns wanted
+differ by action). The scanning process's own work (start-up, storing, deciding) is not here:
+run.py measures the whole scan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+import duckdb
+import pyarrow as pa
+
+from trailhound.cloudtrail.ecs import normalize
+from trailhound.cloudtrail.envelopes import Found, split
+from trailhound.cloudtrail.geo import Enricher
+from trailhound.cloudtrail.partial import PartialNormalizer
+from trailhound.cloudtrail.reader import DEFAULT_BATCH_SIZE, blobs_of
+from trailhound.cloudtrail.record import Record
+from trailhound.cloudtrail.report import Report
+from trailhound.engine import evidence
+from trailhound.engine.eligibility import Eligibility
+from trailhound.engine.filtering import ITEM, FilterPlan, Matcher
+from trailhound.engine.prefilter import column_plan, selection, stored_columns
+from trailhound.engine.udfs import register
+from trailhound.rules.loader import load_rules, shipped_pack_dir
+from trailhound.rules.model import Rule
+from trailhound.sources import open_source
+
+T = TypeVar("T")
+STEPS = (
+    "read and inflate",
+    "split and decode",
+    "select",
+    "normalize",
+    "filter (rules' queries)",
+    "thin and pack evidence",
+)
+
+
+class Clock:
+    """CPU seconds spent per step."""
+
+    def __init__(self) -> None:
+        self.spent: defaultdict[str, float] = defaultdict(float)
+
+    def time(self, step: str, work: Callable[[], T]) -> T:
+        started = time.process_time()
+        try:
+            return work()
+        finally:
+            self.spent[step] += time.process_time() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("corpus", type=Path)
+    parser.add_argument("--files", type=int, default=None, help="only the first N files")
+    args = parser.parse_args()
+    print(measure(args.corpus, args.files))
+
+
+def measure(corpus: Path, files: int | None = None) -> str:
+    """The two tables, for the first `files` files of the corpus (all by default)."""
+    gc.disable()  # as in a scan: nothing here makes cycles
+    run = _Run(load_rules([shipped_pack_dir()]).rules)
+    selected: list[Record] = []
+    for records in _records(corpus, files, run.clock):
+        run.events += len(records)
+        selected += run.clock.time("select", lambda: [records[i] for i in run.pick(records)])  # noqa: B023
+        if len(selected) >= DEFAULT_BATCH_SIZE:
+            run.batch(selected)
+            selected = []  # as in a worker, a batch's records (and their files) go
+    if selected:
+        run.batch(selected)
+    return "\n\n".join([_steps_table(run.clock, run.events), _actions_table(run.by_action)])
+
+
+@dataclass
+class ActionCost:
+    records: int = 0
+    seconds: float = 0.0
+    columns: int = 0
+
+
+class _Run:
+    """The worker's steps over batches of selected records, timed; and, timed apart, the
+    normalization of each batch's records action by action."""
+
+    def __init__(self, rules: list[Rule]) -> None:
+        self.clock = Clock()
+        self.events = 0
+        self.enricher = Enricher.create()
+        self.enricher.warm_up()
+        self.columns_for = column_plan(rules, []).columns_for
+        self.normalizer = PartialNormalizer(self.columns_for)
+        self.pick = selection(rules).picker()
+        self.now = datetime.now(UTC)
+        con = duckdb.connect()
+        con.execute("SET threads = 1")
+        register(con)
+        self.matcher = Matcher(FilterPlan.build(rules, now=self.now), con)
+        self.keep = stored_columns(rules)
+        self.eligibility = Eligibility.build(rules)
+        self.by_action: dict[str, ActionCost] = defaultdict(ActionCost)
+
+    def batch(self, records: list[Record]) -> None:
+        clock = self.clock
+        result = clock.time("normalize", lambda: self.normalizer(records, self.now, self.enricher))
+        if result.order is not None:
+            records = [records[i] for i in result.order]
+        matched = clock.time("filter (rules' queries)",
+                             lambda: self.matcher.match(result.batch, keep=self.keep))  # fmt: skip
+        if matched is not None:
+            clock.time("thin and pack evidence", lambda: self._thin_and_pack(matched, records))
+        self._by_action(records)
+
+    def _thin_and_pack(self, matched: pa.Table, records: list[Record]) -> bytes:
+        masks = self.eligibility.masks(matched)
+        rows = matched.filter(pa.array(masks.evidence & masks.store)).column(ITEM).to_pylist()
+        return evidence.pack([records[i] for i in sorted(set(rows))])
+
+    def _by_action(self, records: list[Record]) -> None:
+        groups: dict[tuple[str | None, str | None], list[Record]] = defaultdict(list)
+        for record in records:
+            groups[(record.eventSource, record.eventName)].append(record)
+        for (source, action), group in groups.items():
+            fields = self.columns_for(source, action)
+            started = time.process_time()
+            normalize(group, ingested=self.now, enricher=self.enricher, fields=fields)
+            cost = self.by_action[action or ""]
+            cost.seconds += time.process_time() - started
+            cost.records += len(group)
+            cost.columns = len(fields)
+
+
+def _records(corpus: Path, files: int | None, clock: Clock) -> Iterator[list[Record]]:
+    blobs = list(blobs_of([open_source(str(corpus / "AWSLogs"))], Report()))[:files]
+    for blob in blobs:
+        data = clock.time("read and inflate", lambda: b"".join(blob.chunks()))  # noqa: B023
+        found = clock.time("split and decode", lambda: list(split([data])))  # noqa: B023
+        for item in found:
+            if isinstance(item, Found):
+                yield item.records
+
+
+def _steps_table(clock: Clock, events: int) -> str:
+    total = sum(clock.spent.values())
+    lines = [
+        f"One process, {events:,} events, CPU time per step (µs per event read):",
+        "",
+        "| step | µs per event | share |",
+        "|---|---:|---:|",
+    ]
+    for step in STEPS:
+        spent = clock.spent[step]
+        lines.append(f"| {step} | {spent / events * 1e6:.2f} | {spent / total:.0%} |")
+    lines.append(f"| **all** | **{total / events * 1e6:.2f}** | |")
+    return "\n".join(lines)
+
+
+def _actions_table(by_action: dict[str, ActionCost]) -> str:
+    total = sum(cost.seconds for cost in by_action.values())
+    lines = [
+        "Normalizing the selected records, action by action (each action's records alone, with",
+        "the columns the rules read for it):",
+        "",
+        "| action | records | µs per record | columns | share of normalizing |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    ranked = sorted(by_action.items(), key=lambda item: item[1].seconds, reverse=True)
+    for action, cost in ranked[:10]:
+        lines.append(
+            f"| {action} | {cost.records:,} | {cost.seconds / cost.records * 1e6:.1f} | "
+            f"{cost.columns} | {cost.seconds / total:.0%} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
