@@ -156,6 +156,12 @@ def _inflater_kind() -> tuple[Callable[[], _Inflater], tuple[type[Exception], ..
 
 def _gunzip(first: bytes, stream: BinaryIO) -> Iterator[bytes]:
     """Inflate gzip members one after another (concatenated .gz files are legal)."""
+    # the whole file is in hand, and its trailer says it inflates to one piece at most
+    if len(first) < READ_SIZE and int.from_bytes(first[-4:], "little") <= READ_SIZE:
+        whole = _inflated_at_once(first)
+        if whole is not None:
+            yield whole
+            return
     new_inflater = _inflater_kind()[0]
     inflater = new_inflater()
     pending = memoryview(first)
@@ -176,6 +182,21 @@ def _gunzip(first: bytes, stream: BinaryIO) -> Iterator[bytes]:
                 raise Corrupt("unexpected bytes after the end of the gzip data")
             inflater, pending = new_inflater(), memoryview(rest)
     raise Truncated("gzip data ends early: the file was cut short")
+
+
+def _inflated_at_once(data: bytes) -> bytes | None:
+    """The content of a small, sound, single-member gzip file, inflated in one step (stepping
+    through it costs a third more); None for anything else, which the step-by-step inflation
+    then reads as far as it can and reports on."""
+    new_inflater, errors = _inflater_kind()
+    inflater = new_inflater()
+    try:
+        out = inflater.decompress(data, READ_SIZE)
+    except (*errors, ValueError):
+        return None
+    if not inflater.eof or inflater.unused_data or inflater.unconsumed_tail:
+        return None
+    return out
 
 
 def _inflate(inflater: _Inflater, data: memoryview) -> Iterator[bytes]:
