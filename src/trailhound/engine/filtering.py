@@ -115,6 +115,7 @@ class Matcher:
         # names this matcher's table and prepared statements apart from others on `con`
         self._name = f"_filter_{id(self):x}"
         self._prepared: set[int] = set()
+        self._table_made = False
 
     def match(self, batch: pa.RecordBatch, keep: Collection[str]) -> pa.Table | None:
         """The rows of `batch` each filter matches: `rule_id`, `step`, `ts` (epoch µs),
@@ -178,25 +179,35 @@ class Matcher:
         numbered = pa.Table.from_batches([values]).append_column(
             _KEY, pa.array(range(values.num_rows), pa.int32())
         )
-        # Each filter sees only the groups asked of it: its WHERE clause then evaluates its
-        # conditions in turn on the rows still passing, so its costly conditions (flattened
-        # fields) run only where the cheap ones held.
+        # The new groups go into this matcher's table, which every filter asked reads whole:
+        # a filter is false outside its (provider, action) pairs by construction, and its
+        # WHERE clause evaluates its conditions in turn on the rows still passing, so its
+        # costly conditions (flattened fields) run only where the cheap ones held.
+        self._fill(numbered)
         found: list[tuple[int, int]] = []
-        for f, mine in asked.items():
-            self.con.register(self._name, numbered.take(pa.array(mine, pa.int32())))
-            try:
-                rows = self.con.execute(f"EXECUTE {self._statement(f)}").fetchall()
-            finally:
-                self.con.unregister(self._name)
+        for f in asked:
+            rows = self.con.execute(f"EXECUTE {self._statement(f)}").fetchall()
             found += [(f, g) for (g,) in rows]
         out: dict[int, list[int]] = {}
         for f, g in found:
             out.setdefault(g, []).append(f)
         return {g: tuple(sorted(fs)) for g, fs in out.items()}
 
+    def _fill(self, groups: pa.Table) -> None:
+        """Put `groups` in this matcher's table (made on first use, like the batch)."""
+        if not self._table_made:
+            self.con.register("_filter_groups", groups.slice(0, 0))
+            try:
+                self.con.execute(f"CREATE TEMP TABLE {self._name} AS FROM _filter_groups")
+            finally:
+                self.con.unregister("_filter_groups")
+            self._table_made = True
+        self.con.execute(f"DELETE FROM {self._name}")
+        self.con.from_arrow(groups).insert_into(self._name)
+
     def _statement(self, f: int) -> str:
-        """The prepared statement of filter `f` over the table named `self._name`, which must
-        be registered when it is first asked for."""
+        """The prepared statement of filter `f` over this matcher's table. (A statement over
+        a registered Arrow table would keep reading the table it was prepared with.)"""
         name = f"{self._name}_{f}"
         if f not in self._prepared:
             where = self.plan.filters[f].where
