@@ -114,3 +114,19 @@ def test_rows_come_rule_by_rule_in_batch_order_with_the_kept_columns() -> None:
     assert table.column("event.id").to_pylist()[:3] == ["ev-0001", "ev-0003", "ev-0005"]
     assert {"user.name", "ts", "step"} <= set(table.schema.names)
     assert "cloud.account.id" not in table.schema.names
+
+
+def test_each_batch_is_judged_on_its_own_values() -> None:
+    """The filters' prepared queries must read the batch at hand, never one seen before."""
+    scans = rule(k.And((action("Scan"), match("user.name", "mallory"))), rule_id="scans")
+    matcher = Matcher(FilterPlan.build([scans], now=NOW), connection())
+    first = batch([event(1, timedelta(minutes=1), "Scan", **{"user.name": "alice"})])
+    second = batch(
+        [
+            event(2, timedelta(minutes=2), "Scan", **{"user.name": "bob"}),
+            event(3, timedelta(minutes=3), "Scan", **{"user.name": "mallory"}),
+        ]
+    )
+    assert matched(matcher, first) == set()
+    assert matched(matcher, second) == {("scans", 0, 1)}
+    assert matched(matcher, first) == set()
