@@ -33,3 +33,6 @@ class Outcome:
     candidates: list[Candidate]
     consumed: set[int] = field(default_factory=set)
     retain_from: int | None = None  # None: forget every decided row
+    # the evaluator applied suppression and max_signals itself; `dropped` were over the cap
+    suppressed: bool = False
+    dropped: int = 0

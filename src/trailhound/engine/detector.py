@@ -41,6 +41,7 @@ DocumentMaker = Callable[[pa.RecordBatch], Iterator[dict[str, Any]]]
 RAW = "raw"
 _CHUNK = "evidence_chunk"
 _INSERT_ROWS = 100_000
+_PACKS_PER_READ = 16
 
 
 @dataclass
@@ -179,8 +180,11 @@ class Detector:
         decided: list[tuple[Rule, Outcome, list[tuple[str, Candidate]]]] = []
         for rule in self.rules:
             outcome = _EVALUATORS[rule.type](self.con, rule, cutoff)
-            kept = suppression.apply(self.con, rule, outcome.candidates)
-            kept = self._cap_max_signals(rule, kept)
+            kept = outcome.candidates
+            if not outcome.suppressed:
+                kept = self._cap_max_signals(rule, suppression.apply(self.con, rule, kept))
+            elif outcome.dropped:
+                self.stats.dropped_by_max_signals[rule.name] += outcome.dropped
             outcome.candidates = []  # only what `_forget` needs is kept from here on
             decided.append((rule, outcome, self._fresh(rule, kept)))
         # evidence for every rule at once: each evidence pack is opened once per run
@@ -249,7 +253,7 @@ class Detector:
 
     def _raw_records(self, table: pa.Table) -> pa.Array:
         """The JSON of the record behind each row, from its evidence pack; null if none.
-        Packs are opened one at a time and only the items asked for are kept."""
+        Packs are read a few at a time and only the items asked for are kept."""
         places = list(
             zip(table.column(_CHUNK).to_pylist(), table.column(ITEM).to_pylist(), strict=True)
         )
@@ -258,12 +262,20 @@ class Detector:
             if chunk is not None and item is not None:
                 wanted[chunk].add(item)
         found: dict[tuple[int, int], bytes] = {}
-        for chunk, items in sorted(wanted.items()):
-            rows = self.con.execute("SELECT data FROM evidence WHERE chunk = ?", [chunk]).fetchall()
-            if rows:
-                raws = evidence.unpack(rows[0][0])
-                found.update(((chunk, i), raws[i]) for i in items)
+        for chunk, data in self._read_packs(sorted(wanted)):
+            raws = evidence.unpack(data, wanted[chunk])
+            found.update(((chunk, i), raw) for i, raw in raws.items())
         return pa.array([found.get(place) for place in places], pa.binary())
+
+    def _read_packs(self, chunks: list[int]) -> Iterator[tuple[int, bytes]]:
+        """The evidence packs of `chunks`; one query per few packs (a query has a fixed cost,
+        a pack can be a few hundred kB)."""
+        for at in range(0, len(chunks), _PACKS_PER_READ):
+            rows = self.con.execute(
+                "SELECT chunk, data FROM evidence WHERE list_contains($chunks, chunk)",
+                {"chunks": chunks[at : at + _PACKS_PER_READ]},
+            ).fetchall()
+            yield from ((int(chunk), bytes(data)) for chunk, data in rows)
 
     def _alert(
         self, rule: Rule, ident: str, cand: Candidate, docs: Mapping[int, dict[str, Any]]

@@ -9,7 +9,7 @@ of one trail shrink about tenfold, where one at a time they barely shrink.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import cache
 
 import msgspec
@@ -23,10 +23,10 @@ def pack(items: Sequence[msgspec.Struct]) -> bytes:
     return bytes(isal_zlib.compress(_encoder().encode(items), _LEVEL))
 
 
-def unpack(data: bytes) -> list[bytes]:
-    """The JSON text of each item of a pack, in order."""
+def unpack(data: bytes, items: Iterable[int]) -> dict[int, bytes]:
+    """The JSON text of the asked items of a pack, by position (absent ones are skipped)."""
     raws = _decoder().decode(isal_zlib.decompress(data))
-    return [bytes(raw) for raw in raws]
+    return {i: bytes(raws[i]) for i in items if 0 <= i < len(raws)}
 
 
 @cache

@@ -3,6 +3,10 @@
 The first alert of a group opens a window of `duration` in event time; later alerts of that
 group inside the window are folded into it and counted. Windows live in the store, so a later
 run keeps folding into a window that an earlier run opened.
+
+Two entry points share the windows: `apply` folds a list of candidates (threshold, new_terms
+and sequence rules make few), `fold_rows` folds alerts-to-be given as columns (a query rule
+makes one per match, too many for an object each).
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import duckdb
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from trailhound.engine.candidates import Candidate
@@ -18,6 +24,7 @@ from trailhound.engine.keys import suppression_key_sql, suppression_missing_sql
 from trailhound.rules.model import Rule, Suppression
 
 _US = timedelta(microseconds=1)
+Ints = npt.NDArray[np.int64]
 
 
 @dataclass(slots=True)
@@ -27,6 +34,22 @@ class _Window:
     absorbed: int = 0  # folded in by runs after the one that opened the window
 
 
+@dataclass(slots=True)
+class Folded:
+    """The rows of `fold_rows` that stay alerts, as positions into its input, in input order.
+
+    `absorbed[i]` counts the rows folded into alert `kept[i]`; `keys[i]` is its group (None
+    for a row that is not suppressed)."""
+
+    kept: Ints
+    absorbed: Ints
+    keys: list[str | None]
+
+
+def duration_us(rule: Rule, sup: Suppression) -> int:
+    return int((sup.duration or rule.interval) / _US)
+
+
 def apply(
     con: duckdb.DuckDBPyConnection, rule: Rule, candidates: list[Candidate]
 ) -> list[Candidate]:
@@ -34,8 +57,8 @@ def apply(
     if sup is None or not candidates:
         return candidates
     keys = _group_keys(con, sup, [c.seqs[0] for c in candidates])
-    duration = int((sup.duration or rule.interval) / _US)
-    windows = _load_windows(con, rule)
+    duration = duration_us(rule, sup)
+    windows = load_windows(con, rule)
     kept: list[Candidate] = []
     opened: dict[str, Candidate] = {}
     for cand in sorted(candidates, key=lambda c: (c.time, c.event_ids[0], c.seqs[0])):
@@ -55,8 +78,39 @@ def apply(
         cand.suppression_key = key
         opened[key] = cand
         kept.append(cand)
-    _save_windows(con, rule, windows)
+    save_windows(con, rule, windows)
     return kept
+
+
+def fold_rows(
+    windows: dict[str, _Window], group_keys: list[str], sizes: Ints, times: Ints, duration: int
+) -> Folded:
+    """Fold one-event alerts-to-be, sorted by group and then in event order, into windows.
+
+    `group_keys[g]` names the g-th group and `sizes[g]` its number of rows; `times` are the
+    rows' event times. Only the rows that open a window are visited: the next opener of a
+    group is the first of its rows at or after the end of the current window."""
+    kept: list[int] = []
+    absorbed: list[int] = []
+    keys: list[str | None] = []
+    lo = 0
+    for key, size in zip(group_keys, sizes.tolist(), strict=True):
+        group = times[lo : lo + size]
+        i = 0
+        window = windows.get(key)
+        if window is not None and window.start <= group[0] < window.end:
+            i = int(np.searchsorted(group, window.end, "left"))
+            window.absorbed += i
+        while i < size:
+            start = int(group[i])
+            end = int(np.searchsorted(group, start + duration, "left"))
+            kept.append(lo + i)
+            absorbed.append(end - i - 1)
+            keys.append(key)
+            windows[key] = _Window(start, start + duration)
+            i = end
+        lo += size
+    return Folded(np.array(kept, np.int64), np.array(absorbed, np.int64), keys)
 
 
 def _group_keys(
@@ -74,7 +128,7 @@ def _group_keys(
     return {seq: (str(key), bool(missing)) for seq, key, missing in rows}
 
 
-def _load_windows(con: duckdb.DuckDBPyConnection, rule: Rule) -> dict[str, _Window]:
+def load_windows(con: duckdb.DuckDBPyConnection, rule: Rule) -> dict[str, _Window]:
     rows = con.execute(
         "SELECT group_key, window_start, window_end, absorbed FROM suppression "
         "WHERE rule_id = ?",
@@ -83,7 +137,7 @@ def _load_windows(con: duckdb.DuckDBPyConnection, rule: Rule) -> dict[str, _Wind
     return {key: _Window(start, end, absorbed) for key, start, end, absorbed in rows}
 
 
-def _save_windows(
+def save_windows(
     con: duckdb.DuckDBPyConnection, rule: Rule, windows: dict[str, _Window]
 ) -> None:
     con.execute("DELETE FROM suppression WHERE rule_id = ?", [rule.rule_id])
@@ -92,9 +146,9 @@ def _save_windows(
     table = pa.table(
         {
             "group_key": list(windows),
-            "window_start": [w.start for w in windows.values()],
-            "window_end": [w.end for w in windows.values()],
-            "absorbed": [w.absorbed for w in windows.values()],
+            "window_start": pa.array([w.start for w in windows.values()], pa.int64()),
+            "window_end": pa.array([w.end for w in windows.values()], pa.int64()),
+            "absorbed": pa.array([w.absorbed for w in windows.values()], pa.int64()),
         }
     )
     con.register("_sup_windows", table)

@@ -7,24 +7,22 @@ Decisions are made by a greedy pass in time order over the rule's matched rows o
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from itertools import groupby
+from typing import Any
 
 import duckdb
+import pyarrow.compute as pc
 
 from trailhound.engine.candidates import Candidate, Outcome
 from trailhound.engine.keys import keyed_rows_sql, value_sql
 from trailhound.rules.model import Rule, ThresholdSpec
 
-
-@dataclass(slots=True)
-class _Row:
-    seq: int
-    ts: int
-    event_id: str
-    cardinality: tuple[frozenset[str], ...]
+_BATCH_ROWS = 8192
+# A row as the greedy pass keeps it: seq, ts, event id, per cardinality field its values.
+_Row = tuple[int, int, str, tuple[frozenset[str], ...]]
 
 
 def window_us(rule: Rule, spec: ThresholdSpec) -> int:
@@ -38,19 +36,37 @@ def evaluate(con: duckdb.DuckDBPyConnection, rule: Rule, cutoff: int) -> Outcome
     extra = tuple((value_sql(c.field)[0], f"c{i}") for i, c in enumerate(spec.cardinality))
     sql = keyed_rows_sql(spec.fields, extra)
     order = ", ".join([f"k{i}" for i in range(len(spec.fields))] + ["ts", "event_id", "seq"])
-    rows = con.execute(
-        f"SELECT * FROM ({sql}) ORDER BY {order}", {"rule": rule.rule_id, "cutoff": cutoff}
-    ).fetchall()
+    rows = _Rows(con, f"SELECT * FROM ({sql}) ORDER BY {order}", rule.rule_id, cutoff)
     width = len(spec.fields)
     window = window_us(rule, spec)
     candidates: list[Candidate] = []
-    horizon = max((r[1] for r in rows), default=cutoff)
     for key_values, group in groupby(rows, key=lambda r: tuple(r[3 : 3 + width])):
         key = tuple(zip(spec.fields, key_values, strict=True))
-        parsed = [_Row(r[0], r[1], r[2] or "", _card_values(r[3 + width :])) for r in group]
+        parsed = ((r[0], r[1], r[2] or "", _card_values(r[3 + width :])) for r in group)
         candidates.extend(_greedy(parsed, key, spec, window))
+    horizon = cutoff if rows.latest is None else rows.latest
     consumed = {seq for c in candidates for seq in c.seqs}
     return Outcome(candidates, consumed, retain_from=min(cutoff, horizon) - window)
+
+
+class _Rows:
+    """The query's rows, read a batch at a time (a rule can match many events; the greedy
+    pass needs only one window of them at once), noting the latest event time seen."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, sql: str, rule_id: str, cutoff: int):
+        self._reader = con.sql(sql, params={"rule": rule_id, "cutoff": cutoff}).to_arrow_reader(
+            _BATCH_ROWS
+        )
+        self.latest: int | None = None
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        for batch in self._reader:
+            if batch.num_rows == 0:
+                continue
+            latest = pc.max(batch.column(1)).as_py()
+            if self.latest is None or latest > self.latest:
+                self.latest = latest
+            yield from zip(*(column.to_pylist() for column in batch.columns), strict=True)
 
 
 def _card_values(raw: tuple[object, ...]) -> tuple[frozenset[str], ...]:
@@ -66,33 +82,37 @@ def _card_values(raw: tuple[object, ...]) -> tuple[frozenset[str], ...]:
 
 
 def _greedy(
-    rows: list[_Row], key: tuple[tuple[str, str | None], ...], spec: ThresholdSpec, window: int
+    rows: Iterable[_Row], key: tuple[tuple[str, str | None], ...], spec: ThresholdSpec, window: int
 ) -> list[Candidate]:
     found: list[Candidate] = []
     open_rows: deque[_Row] = deque()
+    # per cardinality field: how many open rows hold each value, so distinct counts are O(1)
+    holding: list[Counter[str]] = [Counter() for _ in spec.cardinality]
     for row in rows:
-        while open_rows and open_rows[0].ts < row.ts - window:
-            open_rows.popleft()
+        while open_rows and open_rows[0][1] < row[1] - window:
+            _count(holding, open_rows.popleft()[3], -1)
         open_rows.append(row)
-        if len(open_rows) >= spec.value and _cardinality_met(open_rows, spec):
+        _count(holding, row[3], 1)
+        if len(open_rows) >= spec.value and all(
+            len(held) >= card.value for held, card in zip(holding, spec.cardinality, strict=True)
+        ):
             found.append(
                 Candidate(
                     key,
-                    [r.seq for r in open_rows],
-                    [r.event_id for r in open_rows],
-                    time=row.ts,
-                    first_time=open_rows[0].ts,
+                    [r[0] for r in open_rows],
+                    [r[2] for r in open_rows],
+                    time=row[1],
+                    first_time=open_rows[0][1],
                 )
             )
             open_rows.clear()
+            holding = [Counter() for _ in spec.cardinality]
     return found
 
 
-def _cardinality_met(rows: deque[_Row], spec: ThresholdSpec) -> bool:
-    for i, card in enumerate(spec.cardinality):
-        distinct: set[str] = set()
-        for r in rows:
-            distinct |= r.cardinality[i]
-        if len(distinct) < card.value:
-            return False
-    return True
+def _count(holding: list[Counter[str]], values: tuple[frozenset[str], ...], step: int) -> None:
+    for held, field_values in zip(holding, values, strict=True):
+        for value in field_values:
+            held[value] += step
+            if held[value] == 0:
+                del held[value]
