@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
-
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from trailhound.alerts.model import Alert, iso_time
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
@@ -88,6 +88,10 @@ def techniques(alert: Alert) -> str:
 
 
 def alerts_table(alerts: Iterable[Alert]) -> Table:
+    # rich loads only when a table is drawn: a scan writing JSON never draws one
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(show_lines=False, header_style="bold")
     for name in ("time (UTC)", "severity", "rule", "what happened", "ATT&CK", "id"):
         table.add_column(name, overflow="fold")

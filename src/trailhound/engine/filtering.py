@@ -82,11 +82,15 @@ class FilterPlan:
                 continue
             excused = _applicable(rule, exceptions, now)
             for step, ast in enumerate(filter_asts(rule)):
-                pred: exp.Expr = exp.paren(compile_predicate(ast, now=now))
+                # the trees are fresh and used once: sqlglot need not copy them
+                pred: exp.Expr = exp.paren(compile_predicate(ast, now=now), copy=False)
                 for e in excused:
-                    pred = exp.and_(pred, exp.not_(exp.paren(exception_predicate(e))))
+                    excused_here = exp.paren(exception_predicate(e), copy=False)
+                    pred = exp.and_(pred, exp.not_(excused_here, copy=False), copy=False)
                 filters.append(
-                    RuleFilter(rule.rule_id, step, pred.sql("duckdb"), Selection(pairs_of(ast)))
+                    RuleFilter(
+                        rule.rule_id, step, pred.sql("duckdb", copy=False), Selection(pairs_of(ast))
+                    )
                 )
                 columns |= ast_columns(ast)
                 columns |= columns_of(c.field for e in excused for c in e.conditions)
