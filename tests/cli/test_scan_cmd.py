@@ -155,3 +155,11 @@ def test_bad_rule_file_is_a_usage_error_with_its_location(tmp_path: Path) -> Non
     result = trailhound("scan", tmp_path, "--rules", bad, "--no-state")
     assert result.returncode == 2
     assert f"{bad}:" in result.stderr and "value" in result.stderr
+
+
+def test_a_scan_without_alerts_says_so(tmp_path: Path) -> None:
+    folder = write_day(tmp_path / "logs", [record(1, DAY1, "DescribeTable", "alice")])
+    result = trailhound("scan", folder, "--no-state", "--format", "jsonl")
+    assert result.returncode == 0, result.stderr
+    assert "no new alerts" in result.stderr
+    assert "0 new alerts" not in result.stderr

@@ -225,7 +225,7 @@ def _summary(result: ScanResult, rules: Sequence[Rule]) -> None:
         f"scanned {result.stats.events:,} events in {result.seconds:.1f}s "
         f"({result.events_per_second:,.0f} events/s) with {len(rules)} rules"
     )
-    if result.stats.alerts:
+    if result.stats.alerts.total():  # the counter holds rules with none, too
         per_rule = ", ".join(
             f"{_printable(name)} {n}" for name, n in result.stats.alerts.most_common() if n
         )
