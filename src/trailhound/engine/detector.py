@@ -41,7 +41,7 @@ DocumentMaker = Callable[[pa.RecordBatch], Iterator[dict[str, Any]]]
 RAW = "raw"
 _CHUNK = "evidence_chunk"
 _INSERT_ROWS = 100_000
-_PACKS_PER_READ = 16
+_PACKS_PER_READ = 4
 
 
 @dataclass
@@ -190,12 +190,13 @@ class Detector:
         # evidence for every rule at once: each evidence pack is opened once per run
         docs = self._evidence_documents([c for _, _, fresh in decided for _, c in fresh])
         alerts: list[Alert] = []
-        for rule, outcome, fresh in decided:
+        for rule, _, fresh in decided:
             new = [self._alert(rule, i, c, docs) for i, c in fresh]
-            self._record(new)
-            self._forget(rule, cutoff, outcome)
             self.stats.alerts[rule.name] += len(new)
             alerts.extend(new)
+        # one statement each for all rules: every statement has a fixed cost
+        self._record(alerts)
+        self._forget(cutoff, [(rule, outcome) for rule, outcome, _ in decided])
         self.con.execute(
             f"DELETE FROM evidence WHERE chunk NOT IN "
             f"(SELECT {_CHUNK} FROM matches WHERE {_CHUNK} IS NOT NULL)"
@@ -268,14 +269,16 @@ class Detector:
         return pa.array([found.get(place) for place in places], pa.binary())
 
     def _read_packs(self, chunks: list[int]) -> Iterator[tuple[int, bytes]]:
-        """The evidence packs of `chunks`; one query per few packs (a query has a fixed cost,
-        a pack can be a few hundred kB)."""
-        for at in range(0, len(chunks), _PACKS_PER_READ):
-            rows = self.con.execute(
-                "SELECT chunk, data FROM evidence WHERE list_contains($chunks, chunk)",
-                {"chunks": chunks[at : at + _PACKS_PER_READ]},
-            ).fetchall()
-            yield from ((int(chunk), bytes(data)) for chunk, data in rows)
+        """The evidence packs of `chunks`, streamed a few at a time (a pack can be a few
+        hundred kB; one query, since each has a fixed cost)."""
+        reader = self.con.sql(
+            "SELECT chunk, data FROM evidence WHERE list_contains($chunks, chunk)",
+            params={"chunks": chunks},
+        ).to_arrow_reader(_PACKS_PER_READ)
+        for batch in reader:
+            yield from zip(
+                batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True
+            )
 
     def _alert(
         self, rule: Rule, ident: str, cand: Candidate, docs: Mapping[int, dict[str, Any]]
@@ -313,16 +316,31 @@ class Detector:
         finally:
             self.con.unregister("_new_alerts")
 
-    def _forget(self, rule: Rule, cutoff: int, outcome: Outcome) -> None:
-        retain_from = _NEVER if outcome.retain_from is None else outcome.retain_from
-        self.con.register("_consumed", pa.table({"seq": pa.array(outcome.consumed, pa.int64())}))
+    def _forget(self, cutoff: int, outcomes: list[tuple[Rule, Outcome]]) -> None:
+        """Delete the decided rows no later event can need (see `Outcome`)."""
+        rules = pa.table(
+            {
+                "rule_id": [rule.rule_id for rule, _ in outcomes],
+                "retain": pa.array(
+                    [_NEVER if o.retain_from is None else o.retain_from for _, o in outcomes],
+                    pa.int64(),
+                ),
+            }
+        )
+        consumed = pa.table(
+            {"seq": pa.array(sorted(seq for _, o in outcomes for seq in o.consumed), pa.int64())}
+        )
+        self.con.register("_forget_rules", rules)
+        self.con.register("_consumed", consumed)
         try:
             self.con.execute(
-                "DELETE FROM matches WHERE rule_id = $rule AND ts <= $cutoff AND "
-                "(ts < $retain OR seq IN (SELECT seq FROM _consumed))",
-                {"rule": rule.rule_id, "cutoff": cutoff, "retain": retain_from},
+                "DELETE FROM matches USING _forget_rules f "
+                "WHERE matches.rule_id = f.rule_id AND matches.ts <= $cutoff AND "
+                "(matches.ts < f.retain OR matches.seq IN (SELECT seq FROM _consumed))",
+                {"cutoff": cutoff},
             )
         finally:
+            self.con.unregister("_forget_rules")
             self.con.unregister("_consumed")
 
 
