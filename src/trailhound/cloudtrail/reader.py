@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import msgspec
 import pyarrow as pa
 
 from trailhound.cloudtrail.ecs import Normalized, normalize
@@ -27,6 +28,11 @@ from trailhound.sources import Blob, Source, SourceProblem
 
 DEFAULT_BATCH_SIZE = 16_384
 MAX_READ = 32_000
+NORMALIZE_BYTES = 1 << 20
+"""Free-form JSON (of members over `_LARGE_MEMBER` bytes) one normalizer call is given at most.
+Normalizing parses those members into Python values and keeps them for the whole call: about
+twelve times their size (a batch of BatchWriteItem calls with 5 MB of items held 60 MB)."""
+_LARGE_MEMBER = 1024  # shorter members are few distinct values, parsed once and remembered
 
 
 def read_events(
@@ -81,9 +87,9 @@ def read_selected(
     and normalizing them with `normalizer`; each batch comes with the records behind its rows.
 
     Records `select` leaves out are never normalized and never reported on. A batch also ends
-    once `max_read` records were read for it, kept or not: a decoded record holds on to its
-    whole file's text (its free-form members are views into it), so a batch of few kept
-    records from many files would hold all those files.
+    once `max_read` records were read for it, kept or not. Kept records get their own copies
+    of their free-form members, which are otherwise views into their whole file's text: a
+    batch then holds what it keeps, not every file it read.
     """
     pending = _Pending(clock or _utc_now)
     normalizer = normalizer or _normalize_all
@@ -147,6 +153,8 @@ class _Pending:
     starts: list[int] = field(default_factory=list)
     origins: list[tuple[str, Sequence[str], list[int] | None]] = field(default_factory=list)
     read: int = 0  # records read for this batch, kept or not
+    cuts: list[int] = field(default_factory=list)  # where to cut the batch for the normalizer
+    heavy: int = 0  # bytes of large members since the last cut
     blob_time: datetime | None = None
     read_at: datetime | None = None
 
@@ -159,11 +167,18 @@ class _Pending:
             self.read_at = blob.ingested or self.clock()
         self.starts.append(len(self.records))
         self.origins.append((blob.name, found.positions, picked))
-        if picked is None or len(picked) == len(found.records):
-            self.records.extend(found.records)
-        else:
-            records = found.records
-            self.records.extend([records[i] for i in picked])
+        records = found.records
+        kept = (
+            records
+            if picked is None or len(picked) == len(records)
+            else [records[i] for i in picked]
+        )
+        for record in kept:
+            self.heavy += _detach(record)
+            self.records.append(record)
+            if self.heavy >= NORMALIZE_BYTES:
+                self.cuts.append(len(self.records))
+                self.heavy = 0
 
     def where(self, index: int) -> tuple[str, str]:
         """The blob name and position of the record at `index`."""
@@ -177,6 +192,8 @@ class _Pending:
         self.starts = []
         self.origins = []
         self.read = 0
+        self.cuts = []
+        self.heavy = 0
         self.blob_time = self.read_at = None
 
 
@@ -185,9 +202,10 @@ def _flush(
 ) -> Iterator[Selected]:
     if not pending.records:
         return
-    assert pending.read_at is not None
+    read_at = pending.read_at
+    assert read_at is not None
     records = pending.records
-    result = normalizer(records, pending.read_at, enricher)
+    result = _normalized(records, pending.cuts, lambda part: normalizer(part, read_at, enricher))
     for index, reason in result.rejected:
         name, position = pending.where(index)
         report.set_aside(SetAside(reason, where=name, position=position))
@@ -200,6 +218,63 @@ def _flush(
         records = [r for i, r in enumerate(records) if i not in dropped]
     if result.batch.num_rows:
         yield Selected(result.batch, records)
+
+
+def _detach(record: Record) -> int:
+    """Gives `record` its own copies of its free-form members (which were views into its file's
+    text); returns how many bytes of its payloads are large members. Spelled out member by
+    member: a loop over their names costs four times as much."""
+    record.userIdentity = record.userIdentity.copy()
+    heavy = 0
+    if record.requestParameters:
+        record.requestParameters = raw = record.requestParameters.copy()
+        heavy += _weight(raw)
+    if record.responseElements:
+        record.responseElements = raw = record.responseElements.copy()
+        heavy += _weight(raw)
+    if record.additionalEventData:
+        record.additionalEventData = raw = record.additionalEventData.copy()
+        heavy += _weight(raw)
+    if record.serviceEventDetails:
+        record.serviceEventDetails = raw = record.serviceEventDetails.copy()
+        heavy += _weight(raw)
+    if record.resources:
+        record.resources = record.resources.copy()
+    if record.tlsDetails:
+        record.tlsDetails = record.tlsDetails.copy()
+    return heavy
+
+
+def _weight(raw: msgspec.Raw) -> int:
+    size = len(raw)
+    return size if size > _LARGE_MEMBER else 0
+
+
+def _normalized(
+    records: list[Record], cuts: list[int], normalize_part: Callable[[list[Record]], Normalized]
+) -> Normalized:
+    """The records normalized in parts cut at `cuts`, put together as if in one call."""
+    if not cuts or cuts == [len(records)]:
+        return normalize_part(records)
+    batches: list[pa.RecordBatch] = []
+    rejected: list[tuple[int, str]] = []
+    order: list[int] = []
+    start = 0
+    for end in [*(c for c in cuts if c < len(records)), len(records)]:
+        part = normalize_part(records[start:end])
+        refused = {i for i, _ in part.rejected}
+        rows = (
+            part.order
+            if part.order is not None
+            else [i for i in range(end - start) if i not in refused]
+        )
+        order += [start + i for i in rows]
+        rejected += [(start + i, reason) for i, reason in part.rejected]
+        batches.append(part.batch)
+        start = end
+    table = pa.Table.from_batches(batches).combine_chunks()
+    batch = table.to_batches()[0] if table.num_rows else batches[0]
+    return Normalized(batch, rejected, order)
 
 
 def _utc_now() -> datetime:

@@ -140,6 +140,9 @@ class Stage:
                 yield held
             held = self._take(report)
             held.matched, held.records, held.hits = self._matches(part.batch, part.records)
+            # the loop variable would keep this batch's records, and the whole files' text they
+            # point into, alive while the next batch is read
+            del part
         rest = self._take(report)
         rest.problems = problems
         yield rest if held is None else _merged(held, rest)
