@@ -40,6 +40,16 @@ def test_the_same_data_twice_makes_no_second_alert() -> None:
     assert second.stats.already_emitted == 1
 
 
+def test_a_record_delivered_twice_in_one_run_alerts_once() -> None:
+    """Trails deliver some events twice (overlapping copies, a file read from two places)."""
+    r = rule(action("PutItem"))
+    d = detector([r])
+    d.add(batch(puts([0 * MIN]) + puts([0 * MIN])))
+    alerts = d.finish()
+    assert [a.event_ids for a in alerts] == [("ev-0000",)]
+    assert d.stats.already_emitted == 1
+
+
 def test_alert_id_depends_on_rule_version() -> None:
     rows = puts([0 * MIN])
     v1 = run([rule(action("PutItem"), version=1)], rows)
@@ -50,7 +60,7 @@ def test_alert_id_depends_on_rule_version() -> None:
 def test_suppression_folds_an_hour_of_one_actor_on_one_table_into_one_alert() -> None:
     r = rule(action("PutItem"), suppression=BY_ACTOR_TABLE)
     rows = puts([i * 10 * MIN for i in range(6)])  # 0..50 minutes
-    rows += puts([70 * MIN])  # a new hour window
+    rows += [event(60, 70 * MIN, "PutItem", aws__dynamodb__table_name=["orders"])]  # new window
     rows += [event(50, 5 * MIN, "PutItem", aws__dynamodb__table_name=["users"])]
     alerts = run([r], rows)
     summary = sorted((dict(a.key) == {}, a.count, a.event_ids[0]) for a in alerts)

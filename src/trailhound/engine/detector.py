@@ -219,12 +219,17 @@ class Detector:
         return kept
 
     def _fresh(self, rule: Rule, candidates: list[Candidate]) -> list[tuple[str, Candidate]]:
-        """The candidates with their alert ids, without those emitted by an earlier run."""
+        """The candidates with their alert ids, without those emitted by an earlier run or
+        already among these (a record delivered twice makes the same alert twice)."""
         if not candidates:
             return []
         ids = [alert_id(rule, c.key, c.event_ids) for c in candidates]
-        known = self._known_ids(ids)
-        fresh = [(i, c) for i, c in zip(ids, candidates, strict=True) if i not in known]
+        seen = self._known_ids(ids)
+        fresh = []
+        for ident, cand in zip(ids, candidates, strict=True):
+            if ident not in seen:
+                seen.add(ident)
+                fresh.append((ident, cand))
         self.stats.already_emitted += len(candidates) - len(fresh)
         return fresh
 
