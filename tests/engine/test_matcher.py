@@ -130,3 +130,13 @@ def test_each_batch_is_judged_on_its_own_values() -> None:
     assert matched(matcher, first) == set()
     assert matched(matcher, second) == {("scans", 0, 1)}
     assert matched(matcher, first) == set()
+
+
+def test_matchers_come_and_go_on_one_connection() -> None:
+    """A store outlives many detectors in one process (the watch loop, tests, a notebook)."""
+    scans = rule(action("Scan"), rule_id="scans")
+    plan = FilterPlan.build([scans], now=NOW)
+    con = connection()
+    events = batch([event(1, timedelta(minutes=1), "Scan")])
+    for _ in range(50):
+        assert matched(Matcher(plan, con), events) == {("scans", 0, 0)}

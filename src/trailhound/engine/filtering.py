@@ -201,8 +201,10 @@ class Matcher:
         """Put `groups` in this matcher's table (made on first use, like the batch)."""
         if not self._table_made:
             self.con.register("_filter_groups", groups.slice(0, 0))
-            try:
-                self.con.execute(f"CREATE TEMP TABLE {self._name} AS FROM _filter_groups")
+            try:  # a matcher gone before may have left a table of this name
+                self.con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {self._name} AS FROM _filter_groups"
+                )
             finally:
                 self.con.unregister("_filter_groups")
             self._table_made = True
