@@ -6,6 +6,7 @@ This is the library behind `trailhound scan` and `trailhound demo`; a Python use
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -25,6 +26,10 @@ from trailhound.engine.stage import Stage, StageOutput, StagePlan
 from trailhound.engine.store import Store
 from trailhound.rules.model import Rule, RuleException
 from trailhound.sources import Blob, Source
+
+AUTO_WORKERS_BYTES = 32 << 20
+"""Stored bytes from which `workers=None` reads with one process per core (about 200,000
+events of CloudTrail as S3 delivers it: a second or more of work per core)."""
 
 
 @dataclass
@@ -55,17 +60,18 @@ def scan(
     final: bool = True,
     lateness: timedelta = timedelta(minutes=30),
     on_progress: Callable[[int], None] | None = None,
-    workers: int = 1,
+    workers: int | None = 1,
 ) -> ScanResult:
     """Read every source, run every rule, and return the alerts not emitted before.
 
     Records no rule can match are dropped right after decoding and never normalized. With
     `workers` > 1 the reading and filtering run in that many processes when every input can
-    be read by another process (files can, standard input cannot); `on_progress` hears how
-    many events each step read.
+    be read by another process (files can, standard input cannot); None chooses one per core
+    when the input is large enough to repay starting them (`AUTO_WORKERS_BYTES`), else one.
+    `on_progress` hears how many events each step read.
     """
     started = time.perf_counter()
-    if workers > 1:
+    if workers is not None and workers > 1:
         start_server()  # its imports overlap with the set-up below
     now = now or datetime.now(UTC)
     report = report or Report()
@@ -108,16 +114,23 @@ def scan(
 
 
 def _stage_outputs(
-    blobs: Iterable[Blob], plan: StagePlan, report: Report, workers: int
+    blobs: Iterable[Blob], plan: StagePlan, report: Report, workers: int | None
 ) -> Iterator[StageOutput]:
-    if workers > 1:
+    if workers is None or workers > 1:
         listed = list(blobs)
-        if len(listed) > 1 and all(b.portable for b in listed):
+        workers = workers or _automatic_workers(listed)
+        if workers > 1 and len(listed) > 1 and all(b.portable for b in listed):
             # this process mostly waits for the workers: prepare what evidence will need
             threading.Thread(target=plan.enricher.warm_up, daemon=True).start()
             return run_in_workers(listed, plan, workers)
         blobs = listed
     return Stage(plan).run(blobs, report)
+
+
+def _automatic_workers(blobs: Sequence[Blob]) -> int:
+    """One per core for an input worth it; starting workers costs about half a second."""
+    stored = sum(b.size or 0 for b in blobs)
+    return (os.cpu_count() or 1) if stored >= AUTO_WORKERS_BYTES else 1
 
 
 def _rule_exceptions(rules: Sequence[Rule]) -> list[RuleException]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from trailhound import scanning
 from trailhound.cloudtrail.ecs import to_documents
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.reader import read_events, read_selected
@@ -28,7 +29,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def run(folder: Path, workers: int, rules: list[Any] | None = None) -> ScanResult:
+def run(folder: Path, workers: int | None, rules: list[Any] | None = None) -> ScanResult:
     store = Store.open(None)
     try:
         return scan(
@@ -64,6 +65,18 @@ def test_workers_find_the_same_alerts_and_counts_as_one_process(corpus: Path) ->
         one.report.records_normalized,
     )
     assert two.coverage.dynamodb == one.coverage.dynamodb
+
+
+@pytest.mark.parametrize("threshold", [0, 1 << 40])
+def test_automatic_workers_find_the_same_alerts(
+    corpus: Path, threshold: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Left to choose, a scan uses one worker per core for a large input (here, any input),
+    and one process for a small one (here, every input); the alerts are the same."""
+    monkeypatch.setattr(scanning, "AUTO_WORKERS_BYTES", threshold)
+    chosen, one = run(corpus, None), run(corpus, 1)
+    assert one.alerts and alerts(chosen) == alerts(one)
+    assert chosen.stats.matched == one.stats.matched
 
 
 def test_evidence_is_the_full_normalization_of_the_event(corpus: Path) -> None:

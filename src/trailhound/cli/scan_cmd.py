@@ -83,10 +83,10 @@ INPUT_SET_ASIDE = 4
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
+    default=None,
     help="Processes that read and filter the input in parallel (files only; standard input "
-    "is read by one). Alerts and state are the same for any number.",
+    "is read by one). Default: one per core when the files add up to 32 MB or more, else "
+    "one. Alerts and state are the same for any number.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress, notes or summary.")
 @click.pass_context
@@ -102,7 +102,7 @@ def scan_command(
     output_format: str | None,
     output: Path | None,
     geoip: tuple[Path, ...],
-    workers: int,
+    workers: int | None,
     quiet: bool,
 ) -> None:
     """Scan CloudTrail logs in PATHS and report alerts.
