@@ -39,20 +39,12 @@ class PartialNormalizer:
         if len(groups) == 1:
             ((fields, _),) = groups.items()
             return normalize(records, ingested=ingested, enricher=enricher, fields=fields)
-        parts: list[pa.RecordBatch] = []
-        order: list[int] = []  # the input index of each output row
-        rejected: list[tuple[int, str]] = []
-        for fields, indices in groups.items():
-            result = normalize(
-                [records[i] for i in indices], ingested=ingested, enricher=enricher, fields=fields
-            )
-            refused = {i for i, _ in result.rejected}
-            rejected += [(indices[i], reason) for i, reason in result.rejected]
-            order += [index for i, index in enumerate(indices) if i not in refused]
-            parts.append(result.batch)
         # rows stay grouped: putting them back in input order would cost a copy of every column
-        batch = pa.Table.from_batches(parts, schema=arrow_schema()).combine_chunks()
-        return Normalized(_one_batch(batch), sorted(rejected), order)
+        return joined([
+            (indices, normalize([records[i] for i in indices], ingested=ingested,
+                                enricher=enricher, fields=fields))
+            for fields, indices in groups.items()
+        ])  # fmt: skip
 
     def _groups(self, records: Sequence[Record]) -> dict[frozenset[str], list[int]]:
         cache = self._cache
@@ -64,6 +56,25 @@ class PartialNormalizer:
                 fields = cache[key] = self._columns_for(*key)
             groups.setdefault(fields, []).append(i)
         return groups
+
+
+def joined(parts: Sequence[tuple[Sequence[int], Normalized]]) -> Normalized:
+    """The results of normalizing parts of a batch as one result for the whole batch: each
+    part comes with the batch positions of the records it was given. Rows stay part by part;
+    `order` says which record each comes from."""
+    batches: list[pa.RecordBatch] = []
+    order: list[int] = []  # the input index of each output row
+    rejected: list[tuple[int, str]] = []
+    for positions, part in parts:
+        refused = {i for i, _ in part.rejected}
+        rows = part.order if part.order is not None else [
+            i for i in range(len(positions)) if i not in refused
+        ]  # fmt: skip
+        order += [positions[i] for i in rows]
+        rejected += [(positions[i], reason) for i, reason in part.rejected]
+        batches.append(part.batch)
+    table = pa.Table.from_batches(batches, schema=arrow_schema()).combine_chunks()
+    return Normalized(_one_batch(table), sorted(rejected), order)
 
 
 def _one_batch(table: pa.Table) -> pa.RecordBatch:

@@ -22,6 +22,7 @@ import pyarrow as pa
 from trailhound.cloudtrail.ecs import Normalized, normalize
 from trailhound.cloudtrail.envelopes import CANNOT_READ, Bad, Found, Limits, Skip, split
 from trailhound.cloudtrail.geo import Enricher
+from trailhound.cloudtrail.partial import joined
 from trailhound.cloudtrail.record import Record
 from trailhound.cloudtrail.report import Report, SetAside, Skipped
 from trailhound.sources import Blob, Source, SourceProblem
@@ -256,25 +257,9 @@ def _normalized(
     """The records normalized in parts cut at `cuts`, put together as if in one call."""
     if not cuts or cuts == [len(records)]:
         return normalize_part(records)
-    batches: list[pa.RecordBatch] = []
-    rejected: list[tuple[int, str]] = []
-    order: list[int] = []
-    start = 0
-    for end in [*(c for c in cuts if c < len(records)), len(records)]:
-        part = normalize_part(records[start:end])
-        refused = {i for i, _ in part.rejected}
-        rows = (
-            part.order
-            if part.order is not None
-            else [i for i in range(end - start) if i not in refused]
-        )
-        order += [start + i for i in rows]
-        rejected += [(start + i, reason) for i, reason in part.rejected]
-        batches.append(part.batch)
-        start = end
-    table = pa.Table.from_batches(batches).combine_chunks()
-    batch = table.to_batches()[0] if table.num_rows else batches[0]
-    return Normalized(batch, rejected, order)
+    ends = [*(c for c in cuts if c < len(records)), len(records)]
+    spans = [range(start, end) for start, end in zip([0, *ends], ends, strict=False)]
+    return joined([(span, normalize_part(records[span.start : span.stop])) for span in spans])
 
 
 def _utc_now() -> datetime:
