@@ -28,7 +28,9 @@ Ints = npt.NDArray[np.int64]
 
 
 @dataclass(slots=True)
-class _Window:
+class Window:
+    """A suppression window of one group, as the store keeps it."""
+
     start: int
     end: int
     absorbed: int = 0  # folded in by runs after the one that opened the window
@@ -74,7 +76,7 @@ def apply(
             else:
                 window.absorbed += len(cand.seqs)
             continue
-        windows[key] = _Window(cand.time, cand.time + duration)
+        windows[key] = Window(cand.time, cand.time + duration)
         cand.suppression_key = key
         opened[key] = cand
         kept.append(cand)
@@ -83,7 +85,7 @@ def apply(
 
 
 def fold_rows(
-    windows: dict[str, _Window], group_keys: list[str], sizes: Ints, times: Ints, duration: int
+    windows: dict[str, Window], group_keys: list[str], sizes: Ints, times: Ints, duration: int
 ) -> Folded:
     """Fold one-event alerts-to-be, sorted by group and then in event order, into windows.
 
@@ -107,7 +109,7 @@ def fold_rows(
             kept.append(lo + i)
             absorbed.append(end - i - 1)
             keys.append(key)
-            windows[key] = _Window(start, start + duration)
+            windows[key] = Window(start, start + duration)
             i = end
         lo += size
     return Folded(np.array(kept, np.int64), np.array(absorbed, np.int64), keys)
@@ -128,17 +130,17 @@ def _group_keys(
     return {seq: (str(key), bool(missing)) for seq, key, missing in rows}
 
 
-def load_windows(con: duckdb.DuckDBPyConnection, rule: Rule) -> dict[str, _Window]:
+def load_windows(con: duckdb.DuckDBPyConnection, rule: Rule) -> dict[str, Window]:
     rows = con.execute(
         "SELECT group_key, window_start, window_end, absorbed FROM suppression "
         "WHERE rule_id = ?",
         [rule.rule_id],
     ).fetchall()
-    return {key: _Window(start, end, absorbed) for key, start, end, absorbed in rows}
+    return {key: Window(start, end, absorbed) for key, start, end, absorbed in rows}
 
 
 def save_windows(
-    con: duckdb.DuckDBPyConnection, rule: Rule, windows: dict[str, _Window]
+    con: duckdb.DuckDBPyConnection, rule: Rule, windows: dict[str, Window]
 ) -> None:
     con.execute("DELETE FROM suppression WHERE rule_id = ?", [rule.rule_id])
     if not windows:
