@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,6 +24,7 @@ from trailhound.cloudtrail.schema import BY_NAME
 from trailhound.engine import evidence, new_terms, query, sequence, suppression, threshold
 from trailhound.engine.candidates import Candidate, Outcome
 from trailhound.engine.filtering import ITEM, FilterPlan, Matcher
+from trailhound.engine.max_signals import first_per_interval
 from trailhound.engine.prefilter import stored_columns
 from trailhound.engine.store import Store
 from trailhound.rules.model import Rule, RuleException
@@ -205,18 +207,11 @@ class Detector:
         return alerts
 
     def _cap_max_signals(self, rule: Rule, candidates: list[Candidate]) -> list[Candidate]:
-        """Elastic stops at max_signals alerts per rule run; a run covers one interval."""
-        interval = max(1, int(rule.interval / _US))
-        per_bucket: Counter[int] = Counter()
-        kept = []
-        for cand in candidates:
-            bucket = cand.time // interval
-            per_bucket[bucket] += 1
-            if per_bucket[bucket] <= rule.max_signals:
-                kept.append(cand)
-            else:
-                self.stats.dropped_by_max_signals[rule.name] += 1
-        return kept
+        times = np.array([c.time for c in candidates], np.int64)
+        keep = first_per_interval(times, int(rule.interval / _US), rule.max_signals).tolist()
+        if dropped := keep.count(False):
+            self.stats.dropped_by_max_signals[rule.name] += dropped
+        return [c for c, kept in zip(candidates, keep, strict=True) if kept]
 
     def _fresh(self, rule: Rule, candidates: list[Candidate]) -> list[tuple[str, Candidate]]:
         """The candidates with their alert ids, without those emitted by an earlier run or

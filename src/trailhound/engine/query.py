@@ -18,6 +18,7 @@ import pyarrow as pa
 from trailhound.engine import suppression
 from trailhound.engine.candidates import Candidate, Outcome
 from trailhound.engine.keys import suppression_key_sql, suppression_missing_sql
+from trailhound.engine.max_signals import first_per_interval
 from trailhound.rules.model import Rule
 
 _US = timedelta(microseconds=1)
@@ -35,17 +36,6 @@ def evaluate(con: duckdb.DuckDBPyConnection, rule: Rule, cutoff: int) -> Outcome
         return Outcome(candidates, suppressed=True, dropped=int(len(keep) - keep.sum()))
     finally:
         con.execute(f"DROP TABLE IF EXISTS {_ROWS}")
-
-
-def first_per_interval(times: Ints, interval: int, limit: int) -> npt.NDArray[np.bool_]:
-    """Which of `times` (sorted) are among the first `limit` of their rule interval: Elastic
-    stops at max_signals alerts per rule run, and a run covers one interval."""
-    if len(times) == 0:
-        return np.zeros(0, np.bool_)
-    buckets = times // max(1, interval)
-    starts = np.flatnonzero(np.r_[True, buckets[1:] != buckets[:-1]])
-    rank = np.arange(len(times)) - np.repeat(starts, np.diff(np.r_[starts, len(times)]))
-    return np.asarray(rank < limit)
 
 
 def _rank_rows(con: duckdb.DuckDBPyConnection, rule: Rule, cutoff: int) -> None:
