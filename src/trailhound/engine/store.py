@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import weakref
@@ -25,6 +24,7 @@ import pyarrow as pa
 from trailhound.cloudtrail.schema import arrow_schema
 from trailhound.engine.udfs import register
 from trailhound.errors import TrailhoundError
+from trailhound.userdirs import state_folder
 
 SCHEMA_VERSION = "1"
 
@@ -47,8 +47,7 @@ CREATE SEQUENCE IF NOT EXISTS match_seq;
 
 def default_state_path() -> Path:
     """Per-user state: $XDG_STATE_HOME/trailhound/state.duckdb (or ~/.local/state/...)."""
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "trailhound" / "state.duckdb"
+    return state_folder() / "state.duckdb"
 
 
 MEMORY_LIMIT = "192MB"

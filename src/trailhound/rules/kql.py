@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
-from pathlib import Path
 from typing import Literal, cast
 
 from lark import Lark, Token, Tree
@@ -34,6 +32,7 @@ from trailhound.errors import RuleError
 from trailhound.rules.kql_ast import And, Exists, FreeText, Match, Node, Not, Or, Range, Star, Value
 from trailhound.rules.kql_chars import JS_TRIM
 from trailhound.rules.kql_text import dump, to_kql
+from trailhound.userdirs import cache_folder
 
 __all__ = ["MATCH_ALL", "dump", "expand_fields", "parse", "to_kql"]
 
@@ -70,8 +69,7 @@ def _parser_cache(grammar: str) -> str | bool:
     cache never changes a parse. The user's cache directory, never a shared temporary one,
     because the file is a pickle.
     """
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    folder = Path(base) / "trailhound"
+    folder = cache_folder()
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
