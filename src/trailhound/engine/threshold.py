@@ -11,7 +11,7 @@ from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from itertools import groupby
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import pyarrow.compute as pc
@@ -21,8 +21,15 @@ from trailhound.engine.keys import keyed_rows_sql, value_sql
 from trailhound.rules.model import Rule, ThresholdSpec
 
 _BATCH_ROWS = 8192
-# A row as the greedy pass keeps it: seq, ts, event id, per cardinality field its values.
-_Row = tuple[int, int, str, tuple[frozenset[str], ...]]
+
+
+class _Row(NamedTuple):
+    """A row as the greedy pass keeps it (a tuple: cheap to make, one per matched row)."""
+
+    seq: int
+    ts: int
+    event_id: str
+    cardinality: tuple[frozenset[str], ...]  # per cardinality field, the row's values
 
 
 def window_us(rule: Rule, spec: ThresholdSpec) -> int:
@@ -42,7 +49,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, rule: Rule, cutoff: int) -> Outcome
     candidates: list[Candidate] = []
     for key_values, group in groupby(rows, key=lambda r: tuple(r[3 : 3 + width])):
         key = tuple(zip(spec.fields, key_values, strict=True))
-        parsed = ((r[0], r[1], r[2] or "", _card_values(r[3 + width :])) for r in group)
+        parsed = (_Row(r[0], r[1], r[2] or "", _card_values(r[3 + width :])) for r in group)
         candidates.extend(_greedy(parsed, key, spec, window))
     horizon = cutoff if rows.latest is None else rows.latest
     consumed = {seq for c in candidates for seq in c.seqs}
@@ -89,20 +96,20 @@ def _greedy(
     # per cardinality field: how many open rows hold each value, so distinct counts are O(1)
     holding: list[Counter[str]] = [Counter() for _ in spec.cardinality]
     for row in rows:
-        while open_rows and open_rows[0][1] < row[1] - window:
-            _count(holding, open_rows.popleft()[3], -1)
+        while open_rows and open_rows[0].ts < row.ts - window:
+            _count(holding, open_rows.popleft().cardinality, -1)
         open_rows.append(row)
-        _count(holding, row[3], 1)
+        _count(holding, row.cardinality, 1)
         if len(open_rows) >= spec.value and all(
             len(held) >= card.value for held, card in zip(holding, spec.cardinality, strict=True)
         ):
             found.append(
                 Candidate(
                     key,
-                    [r[0] for r in open_rows],
-                    [r[2] for r in open_rows],
-                    time=row[1],
-                    first_time=open_rows[0][1],
+                    [r.seq for r in open_rows],
+                    [r.event_id for r in open_rows],
+                    time=row.ts,
+                    first_time=open_rows[0].ts,
                 )
             )
             open_rows.clear()
