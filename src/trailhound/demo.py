@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trailhound.alerts.model import Alert
-from trailhound.engine.store import Store
+from trailhound.pipeline.scan import ScanResult, scan
 from trailhound.rules.loader import load_rules, shipped_pack_dir
 from trailhound.rules.model import Rule
-from trailhound.scanning import ScanResult, scan
 from trailhound.simulate import ExpectedAlert, SimulationResult, simulate
 from trailhound.sources import open_sources
+from trailhound.state.store import Store
 
 _Identity = tuple[str, str]  # rule name, first evidence event id
 

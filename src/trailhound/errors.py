@@ -38,3 +38,11 @@ class RuleError(TrailhoundError):
 
 class InputError(TrailhoundError):
     """A log file or record that cannot be read as CloudTrail."""
+
+
+class ConfigError(TrailhoundError):
+    """A configuration file or option that is not valid; `where` names the file or the option."""
+
+
+class StateError(TrailhoundError):
+    """A state file that cannot be opened or read: damaged, locked, or of another version."""

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from support.events import batch, detector, event
 from support.rules import action, rule
-from trailhound.engine.store import Store
 from trailhound.rules.kql import MATCH_ALL
 from trailhound.rules.model import (
     NewTermsSpec,
@@ -19,6 +18,7 @@ from trailhound.rules.model import (
     Suppression,
     ThresholdSpec,
 )
+from trailhound.state.store import Store
 
 LATENESS = timedelta(minutes=20)
 RULES = [

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from support.events import batch, detector, event, run
 from support.rules import action, rule
-from trailhound.engine.store import Store
 from trailhound.rules.model import NewTermsSpec
+from trailhound.state.store import Store
 
 DAY = timedelta(days=1)
 SECOND = timedelta(seconds=1)

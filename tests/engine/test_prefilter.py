@@ -16,10 +16,10 @@ from trailhound.cloudtrail.reader import read_events
 from trailhound.cloudtrail.report import Report
 from trailhound.engine.filtering import FilterPlan, Matcher
 from trailhound.engine.prefilter import column_plan, selection
-from trailhound.engine.store import Store
 from trailhound.rules import kql_ast as k
 from trailhound.rules.loader import load_rules, shipped_pack_dir
 from trailhound.sources.files import open_local
+from trailhound.state.store import Store
 
 DYNAMODB = "dynamodb.amazonaws.com"
 NOW = datetime(2026, 3, 1, tzinfo=UTC)

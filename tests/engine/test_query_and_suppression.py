@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from support.events import batch, detector, event, run
 from support.rules import action, rule
-from trailhound.engine.store import Store
 from trailhound.rules.model import Suppression
+from trailhound.state.store import Store
 
 MIN = timedelta(minutes=1)
 BY_ACTOR_TABLE = Suppression(

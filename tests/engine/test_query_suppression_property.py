@@ -19,8 +19,8 @@ from support.events import T0, batch, detector, event
 from support.rules import action, rule
 from support.suppression_reference import Event, Expected, QueryReference
 from trailhound.alerts.model import Alert
-from trailhound.engine.store import Store
 from trailhound.rules.model import Rule, Suppression
+from trailhound.state.store import Store
 
 MIN = timedelta(minutes=1)
 LATENESS = 10 * MIN

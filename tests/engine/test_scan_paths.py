@@ -10,16 +10,16 @@ from typing import Any
 
 import pytest
 
-from trailhound import scanning
 from trailhound.cloudtrail.ecs import to_documents
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.reader import read_events, read_selected
 from trailhound.cloudtrail.report import Report
-from trailhound.engine.store import Store
+from trailhound.pipeline import scan as scanning
+from trailhound.pipeline.scan import ScanResult, scan
 from trailhound.rules.loader import load_rules, shipped_pack_dir
-from trailhound.scanning import ScanResult, scan
 from trailhound.simulate import simulate
 from trailhound.sources.files import open_local
+from trailhound.state.store import Store
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ from support.events import batch, detector, event
 from support.rules import action, rule
 from trailhound.engine.eligibility import Eligibility
 from trailhound.engine.prefilter import stored_columns
-from trailhound.engine.store import Store
 from trailhound.rules.model import NewTermsSpec, Rule
+from trailhound.state.store import Store
 
 HISTORY = timedelta(minutes=30)
 RULES: list[Rule] = [

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from trailhound.cloudtrail.schema import BY_NAME, flattened_parent
+from trailhound.pipeline.rule_tests import run_rule_tests
 from trailhound.rules import attack
 from trailhound.rules.kql_ast import And, Match, Node, Not, Or, Value, fields
 from trailhound.rules.loader import LoadResult, load_rules, shipped_pack_dir
@@ -29,7 +30,6 @@ from trailhound.rules.model import (
     Threat,
     ThresholdSpec,
 )
-from trailhound.rules.testrun import run_rule_tests
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "rules.md"
 

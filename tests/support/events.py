@@ -10,8 +10,8 @@ import pyarrow as pa
 
 from trailhound.cloudtrail.schema import arrow_schema
 from trailhound.engine.detector import Detector
-from trailhound.engine.store import Store
 from trailhound.rules.model import Rule
+from trailhound.state.store import Store
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -232,7 +232,7 @@ def test_rules(ctx: click.Context, paths: tuple[Path, ...], verbose: bool) -> No
     Each [[tests]] entry's records go through its rule alone, with fresh state; the test passes
     when they make exactly `expect_alerts` alerts. Exits with status 1 when any test fails.
     """
-    from trailhound.rules.testrun import run_rule_tests, summary
+    from trailhound.pipeline.rule_tests import run_rule_tests, summary
 
     result = _load(paths)
     outcomes = run_rule_tests(result.rules)

@@ -29,11 +29,11 @@ from trailhound.cli.common import (
     time_or_fail,
 )
 from trailhound.cloudtrail.report import Report
-from trailhound.engine.store import Store, default_state_path
 from trailhound.errors import TrailhoundError
+from trailhound.pipeline.scan import ScanResult, scan
 from trailhound.rules.exceptions_file import load_exceptions
 from trailhound.rules.model import Rule, RuleException
-from trailhound.scanning import ScanResult, scan
+from trailhound.state.store import Store, default_state_path
 
 if TYPE_CHECKING:
     from rich.progress import Progress

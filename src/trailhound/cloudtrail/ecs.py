@@ -90,7 +90,7 @@ def normalize(
 def collector_paused() -> Iterator[None]:
     """Mapping a batch allocates many short-lived objects that never form cycles; letting the
     cyclic garbage collector run meanwhile walks every live object, over and over, for nothing.
-    Reading and deciding a whole scan is the same kind of work (see `trailhound.scanning`)."""
+    Reading and deciding a whole scan is the same kind of work (see `trailhound.pipeline.scan`)."""
     if not gc.isenabled():
         yield
         return

@@ -26,8 +26,8 @@ from trailhound.engine.candidates import Candidate, Outcome
 from trailhound.engine.filtering import ITEM, FilterPlan, Matcher
 from trailhound.engine.max_signals import first_per_interval
 from trailhound.engine.prefilter import stored_columns
-from trailhound.engine.store import Store
 from trailhound.rules.model import Rule, RuleException
+from trailhound.state.store import Store
 
 _US = timedelta(microseconds=1)
 _NEVER = 2**62

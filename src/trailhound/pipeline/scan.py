@@ -19,13 +19,13 @@ from trailhound.cloudtrail.ecs import collector_paused
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.reader import blobs_of
 from trailhound.cloudtrail.report import Report
-from trailhound.coverage import Coverage
 from trailhound.engine.detector import Detector, RunStats
-from trailhound.engine.pool import run_in_workers, start_server
-from trailhound.engine.stage import Stage, StageOutput, StagePlan
-from trailhound.engine.store import Store
+from trailhound.pipeline.coverage import Coverage
+from trailhound.pipeline.pool import run_in_workers, start_server
+from trailhound.pipeline.stage import Stage, StageOutput, StagePlan
 from trailhound.rules.model import Rule, RuleException
 from trailhound.sources import Blob, Source
+from trailhound.state.store import Store
 
 AUTO_WORKERS_BYTES = 32 << 20
 """Stored bytes from which `workers=None` reads with one process per core (about 200,000

@@ -14,8 +14,8 @@ from trailhound.cloudtrail.ecs import normalize, to_documents
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.record import Record, RecordRejected, record_from_object
 from trailhound.engine.detector import Detector
-from trailhound.engine.store import Store
 from trailhound.rules.model import Rule, RuleTest
+from trailhound.state.store import Store
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from multiprocessing import forkserver
 
 import pyarrow as pa
 
-from trailhound.engine.stage import Stage, StageOutput, StagePlan
+from trailhound.pipeline.stage import Stage, StageOutput, StagePlan
 from trailhound.sources import Blob
 
 TASK_BYTES = 3 << 20
@@ -36,7 +36,7 @@ def start_server() -> None:
     """Start the fork server now, so that its imports overlap with the caller's own work."""
     context = multiprocessing.get_context("forkserver")
     # the server imports the main module once, so that workers do not each import it again
-    context.set_forkserver_preload(["__main__", "trailhound.engine.stage"])
+    context.set_forkserver_preload(["__main__", "trailhound.pipeline.stage"])
     forkserver.ensure_running()
 
 

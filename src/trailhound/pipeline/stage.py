@@ -1,7 +1,7 @@
 """Blobs in, matched rows out: read, skip what no rule can match, normalize, filter.
 
 Everything here is a pure function of the blobs it is given, so it runs the same in the
-scanning process or in a worker process (`trailhound.engine.pool`). What leaves it is small:
+scanning process or in a worker process (`trailhound.pipeline.pool`). What leaves it is small:
 the rows some rule matched (only the columns deciding the rules reads), one evidence pack of
 the records behind them, and counts. Decisions (windows, terms, alerts) are never made here.
 """
@@ -21,7 +21,6 @@ from trailhound.cloudtrail.partial import PartialNormalizer
 from trailhound.cloudtrail.reader import DEFAULT_BATCH_SIZE, read_selected
 from trailhound.cloudtrail.record import Record, parse_event_time
 from trailhound.cloudtrail.report import Report, SetAside, Skipped
-from trailhound.coverage import DYNAMODB, Coverage
 from trailhound.engine import evidence
 from trailhound.engine.eligibility import Eligibility
 from trailhound.engine.filtering import ITEM, RULE_ID, FilterPlan, Matcher
@@ -33,6 +32,7 @@ from trailhound.engine.prefilter import (
     stored_columns,
 )
 from trailhound.engine.udfs import register
+from trailhound.pipeline.coverage import DYNAMODB, Coverage
 from trailhound.rules.model import Rule, RuleException
 from trailhound.sources import Blob
 
