@@ -22,9 +22,9 @@ def test_table_names_with_markup_and_escapes_are_printed_literally() -> None:
         [rule(action("PutItem"), investigation_fields=("user.name",))],
         [event(0, timedelta(0), "PutItem", aws__dynamodb__table_name=[hostile])],
     )
-    assert "[bold red]orders[/]" in describe(alerts[0])
+    assert "[bold red]orders[/]" in describe(alerts[0].to_dict())
     console = Console(record=True, width=300, color_system=None)
-    console.print(alerts_table(alerts))
+    console.print(alerts_table([a.to_dict() for a in alerts]))
     shown = console.export_text()
     assert "[bold red]orders[/]" in shown
     assert "\x1b" not in shown and "\\x1b]8;;http://x\\x07" in shown

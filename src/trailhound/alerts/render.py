@@ -1,7 +1,9 @@
 """Alerts for people: a terminal table and one-line summaries.
 
-Everything shown here may come from an attacker (user agents, table names, user names), so
-it is data: control characters are made visible and rich never reads it as markup.
+Alerts are read as the JSON objects the ledger keeps (`Alert.to_dict()`), so an alert that an
+earlier run left pending is shown exactly like a new one. Everything shown here may come from
+an attacker (user agents, table names, user names), so it is data: control characters are made
+visible and rich never reads it as markup.
 """
 
 from __future__ import annotations
@@ -9,8 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-
-from trailhound.alerts.model import Alert, iso_time
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -27,13 +27,13 @@ def printable(value: object, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def field_values(alert: Alert, name: str) -> list[str]:
+def field_values(alert: Mapping[str, Any], name: str) -> list[str]:
     """Distinct values of a dotted ECS field across the alert's evidence and key."""
     found: dict[str, None] = {}
-    for key, value in alert.key:
-        if key == name and value is not None:
-            found[value] = None
-    for doc in alert.evidence:
+    value = alert.get("key", {}).get(name)
+    if value is not None:
+        found[str(value)] = None
+    for doc in alert.get("evidence", ()):
         for value in _lookup(doc, name.split(".")):
             found[value] = None
     return list(found)
@@ -60,7 +60,7 @@ def _joined(values: Sequence[str], most: int = 3) -> str:
     return shown + (f" (+{len(values) - most})" if len(values) > most else "")
 
 
-def describe(alert: Alert) -> str:
+def describe(alert: Mapping[str, Any]) -> str:
     """One line: who did what to which table, from where."""
     who = _joined(field_values(alert, "user.name")) or "unknown principal"
     what = _joined(field_values(alert, "event.action")) or "?"
@@ -72,22 +72,23 @@ def describe(alert: Alert) -> str:
         line += f" on {tables}"
     if source:
         line += f" from {source}" + (f" ({country})" if country else "")
-    if alert.count > 1:
-        line += f"; {alert.count} events"
+    count = alert.get("count", 1)
+    if isinstance(count, int) and count > 1:
+        line += f"; {count} events"
     return line
 
 
-def techniques(alert: Alert) -> str:
+def techniques(alert: Mapping[str, Any]) -> str:
     ids = [
-        sub.id if sub else t.id
-        for threat in alert.rule.threat
-        for t in threat.techniques
-        for sub in (t.subtechniques or (None,))
+        sub["id"] if sub else t["id"]
+        for threat in alert.get("rule", {}).get("threat", ())
+        for t in threat.get("technique", ())
+        for sub in (t.get("subtechnique") or (None,))
     ]
     return ", ".join(ids)
 
 
-def alerts_table(alerts: Iterable[Alert]) -> Table:
+def alerts_table(alerts: Iterable[Mapping[str, Any]]) -> Table:
     # rich loads only when a table is drawn: a scan writing JSON never draws one
     from rich.table import Table
     from rich.text import Text
@@ -96,13 +97,14 @@ def alerts_table(alerts: Iterable[Alert]) -> Table:
     for name in ("time (UTC)", "severity", "rule", "what happened", "ATT&CK", "id"):
         table.add_column(name, overflow="fold")
     for alert in alerts:
-        severity = alert.rule.severity
+        rule = alert.get("rule", {})
+        severity = str(rule.get("severity", ""))
         table.add_row(
-            Text(iso_time(alert.time)[:19].replace("T", " ")),
+            Text(printable(alert.get("@timestamp", ""))[:19].replace("T", " ")),
             Text(severity, style=_SEVERITY_STYLE.get(severity, "")),
-            Text(printable(alert.rule.name)),
+            Text(printable(rule.get("name", ""))),
             Text(printable(describe(alert), 400)),
-            Text(techniques(alert)),
-            Text(alert.id[:12]),
+            Text(printable(techniques(alert))),
+            Text(printable(alert.get("id", ""))[:12]),
         )
     return table

@@ -53,7 +53,7 @@ def _show(console: Console, result: DemoResult) -> None:
     noisy = {name for name, n, _ in result.per_rule() if n >= _NOISY_MIN_ALERTS}
     attacks = [a for a in found.alerts if a.rule.name not in noisy]
     console.print(Text("\nAttacks found", style="bold"))
-    console.print(alerts_table(attacks))
+    console.print(alerts_table([a.to_dict() for a in attacks]))
     console.print(_per_rule_table(result))
     _verdict(console, result)
 

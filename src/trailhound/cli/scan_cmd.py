@@ -2,7 +2,13 @@
 
 Alerts go to stdout (or --output); progress, problems and the summary go to stderr.
 Exit status is a sum of flags: 0 nothing to report, +1 new alerts were emitted, +4 some input
-was set aside; 2 alone is a usage error (bad option, rule that does not load).
+was set aside, +8 some alerts could not be delivered and wait for the next run; 2 alone is a
+usage error (bad option, rule that does not load, unusable state file).
+
+Decide, commit, deliver: the scan's decisions and the outbox rows of its alerts commit in one
+transaction, then the outputs are handed what waits for them (this run's alerts and any an
+earlier run could not deliver). The command's own output (stdout or --output) is the output
+named `cli`.
 """
 
 from __future__ import annotations
@@ -12,12 +18,10 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 import click
-import orjson
 
-from trailhound.alerts.model import Alert
 from trailhound.cli.common import (
     enricher_or_fail,
     geoip_option,
@@ -30,6 +34,10 @@ from trailhound.cli.common import (
 )
 from trailhound.cloudtrail.report import Report
 from trailhound.errors import TrailhoundError
+from trailhound.outputs.base import Output
+from trailhound.outputs.files import JsonFile, JsonLinesFile
+from trailhound.outputs.stream import StreamOutput
+from trailhound.pipeline.deliver import Delivery, deliver
 from trailhound.pipeline.scan import ScanResult, scan
 from trailhound.rules.exceptions_file import load_exceptions
 from trailhound.rules.model import Rule, RuleException
@@ -43,6 +51,8 @@ if TYPE_CHECKING:
 
 NEW_ALERTS = 1
 INPUT_SET_ASIDE = 4
+DELIVERY_PENDING = 8
+CLI_OUTPUT = "cli"
 
 
 @click.command(name="scan")
@@ -120,20 +130,60 @@ def scan_command(
         time_or_fail(until, now=now, option="--until"),
     )
     report = Report(on_problem=print_problem, on_skip=None if quiet else print_note)
+    outputs = [cli_output(output_format, output)]
     store = _store(None if no_state else state_path or default_state_path())
     try:
         with _progress(quiet) as progress:
             result = scan(
                 sources, rules, store=store, enricher=enricher, report=report,
                 exceptions=exceptions, since=window[0], until=window[1], now=now,
-                on_progress=progress, workers=workers,
+                on_progress=progress, workers=workers, outputs=outputs,
             )  # fmt: skip
+        deliveries = deliver(store, outputs)
     finally:
         store.close()
-    _write_alerts(result.alerts, output_format, output)
     if not quiet:
         _summary(result, rules)
-    ctx.exit((NEW_ALERTS if result.alerts else 0) | (0 if report.clean else INPUT_SET_ASIDE))
+    pending = _delivery_summary(deliveries, result, quiet=quiet, kept=not no_state)
+    ctx.exit(
+        (NEW_ALERTS if result.alerts else 0)
+        | (0 if report.clean else INPUT_SET_ASIDE)
+        | (DELIVERY_PENDING if pending else 0)
+    )
+
+
+def cli_output(output_format: str | None, path: Path | None) -> Output:
+    """The command's own output: standard output, or the --output file (JSON lines unless
+    --format says otherwise)."""
+    if path is None:
+        return StreamOutput(CLI_OUTPUT, lambda: sys.stdout, output_format)
+    if output_format == "json":
+        return JsonFile(CLI_OUTPUT, path)
+    if output_format == "table":
+        return StreamOutput(CLI_OUTPUT, lambda: path.open("a", encoding="utf-8"), "table")
+    return JsonLinesFile(CLI_OUTPUT, path)
+
+
+def _delivery_summary(
+    deliveries: Sequence[Delivery], result: ScanResult, *, quiet: bool, kept: bool
+) -> int:
+    """Say what did not reach its output (always) and what earlier runs left that did now
+    (unless quiet); returns how many alerts are still pending."""
+    new = {a.id for a in result.alerts}
+    pending = 0
+    for delivery in deliveries:
+        pending += len(delivery.failed)
+        if delivery.failed:
+            later = "the next run delivers them" if kept else "they are lost: --no-state keeps none"
+            for reason in delivery.reasons:
+                say(f"output {_printable(delivery.output)}: {_printable(reason)}")
+            say(f"{len(delivery.failed)} alerts not delivered to "
+                f"{_printable(delivery.output)}; {later}")  # fmt: skip
+        older = delivery.delivered - len(new - set(delivery.failed))
+        if older > 0 and not quiet:
+            say(f"{older} alerts left pending by an earlier run were delivered to "
+                f"{_printable(delivery.output)}")  # fmt: skip
+    return pending
 
 
 def _exceptions(path: Path | None) -> list[RuleException]:
@@ -194,28 +244,6 @@ def _may_be_terminal() -> bool:
         return sys.stderr.isatty()
     except (AttributeError, ValueError):  # no stderr, or a closed one
         return False
-
-
-def _write_alerts(alerts: Sequence[Alert], output_format: str | None, output: Path | None) -> None:
-    stream: TextIO = output.open("w", encoding="utf-8") if output else sys.stdout
-    try:
-        chosen = output_format or ("table" if stream.isatty() else "jsonl")
-        if chosen == "table":
-            from rich.console import Console
-
-            from trailhound.alerts.render import alerts_table
-
-            console = Console(file=stream, width=None if stream.isatty() else 160)
-            if alerts:
-                console.print(alerts_table(alerts))
-        elif chosen == "json":
-            stream.write(orjson.dumps([a.to_dict() for a in alerts]).decode() + "\n")
-        else:
-            for alert in alerts:
-                stream.write(orjson.dumps(alert.to_dict()).decode() + "\n")
-    finally:
-        if output:
-            stream.close()
 
 
 def _summary(result: ScanResult, rules: Sequence[Rule]) -> None:

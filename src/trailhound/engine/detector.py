@@ -15,7 +15,6 @@ from typing import Any
 
 import duckdb
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -27,11 +26,12 @@ from trailhound.engine.filtering import ITEM, FilterPlan, Matcher
 from trailhound.engine.max_signals import first_per_interval
 from trailhound.engine.prefilter import stored_columns
 from trailhound.rules.model import Rule, RuleException
+from trailhound.state import ledger
 from trailhound.state.store import Store
 
 _US = timedelta(microseconds=1)
 _NEVER = 2**62
-_EVALUATORS: dict[str, Callable[[duckdb.DuckDBPyConnection, Rule, int], Outcome]] = {
+_EVALUATORS: dict[str, Callable[[Store, Rule, int], Outcome]] = {
     "query": query.evaluate,
     "threshold": threshold.evaluate,
     "new_terms": new_terms.evaluate,
@@ -40,6 +40,8 @@ _EVALUATORS: dict[str, Callable[[duckdb.DuckDBPyConnection, Rule, int], Outcome]
 
 # Matched rows (their stored columns; `raw`, the record's JSON, where it was kept) -> documents.
 DocumentMaker = Callable[[pa.RecordBatch], Iterator[dict[str, Any]]]
+# An alert (as delivered) -> the outputs it is queued for.
+Router = Callable[[Mapping[str, Any]], tuple[str, ...]]
 RAW = "raw"
 _CHUNK = "evidence_chunk"
 _INSERT_ROWS = 100_000
@@ -68,6 +70,7 @@ class Detector:
         until: datetime | None = None,
         lateness: timedelta = timedelta(minutes=30),
         evidence_limit: int = 10,
+        route: Router = lambda alert: (),
     ) -> None:
         self.rules = [r for r in rules if r.enabled]
         self.store = store
@@ -76,6 +79,7 @@ class Detector:
         self.now = now or datetime.now(UTC)
         self.lateness = lateness
         self.evidence_limit = evidence_limit
+        self.route = route
         self.stats = RunStats()
         self.plan = FilterPlan.build(
             self.rules, exceptions=exceptions, now=self.now, since=since, until=until
@@ -170,10 +174,12 @@ class Detector:
         self._pending, self._packs, self._pending_rows = [], [], 0
 
     def finish(self, *, final: bool = True) -> list[Alert]:
-        """Decide every pending match up to the cutoff and return the new alerts.
+        """Decide every pending match up to the cutoff and return the new alerts, which are
+        entered in the ledger and queued for the outputs `route` names.
 
         `final` decides everything (a hunt over history); otherwise events newer than the
-        latest event time minus the allowed lateness wait for a later call.
+        latest event time minus the allowed lateness wait for a later call. Run it inside the
+        store's transaction, with the `add`s before it, so that a crash keeps all or nothing.
         """
         self._store_pending()
         self.store.set_meta("max_event_time", str(self._latest))
@@ -181,10 +187,10 @@ class Detector:
         cutoff = _NEVER if final else self._latest - int(self.lateness / _US)
         decided: list[tuple[Rule, Outcome, list[tuple[str, Candidate]]]] = []
         for rule in self.rules:
-            outcome = _EVALUATORS[rule.type](self.con, rule, cutoff)
+            outcome = _EVALUATORS[rule.type](self.store, rule, cutoff)
             kept = outcome.candidates
             if not outcome.suppressed:
-                kept = self._cap_max_signals(rule, suppression.apply(self.con, rule, kept))
+                kept = self._cap_max_signals(rule, suppression.apply(self.store, rule, kept))
             elif outcome.dropped:
                 self.stats.dropped_by_max_signals[rule.name] += outcome.dropped
             outcome.candidates = []  # only what `_forget` needs is kept from here on
@@ -219,7 +225,7 @@ class Detector:
         if not candidates:
             return []
         ids = [alert_id(rule, c.key, c.event_ids) for c in candidates]
-        seen = self._known_ids(ids)
+        seen = ledger.known(self.store, ids)
         fresh = []
         for ident, cand in zip(ids, candidates, strict=True):
             if ident not in seen:
@@ -227,14 +233,6 @@ class Detector:
                 fresh.append((ident, cand))
         self.stats.already_emitted += len(candidates) - len(fresh)
         return fresh
-
-    def _known_ids(self, ids: list[str]) -> set[str]:
-        self.con.register("_ids", pa.table({"alert_id": ids}))
-        try:
-            rows = self.con.execute("SELECT alert_id FROM ledger JOIN _ids USING (alert_id)")
-            return {r[0] for r in rows.fetchall()}
-        finally:
-            self.con.unregister("_ids")
 
     def _evidence_documents(self, candidates: list[Candidate]) -> dict[int, dict[str, Any]]:
         seqs = sorted({s for c in candidates for s in c.seqs[: self.evidence_limit]})
@@ -297,24 +295,13 @@ class Detector:
         )
 
     def _record(self, alerts: list[Alert]) -> None:
-        if not alerts:
-            return
-        table = pa.table(
-            {
-                "alert_id": [a.id for a in alerts],
-                "rule_id": [a.rule.rule_id for a in alerts],
-                "alert_time": pa.array([a.time for a in alerts], pa.int64()),
-                "alert": [orjson.dumps(a.to_dict()).decode() for a in alerts],
-            }
-        )
-        self.con.register("_new_alerts", table)
-        try:
-            self.con.execute(
-                "INSERT INTO ledger SELECT alert_id, rule_id, alert_time, now(), alert "
-                "FROM _new_alerts ON CONFLICT DO NOTHING"
+        entries = []
+        for alert in alerts:
+            shown = alert.to_dict()
+            entries.append(
+                ledger.Entry(alert.id, alert.rule.rule_id, alert.time, shown, self.route(shown))
             )
-        finally:
-            self.con.unregister("_new_alerts")
+        ledger.record(self.store, entries)
 
     def _forget(self, cutoff: int, outcomes: list[tuple[Rule, Outcome]]) -> None:
         """Delete the decided rows no later event can need (see `Outcome`)."""

@@ -10,21 +10,23 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import duckdb
 import orjson
 
 from trailhound.engine.candidates import Candidate, Outcome
 from trailhound.engine.keys import keyed_rows_sql
 from trailhound.rules.model import NewTermsSpec, Rule
+from trailhound.state import terms
+from trailhound.state.store import Store
 
 _US = timedelta(microseconds=1)
 
 
-def evaluate(con: duckdb.DuckDBPyConnection, rule: Rule, cutoff: int) -> Outcome:
+def evaluate(store: Store, rule: Rule, cutoff: int) -> Outcome:
     spec = rule.spec
     assert isinstance(spec, NewTermsSpec)
+    con = store.con
     params = {"rule": rule.rule_id, "cutoff": cutoff}
-    learning_end = _learning_end(con, rule, spec, cutoff)
+    learning_end = _learning_end(store, rule, spec, cutoff)
     history = int(spec.history_window / _US)
     term = "to_json([" + ", ".join(f"k{i}" for i in range(len(spec.fields))) + "])"
     con.execute(
@@ -42,7 +44,8 @@ def evaluate(con: duckdb.DuckDBPyConnection, rule: Rule, cutoff: int) -> Outcome
         "ORDER BY t.ts, t.event_id, t.seq, t.term",
         {"rule": rule.rule_id, "learning_end": learning_end, "history": history},
     ).fetchall()
-    _remember_terms(con, rule, cutoff, history)
+    terms.remember(store, rule.rule_id, "_terms", history)
+    con.execute("DROP TABLE _terms")
     candidates = [
         Candidate(_term_key(spec, term), [seq], [eid or ""], ts, ts)
         for seq, ts, eid, term in rows
@@ -55,39 +58,8 @@ def _term_key(spec: NewTermsSpec, term: str) -> tuple[tuple[str, str | None], ..
     return tuple(zip(spec.fields, values, strict=True))
 
 
-def _learning_end(
-    con: duckdb.DuckDBPyConnection, rule: Rule, spec: NewTermsSpec, cutoff: int
-) -> int:
-    con.execute(
-        "INSERT INTO clocks SELECT $rule, min(ts) FROM matches "
-        "WHERE rule_id = $rule AND ts <= $cutoff HAVING min(ts) IS NOT NULL "
-        "ON CONFLICT (rule_id) DO UPDATE SET "
-        "first_event = least(first_event, excluded.first_event)",
-        {"rule": rule.rule_id, "cutoff": cutoff},
-    )
+def _learning_end(store: Store, rule: Rule, spec: NewTermsSpec, cutoff: int) -> int:
+    first = terms.start_clock(store, rule.rule_id, cutoff)
     if spec.learning_period is None:
         return -(2**62)
-    rows = con.execute(
-        "SELECT first_event FROM clocks WHERE rule_id = ?", [rule.rule_id]
-    ).fetchall()
-    first = rows[0][0] if rows else cutoff
-    return int(first + spec.learning_period / _US)
-
-
-def _remember_terms(
-    con: duckdb.DuckDBPyConnection, rule: Rule, cutoff: int, history: int
-) -> None:
-    con.execute(
-        "INSERT INTO terms SELECT $rule, term, min(ts), max(ts) FROM _terms GROUP BY term "
-        "ON CONFLICT (rule_id, term) DO UPDATE SET "
-        "first_seen = least(first_seen, excluded.first_seen), "
-        "last_seen = greatest(last_seen, excluded.last_seen)",
-        {"rule": rule.rule_id},
-    )
-    # A term unseen for longer than the history window is as good as never seen.
-    con.execute(
-        "DELETE FROM terms WHERE rule_id = $rule AND last_seen < "
-        "(SELECT max(last_seen) FROM terms WHERE rule_id = $rule) - $history",
-        {"rule": rule.rule_id, "history": history},
-    )
-    con.execute("DROP TABLE _terms")
+    return int((cutoff if first is None else first) + spec.learning_period / _US)

@@ -20,17 +20,20 @@ from trailhound.engine.candidates import Candidate, Outcome
 from trailhound.engine.keys import suppression_key_sql, suppression_missing_sql
 from trailhound.engine.max_signals import first_per_interval
 from trailhound.rules.model import Rule
+from trailhound.state import windows as stored_windows
+from trailhound.state.store import Store
 
 _US = timedelta(microseconds=1)
 _ROWS = "_query_rows"
 Ints = npt.NDArray[np.int64]
 
 
-def evaluate(con: duckdb.DuckDBPyConnection, rule: Rule, cutoff: int) -> Outcome:
+def evaluate(store: Store, rule: Rule, cutoff: int) -> Outcome:
     """The rule's alerts up to `cutoff`, already suppressed and capped (`Outcome.dropped`)."""
+    con = store.con
     _rank_rows(con, rule, cutoff)
     try:
-        positions, times, absorbed, keys = _alerts(con, rule)
+        positions, times, absorbed, keys = _alerts(store, rule)
         keep = first_per_interval(times, int(rule.interval / _US), rule.max_signals)
         candidates = _candidates(con, positions[keep], absorbed[keep], _masked(keys, keep))
         return Outcome(candidates, suppressed=True, dropped=int(len(keep) - keep.sum()))
@@ -57,10 +60,9 @@ def _rank_rows(con: duckdb.DuckDBPyConnection, rule: Rule, cutoff: int) -> None:
     )
 
 
-def _alerts(
-    con: duckdb.DuckDBPyConnection, rule: Rule
-) -> tuple[Ints, Ints, Ints, list[str | None]]:
+def _alerts(store: Store, rule: Rule) -> tuple[Ints, Ints, Ints, list[str | None]]:
     """Positions, times, folded-in counts and groups of the rows that stay alerts, in order."""
+    con = store.con
     alone_pos, alone_ts = _columns(con, f"SELECT pos, ts FROM {_ROWS} WHERE alone")
     positions, times = [alone_pos], [alone_ts]
     absorbed = [np.zeros(len(alone_pos), np.int64)]
@@ -73,7 +75,7 @@ def _alerts(
         pos, ts = _columns(
             con, f"SELECT pos, ts FROM {_ROWS} WHERE NOT alone ORDER BY gkey, pos"
         )
-        windows = suppression.load_windows(con, rule)
+        windows = stored_windows.load(store, rule.rule_id)
         folded = suppression.fold_rows(
             windows,
             [str(g) for g, _ in groups],
@@ -81,7 +83,7 @@ def _alerts(
             ts,
             suppression.duration_us(rule, sup),
         )
-        suppression.save_windows(con, rule, windows)
+        stored_windows.save(store, rule.rule_id, windows)
         positions.append(pos[folded.kept])
         times.append(ts[folded.kept])
         absorbed.append(folded.absorbed)

@@ -10,21 +10,20 @@ from __future__ import annotations
 from datetime import timedelta
 from itertools import groupby
 
-import duckdb
-
 from trailhound.engine.candidates import Candidate, Outcome
 from trailhound.engine.keys import keyed_rows_sql
 from trailhound.rules.model import Rule, SequenceSpec
+from trailhound.state.store import Store
 
 _Row = tuple[int, int, str, int]  # seq, ts, event_id, step
 
 
-def evaluate(con: duckdb.DuckDBPyConnection, rule: Rule, cutoff: int) -> Outcome:
+def evaluate(store: Store, rule: Rule, cutoff: int) -> Outcome:
     spec = rule.spec
     assert isinstance(spec, SequenceSpec)
     width = len(spec.by)
     order = ", ".join([f"k{i}" for i in range(width)] + ["ts", "event_id", "seq"])
-    rows = con.execute(
+    rows = store.con.execute(
         f"SELECT * FROM ({keyed_rows_sql(spec.by, (('step', 'step'),))}) ORDER BY {order}",
         {"rule": rule.rule_id, "cutoff": cutoff},
     ).fetchall()

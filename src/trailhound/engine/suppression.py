@@ -22,18 +22,12 @@ import pyarrow as pa
 from trailhound.engine.candidates import Candidate
 from trailhound.engine.keys import suppression_key_sql, suppression_missing_sql
 from trailhound.rules.model import Rule, Suppression
+from trailhound.state import windows as stored_windows
+from trailhound.state.store import Store
+from trailhound.state.windows import Window
 
 _US = timedelta(microseconds=1)
 Ints = npt.NDArray[np.int64]
-
-
-@dataclass(slots=True)
-class Window:
-    """A suppression window of one group, as the store keeps it."""
-
-    start: int
-    end: int
-    absorbed: int = 0  # folded in by runs after the one that opened the window
 
 
 @dataclass(slots=True)
@@ -52,15 +46,13 @@ def duration_us(rule: Rule, sup: Suppression) -> int:
     return int((sup.duration or rule.interval) / _US)
 
 
-def apply(
-    con: duckdb.DuckDBPyConnection, rule: Rule, candidates: list[Candidate]
-) -> list[Candidate]:
+def apply(store: Store, rule: Rule, candidates: list[Candidate]) -> list[Candidate]:
     sup = rule.suppression
     if sup is None or not candidates:
         return candidates
-    keys = _group_keys(con, sup, [c.seqs[0] for c in candidates])
+    keys = _group_keys(store.con, sup, [c.seqs[0] for c in candidates])
     duration = duration_us(rule, sup)
-    windows = load_windows(con, rule)
+    windows = stored_windows.load(store, rule.rule_id)
     kept: list[Candidate] = []
     opened: dict[str, Candidate] = {}
     for cand in sorted(candidates, key=lambda c: (c.time, c.event_ids[0], c.seqs[0])):
@@ -80,7 +72,7 @@ def apply(
         cand.suppression_key = key
         opened[key] = cand
         kept.append(cand)
-    save_windows(con, rule, windows)
+    stored_windows.save(store, rule.rule_id, windows)
     return kept
 
 
@@ -128,37 +120,3 @@ def _group_keys(
     finally:
         con.unregister("_sup_seqs")
     return {seq: (str(key), bool(missing)) for seq, key, missing in rows}
-
-
-def load_windows(con: duckdb.DuckDBPyConnection, rule: Rule) -> dict[str, Window]:
-    rows = con.execute(
-        "SELECT group_key, window_start, window_end, absorbed FROM suppression "
-        "WHERE rule_id = ?",
-        [rule.rule_id],
-    ).fetchall()
-    return {key: Window(start, end, absorbed) for key, start, end, absorbed in rows}
-
-
-def save_windows(
-    con: duckdb.DuckDBPyConnection, rule: Rule, windows: dict[str, Window]
-) -> None:
-    con.execute("DELETE FROM suppression WHERE rule_id = ?", [rule.rule_id])
-    if not windows:
-        return
-    table = pa.table(
-        {
-            "group_key": list(windows),
-            "window_start": pa.array([w.start for w in windows.values()], pa.int64()),
-            "window_end": pa.array([w.end for w in windows.values()], pa.int64()),
-            "absorbed": pa.array([w.absorbed for w in windows.values()], pa.int64()),
-        }
-    )
-    con.register("_sup_windows", table)
-    try:
-        con.execute(
-            "INSERT INTO suppression SELECT $rule, group_key, window_start, window_end, "
-            "NULL, absorbed FROM _sup_windows",
-            {"rule": rule.rule_id},
-        )
-    finally:
-        con.unregister("_sup_windows")

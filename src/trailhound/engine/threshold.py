@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from trailhound.engine.candidates import Candidate, Outcome
 from trailhound.engine.keys import keyed_rows_sql, value_sql
 from trailhound.rules.model import Rule, ThresholdSpec
+from trailhound.state.store import Store
 
 _BATCH_ROWS = 8192
 
@@ -37,13 +38,13 @@ def window_us(rule: Rule, spec: ThresholdSpec) -> int:
     return int(window / timedelta(microseconds=1))
 
 
-def evaluate(con: duckdb.DuckDBPyConnection, rule: Rule, cutoff: int) -> Outcome:
+def evaluate(store: Store, rule: Rule, cutoff: int) -> Outcome:
     spec = rule.spec
     assert isinstance(spec, ThresholdSpec)
     extra = tuple((value_sql(c.field)[0], f"c{i}") for i, c in enumerate(spec.cardinality))
     sql = keyed_rows_sql(spec.fields, extra)
     order = ", ".join([f"k{i}" for i in range(len(spec.fields))] + ["ts", "event_id", "seq"])
-    rows = _Rows(con, f"SELECT * FROM ({sql}) ORDER BY {order}", rule.rule_id, cutoff)
+    rows = _Rows(store.con, f"SELECT * FROM ({sql}) ORDER BY {order}", rule.rule_id, cutoff)
     width = len(spec.fields)
     window = window_us(rule, spec)
     candidates: list[Candidate] = []

@@ -51,7 +51,10 @@ Report = Callable[[str, str | None], None]
 class Output(Protocol):
     """A destination. `deliver` may block (network, retries) but must return by itself."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """Its name in the configuration, which is also its key in the outbox."""
+        ...
 
     def wants(self, alert: Mapping[str, Any]) -> bool:
         """Whether this alert is for this output at all (e.g. its minimum severity)."""

@@ -1,7 +1,12 @@
 """A hunt over CloudTrail: sources through the reader into the detector, alerts out.
 
 This is the library behind `trailhound scan` and `trailhound demo`; a Python user calls
-`scan(...)` with sources, rules and a store and gets a `ScanResult`.
+`scan(...)` with sources, rules and a store and gets a `ScanResult`, then `deliver(...)`
+(`trailhound.pipeline.deliver`) hands the outputs what the scan queued for them.
+
+A scan is one step: everything it changes in the state (matches kept for later, terms seen,
+suppression windows, the ledger and the outbox rows of its alerts) commits in one transaction
+at its end, so a scan killed at any instant leaves the state as if it had not run.
 """
 
 from __future__ import annotations
@@ -9,9 +14,10 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from trailhound.alerts.model import Alert
 from trailhound.cloudtrail.documents import rebuilt_documents
@@ -20,6 +26,7 @@ from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.reader import blobs_of
 from trailhound.cloudtrail.report import Report
 from trailhound.engine.detector import Detector, RunStats
+from trailhound.outputs.base import Output
 from trailhound.pipeline.coverage import Coverage
 from trailhound.pipeline.pool import run_in_workers, start_server
 from trailhound.pipeline.stage import Stage, StageOutput, StagePlan
@@ -61,6 +68,7 @@ def scan(
     lateness: timedelta = timedelta(minutes=30),
     on_progress: Callable[[int], None] | None = None,
     workers: int | None = 1,
+    outputs: Sequence[Output] = (),
 ) -> ScanResult:
     """Read every source, run every rule, and return the alerts not emitted before.
 
@@ -68,7 +76,8 @@ def scan(
     `workers` > 1 the reading and filtering run in that many processes when every input can
     be read by another process (files can, standard input cannot); None chooses one per core
     when the input is large enough to repay starting them (`AUTO_WORKERS_BYTES`), else one.
-    `on_progress` hears how many events each step read.
+    `on_progress` hears how many events each step read. Each new alert is queued in the
+    outbox for the `outputs` that want it; nothing is delivered here.
     """
     started = time.perf_counter()
     if workers is not None and workers > 1:
@@ -76,19 +85,15 @@ def scan(
     now = now or datetime.now(UTC)
     report = report or Report()
     enricher = enricher or Enricher.create()
-    detector = Detector(
-        rules,
-        store,
-        to_documents=rebuilt_documents(enricher),
-        exceptions=exceptions,
-        now=now,
-        since=since,
-        until=until,
-        lateness=lateness,
-    )
-    plan = StagePlan.build(rules, enricher=enricher, filters=detector.plan, exceptions=exceptions)
-    coverage = Coverage()
-    with collector_paused():
+    with store.transaction(), collector_paused():
+        detector = Detector(
+            rules, store, to_documents=rebuilt_documents(enricher), exceptions=exceptions,
+            now=now, since=since, until=until, lateness=lateness, route=router(outputs),
+        )  # fmt: skip
+        plan = StagePlan.build(
+            rules, enricher=enricher, filters=detector.plan, exceptions=exceptions
+        )
+        coverage = Coverage()
         for out in _stage_outputs(blobs_of(sources, report), plan, report, workers):
             if out.problems is not None:
                 out.problems.replay(report)
@@ -111,6 +116,11 @@ def scan(
         coverage=coverage,
         expired_exceptions=expired,
     )
+
+
+def router(outputs: Sequence[Output]) -> Callable[[Mapping[str, Any]], tuple[str, ...]]:
+    """Which of `outputs` an alert is for."""
+    return lambda alert: tuple(o.name for o in outputs if o.wants(alert))
 
 
 def _stage_outputs(

@@ -8,6 +8,10 @@
 - `suppression`: the open suppression window of each alert group.
 - `evidence`: packs of the raw records behind matches (`trailhound.engine.evidence`), so that
   a match needs only the columns its rule reads and the evidence can still show everything.
+- `outbox`: per alert and output, whether it was delivered (`trailhound.state.outbox`).
+
+A run changes the state inside one transaction (`Store.transaction`): a crash at any instant
+leaves the file as it was before the run's step or after it, never between.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from __future__ import annotations
 import shutil
 import tempfile
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -23,7 +28,7 @@ import pyarrow as pa
 
 from trailhound.cloudtrail.schema import arrow_schema
 from trailhound.engine.udfs import register
-from trailhound.errors import TrailhoundError
+from trailhound.errors import StateError
 from trailhound.userdirs import state_folder
 
 SCHEMA_VERSION = "1"
@@ -41,6 +46,9 @@ CREATE TABLE IF NOT EXISTS suppression (
     rule_id VARCHAR, group_key VARCHAR, window_start BIGINT, window_end BIGINT,
     alert_id VARCHAR, absorbed BIGINT, PRIMARY KEY (rule_id, group_key));
 CREATE TABLE IF NOT EXISTS evidence (chunk BIGINT, data BLOB);
+CREATE TABLE IF NOT EXISTS outbox (
+    alert_id VARCHAR, output VARCHAR, queued_at TIMESTAMPTZ, attempts INTEGER,
+    last_error VARCHAR, delivered_at TIMESTAMPTZ, PRIMARY KEY (alert_id, output));
 CREATE SEQUENCE IF NOT EXISTS match_seq;
 """
 
@@ -79,18 +87,27 @@ class Store:
             scratch = Path(tempfile.mkdtemp(prefix="trailhound-"))
             con.execute("SET temp_directory = ?", [str(scratch)])
         else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                con = duckdb.connect(str(path))
-            except duckdb.Error as err:
-                raise TrailhoundError(
-                    f"cannot open the state file: {err}", where=str(path)
-                ) from None
+            con = _connect(path)
         con.execute("SET memory_limit = ?", [memory_limit])
-        store = cls(con, scratch=scratch)
+        try:
+            store = cls(con, scratch=scratch)
+        except duckdb.Error as err:
+            con.close()
+            raise StateError(_unreadable(err), where=str(path or "memory")) from None
         if scratch is not None:
             weakref.finalize(store, shutil.rmtree, scratch, ignore_errors=True)
         return store
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Everything inside commits together or not at all (an exception rolls it back)."""
+        self.con.begin()
+        try:
+            yield
+        except BaseException:
+            self.con.rollback()
+            raise
+        self.con.commit()
 
     def close(self) -> None:
         self.con.close()
@@ -102,7 +119,7 @@ class Store:
         if found is None:
             self.set_meta("schema", SCHEMA_VERSION)
         elif found != SCHEMA_VERSION:
-            raise TrailhoundError(
+            raise StateError(
                 f"state was written by another trailhound version (schema {found}, "
                 f"this one reads {SCHEMA_VERSION}); use a new --state file"
             )
@@ -142,3 +159,21 @@ class Store:
             "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             [key, value],
         )
+
+
+def _connect(path: Path) -> duckdb.DuckDBPyConnection:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return duckdb.connect(str(path))
+    except (duckdb.Error, OSError) as err:
+        raise StateError(_unreadable(err), where=str(path)) from None
+
+
+def _unreadable(err: BaseException) -> str:
+    first = str(err).splitlines()[0] if str(err) else type(err).__name__
+    if "lock" in first.lower():
+        return f"the state file is in use by another trailhound ({first})"
+    return (
+        f"cannot use the state file ({first}); if it is damaged, move it aside and run again "
+        "(terms seen, open windows and the list of alerts already sent start afresh)"
+    )

@@ -1,0 +1,155 @@
+"""The alert ledger: every alert ever decided, and the outbox rows that carry it to outputs.
+
+An alert enters the ledger and the outbox in the same transaction as the decisions that made
+it (`Store.transaction`): once committed it is never decided again, and it stays in the outbox
+until each output has it. Alerts are kept as the JSON they are delivered as.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from trailhound.state.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A new alert and the outputs it is queued for."""
+
+    alert_id: str
+    rule_id: str
+    time: int  # epoch µs, the alert's event time
+    alert: Mapping[str, Any]  # `Alert.to_dict()`
+    outputs: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    alert_id: str
+    alert: dict[str, Any]
+    decided_at: datetime
+    pending: tuple[str, ...]  # outputs that do not have it yet
+    delivered: tuple[str, ...]
+
+
+def known(store: Store, ids: Sequence[str]) -> set[str]:
+    """Which of `ids` the ledger already holds."""
+    if not ids:
+        return set()
+    store.con.register("_ids", pa.table({"alert_id": pa.array(list(ids), pa.string())}))
+    try:
+        rows = store.con.execute("SELECT alert_id FROM ledger JOIN _ids USING (alert_id)")
+        return {r[0] for r in rows.fetchall()}
+    finally:
+        store.con.unregister("_ids")
+
+
+def record(store: Store, entries: Sequence[Entry]) -> None:
+    """Add alerts to the ledger and queue each for its outputs (call inside a transaction)."""
+    if not entries:
+        return
+    alerts = pa.table(
+        {
+            "alert_id": [e.alert_id for e in entries],
+            "rule_id": [e.rule_id for e in entries],
+            "alert_time": pa.array([e.time for e in entries], pa.int64()),
+            "alert": [orjson.dumps(e.alert).decode() for e in entries],
+        }
+    )
+    queued = pa.table(
+        {
+            "alert_id": [e.alert_id for e in entries for _ in e.outputs],
+            "output": pa.array([o for e in entries for o in e.outputs], pa.string()),
+        }
+    )
+    con = store.con
+    con.register("_new_alerts", alerts)
+    con.register("_queued", queued)
+    try:
+        con.execute(
+            "INSERT INTO ledger SELECT alert_id, rule_id, alert_time, now(), alert "
+            "FROM _new_alerts ON CONFLICT DO NOTHING"
+        )
+        con.execute(
+            "INSERT INTO outbox SELECT alert_id, output, now(), 0, NULL, NULL FROM _queued "
+            "ON CONFLICT DO NOTHING"
+        )
+    finally:
+        con.unregister("_new_alerts")
+        con.unregister("_queued")
+
+
+def stored(
+    store: Store,
+    *,
+    since: int | None = None,
+    until: int | None = None,
+    rule: str | None = None,
+    pending_only: bool = False,
+    ids: Iterable[str] = (),
+) -> list[StoredAlert]:
+    """Alerts from the ledger in event-time order: filtered by event time (epoch µs), rule
+    (name or id), undelivered ones only, or id prefixes."""
+    where: list[str] = ["TRUE"]
+    params: dict[str, object] = {}
+    if since is not None:
+        where.append("l.alert_time >= $since")
+        params["since"] = since
+    if until is not None:
+        where.append("l.alert_time < $until")
+        params["until"] = until
+    if rule is not None:
+        where.append("(l.rule_id = $rule OR json_extract_string(l.alert, '$.rule.name') = $rule)")
+        params["rule"] = rule
+    prefixes = list(ids)
+    if prefixes:
+        where.append("len(list_filter($ids, lambda p: starts_with(l.alert_id, p))) > 0")
+        params["ids"] = prefixes
+    having = "HAVING count(*) FILTER (WHERE o.output IS NOT NULL AND o.delivered_at IS NULL) > 0"
+    rows = store.con.execute(
+        "SELECT l.alert_id, l.alert, l.emitted_at, "
+        "list(o.output ORDER BY o.output) FILTER (WHERE o.delivered_at IS NULL "
+        "AND o.output IS NOT NULL), "
+        "list(o.output ORDER BY o.output) FILTER (WHERE o.delivered_at IS NOT NULL) "
+        "FROM ledger l LEFT JOIN outbox o USING (alert_id) "
+        f"WHERE {' AND '.join(where)} GROUP BY ALL {having if pending_only else ''} "
+        "ORDER BY l.alert_time, l.alert_id",
+        params,
+    ).fetchall()
+    return [
+        StoredAlert(aid, orjson.loads(text), at, tuple(p or ()), tuple(d or ()))
+        for aid, text, at, p, d in rows
+    ]
+
+
+def requeue(store: Store, ids: Sequence[str], outputs: Sequence[str]) -> int:
+    """Queue these alerts again for these outputs, delivered or not; returns rows queued."""
+    if not ids or not outputs:
+        return 0
+    pairs = pa.table(
+        {
+            "alert_id": [i for i in ids for _ in outputs],
+            "output": [o for _ in ids for o in outputs],
+        }
+    )
+    with store.transaction():
+        store.con.register("_requeue", pairs)
+        try:
+            store.con.execute(
+                "INSERT INTO outbox SELECT alert_id, output, now(), 0, NULL, NULL "
+                "FROM _requeue JOIN ledger USING (alert_id) ON CONFLICT (alert_id, output) "
+                "DO UPDATE SET delivered_at = NULL, attempts = 0, last_error = NULL, "
+                "queued_at = now()"
+            )
+            count = store.con.execute(
+                "SELECT count(*) FROM _requeue JOIN ledger USING (alert_id)"
+            ).fetchall()
+        finally:
+            store.con.unregister("_requeue")
+    return int(count[0][0])
