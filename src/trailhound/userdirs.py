@@ -6,6 +6,11 @@ import os
 from pathlib import Path
 
 
+def config_folder() -> Path:
+    """$XDG_CONFIG_HOME/trailhound (default ~/.config/trailhound): what the user chose."""
+    return _folder("XDG_CONFIG_HOME", Path(".config"))
+
+
 def state_folder() -> Path:
     """$XDG_STATE_HOME/trailhound (default ~/.local/state/trailhound): what runs remember."""
     return _folder("XDG_STATE_HOME", Path(".local", "state"))
