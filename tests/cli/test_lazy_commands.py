@@ -11,6 +11,8 @@ import click
 from click.testing import CliRunner
 
 from trailhound.cli import main
+from trailhound.cli.alerts_cmd import alerts
+from trailhound.cli.config_cmd import config
 from trailhound.cli.demo_cmd import demo
 from trailhound.cli.normalize_cmd import normalize
 from trailhound.cli.rules_cmd import rules
@@ -18,6 +20,8 @@ from trailhound.cli.scan_cmd import scan_command
 from trailhound.cli.simulate_cmd import simulate_command
 
 COMMANDS: dict[str, click.Command] = {
+    "alerts": alerts,
+    "config": config,
     "demo": demo,
     "normalize": normalize,
     "rules": rules,

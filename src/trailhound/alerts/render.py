@@ -88,15 +88,19 @@ def techniques(alert: Mapping[str, Any]) -> str:
     return ", ".join(ids)
 
 
-def alerts_table(alerts: Iterable[Mapping[str, Any]]) -> Table:
+def alerts_table(
+    alerts: Iterable[Mapping[str, Any]], extra: Mapping[str, Sequence[str]] | None = None
+) -> Table:
+    """One row per alert; `extra` adds columns, each a value per alert."""
     # rich loads only when a table is drawn: a scan writing JSON never draws one
     from rich.table import Table
     from rich.text import Text
 
     table = Table(show_lines=False, header_style="bold")
-    for name in ("time (UTC)", "severity", "rule", "what happened", "ATT&CK", "id"):
+    extra = extra or {}
+    for name in ("time (UTC)", "severity", "rule", "what happened", "ATT&CK", "id", *extra):
         table.add_column(name, overflow="fold")
-    for alert in alerts:
+    for i, alert in enumerate(alerts):
         rule = alert.get("rule", {})
         severity = str(rule.get("severity", ""))
         table.add_row(
@@ -106,5 +110,6 @@ def alerts_table(alerts: Iterable[Mapping[str, Any]]) -> Table:
             Text(printable(describe(alert), 400)),
             Text(printable(techniques(alert))),
             Text(printable(alert.get("id", ""))[:12]),
+            *(Text(printable(values[i])) for values in extra.values()),
         )
     return table

@@ -15,6 +15,8 @@ from trailhound import __version__
 
 # Command name -> (module under trailhound.cli, attribute holding the click command).
 _COMMANDS: dict[str, tuple[str, str]] = {
+    "alerts": ("alerts_cmd", "alerts"),
+    "config": ("config_cmd", "config"),
     "demo": ("demo_cmd", "demo"),
     "normalize": ("normalize_cmd", "normalize"),
     "rules": ("rules_cmd", "rules"),

@@ -27,10 +27,17 @@ from trailhound.cli.common import (
     geoip_option,
     print_note,
     print_problem,
-    rules_or_fail,
     say,
     sources_or_fail,
     time_or_fail,
+)
+from trailhound.cli.config_cmd import config_option, config_or_fail
+from trailhound.cli.settings import (
+    CLI_OUTPUT,
+    exceptions_from,
+    outputs_from,
+    rules_from,
+    state_path_from,
 )
 from trailhound.cloudtrail.report import Report
 from trailhound.errors import TrailhoundError
@@ -41,7 +48,7 @@ from trailhound.pipeline.deliver import Delivery, deliver
 from trailhound.pipeline.scan import ScanResult, scan
 from trailhound.rules.exceptions_file import load_exceptions
 from trailhound.rules.model import Rule, RuleException
-from trailhound.state.store import Store, default_state_path
+from trailhound.state.store import Store
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -52,7 +59,6 @@ if TYPE_CHECKING:
 NEW_ALERTS = 1
 INPUT_SET_ASIDE = 4
 DELIVERY_PENDING = 8
-CLI_OUTPUT = "cli"
 
 
 @click.command(name="scan")
@@ -62,13 +68,15 @@ CLI_OUTPUT = "cli"
     "rule_paths",
     type=click.Path(exists=True, path_type=Path),
     multiple=True,
-    help="Rule file or directory (repeatable). Default: the shipped DynamoDB pack.",
+    help="Rule file or directory (repeatable), instead of the config's [rules] paths. "
+    "Default: the shipped DynamoDB pack.",
 )
 @click.option(
     "--exceptions",
     "exceptions_path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="TOML file of exceptions: events to excuse, per rule or for all rules.",
+    help="TOML file of exceptions: events to excuse, per rule or for all rules (instead of "
+    "the config's rules.exceptions).",
 )
 @click.option("--since", help="Only events at or after this time: ISO 8601 or date math (now-14d).")
 @click.option("--until", help="Only events before this time: ISO 8601 or date math.")
@@ -76,8 +84,9 @@ CLI_OUTPUT = "cli"
     "--state",
     "state_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="State file (terms seen, open windows, alerts already emitted). "
-    "Default: $XDG_STATE_HOME/trailhound/state.duckdb. Use --no-state for a run that keeps none.",
+    help="State file (terms seen, open windows, alerts already emitted, the outbox). Default: "
+    "the config's [state] path, else $XDG_STATE_HOME/trailhound/state.duckdb. Use --no-state "
+    "for a run that keeps none.",
 )
 @click.option("--no-state", is_flag=True, help="Keep no state: every run starts fresh.")
 @click.option(
@@ -99,6 +108,7 @@ CLI_OUTPUT = "cli"
     "one. Alerts and state are the same for any number.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress, notes or summary.")
+@config_option
 @click.pass_context
 def scan_command(
     ctx: click.Context,
@@ -114,6 +124,7 @@ def scan_command(
     geoip: tuple[Path, ...],
     workers: int | None,
     quiet: bool,
+    config_path: Path | None,
 ) -> None:
     """Scan CloudTrail logs in PATHS and report alerts.
 
@@ -121,8 +132,10 @@ def scan_command(
     any CloudTrail form (S3 delivery files, NDJSON, EventBridge, SQS, CloudTrail Lake).
     """
     now = datetime.now(UTC)
-    rules = rules_or_fail(rule_paths)
-    exceptions = _exceptions(exceptions_path)
+    config = config_or_fail(config_path)
+    rules = rules_from(config, rule_paths)
+    exceptions = exceptions_from(config, _exceptions(exceptions_path))
+    outputs = [cli_output(output_format, output), *outputs_from(config)]
     sources = sources_or_fail(paths)
     enricher = enricher_or_fail(geoip)
     window = (
@@ -130,8 +143,7 @@ def scan_command(
         time_or_fail(until, now=now, option="--until"),
     )
     report = Report(on_problem=print_problem, on_skip=None if quiet else print_note)
-    outputs = [cli_output(output_format, output)]
-    store = _store(None if no_state else state_path or default_state_path())
+    store = _store(state_path_from(config, state_path, no_state))
     try:
         with _progress(quiet) as progress:
             result = scan(
@@ -186,9 +198,9 @@ def _delivery_summary(
     return pending
 
 
-def _exceptions(path: Path | None) -> list[RuleException]:
+def _exceptions(path: Path | None) -> list[RuleException] | None:
     if path is None:
-        return []
+        return None
     try:
         return load_exceptions(path)
     except TrailhoundError as exc:

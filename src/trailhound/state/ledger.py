@@ -118,7 +118,8 @@ def stored(
         "AND o.output IS NOT NULL), "
         "list(o.output ORDER BY o.output) FILTER (WHERE o.delivered_at IS NOT NULL) "
         "FROM ledger l LEFT JOIN outbox o USING (alert_id) "
-        f"WHERE {' AND '.join(where)} GROUP BY ALL {having if pending_only else ''} "
+        f"WHERE {' AND '.join(where)} GROUP BY l.alert_id, l.alert, l.emitted_at, l.alert_time "
+        f"{having if pending_only else ''} "
         "ORDER BY l.alert_time, l.alert_id",
         params,
     ).fetchall()

@@ -1,0 +1,70 @@
+"""What a command runs with: flags first, then trailhound.toml, then defaults.
+
+Commands that scan or deliver share these, so that `--rules`, `--exceptions` and `--state`
+override the file's choices the same way everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from trailhound.cli.common import USAGE_ERROR, rules_or_fail, say
+from trailhound.errors import TrailhoundError
+from trailhound.rules.model import Rule, RuleException
+
+if TYPE_CHECKING:
+    from trailhound.config import Config
+    from trailhound.outputs.base import Output
+
+CLI_OUTPUT = "cli"
+"""The command's own output (stdout or --output), a name no configured output may take."""
+
+
+def rules_from(config: Config, rule_paths: Sequence[Path]) -> list[Rule]:
+    """`--rules` when given (the file's overrides then apply where they name a loaded rule),
+    else the file's rule sources; overrides, `enabled` and `disabled` applied."""
+    rules = rules_or_fail(list(rule_paths) or config.rule_sources())
+    applied, problems = config.try_apply(rules)
+    for problem in problems:
+        if rule_paths:  # the file may speak of rules this run did not load
+            say(f"note: {problem}")
+        else:
+            click.echo(f"trailhound: {problem}", err=True)
+    if problems and not rule_paths:
+        raise click.exceptions.Exit(USAGE_ERROR)
+    return applied
+
+
+def exceptions_from(config: Config, flag: list[RuleException] | None) -> list[RuleException]:
+    if flag is not None:
+        return flag
+    try:
+        return config.load_exceptions()
+    except TrailhoundError as err:
+        raise click.BadParameter(str(err), param_hint="config rules.exceptions") from None
+
+
+def outputs_from(config: Config) -> list[Output]:
+    """The configured outputs; a problem in any stops the command with its file and line."""
+    if CLI_OUTPUT in config.outputs:
+        taken = "the name cli belongs to the command's own output; choose another"
+        click.echo(f"trailhound: {config.error(('outputs', CLI_OUTPUT), taken)}", err=True)
+        raise click.exceptions.Exit(USAGE_ERROR)
+    built, problems = config.try_build_outputs()
+    for problem in problems:
+        click.echo(f"trailhound: {problem}", err=True)
+    if problems:
+        raise click.exceptions.Exit(USAGE_ERROR)
+    return built
+
+
+def state_path_from(config: Config, flag: Path | None, no_state: bool) -> Path | None:
+    from trailhound.state.store import default_state_path
+
+    if no_state:
+        return None
+    return flag or config.state_path or default_state_path()
