@@ -310,7 +310,9 @@ class Handler(BaseHTTPRequestHandler):
             self._send((200, "application/json", b'{"ok": true}', "control", []))
             return
         hang, fail, retry_after = self.server.faults.take()
-        if hang:
+        if hang:  # logged first, so that a test can act while the request hangs
+            self.server.record({"time": time.time(), "method": "POST", "path": self.path,
+                                "hanging": hang, "status": None})  # fmt: skip
             time.sleep(hang)
         if fail is not None:
             answer: Answer = (fail, "text/plain", b"injected failure", f"injected {fail}", [])

@@ -31,7 +31,7 @@ class Receiver:
         entries = [json.loads(line) for line in self.log.read_text("utf-8").splitlines()]
         for entry in entries:
             try:
-                entry["json"] = json.loads(entry["body"])
+                entry["json"] = json.loads(entry.get("body", ""))
             except ValueError:
                 entry["json"] = None
         return entries

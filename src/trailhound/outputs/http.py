@@ -1,11 +1,13 @@
 """The HTTP sender the Slack, PagerDuty and webhook outputs share: retries, backoff, deadlines.
 
-A delivery run has a time budget (the policy's deadline). Within it, each alert is POSTed and
-retried on what may pass (408, 429, 5xx, network errors, timeouts) with exponential backoff and
-full jitter, or after the server's `Retry-After` on 429 and 503. Other answers (a 400, a 404)
-will not change by asking again in this run; the alert stays pending for the next one. Once the
-budget is spent, the remaining alerts stay pending untried, so a scan never hangs on a dead
-destination.
+A delivery run has a time budget (the policy's deadline, `retry_for`) for trouble: it runs
+from the last alert the destination took, so a healthy destination takes any backlog however
+long it is, and one that fails keeps a run waiting no longer than the budget. Each alert is
+POSTed and retried on what may pass (408, 429, 5xx, network errors, timeouts) with exponential
+backoff and full jitter, or after the server's `Retry-After` on 429 and 503. Other answers (a
+400, a 404) will not change by asking again in this run; the alert stays pending for the next
+one. Once the budget is spent, the remaining alerts stay pending untried, so a scan never hangs
+on a dead destination.
 
 Reasons never hold the URL, a header, or a response body: Slack webhook URLs and PagerDuty
 routing keys are secrets, and a body may echo them. A reason says the status and the tries.
@@ -44,7 +46,7 @@ class RetryPolicy:
     attempts: int = 5  # tries per alert, the first one included
     base_delay: float = 1.0  # backoff before the second try; doubles for each later one
     max_delay: float = 60.0  # the longest backoff between two tries
-    deadline: float = 120.0  # the whole delivery run, every alert and retry together
+    deadline: float = 120.0  # how long a run keeps trying since the destination last took one
     timeout: float = 10.0  # one request: connecting, sending, waiting for the answer
 
     @classmethod
@@ -70,7 +72,8 @@ def _seconds(name: str, options: Mapping[str, Any], key: str, default: float, mo
 
 
 class Budget:
-    """The time left to one delivery run, shared by all its requests and waits."""
+    """The time a delivery run may still spend on trouble, shared by its requests and waits;
+    `renew` starts it afresh when the destination took an alert."""
 
     def __init__(self, seconds: float, clock: Clock = time.monotonic) -> None:
         self.seconds = seconds
@@ -82,6 +85,9 @@ class Budget:
 
     def spent(self) -> bool:
         return self.remaining() <= 0.0
+
+    def renew(self) -> None:
+        self._until = self._clock() + self.seconds
 
     def end(self) -> None:
         """Spend what is left: the destination asked for a pause longer than the run has."""
@@ -261,6 +267,7 @@ class HttpOutput:
                     continue
                 failure = self._send(client, item.alert, budget)
                 if failure is None:
+                    budget.renew()
                     report(item.alert_id, None)
                     continue
                 report(item.alert_id, f"{self.name}: {failure.reason}")
