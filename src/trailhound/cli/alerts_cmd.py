@@ -106,7 +106,7 @@ def resend(
         store.close()
     failed = sum(len(r.failed) for r in results)
     for result in results:
-        say(f"{result.delivered} delivered to {result.output}"
+        say(f"{len(result.delivered)} delivered to {result.output}"
             + (f", {len(result.failed)} still pending: {'; '.join(result.reasons)}"
                if result.failed else ""))  # fmt: skip
     ctx.exit(DELIVERY_PENDING if failed else 0)

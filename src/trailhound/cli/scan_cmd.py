@@ -179,8 +179,8 @@ def cli_output(output_format: str | None, path: Path | None) -> Output:
 def _delivery_summary(
     deliveries: Sequence[Delivery], result: ScanResult, *, quiet: bool, kept: bool
 ) -> int:
-    """Say what did not reach its output (always) and what earlier runs left that did now
-    (unless quiet); returns how many alerts are still pending."""
+    """Say what did not reach its output (always) and what did (unless quiet); returns how
+    many alerts are still pending."""
     new = {a.id for a in result.alerts}
     pending = 0
     for delivery in deliveries:
@@ -188,13 +188,15 @@ def _delivery_summary(
         if delivery.failed:
             later = "the next run delivers them" if kept else "they are lost: --no-state keeps none"
             for reason in delivery.reasons:
-                say(f"output {_printable(delivery.output)}: {_printable(reason)}")
+                named = reason.startswith(delivery.output)
+                say(_printable(reason if named else f"output {delivery.output}: {reason}"))
             say(f"{len(delivery.failed)} alerts not delivered to "
                 f"{_printable(delivery.output)}; {later}")  # fmt: skip
-        older = delivery.delivered - len(new - set(delivery.failed))
-        if older > 0 and not quiet:
-            say(f"{older} alerts left pending by an earlier run were delivered to "
-                f"{_printable(delivery.output)}")  # fmt: skip
+        if delivery.delivered and not quiet:
+            older = len(set(delivery.delivered) - new)
+            earlier = f" ({older} left pending by an earlier run)" if older else ""
+            say(f"{len(delivery.delivered)} alerts delivered to "
+                f"{_printable(delivery.output)}{earlier}")  # fmt: skip
     return pending
 
 

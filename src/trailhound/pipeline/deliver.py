@@ -30,8 +30,8 @@ class Delivery:
     """What one output received in this run, and what stays pending with the reasons."""
 
     output: str
-    delivered: int = 0
-    failed: dict[str, str] = field(default_factory=dict)
+    delivered: list[str] = field(default_factory=list)  # alert ids
+    failed: dict[str, str] = field(default_factory=dict)  # alert id -> why not
 
     @property
     def reasons(self) -> list[str]:
@@ -113,7 +113,7 @@ def _settle(
     for name, (done, failed) in settled.items():
         outbox.settle(store, name, done, failed)
         result = results[name]
-        result.delivered += len(done)
+        result.delivered += done
         for alert_id in done:
             result.failed.pop(alert_id, None)
         result.failed.update(failed)
