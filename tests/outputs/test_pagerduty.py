@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
+from support.outputs import deliver
 from support.receiver import check_pagerduty
 from support.receiver_fixture import Receiver
 from trailhound.errors import ConfigError
-from trailhound.outputs.base import Pending, build_output
+from trailhound.outputs.base import build_output
 from trailhound.outputs.http import HttpOutput, RetryPolicy
 from trailhound.outputs.pagerduty import PagerDutyOutput, event
 
@@ -31,12 +32,6 @@ def pagerduty(receiver: Receiver, **options: Any) -> HttpOutput:
     assert isinstance(output, HttpOutput)
     output.sleep = lambda _: None
     return output
-
-
-def deliver(output: HttpOutput, alerts: list[dict[str, Any]]) -> dict[str, str | None]:
-    got: dict[str, str | None] = {}
-    output.deliver([Pending(a["id"], a) for a in alerts], lambda i, r: got.__setitem__(i, r))
-    return got
 
 
 def test_every_shipped_rule_triggers_an_event_pagerduty_accepts(

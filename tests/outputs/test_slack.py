@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
+from support.outputs import deliver
 from support.receiver import check_slack
 from support.receiver_fixture import Receiver
 from trailhound.errors import ConfigError
-from trailhound.outputs.base import Pending, build_output
+from trailhound.outputs.base import build_output
 from trailhound.outputs.http import HttpOutput
 from trailhound.outputs.slack import code, escape, message
 
@@ -38,12 +39,6 @@ def slack(receiver: Receiver, **options: Any) -> HttpOutput:
     assert isinstance(output, HttpOutput)
     output.sleep = lambda _: None
     return output
-
-
-def deliver(output: HttpOutput, alerts: list[dict[str, Any]]) -> dict[str, str | None]:
-    got: dict[str, str | None] = {}
-    output.deliver([Pending(a["id"], a) for a in alerts], lambda i, r: got.__setitem__(i, r))
-    return got
 
 
 def texts(payload: dict[str, Any]) -> list[tuple[str, str]]:

@@ -11,9 +11,10 @@ from typing import Any
 import orjson
 import pytest
 
+from support.outputs import deliver
 from support.receiver_fixture import Receiver
 from trailhound.errors import ConfigError
-from trailhound.outputs.base import Pending, build_output
+from trailhound.outputs.base import build_output
 from trailhound.outputs.http import HttpOutput
 from trailhound.outputs.webhook import signature
 
@@ -28,11 +29,6 @@ def webhook(receiver: Receiver, **options: Any) -> HttpOutput:
     output.sleep = lambda _: None
     return output
 
-
-def deliver(output: HttpOutput, alerts: list[Any]) -> dict[str, str | None]:
-    got: dict[str, str | None] = {}
-    output.deliver([Pending(a["id"], a) for a in alerts], lambda i, r: got.__setitem__(i, r))
-    return got
 
 
 def test_the_body_is_the_alert_json_and_the_signature_verifies(

@@ -1,9 +1,10 @@
 """`trailhound scan`: hunt over CloudTrail history with the detection rules.
 
 Alerts go to stdout (or --output); progress, problems and the summary go to stderr.
-Exit status is a sum of flags: 0 nothing to report, +1 new alerts were emitted, +4 some input
-was set aside, +8 some alerts could not be delivered and wait for the next run; 2 alone is a
-usage error (bad option, rule that does not load, unusable state file).
+Exit status is a sum of flags: 0 nothing to report, +1 alerts were emitted (new ones, or ones
+an earlier run could not deliver), +4 some input was set aside, +8 some alerts could not be
+delivered and wait for the next run; 2 alone is a usage error (bad option, rule that does not
+load, configuration problem, unusable state file).
 
 Decide, commit, deliver: the scan's decisions and the outbox rows of its alerts commit in one
 transaction, then the outputs are handed what waits for them (this run's alerts and any an
@@ -157,8 +158,9 @@ def scan_command(
     if not quiet:
         _summary(result, rules)
     pending = _delivery_summary(deliveries, result, quiet=quiet, kept=not no_state)
+    emitted = result.alerts or any(d.delivered for d in deliveries)
     ctx.exit(
-        (NEW_ALERTS if result.alerts else 0)
+        (NEW_ALERTS if emitted else 0)
         | (0 if report.clean else INPUT_SET_ASIDE)
         | (DELIVERY_PENDING if pending else 0)
     )

@@ -42,12 +42,9 @@ def known(store: Store, ids: Sequence[str]) -> set[str]:
     """Which of `ids` the ledger already holds."""
     if not ids:
         return set()
-    store.con.register("_ids", pa.table({"alert_id": pa.array(list(ids), pa.string())}))
-    try:
+    with store.registered("_ids", pa.table({"alert_id": pa.array(list(ids), pa.string())})):
         rows = store.con.execute("SELECT alert_id FROM ledger JOIN _ids USING (alert_id)")
         return {r[0] for r in rows.fetchall()}
-    finally:
-        store.con.unregister("_ids")
 
 
 def record(store: Store, entries: Sequence[Entry]) -> None:
@@ -68,21 +65,15 @@ def record(store: Store, entries: Sequence[Entry]) -> None:
             "output": pa.array([o for e in entries for o in e.outputs], pa.string()),
         }
     )
-    con = store.con
-    con.register("_new_alerts", alerts)
-    con.register("_queued", queued)
-    try:
-        con.execute(
+    with store.registered("_new_alerts", alerts), store.registered("_queued", queued):
+        store.con.execute(
             "INSERT INTO ledger SELECT alert_id, rule_id, alert_time, now(), alert "
             "FROM _new_alerts ON CONFLICT DO NOTHING"
         )
-        con.execute(
+        store.con.execute(
             "INSERT INTO outbox SELECT alert_id, output, now(), 0, NULL, NULL FROM _queued "
             "ON CONFLICT DO NOTHING"
         )
-    finally:
-        con.unregister("_new_alerts")
-        con.unregister("_queued")
 
 
 def stored(
@@ -139,18 +130,14 @@ def requeue(store: Store, ids: Sequence[str], outputs: Sequence[str]) -> int:
             "output": [o for _ in ids for o in outputs],
         }
     )
-    with store.transaction():
-        store.con.register("_requeue", pairs)
-        try:
-            store.con.execute(
-                "INSERT INTO outbox SELECT alert_id, output, now(), 0, NULL, NULL "
-                "FROM _requeue JOIN ledger USING (alert_id) ON CONFLICT (alert_id, output) "
-                "DO UPDATE SET delivered_at = NULL, attempts = 0, last_error = NULL, "
-                "queued_at = now()"
-            )
-            count = store.con.execute(
-                "SELECT count(*) FROM _requeue JOIN ledger USING (alert_id)"
-            ).fetchall()
-        finally:
-            store.con.unregister("_requeue")
+    with store.transaction(), store.registered("_requeue", pairs):
+        store.con.execute(
+            "INSERT INTO outbox SELECT alert_id, output, now(), 0, NULL, NULL "
+            "FROM _requeue JOIN ledger USING (alert_id) ON CONFLICT (alert_id, output) "
+            "DO UPDATE SET delivered_at = NULL, attempts = 0, last_error = NULL, "
+            "queued_at = now()"
+        )
+        count = store.con.execute(
+            "SELECT count(*) FROM _requeue JOIN ledger USING (alert_id)"
+        ).fetchall()
     return int(count[0][0])

@@ -39,17 +39,13 @@ def settle(
             "error": pa.array([None] * len(delivered) + list(failed.values()), pa.string()),
         }
     )
-    with store.transaction():
-        store.con.register("_settled", table)
-        try:
-            store.con.execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = s.error, "
-                "delivered_at = CASE WHEN s.error IS NULL THEN now() END "
-                "FROM _settled s WHERE outbox.alert_id = s.alert_id AND outbox.output = $output",
-                {"output": output},
-            )
-        finally:
-            store.con.unregister("_settled")
+    with store.transaction(), store.registered("_settled", table):
+        store.con.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = s.error, "
+            "delivered_at = CASE WHEN s.error IS NULL THEN now() END "
+            "FROM _settled s WHERE outbox.alert_id = s.alert_id AND outbox.output = $output",
+            {"output": output},
+        )
 
 
 def backlog(store: Store) -> dict[str, int]:

@@ -16,6 +16,7 @@ leaves the file as it was before the run's step or after it, never between.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import weakref
@@ -87,6 +88,8 @@ class Store:
             scratch = Path(tempfile.mkdtemp(prefix="trailhound-"))
             con.execute("SET temp_directory = ?", [str(scratch)])
         else:
+            if not path.exists() or path.stat().st_size == 0:
+                cls._create(path)
             con = _connect(path)
         con.execute("SET memory_limit = ?", [memory_limit])
         try:
@@ -98,6 +101,29 @@ class Store:
             weakref.finalize(store, shutil.rmtree, scratch, ignore_errors=True)
         return store
 
+    @classmethod
+    def _create(cls, path: Path) -> None:
+        """Make a new state file whole, or not at all: DuckDB creates its file before writing
+        its headers, and a file killed in between is refused by every later run. So it is
+        made under another name and renamed into place. An empty file at `path` never held
+        anything (such a kill left it) and is replaced."""
+        building = path.with_name(f".{path.name}.{os.getpid()}.creating")
+        try:
+            con = _connect(building)
+            cls(con)  # its tables
+            con.close()
+            os.replace(building, path)
+        except OSError as err:
+            raise StateError(_unreadable(err), where=str(path)) from None
+        finally:
+            building.unlink(missing_ok=True)
+            building.with_name(building.name + ".wal").unlink(missing_ok=True)
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Everything inside commits together or not at all (an exception rolls it back)."""
@@ -108,6 +134,15 @@ class Store:
             self.con.rollback()
             raise
         self.con.commit()
+
+    @contextmanager
+    def registered(self, name: str, table: pa.Table) -> Iterator[None]:
+        """`table` readable by the statements inside as the view `name`."""
+        self.con.register(name, table)
+        try:
+            yield
+        finally:
+            self.con.unregister(name)
 
     def close(self) -> None:
         self.con.close()
@@ -142,11 +177,8 @@ class Store:
         if not missing:
             return
         empty = pa.table({f.name: pa.array([], f.type) for f in missing})
-        self.con.register("_empty_events", empty)
-        try:
+        with self.registered("_empty_events", empty):
             types = self.con.execute("DESCRIBE SELECT * FROM _empty_events").fetchall()
-        finally:
-            self.con.unregister("_empty_events")
         for name, kind, *_ in types:
             self.con.execute(f'ALTER TABLE matches ADD COLUMN IF NOT EXISTS "{name}" {kind}')
 

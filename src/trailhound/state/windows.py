@@ -42,12 +42,9 @@ def save(store: Store, rule_id: str, windows: dict[str, Window]) -> None:
             "absorbed": pa.array([w.absorbed for w in windows.values()], pa.int64()),
         }
     )
-    store.con.register("_sup_windows", table)
-    try:
+    with store.registered("_sup_windows", table):
         store.con.execute(
             "INSERT INTO suppression SELECT $rule, group_key, window_start, window_end, "
             "NULL, absorbed FROM _sup_windows",
             {"rule": rule_id},
         )
-    finally:
-        store.con.unregister("_sup_windows")
