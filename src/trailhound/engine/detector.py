@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,7 +25,7 @@ from trailhound.engine.filtering import ITEM, FilterPlan, Matcher
 from trailhound.engine.max_signals import first_per_interval
 from trailhound.engine.prefilter import stored_columns
 from trailhound.rules.model import Rule, RuleException
-from trailhound.state import ledger
+from trailhound.state import ledger, matches
 from trailhound.state.store import Store
 
 _US = timedelta(microseconds=1)
@@ -43,7 +42,6 @@ DocumentMaker = Callable[[pa.RecordBatch], Iterator[dict[str, Any]]]
 # An alert (as delivered) -> the outputs it is queued for.
 Router = Callable[[Mapping[str, Any]], tuple[str, ...]]
 RAW = "raw"
-_CHUNK = "evidence_chunk"
 _INSERT_ROWS = 100_000
 _PACKS_PER_READ = 4
 
@@ -88,8 +86,8 @@ class Detector:
         self._names = {rule.rule_id: rule.name for rule in self.rules}
         store.ensure_columns(stored_columns(self.rules))
         self._every_column = False
-        self._next_chunk = _next_chunk(self.con)
-        self._next_seq = _next_seq(self.store)
+        self._next_chunk = matches.next_pack(self.store)
+        self._next_seq = matches.next_seq(self.store)
         self._pending: list[pa.Table] = []  # matches not yet inserted
         self._pending_rows = 0
         self._packs: list[tuple[int, bytes]] = []  # evidence packs not yet inserted
@@ -136,7 +134,7 @@ class Detector:
             seq = pa.array(range(self._next_seq, self._next_seq + matched.num_rows), pa.int64())
             self._next_seq += matched.num_rows
             matched = matched.append_column(
-                _CHUNK, pa.repeat(pa.scalar(chunk, pa.int64()), len(seq))
+                matches.CHUNK, pa.repeat(pa.scalar(chunk, pa.int64()), len(seq))
             )
             self._pending.append(matched.append_column("seq", seq))
             self._pending_rows += matched.num_rows
@@ -153,24 +151,7 @@ class Detector:
 
     def _store_pending(self) -> None:
         """Matches are stored in large inserts: each insert has a fixed cost."""
-        if self._pending:
-            self.con.register(
-                "_matched", pa.concat_tables(self._pending, promote_options="default")
-            )
-            try:
-                self.con.execute("INSERT INTO matches BY NAME SELECT * FROM _matched")
-            finally:
-                self.con.unregister("_matched")
-        if self._packs:
-            chunks, data = zip(*self._packs, strict=True)
-            packs = pa.table(
-                {"chunk": pa.array(chunks, pa.int64()), "data": pa.array(data, pa.binary())}
-            )
-            self.con.register("_packs", packs)
-            try:
-                self.con.execute("INSERT INTO evidence SELECT chunk, data FROM _packs")
-            finally:
-                self.con.unregister("_packs")
+        matches.append(self.store, self._pending, self._packs)
         self._pending, self._packs, self._pending_rows = [], [], 0
 
     def finish(self, *, final: bool = True) -> list[Alert]:
@@ -205,10 +186,6 @@ class Detector:
         # one statement each for all rules: every statement has a fixed cost
         self._record(alerts)
         self._forget(cutoff, [(rule, outcome) for rule, outcome, _ in decided])
-        self.con.execute(
-            f"DELETE FROM evidence WHERE chunk NOT IN "
-            f"(SELECT {_CHUNK} FROM matches WHERE {_CHUNK} IS NOT NULL)"
-        )
         alerts.sort(key=lambda a: (a.time, a.rule.name, a.id))
         return alerts
 
@@ -238,45 +215,26 @@ class Detector:
         seqs = sorted({s for c in candidates for s in c.seqs[: self.evidence_limit]})
         if not seqs:
             return {}
-        self.con.register("_seqs", pa.table({"seq": pa.array(seqs, pa.int64())}))
-        try:
-            table: pa.Table = self.con.sql(
-                "SELECT m.* EXCLUDE (rule_id, step, ts) FROM matches m JOIN _seqs USING (seq)"
-            ).to_arrow_table()
-        finally:
-            self.con.unregister("_seqs")
+        table = matches.rows(self.store, seqs)
         order = table.column("seq").to_pylist()
         table = table.append_column(RAW, self._raw_records(table))
-        rows = table.drop_columns(["seq", _CHUNK, ITEM]).combine_chunks().to_batches()[0]
+        rows = table.drop_columns(["seq", matches.CHUNK, ITEM]).combine_chunks().to_batches()[0]
         return dict(zip(order, self.to_documents(rows), strict=True))
 
     def _raw_records(self, table: pa.Table) -> pa.Array:
         """The JSON of the record behind each row, from its evidence pack; null if none.
         Packs are read a few at a time and only the items asked for are kept."""
-        places = list(
-            zip(table.column(_CHUNK).to_pylist(), table.column(ITEM).to_pylist(), strict=True)
-        )
+        chunks, items = table.column(matches.CHUNK), table.column(ITEM)
+        places = list(zip(chunks.to_pylist(), items.to_pylist(), strict=True))
         wanted: dict[int, set[int]] = defaultdict(set)
         for chunk, item in places:
             if chunk is not None and item is not None:
                 wanted[chunk].add(item)
         found: dict[tuple[int, int], bytes] = {}
-        for chunk, data in self._read_packs(sorted(wanted)):
+        for chunk, data in matches.packs(self.store, sorted(wanted), _PACKS_PER_READ):
             raws = evidence.unpack(data, wanted[chunk])
             found.update(((chunk, i), raw) for i, raw in raws.items())
         return pa.array([found.get(place) for place in places], pa.binary())
-
-    def _read_packs(self, chunks: list[int]) -> Iterator[tuple[int, bytes]]:
-        """The evidence packs of `chunks`, streamed a few at a time (a pack can be a few
-        hundred kB; one query, since each has a fixed cost)."""
-        reader = self.con.sql(
-            "SELECT chunk, data FROM evidence WHERE list_contains($chunks, chunk)",
-            params={"chunks": chunks},
-        ).to_arrow_reader(_PACKS_PER_READ)
-        for batch in reader:
-            yield from zip(
-                batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True
-            )
 
     def _alert(
         self, rule: Rule, ident: str, cand: Candidate, docs: Mapping[int, dict[str, Any]]
@@ -305,41 +263,11 @@ class Detector:
 
     def _forget(self, cutoff: int, outcomes: list[tuple[Rule, Outcome]]) -> None:
         """Delete the decided rows no later event can need (see `Outcome`)."""
-        rules = pa.table(
-            {
-                "rule_id": [rule.rule_id for rule, _ in outcomes],
-                "retain": pa.array(
-                    [_NEVER if o.retain_from is None else o.retain_from for _, o in outcomes],
-                    pa.int64(),
-                ),
-            }
-        )
-        consumed = pa.table(
-            {"seq": pa.array(sorted(seq for _, o in outcomes for seq in o.consumed), pa.int64())}
-        )
-        self.con.register("_forget_rules", rules)
-        self.con.register("_consumed", consumed)
-        try:
-            self.con.execute(
-                "DELETE FROM matches USING _forget_rules f "
-                "WHERE matches.rule_id = f.rule_id AND matches.ts <= $cutoff AND "
-                "(matches.ts < f.retain OR matches.seq IN (SELECT seq FROM _consumed))",
-                {"cutoff": cutoff},
-            )
-        finally:
-            self.con.unregister("_forget_rules")
-            self.con.unregister("_consumed")
-
-
-def _next_seq(store: Store) -> int:
-    """Match numbers keep growing across runs: a later match sorts after an earlier one."""
-    rows = store.con.execute("SELECT coalesce(max(seq) + 1, 1) FROM matches").fetchall()
-    return max(int(rows[0][0]), int(store.get_meta("next_seq") or 1))
-
-
-def _next_chunk(con: duckdb.DuckDBPyConnection) -> int:
-    rows = con.execute("SELECT coalesce(max(chunk) + 1, 0) FROM evidence").fetchall()
-    return int(rows[0][0])
+        retain = {
+            rule.rule_id: _NEVER if o.retain_from is None else o.retain_from
+            for rule, o in outcomes
+        }
+        matches.forget(self.store, cutoff, retain, [s for _, o in outcomes for s in o.consumed])
 
 
 def _investigation(

@@ -1,0 +1,88 @@
+"""Pending matches: events a rule matched that are not decided yet, or that a later event may
+still join (a threshold window, a sequence), and the evidence packs of the records behind them.
+
+The rule-type evaluators read these rows with their own queries (`trailhound.engine`); adding,
+fetching and forgetting them happens here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+
+import pyarrow as pa
+
+from trailhound.state.store import Store
+
+CHUNK = "evidence_chunk"  # the column of a match naming its evidence pack
+
+
+def next_seq(store: Store) -> int:
+    """Match numbers keep growing across runs: a later match sorts after an earlier one."""
+    rows = store.con.execute("SELECT coalesce(max(seq) + 1, 1) FROM matches").fetchall()
+    return max(int(rows[0][0]), int(store.get_meta("next_seq") or 1))
+
+
+def next_pack(store: Store) -> int:
+    rows = store.con.execute("SELECT coalesce(max(chunk) + 1, 0) FROM evidence").fetchall()
+    return int(rows[0][0])
+
+
+def append(store: Store, tables: Sequence[pa.Table], packs: Sequence[tuple[int, bytes]]) -> None:
+    """Store matched rows (each insert has a fixed cost: give many at once) and packs."""
+    if tables:
+        matched = pa.concat_tables(tables, promote_options="default")
+        with store.registered("_matched", matched):
+            store.con.execute("INSERT INTO matches BY NAME SELECT * FROM _matched")
+    if packs:
+        chunks, data = zip(*packs, strict=True)
+        table = pa.table(
+            {"chunk": pa.array(chunks, pa.int64()), "data": pa.array(data, pa.binary())}
+        )
+        with store.registered("_packs", table):
+            store.con.execute("INSERT INTO evidence SELECT chunk, data FROM _packs")
+
+
+def rows(store: Store, seqs: Sequence[int]) -> pa.Table:
+    """The stored event columns of these matches (and seq, pack and item)."""
+    with store.registered("_seqs", pa.table({"seq": pa.array(seqs, pa.int64())})):
+        table: pa.Table = store.con.sql(
+            "SELECT m.* EXCLUDE (rule_id, step, ts) FROM matches m JOIN _seqs USING (seq)"
+        ).to_arrow_table()
+    return table
+
+
+def packs(store: Store, chunks: Sequence[int], per_read: int) -> Iterator[tuple[int, bytes]]:
+    """The evidence packs of `chunks`, streamed `per_read` at a time (a pack can be a few
+    hundred kB; one query, since each has a fixed cost)."""
+    reader = store.con.sql(
+        "SELECT chunk, data FROM evidence WHERE list_contains($chunks, chunk)",
+        params={"chunks": list(chunks)},
+    ).to_arrow_reader(per_read)
+    for batch in reader:
+        yield from zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True)
+
+
+def forget(
+    store: Store, cutoff: int, retain_from: Mapping[str, int], consumed: Sequence[int]
+) -> None:
+    """Delete decided rows no later event can need: per rule, those at or before `cutoff`
+    that are older than its `retain_from` or were `consumed` as evidence; then the packs no
+    row points to any more."""
+    rules = pa.table(
+        {
+            "rule_id": pa.array(list(retain_from), pa.string()),
+            "retain": pa.array(list(retain_from.values()), pa.int64()),
+        }
+    )
+    used = pa.table({"seq": pa.array(sorted(consumed), pa.int64())})
+    with store.registered("_forget_rules", rules), store.registered("_consumed", used):
+        store.con.execute(
+            "DELETE FROM matches USING _forget_rules f "
+            "WHERE matches.rule_id = f.rule_id AND matches.ts <= $cutoff AND "
+            "(matches.ts < f.retain OR matches.seq IN (SELECT seq FROM _consumed))",
+            {"cutoff": cutoff},
+        )
+    store.con.execute(
+        f"DELETE FROM evidence WHERE chunk NOT IN "
+        f"(SELECT {CHUNK} FROM matches WHERE {CHUNK} IS NOT NULL)"
+    )
