@@ -18,6 +18,7 @@ from trailhound.cli.normalize_cmd import normalize
 from trailhound.cli.rules_cmd import rules
 from trailhound.cli.scan_cmd import scan_command
 from trailhound.cli.simulate_cmd import simulate_command
+from trailhound.cli.watch_cmd import watch_command
 
 COMMANDS: dict[str, click.Command] = {
     "alerts": alerts,
@@ -27,6 +28,7 @@ COMMANDS: dict[str, click.Command] = {
     "rules": rules,
     "scan": scan_command,
     "simulate": simulate_command,
+    "watch": watch_command,
 }
 
 # What a scan has no use for: the simulator, the demo, and rich's markdown renderer (rules show).

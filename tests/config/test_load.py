@@ -212,7 +212,7 @@ def problems(path: Path) -> list[ConfigError]:
         (
             '[rulez]\npaths = ["x"]\n',
             "[rulez]",
-            "rulez: unknown key (known: outputs, rules, state)",
+            "rulez: unknown key (known: outputs, rules, sources, state)",
         ),
     ],
 )

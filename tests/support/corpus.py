@@ -28,6 +28,8 @@ CRASH_POINTS: dict[str, str] = {
     "announce-decided": "not killed: creates the file $TRAILHOUND_TEST_MARK once every alert is "
     "decided, just before the commit, for a test that watches the commit from outside",
     "committed": "the scan committed, delivery not started",
+    "watch-read": "a watch step decided and noted what it read, the transaction not committed",
+    "watch-committed": "a watch step committed, its delivery not started",
     "torn-write": "the output file written up to half a line, nothing fsynced or settled",
     "delivered": "the output file written and fsynced, the outbox not settled",
     "mid-checkpoint": "5 ms into closing the state, inside DuckDB's checkpoint (or at its end)",
@@ -161,7 +163,8 @@ def _arm(point: str) -> None:
     from trailhound.cli import scan_cmd
     from trailhound.engine.detector import Detector
     from trailhound.outputs import files
-    from trailhound.state import outbox
+    from trailhound.pipeline import watch
+    from trailhound.state import inputs, outbox
     from trailhound.state.store import Store
 
     if point == "creating-state":
@@ -178,6 +181,10 @@ def _arm(point: str) -> None:
         _after(Detector, "finish", lambda: Path(os.environ[MARK]).touch())
     elif point == "committed":
         _before(scan_cmd, "deliver", _die)
+    elif point == "watch-read":
+        _after(inputs, "record", _die)
+    elif point == "watch-committed":
+        _before(watch, "deliver", _die)
     elif point == "torn-write":
         sizes: list[int] = []
         ids_in = files._ids_in

@@ -22,6 +22,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "rules": ("rules_cmd", "rules"),
     "scan": ("scan_cmd", "scan_command"),
     "simulate": ("simulate_cmd", "simulate_command"),
+    "watch": ("watch_cmd", "watch_command"),
 }
 
 

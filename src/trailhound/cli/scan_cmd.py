@@ -33,23 +33,18 @@ from trailhound.cli.common import (
     time_or_fail,
 )
 from trailhound.cli.config_cmd import config_option, config_or_fail
+from trailhound.cli.delivery import cli_output, say_deliveries
 from trailhound.cli.settings import (
-    CLI_OUTPUT,
     exceptions_from,
+    open_store,
     outputs_from,
     rules_from,
     state_path_from,
 )
 from trailhound.cloudtrail.report import Report
-from trailhound.errors import TrailhoundError
-from trailhound.outputs.base import Output
-from trailhound.outputs.files import JsonFile, JsonLinesFile
-from trailhound.outputs.stream import StreamOutput
-from trailhound.pipeline.deliver import Delivery, deliver
+from trailhound.pipeline.deliver import deliver
 from trailhound.pipeline.scan import ScanResult, scan
-from trailhound.rules.exceptions_file import load_exceptions
-from trailhound.rules.model import Rule, RuleException
-from trailhound.state.store import Store
+from trailhound.rules.model import Rule
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -135,7 +130,7 @@ def scan_command(
     now = datetime.now(UTC)
     config = config_or_fail(config_path)
     rules = rules_from(config, rule_paths)
-    exceptions = exceptions_from(config, _exceptions(exceptions_path))
+    exceptions = exceptions_from(config, exceptions_path)
     outputs = [cli_output(output_format, output), *outputs_from(config)]
     sources = sources_or_fail(paths)
     enricher = enricher_or_fail(geoip)
@@ -144,7 +139,7 @@ def scan_command(
         time_or_fail(until, now=now, option="--until"),
     )
     report = Report(on_problem=print_problem, on_skip=None if quiet else print_note)
-    store = _store(state_path_from(config, state_path, no_state))
+    store = open_store(state_path_from(config, state_path, no_state))
     try:
         with _progress(quiet) as progress:
             result = scan(
@@ -157,65 +152,14 @@ def scan_command(
         store.close()
     if not quiet:
         _summary(result, rules)
-    pending = _delivery_summary(deliveries, result, quiet=quiet, kept=not no_state)
+    pending = say_deliveries(deliveries, {a.id for a in result.alerts}, quiet=quiet,
+                             kept=not no_state)  # fmt: skip
     emitted = result.alerts or any(d.delivered for d in deliveries)
     ctx.exit(
         (NEW_ALERTS if emitted else 0)
         | (0 if report.clean else INPUT_SET_ASIDE)
         | (DELIVERY_PENDING if pending else 0)
     )
-
-
-def cli_output(output_format: str | None, path: Path | None) -> Output:
-    """The command's own output: standard output, or the --output file (JSON lines unless
-    --format says otherwise)."""
-    if path is None:
-        return StreamOutput(CLI_OUTPUT, lambda: sys.stdout, output_format)
-    if output_format == "json":
-        return JsonFile(CLI_OUTPUT, path)
-    if output_format == "table":
-        return StreamOutput(CLI_OUTPUT, lambda: path.open("a", encoding="utf-8"), "table")
-    return JsonLinesFile(CLI_OUTPUT, path)
-
-
-def _delivery_summary(
-    deliveries: Sequence[Delivery], result: ScanResult, *, quiet: bool, kept: bool
-) -> int:
-    """Say what did not reach its output (always) and what did (unless quiet); returns how
-    many alerts are still pending."""
-    new = {a.id for a in result.alerts}
-    pending = 0
-    for delivery in deliveries:
-        pending += len(delivery.failed)
-        if delivery.failed:
-            later = "the next run delivers them" if kept else "they are lost: --no-state keeps none"
-            for reason in delivery.reasons:
-                named = reason.startswith(delivery.output)
-                say(_printable(reason if named else f"output {delivery.output}: {reason}"))
-            say(f"{len(delivery.failed)} alerts not delivered to "
-                f"{_printable(delivery.output)}; {later}")  # fmt: skip
-        if delivery.delivered and not quiet:
-            older = len(set(delivery.delivered) - new)
-            earlier = f" ({older} left pending by an earlier run)" if older else ""
-            say(f"{len(delivery.delivered)} alerts delivered to "
-                f"{_printable(delivery.output)}{earlier}")  # fmt: skip
-    return pending
-
-
-def _exceptions(path: Path | None) -> list[RuleException] | None:
-    if path is None:
-        return None
-    try:
-        return load_exceptions(path)
-    except TrailhoundError as exc:
-        raise click.BadParameter(str(exc), param_hint="--exceptions") from None
-
-
-def _store(path: Path | None) -> Store:
-    try:
-        return Store.open(path)
-    except TrailhoundError as exc:
-        raise click.BadParameter(str(exc), param_hint="--state") from None
 
 
 class _progress:

@@ -19,6 +19,7 @@ from trailhound.rules.model import Rule, RuleException
 if TYPE_CHECKING:
     from trailhound.config import Config
     from trailhound.outputs.base import Output
+    from trailhound.state.store import Store
 
 CLI_OUTPUT = "cli"
 """The command's own output (stdout or --output), a name no configured output may take."""
@@ -39,13 +40,15 @@ def rules_from(config: Config, rule_paths: Sequence[Path]) -> list[Rule]:
     return applied
 
 
-def exceptions_from(config: Config, flag: list[RuleException] | None) -> list[RuleException]:
-    if flag is not None:
-        return flag
+def exceptions_from(config: Config, flag: Path | None) -> list[RuleException]:
+    """The exceptions of the --exceptions file when given, else of the config's files."""
+    from trailhound.rules.exceptions_file import load_exceptions
+
     try:
-        return config.load_exceptions()
+        return load_exceptions(flag) if flag is not None else config.load_exceptions()
     except TrailhoundError as err:
-        raise click.BadParameter(str(err), param_hint="config rules.exceptions") from None
+        hint = "--exceptions" if flag is not None else "config rules.exceptions"
+        raise click.BadParameter(str(err), param_hint=hint) from None
 
 
 def outputs_from(config: Config) -> list[Output]:
@@ -68,3 +71,13 @@ def state_path_from(config: Config, flag: Path | None, no_state: bool) -> Path |
     if no_state:
         return None
     return flag or config.state_path or default_state_path()
+
+
+def open_store(path: Path | None) -> Store:
+    """The state file (in memory when None); a file that cannot be used stops the command."""
+    from trailhound.state.store import Store
+
+    try:
+        return Store.open(path)
+    except TrailhoundError as exc:
+        raise click.BadParameter(str(exc), param_hint="--state") from None

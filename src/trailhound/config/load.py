@@ -16,7 +16,13 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, TypeVar
 
-from trailhound.config.model import Config, ConfigProblems, located_error, raise_all
+from trailhound.config.model import (
+    Config,
+    ConfigProblems,
+    SourceConfig,
+    located_error,
+    raise_all,
+)
 from trailhound.config.overrides import RuleOverride, Strategy, SuppressionOverride
 from trailhound.errors import ConfigError, TrailhoundError
 from trailhound.rules.duration import parse_date_math, parse_duration
@@ -28,7 +34,8 @@ from trailhound.userdirs import config_folder
 T = TypeVar("T")
 CONFIG_NAME = "trailhound.toml"
 
-_ROOT_KEYS = ("outputs", "rules", "state")
+_ROOT_KEYS = ("outputs", "rules", "sources", "state")
+_SOURCE_KEYS = ("bucket", "interval", "path", "prefix", "queue")
 _RULES_KEYS = ("disabled", "enabled", "exceptions", "overrides", "pack", "paths")
 _STATE_KEYS = ("path",)
 _OVERRIDE_KEYS = tuple(RuleOverride.__dataclass_fields__)
@@ -97,6 +104,7 @@ def parse_config(text: str, source: Path) -> tuple[Config | None, list[ConfigErr
         overrides=MappingProxyType(rules.overrides),
         state_path=reader.path(state, ("state", "path")),
         outputs=MappingProxyType(_read_outputs(reader, reader.table(document, ("outputs",)) or {})),
+        sources=MappingProxyType(_read_sources(reader, reader.table(document, ("sources",)) or {})),
         locate=reader.locator.find,
     )
     return config, sorted(reader.errors, key=_file_order)
@@ -230,6 +238,39 @@ def _read_outputs(reader: _Reader, table: Mapping[str, Any]) -> dict[str, Mappin
             continue
         outputs[name] = MappingProxyType(_resolve_output_paths(reader, options))
     return outputs
+
+
+def _read_sources(reader: _Reader, table: Mapping[str, Any]) -> dict[str, SourceConfig]:
+    sources: dict[str, SourceConfig] = {}
+    for name in table:
+        at: KeyPath = ("sources", name)
+        options = reader.table(table, at, required=True)
+        if options is None:
+            continue
+        reader.only(options, _SOURCE_KEYS, at)
+        spec = _source_spec(reader, options, at)
+        if spec is not None:
+            sources[name] = SourceConfig(name, spec, reader.duration(options, (*at, "interval")))
+    return sources
+
+
+def _source_spec(reader: _Reader, options: Mapping[str, Any], at: KeyPath) -> str | None:
+    """What the source reads, as `watch` takes it on its command line."""
+    given = [k for k in ("path", "bucket", "queue") if k in options]
+    if len(given) != 1:
+        reader.fail(at, "give one of path (a folder), bucket (with an optional prefix) or queue")
+        return None
+    kind = given[0]
+    if kind == "path":
+        path = reader.path(options, (*at, "path"))
+        return None if path is None else str(path)
+    value = reader._typed(options, (*at, kind), str, "a string")
+    if not value:
+        return None
+    if kind == "queue":
+        return value if "://" in value else f"sqs://{value}"
+    prefix = reader._typed(options, (*at, "prefix"), str, "a string") or ""
+    return f"s3://{value}/{prefix.lstrip('/')}"
 
 
 def _resolve_output_paths(reader: _Reader, options: Mapping[str, Any]) -> dict[str, Any]:

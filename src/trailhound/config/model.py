@@ -26,6 +26,11 @@ resolve against the folder holding the file, and `~` expands to your home folder
     [state]
     path = "~/trailhound/state.duckdb"   # default: $XDG_STATE_HOME/trailhound/state.duckdb
 
+    [sources.org-trail]                  # what `trailhound watch` follows by default
+    bucket = "my-cloudtrail-bucket"
+    prefix = "org/"
+    interval = "5m"
+
     [outputs.oncall]                     # one table per output; the name is yours
     type = "pagerduty"
     routing_key_env = "PD_ROUTING_KEY"
@@ -58,6 +63,11 @@ resolve against the folder holding the file, and `~` expands to your home folder
 
 `[state]`
 - `path`: the state file (terms seen, open windows, alerts already sent).
+
+`[sources.NAME]`: what `trailhound watch` follows when its command line names no SOURCE.
+- one of `path` (a folder), `bucket` (with an optional `prefix`: an S3 bucket in CloudTrail's
+  layout) or `queue` (an SQS queue's name or URL, fed with S3 or EventBridge notifications).
+- `interval`: how often to look (a duration, default "5m"); `--interval` overrides it.
 
 `[outputs.NAME]`: where alerts go, one table per destination.
 - `type`: stdout, jsonl, json, slack, pagerduty or webhook; the other keys are the type's own.
@@ -146,6 +156,15 @@ def raise_all(problems: Sequence[TrailhoundError]) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceConfig:
+    """A `[sources.NAME]` table: what `trailhound watch` follows when given no SOURCE."""
+
+    name: str
+    spec: str  # a folder path, s3://bucket/prefix or sqs://queue (or a queue URL)
+    interval: timedelta | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """A read configuration. The empty Config is every default: the shipped pack, no outputs."""
 
@@ -158,6 +177,7 @@ class Config:
     overrides: Mapping[str, RuleOverride] = field(default_factory=lambda: MappingProxyType({}))
     state_path: Path | None = None  # None: the default state file
     outputs: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
+    sources: Mapping[str, SourceConfig] = field(default_factory=lambda: MappingProxyType({}))
     locate: Locate = field(default=_nowhere, compare=False, repr=False)
 
     def error(self, path: KeyPath, message: str) -> ConfigError:
@@ -221,6 +241,7 @@ class Config:
         state_path = self.state_path or default_state
         document: dict[str, Any] = {"rules": rules}
         document["state"] = {"path": str(state_path)} if state_path else {}
+        document["sources"] = {name: _source_toml(src) for name, src in self.sources.items()}
         document["outputs"] = {name: masked(opts) for name, opts in self.outputs.items()}
         return document
 
@@ -313,3 +334,10 @@ def _read_quietly(path: Path) -> str:
         return path.expanduser().read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError):
         return ""
+
+
+def _source_toml(source: SourceConfig) -> dict[str, Any]:
+    shown: dict[str, Any] = {"follows": source.spec}
+    if source.interval is not None:
+        shown["interval"] = format_duration(source.interval)
+    return shown

@@ -154,18 +154,22 @@ class Detector:
         matches.append(self.store, self._pending, self._packs)
         self._pending, self._packs, self._pending_rows = [], [], 0
 
-    def finish(self, *, final: bool = True) -> list[Alert]:
+    def finish(self, *, final: bool = True, clock: int | None = None) -> list[Alert]:
         """Decide every pending match up to the cutoff and return the new alerts, which are
         entered in the ledger and queued for the outputs `route` names.
 
         `final` decides everything (a hunt over history); otherwise events newer than the
-        latest event time minus the allowed lateness wait for a later call. Run it inside the
+        latest event time minus the allowed lateness wait for a later call, or, given the
+        wall `clock` (epoch µs, for a watcher), newer than the later of that time and the
+        clock minus the lateness: a quiet trail's last events are not held back for ever,
+        and a trail read long after it was written is decided at once. Run it inside the
         store's transaction, with the `add`s before it, so that a crash keeps all or nothing.
         """
         self._store_pending()
         self.store.set_meta("max_event_time", str(self._latest))
         self.store.set_meta("next_seq", str(self._next_seq))
-        cutoff = _NEVER if final else self._latest - int(self.lateness / _US)
+        newest = self._latest if clock is None else max(self._latest, clock)
+        cutoff = _NEVER if final else newest - int(self.lateness / _US)
         decided: list[tuple[Rule, Outcome, list[tuple[str, Candidate]]]] = []
         for rule in self.rules:
             outcome = _EVALUATORS[rule.type](self.store, rule, cutoff)

@@ -69,6 +69,8 @@ def scan(
     on_progress: Callable[[int], None] | None = None,
     workers: int | None = 1,
     outputs: Sequence[Output] = (),
+    clock: datetime | None = None,
+    commit_also: Callable[[], None] | None = None,
 ) -> ScanResult:
     """Read every source, run every rule, and return the alerts not emitted before.
 
@@ -77,7 +79,9 @@ def scan(
     be read by another process (files can, standard input cannot); None chooses one per core
     when the input is large enough to repay starting them (`AUTO_WORKERS_BYTES`), else one.
     `on_progress` hears how many events each step read. Each new alert is queued in the
-    outbox for the `outputs` that want it; nothing is delivered here.
+    outbox for the `outputs` that want it; nothing is delivered here. Without `final`, what
+    may still change waits (see `Detector.finish`; `clock` is a watcher's wall clock).
+    `commit_also` writes more to the state in the scan's transaction (what a watch step read).
     """
     started = time.perf_counter()
     if workers is not None and workers > 1:
@@ -106,7 +110,9 @@ def scan(
             )  # fmt: skip
             if on_progress is not None:
                 on_progress(out.events)
-        alerts = detector.finish(final=final)
+        alerts = detector.finish(final=final, clock=None if clock is None else _us(clock))
+        if commit_also is not None:
+            commit_also()
     expired = [e for e in (*exceptions, *_rule_exceptions(rules)) if _expired(e, now)]
     return ScanResult(
         alerts=alerts,
@@ -141,6 +147,10 @@ def _automatic_workers(blobs: Sequence[Blob]) -> int:
     """One per core for an input worth it; starting workers costs about half a second."""
     stored = sum(b.size or 0 for b in blobs)
     return (os.cpu_count() or 1) if stored >= AUTO_WORKERS_BYTES else 1
+
+
+def _us(moment: datetime) -> int:
+    return int(moment.timestamp() * 1_000_000)
 
 
 def _rule_exceptions(rules: Sequence[Rule]) -> list[RuleException]:

@@ -9,6 +9,8 @@
 - `evidence`: packs of the raw records behind matches (`trailhound.engine.evidence`), so that
   a match needs only the columns its rule reads and the evidence can still show everything.
 - `outbox`: per alert and output, whether it was delivered (`trailhound.state.outbox`).
+- `inputs`, `marks`: what `watch` has read of each source, and where its listings stand
+  (`trailhound.state.inputs`).
 
 A run changes the state inside one transaction (`Store.transaction`): a crash at any instant
 leaves the file as it was before the run's step or after it, never between.
@@ -47,6 +49,11 @@ CREATE TABLE IF NOT EXISTS suppression (
     rule_id VARCHAR, group_key VARCHAR, window_start BIGINT, window_end BIGINT,
     alert_id VARCHAR, absorbed BIGINT, PRIMARY KEY (rule_id, group_key));
 CREATE TABLE IF NOT EXISTS evidence (chunk BIGINT, data BLOB);
+CREATE TABLE IF NOT EXISTS inputs (
+    source VARCHAR, key VARCHAR, version VARCHAR, read_at TIMESTAMPTZ,
+    PRIMARY KEY (source, key));
+CREATE TABLE IF NOT EXISTS marks (
+    source VARCHAR, name VARCHAR, value VARCHAR, PRIMARY KEY (source, name));
 CREATE TABLE IF NOT EXISTS outbox (
     alert_id VARCHAR, output VARCHAR, queued_at TIMESTAMPTZ, attempts INTEGER,
     last_error VARCHAR, delivered_at TIMESTAMPTZ, PRIMARY KEY (alert_id, output));
