@@ -6,15 +6,18 @@ state, as a user's scan of just those records would.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from functools import partial
+from io import BytesIO
 
-from trailhound.cloudtrail.ecs import normalize, to_documents
+import orjson
+
 from trailhound.cloudtrail.geo import Enricher
-from trailhound.cloudtrail.record import Record, RecordRejected, record_from_object
-from trailhound.engine.detector import Detector
+from trailhound.cloudtrail.report import Report
+from trailhound.pipeline.scan import scan
 from trailhound.rules.model import Rule, RuleTest
+from trailhound.sources import Blob, SourceProblem
 from trailhound.state.store import Store
 
 
@@ -36,24 +39,27 @@ def run_rule_tests(rules: Iterable[Rule], enricher: Enricher | None = None) -> l
 
 
 def _run_one(rule: Rule, test: RuleTest, enricher: Enricher) -> TestOutcome:
-    records: list[Record] = []
-    problems: list[str] = []
-    for i, obj in enumerate(test.records, start=1):
-        try:
-            records.append(record_from_object(obj))
-        except RecordRejected as err:
-            problems.append(f"record {i}: {err.message}")
-    normalized = normalize(records, ingested=datetime.now(UTC), enricher=enricher)
-    problems += [f"record {i + 1}: {reason}" for i, reason in normalized.rejected]
+    """The test's records as one CloudTrail file, scanned by this rule alone with fresh state:
+    the path a user's scan takes, reader and stage included."""
+    data = orjson.dumps({"Records": list(test.records)})
+    blob = Blob(f"{rule.name}: {test.name}", partial(BytesIO, data))
+    report = Report()
     store = Store.open(None)
     try:
-        # `now` only matters to date math in queries; tests are judged in their own time.
-        detector = Detector([rule], store, to_documents=to_documents, now=datetime.now(UTC))
-        detector.add(normalized.batch)
-        alerts = detector.finish(final=True)
+        result = scan([_OneBlob(blob)], [rule], store=store, enricher=enricher, report=report)
     finally:
         store.close()
-    return TestOutcome(rule, test, len(alerts), tuple(problems))
+    problems = tuple(f"{p.position}: {p.message}" if p.position else p.message
+                     for p in report.problems)  # fmt: skip
+    return TestOutcome(rule, test, len(result.alerts), problems)
+
+
+@dataclass(frozen=True)
+class _OneBlob:
+    blob: Blob
+
+    def blobs(self) -> Iterator[Blob | SourceProblem]:
+        yield self.blob
 
 
 def summary(outcomes: Sequence[TestOutcome]) -> str:
