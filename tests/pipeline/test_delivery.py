@@ -235,6 +235,19 @@ def test_an_output_that_cannot_be_written_loses_nothing(
     assert sorted(ids_in_file(good)) == sorted(ids_in_file(tmp_path / "clean.jsonl"))
 
 
+def test_a_full_disk_loses_nothing(day: Path, tmp_path: Path, run: Callable[..., Any]) -> None:
+    """/dev/full answers every write with ENOSPC, as a full disk does."""
+    full = run("scan", day, "-q", "-o", "/dev/full")
+    assert full.returncode & DELIVERY_PENDING, full.stderr
+    assert "No space left on device" in full.stderr
+    out = tmp_path / "alerts.jsonl"
+    later = run("scan", day, "-q", "-o", out)
+    assert later.returncode == NEW_ALERTS, later.stderr
+    listed = run("alerts", "list", "--format", "jsonl")
+    assert sorted(ids_in_file(out)) == sorted(json.loads(x)["alert"]["id"]
+                                              for x in listed.stdout.splitlines())  # fmt: skip
+
+
 def test_a_reader_that_goes_away_leaves_the_rest_for_the_next_run(
     day: Path, tmp_path: Path, run: Callable[..., Any]
 ) -> None:

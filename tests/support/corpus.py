@@ -189,9 +189,9 @@ def _arm(point: str) -> None:
         sizes: list[int] = []
         ids_in = files._ids_in
 
-        def noting_size(file: Any) -> set[str]:
-            present = ids_in(file)
-            sizes.append(file.tell())
+        def noting_size(path: Path) -> set[str]:
+            present = ids_in(path)
+            sizes.append(path.stat().st_size if path.exists() else 0)
             return present
 
         setattr(files, "_ids_in", noting_size)  # noqa: B010

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,8 +36,8 @@ class JsonLinesFile:
 
     def deliver(self, pending: Sequence[Pending], report: Report) -> None:
         try:
-            with self.path.open("ab+") as file:
-                present = _ids_in(file)
+            present = _ids_in(self.path)
+            with self.path.open("ab") as file:
                 for item in pending:
                     if item.alert_id not in present:
                         file.write(orjson.dumps(item.alert) + b"\n")
@@ -96,16 +97,20 @@ def _path(name: str, options: Mapping[str, Any]) -> Path:
     return Path(path).expanduser()
 
 
-def _ids_in(file: Any) -> set[str]:
-    """The alert ids of a JSON lines file open for reading and appending; a torn last line
-    (a write cut short) is cut off, so that the next line starts cleanly."""
-    file.seek(0)
-    data: bytes = file.read()
+def _ids_in(path: Path) -> set[str]:
+    """The alert ids a JSON lines file holds; a torn last line (a write cut short) is cut
+    off, so that the next line starts cleanly. Anything but a regular file (a pipe, a device
+    such as /dev/stdout) holds none that can be read back."""
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return set()
+    except FileNotFoundError:
+        return set()
+    data = path.read_bytes()
     if data and not data.endswith(b"\n"):
         keep = data.rfind(b"\n") + 1
-        file.truncate(keep)
+        os.truncate(path, keep)
         data = data[:keep]
-    file.seek(0, os.SEEK_END)
     return {m.group(1).decode() for m in _ID.finditer(data)}
 
 
