@@ -27,7 +27,7 @@ from trailhound.pipeline.deliver import Delivery, deliver
 from trailhound.pipeline.scan import ScanResult, scan
 from trailhound.rules.model import Rule, RuleException
 from trailhound.sources import Blob, SourceProblem
-from trailhound.sources.polling import Poll, PolledSource
+from trailhound.sources.polling import Poll, PolledSource, delivery_stamp
 from trailhound.state import inputs, outbox
 from trailhound.state.store import Store
 
@@ -120,9 +120,14 @@ def watch(
 def _clock(polls: Sequence[tuple[PolledSource, Poll]], now: datetime) -> datetime | None:
     """How far the trail has got: the newest delivery the polls found, or the wall clock when
     none found anything (a quiet trail: what waits is decided once the lateness has passed)."""
-    if not any(isinstance(b, Blob) for _, poll in polls for b in poll.blobs):
+    blobs = [b for _, poll in polls for b in poll.blobs if isinstance(b, Blob)]
+    if not blobs:
         return now
-    return max((p.delivered for _, p in polls if p.delivered is not None), default=None)
+    # a source that does not say how far its deliveries have got: its files' stamps, else
+    # their arrival times (a replayed trail keeps its stamps, not its arrival times)
+    arrived = [t for t in (delivery_stamp(b.name) or b.ingested for b in blobs) if t]
+    found = [p.delivered for _, p in polls if p.delivered is not None] + arrived
+    return max(found, default=None)
 
 
 def _poll(source: PolledSource, store: Store, report: Report) -> Poll:

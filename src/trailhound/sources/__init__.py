@@ -95,6 +95,7 @@ class Source(Protocol):
 # use, so that a source's optional dependencies (boto3 for s3://) load only when asked for.
 _OPENERS: dict[str, str] = {
     "file": "trailhound.sources.files:open_local",
+    "s3": "trailhound.sources.s3:open_s3",
 }
 
 

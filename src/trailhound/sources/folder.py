@@ -11,7 +11,6 @@ rename is atomic.
 from __future__ import annotations
 
 import os
-import re
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,11 +22,9 @@ import orjson
 
 from trailhound.sources import GZIP_MAGIC, Blob, SourceProblem
 from trailhound.sources.files import LocalPath
-from trailhound.sources.polling import Consumed, Cursor, Poll
+from trailhound.sources.polling import Consumed, Cursor, Poll, delivery_stamp
 
 _TAIL_READ = 1 << 20
-# <account>_CloudTrail_<region>_<YYYYMMDDTHHMMZ>_<unique>.json.gz
-_STAMP = re.compile(r"_CloudTrail_[a-z0-9-]+_(\d{8}T\d{4}Z)_")
 
 
 def open_folder(spec: str) -> Folder:
@@ -68,12 +65,9 @@ class Folder:
 
 
 def _delivered(path: str, stat: os.stat_result) -> datetime:
-    """When a file was delivered: the stamp in a CloudTrail file name (a copy keeps it), else
-    when the file was last written."""
-    found = _STAMP.search(os.path.basename(path))
-    if found:
-        return datetime.strptime(found[1], "%Y%m%dT%H%MZ").replace(tzinfo=UTC)
-    return datetime.fromtimestamp(stat.st_mtime, UTC)
+    """When a file was delivered: the stamp in a CloudTrail file name, else when the file
+    was last written."""
+    return delivery_stamp(path) or datetime.fromtimestamp(stat.st_mtime, UTC)
 
 
 def _version(size: int, mtime_ns: int) -> str:

@@ -14,9 +14,10 @@ A source that can be polled is one module with `open_xxx(spec) -> PolledSource`,
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 from trailhound.errors import InputError
@@ -95,3 +96,15 @@ def open_polled(spec: str) -> PolledSource:
 
 def keys_of(consumed: Sequence[Consumed]) -> Mapping[str, str]:
     return {c.key: c.version for c in consumed}
+
+
+# <account>_CloudTrail_<region>_<YYYYMMDDTHHMMZ>_<unique>.json.gz: the stamp is the delivery
+_STAMP = re.compile(r"_CloudTrail_[a-z0-9-]+_(\d{8}T\d{4}Z)_")
+
+
+def delivery_stamp(name: str) -> datetime | None:
+    """When CloudTrail delivered a file, from the stamp in its name (a copy keeps it)."""
+    found = _STAMP.search(name.rsplit("/", 1)[-1])
+    if found is None:
+        return None
+    return datetime.strptime(found[1], "%Y%m%dT%H%MZ").replace(tzinfo=UTC)
