@@ -124,8 +124,9 @@ def scan_command(
 ) -> None:
     """Scan CloudTrail logs in PATHS and report alerts.
 
-    PATHS are files, directories (recursive), globs or - for standard input; plain or gzip,
-    any CloudTrail form (S3 delivery files, NDJSON, EventBridge, SQS, CloudTrail Lake).
+    PATHS are files, directories (recursive), globs, - for standard input, or
+    s3://bucket/prefix; plain or gzip, any CloudTrail form (S3 delivery files, NDJSON,
+    EventBridge, SQS, CloudTrail Lake).
     """
     now = datetime.now(UTC)
     config = config_or_fail(config_path)
