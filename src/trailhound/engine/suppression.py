@@ -52,27 +52,30 @@ def apply(store: Store, rule: Rule, candidates: list[Candidate]) -> list[Candida
         return candidates
     keys = _group_keys(store.con, sup, [c.seqs[0] for c in candidates])
     duration = duration_us(rule, sup)
-    windows = stored_windows.load(store, rule.rule_id)
+    stored = stored_windows.load(store, rule.rule_id)
+    newest = dict(stored)
     kept: list[Candidate] = []
-    opened: dict[str, Candidate] = {}
+    opened: dict[str, tuple[Window, Candidate]] = {}  # per group, the last opened by this run
     for cand in sorted(candidates, key=lambda c: (c.time, c.event_ids[0], c.seqs[0])):
         key, missing = keys[cand.seqs[0]]
         if missing and sup.missing_fields_strategy == "doNotSuppress":
             kept.append(cand)
             continue
-        window = windows.get(key)
-        if window is not None and window.start <= cand.time < window.end:
-            opener = opened.get(key)
-            if opener is not None:
-                opener.absorbed += len(cand.seqs)
-            else:
-                window.absorbed += len(cand.seqs)
+        earlier = stored.get(key)
+        if earlier is not None and earlier.start <= cand.time < earlier.end:
+            earlier.absorbed += len(cand.seqs)  # its alert came out in an earlier run
             continue
-        windows[key] = Window(cand.time, cand.time + duration)
+        last = opened.get(key)
+        if last is not None and last[0].start <= cand.time < last[0].end:
+            last[1].absorbed += len(cand.seqs)
+            continue
+        window = Window(cand.time, cand.time + duration)
+        opened[key] = (window, cand)
         cand.suppression_key = key
-        opened[key] = cand
         kept.append(cand)
-    stored_windows.save(store, rule.rule_id, windows)
+        if key not in newest or window.start > newest[key].start:
+            newest[key] = window
+    stored_windows.save(store, rule.rule_id, newest)
     return kept
 
 
@@ -83,25 +86,33 @@ def fold_rows(
 
     `group_keys[g]` names the g-th group and `sizes[g]` its number of rows; `times` are the
     rows' event times. Only the rows that open a window are visited: the next opener of a
-    group is the first of its rows at or after the end of the current window."""
+    group is the first of its rows at or after the end of the current window. A window an
+    earlier run opened keeps what falls in it; rows before it (events delivered later than the
+    lateness) open windows of their own that stop where it starts, and it stays the group's
+    window unless a later one opens."""
     kept: list[int] = []
     absorbed: list[int] = []
     keys: list[str | None] = []
     lo = 0
     for key, size in zip(group_keys, sizes.tolist(), strict=True):
         group = times[lo : lo + size]
+        earlier = windows.get(key)
         i = 0
-        window = windows.get(key)
-        if window is not None and window.start <= group[0] < window.end:
-            i = int(np.searchsorted(group, window.end, "left"))
-            window.absorbed += i
         while i < size:
             start = int(group[i])
+            if earlier is not None and earlier.start <= start < earlier.end:
+                end = int(np.searchsorted(group, earlier.end, "left"))
+                earlier.absorbed += end - i
+                i = end
+                continue
             end = int(np.searchsorted(group, start + duration, "left"))
+            if earlier is not None and start < earlier.start:
+                end = min(end, int(np.searchsorted(group, earlier.start, "left")))
             kept.append(lo + i)
             absorbed.append(end - i - 1)
             keys.append(key)
-            windows[key] = Window(start, start + duration)
+            if key not in windows or start > windows[key].start:
+                windows[key] = Window(start, start + duration)
             i = end
         lo += size
     return Folded(np.array(kept, np.int64), np.array(absorbed, np.int64), keys)
