@@ -8,9 +8,9 @@ so that tests can hold the engine's column-wise evaluation against it:
 - per suppression group (the group_by values, arrays whole, a missing field as null), the
   first alert opens a window of `duration` in event time, [start, start + duration); later
   matches of the group inside it are folded into it and counted (`count`); a window opened
-  by an earlier run keeps folding, but the alert it belongs to is already out; a match before
-  that window (delivered later than the lateness) opens a window of its own, which leaves to
-  the earlier window what falls in it;
+  by an earlier run keeps folding, but the alert it belongs to is already out; a match
+  delivered later than the lateness falls in the window of its own time (the group's latest
+  to start at or before it), or opens one of its own;
 - with "doNotSuppress", a match missing any group_by field is an alert of its own;
 - max_signals caps the alerts of one run per rule interval bucket (epoch time // interval),
   after suppression;
@@ -68,7 +68,9 @@ class QueryReference:
 
     rule: Rule
     lateness: timedelta
-    windows: dict[tuple[GroupValue, ...], tuple[int, int]] = field(default_factory=dict)
+    windows: dict[tuple[GroupValue, ...], list[tuple[int, int, _Open | None]]] = field(
+        default_factory=dict
+    )
     pending: list[tuple[int, Event]] = field(default_factory=list)
     emitted: set[str] = field(default_factory=set)
     latest: int | None = None
@@ -112,27 +114,25 @@ class QueryReference:
             return [_Open(ev) for ev in decided]
         duration = int((sup.duration or self.rule.interval) / _US)
         alerts: list[_Open] = []
-        earlier = dict(self.windows)  # the windows earlier runs opened
-        opened_now: dict[tuple[GroupValue, ...], tuple[tuple[int, int], _Open]] = {}
         for ev in decided:
             group = tuple(_value(ev, name) for name in sup.group_by)
             if None in group and sup.missing_fields_strategy == "doNotSuppress":
                 alerts.append(_Open(ev))
                 continue
-            before = earlier.get(group)
-            if before is not None and before[0] <= ev.time < before[1]:
-                continue  # folded into an alert an earlier run put out
-            last = opened_now.get(group)
-            if last is not None and last[0][0] <= ev.time < last[0][1]:
-                last[1].count += 1
+            windows = self.windows.setdefault(group, [])
+            # the window of the match's own time: the latest to start at or before it
+            inside = [w for w in windows if w[0] <= ev.time]
+            if inside and ev.time < inside[-1][1]:
+                opener = inside[-1][2]
+                if opener is not None:  # else the alert came out in an earlier run
+                    opener.count += 1
                 continue
-            window = (ev.time, ev.time + duration)
-            opened_now[group] = (window, _Open(ev))
-            alerts.append(opened_now[group][1])
-            # a match later than the lateness opens a window before the group's newest; the
-            # newest stays the group's window
-            if group not in self.windows or window[0] > self.windows[group][0]:
-                self.windows[group] = window
+            opened = _Open(ev)
+            windows.append((ev.time, ev.time + duration, opened))
+            windows.sort(key=lambda w: w[0])
+            alerts.append(opened)
+        for group, windows in self.windows.items():  # a later run's windows have no opener
+            self.windows[group] = [(start, end, None) for start, end, _ in windows]
         return alerts
 
     def _cap(self, alerts: list[_Open]) -> list[_Open]:

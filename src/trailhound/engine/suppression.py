@@ -11,6 +11,7 @@ makes one per match, too many for an object each).
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -24,7 +25,7 @@ from trailhound.engine.keys import suppression_key_sql, suppression_missing_sql
 from trailhound.rules.model import Rule, Suppression
 from trailhound.state import windows as stored_windows
 from trailhound.state.store import Store
-from trailhound.state.windows import Window
+from trailhound.state.windows import Window, Windows
 
 _US = timedelta(microseconds=1)
 Ints = npt.NDArray[np.int64]
@@ -52,70 +53,79 @@ def apply(store: Store, rule: Rule, candidates: list[Candidate]) -> list[Candida
         return candidates
     keys = _group_keys(store.con, sup, [c.seqs[0] for c in candidates])
     duration = duration_us(rule, sup)
-    stored = stored_windows.load(store, rule.rule_id)
-    newest = dict(stored)
+    windows = stored_windows.load(store, rule.rule_id)
     kept: list[Candidate] = []
-    opened: dict[str, tuple[Window, Candidate]] = {}  # per group, the last opened by this run
+    openers: dict[int, Candidate] = {}  # id() of a window this run opened -> its alert
     for cand in sorted(candidates, key=lambda c: (c.time, c.event_ids[0], c.seqs[0])):
         key, missing = keys[cand.seqs[0]]
         if missing and sup.missing_fields_strategy == "doNotSuppress":
             kept.append(cand)
             continue
-        earlier = stored.get(key)
-        if earlier is not None and earlier.start <= cand.time < earlier.end:
-            earlier.absorbed += len(cand.seqs)  # its alert came out in an earlier run
-            continue
-        last = opened.get(key)
-        if last is not None and last[0].start <= cand.time < last[0].end:
-            last[1].absorbed += len(cand.seqs)
+        group = windows.setdefault(key, [])
+        inside = _containing(group, cand.time)
+        if inside is not None:
+            opener = openers.get(id(inside))
+            if opener is not None:
+                opener.absorbed += len(cand.seqs)
+            else:  # its alert came out in an earlier run
+                inside.absorbed += len(cand.seqs)
             continue
         window = Window(cand.time, cand.time + duration)
-        opened[key] = (window, cand)
+        bisect.insort(group, window, key=lambda w: w.start)
+        openers[id(window)] = cand
         cand.suppression_key = key
         kept.append(cand)
-        if key not in newest or window.start > newest[key].start:
-            newest[key] = window
-    stored_windows.save(store, rule.rule_id, newest)
+    stored_windows.save(store, rule.rule_id, windows)
     return kept
 
 
 def fold_rows(
-    windows: dict[str, Window], group_keys: list[str], sizes: Ints, times: Ints, duration: int
+    windows: Windows, group_keys: list[str], sizes: Ints, times: Ints, duration: int
 ) -> Folded:
     """Fold one-event alerts-to-be, sorted by group and then in event order, into windows.
 
     `group_keys[g]` names the g-th group and `sizes[g]` its number of rows; `times` are the
-    rows' event times. Only the rows that open a window are visited: the next opener of a
-    group is the first of its rows at or after the end of the current window. A window an
-    earlier run opened keeps what falls in it; rows before it (events delivered later than the
-    lateness) open windows of their own that stop where it starts, and it stays the group's
-    window unless a later one opens."""
+    rows' event times. Only the rows that open a window are visited: a row inside a window
+    (the one of latest start at or before it) is folded into it, else it opens a window, which
+    takes the rows that follow up to its end or the next window's start. Late rows (delivered
+    later than the lateness) so land in the window of their own time."""
     kept: list[int] = []
     absorbed: list[int] = []
     keys: list[str | None] = []
     lo = 0
     for key, size in zip(group_keys, sizes.tolist(), strict=True):
-        group = times[lo : lo + size]
-        earlier = windows.get(key)
+        rows = times[lo : lo + size]
+        group = windows.setdefault(key, [])
         i = 0
         while i < size:
-            start = int(group[i])
-            if earlier is not None and earlier.start <= start < earlier.end:
-                end = int(np.searchsorted(group, earlier.end, "left"))
-                earlier.absorbed += end - i
+            at = int(rows[i])
+            k = bisect.bisect_right(group, at, key=lambda w: w.start) - 1
+            following = group[k + 1].start if k + 1 < len(group) else None
+            if k >= 0 and at < group[k].end:  # opened by an earlier run: its alert is out
+                end = _upto(rows, group[k].end, following)
+                group[k].absorbed += end - i
                 i = end
                 continue
-            end = int(np.searchsorted(group, start + duration, "left"))
-            if earlier is not None and start < earlier.start:
-                end = min(end, int(np.searchsorted(group, earlier.start, "left")))
+            end = _upto(rows, at + duration, following)
             kept.append(lo + i)
             absorbed.append(end - i - 1)
             keys.append(key)
-            if key not in windows or start > windows[key].start:
-                windows[key] = Window(start, start + duration)
+            group.insert(k + 1, Window(at, at + duration))
             i = end
         lo += size
     return Folded(np.array(kept, np.int64), np.array(absorbed, np.int64), keys)
+
+
+def _containing(group: list[Window], at: int) -> Window | None:
+    """The window of `at`: the one of latest start at or before it, if it has not ended."""
+    k = bisect.bisect_right(group, at, key=lambda w: w.start) - 1
+    return group[k] if k >= 0 and at < group[k].end else None
+
+
+def _upto(rows: Ints, end: int, following: int | None) -> int:
+    """The position of the first row at or after `end`, or after the next window's start."""
+    limit = end if following is None else min(end, following)
+    return int(np.searchsorted(rows, limit, "left"))
 
 
 def _group_keys(

@@ -5,7 +5,8 @@
 - `terms`: for new_terms rules, each term and when it was last seen.
 - `clocks`: when each rule first saw an event (learning periods count from there).
 - `ledger`: every alert already emitted, so a rerun never emits it again.
-- `suppression`: the open suppression window of each alert group.
+- `suppression_windows`: each alert group's suppression windows of the last day of event time
+  (`trailhound.state.windows`).
 - `evidence`: packs of the raw records behind matches (`trailhound.engine.evidence`), so that
   a match needs only the columns its rule reads and the evidence can still show everything.
 - `outbox`: per alert and output, whether it was delivered (`trailhound.state.outbox`).
@@ -45,9 +46,9 @@ CREATE TABLE IF NOT EXISTS clocks (rule_id VARCHAR PRIMARY KEY, first_event BIGI
 CREATE TABLE IF NOT EXISTS ledger (
     alert_id VARCHAR PRIMARY KEY, rule_id VARCHAR, alert_time BIGINT,
     emitted_at TIMESTAMPTZ, alert JSON);
-CREATE TABLE IF NOT EXISTS suppression (
+CREATE TABLE IF NOT EXISTS suppression_windows (
     rule_id VARCHAR, group_key VARCHAR, window_start BIGINT, window_end BIGINT,
-    alert_id VARCHAR, absorbed BIGINT, PRIMARY KEY (rule_id, group_key));
+    absorbed BIGINT, PRIMARY KEY (rule_id, group_key, window_start));
 CREATE TABLE IF NOT EXISTS evidence (chunk BIGINT, data BLOB);
 CREATE TABLE IF NOT EXISTS inputs (
     source VARCHAR, key VARCHAR, version VARCHAR, read_at TIMESTAMPTZ,
@@ -80,6 +81,7 @@ class Store:
         register(con)
         self.con.execute(_TABLES)
         self._check_version()
+        self._carry_over()
         self._create_matches()
 
     @classmethod
@@ -164,6 +166,20 @@ class Store:
             raise StateError(
                 f"state was written by another trailhound version (schema {found}, "
                 f"this one reads {SCHEMA_VERSION}); use a new --state file"
+            )
+
+    def _carry_over(self) -> None:
+        """State written before groups kept several windows has one per group, in a table of
+        its own: carried over once."""
+        found = self.con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'suppression' "
+            "AND database_name = current_database() AND schema_name = 'main'"
+        ).fetchall()
+        if found[0][0]:
+            self.con.execute(
+                "INSERT INTO suppression_windows SELECT rule_id, group_key, window_start, "
+                "window_end, absorbed FROM suppression ON CONFLICT DO NOTHING; "
+                "DROP TABLE suppression"
             )
 
     def _create_matches(self) -> None:
