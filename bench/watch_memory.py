@@ -145,7 +145,6 @@ def _watcher(args: argparse.Namespace) -> None:
     alerts_path = args.scratch / "alerts.jsonl"
 
     rules = load_rules([shipped_pack_dir()]).rules
-    store = Store.open(state_path)
     enricher = Enricher.create()
     outputs = [JsonLinesFile("out", alerts_path)]
     sources = [open_folder(str(watched))]
@@ -163,6 +162,7 @@ def _watcher(args: argparse.Namespace) -> None:
             files += 1
         report = Report(on_problem=partial(_problem, number))
         began = time.perf_counter()
+        store = Store.open(state_path)  # as `trailhound watch` does, once per step
         done = step(sources, rules, store=store, outputs=outputs, enricher=enricher,
                     report=report, now=now)  # fmt: skip
         seconds = time.perf_counter() - began
@@ -186,6 +186,7 @@ def _watcher(args: argparse.Namespace) -> None:
         row["py_blocks"] = sys.getallocatedblocks()
         row["py_objects"] = len(gc.get_objects())
         row.update(_duckdb(store))
+        store.close()
         row["state_mb"] = round(_size(state_path) / 2**20, 3)
         row["wal_mb"] = round(_size(state_path.with_name(state_path.name + ".wal")) / 2**20, 3)
         row["spill_mb"] = round(
@@ -205,7 +206,6 @@ def _watcher(args: argparse.Namespace) -> None:
                 f"{row['events']:,} events, {row['seconds']:.2f} s/step",
                 flush=True,
             )
-    store.close()
     linked, read = placed, sum(int(r.get("files_read", 0)) for r in rows)
     if read != linked or any(r.get("set_aside") for r in rows):
         raise SystemExit(

@@ -106,7 +106,8 @@ def watch_command(
     enricher = enricher_or_fail(geoip)
     every = _interval(config, interval)
     allowed = _duration(lateness, "--lateness")
-    store = open_store(state_path_from(config, state_path, False))
+    path = state_path_from(config, state_path, False)
+    open_store(path).close()  # a state file that cannot be used stops the command now
     stop = threading.Event()
     status = _Status(quiet, [s.name for s in sources])
     flags = 0
@@ -114,9 +115,15 @@ def watch_command(
     def one_step() -> Step:
         nonlocal flags
         report = Report(on_problem=print_problem, on_skip=None if quiet else print_note)
-        done = step(sources, rules, store=store, outputs=outputs, enricher=enricher,
-                    report=report, exceptions=exceptions, lateness=allowed,
-                    workers=workers)  # fmt: skip
+        # the state is opened for each step: DuckDB keeps memory per connection (its cache of
+        # the state file, and some per statement) that only closing gives back
+        store = open_store(path)
+        try:
+            done = step(sources, rules, store=store, outputs=outputs, enricher=enricher,
+                        report=report, exceptions=exceptions, lateness=allowed,
+                        workers=workers)  # fmt: skip
+        finally:
+            store.close()
         pending = say_deliveries(done.deliveries, {a.id for a in done.alerts}, quiet=True,
                                  kept=True)  # fmt: skip
         emitted = done.alerts or any(d.delivered for d in done.deliveries)
@@ -133,7 +140,6 @@ def watch_command(
         ctx.exit(ABANDONED)
     finally:
         status.close()
-        store.close()
     ctx.exit(flags if once else 0)
 
 
