@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from support.corpus import environment, simulate_day
-from support.receiver_fixture import Receiver, start
+from support.receiver_fixture import Receiver, running
 
 ROUTING_KEY = "R0UT1NGKEY0123456789abcdefABCDEF"  # 32 characters, as PagerDuty's are
 HOOK_SECRET = "s3cret-for-hmac"
@@ -36,11 +36,8 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def receiver(tmp_path: Path) -> Iterator[Receiver]:
-    started = start(tmp_path / "received.jsonl", HOOK_SECRET)
-    try:
+    with running(tmp_path / "received.jsonl", HOOK_SECRET) as started:
         yield started
-    finally:
-        started.stop()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from support.corpus import environment
-from support.receiver_fixture import Receiver, start
+from support.receiver_fixture import Receiver, running
 
 ROUTING_KEY = "R0UT1NGKEY0123456789abcdefABCDEF"
 BUCKET = "watched-trail"
@@ -27,11 +27,8 @@ SEVERITIES = ("low", "medium", "high", "critical")
 
 @pytest.fixture
 def receiver(tmp_path: Path) -> Iterator[Receiver]:
-    started = start(tmp_path / "received.jsonl", None)
-    try:
+    with running(tmp_path / "received.jsonl", None) as started:
         yield started
-    finally:
-        started.stop()
 
 
 @pytest.fixture

@@ -3,11 +3,13 @@ fixtures in tests/outputs/conftest.py: its URL, its parsed log, its failure swit
 
 from __future__ import annotations
 
+import contextlib
 import json
 import selectors
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,3 +85,13 @@ def _port(process: subprocess.Popen[str]) -> int:
     if word != "listening":
         raise RuntimeError(f"the receiver said {line!r}, not 'listening PORT'")
     return int(port)
+
+
+@contextlib.contextmanager
+def running(log: Path, secret: str | None = None) -> Iterator[Receiver]:
+    """A receiver for the block, stopped by its pid when the block ends."""
+    receiver = start(log, secret)
+    try:
+        yield receiver
+    finally:
+        receiver.stop()
