@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from trailhound.alerts.summary import lookup
+
 if TYPE_CHECKING:
     from rich.table import Table
 
@@ -34,25 +36,8 @@ def field_values(alert: Mapping[str, Any], name: str) -> list[str]:
     if value is not None:
         found[str(value)] = None
     for doc in alert.get("evidence", ()):
-        for value in _lookup(doc, name.split(".")):
-            found[value] = None
+        found.update(dict.fromkeys(lookup(doc, name.split("."))))
     return list(found)
-
-
-def _lookup(node: Any, parts: list[str]) -> list[str]:
-    if not parts:
-        if node is None or isinstance(node, dict):
-            return []
-        items = node if isinstance(node, list) else [node]
-        return [str(i) for i in items if not isinstance(i, dict | list)]
-    if isinstance(node, list):
-        return [v for item in node for v in _lookup(item, parts)]
-    if not isinstance(node, Mapping):
-        return []
-    if parts[0] in node:
-        return _lookup(node[parts[0]], parts[1:])
-    flat = ".".join(parts)
-    return _lookup(node[flat], []) if flat in node else []
 
 
 def _joined(values: Sequence[str], most: int = 3) -> str:
