@@ -75,7 +75,7 @@ def step(
     """One step over every source; see the module's description."""
     started = now or datetime.now(UTC)
     report = report or Report()
-    polls = [(source, _poll(source, store, report)) for source in sources]
+    polls = [(source, _poll(source, store)) for source in sources]
 
     def record_inputs() -> None:
         for source, poll in polls:
@@ -130,7 +130,7 @@ def _clock(polls: Sequence[tuple[PolledSource, Poll]], now: datetime) -> datetim
     return max(found, default=None)
 
 
-def _poll(source: PolledSource, store: Store, report: Report) -> Poll:
+def _poll(source: PolledSource, store: Store) -> Poll:
     """The source's poll; one that fails says why and reads nothing this step."""
     try:
         return source.poll(inputs.StoredCursor(store, source.name))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -92,10 +92,6 @@ def open_polled(spec: str) -> PolledSource:
                          "pip install 'trailhound[s3]'", where=spec) from None  # fmt: skip
     opener: Callable[[str], PolledSource] = getattr(module, function)
     return opener(spec)
-
-
-def keys_of(consumed: Sequence[Consumed]) -> Mapping[str, str]:
-    return {c.key: c.version for c in consumed}
 
 
 # <account>_CloudTrail_<region>_<YYYYMMDDTHHMMZ>_<unique>.json.gz: the stamp is the delivery
