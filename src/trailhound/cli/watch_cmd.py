@@ -207,6 +207,7 @@ class _Status:
             f"{result.stats.events:,} events, {len(done.alerts)} new alerts, "
             f"{backlog} waiting for delivery"
         )
+        self.following = done.waiting_for or self.following  # what the sources now wait for
         if self.live is None and not self.quiet:
             say(f"step {self.last}")
 
