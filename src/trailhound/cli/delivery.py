@@ -7,6 +7,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import click
+
 from trailhound.alerts.render import printable
 from trailhound.cli.common import say
 from trailhound.cli.settings import CLI_OUTPUT
@@ -14,6 +16,16 @@ from trailhound.outputs.base import Output
 from trailhound.outputs.files import JsonFile, JsonLinesFile
 from trailhound.outputs.stream import StreamOutput
 from trailhound.pipeline.deliver import Delivery
+
+format_option = click.option(
+    "--format", "output_format", type=click.Choice(["table", "jsonl", "json"]),
+    help="Output format. Default: table on a terminal, jsonl otherwise.",
+)  # fmt: skip
+output_option = click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+    help="Append alerts to this file (JSON lines unless --format says otherwise; an alert "
+    "already in it is never written twice).",
+)  # fmt: skip
 
 
 def cli_output(output_format: str | None, path: Path | None) -> Output:

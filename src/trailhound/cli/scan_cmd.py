@@ -33,12 +33,14 @@ from trailhound.cli.common import (
     time_or_fail,
 )
 from trailhound.cli.config_cmd import config_option, config_or_fail
-from trailhound.cli.delivery import cli_output, say_deliveries
+from trailhound.cli.delivery import cli_output, format_option, output_option, say_deliveries
 from trailhound.cli.settings import (
     exceptions_from,
+    exceptions_option,
     open_store,
     outputs_from,
     rules_from,
+    rules_option,
     state_path_from,
 )
 from trailhound.cloudtrail.report import Report
@@ -59,21 +61,8 @@ DELIVERY_PENDING = 8
 
 @click.command(name="scan")
 @click.argument("paths", nargs=-1, required=True)
-@click.option(
-    "--rules",
-    "rule_paths",
-    type=click.Path(exists=True, path_type=Path),
-    multiple=True,
-    help="Rule file or directory (repeatable), instead of the config's [rules] paths. "
-    "Default: the shipped DynamoDB pack.",
-)
-@click.option(
-    "--exceptions",
-    "exceptions_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="TOML file of exceptions: events to excuse, per rule or for all rules (instead of "
-    "the config's rules.exceptions).",
-)
+@rules_option
+@exceptions_option
 @click.option("--since", help="Only events at or after this time: ISO 8601 or date math (now-14d).")
 @click.option("--until", help="Only events before this time: ISO 8601 or date math.")
 @click.option(
@@ -85,15 +74,8 @@ DELIVERY_PENDING = 8
     "for a run that keeps none.",
 )
 @click.option("--no-state", is_flag=True, help="Keep no state: every run starts fresh.")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "jsonl", "json"]),
-    help="Output format. Default: table on a terminal, jsonl otherwise.",
-)
-@click.option(
-    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write alerts here."
-)
+@format_option
+@output_option
 @geoip_option
 @click.option(
     "--workers",

@@ -21,6 +21,18 @@ if TYPE_CHECKING:
     from trailhound.outputs.base import Output
     from trailhound.state.store import Store
 
+rules_option = click.option(
+    "--rules", "rule_paths", type=click.Path(exists=True, path_type=Path), multiple=True,
+    help="Rule file or directory (repeatable), instead of the config's [rules] paths. "
+    "Default: the shipped DynamoDB pack.",
+)  # fmt: skip
+exceptions_option = click.option(
+    "--exceptions", "exceptions_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML file of exceptions: events to excuse, per rule or for all rules (instead of "
+    "the config's rules.exceptions).",
+)  # fmt: skip
+
 CLI_OUTPUT = "cli"
 """The command's own output (stdout or --output), a name no configured output may take."""
 

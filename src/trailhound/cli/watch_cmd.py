@@ -32,12 +32,14 @@ from trailhound.cli.common import (
     say,
 )
 from trailhound.cli.config_cmd import config_option, config_or_fail
-from trailhound.cli.delivery import cli_output, say_deliveries
+from trailhound.cli.delivery import cli_output, format_option, output_option, say_deliveries
 from trailhound.cli.settings import (
     exceptions_from,
+    exceptions_option,
     open_store,
     outputs_from,
     rules_from,
+    rules_option,
     state_path_from,
 )
 from trailhound.cloudtrail.report import Report
@@ -58,18 +60,13 @@ ABANDONED = 130
 @click.option("--once", is_flag=True, help="One step, then exit (for cron and tests).")
 @click.option("--lateness", default="30m", show_default=True,
               help="How long to wait for late events before deciding.")  # fmt: skip
-@click.option("--rules", "rule_paths", type=click.Path(exists=True, path_type=Path),
-              multiple=True, help="Rule file or directory (repeatable).")  # fmt: skip
-@click.option("--exceptions", "exceptions_path",
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="TOML file of exceptions.")  # fmt: skip
+@rules_option
+@exceptions_option
 @click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
               help="State file. Default: the config's [state] path, else "
               "$XDG_STATE_HOME/trailhound/state.duckdb.")  # fmt: skip
-@click.option("--format", "output_format", type=click.Choice(["table", "jsonl", "json"]),
-              help="Output format. Default: table on a terminal, jsonl otherwise.")  # fmt: skip
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="Append alerts to this file.")  # fmt: skip
+@format_option
+@output_option
 @geoip_option
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes that read each step's files. Default: by the step's size.")
