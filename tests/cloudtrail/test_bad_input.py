@@ -260,6 +260,29 @@ def test_corrupt_gzip_s3_file_keeps_the_records_before_the_damage(tmp_path: Path
     assert message.endswith(f"; the {kept} complete records before it were read")
 
 
+@pytest.mark.parametrize("form", ["s3", "ndjson"])
+@pytest.mark.parametrize("where", [0.3, 0.6, 0.9])
+def test_damage_only_the_checksum_finds_keeps_the_records_before_it(
+    form: str, where: float, tmp_path: Path
+) -> None:
+    """One flipped byte in a small file: the deflate stream still inflates (to garbage from
+    the damage on) and only the checksum at its end fails; the records before it stay."""
+    records = [record(f"in-{i}", userAgent=f"agent {i} " * 3) for i in range(400)]
+    text = (
+        json.dumps({"Records": records}).encode()
+        if form == "s3"
+        else ndjson(*records)
+    )
+    packed = bytearray(gzip.compress(text, mtime=0))
+    packed[int(len(packed) * where)] ^= 0x55
+    ids, messages, report = _expect(Case(_bytes(bytes(packed)), [], str), tmp_path)
+    kept = set(ids) - set(NEIGHBOURS)
+    intact = next(i for i in range(401) if f"in-{i}" not in kept)
+    assert intact >= 400 * where - 40  # all but the damaged part's neighbourhood
+    assert any("corrupt gzip" in m and "Incorrect checksum" in m for m in messages)
+    assert report.files_set_aside["corrupt gzip"] == 1
+
+
 def test_a_100_mb_line_is_refused_without_holding_it(tmp_path: Path) -> None:
     size = 100 * 1024 * 1024
     head, tail = b'{"eventName": "', b'"}'

@@ -27,6 +27,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 READ_SIZE = 1 << 20
 """Bytes read from a source, and at most bytes inflated, per step."""
 _INFLATE_STEP = 64 << 10
+_INFLATE_PIECE = 16 << 10  # at most this much inflated data is lost with damage
 
 
 class BlobError(Exception):
@@ -202,17 +203,32 @@ def _inflated_at_once(data: bytes) -> bytes | None:
 
 
 def _inflate(inflater: _Inflater, data: memoryview) -> Iterator[bytes]:
-    # max_length bounds each piece, so a gzip bomb never inflates more than READ_SIZE at once
+    """Inflates `data` in pieces of about READ_SIZE (so a gzip bomb never inflates more than
+    that at once). An inflater that meets damage raises and drops what that call inflated,
+    and damage that garbles a deflate stream without breaking it is only found by the
+    checksum at its very end: so each call inflates a small piece, and what came before the
+    damage is handed on before the error."""
     errors: tuple[type[Exception], ...] = (*_inflater_kind()[1], ValueError)
     tail: bytes | memoryview = data
+    pieces: list[bytes] = []
+    size = 0
     try:
-        while tail and not inflater.eof:
-            out = inflater.decompress(tail, READ_SIZE)
-            if out:
-                yield out
+        while not inflater.eof:
+            out = inflater.decompress(tail, _INFLATE_PIECE)
+            if not out and not tail:
+                break  # all input used, and nothing more held back for want of room
+            pieces.append(out)
+            size += len(out)
+            if size >= READ_SIZE:
+                yield b"".join(pieces)
+                pieces, size = [], 0
             tail = inflater.unconsumed_tail
     except errors as exc:
+        if size:
+            yield b"".join(pieces)
         raise Corrupt(f"gzip data is corrupt ({_short(exc)})") from exc
+    if size:
+        yield b"".join(pieces)
 
 
 def _short(exc: BaseException) -> str:
