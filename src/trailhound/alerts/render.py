@@ -8,25 +8,16 @@ visible and rich never reads it as markup.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from trailhound.alerts.summary import lookup
+from trailhound.escaping import printable
 
 if TYPE_CHECKING:
     from rich.table import Table
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
-
-
-def printable(value: object, limit: int = 200) -> str:
-    """Text safe for a terminal: control and bidi characters shown as escapes, long text cut."""
-    text = str(value)
-    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256
-                        else f"\\u{ord(m.group()):04x}", text)  # fmt: skip
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def field_values(alert: Mapping[str, Any], name: str) -> list[str]:

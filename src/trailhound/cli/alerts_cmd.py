@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-import orjson
 
 from trailhound.cli.common import USAGE_ERROR, say, time_or_fail
 from trailhound.cli.config_cmd import config_option, config_or_fail
 from trailhound.cli.settings import CLI_OUTPUT, outputs_from, state_path_from
 from trailhound.errors import TrailhoundError
+from trailhound.escaping import json_bytes
 from trailhound.outputs.base import Output
 from trailhound.outputs.stream import StreamOutput
 from trailhound.state.ledger import StoredAlert, requeue, stored
@@ -70,7 +70,7 @@ def list_alerts(
     else:
         for item in found:
             line = {"alert": item.alert, "pending": item.pending, "delivered": item.delivered}
-            click.echo(orjson.dumps(line).decode())
+            click.echo(json_bytes(line).decode())
 
 
 @alerts.command(name="resend")
@@ -141,7 +141,7 @@ def _open(path: Path | None) -> Store:
     try:
         return Store.open(path)
     except TrailhoundError as err:
-        click.echo(f"trailhound: {err}", err=True)
+        say(str(err))
         raise click.exceptions.Exit(USAGE_ERROR) from None
 
 

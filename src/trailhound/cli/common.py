@@ -11,6 +11,7 @@ import click
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.report import SetAside, Skipped
 from trailhound.errors import TrailhoundError
+from trailhound.escaping import printable
 from trailhound.rules.duration import resolve_time
 from trailhound.rules.loader import load_rules, shipped_pack_dir
 from trailhound.rules.model import Rule
@@ -54,13 +55,16 @@ def rules_or_fail(paths: Sequence[Path]) -> list[Rule]:
     result = load_rules(list(paths) or [shipped_pack_dir()])
     if result.errors:
         for error in result.errors:
-            click.echo(f"trailhound: {error}", err=True)
+            say(str(error))
         raise click.exceptions.Exit(USAGE_ERROR)
     return result.rules
 
 
 def say(message: str) -> None:
-    click.echo(f"trailhound: {message}", err=True)
+    """One line on stderr. Messages name files, objects and values an attacker may have
+    chosen, so the whole line is made printable: it cannot move the cursor, retitle the
+    terminal, reorder itself or start a second, forged line."""
+    click.echo(f"trailhound: {printable(message, None)}", err=True)
 
 
 def print_problem(problem: SetAside) -> None:

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from trailhound.cli.common import say
+
 if TYPE_CHECKING:
     from trailhound.config import Config
 
@@ -35,7 +37,7 @@ def config_or_fail(path: Path | None) -> Config:
         return load_config(path)
     except TrailhoundError as err:
         for problem in problems_of(err):
-            click.echo(f"trailhound: {problem}", err=True)
+            say(str(problem))
         raise click.exceptions.Exit(USAGE_ERROR) from None
 
 
@@ -55,7 +57,7 @@ def check(config_path: Path | None) -> None:
 
     report = check_config(config_path)
     for problem in report.problems:
-        click.echo(f"trailhound: {problem}", err=True)
+        say(str(problem))
     if report.problems or report.config is None:
         raise click.exceptions.Exit(USAGE_ERROR)
     summary = f"ok ({_count(report.running, 'rule')}, {_count(report.outputs, 'output')})"

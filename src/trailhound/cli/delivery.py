@@ -9,9 +9,9 @@ from pathlib import Path
 
 import click
 
-from trailhound.alerts.render import printable
 from trailhound.cli.common import say
 from trailhound.cli.settings import CLI_OUTPUT
+from trailhound.escaping import printable
 from trailhound.outputs.base import Output
 from trailhound.outputs.files import JsonFile, JsonLinesFile
 from trailhound.outputs.stream import StreamOutput

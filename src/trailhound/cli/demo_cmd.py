@@ -13,8 +13,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from trailhound.alerts.render import alerts_table, printable
+from trailhound.alerts.render import alerts_table
 from trailhound.demo import DemoResult, run_demo
+from trailhound.escaping import printable
 from trailhound.simulate import DEFAULT_DAYS
 
 # Rules that fire on ordinary traffic by design; the demo counts them instead of listing them.

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 import click
-import orjson
 
 from trailhound.cli.common import (
     enricher_or_fail,
@@ -28,6 +27,7 @@ from trailhound.cloudtrail.ecs import to_documents
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.reader import read_events
 from trailhound.cloudtrail.report import Report
+from trailhound.escaping import json_bytes
 from trailhound.sources import Source
 
 SOME_SET_ASIDE = 1
@@ -78,5 +78,5 @@ def normalize(
 
 def _write(out: BinaryIO, sources: list[Source], enricher: Enricher, report: Report) -> None:
     for batch in read_events(sources, enricher=enricher, report=report):
-        out.write(b"".join(orjson.dumps(doc) + b"\n" for doc in to_documents(batch)))
+        out.write(b"".join(json_bytes(doc) + b"\n" for doc in to_documents(batch)))
         out.flush()

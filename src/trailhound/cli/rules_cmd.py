@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from trailhound.errors import RuleError
+from trailhound.escaping import printable
 from trailhound.rules.attack import technique_ids
 from trailhound.rules.duration import format_duration
 from trailhound.rules.loader import LoadResult, load_rules, shipped_pack_dir
@@ -112,7 +113,7 @@ def _summary(result: LoadResult) -> str:
 
 def _report_problems(ctx: click.Context, errors: Sequence[RuleError]) -> None:
     for error in errors:
-        click.echo(str(error), err=True)
+        click.echo(printable(str(error), None), err=True)  # the file name is input
     if errors:
         ctx.exit(1)
 

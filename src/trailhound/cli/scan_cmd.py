@@ -215,6 +215,6 @@ def _summary(result: ScanResult, rules: Sequence[Rule]) -> None:
 
 
 def _printable(value: object) -> str:
-    from trailhound.alerts.render import printable
+    from trailhound.escaping import printable
 
     return printable(value)

@@ -46,7 +46,7 @@ def rules_from(config: Config, rule_paths: Sequence[Path]) -> list[Rule]:
         if rule_paths:  # the file may speak of rules this run did not load
             say(f"note: {problem}")
         else:
-            click.echo(f"trailhound: {problem}", err=True)
+            say(str(problem))
     if problems and not rule_paths:
         raise click.exceptions.Exit(USAGE_ERROR)
     return applied
@@ -67,11 +67,11 @@ def outputs_from(config: Config) -> list[Output]:
     """The configured outputs; a problem in any stops the command with its file and line."""
     if CLI_OUTPUT in config.outputs:
         taken = "the name cli belongs to the command's own output; choose another"
-        click.echo(f"trailhound: {config.error(('outputs', CLI_OUTPUT), taken)}", err=True)
+        say(str(config.error(('outputs', CLI_OUTPUT), taken)))
         raise click.exceptions.Exit(USAGE_ERROR)
     built, problems = config.try_build_outputs()
     for problem in problems:
-        click.echo(f"trailhound: {problem}", err=True)
+        say(str(problem))
     if problems:
         raise click.exceptions.Exit(USAGE_ERROR)
     return built

@@ -222,7 +222,7 @@ class _Status:
     def _line(self, what: str) -> str:
         from rich.markup import escape
 
-        from trailhound.alerts.render import printable
+        from trailhound.escaping import printable
 
         following = ", ".join(printable(f, 60) for f in self.following)
         return escape(f"watching {following}: {what}; last step {self.last}")

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from trailhound.errors import ConfigError
+from trailhound.escaping import json_bytes
 from trailhound.outputs.base import Pending, Report, min_severity, severity_rank
 
 _ID = re.compile(rb'^\{"id":"([^"\\]*)"', re.MULTILINE)  # `Alert.to_dict()` puts the id first
@@ -40,7 +41,7 @@ class JsonLinesFile:
             with self.path.open("ab") as file:
                 for item in pending:
                     if item.alert_id not in present:
-                        file.write(orjson.dumps(item.alert) + b"\n")
+                        file.write(json_bytes(item.alert) + b"\n")
                 file.flush()
                 os.fsync(file.fileno())
         except OSError as err:
@@ -70,7 +71,7 @@ class JsonFile:
         present = {a.get("id") for a in alerts if isinstance(a, dict)}
         alerts += [p.alert for p in pending if p.alert_id not in present]
         try:
-            _replace(self.path, orjson.dumps(alerts) + b"\n")
+            _replace(self.path, json_bytes(alerts) + b"\n")
         except OSError as err:
             _fail_all(pending, report, f"cannot write {self.path}: {err.strerror or err}")
             return

@@ -17,9 +17,9 @@ from typing import Any
 
 import orjson
 
-from trailhound.alerts.render import printable
 from trailhound.alerts.summary import AlertSummary, headline, summarize
 from trailhound.errors import ConfigError
+from trailhound.escaping import printable
 from trailhound.outputs.base import min_severity, secret
 from trailhound.outputs.http import HttpOutput, Request, RetryPolicy, check_url
 

@@ -17,9 +17,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
 from trailhound.errors import ConfigError
+from trailhound.escaping import json_bytes
 from trailhound.outputs.base import min_severity, secret
 from trailhound.outputs.http import HttpOutput, Request, RetryPolicy, check_url
 
@@ -53,7 +52,7 @@ class WebhookOutput(HttpOutput):
         self._headers = dict(headers or {})
 
     def request(self, alert: Mapping[str, Any]) -> Request:
-        body = orjson.dumps(alert, default=_plain)
+        body = json_bytes(alert, default=_plain)
         headers = {**self._headers, "Content-Type": "application/json"}
         if alert.get("id"):
             headers[IDEMPOTENCY_HEADER] = str(alert["id"])

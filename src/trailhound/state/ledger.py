@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from trailhound.escaping import json_bytes
 from trailhound.state.store import Store
 
 
@@ -56,7 +57,7 @@ def record(store: Store, entries: Sequence[Entry]) -> None:
             "alert_id": [e.alert_id for e in entries],
             "rule_id": [e.rule_id for e in entries],
             "alert_time": pa.array([e.time for e in entries], pa.int64()),
-            "alert": [orjson.dumps(e.alert).decode() for e in entries],
+            "alert": [json_bytes(e.alert).decode() for e in entries],
         }
     )
     queued = pa.table(
