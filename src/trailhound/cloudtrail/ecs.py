@@ -15,15 +15,12 @@ fields and the places where trailhound deliberately differs.
 from __future__ import annotations
 
 import gc
-import json
-import math
 import re
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
-from functools import cached_property, lru_cache, partial
+from functools import cached_property, partial
 from operator import attrgetter, itemgetter
 from typing import Any, Final, Generic, TypeVar
 
@@ -35,6 +32,19 @@ import pyarrow.compute as pc
 from trailhound.cloudtrail import dynamodb
 from trailhound.cloudtrail.categories import categorize
 from trailhound.cloudtrail.geo import NOT_AN_IP, Enricher
+from trailhound.cloudtrail.payloads import (
+    ABSENT_PAYLOAD,
+    DROPPED_TEXT,
+    NULL_RAW,
+    Payload,
+    java_order,
+    java_plain,
+    java_scalar,
+    member_of,
+    payload,
+    payload_of,
+    rendered,
+)
 from trailhound.cloudtrail.record import (
     Record,
     RecordRejected,
@@ -47,14 +57,10 @@ from trailhound.cloudtrail.schema import BY_NAME, COLUMNS, Kind, arrow_schema
 
 DATASET: Final = "aws.cloudtrail"
 # Elastic's pipeline drops these values (and then empty objects and lists) before mapping.
-_DROPPED_TEXT: Final = frozenset({"", "-", "none"})
-_DROPPED_ARRAY: Final = pa.array(sorted(_DROPPED_TEXT), type=pa.string())
-# Elastic keeps the flattened copy of a free-form member only below the keyword length limit.
-_FLATTENED_LIMIT: Final = 32766
+_DROPPED_ARRAY: Final = pa.array(sorted(DROPPED_TEXT), type=pa.string())
 _AMAZONAWS: Final = ".amazonaws.com"
 _SESSION_ARN: Final = re.compile(r"arn:(?:aws|aws-us-gov):sts:.*/(?P<session>.*)$")
 _TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
-_NULL_RAW: Final = msgspec.Raw(b"null")
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,40 +248,40 @@ class _Rows:
         self.source = _text_member(records, "eventSource")
 
     @cached_property
-    def request(self) -> list[_Payload]:
-        return [_payload_of(r.requestParameters) for r in self.records]
+    def request(self) -> list[Payload]:
+        return [payload_of(r.requestParameters) for r in self.records]
 
     @cached_property
-    def response(self) -> list[_Payload]:
-        return [_payload_of(r.responseElements) for r in self.records]
+    def response(self) -> list[Payload]:
+        return [payload_of(r.responseElements) for r in self.records]
 
     @cached_property
-    def additional(self) -> list[_Payload]:
-        return [_payload_of(r.additionalEventData) for r in self.records]
+    def additional(self) -> list[Payload]:
+        return [payload_of(r.additionalEventData) for r in self.records]
 
-    def request_at(self, i: int) -> _Payload:
-        return self._at("request", i) or _payload_of(self.records[i].requestParameters)
+    def request_at(self, i: int) -> Payload:
+        return self._at("request", i) or payload_of(self.records[i].requestParameters)
 
-    def response_at(self, i: int) -> _Payload:
-        return self._at("response", i) or _payload_of(self.records[i].responseElements)
+    def response_at(self, i: int) -> Payload:
+        return self._at("response", i) or payload_of(self.records[i].responseElements)
 
-    def additional_at(self, i: int) -> _Payload:
-        return self._at("additional", i) or _payload_of(self.records[i].additionalEventData)
+    def additional_at(self, i: int) -> Payload:
+        return self._at("additional", i) or payload_of(self.records[i].additionalEventData)
 
     def value_at(self, member: str, raw: msgspec.Raw, i: int) -> Any:
         """A member's parsed value, without rendering its text unless that is already done."""
         parsed = self._at(member, i)
         if parsed is not None:
             return parsed.value
-        if not raw or raw == _NULL_RAW:
+        if not raw or raw == NULL_RAW:
             return None
         try:
             return orjson.loads(bytes(raw))
         except orjson.JSONDecodeError:
             return None
 
-    def _at(self, member: str, i: int) -> _Payload | None:
-        parsed: list[_Payload] | None = self.__dict__.get(member)
+    def _at(self, member: str, i: int) -> Payload | None:
+        parsed: list[Payload] | None = self.__dict__.get(member)
         return parsed[i] if parsed is not None else None
 
     def rows_naming_users(self) -> list[int]:
@@ -404,7 +410,7 @@ def _outcomes(rows: _Rows) -> pa.Array:
         return outcomes
     override: list[str | None] = [None] * rows.n
     for i in logins:
-        login = _member(rows.response_at(i).value, "ConsoleLogin")
+        login = member_of(rows.response_at(i).value, "ConsoleLogin")
         override[i] = login.lower() if isinstance(login, str) else None
     return pc.coalesce(pa.array(override, type=pa.string()), outcomes)
 
@@ -477,7 +483,7 @@ def _user_fields(cols: _Columns, rows: _Rows) -> None:
             identity = per_row[i]
             name = identity.user_name
             if name is None and i in signins:
-                name = _text(_member(rows.additional_at(i).value, "UserName"))
+                name = _text(member_of(rows.additional_at(i).value, "UserName"))
             name_fix[i] = name
             email_fix[i] = _identity_email(identity) or (name if _is_email(name) else None)
             extras = (*rows.request_at(i).users, *rows.response_at(i).users)
@@ -624,11 +630,11 @@ _PAYLOAD_COLUMNS: Final = (
 
 
 def _payload_fields(cols: _Columns, rows: _Rows) -> None:
-    sources: tuple[Callable[[], list[_Payload]], ...] = (
+    sources: tuple[Callable[[], list[Payload]], ...] = (
         lambda: rows.request,
         lambda: rows.response,
         lambda: _without_moved_user_names(rows),
-        lambda: [_payload_of(r.serviceEventDetails) for r in rows.records],
+        lambda: [payload_of(r.serviceEventDetails) for r in rows.records],
     )
     for (text, flattened), payloads in zip(_PAYLOAD_COLUMNS, sources, strict=True):
         if cols.wants(text, flattened):
@@ -637,7 +643,7 @@ def _payload_fields(cols: _Columns, rows: _Rows) -> None:
             cols.put(flattened, [p.flattened for p in parsed])
 
 
-def _without_moved_user_names(rows: _Rows) -> list[_Payload]:
+def _without_moved_user_names(rows: _Rows) -> list[Payload]:
     """Elastic moves `UserName` out of additionalEventData into user.name (see _user_fields)."""
     signins = rows.rows_with_action("UserAuthentication")
     if not signins:
@@ -648,7 +654,7 @@ def _without_moved_user_names(rows: _Rows) -> list[_Payload]:
         value = additional[i].value
         if per_row[i].user_name is None and isinstance(value, dict) and "UserName" in value:
             rest = {k: v for k, v in value.items() if k != "UserName"}
-            additional[i] = _rendered(rest, _java_plain(rest)) if rest else _ABSENT_PAYLOAD
+            additional[i] = rendered(rest, java_plain(rest)) if rest else ABSENT_PAYLOAD
     return additional
 
 
@@ -663,9 +669,9 @@ def _console_login_fields(cols: _Columns, rows: _Rows) -> None:
     mobile: list[bool | None] = [None] * rows.n
     for i in logins:
         data = rows.additional_at(i).value
-        login_to[i] = _text(_member(data, "LoginTo"))
-        mfa_used[i] = _yes(_member(data, "MFAUsed"))
-        mobile[i] = _yes(_member(data, "MobileVersion"))
+        login_to[i] = _text(member_of(data, "LoginTo"))
+        mfa_used[i] = _yes(member_of(data, "MFAUsed"))
+        mobile[i] = _yes(member_of(data, "MobileVersion"))
     for name, values in zip(_CONSOLE_LOGIN_COLUMNS, (login_to, mfa_used, mobile), strict=True):
         cols.put(name, values)
 
@@ -697,8 +703,8 @@ def _tls_fields(cols: _Columns, rows: _Rows) -> None:
 
 
 def _tls_values(raw: bytes | None) -> tuple[str | None, ...]:
-    details = _payload(raw).value if raw else None
-    version = _text(_member(details, "tlsVersion"))
+    details = payload(raw).value if raw else None
+    version = _text(member_of(details, "tlsVersion"))
     if version == "tlsVersion":  # Elastic discards this placeholder with the whole member
         return (None,) * len(_TLS_COLUMNS)
     protocol: str | None = None
@@ -708,8 +714,8 @@ def _tls_values(raw: bytes | None) -> tuple[str | None, ...]:
     return (
         version,
         protocol,
-        _text(_member(details, "cipherSuite")),
-        _text(_member(details, "clientProvidedHostHeader")),
+        _text(member_of(details, "cipherSuite")),
+        _text(member_of(details, "clientProvidedHostHeader")),
     )
 
 
@@ -766,7 +772,7 @@ _Resources = tuple[tuple[str | None, ...], ...]
 
 def _resources(raw: bytes | None) -> _Resources | None:
     """Elastic's de-duplicated resources as three aligned tuples: ARNs, types, account ids."""
-    value = _payload(raw).value if raw else None
+    value = payload(raw).value if raw else None
     if not isinstance(value, list):
         return None
     unique: dict[str, tuple[str | None, str | None, str | None]] = {}
@@ -777,7 +783,7 @@ def _resources(raw: bytes | None) -> _Resources | None:
     if not unique:
         return None
     # Elastic collects them in a Java HashMap keyed by "arn_account_type"; keep its order.
-    ordered = [unique[key] for key in _java_order(tuple(unique), len(unique))]
+    ordered = [unique[key] for key in java_order(tuple(unique), len(unique))]
     return tuple(zip(*ordered, strict=True))
 
 
@@ -832,219 +838,6 @@ def _session_name(kind: str | None, arn: str | None) -> str | None:
     return (found["session"] or None) if found else None
 
 
-# -- free-form members --------------------------------------------------------------------------
-
-
-class _Payload(msgspec.Struct, frozen=True, gc=False):
-    """A free-form member after Elastic's cleaning: its value, its Java `Map.toString()` text,
-    its JSON text for the flattened column, and the user names Elastic adds to related.user
-    from it (request: userName, newUserName; response: user.userId)."""
-
-    value: Any = None
-    text: str | None = None
-    flattened: str | None = None
-    users: tuple[str, ...] = ()
-
-
-_ABSENT_PAYLOAD: Final = _Payload()
-
-
-def _payload_of(raw: msgspec.Raw) -> _Payload:
-    if not raw or raw == _NULL_RAW:
-        return _ABSENT_PAYLOAD
-    return _payload(bytes(raw))
-
-
-def _payload(raw: bytes) -> _Payload:
-    # Short members repeat (a trail's tlsDetails, management calls' parameters) and are worth
-    # remembering; long ones (a batch write's items) almost never do, and would fill memory.
-    return _small_payload(raw) if len(raw) <= _CACHED_PAYLOAD else _parsed_payload(raw)
-
-
-_CACHED_PAYLOAD: Final = 1024
-
-
-@lru_cache(maxsize=2048)
-def _small_payload(raw: bytes) -> _Payload:
-    return _parsed_payload(raw)
-
-
-def _parsed_payload(raw: bytes) -> _Payload:
-    try:
-        parsed = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return _ABSENT_PAYLOAD
-    try:
-        return _rendered(parsed, _java_ordered(parsed), raw)
-    except _NeedsExactNumbers:
-        # orjson reads integers beyond 64 bits as floats; Java keeps every digit.
-        parsed = json.loads(raw)
-    except _NeedsCleaning:
-        pass
-    value = _cleaned(parsed)
-    if value is _DROP:
-        return _ABSENT_PAYLOAD
-    return _rendered(value, _java_plain(value))
-
-
-def _rendered(value: Any, text: str, raw: bytes | None = None) -> _Payload:
-    if type(value) is not dict:
-        return _Payload(value, text)
-    flattened = None
-    if len(text) < _FLATTENED_LIMIT:
-        flattened = raw.decode() if raw is not None else _json_text(value)
-    users: tuple[str, ...] = ()
-    if "userName" in value or "newUserName" in value or "user" in value:
-        found = (
-            value.get("userName"),
-            value.get("newUserName"),
-            _member(value.get("user"), "userId"),
-        )
-        users = tuple(name for name in found if type(name) is str)
-    return _Payload(value, text, flattened, users)
-
-
-def _json_text(value: Any) -> str:
-    try:
-        return orjson.dumps(value).decode()
-    except orjson.JSONEncodeError:  # integers beyond 64 bits
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-class _NeedsCleaning(Exception):
-    """The value holds something Elastic's cleaning removes; render the cleaned value instead."""
-
-
-class _NeedsExactNumbers(_NeedsCleaning):
-    """The value holds an integer too large for orjson; parse it again, exactly."""
-
-
-class _Dropped:
-    pass
-
-
-_DROP: Final = _Dropped()
-
-
-def _cleaned(value: Any) -> Any:
-    """Elastic's first step: drop nulls, empty or placeholder strings, then empty objects and
-    lists, recursively. Objects come back in Java HashMap order, as Elastic iterates them."""
-    kind = type(value)
-    if kind is dict:
-        kept = {}
-        for key, item in value.items():
-            item = _cleaned(item)
-            if item is not _DROP:
-                kept[key] = item
-        if len(kept) < 2:
-            return kept or _DROP
-        return {key: kept[key] for key in _java_order(tuple(kept), len(value))}
-    if kind is list:
-        items = [item for item in map(_cleaned, value) if item is not _DROP]
-        return items or _DROP
-    if value is None or (kind is str and value in _DROPPED_TEXT):
-        return _DROP
-    return value
-
-
-@lru_cache(maxsize=16_384)
-def _java_order(keys: tuple[str, ...], inserted: int) -> tuple[str, ...]:
-    """The iteration order of a java.util.HashMap that had `inserted` entries put in `keys`
-    order (some since removed): by bucket, then by insertion within a bucket."""
-    capacity = 16
-    while inserted > capacity * 3 // 4:
-        capacity *= 2
-    mask = capacity - 1
-    ranked = sorted(range(len(keys)), key=lambda i: (_java_spread_hash(keys[i]) & mask, i))
-    return tuple(keys[i] for i in ranked)
-
-
-@lru_cache(maxsize=65_536)
-def _java_spread_hash(key: str) -> int:
-    """java.lang.String.hashCode() over UTF-16 code units, spread as HashMap.hash() does."""
-    h = 0
-    units = key.encode("utf-16-le")
-    for i in range(0, len(units), 2):
-        h = (31 * h + units[i] + (units[i + 1] << 8)) & 0xFFFFFFFF
-    return h ^ (h >> 16)
-
-
-def _java_ordered(value: Any) -> str:
-    """Java's `toString()` of a parsed JSON value, objects in Java HashMap order; raises
-    `_NeedsCleaning` on anything Elastic's cleaning would remove. Hot: one call per payload."""
-    kind = type(value)
-    if kind is dict:
-        if not value:
-            raise _NeedsCleaning
-        keys = _java_order(tuple(value), len(value)) if len(value) > 1 else value
-        parts = []
-        for key in keys:
-            item = value[key]
-            if type(item) is str:
-                if item in _DROPPED_TEXT:
-                    raise _NeedsCleaning
-                parts.append(key + "=" + item)
-            else:
-                parts.append(key + "=" + _java_ordered(item))
-        return "{" + ", ".join(parts) + "}"
-    if kind is str:
-        if value in _DROPPED_TEXT:
-            raise _NeedsCleaning
-        return value  # type: ignore[no-any-return]
-    if kind is list:
-        if not value:
-            raise _NeedsCleaning
-        return "[" + ", ".join([_java_ordered(item) for item in value]) + "]"
-    if value is None:
-        raise _NeedsCleaning
-    if kind is float and abs(value) >= _BIGGEST_LONG and value.is_integer():
-        raise _NeedsExactNumbers
-    return _java_scalar(value)
-
-
-_BIGGEST_LONG: Final = 2.0**63
-
-
-def _java_plain(value: Any) -> str:
-    """Java's `toString()` of a cleaned value, whose objects are already in HashMap order."""
-    kind = type(value)
-    if kind is str:
-        return value  # type: ignore[no-any-return]
-    if kind is dict:
-        return "{" + ", ".join([f"{k}={_java_plain(v)}" for k, v in value.items()]) + "}"
-    if kind is list:
-        return "[" + ", ".join([_java_plain(v) for v in value]) + "]"
-    return _java_scalar(value)
-
-
-def _java_scalar(value: object) -> str:
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if value is None:
-        return "null"
-    if isinstance(value, float):
-        return _java_double(value)
-    return str(value)
-
-
-def _java_double(value: float) -> str:
-    """java.lang.Double.toString: plain from 1e-3 to 1e7, else computerized scientific notation,
-    with the shortest digits that round-trip (as Python's repr)."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    if value == 0 or 1e-3 <= abs(value) < 1e7:
-        return repr(value)
-    _, digit_tuple, exponent = Decimal(repr(abs(value))).normalize().as_tuple()
-    digits = "".join(map(str, digit_tuple))
-    power = int(exponent) + len(digits) - 1
-    sign = "-" if value < 0 else ""
-    return f"{sign}{digits[0]}.{digits[1:] or '0'}E{power}"
-
-
 # -- small helpers ------------------------------------------------------------------------------
 
 
@@ -1074,23 +867,20 @@ def _boolean_column(values: list[bool | str | None]) -> pa.Array:
 
 def _java_text_column(values: list[bool | str | None]) -> pa.Array:
     """String.valueOf of booleans (managementEvent is a keyword in Elastic)."""
-    return _text_column([v if v is None or type(v) is str else _java_scalar(v) for v in values])
+    return _text_column([v if v is None or type(v) is str else java_scalar(v) for v in values])
 
 
 def _kept(value: object) -> str | None:
     """A scalar member as text, or None where Elastic's cleaning would have dropped it."""
     if value is None or isinstance(value, dict | list):
         return None
-    text = value if isinstance(value, str) else _java_scalar(value)
-    return None if text in _DROPPED_TEXT else text
+    text = value if isinstance(value, str) else java_scalar(value)
+    return None if text in DROPPED_TEXT else text
 
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
-
-def _member(value: object, key: str) -> Any:
-    return value.get(key) if isinstance(value, dict) else None
 
 
 def _event_times(texts: list[str]) -> pa.Array:

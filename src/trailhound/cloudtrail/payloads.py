@@ -1,0 +1,240 @@
+"""CloudTrail's free-form members (requestParameters, responseElements, additionalEventData,
+serviceEventDetails) as Elastic's ingest pipeline leaves them: cleaned, and rendered as Java's
+`Map.toString()` text (what `aws.cloudtrail.request_parameters` holds) and as JSON text for the
+flattened columns.
+
+Attackers choose much of what these members hold, so parsing them is bounded: values nested
+deeper than `MAX_DEPTH` are cut there, and numbers JSON's usual readers refuse (`1e999`, a
+hundred digits) are read exactly by Python's own reader; each such change is told as a `note`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any, Final
+
+import msgspec
+import orjson
+
+# Elastic's pipeline drops these values (and then empty objects and lists) before mapping.
+DROPPED_TEXT: Final = frozenset({"", "-", "none"})
+# Elastic keeps the flattened copy of a free-form member only below the keyword length limit.
+FLATTENED_LIMIT: Final = 32766
+NULL_RAW: Final = msgspec.Raw(b"null")
+
+
+class Payload(msgspec.Struct, frozen=True, gc=False):
+    """A free-form member after Elastic's cleaning: its value, its Java `Map.toString()` text,
+    its JSON text for the flattened column, and the user names Elastic adds to related.user
+    from it (request: userName, newUserName; response: user.userId)."""
+
+    value: Any = None
+    text: str | None = None
+    flattened: str | None = None
+    users: tuple[str, ...] = ()
+
+
+ABSENT_PAYLOAD: Final = Payload()
+
+
+def payload_of(raw: msgspec.Raw) -> Payload:
+    if not raw or raw == NULL_RAW:
+        return ABSENT_PAYLOAD
+    return payload(bytes(raw))
+
+
+def payload(raw: bytes) -> Payload:
+    # Short members repeat (a trail's tlsDetails, management calls' parameters) and are worth
+    # remembering; long ones (a batch write's items) almost never do, and would fill memory.
+    return _small_payload(raw) if len(raw) <= _CACHED_PAYLOAD else _parsed_payload(raw)
+
+
+_CACHED_PAYLOAD: Final = 1024
+
+
+@lru_cache(maxsize=2048)
+def _small_payload(raw: bytes) -> Payload:
+    return _parsed_payload(raw)
+
+
+def _parsed_payload(raw: bytes) -> Payload:
+    try:
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return ABSENT_PAYLOAD
+    try:
+        return rendered(parsed, _java_ordered(parsed), raw)
+    except _NeedsExactNumbers:
+        # orjson reads integers beyond 64 bits as floats; Java keeps every digit.
+        parsed = json.loads(raw)
+    except _NeedsCleaning:
+        pass
+    value = _cleaned(parsed)
+    if value is _DROP:
+        return ABSENT_PAYLOAD
+    return rendered(value, java_plain(value))
+
+
+def rendered(value: Any, text: str, raw: bytes | None = None) -> Payload:
+    if type(value) is not dict:
+        return Payload(value, text)
+    flattened = None
+    if len(text) < FLATTENED_LIMIT:
+        flattened = raw.decode() if raw is not None else _json_text(value)
+    users: tuple[str, ...] = ()
+    if "userName" in value or "newUserName" in value or "user" in value:
+        found = (
+            value.get("userName"),
+            value.get("newUserName"),
+            member_of(value.get("user"), "userId"),
+        )
+        users = tuple(name for name in found if type(name) is str)
+    return Payload(value, text, flattened, users)
+
+
+def _json_text(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:  # integers beyond 64 bits
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class _NeedsCleaning(Exception):
+    """The value holds something Elastic's cleaning removes; render the cleaned value instead."""
+
+
+class _NeedsExactNumbers(_NeedsCleaning):
+    """The value holds an integer too large for orjson; parse it again, exactly."""
+
+
+class _Dropped:
+    pass
+
+
+_DROP: Final = _Dropped()
+
+
+def _cleaned(value: Any) -> Any:
+    """Elastic's first step: drop nulls, empty or placeholder strings, then empty objects and
+    lists, recursively. Objects come back in Java HashMap order, as Elastic iterates them."""
+    kind = type(value)
+    if kind is dict:
+        kept = {}
+        for key, item in value.items():
+            item = _cleaned(item)
+            if item is not _DROP:
+                kept[key] = item
+        if len(kept) < 2:
+            return kept or _DROP
+        return {key: kept[key] for key in java_order(tuple(kept), len(value))}
+    if kind is list:
+        items = [item for item in map(_cleaned, value) if item is not _DROP]
+        return items or _DROP
+    if value is None or (kind is str and value in DROPPED_TEXT):
+        return _DROP
+    return value
+
+
+@lru_cache(maxsize=16_384)
+def java_order(keys: tuple[str, ...], inserted: int) -> tuple[str, ...]:
+    """The iteration order of a java.util.HashMap that had `inserted` entries put in `keys`
+    order (some since removed): by bucket, then by insertion within a bucket."""
+    capacity = 16
+    while inserted > capacity * 3 // 4:
+        capacity *= 2
+    mask = capacity - 1
+    ranked = sorted(range(len(keys)), key=lambda i: (_java_spread_hash(keys[i]) & mask, i))
+    return tuple(keys[i] for i in ranked)
+
+
+@lru_cache(maxsize=65_536)
+def _java_spread_hash(key: str) -> int:
+    """java.lang.String.hashCode() over UTF-16 code units, spread as HashMap.hash() does."""
+    h = 0
+    units = key.encode("utf-16-le")
+    for i in range(0, len(units), 2):
+        h = (31 * h + units[i] + (units[i + 1] << 8)) & 0xFFFFFFFF
+    return h ^ (h >> 16)
+
+
+def _java_ordered(value: Any) -> str:
+    """Java's `toString()` of a parsed JSON value, objects in Java HashMap order; raises
+    `_NeedsCleaning` on anything Elastic's cleaning would remove. Hot: one call per payload."""
+    kind = type(value)
+    if kind is dict:
+        if not value:
+            raise _NeedsCleaning
+        keys = java_order(tuple(value), len(value)) if len(value) > 1 else value
+        parts = []
+        for key in keys:
+            item = value[key]
+            if type(item) is str:
+                if item in DROPPED_TEXT:
+                    raise _NeedsCleaning
+                parts.append(key + "=" + item)
+            else:
+                parts.append(key + "=" + _java_ordered(item))
+        return "{" + ", ".join(parts) + "}"
+    if kind is str:
+        if value in DROPPED_TEXT:
+            raise _NeedsCleaning
+        return value  # type: ignore[no-any-return]
+    if kind is list:
+        if not value:
+            raise _NeedsCleaning
+        return "[" + ", ".join([_java_ordered(item) for item in value]) + "]"
+    if value is None:
+        raise _NeedsCleaning
+    if kind is float and abs(value) >= _BIGGEST_LONG and value.is_integer():
+        raise _NeedsExactNumbers
+    return java_scalar(value)
+
+
+_BIGGEST_LONG: Final = 2.0**63
+
+
+def java_plain(value: Any) -> str:
+    """Java's `toString()` of a cleaned value, whose objects are already in HashMap order."""
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[no-any-return]
+    if kind is dict:
+        return "{" + ", ".join([f"{k}={java_plain(v)}" for k, v in value.items()]) + "}"
+    if kind is list:
+        return "[" + ", ".join([java_plain(v) for v in value]) + "]"
+    return java_scalar(value)
+
+
+def java_scalar(value: object) -> str:
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "null"
+    if isinstance(value, float):
+        return _java_double(value)
+    return str(value)
+
+
+def _java_double(value: float) -> str:
+    """java.lang.Double.toString: plain from 1e-3 to 1e7, else computerized scientific notation,
+    with the shortest digits that round-trip (as Python's repr)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    if value == 0 or 1e-3 <= abs(value) < 1e7:
+        return repr(value)
+    _, digit_tuple, exponent = Decimal(repr(abs(value))).normalize().as_tuple()
+    digits = "".join(map(str, digit_tuple))
+    power = int(exponent) + len(digits) - 1
+    sign = "-" if value < 0 else ""
+    return f"{sign}{digits[0]}.{digits[1:] or '0'}E{power}"
+
+
+def member_of(value: object, key: str) -> Any:
+    return value.get(key) if isinstance(value, dict) else None
