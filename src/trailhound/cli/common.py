@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from trailhound.cloudtrail.geo import Enricher
-from trailhound.cloudtrail.report import SetAside, Skipped
+from trailhound.cloudtrail.report import Changed, SetAside, Skipped
 from trailhound.errors import TrailhoundError
 from trailhound.escaping import printable
 from trailhound.rules.duration import resolve_time
@@ -71,5 +71,5 @@ def print_problem(problem: SetAside) -> None:
     say(str(problem))
 
 
-def print_note(skipped: Skipped) -> None:
-    say(str(skipped))
+def print_note(note: Skipped | Changed) -> None:
+    say(str(note))

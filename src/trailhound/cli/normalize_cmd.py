@@ -60,7 +60,8 @@ def normalize(
     """
     sources = sources_or_fail(paths)
     enricher = enricher_or_fail(geoip)
-    report = Report(on_problem=print_problem, on_skip=None if quiet else print_note)
+    report = Report(on_problem=print_problem, on_skip=None if quiet else print_note,
+                    on_change=None if quiet else print_note)
     out: BinaryIO = sys.stdout.buffer
     try:
         _write(out, sources, enricher, report)

@@ -121,7 +121,8 @@ def scan_command(
         time_or_fail(since, now=now, option="--since"),
         time_or_fail(until, now=now, option="--until"),
     )
-    report = Report(on_problem=print_problem, on_skip=None if quiet else print_note)
+    report = Report(on_problem=print_problem, on_skip=None if quiet else print_note,
+                    on_change=None if quiet else print_note)
     store = open_store(state_path_from(config, state_path, no_state))
     try:
         with _progress(quiet) as progress:

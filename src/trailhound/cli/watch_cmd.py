@@ -111,7 +111,8 @@ def watch_command(
 
     def one_step() -> Step:
         nonlocal flags
-        report = Report(on_problem=print_problem, on_skip=None if quiet else print_note)
+        report = Report(on_problem=print_problem, on_skip=None if quiet else print_note,
+                    on_change=None if quiet else print_note)
         # the state is opened for each step: DuckDB keeps memory per connection (its cache of
         # the state file, and some per statement) that only closing gives back
         store = open_store(path)

@@ -18,14 +18,13 @@ import gc
 import re
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property, partial
 from operator import attrgetter, itemgetter
 from typing import Any, Final, Generic, TypeVar
 
 import msgspec
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -41,6 +40,7 @@ from trailhound.cloudtrail.payloads import (
     java_plain,
     java_scalar,
     member_of,
+    parsed_value,
     payload,
     payload_of,
     rendered,
@@ -65,13 +65,15 @@ _TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
 
 @dataclass(frozen=True, slots=True)
 class Normalized:
-    """One row per accepted record, in input order; `rejected` holds (index, reason) of the rest.
+    """One row per accepted record, in input order; `rejected` holds (index, reason) of the rest,
+    `notes` (index, note) of records kept with a value changed.
 
     A normalizer that reorders rows sets `order`: row j then comes from record `order[j]`."""
 
     batch: pa.RecordBatch
     rejected: list[tuple[int, str]]
     order: list[int] | None = None
+    notes: list[tuple[int, str]] = field(default_factory=list)  # (index, what was changed)
 
 
 def normalize(
@@ -120,7 +122,13 @@ def _normalize(
         identities = identities.filter(keep)
     usable = identities.map(lambda value: value if isinstance(value, _Identity) else _NO_IDENTITY)
     rows = _Rows(records, times, usable)
-    return Normalized(_build(rows, _Columns(rows.n, wanted), ingested, enricher), rejected)
+    batch = _build(rows, _Columns(rows.n, wanted), ingested, enricher)
+    notes = rows.notes()
+    if notes and rejected:
+        refused = {i for i, _ in rejected}
+        positions = [i for i in range(len(refused) + rows.n) if i not in refused]
+        notes = [(positions[i], note) for i, note in notes]
+    return Normalized(batch, rejected, notes=notes)
 
 
 def _wanted(fields: Collection[str] | None) -> frozenset[str]:
@@ -233,6 +241,14 @@ class _Identity:
 _NO_IDENTITY: Final = _Identity()
 
 
+_MEMBER_NAMES: Final = {
+    "request": "requestParameters",
+    "response": "responseElements",
+    "additional": "additionalEventData",
+    "service": "serviceEventDetails",
+}
+
+
 class _Rows:
     """The accepted records, and the inputs several columns share. The free-form members are
     parsed for all rows only when a column needs them all; else only for the rows asked about."""
@@ -259,6 +275,19 @@ class _Rows:
     def additional(self) -> list[Payload]:
         return [payload_of(r.additionalEventData) for r in self.records]
 
+    @cached_property
+    def service(self) -> list[Payload]:
+        return [payload_of(r.serviceEventDetails) for r in self.records]
+
+    def notes(self) -> list[tuple[int, str]]:
+        """What reading the members parsed so far had to change, by row."""
+        found: dict[int, list[str]] = {}
+        for member, name in _MEMBER_NAMES.items():
+            for i, parsed in enumerate(self.__dict__.get(member, ())):
+                if parsed.note is not None:
+                    found.setdefault(i, []).append(f"{name}: {parsed.note}")
+        return [(i, "; ".join(notes)) for i, notes in sorted(found.items())]
+
     def request_at(self, i: int) -> Payload:
         return self._at("request", i) or payload_of(self.records[i].requestParameters)
 
@@ -275,10 +304,7 @@ class _Rows:
             return parsed.value
         if not raw or raw == NULL_RAW:
             return None
-        try:
-            return orjson.loads(bytes(raw))
-        except orjson.JSONDecodeError:
-            return None
+        return parsed_value(bytes(raw))
 
     def _at(self, member: str, i: int) -> Payload | None:
         parsed: list[Payload] | None = self.__dict__.get(member)
@@ -634,7 +660,7 @@ def _payload_fields(cols: _Columns, rows: _Rows) -> None:
         lambda: rows.request,
         lambda: rows.response,
         lambda: _without_moved_user_names(rows),
-        lambda: [payload_of(r.serviceEventDetails) for r in rows.records],
+        lambda: rows.service,
     )
     for (text, flattened), payloads in zip(_PAYLOAD_COLUMNS, sources, strict=True):
         if cols.wants(text, flattened):
@@ -919,7 +945,7 @@ def to_documents(batch: pa.RecordBatch) -> Iterator[dict[str, Any]]:
 
 def _document_value(value: Any, kind: Kind) -> Any:
     if kind is Kind.FLATTENED:
-        return orjson.loads(value)
+        return parsed_value(value.encode())
     if kind is Kind.DATE:
         return format_time(value)
     return value

@@ -310,6 +310,8 @@ def _elements(
         error = ""
     except msgspec.DecodeError as exc:
         raws, error = split_array(data)[0], str(exc)
+    except RecursionError:  # some record nests deeper than msgspec follows: each on its own
+        raws, error = split_array(data)[0], ""
     except msgspec.ValidationError as exc:
         yield Bad(NOT_CLOUDTRAIL, detail=f"the document is not a list of records ({exc})")
         return

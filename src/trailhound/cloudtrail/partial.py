@@ -65,6 +65,7 @@ def joined(parts: Sequence[tuple[Sequence[int], Normalized]]) -> Normalized:
     batches: list[pa.RecordBatch] = []
     order: list[int] = []  # the input index of each output row
     rejected: list[tuple[int, str]] = []
+    notes: list[tuple[int, str]] = []
     for positions, part in parts:
         refused = {i for i, _ in part.rejected}
         rows = part.order if part.order is not None else [
@@ -72,9 +73,10 @@ def joined(parts: Sequence[tuple[Sequence[int], Normalized]]) -> Normalized:
         ]  # fmt: skip
         order += [positions[i] for i in rows]
         rejected += [(positions[i], reason) for i, reason in part.rejected]
+        notes += [(positions[i], note) for i, note in part.notes]
         batches.append(part.batch)
     table = pa.Table.from_batches(batches, schema=arrow_schema()).combine_chunks()
-    return Normalized(_one_batch(table), sorted(rejected), order)
+    return Normalized(_one_batch(table), sorted(rejected), order, sorted(notes))
 
 
 def _one_batch(table: pa.Table) -> pa.RecordBatch:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Final
@@ -35,6 +36,7 @@ class Payload(msgspec.Struct, frozen=True, gc=False):
     text: str | None = None
     flattened: str | None = None
     users: tuple[str, ...] = ()
+    note: str | None = None  # what reading it had to change, if anything
 
 
 ABSENT_PAYLOAD: Final = Payload()
@@ -60,11 +62,21 @@ def _small_payload(raw: bytes) -> Payload:
     return _parsed_payload(raw)
 
 
+MAX_DEPTH: Final = 64
+"""Levels of nesting read in a free-form member; deeper values are cut. AWS's own shapes stay
+far below it (DynamoDB items nest at most 32 levels), and every step after this one (Java's
+text, JSON documents, DuckDB) may then recurse freely."""
+CUT: Final = "<cut: nested too deeply>"
+_TOO_DEEP: Final = f"nested more than {MAX_DEPTH} levels deep, cut there"
+
+
 def _parsed_payload(raw: bytes) -> Payload:
     try:
         parsed = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return ABSENT_PAYLOAD
+        return _unusual_payload(raw)
+    if _may_nest_deeper(raw) and _deeper_than(parsed, MAX_DEPTH):
+        return _noted(_cut(parsed, MAX_DEPTH), _TOO_DEEP)
     try:
         return rendered(parsed, _java_ordered(parsed), raw)
     except _NeedsExactNumbers:
@@ -76,6 +88,78 @@ def _parsed_payload(raw: bytes) -> Payload:
     if value is _DROP:
         return ABSENT_PAYLOAD
     return rendered(value, java_plain(value))
+
+
+def parsed_value(raw: bytes) -> Any:
+    """The member's value alone, without its texts, bounded as `payload`'s is."""
+    try:
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _unusual_payload(raw).value
+    if _may_nest_deeper(raw) and _deeper_than(parsed, MAX_DEPTH):
+        return _cut(parsed, MAX_DEPTH)
+    return parsed
+
+
+def _unusual_payload(raw: bytes) -> Payload:
+    """A member orjson refuses: numbers beyond a double's range (`1e999`, which Java reads as
+    Infinity), or nesting deeper than any reader here follows."""
+    try:
+        parsed = json.loads(raw)
+    except RecursionError:
+        return Payload(note="nested too deeply to read, left out")
+    except ValueError:
+        return Payload(note="not valid JSON, left out")
+    if _deeper_than(parsed, MAX_DEPTH):
+        return _noted(_cut(parsed, MAX_DEPTH), _TOO_DEEP)
+    huge = [n.decode() for n in _NUMBER.findall(raw) if math.isinf(float(n))]
+    note = f"{_listed(huge)} beyond a double's range, read as Infinity" if huge else None
+    return _noted(parsed, note)
+
+
+_NUMBER: Final = re.compile(rb"-?\d+(?:\.\d+)?[eE][+-]?\d+")
+
+
+def _listed(numbers: list[str]) -> str:
+    shown = ", ".join(n[:24] for n in numbers[:3])
+    more = f" and {len(numbers) - 3} more" if len(numbers) > 3 else ""
+    return f"number{'s' if len(numbers) > 1 else ''} {shown}{more}"
+
+
+def _noted(parsed: Any, note: str | None) -> Payload:
+    value = _cleaned(parsed)
+    if value is _DROP:
+        return Payload(note=note)
+    done = rendered(value, java_plain(value))
+    return msgspec.structs.replace(done, note=note) if note else done
+
+
+def _may_nest_deeper(raw: bytes) -> bool:
+    """Cheap and sure: a member with few brackets cannot nest deeply."""
+    return len(raw) > 2 * MAX_DEPTH and raw.count(b"{") + raw.count(b"[") > MAX_DEPTH
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    # a loop, not recursion: the value may nest deeper than Python's recursion limit
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if type(item) is dict:
+            stack.extend((child, depth + 1) for child in item.values())
+        elif type(item) is list:
+            stack.extend((child, depth + 1) for child in item)
+    return False
+
+
+def _cut(value: Any, levels: int) -> Any:
+    """`value` with whatever lies more than `levels` containers down replaced by `CUT`."""
+    if type(value) is dict:
+        return {k: _cut(v, levels - 1) for k, v in value.items()} if levels else CUT
+    if type(value) is list:
+        return [_cut(v, levels - 1) for v in value] if levels else CUT
+    return value
 
 
 def rendered(value: Any, text: str, raw: bytes | None = None) -> Payload:

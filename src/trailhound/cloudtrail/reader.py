@@ -24,7 +24,7 @@ from trailhound.cloudtrail.envelopes import CANNOT_READ, Bad, Found, Limits, Ski
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.partial import joined
 from trailhound.cloudtrail.record import Record
-from trailhound.cloudtrail.report import Report, SetAside, Skipped
+from trailhound.cloudtrail.report import Changed, Report, SetAside, Skipped
 from trailhound.sources import Blob, Source, SourceProblem
 
 DEFAULT_BATCH_SIZE = 16_384
@@ -210,6 +210,9 @@ def _flush(
     for index, reason in result.rejected:
         name, position = pending.where(index)
         report.set_aside(SetAside(reason, where=name, position=position))
+    for index, note in result.notes:
+        name, position = pending.where(index)
+        report.change(Changed(name, position, note))
     pending.clear()
     report.records_normalized += result.batch.num_rows
     if result.order is not None:

@@ -135,12 +135,21 @@ def _identity_decoder() -> msgspec.json.Decoder[UserIdentity]:
 
 def decode_records_file(data: bytes) -> list[Record]:
     """All records of a `{"Records": [...]}` document; raises msgspec errors if any is off."""
-    return _file_decoder().decode(data).Records
+    try:
+        return _file_decoder().decode(data).Records
+    except RecursionError:
+        raise msgspec.DecodeError(TOO_DEEP) from None
 
 
 def decode_record(raw: bytes) -> Record:
     """One record's JSON; raises msgspec errors if it is not a well-typed record."""
-    return _record_decoder().decode(raw)
+    try:
+        return _record_decoder().decode(raw)
+    except RecursionError:  # msgspec follows nesting as deep as Python's recursion limit
+        raise msgspec.DecodeError(TOO_DEEP) from None
+
+
+TOO_DEEP: Final = "nested too deeply to read"
 
 
 def decode_identity(raw: msgspec.Raw | bytes) -> UserIdentity:
@@ -326,10 +335,12 @@ def _text(name: str, value: Any) -> str:
 
 
 def _raw(name: str, value: Any) -> msgspec.Raw:
-    if name == "userIdentity":
-        value = _identity_object(value)
     try:
+        if name == "userIdentity":
+            value = _identity_object(value)
         return msgspec.Raw(msgspec.json.encode(value))
+    except RecursionError:
+        raise RecordRejected(f"{name} is {TOO_DEEP}") from None
     except (TypeError, ValueError, OverflowError):
         raise RecordRejected(f"{name} cannot be written as JSON") from None
 

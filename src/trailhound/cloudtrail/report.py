@@ -1,4 +1,5 @@
-"""What a read did: files read, records normalized, what was set aside and why, what was skipped.
+"""What a read did: files read, records normalized, what was set aside and why, what was skipped,
+and which records were kept with a value changed.
 
 The reader never raises for bad data. It tells the `Report`, which counts, keeps the messages,
 and passes each one on to an optional listener as it happens (the CLI prints them to stderr at
@@ -62,19 +63,35 @@ class Skipped:
         return f"{place}: skipped: {self.note}"
 
 
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """A record that was kept with part of a value changed: read as far as it can be read
+    (a number beyond a double's range, a member nested absurdly deep), and the change said."""
+
+    where: str
+    position: str
+    note: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.position}: {self.note}"
+
+
 @dataclass
 class Report:
     """Counts and messages of one read. Pass listeners to hear of problems as they happen."""
 
     on_problem: Callable[[SetAside], None] | None = None
     on_skip: Callable[[Skipped], None] | None = None
+    on_change: Callable[[Changed], None] | None = None
     files_read: int = 0
     records_normalized: int = 0
     records_set_aside: Counter[str] = field(default_factory=Counter)
     files_set_aside: Counter[str] = field(default_factory=Counter)
     files_skipped: Counter[str] = field(default_factory=Counter)
+    records_changed: Counter[str] = field(default_factory=Counter)
     problems: list[SetAside] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    changes: list[Changed] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
@@ -99,6 +116,13 @@ class Report:
         if self.on_skip is not None:
             self.on_skip(skipped)
 
+    def change(self, changed: Changed) -> None:
+        self.records_changed[_category(changed.note)] += 1
+        if len(self.changes) < KEEP_AT_MOST:
+            self.changes.append(changed)
+        if self.on_change is not None:
+            self.on_change(changed)
+
     def summary(self) -> list[str]:
         """The closing lines of a run, for people."""
         lines = [
@@ -113,6 +137,10 @@ class Report:
             lines.append(
                 f"set aside {_n(total, 'file')} in whole or in part: {_by(self.files_set_aside)}"
             )
+        if self.records_changed:
+            total = sum(self.records_changed.values())
+            lines.append(f"kept {_n(total, 'record')} with a value changed: "
+                         f"{_by(self.records_changed)}")  # fmt: skip
         if self.files_skipped:
             total = sum(self.files_skipped.values())
             lines.append(f"skipped {_n(total, 'item')} without events: {_by(self.files_skipped)}")

@@ -20,7 +20,7 @@ from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.partial import PartialNormalizer
 from trailhound.cloudtrail.reader import DEFAULT_BATCH_SIZE, read_selected
 from trailhound.cloudtrail.record import Record, parse_event_time
-from trailhound.cloudtrail.report import Report, SetAside, Skipped
+from trailhound.cloudtrail.report import Changed, Report, SetAside, Skipped
 from trailhound.engine import evidence
 from trailhound.engine.eligibility import Eligibility
 from trailhound.engine.filtering import ITEM, RULE_ID, FilterPlan, Matcher
@@ -80,9 +80,12 @@ class Problems:
 
     set_aside: list[tuple[str, str, str | None, str, int | None]] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    changed: list[Changed] = field(default_factory=list)
 
     def report(self) -> Report:
-        return Report(on_problem=self._problem, on_skip=self.skipped.append)
+        return Report(
+            on_problem=self._problem, on_skip=self.skipped.append, on_change=self.changed.append
+        )
 
     def _problem(self, p: SetAside) -> None:
         self.set_aside.append((p.reason, p.where or "", p.position, p.detail, p.records))
@@ -94,6 +97,8 @@ class Problems:
             )
         for skipped in self.skipped:
             report.skip(skipped)
+        for changed in self.changed:
+            report.change(changed)
 
 
 @dataclass
