@@ -37,7 +37,7 @@ def test_the_same_data_twice_makes_no_second_alert() -> None:
     second = detector([r], store)
     second.add(batch(puts([0 * MIN])))
     assert ids and second.finish() == []
-    assert second.stats.already_emitted == 1
+    assert second.stats.repeated == 1
 
 
 def test_a_record_delivered_twice_in_one_run_alerts_once() -> None:
@@ -47,7 +47,7 @@ def test_a_record_delivered_twice_in_one_run_alerts_once() -> None:
     d.add(batch(puts([0 * MIN]) + puts([0 * MIN])))
     alerts = d.finish()
     assert [a.event_ids for a in alerts] == [("ev-0000",)]
-    assert d.stats.already_emitted == 1
+    assert d.stats.repeated == 1
 
 
 def test_alert_id_depends_on_rule_version() -> None:

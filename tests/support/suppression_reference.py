@@ -3,6 +3,8 @@
 Written from Elastic's description of alert suppression and max_signals, one event at a time,
 so that tests can hold the engine's column-wise evaluation against it:
 
+- an event delivered again (the same event id, in the same run or a later one) counts once:
+  its later copies are left out before anything else;
 - a query rule's every match is an alert-to-be; matches are decided in event order, ties
   broken by event id and then by arrival;
 - per suppression group (the group_by values, arrays whole, a missing field as null), the
@@ -73,6 +75,7 @@ class QueryReference:
     )
     pending: list[tuple[int, Event]] = field(default_factory=list)
     emitted: set[str] = field(default_factory=set)
+    counted: set[str] = field(default_factory=set)
     latest: int | None = None
     arrivals: int = 0
 
@@ -82,7 +85,8 @@ class QueryReference:
         for ev in events:
             self.arrivals += 1
             self.latest = ev.time if self.latest is None else max(self.latest, ev.time)
-            if ev.matches:
+            if ev.matches and ev.event_id not in self.counted:
+                self.counted.add(ev.event_id)
                 self.pending.append((self.arrivals, ev))
         decided = self._decide(final)
         alerts = self._suppress(decided)

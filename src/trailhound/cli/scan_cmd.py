@@ -2,9 +2,9 @@
 
 Alerts go to stdout (or --output); progress, problems and the summary go to stderr.
 Exit status is a sum of flags: 0 nothing to report, +1 alerts were emitted (new ones, or ones
-an earlier run could not deliver), +4 some input was set aside, +8 some alerts could not be
-delivered and wait for the next run; 2 alone is a usage error (bad option, rule that does not
-load, configuration problem, unusable state file).
+an earlier run could not deliver), +4 some input was set aside or a rule failed, +8 some alerts
+could not be delivered and wait for the next run; 2 alone is a usage error (bad option, rule
+that does not load, configuration problem, unusable state file).
 
 Decide, commit, deliver: the scan's decisions and the outbox rows of its alerts commit in one
 transaction, then the outputs are handed what waits for them (this run's alerts and any an
@@ -141,7 +141,7 @@ def scan_command(
     emitted = result.alerts or any(d.delivered for d in deliveries)
     ctx.exit(
         (NEW_ALERTS if emitted else 0)
-        | (0 if report.clean else INPUT_SET_ASIDE)
+        | (0 if report.clean and not result.stats.failed else INPUT_SET_ASIDE)
         | (DELIVERY_PENDING if pending else 0)
     )
 
@@ -206,6 +206,11 @@ def _summary(result: ScanResult, rules: Sequence[Rule]) -> None:
         say("no new alerts")
     if result.stats.already_emitted:
         say(f"{result.stats.already_emitted} alerts were emitted by an earlier run (not repeated)")
+    if result.stats.repeated:
+        say(f"{result.stats.repeated} matches were of events already counted (delivered twice, "
+            "or read by an earlier run): each event counts once")  # fmt: skip
+    for name, reason in result.stats.failed.items():
+        say(f"rule {name!r} failed and was left out of this run (its matches wait): {reason}")
     for name, n in result.stats.dropped_by_max_signals.items():
         say(f"{_printable(name)}: {n} alerts over max_signals were dropped")
     for exception in result.expired_exceptions:

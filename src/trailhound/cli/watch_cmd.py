@@ -125,7 +125,8 @@ def watch_command(
         pending = say_deliveries(done.deliveries, {a.id for a in done.alerts}, quiet=True,
                                  kept=True)  # fmt: skip
         emitted = done.alerts or any(d.delivered for d in done.deliveries)
-        flags = ((NEW_ALERTS if emitted else 0) | (0 if report.clean else INPUT_SET_ASIDE)
+        clean = report.clean and not done.scan.stats.failed
+        flags = ((NEW_ALERTS if emitted else 0) | (0 if clean else INPUT_SET_ASIDE)
                  | (DELIVERY_PENDING if pending else 0))  # fmt: skip
         return done
 
@@ -208,6 +209,9 @@ class _Status:
         self.following = done.waiting_for or self.following  # what the sources now wait for
         if self.live is None and not self.quiet:
             say(f"step {self.last}")
+        for name, reason in result.stats.failed.items():  # said every step: it needs fixing
+            say(f"rule {name!r} failed and was left out of this step (its matches wait): "
+                f"{reason}")  # fmt: skip
 
     def waiting(self, until: datetime) -> None:
         if self.live is not None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -21,11 +22,12 @@ from trailhound.alerts.model import Alert, alert_id
 from trailhound.cloudtrail.schema import BY_NAME
 from trailhound.engine import evidence, new_terms, query, sequence, suppression, threshold
 from trailhound.engine.candidates import Candidate, Outcome
-from trailhound.engine.filtering import ITEM, FilterPlan, Matcher
+from trailhound.engine.filtering import ITEM, FilterPlan, Matcher, failure
 from trailhound.engine.max_signals import first_per_interval
 from trailhound.engine.prefilter import stored_columns
-from trailhound.rules.model import Rule, RuleException
-from trailhound.state import ledger, matches
+from trailhound.engine.udfs import register
+from trailhound.rules.model import Rule, RuleException, SequenceSpec, ThresholdSpec
+from trailhound.state import counted, ledger, matches
 from trailhound.state.store import Store
 
 _US = timedelta(microseconds=1)
@@ -52,6 +54,8 @@ class RunStats:
     matched: Counter[str] = field(default_factory=Counter)
     alerts: Counter[str] = field(default_factory=Counter)
     already_emitted: int = 0
+    repeated: int = 0  # matches of events already counted (delivered twice, or read before)
+    failed: dict[str, str] = field(default_factory=dict)  # rule name -> why it failed
     dropped_by_max_signals: Counter[str] = field(default_factory=Counter)
 
 
@@ -82,7 +86,12 @@ class Detector:
         self.plan = FilterPlan.build(
             self.rules, exceptions=exceptions, now=self.now, since=since, until=until
         )
-        self.matcher = Matcher(self.plan, self.con)
+        # filters run on a connection of their own: an error there must not abort the
+        # store's transaction (DuckDB then refuses every later statement in it)
+        self._filter_con = duckdb.connect()
+        self._filter_con.execute("SET threads = 1")
+        register(self._filter_con)
+        self.matcher = Matcher(self.plan, self._filter_con)
         self._names = {rule.rule_id: rule.name for rule in self.rules}
         store.ensure_columns(stored_columns(self.rules))
         self._every_column = False
@@ -107,7 +116,7 @@ class Detector:
         if matched is not None:
             matched = matched.drop_columns([ITEM])
         latest = pc.max(pc.cast(batch.column("@timestamp"), pa.int64())).as_py()
-        self.add_matches(matched, events=batch.num_rows, latest=latest)
+        self.add_matches(matched, events=batch.num_rows, latest=latest, failed=self.matcher.failed)
 
     def add_matches(
         self,
@@ -117,6 +126,7 @@ class Detector:
         latest: int | None,
         records: bytes | None = None,
         hits: Mapping[str, int] | None = None,
+        failed: Mapping[str, str] | None = None,
     ) -> None:
         """Keep rows already matched elsewhere (`Matcher.match` in a worker).
 
@@ -125,6 +135,8 @@ class Detector:
         rows, addressed by their `evidence_item`. `hits` counts the matches per rule id when
         fewer rows than that are stored (see `trailhound.engine.eligibility`)."""
         self.stats.events += events
+        for rule_id, reason in (failed or {}).items():
+            self.stats.failed.setdefault(self._names.get(rule_id, rule_id), reason)
         if hits is None and matched is not None:
             hits = Counter(matched.column("rule_id").to_pylist())
         for rule_id, count in (hits or {}).items():
@@ -151,7 +163,7 @@ class Detector:
 
     def _store_pending(self) -> None:
         """Matches are stored in large inserts: each insert has a fixed cost."""
-        matches.append(self.store, self._pending, self._packs)
+        self.stats.repeated += matches.append(self.store, self._pending, self._packs)
         self._pending, self._packs, self._pending_rows = [], [], 0
 
     def finish(self, *, final: bool = True, clock: int | None = None) -> list[Alert]:
@@ -172,7 +184,15 @@ class Detector:
         cutoff = _NEVER if final else newest - int(self.lateness / _US)
         decided: list[tuple[Rule, Outcome, list[tuple[str, Candidate]]]] = []
         for rule in self.rules:
-            outcome = _EVALUATORS[rule.type](self.store, rule, cutoff)
+            if rule.name in self.stats.failed:
+                continue  # its matches stay pending: a later run, with the rule fixed, decides
+            try:
+                outcome = _EVALUATORS[rule.type](self.store, rule, cutoff)
+            except duckdb.Error:
+                raise  # the store's transaction is aborted: nothing of this run may commit
+            except Exception as exc:  # one rule's fault must not cost the others their alerts
+                self.stats.failed[rule.name] = failure(exc)
+                continue
             kept = outcome.candidates
             if not outcome.suppressed:
                 kept = self._cap_max_signals(rule, suppression.apply(self.store, rule, kept))
@@ -272,6 +292,23 @@ class Detector:
             for rule, o in outcomes
         }
         matches.forget(self.store, cutoff, retain, [s for _, o in outcomes for s in o.consumed])
+        if self._latest > -_NEVER:
+            counted.forget(self.store, {
+                rule.rule_id: self._latest - int(_counting_span(rule, self.lateness) / _US)
+                for rule, _ in outcomes
+            })  # fmt: skip
+
+
+def _counting_span(rule: Rule, lateness: timedelta) -> timedelta:
+    """How long a rule may still count an event, after the newest event seen: its duplicate
+    arriving later must still be known as one."""
+    spans = [timedelta(days=1), rule.lookback]
+    spec = rule.spec
+    if isinstance(spec, ThresholdSpec) and spec.window is not None:
+        spans.append(spec.window)
+    if isinstance(spec, SequenceSpec):
+        spans.append(spec.maxspan)
+    return max(spans) + lateness
 
 
 def _investigation(

@@ -120,6 +120,9 @@ class Matcher:
         self._name = f"_filter_{id(self):x}"
         self._prepared: set[int] = set()
         self._table_made = False
+        # rule id -> why its filter failed; the rule is left out for the rest of the run, the
+        # other rules go on (a rule that cannot run must not stop the rest)
+        self.failed: dict[str, str] = {}
 
     def match(self, batch: pa.RecordBatch, keep: Collection[str]) -> pa.Table | None:
         """The rows of `batch` each filter matches: `rule_id`, `step`, `ts` (epoch µs),
@@ -175,6 +178,8 @@ class Matcher:
         actions = values.column(ACTION).to_pylist()
         asked: dict[int, list[int]] = {}
         for f, rule in enumerate(self.plan.filters):
+            if rule.rule_id in self.failed:
+                continue
             mine = [g for g in groups if rule.pairs.admits(providers[g], actions[g])]
             if mine:
                 asked[f] = mine
@@ -190,7 +195,11 @@ class Matcher:
         self._fill(numbered)
         found: list[tuple[int, int]] = []
         for f in asked:
-            rows = self.con.execute(f"EXECUTE {self._statement(f)}").fetchall()
+            try:
+                rows = self.con.execute(f"EXECUTE {self._statement(f)}").fetchall()
+            except duckdb.Error as exc:  # the data met a condition it cannot evaluate
+                self.failed[self.plan.filters[f].rule_id] = failure(exc)
+                continue
             found += [(f, g) for (g,) in rows]
         out: dict[int, list[int]] = {}
         for f, g in found:
@@ -227,6 +236,12 @@ class Matcher:
         if len(self._known) >= _REMEMBER:
             self._known.clear()
         self._known[key] = filters
+
+
+def failure(exc: BaseException) -> str:
+    """A failed rule's reason in one short line."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first[:300]}"
 
 
 def _hashable(row: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -33,7 +33,10 @@ from trailhound.rules.model import (
 PROVIDER = "event.provider"
 ACTION = "event.action"
 # Columns every stored match needs: its time, its id (tie-breaks, alert ids) and when it was read.
-ALWAYS: frozenset[str] = frozenset({"@timestamp", "event.id", "event.ingested"})
+# the account and eventID identify an event delivered twice (`trailhound.state.counted`)
+ALWAYS: frozenset[str] = frozenset(
+    {"@timestamp", "event.id", "event.ingested", "cloud.account.id"}
+)
 
 # (provider, action); None stands for any value.
 Pair = tuple[str | None, str | None]

@@ -106,7 +106,7 @@ def scan(
             coverage.dynamodb.update(out.dynamodb)
             detector.add_matches(
                 out.matched, events=out.events, latest=out.latest, records=out.records,
-                hits=out.hits,
+                hits=out.hits, failed=out.failed,
             )  # fmt: skip
             if on_progress is not None:
                 on_progress(out.events)

@@ -114,6 +114,7 @@ class StageOutput:
     files_read: int = 0
     records_normalized: int = 0
     problems: Problems | None = None  # set when the stage had its own report
+    failed: dict[str, str] = field(default_factory=dict)  # rule id -> why its filter failed
 
 
 class Stage:
@@ -154,6 +155,7 @@ class Stage:
 
     def _take(self, report: Report) -> StageOutput:
         out, self._pending = self._pending, StageOutput()
+        out.failed = dict(self.matcher.failed)
         out.latest = _latest(self._times)
         out.dynamodb = _categories(self._dynamodb)
         self._times, self._dynamodb = [], Counter()
@@ -198,6 +200,7 @@ def _merged(out: StageOutput, rest: StageOutput) -> StageOutput:
     out.files_read += rest.files_read
     out.records_normalized += rest.records_normalized
     out.problems = rest.problems
+    out.failed.update(rest.failed)
     return out
 
 

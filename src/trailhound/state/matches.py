@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import pyarrow as pa
 
+from trailhound.state import counted
 from trailhound.state.store import Store
 
 CHUNK = "evidence_chunk"  # the column of a match naming its evidence pack
@@ -27,10 +28,14 @@ def next_pack(store: Store) -> int:
     return int(rows[0][0])
 
 
-def append(store: Store, tables: Sequence[pa.Table], packs: Sequence[tuple[int, bytes]]) -> None:
-    """Store matched rows (each insert has a fixed cost: give many at once) and packs."""
+def append(store: Store, tables: Sequence[pa.Table], packs: Sequence[tuple[int, bytes]]) -> int:
+    """Store matched rows (each insert has a fixed cost: give many at once) and packs; returns
+    how many rows were left out as events already counted (`trailhound.state.counted`)."""
+    repeated = 0
     if tables:
-        matched = pa.concat_tables(tables, promote_options="default")
+        given = pa.concat_tables(tables, promote_options="default")
+        matched = counted.first_counts(store, given)
+        repeated = given.num_rows - matched.num_rows
         with store.registered("_matched", matched):
             store.con.execute("INSERT INTO matches BY NAME SELECT * FROM _matched")
     if packs:
@@ -40,6 +45,7 @@ def append(store: Store, tables: Sequence[pa.Table], packs: Sequence[tuple[int, 
         )
         with store.registered("_packs", table):
             store.con.execute("INSERT INTO evidence SELECT chunk, data FROM _packs")
+    return repeated
 
 
 def rows(store: Store, seqs: Sequence[int]) -> pa.Table:

@@ -9,6 +9,8 @@
   (`trailhound.state.windows`).
 - `evidence`: packs of the raw records behind matches (`trailhound.engine.evidence`), so that
   a match needs only the columns its rule reads and the evidence can still show everything.
+- `counted`: which events each rule has counted, so an event delivered twice counts once
+  (`trailhound.state.counted`).
 - `outbox`: per alert and output, whether it was delivered (`trailhound.state.outbox`).
 - `inputs`, `marks`: what `watch` has read of each source, and where its listings stand
   (`trailhound.state.inputs`).
@@ -58,6 +60,8 @@ CREATE TABLE IF NOT EXISTS marks (
 CREATE TABLE IF NOT EXISTS outbox (
     alert_id VARCHAR, output VARCHAR, queued_at TIMESTAMPTZ, attempts INTEGER,
     last_error VARCHAR, delivered_at TIMESTAMPTZ, PRIMARY KEY (alert_id, output));
+CREATE TABLE IF NOT EXISTS counted (
+    rule_id VARCHAR, step INTEGER, account VARCHAR, event_id VARCHAR, ts BIGINT);
 CREATE SEQUENCE IF NOT EXISTS match_seq;
 """
 
