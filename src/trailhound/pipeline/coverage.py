@@ -38,11 +38,13 @@ HOW_TO_ENABLE = (
 
 @dataclass
 class Coverage:
-    """DynamoDB events seen, by CloudTrail event category (Management, Data), and by the
-    `TIMELINE_STEP` interval they happened in (keyed by its start, epoch µs)."""
+    """DynamoDB events seen: by CloudTrail event category (Management, Data), by the
+    `TIMELINE_STEP` interval they happened in (keyed by its start, epoch µs), and by the
+    account whose trail logged them and region ("" where the record does not say)."""
 
     dynamodb: Counter[str] = field(default_factory=Counter)
     timeline: Counter[int] = field(default_factory=Counter)
+    places: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def add(self, batch: pa.RecordBatch) -> None:
         mask = pc.equal(batch.column("event.provider"), DYNAMODB)

@@ -106,6 +106,7 @@ class StageOutput:
     latest: int | None = None  # the newest event time read (epoch µs)
     dynamodb: Counter[str] = field(default_factory=Counter)  # for Coverage
     dynamodb_times: Counter[int] = field(default_factory=Counter)  # Coverage.timeline
+    dynamodb_places: Counter[tuple[str, str]] = field(default_factory=Counter)  # Coverage.places
     hits: Counter[str] = field(default_factory=Counter)  # rows each rule matched, by rule id
     files_read: int = 0
     records_normalized: int = 0
@@ -127,6 +128,7 @@ class Stage:
         self._times: list[str] = []  # event times read since the last output
         self._dynamodb: Counter[tuple[str | None, str | None]] = Counter()
         self._dynamodb_times: list[str] = []
+        self._dynamodb_places: Counter[tuple[str, str]] = Counter()
 
     def run(self, blobs: Iterable[Blob], report: Report | None = None) -> Iterator[StageOutput]:
         """Outputs per batch; with no `report`, problems travel in the outputs."""
@@ -154,6 +156,7 @@ class Stage:
         out.latest = _latest(self._times)
         out.dynamodb = _categories(self._dynamodb)
         out.dynamodb_times = _intervals(self._dynamodb_times)
+        out.dynamodb_places, self._dynamodb_places = self._dynamodb_places, Counter()
         self._times, self._dynamodb, self._dynamodb_times = [], Counter(), []
         out.files_read, report.files_read = report.files_read, 0
         out.records_normalized, report.records_normalized = report.records_normalized, 0
@@ -165,6 +168,9 @@ class Stage:
         dynamodb = [r for r in records if r.eventSource == DYNAMODB]
         self._dynamodb.update((r.eventCategory, r.eventName) for r in dynamodb)
         self._dynamodb_times += [r.eventTime for r in dynamodb]
+        self._dynamodb_places.update(
+            (r.recipientAccountId or "", r.awsRegion or "") for r in dynamodb
+        )
         return self._pick(records)
 
     def _matches(
@@ -194,6 +200,7 @@ def _merged(out: StageOutput, rest: StageOutput) -> StageOutput:
         out.latest = rest.latest
     out.dynamodb.update(rest.dynamodb)
     out.dynamodb_times.update(rest.dynamodb_times)
+    out.dynamodb_places.update(rest.dynamodb_places)
     out.files_read += rest.files_read
     out.records_normalized += rest.records_normalized
     out.problems = rest.problems
