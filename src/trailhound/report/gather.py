@@ -125,7 +125,7 @@ def gather(
                 alert=alert,
                 summary=summary,
                 time=time,
-                severity=rule.severity,
+                severity=severity_of(summary.severity),
                 rule=rule.index,
                 networks=networks(alert),
                 user_agents=field_values(alert, "user_agent.original"),
@@ -252,7 +252,7 @@ def _span(views: Sequence[AlertView], scope: Scope) -> tuple[int | None, int | N
     times = [v.time for v in views]
     for start in scope.activity or {}:
         if _inside(start, scope) or _inside(start + scope.step - 1, scope):
-            times += [start, start + scope.step]
+            times += [start, start + scope.step - 1]
     if not times:
         return None, None
     start, end = min(times), max(times)

@@ -86,7 +86,7 @@ def draw(data: ReportData) -> Timeline | None:
         return None
     step = _step(data.end - data.start, data.scope.step if data.scope.activity else 0)
     start = data.start - data.start % step
-    end = max(start + step, -(-data.end // step) * step)
+    end = (data.end // step + 1) * step  # the interval holding the last moment included
     activity = data.scope.activity
     counted = activity if activity is not None else _alert_counts(data.alerts)
     counts = _binned(counted, start, end, step)
