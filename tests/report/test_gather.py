@@ -119,7 +119,8 @@ def test_routine_alerts_make_one_step_and_rare_ones_stand_out(make_alert: AlertM
 def test_long_stories_are_cut_and_say_so(make_alert: AlertMaker) -> None:
     alerts = [
         # 45 rules, two alerts each and never in a row: none is routine, each alert a step
-        make_alert(time=at(i), rule_name=f"rule {i % 45}", actor="busy") for i in range(90)
+        make_alert(time=at(i), rule_name=f"rule {i % 45}", actor="busy")
+        for i in range(90)
     ]
     story = gather(alerts, SAVED).stories[0]
     assert len(story.steps) == MOST_STEPS
