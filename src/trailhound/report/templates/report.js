@@ -287,8 +287,18 @@
   form.addEventListener("change", function (event) {
     if (event.target.name !== "q") apply();
   });
-  form.addEventListener("submit", function (event) { event.preventDefault(); apply(); });
-  form.addEventListener("reset", function () { setTimeout(apply, 0); });
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    clearTimeout(typing);
+    apply();
+  });
+  form.addEventListener("reset", function (event) {
+    // done here rather than by the browser, so that the list follows at once
+    event.preventDefault();
+    clear();
+    form.elements.order.value = "severity";
+    apply();
+  });
   more.addEventListener("click", function () { limit += PAGE; render(); });
   marks.forEach(function (mark) {
     mark.addEventListener("click", function () {
