@@ -117,7 +117,8 @@ def gather(
         time = _time(alert)
         if not _inside(time, scope):
             continue
-        summary = summarize(alert)
+        # the guide is rendered once per rule, so its triage step need not be found per alert
+        summary = summarize({k: v for k, v in alert.items() if k != "guide"})
         rule = _rule(rules, alert, summary)
         views.append(
             AlertView(
