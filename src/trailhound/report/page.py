@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cache
@@ -22,12 +23,16 @@ import orjson
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from trailhound.alerts.render import printable
 from trailhound.alerts.summary import headline
 from trailhound.report.gather import SEVERITIES, UNRATED, AlertView, ReportData
 from trailhound.report.guide import render_guide
 from trailhound.report.timeline import draw
 
+# C0 and C1 controls, DEL, the line and paragraph separators and the bidi controls: what the
+# terminal shows as escapes too. The page's script escapes the same characters (report.js).
+_INVISIBLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
 _JSON_ESCAPES = {
     ord("<"): "\\u003c",
     ord(">"): "\\u003e",
@@ -135,7 +140,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["visible"] = _visible
+    env.filters["visible"] = visible
     env.filters["when"] = _when
     env.filters["minute"] = _minute
     env.filters["number"] = "{:,}".format
@@ -155,10 +160,15 @@ def _digest(text: str) -> str:
     return "sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
 
 
-def _visible(value: object) -> str:
-    """Control and bidirectional characters made visible (`\\u202e`), as the terminal shows
-    them: a right-to-left override in a table name must not reverse the text after it."""
-    return printable(value, limit=1 << 30)
+def visible(value: object) -> str:
+    """Control and bidirectional characters made visible (`\\u202e`): a right-to-left
+    override in a table name must not reverse the text after it."""
+    return _INVISIBLE.sub(_escaped, str(value))
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def _moment(us: int) -> datetime:

@@ -11,9 +11,9 @@
   var RANK = { critical: 4, high: 3, medium: 2, low: 1, unrated: 0 };
   var ATTACK = /^https:\/\/attack\.mitre\.org\/techniques\/T\d{4}(\/\d{3})?\/$/;
   // as the terminal shows them: control and bidirectional characters as escapes
-  var CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+  var CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
   // in pretty-printed JSON the line breaks are the printer's own; strings have theirs escaped
-  var INVISIBLE = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+  var INVISIBLE = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
   var EVIDENCE = [
     ["time", "@timestamp"], ["action", "event.action"], ["outcome", "event.outcome"],
     ["user", "user.name"], ["source", "source.address"], ["country", "source.geo.country_iso_code"],
