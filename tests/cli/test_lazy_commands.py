@@ -15,6 +15,7 @@ from trailhound.cli.alerts_cmd import alerts
 from trailhound.cli.config_cmd import config
 from trailhound.cli.demo_cmd import demo
 from trailhound.cli.normalize_cmd import normalize
+from trailhound.cli.report_cmd import report
 from trailhound.cli.rules_cmd import rules
 from trailhound.cli.scan_cmd import scan_command
 from trailhound.cli.simulate_cmd import simulate_command
@@ -25,14 +26,16 @@ COMMANDS: dict[str, click.Command] = {
     "config": config,
     "demo": demo,
     "normalize": normalize,
+    "report": report,
     "rules": rules,
     "scan": scan_command,
     "simulate": simulate_command,
     "watch": watch_command,
 }
 
-# What a scan has no use for: the simulator, the demo, and rich's markdown renderer (rules show).
-NOT_FOR_SCAN = ("trailhound.simulate", "trailhound.demo", "rich.markdown")
+# What a scan has no use for: the simulator, the demo, rich's markdown renderer (rules show), and
+# the report's page makers unless --report asks for one.
+NOT_FOR_SCAN = ("trailhound.simulate", "trailhound.demo", "rich.markdown", "jinja2", "markdown_it")
 
 
 def _modules_after(code: str) -> set[str]:

@@ -19,6 +19,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("config_cmd", "config"),
     "demo": ("demo_cmd", "demo"),
     "normalize": ("normalize_cmd", "normalize"),
+    "report": ("report_cmd", "report"),
     "rules": ("rules_cmd", "rules"),
     "scan": ("scan_cmd", "scan_command"),
     "simulate": ("simulate_cmd", "simulate_command"),

@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from trailhound.alerts.render import alerts_table
+from trailhound.cli.report_cmd import report_option, write_scan_report
 from trailhound.demo import DemoResult, run_demo
 from trailhound.escaping import printable
 from trailhound.simulate import DEFAULT_DAYS
@@ -30,8 +31,11 @@ _NOISY_MIN_ALERTS = 10
     type=click.Path(file_okay=False, path_type=Path),
     help="Keep the simulated CloudTrail in this folder (default: a temporary one).",
 )
+@report_option
 @click.pass_context
-def demo(ctx: click.Context, days: int, seed: int, keep: Path | None) -> None:
+def demo(
+    ctx: click.Context, days: int, seed: int, keep: Path | None, report_path: Path | None
+) -> None:
     """Simulate days of CloudTrail with attacks in it, hunt them, and check every alert."""
     console = Console(width=None if Console().is_terminal else 140)
     console.print(f"Simulating {days} days of CloudTrail (seed {seed}) and scanning it...")
@@ -41,6 +45,9 @@ def demo(ctx: click.Context, days: int, seed: int, keep: Path | None) -> None:
         with tempfile.TemporaryDirectory(prefix="trailhound-demo-") as tmp:
             result = run_demo(Path(tmp), days=days, seed=seed)
     _show(console, result)
+    if report_path is not None:
+        origin = f"the demo: {days} days of simulated CloudTrail (seed {seed})"
+        write_scan_report(report_path, result.scan, result.rules, origin=origin)
     ctx.exit(0 if result.exact else 1)
 
 

@@ -34,6 +34,7 @@ from trailhound.cli.common import (
 )
 from trailhound.cli.config_cmd import config_option, config_or_fail
 from trailhound.cli.delivery import cli_output, format_option, output_option, say_deliveries
+from trailhound.cli.report_cmd import report_option, write_scan_report
 from trailhound.cli.settings import (
     exceptions_from,
     exceptions_option,
@@ -76,6 +77,7 @@ DELIVERY_PENDING = 8
 @click.option("--no-state", is_flag=True, help="Keep no state: every run starts fresh.")
 @format_option
 @output_option
+@report_option
 @geoip_option
 @click.option(
     "--workers",
@@ -99,6 +101,7 @@ def scan_command(
     no_state: bool,
     output_format: str | None,
     output: Path | None,
+    report_path: Path | None,
     geoip: tuple[Path, ...],
     workers: int | None,
     quiet: bool,
@@ -136,6 +139,9 @@ def scan_command(
         store.close()
     if not quiet:
         _summary(result, rules)
+    if report_path is not None:
+        write_scan_report(report_path, result, rules, since=window[0], until=window[1],
+                          paths=paths)  # fmt: skip
     pending = say_deliveries(deliveries, {a.id for a in result.alerts}, quiet=quiet,
                              kept=not no_state)  # fmt: skip
     emitted = result.alerts or any(d.delivered for d in deliveries)

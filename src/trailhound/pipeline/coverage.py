@@ -26,6 +26,9 @@ DATA_EVENT_ACTIONS = frozenset(
         "GetRecords", "GetShardIterator", "DescribeStream", "ListStreams",
     }
 )  # fmt: skip
+TIMELINE_STEP = 5 * 60 * 1_000_000
+"""The interval (µs) in which DynamoDB events are counted for a report's timeline: a year of
+input is about 105,000 counts, small enough to keep whole."""
 HOW_TO_ENABLE = (
     "turn on DynamoDB data events in the trail: CloudTrail console > Trails > Data events > "
     "add resource type DynamoDB (or `aws cloudtrail put-event-selectors` with "
@@ -35,9 +38,13 @@ HOW_TO_ENABLE = (
 
 @dataclass
 class Coverage:
-    """DynamoDB events seen, by CloudTrail event category (Management, Data)."""
+    """DynamoDB events seen: by CloudTrail event category (Management, Data), by the
+    `TIMELINE_STEP` interval they happened in (keyed by its start, epoch µs), and by the
+    account whose trail logged them and region ("" where the record does not say)."""
 
     dynamodb: Counter[str] = field(default_factory=Counter)
+    timeline: Counter[int] = field(default_factory=Counter)
+    places: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def add(self, batch: pa.RecordBatch) -> None:
         mask = pc.equal(batch.column("event.provider"), DYNAMODB)

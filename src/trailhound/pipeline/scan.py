@@ -104,6 +104,8 @@ def scan(
             report.files_read += out.files_read
             report.records_normalized += out.records_normalized
             coverage.dynamodb.update(out.dynamodb)
+            coverage.timeline.update(out.dynamodb_times)
+            coverage.places.update(out.dynamodb_places)
             detector.add_matches(
                 out.matched, events=out.events, latest=out.latest, records=out.records,
                 hits=out.hits, failed=out.failed,

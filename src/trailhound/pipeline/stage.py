@@ -32,7 +32,7 @@ from trailhound.engine.prefilter import (
     stored_columns,
 )
 from trailhound.engine.udfs import register
-from trailhound.pipeline.coverage import DYNAMODB, Coverage
+from trailhound.pipeline.coverage import DYNAMODB, TIMELINE_STEP, Coverage
 from trailhound.rules.model import Rule, RuleException
 from trailhound.sources import Blob
 
@@ -110,6 +110,8 @@ class StageOutput:
     events: int = 0  # records read, whether kept or not
     latest: int | None = None  # the newest event time read (epoch µs)
     dynamodb: Counter[str] = field(default_factory=Counter)  # for Coverage
+    dynamodb_times: Counter[int] = field(default_factory=Counter)  # Coverage.timeline
+    dynamodb_places: Counter[tuple[str, str]] = field(default_factory=Counter)  # Coverage.places
     hits: Counter[str] = field(default_factory=Counter)  # rows each rule matched, by rule id
     files_read: int = 0
     records_normalized: int = 0
@@ -131,6 +133,8 @@ class Stage:
         self._pending = StageOutput()
         self._times: list[str] = []  # event times read since the last output
         self._dynamodb: Counter[tuple[str | None, str | None]] = Counter()
+        self._dynamodb_times: list[str] = []
+        self._dynamodb_places: Counter[tuple[str, str]] = Counter()
 
     def run(self, blobs: Iterable[Blob], report: Report | None = None) -> Iterator[StageOutput]:
         """Outputs per batch; with no `report`, problems travel in the outputs."""
@@ -158,7 +162,9 @@ class Stage:
         out.failed = dict(self.matcher.failed)
         out.latest = _latest(self._times)
         out.dynamodb = _categories(self._dynamodb)
-        self._times, self._dynamodb = [], Counter()
+        out.dynamodb_times = _intervals(self._dynamodb_times)
+        out.dynamodb_places, self._dynamodb_places = self._dynamodb_places, Counter()
+        self._times, self._dynamodb, self._dynamodb_times = [], Counter(), []
         out.files_read, report.files_read = report.files_read, 0
         out.records_normalized, report.records_normalized = report.records_normalized, 0
         return out
@@ -166,8 +172,11 @@ class Stage:
     def _select(self, records: list[Record]) -> list[int]:
         self._pending.events += len(records)
         self._times += [r.eventTime for r in records]
-        self._dynamodb.update(
-            (r.eventCategory, r.eventName) for r in records if r.eventSource == DYNAMODB
+        dynamodb = [r for r in records if r.eventSource == DYNAMODB]
+        self._dynamodb.update((r.eventCategory, r.eventName) for r in dynamodb)
+        self._dynamodb_times += [r.eventTime for r in dynamodb]
+        self._dynamodb_places.update(
+            (r.recipientAccountId or "", r.awsRegion or "") for r in dynamodb
         )
         return self._pick(records)
 
@@ -197,6 +206,8 @@ def _merged(out: StageOutput, rest: StageOutput) -> StageOutput:
     if rest.latest is not None and (out.latest is None or rest.latest > out.latest):
         out.latest = rest.latest
     out.dynamodb.update(rest.dynamodb)
+    out.dynamodb_times.update(rest.dynamodb_times)
+    out.dynamodb_places.update(rest.dynamodb_places)
     out.files_read += rest.files_read
     out.records_normalized += rest.records_normalized
     out.problems = rest.problems
@@ -208,12 +219,26 @@ def _latest(texts: list[str]) -> int | None:
     """The newest of these event times (epoch µs); unparseable times are left out."""
     if not texts:
         return None
+    latest = pc.max(_epoch_us(texts)).as_py()
+    return None if latest is None else int(latest)
+
+
+def _intervals(texts: list[str]) -> Counter[int]:
+    """How many of these event times fall in each `TIMELINE_STEP` interval, keyed by its start
+    (epoch µs); unparseable times are left out."""
+    if not texts:
+        return Counter()
+    starts = pc.multiply(pc.divide(_epoch_us(texts), TIMELINE_STEP), TIMELINE_STEP)
+    counts = pc.value_counts(starts.drop_null()).to_pylist()
+    return Counter({item["values"]: item["counts"] for item in counts})
+
+
+def _epoch_us(texts: list[str]) -> pa.Array:
     try:
         times = pa.array(texts, pa.string()).cast(_TIMESTAMP)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         times = pa.array([parse_event_time(t) for t in texts], _TIMESTAMP)
-    latest = pc.max(pc.cast(times, pa.int64())).as_py()
-    return None if latest is None else int(latest)
+    return pc.cast(times, pa.int64())
 
 
 def _categories(seen: Counter[tuple[str | None, str | None]]) -> Counter[str]:
