@@ -163,6 +163,14 @@ def bad_line(n: int, *, deep_from: int = 2, deep_to: int = 200) -> st.SearchStra
 
 # -- whole files ----------------------------------------------------------------------------------
 
+# Names a bucket's keys may hold: a terminal title and clear, a bidi override that turns
+# "json" into "nosj", a forged line, a bell, a Slack mention.
+NASTY_NAMES = (
+    "x\x1b]0;owned\x07\x1b[2J.json", "report\u202enosj.json", "a\r\ntrailhound: FORGED.json",
+    "bell\x07.json.gz", "<!channel> <@U024BE7LH>.json", "tab\there\x7f\x9b.ndjson",
+)  # fmt: skip
+
+
 def names(unsafe: bool = True) -> st.SearchStrategy[str]:
     """File names: spaces, unicode, dashes, misleading suffixes, and (when `unsafe`) the
     control and bidi characters a bucket's keys may hold. Never hidden (no leading dot), never
@@ -174,7 +182,7 @@ def names(unsafe: bool = True) -> st.SearchStrategy[str]:
     ])  # fmt: skip
     if not unsafe:
         return safe
-    return safe | hostile_text.map(lambda t: "z" + t.replace("/", "_")[:150] + ".json")
+    return safe | st.sampled_from(NASTY_NAMES) | hostile_text.map(lambda t: "z" + t.replace("/", "_")[:150] + ".json")
 
 
 def damaged_gzip(data: bytes, at: int, how: str) -> bytes:

@@ -68,3 +68,10 @@ FIRST_LINE_DECIDES = pytest.mark.xfail(
     "the same line second costs only itself. Form detection is in envelopes.py (the lead's)",
 )
 # Broad properties never put a bad line first in a file with good lines after it.
+
+RAW_JSON_NORMALIZE = pytest.mark.xfail(
+    strict=True,
+    reason="issue 11: `normalize` writes orjson output as is, so U+202E, U+2028 and C1 controls "
+    "in a record reach stdout raw; needs the JSON escaping the lead is adding for alerts "
+    "(cli/normalize_cmd.py)",
+)
