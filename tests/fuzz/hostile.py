@@ -182,7 +182,9 @@ def names(unsafe: bool = True) -> st.SearchStrategy[str]:
     ])  # fmt: skip
     if not unsafe:
         return safe
-    return safe | st.sampled_from(NASTY_NAMES) | hostile_text.map(lambda t: "z" + t.replace("/", "_")[:150] + ".json")
+    # at most 50 characters: 4 bytes each still fit a file system's 255-byte name
+    drawn = hostile_text.map(lambda t: "z" + t.replace("/", "_").replace("\x00", "0")[:50])
+    return safe | st.sampled_from(NASTY_NAMES) | drawn.map(lambda t: t + ".json")
 
 
 def damaged_gzip(data: bytes, at: int, how: str) -> bytes:
