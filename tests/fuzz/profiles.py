@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, settings
 _SLOW_INPUT = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example]
 
 settings.register_profile(
-    "trailhound-fuzz-ci", max_examples=100, deadline=None, database=None, derandomize=True,
+    "trailhound-fuzz-ci", max_examples=150, deadline=None, database=None, derandomize=True,
     suppress_health_check=_SLOW_INPUT, print_blob=True,
 )  # fmt: skip
 settings.register_profile(
