@@ -14,10 +14,9 @@ from pathlib import Path
 import click
 import orjson
 
-from trailhound.cli.common import USAGE_ERROR, say, time_or_fail
+from trailhound.cli.common import say, time_or_fail
 from trailhound.cli.config_cmd import config_option, config_or_fail
-from trailhound.cli.settings import CLI_OUTPUT, outputs_from, state_path_from
-from trailhound.errors import TrailhoundError
+from trailhound.cli.settings import CLI_OUTPUT, open_store, outputs_from, state_path_from
 from trailhound.outputs.base import Output
 from trailhound.outputs.stream import StreamOutput
 from trailhound.state.ledger import StoredAlert, requeue, stored
@@ -26,7 +25,7 @@ from trailhound.state.store import Store
 DELIVERY_PENDING = 8
 
 state_option = click.option(
-    "--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
+    "--state", "state_path", type=click.Path(path_type=Path),
     help="State file. Default: the config's [state] path, else "
     "$XDG_STATE_HOME/trailhound/state.duckdb.",
 )  # fmt: skip
@@ -59,7 +58,7 @@ def list_alerts(
     now = datetime.now(UTC)
     start = time_or_fail(since, now=now, option="--since")
     end = time_or_fail(until, now=now, option="--until")
-    store = _open(state_path_from(config_or_fail(config_path), state_path, False))
+    store = open_store(state_path_from(config_or_fail(config_path), state_path, False))
     try:
         found = stored(store, since=_us(start), until=_us(end), rule=rule,
                        pending_only=pending)  # fmt: skip
@@ -94,7 +93,7 @@ def resend(
     config = config_or_fail(config_path)
     outputs = {o.name: o for o in [StreamOutput(CLI_OUTPUT, lambda: sys.stdout),
                                    *outputs_from(config)]}  # fmt: skip
-    store = _open(state_path_from(config, state_path, False))
+    store = open_store(state_path_from(config, state_path, False))
     try:
         chosen = _alerts_named(store, ids)
         names = _targets(targets, chosen, outputs)
@@ -135,14 +134,6 @@ def _targets(
         for name in sorted(gone):
             say(f"note: output {name} is no longer configured; its copy stays queued")
     return list(targets)
-
-
-def _open(path: Path | None) -> Store:
-    try:
-        return Store.open(path)
-    except TrailhoundError as err:
-        click.echo(f"trailhound: {err}", err=True)
-        raise click.exceptions.Exit(USAGE_ERROR) from None
 
 
 def _us(moment: datetime | None) -> int | None:

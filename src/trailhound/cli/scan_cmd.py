@@ -34,6 +34,7 @@ from trailhound.cli.common import (
 )
 from trailhound.cli.config_cmd import config_option, config_or_fail
 from trailhound.cli.delivery import cli_output, format_option, output_option, say_deliveries
+from trailhound.cli.exits import INTERRUPT_NOTE
 from trailhound.cli.settings import (
     exceptions_from,
     exceptions_option,
@@ -57,6 +58,10 @@ if TYPE_CHECKING:
 NEW_ALERTS = 1
 INPUT_SET_ASIDE = 4
 DELIVERY_PENDING = 8
+INTERRUPTED_SCAN = (
+    "interrupted; the state holds this scan whole or not at all (it commits in one "
+    "transaction): the same command again carries on, and repeats no alert"
+)
 
 
 @click.command(name="scan")
@@ -68,7 +73,7 @@ DELIVERY_PENDING = 8
 @click.option(
     "--state",
     "state_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     help="State file (terms seen, open windows, alerts already emitted, the outbox). Default: "
     "the config's [state] path, else $XDG_STATE_HOME/trailhound/state.duckdb. Use --no-state "
     "for a run that keeps none.",
@@ -123,6 +128,7 @@ def scan_command(
     )
     report = Report(on_problem=print_problem, on_skip=None if quiet else print_note)
     store = open_store(state_path_from(config, state_path, no_state))
+    ctx.meta[INTERRUPT_NOTE] = INTERRUPTED_SCAN
     try:
         with _progress(quiet) as progress:
             result = scan(

@@ -86,10 +86,9 @@ def state_path_from(config: Config, flag: Path | None, no_state: bool) -> Path |
 
 
 def open_store(path: Path | None) -> Store:
-    """The state file (in memory when None); a file that cannot be used stops the command."""
+    """The state file (in memory when None). A file that cannot be used raises StateError,
+    which ends the command with its own status (trailhound.cli.exits), not as a usage error:
+    the option was well formed, the file is what needs the user's attention."""
     from trailhound.state.store import Store
 
-    try:
-        return Store.open(path)
-    except TrailhoundError as exc:
-        raise click.BadParameter(str(exc), param_hint="--state") from None
+    return Store.open(path)

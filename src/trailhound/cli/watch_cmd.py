@@ -62,7 +62,7 @@ ABANDONED = 130
               help="How long to wait for late events before deciding.")  # fmt: skip
 @rules_option
 @exceptions_option
-@click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--state", "state_path", type=click.Path(path_type=Path),
               help="State file. Default: the config's [state] path, else "
               "$XDG_STATE_HOME/trailhound/state.duckdb.")  # fmt: skip
 @format_option
