@@ -14,9 +14,15 @@ from pathlib import Path
 import click
 import orjson
 
-from trailhound.cli.common import say, time_or_fail
+from trailhound.cli.common import say
 from trailhound.cli.config_cmd import config_option, config_or_fail
-from trailhound.cli.settings import CLI_OUTPUT, open_store, outputs_from, state_path_from
+from trailhound.cli.settings import (
+    CLI_OUTPUT,
+    open_store,
+    outputs_from,
+    state_path_from,
+    time_window_or_fail,
+)
 from trailhound.outputs.base import Output
 from trailhound.outputs.stream import StreamOutput
 from trailhound.state.ledger import StoredAlert, requeue, stored
@@ -56,8 +62,7 @@ def list_alerts(
 ) -> None:
     """List alerts from the state, oldest first, with the outputs still waiting for each."""
     now = datetime.now(UTC)
-    start = time_or_fail(since, now=now, option="--since")
-    end = time_or_fail(until, now=now, option="--until")
+    start, end = time_window_or_fail(since, until, now=now)
     store = open_store(state_path_from(config_or_fail(config_path), state_path, False))
     try:
         found = stored(store, since=_us(start), until=_us(end), rule=rule,

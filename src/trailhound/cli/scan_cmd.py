@@ -30,7 +30,6 @@ from trailhound.cli.common import (
     print_problem,
     say,
     sources_or_fail,
-    time_or_fail,
 )
 from trailhound.cli.config_cmd import config_option, config_or_fail
 from trailhound.cli.delivery import cli_output, format_option, output_option, say_deliveries
@@ -43,6 +42,7 @@ from trailhound.cli.settings import (
     rules_from,
     rules_option,
     state_path_from,
+    time_window_or_fail,
 )
 from trailhound.cloudtrail.report import Report
 from trailhound.pipeline.deliver import deliver
@@ -118,14 +118,11 @@ def scan_command(
     now = datetime.now(UTC)
     config = config_or_fail(config_path)
     rules = rules_from(config, rule_paths)
-    exceptions = exceptions_from(config, exceptions_path)
+    exceptions = exceptions_from(config, exceptions_path, rules)
     outputs = [cli_output(output_format, output), *outputs_from(config)]
     sources = sources_or_fail(paths)
     enricher = enricher_or_fail(geoip)
-    window = (
-        time_or_fail(since, now=now, option="--since"),
-        time_or_fail(until, now=now, option="--until"),
-    )
+    window = time_window_or_fail(since, until, now=now)
     report = Report(on_problem=print_problem, on_skip=None if quiet else print_note)
     store = open_store(state_path_from(config, state_path, no_state))
     ctx.meta[INTERRUPT_NOTE] = INTERRUPTED_SCAN

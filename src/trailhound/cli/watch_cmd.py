@@ -98,7 +98,7 @@ def watch_command(
     config = config_or_fail(config_path)
     sources = _sources(config, specs)
     rules = rules_from(config, rule_paths)
-    exceptions = exceptions_from(config, exceptions_path)
+    exceptions = exceptions_from(config, exceptions_path, rules)
     outputs = [cli_output(output_format, output), *outputs_from(config)]
     enricher = enricher_or_fail(geoip)
     every = _interval(config, interval)
