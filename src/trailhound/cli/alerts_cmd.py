@@ -146,9 +146,8 @@ def _us(moment: datetime | None) -> int | None:
 
 
 def _table(found: Sequence[StoredAlert]) -> None:
-    from rich.console import Console
-
     from trailhound.alerts.render import alerts_table
+    from trailhound.cli.tables import print_table
 
     waiting = [", ".join(item.pending) for item in found]
-    Console().print(alerts_table([a.alert for a in found], extra={"waiting for": waiting}))
+    print_table(alerts_table([a.alert for a in found], extra={"waiting for": waiting}))
