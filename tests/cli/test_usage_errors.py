@@ -92,3 +92,54 @@ def test_an_exceptions_file_whose_names_all_exist_says_nothing(
                                    "AWS DynamoDB Backup Deleted"))  # fmt: skip
     done = trailhound("scan", logs, "--no-state", "-q", "--exceptions", exceptions)
     assert done.returncode == 1 and done.stderr == ""
+
+
+def test_a_scan_with_no_rules_is_a_usage_error_naming_the_files_it_skipped(
+    logs: Path, tmp_path: Path
+) -> None:
+    """A folder of Sigma rules, which `scan --rules` does not read."""
+    sigma = tmp_path / "sigma"
+    (sigma / "cloud").mkdir(parents=True)
+    for name in ("cloud/dynamodb_table_deleted.yml", "cloud/dynamodb_scan.yml", "README.md"):
+        (sigma / name).write_text("title: x\n")
+    done = trailhound("scan", logs, "--no-state", "--rules", sigma)
+    assert done.returncode == USAGE_ERROR
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == [
+        f"trailhound: {sigma / 'README.md'}: skipped: not a rule file trailhound reads",
+        f"trailhound: {sigma / 'cloud/dynamodb_scan.yml'}: skipped: not a rule file trailhound "
+        "reads",
+        f"trailhound: {sigma / 'cloud/dynamodb_table_deleted.yml'}: skipped: not a rule file "
+        "trailhound reads",
+        "trailhound: no rules to run: no rule file found; a scan without rules could find "
+        "nothing",
+    ]
+
+
+def test_files_skipped_beside_rules_are_named_and_the_rules_run(
+    logs: Path, tmp_path: Path, shared_data: Path
+) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    shipped = shared_data / "elastic-rules"
+    chosen = sorted(p for p in shipped.glob("*.toml") if "dynamodb" in p.name)
+    for rule in chosen:
+        (rules / rule.name).write_bytes(rule.read_bytes())
+    (rules / "notes.txt").write_text("which rules we run, and why\n")
+    done = trailhound("scan", logs, "--no-state", "--rules", rules)
+    assert done.returncode in (0, 1), done.stderr
+    assert f"trailhound: {rules / 'notes.txt'}: skipped: not a rule file trailhound reads" in (
+        done.stderr.splitlines()
+    )
+    assert f"with {len(chosen)} rules" in done.stderr
+
+
+def test_a_configuration_that_switches_every_rule_off_is_a_usage_error(
+    logs: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "trailhound.toml"
+    config.write_text('[rules]\nenabled = ["AWS DynamoDB Table Scanned"]\n'
+                      'disabled = ["AWS DynamoDB Table Scanned"]\n')  # fmt: skip
+    done = trailhound("scan", logs, "--no-state", "--config", config)
+    assert done.returncode == USAGE_ERROR
+    assert "no rules to run: the configuration switches off every rule" in done.stderr

@@ -16,6 +16,7 @@ from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 
+from trailhound.cli.common import say_skipped_rule_files
 from trailhound.cli.tables import print_table
 from trailhound.errors import RuleError
 from trailhound.rules.attack import technique_ids
@@ -117,7 +118,9 @@ def show(rule: str, paths: tuple[Path, ...]) -> None:
 
 
 def _load(paths: Sequence[Path]) -> LoadResult:
-    return load_rules(list(paths) or [shipped_pack_dir()])
+    result = load_rules(list(paths) or [shipped_pack_dir()])
+    say_skipped_rule_files(result.skipped)
+    return result
 
 
 def _summary(result: LoadResult) -> str:

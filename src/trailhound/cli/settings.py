@@ -50,6 +50,11 @@ def rules_from(config: Config, rule_paths: Sequence[Path]) -> list[Rule]:
             click.echo(f"trailhound: {problem}", err=True)
     if problems and not rule_paths:
         raise click.exceptions.Exit(USAGE_ERROR)
+    if not any(rule.enabled for rule in applied):
+        # a scan without rules reads everything and can find nothing: never what was meant
+        why = "the configuration switches off every rule" if applied else "no rule file found"
+        say(f"no rules to run: {why}; a scan without rules could find nothing")
+        raise click.exceptions.Exit(USAGE_ERROR)
     return applied
 
 
