@@ -4,7 +4,8 @@ Alerts go to stdout (or --output); progress, problems and the summary go to stde
 Exit status is a sum of flags: 0 nothing to report, +1 alerts were emitted (new ones, or ones
 an earlier run could not deliver), +4 some input was set aside, +8 some alerts could not be
 delivered and wait for the next run; 2 alone is a usage error (bad option, rule that does not
-load, configuration problem, unusable state file).
+load, configuration problem, no rule to run). A run that did not finish has a status of 64 or
+more (`trailhound.cli.exits`: a bug, an unusable state file, Ctrl-C).
 
 Decide, commit, deliver: the scan's decisions and the outbox rows of its alerts commit in one
 transaction, then the outputs are handed what waits for them (this run's alerts and any an

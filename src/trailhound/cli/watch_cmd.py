@@ -8,7 +8,7 @@ on stderr.
 
 Exit status: with --once, as `trailhound scan` (+1 alerts, +4 input set aside, +8 delivery
 pending); otherwise 0 after a stop asked for by a signal, 130 when a step was abandoned; 2 is
-a usage error.
+a usage error; `trailhound.cli.exits` has the statuses of a run that could not go on.
 """
 
 from __future__ import annotations
