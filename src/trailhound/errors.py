@@ -46,3 +46,7 @@ class ConfigError(TrailhoundError):
 
 class StateError(TrailhoundError):
     """A state file that cannot be opened or read: damaged, locked, or of another version."""
+
+
+class StateInUse(StateError):
+    """A state file another trailhound process holds open: trying again later can succeed."""

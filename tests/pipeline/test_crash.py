@@ -31,7 +31,7 @@ from support.corpus import (
     started,
 )
 
-NEW_ALERTS, DELIVERY_PENDING = 1, 8
+NEW_ALERTS, DELIVERY_PENDING, INTERRUPTED = 1, 8, 130
 STREAM_CHUNK = 64  # the stream output flushes (and settles) every 64 alerts
 
 
@@ -237,6 +237,50 @@ def test_a_scan_killed_before_its_commit_leaves_the_state_as_it_was(
     before = snapshot(state)
     assert before["ledger"] and before["terms"] and before["matches"]
     kill(day, how, state, out)
+    assert snapshot(state) == before
+    assert not out.exists()
+
+
+def assert_one_line_on_interrupt(stderr: bytes) -> None:
+    """What Ctrl-C leaves on the terminal: trailhound's one line, no traceback from any of
+    its processes."""
+    lines = stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("trailhound: interrupted"), lines
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("fraction", [0.25, 0.5, 0.75], ids=lambda f: f"ctrl-c-at-{f:.0%}")
+def test_ctrl_c_at_any_instant_says_one_line_exits_130_and_the_same_command_carries_on(
+    day: Day, tmp_path: Path, fraction: float, workers: int
+) -> None:
+    """Ctrl-C at a terminal reaches the whole process group: the scan, the fork server and
+    the workers."""
+    state, out = tmp_path / "state.duckdb", tmp_path / "out.jsonl"
+    command = [*day.scan(state, out)[:-4], "--workers", str(workers), "-o", str(out)]
+    with started(command, day.env, stderr=subprocess.PIPE, start_new_session=True) as scan:
+        try:
+            scan.wait(timeout=fraction * day.seconds)
+        except subprocess.TimeoutExpired:
+            os.killpg(scan.pid, signal.SIGINT)
+        _, stderr = scan.communicate(timeout=60)
+    if scan.returncode == INTERRUPTED:
+        assert_one_line_on_interrupt(stderr)
+    else:  # the scan had finished (a slow start of the measured run)
+        assert scan.returncode == NEW_ALERTS, stderr.decode()
+    finish(day, state, out)
+    assert_same_alerts(day, out)
+
+
+def test_ctrl_c_before_the_commit_leaves_the_state_as_it_was(
+    day: Day, earlier_state: Path, tmp_path: Path
+) -> None:
+    state, out = tmp_path / "state.duckdb", tmp_path / "out.jsonl"
+    state.write_bytes(earlier_state.read_bytes())
+    before = snapshot(state)
+    interrupted = subprocess.run(day.crashing_at("interrupt-decided", state, out),
+                                 env=day.env, capture_output=True, timeout=120)  # fmt: skip
+    assert interrupted.returncode == INTERRUPTED, interrupted.stderr.decode()
+    assert_one_line_on_interrupt(interrupted.stderr)
     assert snapshot(state) == before
     assert not out.exists()
 

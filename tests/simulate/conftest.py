@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from trailhound.simulate import SimulationResult, simulate
+from trailhound.simulate import SimulationResult, read_answer_key, simulate
 
 SMALL_EVENTS = 20_000
 
@@ -41,5 +41,4 @@ def small_records(small_files: list[tuple[Path, list[dict[str, Any]]]]) -> list[
 
 @pytest.fixture(scope="session")
 def small_key(small_sim: SimulationResult) -> list[dict[str, Any]]:
-    key: list[dict[str, Any]] = json.loads((small_sim.out_dir / "answer_key.json").read_text())
-    return key
+    return read_answer_key(small_sim.out_dir / "answer_key.json")

@@ -27,6 +27,8 @@ CRASH_POINTS: dict[str, str] = {
     "decided": "every alert decided and written to the state, the transaction not committed",
     "announce-decided": "not killed: creates the file $TRAILHOUND_TEST_MARK once every alert is "
     "decided, just before the commit, for a test that watches the commit from outside",
+    "interrupt-decided": "not killed: a SIGINT (Ctrl-C) to itself once every alert is decided, "
+    "before the commit",
     "committed": "the scan committed, delivery not started",
     "watch-read": "a watch step decided and noted what it read, the transaction not committed",
     "watch-committed": "a watch step committed, its delivery not started",
@@ -179,6 +181,8 @@ def _arm(point: str) -> None:
         _after(Detector, "finish", _die)
     elif point == "announce-decided":
         _after(Detector, "finish", lambda: Path(os.environ[MARK]).touch())
+    elif point == "interrupt-decided":
+        _after(Detector, "finish", lambda: os.kill(os.getpid(), signal.SIGINT))
     elif point == "committed":
         _before(scan_cmd, "deliver", _die)
     elif point == "watch-read":

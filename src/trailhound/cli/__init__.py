@@ -12,6 +12,7 @@ import importlib
 import click
 
 from trailhound import __version__
+from trailhound.cli.exits import guarded
 
 # Command name -> (module under trailhound.cli, attribute holding the click command).
 _COMMANDS: dict[str, tuple[str, str]] = {
@@ -42,6 +43,11 @@ class _LazyGroup(click.Group):
                 raise TypeError(f"{module.__name__}.{attribute} is not a click command")
             self.add_command(command, cmd_name)
         return self.commands.get(cmd_name)
+
+    def invoke(self, ctx: click.Context) -> object:
+        # every command's failures end the same way: see trailhound.cli.exits
+        with guarded(ctx):
+            return super().invoke(ctx)
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -13,10 +13,15 @@ from pathlib import Path
 
 import click
 
-from trailhound.cli.common import USAGE_ERROR, say, time_or_fail
+from trailhound.cli.common import say
 from trailhound.cli.config_cmd import config_option, config_or_fail
-from trailhound.cli.settings import CLI_OUTPUT, outputs_from, state_path_from
-from trailhound.errors import TrailhoundError
+from trailhound.cli.settings import (
+    CLI_OUTPUT,
+    open_store,
+    outputs_from,
+    state_path_from,
+    time_window_or_fail,
+)
 from trailhound.escaping import json_bytes
 from trailhound.outputs.base import Output
 from trailhound.outputs.stream import StreamOutput
@@ -26,7 +31,7 @@ from trailhound.state.store import Store
 DELIVERY_PENDING = 8
 
 state_option = click.option(
-    "--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
+    "--state", "state_path", type=click.Path(path_type=Path),
     help="State file. Default: the config's [state] path, else "
     "$XDG_STATE_HOME/trailhound/state.duckdb.",
 )  # fmt: skip
@@ -57,9 +62,8 @@ def list_alerts(
 ) -> None:
     """List alerts from the state, oldest first, with the outputs still waiting for each."""
     now = datetime.now(UTC)
-    start = time_or_fail(since, now=now, option="--since")
-    end = time_or_fail(until, now=now, option="--until")
-    store = _open(state_path_from(config_or_fail(config_path), state_path, False))
+    start, end = time_window_or_fail(since, until, now=now)
+    store = open_store(state_path_from(config_or_fail(config_path), state_path, False))
     try:
         found = stored(store, since=_us(start), until=_us(end), rule=rule,
                        pending_only=pending)  # fmt: skip
@@ -94,7 +98,7 @@ def resend(
     config = config_or_fail(config_path)
     outputs = {o.name: o for o in [StreamOutput(CLI_OUTPUT, lambda: sys.stdout),
                                    *outputs_from(config)]}  # fmt: skip
-    store = _open(state_path_from(config, state_path, False))
+    store = open_store(state_path_from(config, state_path, False))
     try:
         chosen = _alerts_named(store, ids)
         names = _targets(targets, chosen, outputs)
@@ -137,22 +141,13 @@ def _targets(
     return list(targets)
 
 
-def _open(path: Path | None) -> Store:
-    try:
-        return Store.open(path)
-    except TrailhoundError as err:
-        say(str(err))
-        raise click.exceptions.Exit(USAGE_ERROR) from None
-
-
 def _us(moment: datetime | None) -> int | None:
     return None if moment is None else int(moment.timestamp() * 1_000_000)
 
 
 def _table(found: Sequence[StoredAlert]) -> None:
-    from rich.console import Console
-
     from trailhound.alerts.render import alerts_table
+    from trailhound.cli.tables import print_table
 
     waiting = [", ".join(item.pending) for item in found]
-    Console().print(alerts_table([a.alert for a in found], extra={"waiting for": waiting}))
+    print_table(alerts_table([a.alert for a in found], extra={"waiting for": waiting}))

@@ -51,13 +51,29 @@ def time_or_fail(text: str | None, *, now: datetime, option: str) -> datetime | 
 
 
 def rules_or_fail(paths: Sequence[Path]) -> list[Rule]:
-    """The rules in `paths` (the shipped pack when empty); any problem stops the command."""
+    """The rules in `paths` (the shipped pack when empty); any problem stops the command.
+    Files in a named folder that are not rules are named, so that a folder of rules in a
+    format trailhound does not read is not mistaken for a folder without rules."""
     result = load_rules(list(paths) or [shipped_pack_dir()])
+    say_skipped_rule_files(result.skipped)
     if result.errors:
         for error in result.errors:
             say(str(error))
         raise click.exceptions.Exit(USAGE_ERROR)
     return result.rules
+
+
+SKIPPED_SHOWN = 20
+"""Skipped rule files named one a line, at most; a clone of a Sigma repository has thousands."""
+
+
+def say_skipped_rule_files(skipped: Sequence[Path]) -> None:
+    pack = shipped_pack_dir()
+    named = [p for p in skipped if not p.is_relative_to(pack)]  # its NOTICE is no rule
+    for path in named[:SKIPPED_SHOWN]:
+        say(f"{path}: skipped: not a rule file trailhound reads")
+    if len(named) > SKIPPED_SHOWN:
+        say(f"... and {len(named) - SKIPPED_SHOWN} more files skipped that are not rule files")
 
 
 def say(message: str) -> None:

@@ -10,11 +10,14 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import click
+import orjson
 from rich.console import Console, Group, RenderableType
 from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 
+from trailhound.cli.common import say_skipped_rule_files
+from trailhound.cli.tables import print_table
 from trailhound.errors import RuleError
 from trailhound.escaping import printable
 from trailhound.rules.attack import technique_ids
@@ -59,22 +62,39 @@ def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
 
 @rules.command(name="list")
 @_PATHS
+@click.option("--format", "output_format", type=click.Choice(["table", "jsonl"]),
+              default="table", show_default=True,
+              help="A table for people, or one JSON object a line for scripts (the same on a "
+              "terminal or not).")  # fmt: skip
 @click.pass_context
-def list_rules(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+def list_rules(ctx: click.Context, paths: tuple[Path, ...], output_format: str) -> None:
     """List rules: name, type, severity, risk score, rule_id and ATT&CK techniques."""
     result = _load(paths)
-    table = Table("Name", "Type", "Severity", "Risk", "Rule ID", "ATT&CK")
-    for rule in sorted(result.rules, key=lambda r: r.name.casefold()):
-        table.add_row(
-            Text(rule.name),
-            Text(rule.type),
-            Text(rule.severity),
-            Text(str(rule.risk_score)),
-            Text(rule.rule_id),
-            Text(", ".join(technique_ids(rule.threat))),
-        )
-    Console(highlight=False).print(table)
+    listed = sorted(result.rules, key=lambda r: r.name.casefold())
+    if output_format == "jsonl":
+        for rule in listed:
+            click.echo(orjson.dumps(_listed(rule)).decode())
+    else:
+        table = Table("Name", "Type", "Severity", "Risk", "Rule ID", "ATT&CK")
+        for rule in listed:
+            table.add_row(
+                Text(rule.name),
+                Text(rule.type),
+                Text(rule.severity),
+                Text(str(rule.risk_score)),
+                Text(rule.rule_id),
+                Text(", ".join(technique_ids(rule.threat))),
+            )
+        print_table(table)
     _report_problems(ctx, result.errors)
+
+
+def _listed(rule: Rule) -> dict[str, object]:
+    return {
+        "rule_id": rule.rule_id, "name": rule.name, "type": rule.type,
+        "severity": rule.severity, "risk_score": rule.risk_score, "enabled": rule.enabled,
+        "techniques": technique_ids(rule.threat), "file": rule.source,
+    }  # fmt: skip
 
 
 @rules.command()
@@ -99,7 +119,9 @@ def show(rule: str, paths: tuple[Path, ...]) -> None:
 
 
 def _load(paths: Sequence[Path]) -> LoadResult:
-    return load_rules(list(paths) or [shipped_pack_dir()])
+    result = load_rules(list(paths) or [shipped_pack_dir()])
+    say_skipped_rule_files(result.skipped)
+    return result
 
 
 def _summary(result: LoadResult) -> str:

@@ -4,7 +4,8 @@ Alerts go to stdout (or --output); progress, problems and the summary go to stde
 Exit status is a sum of flags: 0 nothing to report, +1 alerts were emitted (new ones, or ones
 an earlier run could not deliver), +4 some input was set aside or a rule failed, +8 some alerts
 could not be delivered and wait for the next run; 2 alone is a usage error (bad option, rule
-that does not load, configuration problem, unusable state file).
+that does not load, configuration problem, no rule to run). A run that did not finish has a
+status of 64 or more (`trailhound.cli.exits`: a bug, an unusable state file, Ctrl-C).
 
 Decide, commit, deliver: the scan's decisions and the outbox rows of its alerts commit in one
 transaction, then the outputs are handed what waits for them (this run's alerts and any an
@@ -30,10 +31,10 @@ from trailhound.cli.common import (
     print_problem,
     say,
     sources_or_fail,
-    time_or_fail,
 )
 from trailhound.cli.config_cmd import config_option, config_or_fail
 from trailhound.cli.delivery import cli_output, format_option, output_option, say_deliveries
+from trailhound.cli.exits import INTERRUPT_NOTE
 from trailhound.cli.report_cmd import report_option, write_scan_report
 from trailhound.cli.settings import (
     exceptions_from,
@@ -43,6 +44,7 @@ from trailhound.cli.settings import (
     rules_from,
     rules_option,
     state_path_from,
+    time_window_or_fail,
 )
 from trailhound.cloudtrail.report import Report
 from trailhound.pipeline.deliver import deliver
@@ -58,6 +60,10 @@ if TYPE_CHECKING:
 NEW_ALERTS = 1
 INPUT_SET_ASIDE = 4
 DELIVERY_PENDING = 8
+INTERRUPTED_SCAN = (
+    "interrupted; the state holds this scan whole or not at all (it commits in one "
+    "transaction): the same command again carries on, and repeats no alert"
+)
 
 
 @click.command(name="scan")
@@ -69,7 +75,7 @@ DELIVERY_PENDING = 8
 @click.option(
     "--state",
     "state_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     help="State file (terms seen, open windows, alerts already emitted, the outbox). Default: "
     "the config's [state] path, else $XDG_STATE_HOME/trailhound/state.duckdb. Use --no-state "
     "for a run that keeps none.",
@@ -116,17 +122,15 @@ def scan_command(
     now = datetime.now(UTC)
     config = config_or_fail(config_path)
     rules = rules_from(config, rule_paths)
-    exceptions = exceptions_from(config, exceptions_path)
+    exceptions = exceptions_from(config, exceptions_path, rules)
     outputs = [cli_output(output_format, output), *outputs_from(config)]
     sources = sources_or_fail(paths)
     enricher = enricher_or_fail(geoip)
-    window = (
-        time_or_fail(since, now=now, option="--since"),
-        time_or_fail(until, now=now, option="--until"),
-    )
+    window = time_window_or_fail(since, until, now=now)
     report = Report(on_problem=print_problem, on_skip=None if quiet else print_note,
                     on_change=None if quiet else print_note)
     store = open_store(state_path_from(config, state_path, no_state))
+    ctx.meta[INTERRUPT_NOTE] = INTERRUPTED_SCAN
     try:
         with _progress(quiet) as progress:
             result = scan(

@@ -8,7 +8,7 @@ on stderr.
 
 Exit status: with --once, as `trailhound scan` (+1 alerts, +4 input set aside, +8 delivery
 pending); otherwise 0 after a stop asked for by a signal, 130 when a step was abandoned; 2 is
-a usage error.
+a usage error; `trailhound.cli.exits` has the statuses of a run that could not go on.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ ABANDONED = 130
               help="How long to wait for late events before deciding.")  # fmt: skip
 @rules_option
 @exceptions_option
-@click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--state", "state_path", type=click.Path(path_type=Path),
               help="State file. Default: the config's [state] path, else "
               "$XDG_STATE_HOME/trailhound/state.duckdb.")  # fmt: skip
 @format_option
@@ -98,7 +98,7 @@ def watch_command(
     config = config_or_fail(config_path)
     sources = _sources(config, specs)
     rules = rules_from(config, rule_paths)
-    exceptions = exceptions_from(config, exceptions_path)
+    exceptions = exceptions_from(config, exceptions_path, rules)
     outputs = [cli_output(output_format, output), *outputs_from(config)]
     enricher = enricher_or_fail(geoip)
     every = _interval(config, interval)

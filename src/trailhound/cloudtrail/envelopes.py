@@ -16,7 +16,7 @@ Forms read (plain or gzip; the blob has already been inflated):
 
 Recognized and skipped with a note, not an error: CloudTrail digest files, Insights events,
 CloudTrail Lake sign files (`result_sign.json`), S3 event and CloudTrail SNS notifications (they
-name log files; they hold no events).
+name log files; they hold no events), and the answer key `trailhound simulate` writes.
 
 Limits, so that bad input costs an error and not the machine's memory: a record (an NDJSON line,
 an SQS body) may be at most `MAX_RECORD_BYTES` (1 MiB; CloudTrail caps an event at 256 KB, the
@@ -548,6 +548,7 @@ _SKIPPED_SHAPES: Final = (
     (("digestStartTime", "digestEndTime"), "CloudTrail digest file"),
     (("hashSignature", "queryCompleteTime"), "CloudTrail Lake sign file"),
     (("s3Bucket", "s3ObjectKey"), "CloudTrail SNS notification"),
+    (("trailhound_answer_key", "alerts"), "the answer key of trailhound simulate"),
 )
 _CLOUDTRAIL_DETAIL: Final = "via CloudTrail"
 # an object with none of these (in any case) is not a CloudTrail record gone wrong, but something

@@ -1,8 +1,9 @@
 """What trailhound adds to an event from outside it: where an address is, and what a user agent is.
 
 Without databases the country comes from `iptocc` (offline, registry data). MaxMind `.mmdb` files
-(City, Country, ASN) replace it and add region, city, continent and autonomous system, with the
-same fields and values Elasticsearch's `geoip` processor writes. A trail holds few distinct
+(City, Country, ASN) come first and add region, city, continent and autonomous system, with the
+same fields and values Elasticsearch's `geoip` processor writes; where a City or Country
+database has no country for an address, `iptocc` still gives one. A trail holds few distinct
 addresses and user agents, so both lookups are cached per value.
 """
 
@@ -111,7 +112,13 @@ class Enricher:
     def _place(self, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> dict[str, str | None]:
         if self._databases.place is None:
             return {"country_iso_code": iptocc.country_code(str(ip))}
-        return _place_fields(_get(self._databases.place, ip))
+        found = _place_fields(_get(self._databases.place, ip))
+        if found["country_iso_code"] is None:
+            # a database with gaps (a partial or test one, or an older build) must not silence
+            # the rules that read the country: where it knows nothing, the built-in lookup
+            # answers as it would without any database
+            found["country_iso_code"] = iptocc.country_code(str(ip))
+        return found
 
     def _asn(
         self, ip: ipaddress.IPv4Address | ipaddress.IPv6Address

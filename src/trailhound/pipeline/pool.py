@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import signal
+import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from multiprocessing import forkserver
 
 import pyarrow as pa
@@ -37,7 +40,39 @@ def start_server() -> None:
     context = multiprocessing.get_context("forkserver")
     # the server imports the main module once, so that workers do not each import it again
     context.set_forkserver_preload(["__main__", "trailhound.pipeline.stage"])
-    forkserver.ensure_running()
+    with _ctrl_c_ignored():
+        forkserver.ensure_running()
+
+
+@contextmanager
+def _ctrl_c_ignored() -> Iterator[None]:
+    """SIGINT ignored while the fork server starts: it inherits that, so a Ctrl-C at the
+    terminal, which reaches the whole process group, leaves the server (and the workers it
+    forks) to the scanning process, instead of interrupting its imports with a traceback."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers; nor does it get SIGINT then
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """A SIGINT that arrives inside the block raises KeyboardInterrupt once it is over."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: received.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
 
 
 def run_in_workers(blobs: Sequence[Blob], plan: StagePlan, workers: int) -> Iterator[StageOutput]:
@@ -45,7 +80,11 @@ def run_in_workers(blobs: Sequence[Blob], plan: StagePlan, workers: int) -> Iter
     tasks = _tasks(blobs)
     start_server()
     context = multiprocessing.get_context("forkserver")
-    with context.Pool(workers, initializer=_start, initargs=(plan,)) as pool:
+    # Pool() ends the workers it started when an Exception cuts it short, not on Ctrl-C's
+    # KeyboardInterrupt: they would outlive the scan and fail loudly. So Ctrl-C waits for it.
+    with _ctrl_c_deferred():
+        pool = context.Pool(workers, initializer=_start, initargs=(plan,))
+    with pool:
         for outputs in pool.imap(_run, tasks):
             yield from outputs
 
@@ -65,6 +104,9 @@ def _tasks(blobs: Sequence[Blob]) -> list[list[Blob]]:
 
 def _start(plan: StagePlan) -> None:
     global _stage
+    # Ctrl-C reaches every process of the terminal's group: the scanning process alone
+    # answers it (it ends the pool), so a worker neither prints a traceback nor dies mid-task
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Arrow's own allocator keeps what a task freed for later; the system's gives it back
     pa.set_memory_pool(pa.system_memory_pool())
     _stage = Stage(plan)

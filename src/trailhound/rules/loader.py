@@ -6,6 +6,7 @@ rule_id or one name) are reported at the later file.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -23,6 +24,7 @@ class LoadResult:
     rules: list[Rule] = field(default_factory=list)
     errors: list[RuleError] = field(default_factory=list)
     files: int = 0  # how many rule files were read
+    skipped: list[Path] = field(default_factory=list)  # files in a folder not read as rules
 
     @property
     def ok(self) -> bool:
@@ -50,7 +52,7 @@ def load_rules(paths: Sequence[str | Path]) -> LoadResult:
         errors.extend(duplicates)
         if report.rule is not None and not duplicates:
             rules.append(report.rule)
-    return LoadResult(rules=rules, errors=errors, files=len(found))
+    return LoadResult(rules=rules, errors=errors, files=len(found), skipped=_not_read(paths, found))
 
 
 def rule_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[RuleError]]:
@@ -66,6 +68,22 @@ def rule_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[RuleError]
         else:
             errors.append(RuleError("no such rule file or directory", where=str(path)))
     return _unique(found), errors
+
+
+def _not_read(paths: Iterable[str | Path], read: Iterable[Path]) -> list[Path]:
+    """The files inside the folders of `paths` that were not read as rules (a Sigma .yml, a
+    README), so that a folder of files trailhound cannot read is not taken for an empty one.
+    Hidden files and folders (.git, .DS_Store) are not listed: nobody means them as rules."""
+    taken = {p.resolve() for p in read}
+    left: list[Path] = []
+    for folder in (Path(p) for p in paths):
+        if not folder.is_dir():
+            continue
+        for base, dirs, names in os.walk(folder):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            inside = (Path(base, n) for n in sorted(names) if not n.startswith("."))
+            left += [f for f in inside if f.resolve() not in taken]
+    return left
 
 
 def _unique(paths: Iterable[Path]) -> list[Path]:

@@ -12,6 +12,7 @@ from trailhound.simulate.generate import (
     DEFAULT_EVENTS_PER_DAY,
     SimulationError,
     SimulationResult,
+    read_answer_key,
     simulate,
 )
 from trailhound.simulate.oracle import ExpectedAlert
@@ -24,5 +25,6 @@ __all__ = [
     "SimulationError",
     "SimulationResult",
     "cached_corpus",
+    "read_answer_key",
     "simulate",
 ]

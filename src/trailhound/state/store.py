@@ -21,6 +21,7 @@ leaves the file as it was before the run's step or after it, never between.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -34,7 +35,7 @@ import pyarrow as pa
 
 from trailhound.cloudtrail.schema import arrow_schema
 from trailhound.engine.udfs import register
-from trailhound.errors import StateError
+from trailhound.errors import StateError, StateInUse
 from trailhound.userdirs import state_folder
 
 SCHEMA_VERSION = "1"
@@ -83,6 +84,7 @@ class Store:
         self.con = con
         self._scratch = scratch
         register(con)
+        self._check_ours()
         self.con.execute(_TABLES)
         self._check_version()
         self._carry_over()
@@ -101,7 +103,18 @@ class Store:
             scratch = Path(tempfile.mkdtemp(prefix="trailhound-"))
             con.execute("SET temp_directory = ?", [str(scratch)])
         else:
-            if not path.exists() or path.stat().st_size == 0:
+            try:
+                folder = path.is_dir()
+                fresh = not folder and (not path.exists() or path.stat().st_size == 0)
+            except OSError as err:  # a folder on the way that this user may not enter
+                raise StateError(_unreadable(err), where=str(path)) from None
+            if folder:
+                raise StateError(
+                    "this is a folder, not a state file; name a file, such as "
+                    f"{path / 'state.duckdb'}",
+                    where=str(path),
+                )
+            if fresh:
                 cls._create(path)
             con = _connect(path)
         con.execute("SET memory_limit = ?", [memory_limit])
@@ -110,6 +123,10 @@ class Store:
         except duckdb.Error as err:
             con.close()
             raise StateError(_unreadable(err), where=str(path or "memory")) from None
+        except StateError as err:
+            con.close()
+            err.where = err.where or str(path or "memory")
+            raise
         if scratch is not None:
             weakref.finalize(store, shutil.rmtree, scratch, ignore_errors=True)
         return store
@@ -128,9 +145,15 @@ class Store:
             os.replace(building, path)
         except OSError as err:
             raise StateError(_unreadable(err), where=str(path)) from None
+        except StateError as err:  # it names the temporary file; the user named `path`
+            err.where = str(path)
+            raise
         finally:
-            building.unlink(missing_ok=True)
-            building.with_name(building.name + ".wal").unlink(missing_ok=True)
+            # on a path that cannot hold the file (its folder is a file) these fail too, and
+            # must not hide the StateError that says why
+            with contextlib.suppress(OSError):
+                building.unlink(missing_ok=True)
+                building.with_name(building.name + ".wal").unlink(missing_ok=True)
         folder = os.open(path.parent, os.O_RDONLY)
         try:
             os.fsync(folder)
@@ -161,6 +184,33 @@ class Store:
         self.con.close()
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def _check_ours(self) -> None:
+        """Refuse a DuckDB database that another program made: every state file trailhound
+        writes has its schema version in `meta` from the start, and adding our tables to
+        someone else's database would change it behind their back. An empty database is
+        taken (nothing in it can be harmed)."""
+        tables = sorted(
+            str(row[0])
+            for row in self.con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+            ).fetchall()
+        )
+        if not tables:
+            return
+        # the catalog first: reading a damaged file's rows fails, and must say "damaged"
+        columns = self.con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = 'meta' "
+            "AND database_name = current_database()"
+        ).fetchall()
+        ours = {"key", "value"} <= {c for (c,) in columns} and self.get_meta("schema") is not None
+        if not ours:
+            more = f" and {len(tables) - 5} more" if len(tables) > 5 else ""
+            shown = ", ".join(tables[:5]) + more
+            raise StateError(
+                f"not a trailhound state file: a DuckDB database of another program (tables "
+                f"{shown}); name another --state file, or move this one aside if it is yours"
+            )
 
     def _check_version(self) -> None:
         found = self.get_meta("schema")
@@ -225,13 +275,33 @@ def _connect(path: Path) -> duckdb.DuckDBPyConnection:
         path.parent.mkdir(parents=True, exist_ok=True)
         return duckdb.connect(str(path))
     except (duckdb.Error, OSError) as err:
+        if _locked(err):
+            raise StateInUse(
+                f"the state file is in use by another trailhound ({_first_line(err)}); "
+                "run again when it has finished, or name another --state file",
+                where=str(path),
+            ) from None
         raise StateError(_unreadable(err), where=str(path)) from None
 
 
+def _locked(err: BaseException) -> bool:
+    return "lock" in _first_line(err).lower()
+
+
+def _first_line(err: BaseException) -> str:
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
 def _unreadable(err: BaseException) -> str:
-    first = str(err).splitlines()[0] if str(err) else type(err).__name__
-    if "lock" in first.lower():
-        return f"the state file is in use by another trailhound ({first})"
+    first = _first_line(err)
+    if isinstance(err, PermissionError) or "permission denied" in first.lower():
+        return (
+            f"cannot open the state file: permission denied ({first}); run as the user who "
+            "owns it, give this user read and write access to it and its folder, or name "
+            "another --state file"
+        )
+    if isinstance(err, OSError):
+        return f"cannot create or open the state file here ({first}); name another --state file"
     return (
         f"cannot use the state file ({first}); if it is damaged, move it aside and run again "
         "(terms seen, open windows and the list of alerts already sent start afresh)"
