@@ -85,6 +85,7 @@ class RuleReport:
     source: str
     rule: Rule | None
     errors: tuple[RuleError, ...] = ()
+    notes: tuple[RuleError, ...] = ()  # no problem, but worth saying (a rule left out, say)
 
 
 def read_rule_text(text: str, *, source: str) -> RuleReport:
