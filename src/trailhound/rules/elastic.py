@@ -38,11 +38,15 @@ from trailhound.rules.elastic_format import (
 )
 from trailhound.rules.elastic_specs import read_kind, read_query, read_spec
 from trailhound.rules.elastic_write import dump_rule
+from trailhound.rules.eql import read_eql
 from trailhound.rules.model import (
     Condition,
+    QuerySpec,
     Rule,
     RuleException,
     RuleTest,
+    SequenceSpec,
+    SequenceStep,
     Suppression,
     Technique,
     Threat,
@@ -231,6 +235,9 @@ def _read_query_and_spec(
     reader: TomlReader, rule: Mapping[str, Any], kind: str, metadata: object, parts: _Parts
 ) -> None:
     at: KeyPath = ("rule",)
+    if kind == "eql":
+        read_eql_rule(reader, rule, parts.values.get("lookback", DEFAULT_LOOKBACK), parts)
+        return
     parts.put("language", "kuery")
     if kind == "sequence" and "query" not in rule:
         # A sequence's steps carry the queries; without a shared filter every event qualifies.
@@ -241,6 +248,33 @@ def _read_query_and_spec(
         parts.put("query", query)
         parts.put("ast", None if query is None else read_query(reader, query, (*at, "query")))
     parts.put("spec", read_spec(reader, rule, kind, metadata))
+
+
+def read_eql_rule(
+    reader: TomlReader, rule: Mapping[str, Any], lookback: timedelta, parts: _Parts
+) -> None:
+    """An EQL rule's query: a filter, or a sequence whose span defaults to the look-back."""
+    at: KeyPath = ("rule",)
+    parts.put("language", "eql")
+    query = reader.require(rule, "query", at, str, "a string")
+    category = rule.get("event_category_override", "event.category")
+    if query is None or not isinstance(category, str):
+        parts.complete = False
+        return
+    read = partial(read_eql, query, category_field=category, where=reader.source)
+    parsed = reader.embedded((*at, "query"), lambda line, column: read(line=line, column=column))
+    if parsed is None:
+        parts.complete = False
+        return
+    parts.put("query", query)
+    parts.put("ast", parsed.filter)
+    sequence = parsed.sequence
+    if sequence is None:
+        parts.put("spec", QuerySpec())
+        return
+    steps = tuple(SequenceStep(query="", ast=step) for step in sequence.steps)
+    span = sequence.maxspan or lookback
+    parts.put("spec", SequenceSpec(by=sequence.by, maxspan=span, steps=steps))
 
 
 def _read_threat(reader: TomlReader, item: Mapping[str, Any], at: KeyPath) -> Threat | None:
