@@ -125,7 +125,9 @@ class _Translator:
             left, op, right = right, _FLIPPED[op], left
         if op == "!=":
             return k.Not(self.comparison(ast.Comparison(left, "==", right)))
-        if isinstance(left, ast.FunctionCall) and left.name == "length":
+        if isinstance(left, ast.FunctionCall):
+            if left.name != "length":
+                raise _Refused(f"function {left.name}() is not supported")
             (target,) = left.arguments
             return k.Length(_field(target), "=" if op == "==" else op, _whole(right))
         field = _field(left)

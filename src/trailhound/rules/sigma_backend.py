@@ -138,9 +138,14 @@ class TreeBackend(Backend):
         value = cond.value
         assert isinstance(value, SigmaCompareExpression)
         number = k.Value((str(value.number.number),), quoted=True)
+        field = _field(cond)
+        column = BY_NAME.get(field)
+        if column is None or column.kind not in (Kind.LONG, Kind.DATE):
+            modifier = value.op.name.lower()
+            refuse(f"|{modifier} compares numbers, and {field!r} is not a number field")
         if value.op is CompareOperators.NEQ:
-            return k.Not(k.Match(_field(cond), number))
-        return k.Range(_field(cond), _RANGE_OPS[value.op], number)
+            return k.Not(k.Match(field, number))
+        return k.Range(field, _RANGE_OPS[value.op], number)
 
     def convert_condition_field_eq_field(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
