@@ -18,6 +18,7 @@ from rich.text import Text
 from trailhound.errors import RuleError
 from trailhound.rules.attack import technique_ids
 from trailhound.rules.duration import format_duration
+from trailhound.rules.field_check import absent_fields
 from trailhound.rules.loader import LoadResult, load_rules, shipped_pack_dir
 from trailhound.rules.model import (
     NewTermsSpec,
@@ -51,6 +52,8 @@ def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     result = _load(paths)
     for error in result.errors:
         click.echo(str(error))
+    for note in (*result.notes, *_absent_field_warnings(result.rules)):
+        click.echo(f"{note.location()}: note: {note.message}")
     click.echo(_summary(result))
     if result.errors:
         ctx.exit(1)
@@ -99,6 +102,19 @@ def show(rule: str, paths: tuple[Path, ...]) -> None:
 
 def _load(paths: Sequence[Path]) -> LoadResult:
     return load_rules(list(paths) or [shipped_pack_dir()])
+
+
+def _absent_field_warnings(rules: Iterable[Rule]) -> list[RuleError]:
+    warnings: list[RuleError] = []
+    for rule in rules:
+        absent = absent_fields(rule)
+        if absent:
+            message = (
+                f"{rule.name!r} reads fields no CloudTrail event has, "
+                f"so their tests never match: {', '.join(absent)}"
+            )
+            warnings.append(RuleError(message, where=rule.source))
+    return warnings
 
 
 def _summary(result: LoadResult) -> str:
