@@ -26,8 +26,9 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from trailhound.errors import RuleError
-from trailhound.rules import attack, kql
+from trailhound.rules import attack, kql, kql_ast
 from trailhound.rules.duration import parse_date_math, parse_duration, parse_duration_object
+from trailhound.rules.elastic_filters import FilterError, filters_node
 from trailhound.rules.elastic_format import (
     DEFAULT_INTERVAL,
     DEFAULT_LOOKBACK,
@@ -143,6 +144,7 @@ def _read_document(reader: TomlReader, doc: dict[str, Any]) -> Rule | None:
         _read_query_and_spec(reader, rule_table, kind, doc.get("metadata"), parts)
     read_threat = partial(_read_threat, reader)
     parts.put("threat", reader.each(rule_table, "threat", ("rule",), read_threat))
+    _apply_filters(reader, rule_table, parts)
     groups = _threshold_groups(kind, parts.values.get("spec"))
     parts.values["suppression"] = _read_suppression(reader, rule_table, groups)
     read_one_exception = partial(read_exception, reader)
@@ -152,6 +154,25 @@ def _read_document(reader: TomlReader, doc: dict[str, Any]) -> Rule | None:
     if reader.errors or not parts.complete:
         return None
     return Rule(**parts.values)
+
+
+def _apply_filters(reader: TomlReader, rule: Mapping[str, Any], parts: _Parts) -> None:
+    """Kibana's `[[rule.filters]]` narrow the query as Elastic applies them. They stay in
+    `extra` as written, so the rule is written back unchanged."""
+    filters = rule.get("filters")
+    if not filters or "ast" not in parts.values:
+        return
+    at: KeyPath = ("rule", "filters")
+    if not isinstance(filters, list) or not all(isinstance(f, dict) for f in filters):
+        reader.fail(at, "rule.filters must be an array of tables")
+        return
+    try:
+        node = filters_node(filters)
+    except (FilterError, KeyError) as err:
+        reader.fail(at, f"a filter cannot be applied: {err}")
+        return
+    if node is not None:
+        parts.values["ast"] = kql_ast.And((parts.values["ast"], node))
 
 
 def _threshold_groups(kind: str | None, spec: object) -> tuple[str, ...] | None:
