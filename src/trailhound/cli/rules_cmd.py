@@ -22,6 +22,7 @@ from trailhound.errors import RuleError
 from trailhound.escaping import printable
 from trailhound.rules.attack import technique_ids
 from trailhound.rules.duration import format_duration
+from trailhound.rules.field_check import absent_fields
 from trailhound.rules.loader import LoadResult, load_rules, shipped_pack_dir
 from trailhound.rules.model import (
     NewTermsSpec,
@@ -55,6 +56,8 @@ def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     result = _load(paths)
     for error in result.errors:
         click.echo(str(error))
+    for note in (*result.notes, *_absent_field_warnings(result.rules)):
+        click.echo(f"{note.location()}: note: {note.message}")
     click.echo(_summary(result))
     if result.errors:
         ctx.exit(1)
@@ -122,6 +125,19 @@ def _load(paths: Sequence[Path]) -> LoadResult:
     result = load_rules(list(paths) or [shipped_pack_dir()])
     say_skipped_rule_files(result.skipped)
     return result
+
+
+def _absent_field_warnings(rules: Iterable[Rule]) -> list[RuleError]:
+    warnings: list[RuleError] = []
+    for rule in rules:
+        absent = absent_fields(rule)
+        if absent:
+            message = (
+                f"{rule.name!r} reads fields no CloudTrail event has, "
+                f"so their tests never match: {', '.join(absent)}"
+            )
+            warnings.append(RuleError(message, where=rule.source))
+    return warnings
 
 
 def _summary(result: LoadResult) -> str:

@@ -70,6 +70,11 @@ class _Compiler:
                 return exp.true()
             case k.FreeText(value):
                 return self.free_text(value)
+            case k.Glob() | k.Regex() | k.FieldCompare() | k.Length():
+                # imported here: string_tests builds on this module's names
+                from trailhound.engine.string_tests import string_test
+
+                return _two_valued(string_test(node))
         raise TypeError(node)
 
     def field_pattern(self, node: k.Match | k.Exists | k.Range, pattern: str) -> exp.Expr:

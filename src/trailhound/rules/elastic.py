@@ -26,8 +26,9 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from trailhound.errors import RuleError
-from trailhound.rules import attack, kql
+from trailhound.rules import attack, kql, kql_ast
 from trailhound.rules.duration import parse_date_math, parse_duration, parse_duration_object
+from trailhound.rules.elastic_filters import FilterError, filters_node
 from trailhound.rules.elastic_format import (
     DEFAULT_INTERVAL,
     DEFAULT_LOOKBACK,
@@ -40,9 +41,12 @@ from trailhound.rules.elastic_specs import read_kind, read_query, read_spec
 from trailhound.rules.elastic_write import dump_rule
 from trailhound.rules.model import (
     Condition,
+    QuerySpec,
     Rule,
     RuleException,
     RuleTest,
+    SequenceSpec,
+    SequenceStep,
     Suppression,
     Technique,
     Threat,
@@ -85,6 +89,7 @@ class RuleReport:
     source: str
     rule: Rule | None
     errors: tuple[RuleError, ...] = ()
+    notes: tuple[RuleError, ...] = ()  # no problem, but worth saying (a rule left out, say)
 
 
 def read_rule_text(text: str, *, source: str) -> RuleReport:
@@ -138,6 +143,7 @@ def _read_document(reader: TomlReader, doc: dict[str, Any]) -> Rule | None:
         _read_query_and_spec(reader, rule_table, kind, doc.get("metadata"), parts)
     read_threat = partial(_read_threat, reader)
     parts.put("threat", reader.each(rule_table, "threat", ("rule",), read_threat))
+    _apply_filters(reader, rule_table, parts)
     groups = _threshold_groups(kind, parts.values.get("spec"))
     parts.values["suppression"] = _read_suppression(reader, rule_table, groups)
     read_one_exception = partial(read_exception, reader)
@@ -147,6 +153,25 @@ def _read_document(reader: TomlReader, doc: dict[str, Any]) -> Rule | None:
     if reader.errors or not parts.complete:
         return None
     return Rule(**parts.values)
+
+
+def _apply_filters(reader: TomlReader, rule: Mapping[str, Any], parts: _Parts) -> None:
+    """Kibana's `[[rule.filters]]` narrow the query as Elastic applies them. They stay in
+    `extra` as written, so the rule is written back unchanged."""
+    filters = rule.get("filters")
+    if not filters or "ast" not in parts.values:
+        return
+    at: KeyPath = ("rule", "filters")
+    if not isinstance(filters, list) or not all(isinstance(f, dict) for f in filters):
+        reader.fail(at, "rule.filters must be an array of tables")
+        return
+    try:
+        node = filters_node(filters)
+    except (FilterError, KeyError) as err:
+        reader.fail(at, f"a filter cannot be applied: {err}")
+        return
+    if node is not None:
+        parts.values["ast"] = kql_ast.And((parts.values["ast"], node))
 
 
 def _threshold_groups(kind: str | None, spec: object) -> tuple[str, ...] | None:
@@ -230,6 +255,9 @@ def _read_query_and_spec(
     reader: TomlReader, rule: Mapping[str, Any], kind: str, metadata: object, parts: _Parts
 ) -> None:
     at: KeyPath = ("rule",)
+    if kind == "eql":
+        read_eql_rule(reader, rule, parts.values.get("lookback", DEFAULT_LOOKBACK), parts)
+        return
     parts.put("language", "kuery")
     if kind == "sequence" and "query" not in rule:
         # A sequence's steps carry the queries; without a shared filter every event qualifies.
@@ -240,6 +268,36 @@ def _read_query_and_spec(
         parts.put("query", query)
         parts.put("ast", None if query is None else read_query(reader, query, (*at, "query")))
     parts.put("spec", read_spec(reader, rule, kind, metadata))
+
+
+def read_eql_rule(
+    reader: TomlReader, rule: Mapping[str, Any], lookback: timedelta, parts: _Parts
+) -> None:
+    """An EQL rule's query: a filter, or a sequence whose span defaults to the look-back."""
+    # imported here: the EQL parser takes a fifth of a second to load, which KQL rules skip
+    from trailhound.rules.eql import read_eql
+
+    at: KeyPath = ("rule",)
+    parts.put("language", "eql")
+    query = reader.require(rule, "query", at, str, "a string")
+    category = rule.get("event_category_override", "event.category")
+    if query is None or not isinstance(category, str):
+        parts.complete = False
+        return
+    read = partial(read_eql, query, category_field=category, where=reader.source)
+    parsed = reader.embedded((*at, "query"), lambda line, column: read(line=line, column=column))
+    if parsed is None:
+        parts.complete = False
+        return
+    parts.put("query", query)
+    parts.put("ast", parsed.filter)
+    sequence = parsed.sequence
+    if sequence is None:
+        parts.put("spec", QuerySpec())
+        return
+    steps = tuple(SequenceStep(query="", ast=step) for step in sequence.steps)
+    span = sequence.maxspan or lookback
+    parts.put("spec", SequenceSpec(by=sequence.by, maxspan=span, steps=steps))
 
 
 def _read_threat(reader: TomlReader, item: Mapping[str, Any], at: KeyPath) -> Threat | None:

@@ -13,6 +13,21 @@ from trailhound.rules.model import Severity
 
 RUNNABLE_TYPES = ("query", "threshold", "new_terms", "sequence")
 SEVERITIES: tuple[str, ...] = get_args(Severity)
+# Elastic's rule types that cannot run on CloudTrail files alone, and why.
+REFUSED_TYPES: dict[str, str] = {
+    "esql": (
+        "ES|QL rules are not supported: ES|QL is a piped language over whole indices "
+        "(FROM, STATS, LOOKUP JOIN), not a test of one event; trailhound runs KQL and EQL"
+    ),
+    "machine_learning": (
+        "machine learning rules are not supported: they read the anomaly scores of "
+        "Elastic's ML jobs, which run in Elasticsearch, not in trailhound"
+    ),
+    "threat_match": (
+        "indicator match (threat_match) rules are not supported: they join events with "
+        "indicator indices that trailhound does not have"
+    ),
+}
 NEW_TERMS_MAX_FIELDS = 3  # Elastic's limit
 SUPPRESSION_MAX_FIELDS = 3  # Elastic's limit
 # Elastic allows 3 threshold fields before stack 9.2 and 5 from it on.

@@ -18,6 +18,7 @@ from trailhound.rules import kql
 from trailhound.rules.duration import parse_date_math, parse_duration
 from trailhound.rules.elastic_format import (
     NEW_TERMS_MAX_FIELDS,
+    REFUSED_TYPES,
     RUNNABLE_TYPES,
     THRESHOLD_MAX_FIELDS,
     THRESHOLD_MAX_FIELDS_BEFORE_9_2,
@@ -47,10 +48,18 @@ _SPEC_KEYS: Mapping[str, str] = MappingProxyType(
 
 
 def read_kind(reader: TomlReader, rule: Mapping[str, Any]) -> str | None:
-    """The rule type and language, when trailhound can run them."""
+    """The rule type and language, when trailhound can run them ("eql" for EQL rules)."""
     at: KeyPath = ("rule",)
     kind = reader.require(rule, "type", at, str, "a string")
     language = reader.get(rule, "language", at, str, "a string")
+    if kind in REFUSED_TYPES:
+        reader.fail((*at, "type"), REFUSED_TYPES[kind])
+        return None
+    if kind == "eql" or language == "eql":
+        if kind != "eql" or language not in (None, "eql"):
+            reader.fail((*at, "language"), 'EQL rules are written type = "eql", language = "eql"')
+            return None
+        return kind
     if kind is not None and kind not in RUNNABLE_TYPES:
         reader.fail(
             (*at, "type"),
@@ -60,7 +69,8 @@ def read_kind(reader: TomlReader, rule: Mapping[str, Any]) -> str | None:
     if language not in (None, "kuery"):
         reader.fail(
             (*at, "language"),
-            f'unsupported query language {language!r}: trailhound reads KQL (language = "kuery")',
+            f"unsupported query language {language!r}: trailhound reads KQL "
+            '(language = "kuery") and EQL (language = "eql")',
         )
         return None
     for key, owner in _SPEC_KEYS.items():

@@ -47,7 +47,8 @@ def _rule_table(rule: Rule) -> dict[str, Any]:
         "rule_id": rule.rule_id,
         "name": rule.name,
         "description": rule.description,
-        "type": rule.type,
+        # an EQL rule's type and sequence live in its query
+        "type": "eql" if rule.language == "eql" else rule.type,
         "language": rule.language,
         "risk_score": rule.risk_score,
         "severity": rule.severity,
@@ -75,7 +76,8 @@ def _rule_table(rule: Rule) -> dict[str, Any]:
         "exceptions": [_exception_table(e) for e in rule.exceptions] or None,
     }
     table.update((k, v) for k, v in optional.items() if v is not None)
-    table.update(_spec_tables(rule.spec))
+    if rule.language != "eql":
+        table.update(_spec_tables(rule.spec))
     return table
 
 

@@ -1,4 +1,5 @@
-"""The predicate tree a KQL query parses into.
+"""The predicate tree every rule language compiles to: KQL parses into it, and so do EQL and
+Sigma, whose string tests KQL cannot write (`Glob`, `Regex`, `FieldCompare`, `Length`).
 
 Field-scoped forms are desugared by the parser so the tree stays small:
 `f: (a or b)` is `Or(Match(f, a), Match(f, b))`, `f: not a` is `Not(Match(f, a))`,
@@ -75,14 +76,73 @@ class Not:
     item: Node
 
 
-Node = Match | Exists | Range | FreeText | And | Or | Not
+class Wild(Enum):
+    """EQL's and Sigma's wildcards: `*` any run of characters, `?` exactly one character."""
+
+    ANY = "*"
+    ONE = "?"
+
+
+@dataclass(frozen=True, slots=True)
+class Glob:
+    """A keyword compared with text that may hold `Wild` parts, optionally ignoring letter case
+    (EQL's `:`, `like~`, `in~`, `stringContains~`; Sigma's values, which ignore case unless
+    `|cased`). With no wildcard it is an equality."""
+
+    field: str
+    parts: tuple[str | Wild, ...]
+    case_insensitive: bool = False
+
+    @property
+    def exact(self) -> bool:
+        return all(isinstance(p, str) for p in self.parts)
+
+    @property
+    def text(self) -> str:
+        return "".join(p if isinstance(p, str) else p.value for p in self.parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Regex:
+    """A regular expression: `anchored` matches the whole value (Elasticsearch's regexp, so
+    EQL's `regex`), else any part of it (Sigma's `re`)."""
+
+    field: str
+    pattern: str
+    case_insensitive: bool = False
+    anchored: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FieldCompare:
+    """One field's value tested against another's: EQL's `stringContains(a, b)` with a field
+    as its second argument, Sigma's `fieldref` modifier."""
+
+    field: str
+    op: Literal["equals", "contains", "startswith", "endswith"]
+    other: str
+    case_insensitive: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Length:
+    """The number of characters of a keyword compared with a number (EQL's `length`)."""
+
+    field: str
+    op: Literal["=", "<", "<=", ">", ">="]
+    value: int
+
+
+Node = Match | Exists | Range | FreeText | And | Or | Not | Glob | Regex | FieldCompare | Length
 
 
 def fields(node: Node) -> set[str]:
     """Every field a query reads."""
     match node:
-        case Match(f) | Exists(f) | Range(f):
+        case Match(f) | Exists(f) | Range(f) | Glob(f) | Regex(f) | Length(f):
             return {f}
+        case FieldCompare(f, _, other):
+            return {f, other}
         case FreeText():
             return set()
         case And(items) | Or(items):

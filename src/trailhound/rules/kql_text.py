@@ -11,7 +11,22 @@ import json
 import re
 from collections.abc import Iterable
 
-from trailhound.rules.kql_ast import And, Exists, FreeText, Match, Node, Not, Or, Range, Star, Value
+from trailhound.rules.kql_ast import (
+    And,
+    Exists,
+    FieldCompare,
+    FreeText,
+    Glob,
+    Length,
+    Match,
+    Node,
+    Not,
+    Or,
+    Range,
+    Regex,
+    Star,
+    Value,
+)
 from trailhound.rules.kql_chars import JS_TRIM
 
 __all__ = ["dump", "to_kql"]
@@ -45,6 +60,8 @@ def to_kql(node: Node) -> str:
             return f"{_field_kql(field)} {op} {_value_kql(value)}"
         case FreeText(value):
             return _value_kql(value)
+        case Glob() | Regex() | FieldCompare() | Length():
+            raise ValueError(f"{type(node).__name__} comes from EQL or Sigma and has no KQL text")
     raise TypeError(node)
 
 
@@ -164,6 +181,17 @@ def _flat(node: Node) -> str:
             return f"(range {_dump_field(field)} {op} {_dump_value(value)})"
         case FreeText(value):
             return f"(text {_dump_value(value)})"
+        case Glob(field, parts, folded):
+            inner = " ".join(json.dumps(p) if isinstance(p, str) else p.value for p in parts)
+            return f"({'iglob' if folded else 'glob'} {_dump_field(field)} {inner})"
+        case Regex(field, pattern, folded, anchored):
+            kind = ("iregex" if folded else "regex") + ("" if anchored else "-search")
+            return f"({kind} {_dump_field(field)} {json.dumps(pattern)})"
+        case FieldCompare(field, op, other, folded):
+            name = ("i" if folded else "") + op
+            return f"({name} {_dump_field(field)} (field {_dump_field(other)}))"
+        case Length(field, op, value):
+            return f"(length {_dump_field(field)} {op} {value})"
     raise TypeError(node)
 
 

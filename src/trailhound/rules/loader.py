@@ -13,7 +13,8 @@ from importlib.resources import files
 from pathlib import Path
 
 from trailhound.errors import RuleError
-from trailhound.rules.elastic import RuleReport, key_location, read_rule_text
+from trailhound.rules.elastic import RuleReport
+from trailhound.rules.formats import FORMATS, RuleFormat, format_of
 from trailhound.rules.model import Rule
 
 
@@ -25,6 +26,8 @@ class LoadResult:
     errors: list[RuleError] = field(default_factory=list)
     files: int = 0  # how many rule files were read
     skipped: list[Path] = field(default_factory=list)  # files in a folder not read as rules
+    # what is worth saying but is no problem: a deprecated Sigma rule left out, for instance
+    notes: list[RuleError] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -37,22 +40,28 @@ def shipped_pack_dir() -> Path:
 
 
 def load_rules(paths: Sequence[str | Path]) -> LoadResult:
-    """Load rule files and directories (searched recursively for *.toml, in sorted order)."""
+    """Load rule files and directories (searched recursively, in sorted order, for the files a
+    rule format reads: Elastic's *.toml, Sigma's *.yml and *.yaml)."""
     found, errors = rule_files(paths)
     rules: list[Rule] = []
+    notes: list[RuleError] = []
     first_file: dict[tuple[str, str], str] = {}
     for path in found:
         text, problem = _read_text(path)
         if problem is not None:
             errors.append(problem)
             continue
-        report = read_rule_text(text, source=str(path))
-        errors.extend(report.errors)
-        duplicates = _duplicates(report, text, first_file)
-        errors.extend(duplicates)
-        if report.rule is not None and not duplicates:
-            rules.append(report.rule)
-    return LoadResult(rules=rules, errors=errors, files=len(found), skipped=_not_read(paths, found))
+        # a file named on its own is read as Elastic TOML whatever its suffix, as it always was
+        rule_format = format_of(path) or FORMATS[0]
+        for report in rule_format.read_rules(text, source=str(path)):
+            errors.extend(report.errors)
+            notes.extend(report.notes)
+            duplicates = _duplicates(report, text, first_file, rule_format)
+            errors.extend(duplicates)
+            if report.rule is not None and not duplicates:
+                rules.append(report.rule)
+    return LoadResult(rules=rules, errors=errors, files=len(found), notes=notes,
+                      skipped=_not_read(paths, found))  # fmt: skip
 
 
 def rule_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[RuleError]]:
@@ -62,7 +71,9 @@ def rule_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[RuleError]
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            found.update((p, None) for p in sorted(path.rglob("*.toml")) if p.is_file())
+            found.update(
+                (p, None) for p in sorted(path.rglob("*")) if p.is_file() and format_of(p)
+            )
         elif path.is_file():
             found[path] = None
         else:
@@ -112,7 +123,10 @@ def _read_text(path: Path) -> tuple[str, RuleError | None]:
 
 
 def _duplicates(
-    report: RuleReport, text: str, first_file: dict[tuple[str, str], str]
+    report: RuleReport,
+    text: str,
+    first_file: dict[tuple[str, str], str],
+    rule_format: RuleFormat,
 ) -> list[RuleError]:
     """Errors for a rule whose rule_id or name an earlier file has; else remember its keys."""
     rule = report.rule
@@ -123,7 +137,7 @@ def _duplicates(
     for key, value in keys:
         earlier = first_file.get((key, value))
         if earlier is not None:
-            line, column = key_location(text, ("rule", key))
+            line, column = rule_format.locate_key(text, key)
             message = f"duplicate {key} {value!r}: {earlier} has it too"
             errors.append(RuleError(message, where=report.source, line=line, column=column))
     if not errors:

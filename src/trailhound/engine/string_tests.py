@@ -1,0 +1,141 @@
+"""The string tests EQL and Sigma have and KQL lacks (`Glob`, `Regex`, `FieldCompare`,
+`Length`) as SQL over the events view.
+
+They read any field as text, as Elastic's keyword fields are: a list (`event.type`) or a
+flattened object matches when any of its values does, and a boolean or number is compared as
+the text it is written as (`"true"`, `"443"`). A field no event has never matches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlglot import exp
+
+from trailhound.cloudtrail.schema import BY_NAME, Column, Kind, flattened_parent
+from trailhound.engine.predicates import FLAT_UDF, column
+from trailhound.rules import kql_ast as k
+
+Test = Callable[[exp.Expr], exp.Expr]
+
+
+def string_test(node: k.Glob | k.Regex | k.FieldCompare | k.Length) -> exp.Expr:
+    """The SQL of one test; FALSE when its field is one no CloudTrail event has."""
+    target = _text_of(node.field)
+    if target is None:
+        return exp.false()
+    values, is_list = target
+    test = _test(node)
+    if test is None:
+        return exp.false()
+    if not is_list:
+        return test(values)
+    x = exp.column(exp.to_identifier("x"), copy=False)
+    lambda_ = exp.Lambda(this=test(x), expressions=[exp.to_identifier("x")])
+    matching = exp.func("LIST_FILTER", values, lambda_, copy=False)
+    return exp.GT(this=exp.func("LEN", matching, copy=False), expression=exp.Literal.number(0))
+
+
+def _test(node: k.Glob | k.Regex | k.FieldCompare | k.Length) -> Test | None:
+    match node:
+        case k.Glob(_, parts, folded):
+            return _glob(parts, folded)
+        case k.Regex(_, pattern, folded, anchored):
+            return _regex(pattern, folded, anchored)
+        case k.FieldCompare(_, op, other, folded):
+            return _field_compare(op, other, folded)
+        case k.Length(_, op, value):
+            return lambda x: _COMPARE[op](exp.func("LENGTH", x, copy=False), _number(value))
+    raise TypeError(node)
+
+
+def _text_of(field: str) -> tuple[exp.Expr, bool] | None:
+    """The field's values as text, and whether they are a list."""
+    col = BY_NAME.get(field)
+    if col is None:
+        flat = flattened_parent(field)
+        return None if flat is None else (_flat_values(*flat), True)
+    match col.kind:
+        case Kind.KEYWORD | Kind.IP:
+            return _column(col), False
+        case Kind.KEYWORDS:
+            return _column(col), True
+        case Kind.FLATTENED:
+            return _flat_values(col, ""), True
+    # booleans, numbers and dates compare as the text Elastic's keyword would hold
+    return exp.cast(_column(col), exp.DataType.build("VARCHAR"), copy=False), False
+
+
+def _glob(parts: tuple[str | k.Wild, ...], folded: bool) -> Test:
+    if all(isinstance(p, str) for p in parts):
+        text = "".join(p for p in parts if isinstance(p, str))
+        if not folded:
+            return lambda x: exp.EQ(this=x, expression=exp.Literal.string(text))
+        lowered = exp.Literal.string(text.lower())
+        return lambda x: exp.EQ(this=_lower(x), expression=lowered)
+    pattern = exp.Literal.string(_like_pattern(parts))
+    kind = exp.ILike if folded else exp.Like
+    return lambda x: exp.Escape(
+        this=kind(this=x, expression=pattern), expression=exp.Literal.string("\\")
+    )
+
+
+def _like_pattern(parts: tuple[str | k.Wild, ...]) -> str:
+    out: list[str] = []
+    for part in parts:
+        if part is k.Wild.ANY:
+            out.append("%")
+        elif part is k.Wild.ONE:
+            out.append("_")
+        else:
+            assert isinstance(part, str)
+            out.append(part.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_"))
+    return "".join(out)
+
+
+def _regex(pattern: str, folded: bool, anchored: bool) -> Test:
+    name = "REGEXP_FULL_MATCH" if anchored else "REGEXP_MATCHES"
+    options = exp.Literal.string("i" if folded else "c")
+    regex = exp.Literal.string(pattern)
+    return lambda x: exp.func(name, x, regex, options, copy=False)
+
+
+def _field_compare(op: str, other: str, folded: bool) -> Test | None:
+    target = _text_of(other)
+    if target is None or target[1]:
+        return None  # a field no event has, or a list: neither is one value to compare with
+    right = _lower(target[0]) if folded else target[0]
+
+    def test(x: exp.Expr) -> exp.Expr:
+        left = _lower(x) if folded else x
+        if op == "equals":
+            return exp.EQ(this=left, expression=right)
+        name = {"contains": "CONTAINS", "startswith": "STARTS_WITH", "endswith": "SUFFIX"}[op]
+        return exp.func(name, left, right, copy=False)
+
+    return test
+
+
+_COMPARE: dict[str, Callable[[exp.Expr, exp.Expr], exp.Expr]] = {
+    "=": lambda a, b: exp.EQ(this=a, expression=b),
+    "<": lambda a, b: exp.LT(this=a, expression=b),
+    "<=": lambda a, b: exp.LTE(this=a, expression=b),
+    ">": lambda a, b: exp.GT(this=a, expression=b),
+    ">=": lambda a, b: exp.GTE(this=a, expression=b),
+}
+
+
+def _number(value: int) -> exp.Expr:
+    return exp.Literal.number(value)
+
+
+def _lower(x: exp.Expr) -> exp.Expr:
+    return exp.Lower(this=x)
+
+
+def _column(col: Column) -> exp.Column:
+    return column(col.name)
+
+
+def _flat_values(col: Column, path: str) -> exp.Expr:
+    return exp.func(FLAT_UDF, _column(col), exp.Literal.string(path), copy=False)

@@ -1,0 +1,70 @@
+"""Rule file formats: which reader reads a rule file, chosen by the file's suffix.
+
+A format is a module with `read_rules(text, *, source) -> list[RuleReport]` (a file may hold
+several rules, as a Sigma file with a correlation does) and `locate_key(text, key)`, the line
+and column of `rule_id` or `name` in its text. Adding one is that module and one line in
+`FORMATS`. Modules are imported when a file of theirs is read, so a format whose library is an
+optional extra costs nothing until it is used, and says what to install when it is missing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, cast
+
+from trailhound.errors import RuleError
+from trailhound.rules.elastic import RuleReport
+
+
+class FormatModule(Protocol):
+    def read_rules(self, text: str, *, source: str) -> list[RuleReport]: ...
+
+    def locate_key(self, text: str, key: str) -> tuple[int | None, int | None]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RuleFormat:
+    name: str
+    suffixes: tuple[str, ...]
+    module: str
+    extra: str = ""  # the pip extra that brings the format's library, when it is optional
+
+    def load(self) -> FormatModule | RuleError:
+        try:
+            return cast(FormatModule, importlib.import_module(self.module))
+        except ImportError as err:
+            if not self.extra:
+                raise
+            return RuleError(
+                f"reading {self.name} rules needs {err.name}: "
+                f"pip install 'trailhound[{self.extra}]'"
+            )
+
+    def read_rules(self, text: str, *, source: str) -> list[RuleReport]:
+        module = self.load()
+        if isinstance(module, RuleError):
+            module.where = source
+            return [RuleReport(source, None, (module,))]
+        return module.read_rules(text, source=source)
+
+    def locate_key(self, text: str, key: str) -> tuple[int | None, int | None]:
+        module = self.load()
+        return (None, None) if isinstance(module, RuleError) else module.locate_key(text, key)
+
+
+FORMATS: tuple[RuleFormat, ...] = (
+    RuleFormat("Elastic TOML", (".toml",), "trailhound.rules.elastic_file"),
+    RuleFormat("Sigma", (".yml", ".yaml"), "trailhound.rules.sigma", extra="sigma"),
+)
+
+
+def format_of(path: Path) -> RuleFormat | None:
+    """The format that reads `path`, by its suffix (any letter case); None when none does."""
+    suffix = path.suffix.lower()
+    return next((f for f in FORMATS if suffix in f.suffixes), None)
+
+
+def is_rule_file(path: Path) -> bool:
+    return format_of(path) is not None
