@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
-import orjson
 from click.testing import CliRunner, Result
 
 from fuzz.strategies import UNSAFE
@@ -20,6 +19,7 @@ from trailhound.cloudtrail.ecs import to_documents
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.reader import read_events
 from trailhound.cloudtrail.report import Report
+from trailhound.escaping import json_bytes
 from trailhound.pipeline.scan import scan
 from trailhound.rules.loader import load_rules, shipped_pack_dir
 from trailhound.rules.model import Rule
@@ -63,13 +63,14 @@ class Normalized:
 
 
 def normalize(path: Path) -> Normalized:
-    """What `trailhound normalize PATH` does, in-process: read, normalize, write JSON."""
+    """What `trailhound normalize PATH` does, in-process: read, normalize, write JSON (as the
+    command does, with `json_bytes`: integers of any size, unsafe characters escaped)."""
     report = Report()
     ids: list[str] = []
     lines: list[bytes] = []
     for batch in read_events([open_local(str(path))], enricher=enricher(), report=report):
         ids += [str(i) for i in batch.column("event.id").to_pylist()]
-        lines += [orjson.dumps(doc) for doc in to_documents(batch)]
+        lines += [json_bytes(doc) for doc in to_documents(batch)]
     return Normalized(ids, lines, report)
 
 

@@ -146,9 +146,9 @@ def invalid_json(draw: st.DrawFn, n: int) -> bytes:
     return text[:at] + bytes([draw(st.sampled_from(b',{}[]:"\\\x00\xff'))]) + text[at + 1 :] + b"\n"
 
 
-def bad_line(n: int, *, deep_from: int = 2, deep_to: int = 200) -> st.SearchStrategy[bytes]:
-    """One bad line for an NDJSON file. `deep_*` bound the nesting depth drawn (the known
-    RecursionError band is drawn only by the property that expects it)."""
+def bad_line(n: int, *, deep_from: int = 2, deep_to: int = 1200) -> st.SearchStrategy[bytes]:
+    """One bad line for an NDJSON file. `deep_*` bound the nesting depth drawn: up to beyond
+    what any reader here follows (about a thousand levels)."""
     return st.one_of(
         wrong_type(n),
         deep(n, st.integers(deep_from, deep_to)),
@@ -224,7 +224,7 @@ JUNK = (
 DEEP_JUNK = (b"[" * 5000, b'{"Records": [' + b'{"a": ' * 3000, b"[" * 1200 + b"]" * 1200)
 
 
-def junk_file(*, deep: bool = False) -> st.SearchStrategy[bytes]:
+def junk_file(*, deep: bool = True) -> st.SearchStrategy[bytes]:
     """A whole file no CloudTrail reader can use. `deep` adds the files of nesting alone."""
     return st.sampled_from(JUNK + (DEEP_JUNK if deep else ())) | hostile_keys()
 

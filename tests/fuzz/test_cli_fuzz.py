@@ -8,7 +8,6 @@ from __future__ import annotations
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from fuzz import known
 from fuzz.harness import cli, escaped_lines, folder, raw_in_json
 from fuzz.hostile import bad_line, hostile_keys, junk_file, line, names, neutral
 from fuzz.profiles import fuzz
@@ -69,7 +68,6 @@ def hostile_folder(draw: st.DrawFn) -> dict[str, bytes]:
 ESCAPE_NAME = {"x\x1b]0;owned\x07\x1b[2J\u202e.json": b'{"hello\\u001b[2J": 1}\n'}
 
 
-@known.RAW_STDERR
 @given(files=hostile_folder())
 @example(files=ESCAPE_NAME)
 @fuzz(0.1)
@@ -82,7 +80,6 @@ def test_problem_lines_show_file_names_and_input_escaped(files: dict[str, bytes]
             assert escaped_lines(result.stderr, prefixed=True) == [], args
 
 
-@known.RAW_JSON
 @given(records=attacked())
 @example(records=_bidi_deletions())
 @fuzz(0.1)
@@ -94,7 +91,6 @@ def test_json_alerts_escape_control_and_bidi_characters(records: list[Record]) -
     assert raw_in_json(result.stdout_bytes) == []
 
 
-@known.RAW_JSON_NORMALIZE
 @given(records=attacked())
 @example(records=_bidi_deletions())
 @fuzz(0.1)

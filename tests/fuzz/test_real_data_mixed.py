@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 
-from fuzz import known
 from fuzz.harness import alert_ids, normalize
 from fuzz.hostile import (
     DEEP_JUNK,
@@ -81,10 +80,13 @@ def hostile_text_in_every_string() -> Mixed:
 
 
 def deep_nesting() -> Mixed:
+    depths = [(m, d) for m in FREE_FORM for d in (100, 300, 601, 1000)]
     lines = [neutral_with(member, nested(depth, array=depth % 2 == 1), 400 + n)
-             for n, (member, depth) in enumerate(
-                 (m, d) for m in FREE_FORM for d in (100, 300, 601, 1000))]  # fmt: skip
-    return Mixed({"deep.ndjson": b"".join(lines)}, _ids(400, len(lines)))
+             for n, (member, depth) in enumerate(depths)]  # fmt: skip
+    # cut at 64 levels and kept; a thousand levels is deeper than any reader here follows, and
+    # that record alone is set aside with its reason
+    kept = frozenset(f"neutral-{400 + n}" for n, (_, d) in enumerate(depths) if d < 1000)
+    return Mixed({"deep.ndjson": b"".join(lines)}, kept)
 
 
 def huge_and_odd_numbers() -> Mixed:
@@ -144,16 +146,15 @@ KINDS: dict[str, tuple[Kind, tuple[pytest.MarkDecorator, ...]]] = {
     "bad lines between good ones": (bad_lines_between_good_ones, ()),
     "wrong types in every member": (wrong_types_in_every_member, ()),
     "hostile text in every string": (hostile_text_in_every_string, ()),
-    "deep nesting": (deep_nesting, (known.DEEP_NESTING,)),
-    "huge and odd numbers": (huge_and_odd_numbers, (known.HUGE_NUMBERS,)),
+    "deep nesting": (deep_nesting, ()),
+    "huge and odd numbers": (huge_and_odd_numbers, ()),
     "duplicated keys": (duplicated_keys, ()),
-    "duplicated events": (duplicated_events, (known.DUPLICATE_EVENTS,)),
+    "duplicated events": (duplicated_events, ()),
     "truncated gzip": (truncated_gzip, ()),
-    "corrupted gzip": (corrupted_gzip, (known.GZIP_DAMAGED_MID_FILE,)),
+    "corrupted gzip": (corrupted_gzip, ()),
     "junk files with odd names": (junk_files_with_odd_names, ()),
-    "files of nesting alone": (files_of_nesting_alone, (known.DEEP_DOCUMENT,)),
-    "a first line that is no record": (a_first_line_that_is_no_record,
-                                       (known.FIRST_LINE_DECIDES,)),
+    "files of nesting alone": (files_of_nesting_alone, ()),
+    "a first line that is no record": (a_first_line_that_is_no_record, ()),
     "many files": (many_files, ()),
 }
 
@@ -168,11 +169,8 @@ def every_kind() -> Mixed:
     return Mixed(files, survivors)
 
 
-ALL_MARKS = pytest.mark.xfail(
-    strict=True, reason="issue 11: every kind at once fails while any single kind above does"
-)
 CASES = [pytest.param(kind, id=name, marks=marks) for name, (kind, marks) in KINDS.items()]
-CASES.append(pytest.param(every_kind, id="every kind at once", marks=ALL_MARKS))
+CASES.append(pytest.param(every_kind, id="every kind at once"))
 
 
 def real_files() -> list[Path]:

@@ -31,6 +31,7 @@ import codecs
 import csv
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache, partial
 from itertools import chain
@@ -40,6 +41,7 @@ import msgspec
 import orjson
 
 from trailhound.cloudtrail.record import (
+    TOO_DEEP,
     Record,
     RecordRejected,
     decode_record,
@@ -158,6 +160,10 @@ _Reader = Callable[[Iterator[bytes], "_Stream", Limits], Iterator["_Piece | Foun
 
 
 def _form_reader(body: bytes, first_line: int, *, one_line: bool) -> _Reader:
+    if not one_line and not body.startswith(b"{") and _lines_of_json(body):
+        # NDJSON whose first line is no record (a string, a number, a list): that line alone
+        # is set aside, not the file
+        return partial(_ndjson, first=first_line)
     if body.startswith(b"["):
         return _array_document
     if _RECORDS_START.match(body):
@@ -311,7 +317,7 @@ def _elements(
     except msgspec.DecodeError as exc:
         raws, error = split_array(data)[0], str(exc)
     except RecursionError:  # some record nests deeper than msgspec follows: each on its own
-        raws, error = split_array(data)[0], ""
+        raws, error = split_array(data)[0], TOO_DEEP
     except msgspec.ValidationError as exc:
         yield Bad(NOT_CLOUDTRAIL, detail=f"the document is not a list of records ({exc})")
         return
@@ -406,10 +412,19 @@ def _object_or_lines(body: bytes, first_line: int, *, one_line: bool) -> _Reader
     return partial(_object_document, first_line=first_line)
 
 
+def _lines_of_json(body: bytes) -> bool:
+    """Whether the first line and the next non-blank one are each a whole JSON value."""
+    lines = iter(body.split(b"\n", 8))
+    if not _is_json(next(lines)):
+        return False
+    following = next((line for line in lines if line.strip()), None)
+    return following is not None and _is_json(following)
+
+
 def _is_json(data: bytes) -> bool:
     try:
         msgspec.json.decode(data)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return False
     return True
 
@@ -521,6 +536,10 @@ def _object_document(
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
+        if stream.error is None:  # a number orjson refuses (1e999) in a free-form member?
+            with suppress(msgspec.MsgspecError):
+                yield _Rec(decode_record(data), "record 1")
+                return
         yield from _broken_object(data, stream, exc, limits, first_line)
         return
     yield from _objects(value, None)

@@ -93,6 +93,8 @@ class Detector:
         register(self._filter_con)
         self.matcher = Matcher(self.plan, self._filter_con)
         self._names = {rule.rule_id: rule.name for rule in self.rules}
+        for rule_id, reason in self.plan.failed:
+            self.stats.failed[self._names[rule_id]] = reason
         store.ensure_columns(stored_columns(self.rules))
         self._every_column = False
         self._next_chunk = matches.next_pack(self.store)

@@ -37,6 +37,7 @@ from trailhound.engine.prefilter import (
     filter_asts,
     pairs_of,
 )
+from trailhound.errors import TrailhoundError
 from trailhound.rules.model import Rule, RuleException
 
 # The columns a matched row carries besides the event's own.
@@ -62,6 +63,8 @@ class FilterPlan:
     columns: tuple[str, ...]  # every column some filter reads
     since: datetime | None = None
     until: datetime | None = None
+    # (rule id, why) of the rules whose filter could not be built: left out, the rest run
+    failed: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def build(
@@ -77,24 +80,39 @@ class FilterPlan:
         apply to it folded in."""
         filters: list[RuleFilter] = []
         columns: set[str] = set()
+        failed: list[tuple[str, str]] = []
         for rule in rules:
             if not rule.enabled:
                 continue
-            excused = _applicable(rule, exceptions, now)
-            for step, ast in enumerate(filter_asts(rule)):
-                # the trees are fresh and used once: sqlglot need not copy them
-                pred: exp.Expr = exp.paren(compile_predicate(ast, now=now), copy=False)
-                for e in excused:
-                    excused_here = exp.paren(exception_predicate(e), copy=False)
-                    pred = exp.and_(pred, exp.not_(excused_here, copy=False), copy=False)
-                filters.append(
-                    RuleFilter(
-                        rule.rule_id, step, pred.sql("duckdb", copy=False), Selection(pairs_of(ast))
-                    )
-                )
-                columns |= ast_columns(ast)
-                columns |= columns_of(c.field for e in excused for c in e.conditions)
-        return cls(tuple(filters), tuple(sorted(columns | {PROVIDER, ACTION})), since, until)
+            try:
+                built = _rule_filters(rule, _applicable(rule, exceptions, now), now)
+            except TrailhoundError as exc:  # e.g. a time no date math reads, known only now
+                failed.append((rule.rule_id, exc.message))
+                continue
+            for rule_filter, read in built:
+                filters.append(rule_filter)
+                columns |= read
+        return cls(
+            tuple(filters), tuple(sorted(columns | {PROVIDER, ACTION})), since, until,
+            tuple(failed),
+        )  # fmt: skip
+
+
+def _rule_filters(
+    rule: Rule, excused: Sequence[RuleException], now: datetime
+) -> list[tuple[RuleFilter, frozenset[str]]]:
+    """The rule's filters (one per sequence step), each with the columns it reads."""
+    built: list[tuple[RuleFilter, frozenset[str]]] = []
+    for step, ast in enumerate(filter_asts(rule)):
+        # the trees are fresh and used once: sqlglot need not copy them
+        pred: exp.Expr = exp.paren(compile_predicate(ast, now=now), copy=False)
+        for e in excused:
+            excused_here = exp.paren(exception_predicate(e), copy=False)
+            pred = exp.and_(pred, exp.not_(excused_here, copy=False), copy=False)
+        where = pred.sql("duckdb", copy=False)
+        read = ast_columns(ast) | columns_of(c.field for e in excused for c in e.conditions)
+        built.append((RuleFilter(rule.rule_id, step, where, Selection(pairs_of(ast))), read))
+    return built
 
 
 def _applicable(

@@ -167,23 +167,66 @@ def _gunzip(first: bytes, stream: BinaryIO) -> Iterator[bytes]:
     new_inflater = _inflater_kind()[0]
     inflater = new_inflater()
     pending = memoryview(first)
+    member = _Member()
     while True:
         if not pending:
             pending = memoryview(stream.read(READ_SIZE))
             if not pending:
                 break
         # small input steps: when the data turns out damaged, only the last step's output is
-        # lost with the error
+        # lost with the error (and is then salvaged, below)
         step, pending = pending[:_INFLATE_STEP], pending[_INFLATE_STEP:]
-        yield from _inflate(inflater, step)
+        member.took(step)
+        try:
+            for out in _inflate(inflater, step):
+                member.gave += len(out)
+                yield out
+        except Corrupt:
+            yield from member.salvaged()
+            raise
         if inflater.eof:
             rest = inflater.unused_data + bytes(pending) or stream.read(READ_SIZE)
             if not rest:
                 return
             if not rest.startswith(GZIP_MAGIC):
                 raise Corrupt("unexpected bytes after the end of the gzip data")
-            inflater, pending = new_inflater(), memoryview(rest)
+            inflater, pending, member = new_inflater(), memoryview(rest), _Member()
     raise Truncated("gzip data ends early: the file was cut short")
+
+
+class _Member:
+    """One gzip member's compressed bytes so far (up to a bound) and how much of its content
+    was handed on: when damage stops the fast inflater, which drops what its last call
+    inflated, the stdlib's inflater goes over the member again in small steps to give back
+    what lay before the damage."""
+
+    _KEPT = 16 << 20
+
+    def __init__(self) -> None:
+        self.data: bytearray | None = bytearray()
+        self.gave = 0
+
+    def took(self, step: memoryview) -> None:
+        if self.data is not None:
+            self.data += step
+            if len(self.data) > self._KEPT:
+                self.data = None  # too large to go over again: the last piece stays lost
+
+    def salvaged(self) -> Iterator[bytes]:
+        if self.data is None:
+            return
+        inflater = zlib.decompressobj(wbits=31)
+        out = bytearray()
+        try:
+            # tiny steps: a call that meets the damage drops all it inflated
+            for at in range(0, len(self.data), 16):
+                out += inflater.decompress(bytes(self.data[at : at + 16]))
+                if len(out) >= self.gave + READ_SIZE:  # more than was lost: damage ahead
+                    break
+        except zlib.error:
+            pass
+        if len(out) > self.gave:
+            yield bytes(out[self.gave : self.gave + READ_SIZE])
 
 
 def _inflated_at_once(data: bytes) -> bytes | None:
