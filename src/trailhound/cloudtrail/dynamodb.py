@@ -4,7 +4,8 @@ CloudTrail names the table in many places, depending on the API: `tableName`; a 
 (export, point-in-time and resource-policy APIs); the keys of `requestItems` (BatchGetItem,
 BatchWriteItem); the items of `transactItems` / `requestItems` lists (TransactWriteItems,
 TransactGetItems); PartiQL text (ExecuteStatement, BatchExecuteStatement, ExecuteTransaction);
-the KMS encryption context of calls DynamoDB makes for a table; and the event's resources.
+the KMS encryption context of calls DynamoDB makes for a table; the stream ARN of a Lambda
+event source mapping; and the event's resources.
 Request keys are matched with either case of their first letter, since real samples use both.
 """
 
@@ -17,9 +18,12 @@ from typing import Any, Final
 
 DYNAMODB_SOURCES: Final = frozenset({"dynamodb.amazonaws.com", "streams.dynamodb.amazonaws.com"})
 KMS_SOURCE: Final = "kms.amazonaws.com"
+LAMBDA_SOURCE: Final = "lambda.amazonaws.com"  # event source mappings read DynamoDB streams
+TABLE_SOURCES: Final = frozenset({*DYNAMODB_SOURCES, KMS_SOURCE, LAMBDA_SOURCE})
 KMS_CONTEXT_KEY: Final = "aws:dynamodb:tableName"
 TABLE_RESOURCE_TYPE: Final = "AWS::DynamoDB::Table"
 _KMS_CONTEXT_BYTES: Final = KMS_CONTEXT_KEY.encode()
+_STREAM_ARN_BYTES: Final = b'"arn:aws:dynamodb:'
 
 
 class _Role(Enum):
@@ -44,6 +48,7 @@ _ROLE_OF_KEY: Final = {
     "exportArn": _Role.ARN,
     "streamArn": _Role.ARN,
     "globalTableSourceArn": _Role.ARN,
+    "eventSourceArn": _Role.ARN,
     "statement": _Role.STATEMENT,
     "statements": _Role.ITEMS,
     "transactStatements": _Role.ITEMS,
@@ -79,9 +84,11 @@ _PARTIQL_TABLE: Final = re.compile(
 
 def wants_tables(event_source: str | None, request_json: Callable[[], bytes]) -> bool:
     """Whether the event may name a table: worth parsing its request for. `request_json` gives
-    the request's raw JSON; it is read only for KMS events."""
+    the request's raw JSON; it is read only for KMS and Lambda events."""
     if event_source in DYNAMODB_SOURCES:
         return True
+    if event_source == LAMBDA_SOURCE:
+        return _STREAM_ARN_BYTES in request_json()
     return event_source == KMS_SOURCE and _KMS_CONTEXT_BYTES in request_json()
 
 
