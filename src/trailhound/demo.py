@@ -65,7 +65,8 @@ def compare(simulation: SimulationResult, result: ScanResult, rules: list[Rule])
         missing=[e for i, e in expected.items() if i not in reported],
         unexpected=[a for i, a in reported.items() if i not in expected],
         miscounted=[
-            (e, reported[i]) for i, e in expected.items()
+            (e, reported[i])
+            for i, e in expected.items()
             if i in reported and reported[i].count != e.count
         ],
     )

@@ -69,7 +69,10 @@ url = "{SECRET_URL}"
     assert (done.returncode, done.stdout) == (2, "")
     lines = done.stderr.splitlines()
     assert f"trailhound: {path}:{line_of(text, 'windw')}:1: " in lines[0]
-    known = "severity, risk_score, threshold, window, history_window, learning_period, "
+    known = (
+        "severity, risk_score, threshold, window, history_window, learning_period, "
+        "min_count, factor, deviations, min_history, parameters, "
+    )
     assert lines[0].endswith(
         f"windw: unknown key (known: {known}suppression, max_signals, enabled)"
     )

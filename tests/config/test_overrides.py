@@ -151,7 +151,7 @@ suppression = {{ duration = "1h" }}
         ),
         (
             line_of(text, "history_window"),
-            f'rules.overrides."{DELETED}".history_window: only new_terms rules take '
+            f'rules.overrides."{DELETED}".history_window: only new_terms and baseline rules take '
             "history_window; this is a threshold rule",
         ),
         (

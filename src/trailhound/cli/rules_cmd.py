@@ -20,6 +20,8 @@ from trailhound.rules.attack import technique_ids
 from trailhound.rules.duration import format_duration
 from trailhound.rules.loader import LoadResult, load_rules, shipped_pack_dir
 from trailhound.rules.model import (
+    BaselineSpec,
+    CorrelationSpec,
     NewTermsSpec,
     QuerySpec,
     Rule,
@@ -30,6 +32,7 @@ from trailhound.rules.model import (
     Threat,
     ThresholdSpec,
 )
+from trailhound.rules.parameters import not_configured
 
 _PATHS = click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 
@@ -73,6 +76,9 @@ def list_rules(ctx: click.Context, paths: tuple[Path, ...]) -> None:
             Text(", ".join(technique_ids(rule.threat))),
         )
     Console(highlight=False).print(table)
+    for rule in result.rules:
+        if rule.unconfigured:
+            click.echo(f"trailhound: {not_configured(rule)}", err=True)
     _report_problems(ctx, result.errors)
 
 
@@ -154,6 +160,9 @@ def _facts(rule: Rule) -> list[tuple[str, str]]:
     ]
     if rule.suppression is not None:
         facts.append(("suppression", _suppression(rule.suppression)))
+    for p in rule.parameters:
+        chosen = ", ".join(p.values) or "none: the rule is not configured and does not run"
+        facts.append((f"parameter {p.name}", f"{p.field} one of: {chosen}"))
     facts += [(f"ATT&CK {t.tactic_id}", _threat(t)) for t in rule.threat]
     listed = (
         ("index", rule.index),
@@ -199,7 +208,26 @@ def _spec_facts(spec: Spec) -> list[tuple[str, str]]:
             by = ", ".join(spec.by) or "nothing"
             steps = [(f"step {i}", s.query.strip()) for i, s in enumerate(spec.steps, start=1)]
             return [("sequence", f"by {by} within {format_duration(spec.maxspan)}"), *steps]
+        case BaselineSpec():
+            return [("baseline", _baseline_text(spec))]
+        case CorrelationSpec():
+            facts = [(f"fact {i}", f"{f.key} -> {f.value} from {f.query.strip()}")
+                     for i, f in enumerate(spec.facts, start=1)]  # fmt: skip
+            remember = format_duration(spec.remember)
+            return [("correlation", f"{spec.key} known within {remember}"), *facts]
     return []
+
+
+def _baseline_text(spec: BaselineSpec) -> str:
+    per = f"per {', '.join(spec.fields)} per {format_duration(spec.window)}"
+    bars = [f">= {spec.min_count}"]
+    if spec.factor is not None:
+        bars.append(f">= {spec.factor:g} x mean")
+    if spec.deviations is not None:
+        bars.append(f">= mean + {spec.deviations:g} sd")
+    history = format_duration(spec.history)
+    warmup = format_duration(spec.min_history)
+    return f"count {per} {' and '.join(bars)} of {history}; warm-up {warmup}"
 
 
 def _suppression(suppression: Suppression) -> str:

@@ -19,7 +19,16 @@ import pyarrow.compute as pc
 
 from trailhound.alerts.model import Alert, alert_id
 from trailhound.cloudtrail.schema import BY_NAME
-from trailhound.engine import evidence, new_terms, query, sequence, suppression, threshold
+from trailhound.engine import (
+    baseline,
+    correlation,
+    evidence,
+    new_terms,
+    query,
+    sequence,
+    suppression,
+    threshold,
+)
 from trailhound.engine.candidates import Candidate, Outcome
 from trailhound.engine.filtering import ITEM, FilterPlan, Matcher
 from trailhound.engine.max_signals import first_per_interval
@@ -35,6 +44,8 @@ _EVALUATORS: dict[str, Callable[[Store, Rule, int], Outcome]] = {
     "threshold": threshold.evaluate,
     "new_terms": new_terms.evaluate,
     "sequence": sequence.evaluate,
+    "baseline": baseline.evaluate,
+    "correlation": correlation.evaluate,
 }
 
 # Matched rows (their stored columns; `raw`, the record's JSON, where it was kept) -> documents.
@@ -70,7 +81,7 @@ class Detector:
         evidence_limit: int = 10,
         route: Router = lambda alert: (),
     ) -> None:
-        self.rules = [r for r in rules if r.enabled]
+        self.rules = [r for r in rules if r.runs]
         self.store = store
         self.con = store.con
         self.to_documents = to_documents
@@ -268,8 +279,7 @@ class Detector:
     def _forget(self, cutoff: int, outcomes: list[tuple[Rule, Outcome]]) -> None:
         """Delete the decided rows no later event can need (see `Outcome`)."""
         retain = {
-            rule.rule_id: _NEVER if o.retain_from is None else o.retain_from
-            for rule, o in outcomes
+            rule.rule_id: _NEVER if o.retain_from is None else o.retain_from for rule, o in outcomes
         }
         matches.forget(self.store, cutoff, retain, [s for _, o in outcomes for s in o.consumed])
 

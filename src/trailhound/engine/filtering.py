@@ -78,7 +78,7 @@ class FilterPlan:
         filters: list[RuleFilter] = []
         columns: set[str] = set()
         for rule in rules:
-            if not rule.enabled:
+            if not rule.runs:
                 continue
             excused = _applicable(rule, exceptions, now)
             for step, ast in enumerate(filter_asts(rule)):

@@ -48,8 +48,12 @@ EXFIL_BUCKET = "dbx-archive-7731"
 
 Timed = tuple[int, Record]
 
-_KINESIS_CREATE = oc.Op("kinesis.amazonaws.com", "CreateStream", False,
-                        lambda r, p, region: {"streamName": "orders-cdc", "shardCount": 1})
+_KINESIS_CREATE = oc.Op(
+    "kinesis.amazonaws.com",
+    "CreateStream",
+    False,
+    lambda r, p, region: {"streamName": "orders-cdc", "shardCount": 1},
+)
 
 
 class _Script:
@@ -97,18 +101,25 @@ def _leaked_key(r: Recorder, start: int) -> list[Timed]:
     s.do(0, oc.call, "us-east-1", oc.STS_CALLER)
     s.do(25, ddb.list_tables, "us-east-1")
     s.do(16, ddb.describe_table, orders)
-    for gap, action, target in ((14, "ListBackups", orders),
-                                (8, "DescribeContinuousBackups", orders),
-                                (7, "ListExports", None),
-                                (8, "DescribeKinesisStreamingDestination", orders),
-                                (12, "ListBackups", customers)):
+    for gap, action, target in (
+        (14, "ListBackups", orders),
+        (8, "DescribeContinuousBackups", orders),
+        (7, "ListExports", None),
+        (8, "DescribeKinesisStreamingDestination", orders),
+        (12, "ListBackups", customers),
+    ):
         error = ddb.access_denied(s.actor, action, target)
         if target is None:
             s.do(gap, ddb.account_read, "us-east-1", action, {}, error=error)
         else:
             s.do(gap, ddb.simple_read, target, action, error=error)
-    for name, pages in (("orders", 4), ("customers", 3), ("order-items", 3), ("products", 2),
-                        ("sessions", 2)):
+    for name, pages in (
+        ("orders", 4),
+        ("customers", 3),
+        ("order-items", 3),
+        ("products", 2),
+        ("sessions", 2),
+    ):
         for _ in range(pages):
             s.do(7 + r.rng.randrange(8), ddb.scan, table(PROD.id, name))
     return s.out
@@ -127,8 +138,12 @@ def _stolen_session(r: Recorder, start: int) -> list[Timed]:
     s.do(70, ddb.put_resource_policy, customers, _grant(customers))
     s.do(60, oc.call, "us-east-1", _KINESIS_CREATE)
     s.do(40, ddb.enable_kinesis, orders, f"arn:aws:kinesis:us-east-1:{PROD.id}:stream/orders-cdc")
-    s.do(60, ddb.update_table, orders,
-         {"replicaUpdates": [{"create": {"regionName": "ap-southeast-1"}}]})
+    s.do(
+        60,
+        ddb.update_table,
+        orders,
+        {"replicaUpdates": [{"create": {"regionName": "ap-southeast-1"}}]},
+    )
     s.do(60, ddb.update_pitr, customers, False)
     # The impact comes well over an hour later, once the exports have finished.
     s.t += 95 * 60
@@ -149,11 +164,21 @@ def _stolen_session(r: Recorder, start: int) -> list[Timed]:
 
 
 def _grant(t: Table) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Sid": "ReplicationReader", "Effect": "Allow",
-        "Principal": {"AWS": f"arn:aws:iam::{ATTACKER_ACCOUNT}:root"},
-        "Action": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"],
-        "Resource": ddb.table_arn(t)}]}, separators=(",", ":"))
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "ReplicationReader",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{ATTACKER_ACCOUNT}:root"},
+                    "Action": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"],
+                    "Resource": ddb.table_arn(t),
+                }
+            ],
+        },
+        separators=(",", ":"),
+    )
 
 
 def _malicious_ci(r: Recorder, start: int) -> list[Timed]:
@@ -161,8 +186,13 @@ def _malicious_ci(r: Recorder, start: int) -> list[Timed]:
     for i in range(12):
         s.do(35, ddb.create_table, Table(STAGING.id, "us-east-1", f"ci-cache-{i:02d}", ("pk",)))
     source = table(STAGING.id, "customers-staging")
-    s.do(120, ddb.restore_from_backup, source, "customers-staging-copy",
-         ddb.backup_arn(source, start - 86400))
+    s.do(
+        120,
+        ddb.restore_from_backup,
+        source,
+        "customers-staging-copy",
+        ddb.backup_arn(source, start - 86400),
+    )
     target = table(STAGING.id, "orders-staging")
     for units in (4000, 100, 8000, 100, 12000, 100):
         change = {"billingMode": "PROVISIONED", **ddb.throughput(units, units)}

@@ -27,7 +27,10 @@ HOUR = 3600
 DAY = 86400
 TEN_MINUTES = 600
 ACCOUNT, USER, TABLE, COUNTRY = (
-    "cloud.account.id", "user.name", "aws.dynamodb.table_name", "source.geo.country_iso_code",
+    "cloud.account.id",
+    "user.name",
+    "aws.dynamodb.table_name",
+    "source.geo.country_iso_code",
 )
 REPLICA_REGION = "aws.cloudtrail.flattened.request_parameters.replicaUpdates.create.regionName"
 SUPPRESSED_BY = (ACCOUNT, USER, TABLE)
@@ -91,7 +94,8 @@ def _item_deleted(f: Facts) -> bool:
         return b"deleteRequest" in text or b"DeleteRequest" in text
     if f.action == "TransactWriteItems":
         return "Delete" in _each(f.params, "requestItems", "operation") or any(
-            True for _ in _each(f.params, "transactItems", "delete", "tableName"))
+            True for _ in _each(f.params, "transactItems", "delete", "tableName")
+        )
     return _partiql(f, ("delete",))
 
 
@@ -106,14 +110,19 @@ def _item_updated(f: Facts) -> bool:
     if f.action == "TransactWriteItems":
         ops = set(_each(f.params, "requestItems", "operation"))
         return bool(ops & {"Put", "Update"}) or any(
-            True for kind in ("put", "update") for _ in _each(f.params, "transactItems", kind,
-                                                              "tableName"))
+            True
+            for kind in ("put", "update")
+            for _ in _each(f.params, "transactItems", kind, "tableName")
+        )
     return _partiql(f, ("insert", "update"))
 
 
 def _pitr_disabled(f: Facts) -> bool:
-    return (_is("UpdateContinuousBackups")(f) and _get(
-        f.params, "pointInTimeRecoverySpecification", "pointInTimeRecoveryEnabled") is False)
+    return (
+        _is("UpdateContinuousBackups")(f)
+        and _get(f.params, "pointInTimeRecoverySpecification", "pointInTimeRecoveryEnabled")
+        is False
+    )
 
 
 _THROUGHPUT_PATHS = (
@@ -131,24 +140,33 @@ _THROUGHPUT_PATHS = (
 
 def _capacity_update(f: Facts) -> bool:
     return _is("UpdateTable")(f) and any(
-        any(True for _ in _each(f.params, *path)) for path in _THROUGHPUT_PATHS)
+        any(True for _ in _each(f.params, *path)) for path in _THROUGHPUT_PATHS
+    )
 
 
 def _replica_added(f: Facts) -> bool:
-    return (f.success and f.action in ("UpdateTable", "UpdateGlobalTable")
-            and any(True for _ in _each(f.params, "replicaUpdates", "create", "regionName")))
+    return (
+        f.success
+        and f.action in ("UpdateTable", "UpdateGlobalTable")
+        and any(True for _ in _each(f.params, "replicaUpdates", "create", "regionName"))
+    )
 
 
 def _policy_opens(f: Facts) -> bool:
     policy = _get(f.params, "policy")
-    return (_is("PutResourcePolicy")(f) and isinstance(policy, str) and '"Allow"' in policy
-            and ('"AWS"' in policy or '"*"' in policy))
+    return (
+        _is("PutResourcePolicy")(f)
+        and isinstance(policy, str)
+        and '"Allow"' in policy
+        and ('"AWS"' in policy or '"*"' in policy)
+    )
 
 
 def _values(*getters: str) -> Any:
     def read(f: Facts) -> tuple[Any, ...] | None:
         values = tuple(_field(f, g) for g in getters)
         return None if any(v is None for v in values) else values
+
     return read
 
 
@@ -172,8 +190,9 @@ def _suppression_key(f: Facts) -> tuple[Any, ...]:
 
 
 def _suppressed(name: str, predicate: Predicate, actions: frozenset[str]) -> QueryCheck:
-    return QueryCheck(name, predicate, actions, group_fields=SUPPRESSED_BY,
-                      group=_suppression_key, duration=HOUR)
+    return QueryCheck(
+        name, predicate, actions, group_fields=SUPPRESSED_BY, group=_suppression_key, duration=HOUR
+    )
 
 
 def _account_user_terms(f: Facts) -> list[tuple[Any, ...]]:
@@ -204,64 +223,145 @@ def checks() -> list[Check]:
     return [
         QueryCheck("AWS DynamoDB Backup Deleted", _is("DeleteBackup"), _one("DeleteBackup")),
         _suppressed("AWS DynamoDB Table Item Deleted", _item_deleted, deletes),
-        ThresholdCheck("AWS DynamoDB Multiple Tables Deleted", _is("DeleteTable"),
-                       _one("DeleteTable"), group_fields=(ACCOUNT,), group=_values(ACCOUNT),
-                       value=6, window=TEN_MINUTES),
-        ThresholdCheck("AWS DynamoDB Multiple Tables Created", _is("CreateTable"),
-                       _one("CreateTable"), group_fields=(ACCOUNT,), group=_values(ACCOUNT),
-                       value=6, window=TEN_MINUTES),
-        QueryCheck("AWS DynamoDB Deletion Protection Disabled",
-                   lambda f: _is("UpdateTable")(f)
-                   and _get(f.params, "deletionProtectionEnabled") is False,
-                   _one("UpdateTable")),
+        ThresholdCheck(
+            "AWS DynamoDB Multiple Tables Deleted",
+            _is("DeleteTable"),
+            _one("DeleteTable"),
+            group_fields=(ACCOUNT,),
+            group=_values(ACCOUNT),
+            value=6,
+            window=TEN_MINUTES,
+        ),
+        ThresholdCheck(
+            "AWS DynamoDB Multiple Tables Created",
+            _is("CreateTable"),
+            _one("CreateTable"),
+            group_fields=(ACCOUNT,),
+            group=_values(ACCOUNT),
+            value=6,
+            window=TEN_MINUTES,
+        ),
+        QueryCheck(
+            "AWS DynamoDB Deletion Protection Disabled",
+            lambda f: (
+                _is("UpdateTable")(f) and _get(f.params, "deletionProtectionEnabled") is False
+            ),
+            _one("UpdateTable"),
+        ),
         _suppressed("AWS DynamoDB Table Scanned", _is("Scan"), _one("Scan")),
-        NewTermsCheck("AWS DynamoDB Activity From New Country",
-                      lambda f: f.success and f.country is not None, None,
-                      fields=(ACCOUNT, USER, COUNTRY), terms=_country_terms,
-                      history=14 * DAY, learning=72 * HOUR),
+        NewTermsCheck(
+            "AWS DynamoDB Activity From New Country",
+            lambda f: f.success and f.country is not None,
+            None,
+            fields=(ACCOUNT, USER, COUNTRY),
+            terms=_country_terms,
+            history=14 * DAY,
+            learning=72 * HOUR,
+        ),
         _suppressed("AWS DynamoDB Table Item Updated", _item_updated, writes),
         QueryCheck("AWS DynamoDB Backups Listed", _is("ListBackups"), _one("ListBackups")),
-        ThresholdCheck("AWS DynamoDB Multiple Table Update Operations", _capacity_update,
-                       _one("UpdateTable"), group_fields=(ACCOUNT, TABLE),
-                       group=_values(ACCOUNT, TABLE), value=6, window=TEN_MINUTES),
-        NewTermsCheck("AWS DynamoDB Scan by Unusual User", _is("Scan"), _one("Scan"),
-                      fields=(ACCOUNT, USER), terms=_account_user_terms, history=14 * DAY),
-        NewTermsCheck("AWS DynamoDB Table Exported to S3", _is("ExportTableToPointInTime"),
-                      _one("ExportTableToPointInTime"), fields=(ACCOUNT, USER),
-                      terms=_account_user_terms, history=14 * DAY),
+        ThresholdCheck(
+            "AWS DynamoDB Multiple Table Update Operations",
+            _capacity_update,
+            _one("UpdateTable"),
+            group_fields=(ACCOUNT, TABLE),
+            group=_values(ACCOUNT, TABLE),
+            value=6,
+            window=TEN_MINUTES,
+        ),
+        NewTermsCheck(
+            "AWS DynamoDB Scan by Unusual User",
+            _is("Scan"),
+            _one("Scan"),
+            fields=(ACCOUNT, USER),
+            terms=_account_user_terms,
+            history=14 * DAY,
+        ),
+        NewTermsCheck(
+            "AWS DynamoDB Table Exported to S3",
+            _is("ExportTableToPointInTime"),
+            _one("ExportTableToPointInTime"),
+            fields=(ACCOUNT, USER),
+            terms=_account_user_terms,
+            history=14 * DAY,
+        ),
         # trailhound's own
-        QueryCheck("AWS DynamoDB Point-In-Time Recovery Disabled", _pitr_disabled,
-                   _one("UpdateContinuousBackups")),
-        QueryCheck("AWS DynamoDB Export to Cross-Account S3 Bucket",
-                   lambda f: _is("ExportTableToPointInTime")(f)
-                   and _get(f.params, "s3BucketOwner") is not None,
-                   _one("ExportTableToPointInTime")),
-        QueryCheck("AWS DynamoDB Resource Policy Grants Cross-Account or Public Access",
-                   _policy_opens, _one("PutResourcePolicy")),
-        SequenceCheck("AWS DynamoDB Backups Deleted Then Table Deleted",
-                      (lambda f: _is("DeleteBackup")(f) or _pitr_disabled(f), _is("DeleteTable")),
-                      frozenset({"DeleteBackup", "UpdateContinuousBackups", "DeleteTable"}),
-                      by_fields=(ACCOUNT, USER), by=by_user, maxspan=HOUR),
-        ThresholdCheck("AWS DynamoDB Burst of Access Denied Errors",
-                       lambda f: f.error_code in ("AccessDenied", "AccessDeniedException"), None,
-                       group_fields=(ACCOUNT, USER), group=by_user, value=5, window=TEN_MINUTES,
-                       distinct=("event.action", lambda f: (f.action,)), distinct_value=3),
-        ThresholdCheck("AWS DynamoDB Many Tables Scanned by One Actor", _is("Scan"), _one("Scan"),
-                       group_fields=(ACCOUNT, USER), group=by_user, value=5, window=TEN_MINUTES,
-                       distinct=(TABLE, lambda f: f.tables), distinct_value=5),
-        QueryCheck("AWS DynamoDB Kinesis Streaming Destination Enabled",
-                   _is("EnableKinesisStreamingDestination"),
-                   _one("EnableKinesisStreamingDestination")),
-        NewTermsCheck("AWS DynamoDB Replica Added in New Region", _replica_added,
-                      frozenset({"UpdateTable", "UpdateGlobalTable"}),
-                      fields=(ACCOUNT, REPLICA_REGION), terms=_replica_terms, history=90 * DAY),
-        NewTermsCheck("AWS DynamoDB Table Restored by Unusual User",
-                      lambda f: f.success and f.action in ("RestoreTableFromBackup",
-                                                           "RestoreTableToPointInTime"),
-                      frozenset({"RestoreTableFromBackup", "RestoreTableToPointInTime"}),
-                      fields=(ACCOUNT, USER), terms=_account_user_terms, history=14 * DAY),
-        QueryCheck("AWS DynamoDB Time To Live Enabled",
-                   lambda f: _is("UpdateTimeToLive")(f)
-                   and _get(f.params, "timeToLiveSpecification", "enabled") is True,
-                   _one("UpdateTimeToLive")),
+        QueryCheck(
+            "AWS DynamoDB Point-In-Time Recovery Disabled",
+            _pitr_disabled,
+            _one("UpdateContinuousBackups"),
+        ),
+        QueryCheck(
+            "AWS DynamoDB Export to Cross-Account S3 Bucket",
+            lambda f: (
+                _is("ExportTableToPointInTime")(f) and _get(f.params, "s3BucketOwner") is not None
+            ),
+            _one("ExportTableToPointInTime"),
+        ),
+        QueryCheck(
+            "AWS DynamoDB Resource Policy Grants Cross-Account or Public Access",
+            _policy_opens,
+            _one("PutResourcePolicy"),
+        ),
+        SequenceCheck(
+            "AWS DynamoDB Backups Deleted Then Table Deleted",
+            (lambda f: _is("DeleteBackup")(f) or _pitr_disabled(f), _is("DeleteTable")),
+            frozenset({"DeleteBackup", "UpdateContinuousBackups", "DeleteTable"}),
+            by_fields=(ACCOUNT, USER),
+            by=by_user,
+            maxspan=HOUR,
+        ),
+        ThresholdCheck(
+            "AWS DynamoDB Burst of Access Denied Errors",
+            lambda f: f.error_code in ("AccessDenied", "AccessDeniedException"),
+            None,
+            group_fields=(ACCOUNT, USER),
+            group=by_user,
+            value=5,
+            window=TEN_MINUTES,
+            distinct=("event.action", lambda f: (f.action,)),
+            distinct_value=3,
+        ),
+        ThresholdCheck(
+            "AWS DynamoDB Many Tables Scanned by One Actor",
+            _is("Scan"),
+            _one("Scan"),
+            group_fields=(ACCOUNT, USER),
+            group=by_user,
+            value=5,
+            window=TEN_MINUTES,
+            distinct=(TABLE, lambda f: f.tables),
+            distinct_value=5,
+        ),
+        QueryCheck(
+            "AWS DynamoDB Kinesis Streaming Destination Enabled",
+            _is("EnableKinesisStreamingDestination"),
+            _one("EnableKinesisStreamingDestination"),
+        ),
+        NewTermsCheck(
+            "AWS DynamoDB Replica Added in New Region",
+            _replica_added,
+            frozenset({"UpdateTable", "UpdateGlobalTable"}),
+            fields=(ACCOUNT, REPLICA_REGION),
+            terms=_replica_terms,
+            history=90 * DAY,
+        ),
+        NewTermsCheck(
+            "AWS DynamoDB Table Restored by Unusual User",
+            lambda f: (
+                f.success and f.action in ("RestoreTableFromBackup", "RestoreTableToPointInTime")
+            ),
+            frozenset({"RestoreTableFromBackup", "RestoreTableToPointInTime"}),
+            fields=(ACCOUNT, USER),
+            terms=_account_user_terms,
+            history=14 * DAY,
+        ),
+        QueryCheck(
+            "AWS DynamoDB Time To Live Enabled",
+            lambda f: (
+                _is("UpdateTimeToLive")(f)
+                and _get(f.params, "timeToLiveSpecification", "enabled") is True
+            ),
+            _one("UpdateTimeToLive"),
+        ),
     ]

@@ -20,8 +20,20 @@ _ARN_KEYS = ("tableArn", "sourceTableArn", "resourceArn", "backupArn", "exportAr
 class Facts:
     """A record's normalized fields; the costlier ones (tables, country) on first use."""
 
-    __slots__ = ("_country", "_country_of", "_tables", "account", "action", "error_code",
-                 "event_id", "params", "rec", "success", "t", "user")
+    __slots__ = (
+        "_country",
+        "_country_of",
+        "_tables",
+        "account",
+        "action",
+        "error_code",
+        "event_id",
+        "params",
+        "rec",
+        "success",
+        "t",
+        "user",
+    )
 
     def __init__(self, rec: Record, t: int, country_of: Callable[[str], str | None]) -> None:
         identity = rec["userIdentity"]

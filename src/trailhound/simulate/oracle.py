@@ -31,10 +31,13 @@ class ExpectedAlert:
     key: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
-        return {"rule": self.rule, "first_event_id": self.first_event_id,
-                "first_event_time": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                  time.gmtime(self.first_time)),
-                "count": self.count, "key": self.key}
+        return {
+            "rule": self.rule,
+            "first_event_id": self.first_event_id,
+            "first_event_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.first_time)),
+            "count": self.count,
+            "key": self.key,
+        }
 
 
 @dataclass(slots=True)
@@ -47,8 +50,9 @@ class _Window:
 class Check:
     """One rule: `matches` filters, `ambiguous` vetoes, `commit` updates state and alerts."""
 
-    def __init__(self, name: str, predicate: Predicate,
-                 actions: frozenset[str] | None = None) -> None:
+    def __init__(
+        self, name: str, predicate: Predicate, actions: frozenset[str] | None = None
+    ) -> None:
         self.name = name
         self.matches = predicate
         self.actions = actions  # the event names it can match; None: any DynamoDB call
@@ -69,9 +73,16 @@ class Check:
 class QueryCheck(Check):
     """One alert per match; with suppression, one per group per `duration`, counting the rest."""
 
-    def __init__(self, name: str, predicate: Predicate, actions: frozenset[str] | None = None,
-                 *, group_fields: tuple[str, ...] = (), group: Values | None = None,
-                 duration: int = 0) -> None:
+    def __init__(
+        self,
+        name: str,
+        predicate: Predicate,
+        actions: frozenset[str] | None = None,
+        *,
+        group_fields: tuple[str, ...] = (),
+        group: Values | None = None,
+        duration: int = 0,
+    ) -> None:
         super().__init__(name, predicate, actions)
         self.group_fields = group_fields
         self.group = group
@@ -101,10 +112,19 @@ class QueryCheck(Check):
 class ThresholdCheck(Check):
     """`count >= value` per group in a sliding window; evidence is consumed by its alert."""
 
-    def __init__(self, name: str, predicate: Predicate, actions: frozenset[str] | None = None,
-                 *, group_fields: tuple[str, ...], group: Values, value: int, window: int,
-                 distinct: tuple[str, Callable[[Facts], tuple[str, ...]]] | None = None,
-                 distinct_value: int = 0) -> None:
+    def __init__(
+        self,
+        name: str,
+        predicate: Predicate,
+        actions: frozenset[str] | None = None,
+        *,
+        group_fields: tuple[str, ...],
+        group: Values,
+        value: int,
+        window: int,
+        distinct: tuple[str, Callable[[Facts], tuple[str, ...]]] | None = None,
+        distinct_value: int = 0,
+    ) -> None:
         super().__init__(name, predicate, actions)
         self.group_fields = group_fields
         self.group = group
@@ -147,8 +167,15 @@ class ThresholdCheck(Check):
             self._values.setdefault(key, Counter()).update(self.distinct(f))
         if alert:
             first = rows[0]
-            self.alerts.append(ExpectedAlert(self.name, first.event_id, first.t, len(rows),
-                                             dict(zip(self.group_fields, key, strict=True))))
+            self.alerts.append(
+                ExpectedAlert(
+                    self.name,
+                    first.event_id,
+                    first.t,
+                    len(rows),
+                    dict(zip(self.group_fields, key, strict=True)),
+                )
+            )
             self._spent[key] = f.t
             rows.clear()
             self._values.pop(key, None)
@@ -176,9 +203,17 @@ class ThresholdCheck(Check):
 class NewTermsCheck(Check):
     """A term not seen within `history` before the event; none during the learning period."""
 
-    def __init__(self, name: str, predicate: Predicate, actions: frozenset[str] | None = None,
-                 *, fields: tuple[str, ...], terms: Callable[[Facts], list[tuple[Any, ...]]],
-                 history: int, learning: int | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        predicate: Predicate,
+        actions: frozenset[str] | None = None,
+        *,
+        fields: tuple[str, ...],
+        terms: Callable[[Facts], list[tuple[Any, ...]]],
+        history: int,
+        learning: int | None = None,
+    ) -> None:
         super().__init__(name, predicate, actions)
         self.fields = fields
         self.terms = terms
@@ -228,9 +263,16 @@ class _Partial:
 class SequenceCheck(Check):
     """Ordered steps by the same key within `maxspan` of the first step; steps are consumed."""
 
-    def __init__(self, name: str, steps: tuple[Predicate, ...],
-                 actions: frozenset[str] | None = None, *, by_fields: tuple[str, ...],
-                 by: Values, maxspan: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        steps: tuple[Predicate, ...],
+        actions: frozenset[str] | None = None,
+        *,
+        by_fields: tuple[str, ...],
+        by: Values,
+        maxspan: int,
+    ) -> None:
         super().__init__(name, lambda f: any(step(f) for step in steps), actions)
         self.steps = steps
         self.by_fields = by_fields
@@ -263,9 +305,15 @@ class SequenceCheck(Check):
             if len(target.events) == len(self.steps):
                 partials.remove(target)
                 first = target.events[0]
-                self.alerts.append(ExpectedAlert(
-                    self.name, first.event_id, first.t, len(target.events),
-                    dict(zip(self.by_fields, key, strict=True))))
+                self.alerts.append(
+                    ExpectedAlert(
+                        self.name,
+                        first.event_id,
+                        first.t,
+                        len(target.events),
+                        dict(zip(self.by_fields, key, strict=True)),
+                    )
+                )
         elif step == 0:
             partials.append(_Partial([f]))
         self._partials[key] = partials

@@ -106,8 +106,9 @@ def _console_session(r: Recorder, person: Person, start: int) -> list[Timed]:
         lambda at, t: ddb.describe_table(r, p, at, t, ip=ip, agent=agent),
         lambda at, t: ddb.simple_read(r, p, at, t, "DescribeContinuousBackups", ip=ip, agent=agent),
         # the console's own backend asks for some details: "AWS Internal", no TLS
-        lambda at, t: ddb.simple_read(r, p, at, t, "DescribeTimeToLive", ip=AWS_INTERNAL,
-                                      agent=AWS_INTERNAL),
+        lambda at, t: ddb.simple_read(
+            r, p, at, t, "DescribeTimeToLive", ip=AWS_INTERNAL, agent=AWS_INTERNAL
+        ),
         lambda at, t: ddb.simple_read(r, p, at, t, "ListTagsOfResource", ip=ip, agent=agent),
         lambda at, t: ddb.query(r, p, at, t, ip=ip, agent=agent),
         lambda at, t: ddb.get_item(r, p, at, t, ip=ip, agent=agent),
@@ -132,8 +133,15 @@ def _deploy(r: Recorder, start: int) -> list[Timed]:
     ip = rng.choice(p.ips)
     ts = start
     out: list[Timed] = []
-    steps = (oc.STS_CALLER, oc.S3_PUT_ARTIFACT, oc.CFN_DESCRIBE, oc.CFN_CHANGESET,
-             oc.CFN_DESCRIBE, oc.LAMBDA_UPDATE, oc.LAMBDA_GET)
+    steps = (
+        oc.STS_CALLER,
+        oc.S3_PUT_ARTIFACT,
+        oc.CFN_DESCRIBE,
+        oc.CFN_CHANGESET,
+        oc.CFN_DESCRIBE,
+        oc.LAMBDA_UPDATE,
+        oc.LAMBDA_GET,
+    )
     for op in steps:
         ts += 2 + rng.randrange(20)
         out.append((ts, oc.call(r, p, ts, "us-east-1", op, ip=ip)))
@@ -216,4 +224,3 @@ def _nightly_export(r: Recorder, ts: int) -> list[Timed]:
     p = principal("etl")
     t = table(ANALYTICS.id, "events-archive")
     return [(ts, ddb.export_table(r, p, ts, t, f"acme-analytics-exports-{ANALYTICS.id}", None))]
-
