@@ -5,7 +5,8 @@ CloudTrail names the table in many places, depending on the API: `tableName`; a 
 BatchWriteItem); the items of `transactItems` / `requestItems` lists (TransactWriteItems,
 TransactGetItems); PartiQL text (ExecuteStatement, BatchExecuteStatement, ExecuteTransaction);
 the KMS encryption context of calls DynamoDB makes for a table; the stream ARN of a Lambda
-event source mapping; and the event's resources.
+event source mapping; the ARN of an AWS Backup recovery point or resource when it is a
+DynamoDB one; and the event's resources.
 Request keys are matched with either case of their first letter, since real samples use both.
 """
 
@@ -19,11 +20,14 @@ from typing import Any, Final
 DYNAMODB_SOURCES: Final = frozenset({"dynamodb.amazonaws.com", "streams.dynamodb.amazonaws.com"})
 KMS_SOURCE: Final = "kms.amazonaws.com"
 LAMBDA_SOURCE: Final = "lambda.amazonaws.com"  # event source mappings read DynamoDB streams
-TABLE_SOURCES: Final = frozenset({*DYNAMODB_SOURCES, KMS_SOURCE, LAMBDA_SOURCE})
+BACKUP_SOURCE: Final = "backup.amazonaws.com"  # AWS Backup's recovery points of tables
+# Services whose requests name a table only by a DynamoDB ARN
+_ARN_SOURCES: Final = frozenset({LAMBDA_SOURCE, BACKUP_SOURCE})
+TABLE_SOURCES: Final = frozenset({*DYNAMODB_SOURCES, KMS_SOURCE, *_ARN_SOURCES})
 KMS_CONTEXT_KEY: Final = "aws:dynamodb:tableName"
 TABLE_RESOURCE_TYPE: Final = "AWS::DynamoDB::Table"
 _KMS_CONTEXT_BYTES: Final = KMS_CONTEXT_KEY.encode()
-_STREAM_ARN_BYTES: Final = b'"arn:aws:dynamodb:'
+_DYNAMODB_ARN_BYTES: Final = b'"arn:aws:dynamodb:'
 
 
 class _Role(Enum):
@@ -49,6 +53,7 @@ _ROLE_OF_KEY: Final = {
     "streamArn": _Role.ARN,
     "globalTableSourceArn": _Role.ARN,
     "eventSourceArn": _Role.ARN,
+    "recoveryPointArn": _Role.ARN,
     "statement": _Role.STATEMENT,
     "statements": _Role.ITEMS,
     "transactStatements": _Role.ITEMS,
@@ -84,11 +89,11 @@ _PARTIQL_TABLE: Final = re.compile(
 
 def wants_tables(event_source: str | None, request_json: Callable[[], bytes]) -> bool:
     """Whether the event may name a table: worth parsing its request for. `request_json` gives
-    the request's raw JSON; it is read only for KMS and Lambda events."""
+    the request's raw JSON; it is read only for KMS, Lambda and AWS Backup events."""
     if event_source in DYNAMODB_SOURCES:
         return True
-    if event_source == LAMBDA_SOURCE:
-        return _STREAM_ARN_BYTES in request_json()
+    if event_source in _ARN_SOURCES:
+        return _DYNAMODB_ARN_BYTES in request_json()
     return event_source == KMS_SOURCE and _KMS_CONTEXT_BYTES in request_json()
 
 
