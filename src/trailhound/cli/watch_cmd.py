@@ -68,12 +68,8 @@ ABANDONED = 130
 @format_option
 @output_option
 @geoip_option
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Processes that read each step's files. Default: by the step's size.",
-)
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes that read each step's files. Default: by the step's size.")
 @click.option("--quiet", "-q", is_flag=True, help="No notes or step lines.")
 @config_option
 @click.pass_context

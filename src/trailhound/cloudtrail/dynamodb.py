@@ -26,6 +26,7 @@ _ARN_SOURCES: Final = frozenset({LAMBDA_SOURCE, BACKUP_SOURCE})
 TABLE_SOURCES: Final = frozenset({*DYNAMODB_SOURCES, KMS_SOURCE, *_ARN_SOURCES})
 KMS_CONTEXT_KEY: Final = "aws:dynamodb:tableName"
 TABLE_RESOURCE_TYPE: Final = "AWS::DynamoDB::Table"
+STREAM_RESOURCE_TYPE: Final = "AWS::DynamoDB::Stream"  # a stream's ARN holds its table's
 _KMS_CONTEXT_BYTES: Final = KMS_CONTEXT_KEY.encode()
 _DYNAMODB_ARN_BYTES: Final = b'"arn:aws:dynamodb:'
 
@@ -116,7 +117,7 @@ def resource_tables(resources: Iterable[tuple[str | None, str | None]]) -> list[
     """The tables among an event's resources, given as (ARN, type) pairs."""
     found: dict[str, None] = {}
     for arn, kind in resources:
-        if arn is not None and kind in (None, TABLE_RESOURCE_TYPE):
+        if arn is not None and kind in (None, TABLE_RESOURCE_TYPE, STREAM_RESOURCE_TYPE):
             _add(found, table_from_arn(arn))
     return list(found)
 

@@ -279,7 +279,8 @@ class Detector:
     def _forget(self, cutoff: int, outcomes: list[tuple[Rule, Outcome]]) -> None:
         """Delete the decided rows no later event can need (see `Outcome`)."""
         retain = {
-            rule.rule_id: _NEVER if o.retain_from is None else o.retain_from for rule, o in outcomes
+            rule.rule_id: _NEVER if o.retain_from is None else o.retain_from
+            for rule, o in outcomes
         }
         matches.forget(self.store, cutoff, retain, [s for _, o in outcomes for s in o.consumed])
 

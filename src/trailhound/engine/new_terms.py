@@ -47,7 +47,8 @@ def evaluate(store: Store, rule: Rule, cutoff: int) -> Outcome:
     terms.remember(store, rule.rule_id, "_terms", history)
     con.execute("DROP TABLE _terms")
     candidates = [
-        Candidate(_term_key(spec, term), [seq], [eid or ""], ts, ts) for seq, ts, eid, term in rows
+        Candidate(_term_key(spec, term), [seq], [eid or ""], ts, ts)
+        for seq, ts, eid, term in rows
     ]
     return Outcome(candidates)
 

@@ -53,7 +53,7 @@ def _rank_rows(con: duckdb.DuckDBPyConnection, rule: Rule, cutoff: int) -> None:
         alone = missing if sup.missing_fields_strategy == "doNotSuppress" else "FALSE"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {_ROWS} AS SELECT seq, ts, "
-        f"row_number() OVER (ORDER BY ts, coalesce(\"event.id\", ''), seq) AS pos, "
+        f'row_number() OVER (ORDER BY ts, coalesce("event.id", \'\'), seq) AS pos, '
         f"{group} AS gkey, coalesce({alone}, FALSE) AS alone "
         "FROM matches WHERE rule_id = $rule AND ts <= $cutoff",
         {"rule": rule.rule_id, "cutoff": cutoff},
@@ -72,7 +72,9 @@ def _alerts(store: Store, rule: Rule) -> tuple[Ints, Ints, Ints, list[str | None
         groups = con.execute(
             f"SELECT gkey, count(*) FROM {_ROWS} WHERE NOT alone GROUP BY gkey ORDER BY gkey"
         ).fetchall()
-        pos, ts = _columns(con, f"SELECT pos, ts FROM {_ROWS} WHERE NOT alone ORDER BY gkey, pos")
+        pos, ts = _columns(
+            con, f"SELECT pos, ts FROM {_ROWS} WHERE NOT alone ORDER BY gkey, pos"
+        )
         windows = stored_windows.load(store, rule.rule_id)
         folded = suppression.fold_rows(
             windows,
@@ -115,7 +117,7 @@ def _candidates(
     con.register("_query_kept", pa.table({"pos": pa.array(positions, pa.int64())}))
     try:
         rows = con.execute(
-            "SELECT r.seq, r.ts, coalesce(m.\"event.id\", '') "
+            'SELECT r.seq, r.ts, coalesce(m."event.id", \'\') '
             f"FROM {_ROWS} r JOIN _query_kept USING (pos) JOIN matches m USING (seq) "
             "ORDER BY r.pos"
         ).fetchall()

@@ -52,7 +52,9 @@ def _match(
             if len(target) == n_steps:
                 partial.remove(target)
                 found.append(
-                    Candidate(key, [r[0] for r in target], [r[2] for r in target], ts, target[0][1])
+                    Candidate(
+                        key, [r[0] for r in target], [r[2] for r in target], ts, target[0][1]
+                    )
                 )
                 continue
         if step == 0 and target is None:

@@ -136,10 +136,8 @@ def _resolve_math(expr: str, now: datetime, text: str) -> datetime:
     moment = now
     for sign, amount, unit in _math_steps(body, text):
         count = int(amount) if sign == "+" else -int(amount)
-        moment = (
-            _add_calendar(moment, count, unit)
-            if unit in _CALENDAR_UNITS
-            else (moment + _unit_span(unit, text) * count)
+        moment = _add_calendar(moment, count, unit) if unit in _CALENDAR_UNITS else (
+            moment + _unit_span(unit, text) * count
         )
     return _round_down(moment, rounding, text) if rounding else moment
 

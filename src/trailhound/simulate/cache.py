@@ -31,7 +31,8 @@ def fingerprint() -> str:
     return digest.hexdigest()[:12]
 
 
-def cached_corpus(cache_dir: Path, *, events: int, seed: int = 0, days: int = DEFAULT_DAYS) -> Path:
+def cached_corpus(cache_dir: Path, *, events: int, seed: int = 0,
+                  days: int = DEFAULT_DAYS) -> Path:
     """The folder of a simulation with these options, generated into `cache_dir` if missing.
 
     The folder holds `AWSLogs/...` and `answer_key.json`, as `simulate` writes them, and
@@ -46,14 +47,9 @@ def cached_corpus(cache_dir: Path, *, events: int, seed: int = 0, days: int = DE
     shutil.rmtree(scratch, ignore_errors=True)
     result = simulate(scratch, days=days, seed=seed, events=events)
     summary = {
-        "events": result.events,
-        "dynamodb_events": result.dynamodb_events,
-        "files": result.files,
-        "bytes": result.bytes_written,
-        "days": days,
-        "seed": seed,
-        "start": result.start.isoformat(),
-        "alerts": len(result.alerts),
+        "events": result.events, "dynamodb_events": result.dynamodb_events,
+        "files": result.files, "bytes": result.bytes_written, "days": days, "seed": seed,
+        "start": result.start.isoformat(), "alerts": len(result.alerts),
         "seconds": round(result.seconds, 3),
     }
     (scratch / DONE).write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))

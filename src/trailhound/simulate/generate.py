@@ -94,21 +94,9 @@ def simulate(
     key_path.write_bytes(orjson.dumps([a.to_json() for a in alerts], option=orjson.OPT_INDENT_2))
     stats = writer.stats
     return SimulationResult(
-        out_dir,
-        key_path,
-        moment,
-        days,
-        seed,
-        stats.records,
-        run.dynamodb,
-        stats.files,
-        stats.late_records,
-        stats.bytes_written,
-        stats.max_records_per_file,
-        run.nudged,
-        run.dropped,
-        tuple(alerts),
-        time.perf_counter() - began,
+        out_dir, key_path, moment, days, seed, stats.records, run.dynamodb, stats.files,
+        stats.late_records, stats.bytes_written, stats.max_records_per_file, run.nudged,
+        run.dropped, tuple(alerts), time.perf_counter() - began,
     )
 
 
@@ -130,9 +118,8 @@ def _check(out_dir: Path, days: int, events: int | None, start: datetime | None)
     if events is not None and events < 1:
         raise SimulationError(f"--events must be positive, not {events}")
     if out_dir.exists() and ((out_dir / "AWSLogs").exists() or (out_dir / ANSWER_KEY).exists()):
-        raise SimulationError(
-            "already holds a simulation; choose an empty folder", where=str(out_dir)
-        )
+        raise SimulationError("already holds a simulation; choose an empty folder",
+                              where=str(out_dir))
     out_dir.mkdir(parents=True, exist_ok=True)
     moment = start or DEFAULT_START
     if moment.tzinfo is None:
@@ -160,16 +147,8 @@ Item = tuple[int, int, int, Record]  # event time, kind, sequence number, record
 
 
 class _Run:
-    def __init__(
-        self,
-        recorder: Recorder,
-        writer: DeliveryWriter,
-        oracle: Oracle,
-        origin: int,
-        days: int,
-        steady_total: int,
-        planned: list[tuple[int, Record]],
-    ) -> None:
+    def __init__(self, recorder: Recorder, writer: DeliveryWriter, oracle: Oracle, origin: int,
+                 days: int, steady_total: int, planned: list[tuple[int, Record]]) -> None:
         self.recorder = recorder
         self.writer = writer
         self.oracle = oracle
@@ -236,11 +215,12 @@ class _Run:
 
     def _judge(self, item: Item, later: list[Item]) -> None:
         t, _, _, rec = item
-        if rec["eventSource"] == DYNAMODB:
-            oracle = self.oracle
-            if oracle.interested(rec["eventName"]) and not oracle.offer(Facts(rec, t, _country)):
-                self._nudge(item, later)
-                return
+        source, oracle = rec["eventSource"], self.oracle
+        if oracle.interested(source, rec["eventName"]) and not oracle.offer(
+                Facts(rec, t, _country)):
+            self._nudge(item, later)
+            return
+        if source == DYNAMODB:
             self.dynamodb += 1
         self.writer.add(rec, t)
 

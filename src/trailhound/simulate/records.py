@@ -105,19 +105,8 @@ class Recorder:
         api_version: str | None = None,
     ) -> Record:
         internal = ip == AWS_INTERNAL
-        shape = (
-            p.key,
-            region,
-            source,
-            name,
-            read_only,
-            data,
-            resources is not None,
-            error is not None,
-            extra is not None,
-            api_version,
-            internal,
-        )
+        shape = (p.key, region, source, name, read_only, data, resources is not None,
+                 error is not None, extra is not None, api_version, internal)
         template = self._templates.get(shape)
         if template is None:
             template = self._templates[shape] = _template(p, region, source, name, shape)
@@ -141,7 +130,8 @@ class Recorder:
         return rec
 
 
-def _template(p: Principal, region: str, source: str, name: str, shape: tuple[Any, ...]) -> Record:
+def _template(p: Principal, region: str, source: str, name: str, shape: tuple[Any, ...]
+              ) -> Record:
     """The constant part of a record, with every member in CloudTrail's order."""
     read_only, data, has_resources, has_error, has_extra, api_version, internal = shape[4:]
     rec: Record = {
@@ -172,11 +162,8 @@ def _template(p: Principal, region: str, source: str, name: str, shape: tuple[An
     if not p.invoked_by and not internal:
         host = f"{source.split('.')[0]}.{region}.amazonaws.com"
         version, cipher = _TLS_CIPHERS[len(p.key) % len(_TLS_CIPHERS)]
-        rec["tlsDetails"] = {
-            "tlsVersion": version,
-            "cipherSuite": cipher,
-            "clientProvidedHostHeader": host,
-        }
+        rec["tlsDetails"] = {"tlsVersion": version, "cipherSuite": cipher,
+                             "clientProvidedHostHeader": host}
     return rec
 
 

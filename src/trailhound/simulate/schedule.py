@@ -16,6 +16,7 @@ from trailhound.simulate import other_calls as oc
 from trailhound.simulate.records import AWS_INTERNAL, Record, Recorder
 from trailhound.simulate.world import (
     ANALYTICS,
+    DECOY,
     PROD,
     STAGING,
     TABLES,
@@ -106,9 +107,8 @@ def _console_session(r: Recorder, person: Person, start: int) -> list[Timed]:
         lambda at, t: ddb.describe_table(r, p, at, t, ip=ip, agent=agent),
         lambda at, t: ddb.simple_read(r, p, at, t, "DescribeContinuousBackups", ip=ip, agent=agent),
         # the console's own backend asks for some details: "AWS Internal", no TLS
-        lambda at, t: ddb.simple_read(
-            r, p, at, t, "DescribeTimeToLive", ip=AWS_INTERNAL, agent=AWS_INTERNAL
-        ),
+        lambda at, t: ddb.simple_read(r, p, at, t, "DescribeTimeToLive", ip=AWS_INTERNAL,
+                                      agent=AWS_INTERNAL),
         lambda at, t: ddb.simple_read(r, p, at, t, "ListTagsOfResource", ip=ip, agent=agent),
         lambda at, t: ddb.query(r, p, at, t, ip=ip, agent=agent),
         lambda at, t: ddb.get_item(r, p, at, t, ip=ip, agent=agent),
@@ -133,15 +133,8 @@ def _deploy(r: Recorder, start: int) -> list[Timed]:
     ip = rng.choice(p.ips)
     ts = start
     out: list[Timed] = []
-    steps = (
-        oc.STS_CALLER,
-        oc.S3_PUT_ARTIFACT,
-        oc.CFN_DESCRIBE,
-        oc.CFN_CHANGESET,
-        oc.CFN_DESCRIBE,
-        oc.LAMBDA_UPDATE,
-        oc.LAMBDA_GET,
-    )
+    steps = (oc.STS_CALLER, oc.S3_PUT_ARTIFACT, oc.CFN_DESCRIBE, oc.CFN_CHANGESET,
+             oc.CFN_DESCRIBE, oc.LAMBDA_UPDATE, oc.LAMBDA_GET)
     for op in steps:
         ts += 2 + rng.randrange(20)
         out.append((ts, oc.call(r, p, ts, "us-east-1", op, ip=ip)))
@@ -197,7 +190,7 @@ def _nightly_backup(r: Recorder, start: int) -> list[Timed]:
     p = principal("backup")
     out: list[Timed] = []
     ts = start
-    for t in _tables_of(PROD.id):
+    for t in (*_tables_of(PROD.id), DECOY):  # AWS Backup backs the decoy up too
         ts += 20 + r.rng.randrange(60)
         out.append((ts, ddb.describe_table(r, p, ts, t)))
         ts += 1
@@ -224,3 +217,4 @@ def _nightly_export(r: Recorder, ts: int) -> list[Timed]:
     p = principal("etl")
     t = table(ANALYTICS.id, "events-archive")
     return [(ts, ddb.export_table(r, p, ts, t, f"acme-analytics-exports-{ANALYTICS.id}", None))]
+

@@ -70,6 +70,11 @@ TABLES: tuple[Table, ...] = (
 )
 
 
+# A decoy: a believable table nobody uses, listed in the decoy rule's parameter by the demo.
+DECOY = Table(PROD.id, "us-east-1", "payroll-archive", ("employeeId",))
+DECOY_TABLES: tuple[str, ...] = (DECOY.name,)
+
+
 def table(account: str, name: str) -> Table:
     for t in TABLES:
         if t.account == account and t.name == name:
@@ -88,7 +93,8 @@ UA_JAVA = (
     "17.0.10+7-LTS Java/17.0.10 vendor/Amazon.com_Inc. io/sync http/Apache cfg/retry-mode/legacy"
 )
 UA_GO = (
-    "aws-sdk-go-v2/1.26.1 os/linux lang/go#1.22.1 md/GOOS#linux md/GOARCH#amd64 api/dynamodb#1.31.1"
+    "aws-sdk-go-v2/1.26.1 os/linux lang/go#1.22.1 md/GOOS#linux md/GOARCH#amd64 "
+    "api/dynamodb#1.31.1"
 )
 UA_NODE = (
     "aws-sdk-js/3.554.0 ua/2.0 os/linux#5.10.213-201.855.amzn2.x86_64 lang/js md/nodejs#20.12.1 "
@@ -112,7 +118,8 @@ UA_TERRAFORM = (
     "aws-sdk-go-v2/1.26.1 os/linux lang/go#1.22.1 md/GOOS#linux md/GOARCH#amd64"
 )
 UA_DATADOG = (
-    "Datadog-AWS-Crawler/1.0 Boto3/1.34.84 Python/3.11.9 Linux/5.15.0-1057-aws Botocore/1.34.84"
+    "Datadog-AWS-Crawler/1.0 Boto3/1.34.84 Python/3.11.9 Linux/5.15.0-1057-aws "
+    "Botocore/1.34.84"
 )
 UA_GLUE = (
     "aws-sdk-java/1.12.641 Linux/5.10.213-201.855.amzn2.x86_64 OpenJDK_64-Bit_Server_VM/"
@@ -138,232 +145,57 @@ DATADOG_IPS = ("3.233.147.12", "44.196.0.9")
 
 PRINCIPALS: tuple[Principal, ...] = (
     # prod applications
-    Principal(
-        "orders_api",
-        PROD.id,
-        "role",
-        "orders-api-lambda-role",
-        "orders-api-handler",
-        US_LAMBDA_IPS,
-        "US",
-        (UA_BOTO_LAMBDA,),
-    ),
-    Principal(
-        "payments",
-        PROD.id,
-        "role",
-        "payments-service-task-role",
-        "3f0c2a9e8b7d4c1fa6e5d4c3b2a19087",
-        EU_ECS_IPS,
-        "US",
-        (UA_JAVA,),
-    ),
-    Principal(
-        "reaper",
-        PROD.id,
-        "role",
-        "session-reaper-lambda-role",
-        "session-reaper",
-        US_LAMBDA_IPS,
-        "US",
-        (UA_BOTO_LAMBDA,),
-    ),
-    Principal(
-        "inventory",
-        PROD.id,
-        "role",
-        "inventory-sync-task-role",
-        "9a8b7c6d5e4f40312a1b0c9d8e7f6a5b",
-        US_FARGATE_IPS,
-        "US",
-        (UA_GO,),
-    ),
-    Principal(
-        "web",
-        PROD.id,
-        "role",
-        "web-frontend-ec2-role",
-        "i-0a1b2c3d4e5f60718",
-        US_FARGATE_IPS,
-        "US",
-        (UA_NODE,),
-    ),
-    Principal(
-        "eks",
-        PROD.id,
-        "role",
-        "eks-node-group-role",
-        "i-0f9e8d7c6b5a41302",
-        ("52.0.14.21",),
-        "US",
-        (UA_GO,),
-    ),
-    Principal(
-        "reporting",
-        PROD.id,
-        "user",
-        "reporting-svc",
-        "",
-        ("216.160.83.56",),
-        "US",
-        (UA_BOTO_LAMBDA,),
-    ),
-    Principal(
-        "datadog",
-        PROD.id,
-        "role",
-        "DatadogIntegrationRole",
-        "DatadogAWSIntegration",
-        DATADOG_IPS,
-        "US",
-        (UA_DATADOG,),
-    ),
+    Principal("orders_api", PROD.id, "role", "orders-api-lambda-role", "orders-api-handler",
+              US_LAMBDA_IPS, "US", (UA_BOTO_LAMBDA,)),
+    Principal("payments", PROD.id, "role", "payments-service-task-role",
+              "3f0c2a9e8b7d4c1fa6e5d4c3b2a19087", EU_ECS_IPS, "US", (UA_JAVA,)),
+    Principal("reaper", PROD.id, "role", "session-reaper-lambda-role", "session-reaper",
+              US_LAMBDA_IPS, "US", (UA_BOTO_LAMBDA,)),
+    Principal("inventory", PROD.id, "role", "inventory-sync-task-role",
+              "9a8b7c6d5e4f40312a1b0c9d8e7f6a5b", US_FARGATE_IPS, "US", (UA_GO,)),
+    Principal("web", PROD.id, "role", "web-frontend-ec2-role", "i-0a1b2c3d4e5f60718",
+              US_FARGATE_IPS, "US", (UA_NODE,)),
+    Principal("eks", PROD.id, "role", "eks-node-group-role", "i-0f9e8d7c6b5a41302",
+              ("52.0.14.21",), "US", (UA_GO,)),
+    Principal("reporting", PROD.id, "user", "reporting-svc", "", ("216.160.83.56",), "US",
+              (UA_BOTO_LAMBDA,)),
+    Principal("datadog", PROD.id, "role", "DatadogIntegrationRole", "DatadogAWSIntegration",
+              DATADOG_IPS, "US", (UA_DATADOG,)),
     # people, through IAM Identity Center permission sets
-    Principal(
-        "alice",
-        PROD.id,
-        "sso",
-        "AWSReservedSSO_AdministratorAccess_7f3a2b1c9d8e4f60",
-        "alice@acme.example",
-        ("81.2.69.160", "86.12.44.9"),
-        "GB",
-        (UA_CONSOLE, UA_CLI),
-    ),
-    Principal(
-        "bob",
-        PROD.id,
-        "sso",
-        "AWSReservedSSO_PowerUserAccess_2c4e6a8b0d1f3e5a",
-        "bob@acme.example",
-        ("73.162.10.44",),
-        "US",
-        (UA_CONSOLE_WIN, UA_CLI),
-    ),
-    Principal(
-        "priya",
-        ANALYTICS.id,
-        "sso",
-        "AWSReservedSSO_DataEngineer_5d7f9b1c3e5a7c9e",
-        "priya@acme.example",
-        ("49.207.48.9", "122.171.20.9"),
-        "IN",
-        (UA_CONSOLE, UA_CLI),
-    ),
-    Principal(
-        "erik",
-        ANALYTICS.id,
-        "sso",
-        "AWSReservedSSO_Analyst_8e0a2c4e6a8c0e2a",
-        "erik@acme.example",
-        ("89.160.20.128",),
-        "SE",
-        (UA_CONSOLE,),
-    ),
-    Principal(
-        "dana",
-        STAGING.id,
-        "sso",
-        "AWSReservedSSO_Developer_1b3d5f7a9c1e3b5d",
-        "dana@acme.example",
-        ("98.207.3.9",),
-        "US",
-        (UA_CONSOLE, UA_CLI),
-    ),
+    Principal("alice", PROD.id, "sso", "AWSReservedSSO_AdministratorAccess_7f3a2b1c9d8e4f60",
+              "alice@acme.example", ("81.2.69.160", "86.12.44.9"), "GB", (UA_CONSOLE, UA_CLI)),
+    Principal("bob", PROD.id, "sso", "AWSReservedSSO_PowerUserAccess_2c4e6a8b0d1f3e5a",
+              "bob@acme.example", ("73.162.10.44",), "US", (UA_CONSOLE_WIN, UA_CLI)),
+    Principal("priya", ANALYTICS.id, "sso", "AWSReservedSSO_DataEngineer_5d7f9b1c3e5a7c9e",
+              "priya@acme.example", ("49.207.48.9", "122.171.20.9"), "IN", (UA_CONSOLE, UA_CLI)),
+    Principal("erik", ANALYTICS.id, "sso", "AWSReservedSSO_Analyst_8e0a2c4e6a8c0e2a",
+              "erik@acme.example", ("89.160.20.128",), "SE", (UA_CONSOLE,)),
+    Principal("dana", STAGING.id, "sso", "AWSReservedSSO_Developer_1b3d5f7a9c1e3b5d",
+              "dana@acme.example", ("98.207.3.9",), "US", (UA_CONSOLE, UA_CLI)),
     # delivery pipelines
-    Principal(
-        "ci_prod",
-        PROD.id,
-        "role",
-        "github-actions-deployer",
-        "GitHubActions",
-        GITHUB_IPS,
-        "US",
-        (UA_TERRAFORM,),
-    ),
-    Principal(
-        "ci_staging",
-        STAGING.id,
-        "role",
-        "github-actions-integration",
-        "GitHubActions",
-        GITHUB_IPS,
-        "US",
-        (UA_BOTO_LAMBDA, UA_TERRAFORM),
-    ),
-    Principal(
-        "gh_oidc",
-        STAGING.id,
-        "web_identity",
-        "repo:acme/shop:ref:refs/heads/main",
-        "",
-        GITHUB_IPS,
-        "US",
-        ("aws-sdk-js/2.1563.0 callback",),
-    ),
+    Principal("ci_prod", PROD.id, "role", "github-actions-deployer", "GitHubActions",
+              GITHUB_IPS, "US", (UA_TERRAFORM,)),
+    Principal("ci_staging", STAGING.id, "role", "github-actions-integration", "GitHubActions",
+              GITHUB_IPS, "US", (UA_BOTO_LAMBDA, UA_TERRAFORM)),
+    Principal("gh_oidc", STAGING.id, "web_identity", "repo:acme/shop:ref:refs/heads/main",
+              "", GITHUB_IPS, "US", ("aws-sdk-js/2.1563.0 callback",)),
     # staging and analytics workloads
-    Principal(
-        "staging_app",
-        STAGING.id,
-        "role",
-        "staging-app-task-role",
-        "5e4d3c2b1a0f49e8d7c6b5a4f3e2d1c0",
-        US_FARGATE_IPS,
-        "US",
-        (UA_NODE,),
-    ),
-    Principal(
-        "etl",
-        ANALYTICS.id,
-        "role",
-        "glue-etl-job-role",
-        "GlueJobRunnerSession",
-        US_WEST_IPS,
-        "US",
-        (UA_GLUE,),
-    ),
-    Principal(
-        "auditor",
-        SECURITY.id,
-        "role",
-        "security-audit-role",
-        "prowler",
-        ("44.192.45.9",),
-        "US",
-        (UA_BOTO_LAMBDA,),
-    ),
+    Principal("staging_app", STAGING.id, "role", "staging-app-task-role",
+              "5e4d3c2b1a0f49e8d7c6b5a4f3e2d1c0", US_FARGATE_IPS, "US", (UA_NODE,)),
+    Principal("etl", ANALYTICS.id, "role", "glue-etl-job-role", "GlueJobRunnerSession",
+              US_WEST_IPS, "US", (UA_GLUE,)),
+    Principal("auditor", SECURITY.id, "role", "security-audit-role", "prowler",
+              ("44.192.45.9",), "US", (UA_BOTO_LAMBDA,)),
     # AWS services acting for the account
-    Principal(
-        "backup",
-        PROD.id,
-        "service_role",
-        "AWSBackupDefaultServiceRole",
-        "AWSBackup-AWSBackupDefaultServiceRole",
-        invoked_by="backup.amazonaws.com",
-    ),
-    Principal(
-        "autoscaling",
-        PROD.id,
-        "service_role",
-        "AWSServiceRoleForApplicationAutoScaling_DynamoDBTable",
-        "AutoScaling",
-        invoked_by="application-autoscaling.amazonaws.com",
-    ),
-    Principal(
-        "config",
-        PROD.id,
-        "service_role",
-        "AWSServiceRoleForConfig",
-        "AWSConfig-Describe",
-        invoked_by="config.amazonaws.com",
-    ),
-    Principal(
-        "firehose",
-        ANALYTICS.id,
-        "service_role",
-        "firehose-delivery-role",
-        "AWSFirehoseToS3",
-        invoked_by="firehose.amazonaws.com",
-    ),
+    Principal("backup", PROD.id, "service_role", "AWSBackupDefaultServiceRole",
+              "AWSBackup-AWSBackupDefaultServiceRole", invoked_by="backup.amazonaws.com"),
+    Principal("autoscaling", PROD.id, "service_role",
+              "AWSServiceRoleForApplicationAutoScaling_DynamoDBTable", "AutoScaling",
+              invoked_by="application-autoscaling.amazonaws.com"),
+    Principal("config", PROD.id, "service_role", "AWSServiceRoleForConfig",
+              "AWSConfig-Describe", invoked_by="config.amazonaws.com"),
+    Principal("firehose", ANALYTICS.id, "service_role", "firehose-delivery-role",
+              "AWSFirehoseToS3", invoked_by="firehose.amazonaws.com"),
     Principal("ddb_kms", PROD.id, "service", "", invoked_by="dynamodb.amazonaws.com"),
     Principal("ddb_kms_an", ANALYTICS.id, "service", "", invoked_by="dynamodb.amazonaws.com"),
     Principal("trail", SECURITY.id, "service", "", invoked_by="cloudtrail.amazonaws.com"),

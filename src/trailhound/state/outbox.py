@@ -27,7 +27,9 @@ def pending(store: Store, output: str) -> list[Pending]:
     return [Pending(aid, orjson.loads(text), attempts or 0) for aid, text, attempts in rows]
 
 
-def settle(store: Store, output: str, delivered: Sequence[str], failed: Mapping[str, str]) -> None:
+def settle(
+    store: Store, output: str, delivered: Sequence[str], failed: Mapping[str, str]
+) -> None:
     """Record what `output` received and what it did not (and why), in one transaction."""
     if not delivered and not failed:
         return
@@ -53,3 +55,4 @@ def backlog(store: Store) -> dict[str, int]:
         "ORDER BY output"
     ).fetchall()
     return {str(name): int(n) for name, n in rows}
+
