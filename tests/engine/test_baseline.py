@@ -132,3 +132,22 @@ def test_two_runs_over_one_state_repeat_nothing() -> None:
     store = Store.open(None)
     assert len(run([RULE], rows, store=store)) == 1
     assert run([RULE], rows, store=store) == []
+
+
+def test_reading_the_same_events_again_counts_them_once() -> None:
+    # ten reads an hour: the bar is 5 x 10 = 50; 40 reads are under it, read twice still so
+    store = Store.open(None)
+    rows = [*_history(range(5), per_hour=10), *_reads(40, 6)]
+    assert run([RULE], rows, store=store) == []
+    assert run([RULE], rows, store=store) == []
+    assert run([RULE], [*rows, *_reads(40, 6)]) == []  # twice in one delivery
+    assert len(run([RULE], [*rows, *_reads(10, 6, start=50)])) == 1  # ten more reads do
+
+
+def test_a_batch_counts_its_items_once_per_event_even_when_delivered_twice() -> None:
+    spec = BaselineSpec(("user.name",), H, 24 * H, 10, 3 * H, factor=5,
+                        count=ItemCount("aws.dynamodb.operations", ("get",)))  # fmt: skip
+    batch_read = event(1, 6 * H + timedelta(seconds=5), "GetItem",
+                       aws__dynamodb__operations=["get"] * 15)  # fmt: skip
+    rules = [rule(action("GetItem"), spec)]
+    assert run(rules, [*_history(range(5)), batch_read, batch_read]) == []  # 15 < 20

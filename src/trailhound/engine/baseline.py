@@ -18,7 +18,7 @@ import statistics
 from collections.abc import Iterable
 from datetime import timedelta
 from itertools import groupby
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -54,9 +54,8 @@ def evaluate(store: Store, rule: Rule, cutoff: int) -> Outcome:
     width = len(spec.fields)
     order = ", ".join([f"k{i}" for i in range(width)] + ["ts", "event_id", "seq"])
     sql = keyed_rows_sql(spec.fields, ((item_count_sql(spec.count), "weight"),))
-    rows = store.con.execute(
-        f"SELECT * FROM ({sql}) ORDER BY {order}", {"rule": rule.rule_id, "cutoff": cutoff}
-    ).fetchall()
+    params = {"rule": rule.rule_id, "cutoff": cutoff}
+    rows = _once(baselines.uncounted(store, rule.rule_id, sql, order, params))
     stored = baselines.load(store, rule.rule_id)
     candidates: list[Candidate] = []
     # the newest event time known (a stored window's start stands for its events)
@@ -72,7 +71,21 @@ def evaluate(store: Store, rule: Rule, cutoff: int) -> Outcome:
         # no later event can look back past this: its window starts after `horizon`'s
         forget = horizon - horizon % spans.window - spans.history - spans.window
         baselines.save(store, rule.rule_id, stored, forget_before=forget)
+        counted = [(r[2], r[1]) for r in rows if r[2] is not None]
+        baselines.note_counted(store, rule.rule_id, counted, forget_before=forget)
     return Outcome(candidates)
+
+
+def _once(rows: list[Any]) -> list[Any]:
+    """Rows in order, an event delivered twice in this run kept once per group."""
+    seen: set[tuple[Any, ...]] = set()
+    kept = []
+    for row in rows:
+        ident = (row[2], *row[3:-1])  # event id and group values
+        if row[2] is None or ident not in seen:
+            seen.add(ident)
+            kept.append(row)
+    return kept
 
 
 def _judge(

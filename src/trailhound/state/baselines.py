@@ -2,13 +2,16 @@
 
 A window's count grows as its events are decided (a later run continues a window an earlier
 run began), and `alerted` marks a window that has raised its alert, so it raises no second.
-Windows older than the history any later event can look back on are forgotten.
+The ids of the events counted are kept as long as their windows, so an event read again (the
+same file scanned twice, a trail delivered twice) is not counted twice. Windows older than the
+history any later event can look back on are forgotten.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 
@@ -37,6 +40,42 @@ def load(store: Store, rule_id: str) -> Windows:
     for key, start, count, first, alerted in rows:
         found[key][start] = Window(count, first, alerted)
     return dict(found)
+
+
+def uncounted(
+    store: Store, rule_id: str, rows_sql: str, order: str, params: dict[str, object]
+) -> list[Any]:
+    """The rows of `rows_sql` (with an `event_id` column) whose event was not counted yet, in
+    the `order` given (an ORDER BY list of its columns)."""
+    found: list[Any] = store.con.execute(
+        f"SELECT * FROM ({rows_sql}) r WHERE r.event_id IS NULL OR r.event_id NOT IN "
+        f"(SELECT event_id FROM baseline_events WHERE rule_id = $rule) ORDER BY {order}",
+        {**params, "rule": rule_id},
+    ).fetchall()
+    return found
+
+
+def note_counted(
+    store: Store, rule_id: str, counted: list[tuple[str, int]], *, forget_before: int
+) -> None:
+    """Remember these (event id, time) as counted; forget those older than `forget_before`."""
+    if counted:
+        table = pa.table(
+            {
+                "event_id": pa.array([e for e, _ in counted], pa.string()),
+                "ts": pa.array([t for _, t in counted], pa.int64()),
+            }
+        )
+        with store.registered("_counted", table):
+            store.con.execute(
+                "INSERT INTO baseline_events SELECT DISTINCT $rule, event_id, ts FROM _counted "
+                "ON CONFLICT DO NOTHING",
+                {"rule": rule_id},
+            )
+    store.con.execute(
+        "DELETE FROM baseline_events WHERE rule_id = $rule AND ts < $before",
+        {"rule": rule_id, "before": forget_before},
+    )
 
 
 def save(store: Store, rule_id: str, windows: Windows, *, forget_before: int) -> None:

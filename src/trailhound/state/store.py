@@ -4,8 +4,8 @@
   join (a threshold window, a sequence). Same columns as the events, plus the rule and time.
 - `terms`: for new_terms rules, each term and when it was last seen.
 - `clocks`: when each rule first saw an event (learning periods count from there).
-- `baseline_windows`: for baseline rules, each group's count per window of its history
-  (`trailhound.state.baselines`).
+- `baseline_windows`, `baseline_events`: for baseline rules, each group's count per window of
+  its history and the events counted (`trailhound.state.baselines`).
 - `facts`: for correlation rules, what their fact sources taught and when
   (`trailhound.state.facts`).
 - `ledger`: every alert already emitted, so a rerun never emits it again.
@@ -65,6 +65,8 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE TABLE IF NOT EXISTS baseline_windows (
     rule_id VARCHAR, group_key VARCHAR, window_start BIGINT, count BIGINT, first_event BIGINT,
     alerted BOOLEAN, PRIMARY KEY (rule_id, group_key, window_start));
+CREATE TABLE IF NOT EXISTS baseline_events (
+    rule_id VARCHAR, event_id VARCHAR, ts BIGINT, PRIMARY KEY (rule_id, event_id));
 CREATE TABLE IF NOT EXISTS facts (
     rule_id VARCHAR, fact_key VARCHAR, value_field VARCHAR, fact_value VARCHAR,
     first_seen BIGINT, last_seen BIGINT,
