@@ -121,7 +121,7 @@ class CheckReport:
 
     @property
     def running(self) -> int:
-        return sum(rule.enabled for rule in self.rules)
+        return sum(rule.runs for rule in self.rules)  # enabled, and its parameters set
 
 
 def check_config(path: Path | None) -> CheckReport:

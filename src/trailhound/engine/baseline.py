@@ -67,13 +67,24 @@ def evaluate(store: Store, rule: Rule, cutoff: int) -> Outcome:
         candidates += _judge(parsed, windows, key, spec, spans)
         latest = parsed[-1].ts if latest is None else max(latest, parsed[-1].ts)
     if latest is not None:
-        horizon = min(cutoff, latest)
-        # no later event can look back past this: its window starts after `horizon`'s
-        forget = horizon - horizon % spans.window - spans.history - spans.window
-        baselines.save(store, rule.rule_id, stored, forget_before=forget)
-        counted = [(r[2], r[1]) for r in rows if r[2] is not None]
-        baselines.note_counted(store, rule.rule_id, counted, forget_before=forget)
+        _remember(store, rule.rule_id, stored, rows, min(cutoff, latest), spans)
     return Outcome(candidates)
+
+
+def _remember(
+    store: Store,
+    rule_id: str,
+    stored: baselines.Windows,
+    rows: list[Any],
+    horizon: int,
+    spans: _Spans,
+) -> None:
+    """Keep the windows and counted events a later event may still look back on: its window
+    starts after `horizon`'s, so nothing older than that window's history."""
+    forget = horizon - horizon % spans.window - spans.history - spans.window
+    baselines.save(store, rule_id, stored, forget_before=forget)
+    counted = [(r[2], r[1]) for r in rows if r[2] is not None]
+    baselines.note_counted(store, rule_id, counted, forget_before=forget)
 
 
 def _once(rows: list[Any]) -> list[Any]:
