@@ -15,11 +15,15 @@ from trailhound.alerts.model import Alert
 from trailhound.pipeline.scan import ScanResult, scan
 from trailhound.rules.loader import load_rules, shipped_pack_dir
 from trailhound.rules.model import Rule
+from trailhound.rules.parameters import with_values
 from trailhound.simulate import ExpectedAlert, SimulationResult, simulate
+from trailhound.simulate.world import DECOY_TABLES
 from trailhound.sources import open_sources
 from trailhound.state.store import Store
 
 _Identity = tuple[str, str]  # rule name, first evidence event id
+# The simulated company names its decoy table, as a user does in trailhound.toml.
+DECOY_RULE = "AWS DynamoDB Decoy Table Accessed"
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,10 @@ class DemoResult:
 
 
 def run_demo(workdir: Path, *, days: int = 4, seed: int = 0) -> DemoResult:
-    rules = load_rules([shipped_pack_dir()]).rules
+    rules = [
+        with_values(r, {"decoy_tables": DECOY_TABLES}) if r.name == DECOY_RULE else r
+        for r in load_rules([shipped_pack_dir()]).rules
+    ]
     simulation = simulate(workdir / "cloudtrail", days=days, seed=seed)
     store = Store.open(None)
     try:

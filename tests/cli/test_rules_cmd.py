@@ -98,3 +98,11 @@ def test_rule_text_is_never_read_as_markup(tmp_path: Path) -> None:
     assert "[bold]Loud[/bold] rule" in shown.output
     assert "Shows [link=http://x]text[/link] as it is written." in shown.output
     assert "[italic]this[/italic]" in shown.output
+
+
+def test_list_says_which_shipped_rule_is_not_configured() -> None:
+    result = run("list")
+    assert result.exit_code == 0
+    assert "AWS DynamoDB Decoy Table Accessed is not configured and does not run" in result.stderr
+    assert "decoy_tables" in result.stderr
+    assert "AWS DynamoDB Unusual Read Volume" in result.stdout

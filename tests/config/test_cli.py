@@ -19,7 +19,9 @@ LineOf = Callable[[str, str], int]
 
 SECRET = "zz-very-secret-4cd9e1"
 SECRET_URL = "https://hooks.example.com/services/T000/B000/zz-secret-path-77a1"
-PACK_SIZE = 22
+PACK_SIZE = 32
+# rules that run as shipped: all but the decoy rule, whose list of decoy tables is empty
+RUNNING = PACK_SIZE - 1
 
 
 def run(*args: str, config_home: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -42,7 +44,7 @@ def test_check_says_ok_with_the_rules_that_will_run(
     )
     done = run("check", "--config", str(path), config_home=tmp_path)
     assert (done.returncode, done.stderr) == (0, "")
-    assert done.stdout == f"trailhound: {path}: ok ({PACK_SIZE - 1} rules, 0 outputs)\n"
+    assert done.stdout == f"trailhound: {path}: ok ({RUNNING - 1} rules, 0 outputs)\n"
 
 
 def test_check_lists_every_problem_with_its_place_and_exits_2(
@@ -69,7 +71,10 @@ url = "{SECRET_URL}"
     assert (done.returncode, done.stdout) == (2, "")
     lines = done.stderr.splitlines()
     assert f"trailhound: {path}:{line_of(text, 'windw')}:1: " in lines[0]
-    known = "severity, risk_score, threshold, window, history_window, learning_period, "
+    known = (
+        "severity, risk_score, threshold, window, history_window, learning_period, "
+        "min_count, factor, deviations, min_history, parameters, "
+    )
     assert lines[0].endswith(
         f"windw: unknown key (known: {known}suppression, max_signals, enabled)"
     )
@@ -162,7 +167,7 @@ def test_check_counts_the_outputs_it_built(write_config: WriteConfig, fake_outpu
     path = write_config(f'[outputs.one]\ntype = "{fake_output}"\ntoken = "{SECRET}"\n')
     result = CliRunner().invoke(main, ["config", "check", "--config", str(path)])
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"trailhound: {path}: ok ({PACK_SIZE} rules, 1 output)\n"
+    assert result.stdout == f"trailhound: {path}: ok ({RUNNING} rules, 1 output)\n"
 
 
 def test_check_without_a_file_checks_the_defaults(tmp_path: Path) -> None:
@@ -171,5 +176,15 @@ def test_check_without_a_file_checks_the_defaults(tmp_path: Path) -> None:
     expected = tmp_path / "xdg-config" / "trailhound" / "trailhound.toml"
     assert result.stdout == (
         f"trailhound: no configuration file at {expected}, defaults apply: "
-        f"ok ({PACK_SIZE} rules, 0 outputs)\n"
+        f"ok ({RUNNING} rules, 0 outputs)\n"
     )
+
+
+def test_check_counts_a_rule_once_its_parameters_are_set(write_config: WriteConfig) -> None:
+    path = write_config(
+        '[rules.overrides."AWS DynamoDB Decoy Table Accessed"]\n'
+        'parameters = { decoy_tables = ["payroll-archive"] }\n'
+    )
+    result = CliRunner().invoke(main, ["config", "check", "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"trailhound: {path}: ok ({PACK_SIZE} rules, 0 outputs)\n"

@@ -10,7 +10,7 @@ import pytest
 
 from trailhound.config import Config, ConfigProblems, load_config
 from trailhound.errors import ConfigError
-from trailhound.rules.model import NewTermsSpec, Rule, Suppression, ThresholdSpec
+from trailhound.rules.model import BaselineSpec, NewTermsSpec, Rule, Suppression, ThresholdSpec
 
 WriteConfig = Callable[[str], Path]
 LineOf = Callable[[str, str], int]
@@ -151,7 +151,7 @@ suppression = {{ duration = "1h" }}
         ),
         (
             line_of(text, "history_window"),
-            f'rules.overrides."{DELETED}".history_window: only new_terms rules take '
+            f'rules.overrides."{DELETED}".history_window: only new_terms and baseline rules take '
             "history_window; this is a threshold rule",
         ),
         (
@@ -198,3 +198,61 @@ severity = "medium"
         f"{path}:{line_of(text, deleted_id)}:1: rules.overrides.{deleted_id}: "
         f"names the same rule as the override {DELETED!r}",
     ]
+
+
+DECOY = "AWS DynamoDB Decoy Table Accessed"
+READS = "AWS DynamoDB Unusual Read Volume"
+
+
+def test_parameters_configure_the_decoy_rule_without_copying_it(
+    write_config: WriteConfig, pack_rules: list[Rule]
+) -> None:
+    assert not by_name(pack_rules)[DECOY].runs
+    text = f'[rules.overrides."{DECOY}"]\nparameters = {{ decoy_tables = ["payroll-*"] }}\n'
+    decoy = applied(write_config, text, pack_rules)[DECOY]
+    assert decoy.runs and decoy.parameters[0].values == ("payroll-*",)
+    assert decoy.query == by_name(pack_rules)[DECOY].query
+
+
+def test_a_parameter_the_rule_lacks_is_an_error(
+    write_config: WriteConfig, line_of: LineOf, pack_rules: list[Rule]
+) -> None:
+    text = f'[rules.overrides."{DECOY}"]\nparameters = {{ decoys = ["x"] }}\n'
+    problems = [(e.line, e.message) for e in apply_problems(write_config, text, pack_rules)]
+    assert problems == [
+        (
+            line_of(text, "parameters"),
+            f'rules.overrides."{DECOY}".parameters.decoys: the rule has no parameter '
+            "'decoys' (its parameters: decoy_tables)",
+        )
+    ]
+
+
+def test_a_baseline_rule_takes_its_bar_from_the_configuration(
+    write_config: WriteConfig, pack_rules: list[Rule]
+) -> None:
+    text = (
+        f'[rules.overrides."{READS}"]\nmin_count = 500\nfactor = 20\ndeviations = 3\n'
+        'min_history = "3d"\nwindow = "30m"\nhistory_window = "30d"\n'
+    )
+    spec = applied(write_config, text, pack_rules)[READS].spec
+    assert isinstance(spec, BaselineSpec)
+    assert (spec.min_count, spec.factor, spec.deviations) == (500, 20.0, 3.0)
+    assert (spec.min_history, spec.window, spec.history) == (
+        timedelta(days=3),
+        timedelta(minutes=30),
+        timedelta(days=30),
+    )
+
+
+def test_baseline_keys_on_another_type_are_errors(
+    write_config: WriteConfig, pack_rules: list[Rule]
+) -> None:
+    text = f'[rules.overrides."{SCANNED}"]\nmin_count = 5\n'
+    messages = [e.message for e in apply_problems(write_config, text, pack_rules)]
+    assert messages == [
+        f'rules.overrides."{SCANNED}".min_count: only baseline rules take min_count; '
+        "this is a query rule"
+    ]
+    with pytest.raises(ConfigProblems, match="factor: must be a positive number, not 0"):
+        load_config(write_config(f'[rules.overrides."{READS}"]\nfactor = 0\n'))

@@ -9,9 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from support.events import batch, detector, event
-from support.rules import action, rule
+from support.rules import action, match, rule
 from trailhound.rules.kql import MATCH_ALL
 from trailhound.rules.model import (
+    BaselineSpec,
+    CorrelationSpec,
+    FactSource,
     NewTermsSpec,
     SequenceSpec,
     SequenceStep,
@@ -41,12 +44,33 @@ RULES = [
         ),
         name="sequence",
     ),
+    rule(
+        action("Scan"),
+        BaselineSpec(
+            ("user.name",),
+            window=timedelta(minutes=10),
+            history=timedelta(hours=1),
+            min_count=2,
+            min_history=timedelta(minutes=20),
+            factor=2,
+        ),
+        name="baseline",
+    ),
+    rule(
+        action("DisableKey"),
+        CorrelationSpec(
+            "user.name",
+            timedelta(minutes=30),
+            (FactSource("", match("event.action", "Decrypt"), "user.name", "event.action"),),
+        ),
+        name="correlation",
+    ),
 ]
 
 events = st.lists(
     st.tuples(
         st.integers(0, 180),  # minute of the event
-        st.sampled_from(["DeleteTable", "Scan", "DeleteBackup"]),
+        st.sampled_from(["DeleteTable", "Scan", "DeleteBackup", "Decrypt", "DisableKey"]),
         st.sampled_from(["alice", "bob"]),
         st.integers(0, 10),  # delivery delay in minutes, at most half the lateness
     ),

@@ -23,6 +23,8 @@ from trailhound.rules import attack
 from trailhound.rules.kql_ast import And, Match, Node, Not, Or, Value, fields
 from trailhound.rules.loader import LoadResult, load_rules, shipped_pack_dir
 from trailhound.rules.model import (
+    BaselineSpec,
+    CorrelationSpec,
     NewTermsSpec,
     QuerySpec,
     Rule,
@@ -55,6 +57,21 @@ SUPPRESSED = (
 )
 # Rules about refused calls: the only ones allowed to count failures.
 FAILURE_RULES = ("AWS DynamoDB Burst of Access Denied Errors",)
+# Rules where any touch counts, allowed or refused: a denied probe of a decoy is the signal.
+ANY_OUTCOME_RULES = ("AWS DynamoDB Decoy Table Accessed",)
+# The ten rules of issue 13, under its exact names, with their types.
+ISSUE_13 = {
+    "AWS DynamoDB Backup Recovery Point Deleted": "query",
+    "AWS Backup Vault Lock or Plan Removed": "query",
+    "AWS DynamoDB Decoy Table Accessed": "query",
+    "AWS DynamoDB Unusual Read Volume": "baseline",
+    "AWS DynamoDB Full Table Read via PartiQL": "query",
+    "AWS DynamoDB Mass Item Deletion": "threshold",
+    "AWS DynamoDB Table Deleted After Protection Disabled": "sequence",
+    "AWS DynamoDB Stream Consumer Added": "new_terms",
+    "AWS DynamoDB Tables Listed by Unusual User": "new_terms",
+    "AWS DynamoDB Table Key Disabled or Scheduled for Deletion": "correlation",
+}
 
 SUCCESS = Match("event.outcome", Value(("success",), quoted=True))
 RISK = {"low": 21, "medium": 47, "high": 73, "critical": 99}
@@ -69,6 +86,7 @@ TECHNIQUES: dict[str, tuple[str, frozenset[str]]] = {
     "T1213": ("Data from Information Repositories", frozenset({"TA0009"})),
     "T1213.006": ("Databases", frozenset({"TA0009"})),
     "T1485": ("Data Destruction", frozenset({"TA0040"})),
+    "T1486": ("Data Encrypted for Impact", frozenset({"TA0040"})),
     "T1490": ("Inhibit System Recovery", frozenset({"TA0040"})),
     "T1505": ("Server Software Component", frozenset({"TA0003"})),
     "T1505.001": ("SQL Stored Procedures", frozenset({"TA0003"})),
@@ -129,12 +147,12 @@ def test_the_pack_loads_without_errors(pack: LoadResult) -> None:
     assert len(pack.rules) == pack.files
 
 
-def test_the_pack_holds_the_twelve_requested_rules_and_eight_of_our_own(
+def test_the_pack_holds_the_twelve_requested_rules_and_twenty_of_our_own(
     by_name: dict[str, Rule],
 ) -> None:
     assert [n for n in REQUIRED if n not in by_name] == []
-    assert len(by_name) >= 20
-    assert len(set(by_name) - set(REQUIRED)) >= 8
+    assert len(by_name) == 32
+    assert {n: by_name[n].type for n in ISSUE_13 if n in by_name} == ISSUE_13
 
 
 def test_names_and_rule_ids_are_unique_uuids(rules: list[Rule]) -> None:
@@ -318,17 +336,21 @@ def test_rules_count_only_successful_calls(rules: list[Rule]) -> None:
             assert "aws.cloudtrail.error_code" in fields(rule.ast), rule.name
             continue
         for ast in _filters(rule):
-            assert SUCCESS in _conjuncts(ast), rule.name
+            assert SUCCESS in _conjuncts(ast) or rule.name in ANY_OUTCOME_RULES, rule.name
 
 
 def _filters(rule: Rule) -> list[Node]:
     if isinstance(rule.spec, SequenceSpec):
-        return [step.ast for step in rule.spec.steps]
+        return [And((rule.ast, step.ast)) for step in rule.spec.steps]
+    if isinstance(rule.spec, CorrelationSpec):
+        return [rule.ast, *(fact.ast for fact in rule.spec.facts)]
     return [rule.ast]
 
 
 def _conjuncts(node: Node) -> tuple[Node, ...]:
-    return node.items if isinstance(node, And) else (node,)
+    if isinstance(node, And):
+        return tuple(c for item in node.items for c in _conjuncts(item))
+    return (node,)
 
 
 def test_rules_reading_data_events_say_how_to_turn_them_on(rules: list[Rule]) -> None:
@@ -381,6 +403,13 @@ def _rule_fields(rule: Rule) -> set[str]:
         used |= set(spec.fields)
     elif isinstance(spec, SequenceSpec):
         used |= set(spec.by)
+    elif isinstance(spec, BaselineSpec):
+        used |= set(spec.fields) | ({spec.count.field} if spec.count else set())
+    elif isinstance(spec, CorrelationSpec):
+        used |= {spec.key} | {f for fact in spec.facts for f in (fact.key, fact.value)}
+    if isinstance(spec, ThresholdSpec) and spec.count is not None:
+        used.add(spec.count.field)
+    used |= {p.field for p in rule.parameters}
     if rule.suppression is not None:
         used |= set(rule.suppression.group_by)
     return used
@@ -396,3 +425,40 @@ def test_docs_describe_every_rule(rules: list[Rule]) -> None:
         for label in ("What", "Why", "ATT&CK", "Data needed", "Tuning"):
             assert f"**{label}:**" in section, f"{rule.name}: no {label} in docs"
         assert rule.rule_id in section, rule.name
+
+
+def test_the_issue_13_parameters(by_name: dict[str, Rule]) -> None:
+    reads = by_name["AWS DynamoDB Unusual Read Volume"].spec
+    assert isinstance(reads, BaselineSpec)
+    assert (reads.fields, reads.window, reads.history) == (
+        ("cloud.account.id", "user.name"),
+        timedelta(hours=1),
+        timedelta(days=14),
+    )
+    assert (reads.min_count, reads.factor, reads.min_history) == (100, 10, timedelta(hours=24))
+    deletions = by_name["AWS DynamoDB Mass Item Deletion"].spec
+    assert isinstance(deletions, ThresholdSpec) and deletions.count is not None
+    assert (deletions.value, deletions.window) == (100, timedelta(minutes=10))
+    assert deletions.count.values == ("delete",)
+    listed = by_name["AWS DynamoDB Tables Listed by Unusual User"].spec
+    assert isinstance(listed, NewTermsSpec) and listed.history_window == timedelta(days=30)
+    sequence = by_name["AWS DynamoDB Table Deleted After Protection Disabled"].spec
+    assert isinstance(sequence, SequenceSpec) and sequence.maxspan == timedelta(hours=1)
+
+
+def test_the_decoy_rule_ships_unconfigured_and_so_does_not_run(by_name: dict[str, Rule]) -> None:
+    decoy = by_name["AWS DynamoDB Decoy Table Accessed"]
+    assert decoy.unconfigured == ("decoy_tables",)
+    assert not decoy.runs and decoy.enabled
+    assert [p.field for p in decoy.parameters] == ["aws.dynamodb.table_name"]
+
+
+def test_item_rules_test_operations_not_request_text(by_name: dict[str, Rule]) -> None:
+    for name in (
+        "AWS DynamoDB Table Item Deleted",
+        "AWS DynamoDB Table Item Updated",
+        "AWS DynamoDB Mass Item Deletion",
+    ):
+        read = fields(by_name[name].ast)
+        assert "aws.dynamodb.operations" in read, name
+        assert "aws.cloudtrail.request_parameters" not in read, name

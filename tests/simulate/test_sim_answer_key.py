@@ -13,7 +13,14 @@ import pytest
 from trailhound.rules.loader import shipped_pack_dir
 from trailhound.simulate import SimulationResult, simulate
 from trailhound.simulate.expected import checks
-from trailhound.simulate.oracle import NewTermsCheck, QueryCheck, SequenceCheck, ThresholdCheck
+from trailhound.simulate.oracle import (
+    BaselineCheck,
+    CorrelationCheck,
+    NewTermsCheck,
+    QueryCheck,
+    SequenceCheck,
+    ThresholdCheck,
+)
 
 Key = list[dict[str, Any]]
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -84,8 +91,18 @@ def test_noisy_rules_fire_on_background_by_design(small_key: Key) -> None:
 def test_oracle_states_each_rule_as_the_pack_does(check: Any) -> None:
     rule = _pack()[check.name]
     kind = {QueryCheck: "query", ThresholdCheck: "threshold", NewTermsCheck: "new_terms",
-            SequenceCheck: "sequence"}[type(check)]
+            SequenceCheck: "sequence", BaselineCheck: "baseline",
+            CorrelationCheck: "correlation"}[type(check)]
     assert rule["type"] == kind
+    if isinstance(check, BaselineCheck):
+        _same_baseline(check, rule["baseline"])
+        return
+    if isinstance(check, CorrelationCheck):
+        correlation = rule["correlation"]
+        assert correlation["key"] == check.key_field
+        assert _seconds(correlation["remember"]) == check.remember
+        assert {f["value"] for f in correlation["facts"]} == {check.value_field}
+        return
     if isinstance(check, QueryCheck):
         suppression = rule.get("alert_suppression")
         if suppression is None:
@@ -99,6 +116,8 @@ def test_oracle_states_each_rule_as_the_pack_does(check: Any) -> None:
         assert tuple(threshold["field"]) == check.group_fields
         assert threshold["value"] == check.value
         assert _seconds(threshold["window"]) == check.window
+        count = threshold.get("count")
+        assert check.count == (None if count is None else (count["field"], tuple(count["values"])))
         cardinality = [(c["field"], c["value"]) for c in threshold.get("cardinality", [])]
         expected = [(check.distinct_field, check.distinct_value)] if check.distinct else []
         assert cardinality == expected
@@ -116,6 +135,32 @@ def test_oracle_states_each_rule_as_the_pack_does(check: Any) -> None:
         assert len(sequence["steps"]) == len(check.steps)
 
 
+def _same_baseline(check: BaselineCheck, baseline: dict[str, Any]) -> None:
+    assert tuple(baseline["field"]) == check.group_fields
+    assert _seconds(baseline["window"]) == check.window
+    assert _seconds(baseline["history"]) == check.history
+    assert _seconds(baseline["min_history"]) == check.min_history
+    assert (baseline["min_count"], baseline.get("factor"), baseline.get("deviations")) == (
+        check.min_count, check.factor, check.deviations)
+
+
+def test_the_intrusion_fires_each_new_rule_on_its_own_step(small_key: Key) -> None:
+    """Issue 13's rules fire on the attack, not on the company's ordinary work."""
+    once = ("AWS DynamoDB Unusual Read Volume", "AWS DynamoDB Mass Item Deletion",
+            "AWS DynamoDB Table Key Disabled or Scheduled for Deletion",
+            "AWS DynamoDB Backup Recovery Point Deleted", "AWS DynamoDB Decoy Table Accessed",
+            "AWS DynamoDB Full Table Read via PartiQL")
+    for rule in once:
+        assert len([a for a in small_key if a["rule"] == rule]) == 1, rule
+    reads = next(a for a in small_key if a["rule"] == "AWS DynamoDB Unusual Read Volume")
+    assert reads["key"]["user.name"] == "reporting-svc"
+    deletion = next(a for a in small_key if a["rule"] == "AWS DynamoDB Mass Item Deletion")
+    assert (deletion["count"], deletion["key"]["aws.dynamodb.table_name"]) == (100, "customers")
+    key = next(a for a in small_key
+               if a["rule"] == "AWS DynamoDB Table Key Disabled or Scheduled for Deletion")
+    assert {"orders", "customers"} <= set(key["key"]["aws.dynamodb.table_name"].split(", "))
+
+
 def test_one_check_per_rule_file() -> None:
     assert len(list(shipped_pack_dir().glob("*.toml"))) == len(checks())
 
@@ -128,8 +173,12 @@ def test_a_run_that_starts_at_noon_still_waits_out_the_learning_period(tmp_path:
     assert len(rules) == len(checks())
 
 
-def test_a_short_run_has_no_new_country_alert(tmp_path: Path) -> None:
+def test_a_short_run_has_no_alert_of_the_rules_still_learning(tmp_path: Path) -> None:
+    # the intrusion comes on the second night: the new-country rule is in its 72-hour learning
+    # period, and the leaked user has read on one morning only, less than the read-volume
+    # baseline's 24-hour warm-up before the night
     result = simulate(tmp_path / "short", days=2, events=3000)
     rules = {a.rule for a in result.alerts}
-    assert "AWS DynamoDB Activity From New Country" not in rules
-    assert len(rules) == len(checks()) - 1
+    learning = {"AWS DynamoDB Activity From New Country", "AWS DynamoDB Unusual Read Volume"}
+    assert not rules & learning
+    assert len(rules) == len(checks()) - len(learning)

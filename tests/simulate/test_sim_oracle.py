@@ -181,3 +181,83 @@ def test_batch_writes_count_by_the_requests_they_hold() -> None:
                       _event(1, 5, "BatchWriteItem", params=puts)])
     assert _of(alerts, "AWS DynamoDB Table Item Deleted") == [("evt-0000", 1)]
     assert _of(alerts, "AWS DynamoDB Table Item Updated") == [("evt-0001", 1)]
+
+
+# -- issue 13 ------------------------------------------------------------------------------------
+
+READS = "AWS DynamoDB Unusual Read Volume"
+KEY_RULE = "AWS DynamoDB Table Key Disabled or Scheduled for Deletion"
+KEY = "arn:aws:kms:us-east-1:111122223333:key/6b8c2f1e-4d3a-4e5b-9c7d-1a2b3c4d5e6f"
+
+
+def _batch_get(n: int, t: int, keys: int) -> Facts:
+    params = {"requestItems": {"Orders": {"keys": [{"id": str(i)} for i in range(keys)]}}}
+    return _event(n, t, "BatchGetItem", params=params)
+
+
+def _history(days: int, per_day: int = 3) -> list[Facts]:
+    """`per_day` GetItems in the 09:00 hour of each day."""
+    return [_event(100 * d + i, d * DAY + 9 * HOUR + i * MIN, "GetItem")
+            for d in range(days) for i in range(per_day)]  # fmt: skip
+
+
+def test_read_volume_counts_items_and_alerts_at_the_crossing_event() -> None:
+    # mean 3 an hour: the bar is max(100, 10 x 3) = 100 items
+    spike = [_batch_get(900, 2 * DAY + 2 * HOUR, 60), _batch_get(901, 2 * DAY + 2 * HOUR + 60, 40),
+             _batch_get(902, 2 * DAY + 2 * HOUR + 120, 50)]  # fmt: skip
+    _, alerts = _run(_history(2) + spike)
+    assert _of(alerts, READS) == [("evt-0901", 100)]
+
+
+def test_read_volume_waits_out_the_warm_up() -> None:
+    # active only since 09:00 yesterday: at 02:00 that is 17 hours, less than 24
+    _, alerts = _run([*_history(1), _batch_get(900, DAY + 2 * HOUR, 500)])
+    assert _of(alerts, READS) == []
+
+
+def test_read_volume_refuses_a_crossing_tied_with_another_read() -> None:
+    spike = [_batch_get(900, 2 * DAY + 2 * HOUR, 50), _batch_get(901, 2 * DAY + 2 * HOUR, 50)]
+    kept, _ = _run(_history(2) + spike)
+    assert kept[-2:] == [True, False]
+
+
+def test_mass_deletion_counts_deleted_items_not_calls() -> None:
+    def deletes(n: int, t: int, items: int) -> Facts:
+        requests = [{"deleteRequest": {"key": {"id": str(i)}}} for i in range(items)]
+        return _event(n, t, "BatchWriteItem", params={"requestItems": {"Orders": requests}})
+
+    _, alerts = _run([deletes(i, i * MIN, 25) for i in range(4)])
+    assert _of(alerts, "AWS DynamoDB Mass Item Deletion") == [("evt-0000", 100)]
+    _, alerts = _run([deletes(i, i * MIN, 25) for i in range(3)] + [deletes(3, 4 * MIN, 24)])
+    assert _of(alerts, "AWS DynamoDB Mass Item Deletion") == []
+
+
+def _kms(n: int, t: int, action: str, table: str | None = None) -> Facts:
+    rec: dict[str, Any] = {
+        "userIdentity": {"type": "AWSService", "invokedBy": "dynamodb.amazonaws.com"}
+        if table else {"type": "AssumedRole", "accountId": ACCOUNT,
+                       "sessionContext": {"sessionIssuer": {"userName": "admin"}}},
+        "eventID": f"evt-{n:04d}", "eventName": action, "eventSource": "kms.amazonaws.com",
+        "sourceIPAddress": "dynamodb.amazonaws.com",
+        "requestParameters": {"encryptionContext": {"aws:dynamodb:tableName": table}}
+        if table else {"keyId": KEY},
+        "resources": [{"type": "AWS::KMS::Key", "ARN": KEY}], "recipientAccountId": ACCOUNT,
+    }  # fmt: skip
+    return Facts(rec, t, lambda ip: None)
+
+
+def test_a_key_alerts_with_the_tables_it_protected_within_its_memory() -> None:
+    events = [_kms(0, 0, "Decrypt", "orders"), _kms(1, 10, "GenerateDataKey", "customers"),
+              _kms(2, DAY, "DisableKey")]  # fmt: skip
+    _, alerts = _run(events)
+    found = [a for a in alerts if a.rule == KEY_RULE]
+    assert [(a.first_event_id, a.key["aws.dynamodb.table_name"]) for a in found] == [
+        ("evt-0002", "customers, orders")
+    ]
+    _, alerts = _run([_kms(0, 0, "Decrypt", "orders"), _kms(1, 90 * DAY + 1, "DisableKey")])
+    assert _of(alerts, KEY_RULE) == []
+
+
+def test_a_fact_in_the_same_second_as_the_key_change_is_refused() -> None:
+    kept, _ = _run([_kms(0, 100, "DisableKey"), _kms(1, 100, "Decrypt", "orders")])
+    assert kept == [True, False]

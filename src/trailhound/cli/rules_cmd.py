@@ -16,7 +16,7 @@ from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 
-from trailhound.cli.common import say_skipped_rule_files
+from trailhound.cli.common import say, say_skipped_rule_files
 from trailhound.cli.tables import print_table
 from trailhound.errors import RuleError
 from trailhound.escaping import printable
@@ -25,6 +25,8 @@ from trailhound.rules.duration import format_duration
 from trailhound.rules.field_check import absent_fields
 from trailhound.rules.loader import LoadResult, load_rules, shipped_pack_dir
 from trailhound.rules.model import (
+    BaselineSpec,
+    CorrelationSpec,
     NewTermsSpec,
     QuerySpec,
     Rule,
@@ -35,6 +37,7 @@ from trailhound.rules.model import (
     Threat,
     ThresholdSpec,
 )
+from trailhound.rules.parameters import not_configured
 
 _PATHS = click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 
@@ -89,6 +92,9 @@ def list_rules(ctx: click.Context, paths: tuple[Path, ...], output_format: str) 
                 Text(", ".join(technique_ids(rule.threat))),
             )
         print_table(table)
+    for rule in result.rules:
+        if rule.unconfigured:
+            say(not_configured(rule))
     _report_problems(ctx, result.errors)
 
 
@@ -193,6 +199,9 @@ def _facts(rule: Rule) -> list[tuple[str, str]]:
     ]
     if rule.suppression is not None:
         facts.append(("suppression", _suppression(rule.suppression)))
+    for p in rule.parameters:
+        chosen = ", ".join(p.values) or "none: the rule is not configured and does not run"
+        facts.append((f"parameter {p.name}", f"{p.field} one of: {chosen}"))
     facts += [(f"ATT&CK {t.tactic_id}", _threat(t)) for t in rule.threat]
     listed = (
         ("index", rule.index),
@@ -238,7 +247,26 @@ def _spec_facts(spec: Spec) -> list[tuple[str, str]]:
             by = ", ".join(spec.by) or "nothing"
             steps = [(f"step {i}", s.query.strip()) for i, s in enumerate(spec.steps, start=1)]
             return [("sequence", f"by {by} within {format_duration(spec.maxspan)}"), *steps]
+        case BaselineSpec():
+            return [("baseline", _baseline_text(spec))]
+        case CorrelationSpec():
+            facts = [(f"fact {i}", f"{f.key} -> {f.value} from {f.query.strip()}")
+                     for i, f in enumerate(spec.facts, start=1)]  # fmt: skip
+            remember = format_duration(spec.remember)
+            return [("correlation", f"{spec.key} known within {remember}"), *facts]
     return []
+
+
+def _baseline_text(spec: BaselineSpec) -> str:
+    per = f"per {', '.join(spec.fields)} per {format_duration(spec.window)}"
+    bars = [f">= {spec.min_count}"]
+    if spec.factor is not None:
+        bars.append(f">= {spec.factor:g} x mean")
+    if spec.deviations is not None:
+        bars.append(f">= mean + {spec.deviations:g} sd")
+    history = format_duration(spec.history)
+    warmup = format_duration(spec.min_history)
+    return f"count {per} {' and '.join(bars)} of {history}; warm-up {warmup}"
 
 
 def _suppression(suppression: Suppression) -> str:

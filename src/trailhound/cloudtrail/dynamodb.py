@@ -4,7 +4,9 @@ CloudTrail names the table in many places, depending on the API: `tableName`; a 
 (export, point-in-time and resource-policy APIs); the keys of `requestItems` (BatchGetItem,
 BatchWriteItem); the items of `transactItems` / `requestItems` lists (TransactWriteItems,
 TransactGetItems); PartiQL text (ExecuteStatement, BatchExecuteStatement, ExecuteTransaction);
-the KMS encryption context of calls DynamoDB makes for a table; and the event's resources.
+the KMS encryption context of calls DynamoDB makes for a table; the stream ARN of a Lambda
+event source mapping; the ARN of an AWS Backup recovery point or resource when it is a
+DynamoDB one; and the event's resources.
 Request keys are matched with either case of their first letter, since real samples use both.
 """
 
@@ -17,9 +19,16 @@ from typing import Any, Final
 
 DYNAMODB_SOURCES: Final = frozenset({"dynamodb.amazonaws.com", "streams.dynamodb.amazonaws.com"})
 KMS_SOURCE: Final = "kms.amazonaws.com"
+LAMBDA_SOURCE: Final = "lambda.amazonaws.com"  # event source mappings read DynamoDB streams
+BACKUP_SOURCE: Final = "backup.amazonaws.com"  # AWS Backup's recovery points of tables
+# Services whose requests name a table only by a DynamoDB ARN
+_ARN_SOURCES: Final = frozenset({LAMBDA_SOURCE, BACKUP_SOURCE})
+TABLE_SOURCES: Final = frozenset({*DYNAMODB_SOURCES, KMS_SOURCE, *_ARN_SOURCES})
 KMS_CONTEXT_KEY: Final = "aws:dynamodb:tableName"
 TABLE_RESOURCE_TYPE: Final = "AWS::DynamoDB::Table"
+STREAM_RESOURCE_TYPE: Final = "AWS::DynamoDB::Stream"  # a stream's ARN holds its table's
 _KMS_CONTEXT_BYTES: Final = KMS_CONTEXT_KEY.encode()
+_DYNAMODB_ARN_BYTES: Final = b'"arn:aws:dynamodb:'
 
 
 class _Role(Enum):
@@ -44,6 +53,8 @@ _ROLE_OF_KEY: Final = {
     "exportArn": _Role.ARN,
     "streamArn": _Role.ARN,
     "globalTableSourceArn": _Role.ARN,
+    "eventSourceArn": _Role.ARN,
+    "recoveryPointArn": _Role.ARN,
     "statement": _Role.STATEMENT,
     "statements": _Role.ITEMS,
     "transactStatements": _Role.ITEMS,
@@ -79,9 +90,11 @@ _PARTIQL_TABLE: Final = re.compile(
 
 def wants_tables(event_source: str | None, request_json: Callable[[], bytes]) -> bool:
     """Whether the event may name a table: worth parsing its request for. `request_json` gives
-    the request's raw JSON; it is read only for KMS events."""
+    the request's raw JSON; it is read only for KMS, Lambda and AWS Backup events."""
     if event_source in DYNAMODB_SOURCES:
         return True
+    if event_source in _ARN_SOURCES:
+        return _DYNAMODB_ARN_BYTES in request_json()
     return event_source == KMS_SOURCE and _KMS_CONTEXT_BYTES in request_json()
 
 
@@ -104,7 +117,7 @@ def resource_tables(resources: Iterable[tuple[str | None, str | None]]) -> list[
     """The tables among an event's resources, given as (ARN, type) pairs."""
     found: dict[str, None] = {}
     for arn, kind in resources:
-        if arn is not None and kind in (None, TABLE_RESOURCE_TYPE):
+        if arn is not None and kind in (None, TABLE_RESOURCE_TYPE, STREAM_RESOURCE_TYPE):
             _add(found, table_from_arn(arn))
     return list(found)
 

@@ -28,7 +28,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trailhound.cloudtrail import dynamodb
+from trailhound.cloudtrail import dynamodb, operations
 from trailhound.cloudtrail.categories import categorize
 from trailhound.cloudtrail.geo import NOT_AN_IP, Enricher
 from trailhound.cloudtrail.payloads import (
@@ -346,6 +346,7 @@ def _build(rows: _Rows, cols: _Columns, ingested: datetime, enricher: Enricher) 
     _console_login_fields(cols, rows)
     _tls_fields(cols, rows)
     _resource_and_table_fields(cols, rows)
+    operations.fill(cols, rows)
     return cols.batch()
 
 
@@ -790,7 +791,7 @@ def _resource_list(position: int, resources: _Resources | None) -> Any:
 
 
 _TABLE_COLUMN: Final = "aws.dynamodb.table_name"
-_TABLE_SOURCES: Final = pa.array(sorted({*dynamodb.DYNAMODB_SOURCES, dynamodb.KMS_SOURCE}))
+_TABLE_SOURCES: Final = pa.array(sorted(dynamodb.TABLE_SOURCES))
 
 
 _Resources = tuple[tuple[str | None, ...], ...]

@@ -135,6 +135,8 @@ COLUMNS: tuple[Column, ...] = (
         "aws.cloudtrail.resources.account_id",
         # trailhound's own: the DynamoDB table(s) a call touched, so rules can group by table
         "aws.dynamodb.table_name",
+        # trailhound's own: what a data call did to each item (cloudtrail/operations.py)
+        "aws.dynamodb.operations",
     ),
     *_cols(
         Kind.FLATTENED,

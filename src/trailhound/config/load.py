@@ -121,7 +121,7 @@ class CheckReport:
 
     @property
     def running(self) -> int:
-        return sum(rule.enabled for rule in self.rules)
+        return sum(rule.runs for rule in self.rules)  # enabled, and its parameters set
 
 
 def check_config(path: Path | None) -> CheckReport:
@@ -200,10 +200,26 @@ def _read_override(
         window=reader.duration(table, (*at, "window")),
         history_window=reader.duration(table, (*at, "history_window"), date_math=True),
         learning_period=reader.duration(table, (*at, "learning_period")),
+        min_count=reader.integer(table, (*at, "min_count"), low=1),
+        factor=reader.ratio(table, (*at, "factor")),
+        deviations=reader.ratio(table, (*at, "deviations")),
+        min_history=reader.duration(table, (*at, "min_history")),
+        parameters=_read_parameters(reader, table, (*at, "parameters")),
         suppression=_read_suppression(reader, table, (*at, "suppression")),
         max_signals=reader.integer(table, (*at, "max_signals"), low=1),
         enabled=reader.flag(table, (*at, "enabled")),
     )
+
+
+def _read_parameters(
+    reader: _Reader, override: Mapping[str, Any], at: KeyPath
+) -> Mapping[str, tuple[str, ...]] | None:
+    """`parameters = { decoy_tables = ["payroll-archive"] }`: each a list of values."""
+    table = reader.table(override, at, what='a table such as { decoy_tables = ["t1"] }')
+    if table is None:
+        return None
+    found = {name: reader.texts(table, (*at, name)) for name in table}
+    return MappingProxyType({name: values for name, values in found.items() if values is not None})
 
 
 def _read_suppression(
@@ -360,6 +376,16 @@ class _Reader:
         limits = f"at least {low}" if high is None else f"between {low} and {high}"
         self.fail(at, f"must be {limits}, not {value}")
         return None
+
+    def ratio(self, table: Mapping[str, Any], at: KeyPath) -> float | None:
+        """A positive number, whole or not."""
+        value = table.get(_key(at))
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            self.fail(at, f"must be a positive number, not {value!r}")
+            return None
+        return float(value)
 
     def choice(self, table: Mapping[str, Any], at: KeyPath, choices: Mapping[str, T]) -> T | None:
         value = self._typed(table, at, str, "a string")

@@ -19,6 +19,9 @@ resolve against the folder holding the file, and `~` expands to your home folder
     window = "15m"           # threshold rules: the sliding window they must fall in
     history_window = "30d"   # new_terms rules: how far back a term counts as seen ("now-30d" too)
     learning_period = "72h"  # new_terms rules: record terms but do not alert at first
+    min_count = 500          # baseline rules: the least count that may alert (and factor,
+                             # deviations, min_history; window and history_window too)
+    parameters = { decoy_tables = ["payroll-archive"] }   # the values of a rule's parameters
     suppression = { group_by = ["user.name"], duration = "1h", missing_fields = "suppress" }
     max_signals = 200        # most alerts per rule and run
     enabled = false          # switch this one rule off (or back on)
@@ -55,6 +58,12 @@ resolve against the folder holding the file, and `~` expands to your home folder
 - `threshold`, `window`: a threshold rule's value and window (durations such as "90s", "15m",
   "2h", "14d", "2w"). An error on any other type of rule.
 - `history_window`, `learning_period`: a new_terms rule's; an error on any other type.
+- `window`, `history_window`, `min_count`, `factor`, `deviations`, `min_history`: a baseline
+  rule's window, history, least count, multiple of its mean, standard deviations above its
+  mean, and warm-up.
+- `parameters`: a table of the rule's parameters (`[[rule.parameters]]` in its file), each a
+  list of values: `parameters = { decoy_tables = ["payroll-archive", "hr-*"] }`. A rule whose
+  parameter is empty is not configured and does not run. A name the rule lacks is an error.
 - `suppression`: one alert per group and duration, the rest counted. A table with `group_by`
   (1 to 3 fields), `duration` (absent: per run) and `missing_fields` ("suppress", the default,
   or "doNotSuppress"); keys left out keep the rule's own suppression. A threshold rule
@@ -297,6 +306,8 @@ def _toml_value(value: object) -> Any:
         return format_duration(value)
     if isinstance(value, tuple):
         return list(value)
+    if isinstance(value, Mapping):
+        return {k: _toml_value(v) for k, v in value.items()}
     return value
 
 

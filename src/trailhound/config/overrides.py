@@ -17,6 +17,7 @@ from typing import Any, Literal, TypeVar
 
 from trailhound.errors import ConfigError
 from trailhound.rules.model import (
+    BaselineSpec,
     NewTermsSpec,
     Rule,
     Severity,
@@ -24,6 +25,7 @@ from trailhound.rules.model import (
     Suppression,
     ThresholdSpec,
 )
+from trailhound.rules.parameters import unknown, with_values
 from trailhound.rules.toml_reader import KeyPath
 
 Strategy = Literal["suppress", "doNotSuppress"]
@@ -32,12 +34,16 @@ Fail = Callable[[KeyPath, str], ConfigError]
 T = TypeVar("T")
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-# Override keys that only one type of rule has, and that type.
-_SPEC_KEYS: Mapping[str, str] = {
-    "threshold": "threshold",
-    "window": "threshold",
-    "history_window": "new_terms",
-    "learning_period": "new_terms",
+# Override keys that only some types of rule have, and those types.
+_SPEC_KEYS: Mapping[str, tuple[str, ...]] = {
+    "threshold": ("threshold",),
+    "window": ("threshold", "baseline"),
+    "history_window": ("new_terms", "baseline"),
+    "learning_period": ("new_terms",),
+    "min_count": ("baseline",),
+    "factor": ("baseline",),
+    "deviations": ("baseline",),
+    "min_history": ("baseline",),
 }
 _PLAIN_KEYS = ("severity", "risk_score", "max_signals", "enabled")
 
@@ -63,8 +69,13 @@ class RuleOverride:
     risk_score: int | None = None
     threshold: int | None = None  # ThresholdSpec.value
     window: timedelta | None = None  # ThresholdSpec.window
-    history_window: timedelta | None = None  # NewTermsSpec.history_window
+    history_window: timedelta | None = None  # NewTermsSpec.history_window, BaselineSpec.history
     learning_period: timedelta | None = None  # NewTermsSpec.learning_period
+    min_count: int | None = None  # BaselineSpec.min_count
+    factor: float | None = None  # BaselineSpec.factor
+    deviations: float | None = None  # BaselineSpec.deviations
+    min_history: timedelta | None = None  # BaselineSpec.min_history
+    parameters: Mapping[str, tuple[str, ...]] | None = None  # values of the rule's parameters
     suppression: SuppressionOverride | Literal[False] | None = None  # False: remove it
     max_signals: int | None = None
     enabled: bool | None = None
@@ -153,6 +164,10 @@ def _apply_one(
         key: getattr(override, key) for key in _PLAIN_KEYS if getattr(override, key) is not None
     }
     changes["spec"] = _spec(rule, override, at, fail, errors)
+    if override.parameters is not None:
+        for name in unknown(rule, override.parameters):
+            errors.append(fail((*at, "parameters", name), _no_parameter(rule, name)))
+        changes["parameters"] = with_values(rule, override.parameters).parameters
     if override.suppression is not None:
         where: KeyPath = (*at, "suppression")
         changes["suppression"] = _suppression(rule, override.suppression, where, fail, errors)
@@ -162,9 +177,9 @@ def _apply_one(
 def _spec(
     rule: Rule, override: RuleOverride, at: KeyPath, fail: Fail, errors: list[ConfigError]
 ) -> Spec:
-    for key, kind in _SPEC_KEYS.items():
-        if getattr(override, key) is not None and rule.type != kind:
-            message = f"only {kind} rules take {key}; this is a {rule.type} rule"
+    for key, kinds in _SPEC_KEYS.items():
+        if getattr(override, key) is not None and rule.type not in kinds:
+            message = f"only {' and '.join(kinds)} rules take {key}; this is a {rule.type} rule"
             errors.append(fail((*at, key), message))
     spec = rule.spec
     if isinstance(spec, ThresholdSpec):
@@ -174,7 +189,26 @@ def _spec(
         history = _or(override.history_window, spec.history_window)
         learning = _or(override.learning_period, spec.learning_period)
         return replace(spec, history_window=history, learning_period=learning)
+    if isinstance(spec, BaselineSpec):
+        return _baseline(spec, override)
     return spec
+
+
+def _baseline(spec: BaselineSpec, override: RuleOverride) -> BaselineSpec:
+    return replace(
+        spec,
+        window=_or(override.window, spec.window),
+        history=_or(override.history_window, spec.history),
+        min_count=_or(override.min_count, spec.min_count),
+        factor=_or(override.factor, spec.factor),
+        deviations=_or(override.deviations, spec.deviations),
+        min_history=_or(override.min_history, spec.min_history),
+    )
+
+
+def _no_parameter(rule: Rule, name: str) -> str:
+    own = ", ".join(p.name for p in rule.parameters) or "none"
+    return f"the rule has no parameter {name!r} (its parameters: {own})"
 
 
 def _suppression(

@@ -20,7 +20,16 @@ import pyarrow.compute as pc
 
 from trailhound.alerts.model import Alert, alert_id
 from trailhound.cloudtrail.schema import BY_NAME
-from trailhound.engine import evidence, new_terms, query, sequence, suppression, threshold
+from trailhound.engine import (
+    baseline,
+    correlation,
+    evidence,
+    new_terms,
+    query,
+    sequence,
+    suppression,
+    threshold,
+)
 from trailhound.engine.candidates import Candidate, Outcome
 from trailhound.engine.filtering import ITEM, FilterPlan, Matcher, failure
 from trailhound.engine.max_signals import first_per_interval
@@ -37,6 +46,8 @@ _EVALUATORS: dict[str, Callable[[Store, Rule, int], Outcome]] = {
     "threshold": threshold.evaluate,
     "new_terms": new_terms.evaluate,
     "sequence": sequence.evaluate,
+    "baseline": baseline.evaluate,
+    "correlation": correlation.evaluate,
 }
 
 # Matched rows (their stored columns; `raw`, the record's JSON, where it was kept) -> documents.
@@ -74,7 +85,7 @@ class Detector:
         evidence_limit: int = 10,
         route: Router = lambda alert: (),
     ) -> None:
-        self.rules = [r for r in rules if r.enabled]
+        self.rules = [r for r in rules if r.runs]
         self.store = store
         self.con = store.con
         self.to_documents = to_documents

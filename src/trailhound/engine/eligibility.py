@@ -58,7 +58,7 @@ class Eligibility:
         terms = {
             rule.rule_id: _Terms(rule.spec.fields, rule.spec.history_window // _US)
             for rule in rules
-            if rule.enabled
+            if rule.runs
             and isinstance(rule.spec, NewTermsSpec)
             and all(f in BY_NAME and BY_NAME[f].kind in _SINGLE_VALUED for f in rule.spec.fields)
         }

@@ -82,7 +82,7 @@ class FilterPlan:
         columns: set[str] = set()
         failed: list[tuple[str, str]] = []
         for rule in rules:
-            if not rule.enabled:
+            if not rule.runs:
                 continue
             try:
                 built = _rule_filters(rule, _applicable(rule, exceptions, now), now)

@@ -11,6 +11,7 @@ from sqlglot import exp
 
 from trailhound.cloudtrail.schema import BY_NAME, Kind, flattened_parent
 from trailhound.engine.predicates import FLAT_UDF, column
+from trailhound.rules.model import ItemCount
 
 
 def value_sql(field: str) -> tuple[str, bool]:
@@ -61,3 +62,16 @@ def suppression_missing_sql(fields: tuple[str, ...]) -> str:
         sql, is_list = value_sql(f)
         checks.append(f"({sql}) IS NULL" + (f" OR len({sql}) = 0" if is_list else ""))
     return "(" + " OR ".join(checks) + ")" if checks else "FALSE"
+
+
+def item_count_sql(count: ItemCount | None) -> str:
+    """How many times a row counts: once per value of the count's field among its values,
+    once when the field is missing (the call logged no items), once without a count."""
+    if count is None:
+        return "1"
+    sql, is_list = value_sql(count.field)
+    wanted = ", ".join(exp.Literal.string(v).sql("duckdb") for v in count.values)
+    if not is_list:
+        return f"CASE WHEN ({sql}) IS NULL THEN 1 WHEN ({sql}) IN ({wanted}) THEN 1 ELSE 0 END"
+    kept = f"len(list_filter({sql}, lambda x: x IN ({wanted})))"
+    return f"CASE WHEN ({sql}) IS NULL OR len({sql}) = 0 THEN 1 ELSE {kept} END"

@@ -23,7 +23,10 @@ from trailhound.cloudtrail.schema import BY_NAME, COLUMNS, Kind, flattened_paren
 from trailhound.rules import kql_ast as k
 from trailhound.rules.kql import expand_fields
 from trailhound.rules.model import (
+    BaselineSpec,
+    CorrelationSpec,
     NewTermsSpec,
+    Parameter,
     Rule,
     RuleException,
     SequenceSpec,
@@ -82,7 +85,7 @@ def selection(rules: Sequence[Rule]) -> Selection:
     """The union over enabled rules (and sequence steps) of the pairs each can match."""
     found: set[Pair] = set()
     for rule in rules:
-        if not rule.enabled:
+        if not rule.runs:
             continue
         for ast in filter_asts(rule):
             pairs = pairs_of(ast)
@@ -110,10 +113,30 @@ def _simplified(pairs: set[Pair]) -> frozenset[Pair]:
 
 
 def filter_asts(rule: Rule) -> list[k.Node]:
-    """The rule's filter, one per step for a sequence (each joined with the rule's query)."""
+    """The rule's filter, one per step for a sequence (each joined with the rule's query);
+    for a correlation, its fact sources' queries, then the rule's. The rule's parameters
+    narrow every filter but the fact sources'."""
+    chosen = [_parameter_node(p) for p in rule.parameters]
     if isinstance(rule.spec, SequenceSpec):
-        return [k.And((rule.ast, step.ast)) for step in rule.spec.steps]
-    return [rule.ast]
+        return [k.And((rule.ast, step.ast, *chosen)) for step in rule.spec.steps]
+    main = k.And((rule.ast, *chosen)) if chosen else rule.ast
+    if isinstance(rule.spec, CorrelationSpec):
+        return [*(fact.ast for fact in rule.spec.facts), main]
+    return [main]
+
+
+def _parameter_node(parameter: Parameter) -> k.Node:
+    """`field: (v1 or v2 ...)`, a `*` in a value matching any run of characters."""
+    return k.Or(tuple(k.Match(parameter.field, _value(v)) for v in parameter.values))
+
+
+def _value(text: str) -> k.Value:
+    pieces = text.split("*")
+    parts: list[str | k.Star] = [pieces[0]]
+    for piece in pieces[1:]:
+        parts += [k.Star.STAR, piece]
+    kept = tuple(p for p in parts if p != "")
+    return k.Value(kept, quoted="*" not in text)
 
 
 def _pairs(node: k.Node) -> frozenset[Pair] | None:
@@ -180,7 +203,7 @@ def column_plan(rules: Sequence[Rule], exceptions: Sequence[RuleException] = ())
     new terms, sequences and suppression, and `ALWAYS` for every event."""
     needs: dict[str, set[Pair] | None] = {name: None for name in ALWAYS}
     for rule in rules:
-        if not rule.enabled:
+        if not rule.runs:
             continue
         scope: set[Pair] | None = set()
         for ast in filter_asts(rule):
@@ -237,7 +260,7 @@ def _reads(
 def stored_columns(rules: Sequence[Rule]) -> frozenset[str]:
     """The columns a stored match must keep: what the rule types and suppression read later,
     and `ALWAYS`. The filters' own columns are not needed once a row has matched."""
-    fields = {f for rule in rules if rule.enabled for f in stored_fields(rule)}
+    fields = {f for rule in rules if rule.runs for f in stored_fields(rule)}
     return ALWAYS | columns_of(fields)
 
 
@@ -251,6 +274,12 @@ def stored_fields(rule: Rule) -> tuple[str, ...]:
         fields += spec.fields
     elif isinstance(spec, SequenceSpec):
         fields += spec.by
+    elif isinstance(spec, BaselineSpec):
+        fields += [*spec.fields, *([spec.count.field] if spec.count else [])]
+    elif isinstance(spec, CorrelationSpec):
+        fields += [spec.key, *(f for fact in spec.facts for f in (fact.key, fact.value))]
+    if isinstance(spec, ThresholdSpec) and spec.count is not None:
+        fields.append(spec.count.field)
     if rule.suppression is not None:
         fields += rule.suppression.group_by
     return tuple(fields)

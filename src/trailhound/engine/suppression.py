@@ -66,9 +66,9 @@ def apply(store: Store, rule: Rule, candidates: list[Candidate]) -> list[Candida
         if inside is not None:
             opener = openers.get(id(inside))
             if opener is not None:
-                opener.absorbed += len(cand.seqs)
+                opener.absorbed += len(cand.seqs) + cand.absorbed
             else:  # its alert came out in an earlier run
-                inside.absorbed += len(cand.seqs)
+                inside.absorbed += len(cand.seqs) + cand.absorbed
             continue
         window = Window(cand.time, cand.time + duration)
         bisect.insort(group, window, key=lambda w: w.start)

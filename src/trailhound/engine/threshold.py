@@ -17,7 +17,7 @@ import duckdb
 import pyarrow.compute as pc
 
 from trailhound.engine.candidates import Candidate, Outcome
-from trailhound.engine.keys import keyed_rows_sql, value_sql
+from trailhound.engine.keys import item_count_sql, keyed_rows_sql, value_sql
 from trailhound.rules.model import Rule, ThresholdSpec
 from trailhound.state.store import Store
 
@@ -30,6 +30,7 @@ class _Row(NamedTuple):
     seq: int
     ts: int
     event_id: str
+    weight: int  # how many items the event counts for (1 unless the rule counts items)
     cardinality: tuple[frozenset[str], ...]  # per cardinality field, the row's values
 
 
@@ -41,7 +42,8 @@ def window_us(rule: Rule, spec: ThresholdSpec) -> int:
 def evaluate(store: Store, rule: Rule, cutoff: int) -> Outcome:
     spec = rule.spec
     assert isinstance(spec, ThresholdSpec)
-    extra = tuple((value_sql(c.field)[0], f"c{i}") for i, c in enumerate(spec.cardinality))
+    cards = tuple((value_sql(c.field)[0], f"c{i}") for i, c in enumerate(spec.cardinality))
+    extra = ((item_count_sql(spec.count), "weight"), *cards)
     sql = keyed_rows_sql(spec.fields, extra)
     order = ", ".join([f"k{i}" for i in range(len(spec.fields))] + ["ts", "event_id", "seq"])
     rows = _Rows(store.con, f"SELECT * FROM ({sql}) ORDER BY {order}", rule.rule_id, cutoff)
@@ -50,7 +52,11 @@ def evaluate(store: Store, rule: Rule, cutoff: int) -> Outcome:
     candidates: list[Candidate] = []
     for key_values, group in groupby(rows, key=lambda r: tuple(r[3 : 3 + width])):
         key = tuple(zip(spec.fields, key_values, strict=True))
-        parsed = (_Row(r[0], r[1], r[2] or "", _card_values(r[3 + width :])) for r in group)
+        parsed = (
+            _Row(r[0], r[1], r[2] or "", r[3 + width], _card_values(r[4 + width :]))
+            for r in group
+            if r[3 + width] > 0
+        )
         candidates.extend(_greedy(parsed, key, spec, window))
     horizon = cutoff if rows.latest is None else rows.latest
     consumed = {seq for c in candidates for seq in c.seqs}
@@ -94,14 +100,18 @@ def _greedy(
 ) -> list[Candidate]:
     found: list[Candidate] = []
     open_rows: deque[_Row] = deque()
+    total = 0  # the open rows' weight
     # per cardinality field: how many open rows hold each value, so distinct counts are O(1)
     holding: list[Counter[str]] = [Counter() for _ in spec.cardinality]
     for row in rows:
         while open_rows and open_rows[0].ts < row.ts - window:
-            _count(holding, open_rows.popleft().cardinality, -1)
+            gone = open_rows.popleft()
+            total -= gone.weight
+            _count(holding, gone.cardinality, -1)
         open_rows.append(row)
+        total += row.weight
         _count(holding, row.cardinality, 1)
-        if len(open_rows) >= spec.value and all(
+        if total >= spec.value and all(
             len(held) >= card.value for held, card in zip(holding, spec.cardinality, strict=True)
         ):
             found.append(
@@ -111,8 +121,10 @@ def _greedy(
                     [r.event_id for r in open_rows],
                     time=row.ts,
                     first_time=open_rows[0].ts,
+                    absorbed=total - len(open_rows),  # items beyond one per event
                 )
             )
+            total = 0
             open_rows.clear()
             holding = [Counter() for _ in spec.cardinality]
     return found

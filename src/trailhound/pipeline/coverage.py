@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 
 from trailhound.rules import kql_ast as k
 from trailhound.rules.model import Rule, SequenceSpec
+from trailhound.rules.parameters import not_configured
 
 DYNAMODB = "dynamodb.amazonaws.com"
 DATA_EVENT_ACTIONS = frozenset(
@@ -58,9 +59,14 @@ class Coverage:
         self.dynamodb[category_of(category, action)] += events
 
     def blind_spots(self, rules: Sequence[Rule]) -> list[str]:
+        """Notes on rules that cannot fire: not configured, or missing their data events."""
+        unset = [not_configured(r) for r in rules if r.enabled and r.unconfigured]
+        return unset + self._missing_data_events(rules)
+
+    def _missing_data_events(self, rules: Sequence[Rule]) -> list[str]:
         if not self.dynamodb["Management"] or self.dynamodb["Data"]:
             return []
-        blind = [r.name for r in rules if needs_data_events(r)]
+        blind = [r.name for r in rules if r.runs and needs_data_events(r)]
         if not blind:
             return []
         return [

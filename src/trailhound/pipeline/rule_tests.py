@@ -17,6 +17,7 @@ from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.report import Report
 from trailhound.pipeline.scan import scan
 from trailhound.rules.model import Rule, RuleTest
+from trailhound.rules.parameters import with_values
 from trailhound.sources import Blob, SourceProblem
 from trailhound.state.store import Store
 
@@ -41,6 +42,7 @@ def run_rule_tests(rules: Iterable[Rule], enricher: Enricher | None = None) -> l
 def _run_one(rule: Rule, test: RuleTest, enricher: Enricher) -> TestOutcome:
     """The test's records as one CloudTrail file, scanned by this rule alone with fresh state:
     the path a user's scan takes, reader and stage included."""
+    rule = with_values(rule, test.parameters)
     data = orjson.dumps({"Records": list(test.records)})
     blob = Blob(f"{rule.name}: {test.name}", partial(BytesIO, data))
     report = Report()

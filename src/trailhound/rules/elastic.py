@@ -52,6 +52,7 @@ from trailhound.rules.model import (
     Threat,
     ThresholdSpec,
 )
+from trailhound.rules.parameters import read_parameters, read_values
 from trailhound.rules.toml_reader import KeyPath, TomlReader, complete, key_location, toml_error
 
 __all__ = [
@@ -71,7 +72,7 @@ _RULE_KEYS = frozenset((
     "query", "from", "interval", "max_signals", "timestamp_override", "note", "setup",
     "false_positives", "references", "tags", "author", "index", "investigation_fields", "threat",
     "alert_suppression", "exceptions", "enabled", "threshold", "new_terms", "new_terms_fields",
-    "history_window_start", "sequence",
+    "history_window_start", "sequence", "baseline", "correlation", "parameters",
 ))
 # fmt: on
 _MISSING_FIELDS: Mapping[str, Literal["suppress", "doNotSuppress"]] = MappingProxyType(
@@ -148,6 +149,7 @@ def _read_document(reader: TomlReader, doc: dict[str, Any]) -> Rule | None:
     parts.values["suppression"] = _read_suppression(reader, rule_table, groups)
     read_one_exception = partial(read_exception, reader)
     parts.put("exceptions", reader.each(rule_table, "exceptions", ("rule",), read_one_exception))
+    parts.put("parameters", read_parameters(reader, rule_table))
     parts.put("tests", reader.each(doc, "tests", (), partial(_read_test, reader)))
     parts.put("extra", _extra(doc))
     if reader.errors or not parts.complete:
@@ -435,7 +437,8 @@ def _read_condition(reader: TomlReader, item: Mapping[str, Any], at: KeyPath) ->
 
 
 def _read_test(reader: TomlReader, item: Mapping[str, Any], at: KeyPath) -> RuleTest | None:
-    reader.only(item, {"name", "expect_alerts", "synthetic", "records"}, at)
+    reader.only(item, {"name", "expect_alerts", "synthetic", "records", "parameters"}, at)
+    values = read_values(reader, item, at)
     name = reader.require(item, "name", at, str, "a string")
     expected = reader.require(item, "expect_alerts", at, int, "a whole number")
     if expected is not None and expected < 0:
@@ -449,7 +452,9 @@ def _read_test(reader: TomlReader, item: Mapping[str, Any], at: KeyPath) -> Rule
     )
     if name is None or expected is None or synthetic is None or records is None:
         return None
-    return RuleTest(name, records, expected, synthetic)
+    if values is None:
+        return None
+    return RuleTest(name, records, expected, synthetic, values)
 
 
 def _read_record(reader: TomlReader, text: str, number: int, at: KeyPath) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ from typing import get_args
 
 from trailhound.rules.model import Severity
 
-RUNNABLE_TYPES = ("query", "threshold", "new_terms", "sequence")
+RUNNABLE_TYPES = ("query", "threshold", "new_terms", "sequence", "baseline", "correlation")
 SEVERITIES: tuple[str, ...] = get_args(Severity)
 # Elastic's rule types that cannot run on CloudTrail files alone, and why.
 REFUSED_TYPES: dict[str, str] = {

@@ -25,7 +25,11 @@ from trailhound.rules.elastic_format import (
 )
 from trailhound.rules.kql_ast import Node
 from trailhound.rules.model import (
+    BaselineSpec,
     Cardinality,
+    CorrelationSpec,
+    FactSource,
+    ItemCount,
     NewTermsSpec,
     QuerySpec,
     SequenceSpec,
@@ -43,6 +47,8 @@ _SPEC_KEYS: Mapping[str, str] = MappingProxyType(
         "new_terms_fields": "new_terms",
         "history_window_start": "new_terms",
         "sequence": "sequence",
+        "baseline": "baseline",
+        "correlation": "correlation",
     }
 )
 
@@ -99,6 +105,10 @@ def read_spec(
             return _read_new_terms(reader, rule)
         case "sequence":
             return _read_sequence(reader, rule)
+        case "baseline":
+            return _read_baseline(reader, rule)
+        case "correlation":
+            return _read_correlation(reader, rule)
     raise AssertionError(f"unhandled rule type {kind}")
 
 
@@ -118,7 +128,7 @@ def _read_threshold(reader: TomlReader, rule: Mapping[str, Any], cap: int) -> Th
     table = reader.require(rule, "threshold", at[:1], dict, "a table")
     if table is None:
         return None
-    reader.only(table, {"field", "value", "cardinality", "window"}, at)
+    reader.only(table, {"field", "value", "cardinality", "window", "count"}, at)
     fields = reader.texts(table, "field", at, single=True)
     if len(fields) > cap:
         reader.fail(
@@ -129,9 +139,103 @@ def _read_threshold(reader: TomlReader, rule: Mapping[str, Any], cap: int) -> Th
         reader.fail((*at, "value"), f"threshold value must be at least 1, not {value}")
     cardinality = reader.each(table, "cardinality", at, partial(_read_cardinality, reader))
     window = _optional_duration(reader, table, "window", at)
+    count = _item_count(reader, table, at)
     if value is None or cardinality is None or (window is None and "window" in table):
         return None
-    return ThresholdSpec(fields=fields, value=value, cardinality=cardinality, window=window)
+    if count is None and "count" in table:
+        return None
+    return ThresholdSpec(fields, value, cardinality, window, count)
+
+
+def _item_count(reader: TomlReader, table: Mapping[str, Any], at: KeyPath) -> ItemCount | None:
+    """`count = { field = "...", values = [...] }`: count an event once per such value."""
+    item = reader.get(table, "count", at, dict, "a table")
+    if item is None:
+        return None
+    here = (*at, "count")
+    reader.only(item, {"field", "values"}, here)
+    name = reader.require(item, "field", here, str, "a string")
+    values = reader.texts(item, "values", here, single=True)
+    if not values:
+        reader.fail(here, "count needs at least one value in 'values'")
+    return None if name is None or not values else ItemCount(name, values)
+
+
+_BASELINE_KEYS = {
+    "field", "window", "history", "min_count", "min_history", "factor", "deviations", "count",
+}  # fmt: skip
+
+
+def _read_baseline(reader: TomlReader, rule: Mapping[str, Any]) -> BaselineSpec | None:
+    at: KeyPath = ("rule", "baseline")
+    table = reader.require(rule, "baseline", at[:1], dict, "a table")
+    if table is None:
+        return None
+    reader.only(table, _BASELINE_KEYS, at)
+    fields = reader.texts(table, "field", at, single=True)
+    spans = {k: _required_duration(reader, table, k, at) for k in ("window", "history")}
+    warmup = _optional_duration(reader, table, "min_history", at) or timedelta(0)
+    least = reader.positive(table, "min_count", at, default=1)
+    factor, deviations = (_ratio(reader, table, k, at) for k in ("factor", "deviations"))
+    count = _item_count(reader, table, at)
+    window, history = spans["window"], spans["history"]
+    if window is None or history is None or least is None or not fields:
+        if not fields:
+            reader.fail(at, "[rule.baseline] needs at least one group field in 'field'")
+        return None
+    if not window <= warmup <= history and "min_history" in table:
+        reader.fail((*at, "min_history"), "min_history must lie between window and history")
+        return None
+    if factor is None and deviations is None:
+        reader.fail(at, "[rule.baseline] needs 'factor', 'deviations' or both")
+        return None
+    return BaselineSpec(fields, window, history, least, warmup, factor, deviations, count)
+
+
+def _required_duration(
+    reader: TomlReader, table: Mapping[str, Any], key: str, at: KeyPath
+) -> timedelta | None:
+    if key not in table:
+        reader.fail(at, f"{table_name(at)} is missing required key {key!r}")
+        return None
+    return _optional_duration(reader, table, key, at)
+
+
+def _ratio(reader: TomlReader, table: Mapping[str, Any], key: str, at: KeyPath) -> float | None:
+    value = table.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        reader.fail((*at, key), f"{key} must be a positive number, not {value!r}")
+        return None
+    return float(value)
+
+
+def _read_correlation(reader: TomlReader, rule: Mapping[str, Any]) -> CorrelationSpec | None:
+    at: KeyPath = ("rule", "correlation")
+    table = reader.require(rule, "correlation", at[:1], dict, "a table")
+    if table is None:
+        return None
+    reader.only(table, {"key", "remember", "facts"}, at)
+    key = reader.require(table, "key", at, str, "a field name")
+    remember = _required_duration(reader, table, "remember", at)
+    if "facts" not in table:
+        reader.fail(at, "[rule.correlation] is missing required key 'facts'")
+    facts = reader.each(table, "facts", at, partial(_read_fact, reader))
+    if key is None or remember is None or not facts:
+        return None
+    return CorrelationSpec(key=key, remember=remember, facts=facts)
+
+
+def _read_fact(reader: TomlReader, item: Mapping[str, Any], at: KeyPath) -> FactSource | None:
+    reader.only(item, {"query", "key", "value"}, at)
+    query = reader.require(item, "query", at, str, "a string")
+    key = reader.require(item, "key", at, str, "a field name")
+    value = reader.require(item, "value", at, str, "a field name")
+    ast = None if query is None else read_query(reader, query, (*at, "query"))
+    if query is None or ast is None or key is None or value is None:
+        return None
+    return FactSource(query, ast, key, value)
 
 
 def _read_cardinality(

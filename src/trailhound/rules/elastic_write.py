@@ -16,6 +16,9 @@ from typing import Any
 from trailhound.rules.duration import format_date_math, format_duration, format_duration_object
 from trailhound.rules.elastic_format import DEFAULT_INTERVAL, DEFAULT_MAX_SIGNALS
 from trailhound.rules.model import (
+    BaselineSpec,
+    CorrelationSpec,
+    ItemCount,
     NewTermsSpec,
     QuerySpec,
     Rule,
@@ -27,6 +30,7 @@ from trailhound.rules.model import (
     Threat,
     ThresholdSpec,
 )
+from trailhound.rules.parameters import parameters_table
 
 
 def dump_rule(rule: Rule) -> str:
@@ -74,6 +78,7 @@ def _rule_table(rule: Rule) -> dict[str, Any]:
         "threat": [_threat_table(t) for t in rule.threat] or None,
         "alert_suppression": _suppression_table(rule),
         "exceptions": [_exception_table(e) for e in rule.exceptions] or None,
+        "parameters": parameters_table(rule),
     }
     table.update((k, v) for k, v in optional.items() if v is not None)
     if rule.language != "eql":
@@ -93,6 +98,8 @@ def _spec_tables(spec: Spec) -> dict[str, Any]:
                 ]
             if spec.window is not None:
                 threshold["window"] = format_duration(spec.window)
+            if spec.count is not None:
+                threshold["count"] = _count_table(spec.count)
             return {"threshold": threshold}
         case NewTermsSpec():
             terms: dict[str, Any] = {
@@ -116,7 +123,34 @@ def _spec_tables(spec: Spec) -> dict[str, Any]:
                     "steps": [{"query": s.query} for s in spec.steps],
                 }
             }
+        case BaselineSpec():
+            return {"baseline": _baseline_table(spec)}
+        case CorrelationSpec():
+            facts = [{"query": f.query, "key": f.key, "value": f.value} for f in spec.facts]
+            remember = format_duration(spec.remember)
+            return {"correlation": {"key": spec.key, "remember": remember, "facts": facts}}
     raise AssertionError(f"unhandled spec {spec!r}")
+
+
+def _count_table(count: ItemCount) -> dict[str, Any]:
+    return {"field": count.field, "values": list(count.values)}
+
+
+def _baseline_table(spec: BaselineSpec) -> dict[str, Any]:
+    table: dict[str, Any] = {
+        "field": list(spec.fields),
+        "window": format_duration(spec.window),
+        "history": format_duration(spec.history),
+        "min_count": spec.min_count,
+    }
+    if spec.min_history:
+        table["min_history"] = format_duration(spec.min_history)
+    for key in ("factor", "deviations"):
+        if (value := getattr(spec, key)) is not None:
+            table[key] = value
+    if spec.count is not None:
+        table["count"] = _count_table(spec.count)
+    return table
 
 
 def _threat_table(threat: Threat) -> dict[str, Any]:
@@ -164,12 +198,15 @@ def _exception_table(exception: RuleException) -> dict[str, Any]:
 
 
 def _test_table(test: RuleTest) -> dict[str, Any]:
-    return {
+    table: dict[str, Any] = {
         "name": test.name,
         "expect_alerts": test.expect_alerts,
         "synthetic": test.synthetic,
-        "records": [json.dumps(r, indent=2, ensure_ascii=False) + "\n" for r in test.records],
     }
+    if test.parameters:
+        table["parameters"] = {k: list(v) for k, v in test.parameters.items()}
+    table["records"] = [json.dumps(r, indent=2, ensure_ascii=False) + "\n" for r in test.records]
+    return table
 
 
 def _without_empty(table: dict[str, Any]) -> dict[str, Any]:

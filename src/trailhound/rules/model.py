@@ -66,12 +66,27 @@ class RuleException:
 
 @dataclass(frozen=True, slots=True)
 class RuleTest:
-    """An embedded test: raw CloudTrail records and how many alerts they must make."""
+    """An embedded test: raw CloudTrail records and how many alerts they must make.
+
+    `parameters` sets the rule's parameters for this test (a decoy rule needs its list)."""
 
     name: str
     records: tuple[Mapping[str, Any], ...]
     expect_alerts: int
     synthetic: bool = False
+    parameters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    """A value list the user sets without copying the rule (`[[rule.parameters]]`): the
+    events must have `field` equal to one of `values` (`*` a wildcard). With no values the
+    rule is not configured and does not run."""
+
+    name: str
+    field: str
+    values: tuple[str, ...] = ()
+    description: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +101,63 @@ class Cardinality:
 
 
 @dataclass(frozen=True, slots=True)
+class ItemCount:
+    """trailhound: an event counts once per value of `field` among `values` (the items of a
+    batch), or once when the field is missing."""
+
+    field: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ThresholdSpec:
     fields: tuple[str, ...]
     value: int
     cardinality: tuple[Cardinality, ...] = ()
     window: timedelta | None = None  # trailhound: sliding window; None means the rule's lookback
+    count: ItemCount | None = None  # trailhound: count items rather than events
     type: Literal["threshold"] = "threshold"
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineSpec:
+    """trailhound: a group's count in a window of event time against its own history.
+
+    Windows are fixed (aligned to the epoch). A window alerts, once, at the event that brings
+    its count to at least `min_count`, `factor` times the group's mean count over the active
+    windows of its `history`, and that mean plus `deviations` standard deviations; and only
+    when the group was already active `min_history` before (its warm-up)."""
+
+    fields: tuple[str, ...]
+    window: timedelta
+    history: timedelta
+    min_count: int
+    min_history: timedelta
+    factor: float | None = None
+    deviations: float | None = None
+    count: ItemCount | None = None
+    type: Literal["baseline"] = "baseline"
+
+
+@dataclass(frozen=True, slots=True)
+class FactSource:
+    """Events that teach a fact: their `key` field's values are tied to their `value` field's."""
+
+    query: str
+    ast: Node
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class CorrelationSpec:
+    """trailhound: an event of the rule's query whose `key` field holds a value some fact
+    source taught within `remember` before it (a KMS key DynamoDB used for a table)."""
+
+    key: str
+    remember: timedelta
+    facts: tuple[FactSource, ...]
+    type: Literal["correlation"] = "correlation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +182,7 @@ class SequenceSpec:
     type: Literal["sequence"] = "sequence"
 
 
-Spec = QuerySpec | ThresholdSpec | NewTermsSpec | SequenceSpec
+Spec = QuerySpec | ThresholdSpec | NewTermsSpec | SequenceSpec | BaselineSpec | CorrelationSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +213,7 @@ class Rule:
     suppression: Suppression | None = None
     exceptions: tuple[RuleException, ...] = ()
     tests: tuple[RuleTest, ...] = ()
+    parameters: tuple[Parameter, ...] = ()
     enabled: bool = True
     source: str = ""  # the file it came from, for messages
     # keys of the original file that the model does not interpret, kept for a faithful write
@@ -155,3 +222,12 @@ class Rule:
     @property
     def type(self) -> str:
         return self.spec.type
+
+    @property
+    def unconfigured(self) -> tuple[str, ...]:
+        """The parameters still without values: until they have some, the rule cannot run."""
+        return tuple(p.name for p in self.parameters if not p.values)
+
+    @property
+    def runs(self) -> bool:
+        return self.enabled and not self.unconfigured

@@ -1,11 +1,15 @@
 """The intrusion: every technique the shipped pack detects, played by three actors.
 
 1. A leaked access key of the legacy `reporting-svc` user, used from a VPN exit in another
-   country: recon that runs into AccessDenied, then a bulk Scan of five tables.
+   country: recon that runs into AccessDenied and touches the decoy table, a bulk Scan of five
+   tables, a copy of `customers` key by key (far above the user's own hourly reads), and a
+   read of the `orders` stream.
 2. A stolen administrator session (IAM Identity Center) used from a hosting provider abroad:
-   exports to a bucket of another account, a resource policy and a Kinesis destination for
-   persistence, a replica in an unused region, then ransomware-style impact: protection and
-   recovery switched off, a backup deleted, items deleted and overwritten, six tables dropped.
+   exports to a bucket of another account, a resource policy, a Kinesis destination and a
+   Lambda reading a table's stream for persistence, a full read through PartiQL, a replica in
+   an unused region, then ransomware-style impact: protection and recovery switched off, a
+   backup, a recovery point and the vault's lock and plan selection removed, items deleted in
+   bulk and overwritten, the tables' KMS key scheduled for deletion, six tables dropped.
 3. A malicious CI workflow in staging: a burst of twelve tables, a restore, and capacity
    pushed up and down to run up the bill.
 
@@ -25,6 +29,7 @@ from trailhound.simulate import other_calls as oc
 from trailhound.simulate.records import Record, Recorder
 from trailhound.simulate.world import (
     ATTACKER_ACCOUNT,
+    DECOY,
     GITHUB_IPS,
     PROD,
     STAGING,
@@ -50,6 +55,27 @@ Timed = tuple[int, Record]
 
 _KINESIS_CREATE = oc.Op("kinesis.amazonaws.com", "CreateStream", False,
                         lambda r, p, region: {"streamName": "orders-cdc", "shardCount": 1})
+_VAULT = "acme-prod-dynamodb"
+_PLAN = "6f1d2c3b-4a5e-4f60-8b7c-9d0e1f2a3b4c"
+_UNLOCK = oc.Op("backup.amazonaws.com", "DeleteBackupVaultLockConfiguration", False,
+                lambda r, p, region: {"backupVaultName": _VAULT})
+_UNSELECT = oc.Op("backup.amazonaws.com", "DeleteBackupSelection", False,
+                  lambda r, p, region: {"backupPlanId": _PLAN,
+                                        "selectionId": "0a9b8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d"})
+_RANSOM = oc.Op("kms.amazonaws.com", "ScheduleKeyDeletion", False,
+                lambda r, p, region: {"keyId": oc.key_arn(p, region), "pendingWindowInDays": 7})
+
+
+def _delete_recovery_point(arn: str) -> oc.Op:
+    return oc.Op("backup.amazonaws.com", "DeleteRecoveryPoint", False,
+                 lambda r, p, region: {"backupVaultName": _VAULT, "recoveryPointArn": arn})
+
+
+def _stream_mapping(t: Table, function: str) -> oc.Op:
+    return oc.Op("lambda.amazonaws.com", "CreateEventSourceMapping20150331", False,
+                 lambda r, p, region: {"eventSourceArn": ddb.stream_arn(t),
+                                       "functionName": function, "enabled": True,
+                                       "batchSize": 100, "startingPosition": "TRIM_HORIZON"})
 
 
 class _Script:
@@ -97,6 +123,7 @@ def _leaked_key(r: Recorder, start: int) -> list[Timed]:
     s.do(0, oc.call, "us-east-1", oc.STS_CALLER)
     s.do(25, ddb.list_tables, "us-east-1")
     s.do(16, ddb.describe_table, orders)
+    s.do(9, ddb.describe_table, DECOY)
     for gap, action, target in ((14, "ListBackups", orders),
                                 (8, "DescribeContinuousBackups", orders),
                                 (7, "ListExports", None),
@@ -111,6 +138,13 @@ def _leaked_key(r: Recorder, start: int) -> list[Timed]:
                         ("sessions", 2)):
         for _ in range(pages):
             s.do(7 + r.rng.randrange(8), ddb.scan, table(PROD.id, name))
+    # Key by key, which no Scan rule sees: far above the user's own hours of reads.
+    for _ in range(120):
+        s.do(3 + r.rng.randrange(5), ddb.get_item, customers)
+    for _ in range(6):
+        s.do(9, ddb.batch_get, customers, keys_wanted=100)
+    s.do(30, ddb.get_shard_iterator, orders)
+    s.do(2, ddb.get_records, orders)
     return s.out
 
 
@@ -127,6 +161,9 @@ def _stolen_session(r: Recorder, start: int) -> list[Timed]:
     s.do(70, ddb.put_resource_policy, customers, _grant(customers))
     s.do(60, oc.call, "us-east-1", _KINESIS_CREATE)
     s.do(40, ddb.enable_kinesis, orders, f"arn:aws:kinesis:us-east-1:{PROD.id}:stream/orders-cdc")
+    s.do(50, oc.call, "us-east-1", _stream_mapping(customers, "customers-replica"))
+    for _ in range(3):
+        s.do(6, ddb.partiql, customers, "SELECT_ALL")
     s.do(60, ddb.update_table, orders,
          {"replicaUpdates": [{"create": {"regionName": "ap-southeast-1"}}]})
     s.do(60, ddb.update_pitr, customers, False)
@@ -138,10 +175,14 @@ def _stolen_session(r: Recorder, start: int) -> list[Timed]:
     s.do(35, ddb.list_backups, orders)
     last_night = start - start % 86400 - 86400 + 3 * 3600 + 47
     s.do(15, ddb.delete_backup, orders, ddb.backup_arn(orders, last_night))
+    s.do(20, oc.call, "us-east-1", _delete_recovery_point(ddb.backup_arn(customers, last_night)))
+    s.do(18, oc.call, "us-east-1", _UNLOCK)
+    s.do(12, oc.call, "us-east-1", _UNSELECT)
     s.do(30, ddb.put_item, orders, attrs=("note", "contact", "wallet"))
-    for _ in range(3):
+    for _ in range(5):
         s.do(8, ddb.batch_write, customers, "Delete", 25)
     s.do(14, ddb.partiql, items, "DELETE")
+    s.do(25, oc.call, "us-east-1", _RANSOM)
     for name in ("orders", "customers", "order-items", "products", "sessions", "payments"):
         doomed = table(PROD.id, name)
         r.gone[(doomed.account, doomed.name)] = s.do(40, ddb.delete_table, doomed)

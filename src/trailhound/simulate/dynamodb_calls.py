@@ -133,8 +133,9 @@ def delete_item(r: Recorder, p: Principal, ts: int, t: Table, **kw: Any) -> Reco
     return _data(r, p, ts, t, "DeleteItem", params, read_only=False, **kw)
 
 
-def batch_get(r: Recorder, p: Principal, ts: int, t: Table, **kw: Any) -> Record:
-    keys = [item_key(r, t) for _ in range(3)]
+def batch_get(r: Recorder, p: Principal, ts: int, t: Table, *, keys_wanted: int = 3,
+              **kw: Any) -> Record:
+    keys = [item_key(r, t) for _ in range(keys_wanted)]
     params = {"requestItems": {t.name: {"keys": keys, "consistentRead": False}}}
     return _data(r, p, ts, t, "BatchGetItem", params, read_only=True, **kw)
 
@@ -170,18 +171,43 @@ def transact_write(r: Recorder, p: Principal, ts: int, t: Table, ops: tuple[str,
 
 
 def partiql(r: Recorder, p: Principal, ts: int, t: Table, verb: str, **kw: Any) -> Record:
-    """ExecuteStatement with SELECT, INSERT, UPDATE or DELETE; values redacted as logged."""
+    """ExecuteStatement with SELECT, INSERT, UPDATE or DELETE, or SELECT_ALL (a SELECT that
+    names no key); values redacted as logged."""
     pk = t.keys[0]
     value = item_key(r, t)[pk]
     statement = {
         "SELECT": f"SELECT * FROM \"{t.name}\" WHERE {pk} = '{value}'",
+        "SELECT_ALL": f"SELECT * FROM \"{t.name}\"",
         "INSERT": f"INSERT INTO \"{t.name}\" VALUE {{'{pk}' : ***(Redacted), "
                   "'status' : ***(Redacted)}",
         "UPDATE": f"UPDATE \"{t.name}\" SET status = ***(Redacted) WHERE {pk} = '{value}'",
         "DELETE": f"DELETE FROM \"{t.name}\" WHERE {pk} = '{value}'",
     }[verb]
     return _data(r, p, ts, t, "ExecuteStatement", {"statement": statement},
-                 read_only=verb == "SELECT", **kw)
+                 read_only=verb.startswith("SELECT"), **kw)
+
+
+def stream_arn(t: Table) -> str:
+    return f"{table_arn(t)}/stream/2025-01-14T09:41:07.113"
+
+
+def _stream(r: Recorder, p: Principal, ts: int, t: Table, name: str, params: dict[str, Any],
+            **kw: Any) -> Record:
+    """A DynamoDB Streams read: a data event whose resource is the stream."""
+    resources = [{"accountId": t.account, "type": "AWS::DynamoDB::Stream", "ARN": stream_arn(t)}]
+    return r.call(p, ts, t.region, SOURCE, name, params, None, read_only=True, data=True,
+                  resources=resources, api_version=API, **kw)
+
+
+def get_shard_iterator(r: Recorder, p: Principal, ts: int, t: Table, **kw: Any) -> Record:
+    params = {"streamArn": stream_arn(t), "shardId": f"shardId-{ts * 1000:020d}-4b6c2f1e",
+              "shardIteratorType": "TRIM_HORIZON"}
+    return _stream(r, p, ts, t, "GetShardIterator", params, **kw)
+
+
+def get_records(r: Recorder, p: Principal, ts: int, t: Table, **kw: Any) -> Record:
+    params = {"shardIterator": f"{stream_arn(t)}|1|AAAAAAAAAAH7HF3xwDQHBrvk{ts:x}EXAMPLE=="}
+    return _stream(r, p, ts, t, "GetRecords", params, **kw)
 
 
 # -- management events -------------------------------------------------------------------------

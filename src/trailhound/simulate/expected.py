@@ -15,13 +15,16 @@ import orjson
 
 from trailhound.simulate.facts import Facts
 from trailhound.simulate.oracle import (
+    BaselineCheck,
     Check,
+    CorrelationCheck,
     NewTermsCheck,
     Predicate,
     QueryCheck,
     SequenceCheck,
     ThresholdCheck,
 )
+from trailhound.simulate.world import DECOY_TABLES
 
 HOUR = 3600
 DAY = 86400
@@ -32,6 +35,9 @@ ACCOUNT, USER, TABLE, COUNTRY = (
 REPLICA_REGION = "aws.cloudtrail.flattened.request_parameters.replicaUpdates.create.regionName"
 SUPPRESSED_BY = (ACCOUNT, USER, TABLE)
 PARTIQL = frozenset({"ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction"})
+BACKUP, KMS, LAMBDA = "backup.amazonaws.com", "kms.amazonaws.com", "lambda.amazonaws.com"
+DYNAMODB = "dynamodb.amazonaws.com"
+KEY_ARN = "aws.cloudtrail.resources.arn"
 
 
 def _get(value: Any, *path: str) -> Any:
@@ -196,6 +202,187 @@ def _one(action: str) -> frozenset[str]:
     return frozenset({action})
 
 
+# -- trailhound's own, issue 13 ----------------------------------------------------------------
+
+def _identity(f: Facts) -> dict[str, Any]:
+    identity = f.rec.get("userIdentity")
+    return identity if isinstance(identity, dict) else {}
+
+
+def _by_service(f: Facts) -> bool:
+    """Called by an AWS service, for itself or for a principal."""
+    identity = _identity(f)
+    return identity.get("type") == "AWSService" or bool(identity.get("invokedBy"))
+
+
+def _verb(text: str) -> str:
+    return text.lstrip().split(None, 1)[0].upper() if text.strip() else ""
+
+
+def _names_no_key(text: str) -> bool:
+    """A SELECT that names no key value: nothing after WHERE is a literal or a parameter."""
+    upper = text.upper()
+    if " WHERE " not in upper:
+        return True
+    condition = text[upper.index(" WHERE ") + 7:]
+    return "'" not in condition and "?" not in condition and not any(
+        c.isdigit() for c in condition.replace("***(Redacted)", ""))
+
+
+def _full_read(f: Facts) -> bool:
+    return (f.success and f.action in PARTIQL and any(
+        _verb(s) == "SELECT" and _names_no_key(s) for s in _statements(f)))
+
+
+def _deleted_items(f: Facts) -> int:
+    """Items a call deletes, read off the request as this simulator writes it."""
+    if f.action == "DeleteItem":
+        return 1
+    if f.action == "BatchWriteItem":
+        items = f.params.get("requestItems") if isinstance(f.params, dict) else None
+        return sum(1 for requests in (items or {}).values() for req in requests
+                   if "deleteRequest" in req)
+    if f.action == "TransactWriteItems":
+        return sum(1 for op in _each(f.params, "requestItems", "operation") if op == "Delete")
+    return sum(1 for s in _statements(f) if _verb(s) == "DELETE")
+
+
+def _read_items(f: Facts) -> int:
+    """Items a read asks for: a key each, one per Query, Scan or reading statement."""
+    if f.action == "BatchGetItem":
+        return sum(len(per_table.get("keys", ())) for per_table
+                   in (f.params.get("requestItems") or {}).values())
+    if f.action in PARTIQL:
+        return sum(1 for s in _statements(f) if _verb(s) == "SELECT")
+    return 1
+
+
+def _reads(f: Facts) -> bool:
+    if not f.success or _identity(f).get("type") == "AWSService":
+        return False
+    return f.action in READS or (f.action in PARTIQL and _read_items(f) > 0)
+
+
+def _protection_off(f: Facts) -> bool:
+    return _is("UpdateTable")(f) and _get(f.params, "deletionProtectionEnabled") is False
+
+
+def _stream_consumer(f: Facts) -> bool:
+    if not f.success:
+        return False
+    if f.source == LAMBDA:
+        arn = _get(f.params, "eventSourceArn")
+        return isinstance(arn, str) and arn.startswith("arn:aws:dynamodb:")
+    return f.action in ("GetShardIterator", "GetRecords") and not _identity(f).get("invokedBy")
+
+
+def _table_terms(f: Facts) -> list[tuple[Any, ...]]:
+    if f.account is None or f.user is None:
+        return []
+    return [(f.account, f.user, t) for t in f.tables]
+
+
+def _recovery_point_deleted(f: Facts) -> bool:
+    arn = _get(f.params, "recoveryPointArn")
+    return (f.success and f.action == "DeleteRecoveryPoint" and isinstance(arn, str)
+            and arn.startswith(("arn:aws:dynamodb:", "arn:aws:backup:"))
+            and _identity(f).get("type") != "AWSService"
+            and _identity(f).get("invokedBy") != BACKUP)
+
+
+def _key_arns(f: Facts) -> list[str]:
+    return [r["ARN"] for r in f.rec.get("resources") or () if r.get("type") == "AWS::KMS::Key"]
+
+
+def _key_lost(f: Facts) -> bool:
+    if not f.success or f.source != KMS:
+        return False
+    if f.action in ("DisableKey", "ScheduleKeyDeletion"):
+        return True
+    policy = _get(f.params, "policy")
+    return (f.action == "PutKeyPolicy" and isinstance(policy, str)
+            and ("Deny" in policy or ":root" not in policy))
+
+
+def _key_taught(f: Facts) -> bool:
+    if not f.success:
+        return False
+    if f.source == KMS:
+        return bool(f.tables) and f.action not in KEY_CHANGES
+    return f.action in SSE_ACTIONS and _sse_key(f) is not None
+
+
+def _sse_key(f: Facts) -> str | None:
+    response = f.rec.get("responseElements")
+    arn = _get(response, "tableDescription", "sSEDescription", "kMSMasterKeyArn")
+    return arn if isinstance(arn, str) else None
+
+
+def _key_facts(f: Facts) -> list[tuple[str, str]]:
+    keys = _key_arns(f) if f.source == KMS else [k for k in [_sse_key(f)] if k]
+    return [(k, t) for k in keys for t in f.tables]
+
+
+def _decoy_key(f: Facts) -> tuple[Any, ...]:
+    return (f.account, f.user, f.tables or None)
+
+
+def _decoy(f: Facts) -> bool:
+    return any(t in DECOY_TABLES for t in f.tables) and not _by_service(f)
+
+
+def _lists_tables(f: Facts) -> bool:
+    return _is("ListTables")(f) and not _by_service(f)
+
+
+READS = frozenset({"GetItem", "BatchGetItem", "TransactGetItems", "Query", "Scan"})
+KEY_CHANGES = frozenset({"DisableKey", "ScheduleKeyDeletion", "PutKeyPolicy"})
+SSE_ACTIONS = frozenset({"CreateTable", "UpdateTable", "RestoreTableFromBackup",
+                         "RestoreTableToPointInTime"})
+VAULT_ACTIONS = frozenset({"DeleteBackupVaultLockConfiguration", "DeleteBackupVault",
+                           "DeleteBackupPlan", "DeleteBackupSelection"})
+
+
+def _issue_13_checks() -> list[Check]:
+    by_user = _values(ACCOUNT, USER)
+    item_deletes = frozenset({"DeleteItem", "BatchWriteItem", "TransactWriteItems"}) | PARTIQL
+    return [
+        QueryCheck("AWS DynamoDB Backup Recovery Point Deleted", _recovery_point_deleted,
+                   _one("DeleteRecoveryPoint"), sources=frozenset({BACKUP})),
+        QueryCheck("AWS Backup Vault Lock or Plan Removed",
+                   lambda f: (f.success and f.action in VAULT_ACTIONS
+                              and _identity(f).get("type") != "AWSService"),
+                   VAULT_ACTIONS, sources=frozenset({BACKUP})),
+        QueryCheck("AWS DynamoDB Decoy Table Accessed", _decoy, None, group_fields=SUPPRESSED_BY,
+                   group=_decoy_key, duration=HOUR),
+        BaselineCheck("AWS DynamoDB Unusual Read Volume", _reads, READS | PARTIQL,
+                      group_fields=(ACCOUNT, USER), group=by_user, weight=_read_items,
+                      window=HOUR, history=14 * DAY, min_count=100, min_history=DAY, factor=10),
+        _suppressed("AWS DynamoDB Full Table Read via PartiQL", _full_read, PARTIQL),
+        ThresholdCheck("AWS DynamoDB Mass Item Deletion",
+                       lambda f: f.success and _deleted_items(f) > 0, item_deletes,
+                       group_fields=(ACCOUNT, USER, TABLE), group=_values(ACCOUNT, USER, TABLE),
+                       value=100, window=TEN_MINUTES, weight=_deleted_items,
+                       count=("aws.dynamodb.operations", ("delete",))),
+        SequenceCheck("AWS DynamoDB Table Deleted After Protection Disabled",
+                      (_protection_off, _is("DeleteTable")),
+                      frozenset({"UpdateTable", "DeleteTable"}), by_fields=(ACCOUNT, TABLE),
+                      by=_values(ACCOUNT, TABLE), maxspan=HOUR),
+        NewTermsCheck("AWS DynamoDB Stream Consumer Added", _stream_consumer,
+                      frozenset({"CreateEventSourceMapping20150331", "CreateEventSourceMapping",
+                                 "GetShardIterator", "GetRecords"}),
+                      fields=(ACCOUNT, USER, TABLE), terms=_table_terms, history=14 * DAY,
+                      sources=frozenset({DYNAMODB, LAMBDA})),
+        NewTermsCheck("AWS DynamoDB Tables Listed by Unusual User", _lists_tables,
+                      _one("ListTables"), fields=(ACCOUNT, USER), terms=_account_user_terms,
+                      history=30 * DAY),
+        CorrelationCheck("AWS DynamoDB Table Key Disabled or Scheduled for Deletion",
+                         _key_lost, _key_taught, None, frozenset({KMS, DYNAMODB}),
+                         key_field=KEY_ARN, value_field=TABLE, keys=_key_arns,
+                         facts=_key_facts, remember=90 * DAY),
+    ]
+
+
 def checks() -> list[Check]:
     """A fresh set of checks, one per rule of the shipped pack."""
     writes = frozenset({"PutItem", "UpdateItem", "BatchWriteItem", "TransactWriteItems"}) | PARTIQL
@@ -264,4 +451,5 @@ def checks() -> list[Check]:
                    lambda f: _is("UpdateTimeToLive")(f)
                    and _get(f.params, "timeToLiveSpecification", "enabled") is True,
                    _one("UpdateTimeToLive")),
+        *_issue_13_checks(),
     ]

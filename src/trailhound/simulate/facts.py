@@ -14,14 +14,17 @@ from trailhound.simulate.records import Record
 
 DYNAMODB = "dynamodb.amazonaws.com"
 _NAME_KEYS = ("tableName", "targetTableName", "sourceTableName")
-_ARN_KEYS = ("tableArn", "sourceTableArn", "resourceArn", "backupArn", "exportArn", "streamArn")
+_ARN_KEYS = ("tableArn", "sourceTableArn", "resourceArn", "backupArn", "exportArn", "streamArn",
+             "eventSourceArn", "recoveryPointArn")
+_TABLE_RESOURCES = ("AWS::DynamoDB::Table", "AWS::DynamoDB::Stream")
+KMS_TABLE_CONTEXT = "aws:dynamodb:tableName"
 
 
 class Facts:
     """A record's normalized fields; the costlier ones (tables, country) on first use."""
 
     __slots__ = ("_country", "_country_of", "_tables", "account", "action", "error_code",
-                 "event_id", "params", "rec", "success", "t", "user")
+                 "event_id", "params", "rec", "source", "success", "t", "user")
 
     def __init__(self, rec: Record, t: int, country_of: Callable[[str], str | None]) -> None:
         identity = rec["userIdentity"]
@@ -31,6 +34,7 @@ class Facts:
         self.rec = rec
         self.event_id: str = rec["eventID"]
         self.action: str = rec["eventName"]
+        self.source: str = rec["eventSource"]
         self.error_code: str | None = error
         self.success = not error and not rec.get("errorMessage")
         self.account: str | None = identity.get("accountId") or rec.get("recipientAccountId")
@@ -71,7 +75,7 @@ def tables(rec: Record) -> tuple[str, ...]:
             if isinstance(described, dict):
                 _from_params(described, found)
     for res in rec.get("resources") or ():
-        if res.get("type") == "AWS::DynamoDB::Table":
+        if res.get("type") in _TABLE_RESOURCES:
             _add(found, table_from_arn(res["ARN"]))
     return tuple(found)
 
@@ -93,6 +97,9 @@ def _from_params(params: dict[str, Any], found: dict[str, None]) -> None:
     statement = params.get("statement")
     if isinstance(statement, str):
         _add(found, statement_table(statement))
+    context = params.get("encryptionContext")
+    if isinstance(context, dict):
+        _add(found, context.get(KMS_TABLE_CONTEXT))
 
 
 def statement_table(statement: str) -> str | None:

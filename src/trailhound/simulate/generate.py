@@ -230,11 +230,12 @@ class _Run:
 
     def _judge(self, item: Item, later: list[Item]) -> None:
         t, _, _, rec = item
-        if rec["eventSource"] == DYNAMODB:
-            oracle = self.oracle
-            if oracle.interested(rec["eventName"]) and not oracle.offer(Facts(rec, t, _country)):
-                self._nudge(item, later)
-                return
+        source, oracle = rec["eventSource"], self.oracle
+        if oracle.interested(source, rec["eventName"]) and not oracle.offer(
+                Facts(rec, t, _country)):
+            self._nudge(item, later)
+            return
+        if source == DYNAMODB:
             self.dynamodb += 1
         self.writer.add(rec, t)
 

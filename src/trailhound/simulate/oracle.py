@@ -10,6 +10,8 @@ the answer key holds whatever order or edge convention an engine picks.
 
 from __future__ import annotations
 
+import math
+import statistics
 import time
 from collections import Counter, deque
 from collections.abc import Callable
@@ -20,6 +22,8 @@ from trailhound.simulate.facts import Facts
 
 Predicate = Callable[[Facts], bool]
 Values = Callable[[Facts], tuple[Any, ...] | None]  # None: a field is missing
+Weight = Callable[[Facts], int]  # how many items an event counts for
+DYNAMODB_ONLY = frozenset({"dynamodb.amazonaws.com"})
 
 
 @dataclass(slots=True)
@@ -48,10 +52,12 @@ class Check:
     """One rule: `matches` filters, `ambiguous` vetoes, `commit` updates state and alerts."""
 
     def __init__(self, name: str, predicate: Predicate,
-                 actions: frozenset[str] | None = None) -> None:
+                 actions: frozenset[str] | None = None,
+                 sources: frozenset[str] = DYNAMODB_ONLY) -> None:
         self.name = name
         self.matches = predicate
-        self.actions = actions  # the event names it can match; None: any DynamoDB call
+        self.actions = actions  # the event names it can match; None: any call of its sources
+        self.sources = sources  # the services whose calls it sees
         self.alerts: list[ExpectedAlert] = []
 
     def ambiguous(self, f: Facts) -> bool:
@@ -71,8 +77,8 @@ class QueryCheck(Check):
 
     def __init__(self, name: str, predicate: Predicate, actions: frozenset[str] | None = None,
                  *, group_fields: tuple[str, ...] = (), group: Values | None = None,
-                 duration: int = 0) -> None:
-        super().__init__(name, predicate, actions)
+                 duration: int = 0, sources: frozenset[str] = DYNAMODB_ONLY) -> None:
+        super().__init__(name, predicate, actions, sources)
         self.group_fields = group_fields
         self.group = group
         self.duration = duration
@@ -104,8 +110,11 @@ class ThresholdCheck(Check):
     def __init__(self, name: str, predicate: Predicate, actions: frozenset[str] | None = None,
                  *, group_fields: tuple[str, ...], group: Values, value: int, window: int,
                  distinct: tuple[str, Callable[[Facts], tuple[str, ...]]] | None = None,
-                 distinct_value: int = 0) -> None:
+                 distinct_value: int = 0, weight: Weight | None = None,
+                 count: tuple[str, tuple[str, ...]] | None = None) -> None:
         super().__init__(name, predicate, actions)
+        self.weight: Weight = weight or (lambda f: 1)
+        self.count = count  # the rule's item count: its field and values
         self.group_fields = group_fields
         self.group = group
         self.value = value
@@ -147,7 +156,8 @@ class ThresholdCheck(Check):
             self._values.setdefault(key, Counter()).update(self.distinct(f))
         if alert:
             first = rows[0]
-            self.alerts.append(ExpectedAlert(self.name, first.event_id, first.t, len(rows),
+            items = sum(self.weight(r) for r in rows)
+            self.alerts.append(ExpectedAlert(self.name, first.event_id, first.t, items,
                                              dict(zip(self.group_fields, key, strict=True))))
             self._spent[key] = f.t
             rows.clear()
@@ -165,7 +175,7 @@ class ThresholdCheck(Check):
         return rows
 
     def _would_alert(self, key: tuple[Any, ...], rows: deque[Facts], f: Facts) -> bool:
-        if len(rows) + 1 < self.value:
+        if sum(self.weight(r) for r in rows) + self.weight(f) < self.value:
             return False
         if self.distinct is None:
             return True
@@ -178,8 +188,9 @@ class NewTermsCheck(Check):
 
     def __init__(self, name: str, predicate: Predicate, actions: frozenset[str] | None = None,
                  *, fields: tuple[str, ...], terms: Callable[[Facts], list[tuple[Any, ...]]],
-                 history: int, learning: int | None = None) -> None:
-        super().__init__(name, predicate, actions)
+                 history: int, learning: int | None = None,
+                 sources: frozenset[str] = DYNAMODB_ONLY) -> None:
+        super().__init__(name, predicate, actions, sources)
         self.fields = fields
         self.terms = terms
         self.history = history
@@ -271,23 +282,131 @@ class SequenceCheck(Check):
         self._partials[key] = partials
 
 
+@dataclass(slots=True)
+class _Hour:
+    count: int = 0
+    alerted: bool = False
+
+
+class BaselineCheck(Check):
+    """A group's items per fixed window against the mean of its active windows of `history`:
+    one alert per window, at the event that brings it to the bar, once the group is warm."""
+
+    def __init__(self, name: str, predicate: Predicate, actions: frozenset[str] | None = None,
+                 *, group_fields: tuple[str, ...], group: Values, weight: Weight, window: int,
+                 history: int, min_count: int, min_history: int, factor: float | None = None,
+                 deviations: float | None = None) -> None:
+        super().__init__(name, predicate, actions)
+        self.group_fields, self.group, self.weight = group_fields, group, weight
+        self.window, self.history, self.min_history = window, history, min_history
+        self.min_count, self.factor, self.deviations = min_count, factor, deviations
+        self._windows: dict[tuple[Any, ...], dict[int, _Hour]] = {}
+        self._last: dict[tuple[Any, ...], int] = {}
+
+    def _state(self, f: Facts) -> tuple[_Hour, list[tuple[int, int]], int] | None:
+        key = self.group(f)
+        if key is None:
+            return None
+        start = f.t - f.t % self.window
+        windows = self._windows.setdefault(key, {})
+        past = sorted((s, h.count) for s, h in windows.items()
+                      if start - self.history <= s < start and h.count)
+        return windows.setdefault(start, _Hour()), past, start
+
+    def _bar(self, past: list[tuple[int, int]], start: int) -> float | None:
+        if not past or past[0][0] > start - self.min_history:
+            return None  # still warming up
+        counts = [c for _, c in past]
+        mean = statistics.fmean(counts)
+        bar = float(self.min_count)
+        if self.factor is not None:
+            bar = max(bar, self.factor * mean)
+        if self.deviations is not None:
+            bar = max(bar, mean + self.deviations * statistics.pstdev(counts))
+        return math.ceil(bar - 1e-9) if bar > self.min_count else bar
+
+    def ambiguous(self, f: Facts) -> bool:
+        state = self._state(f)
+        if state is None:
+            return False
+        hour, past, start = state
+        if past and past[0][0] == start - self.min_history:
+            return True  # warm or not, by convention only
+        bar = self._bar(past, start)
+        crosses = bar is not None and not hour.alerted and hour.count + self.weight(f) >= bar
+        return crosses and self._last.get(self.group(f) or ()) == f.t
+
+    def commit(self, f: Facts) -> None:
+        state = self._state(f)
+        if state is None:
+            return
+        hour, past, start = state
+        self._last[self.group(f) or ()] = f.t
+        bar = self._bar(past, start)
+        weight = self.weight(f)
+        hour.count += weight
+        if bar is not None and not hour.alerted and weight and hour.count >= bar:
+            hour.alerted = True
+            key = self.group(f) or ()
+            self._alert(f, hour.count, dict(zip(self.group_fields, key, strict=True)))
+
+
+class CorrelationCheck(Check):
+    """An alerting event about a key some fact taught within `remember` before it; facts are
+    (key, value) pairs remembered with their latest sighting."""
+
+    def __init__(self, name: str, alerting: Predicate, learning: Predicate,
+                 actions: frozenset[str] | None, sources: frozenset[str], *, key_field: str,
+                 value_field: str, keys: Callable[[Facts], list[str]],
+                 facts: Callable[[Facts], list[tuple[str, str]]], remember: int) -> None:
+        super().__init__(name, lambda f: alerting(f) or learning(f), actions, sources)
+        self.alerting, self.learning = alerting, learning
+        self.key_field, self.value_field = key_field, value_field
+        self.keys, self.facts, self.remember = keys, facts, remember
+        self._seen: dict[str, dict[str, int]] = {}  # key -> value -> latest sighting
+        self._alerted_at: dict[str, int] = {}  # key -> time of its latest alerting event
+
+    def ambiguous(self, f: Facts) -> bool:
+        if self.learning(f) and any(self._alerted_at.get(k) == f.t for k, _ in self.facts(f)):
+            return True
+        if self.alerting(f):
+            for key in self.keys(f):
+                if any(f.t - seen in (0, self.remember)
+                       for seen in self._seen.get(key, {}).values()):
+                    return True
+        return False
+
+    def commit(self, f: Facts) -> None:
+        if self.alerting(f):
+            for key in self.keys(f):
+                self._alerted_at[key] = f.t
+                known = sorted(v for v, seen in self._seen.get(key, {}).items()
+                               if f.t - seen <= self.remember)
+                if known:
+                    self._alert(f, 1, {self.key_field: key, self.value_field: ", ".join(known)})
+        if self.learning(f):
+            for key, value in self.facts(f):
+                self._seen.setdefault(key, {})[value] = f.t
+
+
 class Oracle:
     """Feeds events to every check; `offer` says whether the event may be written."""
 
     def __init__(self, checks: list[Check]) -> None:
         self.checks = checks
-        self._by_action: dict[str, list[Check]] = {}
+        self._by_call: dict[tuple[str, str], list[Check]] = {}
 
-    def interested(self, action: str) -> list[Check]:
-        found = self._by_action.get(action)
+    def interested(self, source: str, action: str) -> list[Check]:
+        found = self._by_call.get((source, action))
         if found is None:
-            found = self._by_action[action] = [
-                c for c in self.checks if c.actions is None or action in c.actions
+            found = self._by_call[(source, action)] = [
+                c for c in self.checks
+                if source in c.sources and (c.actions is None or action in c.actions)
             ]
         return found
 
     def offer(self, f: Facts) -> bool:
-        hits = [c for c in self.interested(f.action) if c.matches(f)]
+        hits = [c for c in self.interested(f.source, f.action) if c.matches(f)]
         if any(c.ambiguous(f) for c in hits):
             return False
         for c in hits:

@@ -36,7 +36,7 @@ def call(r: Recorder, p: Principal, ts: int, region: str, op: Op, *,
     if op.source == "s3.amazonaws.com" and op.data:
         extra, resources = _s3_extras(r, p, params)
     elif op.source == "kms.amazonaws.com":
-        resources = [{"accountId": p.account, "type": "AWS::KMS::Key", "ARN": _key_arn(p, where)}]
+        resources = [{"accountId": p.account, "type": "AWS::KMS::Key", "ARN": key_arn(p, where)}]
     return r.call(p, ts, where, op.source, op.name, params, _response(r, op, p),
                   read_only=op.read_only, data=op.data, resources=resources, extra=extra,
                   ip=ip, agent=agent)
@@ -51,10 +51,17 @@ def _response(r: Recorder, op: Op, p: Principal) -> Any:
         return None
     if op.name == "PutObject":
         return {"x-amz-server-side-encryption": "aws:kms"}
+    if op.name == "ScheduleKeyDeletion":
+        return {"keyId": key_arn(p, "us-east-1"), "deletionDate": "Jun 12, 2025, 12:00:00 AM",
+                "keyState": "PendingDeletion", "pendingWindowInDays": 7}
+    if op.name == "CreateEventSourceMapping20150331":
+        return {"uUID": f"{r.rng.getrandbits(128):032x}", "batchSize": 100,
+                "state": "Creating", "stateTransitionReason": "USER_INITIATED",
+                "startingPosition": "TRIM_HORIZON"}
     return None
 
 
-def _key_arn(p: Principal, region: str) -> str:
+def key_arn(p: Principal, region: str) -> str:
     return f"arn:aws:kms:{region}:{p.account}:key/6b8c2f1e-4d3a-4e5b-9c7d-1a2b3c4d5e6f"
 
 
@@ -99,7 +106,7 @@ def _ddb_kms(r: Recorder, p: Principal, region: str) -> dict[str, Any]:
     tables = ("orders", "customers", "payments", "events-archive")
     return {"encryptionContext": {"aws:dynamodb:tableName": tables[r.rng.getrandbits(2)],
                                   "aws:dynamodb:subscriberId": p.account},
-            "keySpec": "AES_256", "keyId": _key_arn(p, region)}
+            "keySpec": "AES_256", "keyId": key_arn(p, region)}
 
 
 def _assume_role(target: str) -> Params:

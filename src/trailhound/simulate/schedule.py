@@ -16,6 +16,7 @@ from trailhound.simulate import other_calls as oc
 from trailhound.simulate.records import AWS_INTERNAL, Record, Recorder
 from trailhound.simulate.world import (
     ANALYTICS,
+    DECOY,
     PROD,
     STAGING,
     TABLES,
@@ -189,7 +190,7 @@ def _nightly_backup(r: Recorder, start: int) -> list[Timed]:
     p = principal("backup")
     out: list[Timed] = []
     ts = start
-    for t in _tables_of(PROD.id):
+    for t in (*_tables_of(PROD.id), DECOY):  # AWS Backup backs the decoy up too
         ts += 20 + r.rng.randrange(60)
         out.append((ts, ddb.describe_table(r, p, ts, t)))
         ts += 1

@@ -70,6 +70,11 @@ TABLES: tuple[Table, ...] = (
 )
 
 
+# A decoy: a believable table nobody uses, listed in the decoy rule's parameter by the demo.
+DECOY = Table(PROD.id, "us-east-1", "payroll-archive", ("employeeId",))
+DECOY_TABLES: tuple[str, ...] = (DECOY.name,)
+
+
 def table(account: str, name: str) -> Table:
     for t in TABLES:
         if t.account == account and t.name == name:

@@ -4,6 +4,10 @@
   join (a threshold window, a sequence). Same columns as the events, plus the rule and time.
 - `terms`: for new_terms rules, each term and when it was last seen.
 - `clocks`: when each rule first saw an event (learning periods count from there).
+- `baseline_windows`, `baseline_events`: for baseline rules, each group's count per window of
+  its history and the events counted (`trailhound.state.baselines`).
+- `facts`: for correlation rules, what their fact sources taught and when
+  (`trailhound.state.facts`).
 - `ledger`: every alert already emitted, so a rerun never emits it again.
 - `suppression_windows`: each alert group's suppression windows of the last day of event time
   (`trailhound.state.windows`).
@@ -63,6 +67,15 @@ CREATE TABLE IF NOT EXISTS outbox (
     last_error VARCHAR, delivered_at TIMESTAMPTZ, PRIMARY KEY (alert_id, output));
 CREATE TABLE IF NOT EXISTS counted (
     rule_id VARCHAR, step INTEGER, account VARCHAR, event_id VARCHAR, ts BIGINT);
+CREATE TABLE IF NOT EXISTS baseline_windows (
+    rule_id VARCHAR, group_key VARCHAR, window_start BIGINT, count BIGINT, first_event BIGINT,
+    alerted BOOLEAN, PRIMARY KEY (rule_id, group_key, window_start));
+CREATE TABLE IF NOT EXISTS baseline_events (
+    rule_id VARCHAR, event_id VARCHAR, ts BIGINT, PRIMARY KEY (rule_id, event_id));
+CREATE TABLE IF NOT EXISTS facts (
+    rule_id VARCHAR, fact_key VARCHAR, value_field VARCHAR, fact_value VARCHAR,
+    first_seen BIGINT, last_seen BIGINT,
+    PRIMARY KEY (rule_id, fact_key, value_field, fact_value));
 CREATE SEQUENCE IF NOT EXISTS match_seq;
 """
 

@@ -1,0 +1,200 @@
+"""What a DynamoDB data call did to each item, for the `aws.dynamodb.operations` column.
+
+One value per item the call touched, in request order: `put`, `update`, `delete`,
+`condition_check`, `get` (a read by key), `select` (a PartiQL SELECT that names a key value),
+`query`, `scan` (a Scan, or a PartiQL SELECT that names no key value: a scan in disguise).
+A BatchWriteItem of 25 delete requests gives 25 `delete`s, so rules count items, not calls,
+and test the operation exactly rather than matching Elastic's Java-map text of the request.
+
+PartiQL verbs are read case-insensitively after leading blanks and comments. CloudTrail logs
+key attribute values and replaces the others with `***(Redacted)`, so a SELECT whose WHERE
+compares nothing with a logged literal (or a `?` parameter) cannot name a key: it reads the
+whole table.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Final, Protocol
+
+import msgspec
+import pyarrow as pa
+import pyarrow.compute as pc
+
+COLUMN: Final = "aws.dynamodb.operations"
+_SOURCE: Final = "dynamodb.amazonaws.com"
+_SINGLE: Final = {
+    "PutItem": "put",
+    "UpdateItem": "update",
+    "DeleteItem": "delete",
+    "GetItem": "get",
+    "Query": "query",
+    "Scan": "scan",
+}
+_WRITE_REQUESTS: Final = {
+    "putRequest": "put",
+    "PutRequest": "put",
+    "deleteRequest": "delete",
+    "DeleteRequest": "delete",
+}
+# TransactWriteItems: CloudTrail's `operation` values, and the API's member names
+_TRANSACT: Final = {
+    "Put": "put",
+    "Update": "update",
+    "Delete": "delete",
+    "ConditionCheck": "condition_check",
+    "put": "put",
+    "update": "update",
+    "delete": "delete",
+    "conditionCheck": "condition_check",
+    "Get": "get",
+    "get": "get",
+}
+_PARTIQL_VERBS: Final = {
+    "insert": "put",
+    "update": "update",
+    "delete": "delete",
+    "exists": "condition_check",
+}
+_LEADING: Final = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.DOTALL)
+_VERB: Final = re.compile(r"[A-Za-z]+")
+_WHERE: Final = re.compile(r"\bwhere\b", re.IGNORECASE)
+_KEY_VALUE: Final = re.compile(r"'|\?|[=<>]\s*-?\d")
+
+
+class Columns(Protocol):
+    """The part of the ECS column builder this module uses."""
+
+    def wants(self, *names: str) -> bool: ...
+
+    def put(self, name: str, values: pa.Array | list[Any]) -> None: ...
+
+
+class Rows(Protocol):
+    """The part of the ECS row set this module uses."""
+
+    n: int
+    action: pa.Array
+    source: pa.Array
+    records: Sequence[Any]
+
+    def value_at(self, member: str, raw: msgspec.Raw, i: int) -> Any: ...
+
+
+def fill(cols: Columns, rows: Rows) -> None:
+    """Put the `aws.dynamodb.operations` column: only DynamoDB data calls are parsed."""
+    if not cols.wants(COLUMN):
+        return
+    found: list[list[str] | None] = [None] * rows.n
+    dynamodb = pc.fill_null(pc.equal(rows.source, _SOURCE), False)
+    if pc.any(dynamodb).as_py():
+        actions = rows.action.to_pylist()
+        for i in pc.indices_nonzero(dynamodb).to_pylist():
+            reader = _READERS.get(actions[i])
+            if reader is not None:
+                request = rows.value_at("request", rows.records[i].requestParameters, i)
+                found[i] = reader(request, actions[i]) or None
+    cols.put(COLUMN, found)
+
+
+def operations(action: str, request: object) -> list[str]:
+    """The per-item operations of one call (`[]` when the call touches no item)."""
+    reader = _READERS.get(action)
+    return reader(request, action) if reader is not None else []
+
+
+def _single(request: object, action: str) -> list[str]:
+    return [_SINGLE[action]]
+
+
+def _batch_write(request: object, action: str) -> list[str]:
+    return [
+        _WRITE_REQUESTS[kind]
+        for entry in _each(_member(request, "requestItems"), by_table=True)
+        for kind in entry
+        if kind in _WRITE_REQUESTS
+    ]
+
+
+def _batch_get(request: object, action: str) -> list[str]:
+    items = _member(request, "requestItems")
+    if not isinstance(items, Mapping):
+        return []
+    found: list[str] = []
+    for per_table in items.values():
+        keys = _member(per_table, "keys")
+        found += ["get"] * (len(keys) if isinstance(keys, list) else 1)
+    return found
+
+
+def _transact(request: object, action: str) -> list[str]:
+    items = _member(request, "requestItems") or _member(request, "transactItems")
+    found: list[str] = []
+    for item in items if isinstance(items, list) else ():
+        if not isinstance(item, Mapping):
+            continue
+        named = item.get("operation")
+        if isinstance(named, str):
+            found += [_TRANSACT[named]] if named in _TRANSACT else []
+        else:
+            found += [_TRANSACT[key] for key in item if key in _TRANSACT]
+    if action == "TransactGetItems" and not found:
+        found = ["get"] * (len(items) if isinstance(items, list) else 0)
+    return found
+
+
+def _partiql(request: object, action: str) -> list[str]:
+    return [verb for text in _statements(request) if (verb := statement_operation(text))]
+
+
+def statement_operation(statement: str) -> str | None:
+    """The operation of one PartiQL statement, or None for text that is not one."""
+    text = statement[_LEADING.match(statement).end() :]  # type: ignore[union-attr]
+    verb = _VERB.match(text)
+    if verb is None:
+        return None
+    word = verb.group().lower()
+    if word != "select":
+        return _PARTIQL_VERBS.get(word)
+    where = _WHERE.search(text)
+    return "select" if where and _KEY_VALUE.search(text, where.end()) else "scan"
+
+
+def _statements(request: object) -> Iterator[str]:
+    statement = _member(request, "statement")
+    if isinstance(statement, str):
+        yield statement
+    for key in ("requestItems", "statements", "transactStatements"):
+        for item in _each(_member(request, key)):
+            text = _member(item, "statement")
+            if isinstance(text, str):
+                yield text
+
+
+def _member(value: object, key: str) -> Any:
+    """A member by its name with either case of the first letter (real samples use both)."""
+    if not isinstance(value, Mapping):
+        return None
+    found = value.get(key)
+    return found if found is not None else value.get(key[0].upper() + key[1:])
+
+
+def _each(value: object, *, by_table: bool = False) -> Iterator[Mapping[str, Any]]:
+    """The entries of a list, or of every table's list in a {table: [...]} map."""
+    lists = value.values() if by_table and isinstance(value, Mapping) else [value]
+    for entries in lists:
+        if isinstance(entries, list):
+            yield from (e for e in entries if isinstance(e, Mapping))
+
+
+_READERS: Final[dict[str, Callable[[object, str], list[str]]]] = {
+    **dict.fromkeys(_SINGLE, _single),
+    "BatchWriteItem": _batch_write,
+    "BatchGetItem": _batch_get,
+    "TransactWriteItems": _transact,
+    "TransactGetItems": _transact,
+    "ExecuteStatement": _partiql,
+    "BatchExecuteStatement": _partiql,
+    "ExecuteTransaction": _partiql,
+}

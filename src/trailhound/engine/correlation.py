@@ -1,0 +1,78 @@
+"""correlation rules: an event of the rule's query about something the rule knows a fact of.
+
+Fact sources (steps 0..n-1 of the rule's matches) teach facts: the values of their `key` field
+are tied to the values of their `value` field (the KMS key ARN DynamoDB used -> the table it
+protects). An event of the rule's own query (the last step) alerts when its `key` field holds a
+key some source taught within `remember` before it, at or before its own time. Facts are kept
+in the state like terms (`trailhound.state.facts`); before they are merged, each alerting event
+is judged against the stored facts (all older than this run's events) and this run's
+sightings up to its own time, so runs cut anywhere decide as one run does.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+
+from trailhound.engine.candidates import Candidate, Outcome
+from trailhound.engine.keys import keyed_rows_sql
+from trailhound.rules.model import CorrelationSpec, Rule
+from trailhound.state import facts
+from trailhound.state.store import Store
+
+_US = timedelta(microseconds=1)
+Sighting = tuple[str, str, str, int]  # key, value field, value, time
+
+
+def evaluate(store: Store, rule: Rule, cutoff: int) -> Outcome:
+    spec = rule.spec
+    assert isinstance(spec, CorrelationSpec)
+    remember = int(spec.remember / _US)
+    params = {"rule": rule.rule_id, "cutoff": cutoff}
+    sightings = _sightings(store, spec, params)
+    events = store.con.execute(
+        f"SELECT seq, ts, event_id, k0 FROM ({keyed_rows_sql((spec.key,), _STEP)}) "
+        "WHERE step = $step ORDER BY ts, event_id, seq",
+        {**params, "step": len(spec.facts)},
+    ).fetchall()
+    stored = facts.known(store, rule.rule_id, (k for *_, k in events))
+    pending: dict[str, list[Sighting]] = defaultdict(list)
+    for s in sightings:
+        pending[s[0]].append(s)
+    candidates = []
+    for seq, ts, event_id, key in events:
+        taught = _taught(key, ts, remember, stored, pending[key])
+        if taught:
+            found = ((spec.key, key), *taught)
+            candidates.append(Candidate(found, [seq], [event_id or ""], ts, ts))
+    facts.remember(store, rule.rule_id, sightings, remember)
+    return Outcome(candidates)
+
+
+_STEP = (("step", "step"),)
+
+
+def _sightings(store: Store, spec: CorrelationSpec, params: dict[str, object]) -> list[Sighting]:
+    found: list[Sighting] = []
+    for step, source in enumerate(spec.facts):
+        rows = store.con.execute(
+            f"SELECT ts, k0, k1 FROM ({keyed_rows_sql((source.key, source.value), _STEP)}) "
+            "WHERE step = $step",
+            {**params, "step": step},
+        ).fetchall()
+        found += [(key, source.value, value, ts) for ts, key, value in rows]
+    return found
+
+
+def _taught(
+    key: str, ts: int, remember: int, stored: list[facts.Fact], pending: list[Sighting]
+) -> tuple[tuple[str, str], ...]:
+    """(value field, values) of the facts about `key` seen in [ts - remember, ts]."""
+    values: dict[str, set[str]] = defaultdict(set)
+    for fact_key, field, value, first, last in stored:
+        if fact_key == key and first <= ts and ts - last <= remember:
+            values[field].add(value)
+    for _, field, value, seen in pending:
+        if ts - remember <= seen <= ts:
+            values[field].add(value)
+    return tuple((field, ", ".join(sorted(v))) for field, v in sorted(values.items()))

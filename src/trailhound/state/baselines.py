@@ -1,0 +1,106 @@
+"""baseline memory: per rule and group, the count of each window of event time in its history.
+
+A window's count grows as its events are decided (a later run continues a window an earlier
+run began), and `alerted` marks a window that has raised its alert, so it raises no second.
+The ids of the events counted are kept as long as their windows, so an event read again (the
+same file scanned twice, a trail delivered twice) is not counted twice. Windows older than the
+history any later event can look back on are forgotten.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from trailhound.state.store import Store
+
+
+@dataclass(slots=True)
+class Window:
+    """One window of one group, as the store keeps it."""
+
+    count: int = 0
+    first: int | None = None  # its earliest event time (epoch µs)
+    alerted: bool = False
+
+
+Windows = dict[str, dict[int, Window]]  # per group (JSON of its values), by window start
+
+
+def load(store: Store, rule_id: str) -> Windows:
+    rows = store.con.execute(
+        "SELECT group_key, window_start, count, first_event, alerted FROM baseline_windows "
+        "WHERE rule_id = ? ORDER BY group_key, window_start",
+        [rule_id],
+    ).fetchall()
+    found: Windows = defaultdict(dict)
+    for key, start, count, first, alerted in rows:
+        found[key][start] = Window(count, first, alerted)
+    return dict(found)
+
+
+def uncounted(
+    store: Store, rule_id: str, rows_sql: str, order: str, params: dict[str, object]
+) -> list[Any]:
+    """The rows of `rows_sql` (with an `event_id` column) whose event was not counted yet, in
+    the `order` given (an ORDER BY list of its columns)."""
+    found: list[Any] = store.con.execute(
+        f"SELECT * FROM ({rows_sql}) r WHERE r.event_id IS NULL OR r.event_id NOT IN "
+        f"(SELECT event_id FROM baseline_events WHERE rule_id = $rule) ORDER BY {order}",
+        {**params, "rule": rule_id},
+    ).fetchall()
+    return found
+
+
+def note_counted(
+    store: Store, rule_id: str, counted: list[tuple[str, int]], *, forget_before: int
+) -> None:
+    """Remember these (event id, time) as counted; forget those older than `forget_before`."""
+    if counted:
+        table = pa.table(
+            {
+                "event_id": pa.array([e for e, _ in counted], pa.string()),
+                "ts": pa.array([t for _, t in counted], pa.int64()),
+            }
+        )
+        with store.registered("_counted", table):
+            store.con.execute(
+                "INSERT INTO baseline_events SELECT DISTINCT $rule, event_id, ts FROM _counted "
+                "ON CONFLICT DO NOTHING",
+                {"rule": rule_id},
+            )
+    store.con.execute(
+        "DELETE FROM baseline_events WHERE rule_id = $rule AND ts < $before",
+        {"rule": rule_id, "before": forget_before},
+    )
+
+
+def save(store: Store, rule_id: str, windows: Windows, *, forget_before: int) -> None:
+    """Replace the rule's windows with these, less those starting before `forget_before`."""
+    store.con.execute("DELETE FROM baseline_windows WHERE rule_id = ?", [rule_id])
+    kept = [
+        (key, start, w)
+        for key, group in windows.items()
+        for start, w in group.items()
+        if start >= forget_before
+    ]
+    if not kept:
+        return
+    table = pa.table(
+        {
+            "group_key": [key for key, _, _ in kept],
+            "window_start": pa.array([start for _, start, _ in kept], pa.int64()),
+            "count": pa.array([w.count for _, _, w in kept], pa.int64()),
+            "first_event": pa.array([w.first for _, _, w in kept], pa.int64()),
+            "alerted": pa.array([w.alerted for _, _, w in kept], pa.bool_()),
+        }
+    )
+    with store.registered("_baseline_windows", table):
+        store.con.execute(
+            "INSERT INTO baseline_windows SELECT $rule, group_key, window_start, count, "
+            "first_event, alerted FROM _baseline_windows",
+            {"rule": rule_id},
+        )
