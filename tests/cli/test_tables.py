@@ -34,7 +34,7 @@ def test_rules_list_as_json_lines() -> None:
     assert done.returncode == 0, done.stderr
     listed = [json.loads(line) for line in done.stdout.splitlines()]
     by_name = {r["name"]: r for r in listed}
-    assert len(listed) == len(by_name) == 22
+    assert len(listed) == len(by_name) == len(load_rules([shipped_pack_dir()]).rules)
     assert by_name["AWS DynamoDB Multiple Tables Deleted"] == {
         "rule_id": by_name["AWS DynamoDB Multiple Tables Deleted"]["rule_id"],
         "name": "AWS DynamoDB Multiple Tables Deleted",

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from trailhound.rules.loader import load_rules, shipped_pack_dir
+
 USAGE_ERROR = 2
 
 
@@ -70,14 +72,15 @@ def test_an_exceptions_file_naming_a_rule_or_field_that_does_not_exist_is_warned
     exceptions.write_text(EXCEPTIONS)
     done = trailhound("scan", logs, "--no-state", "-q", "--exceptions", exceptions)
     assert done.returncode == 1, done.stderr  # warnings: the scan runs
+    loaded = len(load_rules([shipped_pack_dir()]).rules)
     assert done.stderr.splitlines() == [
         f"trailhound: warning: {exceptions}:3:1: exception 1 names rule 'AWS DynamoDB "
-        "Multiple Table Deleted', which is not among the 22 rules loaded (did you mean "
+        f"Multiple Table Deleted', which is not among the {loaded} rules loaded (did you mean "
         "'AWS DynamoDB Multiple Tables Deleted'?); it excuses nothing for it",
         f"trailhound: warning: {exceptions}:4:1: exception 1 tests field 'username', which "
         "no event has",
         f"trailhound: warning: {exceptions}:11:1: exception 2 names rule "
-        "'a0000000-0000-4000-8000-000000000000', which is not among the 22 rules loaded; it "
+        f"'a0000000-0000-4000-8000-000000000000', which is not among the {loaded} rules loaded; it "
         "excuses nothing for it",
     ]
 
@@ -97,19 +100,19 @@ def test_an_exceptions_file_whose_names_all_exist_says_nothing(
 def test_a_scan_with_no_rules_is_a_usage_error_naming_the_files_it_skipped(
     logs: Path, tmp_path: Path
 ) -> None:
-    """A folder of Sigma rules, which `scan --rules` does not read."""
-    sigma = tmp_path / "sigma"
+    """A folder of saved queries and notes, which `scan --rules` does not read as rules."""
+    sigma = tmp_path / "queries"
     (sigma / "cloud").mkdir(parents=True)
-    for name in ("cloud/dynamodb_table_deleted.yml", "cloud/dynamodb_scan.yml", "README.md"):
-        (sigma / name).write_text("title: x\n")
+    for name in ("cloud/dynamodb_table_deleted.sql", "cloud/dynamodb_scan.sql", "README.md"):
+        (sigma / name).write_text("select 1\n")
     done = trailhound("scan", logs, "--no-state", "--rules", sigma)
     assert done.returncode == USAGE_ERROR
     assert done.stdout == ""
     assert done.stderr.splitlines() == [
         f"trailhound: {sigma / 'README.md'}: skipped: not a rule file trailhound reads",
-        f"trailhound: {sigma / 'cloud/dynamodb_scan.yml'}: skipped: not a rule file trailhound "
+        f"trailhound: {sigma / 'cloud/dynamodb_scan.sql'}: skipped: not a rule file trailhound "
         "reads",
-        f"trailhound: {sigma / 'cloud/dynamodb_table_deleted.yml'}: skipped: not a rule file "
+        f"trailhound: {sigma / 'cloud/dynamodb_table_deleted.sql'}: skipped: not a rule file "
         "trailhound reads",
         "trailhound: no rules to run: no rule file found; a scan without rules could find "
         "nothing",

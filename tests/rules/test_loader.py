@@ -45,14 +45,14 @@ def test_directories_are_searched_recursively_in_sorted_order(tmp_path: Path) ->
 
 def test_files_in_a_folder_that_are_not_rules_are_listed_hidden_ones_not(tmp_path: Path) -> None:
     write(tmp_path / "rule.toml", "id-a", "A")
-    (tmp_path / "sigma").mkdir()
-    (tmp_path / "sigma" / "dynamodb_delete.yml").write_text("title: Table deleted\n")
+    (tmp_path / "queries").mkdir()
+    (tmp_path / "queries" / "dynamodb_delete.sql").write_text("select 1\n")
     (tmp_path / ".git").mkdir()
     (tmp_path / ".git" / "config").write_text("[core]\n")
     (tmp_path / ".DS_Store").write_text("")
     named = write(tmp_path.parent / f"{tmp_path.name}-one.toml", "id-b", "B")
     result = load_rules([tmp_path, named])
-    assert result.skipped == [tmp_path / "sigma" / "dynamodb_delete.yml"]
+    assert result.skipped == [tmp_path / "queries" / "dynamodb_delete.sql"]
 
 
 def test_every_problem_in_every_file_is_reported(tmp_path: Path) -> None:

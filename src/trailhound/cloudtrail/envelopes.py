@@ -413,12 +413,10 @@ def _object_or_lines(body: bytes, first_line: int, *, one_line: bool) -> _Reader
 
 
 def _lines_of_json(body: bytes) -> bool:
-    """Whether the first line and the next non-blank one are each a whole JSON value."""
-    lines = iter(body.split(b"\n", 8))
-    if not _is_json(next(lines)):
-        return False
-    following = next((line for line in lines if line.strip()), None)
-    return following is not None and _is_json(following)
+    """Whether the first line is a whole JSON value with more lines after it: lines, each to
+    be read (or set aside) on its own."""
+    first, _, rest = body.partition(b"\n")
+    return bool(rest.strip()) and _is_json(first)
 
 
 def _is_json(data: bytes) -> bool:
