@@ -64,7 +64,7 @@ def _dsl(dsl: Mapping[str, Any]) -> k.Node:
         case "wildcard":
             field, value = _field_value(kind, body, "value")
             folded = isinstance(body[field], Mapping) and bool(body[field].get("case_insensitive"))
-            return k.Glob(field, _wildcard(value), case_insensitive=folded)
+            return k.Glob(field, k.wildcard_parts(value, escapes=True), case_insensitive=folded)
         case "bool":
             return _bool(body)
     raise FilterError(f"{kind} filters are not supported")
@@ -88,21 +88,6 @@ def _field_value(kind: str, body: Mapping[str, Any], key: str) -> tuple[str, str
     return field, str(value)
 
 
-def _wildcard(text: str) -> tuple[str | k.Wild, ...]:
-    """Elasticsearch's wildcard syntax: `*`, `?`, and `\\` before a literal character."""
-    parts: list[str | k.Wild] = []
-    literal = ""
-    chars = iter(text)
-    for char in chars:
-        if char == "\\":
-            literal += next(chars, "\\")
-        elif char in "*?":
-            parts += [literal] if literal else []
-            parts.append(k.Wild.ANY if char == "*" else k.Wild.ONE)
-            literal = ""
-        else:
-            literal += char
-    return (*parts, literal) if literal else tuple(parts)
 
 
 def _bool(body: Mapping[str, Any]) -> k.Node:

@@ -174,25 +174,10 @@ def _any(nodes: Any) -> k.Node:
     return items[0] if len(items) == 1 else k.Or(items)
 
 
-def _pattern(text: str, *, escapes: bool) -> tuple[str | k.Wild, ...]:
-    """`*` and `?` as wildcards; with `escapes`, `\\` makes the next character literal."""
-    parts: list[str | k.Wild] = []
-    literal = ""
-    chars = iter(text)
-    for char in chars:
-        if escapes and char == "\\":
-            literal += next(chars, "\\")
-        elif char in "*?":
-            parts += [literal] if literal else []
-            parts.append(k.Wild.ANY if char == "*" else k.Wild.ONE)
-            literal = ""
-        else:
-            literal += char
-    return (*parts, literal) if literal else tuple(parts)
 
 
 def _glob(field: str, value: Any, folded: bool) -> k.Node:
-    return k.Glob(field, _pattern(_text(value), escapes=False), case_insensitive=folded)
+    return k.Glob(field, k.wildcard_parts(_text(value), escapes=False), case_insensitive=folded)
 
 
 def _in(field: str, value: Any, folded: bool) -> k.Node:
@@ -213,7 +198,7 @@ def _substring(
     def make(field: str, value: Any, folded: bool) -> k.Node:
         if isinstance(value, ast.Field):
             return k.FieldCompare(field, where, _field(value), case_insensitive=folded)
-        inner = _pattern(_text(value), escapes=True)
+        inner = k.wildcard_parts(_text(value), escapes=True)
         before = () if where == "startswith" else (k.Wild.ANY,)
         after = () if where == "endswith" else (k.Wild.ANY,)
         return k.Glob(field, (*before, *inner, *after), case_insensitive=folded)

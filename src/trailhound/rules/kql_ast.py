@@ -150,3 +150,21 @@ def fields(node: Node) -> set[str]:
         case Not(item):
             return fields(item)
     raise TypeError(node)
+
+
+def wildcard_parts(text: str, *, escapes: bool) -> tuple[str | Wild, ...]:
+    """`*` and `?` as wildcards (EQL, Elasticsearch's wildcard query); with `escapes`, `\\`
+    makes the next character literal."""
+    parts: list[str | Wild] = []
+    literal = ""
+    chars = iter(text)
+    for char in chars:
+        if escapes and char == "\\":
+            literal += next(chars, "\\")
+        elif char in "*?":
+            parts += [literal] if literal else []
+            parts.append(Wild.ANY if char == "*" else Wild.ONE)
+            literal = ""
+        else:
+            literal += char
+    return (*parts, literal) if literal else tuple(parts)
