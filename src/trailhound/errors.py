@@ -50,3 +50,12 @@ class StateError(TrailhoundError):
 
 class StateInUse(StateError):
     """A state file another trailhound process holds open: trying again later can succeed."""
+
+
+def query_interrupted(exc: BaseException) -> bool:
+    """Whether `exc` is DuckDB's way of saying Ctrl-C stopped a query: it takes the pending
+    KeyboardInterrupt and raises this instead (an InterruptException, or a plain RuntimeError
+    when results are fetched), so it must be told apart from a query that failed."""
+    if type(exc).__name__ == "InterruptException":
+        return True
+    return type(exc) is RuntimeError and str(exc) == "Query interrupted"

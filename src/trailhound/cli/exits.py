@@ -23,7 +23,7 @@ from contextlib import contextmanager
 
 import click
 
-from trailhound.errors import StateError, StateInUse
+from trailhound.errors import StateError, StateInUse, query_interrupted
 
 NEW_ALERTS = 1
 USAGE_ERROR = 2
@@ -60,6 +60,9 @@ def guarded(ctx: click.Context) -> Iterator[None]:
             raise  # the reader of the output is gone (`| head`): click ends quietly
         _internal(err)
     except Exception as err:
+        if query_interrupted(err):  # Ctrl-C, as DuckDB reports it when it stopped a query
+            _say(ctx.meta.get(INTERRUPT_NOTE, "interrupted"))
+            raise click.exceptions.Exit(INTERRUPTED) from None
         _internal(err)
 
 

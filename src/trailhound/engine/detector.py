@@ -35,6 +35,7 @@ from trailhound.engine.filtering import ITEM, FilterPlan, Matcher, failure
 from trailhound.engine.max_signals import first_per_interval
 from trailhound.engine.prefilter import stored_columns
 from trailhound.engine.udfs import register
+from trailhound.errors import query_interrupted
 from trailhound.rules.model import Rule, RuleException, SequenceSpec, ThresholdSpec
 from trailhound.state import counted, ledger, matches
 from trailhound.state.store import Store
@@ -204,6 +205,8 @@ class Detector:
             except duckdb.Error:
                 raise  # the store's transaction is aborted: nothing of this run may commit
             except Exception as exc:  # one rule's fault must not cost the others their alerts
+                if query_interrupted(exc):
+                    raise KeyboardInterrupt from None
                 self.stats.failed[rule.name] = failure(exc)
                 continue
             kept = outcome.candidates

@@ -37,7 +37,7 @@ from trailhound.engine.prefilter import (
     filter_asts,
     pairs_of,
 )
-from trailhound.errors import TrailhoundError
+from trailhound.errors import TrailhoundError, query_interrupted
 from trailhound.rules.model import Rule, RuleException
 
 # The columns a matched row carries besides the event's own.
@@ -216,6 +216,8 @@ class Matcher:
             try:
                 rows = self.con.execute(f"EXECUTE {self._statement(f)}").fetchall()
             except duckdb.Error as exc:  # the data met a condition it cannot evaluate
+                if query_interrupted(exc):
+                    raise KeyboardInterrupt from None
                 self.failed[self.plan.filters[f].rule_id] = failure(exc)
                 continue
             found += [(f, g) for (g,) in rows]
