@@ -20,3 +20,16 @@ def absent_fields(rule: Rule) -> list[str]:
 
 def _produced(field: str) -> bool:
     return field in BY_NAME or flattened_parent(field) is not None
+
+
+def absent_field_note(rule: Rule) -> str | None:
+    """The warning `rules validate` and `scan` give about a rule that reads absent fields, or
+    None when it reads none: one wording, so a user who saw it in one command knows it in the
+    other."""
+    absent = absent_fields(rule)
+    if not absent:
+        return None
+    return (
+        f"{rule.name!r} reads fields no CloudTrail event has, "
+        f"so their tests never match: {', '.join(absent)}"
+    )
