@@ -68,3 +68,51 @@ def matching(query: str) -> list[str]:
 )
 def test_query_matches_as_elastic_does(query: str, expected: list[str]) -> None:
     assert matching(query) == expected
+
+
+# Elasticsearch's ip field type ("IP field type", Elasticsearch reference) holds IPv4 and IPv6
+# addresses as addresses: a term or range query compares the address, not the text written,
+# and a term in CIDR notation (`192.168.0.0/16`, `2001:db8::/48`) matches the network. Inside
+# Elasticsearch an IPv4 address is the IPv4-mapped IPv6 address ::ffff:a.b.c.d, so the two
+# spellings are one address and IPv4 addresses sort above ::1.
+IP_EVENTS = [
+    event(0, timedelta(0), "Scan", source__ip="10.0.0.9"),
+    event(1, timedelta(minutes=1), "Scan", source__ip="10.0.0.100"),
+    event(2, timedelta(minutes=2), "Scan", source__ip="0:0::1"),
+    event(3, timedelta(minutes=3), "Scan", source__ip="::ffff:10.0.0.5"),
+    event(4, timedelta(minutes=4), "Scan", source__ip="2001:DB8::1"),
+    event(5, timedelta(minutes=5), "Scan", source__ip=None),
+]
+
+
+def matching_ip(query: str) -> list[str]:
+    alerts = run([rule(parse(query), max_signals=100)], IP_EVENTS)
+    return sorted(a.event_ids[0] for a in alerts)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # ordered as numbers, not as text ("10.0.0.100" < "10.0.0.9" as text)
+        ("source.ip < 10.0.0.100", ["ev-0000", "ev-0002", "ev-0003"]),
+        ("source.ip >= 10.0.0.100", ["ev-0001", "ev-0004"]),
+        ("source.ip > 10.0.0.9 and source.ip <= 10.0.0.100", ["ev-0001"]),
+        # one address however it is written
+        (r"source.ip: \:\:1", ["ev-0002"]),  # KQL escapes an unquoted colon
+        ('source.ip: "0000:0000:0000:0000:0000:0000:0000:0001"', ["ev-0002"]),
+        ("source.ip: 10.0.0.5", ["ev-0003"]),
+        ('source.ip: "2001:db8:0::1"', ["ev-0004"]),
+        # networks hold the IPv4-mapped spelling of their addresses
+        ("source.ip: 10.0.0.0/8", ["ev-0000", "ev-0001", "ev-0003"]),
+        ('source.ip: "::ffff:10.0.0.0/104"', ["ev-0000", "ev-0001", "ev-0003"]),
+        ('source.ip: "2001:db8::/32"', ["ev-0004"]),
+        # a value that is no address matches nothing (Elasticsearch refuses the query)
+        ("source.ip: somehost", []),
+        ("source.ip > somehost", []),
+        # deliberate: Elasticsearch refuses a wildcard on an ip field; here it matches the text
+        ("source.ip: 10.0.0.1*", ["ev-0001"]),
+        ('not source.ip: "::1"', ["ev-0000", "ev-0001", "ev-0003", "ev-0004", "ev-0005"]),
+    ],
+)
+def test_ip_fields_compare_addresses_as_elasticsearch_does(query: str, expected: list[str]) -> None:
+    assert matching_ip(query) == expected

@@ -22,6 +22,30 @@ from trailhound.rules.kql import expand_fields
 
 FLAT_UDF = "th_flat"  # (json_text, dotted_path) -> VARCHAR[]: Elastic flattened leaf values
 CIDR_UDF = "th_in_cidr"  # (ip_text, cidr_text) -> BOOLEAN
+IP_UDF = "th_ip_key"  # (ip_text) -> VARCHAR: `ip_key`, NULL for text that is no address
+
+# Elasticsearch indexes every ip as 16 bytes, an IPv4 address as its IPv4-mapped IPv6 form
+# (::ffff:a.b.c.d): that is the value its ip field compares, orders and matches networks by.
+_V4_MAPPED = 0xFFFF_0000_0000
+
+
+def ip_number(text: str) -> int | None:
+    """The address as Elasticsearch's ip field holds it, a 128-bit number (IPv4 mapped into
+    ::ffff:0:0/96), or None for text that is no address."""
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    return int(ip) | _V4_MAPPED if ip.version == 4 else int(ip)
+
+
+def ip_key(text: str | None) -> str | None:
+    """`ip_number` as 32 hex digits, so that comparing the text compares the addresses:
+    `10.0.0.9 < 10.0.0.100` and `::1 = 0:0::1`, as in Elasticsearch."""
+    if not text:
+        return None
+    number = ip_number(text)
+    return None if number is None else f"{number:032x}"
 
 
 def column(name: str) -> exp.Column:
@@ -132,7 +156,12 @@ class _Compiler:
             if number is None:
                 return _false()
             return _COMPARE[op](column(field), exp.Literal.number(number))
-        if col.kind in (Kind.KEYWORD, Kind.IP):
+        if col.kind is Kind.IP:
+            key = None if value.has_wildcard else ip_key(value.text)
+            if key is None:  # Elasticsearch refuses the query; no event matches it here
+                return _false()
+            return _COMPARE[op](_ip_of(column(field)), exp.Literal.string(key))
+        if col.kind is Kind.KEYWORD:
             return _COMPARE[op](column(field), exp.Literal.string(value.text))
         return _false()
 
@@ -220,7 +249,24 @@ def _ip_match(target: exp.Expr, value: k.Value) -> exp.Expr:
         except ValueError:
             return _false()
         return exp.func(CIDR_UDF, target, exp.Literal.string(value.text), copy=False)
-    return _string_match(target, value)
+    if value.has_wildcard:
+        # Elasticsearch's ip field takes no wildcard; matching the text as written finds
+        # at least what a user meant by `10.0.*` rather than refusing the rule
+        return _string_match(target, value)
+    return ip_equals(target, value.text)
+
+
+def ip_equals(target: exp.Expr, text: str) -> exp.Expr:
+    """An ip field holds `text` as an address: `::1` matches `0:0::1`, `10.0.0.1` matches
+    `::ffff:10.0.0.1`. Text that is no address matches nothing (Elasticsearch refuses it)."""
+    key = ip_key(text)
+    if key is None:
+        return _false()
+    return exp.EQ(this=_ip_of(target), expression=exp.Literal.string(key))
+
+
+def _ip_of(target: exp.Expr) -> exp.Expr:
+    return exp.func(IP_UDF, target, copy=False)
 
 
 def _bool_match(target: exp.Expr, value: k.Value) -> exp.Expr:
