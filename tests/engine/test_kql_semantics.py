@@ -116,3 +116,42 @@ def matching_ip(query: str) -> list[str]:
 )
 def test_ip_fields_compare_addresses_as_elasticsearch_does(query: str, expected: list[str]) -> None:
     assert matching_ip(query) == expected
+
+
+# Kibana's KQL has no literal for true, false or null: an unquoted `true` is the same value as
+# the quoted "true" ("Kibana Query Language": keyword, numeric, date and boolean fields match
+# the value exactly, punctuation and case included). What it matches is up to the field type:
+# a keyword holds the text "true"; Elasticsearch's boolean field type reads the texts "true"
+# as true and "false" and "" (empty string) as false, and nothing else. `null` is a word like
+# any other, not a test for a missing field (that is `not f: *`).
+LITERAL_EVENTS = [
+    event(0, timedelta(0), "Scan", user__name="true", aws__cloudtrail__read_only=True),
+    event(1, timedelta(minutes=1), "Scan", user__name="null", aws__cloudtrail__read_only=False),
+    event(2, timedelta(minutes=2), "Scan", user__name="TRUE", aws__cloudtrail__read_only=None),
+    event(3, timedelta(minutes=3), "Scan", user__name=None),
+]
+
+
+def matching_literal(query: str) -> list[str]:
+    alerts = run([rule(parse(query), max_signals=100)], LITERAL_EVENTS)
+    return sorted(a.event_ids[0] for a in alerts)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("user.name: true", ["ev-0000"]),  # the keyword "true", not "TRUE"
+        ('user.name: "true"', ["ev-0000"]),
+        ("user.name: null", ["ev-0001"]),  # the word, not a missing value
+        ("not user.name: *", ["ev-0003"]),
+        ("aws.cloudtrail.read_only: true", ["ev-0000"]),
+        ('aws.cloudtrail.read_only: "true"', ["ev-0000"]),
+        ("aws.cloudtrail.read_only: false", ["ev-0001"]),
+        ('aws.cloudtrail.read_only: ""', ["ev-0001"]),  # "" is false for a boolean field
+        ("aws.cloudtrail.read_only: TRUE", []),  # not a boolean's text: Elasticsearch refuses it
+        ("aws.cloudtrail.read_only: null", []),
+        ("not aws.cloudtrail.read_only: *", ["ev-0002", "ev-0003"]),
+    ],
+)
+def test_true_false_and_null_are_plain_values_as_in_kibana(query: str, expected: list[str]) -> None:
+    assert matching_literal(query) == expected

@@ -269,11 +269,16 @@ def _ip_of(target: exp.Expr) -> exp.Expr:
     return exp.func(IP_UDF, target, copy=False)
 
 
+# The texts Elasticsearch's boolean field reads as true or false ("Boolean field type"): exact,
+# letter case included; any other text (`TRUE`, `yes`) it refuses, and here matches nothing.
+_BOOLEAN_TEXT = {"true": True, "false": False, "": False}
+
+
 def _bool_match(target: exp.Expr, value: k.Value) -> exp.Expr:
-    text = value.text.lower()
-    if value.has_wildcard or text not in ("true", "false"):
+    truth = None if value.has_wildcard else _BOOLEAN_TEXT.get(value.text)
+    if truth is None:
         return _false()
-    return exp.EQ(this=target, expression=exp.Boolean(this=text == "true"))
+    return exp.EQ(this=target, expression=exp.Boolean(this=truth))
 
 
 def _as_number(value: k.Value) -> str | None:
