@@ -155,3 +155,49 @@ def matching_literal(query: str) -> list[str]:
 )
 def test_true_false_and_null_are_plain_values_as_in_kibana(query: str, expected: list[str]) -> None:
     assert matching_literal(query) == expected
+
+
+# Elasticsearch's range query ("Range query", "Date math and rounding"): a date rounded with
+# `/unit` is rounded down to the first millisecond of the unit for `gte` and `lt`, and up to
+# its last millisecond for `gt` and `lte`. So `gt now/d` leaves out all of today and `lte now/d`
+# takes in all of today; `gte now-1d/d and lt now/d` is yesterday. A date with its time left
+# out ("Missing date components") is filled in the same way: `gt 2026-02-28` begins on March 1.
+# The clock reads T0, 2026-03-01 12:00 UTC.
+DAY_EVENTS = [
+    event(0, timedelta(hours=-12, seconds=-1), "Scan"),  # 2026-02-28 23:59:59
+    event(1, timedelta(hours=-12), "Scan"),  # 2026-03-01 00:00:00
+    event(2, timedelta(hours=-1), "Scan"),  # 2026-03-01 11:00:00
+    event(3, timedelta(hours=11, minutes=59, seconds=59, microseconds=999_500), "Scan"),
+    event(4, timedelta(hours=12), "Scan"),  # 2026-03-02 00:00:00
+]
+
+
+def matching_day(query: str) -> list[str]:
+    alerts = run([rule(parse(query), max_signals=100)], DAY_EVENTS)
+    return sorted(a.event_ids[0] for a in alerts)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("@timestamp > now/d", ["ev-0004"]),
+        ("@timestamp >= now/d", ["ev-0001", "ev-0002", "ev-0003", "ev-0004"]),
+        ("@timestamp < now/d", ["ev-0000"]),
+        # up to the day's last millisecond: 23:59:59.9995 is 23:59:59.999 to Elasticsearch
+        ("@timestamp <= now/d", ["ev-0000", "ev-0001", "ev-0002", "ev-0003"]),
+        ("@timestamp >= now-1d/d and @timestamp < now/d", ["ev-0000"]),
+        ("@timestamp > now/M", []),
+        ("@timestamp <= now/M", ["ev-0000", "ev-0001", "ev-0002", "ev-0003", "ev-0004"]),
+        ("@timestamp: now/d", ["ev-0001", "ev-0002", "ev-0003"]),
+        # without rounding, the instant itself
+        ("@timestamp > now-1h", ["ev-0003", "ev-0004"]),
+        ("@timestamp >= now-1h", ["ev-0002", "ev-0003", "ev-0004"]),
+        ('@timestamp > "2026-02-28"', ["ev-0001", "ev-0002", "ev-0003", "ev-0004"]),
+        ('@timestamp <= "2026-03-01"', ["ev-0000", "ev-0001", "ev-0002", "ev-0003"]),
+        ('@timestamp > "2026-03-01T11:00:00Z"', ["ev-0003", "ev-0004"]),
+    ],
+)
+def test_date_math_rounds_as_elasticsearchs_range_query_does(
+    query: str, expected: list[str]
+) -> None:
+    assert matching_day(query) == expected

@@ -17,7 +17,7 @@ from sqlglot import exp
 from trailhound.cloudtrail.schema import BY_NAME, COLUMNS, Column, Kind, flattened_parent
 from trailhound.errors import RuleError, TrailhoundError
 from trailhound.rules import kql_ast as k
-from trailhound.rules.duration import resolve_time
+from trailhound.rules.duration import resolve_span
 from trailhound.rules.kql import expand_fields
 
 FLAT_UDF = "th_flat"  # (json_text, dotted_path) -> VARCHAR[]: Elastic flattened leaf values
@@ -167,13 +167,31 @@ class _Compiler:
 
     def _date_compare(self, col: Column, op: str, value: k.Value) -> exp.Expr:
         try:
-            when = resolve_time(value.text, now=self.now)
+            start, after = resolve_span(value.text, now=self.now)
         except TrailhoundError as err:
             raise RuleError(f"{col.name}: {err.message}") from None
-        literal = exp.cast(
-            exp.Literal.string(when.isoformat()), exp.DataType.build("TIMESTAMPTZ"), copy=False
+        target = column(col.name)
+        if after is None:
+            return _COMPARE[op](target, _timestamp(start))
+        # A span ("now-1d/d", "2024-01-02") bounds a range as Elasticsearch's range query
+        # rounds it: `gt` and `lte` round up to the span's last millisecond, `gte` and `lt`
+        # down to its first, so each takes in or leaves out the whole span. Elasticsearch keeps
+        # milliseconds, so "above the last millisecond" is "from the first instant after".
+        match op:
+            case ">":
+                return exp.GTE(this=target, expression=_timestamp(after))
+            case "<=":
+                return exp.LT(this=target, expression=_timestamp(after))
+            case ">=":
+                return exp.GTE(this=target, expression=_timestamp(start))
+            case "<":
+                return exp.LT(this=target, expression=_timestamp(start))
+        # `f: now/d` is the span itself, from its first instant to its last
+        return exp.and_(
+            exp.GTE(this=target, expression=_timestamp(start)),
+            exp.LT(this=column(col.name), expression=_timestamp(after)),
+            copy=False,
         )
-        return _COMPARE[op](column(col.name), literal)
 
     def free_text(self, value: k.Value) -> exp.Expr:
         # Elastic searches every field; the closest here is every keyword column.
@@ -192,6 +210,12 @@ _COMPARE: dict[str, Callable[[exp.Expr, exp.Expr], exp.Expr]] = {
     ">": lambda a, b: exp.GT(this=a, expression=b),
     ">=": lambda a, b: exp.GTE(this=a, expression=b),
 }
+
+
+def _timestamp(when: datetime) -> exp.Expr:
+    return exp.cast(
+        exp.Literal.string(when.isoformat()), exp.DataType.build("TIMESTAMPTZ"), copy=False
+    )
 
 
 def _two_valued(pred: exp.Expr) -> exp.Expr:
