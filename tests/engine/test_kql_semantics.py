@@ -201,3 +201,34 @@ def test_date_math_rounds_as_elasticsearchs_range_query_does(
     query: str, expected: list[str]
 ) -> None:
     assert matching_day(query) == expected
+
+
+# Elasticsearch's `ignore_above` ("ignore_above", mapping reference): a keyword longer than the
+# limit is not indexed, so no query on the field matches it, not even `exists`. Elastic's
+# CloudTrail mapping sets 8191 on aws.cloudtrail.request_parameters and 1024 on ECS keywords
+# such as user_agent.original. Both are written by the caller: an attacker who pads a request
+# or a user agent past the limit would hide the call from Elastic's rules. trailhound does not
+# copy that on purpose: a long value matches here as a short one does.
+PADDED = [
+    event(
+        0, timedelta(0), "UpdateTable",
+        user_agent__original="aws-cli/2.15.0 distrib/kali " + "x" * 1100,
+        aws__cloudtrail__request_parameters=(
+            "{tableName=orders, deletionProtectionEnabled=false, padding=" + "A" * 9000 + "}"
+        ),
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "aws.cloudtrail.request_parameters: *deletionProtectionEnabled=false*",
+        "aws.cloudtrail.request_parameters: *",
+        "user_agent.original: *kali*",
+        "user_agent.original: *",
+    ],
+)
+def test_values_longer_than_elastics_ignore_above_still_match(query: str) -> None:
+    alerts = run([rule(parse(query), max_signals=100)], PADDED)
+    assert [a.event_ids[0] for a in alerts] == ["ev-0000"]
