@@ -232,3 +232,44 @@ PADDED = [
 def test_values_longer_than_elastics_ignore_above_still_match(query: str) -> None:
     alerts = run([rule(parse(query), max_signals=100)], PADDED)
     assert [a.event_ids[0] for a in alerts] == ["ev-0000"]
+
+
+# Kibana writes `f:{ g: x and h: y }` as Elasticsearch's nested query, which searches fields
+# mapped with the nested type ("Kibana Query Language": querying nested fields). Elastic's
+# CloudTrail mapping has none: the request and response are flattened fields, whose leaf values
+# are indexed as keywords without the object they came from ("Flattened field type"), and which
+# take no nested query. So Elastic cannot ask for "the same object" over CloudTrail; trailhound
+# reads the group as `f.g: x and f.h: y`, each any value, which is what the flattened field
+# answers. Deliberate: a rule then never misses a call because the values sit in two objects.
+GROUPED = [
+    event(
+        0, timedelta(0), "AuthorizeSecurityGroupIngress",
+        aws__cloudtrail__flattened__request_parameters=(
+            '{"ipPermissions": {"items": ['
+            '{"ipProtocol": "-1", "ipRanges": {"items": [{"cidrIp": "10.0.0.0/8"}]}},'
+            '{"ipProtocol": "tcp", "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}'
+        ),
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (
+            "aws.cloudtrail.flattened.request_parameters.ipPermissions.items:"
+            '{ ipProtocol: "-1" and ipRanges.items.cidrIp: "0.0.0.0/0" }',
+            ["ev-0000"],  # values of two objects, as the flattened field matches them
+        ),
+        (
+            "aws.cloudtrail.flattened.request_parameters.ipPermissions.items:"
+            '{ ipProtocol: "udp" and ipRanges.items.cidrIp: "0.0.0.0/0" }',
+            [],
+        ),
+    ],
+)
+def test_a_nested_group_over_a_flattened_field_reads_each_value_on_its_own(
+    query: str, expected: list[str]
+) -> None:
+    alerts = run([rule(parse(query), max_signals=100)], GROUPED)
+    assert [a.event_ids[0] for a in alerts] == expected
