@@ -171,9 +171,10 @@ def test_scan_names_once_the_rule_that_reads_a_field_cloudtrail_never_has(tmp_pa
     # not only from `rules validate`.
     rules = tmp_path / "rules"
     rules.mkdir()
-    absent = THRESHOLD_RULE.replace(
-        "event.action: \"DeleteTable\"'", "event.action: \"DeleteTable\" and related.entity: x'"
-    ).replace("Burst of table deletions", "Reads an entity")
+    deletions = 'event.action: "DeleteTable"'
+    absent = THRESHOLD_RULE.replace(deletions, f"{deletions} and related.entity: x").replace(
+        "Burst of table deletions", "Reads an entity"
+    )
     (rules / "entity.toml").write_text(absent)
     (rules / "first_scan.toml").write_text(NEW_TERMS_RULE)
     folder = write_day(tmp_path / "logs", [record(1, DAY1, "DeleteTable", "alice")])
