@@ -163,3 +163,24 @@ def test_a_scan_without_alerts_says_so(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "no new alerts" in result.stderr
     assert "0 new alerts" not in result.stderr
+
+
+def test_scan_names_once_the_rule_that_reads_a_field_cloudtrail_never_has(tmp_path: Path) -> None:
+    # Elastic's "AWS IAM ... entity" rules read related.entity, which another index may hold;
+    # over CloudTrail alone the test is always false, and the user hears it from scan too,
+    # not only from `rules validate`.
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    deletions = 'event.action: "DeleteTable"'
+    absent = THRESHOLD_RULE.replace(deletions, f"{deletions} and related.entity: x").replace(
+        "Burst of table deletions", "Reads an entity"
+    )
+    (rules / "entity.toml").write_text(absent)
+    (rules / "first_scan.toml").write_text(NEW_TERMS_RULE)
+    folder = write_day(tmp_path / "logs", [record(1, DAY1, "DeleteTable", "alice")])
+    result = trailhound("scan", folder, "--rules", rules, "--no-state", "--format", "jsonl")
+    assert result.returncode == 0, result.stderr
+    warning = "rule 'Reads an entity' reads fields no CloudTrail event has"
+    assert result.stderr.count(warning) == 1
+    assert "related.entity" in result.stderr
+    assert "'First Scan by a user' reads fields" not in result.stderr

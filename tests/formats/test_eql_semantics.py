@@ -89,6 +89,9 @@ def matching(query: str, **kw: str) -> list[str]:
             ["ev-0001"],
         ),
         ('any where cidrMatch(source.ip, "10.0.0.0/8", "2001:db8::/32")', ["ev-0000", "ev-0002"]),
+        # `==` on an ip field is a term query on the address ("IP field type"): any spelling
+        ('any where source.ip == "2001:DB8:0::1"', ["ev-0002"]),
+        ('any where source.ip == "::ffff:10.1.2.3"', ["ev-0000"]),
         ("any where length(event.action) == 4", ["ev-0001"]),
         ("any where length(event.action) > 7", ["ev-0002"]),
         # arrays: any element; null tests are existence tests

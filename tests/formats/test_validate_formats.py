@@ -57,3 +57,38 @@ def test_a_sigma_rule_that_cannot_run_fails_validation_with_its_reason(tmp_path:
     code, output = validate(tmp_path)
     assert code == 1
     assert "bad.yml" in output and "field 'status' is not a CloudTrail field" in output
+
+
+NEW_TERMS_BY_ENTITY = """\
+[rule]
+rule_id = "6f1d2c3b-0000-4000-8000-000000000201"
+name = "New role target"
+description = "Elastic's IAM trust-policy rule groups by entity.target.id."
+type = "new_terms"
+language = "kuery"
+risk_score = 21
+severity = "low"
+query = 'event.action: "UpdateAssumeRolePolicy"'
+
+[rule.new_terms]
+field = "new_terms_fields"
+value = ["cloud.account.id", "user.name", "entity.target.id"]
+[[rule.new_terms.history_window_start]]
+field = "history_window_start"
+value = "now-7d"
+"""
+
+
+def test_a_rule_keyed_by_a_field_cloudtrail_never_has_is_named_as_never_firing(
+    tmp_path: Path,
+) -> None:
+    # an event without a value for a new_terms field is no term (as in Elastic), so the rule's
+    # query may match and it still never fires: the user must hear that, not only about tests
+    (tmp_path / "target.toml").write_text(NEW_TERMS_BY_ENTITY)
+    code, output = validate(tmp_path)
+    assert code == 0
+    assert (
+        "'New role target' groups events by fields no CloudTrail event has, so it never fires: "
+        "entity.target.id"
+    ) in output
+    assert "tests never match" not in output

@@ -16,6 +16,7 @@ from trailhound.rules.duration import (
     parse_date_math,
     parse_duration,
     parse_duration_object,
+    resolve_span,
     resolve_time,
 )
 
@@ -144,3 +145,24 @@ def test_times_resolve_from_date_math_or_iso(text: str, moment: datetime) -> Non
 def test_unreadable_times_are_refused(text: str) -> None:
     with pytest.raises(TrailhoundError):
         resolve_time(text, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("text", "span"),
+    [
+        ("now", (NOW, None)),
+        ("now-1h", (NOW - timedelta(hours=1), None)),
+        ("now/d", (datetime(2024, 3, 31, tzinfo=UTC), datetime(2024, 4, 1, tzinfo=UTC))),
+        ("now/M", (datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 4, 1, tzinfo=UTC))),
+        ("now-1y/y", (datetime(2023, 1, 1, tzinfo=UTC), datetime(2024, 1, 1, tzinfo=UTC))),
+        ("now/h", (datetime(2024, 3, 31, 15, tzinfo=UTC), datetime(2024, 3, 31, 16, tzinfo=UTC))),
+        ("2024-01-02", (datetime(2024, 1, 2, tzinfo=UTC), datetime(2024, 1, 3, tzinfo=UTC))),
+        ("2024-01-02T03:04:05Z", (datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC), None)),
+    ],
+)
+def test_a_rounded_date_names_the_whole_span_a_range_bound_rounds_over(
+    text: str, span: tuple[datetime, datetime | None]
+) -> None:
+    # Elasticsearch's range query rounds `/unit` (and a date without its time) down for gte/lt
+    # and up for gt/lte: the bound is the span's first instant or the first instant after it
+    assert resolve_span(text, now=NOW) == span

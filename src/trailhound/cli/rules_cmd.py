@@ -22,7 +22,7 @@ from trailhound.errors import RuleError
 from trailhound.escaping import printable
 from trailhound.rules.attack import technique_ids
 from trailhound.rules.duration import format_duration
-from trailhound.rules.field_check import absent_fields
+from trailhound.rules.field_check import absent_field_note
 from trailhound.rules.loader import LoadResult, load_rules, shipped_pack_dir
 from trailhound.rules.model import (
     BaselineSpec,
@@ -136,12 +136,8 @@ def _load(paths: Sequence[Path]) -> LoadResult:
 def _absent_field_warnings(rules: Iterable[Rule]) -> list[RuleError]:
     warnings: list[RuleError] = []
     for rule in rules:
-        absent = absent_fields(rule)
-        if absent:
-            message = (
-                f"{rule.name!r} reads fields no CloudTrail event has, "
-                f"so their tests never match: {', '.join(absent)}"
-            )
+        message = absent_field_note(rule)
+        if message is not None:
             warnings.append(RuleError(message, where=rule.source))
     return warnings
 

@@ -49,6 +49,7 @@ from trailhound.cli.settings import (
 from trailhound.cloudtrail.report import Report
 from trailhound.pipeline.deliver import deliver
 from trailhound.pipeline.scan import ScanResult, scan
+from trailhound.rules.field_check import absent_field_note
 from trailhound.rules.model import Rule
 
 if TYPE_CHECKING:
@@ -228,6 +229,12 @@ def _summary(result: ScanResult, rules: Sequence[Rule]) -> None:
         say(f"exception expired on {exception.expires}, no longer applied: {_printable(label)}")
     for line in result.coverage.blind_spots(rules):
         say(line)
+    # A test of a field CloudTrail never has is always false: in Elastic the rule may read an
+    # index where the field exists, here it cannot, and the user should hear it once per rule.
+    for rule in rules:
+        note = absent_field_note(rule)
+        if note is not None:
+            say(f"rule {note}")
 
 
 def _printable(value: object) -> str:

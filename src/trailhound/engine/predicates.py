@@ -17,11 +17,35 @@ from sqlglot import exp
 from trailhound.cloudtrail.schema import BY_NAME, COLUMNS, Column, Kind, flattened_parent
 from trailhound.errors import RuleError, TrailhoundError
 from trailhound.rules import kql_ast as k
-from trailhound.rules.duration import resolve_time
+from trailhound.rules.duration import resolve_span
 from trailhound.rules.kql import expand_fields
 
 FLAT_UDF = "th_flat"  # (json_text, dotted_path) -> VARCHAR[]: Elastic flattened leaf values
 CIDR_UDF = "th_in_cidr"  # (ip_text, cidr_text) -> BOOLEAN
+IP_UDF = "th_ip_key"  # (ip_text) -> VARCHAR: `ip_key`, NULL for text that is no address
+
+# Elasticsearch indexes every ip as 16 bytes, an IPv4 address as its IPv4-mapped IPv6 form
+# (::ffff:a.b.c.d): that is the value its ip field compares, orders and matches networks by.
+_V4_MAPPED = 0xFFFF_0000_0000
+
+
+def ip_number(text: str) -> int | None:
+    """The address as Elasticsearch's ip field holds it, a 128-bit number (IPv4 mapped into
+    ::ffff:0:0/96), or None for text that is no address."""
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    return int(ip) | _V4_MAPPED if ip.version == 4 else int(ip)
+
+
+def ip_key(text: str | None) -> str | None:
+    """`ip_number` as 32 hex digits, so that comparing the text compares the addresses:
+    `10.0.0.9 < 10.0.0.100` and `::1 = 0:0::1`, as in Elasticsearch."""
+    if not text:
+        return None
+    number = ip_number(text)
+    return None if number is None else f"{number:032x}"
 
 
 def column(name: str) -> exp.Column:
@@ -132,19 +156,42 @@ class _Compiler:
             if number is None:
                 return _false()
             return _COMPARE[op](column(field), exp.Literal.number(number))
-        if col.kind in (Kind.KEYWORD, Kind.IP):
+        if col.kind is Kind.IP:
+            key = None if value.has_wildcard else ip_key(value.text)
+            if key is None:  # Elasticsearch refuses the query; no event matches it here
+                return _false()
+            return _COMPARE[op](_ip_of(column(field)), exp.Literal.string(key))
+        if col.kind is Kind.KEYWORD:
             return _COMPARE[op](column(field), exp.Literal.string(value.text))
         return _false()
 
     def _date_compare(self, col: Column, op: str, value: k.Value) -> exp.Expr:
         try:
-            when = resolve_time(value.text, now=self.now)
+            start, after = resolve_span(value.text, now=self.now)
         except TrailhoundError as err:
             raise RuleError(f"{col.name}: {err.message}") from None
-        literal = exp.cast(
-            exp.Literal.string(when.isoformat()), exp.DataType.build("TIMESTAMPTZ"), copy=False
+        target = column(col.name)
+        if after is None:
+            return _COMPARE[op](target, _timestamp(start))
+        # A span ("now-1d/d", "2024-01-02") bounds a range as Elasticsearch's range query
+        # rounds it: `gt` and `lte` round up to the span's last millisecond, `gte` and `lt`
+        # down to its first, so each takes in or leaves out the whole span. Elasticsearch keeps
+        # milliseconds, so "above the last millisecond" is "from the first instant after".
+        match op:
+            case ">":
+                return exp.GTE(this=target, expression=_timestamp(after))
+            case "<=":
+                return exp.LT(this=target, expression=_timestamp(after))
+            case ">=":
+                return exp.GTE(this=target, expression=_timestamp(start))
+            case "<":
+                return exp.LT(this=target, expression=_timestamp(start))
+        # `f: now/d` is the span itself, from its first instant to its last
+        return exp.and_(
+            exp.GTE(this=target, expression=_timestamp(start)),
+            exp.LT(this=column(col.name), expression=_timestamp(after)),
+            copy=False,
         )
-        return _COMPARE[op](column(col.name), literal)
 
     def free_text(self, value: k.Value) -> exp.Expr:
         # Elastic searches every field; the closest here is every keyword column.
@@ -163,6 +210,12 @@ _COMPARE: dict[str, Callable[[exp.Expr, exp.Expr], exp.Expr]] = {
     ">": lambda a, b: exp.GT(this=a, expression=b),
     ">=": lambda a, b: exp.GTE(this=a, expression=b),
 }
+
+
+def _timestamp(when: datetime) -> exp.Expr:
+    return exp.cast(
+        exp.Literal.string(when.isoformat()), exp.DataType.build("TIMESTAMPTZ"), copy=False
+    )
 
 
 def _two_valued(pred: exp.Expr) -> exp.Expr:
@@ -220,14 +273,36 @@ def _ip_match(target: exp.Expr, value: k.Value) -> exp.Expr:
         except ValueError:
             return _false()
         return exp.func(CIDR_UDF, target, exp.Literal.string(value.text), copy=False)
-    return _string_match(target, value)
+    if value.has_wildcard:
+        # Elasticsearch's ip field takes no wildcard; matching the text as written finds
+        # at least what a user meant by `10.0.*` rather than refusing the rule
+        return _string_match(target, value)
+    return ip_equals(target, value.text)
+
+
+def ip_equals(target: exp.Expr, text: str) -> exp.Expr:
+    """An ip field holds `text` as an address: `::1` matches `0:0::1`, `10.0.0.1` matches
+    `::ffff:10.0.0.1`. Text that is no address matches nothing (Elasticsearch refuses it)."""
+    key = ip_key(text)
+    if key is None:
+        return _false()
+    return exp.EQ(this=_ip_of(target), expression=exp.Literal.string(key))
+
+
+def _ip_of(target: exp.Expr) -> exp.Expr:
+    return exp.func(IP_UDF, target, copy=False)
+
+
+# The texts Elasticsearch's boolean field reads as true or false ("Boolean field type"): exact,
+# letter case included; any other text (`TRUE`, `yes`) it refuses, and here matches nothing.
+_BOOLEAN_TEXT = {"true": True, "false": False, "": False}
 
 
 def _bool_match(target: exp.Expr, value: k.Value) -> exp.Expr:
-    text = value.text.lower()
-    if value.has_wildcard or text not in ("true", "false"):
+    truth = None if value.has_wildcard else _BOOLEAN_TEXT.get(value.text)
+    if truth is None:
         return _false()
-    return exp.EQ(this=target, expression=exp.Boolean(this=text == "true"))
+    return exp.EQ(this=target, expression=exp.Boolean(this=truth))
 
 
 def _as_number(value: k.Value) -> str | None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from trailhound.cloudtrail.schema import BY_NAME, Column, Kind, flattened_parent
-from trailhound.engine.predicates import FLAT_UDF, column
+from trailhound.engine.predicates import FLAT_UDF, column, ip_equals
 from trailhound.rules import kql_ast as k
 
 Test = Callable[[exp.Expr], exp.Expr]
@@ -21,6 +21,10 @@ Test = Callable[[exp.Expr], exp.Expr]
 
 def string_test(node: k.Glob | k.Regex | k.FieldCompare | k.Length) -> exp.Expr:
     """The SQL of one test; FALSE when its field is one no CloudTrail event has."""
+    col = BY_NAME.get(node.field)
+    if isinstance(node, k.Glob) and node.exact and col is not None and col.kind is Kind.IP:
+        # EQL's `==` on an ip field is a term query: it compares addresses, not spellings
+        return ip_equals(_column(col), node.text)
     target = _text_of(node.field)
     if target is None:
         return exp.false()

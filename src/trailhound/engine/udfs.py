@@ -1,4 +1,4 @@
-"""The two functions rule SQL needs that DuckDB does not have built in.
+"""The functions rule SQL needs that DuckDB does not have built in.
 
 They run only on rows the cheaper conditions of a rule already let through, because DuckDB
 evaluates a conjunction left to right on the surviving rows.
@@ -14,7 +14,7 @@ import duckdb
 import orjson
 from duckdb import func, sqltypes
 
-from trailhound.engine.predicates import CIDR_UDF, FLAT_UDF
+from trailhound.engine.predicates import CIDR_UDF, FLAT_UDF, IP_UDF, ip_key, ip_number
 
 
 def flattened_values(text: str | None, path: str) -> list[str]:
@@ -66,17 +66,25 @@ def _leaves(node: Any, out: list[str]) -> None:
 
 
 @lru_cache(maxsize=4096)
-def _network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    return ipaddress.ip_network(cidr, strict=False)
+def _network(cidr: str) -> tuple[int, int] | None:
+    """The network as (first, last) address in `ip_number`'s 128-bit space, so an IPv4
+    network holds the IPv4-mapped IPv6 spellings of its addresses, as in Elasticsearch."""
+    try:
+        net = ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        return None
+    first = ip_number(str(net.network_address))
+    last = ip_number(str(net.broadcast_address))
+    assert first is not None and last is not None
+    return first, last
 
 
 def in_cidr(ip: str | None, cidr: str) -> bool:
     if not ip:
         return False
-    try:
-        return ipaddress.ip_address(ip) in _network(cidr)
-    except ValueError:
-        return False
+    net = _network(cidr)
+    number = ip_number(ip)
+    return net is not None and number is not None and net[0] <= number <= net[1]
 
 
 def register(con: duckdb.DuckDBPyConnection) -> None:
@@ -91,3 +99,4 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
     con.create_function(
         CIDR_UDF, in_cidr, [varchar, varchar], sqltypes.BOOLEAN, null_handling=func.SPECIAL
     )
+    con.create_function(IP_UDF, ip_key, [varchar], varchar, null_handling=func.SPECIAL)

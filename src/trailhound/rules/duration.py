@@ -111,6 +111,38 @@ def resolve_time(text: str, *, now: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def resolve_span(text: str, *, now: datetime) -> tuple[datetime, datetime | None]:
+    """The instants a date in a rule's range names: (first instant, first instant after) when
+    it names a span, that is date math rounded to a unit ("now-1d/d", "now/M") or a day written
+    without a time ("2024-01-02"); (the instant, None) when it names one instant.
+
+    Elasticsearch's range query rounds such a date down for `gte` and `lt` and up (to the last
+    millisecond of the span) for `gt` and `lte`, so a bound takes in or leaves out the whole
+    span; a date's missing time is filled in the same way.
+    """
+    expr = text.strip()
+    if expr.startswith("now"):
+        body, slash, unit = expr[3:].partition("/")
+        if not slash:
+            return _resolve_math(body, now, text), None
+        start = _resolve_math(expr[3:], now, text)
+        return start, _next(start, unit)
+    moment = resolve_time(text, now=now)
+    if _DATE_ONLY.fullmatch(expr):
+        return moment, moment + timedelta(days=1)
+    return moment, None
+
+
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _next(start: datetime, unit: str) -> datetime:
+    """The first instant after the span of `unit` that begins at `start` (already rounded)."""
+    if unit in _CALENDAR_UNITS:
+        return _add_calendar(start, 1, unit)
+    return start + _FIXED_UNITS[unit]
+
+
 def _unit_span(unit: str, text: str) -> timedelta:
     if unit in _FIXED_UNITS:
         return _FIXED_UNITS[unit]
