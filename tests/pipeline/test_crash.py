@@ -263,7 +263,9 @@ def test_ctrl_c_at_any_instant_says_one_line_exits_130_and_the_same_command_carr
         except subprocess.TimeoutExpired:
             os.killpg(scan.pid, signal.SIGINT)
         _, stderr = scan.communicate(timeout=60)
-    if scan.returncode == INTERRUPTED:
+    # A process may also end by the signal itself, once its interpreter has begun to shut
+    # down and handlers are gone: a shell reports that as 130 too, after the same one line.
+    if scan.returncode in (INTERRUPTED, -signal.SIGINT):
         assert_one_line_on_interrupt(stderr)
     else:  # the scan had finished (a slow start of the measured run)
         assert scan.returncode == NEW_ALERTS, stderr.decode()

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
+import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import FrameType
 
 import click
 
@@ -43,13 +46,13 @@ INTERRUPT_NOTE = "trailhound.interrupt_note"
 def guarded(ctx: click.Context) -> Iterator[None]:
     """Run a command so that whatever goes wrong ends in one line on stderr and its own status,
     never in a traceback (unless TRAILHOUND_DEBUG is set, for a bug report)."""
+    heard = _listen_for_ctrl_c()
     try:
         yield
     except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
         raise  # click's own: usage errors and chosen exit statuses, already said
     except KeyboardInterrupt:
-        _say(ctx.meta.get(INTERRUPT_NOTE, "interrupted"))
-        raise click.exceptions.Exit(INTERRUPTED) from None
+        _interrupted(ctx)
     except StateError as err:
         _say(str(err))
         raise click.exceptions.Exit(
@@ -60,10 +63,33 @@ def guarded(ctx: click.Context) -> Iterator[None]:
             raise  # the reader of the output is gone (`| head`): click ends quietly
         _internal(err)
     except Exception as err:
-        if query_interrupted(err):  # Ctrl-C, as DuckDB reports it when it stopped a query
-            _say(ctx.meta.get(INTERRUPT_NOTE, "interrupted"))
-            raise click.exceptions.Exit(INTERRUPTED) from None
+        # Ctrl-C as DuckDB reports it when it stopped a query, or what followed from that
+        # (a transaction it aborted): an interruption all the same
+        if heard or query_interrupted(err):
+            _interrupted(ctx)
         _internal(err)
+
+
+def _listen_for_ctrl_c() -> list[int]:
+    """A list that gets an entry when SIGINT arrives (which still raises KeyboardInterrupt)."""
+    heard: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        return heard
+
+    def on_sigint(number: int, frame: FrameType | None) -> None:
+        heard.append(number)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_sigint)
+    return heard
+
+
+def _interrupted(ctx: click.Context) -> None:
+    # DuckDB may leave the signal pending after reporting it: a second KeyboardInterrupt
+    # raised while exiting would end the process by the signal, not with its status
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _say(ctx.meta.get(INTERRUPT_NOTE, "interrupted"))
+    raise click.exceptions.Exit(INTERRUPTED) from None
 
 
 def _internal(err: Exception) -> None:
