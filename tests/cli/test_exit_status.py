@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from support.cli import trailhound
 from trailhound.errors import StateError
 from trailhound.state.store import Store
 
@@ -27,9 +28,6 @@ def logs(shared_data: Path) -> Path:
     return shared_data / "dynamodb-real"
 
 
-def trailhound(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "trailhound", *map(str, args)],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
 
 
 def one_line(stderr: str) -> str:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import gzip
 import json
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from support.cli import trailhound
 
 THRESHOLD_RULE = '''
 [rule]
@@ -80,11 +80,6 @@ def write_day(folder: Path, records: list[dict[str, Any]]) -> Path:
     return folder
 
 
-def trailhound(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "trailhound", *map(str, args)],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
 
 
 @pytest.fixture

@@ -6,17 +6,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
+from support.cli import trailhound as run_cli
 from trailhound.rules.loader import load_rules, shipped_pack_dir
 
 
 def trailhound(*args: str | Path) -> subprocess.CompletedProcess[str]:
     # COLUMNS as a narrow terminal would set it: through a pipe it must not matter
-    return subprocess.run([sys.executable, "-m", "trailhound", *map(str, args)],
-                          capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "COLUMNS": "60"})  # fmt: skip
+    return run_cli(*args, env={**os.environ, "COLUMNS": "60"})
 
 
 def test_rules_list_through_a_pipe_shows_every_rule_whole_on_one_line() -> None:

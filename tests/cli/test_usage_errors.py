@@ -3,12 +3,11 @@ instead of being accepted in silence."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from support.cli import trailhound
 from trailhound.rules.loader import load_rules, shipped_pack_dir
 
 USAGE_ERROR = 2
@@ -19,9 +18,6 @@ def logs(shared_data: Path) -> Path:
     return shared_data / "dynamodb-real"
 
 
-def trailhound(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "trailhound", *map(str, args)],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
 
 
 def test_state_and_no_state_together_are_a_usage_error(logs: Path, tmp_path: Path) -> None:
