@@ -155,14 +155,14 @@ class _Compiler:
             number = _as_number(value)
             if number is None:
                 return _false()
-            return _COMPARE[op](column(field), exp.Literal.number(number))
+            return COMPARE[op](column(field), exp.Literal.number(number))
         if col.kind is Kind.IP:
             key = None if value.has_wildcard else ip_key(value.text)
             if key is None:  # Elasticsearch refuses the query; no event matches it here
                 return _false()
-            return _COMPARE[op](_ip_of(column(field)), exp.Literal.string(key))
+            return COMPARE[op](_ip_of(column(field)), exp.Literal.string(key))
         if col.kind is Kind.KEYWORD:
-            return _COMPARE[op](column(field), exp.Literal.string(value.text))
+            return COMPARE[op](column(field), exp.Literal.string(value.text))
         return _false()
 
     def _date_compare(self, col: Column, op: str, value: k.Value) -> exp.Expr:
@@ -172,7 +172,7 @@ class _Compiler:
             raise RuleError(f"{col.name}: {err.message}") from None
         target = column(col.name)
         if after is None:
-            return _COMPARE[op](target, _timestamp(start))
+            return COMPARE[op](target, _timestamp(start))
         # A span ("now-1d/d", "2024-01-02") bounds a range as Elasticsearch's range query
         # rounds it: `gt` and `lte` round up to the span's last millisecond, `gte` and `lt`
         # down to its first, so each takes in or leaves out the whole span. Elasticsearch keeps
@@ -203,7 +203,8 @@ class _Compiler:
         return _paren(exp.or_(*leaves, copy=False))
 
 
-_COMPARE: dict[str, Callable[[exp.Expr, exp.Expr], exp.Expr]] = {
+# SQL comparison by its KQL/EQL/Sigma operator; string_tests reuses it
+COMPARE: dict[str, Callable[[exp.Expr, exp.Expr], exp.Expr]] = {
     "=": lambda a, b: exp.EQ(this=a, expression=b),
     "<": lambda a, b: exp.LT(this=a, expression=b),
     "<=": lambda a, b: exp.LTE(this=a, expression=b),

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from trailhound.cloudtrail.schema import BY_NAME, Column, Kind, flattened_parent
-from trailhound.engine.predicates import FLAT_UDF, column, ip_equals
+from trailhound.engine.predicates import COMPARE, FLAT_UDF, column, ip_equals
 from trailhound.rules import kql_ast as k
 
 Test = Callable[[exp.Expr], exp.Expr]
@@ -49,7 +49,7 @@ def _test(node: k.Glob | k.Regex | k.FieldCompare | k.Length) -> Test | None:
         case k.FieldCompare(_, op, other, folded):
             return _field_compare(op, other, folded)
         case k.Length(_, op, value):
-            return lambda x: _COMPARE[op](exp.func("LENGTH", x, copy=False), _number(value))
+            return lambda x: COMPARE[op](exp.func("LENGTH", x, copy=False), _number(value))
     raise TypeError(node)
 
 
@@ -118,15 +118,6 @@ def _field_compare(op: str, other: str, folded: bool) -> Test | None:
         return exp.func(name, left, right, copy=False)
 
     return test
-
-
-_COMPARE: dict[str, Callable[[exp.Expr, exp.Expr], exp.Expr]] = {
-    "=": lambda a, b: exp.EQ(this=a, expression=b),
-    "<": lambda a, b: exp.LT(this=a, expression=b),
-    "<=": lambda a, b: exp.LTE(this=a, expression=b),
-    ">": lambda a, b: exp.GT(this=a, expression=b),
-    ">=": lambda a, b: exp.GTE(this=a, expression=b),
-}
 
 
 def _number(value: int) -> exp.Expr:
