@@ -15,6 +15,7 @@ import click
 
 from trailhound.cli.common import say
 from trailhound.cli.config_cmd import config_option, config_or_fail
+from trailhound.cli.exits import DELIVERY_PENDING
 from trailhound.cli.settings import (
     CLI_OUTPUT,
     open_store,
@@ -27,8 +28,6 @@ from trailhound.outputs.base import Output
 from trailhound.outputs.stream import StreamOutput
 from trailhound.state.ledger import StoredAlert, requeue, stored
 from trailhound.state.store import Store
-
-DELIVERY_PENDING = 8
 
 state_option = click.option(
     "--state", "state_path", type=click.Path(path_type=Path),

@@ -8,16 +8,15 @@ from pathlib import Path
 
 import click
 
+from trailhound.cli.exits import USAGE_ERROR
 from trailhound.cloudtrail.geo import Enricher
-from trailhound.cloudtrail.report import Changed, SetAside, Skipped
+from trailhound.cloudtrail.report import Changed, Report, SetAside, Skipped
 from trailhound.errors import TrailhoundError
 from trailhound.escaping import printable
 from trailhound.rules.duration import resolve_time
 from trailhound.rules.loader import load_rules, shipped_pack_dir
 from trailhound.rules.model import Rule
 from trailhound.sources import Source, open_sources
-
-USAGE_ERROR = 2
 
 geoip_option = click.option(
     "--geoip",
@@ -81,6 +80,13 @@ def say(message: str) -> None:
     chosen, so the whole line is made printable: it cannot move the cursor, retitle the
     terminal, reorder itself or start a second, forged line."""
     click.echo(f"trailhound: {printable(message, None)}", err=True)
+
+
+def read_report(*, quiet: bool) -> Report:
+    """The report of a command's read: problems always said as they happen, notes (skipped
+    files, values changed) unless `quiet`."""
+    note = None if quiet else print_note
+    return Report(on_problem=print_problem, on_skip=note, on_change=note)
 
 
 def print_problem(problem: SetAside) -> None:

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 import click
 
 from trailhound.cli.common import say
+from trailhound.cli.exits import USAGE_ERROR
 
 if TYPE_CHECKING:
     from trailhound.config import Config
 
-USAGE_ERROR = 2  # as trailhound.cli.common's, which is too heavy to import here
 
 config_option = click.option(
     "--config",

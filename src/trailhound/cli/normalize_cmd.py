@@ -18,8 +18,7 @@ import click
 from trailhound.cli.common import (
     enricher_or_fail,
     geoip_option,
-    print_note,
-    print_problem,
+    read_report,
     say,
     sources_or_fail,
 )
@@ -60,8 +59,7 @@ def normalize(
     """
     sources = sources_or_fail(paths)
     enricher = enricher_or_fail(geoip)
-    report = Report(on_problem=print_problem, on_skip=None if quiet else print_note,
-                    on_change=None if quiet else print_note)
+    report = read_report(quiet=quiet)
     out: BinaryIO = sys.stdout.buffer
     try:
         _write(out, sources, enricher, report)

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from trailhound.cli.common import USAGE_ERROR, say, time_or_fail
+from trailhound.cli.common import say, time_or_fail
 from trailhound.cli.config_cmd import config_option, config_or_fail
+from trailhound.cli.exits import USAGE_ERROR
 from trailhound.cli.settings import state_path_from
 from trailhound.errors import TrailhoundError
 

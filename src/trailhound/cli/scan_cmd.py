@@ -27,14 +27,18 @@ import click
 from trailhound.cli.common import (
     enricher_or_fail,
     geoip_option,
-    print_note,
-    print_problem,
+    read_report,
     say,
     sources_or_fail,
 )
 from trailhound.cli.config_cmd import config_option, config_or_fail
 from trailhound.cli.delivery import cli_output, format_option, output_option, say_deliveries
-from trailhound.cli.exits import INTERRUPT_NOTE
+from trailhound.cli.exits import (
+    DELIVERY_PENDING,
+    INPUT_SET_ASIDE,
+    INTERRUPT_NOTE,
+    NEW_ALERTS,
+)
 from trailhound.cli.report_cmd import report_option, write_scan_report
 from trailhound.cli.settings import (
     exceptions_from,
@@ -46,7 +50,6 @@ from trailhound.cli.settings import (
     state_path_from,
     time_window_or_fail,
 )
-from trailhound.cloudtrail.report import Report
 from trailhound.pipeline.deliver import deliver
 from trailhound.pipeline.scan import ScanResult, scan
 from trailhound.rules.field_check import absent_field_note
@@ -58,9 +61,6 @@ if TYPE_CHECKING:
 # rich (and the alert table built on it) is imported only when a terminal will show its output:
 # a scan whose output goes to a file or a pipe does not pay for loading it.
 
-NEW_ALERTS = 1
-INPUT_SET_ASIDE = 4
-DELIVERY_PENDING = 8
 INTERRUPTED_SCAN = (
     "interrupted; the state holds this scan whole or not at all (it commits in one "
     "transaction): the same command again carries on, and repeats no alert"
@@ -128,8 +128,7 @@ def scan_command(
     sources = sources_or_fail(paths)
     enricher = enricher_or_fail(geoip)
     window = time_window_or_fail(since, until, now=now)
-    report = Report(on_problem=print_problem, on_skip=None if quiet else print_note,
-                    on_change=None if quiet else print_note)
+    report = read_report(quiet=quiet)
     store = open_store(state_path_from(config, state_path, no_state))
     ctx.meta[INTERRUPT_NOTE] = INTERRUPTED_SCAN
     try:

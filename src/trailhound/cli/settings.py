@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from trailhound.cli.common import USAGE_ERROR, rules_or_fail, say, time_or_fail
+from trailhound.cli.common import rules_or_fail, say, time_or_fail
+from trailhound.cli.exits import USAGE_ERROR
 from trailhound.errors import TrailhoundError
 from trailhound.rules.model import Rule, RuleException
 

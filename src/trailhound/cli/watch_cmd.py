@@ -27,12 +27,12 @@ import click
 from trailhound.cli.common import (
     enricher_or_fail,
     geoip_option,
-    print_note,
-    print_problem,
+    read_report,
     say,
 )
 from trailhound.cli.config_cmd import config_option, config_or_fail
 from trailhound.cli.delivery import cli_output, format_option, output_option, say_deliveries
+from trailhound.cli.exits import DELIVERY_PENDING, INPUT_SET_ASIDE, NEW_ALERTS
 from trailhound.cli.settings import (
     exceptions_from,
     exceptions_option,
@@ -42,14 +42,12 @@ from trailhound.cli.settings import (
     rules_option,
     state_path_from,
 )
-from trailhound.cloudtrail.report import Report
 from trailhound.config import Config
 from trailhound.errors import TrailhoundError
 from trailhound.pipeline.watch import DEFAULT_INTERVAL, Step, step, watch
 from trailhound.rules.duration import parse_duration
 from trailhound.sources.polling import PolledSource, open_polled
 
-NEW_ALERTS, INPUT_SET_ASIDE, DELIVERY_PENDING = 1, 4, 8
 ABANDONED = 130
 
 
@@ -111,8 +109,7 @@ def watch_command(
 
     def one_step() -> Step:
         nonlocal flags
-        report = Report(on_problem=print_problem, on_skip=None if quiet else print_note,
-                    on_change=None if quiet else print_note)
+        report = read_report(quiet=quiet)
         # the state is opened for each step: DuckDB keeps memory per connection (its cache of
         # the state file, and some per statement) that only closing gives back
         store = open_store(path)
