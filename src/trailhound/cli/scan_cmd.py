@@ -151,7 +151,7 @@ def scan_command(
     emitted = result.alerts or any(d.delivered for d in deliveries)
     ctx.exit(
         (NEW_ALERTS if emitted else 0)
-        | (0 if report.clean and not result.stats.failed else INPUT_SET_ASIDE)
+        | (0 if result.complete else INPUT_SET_ASIDE)
         | (DELIVERY_PENDING if pending else 0)
     )
 

@@ -122,8 +122,7 @@ def watch_command(
         pending = say_deliveries(done.deliveries, {a.id for a in done.alerts}, quiet=True,
                                  kept=True)  # fmt: skip
         emitted = done.alerts or any(d.delivered for d in done.deliveries)
-        clean = report.clean and not done.scan.stats.failed
-        flags = ((NEW_ALERTS if emitted else 0) | (0 if clean else INPUT_SET_ASIDE)
+        flags = ((NEW_ALERTS if emitted else 0) | (0 if done.scan.complete else INPUT_SET_ASIDE)
                  | (DELIVERY_PENDING if pending else 0))  # fmt: skip
         return done
 

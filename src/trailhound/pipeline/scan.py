@@ -52,6 +52,11 @@ class ScanResult:
     def events_per_second(self) -> float:
         return self.stats.events / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def complete(self) -> bool:
+        """Every record read was normalized and every rule ran (else exit status +4)."""
+        return self.report.clean and not self.stats.failed
+
 
 def scan(
     sources: Iterable[Source],
