@@ -2,7 +2,8 @@
 
 This is a pure function of a batch, so it runs wherever the batch is: in the process that
 keeps the state, or in a worker that ships only the matched rows back. `FilterPlan` holds
-plain SQL text and is cheap to send to another process; `Matcher` applies it.
+each filter as a typed SQL tree that any engine renders in its dialect; `Matcher` applies it
+in DuckDB.
 
 A rule's filter reads a handful of columns, and a trail repeats the same few combinations of
 their values (provider, action, outcome, country...) over and over. So `Matcher` evaluates each
@@ -16,7 +17,7 @@ five to ten times as much as running it on a batch's new combinations. The time 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
 
+from trailhound.engine.dialects import render
 from trailhound.engine.exceptions import exception_predicate
 from trailhound.engine.predicates import compile_predicate
 from trailhound.engine.prefilter import (
@@ -53,8 +55,24 @@ _LONG_TEXT = 256
 class RuleFilter:
     rule_id: str
     step: int
-    where: str  # a DuckDB boolean expression over the event columns, never NULL
-    pairs: Selection  # (provider, action) outside which `where` is false
+    tree: exp.Expr  # a boolean expression over the event columns, never NULL
+    pairs: Selection  # (provider, action) outside which `tree` is false
+    # rendered text per dialect, made on first use: a worker that receives the filter
+    # renders it once for its engine
+    _sql: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def sql(self, dialect: str) -> str:
+        """The filter as `dialect`'s SQL (engine/dialects.py); `Unexpressible` when the
+        dialect has no way to say it."""
+        text = self._sql.get(dialect)
+        if text is None:
+            text = self._sql[dialect] = render(self.tree, dialect)
+        return text
+
+    @property
+    def where(self) -> str:
+        """The filter as DuckDB SQL."""
+        return self.sql("duckdb")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +127,8 @@ def _rule_filters(
         for e in excused:
             excused_here = exp.paren(exception_predicate(e), copy=False)
             pred = exp.and_(pred, exp.not_(excused_here, copy=False), copy=False)
-        where = pred.sql("duckdb", copy=False)
         read = ast_columns(ast) | columns_of(c.field for e in excused for c in e.conditions)
-        built.append((RuleFilter(rule.rule_id, step, where, Selection(pairs_of(ast))), read))
+        built.append((RuleFilter(rule.rule_id, step, pred, Selection(pairs_of(ast))), read))
     return built
 
 
