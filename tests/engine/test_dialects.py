@@ -6,6 +6,7 @@ given (Athena's engine is Trino's)."""
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 from datetime import UTC, datetime
 from pathlib import Path
@@ -304,3 +305,11 @@ def test_rule_filter_ships_its_tree_and_renders_per_dialect() -> None:
     for sent, received in zip(plan.filters, shipped.filters, strict=True):
         assert received.sql("duckdb") == sent.where
         assert received.sql("spark") == render(sent.tree, "spark")
+
+
+def test_a_replaced_filter_renders_its_own_tree_not_the_cached_text() -> None:
+    plan = FilterPlan.build(load_rules([PACK]).rules, now=NOW)
+    original = plan.filters[0]
+    before = original.sql("spark")
+    changed = dataclasses.replace(original, tree=compile_predicate(parse("x: y"), now=NOW))
+    assert changed.sql("spark") == "FALSE" and original.sql("spark") == before

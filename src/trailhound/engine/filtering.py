@@ -59,7 +59,8 @@ class RuleFilter:
     pairs: Selection  # (provider, action) outside which `tree` is false
     # rendered text per dialect, made on first use: a worker that receives the filter
     # renders it once for its engine
-    _sql: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # (not an __init__ argument, so that `dataclasses.replace` never shares it with a copy)
+    _sql: dict[str, str] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def sql(self, dialect: str) -> str:
         """The filter as `dialect`'s SQL (engine/dialects.py); `Unexpressible` when the
