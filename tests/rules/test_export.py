@@ -5,17 +5,22 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 import sqlglot
 
+from support.events import T0, batch
+from support.events import event as bare_event
 from trailhound.cloudtrail.schema import COLUMNS
 from trailhound.engine.dialects import DIALECTS
+from trailhound.engine.udfs import register
 from trailhound.rules.athena_view import IN_VIEW, NOT_IN_VIEW
 from trailhound.rules.export import export_rules, export_text
 from trailhound.rules.loader import load_rules, shipped_pack_dir
+from trailhound.rules.model import Rule
 from trailhound.rules.table_doc import markdown
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
@@ -101,3 +106,49 @@ def test_cli_names_what_it_left_out_and_refuses_unknown_rules() -> None:
     assert missing.returncode == 1 and "no rule with id or name 'no such rule'" in missing.stderr
     wrong = run("--dialect", "spark", "--view")
     assert wrong.returncode == 2 and "--view" in wrong.stderr
+
+
+def _pack_rule(name: str) -> Rule:
+    return next(r for r in load_rules([shipped_pack_dir()]).rules if r.name == name)
+
+
+def event(
+    n: int, at: timedelta, action: str = "DeleteTable", **fields: object
+) -> dict[str, object]:
+    return bare_event(n, at, action, event__dataset="aws.cloudtrail", **fields)
+
+
+def _run_duckdb(sql: str, rows: list[dict[str, object]]) -> list[tuple[object, ...]]:
+    con = duckdb.connect()
+    register(con)
+    con.register("trailhound_events", batch(rows))
+    return con.execute(sql).fetchall()
+
+
+def test_exported_threshold_counts_groups_at_the_rules_value() -> None:
+    deleted = _pack_rule("AWS DynamoDB Multiple Tables Deleted")  # 6 in 10 minutes
+    (e,) = export_rules([deleted], dialect="duckdb", now=NOW)
+    assert e.sql is not None
+    six = [event(n, timedelta(minutes=n)) for n in range(6)]
+    assert _run_duckdb(e.sql, six) == [("111122223333", 6)]
+    assert _run_duckdb(e.sql, six[:5]) == []
+    # an event with no account is in no group, as trailhound counts it
+    alone = [event(n, timedelta(minutes=n), cloud__account__id=None) for n in range(6)]
+    assert _run_duckdb(e.sql, alone) == []
+    # what the SQL cannot say is said beside it
+    assert "sliding window of 10m" in e.beyond
+
+
+def test_exported_new_terms_gives_each_terms_first_time() -> None:
+    scan = _pack_rule("AWS DynamoDB Scan by Unusual User")
+    (e,) = export_rules([scan], dialect="duckdb", now=NOW)
+    assert e.sql is not None
+    rows = [
+        event(0, timedelta(minutes=5), "Scan", user__name="bob"),
+        event(1, timedelta(minutes=1), "Scan", user__name="bob"),
+        event(2, timedelta(minutes=3), "Scan", user__name="carol"),
+        event(3, timedelta(minutes=0), "Query", user__name="dave"),
+    ]
+    got = sorted((user, seen) for _, user, seen in _run_duckdb(e.sql, rows))
+    assert got == [("bob", T0 + timedelta(minutes=1)), ("carol", T0 + timedelta(minutes=3))]
+    assert "14d" in e.beyond

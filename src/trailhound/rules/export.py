@@ -16,7 +16,7 @@ from datetime import datetime
 
 from sqlglot import exp
 
-from trailhound.cloudtrail.schema import BY_NAME, flattened_parent
+from trailhound.cloudtrail.schema import BY_NAME, Kind, flattened_parent
 from trailhound.engine.dialects import DIALECTS, Unexpressible, rewritten, udfs_needed
 from trailhound.engine.filtering import FilterPlan, RuleFilter
 from trailhound.engine.predicates import column, flat_values
@@ -122,7 +122,7 @@ def _threshold(spec: ThresholdSpec, where: exp.Expr, table: str) -> exp.Expr:
         distinct = exp.Count(this=exp.Distinct(expressions=[_value(c.field)]))
         counts.append(distinct.as_(f"distinct_{c.field}", quoted=True))
         having.append(exp.GTE(this=distinct.copy(), expression=_n(c.value)))
-    query = exp.select(*keys, *counts).from_(_table(table)).where(where.copy())
+    query = exp.select(*keys, *counts).from_(_table(table)).where(_grouped(where, spec.fields))
     if spec.fields:
         query = query.group_by(*(_value(f) for f in spec.fields))
     return query.having(exp.and_(*having))
@@ -142,7 +142,7 @@ def _threshold_beyond(spec: ThresholdSpec) -> str:
 def _first_seen(spec: NewTermsSpec, where: exp.Expr, table: str) -> exp.Expr:
     keys = [_value(f).as_(f, quoted=True) for f in spec.fields]
     first = exp.Min(this=column("@timestamp")).as_("first_seen")
-    query = exp.select(*keys, first).from_(_table(table)).where(where.copy())
+    query = exp.select(*keys, first).from_(_table(table)).where(_grouped(where, spec.fields))
     return query.group_by(*(_value(f) for f in spec.fields))
 
 
@@ -169,6 +169,23 @@ def _steps(filters: list[exp.Expr], table: str) -> exp.Expr:
     return query
 
 
+def _grouped(where: exp.Expr, fields: Sequence[str]) -> exp.Expr:
+    """`where`, and every group field present: an event missing one is in no group."""
+    present: list[exp.Expr] = []
+    for field in fields:
+        value = _value(field)
+        present.append(exp.not_(exp.Is(this=value, expression=exp.null())))
+        if _is_list(field):
+            size = exp.ArraySize(this=value.copy())
+            present.append(exp.GT(this=size, expression=exp.Literal.number(0)))
+    return exp.and_(exp.paren(where.copy()), *present) if present else where.copy()
+
+
+def _is_list(field: str) -> bool:
+    col = BY_NAME.get(field)
+    return col.kind is Kind.KEYWORDS if col is not None else True
+
+
 def _value(field: str) -> exp.Expr:
     """A field's value as a grouping key (a list for list fields)."""
     col = BY_NAME.get(field)
@@ -177,7 +194,7 @@ def _value(field: str) -> exp.Expr:
     flat = flattened_parent(field)
     if flat is not None:
         return flat_values(*flat)
-    raise Unexpressible(f"no event has the field {field}")
+    raise Unexpressible(f"it groups by {field}, which no event has: it never fires")
 
 
 def _table(name: str) -> exp.Table:
