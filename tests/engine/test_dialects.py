@@ -6,7 +6,6 @@ given (Athena's engine is Trino's)."""
 
 from __future__ import annotations
 
-import dataclasses
 import pickle
 from datetime import UTC, datetime
 from pathlib import Path
@@ -311,5 +310,5 @@ def test_a_replaced_filter_renders_its_own_tree_not_the_cached_text() -> None:
     plan = FilterPlan.build(load_rules([PACK]).rules, now=NOW)
     original = plan.filters[0]
     before = original.sql("spark")
-    changed = dataclasses.replace(original, tree=compile_predicate(parse("x: y"), now=NOW))
+    changed = original.with_tree(compile_predicate(parse("x: y"), now=NOW))
     assert changed.sql("spark") == "FALSE" and original.sql("spark") == before

@@ -46,13 +46,16 @@ class Dialect:
 
 def render(tree: exp.Expr, dialect: str) -> str:
     """The tree as `dialect`'s SQL text."""
-    return rewritten(tree, dialect).sql(_dialect(dialect).sqlglot)
+    # the tree rendered is this call's own copy, or one no rewrite touches: sqlglot need not
+    # copy it again (copying was most of the cost of rendering)
+    return rewritten(tree, dialect).sql(_dialect(dialect).sqlglot, copy=False)
 
 
 def rewritten(tree: exp.Expr, dialect: str) -> exp.Expr:
-    """The tree with `dialect`'s differences applied (a copy; `tree` is left as it is)."""
+    """The tree with `dialect`'s differences applied: a copy, or `tree` itself for a dialect
+    with no rewrites (never changed)."""
     spec = _dialect(dialect)
-    out = tree.copy()
+    out = tree.copy() if spec.rewrites else tree
     for rewrite in spec.rewrites:
         out = out.transform(rewrite, copy=False)
     if not spec.udfs:
