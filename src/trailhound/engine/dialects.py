@@ -40,7 +40,8 @@ class Dialect:
     name: str
     sqlglot: str  # sqlglot's name for it
     rewrites: tuple[Rewrite, ...] = ()  # applied in order, each top down
-    # trailhound's functions the engine registers under their own names (engine/udfs.py)
+    # whether the engine registers trailhound's functions under their own names
+    # (engine/udfs.py); without them, what is left of them after the rewrites is Unexpressible
     udfs: bool = False
 
 
