@@ -49,7 +49,7 @@ def test_every_elastic_rule_compiles_to_its_golden_sql(shared_data: Path) -> Non
         # flattened fields read inside the JSON object
         (
             "defense_evasion_ec2_nacl_all_traffic_allowed_new_identity",
-            "LIST_CONTAINS(TH_FLAT(\"aws.cloudtrail.flattened.request_parameters\", "
+            "ARRAY_CONTAINS(TH_FLAT(\"aws.cloudtrail.flattened.request_parameters\", "
             "'aclProtocol'), '-1')",
         ),
     ],

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlglot
 
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.engine import detector as detector_module
@@ -74,7 +75,7 @@ def test_a_filter_that_fails_on_the_data_leaves_out_only_its_rule(
     def broken(*args: Any, **kwargs: Any) -> FilterPlan:
         plan = build(*args, **kwargs)
         filters = tuple(
-            dataclasses.replace(f, where='CAST("event.action" AS INTEGER) = 1')
+            f.with_tree(sqlglot.parse_one('CAST("event.action" AS INTEGER) = 1'))
             if f.rule_id == _rule_id(MANY_DELETED) else f
             for f in plan.filters
         )  # fmt: skip

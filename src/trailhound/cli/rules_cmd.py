@@ -1,4 +1,4 @@
-"""`trailhound rules`: list, show and validate detection rules.
+"""`trailhound rules`: list, show, validate, test and export detection rules.
 
 Every path argument may be a rule file or a directory of them; without one, the rules that ship
 with trailhound are used. Rule text goes to the terminal as plain text, never as rich markup.
@@ -7,6 +7,7 @@ with trailhound are used. Rule text goes to the terminal as plain text, never as
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -18,10 +19,13 @@ from rich.text import Text
 
 from trailhound.cli.common import say, say_skipped_rule_files
 from trailhound.cli.tables import print_table
+from trailhound.engine.dialects import DIALECTS
 from trailhound.errors import RuleError
 from trailhound.escaping import printable
+from trailhound.rules.athena_view import ATHENA_TABLE, view_sql
 from trailhound.rules.attack import technique_ids
 from trailhound.rules.duration import format_duration
+from trailhound.rules.export import TABLE, export_rules, export_text
 from trailhound.rules.field_check import absent_field_note
 from trailhound.rules.loader import LoadResult, load_rules, shipped_pack_dir
 from trailhound.rules.model import (
@@ -316,3 +320,50 @@ def test_rules(ctx: click.Context, paths: tuple[Path, ...], verbose: bool) -> No
     if result.errors or any(not o.passed for o in outcomes):
         _report_problems(ctx, result.errors)
         ctx.exit(1)
+
+
+@rules.command(name="export")
+@click.argument("wanted", metavar="[RULE]...", nargs=-1)
+@click.option("--dialect", type=click.Choice(list(DIALECTS)), required=True,
+              help="The SQL engine the text is for.")
+@click.option("--rules", "paths", multiple=True, type=click.Path(path_type=Path),
+              help="Rule file or directory (repeatable; default: the shipped rules).")
+@click.option("--table", default=TABLE, show_default=True,
+              help="The normalized events table the SQL reads (docs/normalized-table.md).")
+@click.option("--view", "with_view", is_flag=True,
+              help="Athena only: begin with a view that reads AWS's documented CloudTrail "
+              "table (cloudtrail_logs) as the normalized table.")
+@click.option("--source", default=ATHENA_TABLE, show_default=True,
+              help="With --view: the name of your Athena CloudTrail table.")
+@click.pass_context
+def export(ctx: click.Context, wanted: tuple[str, ...], dialect: str, paths: tuple[Path, ...],
+           table: str, with_view: bool, source: str) -> None:  # fmt: skip
+    """Print each rule's SQL for another engine, over the normalized events table.
+
+    RULE picks rules by rule_id or name (default: every rule). A rule the dialect cannot
+    express, or that cannot run, is named in a comment with the reason.
+    """
+    if with_view and dialect != "athena":
+        raise click.UsageError("--view reads Athena's CloudTrail table: use --dialect athena")
+    result = _load(paths)
+    chosen = _chosen(result.rules, wanted)
+    exported = export_rules(chosen, dialect=dialect, now=datetime.now(UTC), table=table)
+    if with_view:
+        click.echo(view_sql(name=table, source=source) + ";\n")
+    click.echo(export_text(exported, dialect=dialect, table=table), nl=False)
+    left_out = [e for e in exported if e.sql is None]
+    for e in left_out:
+        say(f"not exported: {e.rule.name}: {e.reason}")
+    _report_problems(ctx, result.errors)
+
+
+def _chosen(loaded: Sequence[Rule], wanted: Sequence[str]) -> list[Rule]:
+    if not wanted:
+        return sorted(loaded, key=lambda r: r.name.casefold())
+    chosen: list[Rule] = []
+    for name in wanted:
+        found = _find(loaded, name)
+        if found is None:
+            raise click.ClickException(f"no rule with id or name {printable(name)!r}")
+        chosen.append(found)
+    return chosen

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from trailhound.engine.keys import value_sql
-from trailhound.engine.predicates import CIDR_UDF
+from trailhound.cloudtrail.schema import BY_NAME, Kind, flattened_parent
+from trailhound.engine.predicates import ThInCidr, any_element, column, flat_values
 from trailhound.rules.model import Condition, RuleException
 
 
@@ -19,34 +19,36 @@ def exception_predicate(excused: RuleException) -> exp.Expr:
 
 
 def _condition(cond: Condition) -> exp.Expr:
-    sql, is_list = value_sql(cond.field)
-    target: exp.Expr = exp.maybe_parse(sql, dialect="duckdb")
-    tests = [_test(target, cond, v, is_list) for v in cond.values]
+    target, is_list = _value(cond.field)
+    tests = [_test(target.copy(), cond, v, is_list) for v in cond.values]
     if not tests:
         return exp.false()
-    return exp.func("COALESCE", exp.or_(*tests), exp.false())
+    return exp.Coalesce(this=exp.or_(*tests), expressions=[exp.false()])
+
+
+def _value(field: str) -> tuple[exp.Expr, bool]:
+    """The field's value (NULL for a field no event has), and whether it is a list."""
+    col = BY_NAME.get(field)
+    if col is not None:
+        return column(field), col.kind is Kind.KEYWORDS
+    flat = flattened_parent(field)
+    if flat is not None:
+        return flat_values(*flat), True
+    return exp.null(), False
 
 
 def _test(target: exp.Expr, cond: Condition, value: str, is_list: bool) -> exp.Expr:
-    x = exp.column(exp.to_identifier("x"))
-    subject = x if is_list else target
-    test: exp.Expr
-    if cond.kind == "cidr":
-        test = exp.func(CIDR_UDF, subject, exp.Literal.string(value))
-    elif cond.kind == "wildcard":
-        test = exp.Escape(
-            this=exp.Like(this=subject, expression=exp.Literal.string(_like(value))),
-            expression=exp.Literal.string("\\"),
-        )
-    else:
-        test = exp.EQ(this=exp.cast(subject, "VARCHAR"), expression=exp.Literal.string(value))
-    if not is_list:
-        return test
-    lam = exp.Lambda(this=test, expressions=[exp.to_identifier("x")])
-    return exp.GT(
-        this=exp.func("LEN", exp.func("LIST_FILTER", target, lam)),
-        expression=exp.Literal.number(0),
-    )
+    def test(subject: exp.Expr) -> exp.Expr:
+        if cond.kind == "cidr":
+            return ThInCidr(this=subject, expression=exp.Literal.string(value))
+        if cond.kind == "wildcard":
+            return exp.Escape(
+                this=exp.Like(this=subject, expression=exp.Literal.string(_like(value))),
+                expression=exp.Literal.string("\\"),
+            )
+        return exp.EQ(this=exp.cast(subject, "VARCHAR"), expression=exp.Literal.string(value))
+
+    return any_element(target, test) if is_list else test(target)
 
 
 def _like(pattern: str) -> str:

@@ -11,6 +11,7 @@ import ipaddress
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import ClassVar
 
 from sqlglot import exp
 
@@ -23,6 +24,32 @@ from trailhound.rules.kql import expand_fields
 FLAT_UDF = "th_flat"  # (json_text, dotted_path) -> VARCHAR[]: Elastic flattened leaf values
 CIDR_UDF = "th_in_cidr"  # (ip_text, cidr_text) -> BOOLEAN
 IP_UDF = "th_ip_key"  # (ip_text) -> VARCHAR: `ip_key`, NULL for text that is no address
+
+
+# The engine's own functions (engine/udfs.py) as typed nodes, so that a dialect can find and
+# rewrite them (engine/dialects.py) instead of matching function names in text.
+class ThFlat(exp.Expression, exp.Func):
+    """FLAT_UDF: `this` the JSON text column, `expression` the dotted path ('' = every leaf)."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": True, "expression": True}
+    _sql_names: ClassVar[list[str]] = [FLAT_UDF.upper()]
+
+
+class ThInCidr(exp.Expression, exp.Func):
+    """CIDR_UDF: `this` the address text, `expression` the network."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": True, "expression": True}
+    _sql_names: ClassVar[list[str]] = [CIDR_UDF.upper()]
+
+
+class ThIpKey(exp.Expression, exp.Func):
+    """IP_UDF: `this` the address text."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": True}
+    _sql_names: ClassVar[list[str]] = [IP_UDF.upper()]
+
+
+UDF_NODES: dict[type[exp.Func], str] = {ThFlat: FLAT_UDF, ThInCidr: CIDR_UDF, ThIpKey: IP_UDF}
 
 # Elasticsearch indexes every ip as 16 bytes, an IPv4 address as its IPv4-mapped IPv6 form
 # (::ffff:a.b.c.d): that is the value its ip field compares, orders and matches networks by.
@@ -114,11 +141,11 @@ class _Compiler:
             flat = flattened_parent(field)
             if flat is None:
                 return _false()
-            return exp.GT(this=_length(_flat_values(*flat)), expression=exp.Literal.number(0))
+            return exp.GT(this=_length(flat_values(*flat)), expression=exp.Literal.number(0))
         if col.kind is Kind.KEYWORDS:
             return exp.GT(this=_length(column(field)), expression=exp.Literal.number(0))
         if col.kind is Kind.FLATTENED:
-            return exp.GT(this=_length(_flat_values(col, "")), expression=exp.Literal.number(0))
+            return exp.GT(this=_length(flat_values(col, "")), expression=exp.Literal.number(0))
         return exp.Not(this=exp.Is(this=column(field), expression=exp.Null()))
 
     def match(self, field: str, value: k.Value) -> exp.Expr:
@@ -127,7 +154,7 @@ class _Compiler:
             flat = flattened_parent(field)
             if flat is None:
                 return _false()
-            return _any_element(_flat_values(*flat), value)
+            return _any_element(flat_values(*flat), value)
         match col.kind:
             case Kind.KEYWORD:
                 return _string_match(column(field), value)
@@ -136,7 +163,7 @@ class _Compiler:
             case Kind.KEYWORDS:
                 return _any_element(column(field), value)
             case Kind.FLATTENED:
-                return _any_element(_flat_values(col, ""), value)
+                return _any_element(flat_values(col, ""), value)
             case Kind.BOOLEAN:
                 return _bool_match(column(field), value)
             case Kind.LONG:
@@ -215,14 +242,17 @@ COMPARE: dict[str, Callable[[exp.Expr, exp.Expr], exp.Expr]] = {
 
 def _timestamp(when: datetime) -> exp.Expr:
     return exp.cast(
-        exp.Literal.string(when.isoformat()), exp.DataType.build("TIMESTAMPTZ"), copy=False
+        # a space, not ISO's `T`: Trino's timestamp text wants it, and DuckDB and Spark read both
+        exp.Literal.string(when.isoformat(sep=" ")),
+        exp.DataType.build("TIMESTAMPTZ"),
+        copy=False,
     )
 
 
 def _two_valued(pred: exp.Expr) -> exp.Expr:
     if _is_false(pred):
         return pred
-    return exp.func("COALESCE", pred, exp.false(), copy=False)
+    return exp.Coalesce(this=pred, expressions=[exp.false()])
 
 
 def _paren(expr: exp.Expr) -> exp.Paren:
@@ -230,11 +260,20 @@ def _paren(expr: exp.Expr) -> exp.Paren:
 
 
 def _length(list_expr: exp.Expr) -> exp.Expr:
-    return exp.func("LEN", list_expr, copy=False)
+    return exp.ArraySize(this=list_expr)
 
 
-def _flat_values(col: Column, path: str) -> exp.Expr:
-    return exp.func(FLAT_UDF, column(col.name), exp.Literal.string(path), copy=False)
+def flat_values(col: Column, path: str) -> exp.Expr:
+    """The leaf values of the flattened column `col` under `path`, as a list of text."""
+    return ThFlat(this=column(col.name), expression=exp.Literal.string(path))
+
+
+def any_element(list_expr: exp.Expr, test: Callable[[exp.Expr], exp.Expr]) -> exp.Expr:
+    """Whether some element `x` of the list passes `test(x)`."""
+    x = exp.column(exp.to_identifier("x"), copy=False)
+    lambda_ = exp.Lambda(this=test(x), expressions=[exp.to_identifier("x")])
+    matching = exp.ArrayFilter(this=list_expr, expression=lambda_)
+    return exp.GT(this=_length(matching), expression=exp.Literal.number(0))
 
 
 def like_pattern(value: k.Value) -> str:
@@ -260,11 +299,8 @@ def _string_match(target: exp.Expr, value: k.Value) -> exp.Expr:
 
 def _any_element(list_expr: exp.Expr, value: k.Value) -> exp.Expr:
     if not value.has_wildcard:
-        return exp.func("LIST_CONTAINS", list_expr, exp.Literal.string(value.text), copy=False)
-    body = _string_match(exp.column(exp.to_identifier("x"), copy=False), value)
-    lambda_ = exp.Lambda(this=body, expressions=[exp.to_identifier("x")])
-    matching = exp.func("LIST_FILTER", list_expr, lambda_, copy=False)
-    return exp.GT(this=_length(matching), expression=exp.Literal.number(0))
+        return exp.ArrayContains(this=list_expr, expression=exp.Literal.string(value.text))
+    return any_element(list_expr, lambda x: _string_match(x, value))
 
 
 def _ip_match(target: exp.Expr, value: k.Value) -> exp.Expr:
@@ -273,7 +309,7 @@ def _ip_match(target: exp.Expr, value: k.Value) -> exp.Expr:
             ipaddress.ip_network(value.text, strict=False)
         except ValueError:
             return _false()
-        return exp.func(CIDR_UDF, target, exp.Literal.string(value.text), copy=False)
+        return ThInCidr(this=target, expression=exp.Literal.string(value.text))
     if value.has_wildcard:
         # Elasticsearch's ip field takes no wildcard; matching the text as written finds
         # at least what a user meant by `10.0.*` rather than refusing the rule
@@ -291,7 +327,7 @@ def ip_equals(target: exp.Expr, text: str) -> exp.Expr:
 
 
 def _ip_of(target: exp.Expr) -> exp.Expr:
-    return exp.func(IP_UDF, target, copy=False)
+    return ThIpKey(this=target)
 
 
 # The texts Elasticsearch's boolean field reads as true or false ("Boolean field type"): exact,

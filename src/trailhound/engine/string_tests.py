@@ -13,7 +13,7 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from trailhound.cloudtrail.schema import BY_NAME, Column, Kind, flattened_parent
-from trailhound.engine.predicates import COMPARE, FLAT_UDF, column, ip_equals
+from trailhound.engine.predicates import COMPARE, any_element, column, flat_values, ip_equals
 from trailhound.rules import kql_ast as k
 
 Test = Callable[[exp.Expr], exp.Expr]
@@ -32,12 +32,7 @@ def string_test(node: k.Glob | k.Regex | k.FieldCompare | k.Length) -> exp.Expr:
     test = _test(node)
     if test is None:
         return exp.false()
-    if not is_list:
-        return test(values)
-    x = exp.column(exp.to_identifier("x"), copy=False)
-    lambda_ = exp.Lambda(this=test(x), expressions=[exp.to_identifier("x")])
-    matching = exp.func("LIST_FILTER", values, lambda_, copy=False)
-    return exp.GT(this=exp.func("LEN", matching, copy=False), expression=exp.Literal.number(0))
+    return any_element(values, test) if is_list else test(values)
 
 
 def _test(node: k.Glob | k.Regex | k.FieldCompare | k.Length) -> Test | None:
@@ -49,7 +44,7 @@ def _test(node: k.Glob | k.Regex | k.FieldCompare | k.Length) -> Test | None:
         case k.FieldCompare(_, op, other, folded):
             return _field_compare(op, other, folded)
         case k.Length(_, op, value):
-            return lambda x: COMPARE[op](exp.func("LENGTH", x, copy=False), _number(value))
+            return lambda x: COMPARE[op](exp.Length(this=x), _number(value))
     raise TypeError(node)
 
 
@@ -58,14 +53,14 @@ def _text_of(field: str) -> tuple[exp.Expr, bool] | None:
     col = BY_NAME.get(field)
     if col is None:
         flat = flattened_parent(field)
-        return None if flat is None else (_flat_values(*flat), True)
+        return None if flat is None else (flat_values(*flat), True)
     match col.kind:
         case Kind.KEYWORD | Kind.IP:
             return _column(col), False
         case Kind.KEYWORDS:
             return _column(col), True
         case Kind.FLATTENED:
-            return _flat_values(col, ""), True
+            return flat_values(col, ""), True
     # booleans, numbers and dates compare as the text Elastic's keyword would hold
     return exp.cast(_column(col), exp.DataType.build("VARCHAR"), copy=False), False
 
@@ -98,10 +93,13 @@ def _like_pattern(parts: tuple[str | k.Wild, ...]) -> str:
 
 
 def _regex(pattern: str, folded: bool, anchored: bool) -> Test:
-    name = "REGEXP_FULL_MATCH" if anchored else "REGEXP_MATCHES"
-    options = exp.Literal.string("i" if folded else "c")
+    """An RE2 pattern, found anywhere or (`anchored`) matching the whole text; the flag is
+    DuckDB's option text, which engine/dialects.py moves into the pattern where needed."""
+    flag = exp.Literal.string("i" if folded else "c")
     regex = exp.Literal.string(pattern)
-    return lambda x: exp.func(name, x, regex, options, copy=False)
+    if anchored:
+        return lambda x: exp.RegexpFullMatch(this=x, expression=regex.copy(), options=flag.copy())
+    return lambda x: exp.RegexpLike(this=x, expression=regex.copy(), flag=flag.copy())
 
 
 def _field_compare(op: str, other: str, folded: bool) -> Test | None:
@@ -114,10 +112,16 @@ def _field_compare(op: str, other: str, folded: bool) -> Test | None:
         left = _lower(x) if folded else x
         if op == "equals":
             return exp.EQ(this=left, expression=right)
-        name = {"contains": "CONTAINS", "startswith": "STARTS_WITH", "endswith": "SUFFIX"}[op]
-        return exp.func(name, left, right, copy=False)
+        return _TEXT_TESTS[op](this=left, expression=right)
 
     return test
+
+
+_TEXT_TESTS: dict[str, type[exp.Func]] = {
+    "contains": exp.Contains,
+    "startswith": exp.StartsWith,
+    "endswith": exp.EndsWith,
+}
 
 
 def _number(value: int) -> exp.Expr:
@@ -130,7 +134,3 @@ def _lower(x: exp.Expr) -> exp.Expr:
 
 def _column(col: Column) -> exp.Column:
     return column(col.name)
-
-
-def _flat_values(col: Column, path: str) -> exp.Expr:
-    return exp.func(FLAT_UDF, _column(col), exp.Literal.string(path), copy=False)

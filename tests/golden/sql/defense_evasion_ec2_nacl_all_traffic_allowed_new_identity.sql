@@ -27,13 +27,13 @@ AND (
 )
 AND (
   COALESCE(
-    LIST_CONTAINS(TH_FLAT("aws.cloudtrail.flattened.request_parameters", 'aclProtocol'), '-1'),
+    ARRAY_CONTAINS(TH_FLAT("aws.cloudtrail.flattened.request_parameters", 'aclProtocol'), '-1'),
     FALSE
   )
 )
 AND (
   COALESCE(
-    LIST_CONTAINS(TH_FLAT("aws.cloudtrail.flattened.request_parameters", 'ruleAction'), 'allow'),
+    ARRAY_CONTAINS(TH_FLAT("aws.cloudtrail.flattened.request_parameters", 'ruleAction'), 'allow'),
     FALSE
   )
 )

@@ -12,7 +12,7 @@ AND (
 )
 AND (
   COALESCE(
-    LIST_CONTAINS(
+    ARRAY_CONTAINS(
       TH_FLAT("aws.cloudtrail.flattened.request_parameters", 'includeDeprecated'),
       'true'
     ),

@@ -12,7 +12,7 @@ AND (
 )
 AND (
   COALESCE(
-    LIST_CONTAINS(TH_FLAT("aws.cloudtrail.flattened.request_parameters", 'attribute'), 'userData'),
+    ARRAY_CONTAINS(TH_FLAT("aws.cloudtrail.flattened.request_parameters", 'attribute'), 'userData'),
     FALSE
   )
 )

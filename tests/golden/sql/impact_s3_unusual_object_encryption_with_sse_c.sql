@@ -17,7 +17,7 @@ AND (
 )
 AND (
   COALESCE(
-    LIST_CONTAINS(
+    ARRAY_CONTAINS(
       TH_FLAT(
         "aws.cloudtrail.flattened.request_parameters",
         'x-amz-server-side-encryption-customer-algorithm'
