@@ -216,7 +216,12 @@ _TABLE: Final[Mapping[str, Mapping[str, Named]]] = {
     "dynamodb.amazonaws.com": {
         "*": Named(
             (_dynamodb_tables, *at("request.backupArn")),
-            at("request.s3Bucket", "request.exportArn", "request.importArn"),
+            at(
+                "request.s3Bucket",
+                "request.s3BucketSource.s3Bucket",
+                "request.exportArn",
+                "request.importArn",
+            ),
         ),
     },
     "streams.dynamodb.amazonaws.com": {
@@ -487,7 +492,9 @@ def _rows_in_table(rows: Rows) -> Iterator[tuple[int, Named]]:
     looked_up: dict[tuple[str | None, str | None], Named | None] = {}
     for i in pc.indices_nonzero(candidates).to_pylist():
         call = (sources[i], actions[i])
-        entry = looked_up[call] if call in looked_up else looked_up.setdefault(call, named(*call))
+        if call not in looked_up:
+            looked_up[call] = named(*call)
+        entry = looked_up[call]
         if entry is not None:
             yield i, entry
 
