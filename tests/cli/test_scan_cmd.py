@@ -161,13 +161,13 @@ def test_a_scan_without_alerts_says_so(tmp_path: Path) -> None:
 
 
 def test_scan_names_once_the_rule_that_reads_a_field_cloudtrail_never_has(tmp_path: Path) -> None:
-    # Elastic's "AWS IAM ... entity" rules read related.entity, which another index may hold;
+    # A rule may read a field another index holds (host.name, from an endpoint agent);
     # over CloudTrail alone the test is always false, and the user hears it from scan too,
     # not only from `rules validate`.
     rules = tmp_path / "rules"
     rules.mkdir()
     deletions = 'event.action: "DeleteTable"'
-    absent = THRESHOLD_RULE.replace(deletions, f"{deletions} and related.entity: x").replace(
+    absent = THRESHOLD_RULE.replace(deletions, f"{deletions} and host.name: x").replace(
         "Burst of table deletions", "Reads an entity"
     )
     (rules / "entity.toml").write_text(absent)
@@ -177,5 +177,5 @@ def test_scan_names_once_the_rule_that_reads_a_field_cloudtrail_never_has(tmp_pa
     assert result.returncode == 0, result.stderr
     warning = "rule 'Reads an entity' reads fields no CloudTrail event has"
     assert result.stderr.count(warning) == 1
-    assert "related.entity" in result.stderr
+    assert "host.name" in result.stderr
     assert "'First Scan by a user' reads fields" not in result.stderr

@@ -92,3 +92,35 @@ def test_learning_clock_survives_between_runs() -> None:
     second = detector([r], store)
     second.add(batch([event(1, 4 * DAY, "Scan", user__name="mallory")]))
     assert len(second.finish()) == 1
+
+
+def test_an_ip_term_is_its_address_however_it_is_written() -> None:
+    # Elasticsearch's ip field holds addresses, not texts: `::1` and `0:0::1` are one term,
+    # as are an IPv4 address and its IPv4-mapped IPv6 form; the alert shows the term as
+    # Elasticsearch shows a bucket key (IPv4 as IPv4, IPv6 compressed).
+    spec = NewTermsSpec(fields=("source.ip",), history_window=14 * DAY)
+    rows = [
+        event(0, 0 * DAY, "Scan", source__ip="0:0::1"),
+        event(1, 1 * DAY, "Scan", source__ip="::1"),
+        event(2, 2 * DAY, "Scan", source__ip="::ffff:10.0.0.5"),
+        event(3, 3 * DAY, "Scan", source__ip="10.0.0.5"),
+        event(4, 4 * DAY, "Scan", source__ip="2001:DB8:0:0:0:0:0:7"),
+    ]
+    alerts = run([rule(action("Scan"), spec)], rows)
+    assert [(a.event_ids, dict(a.key)["source.ip"]) for a in alerts] == [
+        (("ev-0000",), "::1"),
+        (("ev-0002",), "10.0.0.5"),
+        (("ev-0004",), "2001:db8::7"),
+    ]
+
+
+def test_an_ip_term_stored_by_one_run_is_known_to_the_next_in_any_spelling() -> None:
+    spec = NewTermsSpec(fields=("source.ip",), history_window=14 * DAY)
+    r = rule(action("Scan"), spec)
+    store = Store.open(None)
+    first = detector([r], store)
+    first.add(batch([event(0, 0 * DAY, "Scan", source__ip="10.0.0.5")]))
+    assert len(first.finish()) == 1
+    second = detector([r], store)
+    second.add(batch([event(1, 1 * DAY, "Scan", source__ip="::FFFF:10.0.0.5")]))
+    assert second.finish() == []

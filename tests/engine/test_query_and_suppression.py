@@ -87,6 +87,17 @@ def test_do_not_suppress_events_missing_a_group_field() -> None:
     assert len(run([r2], rows)) == 1
 
 
+def test_suppression_by_an_ip_field_groups_addresses_not_spellings() -> None:
+    # Elastic suppresses by the terms of the field, and an ip field's terms are addresses.
+    r = rule(action("PutItem"), suppression=Suppression(("source.ip",), timedelta(hours=1)))
+    rows = [
+        *puts([0 * MIN], source__ip="192.0.2.1"),
+        event(1, 1 * MIN, "PutItem", source__ip="::ffff:192.0.2.1"),
+        event(2, 2 * MIN, "PutItem", source__ip="192.0.2.2"),
+    ]
+    assert sorted(a.count for a in run([r], rows)) == [1, 2]
+
+
 def test_max_signals_caps_alerts_per_interval() -> None:
     r = rule(action("PutItem"), max_signals=3)
     d = detector([r])

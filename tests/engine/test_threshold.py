@@ -99,3 +99,38 @@ def test_window_straddling_two_runs_alerts_once() -> None:
     again = detector([r], store)
     again.add(batch(rows))
     assert again.finish() == []
+
+
+def test_an_ip_group_is_its_address_however_it_is_written() -> None:
+    # Elasticsearch groups an ip field by address: three spellings of ::1 are one group of
+    # three, shown as Elasticsearch shows the bucket key.
+    spec = ThresholdSpec(fields=("source.ip",), value=3, window=10 * MIN)
+    spellings = ["::1", "0:0::1", "0000:0000:0000:0000:0000:0000:0000:0001"]
+    rows = [event(i, i * MIN, source__ip=ip) for i, ip in enumerate(spellings)]
+    alerts = run([rule(action("DeleteTable"), spec)], rows)
+    assert [(a.count, dict(a.key)) for a in alerts] == [(3, {"source.ip": "::1"})]
+
+
+def test_an_ipv4_address_and_its_mapped_ipv6_form_are_one_group_shown_as_ipv4() -> None:
+    spec = ThresholdSpec(fields=("source.ip",), value=2, window=10 * MIN)
+    rows = [
+        event(0, 0 * MIN, source__ip="::ffff:203.0.113.9"),
+        event(1, 1 * MIN, source__ip="203.0.113.9"),
+    ]
+    alerts = run([rule(action("DeleteTable"), spec)], rows)
+    assert [dict(a.key) for a in alerts] == [{"source.ip": "203.0.113.9"}]
+
+
+def test_cardinality_of_an_ip_field_counts_addresses_not_spellings() -> None:
+    spec = ThresholdSpec(
+        fields=("user.name",),
+        value=3,
+        window=10 * MIN,
+        cardinality=(Cardinality("source.ip", 2),),
+    )
+    r = rule(action("DeleteTable"), spec)
+    one_address = ["10.0.0.5", "::ffff:10.0.0.5", "::ffff:a00:5"]
+    rows = [event(i, i * MIN, source__ip=ip) for i, ip in enumerate(one_address)]
+    assert run([r], rows) == []
+    rows.append(event(3, 3 * MIN, source__ip="10.0.0.6"))
+    assert len(run([r], rows)) == 1

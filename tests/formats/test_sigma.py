@@ -309,3 +309,71 @@ def test_every_sigmahq_aws_rule_loads_or_is_refused_with_a_reason() -> None:
     files = len(list(folder.rglob("*.yml")))
     assert len(result.rules) + len({e.where for e in result.errors}) + len(result.notes) == files
     assert all(e.message for e in result.errors)
+
+
+CROSS_FILE_CORRELATION = """\
+title: Backups and tables deleted
+id: 0b7d3b8e-6a49-4a8e-9c3b-7f1e3c0a0010
+correlation:
+    type: event_count
+    rules:
+        - backups_deleted
+        - 0b7d3b8e-6a49-4a8e-9c3b-7f1e3c0a0003
+    group-by:
+        - userIdentity.arn
+    timespan: 10m
+    condition:
+        gte: 2
+"""
+
+
+def _deletion_rules(folder: Path) -> None:
+    folder.mkdir()
+    (folder / "backups.yml").write_text(
+        BASE.format(name="backups_deleted", title="Backup deleted", n="0002", action="DeleteBackup")
+    )
+    (folder / "tables.yml").write_text(
+        BASE.format(name="table_deleted", title="Table deleted", n="0003", action="DeleteTable")
+    )
+
+
+def test_a_correlation_names_rules_of_other_files_loaded_with_it(tmp_path: Path) -> None:
+    # as `sigma convert` reads the files it is given: one collection, references by name or id
+    _deletion_rules(tmp_path / "base")
+    (tmp_path / "correlations").mkdir()
+    (tmp_path / "correlations" / "deletions.yml").write_text(CROSS_FILE_CORRELATION)
+    result = load_rules([tmp_path / "base", tmp_path / "correlations"])
+    assert result.ok, result.errors
+    (rule,) = result.rules  # the rules it names have generate: false, as Sigma means
+    assert rule.name == "Backups and tables deleted"
+    assert rule.source == str(tmp_path / "correlations" / "deletions.yml")
+    arn = "arn:aws:iam::111122223333:user/alice"
+    rows = [
+        event(0, timedelta(0), "DeleteBackup", aws__cloudtrail__user_identity__arn=arn),
+        event(1, timedelta(minutes=3), "DeleteTable", aws__cloudtrail__user_identity__arn=arn),
+    ]
+    assert [a.count for a in run([rule], rows)] == [2]
+    assert run([rule], rows[:1]) == []
+
+
+def test_a_correlation_naming_a_rule_no_loaded_file_has_is_refused_in_its_own_file(
+    tmp_path: Path,
+) -> None:
+    _deletion_rules(tmp_path / "base")
+    lost = CROSS_FILE_CORRELATION.replace("backups_deleted", "snapshots_deleted")
+    (tmp_path / "deletions.yml").write_text(lost)
+    result = load_rules([tmp_path / "base", tmp_path / "deletions.yml"])
+    (error,) = result.errors
+    assert error.where == str(tmp_path / "deletions.yml")
+    assert "'Backups and tables deleted'" in str(error) and "snapshots_deleted" in str(error)
+    # nothing disabled the rules of the other files, so they run on their own
+    assert sorted(r.name for r in result.rules) == ["Backup deleted", "Table deleted"]
+
+
+def test_a_correlation_loaded_without_the_files_of_its_rules_says_which_is_missing(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "deletions.yml").write_text(CROSS_FILE_CORRELATION)
+    result = load_rules([tmp_path])
+    assert result.rules == []
+    assert "backups_deleted" in str(result.errors[0])

@@ -31,7 +31,7 @@ type = "query"
 language = "kuery"
 risk_score = 21
 severity = "low"
-query = 'event.action: "AttachRolePolicy" and not related.entity: "x"'
+query = 'event.action: "AttachRolePolicy" and not host.name: "x"'
 """
 
 
@@ -49,7 +49,7 @@ def test_sigma_and_elastic_rules_validate_together(tmp_path: Path) -> None:
     assert output.splitlines()[-1] == "2 rules valid"
     assert "old.yaml" in output and "deprecated: left out" in output
     assert "'Reads an entity' reads fields no CloudTrail event has" in output
-    assert "related.entity" in output
+    assert "host.name" in output
 
 
 def test_a_sigma_rule_that_cannot_run_fails_validation_with_its_reason(tmp_path: Path) -> None:
@@ -62,8 +62,8 @@ def test_a_sigma_rule_that_cannot_run_fails_validation_with_its_reason(tmp_path:
 NEW_TERMS_BY_ENTITY = """\
 [rule]
 rule_id = "6f1d2c3b-0000-4000-8000-000000000201"
-name = "New role target"
-description = "Elastic's IAM trust-policy rule groups by entity.target.id."
+name = "New host"
+description = "Groups by a host, which CloudTrail events never name."
 type = "new_terms"
 language = "kuery"
 risk_score = 21
@@ -72,7 +72,7 @@ query = 'event.action: "UpdateAssumeRolePolicy"'
 
 [rule.new_terms]
 field = "new_terms_fields"
-value = ["cloud.account.id", "user.name", "entity.target.id"]
+value = ["cloud.account.id", "user.name", "host.id"]
 [[rule.new_terms.history_window_start]]
 field = "history_window_start"
 value = "now-7d"
@@ -88,7 +88,7 @@ def test_a_rule_keyed_by_a_field_cloudtrail_never_has_is_named_as_never_firing(
     code, output = validate(tmp_path)
     assert code == 0
     assert (
-        "'New role target' groups events by fields no CloudTrail event has, so it never fires: "
-        "entity.target.id"
+        "'New host' groups events by fields no CloudTrail event has, so it never fires: "
+        "host.id"
     ) in output
     assert "tests never match" not in output

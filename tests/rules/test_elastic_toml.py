@@ -415,6 +415,7 @@ def test_the_base_rule_is_valid() -> None:
         ('type = "query"', 'type = "esql"', "ES|QL rules are not supported", "type ="),
         ('type = "query"', 'type = "eql"', 'EQL rules are written type = "eql"', "language"),
         ('type = "query"', 'type = "machine_learning"', "machine learning rules are not", "type ="),
+        ('type = "query"', 'type = "threat_match"', "indicator match (threat_match)", "type ="),
         ('language = "kuery"', 'language = "lucene"', "unsupported query language", "language"),
         ('language = "kuery"', "enabled = 1", "enabled must be true or false", "enabled"),
         ('language = "kuery"', "max_signals = 0", "max_signals must be at least 1", "max_signals"),

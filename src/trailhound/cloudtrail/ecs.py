@@ -28,7 +28,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trailhound.cloudtrail import dynamodb, operations
+from trailhound.cloudtrail import dynamodb, entities, operations
 from trailhound.cloudtrail.categories import categorize
 from trailhound.cloudtrail.geo import NOT_AN_IP, Enricher
 from trailhound.cloudtrail.payloads import (
@@ -347,6 +347,7 @@ def _build(rows: _Rows, cols: _Columns, ingested: datetime, enricher: Enricher) 
     _tls_fields(cols, rows)
     _resource_and_table_fields(cols, rows)
     operations.fill(cols, rows)
+    entities.fill(cols, rows)
     return cols.batch()
 
 

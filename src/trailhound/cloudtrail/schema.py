@@ -130,6 +130,8 @@ COLUMNS: tuple[Column, ...] = (
         "event.type",
         "related.user",
         "related.ip",
+        "related.entity",  # who and what the event names; entity.target.id: what it acted on
+        "entity.target.id",
         "aws.cloudtrail.resources.arn",
         "aws.cloudtrail.resources.type",
         "aws.cloudtrail.resources.account_id",

@@ -3,15 +3,38 @@
 Multi-valued fields expand to one row per value (a term per value, as Elastic does), one
 field after another so that two array fields give every combination. Rows missing a value
 drop out: a missing field is no group and no term.
+
+An ip field's value is its address, as Elasticsearch's terms and cardinality aggregations
+count it: `::1` and `0:0::1`, or `10.0.0.5` and `::ffff:10.0.0.5`, are one group and one term,
+written as Elasticsearch writes a bucket's key (an IPv4 address, or IPv6 compressed).
 """
 
 from __future__ import annotations
+
+import ipaddress
 
 from sqlglot import exp
 
 from trailhound.cloudtrail.schema import BY_NAME, Kind, flattened_parent
 from trailhound.engine.predicates import FLAT_UDF, column
 from trailhound.rules.model import ItemCount
+
+IP_TEXT_UDF = "th_ip_text"  # (ip_text) -> VARCHAR: `ip_text`
+
+
+def ip_text(text: str | None) -> str | None:
+    """An address as Elasticsearch shows an ip field's terms: an IPv4 address (also when it
+    was written in its IPv4-mapped IPv6 form) or an IPv6 address compressed as RFC 5952 says.
+    Text that is no address stays as written, so it still makes its own group."""
+    if not text:
+        return None
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return text
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None and not ip.scope_id:
+        return str(ip.ipv4_mapped)
+    return str(ip)
 
 
 def value_sql(field: str) -> tuple[str, bool]:
@@ -28,6 +51,15 @@ def value_sql(field: str) -> tuple[str, bool]:
     return "NULL", False
 
 
+def key_sql(field: str) -> tuple[str, bool]:
+    """Like `value_sql`, with an ip field's value read as its address (see `ip_text`)."""
+    sql, is_list = value_sql(field)
+    col = BY_NAME.get(field)
+    if col is None or col.kind is not Kind.IP:
+        return sql, is_list
+    return f"{IP_TEXT_UDF}({sql})", is_list
+
+
 def keyed_rows_sql(fields: tuple[str, ...], extra: tuple[tuple[str, str], ...] = ()) -> str:
     """Rows of one rule up to a cutoff: seq, ts, event_id, k0..kn (VARCHAR), then `extra`.
 
@@ -36,12 +68,12 @@ def keyed_rows_sql(fields: tuple[str, ...], extra: tuple[tuple[str, str], ...] =
     """
     base = ", ".join(
         ["seq", "ts", '"event.id" AS event_id']
-        + [f"{value_sql(f)[0]} AS k{i}" for i, f in enumerate(fields)]
+        + [f"{key_sql(f)[0]} AS k{i}" for i, f in enumerate(fields)]
         + [f"{sql} AS {alias}" for sql, alias in extra]
     )
     sql = f"SELECT {base} FROM matches WHERE rule_id = $rule AND ts <= $cutoff"
     for i, field in enumerate(fields):
-        if value_sql(field)[1]:
+        if key_sql(field)[1]:
             sql = f"SELECT * EXCLUDE (k{i}), UNNEST(k{i}) AS k{i} FROM ({sql})"
     keys = [f"k{i}::VARCHAR AS k{i}" for i in range(len(fields))]
     select = ", ".join(["seq", "ts", "event_id", *keys] + [alias for _, alias in extra])
@@ -51,7 +83,7 @@ def keyed_rows_sql(fields: tuple[str, ...], extra: tuple[tuple[str, str], ...] =
 
 def suppression_key_sql(fields: tuple[str, ...]) -> str:
     """A JSON text of the suppression group's values (arrays kept whole, as Elastic does)."""
-    parts = [value_sql(f)[0] for f in fields]
+    parts = [key_sql(f)[0] for f in fields]
     return "to_json([" + ", ".join(f"to_json({p})" for p in parts) + "])"
 
 

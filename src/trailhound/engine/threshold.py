@@ -17,7 +17,7 @@ import duckdb
 import pyarrow.compute as pc
 
 from trailhound.engine.candidates import Candidate, Outcome
-from trailhound.engine.keys import item_count_sql, keyed_rows_sql, value_sql
+from trailhound.engine.keys import item_count_sql, key_sql, keyed_rows_sql
 from trailhound.rules.model import Rule, ThresholdSpec
 from trailhound.state.store import Store
 
@@ -42,7 +42,7 @@ def window_us(rule: Rule, spec: ThresholdSpec) -> int:
 def evaluate(store: Store, rule: Rule, cutoff: int) -> Outcome:
     spec = rule.spec
     assert isinstance(spec, ThresholdSpec)
-    cards = tuple((value_sql(c.field)[0], f"c{i}") for i, c in enumerate(spec.cardinality))
+    cards = tuple((key_sql(c.field)[0], f"c{i}") for i, c in enumerate(spec.cardinality))
     extra = ((item_count_sql(spec.count), "weight"), *cards)
     sql = keyed_rows_sql(spec.fields, extra)
     order = ", ".join([f"k{i}" for i in range(len(spec.fields))] + ["ts", "event_id", "seq"])

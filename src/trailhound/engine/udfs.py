@@ -14,6 +14,7 @@ import duckdb
 import orjson
 from duckdb import func, sqltypes
 
+from trailhound.engine.keys import IP_TEXT_UDF, ip_text
 from trailhound.engine.predicates import CIDR_UDF, FLAT_UDF, IP_UDF, ip_key, ip_number
 
 
@@ -100,3 +101,4 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
         CIDR_UDF, in_cidr, [varchar, varchar], sqltypes.BOOLEAN, null_handling=func.SPECIAL
     )
     con.create_function(IP_UDF, ip_key, [varchar], varchar, null_handling=func.SPECIAL)
+    con.create_function(IP_TEXT_UDF, ip_text, [varchar], varchar, null_handling=func.SPECIAL)

@@ -2,14 +2,18 @@
 
 A format is a module with `read_rules(text, *, source) -> list[RuleReport]` (a file may hold
 several rules, as a Sigma file with a correlation does) and `locate_key(text, key)`, the line
-and column of `rule_id` or `name` in its text. Adding one is that module and one line in
-`FORMATS`. Modules are imported when a file of theirs is read, so a format whose library is an
-optional extra costs nothing until it is used, and says what to install when it is missing.
+and column of `rule_id` or `name` in its text. A format whose rules may name rules of other
+files (Sigma's correlations) also has `read_files([(text, source), ...])`, which reads the
+files loaded together at once and gives one list of reports per file. Adding a format is its
+module and one line in `FORMATS`. Modules are imported when a file of theirs is read, so a
+format whose library is an optional extra costs nothing until it is used, and says what to
+install when it is missing.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, cast
@@ -48,6 +52,14 @@ class RuleFormat:
             module.where = source
             return [RuleReport(source, None, (module,))]
         return module.read_rules(text, source=source)
+
+    def read_files(self, files: Sequence[tuple[str, str]]) -> list[list[RuleReport]]:
+        """The reports of files of this format, (text, source) each, read together."""
+        module = self.load()
+        read_together = getattr(module, "read_files", None)
+        if read_together is None:
+            return [self.read_rules(text, source=source) for text, source in files]
+        return cast(list[list[RuleReport]], read_together(files))
 
     def locate_key(self, text: str, key: str) -> tuple[int | None, int | None]:
         module = self.load()

@@ -46,14 +46,17 @@ def load_rules(paths: Sequence[str | Path]) -> LoadResult:
     rules: list[Rule] = []
     notes: list[RuleError] = []
     first_file: dict[tuple[str, str], str] = {}
+    texts: dict[Path, tuple[str, RuleFormat]] = {}
     for path in found:
         text, problem = _read_text(path)
         if problem is not None:
             errors.append(problem)
             continue
         # a file named on its own is read as Elastic TOML whatever its suffix, as it always was
-        rule_format = format_of(path) or FORMATS[0]
-        for report in rule_format.read_rules(text, source=str(path)):
+        texts[path] = (text, format_of(path) or FORMATS[0])
+    read = _read_together(texts)
+    for path, (text, rule_format) in texts.items():
+        for report in read[path]:
             errors.extend(report.errors)
             notes.extend(report.notes)
             duplicates = _duplicates(report, text, first_file, rule_format)
@@ -64,6 +67,19 @@ def load_rules(paths: Sequence[str | Path]) -> LoadResult:
                       skipped=_not_read(paths, found))  # fmt: skip
 
 
+def _read_together(texts: dict[Path, tuple[str, RuleFormat]]) -> dict[Path, list[RuleReport]]:
+    """Each file's reports, the files of one format read at once, so that a rule may name
+    rules of other files (a Sigma correlation)."""
+    by_format: dict[RuleFormat, list[Path]] = {}
+    for path, (_, rule_format) in texts.items():
+        by_format.setdefault(rule_format, []).append(path)
+    read: dict[Path, list[RuleReport]] = {}
+    for rule_format, paths in by_format.items():
+        files = [(texts[path][0], str(path)) for path in paths]
+        read.update(zip(paths, rule_format.read_files(files), strict=True))
+    return read
+
+
 def rule_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[RuleError]]:
     """The rule files named by `paths`, each once; a path that does not exist is an error."""
     found: dict[Path, None] = {}
@@ -71,9 +87,7 @@ def rule_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[RuleError]
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            found.update(
-                (p, None) for p in sorted(path.rglob("*")) if p.is_file() and format_of(p)
-            )
+            found.update((p, None) for p in sorted(path.rglob("*")) if p.is_file() and format_of(p))
         elif path.is_file():
             found[path] = None
         else:

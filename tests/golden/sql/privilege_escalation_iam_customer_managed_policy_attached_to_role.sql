@@ -12,6 +12,11 @@ AND (
 )
 AND (
   NOT (
-    FALSE
+    COALESCE(
+      LENGTH(
+        LIST_FILTER("related.entity", LAMBDA x : x LIKE 'arn:aws:iam::aws:policy%' ESCAPE '\')
+      ) > 0,
+      FALSE
+    )
   )
 )
