@@ -13,7 +13,7 @@ AND (
 AND (
   NOT (
     COALESCE(
-      LENGTH(
+      ARRAY_LENGTH(
         LIST_FILTER("related.entity", LAMBDA x : x LIKE 'arn:aws:iam::aws:policy%' ESCAPE '\')
       ) > 0,
       FALSE
