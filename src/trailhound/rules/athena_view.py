@@ -107,6 +107,7 @@ _JAVA = "Elastic's Java map text of the member; the flattened column holds its J
 _DYNAMODB = (
     "derived by trailhound from table names, ARNs, batch request keys and PartiQL statements"
 )
+_ENTITIES = "trailhound's per-API table of the members naming the resource a call acts on"
 _CATEGORIES = "Elastic's per-action category tables, which the view does not carry"
 
 # normalized column -> why the view has no value for it
@@ -137,6 +138,8 @@ NOT_IN_VIEW: Mapping[str, str] = {
     "aws.cloudtrail.console_login.additional_eventdata.mobile_version": "ConsoleLogin payload",
     "aws.dynamodb.table_name": _DYNAMODB,
     "aws.dynamodb.operations": _DYNAMODB,
+    "entity.target.id": _ENTITIES,
+    "related.entity": _ENTITIES,
 }
 
 _TYPES: Mapping[Kind, str] = {
