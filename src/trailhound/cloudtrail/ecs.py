@@ -249,6 +249,9 @@ _MEMBER_NAMES: Final = {
 }
 
 
+_UNREAD: Final = object()
+
+
 class _Rows:
     """The accepted records, and the inputs several columns share. The free-form members are
     parsed for all rows only when a column needs them all; else only for the rows asked about."""
@@ -262,6 +265,8 @@ class _Rows:
         self.n = len(records)
         self.action = _text_member(records, "eventName")
         self.source = _text_member(records, "eventSource")
+        # values parsed for one row, kept: the table name and the operations read one request
+        self._values: dict[tuple[str, int], Any] = {}
 
     @cached_property
     def request(self) -> list[Payload]:
@@ -304,7 +309,10 @@ class _Rows:
             return parsed.value
         if not raw or raw == NULL_RAW:
             return None
-        return parsed_value(bytes(raw))
+        value = self._values.get((member, i), _UNREAD)
+        if value is _UNREAD:
+            value = self._values[member, i] = parsed_value(bytes(raw))
+        return value
 
     def _at(self, member: str, i: int) -> Payload | None:
         parsed: list[Payload] | None = self.__dict__.get(member)
