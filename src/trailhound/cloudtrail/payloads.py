@@ -141,7 +141,11 @@ def _may_nest_deeper(raw: bytes) -> bool:
     parsed value in Python (a BatchGetItem of 100 keys has hundreds of brackets, 4 levels)."""
     if len(raw) <= 2 * MAX_DEPTH or raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH:
         return False
-    brackets = _STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    # Escapes go first (pairs of backslashes, then escaped quotes, as a JSON reader takes them
+    # from the left), so that every quote left opens or closes a string; of what remains only
+    # quotes and brackets are kept, and every other piece between quotes was a string.
+    text = raw.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_STRUCTURE)
+    brackets = b"".join(text.split(b'"')[::2])
     # each pass removes the containers that are empty by then: after k passes nothing is
     # left when the deepest container is k levels down, so its values are at most k deep
     for _ in range(MAX_DEPTH):
@@ -151,8 +155,7 @@ def _may_nest_deeper(raw: bytes) -> bool:
     return bool(brackets)
 
 
-_STRING: Final = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_NOT_BRACKETS: Final = bytes(b for b in range(256) if b not in b"{}[]")
+_NOT_STRUCTURE: Final = bytes(b for b in range(256) if b not in b'"{}[]')
 _INNERMOST: Final = re.compile(rb"\{\}|\[\]")
 
 
