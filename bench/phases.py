@@ -17,9 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from trailhound.cloudtrail.geo import Enricher
+from trailhound.demo import DECOY_RULE
 from trailhound.engine.detector import Detector
 from trailhound.pipeline.scan import scan
 from trailhound.rules.loader import load_rules, shipped_pack_dir
+from trailhound.rules.parameters import with_values
+from trailhound.simulate.world import DECOY_TABLES
 from trailhound.sources import open_sources
 from trailhound.state.store import Store
 
@@ -37,7 +40,10 @@ def main() -> None:
             spent["finish"] += time.perf_counter() - started
 
     Detector.finish = timed_finish  # type: ignore[method-assign]
-    rules = load_rules([shipped_pack_dir()]).rules
+    rules = [  # as run.py's scans: the simulated company's decoy table named
+        with_values(r, {"decoy_tables": DECOY_TABLES}) if r.name == DECOY_RULE else r
+        for r in load_rules([shipped_pack_dir()]).rules
+    ]
     with tempfile.TemporaryDirectory() as folder:
         store = Store.open(Path(folder) / "state.duckdb")
         started = time.perf_counter()

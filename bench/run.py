@@ -24,7 +24,9 @@ from measure import Measured, measure
 
 import trailhound
 from report import Report, Row, profile_table, write
+from trailhound.demo import DECOY_RULE
 from trailhound.simulate import cached_corpus
+from trailhound.simulate.world import DECOY_TABLES
 
 BENCH = Path(__file__).resolve().parent
 # The rule's question for jq: DeleteTable calls per account ("Multiple Tables Deleted").
@@ -171,7 +173,7 @@ def _scan(corpus: Corpus, workers: int, scratch: Path, key: str, label: str) -> 
     command = [
         sys.executable, "-m", "trailhound", "scan", str(corpus.root / "AWSLogs"),
         "--state", str(state), "--format", "jsonl", "--output", str(alerts),
-        "--workers", str(workers), "--quiet",
+        "--workers", str(workers), "--quiet", "--config", str(_config(scratch)),
     ]  # fmt: skip
     result = measure(command, prepare=fresh_state)
     if result.returncode not in (0, 1):
@@ -180,6 +182,17 @@ def _scan(corpus: Corpus, workers: int, scratch: Path, key: str, label: str) -> 
     if found != corpus.alerts:
         raise SystemExit(f"{label}: {found} alerts, the answer key has {corpus.alerts}")
     return Row(key, label, result, corpus.events, _compressed(corpus))
+
+
+def _config(scratch: Path) -> Path:
+    """trailhound.toml naming the simulated company's decoy table, as its user would: the
+    answer key counts that rule's alert, and unconfigured it does not run."""
+    path = scratch / "trailhound.toml"
+    tables = ", ".join(f'"{t}"' for t in DECOY_TABLES)
+    path.write_text(
+        f'[rules.overrides."{DECOY_RULE}"]\nparameters = {{ decoy_tables = [{tables}] }}\n'
+    )
+    return path
 
 
 def _profile(corpus: Corpus, scratch: Path) -> str:
