@@ -779,13 +779,26 @@ def _tables(rows: _Rows, resources: _Distinct[_Resources | None]) -> list[list[s
         return tables
     in_resources = resources.map(_tables_in_resources).per_row()
     sources = rows.source.to_pylist()
+    # KMS calls DynamoDB makes for a table repeat the same short request thousands of times
+    known: dict[tuple[bytes, bytes, tuple[str, ...]], list[str] | None] = {}
     for i in pc.indices_nonzero(candidates).to_pylist():
         record = rows.records[i]
         if dynamodb.wants_tables(sources[i], partial(bytes, record.requestParameters)):
+            key = (bytes(record.requestParameters), bytes(record.responseElements),
+                   in_resources[i])  # fmt: skip
+            short = len(key[0]) + len(key[1]) <= _SHORT_MEMBERS
+            if short and key in known:
+                tables[i] = known[key]
+                continue
             request = rows.value_at("request", record.requestParameters, i)
             response = rows.value_at("response", record.responseElements, i)
             tables[i] = dynamodb.table_names(request, response, in_resources[i]) or None
+            if short:
+                known[key] = tables[i]
     return tables
+
+
+_SHORT_MEMBERS: Final = 1024  # longer requests (items) rarely repeat, and cost to compare
 
 
 def _tables_in_resources(resources: _Resources | None) -> tuple[str, ...]:
