@@ -19,11 +19,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from bucket import bucket_corpus
 from measure import Measured, measure
-from report import Report, Row, profile_table, write
 
 import trailhound
+from report import Report, Row, profile_table, write
+from trailhound.demo import DECOY_RULE
 from trailhound.simulate import cached_corpus
+from trailhound.simulate.world import DECOY_TABLES
 
 BENCH = Path(__file__).resolve().parent
 # The rule's question for jq: DeleteTable calls per account ("Multiple Tables Deleted").
@@ -55,6 +58,15 @@ def main() -> None:
         report.rows += _parsers(corpus)
         report.rows.append(_jq(corpus, report))
         report.rows += _scans(corpus, args.workers, scratch)
+        bucket = _bucket(args.cache, events // 4, scratch)
+        label = f"trailhound scan, --workers {args.workers}"
+        report.bucket = [
+            *_parsers(bucket, only="fast"),
+            _scan(bucket, args.workers, scratch, "scan", label),
+        ]
+        report.bucket_files = (bucket.files, bucket.events)
+        report.fixed = _fixed_costs(corpus, args.workers, scratch)
+        report.loaded = _under_load(corpus, args.workers, scratch)
         if not args.no_scaling:
             big = _corpus(args.cache, scaled, scratch)
             report.scaling = [
@@ -84,20 +96,31 @@ def _arguments() -> argparse.Namespace:
 
 def _corpus(cache: Path, events: int, scratch: Path) -> Corpus:
     print(f"corpus of {events:,} events (generated once, then cached) ...", flush=True)
-    root = cached_corpus(cache, events=events, seed=0)
+    return _listed(cached_corpus(cache, events=events, seed=0), scratch, "simulator")
+
+
+def _listed(root: Path, scratch: Path, layout: str) -> Corpus:
     files = sorted(str(p) for p in (root / "AWSLogs").rglob("*.json.gz"))
-    listing = scratch / f"files-{events}.txt"
+    listing = scratch / f"files-{layout}-{len(files)}.txt"
     listing.write_text("\n".join(files) + "\n")
     summary = json.loads((root / "simulation.json").read_text())
     return Corpus(root, listing, len(files), summary["events"], summary["alerts"])
 
 
-def _parsers(corpus: Corpus) -> list[Row]:
+def _bucket(cache: Path, events: int, scratch: Path) -> Corpus:
+    """The corpus of `events` rewritten as a bucket holds it (bench/bucket.py)."""
+    print(f"bucket-like corpus of {events:,} events (written once, then cached) ...", flush=True)
+    return _listed(bucket_corpus(cached_corpus(cache, events=events, seed=0)), scratch, "bucket")
+
+
+def _parsers(corpus: Corpus, only: str | None = None) -> list[Row]:
     rows = []
     for key, label, mode in (
         ("stdlib", "stdlib gzip + json.loads, every record", "stdlib"),
         ("fast", "isal + orjson.loads, every record", "fast"),
     ):
+        if only is not None and key != only:
+            continue
         print(f"measuring: {label} ...", flush=True)
         result = measure([sys.executable, str(BENCH / "baselines.py"), mode, str(corpus.listing)])
         _check(result, label)
@@ -150,7 +173,7 @@ def _scan(corpus: Corpus, workers: int, scratch: Path, key: str, label: str) -> 
     command = [
         sys.executable, "-m", "trailhound", "scan", str(corpus.root / "AWSLogs"),
         "--state", str(state), "--format", "jsonl", "--output", str(alerts),
-        "--workers", str(workers), "--quiet",
+        "--workers", str(workers), "--quiet", "--config", str(_config(scratch)),
     ]  # fmt: skip
     result = measure(command, prepare=fresh_state)
     if result.returncode not in (0, 1):
@@ -161,6 +184,17 @@ def _scan(corpus: Corpus, workers: int, scratch: Path, key: str, label: str) -> 
     return Row(key, label, result, corpus.events, _compressed(corpus))
 
 
+def _config(scratch: Path) -> Path:
+    """trailhound.toml naming the simulated company's decoy table, as its user would: the
+    answer key counts that rule's alert, and unconfigured it does not run."""
+    path = scratch / "trailhound.toml"
+    tables = ", ".join(f'"{t}"' for t in DECOY_TABLES)
+    path.write_text(
+        f'[rules.overrides."{DECOY_RULE}"]\nparameters = {{ decoy_tables = [{tables}] }}\n'
+    )
+    return path
+
+
 def _profile(corpus: Corpus, scratch: Path) -> str:
     """Where a one-process scan spends its time, from cProfile (slower than the real run)."""
     print("profiling: trailhound scan --workers 1 under cProfile ...", flush=True)
@@ -168,12 +202,49 @@ def _profile(corpus: Corpus, scratch: Path) -> str:
     command = [
         sys.executable, "-m", "cProfile", "-o", str(stats), "-m", "trailhound", "scan",
         str(corpus.root / "AWSLogs"), "--no-state", "--format", "jsonl",
-        "--output", os.devnull, "--workers", "1", "--quiet",
+        "--output", str(scratch / "profiled.jsonl"), "--workers", "1", "--quiet",
     ]  # fmt: skip
     result = measure(command, memory=False)
     if result.returncode not in (0, 1):
         raise SystemExit(f"profiled scan failed:\n{result.stderr}")
     return profile_table(stats)
+
+
+def _fixed_costs(corpus: Corpus, workers: int, scratch: Path) -> list[tuple[str, float]]:
+    """Start-up (a scan of one small file, whole process) and end-of-run work (deciding,
+    from bench/phases.py: the scan through the library, its `Detector.finish` timed)."""
+    print("measuring: start-up and end-of-run work ...", flush=True)
+    small = min(corpus.listing.read_text().split(), key=os.path.getsize)
+    tiny = scratch / "tiny"
+    tiny.mkdir(exist_ok=True)
+    shutil.copy(small, tiny / Path(small).name)
+    command = [
+        sys.executable, "-m", "trailhound", "scan", str(tiny), "--no-state", "--format",
+        "jsonl", "--output", str(scratch / "tiny.jsonl"), "--quiet",
+    ]  # fmt: skip
+    started = measure(command, memory=False)
+    phases = [sys.executable, str(BENCH / "phases.py"), str(corpus.root), str(workers)]
+    timed = json.loads(subprocess.run(phases, capture_output=True, text=True, check=True).stdout)
+    return [
+        ("start-up: `trailhound scan` of one small file, whole process (s)", started.seconds),
+        (f"end of run: deciding at {corpus.events:,} events, `Detector.finish` (s)",
+         timed["finish"]),
+        ("the same scan through the library, all of it (s)", timed["scan"]),
+    ]  # fmt: skip
+
+
+def _under_load(corpus: Corpus, workers: int, scratch: Path) -> Row | None:
+    """The scan again while another process keeps one core busy (pinned with taskset)."""
+    taskset = shutil.which("taskset")
+    if taskset is None:
+        return None
+    busy = subprocess.Popen([taskset, "-c", "0", sys.executable, "-c", "while True: pass"])
+    try:
+        label = f"trailhound scan, --workers {workers}, one core busy with another process"
+        return _scan(corpus, workers, scratch, "loaded", label)
+    finally:
+        busy.kill()
+        busy.wait()
 
 
 def _compile_bytecode() -> None:

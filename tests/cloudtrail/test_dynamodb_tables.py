@@ -181,3 +181,26 @@ def test_request_response_and_resources_in_that_order() -> None:
 )
 def test_partiql_statements(statement: object, tables: list[str]) -> None:
     assert tables_in_statement(statement) == tables
+
+
+def test_a_repeated_kms_request_names_each_call_s_own_resource_table() -> None:
+    """The same encryption context thousands of times is read once, but a call's resources
+    still count for that call alone."""
+
+    def decrypt(n: int, table: str | None) -> dict[str, Any]:
+        found: dict[str, Any] = {
+            "eventTime": "2025-01-01T00:00:00Z", "eventSource": "kms.amazonaws.com",
+            "eventName": "Decrypt", "eventID": f"e{n}",
+            "requestParameters": {"encryptionContext": {"aws:dynamodb:tableName": "Orders"}},
+        }  # fmt: skip
+        if table is not None:
+            found["resources"] = [{"ARN": f"arn:aws:dynamodb:us-east-1:1:table/{table}",
+                                   "type": "AWS::DynamoDB::Table"}]  # fmt: skip
+        return found
+
+    records = [record_from_object(decrypt(n, t)) for n, t in
+               enumerate([None, "Ledger", None, "Ledger", "Audit"])]  # fmt: skip
+    result = normalize(records, ingested=datetime.now(UTC), enricher=Enricher.create())
+    assert result.batch.column("aws.dynamodb.table_name").to_pylist() == [
+        ["Orders"], ["Orders", "Ledger"], ["Orders"], ["Orders", "Ledger"], ["Orders", "Audit"],
+    ]

@@ -124,3 +124,21 @@ def test_an_integer_with_hundreds_of_digits_is_kept_exactly(tmp_path: Path) -> N
     assert f"n={digits}" in odd["request_parameters"]
     assert odd["flattened"]["request_parameters"]["n"] == int(digits)
     assert not report.changes and not report.problems
+
+
+def test_a_time_zone_no_clock_has_sets_the_record_aside(tmp_path: Path) -> None:
+    """An offset of 99 hours once ended the scan as an internal error."""
+    odd = {**_record("odd"), "eventTime": "2026-01-01T00:00:00+99:00"}
+    docs, report = _read(tmp_path, json.dumps(odd))
+    assert [d["event"]["id"] for d in docs] == ["before", "after"]
+    (problem,) = report.problems
+    assert problem.position == "record 2"
+    assert "eventTime" in str(problem)
+
+
+def test_an_identity_with_such_a_time_keeps_its_record(tmp_path: Path) -> None:
+    identity = {"type": "AssumedRole", "userName": "alice", "accountId": "111122223333",
+                "sessionContext": {"attributes": {"creationDate": "2026-01-01T00:00:00+99:00"}}}
+    docs, report = _read(tmp_path, json.dumps({**_record("odd"), "userIdentity": identity}))
+    assert [d["event"]["id"] for d in docs] == ["before", "odd", "after"]
+    assert not report.problems

@@ -84,6 +84,9 @@ def test_plus_0000_offsets_are_read(shared_data: Path) -> None:
         ("2025-01-21 17:49:47.123456789", datetime(2025, 1, 21, 17, 49, 47, 123456, tzinfo=UTC)),
         ("redacted", None),
         ("2024-13-10T15:07:03Z", None),
+        ("2024-10-10T15:07:03+99:00", None),  # no clock is 99 hours off: no time, no crash
+        ("2024-10-10T15:07:03-24:00", None),
+        ("2024-10-10T15:07:03+23:59", datetime(2024, 10, 9, 15, 8, 3, tzinfo=UTC)),
         ("", None),
     ],
 )
@@ -191,6 +194,9 @@ def test_records_are_structs_named_as_cloudtrail_names_them() -> None:
         ("2019-10-02", datetime(2019, 10, 2, tzinfo=UTC)),
         ("20131102T010628Z", None),  # ISO 8601's basic form: Elastic's parser refuses it
         ("2019-10-02 21:50:54", None),
+        ("2019-10-02T21:50:54+99:00", None),
+        ("\u0662\u0660\u0661\u0669-\u0661\u0660-\u0660\u0662", None),  # Arabic-Indic digits
+        ("2019-02-29", None),
         (None, None),
     ],
 )

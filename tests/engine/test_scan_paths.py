@@ -16,6 +16,7 @@ from trailhound.cloudtrail.reader import read_events, read_selected
 from trailhound.cloudtrail.report import Report
 from trailhound.pipeline import scan as scanning
 from trailhound.pipeline.scan import ScanResult, scan
+from trailhound.pipeline.stage import StagePlan
 from trailhound.rules.loader import load_rules, shipped_pack_dir
 from trailhound.simulate import simulate
 from trailhound.sources.files import open_local
@@ -77,6 +78,25 @@ def test_automatic_workers_find_the_same_alerts(
     chosen, one = run(corpus, None), run(corpus, 1)
     assert one.alerts and alerts(chosen) == alerts(one)
     assert chosen.stats.matched == one.stats.matched
+
+
+@pytest.mark.parametrize(("batch_size", "workers"), [(257, 1), (257, 2), (1 << 20, 1)])
+def test_any_batch_size_finds_the_same_alerts(
+    corpus: Path, batch_size: int, workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of a few hundred records, or as many as the reader allows, decide the same
+    alerts, with the same counts and evidence, as the default batches."""
+
+    class Batches(StagePlan):
+        @classmethod
+        def build(cls, rules: Any, **options: Any) -> StagePlan:
+            return StagePlan.build(rules, **{**options, "batch_size": batch_size})
+
+    default = run(corpus, 1)
+    monkeypatch.setattr(scanning, "StagePlan", Batches)
+    other = run(corpus, workers)
+    assert default.alerts and alerts(other) == alerts(default)
+    assert other.stats.matched == default.stats.matched
 
 
 def test_evidence_is_the_full_normalization_of_the_event(corpus: Path) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -136,7 +136,8 @@ def scan_command(
             result = scan(
                 sources, rules, store=store, enricher=enricher, report=report,
                 exceptions=exceptions, since=window[0], until=window[1], now=now,
-                on_progress=progress, workers=workers, outputs=outputs,
+                on_progress=progress, on_bytes=progress.on_bytes, workers=workers,
+                outputs=outputs,
             )  # fmt: skip
         deliveries = deliver(store, outputs)
     finally:
@@ -157,26 +158,36 @@ def scan_command(
 
 
 class _progress:
-    """A live count of events on a terminal's stderr; nothing when quiet or not a terminal."""
+    """On a terminal's stderr, a live count of events and the share of the input's bytes read
+    with the time left; nothing when quiet or not a terminal."""
 
     def __init__(self, quiet: bool) -> None:
         self.bar: Progress | None = None
         if not quiet and _may_be_terminal():
             from rich.console import Console
-            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import (
+                BarColumn,
+                Progress,
+                SpinnerColumn,
+                TaskProgressColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
             console = Console(stderr=True)
             if console.is_terminal:
                 self.bar = Progress(
-                    SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                    console=console, transient=True,
+                    SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                    TaskProgressColumn(), TimeElapsedColumn(), TextColumn("elapsed,"),
+                    TimeRemainingColumn(), TextColumn("left"), console=console, transient=True,
                 )  # fmt: skip
         self.events = 0
 
     def __enter__(self) -> _progress:
         if self.bar is not None:
             self.bar.start()
-            self.task = self.bar.add_task("reading")
+            self.task = self.bar.add_task("reading", total=None)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -187,6 +198,15 @@ class _progress:
         self.events += events
         if self.bar is not None:
             self.bar.update(self.task, description=f"{self.events:,} events")
+
+    @property
+    def on_bytes(self) -> Callable[[int, int], None] | None:
+        """What hears bytes read, when a bar shows them (the scan then lists its input first)."""
+        return self._stored if self.bar is not None else None
+
+    def _stored(self, done: int, total: int) -> None:
+        if self.bar is not None and total:
+            self.bar.update(self.task, completed=done, total=total)
 
 
 def _may_be_terminal() -> bool:

@@ -249,6 +249,9 @@ _MEMBER_NAMES: Final = {
 }
 
 
+_UNREAD: Final = object()
+
+
 class _Rows:
     """The accepted records, and the inputs several columns share. The free-form members are
     parsed for all rows only when a column needs them all; else only for the rows asked about."""
@@ -262,6 +265,8 @@ class _Rows:
         self.n = len(records)
         self.action = _text_member(records, "eventName")
         self.source = _text_member(records, "eventSource")
+        # values parsed for one row, kept: the table name and the operations read one request
+        self._values: dict[tuple[str, int], Any] = {}
 
     @cached_property
     def request(self) -> list[Payload]:
@@ -304,7 +309,10 @@ class _Rows:
             return parsed.value
         if not raw or raw == NULL_RAW:
             return None
-        return parsed_value(bytes(raw))
+        value = self._values.get((member, i), _UNREAD)
+        if value is _UNREAD:
+            value = self._values[member, i] = parsed_value(bytes(raw))
+        return value
 
     def _at(self, member: str, i: int) -> Payload | None:
         parsed: list[Payload] | None = self.__dict__.get(member)
@@ -772,13 +780,26 @@ def _tables(rows: _Rows, resources: _Distinct[_Resources | None]) -> list[list[s
         return tables
     in_resources = resources.map(_tables_in_resources).per_row()
     sources = rows.source.to_pylist()
+    # KMS calls DynamoDB makes for a table repeat the same short request thousands of times
+    known: dict[tuple[bytes, bytes, tuple[str, ...]], list[str] | None] = {}
     for i in pc.indices_nonzero(candidates).to_pylist():
         record = rows.records[i]
         if dynamodb.wants_tables(sources[i], partial(bytes, record.requestParameters)):
+            key = (bytes(record.requestParameters), bytes(record.responseElements),
+                   in_resources[i])  # fmt: skip
+            short = len(key[0]) + len(key[1]) <= _SHORT_MEMBERS
+            if short and key in known:
+                tables[i] = known[key]
+                continue
             request = rows.value_at("request", record.requestParameters, i)
             response = rows.value_at("response", record.responseElements, i)
             tables[i] = dynamodb.table_names(request, response, in_resources[i]) or None
+            if short:
+                known[key] = tables[i]
     return tables
+
+
+_SHORT_MEMBERS: Final = 1024  # longer requests (items) rarely repeat, and cost to compare
 
 
 def _tables_in_resources(resources: _Resources | None) -> tuple[str, ...]:

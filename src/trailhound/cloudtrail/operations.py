@@ -92,7 +92,9 @@ def fill(cols: Columns, rows: Rows) -> None:
         actions = rows.action.to_pylist()
         for i in pc.indices_nonzero(dynamodb).to_pylist():
             reader = _READERS.get(actions[i])
-            if reader is not None:
+            if reader is _single:  # one item whatever the request says: no need to parse it
+                found[i] = _single(None, actions[i])
+            elif reader is not None:
                 request = rows.value_at("request", rows.records[i].requestParameters, i)
                 found[i] = reader(request, actions[i]) or None
     cols.put(COLUMN, found)

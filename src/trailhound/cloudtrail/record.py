@@ -213,14 +213,18 @@ def parse_event_time(text: str) -> datetime | None:
         )
     except ValueError:
         return None
-    return moment.replace(tzinfo=_zone(found["zone"])).astimezone(UTC)
+    zone = _zone(found["zone"])
+    return None if zone is None else moment.replace(tzinfo=zone).astimezone(UTC)
 
 
-def _zone(text: str | None) -> timezone:
+def _zone(text: str | None) -> timezone | None:
+    """The offset's zone; None for one no clock has (`+99:00`), which is no time at all."""
     if text is None or text in ("Z", "UTC"):
         return UTC
     digits = text[1:].replace(":", "")
     offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
+    if offset >= timedelta(hours=24):
+        return None
     return timezone(-offset if text[0] == "-" else offset)
 
 
@@ -235,10 +239,11 @@ def parse_iso8601(text: str | None) -> datetime | None:
     """Elasticsearch's `ISO8601` date format; None for what it would not parse (as Elastic, which
     then leaves the field out), such as the basic form `20131102T010628Z`."""
     found = _ISO8601.fullmatch(text) if text is not None else None
-    if found is None:
+    if found is None or not found["date"].isascii():  # strptime's %Y took ASCII digits only
         return None
-    try:
-        moment = datetime.strptime(found["date"], "%Y-%m-%d").replace(
+    year, month, day = found["date"].split("-")
+    try:  # not strptime: its first call imports _strptime, 20 ms of every scan's start-up
+        moment = datetime(int(year), int(month), int(day)).replace(
             hour=int(found["h"] or 0),
             minute=int(found["m"] or 0),
             second=int(found["s"] or 0),
@@ -246,10 +251,8 @@ def parse_iso8601(text: str | None) -> datetime | None:
         )
     except ValueError:
         return None
-    zone = found["zone"]
-    if not zone or zone == "Z":
-        return moment.replace(tzinfo=UTC)
-    return moment.replace(tzinfo=_zone(zone)).astimezone(UTC)
+    zone = _zone(found["zone"] or None)
+    return None if zone is None else moment.replace(tzinfo=zone).astimezone(UTC)
 
 
 # -- lenient conversion -------------------------------------------------------------------------

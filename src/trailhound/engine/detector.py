@@ -83,7 +83,7 @@ class Detector:
         since: datetime | None = None,
         until: datetime | None = None,
         lateness: timedelta = timedelta(minutes=30),
-        evidence_limit: int = 10,
+        evidence_limit: int = evidence.LIMIT,
         route: Router = lambda alert: (),
     ) -> None:
         self.rules = [r for r in rules if r.runs]

@@ -13,13 +13,19 @@ stores, per term, only enough rows to answer that for any row, from this batch o
 - `evidence`: a row whose term occurred in the batch at most the history window before it is
   never new, so its whole record need not be kept for evidence.
 
+A baseline rule such as "unusual read volume" also matches every read, and its alert shows the
+first `evidence.LIMIT` rows of its group's window (in the evaluator's order: time, event id,
+arrival; an event delivered twice counted once). Those are among the first `LIMIT` distinct
+events of that group and window in some batch, so only these keep their records as evidence.
+Every row is still stored: all of them count.
+
 Other rule types keep every row, and may show any as evidence.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import numpy as np
@@ -27,8 +33,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trailhound.cloudtrail.schema import BY_NAME, Kind
+from trailhound.engine.evidence import LIMIT
 from trailhound.engine.filtering import ITEM, RULE_ID, TS
-from trailhound.rules.model import NewTermsSpec, Rule
+from trailhound.rules.model import BaselineSpec, NewTermsSpec, Rule
 
 _SINGLE_VALUED = (Kind.KEYWORD, Kind.IP)
 _US = timedelta(microseconds=1)
@@ -38,6 +45,12 @@ _US = timedelta(microseconds=1)
 class _Terms:
     fields: tuple[str, ...]
     history: int  # µs
+
+
+@dataclass(frozen=True, slots=True)
+class _Windows:
+    fields: tuple[str, ...]
+    window: int  # µs
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,17 +65,21 @@ class Eligibility:
     (a multi-valued field makes one term per value, and a row may matter for any of them)."""
 
     terms: dict[str, _Terms]
+    windows: dict[str, _Windows] = field(default_factory=dict)  # baseline rules
 
     @classmethod
     def build(cls, rules: Sequence[Rule]) -> Eligibility:
         terms = {
             rule.rule_id: _Terms(rule.spec.fields, rule.spec.history_window // _US)
             for rule in rules
-            if rule.runs
-            and isinstance(rule.spec, NewTermsSpec)
-            and all(f in BY_NAME and BY_NAME[f].kind in _SINGLE_VALUED for f in rule.spec.fields)
+            if rule.runs and isinstance(rule.spec, NewTermsSpec) and _single(rule.spec.fields)
         }
-        return cls(terms)
+        windows = {
+            rule.rule_id: _Windows(rule.spec.fields, rule.spec.window // _US)
+            for rule in rules
+            if rule.runs and isinstance(rule.spec, BaselineSpec) and _single(rule.spec.fields)
+        }
+        return cls(terms, windows)
 
     def masks(self, matched: pa.Table) -> Masks:
         store = np.ones(matched.num_rows, dtype=bool)
@@ -72,7 +89,52 @@ class Eligibility:
             rows = np.flatnonzero(mine.to_numpy(zero_copy_only=False))
             if len(rows):
                 _thin(matched.take(pa.array(rows, pa.int64())), spec, rows, store, evidence)
+        for rule_id, windows in self.windows.items():
+            rows = _rows_of(matched, rule_id)
+            if len(rows):
+                _first_in_window(matched.take(pa.array(rows, pa.int64())), windows, rows, evidence)
         return Masks(store, evidence)
+
+
+def _single(fields: tuple[str, ...]) -> bool:
+    return all(f in BY_NAME and BY_NAME[f].kind in _SINGLE_VALUED for f in fields)
+
+
+def _rows_of(matched: pa.Table, rule_id: str) -> np.ndarray:
+    mine = pc.fill_null(pc.equal(matched.column(RULE_ID), rule_id), False)
+    return np.flatnonzero(mine.to_numpy(zero_copy_only=False))
+
+
+def _first_in_window(
+    part: pa.Table, spec: _Windows, rows: np.ndarray, evidence: np.ndarray
+) -> None:
+    """Clear `evidence` for the rows of one baseline rule (`part`, at `rows`) that come after
+    the first `LIMIT` distinct events of their group and window, or belong to no group."""
+    keys = [part.column(f) for f in spec.fields]
+    groupless = np.zeros(len(rows), dtype=bool)
+    for key in keys:
+        groupless |= pc.is_null(key).to_numpy(zero_copy_only=False)
+    ts = part.column(TS).to_numpy()
+    ids = part.column("event.id")
+    table = pa.table({"group": _codes(keys), "window": ts - ts % spec.window, "ts": ts,
+                      "id": ids, "n": np.arange(len(rows))})  # fmt: skip
+    order = pc.sort_indices(
+        table, sort_keys=[(name, "ascending") for name in ("group", "window", "ts", "id", "n")]
+    ).to_numpy()
+    segment = _codes([table.column("group"), table.column("window")]).to_numpy()[order]
+    event = _codes([table.column("group"), table.column("window"), ids]).to_numpy()[order]
+    # a row is a new event when its (group, window, id) was not seen earlier in the order;
+    # rows without an id are each their own event (the evaluator never folds them)
+    fresh = np.zeros(len(rows), dtype=bool)
+    fresh[np.unique(event, return_index=True)[1]] = True
+    fresh |= pc.is_null(ids).to_numpy(zero_copy_only=False)[order]
+    before = np.cumsum(fresh) - fresh  # new events earlier in the order, over all segments
+    starts = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1]])
+    lengths = np.diff(np.r_[starts, len(rows)])
+    before -= np.repeat(before[starts], lengths)
+    late = before >= LIMIT
+    evidence[rows[order[late]]] = False
+    evidence[rows[groupless]] = False
 
 
 def _thin(

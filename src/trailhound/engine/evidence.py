@@ -15,6 +15,8 @@ from functools import cache
 import msgspec
 from isal import isal_zlib
 
+LIMIT = 10
+"""Events an alert shows as its evidence, at most: its first ones, in its rule's order."""
 _LEVEL = 1  # isal's level 1 is as fast as level 0 here and packs a good deal tighter
 
 

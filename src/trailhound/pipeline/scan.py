@@ -72,6 +72,7 @@ def scan(
     final: bool = True,
     lateness: timedelta = timedelta(minutes=30),
     on_progress: Callable[[int], None] | None = None,
+    on_bytes: Callable[[int, int], None] | None = None,
     workers: int | None = 1,
     outputs: Sequence[Output] = (),
     clock: datetime | None = None,
@@ -83,9 +84,10 @@ def scan(
     `workers` > 1 the reading and filtering run in that many processes when every input can
     be read by another process (files can, standard input cannot); None chooses one per core
     when the input is large enough to repay starting them (`AUTO_WORKERS_BYTES`), else one.
-    `on_progress` hears how many events each step read. Each new alert is queued in the
-    outbox for the `outputs` that want it; nothing is delivered here. Without `final`, what
-    may still change waits (see `Detector.finish`; `clock` is a watcher's wall clock).
+    `on_progress` hears how many events each step read, `on_bytes` how many bytes (as stored)
+    were taken up so far out of how many in all (the input is listed first). Each new alert is
+    queued in the outbox for the `outputs` that want it; nothing is delivered here. Without
+    `final`, what may still change waits (see `Detector.finish`; `clock` is a watcher's wall clock).
     `commit_also` writes more to the state in the scan's transaction (what a watch step read).
     """
     started = time.perf_counter()
@@ -103,7 +105,12 @@ def scan(
             rules, enricher=enricher, filters=detector.plan, exceptions=exceptions
         )
         coverage = Coverage()
-        for out in _stage_outputs(blobs_of(sources, report), plan, report, workers):
+        blobs: Iterable[Blob] = blobs_of(sources, report)
+        total = done = 0
+        if on_bytes is not None:
+            blobs = listed = list(blobs)
+            total = sum(b.size or 0 for b in listed)
+        for out in _stage_outputs(blobs, plan, report, workers):
             if out.problems is not None:
                 out.problems.replay(report)
             report.files_read += out.files_read
@@ -117,6 +124,9 @@ def scan(
             )  # fmt: skip
             if on_progress is not None:
                 on_progress(out.events)
+            if on_bytes is not None:
+                done += out.stored_bytes
+                on_bytes(done, total)
         alerts = detector.finish(final=final, clock=None if clock is None else _us(clock))
         if commit_also is not None:
             commit_also()

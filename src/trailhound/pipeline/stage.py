@@ -114,6 +114,7 @@ class StageOutput:
     dynamodb_places: Counter[tuple[str, str]] = field(default_factory=Counter)  # Coverage.places
     hits: Counter[str] = field(default_factory=Counter)  # rows each rule matched, by rule id
     files_read: int = 0
+    stored_bytes: int = 0  # of the blobs taken up since the last output (as stored)
     records_normalized: int = 0
     problems: Problems | None = None  # set when the stage had its own report
     failed: dict[str, str] = field(default_factory=dict)  # rule id -> why its filter failed
@@ -143,7 +144,7 @@ class Stage:
         assert report is not None
         held: StageOutput | None = None  # the last output waits for the counts after it
         for part in read_selected(
-            blobs, enricher=self.plan.enricher, report=report, select=self._select,
+            self._sized(blobs), enricher=self.plan.enricher, report=report, select=self._select,
             normalizer=self.normalizer, batch_size=self.plan.batch_size,
         ):  # fmt: skip
             if held is not None:
@@ -156,6 +157,12 @@ class Stage:
         rest = self._take(report)
         rest.problems = problems
         yield rest if held is None else _merged(held, rest)
+
+    def _sized(self, blobs: Iterable[Blob]) -> Iterator[Blob]:
+        """The blobs, each counted (as stored) when the reader takes it up: progress by bytes."""
+        for blob in blobs:
+            self._pending.stored_bytes += blob.size or 0
+            yield blob
 
     def _take(self, report: Report) -> StageOutput:
         out, self._pending = self._pending, StageOutput()
@@ -209,6 +216,7 @@ def _merged(out: StageOutput, rest: StageOutput) -> StageOutput:
     out.dynamodb_times.update(rest.dynamodb_times)
     out.dynamodb_places.update(rest.dynamodb_places)
     out.files_read += rest.files_read
+    out.stored_bytes += rest.stored_bytes
     out.records_normalized += rest.records_normalized
     out.problems = rest.problems
     out.failed.update(rest.failed)
