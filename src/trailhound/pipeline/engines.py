@@ -54,7 +54,14 @@ def open_engine(name: str, **options: Any) -> Engine:
     if target is None:
         raise ConfigError(f"no engine named {name!r} (known: {', '.join(sorted(ENGINES))})")
     module_name, _, class_name = target.partition(":")
-    made: Engine = getattr(importlib.import_module(module_name), class_name)(**options)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            f"the {name} engine needs {exc.name}, which is not installed: "
+            f"pip install 'trailhound[{name}]'"
+        ) from None
+    made: Engine = getattr(module, class_name)(**options)
     return made
 
 

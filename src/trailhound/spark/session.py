@@ -31,7 +31,9 @@ def spark_session(master: str | None = None) -> SparkSession:
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     for key, value in _CONF.items():
         builder = builder.config(key, value)
-    return _configured(builder.getOrCreate())
+    spark = _configured(builder.getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")  # Spark's warnings are not the user's business
+    return spark
 
 
 def _submitted() -> bool:
