@@ -70,10 +70,11 @@ def test_new_terms_first_sighting_alerts_later_ones_do_not(
 
 
 def test_new_terms_history_boundary(engine: Runner, tmp_path: Path) -> None:
+    later = 14 * DAY + timedelta(seconds=1)
     at_boundary = delivery(tmp_path / "a", "s", [record(0, 0 * DAY, "Scan"),
                                                  record(1, 14 * DAY, "Scan")])  # fmt: skip
     past_it = delivery(tmp_path / "b", "s", [record(0, 0 * DAY, "Scan"),
-                                             record(1, 14 * DAY + timedelta(seconds=1), "Scan")])  # fmt: skip
+                                             record(1, later, "Scan")])  # fmt: skip
     assert len(engine.scan([at_boundary], [NEW_SCANNER]).alerts) == 1
     assert len(engine.scan([past_it], [NEW_SCANNER]).alerts) == 2
 

@@ -22,7 +22,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
 from itertools import count
 
-import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -107,10 +106,10 @@ class SparkEngine:
         ).toDF(schema)
         if not self.uris:
             return listed
-        read = (
-            spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(list(self.uris))
-            .select((F.spark_partition_id() + len(tasks)).alias("part"), F.col("path").alias("name"),
-                    "content", F.lit(None).cast("binary").alias("blobs"))
+        files = spark.read.format("binaryFile").option("recursiveFileLookup", "true")
+        read = files.load(list(self.uris)).select(
+            (F.spark_partition_id() + len(tasks)).alias("part"), F.col("path").alias("name"),
+            "content", F.lit(None).cast("binary").alias("blobs"),
         )  # fmt: skip
         return listed.union(read) if tasks else read
 

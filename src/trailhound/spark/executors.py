@@ -29,7 +29,6 @@ from trailhound.spark.rows import (
     FILTERS,
     PART,
     RAW,
-    ROW,
     SUMMARY,
     arrow_rows_schema,
     spark_name,
@@ -166,16 +165,17 @@ def _matches_table(rows: pa.Table, plan: StagePlan, keep: Sequence[str]) -> pa.T
     lists = rows.column(FILTERS).combine_chunks()
     which = pc.list_flatten(lists)
     at = pc.list_parent_indices(lists)
-    order = pc.sort_indices(pa.table({"f": which, "r": at}), [("f", "ascending"), ("r", "ascending")])
+    order = pc.sort_indices(
+        pa.table({"f": which, "r": at}), [("f", "ascending"), ("r", "ascending")]
+    )
     which, at = which.take(order), at.take(order)
     ids = pa.array([f.rule_id for f in plan.filters.filters], pa.string()).take(which)
     steps = pa.array([f.step for f in plan.filters.filters], pa.int32()).take(which)
-    times = rows.column(spark_name("@timestamp")).take(at)
-    out = pa.table({
-        RULE_ID: ids, STEP: steps, TS: pc.cast(pc.cast(times, arrow_schema().field("@timestamp").type), pa.int64()),
-        ITEM: pc.cast(at, pa.int32()),
-    })  # fmt: skip
     events = arrow_schema()
+    times = rows.column(spark_name("@timestamp")).take(at).cast(events.field("@timestamp").type)
+    out = pa.table({
+        RULE_ID: ids, STEP: steps, TS: pc.cast(times, pa.int64()), ITEM: pc.cast(at, pa.int32()),
+    })  # fmt: skip
     for name in keep:
         column = rows.column(spark_name(name)).take(at)
         out = out.append_column(name, column.cast(events.field(name).type))

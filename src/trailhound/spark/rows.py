@@ -49,7 +49,8 @@ def spark_schema(columns: Iterable[str]) -> T.StructType:
         T.StructField(RAW, T.BinaryType()),
         T.StructField(SUMMARY, T.BinaryType()),
     ]
-    return T.StructType(head + [T.StructField(spark_name(c), _SPARK[BY_NAME[c].kind]) for c in columns])
+    events = [T.StructField(spark_name(c), _SPARK[BY_NAME[c].kind]) for c in columns]
+    return T.StructType(head + events)
 
 
 def head_arrow() -> list[pa.Field]:

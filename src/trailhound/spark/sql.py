@@ -6,8 +6,9 @@ plans render themselves for a dialect (issue 15) this module changes in one line
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlglot
 from pyspark.sql import SparkSession
@@ -18,7 +19,7 @@ from sqlglot import exp
 from trailhound.cloudtrail.schema import BY_NAME, Kind
 from trailhound.engine import udfs
 from trailhound.engine.filtering import FilterPlan, RuleFilter
-from trailhound.engine.predicates import CIDR_UDF, FLAT_UDF, IP_UDF
+from trailhound.engine.predicates import CIDR_UDF, FLAT_UDF, IP_UDF, ip_key
 from trailhound.spark.rows import FILTERS, SUMMARY, spark_name
 
 
@@ -79,13 +80,15 @@ def _us(moment: datetime) -> int:
     return int(moment.timestamp() * 1_000_000)
 
 
-def register_functions(spark: SparkSession, names: Sequence[str] = (FLAT_UDF, CIDR_UDF, IP_UDF)) -> None:
+def register_functions(
+    spark: SparkSession, names: Sequence[str] = (FLAT_UDF, CIDR_UDF, IP_UDF)
+) -> None:
     """The functions trailhound's filters call, under the names the filters use (the same
     Python functions DuckDB runs, `trailhound.engine.udfs`)."""
-    known = {
+    known: dict[str, tuple[Callable[..., Any], T.DataType]] = {
         FLAT_UDF: (udfs.flattened_values, T.ArrayType(T.StringType())),
         CIDR_UDF: (udfs.in_cidr, T.BooleanType()),
-        IP_UDF: (udfs.ip_key, T.StringType()),
+        IP_UDF: (ip_key, T.StringType()),
     }
     for name in names:
         function, kind = known[name]
