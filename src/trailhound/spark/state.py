@@ -75,7 +75,8 @@ class StateFolder:
     def commit(self) -> None:
         """The working copy as the new generation, in force once `CURRENT` names it."""
         current = current_generation(self.root)
-        number = int(current.removeprefix(_PREFIX)) + 1 if current else 1
+        # past any generation a crash left unnamed by CURRENT (pruned below)
+        number = max((_number(p.name) for p in self.root.glob(f"{_PREFIX}*")), default=0) + 1
         name = f"{_PREFIX}{number:06d}"
         building = self.root / f".{name}.{os.getpid()}.partial"
         shutil.rmtree(building, ignore_errors=True)
@@ -118,6 +119,11 @@ def _working_copy(root: Path, path: Path) -> Store:
         finally:
             con.close()
     return Store.open(path)
+
+
+def _number(name: str) -> int:
+    digits = name.removeprefix(_PREFIX)
+    return int(digits) if digits.isdigit() else 0
 
 
 def _prune(root: Path, keep: set[str | None]) -> None:
