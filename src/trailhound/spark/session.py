@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
@@ -25,6 +26,13 @@ def spark_session(master: str | None = None) -> SparkSession:
     builder = SparkSession.builder.appName("trailhound")
     if master is not None or not _submitted():
         builder = builder.master(master or "local[*]")
+    if not _submitted():
+        # read when pyspark starts the JVM: Spark's own start-up notes stay off stderr
+        logging = Path(__file__).with_name("log4j2.properties")
+        os.environ.setdefault(
+            "PYSPARK_SUBMIT_ARGS",
+            f"--driver-java-options -Dlog4j2.configurationFile=file:{logging} pyspark-shell",
+        )
     if (master or "local").startswith("local"):
         # the executors of a local session run this very Python, which has trailhound (pyspark
         # reads the variable when the session starts)
