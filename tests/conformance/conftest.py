@@ -42,10 +42,17 @@ class Runner:
         self, paths: Sequence[Path], rules: Sequence[Rule], store: Store | None = None,
         **options: Any,
     ) -> ScanResult:  # fmt: skip
+        return self.scan_specs([str(p) for p in paths], rules, store, **options)
+
+    def scan_specs(
+        self, specs: Sequence[str], rules: Sequence[Rule], store: Store | None = None,
+        **options: Any,
+    ) -> ScanResult:  # fmt: skip
+        """As `scan`, of what the user would type: paths, `s3://` URLs."""
         options.setdefault("now", NOW)
         return scan(
-            open_sources([str(p) for p in paths]), rules, store=store or Store.open(None),
-            engine=self.engine, **options,
+            open_sources(specs), rules, store=store or Store.open(None), engine=self.engine,
+            **options,
         )  # fmt: skip
 
 
