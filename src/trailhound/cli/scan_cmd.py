@@ -62,7 +62,7 @@ from trailhound.state.store import Store
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-    from trailhound.spark.state import StateFolder
+    from trailhound.spark.state import StateHome
 
 # rich (and the alert table built on it) is imported only when a terminal will show its output:
 # a scan whose output goes to a file or a pipe does not pay for loading it.
@@ -116,9 +116,9 @@ INTERRUPTED_SCAN = (
 )
 @click.option(
     "--spark-state",
-    type=click.Path(path_type=Path),
-    help="With --engine spark: keep the state as Parquet generations in this folder (for "
-    "drivers without a lasting disk) instead of a --state file.",
+    metavar="PATH",
+    help="With --engine spark: keep the state as Parquet generations in this folder or at "
+    "s3://BUCKET/PREFIX (for drivers without a lasting disk) instead of a --state file.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress, notes or summary.")
 @config_option
@@ -139,7 +139,7 @@ def scan_command(
     workers: int | None,
     engine: str,
     spark_master: str | None,
-    spark_state: Path | None,
+    spark_state: str | None,
     quiet: bool,
     config_path: Path | None,
 ) -> None:
@@ -193,7 +193,7 @@ def scan_command(
 
 
 def _check_engine_options(
-    engine: str, paths: Sequence[str], spark_master: str | None, spark_state: Path | None,
+    engine: str, paths: Sequence[str], spark_master: str | None, spark_state: str | None,
     state_path: Path | None, no_state: bool, workers: int | None,
 ) -> None:  # fmt: skip
     if engine != "spark" and (spark_master or spark_state):
@@ -218,21 +218,21 @@ def _engine_or_fail(name: str, *, workers: int | None, master: str | None,
         raise click.BadParameter(str(exc), param_hint="--engine") from None
 
 
-def _state_folder(path: Path | None) -> StateFolder | None:
-    if path is None:
+def _state_folder(spec: str | None) -> StateHome | None:
+    if spec is None:
         return None
-    from trailhound.spark.state import StateFolder
+    from trailhound.spark.state import open_state_home
 
-    return StateFolder.open(path)
+    return open_state_home(spec)
 
 
-def _committed(folder: StateFolder | None) -> None:
+def _committed(folder: StateHome | None) -> None:
     """What the scan (or the delivery) committed to the store, as the folder's new generation."""
     if folder is not None:
         folder.commit()
 
 
-def _close(folder: StateFolder | None, store: Store) -> None:
+def _close(folder: StateHome | None, store: Store) -> None:
     if folder is not None:
         folder.close()
     else:

@@ -23,7 +23,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 import duckdb
 
@@ -46,9 +46,6 @@ class StateFolder:
 
     @classmethod
     def open(cls, root: Path) -> StateFolder:
-        if "://" in str(root):
-            raise StateError("Spark state must be a local or mounted folder for now (not a URL)",
-                             where=str(root))  # fmt: skip
         try:
             root.mkdir(parents=True, exist_ok=True)
             lock = (root / "lock").open("ab")
@@ -76,12 +73,12 @@ class StateFolder:
         """The working copy as the new generation, in force once `CURRENT` names it."""
         current = current_generation(self.root)
         # past any generation a crash left unnamed by CURRENT (pruned below)
-        number = max((_number(p.name) for p in self.root.glob(f"{_PREFIX}*")), default=0) + 1
-        name = f"{_PREFIX}{number:06d}"
+        number = max((generation_number(p.name) for p in self.root.glob(f"{_PREFIX}*")),
+                     default=0) + 1  # fmt: skip
+        name = generation_name(number)
         building = self.root / f".{name}.{os.getpid()}.partial"
         shutil.rmtree(building, ignore_errors=True)
-        self.store.con.execute(f"EXPORT DATABASE '{_sql_text(building)}' (FORMAT parquet)")
-        _fsync_tree(building)
+        export(self.store, building)
         os.replace(building, self.root / name)
         _fsync(self.root)
         pointer = self.root / f".{CURRENT}.partial"
@@ -97,6 +94,34 @@ class StateFolder:
         self._lock.close()
 
 
+class StateHome(Protocol):
+    """Where Spark scans keep their state: a folder here, or a place in S3 (`s3_state`)."""
+
+    store: Store
+
+    def commit(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def open_state_home(spec: str) -> StateHome:
+    """The state at `spec`: `s3://bucket/prefix` or a local (or mounted) folder."""
+    if spec[:5].lower() == "s3://":
+        from trailhound.spark.s3_state import S3StateFolder
+
+        return S3StateFolder.open(spec)
+    return StateFolder.open(Path(spec))
+
+
+def generation_name(number: int) -> str:
+    return f"{_PREFIX}{number:06d}"
+
+
+def generation_number(name: str) -> int:
+    digits = name.removeprefix(_PREFIX)
+    return int(digits) if name.startswith(_PREFIX) and digits.isdigit() else 0
+
+
 def current_generation(root: Path) -> str | None:
     try:
         name = (root / CURRENT).read_text().strip()
@@ -109,21 +134,28 @@ def current_generation(root: Path) -> str | None:
 
 def _working_copy(root: Path, path: Path) -> Store:
     current = current_generation(root)
-    if current is not None:
+    return working_copy(None if current is None else root / current, path, where=str(root))
+
+
+def working_copy(generation: Path | None, path: Path, *, where: str) -> Store:
+    """A store at `path` holding the exported `generation` (a fresh one for None)."""
+    if generation is not None:
         con = duckdb.connect(str(path))
         try:
-            con.execute(f"IMPORT DATABASE '{_sql_text(root / current)}'")
+            con.execute(f"IMPORT DATABASE '{_sql_text(generation)}'")
         except duckdb.Error as err:
-            raise StateError(f"cannot read the state generation {current} ({err})".splitlines()[0],
-                             where=str(root)) from None  # fmt: skip
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise StateError(f"cannot read the state generation {generation.name} ({reason})",
+                             where=where) from None  # fmt: skip
         finally:
             con.close()
     return Store.open(path)
 
 
-def _number(name: str) -> int:
-    digits = name.removeprefix(_PREFIX)
-    return int(digits) if digits.isdigit() else 0
+def export(store: Store, folder: Path) -> None:
+    """The store's tables as Parquet files in `folder` (made by DuckDB), synced to disk."""
+    store.con.execute(f"EXPORT DATABASE '{_sql_text(folder)}' (FORMAT parquet)")
+    _fsync_tree(folder)
 
 
 def _prune(root: Path, keep: set[str | None]) -> None:
