@@ -14,6 +14,7 @@ from trailhound.cloudtrail.ecs import to_documents
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.reader import read_events, read_selected
 from trailhound.cloudtrail.report import Report
+from trailhound.pipeline import engines
 from trailhound.pipeline import scan as scanning
 from trailhound.pipeline.scan import ScanResult, scan
 from trailhound.pipeline.stage import StagePlan
@@ -74,7 +75,7 @@ def test_automatic_workers_find_the_same_alerts(
 ) -> None:
     """Left to choose, a scan uses one worker per core for a large input (here, any input),
     and one process for a small one (here, every input); the alerts are the same."""
-    monkeypatch.setattr(scanning, "AUTO_WORKERS_BYTES", threshold)
+    monkeypatch.setattr(engines, "AUTO_WORKERS_BYTES", threshold)
     chosen, one = run(corpus, None), run(corpus, 1)
     assert one.alerts and alerts(chosen) == alerts(one)
     assert chosen.stats.matched == one.stats.matched

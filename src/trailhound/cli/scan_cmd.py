@@ -50,13 +50,19 @@ from trailhound.cli.settings import (
     state_path_from,
     time_window_or_fail,
 )
+from trailhound.errors import TrailhoundError
 from trailhound.pipeline.deliver import deliver
+from trailhound.pipeline.engines import ENGINES, Engine, open_engine
 from trailhound.pipeline.scan import ScanResult, scan
 from trailhound.rules.field_check import absent_field_note
 from trailhound.rules.model import Rule
+from trailhound.sources import scheme_of
+from trailhound.state.store import Store
 
 if TYPE_CHECKING:
     from rich.progress import Progress
+
+    from trailhound.spark.state import StateHome
 
 # rich (and the alert table built on it) is imported only when a terminal will show its output:
 # a scan whose output goes to a file or a pipe does not pay for loading it.
@@ -94,6 +100,26 @@ INTERRUPTED_SCAN = (
     "is read by one). Default: one per core when the files add up to 32 MB or more, else "
     "one. Alerts and state are the same for any number.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(sorted(ENGINES)),
+    default="duckdb",
+    show_default=True,
+    help="What reads, normalizes and filters the input: this machine (duckdb) or an Apache "
+    "Spark session (spark; pip install 'trailhound[spark]'). Alerts are the same.",
+)
+@click.option(
+    "--spark-master",
+    metavar="URL",
+    help="With --engine spark: the Spark master (local[4], spark://host:7077, yarn). Default: "
+    "the session spark-submit started, else local[*].",
+)
+@click.option(
+    "--spark-state",
+    metavar="PATH",
+    help="With --engine spark: keep the state as Parquet generations in this folder or at "
+    "s3://BUCKET/PREFIX (for drivers without a lasting disk) instead of a --state file.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress, notes or summary.")
 @config_option
 @click.pass_context
@@ -111,6 +137,9 @@ def scan_command(
     report_path: Path | None,
     geoip: tuple[Path, ...],
     workers: int | None,
+    engine: str,
+    spark_master: str | None,
+    spark_state: str | None,
     quiet: bool,
     config_path: Path | None,
 ) -> None:
@@ -118,30 +147,37 @@ def scan_command(
 
     PATHS are files, directories (recursive), globs, - for standard input, or
     s3://bucket/prefix; plain or gzip, any CloudTrail form (S3 delivery files, NDJSON,
-    EventBridge, SQS, CloudTrail Lake).
+    EventBridge, SQS, CloudTrail Lake). With --engine spark, also any URI Spark reads
+    (s3a://, hdfs://, abfss://...).
     """
+    _check_engine_options(engine, paths, spark_master, spark_state, state_path, no_state, workers)
+    uris = [p for p in paths if engine == "spark" and scheme_of(p) not in ("file", "s3")]
     now = datetime.now(UTC)
     config = config_or_fail(config_path)
     rules = rules_from(config, rule_paths)
     exceptions = exceptions_from(config, exceptions_path, rules)
     outputs = [cli_output(output_format, output), *outputs_from(config)]
-    sources = sources_or_fail(paths)
+    sources = sources_or_fail([p for p in paths if p not in uris])
     enricher = enricher_or_fail(geoip)
     window = time_window_or_fail(since, until, now=now)
     report = read_report(quiet=quiet)
-    store = open_store(state_path_from(config, state_path, no_state))
+    runner = _engine_or_fail(engine, workers=workers, master=spark_master, uris=uris)
+    folder = _state_folder(spark_state)
+    store = folder.store if folder else open_store(state_path_from(config, state_path, no_state))
     ctx.meta[INTERRUPT_NOTE] = INTERRUPTED_SCAN
     try:
         with _progress(quiet) as progress:
             result = scan(
                 sources, rules, store=store, enricher=enricher, report=report,
                 exceptions=exceptions, since=window[0], until=window[1], now=now,
-                on_progress=progress, on_bytes=progress.on_bytes, workers=workers,
-                outputs=outputs,
+                on_progress=progress, on_bytes=progress.on_bytes, outputs=outputs,
+                engine=runner,
             )  # fmt: skip
+        _committed(folder)
         deliveries = deliver(store, outputs)
+        _committed(folder)
     finally:
-        store.close()
+        _close(folder, store)
     if not quiet:
         _summary(result, rules)
     if report_path is not None:
@@ -155,6 +191,53 @@ def scan_command(
         | (0 if result.complete else INPUT_SET_ASIDE)
         | (DELIVERY_PENDING if pending else 0)
     )
+
+
+def _check_engine_options(
+    engine: str, paths: Sequence[str], spark_master: str | None, spark_state: str | None,
+    state_path: Path | None, no_state: bool, workers: int | None,
+) -> None:  # fmt: skip
+    if engine != "spark" and (spark_master or spark_state):
+        raise click.UsageError("--spark-master and --spark-state need --engine spark")
+    if spark_state and (state_path or no_state):
+        raise click.UsageError("--spark-state keeps the state: give it, --state or --no-state")
+    if engine == "spark" and workers is not None:
+        raise click.UsageError("--workers is for --engine duckdb; Spark uses its executors")
+    if engine == "spark" and "-" in paths:
+        raise click.BadParameter("the Spark engine reads files and buckets, not standard "
+                                 "input", param_hint="PATHS")  # fmt: skip
+
+
+def _engine_or_fail(name: str, *, workers: int | None, master: str | None,
+                    uris: Sequence[str]) -> Engine:  # fmt: skip
+    options: dict[str, object] = (
+        {"master": master, "uris": uris} if name == "spark" else {"workers": workers}
+    )
+    try:
+        return open_engine(name, **options)
+    except TrailhoundError as exc:
+        raise click.BadParameter(str(exc), param_hint="--engine") from None
+
+
+def _state_folder(spec: str | None) -> StateHome | None:
+    if spec is None:
+        return None
+    from trailhound.spark.state import open_state_home
+
+    return open_state_home(spec)
+
+
+def _committed(folder: StateHome | None) -> None:
+    """What the scan (or the delivery) committed to the store, as the folder's new generation."""
+    if folder is not None:
+        folder.commit()
+
+
+def _close(folder: StateHome | None, store: Store) -> None:
+    if folder is not None:
+        folder.close()
+    else:
+        store.close()
 
 
 class _progress:

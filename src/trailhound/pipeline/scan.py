@@ -11,10 +11,8 @@ at its end, so a scan killed at any instant leaves the state as if it had not ru
 
 from __future__ import annotations
 
-import os
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,15 +26,12 @@ from trailhound.cloudtrail.report import Report
 from trailhound.engine.detector import Detector, RunStats
 from trailhound.outputs.base import Output
 from trailhound.pipeline.coverage import Coverage
-from trailhound.pipeline.pool import run_in_workers, start_server
-from trailhound.pipeline.stage import Stage, StageOutput, StagePlan
+from trailhound.pipeline.engines import Engine, LocalEngine
+from trailhound.pipeline.pool import start_server
+from trailhound.pipeline.stage import StagePlan
 from trailhound.rules.model import Rule, RuleException
 from trailhound.sources import Blob, Source
 from trailhound.state.store import Store
-
-AUTO_WORKERS_BYTES = 32 << 20
-"""Stored bytes from which `workers=None` reads with one process per core (about 200,000
-events of CloudTrail as S3 delivers it: a second or more of work per core)."""
 
 
 @dataclass
@@ -77,6 +72,7 @@ def scan(
     outputs: Sequence[Output] = (),
     clock: datetime | None = None,
     commit_also: Callable[[], None] | None = None,
+    engine: Engine | None = None,
 ) -> ScanResult:
     """Read every source, run every rule, and return the alerts not emitted before.
 
@@ -89,9 +85,11 @@ def scan(
     queued in the outbox for the `outputs` that want it; nothing is delivered here. Without
     `final`, what may still change waits (see `Detector.finish`; `clock` is a watcher's wall clock).
     `commit_also` writes more to the state in the scan's transaction (what a watch step read).
+    `engine` runs the stage instead of this machine (`trailhound.pipeline.engines`; then
+    `workers` is not used); the decisions are made here either way.
     """
     started = time.perf_counter()
-    if workers is not None and workers > 1:
+    if engine is None and workers is not None and workers > 1:
         start_server()  # its imports overlap with the set-up below
     now = now or datetime.now(UTC)
     report = report or Report()
@@ -110,7 +108,8 @@ def scan(
         if on_bytes is not None:
             blobs = listed = list(blobs)
             total = sum(b.size or 0 for b in listed)
-        for out in _stage_outputs(blobs, plan, report, workers):
+        stage = engine or LocalEngine(workers)
+        for out in stage.stage_outputs(blobs, plan, report):
             if out.problems is not None:
                 out.problems.replay(report)
             report.files_read += out.files_read
@@ -144,26 +143,6 @@ def scan(
 def router(outputs: Sequence[Output]) -> Callable[[Mapping[str, Any]], tuple[str, ...]]:
     """Which of `outputs` an alert is for."""
     return lambda alert: tuple(o.name for o in outputs if o.wants(alert))
-
-
-def _stage_outputs(
-    blobs: Iterable[Blob], plan: StagePlan, report: Report, workers: int | None
-) -> Iterator[StageOutput]:
-    if workers is None or workers > 1:
-        listed = list(blobs)
-        workers = workers or _automatic_workers(listed)
-        if workers > 1 and len(listed) > 1 and all(b.portable for b in listed):
-            # this process mostly waits for the workers: prepare what evidence will need
-            threading.Thread(target=plan.enricher.warm_up, daemon=True).start()
-            return run_in_workers(listed, plan, workers)
-        blobs = listed
-    return Stage(plan).run(blobs, report)
-
-
-def _automatic_workers(blobs: Sequence[Blob]) -> int:
-    """One per core for an input worth it; starting workers costs about half a second."""
-    stored = sum(b.size or 0 for b in blobs)
-    return (os.cpu_count() or 1) if stored >= AUTO_WORKERS_BYTES else 1
 
 
 def _us(moment: datetime) -> int:

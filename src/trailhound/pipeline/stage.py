@@ -9,10 +9,11 @@ the records behind them, and counts. Decisions (windows, terms, alerts) are neve
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import duckdb
+import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -193,18 +194,30 @@ class Stage:
         matched = self.matcher.match(batch, keep=self.plan.stored)
         if matched is None:
             return None, None, Counter()
-        hits = Counter(matched.column(RULE_ID).to_pylist())
-        masks = self.plan.eligibility.masks(matched)
-        matched = matched.filter(pa.array(masks.store))
-        # one evidence item per record that may become evidence, however many rules matched it
-        evidence_rows = pa.array(masks.evidence[masks.store])
-        rows = pc.if_else(evidence_rows, matched.column(ITEM), None)
-        wanted = pc.unique(rows.drop_null())
-        items = pc.index_in(rows, value_set=wanted)
-        matched = matched.set_column(matched.schema.get_field_index(ITEM), ITEM, items)
-        if not len(wanted):
-            return matched, None, hits
-        return matched, evidence.pack([records[i] for i in wanted.to_pylist()]), hits
+        return kept_matches(matched, self.plan.eligibility, lambda rows: [records[i] for i in rows])
+
+
+Items = Callable[[list[int]], Sequence[msgspec.Struct | msgspec.Raw]]
+
+
+def kept_matches(
+    matched: pa.Table, eligibility: Eligibility, items: Items
+) -> tuple[pa.Table, bytes | None, Counter[str]]:
+    """Of a batch's matched rows, those it must store, with their evidence pack and the rows
+    each rule matched. `items` gives the records at these `evidence_item`s of the batch.
+    Any engine that filters batches finishes them with this."""
+    hits = Counter(matched.column(RULE_ID).to_pylist())
+    masks = eligibility.masks(matched)
+    matched = matched.filter(pa.array(masks.store))
+    # one evidence item per record that may become evidence, however many rules matched it
+    evidence_rows = pa.array(masks.evidence[masks.store])
+    rows = pc.if_else(evidence_rows, matched.column(ITEM), None)
+    wanted = pc.unique(rows.drop_null())
+    positions = pc.index_in(rows, value_set=wanted)
+    matched = matched.set_column(matched.schema.get_field_index(ITEM), ITEM, positions)
+    if not len(wanted):
+        return matched, None, hits
+    return matched, evidence.pack(items(wanted.to_pylist())), hits
 
 
 def _merged(out: StageOutput, rest: StageOutput) -> StageOutput:

@@ -1,0 +1,93 @@
+"""Execution engines: what runs the stage (read, select, normalize, filter) of a scan.
+
+The stage's results (`StageOutput`: matched rows, evidence packs, counts) are the same whatever
+runs it, and the scanning process feeds them to the one `Detector` that decides alerts. So an
+engine is only "blobs in, stage outputs out, in a stable order", and decisions (windows,
+terms, suppression, the ledger, the outbox) are written once and run once, on the state store.
+
+- `duckdb`: this machine, in this process or in `--workers N` processes (`pipeline.pool`),
+  each filtering with an embedded DuckDB.
+- `spark`: an Apache Spark session (`trailhound.spark`, `pip install 'trailhound[spark]'`).
+
+Adding an engine is one module with a class that has `stage_outputs`, and one line in
+`ENGINES`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Protocol
+
+from trailhound.cloudtrail.report import Report
+from trailhound.errors import ConfigError
+from trailhound.pipeline.pool import run_in_workers
+from trailhound.pipeline.stage import Stage, StageOutput, StagePlan
+from trailhound.sources import Blob
+
+AUTO_WORKERS_BYTES = 32 << 20
+"""Stored bytes from which `workers=None` reads with one process per core (about 200,000
+events of CloudTrail as S3 delivers it: a second or more of work per core)."""
+
+# engine name -> "module:class"; the module is imported only when the engine is asked for, so
+# an engine's heavy dependencies (pyspark) never load for the others
+ENGINES: dict[str, str] = {
+    "duckdb": "trailhound.pipeline.engines:LocalEngine",
+    "spark": "trailhound.spark.engine:SparkEngine",
+}
+
+
+class Engine(Protocol):
+    def stage_outputs(
+        self, blobs: Iterable[Blob], plan: StagePlan, report: Report
+    ) -> Iterator[StageOutput]:
+        """The stage's outputs over `blobs`, in blob order; problems reach `report` or travel
+        in the outputs (`StageOutput.problems`)."""
+        ...
+
+
+def open_engine(name: str, **options: Any) -> Engine:
+    """The engine registered as `name`, made with `options` (each engine's own keywords)."""
+    target = ENGINES.get(name)
+    if target is None:
+        raise ConfigError(f"no engine named {name!r} (known: {', '.join(sorted(ENGINES))})")
+    module_name, _, class_name = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            f"the {name} engine needs {exc.name}, which is not installed: "
+            f"pip install 'trailhound[{name}]'"
+        ) from None
+    made: Engine = getattr(module, class_name)(**options)
+    return made
+
+
+class LocalEngine:
+    """The stage on this machine: in this process, or in `workers` processes (None: one per
+    core when the input is large enough to repay starting them, `AUTO_WORKERS_BYTES`)."""
+
+    def __init__(self, workers: int | None = 1) -> None:
+        self.workers = workers
+
+    def stage_outputs(
+        self, blobs: Iterable[Blob], plan: StagePlan, report: Report
+    ) -> Iterator[StageOutput]:
+        workers = self.workers
+        if workers is None or workers > 1:
+            listed = list(blobs)
+            workers = workers or _automatic_workers(listed)
+            if workers > 1 and len(listed) > 1 and all(b.portable for b in listed):
+                # this process mostly waits for the workers: prepare what evidence will need
+                threading.Thread(target=plan.enricher.warm_up, daemon=True).start()
+                return run_in_workers(listed, plan, workers)
+            blobs = listed
+        return Stage(plan).run(blobs, report)
+
+
+def _automatic_workers(blobs: Sequence[Blob]) -> int:
+    """One per core for an input worth it; starting workers costs about half a second."""
+    stored = sum(b.size or 0 for b in blobs)
+    return (os.cpu_count() or 1) if stored >= AUTO_WORKERS_BYTES else 1
