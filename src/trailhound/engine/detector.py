@@ -50,6 +50,8 @@ _EVALUATORS: dict[str, Callable[[Store, Rule, int], Outcome]] = {
     "baseline": baseline.evaluate,
     "correlation": correlation.evaluate,
 }
+# Rule types that decide from their own stored matches alone: without any, nothing to do
+_FROM_MATCHES_ONLY = frozenset({"query", "threshold", "new_terms", "sequence"})
 
 # Matched rows (their stored columns; `raw`, the record's JSON, where it was kept) -> documents.
 DocumentMaker = Callable[[pa.RecordBatch], Iterator[dict[str, Any]]]
@@ -197,11 +199,12 @@ class Detector:
         newest = self._latest if clock is None else max(self._latest, clock)
         cutoff = _NEVER if final else newest - int(self.lateness / _US)
         decided: list[tuple[Rule, Outcome, list[tuple[str, Candidate]]]] = []
+        stored = matches.rules_with_rows(self.store)
         for rule in self.rules:
             if rule.name in self.stats.failed:
                 continue  # its matches stay pending: a later run, with the rule fixed, decides
             try:
-                outcome = _EVALUATORS[rule.type](self.store, rule, cutoff)
+                outcome = self._evaluate(rule, cutoff, stored)
             except duckdb.Error:
                 raise  # the store's transaction is aborted: nothing of this run may commit
             except Exception as exc:  # one rule's fault must not cost the others their alerts
@@ -228,6 +231,13 @@ class Detector:
         self._forget(cutoff, [(rule, outcome) for rule, outcome, _ in decided])
         alerts.sort(key=lambda a: (a.time, a.rule.name, a.id))
         return alerts
+
+    def _evaluate(self, rule: Rule, cutoff: int, stored: set[str]) -> Outcome:
+        """A rule's outcome; its queries are skipped when they could find nothing (each has a
+        fixed cost, which most rules of a small or quiet scan would pay for no row)."""
+        if rule.type in _FROM_MATCHES_ONLY and rule.rule_id not in stored:
+            return Outcome([])
+        return _EVALUATORS[rule.type](self.store, rule, cutoff)
 
     def _cap_max_signals(self, rule: Rule, candidates: list[Candidate]) -> list[Candidate]:
         times = np.array([c.time for c in candidates], np.int64)
@@ -304,8 +314,7 @@ class Detector:
     def _forget(self, cutoff: int, outcomes: list[tuple[Rule, Outcome]]) -> None:
         """Delete the decided rows no later event can need (see `Outcome`)."""
         retain = {
-            rule.rule_id: _NEVER if o.retain_from is None else o.retain_from
-            for rule, o in outcomes
+            rule.rule_id: _NEVER if o.retain_from is None else o.retain_from for rule, o in outcomes
         }
         matches.forget(self.store, cutoff, retain, [s for _, o in outcomes for s in o.consumed])
         if self._latest > -_NEVER:
