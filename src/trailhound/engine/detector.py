@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 import duckdb
@@ -349,10 +350,9 @@ def _investigation(
 
 def _lookup(doc: Mapping[str, Any], dotted: str) -> list[str]:
     node: Any = doc
-    parts = dotted.split(".")
-    for i, part in enumerate(parts):
-        if isinstance(node, Mapping) and ".".join(parts[i:]) in node:
-            node = node[".".join(parts[i:])]
+    for part, rest in _steps(dotted):
+        if isinstance(node, Mapping) and rest in node:  # a dotted key holds the rest
+            node = node[rest]
             break
         if not isinstance(node, Mapping) or part not in node:
             return []
@@ -361,3 +361,11 @@ def _lookup(doc: Mapping[str, Any], dotted: str) -> list[str]:
         return []
     values = node if isinstance(node, list) else [node]
     return [v if isinstance(v, str) else str(v) for v in values if not isinstance(v, dict | list)]
+
+
+@cache
+def _steps(dotted: str) -> tuple[tuple[str, str], ...]:
+    """Each part of a dotted name with the rest of the name from it: worked out once per name,
+    not once per alert and evidence document."""
+    parts = dotted.split(".")
+    return tuple((part, ".".join(parts[i:])) for i, part in enumerate(parts))
