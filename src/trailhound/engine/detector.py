@@ -199,7 +199,7 @@ class Detector:
         self.store.set_meta("next_seq", str(self._next_seq))
         newest = self._latest if clock is None else max(self._latest, clock)
         cutoff = _NEVER if final else newest - int(self.lateness / _US)
-        decided: list[tuple[Rule, Outcome, list[tuple[str, Candidate]]]] = []
+        kept_by_rule: list[tuple[Rule, Outcome, list[Candidate]]] = []
         stored = matches.rules_with_rows(self.store)
         for rule in self.rules:
             if rule.name in self.stats.failed:
@@ -219,7 +219,8 @@ class Detector:
             elif outcome.dropped:
                 self.stats.dropped_by_max_signals[rule.name] += outcome.dropped
             outcome.candidates = []  # only what `_forget` needs is kept from here on
-            decided.append((rule, outcome, self._fresh(rule, kept)))
+            kept_by_rule.append((rule, outcome, kept))
+        decided = self._fresh(kept_by_rule)
         # evidence for every rule at once: each evidence pack is opened once per run
         docs = self._evidence_documents([c for _, _, fresh in decided for _, c in fresh])
         alerts: list[Alert] = []
@@ -247,20 +248,24 @@ class Detector:
             self.stats.dropped_by_max_signals[rule.name] += dropped
         return [c for c, kept in zip(candidates, keep, strict=True) if kept]
 
-    def _fresh(self, rule: Rule, candidates: list[Candidate]) -> list[tuple[str, Candidate]]:
-        """The candidates with their alert ids, without those emitted by an earlier run or
-        already among these (a record delivered twice makes the same alert twice)."""
-        if not candidates:
-            return []
-        ids = [alert_id(rule, c.key, c.event_ids) for c in candidates]
-        seen = ledger.known(self.store, ids)
-        fresh = []
-        for ident, cand in zip(ids, candidates, strict=True):
-            if ident not in seen:
-                seen.add(ident)
-                fresh.append((ident, cand))
-        self.stats.already_emitted += len(candidates) - len(fresh)
-        return fresh
+    def _fresh(
+        self, kept_by_rule: list[tuple[Rule, Outcome, list[Candidate]]]
+    ) -> list[tuple[Rule, Outcome, list[tuple[str, Candidate]]]]:
+        """Each rule's candidates with their alert ids, without those emitted by an earlier
+        run or already among these (a record delivered twice makes the same alert twice).
+        The ledger is asked once for all rules: every query has a fixed cost."""
+        ids = [[alert_id(rule, c.key, c.event_ids) for c in kept] for rule, _, kept in kept_by_rule]
+        seen = ledger.known(self.store, [i for of_rule in ids for i in of_rule])
+        decided = []
+        for (rule, outcome, kept), of_rule in zip(kept_by_rule, ids, strict=True):
+            fresh = []
+            for ident, cand in zip(of_rule, kept, strict=True):
+                if ident not in seen:
+                    seen.add(ident)
+                    fresh.append((ident, cand))
+            self.stats.already_emitted += len(kept) - len(fresh)
+            decided.append((rule, outcome, fresh))
+        return decided
 
     def _evidence_documents(self, candidates: list[Candidate]) -> dict[int, dict[str, Any]]:
         seqs = sorted({s for c in candidates for s in c.seqs[: self.evidence_limit]})
