@@ -13,13 +13,15 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import iptocc
-import maxminddb
 
 from trailhound.cloudtrail.useragent import UserAgentInfo, UserAgentParser
 from trailhound.errors import InputError
+
+if TYPE_CHECKING:  # imported when a database is opened: most scans have none, and it is slow
+    import maxminddb
 
 _LANGUAGE: Final = "en"
 # MaxMind's `database_type` names ("GeoLite2-City", "GeoIP2-ISP", ...) -> what a file is used for.
@@ -135,6 +137,8 @@ class Enricher:
 
 
 def _open(path: Path) -> maxminddb.Reader:
+    import maxminddb
+
     try:
         return maxminddb.open_database(str(path))
     except (OSError, ValueError, maxminddb.InvalidDatabaseError) as exc:

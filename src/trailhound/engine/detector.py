@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 import duckdb
@@ -50,6 +51,8 @@ _EVALUATORS: dict[str, Callable[[Store, Rule, int], Outcome]] = {
     "baseline": baseline.evaluate,
     "correlation": correlation.evaluate,
 }
+# Rule types that decide from their own stored matches alone: without any, nothing to do
+_FROM_MATCHES_ONLY = frozenset({"query", "threshold", "new_terms", "sequence"})
 
 # Matched rows (their stored columns; `raw`, the record's JSON, where it was kept) -> documents.
 DocumentMaker = Callable[[pa.RecordBatch], Iterator[dict[str, Any]]]
@@ -196,12 +199,13 @@ class Detector:
         self.store.set_meta("next_seq", str(self._next_seq))
         newest = self._latest if clock is None else max(self._latest, clock)
         cutoff = _NEVER if final else newest - int(self.lateness / _US)
-        decided: list[tuple[Rule, Outcome, list[tuple[str, Candidate]]]] = []
+        kept_by_rule: list[tuple[Rule, Outcome, list[Candidate]]] = []
+        stored = matches.rules_with_rows(self.store)
         for rule in self.rules:
             if rule.name in self.stats.failed:
                 continue  # its matches stay pending: a later run, with the rule fixed, decides
             try:
-                outcome = _EVALUATORS[rule.type](self.store, rule, cutoff)
+                outcome = self._evaluate(rule, cutoff, stored)
             except duckdb.Error:
                 raise  # the store's transaction is aborted: nothing of this run may commit
             except Exception as exc:  # one rule's fault must not cost the others their alerts
@@ -215,7 +219,8 @@ class Detector:
             elif outcome.dropped:
                 self.stats.dropped_by_max_signals[rule.name] += outcome.dropped
             outcome.candidates = []  # only what `_forget` needs is kept from here on
-            decided.append((rule, outcome, self._fresh(rule, kept)))
+            kept_by_rule.append((rule, outcome, kept))
+        decided = self._fresh(kept_by_rule)
         # evidence for every rule at once: each evidence pack is opened once per run
         docs = self._evidence_documents([c for _, _, fresh in decided for _, c in fresh])
         alerts: list[Alert] = []
@@ -229,6 +234,13 @@ class Detector:
         alerts.sort(key=lambda a: (a.time, a.rule.name, a.id))
         return alerts
 
+    def _evaluate(self, rule: Rule, cutoff: int, stored: set[str]) -> Outcome:
+        """A rule's outcome; its queries are skipped when they could find nothing (each has a
+        fixed cost, which most rules of a small or quiet scan would pay for no row)."""
+        if rule.type in _FROM_MATCHES_ONLY and rule.rule_id not in stored:
+            return Outcome([])
+        return _EVALUATORS[rule.type](self.store, rule, cutoff)
+
     def _cap_max_signals(self, rule: Rule, candidates: list[Candidate]) -> list[Candidate]:
         times = np.array([c.time for c in candidates], np.int64)
         keep = first_per_interval(times, int(rule.interval / _US), rule.max_signals).tolist()
@@ -236,20 +248,24 @@ class Detector:
             self.stats.dropped_by_max_signals[rule.name] += dropped
         return [c for c, kept in zip(candidates, keep, strict=True) if kept]
 
-    def _fresh(self, rule: Rule, candidates: list[Candidate]) -> list[tuple[str, Candidate]]:
-        """The candidates with their alert ids, without those emitted by an earlier run or
-        already among these (a record delivered twice makes the same alert twice)."""
-        if not candidates:
-            return []
-        ids = [alert_id(rule, c.key, c.event_ids) for c in candidates]
-        seen = ledger.known(self.store, ids)
-        fresh = []
-        for ident, cand in zip(ids, candidates, strict=True):
-            if ident not in seen:
-                seen.add(ident)
-                fresh.append((ident, cand))
-        self.stats.already_emitted += len(candidates) - len(fresh)
-        return fresh
+    def _fresh(
+        self, kept_by_rule: list[tuple[Rule, Outcome, list[Candidate]]]
+    ) -> list[tuple[Rule, Outcome, list[tuple[str, Candidate]]]]:
+        """Each rule's candidates with their alert ids, without those emitted by an earlier
+        run or already among these (a record delivered twice makes the same alert twice).
+        The ledger is asked once for all rules: every query has a fixed cost."""
+        ids = [[alert_id(rule, c.key, c.event_ids) for c in kept] for rule, _, kept in kept_by_rule]
+        seen = ledger.known(self.store, [i for of_rule in ids for i in of_rule])
+        decided = []
+        for (rule, outcome, kept), of_rule in zip(kept_by_rule, ids, strict=True):
+            fresh = []
+            for ident, cand in zip(of_rule, kept, strict=True):
+                if ident not in seen:
+                    seen.add(ident)
+                    fresh.append((ident, cand))
+            self.stats.already_emitted += len(kept) - len(fresh)
+            decided.append((rule, outcome, fresh))
+        return decided
 
     def _evidence_documents(self, candidates: list[Candidate]) -> dict[int, dict[str, Any]]:
         seqs = sorted({s for c in candidates for s in c.seqs[: self.evidence_limit]})
@@ -304,8 +320,7 @@ class Detector:
     def _forget(self, cutoff: int, outcomes: list[tuple[Rule, Outcome]]) -> None:
         """Delete the decided rows no later event can need (see `Outcome`)."""
         retain = {
-            rule.rule_id: _NEVER if o.retain_from is None else o.retain_from
-            for rule, o in outcomes
+            rule.rule_id: _NEVER if o.retain_from is None else o.retain_from for rule, o in outcomes
         }
         matches.forget(self.store, cutoff, retain, [s for _, o in outcomes for s in o.consumed])
         if self._latest > -_NEVER:
@@ -340,10 +355,9 @@ def _investigation(
 
 def _lookup(doc: Mapping[str, Any], dotted: str) -> list[str]:
     node: Any = doc
-    parts = dotted.split(".")
-    for i, part in enumerate(parts):
-        if isinstance(node, Mapping) and ".".join(parts[i:]) in node:
-            node = node[".".join(parts[i:])]
+    for part, rest in _steps(dotted):
+        if isinstance(node, Mapping) and rest in node:  # a dotted key holds the rest
+            node = node[rest]
             break
         if not isinstance(node, Mapping) or part not in node:
             return []
@@ -352,3 +366,11 @@ def _lookup(doc: Mapping[str, Any], dotted: str) -> list[str]:
         return []
     values = node if isinstance(node, list) else [node]
     return [v if isinstance(v, str) else str(v) for v in values if not isinstance(v, dict | list)]
+
+
+@cache
+def _steps(dotted: str) -> tuple[tuple[str, str], ...]:
+    """Each part of a dotted name with the rest of the name from it: worked out once per name,
+    not once per alert and evidence document."""
+    parts = dotted.split(".")
+    return tuple((part, ".".join(parts[i:])) for i, part in enumerate(parts))

@@ -13,33 +13,41 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from trailhound.state.store import Store
 
 ACCOUNT = "cloud.account.id"
 EVENT_ID = "event.id"
-
-_KEY = f"rule_id, step, coalesce(\"{ACCOUNT}\", ''), \"{EVENT_ID}\""
+_KEY_COLUMNS = ("rule_id", "step", ACCOUNT, EVENT_ID, "ts", "seq")
+_KEY_NAMES = ["rule_id", "step", "account", "event_id", "ts", "seq"]
 
 
 def first_counts(store: Store, matched: pa.Table) -> pa.Table:
     """The rows of `matched` (in `seq` order) that count: not counted before, and the first of
     any that share a key. Their keys are recorded. Rows without an eventID always count."""
-    with store.registered("_candidates", matched):
-        fresh: pa.Table = store.con.sql(
-            "SELECT m.* FROM _candidates m ANTI JOIN counted c ON c.rule_id = m.rule_id "
-            f"AND c.step = m.step AND c.account = coalesce(m.\"{ACCOUNT}\", '') "
-            f"AND c.event_id = m.\"{EVENT_ID}\" "
-            f"QUALIFY m.\"{EVENT_ID}\" IS NULL "
-            f"OR row_number() OVER (PARTITION BY {_KEY} ORDER BY seq) = 1 "
-            "ORDER BY seq"
+    # only the key columns go through DuckDB: a matched row holds every event column, and
+    # carrying those there and back cost more than the check itself
+    keys = matched.select(list(_KEY_COLUMNS)).rename_columns(_KEY_NAMES)
+    with store.registered("_candidates", keys):
+        fresh = store.con.sql(
+            # the first of each key by a hash aggregate, not a window (which sorts)
+            "WITH firsts AS (SELECT min(seq) AS seq, rule_id, step, "
+            "coalesce(account, '') AS account, event_id, arg_min(ts, seq) AS ts "
+            "FROM _candidates WHERE event_id IS NOT NULL GROUP BY ALL) "
+            "SELECT * FROM firsts ANTI JOIN counted USING (rule_id, step, account, event_id) "
+            "UNION ALL SELECT seq, rule_id, step, account, event_id, ts FROM _candidates "
+            "WHERE event_id IS NULL"
         ).to_arrow_table()
     with store.registered("_counted", fresh):
         store.con.execute(
-            f"INSERT INTO counted SELECT {_KEY}, ts FROM _counted "
-            f"WHERE \"{EVENT_ID}\" IS NOT NULL"
+            "INSERT INTO counted SELECT rule_id, step, account, event_id, ts FROM _counted "
+            "WHERE event_id IS NOT NULL"
         )
-    return fresh
+    if fresh.num_rows == matched.num_rows:
+        return matched  # nothing repeated: `matched` is already in `seq` order
+    kept = pc.is_in(matched.column("seq"), value_set=fresh.column("seq"))
+    return matched.filter(kept)
 
 
 def forget(store: Store, before: Mapping[str, int]) -> None:

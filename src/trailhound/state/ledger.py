@@ -18,6 +18,10 @@ import pyarrow as pa
 from trailhound.escaping import json_bytes
 from trailhound.state.store import Store
 
+# Alerts per insert: an alert with its evidence is about 10 kB of JSON (up to 50), and one
+# insert of thousands would hold all of it at once within the store's memory limit.
+_PER_INSERT = 500
+
 
 @dataclass(frozen=True, slots=True)
 class Entry:
@@ -50,19 +54,25 @@ def known(store: Store, ids: Sequence[str]) -> set[str]:
 
 def record(store: Store, entries: Sequence[Entry]) -> None:
     """Add alerts to the ledger and queue each for its outputs (call inside a transaction)."""
-    if not entries:
-        return
+    for start in range(0, len(entries), _PER_INSERT):
+        _insert(store, entries[start : start + _PER_INSERT])
+
+
+def _insert(store: Store, entries: Sequence[Entry]) -> None:
+    # the JSON goes in as bytes, checked as UTF-8 by Arrow's cast, not decoded to `str` one
+    # alert at a time
+    text = pa.array([json_bytes(e.alert) for e in entries], pa.binary()).cast(pa.string())
     alerts = pa.table(
         {
-            "alert_id": [e.alert_id for e in entries],
-            "rule_id": [e.rule_id for e in entries],
+            "alert_id": pa.array([e.alert_id for e in entries], pa.string()),
+            "rule_id": pa.array([e.rule_id for e in entries], pa.string()),
             "alert_time": pa.array([e.time for e in entries], pa.int64()),
-            "alert": [json_bytes(e.alert).decode() for e in entries],
+            "alert": text,
         }
     )
     queued = pa.table(
         {
-            "alert_id": [e.alert_id for e in entries for _ in e.outputs],
+            "alert_id": pa.array([e.alert_id for e in entries for _ in e.outputs], pa.string()),
             "output": pa.array([o for e in entries for o in e.outputs], pa.string()),
         }
     )
@@ -71,10 +81,11 @@ def record(store: Store, entries: Sequence[Entry]) -> None:
             "INSERT INTO ledger SELECT alert_id, rule_id, alert_time, now(), alert "
             "FROM _new_alerts ON CONFLICT DO NOTHING"
         )
-        store.con.execute(
-            "INSERT INTO outbox SELECT alert_id, output, now(), 0, NULL, NULL FROM _queued "
-            "ON CONFLICT DO NOTHING"
-        )
+        if queued.num_rows:
+            store.con.execute(
+                "INSERT INTO outbox SELECT alert_id, output, now(), 0, NULL, NULL FROM _queued "
+                "ON CONFLICT DO NOTHING"
+            )
 
 
 def stored(

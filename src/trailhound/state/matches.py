@@ -48,6 +48,11 @@ def append(store: Store, tables: Sequence[pa.Table], packs: Sequence[tuple[int, 
     return repeated
 
 
+def rules_with_rows(store: Store) -> set[str]:
+    """The rules that have stored matches, decided or not."""
+    return {str(r[0]) for r in store.con.execute("SELECT DISTINCT rule_id FROM matches").fetchall()}
+
+
 def rows(store: Store, seqs: Sequence[int]) -> pa.Table:
     """The stored event columns of these matches (and seq, pack and item)."""
     with store.registered("_seqs", pa.table({"seq": pa.array(seqs, pa.int64())})):

@@ -1,0 +1,65 @@
+"""Where the scanning (parent) process spends its CPU: storing matches and the end of the run.
+
+    python bench/parent_cpu.py CORPUS_DIR [WORKERS]
+
+Runs `bench/phases.py` (the scan through the library, shipped pack, fresh state, WORKERS
+processes, 2 by default) with CPU timers (process time: every thread of the parent, DuckDB's
+included, not the workers) around the steps of `Detector.finish` and around storing matches,
+and prints them as one JSON line with the parent's whole CPU time. On a shared machine compare
+two versions by these figures in alternating runs, not by wall time.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import runpy
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from trailhound.cloudtrail import documents
+from trailhound.engine import detector
+from trailhound.state import counted, ledger
+
+
+def _timed(spent: Counter[str], label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        started = time.process_time()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            spent[label] += time.process_time() - started
+
+    return timed
+
+
+def _instrument(spent: Counter[str]) -> None:
+    steps = ["finish", "_store_pending", "_evidence_documents", "_raw_records", "_record", "_alert"]
+    for name in steps:
+        setattr(detector.Detector, name, _timed(spent, name, getattr(detector.Detector, name)))
+    places = [(counted, "first_counts"), (ledger, "record"), (documents, "_rebuilt")]
+    for module, name in places:
+        setattr(module, name, _timed(spent, name, getattr(module, name)))
+    evaluators = detector._EVALUATORS  # a benchmark may look inside
+    for kind, evaluate in list(evaluators.items()):
+        evaluators[kind] = _timed(spent, f"decide {kind}", evaluate)
+
+
+def main() -> None:
+    root = Path(sys.argv[1])
+    workers = sys.argv[2] if len(sys.argv) > 2 else "2"
+    spent: Counter[str] = Counter()
+    _instrument(spent)
+    sys.argv = ["phases.py", str(root), workers]
+    runpy.run_path(str(Path(__file__).with_name("phases.py")), run_name="__main__")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    spent["parent"] = usage.ru_utime + usage.ru_stime
+    print(json.dumps({k: round(v, 3) for k, v in spent.most_common()}))
+
+
+if __name__ == "__main__":
+    main()
