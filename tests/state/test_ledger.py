@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trailhound.state import ledger
+from trailhound.state import ledger, outbox
 from trailhound.state.store import Store
 
 
@@ -28,5 +28,27 @@ def test_a_run_of_many_alerts_enters_each_once_with_its_outbox_rows(tmp_path: Pa
         assert ledger.known(store, ["id0003", "id1199", "nope"]) == {"id0003", "id1199"}
         assert ledger.stored(store, pending_only=True)[-1].alert_id == "id1199"
         assert len(ledger.stored(store, pending_only=True)) == 600
+    finally:
+        store.close()
+
+
+def test_alerts_far_larger_than_the_memory_limit_are_listed_and_handed_to_outputs(
+    tmp_path: Path,
+) -> None:
+    """A long hunt leaves more alert JSON pending than the store may hold in memory: it is
+    still listed, in order, and handed to its output whole."""
+    store = Store.open(tmp_path / "state.duckdb")  # the default memory limit, 192 MB
+    try:
+        bulky = "x" * 40_000  # evidence makes alerts of tens of kB
+        entries = [
+            ledger.Entry(f"id{i:04}", "rule", 1_000 - i, {"id": f"id{i:04}", "e": bulky}, ("f",))
+            for i in range(1_500)
+        ]  # 60 MB of JSON: sorting it whole needs more than the limit
+        with store.transaction():
+            ledger.record(store, entries)
+        waiting = outbox.pending(store, "f")
+        assert [p.alert_id for p in waiting] == [e.alert_id for e in reversed(entries)]
+        assert waiting[17].alert == dict(entries[-18].alert)
+        assert len(ledger.stored(store, pending_only=True)) == 1_500
     finally:
         store.close()

@@ -116,20 +116,37 @@ def stored(
         params["ids"] = prefixes
     having = "HAVING count(*) FILTER (WHERE o.output IS NOT NULL AND o.delivered_at IS NULL) > 0"
     rows = store.con.execute(
-        "SELECT l.alert_id, l.alert, l.emitted_at, "
+        "SELECT l.alert_id, l.emitted_at, "
         "list(o.output ORDER BY o.output) FILTER (WHERE o.delivered_at IS NULL "
         "AND o.output IS NOT NULL), "
         "list(o.output ORDER BY o.output) FILTER (WHERE o.delivered_at IS NOT NULL) "
         "FROM ledger l LEFT JOIN outbox o USING (alert_id) "
-        f"WHERE {' AND '.join(where)} GROUP BY l.alert_id, l.alert, l.emitted_at, l.alert_time "
+        f"WHERE {' AND '.join(where)} GROUP BY l.alert_id, l.emitted_at, l.alert_time "
         f"{having if pending_only else ''} "
         "ORDER BY l.alert_time, l.alert_id",
         params,
     ).fetchall()
+    texts = documents(store, [aid for aid, *_ in rows])
     return [
-        StoredAlert(aid, orjson.loads(text), at, tuple(p or ()), tuple(d or ()))
-        for aid, text, at, p, d in rows
+        StoredAlert(aid, orjson.loads(texts[aid]), at, tuple(p or ()), tuple(d or ()))
+        for aid, at, p, d in rows
     ]
+
+
+def documents(store: Store, ids: Sequence[str]) -> dict[str, str]:
+    """The alerts' JSON by id, read a page at a time. Queries that sort or group alerts do it
+    by their ids alone and read the documents here: sorting or grouping thousands of large
+    documents at once could exceed the store's memory limit."""
+    out: dict[str, str] = {}
+    for start in range(0, len(ids), _PER_INSERT):
+        page = pa.table({"alert_id": pa.array(list(ids[start : start + _PER_INSERT]), pa.string())})
+        with store.registered("_page", page):
+            out.update(
+                store.con.execute(
+                    "SELECT alert_id, alert FROM ledger SEMI JOIN _page USING (alert_id)"
+                ).fetchall()
+            )
+    return out
 
 
 def requeue(store: Store, ids: Sequence[str], outputs: Sequence[str]) -> int:

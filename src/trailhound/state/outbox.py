@@ -8,28 +8,40 @@ reason and the number of attempts, for the next run).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import orjson
 import pyarrow as pa
 
 from trailhound.outputs.base import Pending
+from trailhound.state.ledger import documents
 from trailhound.state.store import Store
 
 
 def pending(store: Store, output: str) -> list[Pending]:
-    """What `output` has not received, in the order the alerts happened."""
+    """What `output` has not received, in the order the alerts happened (then by rule name)."""
+    # the documents are read a page at a time and ordered here: sorting them, or reading the
+    # rule name out of each, inside DuckDB needs memory in proportion to all of them at once
     rows = store.con.execute(
-        "SELECT o.alert_id, l.alert, o.attempts FROM outbox o JOIN ledger l USING (alert_id) "
-        "WHERE o.output = ? AND o.delivered_at IS NULL ORDER BY l.alert_time, "
-        "json_extract_string(l.alert, '$.rule.name'), o.alert_id",
+        "SELECT o.alert_id, o.attempts, l.alert_time FROM outbox o JOIN ledger l "
+        "USING (alert_id) WHERE o.output = ? AND o.delivered_at IS NULL",
         [output],
     ).fetchall()
-    return [Pending(aid, orjson.loads(text), attempts or 0) for aid, text, attempts in rows]
+    texts = documents(store, [aid for aid, _, _ in rows])
+    waiting = [
+        (Pending(aid, orjson.loads(texts[aid]), attempts or 0), at) for aid, attempts, at in rows
+    ]
+    waiting.sort(key=lambda w: (w[1], _rule_name(w[0].alert), w[0].alert_id))
+    return [p for p, _ in waiting]
 
 
-def settle(
-    store: Store, output: str, delivered: Sequence[str], failed: Mapping[str, str]
-) -> None:
+def _rule_name(alert: Mapping[str, Any]) -> str:
+    rule = alert.get("rule")
+    name = rule.get("name") if isinstance(rule, Mapping) else None
+    return name if isinstance(name, str) else ""
+
+
+def settle(store: Store, output: str, delivered: Sequence[str], failed: Mapping[str, str]) -> None:
     """Record what `output` received and what it did not (and why), in one transaction."""
     if not delivered and not failed:
         return
@@ -55,4 +67,3 @@ def backlog(store: Store) -> dict[str, int]:
         "ORDER BY output"
     ).fetchall()
     return {str(name): int(n) for name, n in rows}
-
