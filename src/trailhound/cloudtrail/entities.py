@@ -19,15 +19,15 @@ caller and the resources.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
-import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from trailhound.cloudtrail import dynamodb
+from trailhound.cloudtrail.builder import Columns, Rows
 from trailhound.cloudtrail.payloads import DROPPED_TEXT, NULL_RAW, parsed_value
 
 RELATED: Final = "related.entity"
@@ -37,25 +37,6 @@ TARGET: Final = "entity.target.id"
 _NOT_AN_ENTITY: Final = DROPPED_TEXT | {"*"}
 # Lambda writes its API version into the event name: UpdateFunctionCode20150331v2
 _VERSIONED_ACTION: Final = re.compile(r"^(?P<action>[A-Za-z]+?)\d{8}(?:v\d+)?$")
-
-
-class Columns(Protocol):
-    """The part of the ECS column builder this module uses."""
-
-    def wants(self, *names: str) -> bool: ...
-
-    def put(self, name: str, values: pa.Array | list[Any]) -> None: ...
-
-
-class Rows(Protocol):
-    """The part of the ECS row set this module uses."""
-
-    n: int
-    action: pa.Array
-    source: pa.Array
-    records: Sequence[Any]
-
-    def value_at(self, member: str, raw: msgspec.Raw, i: int) -> Any: ...
 
 
 class _Members:

@@ -15,12 +15,12 @@ whole table.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Final, Protocol
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Final
 
-import msgspec
-import pyarrow as pa
 import pyarrow.compute as pc
+
+from trailhound.cloudtrail.builder import Columns, Rows
 
 COLUMN: Final = "aws.dynamodb.operations"
 _SOURCE: Final = "dynamodb.amazonaws.com"
@@ -61,25 +61,6 @@ _LEADING: Final = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.DOTALL)
 _VERB: Final = re.compile(r"[A-Za-z]+")
 _WHERE: Final = re.compile(r"\bwhere\b", re.IGNORECASE)
 _KEY_VALUE: Final = re.compile(r"'|\?|[=<>]\s*-?\d")
-
-
-class Columns(Protocol):
-    """The part of the ECS column builder this module uses."""
-
-    def wants(self, *names: str) -> bool: ...
-
-    def put(self, name: str, values: pa.Array | list[Any]) -> None: ...
-
-
-class Rows(Protocol):
-    """The part of the ECS row set this module uses."""
-
-    n: int
-    action: pa.Array
-    source: pa.Array
-    records: Sequence[Any]
-
-    def value_at(self, member: str, raw: msgspec.Raw, i: int) -> Any: ...
 
 
 def fill(cols: Columns, rows: Rows) -> None:

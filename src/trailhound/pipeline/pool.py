@@ -77,7 +77,7 @@ def _ctrl_c_deferred() -> Iterator[None]:
 
 def run_in_workers(blobs: Sequence[Blob], plan: StagePlan, workers: int) -> Iterator[StageOutput]:
     """The stage's outputs over `blobs`, computed by `workers` processes, in blob order."""
-    tasks = _tasks(blobs)
+    tasks = cut_into_tasks(blobs)
     start_server()
     context = multiprocessing.get_context("forkserver")
     # Pool() ends the workers it started when an Exception cuts it short, not on Ctrl-C's
@@ -89,12 +89,12 @@ def run_in_workers(blobs: Sequence[Blob], plan: StagePlan, workers: int) -> Iter
             yield from outputs
 
 
-def _tasks(blobs: Sequence[Blob]) -> list[list[Blob]]:
-    """Consecutive blobs, cut into tasks of about `TASK_BYTES`."""
+def cut_into_tasks(blobs: Sequence[Blob], task_bytes: int = TASK_BYTES) -> list[list[Blob]]:
+    """Consecutive blobs, cut into tasks of about `task_bytes` stored bytes each."""
     tasks: list[list[Blob]] = [[]]
     size = 0
     for blob in blobs:
-        if size >= TASK_BYTES:
+        if size >= task_bytes:
             tasks.append([])
             size = 0
         tasks[-1].append(blob)

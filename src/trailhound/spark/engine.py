@@ -32,6 +32,7 @@ from trailhound.cloudtrail.report import Report
 from trailhound.cloudtrail.schema import arrow_schema
 from trailhound.engine.filtering import FilterPlan, failure
 from trailhound.errors import ConfigError
+from trailhound.pipeline.pool import cut_into_tasks
 from trailhound.pipeline.stage import StageOutput, StagePlan
 from trailhound.sources import Blob
 from trailhound.spark import executors
@@ -42,7 +43,6 @@ from trailhound.spark.sql import matching_query, register_functions, spark_where
 TASK_BYTES = 8 << 20
 """Stored bytes per unit of work: about 50,000 events, a few seconds of an executor's core,
 enough that the per-task cost of Spark (tens of ms) stays small."""
-_UNKNOWN_SIZE = 64 << 10
 _views = count()
 
 
@@ -108,7 +108,7 @@ class SparkEngine:
 
     def _inputs(self, spark: SparkSession, blobs: list[Blob]) -> DataFrame:
         schema = "part int, name string, content binary, blobs binary"
-        tasks = _tasks(blobs)
+        tasks = cut_into_tasks(blobs, TASK_BYTES)
         listed = spark.sparkContext.parallelize(
             [(i, None, None, pickle.dumps(t)) for i, t in enumerate(tasks)], max(len(tasks), 1)
         ).toDF(schema)
@@ -158,14 +158,3 @@ def _without(plan: StagePlan, failed: dict[str, str]) -> StagePlan:
     return narrower
 
 
-def _tasks(blobs: Sequence[Blob]) -> list[list[Blob]]:
-    """Consecutive blobs, cut into units of about `TASK_BYTES`."""
-    tasks: list[list[Blob]] = [[]]
-    size = 0
-    for blob in blobs:
-        if size >= TASK_BYTES:
-            tasks.append([])
-            size = 0
-        tasks[-1].append(blob)
-        size += _UNKNOWN_SIZE if blob.size is None else blob.size
-    return [t for t in tasks if t]
