@@ -150,18 +150,22 @@ def _scaling(report: Report) -> str:
         "| events | seconds | events/s | peak memory (MB) | largest process (MB) |",
         "|---:|---:|---:|---:|---:|",
     ]
-    for row in report.scaling:
-        assert row.result is not None
-        lines.append(
-            f"| {row.events:,} | {row.result.seconds:.2f} | {row.events_per_second:,.0f} | "
-            f"{row.result.peak_pss_mb:.0f} | {row.result.peak_rss_mb:.0f} |"
-        )
+    lines += [_measured(f"{row.events:,}", row) for row in report.scaling]
     lines += [
         "",
         f"Time ratio {time_ratio:.2f} (linear: about {big.events / small.events:.0f}); "
         f"peak memory ratio {memory_ratio:.2f} (flat: about 1).",
     ]
     return "\n".join(lines)
+
+
+def _measured(first: str, row: Row) -> str:
+    """A table row: `first`, then the run's seconds, events/s and peak memories."""
+    assert row.result is not None
+    return (
+        f"| {first} | {row.result.seconds:.2f} | {row.events_per_second:,.0f} | "
+        f"{row.result.peak_pss_mb:.0f} | {row.result.peak_rss_mb:.0f} |"
+    )
 
 
 def _bucket(report: Report) -> str:
@@ -180,12 +184,7 @@ def _bucket(report: Report) -> str:
         "| what | seconds | events/s | peak memory (MB) | largest process (MB) |",
         "|---|---:|---:|---:|---:|",
     ]
-    for row in report.bucket:
-        assert row.result is not None
-        lines.append(
-            f"| {row.label} | {row.result.seconds:.2f} | {row.events_per_second:,.0f} | "
-            f"{row.result.peak_pss_mb:.0f} | {row.result.peak_rss_mb:.0f} |"
-        )
+    lines += [_measured(row.label, row) for row in report.bucket]
     ratio = scan.events_per_second / parse.events_per_second
     lines += ["", f"Scan over isal+orjson parse-only on this layout: {ratio:.2f}x."]
     return "\n".join(lines)
