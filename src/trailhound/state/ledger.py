@@ -18,9 +18,9 @@ import pyarrow as pa
 from trailhound.escaping import json_bytes
 from trailhound.state.store import Store
 
-# Alerts per insert: an alert with its evidence is about 10 kB of JSON (up to 50), and one
-# insert of thousands would hold all of it at once within the store's memory limit.
-_PER_INSERT = 500
+# Alerts per insert or read: an alert with its evidence is about 10 kB of JSON (up to 50), and
+# one statement over thousands would hold all of it at once within the store's memory limit.
+_PAGE = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +54,8 @@ def known(store: Store, ids: Sequence[str]) -> set[str]:
 
 def record(store: Store, entries: Sequence[Entry]) -> None:
     """Add alerts to the ledger and queue each for its outputs (call inside a transaction)."""
-    for start in range(0, len(entries), _PER_INSERT):
-        _insert(store, entries[start : start + _PER_INSERT])
+    for start in range(0, len(entries), _PAGE):
+        _insert(store, entries[start : start + _PAGE])
 
 
 def _insert(store: Store, entries: Sequence[Entry]) -> None:
@@ -138,8 +138,8 @@ def documents(store: Store, ids: Sequence[str]) -> dict[str, str]:
     by their ids alone and read the documents here: sorting or grouping thousands of large
     documents at once could exceed the store's memory limit."""
     out: dict[str, str] = {}
-    for start in range(0, len(ids), _PER_INSERT):
-        page = pa.table({"alert_id": pa.array(list(ids[start : start + _PER_INSERT]), pa.string())})
+    for start in range(0, len(ids), _PAGE):
+        page = pa.table({"alert_id": pa.array(list(ids[start : start + _PAGE]), pa.string())})
         with store.registered("_page", page):
             out.update(
                 store.con.execute(
