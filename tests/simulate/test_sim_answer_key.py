@@ -8,15 +8,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import iptocc
 import pytest
 
 from trailhound.rules.loader import shipped_pack_dir
 from trailhound.simulate import SimulationResult, simulate
 from trailhound.simulate.expected import checks
+from trailhound.simulate.facts import Facts
 from trailhound.simulate.oracle import (
     BaselineCheck,
     CorrelationCheck,
     NewTermsCheck,
+    Oracle,
     QueryCheck,
     SequenceCheck,
     ThresholdCheck,
@@ -159,6 +162,35 @@ def test_the_intrusion_fires_each_new_rule_on_its_own_step(small_key: Key) -> No
     key = next(a for a in small_key
                if a["rule"] == "AWS DynamoDB Table Key Disabled or Scheduled for Deletion")
     assert {"orders", "customers"} <= set(key["key"]["aws.dynamodb.table_name"].split(", "))
+
+
+def _country(address: str) -> str | None:
+    try:
+        return iptocc.country_code(address)
+    except ValueError:
+        return None
+
+
+def _replayed(records: list[dict[str, Any]], *, ids_backwards: bool) -> list[tuple[Any, ...]]:
+    """The checks' alerts over the written trail, no call refused, calls of one second
+    taken in event-id order or its reverse: two engines' conventions for a tie."""
+    facts = [Facts(r, int(datetime.fromisoformat(r["eventTime"]).timestamp()), _country)
+             for r in records]
+    facts.sort(key=lambda f: f.event_id, reverse=ids_backwards)
+    facts.sort(key=lambda f: f.t)
+    oracle = Oracle(checks())
+    for f in facts:
+        for check in oracle.interested(f.source, f.action):
+            if check.matches(f):
+                check.commit(f)
+    return sorted((a.rule, a.first_event_id, a.count) for a in oracle.alerts())
+
+
+def test_the_key_holds_whatever_order_calls_of_one_second_are_taken_in(
+        small_key: Key, small_records: list[dict[str, Any]]) -> None:
+    expected = sorted((a["rule"], a["first_event_id"], a["count"]) for a in small_key)
+    assert _replayed(small_records, ids_backwards=False) == expected
+    assert _replayed(small_records, ids_backwards=True) == expected
 
 
 def test_one_check_per_rule_file() -> None:

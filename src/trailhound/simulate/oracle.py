@@ -126,23 +126,24 @@ class ThresholdCheck(Check):
         self._open: dict[tuple[Any, ...], deque[Facts]] = {}
         self._values: dict[tuple[Any, ...], Counter[str]] = {}  # distinct values in _open
         self._last: dict[tuple[Any, ...], int] = {}  # time of the group's latest event
-        self._spent: dict[tuple[Any, ...], int] = {}  # time of the group's latest alert
 
     def ambiguous(self, f: Facts) -> bool:
-        """Only when an alert would form now can a tie or the window's edge change it."""
+        """A second event of a group in one second, or the window's edge where it decides.
+
+        Any tie in a group can decide an alert: which event crosses the bar, which side of
+        an alert a same-second event falls on (and so the next alert's count), which event
+        opens an alert once the pair is the window's head. Refusing the tie when it happens,
+        not only when an alert would form, keeps every group strictly ordered in time, and
+        moves the call a second instead of holding it until the tie leaves the window.
+        """
         key = self.group(f)
         if key is None:
             return False
+        if self._last.get(key) == f.t:
+            return True
         rows = self._evicted(key, f.t)
-        if not rows or not self._would_alert(key, rows, f):
-            return False
-        head = rows[0]
-        return (
-            head.t == f.t - self.window  # in or out of the window, by convention only
-            or self._last.get(key) == f.t  # which of two same-second events completes it
-            or (len(rows) > 1 and rows[1].t == head.t)  # which of two comes first
-            or self._spent.get(key) == head.t  # which of two was the last alert's evidence
-        )
+        return (bool(rows) and rows[0].t == f.t - self.window  # in or out, by convention
+                and self._would_alert(key, rows, f))
 
     def commit(self, f: Facts) -> None:
         key = self.group(f)
@@ -159,7 +160,6 @@ class ThresholdCheck(Check):
             items = sum(self.weight(r) for r in rows)
             self.alerts.append(ExpectedAlert(self.name, first.event_id, first.t, items,
                                              dict(zip(self.group_fields, key, strict=True))))
-            self._spent[key] = f.t
             rows.clear()
             self._values.pop(key, None)
 
