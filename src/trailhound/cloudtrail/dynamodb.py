@@ -113,6 +113,11 @@ def table_names(request: object, response: object = None, also: Iterable[str] = 
     return list(found)
 
 
+def names_tables_only_in_request_items(request: Mapping[str, Any]) -> bool:
+    """Whether `table_names` reads no member of this request but its `requestItems`."""
+    return all(_ROLES.get(key, _Role.REQUEST_ITEMS) is _Role.REQUEST_ITEMS for key in request)
+
+
 def resource_tables(resources: Iterable[tuple[str | None, str | None]]) -> list[str]:
     """The tables among an event's resources, given as (ARN, type) pairs."""
     found: dict[str, None] = {}
