@@ -8,13 +8,16 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+from hypothesis import given
+from hypothesis import strategies as st
 
+from fuzz.profiles import fuzz
 from support.events import T0, batch, event
 from support.rules import action, match, rule
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.reader import read_events
 from trailhound.cloudtrail.report import Report
-from trailhound.engine.filtering import FilterPlan, Matcher
+from trailhound.engine.filtering import FilterPlan, Matcher, _codes
 from trailhound.engine.udfs import register
 from trailhound.rules import kql_ast as k
 from trailhound.rules.loader import load_rules, shipped_pack_dir
@@ -140,3 +143,19 @@ def test_matchers_come_and_go_on_one_connection() -> None:
     events = batch([event(1, timedelta(minutes=1), "Scan")])
     for _ in range(50):
         assert matched(Matcher(plan, con), events) == {("scans", 0, 0)}
+
+
+_ITEMS = st.sampled_from(["", "a", "b", "\x1f", "a\x1fb", "put", "Orders"]) | st.none()
+_LISTS = st.none() | st.lists(_ITEMS, max_size=3)
+
+
+@fuzz()
+@given(st.lists(_LISTS, max_size=30))
+def test_list_values_group_exactly_as_equal_lists(lists: list[list[str | None] | None]) -> None:
+    # rows are grouped by codes; a list column (table names, operations) is coded by its
+    # joined text where that is exact: [] and [""], a separator or a null inside, nulls
+    codes, bound = _codes(pa.array(lists, pa.list_(pa.string())))
+    assert all(0 <= c <= bound for c in codes)
+    for i, one in enumerate(lists):
+        for j, other in enumerate(lists):
+            assert (codes[i] == codes[j]) == (one == other), (one, other)

@@ -39,7 +39,10 @@ _TABLES = st.dictionaries(
     max_size=3,
 )
 _TOP_KEYS = ["requestItems", "RequestItems", "returnConsumedCapacity", "tableName", "statement"]
-_REQUEST = st.dictionaries(st.sampled_from(_TOP_KEYS), _TABLES | _ITEM, max_size=3) | _ITEM
+_BATCH = st.fixed_dictionaries({"requestItems": _TABLES}, optional={"x": _ITEM, "tableName": _TEXT})
+_REQUEST = st.one_of(
+    _BATCH, st.dictionaries(st.sampled_from(_TOP_KEYS), _TABLES | _ITEM, max_size=3), _ITEM
+)
 
 
 @st.composite
