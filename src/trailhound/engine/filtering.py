@@ -327,13 +327,20 @@ def _groups(
     """For each row in `rows`, the number of its combination of values in `columns`; and for
     each combination, the first row (a batch index) that has it."""
     key = np.zeros(len(rows), dtype=np.int64)
+    bound = 1  # every key is below it
     index = pa.array(rows, pa.int64())
     for name in columns:
         codes, count = _codes(batch.column(name).take(index))
+        if bound * (count + 1) > _KEY_LIMIT:  # renumber the keys 0..n-1 (a sort) only then
+            _, key = np.unique(key, return_inverse=True)
+            bound = int(key.max()) + 1 if len(key) else 1
         key = key * (count + 1) + codes
-        _, key = np.unique(key, return_inverse=True)  # keep the key small
+        bound *= count + 1
     _, first, group = np.unique(key, return_index=True, return_inverse=True)
     return group, rows[first]
+
+
+_KEY_LIMIT = 1 << 62
 
 
 def _codes(values: pa.Array) -> tuple[np.ndarray, int]:
