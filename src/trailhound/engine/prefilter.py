@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import product
-from operator import attrgetter
 
 from trailhound.cloudtrail.record import Record
 from trailhound.cloudtrail.schema import BY_NAME, COLUMNS, Kind, flattened_parent
@@ -65,7 +64,18 @@ class Selection:
         if all(action is None for _, action in self.pairs):
             providers = frozenset(p for p, _ in self.pairs)
             return lambda records: [i for i, r in enumerate(records) if r.eventSource in providers]
-        return _Picker(self.admits)
+        admits = self.admits
+        providers = frozenset(p for p, _ in self.pairs)
+        if None in providers:
+            return lambda records: [
+                i for i, r in enumerate(records) if admits(r.eventSource, r.eventName)
+            ]
+        # most records come from services no rule reads: one set lookup rejects them
+        return lambda records: [
+            i
+            for i, r in enumerate(records)
+            if r.eventSource in providers and admits(r.eventSource, r.eventName)
+        ]
 
     def admits(self, provider: str | None, action: str | None) -> bool:
         if self.pairs is None:
@@ -77,35 +87,6 @@ class Selection:
             or (None, action) in pairs
             or (None, None) in pairs
         )
-
-
-class _Picker:
-    """Picks by (provider, action), asking `admits` once per pair seen: a trail repeats a few
-    hundred pairs, and a test per record cost more than reading the records' pairs."""
-
-    _MOST = 100_000  # pairs remembered at most (each record could bring a new one)
-
-    def __init__(self, admits: Callable[[str | None, str | None], bool]) -> None:
-        self._admits = admits
-        self._seen: set[Pair] = set()
-        self._admitted: set[Pair] = set()
-
-    def __call__(self, records: Sequence[Record]) -> list[int]:
-        pairs = list(map(_PAIR, records))
-        distinct = set(pairs)
-        new = distinct - self._seen
-        if new:
-            if len(self._seen) + len(new) > self._MOST:
-                self._seen.clear()
-                self._admitted.clear()
-                new = distinct
-            self._seen |= new
-            self._admitted.update(pair for pair in new if self._admits(*pair))
-        admitted = self._admitted
-        return [i for i, pair in enumerate(pairs) if pair in admitted]
-
-
-_PAIR = attrgetter("eventSource", "eventName")
 
 
 def selection(rules: Sequence[Rule]) -> Selection:

@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter
-from typing import cast
 
 import duckdb
 import msgspec
@@ -138,7 +136,7 @@ class Stage:
         self._times: list[str] = []  # event times read since the last output
         self._dynamodb: Counter[tuple[str | None, str | None]] = Counter()
         self._dynamodb_times: list[str] = []
-        self._dynamodb_places: Counter[tuple[str | None, str | None]] = Counter()
+        self._dynamodb_places: Counter[tuple[str, str]] = Counter()
 
     def run(self, blobs: Iterable[Blob], report: Report | None = None) -> Iterator[StageOutput]:
         """Outputs per batch; with no `report`, problems travel in the outputs."""
@@ -173,7 +171,7 @@ class Stage:
         out.latest = _latest(self._times)
         out.dynamodb = _categories(self._dynamodb)
         out.dynamodb_times = _intervals(self._dynamodb_times)
-        out.dynamodb_places, self._dynamodb_places = _places(self._dynamodb_places), Counter()
+        out.dynamodb_places, self._dynamodb_places = self._dynamodb_places, Counter()
         self._times, self._dynamodb, self._dynamodb_times = [], Counter(), []
         out.files_read, report.files_read = report.files_read, 0
         out.records_normalized, report.records_normalized = report.records_normalized, 0
@@ -181,12 +179,13 @@ class Stage:
 
     def _select(self, records: list[Record]) -> list[int]:
         self._pending.events += len(records)
-        self._times += map(_TIME, records)
+        self._times += [r.eventTime for r in records]
         dynamodb = [r for r in records if r.eventSource == DYNAMODB]
-        if dynamodb:  # attrgetter builds the tuples in C: a generator costs twice as much
-            self._dynamodb.update(map(_CATEGORY_ACTION, dynamodb))
-            self._dynamodb_times += map(_TIME, dynamodb)
-            self._dynamodb_places.update(map(_PLACE, dynamodb))
+        self._dynamodb.update((r.eventCategory, r.eventName) for r in dynamodb)
+        self._dynamodb_times += [r.eventTime for r in dynamodb]
+        self._dynamodb_places.update(
+            (r.recipientAccountId or "", r.awsRegion or "") for r in dynamodb
+        )
         return self._pick(records)
 
     def _matches(
@@ -219,21 +218,6 @@ def kept_matches(
     if not len(wanted):
         return matched, None, hits
     return matched, evidence.pack(items(wanted.to_pylist())), hits
-
-
-_TIME = attrgetter("eventTime")
-_CATEGORY_ACTION = attrgetter("eventCategory", "eventName")
-_PLACE = attrgetter("recipientAccountId", "awsRegion")
-
-
-def _places(seen: Counter[tuple[str | None, str | None]]) -> Counter[tuple[str, str]]:
-    """(account, region) counts with a missing one named ""."""
-    if all(account is not None and region is not None for account, region in seen):
-        return cast(Counter[tuple[str, str]], seen)
-    places: Counter[tuple[str, str]] = Counter()
-    for (account, region), count in seen.items():
-        places[account or "", region or ""] += count
-    return places
 
 
 def _merged(out: StageOutput, rest: StageOutput) -> StageOutput:
