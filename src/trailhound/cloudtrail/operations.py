@@ -156,7 +156,7 @@ def _statements(request: object) -> Iterator[str]:
 
 def _member(value: object, key: str) -> Any:
     """A member by its name with either case of the first letter (real samples use both)."""
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         return None
     found = value.get(key)
     return found if found is not None else value.get(key[0].upper() + key[1:])
