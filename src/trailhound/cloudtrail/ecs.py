@@ -804,7 +804,11 @@ def _tables(rows: _Rows, resources: _Distinct[_Resources | None]) -> list[list[s
     known: dict[tuple[bytes, bytes, tuple[str, ...]], list[str] | None] = {}
     for i in pc.indices_nonzero(candidates).to_pylist():
         record = rows.records[i]
-        if dynamodb.wants_tables(sources[i], partial(bytes, record.requestParameters)):
+        source = sources[i]
+        # DynamoDB's own calls always may: asked first, it spares a call and a partial per row
+        if source in dynamodb.DYNAMODB_SOURCES or dynamodb.wants_tables(
+            source, partial(bytes, record.requestParameters)
+        ):
             key = (bytes(record.requestParameters), bytes(record.responseElements),
                    in_resources[i])  # fmt: skip
             short = len(key[0]) + len(key[1]) <= _SHORT_MEMBERS
