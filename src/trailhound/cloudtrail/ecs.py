@@ -307,9 +307,12 @@ class _Rows:
         return self._at("additional", i) or payload_of(self.records[i].additionalEventData)
 
     def value_at(self, member: str, raw: msgspec.Raw, i: int) -> Any:
-        """A member's parsed value, without rendering its text unless that is already done."""
+        """A member's parsed value, without rendering its text unless that is already done.
+        As read, whether or not its text is built: Elastic's cleaning (which drops "-" and
+        empty values) must not change what trailhound derives from it, such as a batch's
+        operations, or the full and the partial normalizers would disagree."""
         parsed = self._at(member, i)
-        if parsed is not None:
+        if parsed is not None and not parsed.cleaned:
             return parsed.value
         if not raw or raw == NULL_RAW:
             return None
@@ -324,7 +327,7 @@ class _Rows:
         sure to show the same (`payloads.outline`): a batch's 25 items cost a fifth as much."""
         raw = self.records[i].requestParameters
         if ("request", i) in self._values or self._at("request", i) is not None:
-            return self.value_at("request", raw, i)
+            return self.value_at("request", raw, i)  # parsed already
         value = self._values.get(("outline", i), _UNREAD)
         if value is _UNREAD:
             value = outline(bytes(raw), _REQUEST_ITEMS) if raw and raw != NULL_RAW else None

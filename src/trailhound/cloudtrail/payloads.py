@@ -38,6 +38,8 @@ class Payload(msgspec.Struct, frozen=True, gc=False):
     flattened: str | None = None
     users: tuple[str, ...] = ()
     note: str | None = None  # what reading it had to change, if anything
+    # `value` lost what Elastic drops (or was cut): not the member as `parsed_value` reads it
+    cleaned: bool = False
 
 
 ABSENT_PAYLOAD: Final = Payload()
@@ -87,8 +89,11 @@ def _parsed_payload(raw: bytes) -> Payload:
         pass
     value = _cleaned(parsed)
     if value is _DROP:
-        return ABSENT_PAYLOAD
-    return rendered(value, java_plain(value))
+        return _CLEANED_AWAY
+    return msgspec.structs.replace(rendered(value, java_plain(value)), cleaned=True)
+
+
+_CLEANED_AWAY: Final = Payload(cleaned=True)
 
 
 def parsed_value(raw: bytes) -> Any:
@@ -168,9 +173,8 @@ def _listed(numbers: list[str]) -> str:
 def _noted(parsed: Any, note: str | None) -> Payload:
     value = _cleaned(parsed)
     if value is _DROP:
-        return Payload(note=note)
-    done = rendered(value, java_plain(value))
-    return msgspec.structs.replace(done, note=note) if note else done
+        return Payload(note=note, cleaned=True)
+    return msgspec.structs.replace(rendered(value, java_plain(value)), note=note, cleaned=True)
 
 
 def _may_nest_deeper(raw: bytes) -> bool:
