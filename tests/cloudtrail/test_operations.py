@@ -111,3 +111,33 @@ def test_partiql_batches_give_one_value_per_statement() -> None:
 def test_calls_that_touch_no_item() -> None:
     assert operations("DescribeTable", {"tableName": "T"}) == []
     assert operations("BatchWriteItem", None) == []
+
+
+def test_the_full_and_the_partial_normalizer_derive_alike_from_what_elastic_drops() -> None:
+    # Elastic's cleaning drops "-", "" and "none" values from the request's text columns; a
+    # delete whose key is "-" is still a delete, and a table named "-" still a table
+    requests = [
+        {"requestItems": {"T": [{"deleteRequest": {"key": {"id": "-"}}},
+                                {"deleteRequest": {"key": {"id": "7"}}}]}},
+        {"requestItems": {"T": [{"putRequest": {"item": {"a": ""}}}], "U": []}},
+        {"tableName": "-", "key": {"id": "none"}},
+        {"requestItems": {"T": [{"deleteRequest": {"key": {"id": "-"}}}]}, "n": 1e999},
+    ]  # fmt: skip
+    actions = ["BatchWriteItem", "BatchWriteItem", "DeleteItem", "BatchWriteItem"]
+    records = [
+        record_from_object({
+            "eventTime": "2026-03-02T09:30:00Z", "eventSource": "dynamodb.amazonaws.com",
+            "eventName": action, "eventID": f"e{n}", "requestParameters": request,
+        })
+        for n, (action, request) in enumerate(zip(actions, requests, strict=True))
+    ]  # fmt: skip
+    fields = ["aws.dynamodb.operations", "aws.dynamodb.table_name"]
+    now = datetime.now(UTC)
+    full = normalize(records, ingested=now, enricher=Enricher.create()).batch
+    some = normalize(records, ingested=now, enricher=Enricher.create(), fields=fields).batch
+    for name in fields:
+        assert full.column(name).to_pylist() == some.column(name).to_pylist(), name
+    assert full.column("aws.dynamodb.operations").to_pylist() == [
+        ["delete", "delete"], ["put"], ["delete"], ["delete"],
+    ]  # fmt: skip
+    assert full.column("aws.dynamodb.table_name").to_pylist()[:3] == [["T"], ["T", "U"], ["-"]]

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from fuzz.profiles import fuzz
 from trailhound.cloudtrail import reader
 from trailhound.cloudtrail.ecs import Normalized
 from trailhound.cloudtrail.geo import Enricher
@@ -93,3 +96,19 @@ def _problems(report: Report) -> list[tuple[str, str | None, str | None, str]]:
 
 def _table(parts: list[Selected]) -> pa.Table:
     return pa.Table.from_batches([p.batch for p in parts])
+
+
+@fuzz()
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", None]), st.sampled_from(["X", "Y", "Z"]))))
+def test_records_are_grouped_by_their_columns_in_order_of_first_appearance(
+    pairs: list[tuple[str | None, str]],
+) -> None:
+    def columns_for(source: str | None, action: str | None) -> frozenset[str]:
+        return frozenset({"event.id"} if source == "a" or action == "Z" else {"user.name"})
+
+    records = [Record(eventTime="t", eventSource=s, eventName=a) for s, a in pairs]
+    expected: dict[frozenset[str], list[int]] = {}
+    for i, (source, action) in enumerate(pairs):
+        expected.setdefault(columns_for(source, action), []).append(i)
+    groups = PartialNormalizer(columns_for)._groups(records)
+    assert list(groups.items()) == list(expected.items())

@@ -7,14 +7,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+from hypothesis import given
+from hypothesis import strategies as st
 
+from fuzz.profiles import fuzz
 from support.events import T0, batch, event
 from support.rules import action, match, rule
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.reader import read_events
 from trailhound.cloudtrail.report import Report
-from trailhound.engine.filtering import FilterPlan, Matcher
+from trailhound.engine.filtering import FilterPlan, Matcher, _codes, _groups
 from trailhound.engine.udfs import register
 from trailhound.rules import kql_ast as k
 from trailhound.rules.loader import load_rules, shipped_pack_dir
@@ -140,3 +144,36 @@ def test_matchers_come_and_go_on_one_connection() -> None:
     events = batch([event(1, timedelta(minutes=1), "Scan")])
     for _ in range(50):
         assert matched(Matcher(plan, con), events) == {("scans", 0, 0)}
+
+
+_ITEMS = st.sampled_from(["", "a", "b", "\x1f", "a\x1fb", "put", "Orders"]) | st.none()
+_LISTS = st.none() | st.lists(_ITEMS, max_size=3)
+
+
+@fuzz()
+@given(st.lists(_LISTS, max_size=30))
+def test_list_values_group_exactly_as_equal_lists(lists: list[list[str | None] | None]) -> None:
+    # rows are grouped by codes; a list column (table names, operations) is coded by its
+    # joined text where that is exact: [] and [""], a separator or a null inside, nulls
+    codes, bound = _codes(pa.array(lists, pa.list_(pa.string())))
+    assert all(0 <= c <= bound for c in codes)
+    for i, one in enumerate(lists):
+        for j, other in enumerate(lists):
+            assert (codes[i] == codes[j]) == (one == other), (one, other)
+
+
+@fuzz(0.3)
+@given(st.integers(1, 60), st.lists(st.integers(0, 2**32), min_size=1, max_size=150))
+def test_rows_group_by_their_whole_combination_of_values(kinds: int, seeds: list[int]) -> None:
+    # twelve columns of up to 60 values: more combinations than a 64-bit key can number
+    # without renumbering on the way
+    columns = [f"c{n}" for n in range(12)]
+    rows = [[None if s % 7 == n else f"v{(s >> n) % kinds}" for n in range(12)] for s in seeds]
+    table = pa.RecordBatch.from_pylist([dict(zip(columns, r, strict=True)) for r in rows])
+    picked = np.arange(len(rows))
+    group, first = _groups(table, columns, picked)
+    for i, one in enumerate(rows):
+        assert rows[first[group[i]]] == one
+        assert first[group[i]] == rows.index(one)
+        for j, other in enumerate(rows):
+            assert (group[i] == group[j]) == (one == other)

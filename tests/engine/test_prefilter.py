@@ -8,11 +8,15 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from hypothesis import given
+from hypothesis import strategies as st
 
+from fuzz.profiles import fuzz
 from support.rules import match, rule
 from trailhound.cloudtrail.ecs import normalize
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.reader import read_events
+from trailhound.cloudtrail.record import Record
 from trailhound.cloudtrail.report import Report
 from trailhound.engine.filtering import FilterPlan, Matcher
 from trailhound.engine.prefilter import column_plan, selection
@@ -132,3 +136,18 @@ def test_normalize_with_fields_leaves_the_rest_null(shared_data: Path) -> None:
             else pa.nulls(len(records), full.schema.field(name).type)
         )
         assert some.column(name).equals(expected), name
+
+
+_PAIRS = st.tuples(
+    st.sampled_from(["dynamodb.amazonaws.com", "kms.amazonaws.com", "s3.amazonaws.com", None]),
+    st.sampled_from(["DeleteTable", "Decrypt", "GetObject", "Scan", "Other"]),
+)
+
+
+@fuzz()
+@given(st.lists(_PAIRS, max_size=30))
+def test_the_picker_picks_what_the_selection_admits(pairs: list[tuple[str | None, str]]) -> None:
+    chosen = selection(shipped())
+    records = [Record(eventTime="t", eventSource=p, eventName=a) for p, a in pairs]
+    expected = [i for i, (p, a) in enumerate(pairs) if chosen.admits(p, a)]
+    assert chosen.picker()(records) == expected

@@ -160,3 +160,24 @@ def test_file_urls_read_like_paths(tmp_path: Path) -> None:
 def test_an_unknown_scheme_is_a_clear_error() -> None:
     with pytest.raises(InputError, match=r"no source reads gopher:// \(known: file"):
         open_sources(["gopher://x"])
+
+
+@pytest.mark.parametrize("size", [1, 4_000, READ_SIZE - 1, READ_SIZE, READ_SIZE + 1, 3 * READ_SIZE])
+def test_files_of_any_size_read_whole_plain_or_gzip(tmp_path: Path, size: int) -> None:
+    # a small file is read in one read of its size; the rest in steps: the same bytes either way
+    data = (b'{"n": 12345}\n' * (size // 13 + 1))[:size]
+    (tmp_path / "plain.json").write_bytes(data)
+    (tmp_path / "packed.json.gz").write_bytes(gzip.compress(data))
+    (tmp_path / "two.json.gz").write_bytes(gzip.compress(data) + gzip.compress(b"tail\n"))
+    contents = {Path(b.name).name: _content(b) for b in open_source(str(tmp_path)).blobs()}
+    assert contents == {"plain.json": data, "packed.json.gz": data, "two.json.gz": data + b"tail\n"}
+
+
+def test_a_gzip_file_whose_trailer_misstates_its_size_is_corrupt(tmp_path: Path) -> None:
+    # the trailer's size bounds a small file's inflation: a wrong one is damage, not a cut
+    data = b"".join(b"line %d\n" % i for i in range(2000))
+    for wrong in (len(data) - 1, len(data) + 1, 1):
+        packed = gzip.compress(data)[:-4] + wrong.to_bytes(4, "little")
+        (tmp_path / "lying.json.gz").write_bytes(packed)
+        with pytest.raises(Corrupt):
+            _content(next(iter(open_source(str(tmp_path / "lying.json.gz")).blobs())))

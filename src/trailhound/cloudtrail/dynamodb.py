@@ -102,15 +102,21 @@ def table_names(request: object, response: object = None, also: Iterable[str] = 
     """Table names in order of appearance, without repeats: from the request, then from the
     table description in the response, then `also` (the resources' tables)."""
     found: dict[str, None] = {}
-    if isinstance(request, Mapping):
+    # parsed JSON holds dicts (and None): tested first, a Mapping check costs several times more
+    if type(request) is dict or (request is not None and isinstance(request, Mapping)):
         _from_request(request, found)
-    if isinstance(response, Mapping):
+    if type(response) is dict or (response is not None and isinstance(response, Mapping)):
         for key in _RESPONSE_DESCRIPTIONS:
             described = response.get(key)
-            if isinstance(described, Mapping):
+            if type(described) is dict or isinstance(described, Mapping):
                 _from_request(described, found)
     _add_all(found, also)
     return list(found)
+
+
+def names_tables_only_in_request_items(request: Mapping[str, Any]) -> bool:
+    """Whether `table_names` reads no member of this request but its `requestItems`."""
+    return all(_ROLES.get(key, _Role.REQUEST_ITEMS) is _Role.REQUEST_ITEMS for key in request)
 
 
 def resource_tables(resources: Iterable[tuple[str | None, str | None]]) -> list[str]:

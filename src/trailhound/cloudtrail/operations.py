@@ -75,6 +75,8 @@ def fill(cols: Columns, rows: Rows) -> None:
             reader = _READERS.get(actions[i])
             if reader is _single:  # one item whatever the request says: no need to parse it
                 found[i] = _single(None, actions[i])
+            elif reader is _batch_write:
+                found[i] = _batch_write(rows.request_items_at(i), actions[i]) or None
             elif reader is not None:
                 request = rows.value_at("request", rows.records[i].requestParameters, i)
                 found[i] = reader(request, actions[i]) or None
@@ -92,12 +94,9 @@ def _single(request: object, action: str) -> list[str]:
 
 
 def _batch_write(request: object, action: str) -> list[str]:
-    return [
-        _WRITE_REQUESTS[kind]
-        for entry in _each(_member(request, "requestItems"), by_table=True)
-        for kind in entry
-        if kind in _WRITE_REQUESTS
-    ]
+    kinds = _WRITE_REQUESTS
+    entries = _each(_member(request, "requestItems"), by_table=True)
+    return [kinds[kind] for entry in entries for kind in entry if kind in kinds]
 
 
 def _batch_get(request: object, action: str) -> list[str]:
@@ -157,18 +156,23 @@ def _statements(request: object) -> Iterator[str]:
 
 def _member(value: object, key: str) -> Any:
     """A member by its name with either case of the first letter (real samples use both)."""
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         return None
     found = value.get(key)
     return found if found is not None else value.get(key[0].upper() + key[1:])
 
 
-def _each(value: object, *, by_table: bool = False) -> Iterator[Mapping[str, Any]]:
+def _each(value: object, *, by_table: bool = False) -> list[Mapping[str, Any]]:
     """The entries of a list, or of every table's list in a {table: [...]} map."""
-    lists = value.values() if by_table and isinstance(value, Mapping) else [value]
-    for entries in lists:
-        if isinstance(entries, list):
-            yield from (e for e in entries if isinstance(e, Mapping))
+    lists = value.values() if by_table and isinstance(value, Mapping) else (value,)
+    # parsed JSON holds dicts: tested first, as a Mapping check costs several times more
+    return [
+        entry
+        for entries in lists
+        if isinstance(entries, list)
+        for entry in entries
+        if type(entry) is dict or isinstance(entry, Mapping)
+    ]
 
 
 _READERS: Final[dict[str, Callable[[object, str], list[str]]]] = {

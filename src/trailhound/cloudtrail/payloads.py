@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Final
@@ -37,6 +38,8 @@ class Payload(msgspec.Struct, frozen=True, gc=False):
     flattened: str | None = None
     users: tuple[str, ...] = ()
     note: str | None = None  # what reading it had to change, if anything
+    # `value` lost what Elastic drops (or was cut): not the member as `parsed_value` reads it
+    cleaned: bool = False
 
 
 ABSENT_PAYLOAD: Final = Payload()
@@ -86,19 +89,60 @@ def _parsed_payload(raw: bytes) -> Payload:
         pass
     value = _cleaned(parsed)
     if value is _DROP:
-        return ABSENT_PAYLOAD
-    return rendered(value, java_plain(value))
+        return _CLEANED_AWAY
+    return msgspec.structs.replace(rendered(value, java_plain(value)), cleaned=True)
+
+
+_CLEANED_AWAY: Final = Payload(cleaned=True)
 
 
 def parsed_value(raw: bytes) -> Any:
-    """The member's value alone, without its texts, bounded as `payload`'s is."""
+    """The member's value alone, without its texts, bounded as `payload`'s is, and not cleaned
+    (as `payload`'s value is) whichever reader takes it; None for text no reader takes."""
     try:
         parsed = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return _unusual_payload(raw).value
+        try:
+            parsed = json.loads(raw)  # numbers beyond a double's range, or not UTF-8
+        except (ValueError, RecursionError):
+            return None
     if _may_nest_deeper(raw) and _deeper_than(parsed, MAX_DEPTH):
         return _cut(parsed, MAX_DEPTH)
     return parsed
+
+
+def outline(raw: bytes, decoders: Mapping[str, msgspec.json.Decoder[Any]]) -> dict[str, Any] | None:
+    """An object member read only as deep as a reader looks: the members named in `decoders`
+    decoded by them (whose types leave what is not read as `msgspec.Raw`: checked, not built),
+    the others left raw. None when it is not an object of that shape, or not sure to read as
+    `parsed_value` reads it.
+
+    What it shows is what `parsed_value` shows. msgspec checks the syntax of what it skips
+    (tested) and takes only valid JSON; of that, orjson refuses numbers beyond a double's range
+    and bytes that are not UTF-8, and `parsed_value` then reads the text with Python's reader,
+    which takes any valid JSON. ASCII alone is outlined, so both read the same text; fewer
+    than `_OUTLINE_BRACKETS` brackets keep the nesting below every reader's limit; and where a
+    name repeats, all keep the last value at the first one's place. `parsed_value`'s cut at
+    `MAX_DEPTH` changes nothing a few levels down, where a decoder here reads."""
+    if not raw.isascii() or raw.count(b"{") + raw.count(b"[") >= _OUTLINE_BRACKETS:
+        return None
+    try:
+        members = _RAW_MEMBERS.decode(raw)
+        return {
+            name: _decoded(decoders[name], value) if name in decoders else value
+            for name, value in members.items()
+        }
+    except (msgspec.MsgspecError, RecursionError):
+        return None
+
+
+_RAW_MEMBERS: Final = msgspec.json.Decoder(dict[str, msgspec.Raw])
+# nesting is at most this deep: far below orjson's limit (1,024) and Python's recursion limit
+_OUTLINE_BRACKETS: Final = 500
+
+
+def _decoded(decoder: msgspec.json.Decoder[Any], raw: msgspec.Raw) -> Any:
+    return None if raw == NULL_RAW else decoder.decode(raw)  # a union with None costs more
 
 
 def _unusual_payload(raw: bytes) -> Payload:
@@ -129,9 +173,8 @@ def _listed(numbers: list[str]) -> str:
 def _noted(parsed: Any, note: str | None) -> Payload:
     value = _cleaned(parsed)
     if value is _DROP:
-        return Payload(note=note)
-    done = rendered(value, java_plain(value))
-    return msgspec.structs.replace(done, note=note) if note else done
+        return Payload(note=note, cleaned=True)
+    return msgspec.structs.replace(rendered(value, java_plain(value)), note=note, cleaned=True)
 
 
 def _may_nest_deeper(raw: bytes) -> bool:

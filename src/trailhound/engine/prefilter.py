@@ -65,8 +65,16 @@ class Selection:
             providers = frozenset(p for p, _ in self.pairs)
             return lambda records: [i for i, r in enumerate(records) if r.eventSource in providers]
         admits = self.admits
+        providers = frozenset(p for p, _ in self.pairs)
+        if None in providers:
+            return lambda records: [
+                i for i, r in enumerate(records) if admits(r.eventSource, r.eventName)
+            ]
+        # most records come from services no rule reads: one set lookup rejects them
         return lambda records: [
-            i for i, r in enumerate(records) if admits(r.eventSource, r.eventName)
+            i
+            for i, r in enumerate(records)
+            if r.eventSource in providers and admits(r.eventSource, r.eventName)
         ]
 
     def admits(self, provider: str | None, action: str | None) -> bool:
