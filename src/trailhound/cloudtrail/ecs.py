@@ -950,8 +950,7 @@ def to_documents(batch: pa.RecordBatch) -> Iterator[dict[str, Any]]:
     """Nested ECS documents, one per row, without empty fields, as Elastic would store them.
 
     Built a column at a time, in schema order, so every document gets its keys in that order:
-    evidence batches leave most of the schema's columns empty, and a dict per row of every
-    column, walked value by value, cost more than the documents themselves."""
+    a dict per row of every column, walked value by value, cost more than the documents."""
     n = batch.num_rows
     documents: list[dict[str, Any]] = [{} for _ in range(n)]
     nodes: dict[tuple[str, ...], list[dict[str, Any] | None]] = {(): list(documents)}
