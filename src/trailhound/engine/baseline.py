@@ -168,21 +168,22 @@ def _judge(
     window = windows.setdefault(start, Window())
     history = _history(windows, start, spans)
     bar = _bar(spec, history) if _warm(history, start, spans) else None
-    before = window.count
+    earlier = window.count  # counted by earlier runs
     first = int(rows.ts[a])  # rows are in time order
     window.first = first if window.first is None else min(window.first, first)
-    window.count = before + int(rows.before[b] - rows.before[a])
+    window.count = earlier + int(rows.before[b] - rows.before[a])
     if bar is None or window.alerted:
         return None
     # the first row whose count reaches the bar (counts only grow), then the first that adds
     # to the count: a window already at its bar alerts at its next counted event
-    reached = a + int(np.searchsorted(rows.before[a + 1 : b + 1], bar - before + rows.before[a]))
+    wanted = bar - earlier + rows.before[a]
+    reached = a + int(np.searchsorted(rows.before[a + 1 : b + 1], wanted))
     counting = np.flatnonzero(rows.weight[reached:b] > 0)
     if not len(counting):
         return None
     window.alerted = True
     at = reached + int(counting[0])
-    return at, before + int(rows.before[at + 1] - rows.before[a])
+    return at, earlier + int(rows.before[at + 1] - rows.before[a])
 
 
 def _history(windows: dict[int, Window], start: int, spans: _Spans) -> list[tuple[int, int]]:
