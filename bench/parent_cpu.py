@@ -3,8 +3,9 @@
     python bench/parent_cpu.py CORPUS_DIR [WORKERS]
 
 Runs `bench/phases.py` (the scan through the library, shipped pack, fresh state, WORKERS
-processes, 2 by default) with CPU timers (process time: every thread of the parent, DuckDB's
-included, not the workers) around the steps of `Detector.finish` and around storing matches,
+processes, 2 by default, then delivery to a JSON lines file) with CPU timers (process time:
+every thread of the parent, DuckDB's included, not the workers) around the steps of
+`Detector.finish`, around storing matches and around delivering,
 and prints them as one JSON line with the parent's whole CPU time. On a shared machine compare
 two versions by these figures in alternating runs, not by wall time.
 """
@@ -23,7 +24,8 @@ from typing import Any
 
 from trailhound.cloudtrail import documents
 from trailhound.engine import detector
-from trailhound.state import counted, ledger
+from trailhound.pipeline import deliver
+from trailhound.state import counted, ledger, outbox
 
 
 def _timed(spent: Counter[str], label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -41,7 +43,8 @@ def _instrument(spent: Counter[str]) -> None:
     steps = ["finish", "_store_pending", "_evidence_documents", "_raw_records", "_record", "_alert"]
     for name in steps:
         setattr(detector.Detector, name, _timed(spent, name, getattr(detector.Detector, name)))
-    places = [(counted, "first_counts"), (ledger, "record"), (documents, "_rebuilt")]
+    places = [(counted, "first_counts"), (ledger, "record"), (documents, "_rebuilt"),
+              (deliver, "deliver"), (outbox, "pending")]  # fmt: skip
     for module, name in places:
         setattr(module, name, _timed(spent, name, getattr(module, name)))
     evaluators = detector._EVALUATORS  # a benchmark may look inside

@@ -229,6 +229,7 @@ def _fixed_costs(corpus: Corpus, workers: int, scratch: Path) -> list[tuple[str,
         ("start-up: `trailhound scan` of one small file, whole process (s)", started.seconds),
         (f"end of run: deciding at {corpus.events:,} events, `Detector.finish` (s)",
          timed["finish"]),
+        ("end of run: delivering its alerts to a JSON lines file (s)", timed["deliver"]),
         ("the same scan through the library, all of it (s)", timed["scan"]),
     ]  # fmt: skip
 

@@ -54,8 +54,8 @@ def json_bytes(value: Any, default: Callable[[Any], Any] | None = None) -> bytes
         data = json.dumps(
             value, ensure_ascii=False, separators=(",", ":"), default=default or str
         ).encode()
-    if _UNSAFE_UTF8.search(data) is None:
-        return data
+    if (data.isascii() and b"\x7f" not in data) or _UNSAFE_UTF8.search(data) is None:
+        return data  # ASCII text (most alerts) is checked at memory speed, not by the regex
     return _UNSAFE_UTF8.sub(_json_escape, data)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from trailhound.escaping import json_bytes
 from trailhound.state import ledger, outbox
 from trailhound.state.store import Store
 
@@ -50,5 +51,30 @@ def test_alerts_far_larger_than_the_memory_limit_are_listed_and_handed_to_output
         assert [p.alert_id for p in waiting] == [e.alert_id for e in reversed(entries)]
         assert waiting[17].alert == dict(entries[-18].alert)
         assert len(ledger.stored(store, pending_only=True)) == 1_500
+    finally:
+        store.close()
+
+
+def test_an_output_gets_the_stored_text_in_time_then_rule_name_order(tmp_path: Path) -> None:
+    """What waits for an output is the JSON the ledger stored, escaped once, unparsed until an
+    output asks for fields; alerts of one instant come in the order of their rules' names."""
+    store = Store.open(tmp_path / "state.duckdb")
+    try:
+        names = ["Zeta", "Alpha \u202e", "Mid", "Alpha \u202e"]
+        evidence = [{"note": "caf\u00e9 \u202e"}]
+        entries = [
+            ledger.Entry(f"id{i}", f"r{i}", 7 if i else 9,
+                         {"id": f"id{i}", "rule": {"name": n}, "evidence": evidence}, ("f",))
+            for i, n in enumerate(names)
+        ]  # fmt: skip
+        with store.transaction():
+            ledger.record(store, entries)
+        waiting = outbox.pending(store, "f")
+        assert [p.alert_id for p in waiting] == ["id1", "id3", "id2", "id0"]
+        for item in waiting:
+            stored = entries[int(item.alert_id[2:])].alert
+            assert item.text == json_bytes(stored)
+            assert b"\\u202e" in item.text and "\u202e".encode() not in item.text
+            assert item.alert == stored
     finally:
         store.close()

@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property, partial
+from functools import cache, cached_property, partial
 from operator import attrgetter, itemgetter
 from typing import Any, Final, Generic, TypeVar
 
@@ -978,35 +978,67 @@ _RESOURCE_KEYS: Final = tuple(zip(("arn", "type", "account_id"), _RESOURCE_COLUM
 
 
 def to_documents(batch: pa.RecordBatch) -> Iterator[dict[str, Any]]:
-    """Nested ECS documents, one per row, without empty fields, as Elastic would store them."""
-    plan = [
-        (name, tuple(name.split(".")), BY_NAME[name].kind)
-        for name in batch.schema.names
-        if name in BY_NAME and name not in _RESOURCE_COLUMNS
+    """Nested ECS documents, one per row, without empty fields, as Elastic would store them.
+
+    Built a column at a time, in schema order, so every document gets its keys in that order:
+    a dict per row of every column, walked value by value, cost more than the documents."""
+    n = batch.num_rows
+    documents: list[dict[str, Any]] = [{} for _ in range(n)]
+    nodes: dict[tuple[str, ...], list[dict[str, Any] | None]] = {(): list(documents)}
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        if name in BY_NAME and name not in _RESOURCE_COLUMNS and column.null_count < n:
+            _fill(nodes, tuple(name.split(".")), BY_NAME[name].kind, column.to_pylist())
+    names = batch.schema.names
+    resources = [
+        (key, batch.column(name).to_pylist() if name in names else [None] * n)
+        for key, name in _RESOURCE_KEYS
     ]
-    for row in batch.to_pylist():
-        document: dict[str, Any] = {}
-        for name, path, kind in plan:
-            value = row[name]
-            if value is None or value == []:
-                continue
-            _put(document, path, _document_value(value, kind))
-        resources = _zip_resources(row)
-        if resources:
-            _put(document, _RESOURCES, resources)
-        yield document
+    _fill(nodes, _RESOURCES, None, [
+        _zip_resources([(key, values[row] or []) for key, values in resources]) or None
+        for row in range(n)
+    ])  # fmt: skip
+    yield from documents
 
 
-def _document_value(value: Any, kind: Kind) -> Any:
-    if kind is Kind.FLATTENED:
-        return parsed_value(value.encode())
-    if kind is Kind.DATE:
-        return format_time(value)
-    return value
+def _fill(
+    nodes: dict[tuple[str, ...], list[dict[str, Any] | None]],
+    path: tuple[str, ...],
+    kind: Kind | None,
+    values: list[Any],
+) -> None:
+    """Put each row's value of one field in its document; a parent object is made when its
+    first value is put, so its place among its siblings is where a row-by-row build puts it."""
+    parent, key = path[:-1], path[-1]
+    convert = _CONVERT.get(kind) if kind is not None else None
+    if kind is Kind.DATE:  # a batch's times repeat (`event.ingested` is one for all)
+        convert = cache(format_time)
+    made = nodes.get(parent)
+    if made is None:
+        made = nodes[parent] = [None] * len(values)
+    for row, value in enumerate(values):
+        if value is None or value == []:
+            continue
+        node = made[row]
+        if node is None:
+            node = _node(nodes, parent, row)
+        node[key] = value if convert is None else convert(value)
 
 
-def _zip_resources(row: dict[str, Any]) -> list[dict[str, str]]:
-    columns = [(key, row.get(name) or []) for key, name in _RESOURCE_KEYS]
+def _node(
+    nodes: dict[tuple[str, ...], list[dict[str, Any] | None]], path: tuple[str, ...], row: int
+) -> dict[str, Any]:
+    made = nodes[path]
+    node = made[row]
+    if node is None:
+        node = made[row] = {}
+        parent = path[:-1]
+        if parent not in nodes:
+            nodes[parent] = [None] * len(made)
+        _node(nodes, parent, row)[path[-1]] = node
+    return node
+
+
+def _zip_resources(columns: list[tuple[str, list[Any]]]) -> list[dict[str, str]]:
     count = max(len(values) for _, values in columns)
     zipped = []
     for i in range(count):
@@ -1018,11 +1050,9 @@ def _zip_resources(row: dict[str, Any]) -> list[dict[str, str]]:
     return zipped
 
 
-def _put(document: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
-    node = document
-    for part in path[:-1]:
-        node = node.setdefault(part, {})
-    node[path[-1]] = value
+_CONVERT: Final[dict[Kind, Callable[[Any], Any]]] = {
+    Kind.FLATTENED: lambda text: parsed_value(text.encode()),
+}
 
 
 def format_time(moment: datetime) -> str:

@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
-from itertools import groupby
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
+import numpy as np
+import numpy.typing as npt
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from trailhound.engine.candidates import Candidate, Outcome
 from trailhound.engine.keys import item_count_sql, keyed_rows_sql
@@ -30,13 +34,7 @@ from trailhound.state.baselines import Window
 from trailhound.state.store import Store
 
 _US = timedelta(microseconds=1)
-
-
-class _Row(NamedTuple):
-    seq: int
-    ts: int
-    event_id: str
-    weight: int
+Ints = npt.NDArray[np.int64]
 
 
 class _Spans(NamedTuple):
@@ -47,6 +45,31 @@ class _Spans(NamedTuple):
     warmup: int
 
 
+@dataclass(frozen=True)
+class _Rows:
+    """The rule's uncounted rows as arrays, in group then time order; `before[i]` is the sum
+    of the weights of the rows before row i, so any run's count is one subtraction."""
+
+    table: pa.Table
+    seq: Ints
+    ts: Ints
+    weight: Ints
+    before: Ints
+    window: Ints  # the start of each row's window
+
+    @classmethod
+    def of(cls, table: pa.Table, window: int) -> _Rows:
+        weight = _ints(table.column("weight"))
+        ts = _ints(table.column("ts"))
+        before = np.concatenate(([0], np.cumsum(weight)))
+        return cls(table, _ints(table.column("seq")), ts, weight, before, ts - ts % window)
+
+    def event_id(self, i: int) -> str:
+        """The event id of row `i` ("" when the event had none)."""
+        value = self.table.column("event_id")[i].as_py()
+        return value if isinstance(value, str) else ""
+
+
 def evaluate(store: Store, rule: Rule, cutoff: int) -> Outcome:
     spec = rule.spec
     assert isinstance(spec, BaselineSpec)
@@ -55,19 +78,29 @@ def evaluate(store: Store, rule: Rule, cutoff: int) -> Outcome:
     order = ", ".join([f"k{i}" for i in range(width)] + ["ts", "event_id", "seq"])
     sql = keyed_rows_sql(spec.fields, ((item_count_sql(spec.count), "weight"),))
     params = {"rule": rule.rule_id, "cutoff": cutoff}
-    rows = _once(baselines.uncounted(store, rule.rule_id, sql, order, params))
+    table = _once(baselines.uncounted(store, rule.rule_id, sql, order, params), width)
     stored = baselines.load(store, rule.rule_id)
     candidates: list[Candidate] = []
     # the newest event time known (a stored window's start stands for its events)
     latest = max((start for g in stored.values() for start in g), default=None)
-    for key_values, group in groupby(rows, key=lambda r: tuple(r[3 : 3 + width])):
-        windows = stored.setdefault(orjson.dumps(key_values).decode(), {})
-        key = tuple(zip(spec.fields, key_values, strict=True))
-        parsed = [_Row(r[0], r[1], r[2] or "", r[3 + width]) for r in group]
-        candidates += _judge(parsed, windows, key, spec, spans)
-        latest = parsed[-1].ts if latest is None else max(latest, parsed[-1].ts)
+    if table.num_rows:
+        rows = _Rows.of(table, spans.window)
+        keys = [table.column(f"k{i}").to_pylist() for i in range(width)]
+        windows: dict[int, Window] = {}
+        key: tuple[tuple[str, str | None], ...] = ()
+        for a, b, first_of_group in _runs(table, rows, width):
+            if first_of_group:
+                values = tuple(column[a] for column in keys)
+                windows = stored.setdefault(orjson.dumps(values).decode(), {})
+                key = tuple(zip(spec.fields, values, strict=True))
+            crossed = _judge(rows, a, b, windows, spec, spans)
+            if crossed is not None:
+                window = windows[int(rows.window[a])]
+                candidates.append(_candidate(key, rows, a, *crossed, window))
+        newest = int(rows.ts.max())
+        latest = newest if latest is None else max(latest, newest)
     if latest is not None:
-        _remember(store, rule.rule_id, stored, rows, min(cutoff, latest), spans)
+        _remember(store, rule.rule_id, stored, table, min(cutoff, latest), spans)
     return Outcome(candidates)
 
 
@@ -75,7 +108,7 @@ def _remember(
     store: Store,
     rule_id: str,
     stored: baselines.Windows,
-    rows: list[Any],
+    rows: pa.Table,
     horizon: int,
     spans: _Spans,
 ) -> None:
@@ -83,45 +116,74 @@ def _remember(
     starts after `horizon`'s, so nothing older than that window's history."""
     forget = horizon - horizon % spans.window - spans.history - spans.window
     baselines.save(store, rule_id, stored, forget_before=forget)
-    counted = [(r[2], r[1]) for r in rows if r[2] is not None]
+    counted = rows.select(["event_id", "ts"]).filter(pc.is_valid(rows.column("event_id")))
     baselines.note_counted(store, rule_id, counted, forget_before=forget)
 
 
-def _once(rows: list[Any]) -> list[Any]:
-    """Rows in order, an event delivered twice in this run kept once per group."""
-    seen: set[tuple[Any, ...]] = set()
-    kept = []
-    for row in rows:
-        ident = (row[2], *row[3:-1])  # event id and group values
-        if row[2] is None or ident not in seen:
-            seen.add(ident)
-            kept.append(row)
-    return kept
+def _once(rows: pa.Table, width: int) -> pa.Table:
+    """Rows in order, an event delivered twice in this run kept once per group (its first)."""
+    named = pc.is_valid(rows.column("event_id")).to_numpy(zero_copy_only=False)
+    if not named.any():
+        return rows
+    ident = ["event_id", *(f"k{i}" for i in range(width))]
+    codes = np.stack([_codes(rows.column(name)) for name in ident], axis=1)[named]
+    _, firsts = np.unique(codes, axis=0, return_index=True)
+    if len(firsts) == len(codes):
+        return rows  # nothing twice: the usual case
+    keep = np.logical_not(named)
+    keep[np.flatnonzero(named)[firsts]] = True
+    return rows.filter(pa.array(keep))
+
+
+def _codes(column: pa.ChunkedArray) -> Ints:
+    """A number per distinct value of a column (-1 for null), equal where the values are."""
+    encoded = column.combine_chunks().dictionary_encode().indices
+    return _ints(pa.chunked_array([pc.fill_null(encoded.cast(pa.int64()), -1)]))
+
+
+def _runs(table: pa.Table, rows: _Rows, width: int) -> Iterator[tuple[int, int, bool]]:
+    """(first row, end, whether it begins a group) of each run of rows of one group and one
+    window, in order."""
+    n = table.num_rows
+    new_group = np.zeros(n, np.bool_)
+    new_group[0] = True
+    for i in range(width):
+        column = table.column(f"k{i}")
+        changed = pc.not_equal(column.slice(1), column.slice(0, n - 1))
+        new_group[1:] |= changed.to_numpy(zero_copy_only=False).astype(np.bool_)
+    new_run = new_group.copy()
+    new_run[1:] |= rows.window[1:] != rows.window[:-1]
+    starts = np.flatnonzero(new_run)
+    ends = np.append(starts[1:], n)
+    yield from zip(starts.tolist(), ends.tolist(), new_group[starts].tolist(), strict=True)
 
 
 def _judge(
-    rows: list[_Row],
-    windows: dict[int, Window],
-    key: tuple[tuple[str, str | None], ...],
-    spec: BaselineSpec,
-    spans: _Spans,
-) -> list[Candidate]:
-    """Count one group's rows into their windows (in time order), alerting where one crosses
-    its bar; `windows` is updated in place."""
-    found: list[Candidate] = []
-    for start, in_window in groupby(rows, key=lambda r: r.ts - r.ts % spans.window):
-        window = windows.setdefault(start, Window())
-        history = _history(windows, start, spans)
-        bar = _bar(spec, history) if _warm(history, start, spans) else None
-        seen: list[_Row] = []
-        for row in in_window:
-            window.count += row.weight
-            window.first = row.ts if window.first is None else min(window.first, row.ts)
-            seen.append(row)
-            if bar is not None and not window.alerted and window.count >= bar and row.weight:
-                window.alerted = True
-                found.append(_candidate(key, seen, window, row))
-    return found
+    rows: _Rows, a: int, b: int, windows: dict[int, Window], spec: BaselineSpec, spans: _Spans
+) -> tuple[int, int] | None:
+    """Count one window's rows `a` to `b` of a group (in time order) into it; returns the row
+    at which it crosses its bar, if it does now, and the window's count there. `windows` is
+    updated in place."""
+    start = int(rows.window[a])
+    window = windows.setdefault(start, Window())
+    history = _history(windows, start, spans)
+    bar = _bar(spec, history) if _warm(history, start, spans) else None
+    earlier = window.count  # counted by earlier runs
+    first = int(rows.ts[a])  # rows are in time order
+    window.first = first if window.first is None else min(window.first, first)
+    window.count = earlier + int(rows.before[b] - rows.before[a])
+    if bar is None or window.alerted:
+        return None
+    # the first row whose count reaches the bar (counts only grow), then the first that adds
+    # to the count: a window already at its bar alerts at its next counted event
+    wanted = bar - earlier + rows.before[a]
+    reached = a + int(np.searchsorted(rows.before[a + 1 : b + 1], wanted))
+    counting = np.flatnonzero(rows.weight[reached:b] > 0)
+    if not len(counting):
+        return None
+    window.alerted = True
+    at = reached + int(counting[0])
+    return at, earlier + int(rows.before[at + 1] - rows.before[a])
 
 
 def _history(windows: dict[int, Window], start: int, spans: _Spans) -> list[tuple[int, int]]:
@@ -147,14 +209,23 @@ def _bar(spec: BaselineSpec, history: list[tuple[int, int]]) -> float:
 
 
 def _candidate(
-    key: tuple[tuple[str, str | None], ...], seen: Iterable[_Row], window: Window, row: _Row
+    key: tuple[tuple[str, str | None], ...], rows: _Rows, a: int, at: int, count: int,
+    window: Window,
 ) -> Candidate:
-    evidence = list(seen)
+    """The alert of a window: the event at `at` crossed its bar, the window then counting
+    `count`; its evidence is the window's events of this run up to it."""
+    evidence = rows.seq[a : at + 1].tolist()
+    first = int(rows.ts[a])
     return Candidate(
         key,
-        [r.seq for r in evidence],
-        [row.event_id],  # the event that crossed the bar identifies the alert
-        time=row.ts,
-        first_time=window.first if window.first is not None else row.ts,
-        absorbed=window.count - len(evidence),  # what the window counted beyond this evidence
+        evidence,
+        [rows.event_id(at)],  # the event that crossed the bar identifies the alert
+        time=int(rows.ts[at]),
+        first_time=window.first if window.first is not None else first,
+        absorbed=count - len(evidence),  # what the window counted beyond this evidence
     )
+
+
+def _ints(column: pa.ChunkedArray) -> Ints:
+    values: Ints = column.to_numpy().astype(np.int64, copy=False)
+    return values

@@ -354,12 +354,16 @@ def _investigation(
 
 
 def _lookup(doc: Mapping[str, Any], dotted: str) -> list[str]:
+    # documents are plain dicts (`to_documents`): checking for `dict` is many times cheaper
+    # than for the `Mapping` ABC, and this runs for every field of every evidence document
     node: Any = doc
     for part, rest in _steps(dotted):
-        if isinstance(node, Mapping) and rest in node:  # a dotted key holds the rest
+        if not isinstance(node, dict):
+            return []
+        if rest in node:  # a dotted key holds the rest
             node = node[rest]
             break
-        if not isinstance(node, Mapping) or part not in node:
+        if part not in node:
             return []
         node = node[part]
     if node is None:

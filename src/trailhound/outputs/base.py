@@ -15,11 +15,13 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import orjson
+
 from trailhound.errors import ConfigError
+from trailhound.escaping import json_bytes
 
 SEVERITIES = ("low", "medium", "high", "critical")
 
@@ -34,13 +36,46 @@ TYPES: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
 class Pending:
-    """An alert waiting in the outbox for one output."""
+    """An alert waiting in the outbox for one output: its `alert` (as `Alert.to_dict()` made
+    it) or its JSON `text` as the ledger stored it, each made from the other only when asked
+    for. Outputs that write JSON write the text as it is; parsing thousands of alerts with
+    their evidence only to serialize them again cost as much as the rest of delivering."""
 
-    alert_id: str
-    alert: Mapping[str, Any]  # as `Alert.to_dict()` made it
-    attempts: int = 0  # deliveries tried by earlier runs
+    __slots__ = ("_alert", "_text", "alert_id", "attempts")
+
+    def __init__(
+        self,
+        alert_id: str,
+        alert: Mapping[str, Any] | None = None,
+        attempts: int = 0,  # deliveries tried by earlier runs
+        *,
+        text: bytes | None = None,
+    ) -> None:
+        if alert is None and text is None:
+            raise TypeError("Pending needs the alert or its JSON text")
+        self.alert_id = alert_id
+        self.attempts = attempts
+        self._alert = alert
+        self._text = text
+
+    @property
+    def alert(self) -> Mapping[str, Any]:
+        if self._alert is None:
+            assert self._text is not None
+            self._alert = orjson.loads(self._text)
+        return self._alert
+
+    @property
+    def text(self) -> bytes:
+        """The alert as compact JSON, safe to show (`trailhound.escaping.json_bytes`)."""
+        if self._text is None:
+            assert self._alert is not None
+            self._text = json_bytes(self._alert)
+        return self._text
+
+    def __repr__(self) -> str:
+        return f"Pending({self.alert_id!r}, attempts={self.attempts})"
 
 
 # Called once per alert as soon as its fate is known: None when delivered, else the reason it

@@ -41,7 +41,7 @@ class JsonLinesFile:
             with self.path.open("ab") as file:
                 for item in pending:
                     if item.alert_id not in present:
-                        file.write(json_bytes(item.alert) + b"\n")
+                        file.write(item.text + b"\n")
                 file.flush()
                 os.fsync(file.fileno())
         except OSError as err:

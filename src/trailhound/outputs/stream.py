@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from trailhound.errors import ConfigError
-from trailhound.escaping import json_bytes
 from trailhound.outputs.base import Pending, Report, min_severity, severity_rank
 
 FORMATS = ("table", "jsonl", "json")
@@ -79,12 +78,12 @@ Piece = tuple[bytes, list[int]]
 
 def _lines(stream: TextIO, pending: Sequence[Pending]) -> Iterator[Piece]:
     for start in range(0, len(pending), _FLUSH_EVERY):
-        lines = [json_bytes(p.alert) + b"\n" for p in pending[start : start + _FLUSH_EVERY]]
+        lines = [p.text + b"\n" for p in pending[start : start + _FLUSH_EVERY]]
         yield b"".join(lines), [len(line) for line in lines]
 
 
 def _array(stream: TextIO, pending: Sequence[Pending]) -> Iterator[Piece]:
-    data = json_bytes([p.alert for p in pending]) + b"\n"
+    data = b"[" + b",".join(p.text for p in pending) + b"]\n"  # as json_bytes of the list
     yield data, _whole(len(pending), len(data))
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
 
 import pyarrow as pa
 
@@ -44,29 +43,23 @@ def load(store: Store, rule_id: str) -> Windows:
 
 def uncounted(
     store: Store, rule_id: str, rows_sql: str, order: str, params: dict[str, object]
-) -> list[Any]:
+) -> pa.Table:
     """The rows of `rows_sql` (with an `event_id` column) whose event was not counted yet, in
-    the `order` given (an ORDER BY list of its columns)."""
-    found: list[Any] = store.con.execute(
+    the `order` given (an ORDER BY list of its columns), as columns: a read-heavy rule has a
+    row for every read call, too many for a Python tuple each."""
+    found: pa.Table = store.con.sql(
         f"SELECT * FROM ({rows_sql}) r WHERE r.event_id IS NULL OR r.event_id NOT IN "
         f"(SELECT event_id FROM baseline_events WHERE rule_id = $rule) ORDER BY {order}",
-        {**params, "rule": rule_id},
-    ).fetchall()
+        params={**params, "rule": rule_id},
+    ).to_arrow_table()
     return found
 
 
-def note_counted(
-    store: Store, rule_id: str, counted: list[tuple[str, int]], *, forget_before: int
-) -> None:
-    """Remember these (event id, time) as counted; forget those older than `forget_before`."""
-    if counted:
-        table = pa.table(
-            {
-                "event_id": pa.array([e for e, _ in counted], pa.string()),
-                "ts": pa.array([t for _, t in counted], pa.int64()),
-            }
-        )
-        with store.registered("_counted", table):
+def note_counted(store: Store, rule_id: str, counted: pa.Table, *, forget_before: int) -> None:
+    """Remember these events (columns `event_id`, `ts`) as counted; forget those older than
+    `forget_before`."""
+    if counted.num_rows:
+        with store.registered("_counted", counted):
             store.con.execute(
                 "INSERT INTO baseline_events SELECT DISTINCT $rule, event_id, ts FROM _counted "
                 "ON CONFLICT DO NOTHING",

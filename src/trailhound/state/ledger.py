@@ -133,19 +133,20 @@ def stored(
     ]
 
 
-def documents(store: Store, ids: Sequence[str]) -> dict[str, str]:
-    """The alerts' JSON by id, read a page at a time. Queries that sort or group alerts do it
-    by their ids alone and read the documents here: sorting or grouping thousands of large
-    documents at once could exceed the store's memory limit."""
-    out: dict[str, str] = {}
-    for start in range(0, len(ids), _PAGE):
-        page = pa.table({"alert_id": pa.array(list(ids[start : start + _PAGE]), pa.string())})
-        with store.registered("_page", page):
-            out.update(
-                store.con.execute(
-                    "SELECT alert_id, alert FROM ledger SEMI JOIN _page USING (alert_id)"
-                ).fetchall()
-            )
+def documents(store: Store, ids: Sequence[str]) -> dict[str, bytes]:
+    """The alerts' JSON (UTF-8) by id. Queries that sort or group alerts do it by their ids
+    alone and read the documents here, from one query streamed a page at a time: sorting or
+    grouping thousands of large documents at once could exceed the store's memory limit, and
+    a query per page would read every alert's text once per page."""
+    out: dict[str, bytes] = {}
+    if not ids:
+        return out
+    with store.registered("_wanted", pa.table({"alert_id": pa.array(list(ids), pa.string())})):
+        reader = store.con.sql(
+            "SELECT alert_id, encode(alert) FROM ledger SEMI JOIN _wanted USING (alert_id)"
+        ).to_arrow_reader(_PAGE)
+        for page in reader:
+            out.update(zip(page.column(0).to_pylist(), page.column(1).to_pylist(), strict=True))
     return out
 
 

@@ -8,9 +8,9 @@ reason and the number of attempts, for the next run).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from functools import cache
 
-import orjson
+import msgspec
 import pyarrow as pa
 
 from trailhound.outputs.base import Pending
@@ -19,7 +19,8 @@ from trailhound.state.store import Store
 
 
 def pending(store: Store, output: str) -> list[Pending]:
-    """What `output` has not received, in the order the alerts happened (then by rule name)."""
+    """What `output` has not received, in the order the alerts happened (then by rule name).
+    Each carries its JSON text as stored; it is parsed only if the output asks for fields."""
     # the documents are read a page at a time and ordered here: sorting them, or reading the
     # rule name out of each, inside DuckDB needs memory in proportion to all of them at once
     rows = store.con.execute(
@@ -28,17 +29,28 @@ def pending(store: Store, output: str) -> list[Pending]:
         [output],
     ).fetchall()
     texts = documents(store, [aid for aid, _, _ in rows])
+    names = _names()
     waiting = [
-        (Pending(aid, orjson.loads(texts[aid]), attempts or 0), at) for aid, attempts, at in rows
+        (Pending(aid, attempts=attempts or 0, text=texts[aid]), at, names.decode(texts[aid]))
+        for aid, attempts, at in rows
     ]
-    waiting.sort(key=lambda w: (w[1], _rule_name(w[0].alert), w[0].alert_id))
-    return [p for p, _ in waiting]
+    waiting.sort(key=lambda w: (w[1], w[2].rule.name, w[0].alert_id))
+    return [p for p, _, _ in waiting]
 
 
-def _rule_name(alert: Mapping[str, Any]) -> str:
-    rule = alert.get("rule")
-    name = rule.get("name") if isinstance(rule, Mapping) else None
-    return name if isinstance(name, str) else ""
+class _RuleName(msgspec.Struct, frozen=True):
+    name: str = ""
+
+
+class _Named(msgspec.Struct, frozen=True):
+    """The one member of an alert that ordering needs; the decoder skips the rest unbuilt."""
+
+    rule: _RuleName = _RuleName()
+
+
+@cache
+def _names() -> msgspec.json.Decoder[_Named]:
+    return msgspec.json.Decoder(_Named)
 
 
 def settle(store: Store, output: str, delivered: Sequence[str], failed: Mapping[str, str]) -> None:
