@@ -21,6 +21,7 @@ from multiprocessing import forkserver
 
 import pyarrow as pa
 
+from trailhound.arrow_setup import probe_without_pandas
 from trailhound.pipeline.stage import Stage, StageOutput, StagePlan
 from trailhound.sources import Blob
 
@@ -107,6 +108,7 @@ def _start(plan: StagePlan) -> None:
     # Ctrl-C reaches every process of the terminal's group: the scanning process alone
     # answers it (it ends the pool), so a worker neither prints a traceback nor dies mid-task
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    probe_without_pandas()
     # Arrow's own allocator keeps what a task freed for later; the system's gives it back
     pa.set_memory_pool(pa.system_memory_pool())
     _stage = Stage(plan)
