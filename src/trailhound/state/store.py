@@ -86,16 +86,26 @@ def default_state_path() -> Path:
 
 
 MEMORY_LIMIT = "192MB"
-"""DuckDB's memory for the state. Beyond it, matches and evidence spill to a temporary file, so
-a scan's memory stays flat however long the input; a scan rarely needs more than this."""
+"""DuckDB's memory for the state while a scan reads. Beyond it, matches and evidence spill to a
+temporary file (next to the state file, or in a temporary folder for a store in memory), so a
+scan's memory stays flat however long the input. The end of a run is not held to it
+(`Store.memory_lifted`)."""
 
 
 class Store:
     """Owns the DuckDB connection; the engine runs all its SQL through `con`."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, *, scratch: Path | None = None) -> None:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        *,
+        scratch: Path | None = None,
+        memory_limit: str = MEMORY_LIMIT,
+    ) -> None:
         self.con = con
         self._scratch = scratch
+        self.memory_limit = memory_limit
+        self._lifted = False  # the limit is DuckDB's own, not `memory_limit`
         register(con)
         self._check_ours()
         self.con.execute(_TABLES)
@@ -132,7 +142,7 @@ class Store:
             con = _connect(path)
         con.execute("SET memory_limit = ?", [memory_limit])
         try:
-            store = cls(con, scratch=scratch)
+            store = cls(con, scratch=scratch, memory_limit=memory_limit)
         except duckdb.Error as err:
             con.close()
             raise StateError(_unreadable(err), where=str(path or "memory")) from None
@@ -176,6 +186,8 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Everything inside commits together or not at all (an exception rolls it back)."""
+        if self._lifted:
+            self._lower()
         self.con.begin()
         try:
             yield
@@ -183,6 +195,31 @@ class Store:
             self.con.rollback()
             raise
         self.con.commit()
+
+    @contextmanager
+    def memory_lifted(self) -> Iterator[None]:
+        """DuckDB's own memory limit (most of the machine's memory) inside, the store's after.
+
+        Within the limit, stored matches spill to disk while a scan reads. What a transaction
+        has not committed yet spills only in part: a run's alerts (their JSON with evidence,
+        30 kB each) and its commit need them in memory, and a statement that does not fit
+        fails and takes the whole run's transaction with it. The end of a run is therefore
+        given the room it needs, which is what it decided, not what it read."""
+        self.con.execute("RESET memory_limit")
+        self._lifted = True
+        try:
+            yield
+        finally:
+            self._lower()
+
+    def _lower(self) -> None:
+        """The store's memory limit again, once DuckDB can free enough memory to keep it
+        (what a large run left in its caches may take until the next transaction)."""
+        try:
+            self.con.execute("SET memory_limit = ?", [self.memory_limit])
+        except duckdb.OutOfMemoryException:
+            return
+        self._lifted = False
 
     @contextmanager
     def registered(self, name: str, table: pa.Table) -> Iterator[None]:
