@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -95,8 +94,7 @@ def scan(
     now = now or datetime.now(UTC)
     report = report or Report()
     enricher = enricher or Enricher.create()
-    end_of_run = ExitStack()  # left last: after the commit
-    with end_of_run, store.transaction(), collector_paused():
+    with store.transaction(), collector_paused():
         detector = Detector(
             rules, store, to_documents=rebuilt_documents(enricher), exceptions=exceptions,
             now=now, since=since, until=until, lateness=lateness, route=router(outputs),
@@ -128,7 +126,6 @@ def scan(
             if on_bytes is not None:
                 done += out.stored_bytes
                 on_bytes(done, total)
-        end_of_run.enter_context(store.memory_lifted())
         alerts = detector.finish(final=final, clock=None if clock is None else _us(clock))
         if commit_also is not None:
             commit_also()

@@ -88,8 +88,8 @@ def default_state_path() -> Path:
 MEMORY_LIMIT = "192MB"
 """DuckDB's memory for the state while a scan reads. Beyond it, matches and evidence spill to a
 temporary file (next to the state file, or in a temporary folder for a store in memory), so a
-scan's memory stays flat however long the input. The end of a run is not held to it
-(`Store.memory_lifted`)."""
+scan's memory stays flat however long the input. Entering alerts in the ledger and committing
+them is not held to it (`Store.lift_memory_limit`)."""
 
 
 class Store:
@@ -193,24 +193,23 @@ class Store:
             yield
         except BaseException:
             self.con.rollback()
+            self._lower()
             raise
         self.con.commit()
+        if self._lifted:
+            self._lower()
 
-    @contextmanager
-    def memory_lifted(self) -> Iterator[None]:
-        """DuckDB's own memory limit (most of the machine's memory) inside, the store's after.
+    def lift_memory_limit(self) -> None:
+        """DuckDB's own memory limit (most of the machine's memory) until the transaction ends.
 
-        Within the limit, stored matches spill to disk while a scan reads. What a transaction
-        has not committed yet spills only in part: a run's alerts (their JSON with evidence,
-        30 kB each) and its commit need them in memory, and a statement that does not fit
-        fails and takes the whole run's transaction with it. The end of a run is therefore
-        given the room it needs, which is what it decided, not what it read."""
+        Within the store's limit, stored matches spill to disk while a scan reads. What a
+        transaction has not committed spills only in part: a run's alerts (their JSON with
+        evidence, 30 kB each) must stay in memory until the commit, which needs them too, and
+        a statement that does not fit fails and takes the run's whole transaction with it.
+        Entering alerts in the ledger therefore lifts the limit; it needs what the run
+        decided, not what it read."""
         self.con.execute("RESET memory_limit")
         self._lifted = True
-        try:
-            yield
-        finally:
-            self._lower()
 
     def _lower(self) -> None:
         """The store's memory limit again, once DuckDB can free enough memory to keep it
