@@ -177,6 +177,9 @@ def test_the_fork_server_ends_with_the_workers_and_a_later_scan_starts_another(
     assert _forkservers() == []
     assert alerts(run(corpus, 2)) == alerts(first) and first.alerts
     assert _forkservers() == []
+    one_file = next(corpus.rglob("*.json.gz"))
+    run(one_file, 2)  # too little input for workers: the one started early is ended too
+    assert _forkservers() == []
 
 
 def test_the_store_keeps_its_memory_limit_again_after_a_run(corpus: Path) -> None:
