@@ -12,6 +12,7 @@ what `getrusage` reports for a child).
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -29,6 +30,9 @@ class Measured:
     returncode: int
     stdout: str
     stderr: str
+    # user + sys of the process and every descendant it waited for (a scan's workers, through
+    # the fork server): unlike the wall time, this hardly moves with a neighbour's load
+    cpu_seconds: float = 0.0
 
 
 def measure(
@@ -50,7 +54,7 @@ def measure(
     watched = _run(command, shell=shell, watch=True)
     return Measured(
         timed.seconds, watched.peak_pss_mb, watched.peak_rss_mb,
-        timed.returncode, timed.stdout, timed.stderr,
+        timed.returncode, timed.stdout, timed.stderr, timed.cpu_seconds,
     )  # fmt: skip
 
 
@@ -69,6 +73,7 @@ def _fastest(
 
 
 def _run(command: Sequence[str], *, shell: bool, watch: bool) -> Measured:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     process = subprocess.Popen(
         " ".join(command) if shell else list(command),
@@ -89,8 +94,10 @@ def _run(command: Sequence[str], *, shell: bool, watch: bool) -> Measured:
                 peak_rss[pid] = max(peak_rss.get(pid, 0), _field_kb(pid, "status", "VmHWM:"))
             peak_pss = max(peak_pss, sum(_field_kb(p, "smaps_rollup", "Pss:") for p in pids))
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     largest = max(peak_rss.values(), default=0)
-    return Measured(seconds, peak_pss / 1024, largest / 1024, process.returncode, out, err)
+    return Measured(seconds, peak_pss / 1024, largest / 1024, process.returncode, out, err, cpu)
 
 
 def _tree(root: int) -> list[int]:

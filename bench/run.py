@@ -227,6 +227,7 @@ def _fixed_costs(corpus: Corpus, workers: int, scratch: Path) -> list[tuple[str,
     timed = json.loads(subprocess.run(phases, capture_output=True, text=True, check=True).stdout)
     return [
         ("start-up: `trailhound scan` of one small file, whole process (s)", started.seconds),
+        ("the same, its CPU, user + sys (s)", started.cpu_seconds),
         (f"end of run: deciding at {corpus.events:,} events, `Detector.finish` (s)",
          timed["finish"]),
         ("end of run: delivering its alerts to a JSON lines file (s)", timed["deliver"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -92,3 +93,22 @@ def test_a_scan_loads_neither_simulator_nor_demo(tmp_path: Path) -> None:
     assert not set(NOT_FOR_SCAN) & loaded
     # stderr and stdout are pipes here: no progress bar and no table, so no rich at all
     assert "rich.console" not in loaded
+
+
+def test_a_scan_leaves_pandas_unloaded_yet_importable(tmp_path: Path) -> None:
+    # pyarrow imports pandas, where installed, to tell its objects from lists: 0.2 s and 50 MB
+    # that a scan, which makes no pandas object, does not pay; a user's pandas still works
+    events = tmp_path / "events.json"
+    record = {"eventVersion": "1.08", "eventTime": "2026-01-01T00:00:00Z", "eventID": "e1",
+              "eventSource": "dynamodb.amazonaws.com", "eventName": "GetItem"}  # fmt: skip
+    events.write_text(json.dumps({"Records": [record]}))
+    run = (
+        "from trailhound.cli import main\n"
+        f"main(['scan', {str(events)!r}, '--no-state', '-q'], standalone_mode=False)\n"
+        "assert 'pandas' not in sys.modules\n"
+        "import importlib.util, pyarrow\n"
+        "if importlib.util.find_spec('pandas') is not None:\n"
+        "    assert pyarrow.table({'a': [1]}).to_pandas()['a'].tolist() == [1]\n"
+    )
+    loaded = _modules_after(run)
+    assert "trailhound.cli.scan_cmd" in loaded

@@ -152,3 +152,42 @@ def test_an_in_memory_store_spills_to_a_directory_it_removes() -> None:
     assert Path(scratch).is_dir() and limit.startswith("61")  # 64 MB in MiB
     store.close()
     assert not Path(scratch).exists()
+
+
+def _forkservers() -> list[str]:
+    """This process's children that are multiprocessing's fork server."""
+    children = []
+    for task in Path("/proc/self/task").iterdir():
+        children += (task / "children").read_text().split()
+    lines = []
+    for pid in children:
+        try:
+            lines.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:  # it ended meanwhile
+            continue
+    return [line for line in lines if "forkserver" in line]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
+def test_the_fork_server_ends_with_the_workers_and_a_later_scan_starts_another(
+    corpus: Path,
+) -> None:
+    # once the workers are done the server only holds memory through the end of the run
+    first = run(corpus, 2)
+    assert _forkservers() == []
+    assert alerts(run(corpus, 2)) == alerts(first) and first.alerts
+    assert _forkservers() == []
+    one_file = next(corpus.rglob("*.json.gz"))
+    run(one_file, 2)  # too little input for workers: the one started early is ended too
+    assert _forkservers() == []
+
+
+def test_the_store_keeps_its_memory_limit_again_after_a_run(corpus: Path) -> None:
+    store = Store.open(None)
+    try:
+        assert scan([open_local(str(corpus))], load_rules([shipped_pack_dir()]).rules,
+                    store=store, workers=1).alerts  # fmt: skip
+        limit = store.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        assert limit == "183.1 MiB"  # 192 MB
+    finally:
+        store.close()

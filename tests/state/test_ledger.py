@@ -78,3 +78,28 @@ def test_an_output_gets_the_stored_text_in_time_then_rule_name_order(tmp_path: P
             assert item.alert == stored
     finally:
         store.close()
+
+
+def test_a_run_may_decide_more_alert_json_than_the_memory_limit_and_commit_it(
+    tmp_path: Path,
+) -> None:
+    """Uncommitted alerts stay in memory until the commit: 60 MB of them under a 16 MB limit
+    failed to enter the ledger, and the run's whole transaction was lost with them."""
+    store = Store.open(tmp_path / "state.duckdb", memory_limit="16MB")
+    try:
+        bulky = "x" * 40_000
+        entries = [
+            ledger.Entry(f"id{i:04}", "rule", i, {"id": f"id{i:04}", "e": bulky}, ("f",))
+            for i in range(1_500)
+        ]
+        with store.transaction():
+            ledger.record(store, entries)
+        counts = store.con.execute(
+            "SELECT (SELECT count(*) FROM ledger), (SELECT count(*) FROM outbox)"
+        ).fetchall()
+        assert counts == [(1_500, 1_500)]
+        # the store's own limit holds again once its alerts are committed
+        limit = store.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        assert limit == "15.2 MiB"
+    finally:
+        store.close()

@@ -8,10 +8,12 @@ the simulator, the demo or rich's markdown renderer.
 from __future__ import annotations
 
 import importlib
+import sys
 
 import click
 
 from trailhound import __version__
+from trailhound.arrow_setup import probe_without_pandas
 from trailhound.cli.exits import guarded
 
 # Command name -> (module under trailhound.cli, attribute holding the click command).
@@ -38,6 +40,8 @@ class _LazyGroup(click.Group):
         if cmd_name not in self.commands and cmd_name in _COMMANDS:
             module_name, attribute = _COMMANDS[cmd_name]
             module = importlib.import_module(f"{__name__}.{module_name}")
+            if "pyarrow" in sys.modules:  # the command works on Arrow: keep pandas out of it
+                probe_without_pandas()
             command = getattr(module, attribute)
             if not isinstance(command, click.Command):
                 raise TypeError(f"{module.__name__}.{attribute} is not a click command")

@@ -17,6 +17,7 @@ from trailhound.rules.duration import resolve_time
 from trailhound.rules.loader import load_rules, shipped_pack_dir
 from trailhound.rules.model import Rule
 from trailhound.sources import Source, open_sources
+from trailhound.userdirs import cache_folder
 
 geoip_option = click.option(
     "--geoip",
@@ -53,7 +54,7 @@ def rules_or_fail(paths: Sequence[Path]) -> list[Rule]:
     """The rules in `paths` (the shipped pack when empty); any problem stops the command.
     Files in a named folder that are not rules are named, so that a folder of rules in a
     format trailhound does not read is not mistaken for a folder without rules."""
-    result = load_rules(list(paths) or [shipped_pack_dir()])
+    result = load_rules(list(paths) or [shipped_pack_dir()], cache=cache_folder())
     say_skipped_rule_files(result.skipped)
     if result.errors:
         for error in result.errors:

@@ -57,8 +57,6 @@ from trailhound.cloudtrail.record import (
 from trailhound.cloudtrail.schema import BY_NAME, COLUMNS, Kind, arrow_schema
 
 DATASET: Final = "aws.cloudtrail"
-# Elastic's pipeline drops these values (and then empty objects and lists) before mapping.
-_DROPPED_ARRAY: Final = pa.array(sorted(DROPPED_TEXT), type=pa.string())
 _AMAZONAWS: Final = ".amazonaws.com"
 _SESSION_ARN: Final = re.compile(r"arn:(?:aws|aws-us-gov):sts:.*/(?P<session>.*)$")
 _TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
@@ -797,7 +795,7 @@ def _resource_and_table_fields(cols: _Columns, rows: _Rows) -> None:
 
 def _tables(rows: _Rows, resources: _Distinct[_Resources | None]) -> list[list[str] | None]:
     tables: list[list[str] | None] = [None] * rows.n
-    candidates = pc.fill_null(pc.is_in(rows.source, value_set=_TABLE_SOURCES), False)
+    candidates = pc.fill_null(pc.is_in(rows.source, value_set=_table_sources()), False)
     if not pc.any(candidates).as_py():
         return tables
     in_resources = resources.map(_tables_in_resources).per_row()
@@ -845,7 +843,11 @@ def _resource_list(position: int, resources: _Resources | None) -> Any:
 
 
 _TABLE_COLUMN: Final = "aws.dynamodb.table_name"
-_TABLE_SOURCES: Final = pa.array(sorted(dynamodb.TABLE_SOURCES))
+
+
+@cache
+def _table_sources() -> pa.Array:
+    return pa.array(sorted(dynamodb.TABLE_SOURCES))
 
 
 _Resources = tuple[tuple[str | None, ...], ...]
@@ -922,6 +924,14 @@ def _session_name(kind: str | None, arn: str | None) -> str | None:
 # -- small helpers ------------------------------------------------------------------------------
 
 
+@cache
+def _dropped_array() -> pa.Array:
+    """Elastic's pipeline drops these values (and then empty objects and lists) before mapping.
+    (Made on first use: a module that makes Arrow arrays on import makes pyarrow look for
+    pandas there, see `trailhound.arrow_setup`.)"""
+    return pa.array(sorted(DROPPED_TEXT), type=pa.string())
+
+
 def _text_member(records: Sequence[Record], member: str) -> pa.Array:
     return _text_column(list(map(attrgetter(member), records)))
 
@@ -929,7 +939,7 @@ def _text_member(records: Sequence[Record], member: str) -> pa.Array:
 def _text_column(values: list[str | None]) -> pa.Array:
     """A string column with the values Elastic's cleaning drops turned into nulls."""
     array = pa.array(values, type=pa.string())
-    dropped = pc.is_in(array, value_set=_DROPPED_ARRAY)
+    dropped = pc.is_in(array, value_set=_dropped_array())
     if not pc.any(dropped).as_py():
         return array
     return pc.if_else(dropped, pa.scalar(None, pa.string()), array)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Final
 
 import pyarrow as pa
@@ -430,7 +431,11 @@ _TABLE: Final[Mapping[str, Mapping[str, Named]]] = {
         "AddPermission": _named(["request.functionName"], ["request.principal"]),
     },
 }
-_PROVIDERS: Final = pa.array(sorted(_TABLE))
+
+
+@cache
+def _providers() -> pa.Array:
+    return pa.array(sorted(_TABLE))
 
 
 def named(provider: str | None, action: str | None) -> Named | None:
@@ -465,7 +470,7 @@ def fill(cols: Columns, rows: Rows) -> None:
 
 
 def _rows_in_table(rows: Rows) -> Iterator[tuple[int, Named]]:
-    candidates = pc.fill_null(pc.is_in(rows.source, value_set=_PROVIDERS), False)
+    candidates = pc.fill_null(pc.is_in(rows.source, value_set=_providers()), False)
     if not pc.any(candidates).as_py():
         return
     sources = rows.source.to_pylist()

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from trailhound.cloudtrail.report import Report
 from trailhound.errors import ConfigError
-from trailhound.pipeline.pool import run_in_workers
+from trailhound.pipeline.pool import run_in_workers, stop_server
 from trailhound.pipeline.stage import Stage, StageOutput, StagePlan
 from trailhound.sources import Blob
 
@@ -83,6 +83,7 @@ class LocalEngine:
                 # this process mostly waits for the workers: prepare what evidence will need
                 threading.Thread(target=plan.enricher.warm_up, daemon=True).start()
                 return run_in_workers(listed, plan, workers)
+            stop_server()  # the scan may have started it early, before the input was listed
             blobs = listed
         return Stage(plan).run(blobs, report)
 

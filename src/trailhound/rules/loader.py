@@ -39,13 +39,15 @@ def shipped_pack_dir() -> Path:
     return Path(str(files("trailhound.rules").joinpath("pack")))
 
 
-def load_rules(paths: Sequence[str | Path]) -> LoadResult:
+def load_rules(paths: Sequence[str | Path], *, cache: Path | None = None) -> LoadResult:
     """Load rule files and directories (searched recursively, in sorted order, for the files a
-    rule format reads: Elastic's *.toml, Sigma's *.yml and *.yaml)."""
+    rule format reads: Elastic's *.toml, Sigma's *.yml and *.yaml).
+
+    With `cache`, a folder, the rules read from the same files by the same trailhound are
+    taken from there, and kept there when read without errors (`trailhound.rules.cache`).
+    Files of a format read by an optional library (Sigma) are always read: what they give
+    depends on that library's version too."""
     found, errors = rule_files(paths)
-    rules: list[Rule] = []
-    notes: list[RuleError] = []
-    first_file: dict[tuple[str, str], str] = {}
     texts: dict[Path, tuple[str, RuleFormat]] = {}
     for path in found:
         text, problem = _read_text(path)
@@ -54,6 +56,25 @@ def load_rules(paths: Sequence[str | Path]) -> LoadResult:
             continue
         # a file named on its own is read as Elastic TOML whatever its suffix, as it always was
         texts[path] = (text, format_of(path) or FORMATS[0])
+    if cache is None or any(f.extra for _, f in texts.values()):
+        rules, more, notes = _parsed(texts)
+    else:
+        from trailhound.rules.cache import cached
+
+        listed = [(path, text) for path, (text, _) in texts.items()]
+        rules, more, notes = cached(cache, listed, lambda: _parsed(texts))
+    return LoadResult(rules=rules, errors=errors + more, files=len(found), notes=notes,
+                      skipped=_not_read(paths, found))  # fmt: skip
+
+
+def _parsed(
+    texts: dict[Path, tuple[str, RuleFormat]],
+) -> tuple[list[Rule], list[RuleError], list[RuleError]]:
+    """The rules in `texts`, with the errors and notes of reading them."""
+    rules: list[Rule] = []
+    errors: list[RuleError] = []
+    notes: list[RuleError] = []
+    first_file: dict[tuple[str, str], str] = {}
     read = _read_together(texts)
     for path, (text, rule_format) in texts.items():
         for report in read[path]:
@@ -63,8 +84,7 @@ def load_rules(paths: Sequence[str | Path]) -> LoadResult:
             errors.extend(duplicates)
             if report.rule is not None and not duplicates:
                 rules.append(report.rule)
-    return LoadResult(rules=rules, errors=errors, files=len(found), notes=notes,
-                      skipped=_not_read(paths, found))  # fmt: skip
+    return rules, errors, notes
 
 
 def _read_together(texts: dict[Path, tuple[str, RuleFormat]]) -> dict[Path, list[RuleReport]]:

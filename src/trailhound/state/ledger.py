@@ -54,6 +54,8 @@ def known(store: Store, ids: Sequence[str]) -> set[str]:
 
 def record(store: Store, entries: Sequence[Entry]) -> None:
     """Add alerts to the ledger and queue each for its outputs (call inside a transaction)."""
+    if entries:  # uncommitted, they stay in memory until the commit: see the method
+        store.lift_memory_limit()
     for start in range(0, len(entries), _PAGE):
         _insert(store, entries[start : start + _PAGE])
 

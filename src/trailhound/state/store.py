@@ -86,16 +86,26 @@ def default_state_path() -> Path:
 
 
 MEMORY_LIMIT = "192MB"
-"""DuckDB's memory for the state. Beyond it, matches and evidence spill to a temporary file, so
-a scan's memory stays flat however long the input; a scan rarely needs more than this."""
+"""DuckDB's memory for the state while a scan reads. Beyond it, matches and evidence spill to a
+temporary file (next to the state file, or in a temporary folder for a store in memory), so a
+scan's memory stays flat however long the input. Entering alerts in the ledger and committing
+them is not held to it (`Store.lift_memory_limit`)."""
 
 
 class Store:
     """Owns the DuckDB connection; the engine runs all its SQL through `con`."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, *, scratch: Path | None = None) -> None:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        *,
+        scratch: Path | None = None,
+        memory_limit: str = MEMORY_LIMIT,
+    ) -> None:
         self.con = con
         self._scratch = scratch
+        self.memory_limit = memory_limit
+        self._lifted = False  # the limit is DuckDB's own, not `memory_limit`
         register(con)
         self._check_ours()
         self.con.execute(_TABLES)
@@ -132,7 +142,7 @@ class Store:
             con = _connect(path)
         con.execute("SET memory_limit = ?", [memory_limit])
         try:
-            store = cls(con, scratch=scratch)
+            store = cls(con, scratch=scratch, memory_limit=memory_limit)
         except duckdb.Error as err:
             con.close()
             raise StateError(_unreadable(err), where=str(path or "memory")) from None
@@ -176,22 +186,55 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Everything inside commits together or not at all (an exception rolls it back)."""
+        if self._lifted:
+            self._lower()
         self.con.begin()
         try:
             yield
         except BaseException:
             self.con.rollback()
+            self._lower()
             raise
         self.con.commit()
+        if self._lifted:
+            self._lower()
+
+    def lift_memory_limit(self) -> None:
+        """DuckDB's own memory limit (most of the machine's memory) until the transaction ends.
+
+        Within the store's limit, stored matches spill to disk while a scan reads. What a
+        transaction has not committed spills only in part: a run's alerts (their JSON with
+        evidence, 30 kB each) must stay in memory until the commit, which needs them too, and
+        a statement that does not fit fails and takes the run's whole transaction with it.
+        Entering alerts in the ledger therefore lifts the limit; it needs what the run
+        decided, not what it read."""
+        self.con.execute("RESET memory_limit")
+        self._lifted = True
+
+    def _lower(self) -> None:
+        """The store's memory limit again, once DuckDB can free enough memory to keep it
+        (what a large run left in its caches may take until the next transaction)."""
+        try:
+            self.con.execute("SET memory_limit = ?", [self.memory_limit])
+        except duckdb.OutOfMemoryException:
+            return
+        self._lifted = False
 
     @contextmanager
     def registered(self, name: str, table: pa.Table) -> Iterator[None]:
-        """`table` readable by the statements inside as the view `name`."""
-        self.con.register(name, table)
+        """`table` readable by the statements inside as the view `name`.
+
+        A view dropped inside a transaction stays in DuckDB's catalog until the transaction
+        ends, and so does what it shows: a scan's every batch of stored matches and evidence
+        lived until its commit (250 MB of the scanning process at 1M events). DuckDB is lent
+        a stand-in instead, which lets go of the table when the block ends."""
+        lent = _Lent(table)
+        self.con.register(name, lent)
         try:
             yield
         finally:
             self.con.unregister(name)
+            lent.table = None
 
     def close(self) -> None:
         self.con.close()
@@ -281,6 +324,20 @@ class Store:
             "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             [key, value],
         )
+
+
+class _Lent:
+    """A table lent to DuckDB as an Arrow stream, for as long as its owner says."""
+
+    __slots__ = ("table",)
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table: pa.Table | None = table
+
+    def __arrow_c_stream__(self, requested_schema: object = None) -> object:
+        if self.table is None:
+            raise RuntimeError("a table was read after the block that lent it")
+        return self.table.__arrow_c_stream__(requested_schema)
 
 
 def _connect(path: Path) -> duckdb.DuckDBPyConnection:
