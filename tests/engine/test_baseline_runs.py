@@ -6,9 +6,7 @@ of the counted items) and windows an earlier run began or already alerted."""
 from __future__ import annotations
 
 import copy
-import math
 import random
-import statistics
 from datetime import timedelta
 
 import pyarrow as pa
@@ -44,7 +42,7 @@ def one_by_one(
                              if start - 24 * HOUR <= s < start and w.count)  # fmt: skip
             warm = bool(history) and history[0][0] <= start - 3 * HOUR
             seen[start] = []
-            bars[start] = bar(spec, [c for _, c in history]) if warm else None
+            bars[start] = baseline._bar(spec, history) if warm else None
         window.count += weight
         window.first = ts if window.first is None else min(window.first, ts)
         seen[start].append(seq)
@@ -55,17 +53,6 @@ def one_by_one(
             found.append((evidence, [f"e{seq}"], ts, window.first,
                           window.count - len(evidence)))  # fmt: skip
     return found
-
-
-
-def bar(spec: BaselineSpec, counts: list[int]) -> float:
-    mean = statistics.fmean(counts)
-    value = float(spec.min_count)
-    if spec.factor is not None:
-        value = max(value, spec.factor * mean)
-    if spec.deviations is not None:
-        value = max(value, mean + spec.deviations * statistics.pstdev(counts))
-    return math.ceil(value - 1e-9) if value > spec.min_count else value
 
 
 def by_runs(
