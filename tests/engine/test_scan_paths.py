@@ -14,6 +14,7 @@ from trailhound.cloudtrail.ecs import to_documents
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.reader import read_events, read_selected
 from trailhound.cloudtrail.report import Report
+from trailhound.engine import detector
 from trailhound.pipeline import engines
 from trailhound.pipeline import scan as scanning
 from trailhound.pipeline.scan import ScanResult, scan
@@ -21,6 +22,7 @@ from trailhound.pipeline.stage import StagePlan
 from trailhound.rules.loader import load_rules, shipped_pack_dir
 from trailhound.simulate import simulate
 from trailhound.sources.files import open_local
+from trailhound.state import ledger
 from trailhound.state.store import Store
 
 
@@ -191,3 +193,38 @@ def test_the_store_keeps_its_memory_limit_again_after_a_run(corpus: Path) -> Non
         assert limit == "183.1 MiB"  # 192 MB
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("per_part", [1, 1 << 20])
+def test_alerts_without_evidence_still_reach_the_ledger_whole(
+    corpus: Path, per_part: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scan asked not to keep evidence (the CLI without `--report`) returns the same alerts
+    bare, and enters each in the ledger exactly as a scan that keeps it does, whether its
+    alerts are made and entered one at a time or all together."""
+    monkeypatch.setattr(detector, "_ALERTS_PER_PART", per_part)
+    kept, kept_ledger = _run_with_ledger(corpus, keep_evidence=True)
+    bare, bare_ledger = _run_with_ledger(corpus, keep_evidence=False)
+    assert len(kept.alerts) > 20 and all(a.evidence for a in kept.alerts)
+    assert [a.id for a in bare.alerts] == [a.id for a in kept.alerts]
+    assert all(a.evidence == () for a in bare.alerts)
+    assert [a.investigation for a in bare.alerts] == [a.investigation for a in kept.alerts]
+    assert bare_ledger == kept_ledger
+    assert all(len(doc["evidence"]) for doc in kept_ledger.values())
+
+
+def _run_with_ledger(folder: Path, *, keep_evidence: bool) -> tuple[ScanResult, dict[str, Any]]:
+    store = Store.open(None)
+    try:
+        result = scan(
+            [open_local(str(folder))], load_rules([shipped_pack_dir()]).rules, store=store,
+            workers=1, keep_evidence=keep_evidence,
+        )  # fmt: skip
+        stored = {
+            entry.alert_id: {**entry.alert, "evidence": [without_read_time(e)
+                                                         for e in entry.alert["evidence"]]}
+            for entry in ledger.stored(store)
+        }  # fmt: skip
+    finally:
+        store.close()
+    return result, stored

@@ -171,7 +171,7 @@ def scan_command(
                 sources, rules, store=store, enricher=enricher, report=report,
                 exceptions=exceptions, since=window[0], until=window[1], now=now,
                 on_progress=progress, on_bytes=progress.on_bytes, outputs=outputs,
-                engine=runner,
+                engine=runner, keep_evidence=report_path is not None,
             )  # fmt: skip
         _committed(folder)
         deliveries = deliver(store, outputs)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -61,6 +61,10 @@ Router = Callable[[Mapping[str, Any]], tuple[str, ...]]
 RAW = "raw"
 _INSERT_ROWS = 100_000
 _PACKS_PER_READ = 4
+_ALERTS_PER_PART = 256
+"""Alerts made, entered in the ledger and let go at a time: an alert's evidence documents are
+its largest part (ten events, 40 kB of JSON for a BatchWriteItem's), and a run that held every
+alert's at once peaked at 1.1 GB for 3,071 alerts."""
 
 
 @dataclass
@@ -88,7 +92,11 @@ class Detector:
         lateness: timedelta = timedelta(minutes=30),
         evidence_limit: int = evidence.LIMIT,
         route: Router = lambda alert: (),
+        keep_evidence: bool = True,
     ) -> None:
+        """`keep_evidence=False` returns the alerts of `finish` without their evidence
+        documents (the ledger has them in full), so that a run's memory does not grow with
+        its alerts."""
         self.rules = [r for r in rules if r.runs]
         self.store = store
         self.con = store.con
@@ -97,6 +105,7 @@ class Detector:
         self.lateness = lateness
         self.evidence_limit = evidence_limit
         self.route = route
+        self.keep_evidence = keep_evidence
         self.stats = RunStats()
         self.plan = FilterPlan.build(
             self.rules, exceptions=exceptions, now=self.now, since=since, until=until
@@ -221,15 +230,12 @@ class Detector:
             outcome.candidates = []  # only what `_forget` needs is kept from here on
             kept_by_rule.append((rule, outcome, kept))
         decided = self._fresh(kept_by_rule)
-        # evidence for every rule at once: each evidence pack is opened once per run
-        docs = self._evidence_documents([c for _, _, fresh in decided for _, c in fresh])
         alerts: list[Alert] = []
         for rule, _, fresh in decided:
-            new = [self._alert(rule, i, c, docs) for i, c in fresh]
-            self.stats.alerts[rule.name] += len(new)
-            alerts.extend(new)
-        # one statement each for all rules: every statement has a fixed cost
-        self._record(alerts)
+            self.stats.alerts[rule.name] += len(fresh)
+        made = [(rule, i, c) for rule, _, fresh in decided for i, c in fresh]
+        for start in range(0, len(made), _ALERTS_PER_PART):
+            alerts.extend(self._made(made[start : start + _ALERTS_PER_PART]))
         self._forget(cutoff, [(rule, outcome) for rule, outcome, _ in decided])
         alerts.sort(key=lambda a: (a.time, a.rule.name, a.id))
         return alerts
@@ -266,6 +272,17 @@ class Detector:
             self.stats.already_emitted += len(kept) - len(fresh)
             decided.append((rule, outcome, fresh))
         return decided
+
+    def _made(self, part: list[tuple[Rule, str, Candidate]]) -> list[Alert]:
+        """These alerts, with their evidence, entered in the ledger; returned without their
+        evidence unless the detector keeps it. A part's evidence for all its rules at once,
+        and one ledger statement for the part: each pack read and statement has a fixed cost."""
+        docs = self._evidence_documents([c for _, _, c in part])
+        alerts = [self._alert(rule, ident, cand, docs) for rule, ident, cand in part]
+        self._record(alerts)
+        if self.keep_evidence:
+            return alerts
+        return [replace(alert, evidence=()) for alert in alerts]
 
     def _evidence_documents(self, candidates: list[Candidate]) -> dict[int, dict[str, Any]]:
         seqs = sorted({s for c in candidates for s in c.seqs[: self.evidence_limit]})

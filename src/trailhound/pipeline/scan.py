@@ -73,6 +73,7 @@ def scan(
     clock: datetime | None = None,
     commit_also: Callable[[], None] | None = None,
     engine: Engine | None = None,
+    keep_evidence: bool = True,
 ) -> ScanResult:
     """Read every source, run every rule, and return the alerts not emitted before.
 
@@ -86,7 +87,10 @@ def scan(
     `final`, what may still change waits (see `Detector.finish`; `clock` is a watcher's wall clock).
     `commit_also` writes more to the state in the scan's transaction (what a watch step read).
     `engine` runs the stage instead of this machine (`trailhound.pipeline.engines`; then
-    `workers` is not used); the decisions are made here either way.
+    `workers` is not used); the decisions are made here either way. `keep_evidence=False`
+    returns the alerts without their evidence documents, which the ledger and the outputs get
+    in full: a run that needs only the alerts' ids and facts then holds one part of its
+    alerts' evidence at a time, not all of it.
     """
     started = time.perf_counter()
     if engine is None and workers is not None and workers > 1:
@@ -98,6 +102,7 @@ def scan(
         detector = Detector(
             rules, store, to_documents=rebuilt_documents(enricher), exceptions=exceptions,
             now=now, since=since, until=until, lateness=lateness, route=router(outputs),
+            keep_evidence=keep_evidence,
         )  # fmt: skip
         plan = StagePlan.build(
             rules, enricher=enricher, filters=detector.plan, exceptions=exceptions
