@@ -24,6 +24,7 @@ MARK = "TRAILHOUND_TEST_MARK"
 
 CRASH_POINTS: dict[str, str] = {
     "creating-state": "DuckDB created the state file (open O_CREAT) and wrote nothing yet",
+    "reading": "the first matches read were handed to the detector, the transaction not committed",
     "decided": "every alert decided and written to the state, the transaction not committed",
     "announce-decided": "not killed: creates the file $TRAILHOUND_TEST_MARK once every alert is "
     "decided, just before the commit, for a test that watches the commit from outside",
@@ -177,6 +178,8 @@ def _arm(point: str) -> None:
             _die()
 
         setattr(duckdb, "connect", create_and_die)  # noqa: B010
+    elif point == "reading":
+        _after(Detector, "add_matches", _die)
     elif point == "decided":
         _after(Detector, "finish", _die)
     elif point == "announce-decided":
