@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -76,13 +76,6 @@ class RunStats:
     repeated: int = 0  # matches of events already counted (delivered twice, or read before)
     failed: dict[str, str] = field(default_factory=dict)  # rule name -> why it failed
     dropped_by_max_signals: Counter[str] = field(default_factory=Counter)
-
-
-class _EvidenceRows(NamedTuple):
-    """A run's evidence rows (stored columns, `seq` and the record's JSON), and each seq's row."""
-
-    table: pa.Table | None
-    at: dict[int, int]
 
 
 class Detector:
@@ -247,8 +240,7 @@ class Detector:
             key=lambda made: min(made[2].seqs[: self.evidence_limit], default=-1),
         )
         for start in range(0, len(made), _ALERTS_PER_PART):
-            part = made[start : start + _ALERTS_PER_PART]
-            alerts.extend(self._made(part, self._evidence_rows([c for _, _, c in part])))
+            alerts.extend(self._made(made[start : start + _ALERTS_PER_PART]))
         self._forget(cutoff, [(rule, outcome) for rule, outcome, _ in decided])
         alerts.sort(key=lambda a: (a.time, a.rule.name, a.id))
         return alerts
@@ -286,38 +278,26 @@ class Detector:
             decided.append((rule, outcome, fresh))
         return decided
 
-    def _made(self, part: list[tuple[Rule, str, Candidate]], rows: _EvidenceRows) -> list[Alert]:
+    def _made(self, part: list[tuple[Rule, str, Candidate]]) -> list[Alert]:
         """These alerts, with their evidence, entered in the ledger (one statement for the
         part: each has a fixed cost); returned without their evidence unless the detector
         keeps it."""
-        docs = self._evidence_documents([c for _, _, c in part], rows)
+        docs = self._evidence_documents([c for _, _, c in part])
         alerts = [self._alert(rule, ident, cand, docs) for rule, ident, cand in part]
         self._record(alerts)
         if self.keep_evidence:
             return alerts
         return [replace(alert, evidence=()) for alert in alerts]
 
-    def _evidence_rows(self, candidates: list[Candidate]) -> _EvidenceRows:
-        """The stored columns and record JSON of the candidates' evidence, by seq."""
+    def _evidence_documents(self, candidates: list[Candidate]) -> dict[int, dict[str, Any]]:
         seqs = sorted({s for c in candidates for s in c.seqs[: self.evidence_limit]})
         if not seqs:
-            return _EvidenceRows(None, {})
-        table = matches.rows(self.store, seqs)
-        at = {seq: i for i, seq in enumerate(table.column("seq").to_pylist())}
-        table = table.append_column(RAW, self._raw_records(table))
-        return _EvidenceRows(table.drop_columns([matches.CHUNK, ITEM]).combine_chunks(), at)
-
-    def _evidence_documents(
-        self, candidates: list[Candidate], rows: _EvidenceRows
-    ) -> dict[int, dict[str, Any]]:
-        seqs = sorted({s for c in candidates for s in c.seqs[: self.evidence_limit]})
-        taken = [rows.at[s] for s in seqs if s in rows.at]
-        if rows.table is None or not taken:
             return {}
-        part = rows.table.take(pa.array(taken, pa.int64()))
-        order = part.column("seq").to_pylist()
-        batch = part.drop_columns(["seq"]).combine_chunks().to_batches()[0]
-        return dict(zip(order, self.to_documents(batch), strict=True))
+        table = matches.rows(self.store, seqs)
+        order = table.column("seq").to_pylist()
+        table = table.append_column(RAW, self._raw_records(table))
+        rows = table.drop_columns(["seq", matches.CHUNK, ITEM]).combine_chunks().to_batches()[0]
+        return dict(zip(order, self.to_documents(rows), strict=True))
 
     def _raw_records(self, table: pa.Table) -> pa.Array:
         """The JSON of the record behind each row, from its evidence pack; null if none.
