@@ -61,11 +61,10 @@ class Selection:
         if self.everything:
             return lambda records: list(range(len(records)))
         assert self.pairs is not None
+        providers = frozenset(p for p, _ in self.pairs)
         if all(action is None for _, action in self.pairs):
-            providers = frozenset(p for p, _ in self.pairs)
             return lambda records: [i for i, r in enumerate(records) if r.eventSource in providers]
         admits = self.admits
-        providers = frozenset(p for p, _ in self.pairs)
         if None in providers:
             return lambda records: [
                 i for i, r in enumerate(records) if admits(r.eventSource, r.eventName)
