@@ -117,8 +117,10 @@ class Eligibility:
                 _first_in_window(matched.take(pa.array(rows, pa.int64())), windows, rows, evidence)
         for rule_id, facts in self.facts.items():
             rows = _rows_of(matched, rule_id)
-            if len(rows):
-                part = matched.take(pa.array(rows, pa.int64()))
+            read = ["step", TS, *{c for columns in facts.sources if columns for c in columns}]
+            if len(rows) and set(read) <= set(matched.column_names):
+                # only the columns read: a rule's rows can be most of a batch
+                part = matched.select(read).take(pa.array(rows, pa.int64()))
                 _thin_sources(part, facts, rows, store, evidence)
         return Masks(store, evidence)
 
@@ -141,7 +143,7 @@ def _thin_sources(
     evidence[rows[steps < len(spec.sources)]] = False
     for step, columns in enumerate(spec.sources):
         mine = np.flatnonzero(steps == step)
-        if columns is None or not len(mine) or not set(columns) <= set(part.column_names):
+        if columns is None or not len(mine):
             continue
         source = part.take(pa.array(mine, pa.int64()))
         values, unsure = _single_values(source, columns)
