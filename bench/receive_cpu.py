@@ -113,6 +113,8 @@ def main() -> None:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     spent["parent"] = usage.ru_utime + usage.ru_stime
     spent["peak_rss_mb"] = usage.ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the workers, once reaped
+    spent["children"] = children.ru_utime + children.ru_stime
     print(json.dumps({k: round(v, 3) for k, v in spent.most_common()}))
 
 
