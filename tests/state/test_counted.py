@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from trailhound.state import counted
+from trailhound.state import counted, matches
 from trailhound.state.store import Store
 
 
@@ -63,5 +63,19 @@ def test_keys_survive_the_run_and_age_out_per_rule(tmp_path: Path) -> None:
         assert counted.first_counts(store, again).num_rows == 0
         counted.forget(store, {"r": 11, "s": 10})  # r's key is older than its horizon
         assert counted.first_counts(store, again).column("seq").to_pylist() == [3]
+    finally:
+        store.close()
+
+
+def test_storing_leaves_duckdb_with_the_threads_it_had(tmp_path: Path) -> None:
+    # matches are stored on one thread, beside the workers; deciding after them may use all
+    store = Store.open(tmp_path / "state.duckdb")
+    try:
+        store.con.execute("SET threads = 3")
+        store.ensure_columns([counted.ACCOUNT, counted.EVENT_ID])
+        matched = _matched([(1, "r", "111", "e1", 10), (2, "r", "111", "e1", 20)])
+        assert matches.append(store, [matched.drop_columns(["event.action"])], []) == 1
+        assert store.con.execute("SELECT current_setting('threads')").fetchall() == [(3,)]
+        assert store.con.execute("SELECT seq FROM matches").fetchall() == [(1,)]
     finally:
         store.close()

@@ -19,6 +19,15 @@ arrival; an event delivered twice counted once). Those are among the first `LIMI
 events of that group and window in some batch, so only these keep their records as evidence.
 Every row is still stored: all of them count.
 
+A correlation rule's fact sources (the KMS calls DynamoDB makes for a table, one for nearly
+every read of an encrypted table) teach facts, (key, value) pairs, and only the last step's
+events alert. Its facts are read as sightings within `remember` before an alerting event, and
+as each fact's first and last sighting once stored; so a source row is thinned as a new term's
+row is: between two stored rows of its fact at most `remember` apart it is left out, and the
+first and last of each fact are stored. A fact here is a source's exact key and value columns
+(a list of one value counts as that value); a row with a null or a longer list is always
+stored. No source row is ever evidence: an alert shows its alerting event.
+
 Other rule types keep every row, and may show any as evidence.
 """
 
@@ -35,7 +44,8 @@ import pyarrow.compute as pc
 from trailhound.cloudtrail.schema import BY_NAME, Kind
 from trailhound.engine.evidence import LIMIT
 from trailhound.engine.filtering import ITEM, RULE_ID, TS
-from trailhound.rules.model import BaselineSpec, NewTermsSpec, Rule
+from trailhound.engine.prefilter import columns_of
+from trailhound.rules.model import BaselineSpec, CorrelationSpec, NewTermsSpec, Rule
 
 _SINGLE_VALUED = (Kind.KEYWORD, Kind.IP)
 _US = timedelta(microseconds=1)
@@ -54,6 +64,12 @@ class _Windows:
 
 
 @dataclass(frozen=True, slots=True)
+class _Facts:
+    sources: tuple[tuple[str, ...] | None, ...]  # per source step: its columns (None: keep all)
+    remember: int  # µs
+
+
+@dataclass(frozen=True, slots=True)
 class Masks:
     store: np.ndarray  # bool per matched row
     evidence: np.ndarray  # bool per matched row
@@ -66,6 +82,7 @@ class Eligibility:
 
     terms: dict[str, _Terms]
     windows: dict[str, _Windows] = field(default_factory=dict)  # baseline rules
+    facts: dict[str, _Facts] = field(default_factory=dict)  # correlation rules
 
     @classmethod
     def build(cls, rules: Sequence[Rule]) -> Eligibility:
@@ -79,7 +96,12 @@ class Eligibility:
             for rule in rules
             if rule.runs and isinstance(rule.spec, BaselineSpec) and _single(rule.spec.fields)
         }
-        return cls(terms, windows)
+        facts = {
+            rule.rule_id: _facts(rule.spec)
+            for rule in rules
+            if rule.runs and isinstance(rule.spec, CorrelationSpec)
+        }
+        return cls(terms, windows, facts)
 
     def masks(self, matched: pa.Table) -> Masks:
         store = np.ones(matched.num_rows, dtype=bool)
@@ -93,7 +115,62 @@ class Eligibility:
             rows = _rows_of(matched, rule_id)
             if len(rows):
                 _first_in_window(matched.take(pa.array(rows, pa.int64())), windows, rows, evidence)
+        for rule_id, facts in self.facts.items():
+            rows = _rows_of(matched, rule_id)
+            read = ["step", TS, *{c for columns in facts.sources if columns for c in columns}]
+            if len(rows) and set(read) <= set(matched.column_names):
+                # only the columns read: a rule's rows can be most of a batch
+                part = matched.select(read).take(pa.array(rows, pa.int64()))
+                _thin_sources(part, facts, rows, store, evidence)
         return Masks(store, evidence)
+
+
+def _facts(spec: CorrelationSpec) -> _Facts:
+    sources = []
+    for source in spec.facts:
+        key, value = columns_of((source.key,)), columns_of((source.value,))
+        # a field no column holds reads as missing: such a source is left whole
+        sources.append(tuple(sorted(key)) + tuple(sorted(value)) if key and value else None)
+    return _Facts(tuple(sources), spec.remember // _US)
+
+
+def _thin_sources(
+    part: pa.Table, spec: _Facts, rows: np.ndarray, store: np.ndarray, evidence: np.ndarray
+) -> None:
+    """Clear `evidence` for the fact-source rows of one correlation rule (`part`, at `rows`),
+    and `store` for those its facts do not need (see above)."""
+    steps = part.column("step").to_numpy(zero_copy_only=False)
+    evidence[rows[steps < len(spec.sources)]] = False
+    for step, columns in enumerate(spec.sources):
+        mine = np.flatnonzero(steps == step)
+        if columns is None or not len(mine):
+            continue
+        source = part.take(pa.array(mine, pa.int64()))
+        values, unsure = _single_values(source, columns)
+        sure = np.flatnonzero(~unsure)
+        if len(sure) < 3:
+            continue  # a fact's first and last rows always stay
+        terms = _codes([v.take(pa.array(sure, pa.int64())) for v in values]).to_numpy()
+        ts = source.column(TS).to_numpy()[sure]
+        order = np.lexsort((ts, terms))
+        kept = _skeleton(terms[order].tolist(), ts[order].tolist(), spec.remember)
+        store[rows[mine[sure[order[~kept]]]]] = False
+
+
+def _single_values(part: pa.Table, columns: tuple[str, ...]) -> tuple[list[pa.Array], np.ndarray]:
+    """Each column's value per row (a list's only item), and which rows have a null, an
+    empty list or a longer one."""
+    values, unsure = [], np.zeros(part.num_rows, dtype=bool)
+    for name in columns:
+        column = part.column(name).combine_chunks()
+        if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
+            single = pc.fill_null(pc.equal(pc.list_value_length(column), 1), False)
+            unsure |= ~single.to_numpy(zero_copy_only=False)
+            nulls = pa.nulls(len(column), column.type)
+            column = pc.list_element(pc.if_else(single, column, nulls), 0)
+        unsure |= pc.is_null(column).to_numpy(zero_copy_only=False)
+        values.append(column)
+    return values, unsure
 
 
 def _single(fields: tuple[str, ...]) -> bool:
@@ -180,11 +257,12 @@ def _skeleton(terms: list[int], ts: list[int], history: int) -> np.ndarray:
     return kept
 
 
-def _codes(columns: list[pa.ChunkedArray]) -> pa.Array:
+def _codes(columns: Sequence[pa.ChunkedArray | pa.Array]) -> pa.Array:
     """One integer per distinct combination of the columns' values."""
     key = np.zeros(len(columns[0]), dtype=np.int64)
     for column in columns:
-        encoded = column.combine_chunks().dictionary_encode()
+        whole = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        encoded = whole.dictionary_encode()
         count = len(encoded.dictionary)
         codes = pc.fill_null(encoded.indices, count).to_numpy(zero_copy_only=False)
         key = key * (count + 1) + codes.astype(np.int64)

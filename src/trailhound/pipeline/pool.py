@@ -13,11 +13,16 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import queue
 import signal
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from multiprocessing import forkserver
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import Any
 
 import pyarrow as pa
 
@@ -31,9 +36,10 @@ couple of thousand kept rows at a time, few enough that the last tasks still spr
 workers and a worker holds little at once (a worker keeps a task's outputs until it is done:
 with 3 MB tasks each worker peaked 25 to 35 MB higher, for no CPU saved)."""
 _UNKNOWN_SIZE = 64 << 10  # what a blob of unknown size counts for
+_AHEAD = 2
+"""Tasks a worker is given at a time: it starts the next as soon as it has sent a result."""
 
-# The stage of this worker process, made once by `_start` (a pool initializer has no other way
-# to hand state to the tasks it runs).
+# The stage of this worker process, made once by `_start`.
 _stage: Stage | None = None
 
 
@@ -77,21 +83,141 @@ def _ctrl_c_deferred() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
-def run_in_workers(blobs: Sequence[Blob], plan: StagePlan, workers: int) -> Iterator[StageOutput]:
-    """The stage's outputs over `blobs`, computed by `workers` processes, in blob order."""
-    tasks = cut_into_tasks(blobs)
+def run_in_workers(
+    blobs: Sequence[Blob], plan: StagePlan, workers: int, *, task_bytes: int = TASK_BYTES
+) -> Iterator[StageOutput]:
+    """The stage's outputs over `blobs`, computed by `workers` processes, in blob order. A
+    worker that ends before its work is done ends the scan with a RuntimeError."""
+    tasks = cut_into_tasks(blobs, task_bytes)
     start_server()
     context = multiprocessing.get_context("forkserver")
-    # Pool() ends the workers it started when an Exception cuts it short, not on Ctrl-C's
-    # KeyboardInterrupt: they would outlive the scan and fail loudly. So Ctrl-C waits for it.
+    # A worker started while Ctrl-C interrupts would outlive the scan: Ctrl-C waits for them.
     with _ctrl_c_deferred():
-        pool = context.Pool(workers, initializer=_start, initargs=(plan,))
+        team = _Team.start(context, plan, max(1, min(workers, len(tasks))))
+    finished = False
     try:
-        with pool:
-            for outputs in pool.imap(_run, tasks):
-                yield from outputs
+        yield from team.outputs(tasks)
+        finished = True
     finally:
+        team.stop(finished)
         stop_server()
+
+
+@dataclass
+class _Worker:
+    process: BaseProcess
+    conn: Connection
+    given: int = 0  # tasks sent and not yet answered
+
+
+class _Team:
+    """Worker processes, each with a connection of its own, in place of `multiprocessing.Pool`.
+
+    Pool's thread that watches its workers also waits on the pipe of results, so it spins for
+    as long as a result lies there unread: with batches of matches 0.3 to 0.4 CPU-s of the
+    scanning process at 1M events, on the cores the workers need. Here the scanning process
+    reads the results itself, when it wants the next one, and a worker sends from a thread of
+    its own, so that it reads on while the scanning process stores."""
+
+    def __init__(self, workers: list[_Worker]) -> None:
+        self.workers = workers
+
+    @classmethod
+    def start(cls, context: Any, plan: StagePlan, count: int) -> _Team:
+        workers = []
+        for _ in range(count):
+            ours, theirs = context.Pipe()
+            process = context.Process(target=_serve, args=(theirs, plan), daemon=True)
+            process.start()
+            theirs.close()
+            workers.append(_Worker(process, ours))
+        return cls(workers)
+
+    def outputs(self, tasks: list[list[Blob]]) -> Iterator[StageOutput]:
+        """The outputs of `tasks`, in their order, each worker given `_AHEAD` at a time."""
+        waiting = iter(enumerate(tasks))
+        for worker in self.workers:
+            for _ in range(_AHEAD):
+                _give(worker, waiting)
+        done: dict[int, list[StageOutput]] = {}
+        for following in range(len(tasks)):
+            while following not in done:
+                for worker, index, outputs in self._answers():
+                    done[index] = outputs
+                    _give(worker, waiting)
+            yield from done.pop(following)
+
+    def _answers(self) -> Iterator[tuple[_Worker, int, list[StageOutput]]]:
+        busy = {w.conn: w for w in self.workers if w.given}
+        ended = {w.process.sentinel: w for w in busy.values()}
+        for ready in wait([*busy, *ended]):
+            worker = busy.get(ready)  # type: ignore[call-overload]
+            if worker is None:
+                continue  # a worker that ended: its connection says how (EOF, or a last answer)
+            try:
+                index, answer = worker.conn.recv()
+            except (EOFError, OSError):  # OSError: it died with our task unread
+                worker.process.join()
+                raise RuntimeError(
+                    f"a worker process ended unexpectedly (exit code {worker.process.exitcode})"
+                ) from None
+            worker.given -= 1
+            if isinstance(answer, BaseException):
+                raise answer
+            yield worker, index, answer
+
+    def stop(self, finished: bool) -> None:
+        """Let the workers go: told to end after a complete run, ended at once otherwise
+        (an error or Ctrl-C: their work is not wanted)."""
+        for worker in self.workers:
+            if finished:
+                with suppress(OSError):
+                    worker.conn.send(None)
+            else:
+                worker.process.terminate()
+        for worker in self.workers:
+            worker.process.join()
+            worker.conn.close()
+
+
+def _give(worker: _Worker, waiting: Iterator[tuple[int, list[Blob]]]) -> None:
+    task = next(waiting, None)
+    if task is not None:
+        worker.conn.send(task)
+        worker.given += 1
+
+
+def _serve(conn: Connection, plan: StagePlan) -> None:
+    """A worker process: tasks in, (task number, outputs or the exception) out, until told to
+    end or the scanning process is gone."""
+    _start(plan)
+    answers: queue.SimpleQueue[tuple[int, object] | None] = queue.SimpleQueue()
+    sender = threading.Thread(target=_send_all, args=(conn, answers), daemon=True)
+    sender.start()
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            break
+        if task is None:
+            break
+        index, blobs = task
+        try:
+            answers.put((index, _run(blobs)))
+        except Exception as exc:  # the scanning process raises it, as it would have here
+            answers.put((index, exc))
+    answers.put(None)
+    sender.join()
+
+
+def _send_all(conn: Connection, answers: queue.SimpleQueue[tuple[int, object] | None]) -> None:
+    while (answer := answers.get()) is not None:
+        try:
+            conn.send(answer)
+        except OSError:
+            return  # the scanning process is gone
+        except Exception:  # an exception that cannot be pickled: its text can
+            conn.send((answer[0], RuntimeError(f"{type(answer[1]).__name__}: {answer[1]}")))
 
 
 def stop_server() -> None:
@@ -120,7 +246,7 @@ def cut_into_tasks(blobs: Sequence[Blob], task_bytes: int = TASK_BYTES) -> list[
 def _start(plan: StagePlan) -> None:
     global _stage
     # Ctrl-C reaches every process of the terminal's group: the scanning process alone
-    # answers it (it ends the pool), so a worker neither prints a traceback nor dies mid-task
+    # answers it (it ends the workers), so a worker neither prints a traceback nor dies mid-task
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     probe_without_pandas()
     # Arrow's own allocator keeps what a task freed for later; the system's gives it back
@@ -131,7 +257,7 @@ def _start(plan: StagePlan) -> None:
 
 
 def _run(blobs: list[Blob]) -> list[StageOutput]:
-    assert _stage is not None, "the pool initializer did not run"
+    assert _stage is not None, "the worker's stage was not made"
     # No malloc_trim between tasks: the next task needs the same memory again, and handing it
     # back made the workers fault it in anew, a sixth of their time, for no lower peak.
     return list(_stage.run(blobs))

@@ -1,0 +1,88 @@
+"""Worker processes (`--workers N`): the outputs come back in blob order whatever finishes
+first, and a worker that dies ends the scan with an error instead of leaving it waiting."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from trailhound.cloudtrail.geo import Enricher
+from trailhound.cloudtrail.reader import blobs_of
+from trailhound.cloudtrail.report import Report
+from trailhound.engine.filtering import FilterPlan
+from trailhound.pipeline.pool import run_in_workers
+from trailhound.pipeline.stage import Stage, StageOutput, StagePlan
+from trailhound.rules.loader import load_rules, shipped_pack_dir
+from trailhound.simulate import simulate
+from trailhound.sources import Blob
+from trailhound.sources.files import open_local
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[Blob]:
+    out = tmp_path_factory.mktemp("corpus")
+    simulate(out, days=1, seed=11, events=6_000)
+    return list(blobs_of([open_local(str(out))], Report()))
+
+
+@pytest.fixture(scope="module")
+def plan() -> StagePlan:
+    rules = load_rules([shipped_pack_dir()]).rules
+    filters = FilterPlan.build(rules, now=datetime.now(UTC))
+    return StagePlan.build(rules, enricher=Enricher.create(), filters=filters)
+
+
+def _descendants() -> set[int]:
+    """The processes below this one (the fork server and the workers it started)."""
+    found: set[int] = set()
+    parents = [os.getpid()]
+    while parents:
+        pid = parents.pop()
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                children = {int(c) for c in (task / "children").read_text().split()}
+            except OSError:  # it ended meanwhile
+                continue
+            parents += children - found
+            found |= children
+    return found
+
+
+def _summary(outputs: Iterable[StageOutput]) -> list[tuple[int, list[str], bytes | None]]:
+    return [
+        (o.events, [] if o.matched is None else o.matched.column("event.id").to_pylist(), o.records)
+        for o in outputs
+    ]
+
+
+def test_the_outputs_come_in_blob_order_whichever_worker_is_first(
+    corpus: list[Blob], plan: StagePlan
+) -> None:
+    # a task per file, so that the two workers finish them in any order
+    assert len(corpus) > 8
+    one = _summary(run_in_workers(corpus, plan, 1, task_bytes=1))
+    two = _summary(run_in_workers(corpus, plan, 2, task_bytes=1))
+    assert two == one
+    alone = _summary(Stage(plan).run(corpus, Report()))
+    assert sum(events for events, _, _ in one) == sum(events for events, _, _ in alone) > 6_000
+    assert sum(len(ids) for _, ids, _ in one) > 0
+
+
+def test_a_worker_that_dies_ends_the_scan_with_an_error_and_leaves_no_process(
+    corpus: list[Blob], plan: StagePlan
+) -> None:
+    before = _descendants()
+    outputs = run_in_workers(corpus, plan, 2, task_bytes=1)
+    next(outputs)
+    for pid in _descendants() - before:  # the fork server and both workers
+        os.kill(pid, signal.SIGKILL)
+    with pytest.raises(RuntimeError, match="worker process ended unexpectedly"):
+        list(outputs)
+    assert _descendants() <= before
