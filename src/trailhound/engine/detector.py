@@ -51,6 +51,11 @@ _EVALUATORS: dict[str, Callable[[Store, Rule, int], Outcome]] = {
     "baseline": baseline.evaluate,
     "correlation": correlation.evaluate,
 }
+# Rule types whose rules are decided from one read of all their rows (each read has a fixed
+# cost): the read makes the decider of each rule
+_READ_TOGETHER: dict[str, Callable[[Store, Sequence[Rule], int], query.Decide]] = {
+    "query": query.deciding,
+}
 # Rule types that decide from their own stored matches alone: without any, nothing to do
 _FROM_MATCHES_ONLY = frozenset({"query", "threshold", "new_terms", "sequence"})
 
@@ -210,11 +215,12 @@ class Detector:
         cutoff = _NEVER if final else newest - int(self.lateness / _US)
         kept_by_rule: list[tuple[Rule, Outcome, list[Candidate]]] = []
         stored = matches.rules_with_rows(self.store)
+        deciders: dict[str, query.Decide] = {}
         for rule in self.rules:
             if rule.name in self.stats.failed:
                 continue  # its matches stay pending: a later run, with the rule fixed, decides
             try:
-                outcome = self._evaluate(rule, cutoff, stored)
+                outcome = self._evaluate(rule, cutoff, stored, deciders)
             except duckdb.Error:
                 raise  # the store's transaction is aborted: nothing of this run may commit
             except Exception as exc:  # one rule's fault must not cost the others their alerts
@@ -229,6 +235,7 @@ class Detector:
                 self.stats.dropped_by_max_signals[rule.name] += outcome.dropped
             outcome.candidates = []  # only what `_forget` needs is kept from here on
             kept_by_rule.append((rule, outcome, kept))
+        deciders.clear()  # what they read is let go before the alerts are made
         decided = self._fresh(kept_by_rule)
         alerts: list[Alert] = []
         for rule, _, fresh in decided:
@@ -245,12 +252,22 @@ class Detector:
         alerts.sort(key=lambda a: (a.time, a.rule.name, a.id))
         return alerts
 
-    def _evaluate(self, rule: Rule, cutoff: int, stored: set[str]) -> Outcome:
+    def _evaluate(
+        self, rule: Rule, cutoff: int, stored: set[str], deciders: dict[str, query.Decide]
+    ) -> Outcome:
         """A rule's outcome; its queries are skipped when they could find nothing (each has a
-        fixed cost, which most rules of a small or quiet scan would pay for no row)."""
+        fixed cost, which most rules of a small or quiet scan would pay for no row).
+        `deciders` keeps, per rule type read together, the deciders of its rules."""
         if rule.type in _FROM_MATCHES_ONLY and rule.rule_id not in stored:
             return Outcome([])
-        return _EVALUATORS[rule.type](self.store, rule, cutoff)
+        read = _READ_TOGETHER.get(rule.type)
+        if read is None:
+            return _EVALUATORS[rule.type](self.store, rule, cutoff)
+        if rule.type not in deciders:
+            alike = [r for r in self.rules if r.type == rule.type and r.rule_id in stored
+                     and r.name not in self.stats.failed]  # fmt: skip
+            deciders[rule.type] = read(self.store, alike, cutoff)
+        return deciders[rule.type](rule)
 
     def _cap_max_signals(self, rule: Rule, candidates: list[Candidate]) -> list[Candidate]:
         times = np.array([c.time for c in candidates], np.int64)
