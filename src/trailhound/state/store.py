@@ -207,10 +207,7 @@ class Store:
         evidence, 30 kB each) must stay in memory until the commit, which needs them too, and
         a statement that does not fit fails and takes the run's whole transaction with it.
         Entering alerts in the ledger therefore lifts the limit; it needs what the run
-        decided, not what it read. Lifted already, it is not reset again (each costs a few
-        ms, and a run enters its alerts a part at a time)."""
-        if self._lifted:
-            return
+        decided, not what it read."""
         self.con.execute("RESET memory_limit")
         self._lifted = True
 
