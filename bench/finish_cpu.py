@@ -8,15 +8,16 @@ processes, 2 by default) but stops before deciding: the matches and evidence pac
 and committed, and the state file is saved in SNAPSHOT_DIR. `run` then copies that state and
 decides it, RUNS times (each in a fresh process, as a scan decides once per process, with its
 first-call costs), and prints for each run one JSON line: the CPU time (this process, DuckDB's
-threads included) of `finish` and of its steps, as `bench/parent_cpu.py` names them, the number
-of alerts and a digest of every alert's id and JSON as the ledger holds it, which must not
-change when only the speed of the end of a scan does.
+threads included) of `finish` and of its steps, as `bench/parent_cpu.py` names them, the
+process's peak resident memory, the number of alerts and a digest of every alert's id and JSON
+as the ledger holds it, which must not change when only the speed of the end of a scan does.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import resource
 import shutil
 import subprocess
 import sys
@@ -90,6 +91,7 @@ def run_once(snapshot: Path) -> dict[str, Any]:
     for ident, text in rows:
         digest.update(f"{ident}\0{text}\0".encode())
     result: dict[str, Any] = {k: round(v, 3) for k, v in spent.most_common()}
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     result["alerts"] = len(alerts)
     result["digest"] = digest.hexdigest()[:16]
     return result
