@@ -9,8 +9,9 @@ and committed, and the state file is saved in SNAPSHOT_DIR. `run` then copies th
 decides it, RUNS times (each in a fresh process, as a scan decides once per process, with its
 first-call costs), and prints for each run one JSON line: the CPU time (this process, DuckDB's
 threads included) of `finish` and of its steps, as `bench/parent_cpu.py` names them, the
-process's peak resident memory, the number of alerts and a digest of every alert's id and JSON
-as the ledger holds it, which must not change when only the speed of the end of a scan does.
+process's peak resident memory, the number of alerts, a digest of every alert's id and JSON
+as the ledger holds it and one of what the state keeps for the next run: neither may change
+when only the speed of the end of a scan does.
 """
 
 from __future__ import annotations
@@ -43,6 +44,18 @@ from trailhound.sources import open_sources
 from trailhound.state.store import Store
 
 _STATE = "state.duckdb"
+# what a run leaves for the next (besides the ledger), which must not change either
+_KEPT = [
+    "SELECT rule_id, seq FROM matches ORDER BY seq",
+    "SELECT * FROM suppression_windows ORDER BY ALL",
+    "SELECT * FROM terms ORDER BY ALL",
+    "SELECT * FROM clocks ORDER BY ALL",
+    "SELECT * FROM facts ORDER BY ALL",
+    "SELECT * FROM baseline_windows ORDER BY ALL",
+    "SELECT * FROM baseline_events ORDER BY ALL",
+    "SELECT * FROM counted ORDER BY ALL",
+    "SELECT chunk FROM evidence ORDER BY chunk",
+]
 
 
 def _rules() -> list[Rule]:
@@ -86,14 +99,17 @@ def run_once(snapshot: Path) -> dict[str, Any]:
             alerts = detector.finish()
         spent["finish+commit"] = time.process_time() - started
         rows = store.con.execute("SELECT alert_id, alert FROM ledger ORDER BY alert_id").fetchall()
+        kept = [store.con.execute(sql).fetchall() for sql in _KEPT]
         store.close()
     digest = hashlib.sha256()
     for ident, text in rows:
         digest.update(f"{ident}\0{text}\0".encode())
+    state = hashlib.sha256(repr(kept).encode())
     result: dict[str, Any] = {k: round(v, 3) for k, v in spent.most_common()}
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     result["alerts"] = len(alerts)
     result["digest"] = digest.hexdigest()[:16]
+    result["state_digest"] = state.hexdigest()[:16]
     return result
 
 
