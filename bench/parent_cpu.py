@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from trailhound.cloudtrail import documents
-from trailhound.engine import detector
+from trailhound.engine import alert_making, detector
 from trailhound.pipeline import deliver
 from trailhound.state import counted, ledger, outbox
 
@@ -40,9 +40,11 @@ def _timed(spent: Counter[str], label: str, fn: Callable[..., Any]) -> Callable[
 
 
 def _instrument(spent: Counter[str]) -> None:
-    steps = ["finish", "_store_pending", "_evidence_documents", "_raw_records", "_record", "_alert"]
-    for name in steps:
+    for name in ["finish", "_store_pending"]:
         setattr(detector.Detector, name, _timed(spent, name, getattr(detector.Detector, name)))
+    for name in ["_evidence_documents", "_raw_records", "_record", "_alert"]:
+        made = alert_making.AlertMaker
+        setattr(made, name, _timed(spent, name, getattr(made, name)))
     places = [(counted, "first_counts"), (ledger, "record"), (documents, "_rebuilt"),
               (deliver, "deliver"), (outbox, "pending")]  # fmt: skip
     for module, name in places:
@@ -50,6 +52,18 @@ def _instrument(spent: Counter[str]) -> None:
     evaluators = detector._EVALUATORS  # a benchmark may look inside
     for kind, evaluate in list(evaluators.items()):
         evaluators[kind] = _timed(spent, f"decide {kind}", evaluate)
+    together = detector._READ_TOGETHER
+    for kind, read in list(together.items()):
+        together[kind] = _timed_reader(spent, f"decide {kind}", read)
+
+
+def _timed_reader(spent: Counter[str], label: str, read: Callable[..., Any]) -> Callable[..., Any]:
+    """A rule type read together: the read and each rule's decider count as its deciding."""
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        return _timed(spent, label, _timed(spent, label, read)(*args, **kwargs))
+
+    return timed
 
 
 def main() -> None:

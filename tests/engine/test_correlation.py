@@ -73,3 +73,17 @@ def test_facts_survive_between_runs() -> None:
     third = detector([RULE], store)
     third.add(batch([_disabled(2, timedelta(days=3))]))  # the same event delivered again
     assert third.finish(final=True) == []
+
+
+def test_a_fact_seen_again_is_remembered_from_its_last_sighting_in_a_later_run() -> None:
+    store = Store.open(None)
+    first = detector([RULE], store)
+    first.add(batch([_used(1, timedelta(0)), _used(2, timedelta(days=10)),
+                     _used(3, timedelta(days=5))]))  # fmt: skip
+    assert first.finish(final=True) == []
+    second = detector([RULE], store)
+    second.add(batch([_disabled(4, timedelta(days=39))]))  # 29 days after the last use
+    assert [a.key for a in second.finish(final=True)] == [((KEY, ARN), (TABLE, "orders"))]
+    third = detector([RULE], store)
+    third.add(batch([_disabled(5, timedelta(days=41))]))  # 31 days after it
+    assert third.finish(final=True) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from trailhound.engine.detector import _investigation
+from trailhound.engine.alert_making import investigation
 from trailhound.rules.loader import load_rules, shipped_pack_dir
 
 
@@ -26,7 +26,7 @@ def test_values_are_found_nested_or_under_dotted_keys_in_first_seen_order() -> N
          "aws": {"cloudtrail": {"flattened": {"request_parameters": {"tableName": "users"}}}}},
         {"user.name": "mallory", "cloud": {"region": {"nested": "object"}}},
     )  # fmt: skip
-    assert _investigation(rule, evidence) == {
+    assert investigation(rule, evidence) == {
         "user.name": ("bob", "eve", "mallory"),
         "source.ip": ("192.0.2.1",),
         "aws.cloudtrail.flattened.request_parameters.tableName": ("orders", "users"),

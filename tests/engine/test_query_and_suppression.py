@@ -112,3 +112,25 @@ def test_since_and_until_bound_the_input() -> None:
     rows = puts([0 * MIN, 10 * MIN, 20 * MIN])
     alerts = run([rule(action("PutItem"))], rows, since=T0 + 5 * MIN, until=T0 + 20 * MIN)
     assert [a.event_ids for a in alerts] == [("ev-0001",)]
+
+
+def test_query_rules_decided_together_keep_their_own_rows_groups_and_caps() -> None:
+    """Every query rule's rows are read in one statement; each rule still decides its own:
+    its matches, its suppression, its max_signals."""
+    plain = rule(action("PutItem"), rule_id="a-plain", name="plain")
+    folded = rule(action("PutItem"), rule_id="b-folded", name="folded",
+                  suppression=BY_ACTOR_TABLE)  # fmt: skip
+    capped = rule(action("PutItem"), rule_id="c-capped", name="capped", max_signals=2)
+    deletes = rule(action("DeleteItem"), rule_id="d-deletes", name="deletes")
+    rows = puts([i * MIN for i in range(4)])
+    rows += [event(10, 5 * MIN, "DeleteItem", aws__dynamodb__table_name=["orders"])]
+    d = detector([plain, folded, capped, deletes])
+    d.add(batch(rows))
+    alerts = d.finish()
+    by_rule = {name: [a for a in alerts if a.rule.name == name]
+               for name in ("plain", "folded", "capped", "deletes")}  # fmt: skip
+    assert [a.event_ids for a in by_rule["plain"]] == [(f"ev-000{i}",) for i in range(4)]
+    assert [(a.event_ids, a.count) for a in by_rule["folded"]] == [(("ev-0000",), 4)]
+    assert [a.event_ids for a in by_rule["capped"]] == [("ev-0000",), ("ev-0001",)]
+    assert d.stats.dropped_by_max_signals == {"capped": 2}
+    assert [a.event_ids for a in by_rule["deletes"]] == [("ev-0010",)]

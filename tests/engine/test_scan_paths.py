@@ -14,7 +14,7 @@ from trailhound.cloudtrail.ecs import to_documents
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.reader import read_events, read_selected
 from trailhound.cloudtrail.report import Report
-from trailhound.engine import detector
+from trailhound.engine import alert_making
 from trailhound.pipeline import engines
 from trailhound.pipeline import scan as scanning
 from trailhound.pipeline.scan import ScanResult, scan
@@ -202,7 +202,7 @@ def test_alerts_without_evidence_still_reach_the_ledger_whole(
     """A scan asked not to keep evidence (the CLI without `--report`) returns the same alerts
     bare, and enters each in the ledger exactly as a scan that keeps it does, whether its
     alerts are made and entered one at a time or all together."""
-    monkeypatch.setattr(detector, "_ALERTS_PER_PART", per_part)
+    monkeypatch.setattr(alert_making, "ALERTS_PER_PART", per_part)
     kept, kept_ledger = _run_with_ledger(corpus, keep_evidence=True)
     bare, bare_ledger = _run_with_ledger(corpus, keep_evidence=False)
     assert len(kept.alerts) > 20 and all(a.evidence for a in kept.alerts)

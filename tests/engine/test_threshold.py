@@ -134,3 +134,23 @@ def test_cardinality_of_an_ip_field_counts_addresses_not_spellings() -> None:
     assert run([r], rows) == []
     rows.append(event(3, 3 * MIN, source__ip="10.0.0.6"))
     assert len(run([r], rows)) == 1
+
+
+def test_a_group_that_cannot_alert_yet_is_kept_for_the_run_that_completes_it() -> None:
+    """A group whose rows together fall short of the rule is not walked row by row, but its
+    rows stay for a later run: the one that brings the third table alerts with them."""
+    spec = ThresholdSpec(
+        fields=("user.name",), value=3, window=10 * MIN,
+        cardinality=(Cardinality("aws.dynamodb.table_name", 3),),
+    )  # fmt: skip
+    r = rule(action("Scan"), spec)
+    store = Store.open(None)
+    first = detector([r], store)
+    first.add(batch([event(i, i * MIN, "Scan", aws__dynamodb__table_name=[f"t{i % 2}"])
+                     for i in range(6)]))  # fmt: skip
+    assert first.finish(final=True) == []
+    second = detector([r], store)
+    second.add(batch([event(99, 7 * MIN, "Scan", aws__dynamodb__table_name=["t9"])]))
+    alerts = second.finish(final=True)
+    assert len(alerts) == 1
+    assert "ev-0099" in alerts[0].event_ids and len(alerts[0].event_ids) >= 3

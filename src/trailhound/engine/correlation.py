@@ -29,39 +29,47 @@ def evaluate(store: Store, rule: Rule, cutoff: int) -> Outcome:
     assert isinstance(spec, CorrelationSpec)
     remember = int(spec.remember / _US)
     params = {"rule": rule.rule_id, "cutoff": cutoff}
-    sightings = _sightings(store, spec, params)
     events = store.con.execute(
         f"SELECT seq, ts, event_id, k0 FROM ({keyed_rows_sql((spec.key,), _STEP)}) "
         "WHERE step = $step ORDER BY ts, event_id, seq",
         {**params, "step": len(spec.facts)},
     ).fetchall()
-    stored = facts.known(store, rule.rule_id, (k for *_, k in events))
-    pending: dict[str, list[Sighting]] = defaultdict(list)
-    for s in sightings:
-        pending[s[0]].append(s)
+    keys = sorted({k for *_, k in events})
+    learned, pending = _sightings(store, spec, {**params, "keys": keys})
+    stored = facts.known(store, rule.rule_id, keys)
     candidates = []
     for seq, ts, event_id, key in events:
         taught = _taught(key, ts, remember, stored, pending[key])
         if taught:
             found = ((spec.key, key), *taught)
             candidates.append(Candidate(found, [seq], [event_id or ""], ts, ts))
-    facts.remember(store, rule.rule_id, sightings, remember)
+    facts.remember(store, rule.rule_id, learned, remember)
     return Outcome(candidates)
 
 
 _STEP = (("step", "step"),)
 
 
-def _sightings(store: Store, spec: CorrelationSpec, params: dict[str, object]) -> list[Sighting]:
-    found: list[Sighting] = []
+def _sightings(
+    store: Store, spec: CorrelationSpec, params: dict[str, object]
+) -> tuple[list[Sighting], dict[str, list[Sighting]]]:
+    """What the fact sources saw: each fact at its first and last time (all that merging it
+    into the stored facts needs), and every sighting of the keys the rule's events name (all
+    that judging them needs). A fact source can match every KMS call of the trail: its rows
+    are folded in DuckDB, not brought into Python one by one."""
+    learned: list[Sighting] = []
+    pending: dict[str, list[Sighting]] = defaultdict(list)
     for step, source in enumerate(spec.facts):
         rows = store.con.execute(
-            f"SELECT ts, k0, k1 FROM ({keyed_rows_sql((source.key, source.value), _STEP)}) "
-            "WHERE step = $step",
+            "SELECT k0, k1, min(ts), max(ts), list(ts) FILTER (WHERE list_contains($keys, k0)) "
+            f"FROM ({keyed_rows_sql((source.key, source.value), _STEP)}) WHERE step = $step "
+            "GROUP BY k0, k1",
             {**params, "step": step},
         ).fetchall()
-        found += [(key, source.value, value, ts) for ts, key, value in rows]
-    return found
+        for key, value, first, last, times in rows:
+            learned += [(key, source.value, value, first), (key, source.value, value, last)]
+            pending[key] += [(key, source.value, value, ts) for ts in times or ()]
+    return learned, pending
 
 
 def _taught(

@@ -2,17 +2,16 @@
 
 `add` runs every rule's filter (compiled to SQL) over a batch inside DuckDB and keeps only the
 matching rows, so memory follows what rules match, not the input. `finish` decides, per rule
-type, which matches become alerts, in event time, and forgets what no later event can need.
+type, which matches become alerts, in event time, has them made (`alert_making`), and forgets
+what no later event can need.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import cache
-from typing import Any
 
 import duckdb
 import numpy as np
@@ -31,6 +30,7 @@ from trailhound.engine import (
     suppression,
     threshold,
 )
+from trailhound.engine.alert_making import AlertMaker, DocumentMaker, Router
 from trailhound.engine.candidates import Candidate, Outcome
 from trailhound.engine.filtering import ITEM, FilterPlan, Matcher, failure
 from trailhound.engine.max_signals import first_per_interval
@@ -51,20 +51,15 @@ _EVALUATORS: dict[str, Callable[[Store, Rule, int], Outcome]] = {
     "baseline": baseline.evaluate,
     "correlation": correlation.evaluate,
 }
+# Rule types whose rules are decided from one read of all their rows (each read has a fixed
+# cost): the read makes the decider of each rule
+_READ_TOGETHER: dict[str, Callable[[Store, Sequence[Rule], int], query.Decide]] = {
+    "query": query.deciding,
+}
 # Rule types that decide from their own stored matches alone: without any, nothing to do
 _FROM_MATCHES_ONLY = frozenset({"query", "threshold", "new_terms", "sequence"})
 
-# Matched rows (their stored columns; `raw`, the record's JSON, where it was kept) -> documents.
-DocumentMaker = Callable[[pa.RecordBatch], Iterator[dict[str, Any]]]
-# An alert (as delivered) -> the outputs it is queued for.
-Router = Callable[[Mapping[str, Any]], tuple[str, ...]]
-RAW = "raw"
 _INSERT_ROWS = 100_000
-_PACKS_PER_READ = 4
-_ALERTS_PER_PART = 256
-"""Alerts made, entered in the ledger and let go at a time: an alert's evidence documents are
-its largest part (ten events, 40 kB of JSON for a BatchWriteItem's), and a run that held every
-alert's at once peaked at 1.1 GB for 3,071 alerts."""
 
 
 @dataclass
@@ -210,11 +205,12 @@ class Detector:
         cutoff = _NEVER if final else newest - int(self.lateness / _US)
         kept_by_rule: list[tuple[Rule, Outcome, list[Candidate]]] = []
         stored = matches.rules_with_rows(self.store)
+        deciders: dict[str, query.Decide] = {}
         for rule in self.rules:
             if rule.name in self.stats.failed:
                 continue  # its matches stay pending: a later run, with the rule fixed, decides
             try:
-                outcome = self._evaluate(rule, cutoff, stored)
+                outcome = self._evaluate(rule, cutoff, stored, deciders)
             except duckdb.Error:
                 raise  # the store's transaction is aborted: nothing of this run may commit
             except Exception as exc:  # one rule's fault must not cost the others their alerts
@@ -229,28 +225,34 @@ class Detector:
                 self.stats.dropped_by_max_signals[rule.name] += outcome.dropped
             outcome.candidates = []  # only what `_forget` needs is kept from here on
             kept_by_rule.append((rule, outcome, kept))
+        deciders.clear()  # what they read is let go before the alerts are made
         decided = self._fresh(kept_by_rule)
-        alerts: list[Alert] = []
         for rule, _, fresh in decided:
             self.stats.alerts[rule.name] += len(fresh)
-        # alerts in the order of their first evidence, so that a part's evidence lies in few
-        # packs, which the next part seldom needs again (each pack read has a cost)
-        made = sorted(
-            ((rule, i, c) for rule, _, fresh in decided for i, c in fresh),
-            key=lambda made: min(made[2].seqs[: self.evidence_limit], default=-1),
+        maker = AlertMaker(
+            self.store, self.to_documents, self.evidence_limit, self.route, self.keep_evidence
         )
-        for start in range(0, len(made), _ALERTS_PER_PART):
-            alerts.extend(self._made(made[start : start + _ALERTS_PER_PART]))
+        alerts = maker.make([(rule, i, c) for rule, _, fresh in decided for i, c in fresh])
         self._forget(cutoff, [(rule, outcome) for rule, outcome, _ in decided])
         alerts.sort(key=lambda a: (a.time, a.rule.name, a.id))
         return alerts
 
-    def _evaluate(self, rule: Rule, cutoff: int, stored: set[str]) -> Outcome:
+    def _evaluate(
+        self, rule: Rule, cutoff: int, stored: set[str], deciders: dict[str, query.Decide]
+    ) -> Outcome:
         """A rule's outcome; its queries are skipped when they could find nothing (each has a
-        fixed cost, which most rules of a small or quiet scan would pay for no row)."""
+        fixed cost, which most rules of a small or quiet scan would pay for no row).
+        `deciders` keeps, per rule type read together, the deciders of its rules."""
         if rule.type in _FROM_MATCHES_ONLY and rule.rule_id not in stored:
             return Outcome([])
-        return _EVALUATORS[rule.type](self.store, rule, cutoff)
+        read = _READ_TOGETHER.get(rule.type)
+        if read is None:
+            return _EVALUATORS[rule.type](self.store, rule, cutoff)
+        if rule.type not in deciders:
+            alike = [r for r in self.rules if r.type == rule.type and r.rule_id in stored
+                     and r.name not in self.stats.failed]  # fmt: skip
+            deciders[rule.type] = read(self.store, alike, cutoff)
+        return deciders[rule.type](rule)
 
     def _cap_max_signals(self, rule: Rule, candidates: list[Candidate]) -> list[Candidate]:
         times = np.array([c.time for c in candidates], np.int64)
@@ -278,67 +280,6 @@ class Detector:
             decided.append((rule, outcome, fresh))
         return decided
 
-    def _made(self, part: list[tuple[Rule, str, Candidate]]) -> list[Alert]:
-        """These alerts, with their evidence, entered in the ledger (one statement for the
-        part: each has a fixed cost); returned without their evidence unless the detector
-        keeps it."""
-        docs = self._evidence_documents([c for _, _, c in part])
-        alerts = [self._alert(rule, ident, cand, docs) for rule, ident, cand in part]
-        self._record(alerts)
-        if self.keep_evidence:
-            return alerts
-        return [replace(alert, evidence=()) for alert in alerts]
-
-    def _evidence_documents(self, candidates: list[Candidate]) -> dict[int, dict[str, Any]]:
-        seqs = sorted({s for c in candidates for s in c.seqs[: self.evidence_limit]})
-        if not seqs:
-            return {}
-        table = matches.rows(self.store, seqs)
-        order = table.column("seq").to_pylist()
-        table = table.append_column(RAW, self._raw_records(table))
-        rows = table.drop_columns(["seq", matches.CHUNK, ITEM]).combine_chunks().to_batches()[0]
-        return dict(zip(order, self.to_documents(rows), strict=True))
-
-    def _raw_records(self, table: pa.Table) -> pa.Array:
-        """The JSON of the record behind each row, from its evidence pack; null if none.
-        Packs are read a few at a time and only the items asked for are kept."""
-        chunks, items = table.column(matches.CHUNK), table.column(ITEM)
-        places = list(zip(chunks.to_pylist(), items.to_pylist(), strict=True))
-        wanted: dict[int, set[int]] = defaultdict(set)
-        for chunk, item in places:
-            if chunk is not None and item is not None:
-                wanted[chunk].add(item)
-        found: dict[tuple[int, int], bytes] = {}
-        for chunk, data in matches.packs(self.store, sorted(wanted), _PACKS_PER_READ):
-            raws = evidence.unpack(data, wanted[chunk])
-            found.update(((chunk, i), raw) for i, raw in raws.items())
-        return pa.array([found.get(place) for place in places], pa.binary())
-
-    def _alert(
-        self, rule: Rule, ident: str, cand: Candidate, docs: Mapping[int, dict[str, Any]]
-    ) -> Alert:
-        evidence = tuple(docs[s] for s in cand.seqs[: self.evidence_limit] if s in docs)
-        return Alert(
-            id=ident,
-            rule=rule,
-            time=cand.time,
-            first_time=cand.first_time,
-            key=cand.key,
-            event_ids=tuple(cand.event_ids),
-            count=len(cand.seqs) + cand.absorbed,
-            evidence=evidence,
-            investigation=_investigation(rule, evidence),
-        )
-
-    def _record(self, alerts: list[Alert]) -> None:
-        entries = []
-        for alert in alerts:
-            shown = alert.to_dict()
-            entries.append(
-                ledger.Entry(alert.id, alert.rule.rule_id, alert.time, shown, self.route(shown))
-            )
-        ledger.record(self.store, entries)
-
     def _forget(self, cutoff: int, outcomes: list[tuple[Rule, Outcome]]) -> None:
         """Delete the decided rows no later event can need (see `Outcome`)."""
         retain = {
@@ -362,41 +303,3 @@ def _counting_span(rule: Rule, lateness: timedelta) -> timedelta:
     if isinstance(spec, SequenceSpec):
         spans.append(spec.maxspan)
     return max(spans) + lateness
-
-
-def _investigation(
-    rule: Rule, evidence: tuple[Mapping[str, Any], ...]
-) -> dict[str, tuple[str, ...]]:
-    found: dict[str, dict[str, None]] = defaultdict(dict)
-    for doc in evidence:
-        for name in rule.investigation_fields:
-            for value in _lookup(doc, name):
-                found[name][value] = None
-    return {name: tuple(values) for name, values in found.items()}
-
-
-def _lookup(doc: Mapping[str, Any], dotted: str) -> list[str]:
-    # documents are plain dicts (`to_documents`): checking for `dict` is many times cheaper
-    # than for the `Mapping` ABC, and this runs for every field of every evidence document
-    node: Any = doc
-    for part, rest in _steps(dotted):
-        if not isinstance(node, dict):
-            return []
-        if rest in node:  # a dotted key holds the rest
-            node = node[rest]
-            break
-        if part not in node:
-            return []
-        node = node[part]
-    if node is None:
-        return []
-    values = node if isinstance(node, list) else [node]
-    return [v if isinstance(v, str) else str(v) for v in values if not isinstance(v, dict | list)]
-
-
-@cache
-def _steps(dotted: str) -> tuple[tuple[str, str], ...]:
-    """Each part of a dotted name with the rest of the name from it: worked out once per name,
-    not once per alert and evidence document."""
-    parts = dotted.split(".")
-    return tuple((part, ".".join(parts[i:])) for i, part in enumerate(parts))

@@ -1,19 +1,21 @@
 """query rules: every matching event is an alert, then suppression and max_signals thin them.
 
 A query rule can match a large share of the input (every successful PutItem), so its rows
-are decided as columns: DuckDB ranks them in event order and computes their suppression
-groups, numpy folds each group's times into windows, and only the rows that stay alerts
-become `Candidate`s. Memory follows the alerts, not the matches.
+are decided as columns: one statement reads every query rule's rows in event order with
+their suppression groups (the columns that decide, not the events), numpy folds each group's
+times into windows, and only the rows that stay alerts become `Candidate`s.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 import duckdb
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from trailhound.engine import suppression
 from trailhound.engine.candidates import Candidate, Outcome
@@ -24,84 +26,123 @@ from trailhound.state import windows as stored_windows
 from trailhound.state.store import Store
 
 _US = timedelta(microseconds=1)
-_ROWS = "_query_rows"
 Ints = npt.NDArray[np.int64]
+Decide = Callable[[Rule], Outcome]
 
 
 def evaluate(store: Store, rule: Rule, cutoff: int) -> Outcome:
     """The rule's alerts up to `cutoff`, already suppressed and capped (`Outcome.dropped`)."""
-    con = store.con
-    _rank_rows(con, rule, cutoff)
-    try:
-        positions, times, absorbed, keys = _alerts(store, rule)
-        keep = first_per_interval(times, int(rule.interval / _US), rule.max_signals)
-        candidates = _candidates(con, positions[keep], absorbed[keep], _masked(keys, keep))
-        return Outcome(candidates, suppressed=True, dropped=int(len(keep) - keep.sum()))
-    finally:
-        con.execute(f"DROP TABLE IF EXISTS {_ROWS}")
+    return deciding(store, [rule], cutoff)(rule)
 
 
-def _rank_rows(con: duckdb.DuckDBPyConnection, rule: Rule, cutoff: int) -> None:
-    """A temporary table of the rule's rows: event-order position, group, and `alone` for
-    rows that are not suppressed (no suppression, or a missing field that must not be)."""
+def deciding(store: Store, rules: Sequence[Rule], cutoff: int) -> Decide:
+    """A decider for these rules, whose rows up to `cutoff` are read in one statement: each
+    statement has a fixed cost, which a pack's dozen query rules paid five times each, most
+    of them for a row or two."""
+    if not rules:
+        return lambda rule: Outcome([], suppressed=True)
+    rows = _ranked_rows(store.con, rules, cutoff)
+    which = _ints(rows.column("rule"))
+    starts = np.searchsorted(which, np.arange(len(rules) + 1)).tolist()
+    bounds = {r.rule_id: (starts[i], starts[i + 1]) for i, r in enumerate(rules)}
+
+    def decide(rule: Rule) -> Outcome:
+        start, end = bounds.get(rule.rule_id, (0, 0))
+        return _decided(store, rule, rows.slice(start, end - start))
+
+    return decide
+
+
+def _ranked_rows(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], cutoff: int) -> pa.Table:
+    """The rules' rows (`rule`: its place in `rules`), each rule's in event order, with their
+    suppression group and `alone` for rows that are not suppressed (no suppression, or a
+    missing field that must not be)."""
+    params: dict[str, object] = {"cutoff": cutoff, "rules": [r.rule_id for r in rules]}
+    which, groups, alone = [], [], []
+    for i, rule in enumerate(rules):
+        group, single = _grouping(rule)
+        params[f"r{i}"] = rule.rule_id
+        which.append(f"WHEN $r{i} THEN {i}")
+        groups.append(f"WHEN $r{i} THEN {group}")
+        alone.append(f"WHEN $r{i} THEN {single}")
+    event_id = "coalesce(\"event.id\", '')"
+    table: pa.Table = con.sql(
+        f"SELECT CASE rule_id {' '.join(which)} END::BIGINT AS rule, "
+        f"seq, ts, {event_id} AS event_id, "
+        f"CASE rule_id {' '.join(groups)} END::VARCHAR AS gkey, "
+        f"coalesce(CASE rule_id {' '.join(alone)} END, FALSE) "
+        "AS alone FROM matches WHERE list_contains($rules, rule_id) AND ts <= $cutoff "
+        f"ORDER BY rule, ts, {event_id}, seq",
+        params=params,
+    ).to_arrow_table()
+    return table.combine_chunks()
+
+
+def _grouping(rule: Rule) -> tuple[str, str]:
     sup = rule.suppression
     if sup is None:
-        group, alone = "NULL", "TRUE"
-    else:
-        group = suppression_key_sql(sup.group_by)
-        missing = suppression_missing_sql(sup.group_by)
-        alone = missing if sup.missing_fields_strategy == "doNotSuppress" else "FALSE"
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {_ROWS} AS SELECT seq, ts, "
-        f'row_number() OVER (ORDER BY ts, coalesce("event.id", \'\'), seq) AS pos, '
-        f"{group} AS gkey, coalesce({alone}, FALSE) AS alone "
-        "FROM matches WHERE rule_id = $rule AND ts <= $cutoff",
-        {"rule": rule.rule_id, "cutoff": cutoff},
+        return "NULL::VARCHAR", "TRUE"
+    missing = suppression_missing_sql(sup.group_by)
+    alone = missing if sup.missing_fields_strategy == "doNotSuppress" else "FALSE"
+    return suppression_key_sql(sup.group_by), alone
+
+
+def _changed(column: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.bool_]:
+    """For each value after the first: whether it differs from the one before it."""
+    if len(column) < 2:
+        return np.zeros(0, np.bool_)
+    differs = pc.not_equal(column[1:], column[:-1])
+    return np.asarray(pc.fill_null(differs, True).to_numpy(zero_copy_only=False), np.bool_)
+
+
+def _decided(store: Store, rule: Rule, rows: pa.Table) -> Outcome:
+    """One rule's outcome from its rows, in event order."""
+    positions, absorbed, keys = _alerts(store, rule, rows)
+    times = _ints(rows.column("ts"))[positions]
+    keep = first_per_interval(times, int(rule.interval / _US), rule.max_signals)
+    kept = positions[keep]
+    seqs = _ints(rows.column("seq"))[kept].tolist()
+    ids = rows.column("event_id").take(pa.array(kept, pa.int64())).to_pylist()
+    times, absorbed = times[keep], absorbed[keep]
+    made = zip(seqs, ids, times.tolist(), _masked(keys, keep), absorbed.tolist(), strict=True)
+    candidates = [
+        Candidate((), [seq], [eid], ts, ts, suppression_key=key, absorbed=n)
+        for seq, eid, ts, key, n in made
+    ]
+    return Outcome(candidates, suppressed=True, dropped=int(len(keep) - keep.sum()))
+
+
+def _alerts(store: Store, rule: Rule, rows: pa.Table) -> tuple[Ints, Ints, list[str | None]]:
+    """Positions (in `rows`), folded-in counts and groups of the rows that stay alerts, in
+    event order."""
+    alone = np.asarray(
+        rows.column("alone").combine_chunks().to_numpy(zero_copy_only=False), np.bool_
     )
-
-
-def _alerts(store: Store, rule: Rule) -> tuple[Ints, Ints, Ints, list[str | None]]:
-    """Positions, times, folded-in counts and groups of the rows that stay alerts, in order."""
-    con = store.con
-    alone_pos, alone_ts = _columns(con, f"SELECT pos, ts FROM {_ROWS} WHERE alone")
-    positions, times = [alone_pos], [alone_ts]
-    absorbed = [np.zeros(len(alone_pos), np.int64)]
-    keys: list[str | None] = [None] * len(alone_pos)
+    positions = [np.flatnonzero(alone)]
+    absorbed = [np.zeros(len(positions[0]), np.int64)]
+    keys: list[str | None] = [None] * len(positions[0])
     sup = rule.suppression
-    if sup is not None:
-        groups = con.execute(
-            f"SELECT gkey, count(*) FROM {_ROWS} WHERE NOT alone GROUP BY gkey ORDER BY gkey"
-        ).fetchall()
-        pos, ts = _columns(
-            con, f"SELECT pos, ts FROM {_ROWS} WHERE NOT alone ORDER BY gkey, pos"
-        )
+    grouped = np.flatnonzero(~alone)
+    if sup is not None and len(grouped):
+        by_group = pc.sort_indices(rows.column("gkey").take(pa.array(grouped)))  # stable
+        pos = grouped[by_group.to_numpy()]
+        gkeys = rows.column("gkey").take(pa.array(pos))
+        starts = np.flatnonzero(np.r_[True, _changed(gkeys)])
+        names = [str(g) for g in gkeys.take(pa.array(starts)).to_pylist()]
         windows = stored_windows.load(store, rule.rule_id)
         folded = suppression.fold_rows(
-            windows,
-            [str(g) for g, _ in groups],
-            np.array([n for _, n in groups], np.int64),
-            ts,
-            suppression.duration_us(rule, sup),
-        )
+            windows, names, np.diff(np.r_[starts, len(pos)]).astype(np.int64),
+            _ints(rows.column("ts"))[pos], suppression.duration_us(rule, sup),
+        )  # fmt: skip
         stored_windows.save(store, rule.rule_id, windows)
         positions.append(pos[folded.kept])
-        times.append(ts[folded.kept])
         absorbed.append(folded.absorbed)
         keys.extend(folded.keys)
     order = np.argsort(np.concatenate(positions), kind="stable")
     return (
         np.concatenate(positions)[order],
-        np.concatenate(times)[order],
         np.concatenate(absorbed)[order],
         [keys[i] for i in order.tolist()],
-    )
-
-
-def _columns(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[Ints, Ints]:
-    table = con.sql(sql).to_arrow_table()
-    return (
-        table.column(0).to_numpy().astype(np.int64, copy=False),
-        table.column(1).to_numpy().astype(np.int64, copy=False),
     )
 
 
@@ -109,21 +150,7 @@ def _masked(keys: list[str | None], keep: npt.NDArray[np.bool_]) -> list[str | N
     return [k for k, kept in zip(keys, keep.tolist(), strict=True) if kept]
 
 
-def _candidates(
-    con: duckdb.DuckDBPyConnection, positions: Ints, absorbed: Ints, keys: list[str | None]
-) -> list[Candidate]:
-    if len(positions) == 0:
-        return []
-    con.register("_query_kept", pa.table({"pos": pa.array(positions, pa.int64())}))
-    try:
-        rows = con.execute(
-            'SELECT r.seq, r.ts, coalesce(m."event.id", \'\') '
-            f"FROM {_ROWS} r JOIN _query_kept USING (pos) JOIN matches m USING (seq) "
-            "ORDER BY r.pos"
-        ).fetchall()
-    finally:
-        con.unregister("_query_kept")
-    return [
-        Candidate((), [seq], [eid], ts, ts, suppression_key=key, absorbed=n)
-        for (seq, ts, eid), n, key in zip(rows, absorbed.tolist(), keys, strict=True)
-    ]
+def _ints(column: pa.ChunkedArray | pa.Array) -> Ints:
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    return np.asarray(column.to_numpy(zero_copy_only=False), np.int64)

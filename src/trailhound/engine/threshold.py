@@ -14,7 +14,6 @@ from itertools import groupby
 from typing import Any, NamedTuple
 
 import duckdb
-import pyarrow.compute as pc
 
 from trailhound.engine.candidates import Candidate, Outcome
 from trailhound.engine.keys import item_count_sql, key_sql, keyed_rows_sql
@@ -46,7 +45,7 @@ def evaluate(store: Store, rule: Rule, cutoff: int) -> Outcome:
     extra = ((item_count_sql(spec.count), "weight"), *cards)
     sql = keyed_rows_sql(spec.fields, extra)
     order = ", ".join([f"k{i}" for i in range(len(spec.fields))] + ["ts", "event_id", "seq"])
-    rows = _Rows(store.con, f"SELECT * FROM ({sql}) ORDER BY {order}", rule.rule_id, cutoff)
+    rows = _Rows(store.con, f"{_able(sql, spec)} ORDER BY {order}", rule.rule_id, cutoff)
     width = len(spec.fields)
     window = window_us(rule, spec)
     candidates: list[Candidate] = []
@@ -58,28 +57,42 @@ def evaluate(store: Store, rule: Rule, cutoff: int) -> Outcome:
             if r[3 + width] > 0
         )
         candidates.extend(_greedy(parsed, key, spec, window))
-    horizon = cutoff if rows.latest is None else rows.latest
+    latest = store.con.execute(
+        f"SELECT max(ts) FROM ({sql})", {"rule": rule.rule_id, "cutoff": cutoff}
+    ).fetchall()[0][0]  # of every row, those of groups that cannot alert too
+    horizon = cutoff if latest is None else latest
     consumed = {seq for c in candidates for seq in c.seqs}
     return Outcome(candidates, consumed, retain_from=min(cutoff, horizon) - window)
 
 
+def _able(sql: str, spec: ThresholdSpec) -> str:
+    """The rows of `sql` in groups that can alert: with the weight and, per cardinality field,
+    the distinct values (of rows that count) to reach the rule's values over all their rows
+    together. A read-heavy actor has thousands of rows of one table, which a rule for many
+    tables would otherwise walk one by one."""
+    keys = ", ".join(f"k{i}" for i in range(len(spec.fields)))
+    if not keys:
+        return f"SELECT * FROM ({sql})"
+    bars = [f"sum(weight) >= {int(spec.value)}"]
+    for i, card in enumerate(spec.cardinality):
+        values = f"c{i}" if key_sql(card.field)[1] else f"[c{i}]"
+        distinct = f"len(list_distinct(flatten(list({values}) FILTER (WHERE weight > 0))))"
+        bars.append(f"{distinct} >= {int(card.value)}")
+    able = f"SELECT {keys} FROM r GROUP BY {keys} HAVING {' AND '.join(bars)}"
+    return f"WITH r AS ({sql}) SELECT * FROM r SEMI JOIN ({able}) USING ({keys})"
+
+
 class _Rows:
     """The query's rows, read a batch at a time (a rule can match many events; the greedy
-    pass needs only one window of them at once), noting the latest event time seen."""
+    pass needs only one window of them at once)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, sql: str, rule_id: str, cutoff: int):
         self._reader = con.sql(sql, params={"rule": rule_id, "cutoff": cutoff}).to_arrow_reader(
             _BATCH_ROWS
         )
-        self.latest: int | None = None
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
         for batch in self._reader:
-            if batch.num_rows == 0:
-                continue
-            latest = pc.max(batch.column(1)).as_py()
-            if self.latest is None or latest > self.latest:
-                self.latest = latest
             yield from zip(*(column.to_pylist() for column in batch.columns), strict=True)
 
 

@@ -1,0 +1,130 @@
+"""The end of a scan alone (`Detector.finish`), timed again and again on one saved state.
+
+    python bench/finish_cpu.py prepare CORPUS_DIR SNAPSHOT_DIR [WORKERS]
+    python bench/finish_cpu.py run SNAPSHOT_DIR [RUNS]
+
+`prepare` scans the corpus as `bench/phases.py` does (shipped pack, fresh state, WORKERS
+processes, 2 by default) but stops before deciding: the matches and evidence packs are stored
+and committed, and the state file is saved in SNAPSHOT_DIR. `run` then copies that state and
+decides it, RUNS times (each in a fresh process, as a scan decides once per process, with its
+first-call costs), and prints for each run one JSON line: the CPU time (this process, DuckDB's
+threads included) of `finish` and of its steps, as `bench/parent_cpu.py` names them, the
+process's peak resident memory, the number of alerts, a digest of every alert's id and JSON
+as the ledger holds it and one of what the state keeps for the next run: neither may change
+when only the speed of the end of a scan does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from trailhound.arrow_setup import probe_without_pandas
+from trailhound.cloudtrail.documents import rebuilt_documents
+from trailhound.cloudtrail.ecs import collector_paused
+from trailhound.cloudtrail.geo import Enricher
+from trailhound.demo import DECOY_RULE
+from trailhound.engine.detector import Detector
+from trailhound.outputs.files import JsonLinesFile
+from trailhound.pipeline.scan import router, scan
+from trailhound.rules.loader import load_rules, shipped_pack_dir
+from trailhound.rules.model import Rule
+from trailhound.rules.parameters import with_values
+from trailhound.simulate.world import DECOY_TABLES
+from trailhound.sources import open_sources
+from trailhound.state.store import Store
+
+_STATE = "state.duckdb"
+# what a run leaves for the next (besides the ledger), which must not change either
+_KEPT = [
+    "SELECT rule_id, seq FROM matches ORDER BY seq",
+    "SELECT * FROM suppression_windows ORDER BY ALL",
+    "SELECT * FROM terms ORDER BY ALL",
+    "SELECT * FROM clocks ORDER BY ALL",
+    "SELECT * FROM facts ORDER BY ALL",
+    "SELECT * FROM baseline_windows ORDER BY ALL",
+    "SELECT * FROM baseline_events ORDER BY ALL",
+    "SELECT * FROM counted ORDER BY ALL",
+    "SELECT chunk FROM evidence ORDER BY chunk",
+]
+
+
+def _rules() -> list[Rule]:
+    return [  # as run.py's scans: the simulated company's decoy table named
+        with_values(r, {"decoy_tables": DECOY_TABLES}) if r.name == DECOY_RULE else r
+        for r in load_rules([shipped_pack_dir()]).rules
+    ]
+
+
+def prepare(root: Path, snapshot: Path, workers: int) -> None:
+    def store_only(self: Detector, **_: Any) -> list[Any]:
+        self._store_pending()
+        self.store.set_meta("max_event_time", str(self._latest))
+        self.store.set_meta("next_seq", str(self._next_seq))
+        return []
+
+    Detector.finish = store_only  # type: ignore[method-assign]
+    snapshot.mkdir(parents=True, exist_ok=True)
+    store = Store.open(snapshot / _STATE)
+    scan(open_sources([str(root / "AWSLogs")]), _rules(), store=store,
+         enricher=Enricher.create(), workers=workers)  # fmt: skip
+    store.close()
+
+
+def run_once(snapshot: Path) -> dict[str, Any]:
+    sys.path.insert(0, str(Path(__file__).parent))
+    from parent_cpu import _instrument  # a sibling script, not a package
+
+    spent: Counter[str] = Counter()
+    _instrument(spent)
+    with tempfile.TemporaryDirectory() as folder:
+        shutil.copy(snapshot / _STATE, Path(folder) / _STATE)
+        store = Store.open(Path(folder) / _STATE)
+        output = JsonLinesFile("cli", Path(folder) / "alerts.jsonl")
+        started = time.process_time()
+        with store.transaction(), collector_paused():
+            detector = Detector(
+                _rules(), store, to_documents=rebuilt_documents(Enricher.create()),
+                route=router([output]), keep_evidence=False,
+            )  # fmt: skip
+            alerts = detector.finish()
+        spent["finish+commit"] = time.process_time() - started
+        rows = store.con.execute("SELECT alert_id, alert FROM ledger ORDER BY alert_id").fetchall()
+        kept = [store.con.execute(sql).fetchall() for sql in _KEPT]
+        store.close()
+    digest = hashlib.sha256()
+    for ident, text in rows:
+        digest.update(f"{ident}\0{text}\0".encode())
+    state = hashlib.sha256(repr(kept).encode())
+    result: dict[str, Any] = {k: round(v, 3) for k, v in spent.most_common()}
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    result["alerts"] = len(alerts)
+    result["digest"] = digest.hexdigest()[:16]
+    result["state_digest"] = state.hexdigest()[:16]
+    return result
+
+
+def main() -> None:
+    if sys.argv[1] == "prepare":
+        workers = int(sys.argv[4]) if len(sys.argv) > 4 else 2
+        prepare(Path(sys.argv[2]), Path(sys.argv[3]), workers)
+    elif sys.argv[1] == "once":
+        probe_without_pandas()  # as the command does
+        print(json.dumps(run_once(Path(sys.argv[2]))))
+    else:
+        runs = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+        for _ in range(runs):
+            subprocess.run([sys.executable, __file__, "once", sys.argv[2]], check=True)
+
+
+if __name__ == "__main__":
+    main()
