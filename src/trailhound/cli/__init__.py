@@ -7,6 +7,7 @@ the simulator, the demo or rich's markdown renderer.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 
@@ -58,3 +59,16 @@ class _LazyGroup(click.Group):
 @click.version_option(__version__, prog_name="trailhound")
 def main() -> None:
     """Find attacks on Amazon DynamoDB in AWS CloudTrail logs."""
+
+
+def run() -> None:
+    """`trailhound` as a process of its own: the console script and `python -m trailhound`.
+
+    When the command is done (its outputs written and closed, its state file closed), what
+    it leaves is frozen out of the cyclic collector: at exit the interpreter then frees it
+    without walking it for cycles first, 0.05 to 0.1 s of a small scan's CPU. Only here, never in
+    `main`, which tests and Python callers run in a process that goes on."""
+    try:
+        main()
+    finally:
+        gc.freeze()
