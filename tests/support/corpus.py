@@ -163,9 +163,9 @@ class _TearingOs:
 
 
 def _arm(point: str) -> None:
-    from trailhound.pipeline import deliver as delivery
     from trailhound.engine.detector import Detector
     from trailhound.outputs import files
+    from trailhound.pipeline import deliver as delivery
     from trailhound.pipeline import watch
     from trailhound.state import inputs, outbox
     from trailhound.state.store import Store
