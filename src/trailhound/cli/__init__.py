@@ -16,6 +16,7 @@ import click
 from trailhound import __version__
 from trailhound.arrow_setup import probe_without_pandas
 from trailhound.cli.exits import guarded
+from trailhound.collector import paused
 
 # Command name -> (module under trailhound.cli, attribute holding the click command).
 _COMMANDS: dict[str, tuple[str, str]] = {
@@ -40,7 +41,8 @@ class _LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in _COMMANDS:
             module_name, attribute = _COMMANDS[cmd_name]
-            module = importlib.import_module(f"{__name__}.{module_name}")
+            with paused():  # see trailhound.collector
+                module = importlib.import_module(f"{__name__}.{module_name}")
             if "pyarrow" in sys.modules:  # the command works on Arrow: keep pandas out of it
                 probe_without_pandas()
             command = getattr(module, attribute)

@@ -51,6 +51,7 @@ from trailhound.cli.settings import (
     state_path_from,
     time_window_or_fail,
 )
+from trailhound.collector import paused
 from trailhound.errors import TrailhoundError
 from trailhound.pipeline.engines import ENGINES, Engine, open_engine, workers_likely
 from trailhound.sources import scheme_of
@@ -157,23 +158,25 @@ def scan_command(
         from trailhound.pipeline.pool import start_server
 
         start_server()  # the workers' imports overlap with this process's set-up
-    from trailhound.pipeline.deliver import deliver
-    from trailhound.pipeline.scan import scan
+    with paused():  # its set-up makes objects that live on: see trailhound.collector
+        from trailhound.pipeline.deliver import deliver
+        from trailhound.pipeline.scan import scan
 
-    probe_without_pandas()  # the command's get_command found no pyarrow yet: see arrow_setup
-    uris = [p for p in paths if engine == "spark" and scheme_of(p) not in ("file", "s3")]
-    now = datetime.now(UTC)
-    config = config_or_fail(config_path)
-    rules = rules_from(config, rule_paths)
-    exceptions = exceptions_from(config, exceptions_path, rules)
-    outputs = [cli_output(output_format, output), *outputs_from(config)]
-    sources = sources_or_fail([p for p in paths if p not in uris])
-    enricher = enricher_or_fail(geoip)
-    window = time_window_or_fail(since, until, now=now)
-    report = read_report(quiet=quiet)
-    runner = _engine_or_fail(engine, workers=workers, master=spark_master, uris=uris)
-    folder = _state_folder(spark_state)
-    store = folder.store if folder else open_store(state_path_from(config, state_path, no_state))
+        probe_without_pandas()  # the command's get_command found no pyarrow yet: see arrow_setup
+        uris = [p for p in paths if engine == "spark" and scheme_of(p) not in ("file", "s3")]
+        now = datetime.now(UTC)
+        config = config_or_fail(config_path)
+        rules = rules_from(config, rule_paths)
+        exceptions = exceptions_from(config, exceptions_path, rules)
+        outputs = [cli_output(output_format, output), *outputs_from(config)]
+        sources = sources_or_fail([p for p in paths if p not in uris])
+        enricher = enricher_or_fail(geoip)
+        window = time_window_or_fail(since, until, now=now)
+        report = read_report(quiet=quiet)
+        runner = _engine_or_fail(engine, workers=workers, master=spark_master, uris=uris)
+        folder = _state_folder(spark_state)
+        state = None if folder else state_path_from(config, state_path, no_state)
+        store = folder.store if folder else open_store(state)
     ctx.meta[INTERRUPT_NOTE] = INTERRUPTED_SCAN
     try:
         with _progress(quiet) as progress:
