@@ -35,16 +35,22 @@ def test_a_folder_worth_workers_by_its_files_anywhere_below(tmp_path: Path) -> N
 def test_a_small_file_and_inputs_not_looked_at_are_not_worth_them(tmp_path: Path) -> None:
     small = _sized(tmp_path / "one.json.gz", 4096)
     for paths in ([str(small)], ["-"], ["s3://bucket/AWSLogs/"], [str(tmp_path / "none*")]):
+        # (a glob or a bucket is not looked into: the engine decides once they are listed)
         assert not workers_likely(paths, None)
 
 
-def test_workers_given_are_taken_as_given(tmp_path: Path) -> None:
+def test_workers_given_are_taken_as_given_unless_one_file_is_read(tmp_path: Path) -> None:
     big = _sized(tmp_path / "big.json.gz", AUTO_WORKERS_BYTES)
+    small = _sized(tmp_path / "small.json.gz", 4096)
     assert workers_likely([str(tmp_path)], 2)
-    assert not workers_likely([str(big)], 1)
+    assert workers_likely([str(small), str(big)], 2)
+    assert not workers_likely([str(tmp_path)], 1)
+    # the engine reads a single file, or standard input, in this process whatever is asked
+    assert not workers_likely([str(big)], 2)
+    assert not workers_likely(["-"], 4)
 
 
 def test_one_core_reads_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    big = _sized(tmp_path / "big.json.gz", AUTO_WORKERS_BYTES)
+    _sized(tmp_path / "big.json.gz", AUTO_WORKERS_BYTES)
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
-    assert not workers_likely([str(big)], None)
+    assert not workers_likely([str(tmp_path)], None)

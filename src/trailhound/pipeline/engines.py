@@ -103,10 +103,13 @@ def _automatic_workers(blobs: Sequence[Blob]) -> int:
 
 def workers_likely(paths: Sequence[str], workers: int | None) -> bool:
     """Whether a scan of `paths` will most likely read with worker processes, known before its
-    input is listed, so that their fork server can start at once. `workers` as given; with
-    None, whether the local files and folders among `paths` hold `AUTO_WORKERS_BYTES` (a look
-    that stops there; standard input, globs and buckets are not looked at). Only a hint: the
-    engine decides on the listed input, and ends a server started for nothing."""
+    input is listed, so that their fork server can start at once. Not for one file or
+    standard input, which this process reads; else `workers` as given; with None, whether the
+    local files and folders among `paths` hold `AUTO_WORKERS_BYTES` (a look that stops there;
+    globs and buckets are not looked at). Only a hint: the engine decides on the listed
+    input, and ends a server started for nothing."""
+    if workers == 1 or not _several(paths):  # one file or standard input: read here
+        return False
     if workers is not None:
         return workers > 1
     if (os.cpu_count() or 1) < 2:
@@ -118,6 +121,11 @@ def workers_likely(paths: Sequence[str], workers: int | None) -> bool:
             if stored >= AUTO_WORKERS_BYTES:
                 return True
     return False
+
+
+def _several(paths: Sequence[str]) -> bool:
+    """Whether `paths` may name more than one blob (the engine reads one in this process)."""
+    return len(paths) > 1 or any(p != "-" and not os.path.isfile(p) for p in paths)
 
 
 def _sizes(path: str) -> Iterator[int]:
