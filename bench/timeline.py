@@ -36,7 +36,8 @@ def _mark(what: str, **facts: Any) -> None:
     if not _LOG:
         return
     extra = " ".join(f"{k}={v}" for k, v in facts.items())
-    line = f"{time.time():.6f} {os.getpid()} {what} {extra}\n".encode()
+    cpu = time.process_time()  # this process's, its threads' included
+    line = f"{time.time():.6f} {os.getpid()} {what} {cpu:.6f} {extra}\n".encode()
     fd = os.open(_LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         os.write(fd, line)
@@ -131,9 +132,9 @@ def main() -> None:
     write = (f"import sys; sys.path.insert(0, {here!r}); from pathlib import Path; "
              f"from run import _config; _config(Path({str(scratch)!r}))")  # fmt: skip
     subprocess.run([sys.executable, "-c", write], check=True)
+    _mark("cli-start")  # before the clocks, which import the pool module (some versions: heavy)
     sys.meta_path.insert(0, _Clocks())
     _instrument_workers()
-    _mark("cli-start")
     from trailhound.cli import main as cli
 
     command = [
@@ -149,23 +150,29 @@ def main() -> None:
 
 
 def _report(log: Path, *, json_out: bool) -> None:
-    rows = [line.split(" ", 3) for line in log.read_text().splitlines()]
+    rows = [line.split(" ", 4) for line in log.read_text().splitlines()]
     parent = str(os.getpid())
     events = [(float(t) - T0, pid, what) for t, pid, what, *_ in rows]
+    cpu = {(pid, what, float(t) - T0): float(c) for t, pid, what, c, *_ in rows}
     if json_out:
         import json
 
-        print(json.dumps([{"t": round(t, 4), "pid": p, "what": w} for t, p, w in events]))
+        print(json.dumps([{"t": round(t, 4), "pid": p, "what": w, "cpu": cpu[p, w, t]}
+                          for t, p, w in events]))  # fmt: skip
         return
     tasks: dict[str, list[tuple[float, float]]] = {}
     started: dict[str, float] = {}
+    used: dict[str, float] = {}  # CPU seconds of each worker's tasks
     for t, pid, what in events:
         if pid == parent and not what.startswith("outputs-item"):
             print(f"{t:8.3f}  {what}")
         if what == "task-start":
             started[pid] = t
         elif what == "task-end":
-            tasks.setdefault(pid, []).append((started.pop(pid), t))
+            begun = started.pop(pid)
+            tasks.setdefault(pid, []).append((begun, t))
+            spent = cpu[pid, what, t] - cpu[pid, "task-start", begun]
+            used[pid] = used.get(pid, 0.0) + spent
         elif what.startswith("worker-ready"):
             print(f"{t:8.3f}  worker {pid} {what.removeprefix('worker-ready-')}s its set-up")
     received = [t for t, pid, what in events if what == "outputs-item"]
@@ -177,7 +184,8 @@ def _report(log: Path, *, json_out: bool) -> None:
         gaps = [b[0] - a[1] for a, b in itertools.pairwise(spans)]
         largest = max(gaps, default=0.0)
         print(f"worker {pid}: {len(spans)} tasks, {spans[0][0]:.3f} to {spans[-1][1]:.3f}, "
-              f"busy {busy:.2f} s, gaps {sum(gaps):.3f} s (largest {largest:.3f})")  # fmt: skip
+              f"busy {busy:.2f} s ({used[pid]:.2f} CPU-s), gaps {sum(gaps):.3f} s "
+              f"(largest {largest:.3f})")  # fmt: skip
 
 
 if __name__ == "__main__":
