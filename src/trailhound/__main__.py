@@ -1,5 +1,5 @@
 """`python -m trailhound`, the same as the `trailhound` command."""
 
-from trailhound.cli import main
+from trailhound.cli import run
 
-main()
+run()

@@ -139,10 +139,10 @@ def test_a_state_file_this_user_may_not_read_says_so(
 
 CRASHING_SCAN = """
 import sys
-import trailhound.cli.scan_cmd as scan_cmd
+import trailhound.pipeline.scan as pipeline_scan
 def crash(*args, **kwargs):
     raise ValueError("an unexpected value\\nand a second line")
-scan_cmd.scan = crash
+pipeline_scan.scan = crash  # the scan command imports it as it runs
 from trailhound.cli import main
 main(sys.argv[1:], prog_name="trailhound")
 """

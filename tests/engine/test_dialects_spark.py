@@ -25,8 +25,16 @@ from trailhound.cloudtrail.report import Report
 from trailhound.cloudtrail.schema import arrow_schema
 from trailhound.engine.dialects import render, udfs_needed
 from trailhound.engine.filtering import FilterPlan
-from trailhound.engine.predicates import CIDR_UDF, FLAT_UDF, IP_UDF, compile_predicate, ip_key
-from trailhound.engine.udfs import flattened_values, in_cidr, register
+from trailhound.engine.predicates import compile_predicate
+from trailhound.engine.udfs import (
+    CIDR_UDF,
+    FLAT_UDF,
+    IP_UDF,
+    flattened_values,
+    in_cidr,
+    ip_key,
+    register,
+)
 from trailhound.rules import kql_ast as k
 from trailhound.rules.kql import parse
 from trailhound.rules.loader import load_rules, shipped_pack_dir

@@ -163,9 +163,9 @@ class _TearingOs:
 
 
 def _arm(point: str) -> None:
-    from trailhound.cli import scan_cmd
     from trailhound.engine.detector import Detector
     from trailhound.outputs import files
+    from trailhound.pipeline import deliver as delivery
     from trailhound.pipeline import watch
     from trailhound.state import inputs, outbox
     from trailhound.state.store import Store
@@ -187,7 +187,7 @@ def _arm(point: str) -> None:
     elif point == "interrupt-decided":
         _after(Detector, "finish", lambda: os.kill(os.getpid(), signal.SIGINT))
     elif point == "committed":
-        _before(scan_cmd, "deliver", _die)
+        _before(delivery, "deliver", _die)  # the scan command's, imported as it runs
     elif point == "watch-read":
         _after(inputs, "record", _die)
     elif point == "watch-committed":

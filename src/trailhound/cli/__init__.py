@@ -7,6 +7,7 @@ the simulator, the demo or rich's markdown renderer.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 
@@ -15,6 +16,7 @@ import click
 from trailhound import __version__
 from trailhound.arrow_setup import probe_without_pandas
 from trailhound.cli.exits import guarded
+from trailhound.collector import paused
 
 # Command name -> (module under trailhound.cli, attribute holding the click command).
 _COMMANDS: dict[str, tuple[str, str]] = {
@@ -39,7 +41,8 @@ class _LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in _COMMANDS:
             module_name, attribute = _COMMANDS[cmd_name]
-            module = importlib.import_module(f"{__name__}.{module_name}")
+            with paused():  # see trailhound.collector
+                module = importlib.import_module(f"{__name__}.{module_name}")
             if "pyarrow" in sys.modules:  # the command works on Arrow: keep pandas out of it
                 probe_without_pandas()
             command = getattr(module, attribute)
@@ -58,3 +61,16 @@ class _LazyGroup(click.Group):
 @click.version_option(__version__, prog_name="trailhound")
 def main() -> None:
     """Find attacks on Amazon DynamoDB in AWS CloudTrail logs."""
+
+
+def run() -> None:
+    """`trailhound` as a process of its own: the console script and `python -m trailhound`.
+
+    When the command is done (its outputs written and closed, its state file closed), what
+    it leaves is frozen out of the cyclic collector: at exit the interpreter then frees it
+    without walking it for cycles first, 0.05 to 0.1 s of a small scan's CPU. Only here, never in
+    `main`, which tests and Python callers run in a process that goes on."""
+    try:
+        main()
+    finally:
+        gc.freeze()

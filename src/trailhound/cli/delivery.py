@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,7 +16,9 @@ from trailhound.escaping import printable
 from trailhound.outputs.base import Output
 from trailhound.outputs.files import JsonFile, JsonLinesFile
 from trailhound.outputs.stream import StreamOutput
-from trailhound.pipeline.deliver import Delivery
+
+if TYPE_CHECKING:
+    from trailhound.pipeline.deliver import Delivery
 
 format_option = click.option(
     "--format", "output_format", type=click.Choice(["table", "jsonl", "json"]),

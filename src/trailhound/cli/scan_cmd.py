@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from trailhound.arrow_setup import probe_without_pandas
 from trailhound.cli.common import (
     enricher_or_fail,
     geoip_option,
@@ -50,19 +51,21 @@ from trailhound.cli.settings import (
     state_path_from,
     time_window_or_fail,
 )
+from trailhound.collector import paused
 from trailhound.errors import TrailhoundError
-from trailhound.pipeline.deliver import deliver
-from trailhound.pipeline.engines import ENGINES, Engine, open_engine
-from trailhound.pipeline.scan import ScanResult, scan
-from trailhound.rules.field_check import absent_field_note
-from trailhound.rules.model import Rule
+from trailhound.pipeline.engines import ENGINES, Engine, open_engine, workers_likely
 from trailhound.sources import scheme_of
-from trailhound.state.store import Store
 
 if TYPE_CHECKING:
     from rich.progress import Progress
 
+    from trailhound.pipeline.scan import ScanResult
+    from trailhound.rules.model import Rule
     from trailhound.spark.state import StateHome
+    from trailhound.state.store import Store
+
+# The scan itself (pyarrow, DuckDB, the reader, the engine) is imported when the command runs,
+# after it has started the fork server of its --workers: the two import side by side.
 
 # rich (and the alert table built on it) is imported only when a terminal will show its output:
 # a scan whose output goes to a file or a pipe does not pay for loading it.
@@ -151,19 +154,29 @@ def scan_command(
     (s3a://, hdfs://, abfss://...).
     """
     _check_engine_options(engine, paths, spark_master, spark_state, state_path, no_state, workers)
-    uris = [p for p in paths if engine == "spark" and scheme_of(p) not in ("file", "s3")]
-    now = datetime.now(UTC)
-    config = config_or_fail(config_path)
-    rules = rules_from(config, rule_paths)
-    exceptions = exceptions_from(config, exceptions_path, rules)
-    outputs = [cli_output(output_format, output), *outputs_from(config)]
-    sources = sources_or_fail([p for p in paths if p not in uris])
-    enricher = enricher_or_fail(geoip)
-    window = time_window_or_fail(since, until, now=now)
-    report = read_report(quiet=quiet)
-    runner = _engine_or_fail(engine, workers=workers, master=spark_master, uris=uris)
-    folder = _state_folder(spark_state)
-    store = folder.store if folder else open_store(state_path_from(config, state_path, no_state))
+    if engine == "duckdb" and workers_likely(paths, workers):
+        from trailhound.pipeline.pool import start_server
+
+        start_server()  # the workers' imports overlap with this process's set-up
+    with paused():  # its set-up makes objects that live on: see trailhound.collector
+        from trailhound.pipeline.deliver import deliver
+        from trailhound.pipeline.scan import scan
+
+        probe_without_pandas()  # the command's get_command found no pyarrow yet: see arrow_setup
+        uris = [p for p in paths if engine == "spark" and scheme_of(p) not in ("file", "s3")]
+        now = datetime.now(UTC)
+        config = config_or_fail(config_path)
+        rules = rules_from(config, rule_paths)
+        exceptions = exceptions_from(config, exceptions_path, rules)
+        outputs = [cli_output(output_format, output), *outputs_from(config)]
+        sources = sources_or_fail([p for p in paths if p not in uris])
+        enricher = enricher_or_fail(geoip)
+        window = time_window_or_fail(since, until, now=now)
+        report = read_report(quiet=quiet)
+        runner = _engine_or_fail(engine, workers=workers, master=spark_master, uris=uris)
+        folder = _state_folder(spark_state)
+        state = None if folder else state_path_from(config, state_path, no_state)
+        store = folder.store if folder else open_store(state)
     ctx.meta[INTERRUPT_NOTE] = INTERRUPTED_SCAN
     try:
         with _progress(quiet) as progress:
@@ -333,6 +346,8 @@ def _summary(result: ScanResult, rules: Sequence[Rule]) -> None:
         say(line)
     # A test of a field CloudTrail never has is always false: in Elastic the rule may read an
     # index where the field exists, here it cannot, and the user should hear it once per rule.
+    from trailhound.rules.field_check import absent_field_note
+
     for rule in rules:
         note = absent_field_note(rule)
         if note is not None:

@@ -16,7 +16,9 @@ import click
 from trailhound.cli.common import rules_or_fail, say, time_or_fail
 from trailhound.cli.exits import USAGE_ERROR
 from trailhound.errors import TrailhoundError
+from trailhound.rules.cache import with_prepared_filters
 from trailhound.rules.model import Rule, RuleException
+from trailhound.userdirs import cache_folder
 
 if TYPE_CHECKING:
     from trailhound.config import Config
@@ -56,7 +58,8 @@ def rules_from(config: Config, rule_paths: Sequence[Path]) -> list[Rule]:
         why = "the configuration switches off every rule" if applied else "no rule file found"
         say(f"no rules to run: {why}; a scan without rules could find nothing")
         raise click.exceptions.Exit(USAGE_ERROR)
-    return applied
+    # the filters as earlier runs built them, so that this run need not load sqlglot
+    return with_prepared_filters(cache_folder(), applied)
 
 
 def exceptions_from(

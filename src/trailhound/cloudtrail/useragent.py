@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-import ua_parser
-
 UNKNOWN: Final = "Other"
 
 
@@ -59,6 +57,9 @@ class UserAgentParser:
 
 
 def _parse(original: str) -> UserAgentInfo:
+    # imported at the first user agent (with yaml, 25 ms): most of a scan's processes see none
+    import ua_parser
+
     result = ua_parser.parse(original)
     agent, system, device = result.user_agent, result.os, result.device
     os_name = system.family if system is not None and system.family != UNKNOWN else None

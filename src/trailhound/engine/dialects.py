@@ -24,8 +24,8 @@ from trailhound.engine.predicates import (
     ThFlat,
     ThInCidr,
     ThIpKey,
-    ip_number,
 )
+from trailhound.engine.udfs import ip_number
 from trailhound.errors import TrailhoundError
 
 Rewrite = Callable[[exp.Expr], exp.Expr]

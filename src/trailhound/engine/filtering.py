@@ -16,21 +16,18 @@ five to ten times as much as running it on a batch's new combinations. The time 
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlglot import exp
 
-from trailhound.engine.dialects import render
-from trailhound.engine.exceptions import exception_predicate
-from trailhound.engine.predicates import compile_predicate
 from trailhound.engine.prefilter import (
     ACTION,
     PROVIDER,
@@ -42,6 +39,12 @@ from trailhound.engine.prefilter import (
 )
 from trailhound.errors import TrailhoundError, query_interrupted
 from trailhound.rules.model import Rule, RuleException
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+
+# sqlglot (its import and a dialect's generator: about 0.2 s of CPU) is loaded only to build
+# or render a filter's tree; a filter prepared ahead of time (`PreparedFilter`) needs neither.
 
 # The columns a matched row carries besides the event's own.
 RULE_ID, STEP, TS, ITEM = "rule_id", "step", "ts", "evidence_item"
@@ -64,7 +67,7 @@ class RuleFilter:
 
     __slots__ = ("_blob", "_sql", "_tree", "pairs", "rule_id", "step")
 
-    def __init__(self, rule_id: str, step: int, tree: exp.Expr, pairs: Selection) -> None:
+    def __init__(self, rule_id: str, step: int, tree: exp.Expr | None, pairs: Selection) -> None:
         self.rule_id = rule_id
         self.step = step
         self.pairs = pairs  # (provider, action) outside which the filter is false
@@ -83,6 +86,8 @@ class RuleFilter:
         dialect has no way to say it."""
         text = self._sql.get(dialect)
         if text is None:
+            from trailhound.engine.dialects import render
+
             text = self._sql[dialect] = render(self.tree, dialect)
         return text
 
@@ -105,10 +110,67 @@ class RuleFilter:
 
 def _shipped(rule_id: str, step: int, pairs: Selection, where: str, blob: bytes) -> RuleFilter:
     """A filter as a worker receives it: its DuckDB text ready, its tree still bytes."""
-    received = RuleFilter.__new__(RuleFilter)
-    received.rule_id, received.step, received.pairs = rule_id, step, pairs
-    received._tree, received._blob, received._sql = None, blob, {"duckdb": where}
+    received = RuleFilter(rule_id, step, None, pairs)
+    received._blob, received._sql = blob, {"duckdb": where}
     return received
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedFilter:
+    """A rule's filter (one sequence step's) built and rendered ahead of time, for a scan
+    that should not pay for sqlglot: its DuckDB text and its tree as pickled bytes, with the
+    digest (`filter_key`) of the rule's filter as it was built from. A rule carries these in
+    `Rule.prepared` (`trailhound.rules.cache.with_prepared_filters` puts them there);
+    `FilterPlan.build` takes them when the digest still matches and no exception applies."""
+
+    key: str
+    where: str
+    tree: bytes
+
+
+def filter_key(rule: Rule) -> str:
+    """A digest of everything a rule's filters are built from (its query, steps, fact
+    sources and parameters), without exceptions."""
+    asts = pickle.dumps(filter_asts(rule), protocol=pickle.HIGHEST_PROTOCOL)
+    return hashlib.sha256(asts).hexdigest()[:32]
+
+
+# Two moments a filter is built for, to tell a filter that reads the time (date math in a
+# range, `@timestamp < now-1d`) from one that does not: only the latter is prepared.
+_MOMENTS = (datetime(2001, 1, 1, tzinfo=UTC), datetime(2031, 7, 9, 13, 5, tzinfo=UTC))
+
+
+def prepare_filters(rule: Rule) -> tuple[PreparedFilter, ...]:
+    """The rule's filters, prepared (see `PreparedFilter`); none when they depend on the time
+    of the run or cannot be built."""
+    try:
+        built = [_rule_filters(rule, (), moment) for moment in _MOMENTS]
+    except TrailhoundError:
+        return ()
+    texts = [[f.where for f, _ in filters] for filters in built]
+    if texts[0] != texts[1]:
+        return ()
+    key = filter_key(rule)
+    return tuple(
+        PreparedFilter(key, f.where, pickle.dumps(f.tree, protocol=pickle.HIGHEST_PROTOCOL))
+        for f, _ in built[0]
+    )
+
+
+def _prepared(rule: Rule) -> list[tuple[RuleFilter, frozenset[str]]] | None:
+    """The rule's filters from `rule.prepared`, when they were prepared from this filter."""
+    prepared: tuple[Any, ...] = rule.prepared
+    if not prepared or not all(isinstance(p, PreparedFilter) for p in prepared):
+        return None
+    if any(p.key != prepared[0].key for p in prepared) or prepared[0].key != filter_key(rule):
+        return None
+    asts = filter_asts(rule)
+    if len(asts) != len(prepared):
+        return None
+    return [
+        (_shipped(rule.rule_id, step, Selection(pairs_of(ast)), p.where, p.tree), ast_columns(ast))
+        for step, (ast, p) in enumerate(zip(asts, prepared, strict=True))
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +200,9 @@ class FilterPlan:
         for rule in rules:
             if not rule.runs:
                 continue
+            excused = _applicable(rule, exceptions, now)
             try:
-                built = _rule_filters(rule, _applicable(rule, exceptions, now), now)
+                built = (None if excused else _prepared(rule)) or _rule_filters(rule, excused, now)
             except TrailhoundError as exc:  # e.g. a time no date math reads, known only now
                 failed.append((rule.rule_id, exc.message))
                 continue
@@ -156,6 +219,11 @@ def _rule_filters(
     rule: Rule, excused: Sequence[RuleException], now: datetime
 ) -> list[tuple[RuleFilter, frozenset[str]]]:
     """The rule's filters (one per sequence step), each with the columns it reads."""
+    from sqlglot import exp
+
+    from trailhound.engine.exceptions import exception_predicate
+    from trailhound.engine.predicates import compile_predicate
+
     built: list[tuple[RuleFilter, frozenset[str]]] = []
     for step, ast in enumerate(filter_asts(rule)):
         # the trees are fresh and used once: sqlglot need not copy them

@@ -16,14 +16,11 @@ from typing import ClassVar
 from sqlglot import exp
 
 from trailhound.cloudtrail.schema import BY_NAME, COLUMNS, Column, Kind, flattened_parent
+from trailhound.engine.udfs import CIDR_UDF, FLAT_UDF, IP_UDF, ip_key
 from trailhound.errors import RuleError, TrailhoundError
 from trailhound.rules import kql_ast as k
 from trailhound.rules.duration import resolve_span
 from trailhound.rules.kql import expand_fields
-
-FLAT_UDF = "th_flat"  # (json_text, dotted_path) -> VARCHAR[]: Elastic flattened leaf values
-CIDR_UDF = "th_in_cidr"  # (ip_text, cidr_text) -> BOOLEAN
-IP_UDF = "th_ip_key"  # (ip_text) -> VARCHAR: `ip_key`, NULL for text that is no address
 
 
 # The engine's own functions (engine/udfs.py) as typed nodes, so that a dialect can find and
@@ -50,30 +47,6 @@ class ThIpKey(exp.Expression, exp.Func):
 
 
 UDF_NODES: dict[type[exp.Func], str] = {ThFlat: FLAT_UDF, ThInCidr: CIDR_UDF, ThIpKey: IP_UDF}
-
-# Elasticsearch indexes every ip as 16 bytes, an IPv4 address as its IPv4-mapped IPv6 form
-# (::ffff:a.b.c.d): that is the value its ip field compares, orders and matches networks by.
-_V4_MAPPED = 0xFFFF_0000_0000
-
-
-def ip_number(text: str) -> int | None:
-    """The address as Elasticsearch's ip field holds it, a 128-bit number (IPv4 mapped into
-    ::ffff:0:0/96), or None for text that is no address."""
-    try:
-        ip = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    return int(ip) | _V4_MAPPED if ip.version == 4 else int(ip)
-
-
-def ip_key(text: str | None) -> str | None:
-    """`ip_number` as 32 hex digits, so that comparing the text compares the addresses:
-    `10.0.0.9 < 10.0.0.100` and `::1 = 0:0::1`, as in Elasticsearch."""
-    if not text:
-        return None
-    number = ip_number(text)
-    return None if number is None else f"{number:032x}"
-
 
 def column(name: str) -> exp.Column:
     return exp.column(exp.to_identifier(name, quoted=True), copy=False)

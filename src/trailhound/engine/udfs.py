@@ -14,8 +14,49 @@ import duckdb
 import orjson
 from duckdb import func, sqltypes
 
-from trailhound.engine.keys import IP_TEXT_UDF, ip_text
-from trailhound.engine.predicates import CIDR_UDF, FLAT_UDF, IP_UDF, ip_key, ip_number
+FLAT_UDF = "th_flat"  # (json_text, dotted_path) -> VARCHAR[]: Elastic flattened leaf values
+CIDR_UDF = "th_in_cidr"  # (ip_text, cidr_text) -> BOOLEAN
+IP_UDF = "th_ip_key"  # (ip_text) -> VARCHAR: `ip_key`, NULL for text that is no address
+IP_TEXT_UDF = "th_ip_text"  # (ip_text) -> VARCHAR: `ip_text`
+
+
+def ip_text(text: str | None) -> str | None:
+    """An address as Elasticsearch shows an ip field's terms: an IPv4 address (also when it
+    was written in its IPv4-mapped IPv6 form) or an IPv6 address compressed as RFC 5952 says.
+    Text that is no address stays as written, so it still makes its own group."""
+    if not text:
+        return None
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return text
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None and not ip.scope_id:
+        return str(ip.ipv4_mapped)
+    return str(ip)
+
+
+# Elasticsearch indexes every ip as 16 bytes, an IPv4 address as its IPv4-mapped IPv6 form
+# (::ffff:a.b.c.d): that is the value its ip field compares, orders and matches networks by.
+_V4_MAPPED = 0xFFFF_0000_0000
+
+
+def ip_number(text: str) -> int | None:
+    """The address as Elasticsearch's ip field holds it, a 128-bit number (IPv4 mapped into
+    ::ffff:0:0/96), or None for text that is no address."""
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    return int(ip) | _V4_MAPPED if ip.version == 4 else int(ip)
+
+
+def ip_key(text: str | None) -> str | None:
+    """`ip_number` as 32 hex digits, so that comparing the text compares the addresses:
+    `10.0.0.9 < 10.0.0.100` and `::1 = 0:0::1`, as in Elasticsearch."""
+    if not text:
+        return None
+    number = ip_number(text)
+    return None if number is None else f"{number:032x}"
 
 
 def flattened_values(text: str | None, path: str) -> list[str]:

@@ -19,13 +19,17 @@ import importlib
 import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from trailhound.cloudtrail.report import Report
 from trailhound.errors import ConfigError
-from trailhound.pipeline.pool import run_in_workers, stop_server
-from trailhound.pipeline.stage import Stage, StageOutput, StagePlan
-from trailhound.sources import Blob
+
+if TYPE_CHECKING:
+    from trailhound.cloudtrail.report import Report
+    from trailhound.pipeline.stage import StageOutput, StagePlan
+    from trailhound.sources import Blob
+
+# The stage (pyarrow, DuckDB and the reader) is imported when an engine runs, not with the
+# registry: the scan command starts its workers' fork server before it loads any of it.
 
 AUTO_WORKERS_BYTES = 32 << 20
 """Stored bytes from which `workers=None` reads with one process per core (about 200,000
@@ -75,6 +79,9 @@ class LocalEngine:
     def stage_outputs(
         self, blobs: Iterable[Blob], plan: StagePlan, report: Report
     ) -> Iterator[StageOutput]:
+        from trailhound.pipeline.pool import run_in_workers, stop_server
+        from trailhound.pipeline.stage import Stage
+
         workers = self.workers
         if workers is None or workers > 1:
             listed = list(blobs)
@@ -92,3 +99,42 @@ def _automatic_workers(blobs: Sequence[Blob]) -> int:
     """One per core for an input worth it; starting workers costs about half a second."""
     stored = sum(b.size or 0 for b in blobs)
     return (os.cpu_count() or 1) if stored >= AUTO_WORKERS_BYTES else 1
+
+
+def workers_likely(paths: Sequence[str], workers: int | None) -> bool:
+    """Whether a scan of `paths` will most likely read with worker processes, known before its
+    input is listed, so that their fork server can start at once. Not for one file or
+    standard input, which this process reads; else `workers` as given; with None, whether the
+    local files and folders among `paths` hold `AUTO_WORKERS_BYTES` (a look that stops there;
+    globs and buckets are not looked at). Only a hint: the engine decides on the listed
+    input, and ends a server started for nothing."""
+    if workers == 1 or not _several(paths):  # one file or standard input: read here
+        return False
+    if workers is not None:
+        return workers > 1
+    if (os.cpu_count() or 1) < 2:
+        return False
+    stored = 0
+    for path in paths:
+        for size in _sizes(path):
+            stored += size
+            if stored >= AUTO_WORKERS_BYTES:
+                return True
+    return False
+
+
+def _several(paths: Sequence[str]) -> bool:
+    """Whether `paths` may name more than one blob (the engine reads one in this process)."""
+    return len(paths) > 1 or any(p != "-" and not os.path.isfile(p) for p in paths)
+
+
+def _sizes(path: str) -> Iterator[int]:
+    if os.path.isfile(path):
+        yield os.path.getsize(path)
+        return
+    for folder, _, names in os.walk(path):  # nothing for what is no folder
+        for name in names:
+            try:
+                yield os.stat(os.path.join(folder, name)).st_size
+            except OSError:
+                continue

@@ -22,13 +22,16 @@ from dataclasses import dataclass
 from multiprocessing import forkserver
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from trailhound.arrow_setup import probe_without_pandas
-from trailhound.pipeline.stage import Stage, StageOutput, StagePlan
-from trailhound.sources import Blob
+
+if TYPE_CHECKING:
+    from trailhound.pipeline.stage import Stage, StageOutput, StagePlan
+    from trailhound.sources import Blob
+
+# The stage and pyarrow are imported by the workers (the fork server preloads them), not with
+# this module: the scan command starts the fork server before its own imports.
 
 TASK_BYTES = 1 << 20
 """Stored (compressed) bytes per task, about 7,000 events: enough that the filter runs over a
@@ -248,6 +251,10 @@ def _start(plan: StagePlan) -> None:
     # Ctrl-C reaches every process of the terminal's group: the scanning process alone
     # answers it (it ends the workers), so a worker neither prints a traceback nor dies mid-task
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import pyarrow as pa
+
+    from trailhound.pipeline.stage import Stage
+
     probe_without_pandas()
     # Arrow's own allocator keeps what a task freed for later; the system's gives it back
     pa.set_memory_pool(pa.system_memory_pool())

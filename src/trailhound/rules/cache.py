@@ -9,6 +9,12 @@ foreign pickle, an entry of another layout) is ignored and the rules are read af
 entry is written again; a folder that cannot be written only means no cache. Deleting the
 folder is always safe.
 
+The same folder keeps the rules' filters built and rendered ahead of time
+(`with_prepared_filters`), so that a scan whose rules come from here need not load sqlglot
+(0.1 s to import, as much again to render the pack's filters once per run). They are found by
+a digest of what each filter is built from (so the configuration's overrides of a rule's
+parameters are covered), in a file per trailhound (the same module stamps).
+
 The entries are pickles, so they live in the user's own cache folder
 (`trailhound.userdirs.cache_folder`), never a shared temporary one.
 """
@@ -22,6 +28,7 @@ import pickle
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +37,7 @@ from trailhound.errors import RuleError
 from trailhound.rules.model import Rule
 
 Read = tuple[list[Rule], list[RuleError], list[RuleError]]  # rules, errors, notes
-_LAYOUT = 1  # bump when `Read` changes shape
+_LAYOUT = 2  # bump when `Read` changes shape
 KEPT = 8  # entries kept in the folder: each edit of a rule file makes a new one
 
 
@@ -46,6 +53,43 @@ def cached(folder: Path, texts: Sequence[tuple[Path, str]], read: Callable[[], R
     if not result[1]:
         _store(entry, result)
     return result
+
+
+def with_prepared_filters(folder: Path, rules: Sequence[Rule]) -> list[Rule]:
+    """`rules`, each with its filters prepared (`Rule.prepared`): from the folder's file for
+    this trailhound when an earlier run prepared the same filter, else prepared now (that
+    loads sqlglot) and kept there for next time. A filter that depends on the time of the run
+    is not prepared; `FilterPlan.build` builds it as before."""
+    from trailhound.engine.filtering import filter_key, prepare_filters
+
+    entry = folder / f"filters-{_digest(())}.pickle"
+    found = _load_filters(entry)
+    running = [rule for rule in rules if rule.runs]  # the others have no filter to build
+    keys = {rule.rule_id: filter_key(rule) for rule in running}
+    missing = {keys[r.rule_id]: r for r in running if keys[r.rule_id] not in found}
+    if missing:
+        found.update((key, prepare_filters(rule)) for key, rule in missing.items())
+        _write(entry, found)
+    return [
+        replace(rule, prepared=found[keys[rule.rule_id]]) if rule.rule_id in keys else rule
+        for rule in rules
+    ]
+
+
+def _load_filters(entry: Path) -> dict[str, tuple[Any, ...]]:
+    from trailhound.engine.filtering import PreparedFilter
+
+    try:
+        found: Any = pickle.loads(entry.read_bytes())
+    except Exception:  # missing or damaged: the filters are prepared again
+        return {}
+    if not isinstance(found, dict) or not all(
+        isinstance(key, str) and isinstance(filters, tuple)
+        and all(isinstance(f, PreparedFilter) for f in filters)
+        for key, filters in found.items()
+    ):  # fmt: skip
+        return {}
+    return found
 
 
 def _digest(texts: Sequence[tuple[Path, str]]) -> str:
@@ -93,6 +137,10 @@ def _is_read(found: Any) -> bool:
 
 
 def _store(entry: Path, result: Read) -> None:
+    _write(entry, result)
+
+
+def _write(entry: Path, result: object) -> None:
     """Write the entry whole or not at all (another run may be reading the folder)."""
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
@@ -114,6 +162,7 @@ def _store(entry: Path, result: Read) -> None:
 def _prune(folder: Path) -> None:
     """Keep the `KEPT` newest entries."""
     with contextlib.suppress(OSError):
-        entries = sorted(folder.glob("rules-*.pickle"), key=lambda p: p.stat().st_mtime_ns)
-        for old in entries[:-KEPT]:
-            old.unlink(missing_ok=True)
+        for kind in ("rules", "filters"):
+            entries = sorted(folder.glob(f"{kind}-*.pickle"), key=lambda p: p.stat().st_mtime_ns)
+            for old in entries[:-KEPT]:
+                old.unlink(missing_ok=True)

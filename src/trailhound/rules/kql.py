@@ -23,16 +23,21 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
-from typing import Literal, cast
-
-from lark import Lark, Token, Tree
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from typing import TYPE_CHECKING, Literal, cast
 
 from trailhound.errors import RuleError
 from trailhound.rules.kql_ast import And, Exists, FreeText, Match, Node, Not, Or, Range, Star, Value
 from trailhound.rules.kql_chars import JS_TRIM
 from trailhound.rules.kql_text import dump, to_kql
 from trailhound.userdirs import cache_folder
+
+if TYPE_CHECKING:
+    from lark import Lark, Token, Tree
+    from lark.exceptions import UnexpectedInput
+
+# lark is imported by the functions that parse, not with the module: the rest of trailhound
+# reads KQL's trees and names (`expand_fields`), and a scan whose rules come from the rule
+# cache parses no KQL at all.
 
 __all__ = ["MATCH_ALL", "dump", "expand_fields", "parse", "to_kql"]
 
@@ -53,6 +58,8 @@ _QUOTED_PIECE = re.compile(r'\\([tnr])|\\u([0-9a-fA-F]{4})|\\([\\"])|(.)', re.S)
 
 @functools.cache
 def _parser() -> Lark:
+    from lark import Lark
+
     grammar = files("trailhound.rules").joinpath("kql.lark").read_text(encoding="utf-8")
     return Lark(
         grammar, parser="lalr", lexer="contextual", maybe_placeholders=False,
@@ -113,13 +120,16 @@ class _Source:
 
 
 def _syntax_tree(source: _Source) -> Tree[Token]:
+    from lark import Token
+    from lark.exceptions import UnexpectedInput
+
     interactive = _parser().parse_interactive(source.text)
     seen: list[Token] = []
     try:
         for token in interactive.iter_parse():
             seen.append(token)
         end = Token("$END", "", len(source.text), 0, 0)
-        return cast(Tree[Token], interactive.feed_token(end))
+        return cast("Tree[Token]", interactive.feed_token(end))
     except UnexpectedInput as exc:
         raise _SyntaxErrorBuilder(source, seen).build(exc) from None
 
@@ -154,6 +164,8 @@ class _SyntaxErrorBuilder:
         self.seen = seen
 
     def build(self, exc: UnexpectedInput) -> RuleError:
+        from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+
         if isinstance(exc, UnexpectedCharacters):
             return self._bad_character(exc.pos_in_stream or 0, self.seen)
         assert isinstance(exc, UnexpectedToken)
@@ -283,6 +295,8 @@ def _token_end(text: str, token: Token) -> int:
 
 
 def _subtree(child: Tree[Token] | Token) -> Tree[Token]:
+    from lark import Tree
+
     assert isinstance(child, Tree)
     return child
 
@@ -294,6 +308,8 @@ class _Builder:
         self.source = source
 
     def query(self, tree: Tree[Token], path: str | None) -> Node:
+        from lark import Tree
+
         kids = [_subtree(c) for c in tree.children if isinstance(c, Tree)]
         match tree.data:
             case "or_":
@@ -318,6 +334,8 @@ class _Builder:
         raise AssertionError(tree.data)
 
     def range(self, tree: Tree[Token], path: str | None) -> Node:
+        from lark import Token, Tree
+
         field_tree, op, value_tree = tree.children
         assert isinstance(field_tree, Tree) and isinstance(op, Token)
         assert isinstance(value_tree, Tree)
@@ -328,6 +346,8 @@ class _Builder:
         return Range(field, cast(RangeOp, op.value), literal)
 
     def values(self, tree: Tree[Token], field: str | None) -> Node:
+        from lark import Tree
+
         kids = [_subtree(c) for c in tree.children if isinstance(c, Tree)]
         match tree.data:
             case "or_":
@@ -375,6 +395,8 @@ class _Builder:
 
 
 def _literal_token(tree: Tree[Token]) -> Token:
+    from lark import Token
+
     token = tree.children[0]
     assert isinstance(token, Token)
     return token

@@ -218,6 +218,9 @@ class Rule:
     source: str = ""  # the file it came from, for messages
     # keys of the original file that the model does not interpret, kept for a faithful write
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # the engine's filters for this rule built ahead of time (`engine.filtering.PreparedFilter`),
+    # so that a run need not build them; checked against the rule before use, never compared
+    prepared: tuple[Any, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def type(self) -> str:

@@ -19,7 +19,7 @@ from trailhound.cloudtrail.schema import BY_NAME
 from trailhound.engine import udfs
 from trailhound.engine.dialects import rewritten
 from trailhound.engine.filtering import FilterPlan, RuleFilter
-from trailhound.engine.predicates import CIDR_UDF, FLAT_UDF, IP_UDF, ip_key
+from trailhound.engine.udfs import CIDR_UDF, FLAT_UDF, IP_UDF, ip_key
 from trailhound.spark.rows import FILTERS, SUMMARY, spark_name
 
 

@@ -163,7 +163,9 @@ class Store:
         building = path.with_name(f".{path.name}.{os.getpid()}.creating")
         try:
             con = _connect(building)
-            cls(con)  # its tables
+            con.begin()  # its tables in one commit: one sync of the log, not one per table
+            cls(con)
+            con.commit()
             con.close()
             os.replace(building, path)
         except OSError as err:
