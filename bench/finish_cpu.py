@@ -30,8 +30,8 @@ from typing import Any
 
 from trailhound.arrow_setup import probe_without_pandas
 from trailhound.cloudtrail.documents import rebuilt_documents
-from trailhound.cloudtrail.ecs import collector_paused
 from trailhound.cloudtrail.geo import Enricher
+from trailhound.collector import paused
 from trailhound.demo import DECOY_RULE
 from trailhound.engine.detector import Detector
 from trailhound.outputs.files import JsonLinesFile
@@ -91,7 +91,7 @@ def run_once(snapshot: Path) -> dict[str, Any]:
         store = Store.open(Path(folder) / _STATE)
         output = JsonLinesFile("cli", Path(folder) / "alerts.jsonl")
         started = time.process_time()
-        with store.transaction(), collector_paused():
+        with store.transaction(), paused():
             detector = Detector(
                 _rules(), store, to_documents=rebuilt_documents(Enricher.create()),
                 route=router([output]), keep_evidence=False,

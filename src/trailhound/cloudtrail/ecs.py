@@ -14,10 +14,8 @@ fields and the places where trailhound deliberately differs.
 
 from __future__ import annotations
 
-import gc
 import re
 from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache, cached_property, partial
@@ -55,6 +53,7 @@ from trailhound.cloudtrail.record import (
     parse_iso8601,
 )
 from trailhound.cloudtrail.schema import BY_NAME, COLUMNS, Kind, arrow_schema
+from trailhound.collector import paused
 
 DATASET: Final = "aws.cloudtrail"
 _AMAZONAWS: Final = ".amazonaws.com"
@@ -89,23 +88,10 @@ def normalize(
     the same. A caller that knows which fields its rules read skips the costly ones, above all
     the texts of the free-form members."""
     wanted = _wanted(fields)
-    with collector_paused():
+    # a batch makes many short-lived objects that never form cycles: the collector would walk
+    # every live object again and again for nothing
+    with paused():
         return _normalize(records, ingested, enricher, wanted)
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Mapping a batch allocates many short-lived objects that never form cycles; letting the
-    cyclic garbage collector run meanwhile walks every live object, over and over, for nothing.
-    Reading and deciding a whole scan is the same kind of work (see `trailhound.pipeline.scan`)."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _normalize(

@@ -19,10 +19,10 @@ from typing import Any
 
 from trailhound.alerts.model import Alert
 from trailhound.cloudtrail.documents import rebuilt_documents
-from trailhound.cloudtrail.ecs import collector_paused
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.reader import blobs_of
 from trailhound.cloudtrail.report import Report
+from trailhound.collector import paused
 from trailhound.engine.detector import Detector, RunStats
 from trailhound.outputs.base import Output
 from trailhound.pipeline.coverage import Coverage
@@ -98,7 +98,7 @@ def scan(
     now = now or datetime.now(UTC)
     report = report or Report()
     enricher = enricher or Enricher.create()
-    with store.transaction(), collector_paused():
+    with store.transaction(), paused():
         detector = Detector(
             rules, store, to_documents=rebuilt_documents(enricher), exceptions=exceptions,
             now=now, since=since, until=until, lateness=lateness, route=router(outputs),
