@@ -48,6 +48,7 @@ from trailhound.engine.prefilter import columns_of
 from trailhound.rules.model import BaselineSpec, CorrelationSpec, NewTermsSpec, Rule
 
 _SINGLE_VALUED = (Kind.KEYWORD, Kind.IP)
+_KEY_BOUND = 1 << 62  # combined codes stay below it
 _US = timedelta(microseconds=1)
 
 
@@ -107,14 +108,15 @@ class Eligibility:
         store = np.ones(matched.num_rows, dtype=bool)
         evidence = np.ones(matched.num_rows, dtype=bool)
         for rule_id, spec in self.terms.items():
-            mine = pc.fill_null(pc.equal(matched.column(RULE_ID), rule_id), False)
-            rows = np.flatnonzero(mine.to_numpy(zero_copy_only=False))
+            rows = _rows_of(matched, rule_id)
             if len(rows):
-                _thin(matched.take(pa.array(rows, pa.int64())), spec, rows, store, evidence)
+                part = _part(matched, rows, (*spec.fields, TS, "event.id", ITEM))
+                _thin(part, spec, rows, store, evidence)
         for rule_id, windows in self.windows.items():
             rows = _rows_of(matched, rule_id)
             if len(rows):
-                _first_in_window(matched.take(pa.array(rows, pa.int64())), windows, rows, evidence)
+                part = _part(matched, rows, (*windows.fields, TS, "event.id"))
+                _first_in_window(part, windows, rows, evidence)
         for rule_id, facts in self.facts.items():
             rows = _rows_of(matched, rule_id)
             read = ["step", TS, *{c for columns in facts.sources if columns for c in columns}]
@@ -175,6 +177,12 @@ def _single_values(part: pa.Table, columns: tuple[str, ...]) -> tuple[list[pa.Ar
 
 def _single(fields: tuple[str, ...]) -> bool:
     return all(f in BY_NAME and BY_NAME[f].kind in _SINGLE_VALUED for f in fields)
+
+
+def _part(matched: pa.Table, rows: np.ndarray, columns: Sequence[str]) -> pa.Table:
+    """These rows of `matched`, with only these of its columns: a rule's rows can be most of
+    a batch, and taking every column of them cost more than thinning them."""
+    return matched.select(list(dict.fromkeys(columns))).take(pa.array(rows, pa.int64()))
 
 
 def _rows_of(matched: pa.Table, rule_id: str) -> np.ndarray:
@@ -258,13 +266,21 @@ def _skeleton(terms: list[int], ts: list[int], history: int) -> np.ndarray:
 
 
 def _codes(columns: Sequence[pa.ChunkedArray | pa.Array]) -> pa.Array:
-    """One integer per distinct combination of the columns' values."""
+    """One integer per distinct combination of the columns' values, ordered as the
+    combinations' dictionary positions (each column's values by first appearance, nulls
+    last), column after column."""
     key = np.zeros(len(columns[0]), dtype=np.int64)
+    span = 1  # every key is below it
     for column in columns:
         whole = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
         encoded = whole.dictionary_encode()
         count = len(encoded.dictionary)
         codes = pc.fill_null(encoded.indices, count).to_numpy(zero_copy_only=False)
+        if span * (count + 1) >= _KEY_BOUND:
+            # renumbered densely, by a sort: only when the numbers would not fit (a sort per
+            # column was 40% of a worker's thinning, on batches of a few hundred thousand rows)
+            _, key = np.unique(key, return_inverse=True)
+            span = int(key.max(initial=0)) + 1
         key = key * (count + 1) + codes.astype(np.int64)
-        _, key = np.unique(key, return_inverse=True)
+        span *= count + 1
     return pa.array(key, pa.int64())
