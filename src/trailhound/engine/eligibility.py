@@ -155,7 +155,7 @@ def _thin_sources(
         terms = _codes([v.take(pa.array(sure, pa.int64())) for v in values]).to_numpy()
         ts = source.column(TS).to_numpy()[sure]
         order = np.lexsort((ts, terms))
-        kept = _skeleton(terms[order].tolist(), ts[order].tolist(), spec.remember)
+        kept = _skeleton(terms[order], ts[order], spec.remember)
         store[rows[mine[sure[order[~kept]]]]] = False
 
 
@@ -242,7 +242,7 @@ def _thin(
     ts = table.column("ts").to_numpy()[order]
     near = np.zeros(len(rows), dtype=bool)
     near[1:] = (terms[1:] == terms[:-1]) & (ts[1:] - ts[:-1] <= spec.history)
-    kept = _skeleton(terms.tolist(), ts.tolist(), spec.history)
+    kept = _skeleton(terms, ts, spec.history)
     evidence[rows[order[near]]] = False
     evidence[rows[termless]] = False
     dropped = ~kept | termless[order]
@@ -250,19 +250,48 @@ def _thin(
     store[rows[order[dropped]]] = False
 
 
-def _skeleton(terms: list[int], ts: list[int], history: int) -> np.ndarray:
+def _skeleton(terms: np.ndarray, ts: np.ndarray, history: int) -> np.ndarray:
     """Which rows (sorted by term, then order) stay: a row goes when the row after it lies
-    within `history` of the last row that stays; a term's first and last rows always stay."""
-    kept = np.ones(len(ts), dtype=bool)
-    last = 0
-    for j in range(1, len(ts) - 1):
-        if terms[j] != terms[j - 1]:
-            last = j  # a term's first row
-        elif terms[j + 1] == terms[j] and ts[j + 1] - ts[last] <= history:
-            kept[j] = False
-        else:
-            last = j
+    within `history` of the last row that stays; a term's first and last rows always stay.
+
+    From a row that stays, the next to stay is the row before the first one beyond
+    `history` of it (or the row right after it), so only the rows that stay are walked."""
+    kept = np.zeros(len(ts), dtype=bool)
+    if not len(ts):
+        return kept
+    starts = np.flatnonzero(np.r_[True, terms[1:] != terms[:-1]])
+    ends = np.r_[starts[1:], len(ts)]
+    beyond = _first_beyond(starts, ts, history)
+    after = np.maximum(np.arange(1, len(ts) + 1), beyond - 1).tolist()
+    stay = []
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        j = start
+        stay.append(j)
+        while j < end - 1:
+            j = after[j]
+            stay.append(j)
+    kept[stay] = True
     return kept
+
+
+def _first_beyond(starts: np.ndarray, ts: np.ndarray, history: int) -> np.ndarray:
+    """For each row (sorted by term, then time; terms begin at `starts`), the first row of
+    its term later than `history` after it, or the term's end: one search over (term, time)
+    made one number, times made dense where term x time would not fit in 63 bits."""
+    term = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(ts)]))
+    ts = ts.astype(np.int64)
+    low = int(ts.min())
+    span = int(ts.max()) - low + history + 1
+    if len(starts) * span < _KEY_BOUND:
+        at, limit = ts - low, ts - low + history
+    else:
+        times = np.unique(ts)
+        at = np.searchsorted(times, ts)
+        limit = np.searchsorted(times, ts + history, side="right") - 1
+        span = len(times) + 1
+    key = term * span + at
+    found: np.ndarray = np.searchsorted(key, term * span + limit, side="right")
+    return found
 
 
 def _codes(columns: Sequence[pa.ChunkedArray | pa.Array]) -> pa.Array:
