@@ -48,6 +48,7 @@ from trailhound.engine.prefilter import columns_of
 from trailhound.rules.model import BaselineSpec, CorrelationSpec, NewTermsSpec, Rule
 
 _SINGLE_VALUED = (Kind.KEYWORD, Kind.IP)
+_KEY_BOUND = 1 << 62  # combined codes stay below it
 _US = timedelta(microseconds=1)
 
 
@@ -107,14 +108,15 @@ class Eligibility:
         store = np.ones(matched.num_rows, dtype=bool)
         evidence = np.ones(matched.num_rows, dtype=bool)
         for rule_id, spec in self.terms.items():
-            mine = pc.fill_null(pc.equal(matched.column(RULE_ID), rule_id), False)
-            rows = np.flatnonzero(mine.to_numpy(zero_copy_only=False))
+            rows = _rows_of(matched, rule_id)
             if len(rows):
-                _thin(matched.take(pa.array(rows, pa.int64())), spec, rows, store, evidence)
+                part = _part(matched, rows, (*spec.fields, TS, "event.id", ITEM))
+                _thin(part, spec, rows, store, evidence)
         for rule_id, windows in self.windows.items():
             rows = _rows_of(matched, rule_id)
             if len(rows):
-                _first_in_window(matched.take(pa.array(rows, pa.int64())), windows, rows, evidence)
+                part = _part(matched, rows, (*windows.fields, TS, "event.id"))
+                _first_in_window(part, windows, rows, evidence)
         for rule_id, facts in self.facts.items():
             rows = _rows_of(matched, rule_id)
             read = ["step", TS, *{c for columns in facts.sources if columns for c in columns}]
@@ -153,7 +155,7 @@ def _thin_sources(
         terms = _codes([v.take(pa.array(sure, pa.int64())) for v in values]).to_numpy()
         ts = source.column(TS).to_numpy()[sure]
         order = np.lexsort((ts, terms))
-        kept = _skeleton(terms[order].tolist(), ts[order].tolist(), spec.remember)
+        kept = _skeleton(terms[order], ts[order], spec.remember)
         store[rows[mine[sure[order[~kept]]]]] = False
 
 
@@ -175,6 +177,12 @@ def _single_values(part: pa.Table, columns: tuple[str, ...]) -> tuple[list[pa.Ar
 
 def _single(fields: tuple[str, ...]) -> bool:
     return all(f in BY_NAME and BY_NAME[f].kind in _SINGLE_VALUED for f in fields)
+
+
+def _part(matched: pa.Table, rows: np.ndarray, columns: Sequence[str]) -> pa.Table:
+    """These rows of `matched`, with only these of its columns: a rule's rows can be most of
+    a batch, and taking every column of them cost more than thinning them."""
+    return matched.select(list(dict.fromkeys(columns))).take(pa.array(rows, pa.int64()))
 
 
 def _rows_of(matched: pa.Table, rule_id: str) -> np.ndarray:
@@ -234,7 +242,7 @@ def _thin(
     ts = table.column("ts").to_numpy()[order]
     near = np.zeros(len(rows), dtype=bool)
     near[1:] = (terms[1:] == terms[:-1]) & (ts[1:] - ts[:-1] <= spec.history)
-    kept = _skeleton(terms.tolist(), ts.tolist(), spec.history)
+    kept = _skeleton(terms, ts, spec.history)
     evidence[rows[order[near]]] = False
     evidence[rows[termless]] = False
     dropped = ~kept | termless[order]
@@ -242,29 +250,66 @@ def _thin(
     store[rows[order[dropped]]] = False
 
 
-def _skeleton(terms: list[int], ts: list[int], history: int) -> np.ndarray:
+def _skeleton(terms: np.ndarray, ts: np.ndarray, history: int) -> np.ndarray:
     """Which rows (sorted by term, then order) stay: a row goes when the row after it lies
-    within `history` of the last row that stays; a term's first and last rows always stay."""
-    kept = np.ones(len(ts), dtype=bool)
-    last = 0
-    for j in range(1, len(ts) - 1):
-        if terms[j] != terms[j - 1]:
-            last = j  # a term's first row
-        elif terms[j + 1] == terms[j] and ts[j + 1] - ts[last] <= history:
-            kept[j] = False
-        else:
-            last = j
+    within `history` of the last row that stays; a term's first and last rows always stay.
+
+    From a row that stays, the next to stay is the row before the first one beyond
+    `history` of it (or the row right after it), so only the rows that stay are walked."""
+    kept = np.zeros(len(ts), dtype=bool)
+    if not len(ts):
+        return kept
+    starts = np.flatnonzero(np.r_[True, terms[1:] != terms[:-1]])
+    ends = np.r_[starts[1:], len(ts)]
+    beyond = _first_beyond(starts, ts, history)
+    after = np.maximum(np.arange(1, len(ts) + 1), beyond - 1).tolist()
+    stay = []
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        j = start
+        stay.append(j)
+        while j < end - 1:
+            j = after[j]
+            stay.append(j)
+    kept[stay] = True
     return kept
 
 
+def _first_beyond(starts: np.ndarray, ts: np.ndarray, history: int) -> np.ndarray:
+    """For each row (sorted by term, then time; terms begin at `starts`), the first row of
+    its term later than `history` after it, or the term's end: one search over (term, time)
+    made one number, times made dense where term x time would not fit in 63 bits."""
+    term = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(ts)]))
+    ts = ts.astype(np.int64)
+    low = int(ts.min())
+    span = int(ts.max()) - low + history + 1
+    if len(starts) * span < _KEY_BOUND:
+        at, limit = ts - low, ts - low + history
+    else:
+        times = np.unique(ts)
+        at = np.searchsorted(times, ts)
+        limit = np.searchsorted(times, ts + history, side="right") - 1
+        span = len(times) + 1
+    key = term * span + at
+    found: np.ndarray = np.searchsorted(key, term * span + limit, side="right")
+    return found
+
+
 def _codes(columns: Sequence[pa.ChunkedArray | pa.Array]) -> pa.Array:
-    """One integer per distinct combination of the columns' values."""
+    """One integer per distinct combination of the columns' values, ordered as the
+    combinations' dictionary positions (each column's values by first appearance, nulls
+    last), column after column."""
     key = np.zeros(len(columns[0]), dtype=np.int64)
+    span = 1  # every key is below it
     for column in columns:
         whole = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
         encoded = whole.dictionary_encode()
         count = len(encoded.dictionary)
         codes = pc.fill_null(encoded.indices, count).to_numpy(zero_copy_only=False)
+        if span * (count + 1) >= _KEY_BOUND:
+            # renumbered densely, by a sort: only when the numbers would not fit (a sort per
+            # column was 40% of a worker's thinning, on batches of a few hundred thousand rows)
+            _, key = np.unique(key, return_inverse=True)
+            span = int(key.max(initial=0)) + 1
         key = key * (count + 1) + codes.astype(np.int64)
-        _, key = np.unique(key, return_inverse=True)
+        span *= count + 1
     return pa.array(key, pa.int64())
