@@ -8,16 +8,15 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-import pyarrow as pa
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from support.events import batch, detector, event
 from support.rules import action, match, rule
+from support.thinning import decided
 from trailhound.engine.eligibility import Eligibility
 from trailhound.engine.prefilter import stored_columns
 from trailhound.rules.model import CorrelationSpec, FactSource, Rule
-from trailhound.state.store import Store
 
 KEY = "aws.cloudtrail.resources.arn"
 TABLE = "aws.dynamodb.table_name"
@@ -55,23 +54,9 @@ def rows_of(
 
 
 def outcome(batches: list[list[dict[str, Any]]], thin: bool, runs: int) -> tuple[Any, ...]:
-    store = Store.open(None)
-    alerts = []
-    per_run = max(1, len(batches) // runs)
-    for start in range(0, len(batches), per_run):
-        d = detector(RULES, store)
-        for rows in batches[start : start + per_run]:
-            d.add_matches(_matched(d, batch(rows), thin), events=len(rows), latest=None)
-        alerts += [(a.event_ids, a.key, a.count) for a in d.finish(final=True)]
+    alerts, store = decided(RULES, batches, thin=thin, runs=runs)
     facts = store.con.execute("SELECT * FROM facts ORDER BY ALL").fetchall()
-    return sorted(alerts), facts
-
-
-def _matched(d: Any, events: pa.RecordBatch, thin: bool) -> pa.Table | None:
-    table = d.matcher.match(events, keep=stored_columns(RULES))
-    if table is None or not thin:
-        return table
-    return table.filter(pa.array(Eligibility.build(RULES).masks(table).store))
+    return sorted((a.event_ids, a.key, a.count) for a in alerts), facts
 
 
 @settings(max_examples=40, deadline=None)

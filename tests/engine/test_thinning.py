@@ -7,16 +7,15 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-import pyarrow as pa
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from support.events import batch, detector, event
 from support.rules import action, rule
+from support.thinning import decided
 from trailhound.engine.eligibility import Eligibility
 from trailhound.engine.prefilter import stored_columns
 from trailhound.rules.model import NewTermsSpec, Rule
-from trailhound.state.store import Store
 
 HISTORY = timedelta(minutes=30)
 RULES: list[Rule] = [
@@ -48,24 +47,10 @@ def rows_of(spec: Sequence[tuple[int, str | None, int]]) -> list[list[dict[str, 
 
 
 def outcome(batches: list[list[dict[str, Any]]], thin: bool, runs: int) -> tuple[Any, ...]:
-    store = Store.open(None)
-    alerts = []
-    per_run = max(1, len(batches) // runs)
-    for start in range(0, len(batches), per_run):
-        d = detector(RULES, store)
-        for rows in batches[start : start + per_run]:
-            d.add_matches(_matched(d, batch(rows), thin), events=len(rows), latest=None)
-        alerts += [(a.rule.rule_id, a.event_ids, a.key) for a in d.finish(final=True)]
+    alerts, store = decided(RULES, batches, thin=thin, runs=runs)
     terms = store.con.execute("SELECT * FROM terms ORDER BY ALL").fetchall()
     clocks = store.con.execute("SELECT * FROM clocks ORDER BY ALL").fetchall()
-    return sorted(alerts), terms, clocks
-
-
-def _matched(d: Any, events: pa.RecordBatch, thin: bool) -> pa.Table | None:
-    table = d.matcher.match(events, keep=stored_columns(RULES))
-    if table is None or not thin:
-        return table
-    return table.filter(pa.array(Eligibility.build(RULES).masks(table).store))
+    return sorted((a.rule.rule_id, a.event_ids, a.key) for a in alerts), terms, clocks
 
 
 @settings(max_examples=25, deadline=None)
