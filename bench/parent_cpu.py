@@ -28,30 +28,32 @@ from trailhound.pipeline import deliver
 from trailhound.state import counted, ledger, outbox
 
 
-def _timed(spent: Counter[str], label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-    def timed(*args: Any, **kwargs: Any) -> Any:
+def timed(spent: Counter[str], label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn`, adding the process time each call takes to `spent[label]`."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
         started = time.process_time()
         try:
             return fn(*args, **kwargs)
         finally:
             spent[label] += time.process_time() - started
 
-    return timed
+    return call
 
 
 def _instrument(spent: Counter[str]) -> None:
     for name in ["finish", "_store_pending"]:
-        setattr(detector.Detector, name, _timed(spent, name, getattr(detector.Detector, name)))
+        setattr(detector.Detector, name, timed(spent, name, getattr(detector.Detector, name)))
     for name in ["_evidence_documents", "_raw_records", "_record", "_alert"]:
         made = alert_making.AlertMaker
-        setattr(made, name, _timed(spent, name, getattr(made, name)))
+        setattr(made, name, timed(spent, name, getattr(made, name)))
     places = [(counted, "first_counts"), (ledger, "record"), (documents, "_rebuilt"),
               (deliver, "deliver"), (outbox, "pending")]  # fmt: skip
     for module, name in places:
-        setattr(module, name, _timed(spent, name, getattr(module, name)))
+        setattr(module, name, timed(spent, name, getattr(module, name)))
     evaluators = detector._EVALUATORS  # a benchmark may look inside
     for kind, evaluate in list(evaluators.items()):
-        evaluators[kind] = _timed(spent, f"decide {kind}", evaluate)
+        evaluators[kind] = timed(spent, f"decide {kind}", evaluate)
     together = detector._READ_TOGETHER
     for kind, read in list(together.items()):
         together[kind] = _timed_reader(spent, f"decide {kind}", read)
@@ -60,20 +62,26 @@ def _instrument(spent: Counter[str]) -> None:
 def _timed_reader(spent: Counter[str], label: str, read: Callable[..., Any]) -> Callable[..., Any]:
     """A rule type read together: the read and each rule's decider count as its deciding."""
 
-    def timed(*args: Any, **kwargs: Any) -> Any:
-        return _timed(spent, label, _timed(spent, label, read)(*args, **kwargs))
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return timed(spent, label, timed(spent, label, read)(*args, **kwargs))
 
-    return timed
+    return call
+
+
+def run_phases() -> resource.struct_rusage:
+    """`phases.py` over this script's CORPUS_DIR [WORKERS] (2 by default), instrumented
+    beforehand; then the scanning process's own usage."""
+    root = Path(sys.argv[1])
+    workers = sys.argv[2] if len(sys.argv) > 2 else "2"
+    sys.argv = ["phases.py", str(root), workers]
+    runpy.run_path(str(Path(__file__).with_name("phases.py")), run_name="__main__")
+    return resource.getrusage(resource.RUSAGE_SELF)
 
 
 def main() -> None:
-    root = Path(sys.argv[1])
-    workers = sys.argv[2] if len(sys.argv) > 2 else "2"
     spent: Counter[str] = Counter()
     _instrument(spent)
-    sys.argv = ["phases.py", str(root), workers]
-    runpy.run_path(str(Path(__file__).with_name("phases.py")), run_name="__main__")
-    usage = resource.getrusage(resource.RUSAGE_SELF)
+    usage = run_phases()
     spent["parent"] = usage.ru_utime + usage.ru_stime
     print(json.dumps({k: round(v, 3) for k, v in spent.most_common()}))
 

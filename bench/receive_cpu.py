@@ -19,30 +19,19 @@ from __future__ import annotations
 import json
 import os
 import resource
-import runpy
-import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from parent_cpu import run_phases, timed  # a script beside this one
 
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.engine import detector
 from trailhound.pipeline import engines
 from trailhound.state import counted
-
-
-def _timed(spent: Counter[str], label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-    def timed(*args: Any, **kwargs: Any) -> Any:
-        started = time.process_time()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            spent[label] += time.process_time() - started
-
-    return timed
 
 
 def _threads() -> dict[str, float]:
@@ -68,9 +57,9 @@ def _runs(thread: threading.Thread) -> str:
 
 def _instrument(spent: Counter[str]) -> None:
     for name in ["add_matches", "_store_pending", "finish"]:
-        setattr(detector.Detector, name, _timed(spent, name, getattr(detector.Detector, name)))
-    counted.first_counts = _timed(spent, "first_counts", counted.first_counts)
-    Enricher.warm_up = _timed(spent, "warm_up (a thread)", Enricher.warm_up)  # type: ignore[method-assign]
+        setattr(detector.Detector, name, timed(spent, name, getattr(detector.Detector, name)))
+    counted.first_counts = timed(spent, "first_counts", counted.first_counts)
+    Enricher.warm_up = timed(spent, "warm_up (a thread)", Enricher.warm_up)  # type: ignore[method-assign]
     finish = detector.Detector.finish
     outputs = engines.LocalEngine.stage_outputs
 
@@ -104,13 +93,9 @@ def _instrument(spent: Counter[str]) -> None:
 
 
 def main() -> None:
-    root = Path(sys.argv[1])
-    workers = sys.argv[2] if len(sys.argv) > 2 else "2"
     spent: Counter[str] = Counter()
     _instrument(spent)
-    sys.argv = ["phases.py", str(root), workers]
-    runpy.run_path(str(Path(__file__).with_name("phases.py")), run_name="__main__")
-    usage = resource.getrusage(resource.RUSAGE_SELF)
+    usage = run_phases()
     spent["parent"] = usage.ru_utime + usage.ru_stime
     spent["peak_rss_mb"] = usage.ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the workers, once reaped
