@@ -51,7 +51,7 @@ def cached(folder: Path, texts: Sequence[tuple[Path, str]], read: Callable[[], R
         return found
     result = read()
     if not result[1]:
-        _store(entry, result)
+        _write(entry, result)
     return result
 
 
@@ -134,10 +134,6 @@ def _is_read(found: Any) -> bool:
         and all(isinstance(r, Rule) for r in found[0])
         and all(isinstance(e, RuleError) for e in (*found[1], *found[2]))
     )
-
-
-def _store(entry: Path, result: Read) -> None:
-    _write(entry, result)
 
 
 def _write(entry: Path, result: object) -> None:
