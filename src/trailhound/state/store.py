@@ -294,14 +294,9 @@ class Store:
         """Bring the state file from `version` to the next, in one transaction; an older
         trailhound then refuses it by its version instead of failing on its tables."""
         upgraded = str(int(version) + 1)
-        self.con.begin()
-        try:
+        with self.transaction():
             self.con.execute(_UPGRADES[version])
             self.set_meta("schema", upgraded)
-        except BaseException:
-            self.con.rollback()
-            raise
-        self.con.commit()
         return upgraded
 
     def _carry_over(self) -> None:
