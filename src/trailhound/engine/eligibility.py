@@ -42,13 +42,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trailhound.cloudtrail.schema import BY_NAME, Kind
+from trailhound.engine.codes import KEY_LIMIT, combined
 from trailhound.engine.evidence import LIMIT
 from trailhound.engine.filtering import ITEM, RULE_ID, TS
 from trailhound.engine.prefilter import columns_of
 from trailhound.rules.model import BaselineSpec, CorrelationSpec, NewTermsSpec, Rule
 
 _SINGLE_VALUED = (Kind.KEYWORD, Kind.IP)
-_KEY_BOUND = 1 << 62  # combined codes stay below it
 _US = timedelta(microseconds=1)
 
 
@@ -121,9 +121,7 @@ class Eligibility:
             rows = _rows_of(matched, rule_id)
             read = ["step", TS, *{c for columns in facts.sources if columns for c in columns}]
             if len(rows) and set(read) <= set(matched.column_names):
-                # only the columns read: a rule's rows can be most of a batch
-                part = matched.select(read).take(pa.array(rows, pa.int64()))
-                _thin_sources(part, facts, rows, store, evidence)
+                _thin_sources(_part(matched, rows, read), facts, rows, store, evidence)
         return Masks(store, evidence)
 
 
@@ -282,7 +280,7 @@ def _first_beyond(starts: np.ndarray, ts: np.ndarray, history: int) -> np.ndarra
     ts = ts.astype(np.int64)
     low = int(ts.min())
     span = int(ts.max()) - low + history + 1
-    if len(starts) * span < _KEY_BOUND:
+    if len(starts) * span < KEY_LIMIT:
         at, limit = ts - low, ts - low + history
     else:
         times = np.unique(ts)
@@ -298,18 +296,12 @@ def _codes(columns: Sequence[pa.ChunkedArray | pa.Array]) -> pa.Array:
     """One integer per distinct combination of the columns' values, ordered as the
     combinations' dictionary positions (each column's values by first appearance, nulls
     last), column after column."""
-    key = np.zeros(len(columns[0]), dtype=np.int64)
-    span = 1  # every key is below it
-    for column in columns:
-        whole = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-        encoded = whole.dictionary_encode()
-        count = len(encoded.dictionary)
-        codes = pc.fill_null(encoded.indices, count).to_numpy(zero_copy_only=False)
-        if span * (count + 1) >= _KEY_BOUND:
-            # renumbered densely, by a sort: only when the numbers would not fit (a sort per
-            # column was 40% of a worker's thinning, on batches of a few hundred thousand rows)
-            _, key = np.unique(key, return_inverse=True)
-            span = int(key.max(initial=0)) + 1
-        key = key * (count + 1) + codes.astype(np.int64)
-        span *= count + 1
-    return pa.array(key, pa.int64())
+    return pa.array(combined((_dictionary_codes(c) for c in columns), len(columns[0])), pa.int64())
+
+
+def _dictionary_codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, int]:
+    """A code per value, by first appearance (nulls: the last code), and that last code."""
+    whole = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    encoded = whole.dictionary_encode()
+    count = len(encoded.dictionary)
+    return pc.fill_null(encoded.indices, count).to_numpy(zero_copy_only=False), count

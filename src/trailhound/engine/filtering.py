@@ -28,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trailhound.engine.codes import combined
 from trailhound.engine.prefilter import (
     ACTION,
     PROVIDER,
@@ -394,21 +395,11 @@ def _groups(
 ) -> tuple[np.ndarray, np.ndarray]:
     """For each row in `rows`, the number of its combination of values in `columns`; and for
     each combination, the first row (a batch index) that has it."""
-    key = np.zeros(len(rows), dtype=np.int64)
-    bound = 1  # every key is below it
     index = pa.array(rows, pa.int64())
-    for name in columns:
-        codes, count = _codes(batch.column(name).take(index))
-        if bound * (count + 1) > _KEY_LIMIT:  # renumber the keys 0..n-1 (a sort) only then
-            _, key = np.unique(key, return_inverse=True)
-            bound = int(key.max()) + 1 if len(key) else 1
-        key = key * (count + 1) + codes
-        bound *= count + 1
+    key = combined((_codes(batch.column(name).take(index)) for name in columns), len(rows))
     _, first, group = np.unique(key, return_index=True, return_inverse=True)
     return group, rows[first]
 
-
-_KEY_LIMIT = 1 << 62
 
 
 def _codes(values: pa.Array) -> tuple[np.ndarray, int]:
