@@ -29,12 +29,11 @@ def pending(store: Store, output: str) -> list[Pending]:
         [output],
     ).fetchall()
     texts = documents(store, [aid for aid, _, _ in rows])
-    names = _names()
     waiting = [
-        (Pending(aid, attempts=attempts or 0, text=texts[aid]), at, names.decode(texts[aid]))
+        (Pending(aid, attempts=attempts or 0, text=texts[aid]), at, _rule_name(texts[aid]))
         for aid, attempts, at in rows
     ]
-    waiting.sort(key=lambda w: (w[1], w[2].rule.name, w[0].alert_id))
+    waiting.sort(key=lambda w: (w[1], w[2], w[0].alert_id))
     return [p for p, _, _ in waiting]
 
 
@@ -51,6 +50,15 @@ class _Named(msgspec.Struct, frozen=True):
 @cache
 def _names() -> msgspec.json.Decoder[_Named]:
     return msgspec.json.Decoder(_Named)
+
+
+def _rule_name(text: bytes) -> str:
+    """The alert's rule name, to order by; "" for a document that has none as text (a state
+    file changed by hand must not stop delivery)."""
+    try:
+        return _names().decode(text).rule.name
+    except msgspec.MsgspecError:
+        return ""
 
 
 def settle(store: Store, output: str, delivered: Sequence[str], failed: Mapping[str, str]) -> None:
