@@ -18,6 +18,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import product
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from trailhound.cloudtrail.record import Record
 from trailhound.cloudtrail.schema import BY_NAME, COLUMNS, Kind, flattened_parent
 from trailhound.rules import kql_ast as k
@@ -76,6 +79,35 @@ class Selection:
             if r.eventSource in providers and admits(r.eventSource, r.eventName)
         ]
 
+    def column_picker(self) -> Callable[[pa.Array, pa.Array], list[int]]:
+        """`picker` over columns: from the providers and actions of a run of records (string
+        arrays, nulls allowed), the indices of the rows this selection admits."""
+        if self.everything:
+            return lambda providers, _: list(range(len(providers)))
+        assert self.pairs is not None
+        any_action = _texts({p for p, a in self.pairs if a is None})
+        any_provider = _texts({a for p, a in self.pairs if p is None})
+        by_provider: dict[str, set[str]] = {}
+        for p, a in self.pairs:
+            if p is not None and a is not None:
+                by_provider.setdefault(p, set()).add(a)
+        exact = [(p, _texts(actions)) for p, actions in sorted(by_provider.items())]
+
+        def pick(providers: pa.Array, actions: pa.Array) -> list[int]:
+            admitted = pc.or_kleene(
+                pc.is_in(providers, any_action), pc.is_in(actions, any_provider)
+            )
+            for provider, provider_actions in exact:
+                one = pc.and_kleene(
+                    pc.equal(providers, provider), pc.is_in(actions, provider_actions)
+                )
+                admitted = pc.or_kleene(admitted, one)
+            # a null provider or action is admitted by the other alone (`is_in` gives false)
+            found = pc.indices_nonzero(pc.fill_null(admitted, False))
+            return found.to_pylist()  # type: ignore[no-any-return]
+
+        return pick
+
     def admits(self, provider: str | None, action: str | None) -> bool:
         if self.pairs is None:
             return True
@@ -86,6 +118,10 @@ class Selection:
             or (None, action) in pairs
             or (None, None) in pairs
         )
+
+
+def _texts(values: Iterable[str | None]) -> pa.Array:
+    return pa.array(sorted(v for v in values if v is not None), pa.string())
 
 
 def selection(rules: Sequence[Rule]) -> Selection:
