@@ -166,7 +166,7 @@ class Stage:
         if make is None:
             return None
         normalizer = SkimNormalizer(plan.columns.columns_for)
-        skimmer = make(sorted({*SELECTED_PATHS, *COUNTED_PATHS, *normalizer.paths}))
+        skimmer = make(skim_paths(normalizer))
         return None if skimmer is None else Skim(skimmer, self._select_skimmed, normalizer)
 
     def run(self, blobs: Iterable[Blob], report: Report | None = None) -> Iterator[StageOutput]:
@@ -242,6 +242,12 @@ class Stage:
 SELECTED_PATHS: Final = ("eventSource", "eventName")
 """The members a selection reads, as skim paths: (provider, action)."""
 Items = Callable[[list[int]], Sequence[msgspec.Struct | msgspec.Raw]]
+
+
+def skim_paths(normalizer: SkimNormalizer) -> list[str]:
+    """The member paths a stage's skimmer reads: what selecting, counting and `normalizer`
+    read."""
+    return sorted({*SELECTED_PATHS, *COUNTED_PATHS, *normalizer.paths})
 
 
 def kept_matches(
