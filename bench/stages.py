@@ -36,7 +36,7 @@ import pyarrow as pa
 from trailhound.cloudtrail.ecs import Normalized, normalize
 from trailhound.cloudtrail.envelopes import Found, split
 from trailhound.cloudtrail.geo import Enricher
-from trailhound.cloudtrail.partial import PartialNormalizer
+from trailhound.cloudtrail.partial import ColumnsFor, PartialNormalizer
 from trailhound.cloudtrail.reader import DEFAULT_BATCH_SIZE, Skim, blobs_of
 from trailhound.cloudtrail.record import Record
 from trailhound.cloudtrail.report import Report
@@ -272,14 +272,10 @@ def _skim_stage(
     def select(skimmed: Skimmed) -> list[int]:
         return clock.time(SKIM_STEPS[1], lambda: stage._select_skimmed(skimmed))
 
-    normalizer = SkimNormalizer(plan.columns.columns_for)
-
-    def normalize_rows(rows: SkimRows, at: datetime, enricher: Enricher) -> Normalized:
-        return clock.time(SKIM_STEPS[2], lambda: normalizer(rows, at, enricher))
-
     stage._skim = Skim(
-        lambda text: clock.time(SKIM_STEPS[0], lambda: skimmer(text)), select, normalize_rows
-    )
+        lambda text: clock.time(SKIM_STEPS[0], lambda: skimmer(text)), select,
+        _TimedNormalizer(plan.columns.columns_for, clock),
+    )  # fmt: skip
     matches = stage._matches
     stage._matches = lambda batch, records: clock.time(  # type: ignore[method-assign]
         SKIM_STEPS[3], lambda: matches(batch, records)
@@ -288,6 +284,16 @@ def _skim_stage(
     started = time.process_time()
     events = sum(out.events for out in stage.run(blobs, Report()))
     return time.process_time() - started, clock, events
+
+
+class _TimedNormalizer(SkimNormalizer):
+    def __init__(self, columns_for: ColumnsFor, clock: Clock) -> None:
+        super().__init__(columns_for)
+        self._clock = clock
+
+    def __call__(self, rows: SkimRows, ingested: datetime, enricher: Enricher) -> Normalized:
+        step = super().__call__
+        return self._clock.time(SKIM_STEPS[2], lambda: step(rows, ingested, enricher))
 
 
 def _steps_table(clock: Clock, events: int) -> str:

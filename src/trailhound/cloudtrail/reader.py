@@ -27,7 +27,7 @@ from trailhound.cloudtrail.record import Record
 from trailhound.cloudtrail.report import Changed, Report, SetAside, Skipped
 from trailhound.cloudtrail.skim import Skimmed, Skimmer
 from trailhound.cloudtrail.skim_read import SkimmedFile, skimmed_or_chunks
-from trailhound.cloudtrail.skim_rows import SkimRows
+from trailhound.cloudtrail.skim_rows import SkimNormalizer, SkimRows
 from trailhound.sources import Blob, Source, SourceProblem
 
 DEFAULT_BATCH_SIZE = 16_384
@@ -85,12 +85,12 @@ Normalize = Callable[[Sequence[Record], datetime, Enricher], Normalized]
 @dataclass(frozen=True, slots=True)
 class Skim:
     """Records files read through a skimmer: `select` picks a skimmed file's rows (their
-    indices, in order) and `normalizer` normalizes the kept ones (`SkimNormalizer`). Files the
-    skimmer does not answer for are read the usual way."""
+    indices, in order) and `normalizer` normalizes the kept ones, of which a batch keeps the
+    columns it reads. Files the skimmer does not answer for are read the usual way."""
 
     skimmer: Skimmer
     select: Callable[[Skimmed], list[int]]
-    normalizer: Callable[[SkimRows, datetime, Enricher], Normalized]
+    normalizer: SkimNormalizer
 
 
 def read_selected(
@@ -123,7 +123,8 @@ def read_selected(
         for found in _read_blob(blob, report, limits or Limits(), skim):
             if isinstance(found, SkimmedFile):
                 assert skim is not None
-                pending.add_skimmed(blob, found, skim.select(found.skimmed))
+                picked = skim.select(found.skimmed)
+                pending.add_skimmed(blob, found, picked, skim.normalizer.paths)
             else:
                 pending.add(blob, found, None if select is None else select(found.records))
             if pending.size >= batch_size or pending.read >= max_read:
@@ -245,9 +246,11 @@ class _Pending:
                 self.cuts.append(len(self.records))
                 self.heavy = 0
 
-    def add_skimmed(self, blob: Blob, file: SkimmedFile, picked: list[int]) -> None:
-        """Keeps copies of the picked records' text: a slice of `bytes` is one, so the file's
-        text is not held by the batch."""
+    def add_skimmed(
+        self, blob: Blob, file: SkimmedFile, picked: list[int], paths: Sequence[str]
+    ) -> None:
+        """Keeps copies of the picked records' text (a slice of `bytes` is one, so the file's
+        text is not held by the batch) and their values at `paths`."""
         skimmed = file.skimmed
         self.read += len(skimmed)
         if not picked:
@@ -255,12 +258,10 @@ class _Pending:
         self._started(blob)
         whole = len(picked) == len(skimmed)
         self.span_origins.add(len(self.spans), blob.name, file.positions, None if whole else picked)
-        taken = None if whole else pa.array(picked, pa.int64())
-        starts, ends = (skimmed.starts, skimmed.ends) if taken is None else (
-            skimmed.starts.take(taken), skimmed.ends.take(taken)
-        )  # fmt: skip
-        text = file.text
-        for start, end in zip(starts.to_pylist(), ends.to_pylist(), strict=True):
+        # a few hundred ints as Python lists cost less than one kernel call to take them
+        starts, ends, text = skimmed.starts.to_pylist(), skimmed.ends.to_pylist(), file.text
+        for i in picked:
+            start, end = starts[i], ends[i]
             self.spans.append(text[start:end])
             if end - start > _LARGE_RECORD:
                 self.span_heavy += end - start
@@ -268,8 +269,9 @@ class _Pending:
                     self.span_cuts.append(len(self.spans))
                     self.span_heavy = 0
         columns = skimmed.columns
+        taken = None if whole else pa.array(picked, pa.int64())
         self.columns.append(
-            columns if taken is None else {p: c.take(taken) for p, c in columns.items()}
+            {p: columns[p] if taken is None else columns[p].take(taken) for p in paths}
         )
 
     def _started(self, blob: Blob) -> None:
@@ -296,7 +298,7 @@ class _Pending:
         self.blob_time = self.read_at = None
 
 
-_Normalizers = tuple[Normalize, Callable[[SkimRows, datetime, Enricher], Normalized] | None]
+_Normalizers = tuple[Normalize, SkimNormalizer | None]
 
 
 def _flush(
