@@ -213,7 +213,10 @@ class _Pending:
     records: list[Record] = field(default_factory=list)
     record_origins: _Origins = field(default_factory=_Origins)
     spans: list[bytes] = field(default_factory=list)
-    columns: list[dict[str, pa.Array]] = field(default_factory=list)  # one entry per file
+    # per file, its whole columns (those the normalizer reads); `taken` indexes them as one
+    columns: list[dict[str, pa.Array]] = field(default_factory=list)
+    taken: list[int] = field(default_factory=list)
+    skimmed_rows: int = 0  # rows of the files in `columns`
     span_origins: _Origins = field(default_factory=_Origins)
     read: int = 0  # records read for this batch, kept or not
     cuts: list[int] = field(default_factory=list)  # where to cut the records for the normalizer
@@ -268,11 +271,13 @@ class _Pending:
                 if self.span_heavy >= NORMALIZE_BYTES:
                     self.span_cuts.append(len(self.spans))
                     self.span_heavy = 0
+        # the kept rows' columns are taken once per batch: a kernel call per file would cost
+        # more than the rest of a small file's reading
         columns = skimmed.columns
-        taken = None if whole else pa.array(picked, pa.int64())
-        self.columns.append(
-            {p: columns[p] if taken is None else columns[p].take(taken) for p in paths}
-        )
+        self.columns.append({p: columns[p] for p in paths})
+        first = self.skimmed_rows
+        self.taken += [first + i for i in picked]
+        self.skimmed_rows += len(skimmed)
 
     def _started(self, blob: Blob) -> None:
         if not self.size:
@@ -287,11 +292,13 @@ class _Pending:
 
     def skim_rows(self) -> SkimRows:
         paths = self.columns[0].keys() if self.columns else ()
-        columns = {p: pa.concat_arrays([c[p] for c in self.columns]) for p in paths}
+        taken = pa.array(self.taken, pa.int64())
+        columns = {p: pa.concat_arrays([c[p] for c in self.columns]).take(taken) for p in paths}
         return SkimRows(self.spans, columns)
 
     def clear(self) -> None:
-        self.records, self.spans, self.columns = [], [], []
+        self.records, self.spans, self.columns, self.taken = [], [], [], []
+        self.skimmed_rows = 0
         self.record_origins, self.span_origins = _Origins(), _Origins()
         self.read = self.heavy = self.span_heavy = 0
         self.cuts, self.span_cuts = [], []

@@ -82,7 +82,8 @@ class Selection:
     def column_picker(self) -> Callable[[pa.Array, pa.Array], list[int]]:
         """`picker` over columns: from the providers and actions of a run of records (string
         arrays, nulls allowed), the indices of the rows this selection admits. A handful of
-        kernel calls per run, whatever the number of pairs: each costs a few microseconds."""
+        kernel calls per run, whatever the number of pairs; each costs several microseconds,
+        so a short run is picked row by row."""
         if self.everything:
             return lambda providers, _: list(range(len(providers)))
         assert self.pairs is not None
@@ -90,11 +91,14 @@ class Selection:
         any_action = _texts({p for p, a in pairs if a is None})
         any_provider = _texts({a for p, a in pairs if p is None})
         exact = [(p, a) for p, a in pairs if p is not None and a is not None]
+        per_row = _per_row(self)
         if any(_SEPARATOR in p or _SEPARATOR in a for p, a in exact):
-            return _per_row(self)
+            return per_row
         keys = _texts(f"{p}{_SEPARATOR}{a}" for p, a in exact)
 
         def pick(providers: pa.Array, actions: pa.Array) -> list[int]:
+            if len(providers) < _SMALL_RUN:
+                return per_row(providers, actions)
             # a key with a null member is null, and `is_in` gives false for it
             joined = pc.binary_join_element_wise(providers, actions, _SEPARATOR)
             admitted = pc.is_in(joined, keys)
@@ -127,12 +131,24 @@ def _texts(values: Iterable[str | None]) -> pa.Array:
     return pa.array(sorted(v for v in values if v is not None), pa.string())
 
 
+_SMALL_RUN = 128
+"""Rows below which picking row by row costs less than the kernel calls (measured: about
+0.3 µs a row against 40 µs a run)."""
+
+
 def _per_row(selection: Selection) -> Callable[[pa.Array, pa.Array], list[int]]:
     admits = selection.admits
+    assert selection.pairs is not None
+    providers_named = frozenset(p for p, _ in selection.pairs)
+    any_provider = None in providers_named
 
     def pick(providers: pa.Array, actions: pa.Array) -> list[int]:
         rows = zip(providers.to_pylist(), actions.to_pylist(), strict=True)
-        return [i for i, (provider, action) in enumerate(rows) if admits(provider, action)]
+        return [
+            i
+            for i, (provider, action) in enumerate(rows)
+            if (any_provider or provider in providers_named) and admits(provider, action)
+        ]
 
     return pick
 

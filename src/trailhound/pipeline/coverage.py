@@ -85,16 +85,16 @@ class Coverage:
 class Counted:
     """What a stage counts of every record it reads, for records read as columns (their
     `COUNTED_PATHS`): the columns are kept as they come and counted once per output, with no
-    Python object per record."""
+    Python object per record (and no kernel call per file: files may hold a dozen records)."""
 
     def __init__(self) -> None:
-        self._chunks: list[pa.RecordBatch] = []
+        self._chunks: dict[str, list[pa.Array]] = {p: [] for p in COUNTED_PATHS}
         self._table: pa.Table | None = None
         self._dynamodb: pa.Table | None = None
 
     def add(self, columns: Mapping[str, pa.Array]) -> None:
-        arrays = [columns[p] for p in COUNTED_PATHS]
-        self._chunks.append(pa.RecordBatch.from_arrays(arrays, schema=_COUNTED_SCHEMA))
+        for path, chunks in self._chunks.items():
+            chunks.append(columns[path])
         self._table = self._dynamodb = None
 
     def times(self) -> list[pa.Array]:
@@ -124,7 +124,11 @@ class Counted:
 
     def _all(self) -> pa.Table:
         if self._table is None:
-            self._table = pa.Table.from_batches(self._chunks, schema=_COUNTED_SCHEMA)
+            columns = [
+                pa.concat_arrays(chunks) if chunks else pa.array([], pa.string())
+                for chunks in self._chunks.values()
+            ]
+            self._table = pa.Table.from_arrays(columns, schema=_COUNTED_SCHEMA)
         return self._table
 
     def _dynamodb_rows(self) -> pa.Table:
