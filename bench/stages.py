@@ -11,6 +11,11 @@ differ by action). Between them, the CPU per event of one more pass through a wo
 stage (`Stage.run`), which adds what lies between the steps (the kept records' own copies of
 their members, batching). The scanning process's own work (start-up, storing, deciding) is not here:
 run.py measures the whole scan.
+
+Last, the stage on a skimmer's columns (`--skim`, default on): the same files through
+`Stage.run` reading records files through a skimmer whose answers were worked out beforehand
+(by the plain-Python skimmer), so it costs nothing: what is left is the stage's own share
+once a compiled skimmer reads the columns, step by step, against the usual way.
 """
 
 from __future__ import annotations
@@ -28,22 +33,24 @@ from typing import TypeVar
 import duckdb
 import pyarrow as pa
 
-from trailhound.cloudtrail.ecs import normalize
+from trailhound.cloudtrail.ecs import Normalized, normalize
 from trailhound.cloudtrail.envelopes import Found, split
 from trailhound.cloudtrail.geo import Enricher
-from trailhound.cloudtrail.partial import PartialNormalizer
-from trailhound.cloudtrail.reader import DEFAULT_BATCH_SIZE, blobs_of
+from trailhound.cloudtrail.partial import ColumnsFor, PartialNormalizer
+from trailhound.cloudtrail.reader import DEFAULT_BATCH_SIZE, Skim, blobs_of
 from trailhound.cloudtrail.record import Record
 from trailhound.cloudtrail.report import Report
+from trailhound.cloudtrail.skim import Skimmed, reference_skimmer
+from trailhound.cloudtrail.skim_rows import SkimNormalizer, SkimRows
 from trailhound.engine import evidence
 from trailhound.engine.eligibility import Eligibility
 from trailhound.engine.filtering import ITEM, FilterPlan, Matcher
 from trailhound.engine.prefilter import column_plan, stored_columns
 from trailhound.engine.udfs import register
-from trailhound.pipeline.stage import Stage, StagePlan
+from trailhound.pipeline.stage import Stage, StagePlan, skim_paths
 from trailhound.rules.loader import load_rules, shipped_pack_dir
 from trailhound.rules.model import Rule
-from trailhound.sources import open_source
+from trailhound.sources import Blob, open_source
 
 T = TypeVar("T")
 STEPS = (
@@ -74,8 +81,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("corpus", type=Path)
     parser.add_argument("--files", type=int, default=None, help="only the first N files")
+    parser.add_argument("--no-skim", action="store_true", help="leave out the skimmer's stage")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs of each way")
     args = parser.parse_args()
     print(measure(args.corpus, args.files))
+    if not args.no_skim:
+        print()
+        print(skim_table(args.corpus, args.files, args.rounds))
 
 
 def measure(corpus: Path, files: int | None = None) -> str:
@@ -184,6 +196,104 @@ def _records(corpus: Path, files: int | None, clock: Clock) -> Iterator[list[Rec
         for item in found:
             if isinstance(item, Found):
                 yield item.records
+
+
+SKIM_STEPS = (
+    "skim (answers worked out beforehand)",
+    "select and count, from columns",
+    "decode the kept spans and normalize",
+    "filter, thin and pack evidence",
+)
+
+
+def skim_table(corpus: Path, files: int | None, rounds: int) -> str:
+    """CPU per event of `Stage.run` the usual way and on a free skimmer's columns, in
+    alternating runs (the best of each), with the skimmer's path step by step."""
+    rules = load_rules([shipped_pack_dir()]).rules
+    blobs = list(blobs_of([open_source(str(corpus / "AWSLogs"))], Report()))[:files]
+    enricher = Enricher.create()
+    enricher.warm_up()
+    plan = StagePlan.build(
+        rules, enricher=enricher, filters=FilterPlan.build(rules, now=datetime.now(UTC)),
+        skim="off",
+    )  # fmt: skip
+    answers = _skimmed(blobs, skim_paths(SkimNormalizer(plan.columns.columns_for)))
+    usual: list[float] = []
+    skimmed: list[tuple[float, Clock, int]] = []
+    for _ in range(rounds):
+        usual.append(_usual_stage(plan, blobs))
+        skimmed.append(_skim_stage(plan, blobs, answers))
+    events = skimmed[0][2]
+    best, clock, _ = min(skimmed, key=lambda run: run[0])
+    lines = [
+        f"The stage on a skimmer's columns, {len(blobs):,} files, {events:,} events, "
+        f"{sum(a is not None for a in answers):,} files skimmed (best of {rounds} alternating "
+        "runs, CPU µs per event read):",
+        "",
+        "| way | µs per event |",
+        "|---|---:|",
+        f"| usual (decode every record, `Stage.run`) | {min(usual) / events * 1e6:.2f} |",
+        f"| on the skimmer's columns (`Stage.run`) | {best / events * 1e6:.2f} |",
+    ]
+    lines += ["", "| step of the skimmer's way | µs per event |", "|---|---:|"]
+    for step in SKIM_STEPS:
+        lines.append(f"| {step} | {clock.spent[step] / events * 1e6:.2f} |")
+    rest = best - sum(clock.spent.values())
+    lines.append(f"| the rest (read, inflate, copy spans, batch) | {rest / events * 1e6:.2f} |")
+    return "\n".join(lines)
+
+
+def _skimmed(blobs: list[Blob], paths: list[str]) -> list[Skimmed | None]:
+    skim = reference_skimmer(paths)
+    return [skim(b"".join(blob.chunks())) for blob in blobs]
+
+
+def _usual_stage(plan: StagePlan, blobs: list[Blob]) -> float:
+    stage = Stage(plan)
+    gc.collect()
+    started = time.process_time()
+    for _ in stage.run(blobs, Report()):
+        pass
+    return time.process_time() - started
+
+
+def _skim_stage(
+    plan: StagePlan, blobs: list[Blob], answers: list[Skimmed | None]
+) -> tuple[float, Clock, int]:
+    """CPU seconds of `Stage.run` with a skimmer that hands out `answers` in turn, the time
+    of its steps, and the events read."""
+    clock = Clock()
+    stage = Stage(plan)
+    queue = iter(answers)
+
+    def skimmer(text: bytes) -> Skimmed | None:
+        return next(queue)
+
+    def select(skimmed: Skimmed) -> list[int]:
+        return clock.time(SKIM_STEPS[1], lambda: stage._select_skimmed(skimmed))
+
+    stage._skim = Skim(
+        lambda text: clock.time(SKIM_STEPS[0], lambda: skimmer(text)), select,
+        _TimedNormalizer(plan.columns.columns_for, clock),
+    )  # fmt: skip
+    matches = stage._matches
+    stage._matches = lambda batch, records: clock.time(  # type: ignore[method-assign]
+        SKIM_STEPS[3], lambda: matches(batch, records)
+    )
+    gc.collect()
+    started = time.process_time()
+    events = sum(out.events for out in stage.run(blobs, Report()))
+    return time.process_time() - started, clock, events
+
+
+class _TimedNormalizer(SkimNormalizer):
+    def __init__(self, columns_for: ColumnsFor, clock: Clock) -> None:
+        super().__init__(columns_for)
+        self._clock = clock
+
+    def __call__(self, rows: SkimRows, ingested: datetime, enricher: Enricher) -> Normalized:
+        step = super().__call__
+        return self._clock.time(SKIM_STEPS[2], lambda: step(rows, ingested, enricher))
 
 
 def _steps_table(clock: Clock, events: int) -> str:

@@ -7,7 +7,9 @@ one local Spark session for the whole test session. Known gaps are declared in `
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +21,7 @@ from conformance.gaps import GAPS
 from trailhound.demo import DECOY_RULE
 from trailhound.pipeline.engines import Engine
 from trailhound.pipeline.scan import ScanResult, scan
+from trailhound.pipeline.stage import SKIM_VARIABLE
 from trailhound.rules.loader import load_rules, shipped_pack_dir
 from trailhound.rules.model import Rule
 from trailhound.rules.parameters import with_values
@@ -28,15 +31,19 @@ from trailhound.sources import open_sources
 from trailhound.state.store import Store
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
-ENGINES = ["duckdb", pytest.param("spark", marks=pytest.mark.spark)]
+# duckdb-skim: this machine, reading records files through the skimmer (the plain-Python one,
+# which answers as the compiled one must) instead of decoding every record
+ENGINES = ["duckdb", "duckdb-skim", pytest.param("spark", marks=pytest.mark.spark)]
 
 
 @dataclass
 class Runner:
-    """Scans with one engine (`engine` None: this machine, one process)."""
+    """Scans with one engine (`engine` None: this machine, one process), its stages reading
+    records files through the skimmer `skim` names (`off`: never)."""
 
     name: str
     engine: Engine | None
+    skim: str = "off"
 
     def scan(
         self, paths: Sequence[Path], rules: Sequence[Rule], store: Store | None = None,
@@ -50,10 +57,24 @@ class Runner:
     ) -> ScanResult:  # fmt: skip
         """As `scan`, of what the user would type: paths, `s3://` URLs."""
         options.setdefault("now", NOW)
-        return scan(
-            open_sources(specs), rules, store=store or Store.open(None), engine=self.engine,
-            **options,
-        )  # fmt: skip
+        with _skimming(self.skim):
+            return scan(
+                open_sources(specs), rules, store=store or Store.open(None), engine=self.engine,
+                **options,
+            )  # fmt: skip
+
+
+@contextmanager
+def _skimming(name: str) -> Iterator[None]:
+    before = os.environ.get(SKIM_VARIABLE)
+    os.environ[SKIM_VARIABLE] = name
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[SKIM_VARIABLE]
+        else:
+            os.environ[SKIM_VARIABLE] = before
 
 
 @pytest.fixture(scope="session")
@@ -72,6 +93,8 @@ def engine(request: pytest.FixtureRequest) -> Runner:
         from trailhound.spark.engine import SparkEngine
 
         return Runner("spark", SparkEngine(request.getfixturevalue("spark")))
+    if request.param == "duckdb-skim":
+        return Runner("duckdb-skim", None, skim="reference")
     return Runner("duckdb", None)
 
 

@@ -8,6 +8,8 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.report import Report
 from trailhound.engine.filtering import FilterPlan
@@ -27,7 +29,8 @@ def _record(n: int, source: str, action: str, **more: str) -> dict[str, object]:
     }  # fmt: skip
 
 
-def test_every_record_read_is_counted_where_it_belongs(tmp_path: Path) -> None:
+@pytest.mark.parametrize("skim", ["off", "reference"])
+def test_every_record_read_is_counted_where_it_belongs(tmp_path: Path, skim: str) -> None:
     records = [
         _record(1, DYNAMODB, "GetItem", recipientAccountId="111", awsRegion="us-east-1"),
         _record(2, DYNAMODB, "GetItem", recipientAccountId="111", awsRegion="us-east-1"),
@@ -40,7 +43,7 @@ def test_every_record_read_is_counted_where_it_belongs(tmp_path: Path) -> None:
     rules = load_rules([shipped_pack_dir()]).rules
     now = datetime(2026, 3, 3, tzinfo=UTC)
     plan = StagePlan.build(
-        rules, enricher=Enricher.create(), filters=FilterPlan.build(rules, now=now)
+        rules, enricher=Enricher.create(), filters=FilterPlan.build(rules, now=now), skim=skim
     )
     blobs = [b for b in open_local(str(tmp_path)).blobs() if isinstance(b, Blob)]
     outputs = list(Stage(plan).run(blobs, Report()))

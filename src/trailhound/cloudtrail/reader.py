@@ -25,6 +25,9 @@ from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.partial import joined
 from trailhound.cloudtrail.record import Record
 from trailhound.cloudtrail.report import Changed, Report, SetAside, Skipped
+from trailhound.cloudtrail.skim import Skimmed, Skimmer
+from trailhound.cloudtrail.skim_read import SkimmedFile, skimmed_or_chunks
+from trailhound.cloudtrail.skim_rows import SkimNormalizer, SkimRows
 from trailhound.sources import Blob, Source, SourceProblem
 
 DEFAULT_BATCH_SIZE = 16_384
@@ -34,6 +37,9 @@ NORMALIZE_BYTES = 1 << 20
 Normalizing parses those members into Python values and keeps them for the whole call: about
 twelve times their size (a batch of BatchWriteItem calls with 5 MB of items held 60 MB)."""
 _LARGE_MEMBER = 1024  # shorter members are few distinct values, parsed once and remembered
+_LARGE_RECORD = 4 * _LARGE_MEMBER
+"""A skimmed record this long counts whole towards `NORMALIZE_BYTES`: most records are under
+2 kB, and one holding a large member is that member's size and a little more."""
 
 
 def read_events(
@@ -58,18 +64,33 @@ def read_events(
         yield part.batch
 
 
+# A kept record: decoded, or (from a skimmed file) its own JSON text.
+Kept = Record | msgspec.Raw
+
+
 @dataclass(frozen=True, slots=True)
 class Selected:
     """One normalized batch and, row for row, the records it was made from."""
 
     batch: pa.RecordBatch
-    records: list[Record]
+    records: list[Kept]
 
 
 # Picks the records worth normalizing out of a run read from one blob: their indices, in order.
 Select = Callable[[list[Record]], list[int]]
 # Normalizes records: the whole mapping by default, or a cheaper one that builds fewer columns.
 Normalize = Callable[[Sequence[Record], datetime, Enricher], Normalized]
+
+
+@dataclass(frozen=True, slots=True)
+class Skim:
+    """Records files read through a skimmer: `select` picks a skimmed file's rows (their
+    indices, in order) and `normalizer` normalizes the kept ones, of which a batch keeps the
+    columns it reads. Files the skimmer does not answer for are read the usual way."""
+
+    skimmer: Skimmer
+    select: Callable[[Skimmed], list[int]]
+    normalizer: SkimNormalizer
 
 
 def read_selected(
@@ -83,6 +104,7 @@ def read_selected(
     max_read: int = MAX_READ,
     limits: Limits | None = None,
     clock: Callable[[], datetime] | None = None,
+    skim: Skim | None = None,
 ) -> Iterator[Selected]:
     """Like `read_events` over blobs, keeping only the records `select` picks (all by default)
     and normalizing them with `normalizer`; each batch comes with the records behind its rows.
@@ -90,19 +112,24 @@ def read_selected(
     Records `select` leaves out are never normalized and never reported on. A batch also ends
     once `max_read` records were read for it, kept or not. Kept records get their own copies
     of their free-form members, which are otherwise views into their whole file's text: a
-    batch then holds what it keeps, not every file it read.
+    batch then holds what it keeps, not every file it read. With `skim`, the files its skimmer
+    reads are selected and normalized through it, and their kept records are their JSON text.
     """
     pending = _Pending(clock or _utc_now)
-    normalizer = normalizer or _normalize_all
+    normalizers = (normalizer or _normalize_all, None if skim is None else skim.normalizer)
     for blob in blobs:
-        if pending.records and blob.ingested != pending.blob_time:
-            yield from _flush(pending, normalizer, enricher, report)
-        for found in _read_blob(blob, report, limits or Limits()):
-            picked = None if select is None else select(found.records)
-            pending.add(blob, found, picked)
-            if len(pending.records) >= batch_size or pending.read >= max_read:
-                yield from _flush(pending, normalizer, enricher, report)
-    yield from _flush(pending, normalizer, enricher, report)
+        if pending.size and blob.ingested != pending.blob_time:
+            yield from _flush(pending, normalizers, enricher, report)
+        for found in _read_blob(blob, report, limits or Limits(), skim):
+            if isinstance(found, SkimmedFile):
+                assert skim is not None
+                picked = skim.select(found.skimmed)
+                pending.add_skimmed(blob, found, picked, skim.normalizer.paths)
+            else:
+                pending.add(blob, found, None if select is None else select(found.records))
+            if pending.size >= batch_size or pending.read >= max_read:
+                yield from _flush(pending, normalizers, enricher, report)
+    yield from _flush(pending, normalizers, enricher, report)
 
 
 def blobs_of(sources: Iterable[Source], report: Report) -> Iterator[Blob]:
@@ -121,9 +148,20 @@ def _normalize_all(records: Sequence[Record], ingested: datetime, enricher: Enri
     return normalize(records, ingested=ingested, enricher=enricher)
 
 
-def _read_blob(blob: Blob, report: Report, limits: Limits) -> Iterator[Found]:
+def _read_blob(
+    blob: Blob, report: Report, limits: Limits, skim: Skim | None
+) -> Iterator[Found | SkimmedFile]:
+    chunks: Iterable[bytes] = blob.chunks()
+    if skim is not None:
+        read = skimmed_or_chunks(chunks, skim.skimmer, limits.document)
+        if isinstance(read, SkimmedFile):
+            if len(read.skimmed):
+                yield read
+            report.files_read += 1
+            return
+        chunks = read
     opened = True
-    for item in split(blob.chunks(), limits=limits):
+    for item in split(chunks, limits=limits):
         if isinstance(item, Found):
             if item.records:
                 yield item
@@ -143,31 +181,61 @@ def _set_aside(name: str, bad: Bad) -> SetAside:
 
 
 @dataclass
+class _Origins:
+    """Where the kept rows of one kind came from, for rejection messages: one entry per
+    `Found` or skimmed file, with the index of its first kept row, the blob it came from, the
+    positions of its records and which of them were kept (None: all). Not the `Found` itself:
+    that would hold on to the records left out until the batch is normalized."""
+
+    starts: list[int] = field(default_factory=list)
+    origins: list[tuple[str, Sequence[str], list[int] | None]] = field(default_factory=list)
+
+    def add(
+        self, first: int, name: str, positions: Sequence[str], picked: list[int] | None
+    ) -> None:
+        self.starts.append(first)
+        self.origins.append((name, positions, picked))
+
+    def where(self, index: int) -> tuple[str, str]:
+        """The blob name and position of the row at `index`."""
+        entry = bisect_right(self.starts, index) - 1
+        name, positions, picked = self.origins[entry]
+        offset = index - self.starts[entry]
+        return name, positions[offset if picked is None else picked[offset]]
+
+
+@dataclass
 class _Pending:
-    """Records waiting to be normalized, with where each came from (for rejection messages)."""
+    """Rows waiting to be normalized, with where each came from: decoded records first, then
+    the JSON text of rows from skimmed files (and their skimmed columns)."""
 
     clock: Callable[[], datetime]
     records: list[Record] = field(default_factory=list)
-    # one entry per `Found`: the index of its first kept record, the blob it came from, the
-    # positions of its records and which of them were kept (None: all). Not the `Found`
-    # itself: that would hold on to the records left out until the batch is normalized.
-    starts: list[int] = field(default_factory=list)
-    origins: list[tuple[str, Sequence[str], list[int] | None]] = field(default_factory=list)
+    record_origins: _Origins = field(default_factory=_Origins)
+    spans: list[bytes] = field(default_factory=list)
+    # per file, its whole columns (those the normalizer reads); `taken` indexes them as one
+    columns: list[dict[str, pa.Array]] = field(default_factory=list)
+    taken: list[int] = field(default_factory=list)
+    skimmed_rows: int = 0  # rows of the files in `columns`
+    span_origins: _Origins = field(default_factory=_Origins)
     read: int = 0  # records read for this batch, kept or not
-    cuts: list[int] = field(default_factory=list)  # where to cut the batch for the normalizer
+    cuts: list[int] = field(default_factory=list)  # where to cut the records for the normalizer
+    span_cuts: list[int] = field(default_factory=list)  # and the skimmed rows
     heavy: int = 0  # bytes of large members since the last cut
+    span_heavy: int = 0
     blob_time: datetime | None = None
     read_at: datetime | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.records) + len(self.spans)
 
     def add(self, blob: Blob, found: Found, picked: list[int] | None) -> None:
         self.read += len(found.records)
         if picked is not None and not picked:
             return
-        if not self.records:
-            self.blob_time = blob.ingested
-            self.read_at = blob.ingested or self.clock()
-        self.starts.append(len(self.records))
-        self.origins.append((blob.name, found.positions, picked))
+        self._started(blob)
+        self.record_origins.add(len(self.records), blob.name, found.positions, picked)
         records = found.records
         kept = (
             records
@@ -181,47 +249,112 @@ class _Pending:
                 self.cuts.append(len(self.records))
                 self.heavy = 0
 
+    def add_skimmed(
+        self, blob: Blob, file: SkimmedFile, picked: list[int], paths: Sequence[str]
+    ) -> None:
+        """Keeps copies of the picked records' text (a slice of `bytes` is one, so the file's
+        text is not held by the batch) and their values at `paths`."""
+        skimmed = file.skimmed
+        self.read += len(skimmed)
+        if not picked:
+            return
+        self._started(blob)
+        whole = len(picked) == len(skimmed)
+        self.span_origins.add(len(self.spans), blob.name, file.positions, None if whole else picked)
+        # a few hundred ints as Python lists cost less than one kernel call to take them
+        starts, ends, text = skimmed.starts.to_pylist(), skimmed.ends.to_pylist(), file.text
+        for i in picked:
+            start, end = starts[i], ends[i]
+            self.spans.append(text[start:end])
+            if end - start > _LARGE_RECORD:
+                self.span_heavy += end - start
+                if self.span_heavy >= NORMALIZE_BYTES:
+                    self.span_cuts.append(len(self.spans))
+                    self.span_heavy = 0
+        # the kept rows' columns are taken once per batch: a kernel call per file would cost
+        # more than the rest of a small file's reading
+        columns = skimmed.columns
+        self.columns.append({p: columns[p] for p in paths})
+        first = self.skimmed_rows
+        self.taken += [first + i for i in picked]
+        self.skimmed_rows += len(skimmed)
+
+    def _started(self, blob: Blob) -> None:
+        if not self.size:
+            self.blob_time = blob.ingested
+            self.read_at = blob.ingested or self.clock()
+
     def where(self, index: int) -> tuple[str, str]:
-        """The blob name and position of the record at `index`."""
-        entry = bisect_right(self.starts, index) - 1
-        name, positions, picked = self.origins[entry]
-        offset = index - self.starts[entry]
-        return name, positions[offset if picked is None else picked[offset]]
+        """The blob name and position of the row at `index` (records first, then spans)."""
+        if index < len(self.records):
+            return self.record_origins.where(index)
+        return self.span_origins.where(index - len(self.records))
+
+    def skim_rows(self) -> SkimRows:
+        paths = self.columns[0].keys() if self.columns else ()
+        taken = pa.array(self.taken, pa.int64())
+        columns = {p: pa.concat_arrays([c[p] for c in self.columns]).take(taken) for p in paths}
+        return SkimRows(self.spans, columns)
 
     def clear(self) -> None:
-        self.records = []
-        self.starts = []
-        self.origins = []
-        self.read = 0
-        self.cuts = []
-        self.heavy = 0
+        self.records, self.spans, self.columns, self.taken = [], [], [], []
+        self.skimmed_rows = 0
+        self.record_origins, self.span_origins = _Origins(), _Origins()
+        self.read = self.heavy = self.span_heavy = 0
+        self.cuts, self.span_cuts = [], []
         self.blob_time = self.read_at = None
 
 
+_Normalizers = tuple[Normalize, SkimNormalizer | None]
+
+
 def _flush(
-    pending: _Pending, normalizer: Normalize, enricher: Enricher, report: Report
+    pending: _Pending, normalizers: _Normalizers, enricher: Enricher, report: Report
 ) -> Iterator[Selected]:
-    if not pending.records:
+    if not pending.size:
         return
     read_at = pending.read_at
     assert read_at is not None
-    records = pending.records
-    result = _normalized(records, pending.cuts, lambda part: normalizer(part, read_at, enricher))
+    result = _pending_normalized(pending, normalizers, read_at, enricher)
     for index, reason in result.rejected:
         name, position = pending.where(index)
         report.set_aside(SetAside(reason, where=name, position=position))
     for index, note in result.notes:
         name, position = pending.where(index)
         report.change(Changed(name, position, note))
+    kept: list[Kept] = [*pending.records, *map(msgspec.Raw, pending.spans)]
     pending.clear()
     report.records_normalized += result.batch.num_rows
     if result.order is not None:
-        records = [records[i] for i in result.order]
+        kept = [kept[i] for i in result.order]
     elif result.rejected:
         dropped = {i for i, _ in result.rejected}
-        records = [r for i, r in enumerate(records) if i not in dropped]
+        kept = [r for i, r in enumerate(kept) if i not in dropped]
     if result.batch.num_rows:
-        yield Selected(result.batch, records)
+        yield Selected(result.batch, kept)
+
+
+def _pending_normalized(
+    pending: _Pending, normalizers: _Normalizers, read_at: datetime, enricher: Enricher
+) -> Normalized:
+    """The records, then the skimmed rows, normalized as if in one call."""
+    of_records, of_skimmed = normalizers
+    records, parts = pending.records, []
+    if records:
+        result = _normalized(
+            len(records), pending.cuts,
+            lambda start, stop: of_records(records[start:stop], read_at, enricher),
+        )  # fmt: skip
+        parts.append((range(len(records)), result))
+    if pending.spans:
+        assert of_skimmed is not None
+        rows = pending.skim_rows()
+        result = _normalized(
+            len(rows), pending.span_cuts,
+            lambda start, stop: of_skimmed(rows.part(start, stop), read_at, enricher),
+        )  # fmt: skip
+        parts.append((range(len(records), len(records) + len(rows)), result))
+    return parts[0][1] if len(parts) == 1 and parts[0][0].start == 0 else joined(parts)
 
 
 def _detach(record: Record) -> int:
@@ -255,14 +388,15 @@ def _weight(raw: msgspec.Raw) -> int:
 
 
 def _normalized(
-    records: list[Record], cuts: list[int], normalize_part: Callable[[list[Record]], Normalized]
+    length: int, cuts: list[int], normalize_part: Callable[[int, int], Normalized]
 ) -> Normalized:
-    """The records normalized in parts cut at `cuts`, put together as if in one call."""
-    if not cuts or cuts == [len(records)]:
-        return normalize_part(records)
-    ends = [*(c for c in cuts if c < len(records)), len(records)]
+    """`length` rows normalized in parts (start, stop) cut at `cuts`, put together as if in one
+    call."""
+    if not cuts or cuts == [length]:
+        return normalize_part(0, length)
+    ends = [*(c for c in cuts if c < length), length]
     spans = [range(start, end) for start, end in zip([0, *ends], ends, strict=False)]
-    return joined([(span, normalize_part(records[span.start : span.stop])) for span in spans])
+    return joined([(span, normalize_part(span.start, span.stop)) for span in spans])
 
 
 def _utc_now() -> datetime:

@@ -18,6 +18,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import product
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from trailhound.cloudtrail.record import Record
 from trailhound.cloudtrail.schema import BY_NAME, COLUMNS, Kind, flattened_parent
 from trailhound.rules import kql_ast as k
@@ -76,6 +79,37 @@ class Selection:
             if r.eventSource in providers and admits(r.eventSource, r.eventName)
         ]
 
+    def column_picker(self) -> Callable[[pa.Array, pa.Array], list[int]]:
+        """`picker` over columns: from the providers and actions of a run of records (string
+        arrays, nulls allowed), the indices of the rows this selection admits. A handful of
+        kernel calls per run, whatever the number of pairs; each costs several microseconds,
+        so a short run is picked row by row."""
+        if self.everything:
+            return lambda providers, _: list(range(len(providers)))
+        assert self.pairs is not None
+        pairs = self.pairs
+        any_action = _texts({p for p, a in pairs if a is None})
+        any_provider = _texts({a for p, a in pairs if p is None})
+        exact = [(p, a) for p, a in pairs if p is not None and a is not None]
+        per_row = _per_row(self)
+        if any(_SEPARATOR in p or _SEPARATOR in a for p, a in exact):
+            return per_row
+        keys = _texts(f"{p}{_SEPARATOR}{a}" for p, a in exact)
+
+        def pick(providers: pa.Array, actions: pa.Array) -> list[int]:
+            if len(providers) < _SMALL_RUN:
+                return per_row(providers, actions)
+            # a key with a null member is null, and `is_in` gives false for it
+            joined = pc.binary_join_element_wise(providers, actions, _SEPARATOR)
+            admitted = pc.is_in(joined, keys)
+            if len(any_action):
+                admitted = pc.or_(admitted, pc.is_in(providers, any_action))
+            if len(any_provider):
+                admitted = pc.or_(admitted, pc.is_in(actions, any_provider))
+            return pc.indices_nonzero(admitted).to_pylist()  # type: ignore[no-any-return]
+
+        return pick
+
     def admits(self, provider: str | None, action: str | None) -> bool:
         if self.pairs is None:
             return True
@@ -86,6 +120,37 @@ class Selection:
             or (None, action) in pairs
             or (None, None) in pairs
         )
+
+
+_SEPARATOR = "\x00"
+"""Joins a provider and an action into one key: where neither holds it, a key made of a
+record's members that equals a pair's key is made of the same members."""
+
+
+def _texts(values: Iterable[str | None]) -> pa.Array:
+    return pa.array(sorted(v for v in values if v is not None), pa.string())
+
+
+_SMALL_RUN = 128
+"""Rows below which picking row by row costs less than the kernel calls (measured: about
+0.3 µs a row against 40 µs a run)."""
+
+
+def _per_row(selection: Selection) -> Callable[[pa.Array, pa.Array], list[int]]:
+    admits = selection.admits
+    assert selection.pairs is not None
+    providers_named = frozenset(p for p, _ in selection.pairs)
+    any_provider = None in providers_named
+
+    def pick(providers: pa.Array, actions: pa.Array) -> list[int]:
+        rows = zip(providers.to_pylist(), actions.to_pylist(), strict=True)
+        return [
+            i
+            for i, (provider, action) in enumerate(rows)
+            if (any_provider or provider in providers_named) and admits(provider, action)
+        ]
+
+    return pick
 
 
 def selection(rules: Sequence[Rule]) -> Selection:

@@ -8,8 +8,9 @@ events names the rules that cannot fire and the setting that turns the events on
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -19,6 +20,11 @@ from trailhound.rules.model import Rule, SequenceSpec
 from trailhound.rules.parameters import not_configured
 
 DYNAMODB = "dynamodb.amazonaws.com"
+COUNTED_PATHS: Final = (
+    "eventTime", "eventSource", "eventCategory", "eventName", "recipientAccountId", "awsRegion",
+)  # fmt: skip
+"""The members of every record read that a stage counts (as a skimmer's paths)."""
+_COUNTED_SCHEMA: Final = pa.schema([pa.field(p, pa.string()) for p in COUNTED_PATHS])
 DATA_EVENT_ACTIONS = frozenset(
     {
         "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan",
@@ -74,6 +80,62 @@ class Coverage:
             f"data events, so these rules cannot fire: {', '.join(blind)}",
             f"to see item-level activity, {HOW_TO_ENABLE}",
         ]
+
+
+class Counted:
+    """What a stage counts of every record it reads, for records read as columns (their
+    `COUNTED_PATHS`): the columns are kept as they come and counted once per output, with no
+    Python object per record (and no kernel call per file: files may hold a dozen records)."""
+
+    def __init__(self) -> None:
+        self._chunks: dict[str, list[pa.Array]] = {p: [] for p in COUNTED_PATHS}
+        self._table: pa.Table | None = None
+        self._dynamodb: pa.Table | None = None
+
+    def add(self, columns: Mapping[str, pa.Array]) -> None:
+        for path, chunks in self._chunks.items():
+            chunks.append(columns[path])
+        self._table = self._dynamodb = None
+
+    def times(self) -> list[pa.Array]:
+        """Every record's eventTime."""
+        return [self._all().column("eventTime").combine_chunks()]
+
+    def dynamodb(self) -> Counter[tuple[str | None, str | None]]:
+        """DynamoDB records by (eventCategory, eventName)."""
+        grouped = self._dynamodb_rows().group_by(["eventCategory", "eventName"], use_threads=False)
+        counts = grouped.aggregate([([], "count_all")]).to_pylist()
+        return Counter({(c["eventCategory"], c["eventName"]): c["count_all"] for c in counts})
+
+    def dynamodb_times(self) -> list[pa.Array]:
+        """The eventTime of every DynamoDB record."""
+        return [self._dynamodb_rows().column("eventTime").combine_chunks()]
+
+    def dynamodb_places(self) -> Counter[tuple[str, str]]:
+        """DynamoDB records by (recipientAccountId, awsRegion), "" where absent or empty."""
+        rows = self._dynamodb_rows()
+        places = pa.table({
+            "account": pc.fill_null(rows.column("recipientAccountId"), ""),
+            "region": pc.fill_null(rows.column("awsRegion"), ""),
+        })  # fmt: skip
+        counts = places.group_by(["account", "region"], use_threads=False)
+        found = counts.aggregate([([], "count_all")]).to_pylist()
+        return Counter({(c["account"], c["region"]): c["count_all"] for c in found})
+
+    def _all(self) -> pa.Table:
+        if self._table is None:
+            columns = [
+                pa.concat_arrays(chunks) if chunks else pa.array([], pa.string())
+                for chunks in self._chunks.values()
+            ]
+            self._table = pa.Table.from_arrays(columns, schema=_COUNTED_SCHEMA)
+        return self._table
+
+    def _dynamodb_rows(self) -> pa.Table:
+        if self._dynamodb is None:
+            table = self._all()
+            self._dynamodb = table.filter(pc.equal(table.column("eventSource"), DYNAMODB))
+        return self._dynamodb
 
 
 def category_of(category: str | None, action: str | None) -> str:

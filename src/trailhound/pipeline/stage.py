@@ -8,9 +8,11 @@ the records behind them, and counts. Decisions (windows, terms, alerts) are neve
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 import duckdb
 import msgspec
@@ -19,9 +21,11 @@ import pyarrow.compute as pc
 
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.partial import PartialNormalizer
-from trailhound.cloudtrail.reader import DEFAULT_BATCH_SIZE, read_selected
+from trailhound.cloudtrail.reader import DEFAULT_BATCH_SIZE, Kept, Skim, read_selected
 from trailhound.cloudtrail.record import Record, parse_event_time
 from trailhound.cloudtrail.report import Changed, Report, SetAside, Skipped
+from trailhound.cloudtrail.skim import Skimmed, Skimmer, compiled_skimmer, reference_skimmer
+from trailhound.cloudtrail.skim_rows import SkimNormalizer
 from trailhound.engine import evidence
 from trailhound.engine.eligibility import Eligibility
 from trailhound.engine.filtering import ITEM, RULE_ID, FilterPlan, Matcher
@@ -33,11 +37,21 @@ from trailhound.engine.prefilter import (
     stored_columns,
 )
 from trailhound.engine.udfs import register
-from trailhound.pipeline.coverage import DYNAMODB, TIMELINE_STEP, Coverage
+from trailhound.pipeline.coverage import COUNTED_PATHS, DYNAMODB, TIMELINE_STEP, Counted, Coverage
 from trailhound.rules.model import Rule, RuleException
 from trailhound.sources import Blob
 
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+SKIMMERS: Final[dict[str, Callable[[Sequence[str]], Skimmer | None]]] = {
+    "compiled": compiled_skimmer,  # None until the extension is built: then the usual way
+    "reference": reference_skimmer,  # slow: for tests that hold the two ways to one answer
+}
+"""How a stage may read records files into columns; any other name (`off`) reads every file
+the usual way."""
+SKIM_VARIABLE: Final = "TRAILHOUND_SKIM"
+"""Names the skimmer a scan's stages use (default `compiled`): a switch for tests and the
+benchmark, read when a plan is built."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +65,7 @@ class StagePlan:
     eligibility: Eligibility
     enricher: Enricher
     batch_size: int = DEFAULT_BATCH_SIZE
+    skim: str = "compiled"  # a name in `SKIMMERS`, or `off`
 
     @classmethod
     def build(
@@ -61,9 +76,11 @@ class StagePlan:
         filters: FilterPlan,
         exceptions: Sequence[RuleException] = (),
         batch_size: int = DEFAULT_BATCH_SIZE,
+        skim: str | None = None,
     ) -> StagePlan:
         """The plan for `rules` with the exceptions, whose filters (`FilterPlan.build` with
-        the same rules, exceptions and time window) the caller already has."""
+        the same rules, exceptions and time window) the caller already has. `skim` defaults
+        to `$TRAILHOUND_SKIM`, else `compiled`."""
         return cls(
             filters=filters,
             selection=selection(rules),
@@ -72,6 +89,7 @@ class StagePlan:
             eligibility=Eligibility.build(rules),
             enricher=enricher,
             batch_size=batch_size,
+            skim=skim if skim is not None else os.environ.get(SKIM_VARIABLE, "compiled"),
         )
 
 
@@ -132,11 +150,24 @@ class Stage:
         self.matcher = Matcher(plan.filters, self.con)
         self.normalizer = PartialNormalizer(plan.columns.columns_for)
         self._pick = plan.selection.picker()
+        self._pick_columns = plan.selection.column_picker()
+        self._skim = self._skim_step(plan)
         self._pending = StageOutput()
         self._times: list[str] = []  # event times read since the last output
         self._dynamodb: Counter[tuple[str | None, str | None]] = Counter()
         self._dynamodb_times: list[str] = []
         self._dynamodb_places: Counter[tuple[str, str]] = Counter()
+        self._counted = Counted()  # the same, of skimmed files, as columns
+
+    def _skim_step(self, plan: StagePlan) -> Skim | None:
+        """Reading through a skimmer, when the plan names one that is built: its paths are
+        what selecting, counting and normalizing read."""
+        make = SKIMMERS.get(plan.skim)
+        if make is None:
+            return None
+        normalizer = SkimNormalizer(plan.columns.columns_for)
+        skimmer = make(skim_paths(normalizer))
+        return None if skimmer is None else Skim(skimmer, self._select_skimmed, normalizer)
 
     def run(self, blobs: Iterable[Blob], report: Report | None = None) -> Iterator[StageOutput]:
         """Outputs per batch; with no `report`, problems travel in the outputs."""
@@ -146,7 +177,7 @@ class Stage:
         held: StageOutput | None = None  # the last output waits for the counts after it
         for part in read_selected(
             self._sized(blobs), enricher=self.plan.enricher, report=report, select=self._select,
-            normalizer=self.normalizer, batch_size=self.plan.batch_size,
+            normalizer=self.normalizer, batch_size=self.plan.batch_size, skim=self._skim,
         ):  # fmt: skip
             if held is not None:
                 yield held
@@ -168,11 +199,15 @@ class Stage:
     def _take(self, report: Report) -> StageOutput:
         out, self._pending = self._pending, StageOutput()
         out.failed = dict(self.matcher.failed)
-        out.latest = _latest(self._times)
-        out.dynamodb = _categories(self._dynamodb)
-        out.dynamodb_times = _intervals(self._dynamodb_times)
-        out.dynamodb_places, self._dynamodb_places = self._dynamodb_places, Counter()
+        counted, self._counted = self._counted, Counted()
+        out.latest = _latest([pa.array(self._times, pa.string()), *counted.times()])
+        out.dynamodb = _categories(self._dynamodb + counted.dynamodb())
+        out.dynamodb_times = _intervals(
+            [pa.array(self._dynamodb_times, pa.string()), *counted.dynamodb_times()]
+        )
+        out.dynamodb_places = self._dynamodb_places + counted.dynamodb_places()
         self._times, self._dynamodb, self._dynamodb_times = [], Counter(), []
+        self._dynamodb_places = Counter()
         out.files_read, report.files_read = report.files_read, 0
         out.records_normalized, report.records_normalized = report.records_normalized, 0
         return out
@@ -188,8 +223,15 @@ class Stage:
         )
         return self._pick(records)
 
+    def _select_skimmed(self, skimmed: Skimmed) -> list[int]:
+        """`_select` for a skimmed file, from its columns."""
+        self._pending.events += len(skimmed)
+        self._counted.add(skimmed.columns)
+        columns = skimmed.columns
+        return self._pick_columns(columns[SELECTED_PATHS[0]], columns[SELECTED_PATHS[1]])
+
     def _matches(
-        self, batch: pa.RecordBatch, records: list[Record]
+        self, batch: pa.RecordBatch, records: list[Kept]
     ) -> tuple[pa.Table | None, bytes | None, Counter[str]]:
         matched = self.matcher.match(batch, keep=self.plan.stored)
         if matched is None:
@@ -197,7 +239,15 @@ class Stage:
         return kept_matches(matched, self.plan.eligibility, lambda rows: [records[i] for i in rows])
 
 
+SELECTED_PATHS: Final = ("eventSource", "eventName")
+"""The members a selection reads, as skim paths: (provider, action)."""
 Items = Callable[[list[int]], Sequence[msgspec.Struct | msgspec.Raw]]
+
+
+def skim_paths(normalizer: SkimNormalizer) -> list[str]:
+    """The member paths a stage's skimmer reads: what selecting, counting and `normalizer`
+    read."""
+    return sorted({*SELECTED_PATHS, *COUNTED_PATHS, *normalizer.paths})
 
 
 def kept_matches(
@@ -236,29 +286,31 @@ def _merged(out: StageOutput, rest: StageOutput) -> StageOutput:
     return out
 
 
-def _latest(texts: list[str]) -> int | None:
+def _latest(chunks: list[pa.Array]) -> int | None:
     """The newest of these event times (epoch µs); unparseable times are left out."""
-    if not texts:
+    texts = pa.concat_arrays(chunks)
+    if not len(texts):
         return None
     latest = pc.max(_epoch_us(texts)).as_py()
     return None if latest is None else int(latest)
 
 
-def _intervals(texts: list[str]) -> Counter[int]:
+def _intervals(chunks: list[pa.Array]) -> Counter[int]:
     """How many of these event times fall in each `TIMELINE_STEP` interval, keyed by its start
     (epoch µs); unparseable times are left out."""
-    if not texts:
+    texts = pa.concat_arrays(chunks)
+    if not len(texts):
         return Counter()
     starts = pc.multiply(pc.divide(_epoch_us(texts), TIMELINE_STEP), TIMELINE_STEP)
     counts = pc.value_counts(starts.drop_null()).to_pylist()
     return Counter({item["values"]: item["counts"] for item in counts})
 
 
-def _epoch_us(texts: list[str]) -> pa.Array:
+def _epoch_us(texts: pa.Array) -> pa.Array:
     try:
-        times = pa.array(texts, pa.string()).cast(_TIMESTAMP)
+        times = texts.cast(_TIMESTAMP)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        times = pa.array([parse_event_time(t) for t in texts], _TIMESTAMP)
+        times = pa.array([parse_event_time(t) for t in texts.to_pylist()], _TIMESTAMP)
     return pc.cast(times, pa.int64())
 
 
