@@ -24,12 +24,13 @@ def test_a_run_of_many_alerts_enters_each_once_with_its_outbox_rows(tmp_path: Pa
         with store.transaction():
             ledger.record(store, entries)
             ledger.record(store, entries[495:505])  # already there: nothing doubles
+            ledger.record(store, [_entry(1200, ()), _entry(1200, ("jsonl",))])  # nor here
         kept = ledger.stored(store)
-        assert [a.alert_id for a in kept] == [e.alert_id for e in entries]
+        assert [a.alert_id for a in kept] == [e.alert_id for e in entries] + ["id1200"]
         assert kept[701].alert == entries[701].alert
         assert [a.pending for a in kept[:2]] == [(), ("jsonl", "stdout")]
         assert ledger.known(store, ["id0003", "id1199", "nope"]) == {"id0003", "id1199"}
-        assert ledger.stored(store, pending_only=True)[-1].alert_id == "id1199"
+        assert ledger.stored(store, pending_only=True)[-1].alert_id == "id1199"  # the first
         assert len(ledger.stored(store, pending_only=True)) == 600
     finally:
         store.close()
