@@ -126,14 +126,14 @@ def _once(rows: pa.Table, width: int) -> pa.Table:
     named = pc.is_valid(rows.column("event_id")).to_numpy(zero_copy_only=False)
     if not named.any():
         return rows
-    events = rows.column("event_id").combine_chunks().dictionary_encode()
-    if len(events.dictionary) == int(np.count_nonzero(named)):
-        # no event id twice, so no (event, group) twice: the usual case, known from one
-        # column's codes (each column's cost 0.13 s at 4M events, 580,000 rows)
+    distinct = pc.count(pc.unique(rows.column("event_id"))).as_py()  # nulls not counted
+    if distinct == int(np.count_nonzero(named)):
+        # no event id twice, so no (event, group) twice: the usual case, known from the
+        # distinct ids (0.06 s for 580,000 rows at 4M events; the codes of the ids and the
+        # groups' columns below took 0.4 s)
         return rows
-    ident = [f"k{i}" for i in range(width)]
-    codes = [_ints(_filled(events.indices))[named]]
-    codes += [_codes(rows.column(name))[named] for name in ident]
+    ident = ["event_id", *(f"k{i}" for i in range(width))]
+    codes = [_codes(rows.column(name))[named] for name in ident]
     _, firsts = np.unique(_one_code(codes), axis=0, return_index=True)  # first occurrences
     if len(firsts) == len(codes[0]):
         return rows
@@ -157,12 +157,8 @@ def _one_code(codes: list[Ints]) -> npt.NDArray[np.int64]:
 
 def _codes(column: pa.ChunkedArray) -> Ints:
     """A number per distinct value of a column (-1 for null), equal where the values are."""
-    return _ints(_filled(column.combine_chunks().dictionary_encode().indices))
-
-
-def _filled(indices: pa.Array) -> pa.ChunkedArray:
-    """Dictionary indices as int64 codes, -1 for null."""
-    return pa.chunked_array([pc.fill_null(indices.cast(pa.int64()), -1)])
+    encoded = column.combine_chunks().dictionary_encode().indices
+    return _ints(pa.chunked_array([pc.fill_null(encoded.cast(pa.int64()), -1)]))
 
 
 def _runs(table: pa.Table, rows: _Rows, width: int) -> Iterator[tuple[int, int, bool]]:
