@@ -102,7 +102,13 @@ def test_any_batch_size_finds_the_same_alerts(
     assert other.stats.matched == default.stats.matched
 
 
-def test_evidence_is_the_full_normalization_of_the_event(corpus: Path) -> None:
+@pytest.mark.parametrize("per_part", [1, 1 << 20])
+def test_evidence_is_the_full_normalization_of_the_event(
+    corpus: Path, per_part: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Also when alerts are made one at a time: each evidence pack is opened once for all of
+    them, its records kept for the alerts made after the one that opened it."""
+    monkeypatch.setattr(alert_making, "ALERTS_PER_PART", per_part)
     result = run(corpus, 1)
     batches = read_events([open_local(str(corpus))], enricher=Enricher.create(), report=Report())
     full = {doc["event"]["id"]: without_read_time(doc) for b in batches for doc in to_documents(b)}

@@ -27,6 +27,16 @@ def _matched(rows: list[tuple[int, str, str | None, str | None, int]]) -> pa.Tab
     )
 
 
+def _stored(store: Store, rows: list[tuple[int, str, str | None, str | None, int]]) -> list[int]:
+    """Store these matched rows as a run does; the seqs of those that counted."""
+    matches.append(store, [_matched(rows).drop_columns(["event.action"])], [])
+    found = store.con.execute(
+        "SELECT seq FROM matches WHERE seq IN (SELECT unnest($seqs)) ORDER BY seq",
+        {"seqs": [r[0] for r in rows]},
+    ).fetchall()
+    return [seq for (seq,) in found]
+
+
 def test_the_first_of_repeated_events_counts_and_rows_without_an_id_all_count(
     tmp_path: Path,
 ) -> None:
@@ -44,8 +54,10 @@ def test_the_first_of_repeated_events_counts_and_rows_without_an_id_all_count(
         ]))  # fmt: skip
         assert kept.column("seq").to_pylist() == [1, 3, 4, 5, 6, 7]
         assert kept.column("event.action").to_pylist() == [f"row{s}" for s in (1, 3, 4, 5, 6, 7)]
+        matches.append(store, [kept.drop_columns(["event.action"])], [])
         later = counted.first_counts(store, _matched([
             (9, "r", "111", "e1", 90), (10, "r", None, None, 100), (11, "r", "111", "e3", 110),
+            (12, "r", None, "e2", 120),
         ]))  # fmt: skip
         assert later.column("seq").to_pylist() == [10, 11]
     finally:
@@ -55,14 +67,36 @@ def test_the_first_of_repeated_events_counts_and_rows_without_an_id_all_count(
 def test_keys_survive_the_run_and_age_out_per_rule(tmp_path: Path) -> None:
     path = tmp_path / "state.duckdb"
     store = Store.open(path)
-    counted.first_counts(store, _matched([(1, "r", "111", "e1", 10), (2, "s", "111", "e1", 10)]))
+    assert _stored(store, [(1, "r", "111", "e1", 10), (2, "s", "111", "e1", 10)]) == [1, 2]
     store.close()
     store = Store.open(path)
     try:
-        again = _matched([(3, "r", "111", "e1", 10), (4, "s", "111", "e1", 10)])
-        assert counted.first_counts(store, again).num_rows == 0
-        counted.forget(store, {"r": 11, "s": 10})  # r's key is older than its horizon
-        assert counted.first_counts(store, again).column("seq").to_pylist() == [3]
+        again = [(3, "r", "111", "e1", 10), (4, "s", "111", "e1", 10)]
+        assert counted.first_counts(store, _matched(again)).num_rows == 0  # still pending
+        # both decided and deleted; r's key is older than its horizon, s's is not
+        horizons = {"r": 11, "s": 10}
+        matches.forget(store, 100, {"r": 100, "s": 100}, [], counting_since=horizons)
+        counted.forget(store, horizons)
+        assert store.con.execute("SELECT count(*) FROM matches").fetchall() == [(0,)]
+        assert counted.first_counts(store, _matched(again)).column("seq").to_pylist() == [3]
+    finally:
+        store.close()
+
+
+def test_a_match_kept_for_later_still_counts_its_event_once(tmp_path: Path) -> None:
+    """Rows a later event may need stay stored, and their events count once; the keys of the
+    rows deleted beside them are kept without a horizon (before any event was seen)."""
+    store = Store.open(tmp_path / "state.duckdb")
+    try:
+        rows = [(1, "r", "111", "e1", 10), (2, "r", "111", "e2", 50)]
+        assert _stored(store, rows) == [1, 2]
+        matches.forget(store, 100, {"r": 40}, [], counting_since=None)  # keeps e2's row
+        assert store.con.execute("SELECT seq FROM matches").fetchall() == [(2,)]
+        again = _matched([(3, "r", "111", "e1", 10), (4, "r", "111", "e2", 50),
+                          (5, "r", "111", "e3", 60)])  # fmt: skip
+        assert counted.first_counts(store, again).column("seq").to_pylist() == [5]
+        keys = store.con.execute("SELECT rule_id, account, event_id, ts FROM counted").fetchall()
+        assert keys == [("r", "111", "e1", 10)]
     finally:
         store.close()
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
+
 from trailhound.escaping import json_bytes
 from trailhound.state import ledger, outbox
 from trailhound.state.store import Store
@@ -22,12 +24,13 @@ def test_a_run_of_many_alerts_enters_each_once_with_its_outbox_rows(tmp_path: Pa
         with store.transaction():
             ledger.record(store, entries)
             ledger.record(store, entries[495:505])  # already there: nothing doubles
+            ledger.record(store, [_entry(1200, ()), _entry(1200, ("jsonl",))])  # nor here
         kept = ledger.stored(store)
-        assert [a.alert_id for a in kept] == [e.alert_id for e in entries]
+        assert [a.alert_id for a in kept] == [e.alert_id for e in entries] + ["id1200"]
         assert kept[701].alert == entries[701].alert
         assert [a.pending for a in kept[:2]] == [(), ("jsonl", "stdout")]
         assert ledger.known(store, ["id0003", "id1199", "nope"]) == {"id0003", "id1199"}
-        assert ledger.stored(store, pending_only=True)[-1].alert_id == "id1199"
+        assert ledger.stored(store, pending_only=True)[-1].alert_id == "id1199"  # the first
         assert len(ledger.stored(store, pending_only=True)) == 600
     finally:
         store.close()
@@ -101,5 +104,36 @@ def test_a_run_may_decide_more_alert_json_than_the_memory_limit_and_commit_it(
         # the store's own limit holds again once its alerts are committed
         limit = store.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
         assert limit == "15.2 MiB"
+    finally:
+        store.close()
+
+
+def test_a_schema_2_ledger_keeps_its_alerts_when_upgraded_to_text(tmp_path: Path) -> None:
+    """Schema 3 keeps an alert as text (DuckDB checked each JSON document on entry, for
+    nothing: orjson wrote it); a state file of schema 2 keeps its alerts, still pending and
+    found by rule name, and takes new ones."""
+    path = tmp_path / "state.duckdb"
+    store = Store.open(path)
+    with store.transaction():
+        ledger.record(store, [_entry(0, ("f",))])
+    store.close()
+    con = duckdb.connect(str(path))
+    con.execute("ALTER TABLE ledger ALTER alert TYPE JSON; UPDATE meta SET value = '2' "
+                "WHERE key = 'schema'")  # fmt: skip
+    con.close()
+
+    store = Store.open(path)
+    try:
+        assert store.get_meta("schema") == "3"
+        types = store.con.execute(
+            "SELECT data_type FROM duckdb_columns() WHERE table_name = 'ledger' "
+            "AND column_name = 'alert'"
+        ).fetchall()
+        assert types == [("VARCHAR",)]
+        with store.transaction():
+            ledger.record(store, [_entry(1, ("f",))])
+        assert [p.alert_id for p in outbox.pending(store, "f")] == ["id0000", "id0001"]
+        assert ledger.stored(store, ids=["id0000"])[0].alert == _entry(0, ()).alert
+        assert [a.alert_id for a in ledger.stored(store, rule="rule")] == ["id0000", "id0001"]
     finally:
         store.close()

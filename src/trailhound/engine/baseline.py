@@ -85,12 +85,13 @@ def evaluate(store: Store, rule: Rule, cutoff: int) -> Outcome:
     latest = max((start for g in stored.values() for start in g), default=None)
     if table.num_rows:
         rows = _Rows.of(table, spans.window)
-        keys = [table.column(f"k{i}").to_pylist() for i in range(width)]
+        # a group's values are read at its first row: not every row's (580,000 at 4M)
+        keys = [table.column(f"k{i}").combine_chunks() for i in range(width)]
         windows: dict[int, Window] = {}
         key: tuple[tuple[str, str | None], ...] = ()
         for a, b, first_of_group in _runs(table, rows, width):
             if first_of_group:
-                values = tuple(column[a] for column in keys)
+                values = tuple(column[a].as_py() for column in keys)
                 windows = stored.setdefault(orjson.dumps(values).decode(), {})
                 key = tuple(zip(spec.fields, values, strict=True))
             crossed = _judge(rows, a, b, windows, spec, spans)
@@ -125,11 +126,17 @@ def _once(rows: pa.Table, width: int) -> pa.Table:
     named = pc.is_valid(rows.column("event_id")).to_numpy(zero_copy_only=False)
     if not named.any():
         return rows
+    distinct = pc.count(pc.unique(rows.column("event_id"))).as_py()  # nulls not counted
+    if distinct == int(np.count_nonzero(named)):
+        # no event id twice, so no (event, group) twice: the usual case, known from the
+        # distinct ids (0.06 s for 580,000 rows at 4M events; the codes of the ids and the
+        # groups' columns below took 0.4 s)
+        return rows
     ident = ["event_id", *(f"k{i}" for i in range(width))]
     codes = [_codes(rows.column(name))[named] for name in ident]
     _, firsts = np.unique(_one_code(codes), axis=0, return_index=True)  # first occurrences
-    if len(firsts) == len(codes):
-        return rows  # nothing twice: the usual case
+    if len(firsts) == len(codes[0]):
+        return rows
     keep = np.logical_not(named)
     keep[np.flatnonzero(named)[firsts]] = True
     return rows.filter(pa.array(keep))

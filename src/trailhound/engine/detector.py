@@ -285,12 +285,16 @@ class Detector:
         retain = {
             rule.rule_id: _NEVER if o.retain_from is None else o.retain_from for rule, o in outcomes
         }
-        matches.forget(self.store, cutoff, retain, [s for _, o in outcomes for s in o.consumed])
+        counting = None  # until an event was seen, every key is kept
         if self._latest > -_NEVER:
-            counted.forget(self.store, {
+            counting = {
                 rule.rule_id: self._latest - int(_counting_span(rule, self.lateness) / _US)
                 for rule, _ in outcomes
-            })  # fmt: skip
+            }
+        consumed = [s for _, o in outcomes for s in o.consumed]
+        matches.forget(self.store, cutoff, retain, consumed, counting_since=counting)
+        if counting is not None:
+            counted.forget(self.store, counting)
 
 
 def _counting_span(rule: Rule, lateness: timedelta) -> timedelta:

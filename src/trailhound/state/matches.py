@@ -93,11 +93,16 @@ def packs(store: Store, chunks: Sequence[int], per_read: int) -> Iterator[tuple[
 
 
 def forget(
-    store: Store, cutoff: int, retain_from: Mapping[str, int], consumed: Sequence[int]
+    store: Store,
+    cutoff: int,
+    retain_from: Mapping[str, int],
+    consumed: Sequence[int],
+    counting_since: Mapping[str, int] | None = None,
 ) -> None:
     """Delete decided rows no later event can need: per rule, those at or before `cutoff`
     that are older than its `retain_from` or were `consumed` as evidence; then the packs no
-    row points to any more."""
+    row points to any more. The keys of deleted rows a rule may still count again (no older
+    than `counting_since[rule_id]`; all without it) are kept (`trailhound.state.counted`)."""
     rules = pa.table(
         {
             "rule_id": pa.array(list(retain_from), pa.string()),
@@ -105,13 +110,14 @@ def forget(
         }
     )
     used = pa.table({"seq": pa.array(sorted(consumed), pa.int64())})
+    doomed = (
+        "matches.rule_id = f.rule_id AND matches.ts <= $cutoff AND "
+        "(matches.ts < f.retain OR matches.seq IN (SELECT seq FROM _consumed))"
+    )
     with store.registered("_forget_rules", rules), store.registered("_consumed", used):
-        store.con.execute(
-            "DELETE FROM matches USING _forget_rules f "
-            "WHERE matches.rule_id = f.rule_id AND matches.ts <= $cutoff AND "
-            "(matches.ts < f.retain OR matches.seq IN (SELECT seq FROM _consumed))",
-            {"cutoff": cutoff},
-        )
+        params = {"cutoff": cutoff}
+        counted.keep(store, "_forget_rules f", doomed, params, counting_since)
+        store.con.execute(f"DELETE FROM matches USING _forget_rules f WHERE {doomed}", params)
     store.con.execute(
         f"DELETE FROM evidence WHERE chunk NOT IN "
         f"(SELECT {CHUNK} FROM matches WHERE {CHUNK} IS NOT NULL)"
