@@ -8,7 +8,7 @@ must give the same columns.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from functools import cache
 from operator import itemgetter
 from typing import Any, Generic, TypeVar
@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from trailhound.cloudtrail.payloads import DROPPED_TEXT
 from trailhound.cloudtrail.schema import BY_NAME, COLUMNS, arrow_schema
 
+K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 W = TypeVar("W")
 
@@ -42,9 +43,10 @@ class Distinct(Generic[V]):
         return cls([derive(key) for key in distinct], indices)
 
     @classmethod
-    def of_bytes(cls, keys: list[bytes], derive: Callable[[bytes], V]) -> Distinct[V]:
-        """Like `of`, for raw JSON keys: Python's dict beats Arrow on long binary values."""
-        index: dict[bytes, int] = {}
+    def of_bytes(cls, keys: list[K], derive: Callable[[K], V]) -> Distinct[V]:
+        """Like `of`, for raw JSON keys (or tuples holding some): Python's dict beats Arrow on
+        long binary values."""
+        index: dict[K, int] = {}
         codes = [index.setdefault(key, len(index)) for key in keys]
         return cls([derive(key) for key in index], pa.array(codes, type=pa.int32()))
 

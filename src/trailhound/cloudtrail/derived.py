@@ -1,6 +1,7 @@
-"""What one distinct value of a member gives: the fields derived from an address, a user agent,
-an action, an event source or an assumed-role ARN. Each is worked out once per distinct value by
-whichever normalizer spreads it over the rows (`ecs.py` from records, `columnar.py` from columns).
+"""The ECS fields that each come from one CloudTrail member: the constants, the members copied
+as text, and what one distinct value of a member gives (from an address, a user agent, an action,
+an event source, an assumed-role ARN). Each is worked out once per distinct value by whichever
+normalizer spreads it over the rows (`ecs.py` from records, `columnar.py` from columns).
 """
 
 from __future__ import annotations
@@ -10,6 +11,25 @@ from typing import Any, Final
 
 from trailhound.cloudtrail.categories import categorize
 from trailhound.cloudtrail.geo import NOT_AN_IP, Enricher
+
+DATASET: Final = "aws.cloudtrail"
+CONSTANTS: Final = (
+    ("event.kind", "event"),
+    ("event.dataset", DATASET),
+    ("data_stream.dataset", DATASET),
+    ("cloud.provider", "aws"),
+)
+TEXT_MEMBERS: Final = (
+    ("aws.cloudtrail.event_version", "eventVersion"),
+    ("aws.cloudtrail.event_type", "eventType"),
+    ("aws.cloudtrail.event_category", "eventCategory"),
+    ("aws.cloudtrail.api_version", "apiVersion"),
+    ("aws.cloudtrail.request_id", "requestID"),
+    ("aws.cloudtrail.shared_event_id", "sharedEventID"),
+    ("aws.cloudtrail.vpc_endpoint_id", "vpcEndpointId"),
+    ("aws.cloudtrail.error_code", "errorCode"),
+    ("aws.cloudtrail.error_message", "errorMessage"),
+)
 
 _AMAZONAWS: Final = ".amazonaws.com"
 _SESSION_ARN: Final = re.compile(r"arn:(?:aws|aws-us-gov):sts:.*/(?P<session>.*)$")
@@ -98,6 +118,9 @@ def is_email(name: str | None) -> bool:
 
 __all__ = [
     "ADDRESS_COLUMNS",
+    "CONSTANTS",
+    "DATASET",
+    "TEXT_MEMBERS",
     "USER_AGENT_COLUMNS",
     "address_values",
     "categories",

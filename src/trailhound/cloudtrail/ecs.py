@@ -29,6 +29,9 @@ from trailhound.cloudtrail import dynamodb, entities, operations
 from trailhound.cloudtrail.columnset import ColumnSet, Distinct, text_column
 from trailhound.cloudtrail.derived import (
     ADDRESS_COLUMNS,
+    CONSTANTS,
+    DATASET,
+    TEXT_MEMBERS,
     USER_AGENT_COLUMNS,
     address_values,
     categories,
@@ -43,7 +46,6 @@ from trailhound.cloudtrail.payloads import (
     DROPPED_TEXT,
     NULL_RAW,
     Payload,
-    java_order,
     java_plain,
     java_scalar,
     member_of,
@@ -61,10 +63,15 @@ from trailhound.cloudtrail.record import (
     parse_event_time,
     parse_iso8601,
 )
+from trailhound.cloudtrail.resources import (
+    Resources,
+    resources_of,
+    table_sources,
+    tables_in_resources,
+)
 from trailhound.cloudtrail.schema import BY_NAME, Kind
 from trailhound.collector import paused
 
-DATASET: Final = "aws.cloudtrail"
 _TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
 
 
@@ -316,14 +323,6 @@ def _build(rows: _Rows, cols: ColumnSet, ingested: datetime, enricher: Enricher)
     return cols.batch()
 
 
-_CONSTANTS: Final = (
-    ("event.kind", "event"),
-    ("event.dataset", DATASET),
-    ("data_stream.dataset", DATASET),
-    ("cloud.provider", "aws"),
-)
-
-
 def _event_fields(cols: ColumnSet, rows: _Rows, ingested: datetime) -> None:
     records = rows.records
     cols.put("@timestamp", rows.times)
@@ -334,7 +333,7 @@ def _event_fields(cols: ColumnSet, rows: _Rows, ingested: datetime) -> None:
     cols.put("event.provider", rows.source)
     if cols.wants("cloud.region"):
         cols.put("cloud.region", _text_member(records, "awsRegion"))
-    for name, value in _CONSTANTS:
+    for name, value in CONSTANTS:
         cols.constant(name, value)
     if cols.wants("event.category", "event.type"):
         cols.spread(("event.category", "event.type"), Distinct.of(rows.action, categories))
@@ -480,17 +479,6 @@ def _user_agent_fields(cols: ColumnSet, rows: _Rows, enricher: Enricher) -> None
         cols.spread(USER_AGENT_COLUMNS, Distinct.of(agents, derive))
 
 
-_TEXT_MEMBERS: Final = (
-    ("aws.cloudtrail.event_version", "eventVersion"),
-    ("aws.cloudtrail.event_type", "eventType"),
-    ("aws.cloudtrail.event_category", "eventCategory"),
-    ("aws.cloudtrail.api_version", "apiVersion"),
-    ("aws.cloudtrail.request_id", "requestID"),
-    ("aws.cloudtrail.shared_event_id", "sharedEventID"),
-    ("aws.cloudtrail.vpc_endpoint_id", "vpcEndpointId"),
-    ("aws.cloudtrail.error_code", "errorCode"),
-    ("aws.cloudtrail.error_message", "errorMessage"),
-)
 _BOOLEAN_MEMBERS: Final = (
     ("aws.cloudtrail.read_only", "readOnly"),
     ("aws.cloudtrail.session_credential_from_console", "sessionCredentialFromConsole"),
@@ -499,7 +487,7 @@ _BOOLEAN_MEMBERS: Final = (
 
 def _cloudtrail_fields(cols: ColumnSet, rows: _Rows) -> None:
     records = rows.records
-    for name, member in _TEXT_MEMBERS:
+    for name, member in TEXT_MEMBERS:
         if cols.wants(name):
             cols.put(name, _text_member(records, member))
     for name, member in _BOOLEAN_MEMBERS:
@@ -618,7 +606,7 @@ _RESOURCE_COLUMNS: Final = (
 def _resource_and_table_fields(cols: ColumnSet, rows: _Rows) -> None:
     if not cols.wants(*_RESOURCE_COLUMNS, _TABLE_COLUMN):
         return
-    resources = Distinct.of_bytes([bytes(r.resources) for r in rows.records], _resources)
+    resources = Distinct.of_bytes([bytes(r.resources) for r in rows.records], resources_of)
     for position, name in enumerate(_RESOURCE_COLUMNS):
         if cols.wants(name):
             cols.put(name, resources.column(partial(_resource_list, position), _KEYWORDS))
@@ -626,12 +614,12 @@ def _resource_and_table_fields(cols: ColumnSet, rows: _Rows) -> None:
         cols.put(_TABLE_COLUMN, _tables(rows, resources))
 
 
-def _tables(rows: _Rows, resources: Distinct[_Resources | None]) -> list[list[str] | None]:
+def _tables(rows: _Rows, resources: Distinct[Resources | None]) -> list[list[str] | None]:
     tables: list[list[str] | None] = [None] * rows.n
-    candidates = pc.fill_null(pc.is_in(rows.source, value_set=_table_sources()), False)
+    candidates = pc.fill_null(pc.is_in(rows.source, value_set=table_sources()), False)
     if not pc.any(candidates).as_py():
         return tables
-    in_resources = resources.map(_tables_in_resources).per_row()
+    in_resources = resources.map(tables_in_resources).per_row()
     sources = rows.source.to_pylist()
     actions = rows.action.to_pylist()
     # KMS calls DynamoDB makes for a table repeat the same short request thousands of times
@@ -665,42 +653,11 @@ _BATCH_WRITE: Final = "BatchWriteItem"  # whose request's items are many, and re
 _SHORT_MEMBERS: Final = 1024  # longer requests (items) rarely repeat, and cost to compare
 
 
-def _tables_in_resources(resources: _Resources | None) -> tuple[str, ...]:
-    if not resources:
-        return ()
-    return tuple(dynamodb.resource_tables(zip(resources[0], resources[1], strict=True)))
-
-
-def _resource_list(position: int, resources: _Resources | None) -> Any:
+def _resource_list(position: int, resources: Resources | None) -> Any:
     return list(resources[position]) if resources else None
 
 
 _TABLE_COLUMN: Final = "aws.dynamodb.table_name"
-
-
-@cache
-def _table_sources() -> pa.Array:
-    return pa.array(sorted(dynamodb.TABLE_SOURCES))
-
-
-_Resources = tuple[tuple[str | None, ...], ...]
-
-
-def _resources(raw: bytes | None) -> _Resources | None:
-    """Elastic's de-duplicated resources as three aligned tuples: ARNs, types, account ids."""
-    value = payload(raw).value if raw else None
-    if not isinstance(value, list):
-        return None
-    unique: dict[str, tuple[str | None, str | None, str | None]] = {}
-    for item in value:
-        if isinstance(item, dict):
-            entry = (_text(item.get("ARN")), _text(item.get("type")), _text(item.get("accountId")))
-            unique["_".join(part or "" for part in entry)] = entry
-    if not unique:
-        return None
-    # Elastic collects them in a Java HashMap keyed by "arn_account_type"; keep its order.
-    ordered = [unique[key] for key in java_order(tuple(unique), len(unique))]
-    return tuple(zip(*ordered, strict=True))
 
 
 # -- identities ---------------------------------------------------------------------------------
