@@ -18,7 +18,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.support.skimmed import accepted, path_columns, record_texts
 
-from trailhound.cloudtrail.columnar import PATHS, normalized_columns, paths_for, supported
+from trailhound.cloudtrail.columnar import (
+    PATHS,
+    normalized_columns,
+    paths_for,
+    supported,
+    takes,
+)
 from trailhound.cloudtrail.ecs import normalize
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.record import decode_record
@@ -140,6 +146,27 @@ def test_simulated_records_normalize_alike_and_most_are_done(
     done, left = assert_same_as_normalize(single, pack_fields[0] | {"aws.dynamodb.table_name"},
                                           enricher)  # fmt: skip
     assert not left and len(done) == len(single)
+
+
+def test_actions_it_does_not_take_would_all_be_left(
+    simulated_records: list[bytes], pack_fields: list[frozenset[str]], enricher: Enricher
+) -> None:
+    """`takes` tells a caller which actions to send the old way: only ones whose every row
+    `normalized_columns` would leave; and it takes the single-item DynamoDB calls."""
+    groups: dict[tuple[str, str], list[bytes]] = {}
+    for text in simulated_records:
+        value = json.loads(text)
+        groups.setdefault((value.get("eventSource"), value["eventName"]), []).append(text)
+    refused = 0
+    for fields in pack_fields:
+        for (source, action), texts in groups.items():
+            if supported(fields) and not takes(fields, source, action):
+                refused += 1
+                _, left = assert_same_as_normalize(texts, fields, enricher)
+                assert len(left) == len(texts), (source, action)
+    assert refused
+    assert all(takes(fields, "dynamodb.amazonaws.com", "PutItem")
+               for fields in pack_fields if supported(fields))  # fmt: skip
 
 
 def test_every_pack_field_set_of_single_item_calls_is_supported(

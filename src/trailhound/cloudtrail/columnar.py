@@ -4,7 +4,7 @@
 it can, exactly the columns `ecs.normalize` makes from the decoded records: the same Elastic
 cleaning, the same per-distinct-value derivations (`derived.py`), the same batch (`columnset.py`).
 Everything is an Arrow kernel or a derivation per distinct value; nothing loops over rows in
-Python but the narrow decoding of the table-name members (see `_table_members`).
+Python but the narrow decoding of the table-name members (see `_call_tables`).
 
 A row whose wanted fields need more than the paths give goes to `left`, for the caller to
 normalize the old way: an `eventTime` not in CloudTrail's own `YYYY-MM-DDTHH:MM:SSZ` form, a
@@ -116,6 +116,36 @@ PATHS: Final = tuple(dict.fromkeys((*_ALWAYS, *(p for paths in _FROM.values() fo
 def supported(fields: Collection[str]) -> bool:
     """Whether `normalized_columns` can make these fields (for some rows at least)."""
     return all(name in _FROM for name in fields)
+
+
+def takes(fields: Collection[str], source: str | None, action: str | None) -> bool:
+    """Whether `normalized_columns` can do the calls of one action with these fields: a caller
+    sends the others the old way without asking (their rows would all be left)."""
+    if not supported(fields):
+        return False
+    wanted = set(fields)
+    return not any(
+        wanted.intersection(names) and always_left(source, action)
+        for names, always_left in _ALWAYS_LEFT
+    )
+
+
+def _reads_request(source: str | None, action: str | None) -> bool:
+    return source == operations.SOURCE and operations.reads_request(action)
+
+
+def _tables_elsewhere(source: str | None, action: str | None) -> bool:
+    return source in dynamodb.TABLE_SOURCES and source not in dynamodb.DYNAMODB_SOURCES
+
+
+# (fields, whether an action's rows always go the old way when one of them is wanted)
+_ActionTest = Callable[[str | None, str | None], bool]
+_ALWAYS_LEFT: Final[tuple[tuple[tuple[str, ...], _ActionTest], ...]] = (
+    (("event.outcome",), lambda source, action: action == "ConsoleLogin"),
+    (("user.name", "user.email"), lambda source, action: action == "UserAuthentication"),
+    ((operations.COLUMN,), _reads_request),
+    (("aws.dynamodb.table_name",), _tables_elsewhere),
+)
 
 
 def paths_for(fields: Collection[str]) -> tuple[str, ...]:
@@ -239,6 +269,7 @@ def _strings(array: pa.Array) -> pa.Array:
 
 
 _TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
+_NULL_TEXT: Final = pa.scalar(None, pa.string())
 _TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
 # CloudTrail's own form, each part in its range, year 0001 on (a datetime's range)
 _CANONICAL_TIME: Final = (
@@ -252,11 +283,14 @@ def _event_times(texts: pa.Array) -> tuple[pa.Array, pa.Array]:
     alike; the others (nulls among the times) are left for the exact parser."""
     texts = _strings(texts)
     shaped = pc.fill_null(pc.match_substring_regex(texts, _CANONICAL_TIME), False)
-    kept = pc.if_else(shaped, texts, pa.scalar(None, pa.string()))
-    seconds = pc.strptime(kept, format=_TIME_FORMAT, unit="s", error_is_null=True)
-    # strptime carries 30 February over into March: printed back, such a day is not the text
-    real = pc.fill_null(pc.equal(pc.strftime(seconds, format=_TIME_FORMAT), texts), False)
-    return seconds.cast(_TIMESTAMP), pc.and_(shaped, real)
+    kept = texts if pc.all(shaped).as_py() else pc.if_else(shaped, texts, _NULL_TEXT)
+    try:
+        return kept.cast(_TIMESTAMP), shaped
+    except pa.ArrowInvalid:  # a day its month lacks (30 February): find which, the slow way
+        seconds = pc.strptime(kept, format=_TIME_FORMAT, unit="s", error_is_null=True)
+        # strptime carries such a day over into the next month: printed back, it differs
+        real = pc.fill_null(pc.equal(pc.strftime(seconds, format=_TIME_FORMAT), texts), False)
+        return seconds.cast(_TIMESTAMP), pc.and_(shaped, real)
 
 
 # -- the fields ---------------------------------------------------------------------------------
@@ -331,9 +365,6 @@ def _identity_fields(cols: ColumnSet, inputs: _Inputs) -> None:
     if cols.wants("cloud.account.id"):
         accounts = inputs.text(_IDENTITY + "accountId")
         cols.put("cloud.account.id", pc.coalesce(accounts, inputs.text("recipientAccountId")))
-
-
-_NULL_TEXT: Final = pa.scalar(None, pa.string())
 
 
 def _creation_date(text: str | None) -> tuple[datetime | None]:
@@ -428,6 +459,9 @@ def _table_names(cols: ColumnSet, inputs: _Inputs) -> None:
     inputs.leave(pc.replace_with_mask(pa.nulls(inputs.n, pa.bool_()), calls, unsure))
 
 
+_AnyJson = dict[str, msgspec.Raw] | list[msgspec.Raw] | str | float | bool | None
+
+
 class _TableMembers(msgspec.Struct, gc=False):
     """What `dynamodb.table_names` reads of a record besides `tableName`, undecoded below."""
 
@@ -436,39 +470,69 @@ class _TableMembers(msgspec.Struct, gc=False):
     resources: msgspec.Raw = msgspec.Raw()
 
 
-_AnyJson = dict[str, msgspec.Raw] | list[msgspec.Raw] | str | float | bool | None
-
-
-def _call_tables(
-    inputs: _Inputs, rows: pa.Array
-) -> tuple[Distinct[list[str] | None], pa.Array] | None:
-    """Per row of `rows`: its tables, and whether they need the old way (a request naming tables
-    by other keys, a response describing a table). None: the records are not readable here."""
-    assert inputs.records is not None
-    members = _table_members(inputs.records.take(rows))
-    if members is None:
-        return None
-    names: list[str | None] = inputs.raw(_TABLE_NAME).take(rows).to_pylist()
-    keys = [(name, bytes(m.resources)) for name, m in zip(names, members, strict=True)]
-    unsure = pa.array([_names_elsewhere(m) for m in members], type=pa.bool_())
-    return Distinct.of_bytes(keys, _tables_of), unsure
-
-
-def _table_members(records: pa.Array) -> list[_TableMembers] | None:
-    """All the records' members at once: one decoding of the records joined into a JSON list."""
-    trimmed = pc.utf8_rtrim(records, characters=", \t\r\n").cast(pa.large_binary())
-    listed = pa.LargeListArray.from_arrays(pa.array([0, len(trimmed)], pa.int64()), trimmed)
-    joined: bytes = pc.binary_join(listed, pa.scalar(b",", pa.large_binary()))[0].as_py()
-    try:
-        members = _members_decoder().decode(b"[" + joined + b"]")
-    except (msgspec.DecodeError, RecursionError):
-        return None
-    return members if len(members) == len(records) else None
+@cache
+def _plain_decoder() -> msgspec.json.Decoder[list[Any]]:
+    """Records whose request names no table but by `tableName` and whose response describes
+    none: any other such member, unless null (which names nothing), fails the decoding."""
+    nothing = [(key, None, None) for key in sorted(dynamodb.REQUEST_KEYS - {"tableName"})]
+    request = msgspec.defstruct("_Request", nothing, gc=False)
+    described = [(key, None, None) for key in dynamodb.RESPONSE_DESCRIPTIONS]
+    response = msgspec.defstruct("_Response", described, gc=False)
+    plain = msgspec.defstruct("_Plain", [
+        ("requestParameters", request | None, None),
+        ("responseElements", response | None, None),
+        ("resources", msgspec.Raw, msgspec.Raw()),
+    ], gc=False)  # fmt: skip
+    return msgspec.json.Decoder(list[plain | None])  # type: ignore[valid-type]
 
 
 @cache
-def _members_decoder() -> msgspec.json.Decoder[list[_TableMembers]]:
-    return msgspec.json.Decoder(list[_TableMembers])
+def _members_decoder() -> msgspec.json.Decoder[list[_TableMembers | None]]:
+    return msgspec.json.Decoder(list[_TableMembers | None])
+
+
+_Tables = tuple[Distinct[list[str] | None], pa.Array]
+
+
+def _call_tables(inputs: _Inputs, rows: pa.Array) -> _Tables | None:
+    """Per row of `rows`: its tables, and whether they need the old way (a request naming tables
+    by other keys, a response describing a table). None: the records are not readable here."""
+    assert inputs.records is not None
+    decoded = _decoded(_joined(inputs.records.take(rows)), len(rows))
+    if decoded is None:
+        return None
+    members, unsure = decoded
+    names: list[str | None] = inputs.raw(_TABLE_NAME).take(rows).to_pylist()
+    keys = [(name, bytes(m.resources)) for name, m in zip(names, members, strict=True)]
+    return Distinct.of_bytes(keys, _tables_of), unsure
+
+
+def _decoded(joined: pa.Buffer, n: int) -> tuple[list[Any], pa.Array] | None:
+    """The records' table members, and which rows name tables elsewhere too."""
+    try:  # the common case, decided by msgspec alone
+        members = _plain_decoder().decode(joined)[1:-1]
+        unsure = pa.nulls(n, pa.bool_())
+    except msgspec.ValidationError:
+        try:
+            members = _members_decoder().decode(joined)[1:-1]
+        except (msgspec.DecodeError, RecursionError):
+            return None
+        unsure = pa.array([m is not None and _names_elsewhere(m) for m in members], pa.bool_())
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    return (members, unsure) if len(members) == n and None not in members else None
+
+
+def _joined(records: pa.Array) -> pa.Buffer:
+    """The records as one JSON list, `[null, record, ..., null]`, for one decoding of them all.
+    Made in Arrow's memory, which a worker reuses batch after batch: a new Python bytes object
+    of some megabytes costs more in fresh pages than the copying itself."""
+    trimmed = pc.utf8_rtrim(records, characters=", \t\r\n").cast(pa.large_binary())
+    ends = pa.array([b"[null", b"null]"], pa.large_binary())
+    values = pa.concat_arrays([ends[:1], trimmed, ends[1:]])
+    listed = pa.LargeListArray.from_arrays(pa.array([0, len(values)], pa.int64()), values)
+    joined: pa.Buffer = pc.binary_join(listed, pa.scalar(b",", pa.large_binary()))[0].as_buffer()
+    return joined
 
 
 def _names_elsewhere(members: _TableMembers) -> bool:
@@ -513,4 +577,5 @@ __all__ = [
     "paths_for",
     "record_texts",
     "supported",
+    "takes",
 ]
