@@ -195,7 +195,40 @@ def test_rows_that_need_their_payloads_are_left(enricher: Enricher) -> None:
     fields = frozenset({"@timestamp", "event.outcome", "aws.dynamodb.operations",
                         "aws.dynamodb.table_name", "user.name"})  # fmt: skip
     done, left = assert_same_as_normalize(texts, fields, enricher)
-    assert (done, left) == ([0], [1, 2, 3, 4, 5])
+    assert (done, left) == ([0, 4], [1, 2, 3, 5])
+
+
+def test_kms_calls_tables_as_normalize_reads_them(enricher: Enricher) -> None:
+    """A KMS call's tables come from its encryption context, and from its resources only when
+    its request holds the context key's text at all; a request that names a table twice, in
+    an order paths do not tell, is left."""
+    table = {"ARN": "arn:aws:dynamodb:us-east-1:111122223333:table/Held", "type": None}
+    base = {"eventTime": "2024-05-01T10:00:00Z", "eventName": "Decrypt",
+            "eventSource": "kms.amazonaws.com", "resources": [table]}  # fmt: skip
+    context = {"aws:dynamodb:tableName": "Music"}
+    records = [
+        {**base, "requestParameters": {"encryptionContext": context}},
+        {**base, "requestParameters": {"keyId": "aws:dynamodb:tableName"}},
+        {**base, "requestParameters": {"keyId": "alias/aws/dynamodb"}},
+        {**base, "requestParameters": {"encryptionContext": context, "tableName": "Other"}},
+        {**base, "eventSource": "dynamodb.amazonaws.com", "eventName": "PutItem",
+         "requestParameters": {"encryptionContext": context, "tableName": "Other"}},
+    ]  # fmt: skip
+    texts = [json.dumps(r).encode() for r in records]
+    done, left = assert_same_as_normalize(texts, {"aws.dynamodb.table_name"}, enricher)
+    assert (done, left) == ([0, 2], [1, 3, 4])
+
+
+def test_a_context_key_written_with_escapes_is_left(enricher: Enricher) -> None:
+    """normalize reads a KMS call's tables only if its request holds the key's text as such."""
+    record = (
+        b'{"eventTime": "2024-05-01T10:00:00Z", "eventName": "Decrypt",'
+        b' "eventSource": "kms.amazonaws.com", "requestParameters": {"encryptionContext":'
+        b' {"aws:dynamodb:table\\u004eame": "Music"}}}'
+    )
+    plain = record.replace(b"\\u004e", b"N")
+    fields = {"aws.dynamodb.table_name"}
+    assert assert_same_as_normalize([record, plain], fields, enricher) == ([1], [0])
 
 
 def test_without_the_records_table_names_are_left(enricher: Enricher) -> None:
@@ -290,6 +323,10 @@ _REQUEST = st.one_of(
         "TableName": st.just("Capital"),
         "requestItems": st.just({"Music": [{"putRequest": {}}]}),
         "statement": st.just('SELECT * FROM "Music" WHERE pk = 1'),
+        "encryptionContext": st.one_of(st.none(), _object(
+            {"aws:dynamodb:tableName": st.sampled_from(["Music", "", "Other"]),
+             "aws:dynamodb:subscriberId": st.just("111122223333")})),
+        "keyId": st.sampled_from(["alias/aws/dynamodb", "aws:dynamodb:tableName"]),
     }),
 )  # fmt: skip
 _RECORD = _object({
@@ -304,6 +341,7 @@ _RECORD = _object({
     "responseElements": st.one_of(st.none(), _object({
         "tableDescription": st.just({"tableName": "Described"}),
         "ConsoleLogin": st.sampled_from(["Success", "Failure"]),
+        "keyId": st.just("arn:aws:kms:us-east-1:111122223333:key/abc"),
     })),
     "resources": st.one_of(st.none(), st.lists(_RESOURCE, max_size=3)),
     "additionalEventData": st.one_of(st.none(), _object({"UserName": _MAYBE})),

@@ -1,21 +1,24 @@
 """ECS columns straight from member columns (what a skimmer reads, `cloudtrail.skim`), no records.
 
-`normalized_columns` takes one string column per member path (`PATHS`) and makes, for the rows
-it can, exactly the columns `ecs.normalize` makes from the decoded records: the same Elastic
-cleaning, the same per-distinct-value derivations (`derived.py`), the same batch (`columnset.py`).
-Everything is an Arrow kernel or a derivation per distinct value; nothing loops over rows in
-Python but the narrow decoding of the table-name members (see `_call_tables`).
+`normalized_columns` takes one string column per member path (`paths_for(fields)`) and makes,
+for the rows it can, exactly the columns `ecs.normalize` makes from the decoded records: the
+same Elastic cleaning, the same derivations per distinct value (`derived.py`), the same batch
+(`columnset.py`). Everything is an Arrow kernel or a derivation per distinct value. What paths
+cannot give (`resources`, whether a request names a table by other keys, whether there is a
+response) is read from the records' JSON texts, when the caller passes them, in one msgspec
+pass over the batch (`record_members.py`).
 
-A row whose wanted fields need more than the paths give goes to `left`, for the caller to
-normalize the old way: an `eventTime` not in CloudTrail's own `YYYY-MM-DDTHH:MM:SSZ` form, a
-ConsoleLogin's outcome (read from its response), a UserAuthentication's user (read from its
-additional data), a DynamoDB call whose operations are read from its request (batches,
-transactions, PartiQL), a table named other than by `tableName` and `resources`, and KMS,
-Lambda and AWS Backup events when their tables are wanted.
+A row whose wanted fields need more goes to `left`, for the caller to normalize the old way:
+an `eventTime` not in CloudTrail's own `YYYY-MM-DDTHH:MM:SSZ` form, a ConsoleLogin's outcome
+(read from its response), a UserAuthentication's user (read from its additional data), a
+DynamoDB call whose operations are read from its request (batches, transactions, PartiQL), a
+table named by other request keys or a response, a response's own fields where there is one,
+and Lambda and AWS Backup events when their tables are wanted. `takes` says which actions to
+send the old way without asking.
 
-Rows are not rejected here: `normalize` rejects a record for its `eventTime` (such rows go to
-`left`) or for a malformed `userIdentity`, which a skimmer holding every identity path of
-`PATHS` to "a string or null" has already refused (it returns no columns for such a file).
+Rows are not rejected here: `normalize` rejects a record for its `eventTime` (such rows are
+left) or for a malformed `userIdentity`, which a skimmer holding every identity path of `PATHS`
+to "a string or null" has already refused (it returns no columns for such a file).
 """
 
 from __future__ import annotations
@@ -23,10 +26,9 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache, partial
+from functools import partial
 from typing import Any, Final
 
-import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -46,7 +48,14 @@ from trailhound.cloudtrail.derived import (
 )
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.record import parse_iso8601
-from trailhound.cloudtrail.resources import resources_of, table_sources, tables_in_resources
+from trailhound.cloudtrail.record_members import Members, read_members
+from trailhound.cloudtrail.resources import (
+    RESOURCE_COLUMNS,
+    resource_list,
+    resources_of,
+    table_sources,
+    tables_in_resources,
+)
 from trailhound.cloudtrail.schema import BY_NAME, arrow_schema
 from trailhound.collector import paused
 
@@ -66,6 +75,7 @@ _IDENTITY_PATHS: Final = (
     _ON_BEHALF_OF + "identityStoreArn",
 )
 _TABLE_NAME: Final = "requestParameters.tableName"
+_CONTEXT_TABLE: Final = "requestParameters.encryptionContext." + dynamodb.KMS_CONTEXT_KEY
 _ALWAYS: Final = ("eventTime", "eventName", "eventSource", *_IDENTITY_PATHS)
 
 # ECS field -> the member paths it is made from (besides _ALWAYS)
@@ -107,7 +117,11 @@ _FROM: Final[dict[str, tuple[str, ...]]] = {
     **dict.fromkeys(ADDRESS_COLUMNS, ("sourceIPAddress",)),
     **dict.fromkeys(USER_AGENT_COLUMNS, ("userAgent",)),
     operations.COLUMN: (),
-    "aws.dynamodb.table_name": (_TABLE_NAME,),
+    "aws.dynamodb.table_name": (_TABLE_NAME, _CONTEXT_TABLE),
+    # read from the records' JSON (`record_members`), not from paths
+    **dict.fromkeys(RESOURCE_COLUMNS, ()),
+    "aws.cloudtrail.response_elements": (),
+    "aws.cloudtrail.flattened.response_elements": (),
 }
 
 PATHS: Final = tuple(dict.fromkeys((*_ALWAYS, *(p for paths in _FROM.values() for p in paths))))
@@ -135,7 +149,10 @@ def _reads_request(source: str | None, action: str | None) -> bool:
 
 
 def _tables_elsewhere(source: str | None, action: str | None) -> bool:
-    return source in dynamodb.TABLE_SOURCES and source not in dynamodb.DYNAMODB_SOURCES
+    return source in dynamodb.TABLE_SOURCES and source not in _READ_SOURCES
+
+
+_READ_SOURCES: Final = dynamodb.DYNAMODB_SOURCES | {dynamodb.KMS_SOURCE}
 
 
 # (fields, whether an action's rows always go the old way when one of them is wanted)
@@ -227,6 +244,7 @@ class _Inputs:
         self.enricher = enricher
         self.records = records
         self._cleaned: dict[str, pa.Array] = {}
+        self._members: Members | bool | None = False  # False: not read yet
         self.times, shaped = _event_times(columns["eventTime"])
         self._unsure: list[pa.Array] = [pc.invert(shaped)]
 
@@ -239,6 +257,12 @@ class _Inputs:
 
     def raw(self, path: str) -> pa.Array:
         return _strings(self.columns[path])
+
+    def members(self) -> Members | None:
+        """The members read from the records' JSON; None without records or when unreadable."""
+        if self._members is False:
+            self._members = read_members(self.records) if self.records is not None else None
+        return self._members if isinstance(self._members, Members) else None
 
     def leave(self, rows: pa.Array) -> None:
         """Send these rows (a boolean mask) the old way."""
@@ -432,117 +456,74 @@ def _second(values: tuple[Any, ...]) -> Any:
     return values[1]
 
 
-# -- table names --------------------------------------------------------------------------------
+# -- members read from the records --------------------------------------------------------------
 
 _TABLE_COLUMN: Final = "aws.dynamodb.table_name"
+_RESPONSE_COLUMNS: Final = (
+    "aws.cloudtrail.response_elements",
+    "aws.cloudtrail.flattened.response_elements",
+)
 _DYNAMODB_SOURCES: Final = tuple(sorted(dynamodb.DYNAMODB_SOURCES))
+_KEYWORDS: Final = pa.list_(pa.string())
+
+
+def _resource_fields(cols: ColumnSet, inputs: _Inputs) -> None:
+    members = inputs.members()
+    if members is None:
+        inputs.leave(pa.repeat(True, inputs.n))
+        return
+    resources = Distinct.of_bytes(members.resources, resources_of)
+    for position, name in enumerate(RESOURCE_COLUMNS):
+        if cols.wants(name):
+            cols.put(name, resources.column(partial(resource_list, position), _KEYWORDS))
+
+
+def _response_fields(cols: ColumnSet, inputs: _Inputs) -> None:
+    """Null for the rows without a response (their columns stay null); the others are left."""
+    members = inputs.members()
+    inputs.leave(pc.invert(members.no_response) if members else pa.repeat(True, inputs.n))
 
 
 def _table_names(cols: ColumnSet, inputs: _Inputs) -> None:
-    """DynamoDB's own calls' tables, from `tableName` and `resources`. Other sources name
-    tables in their request only (KMS encryption contexts, ARNs): their rows are left."""
+    """The tables of DynamoDB's own calls and of the KMS calls made for a table, from
+    `tableName`, the encryption context and `resources`, as `ecs._tables` reads them; Lambda
+    and AWS Backup events name tables in ARNs only: their rows are left."""
     sources = inputs.text("eventSource")
     named = pc.fill_null(pc.is_in(sources, value_set=table_sources()), False)
+    if not pc.any(named).as_py():
+        return
     calls = pc.fill_null(pc.is_in(sources, value_set=pa.array(_DYNAMODB_SOURCES)), False)
-    inputs.leave(pc.and_(named, pc.invert(calls)))
-    rows = pc.indices_nonzero(calls)
-    if len(rows) == 0:
+    keys = pc.fill_null(pc.equal(sources, dynamodb.KMS_SOURCE), False)
+    inputs.leave(pc.and_(named, pc.invert(pc.or_(calls, keys))))
+    members = inputs.members()
+    if members is None:
+        inputs.leave(named)
         return
-    found = _call_tables(inputs, rows) if inputs.records is not None else None
-    if found is None:
-        inputs.leave(calls)
-        return
-    tables, unsure = found
-    codes = pc.replace_with_mask(pa.nulls(inputs.n, pa.int32()), calls, tables.indices)
+    by_name, by_context = inputs.raw(_TABLE_NAME), inputs.raw(_CONTEXT_TABLE)
+    in_context = pc.is_valid(by_context)
+    both = pc.and_(pc.is_valid(by_name), in_context)  # their order is the request's
+    inputs.leave(pc.and_(pc.or_(calls, keys), pc.or_(both, members.elsewhere)))
+    inputs.leave(pc.and_(keys, _context_unsure(inputs, in_context)))
+    read = pc.or_(calls, pc.and_(keys, in_context))
+    rows = pc.indices_nonzero(read)
+    names = pc.coalesce(by_name, by_context).take(rows).to_pylist()
+    resources = members.resources
+    pairs = [(name, resources[i]) for name, i in zip(names, rows.to_pylist(), strict=True)]
+    tables = Distinct.of_bytes(pairs, _tables_of)
+    codes = pc.replace_with_mask(pa.nulls(inputs.n, pa.int32()), read, tables.indices)
     kinds = BY_NAME[_TABLE_COLUMN].arrow_type
     cols.put(_TABLE_COLUMN, pa.array(tables.values, type=kinds).take(codes))
-    inputs.leave(pc.replace_with_mask(pa.nulls(inputs.n, pa.bool_()), calls, unsure))
 
 
-_AnyJson = dict[str, msgspec.Raw] | list[msgspec.Raw] | str | float | bool | None
-
-
-class _TableMembers(msgspec.Struct, gc=False):
-    """What `dynamodb.table_names` reads of a record besides `tableName`, undecoded below."""
-
-    requestParameters: _AnyJson = None
-    responseElements: _AnyJson = None
-    resources: msgspec.Raw = msgspec.Raw()
-
-
-@cache
-def _plain_decoder() -> msgspec.json.Decoder[list[Any]]:
-    """Records whose request names no table but by `tableName` and whose response describes
-    none: any other such member, unless null (which names nothing), fails the decoding."""
-    nothing = [(key, None, None) for key in sorted(dynamodb.REQUEST_KEYS - {"tableName"})]
-    request = msgspec.defstruct("_Request", nothing, gc=False)
-    described = [(key, None, None) for key in dynamodb.RESPONSE_DESCRIPTIONS]
-    response = msgspec.defstruct("_Response", described, gc=False)
-    plain = msgspec.defstruct("_Plain", [
-        ("requestParameters", request | None, None),
-        ("responseElements", response | None, None),
-        ("resources", msgspec.Raw, msgspec.Raw()),
-    ], gc=False)  # fmt: skip
-    return msgspec.json.Decoder(list[plain | None])  # type: ignore[valid-type]
-
-
-@cache
-def _members_decoder() -> msgspec.json.Decoder[list[_TableMembers | None]]:
-    return msgspec.json.Decoder(list[_TableMembers | None])
-
-
-_Tables = tuple[Distinct[list[str] | None], pa.Array]
-
-
-def _call_tables(inputs: _Inputs, rows: pa.Array) -> _Tables | None:
-    """Per row of `rows`: its tables, and whether they need the old way (a request naming tables
-    by other keys, a response describing a table). None: the records are not readable here."""
+def _context_unsure(inputs: _Inputs, in_context: pa.Array) -> pa.Array:
+    """`normalize` reads a KMS call's tables only when its request's JSON holds the context
+    key's text: sure here when the context names a table and no key is written with escapes,
+    or when the record nowhere holds that text."""
     assert inputs.records is not None
-    decoded = _decoded(_joined(inputs.records.take(rows)), len(rows))
-    if decoded is None:
-        return None
-    members, unsure = decoded
-    names: list[str | None] = inputs.raw(_TABLE_NAME).take(rows).to_pylist()
-    keys = [(name, bytes(m.resources)) for name, m in zip(names, members, strict=True)]
-    return Distinct.of_bytes(keys, _tables_of), unsure
-
-
-def _decoded(joined: pa.Buffer, n: int) -> tuple[list[Any], pa.Array] | None:
-    """The records' table members, and which rows name tables elsewhere too."""
-    try:  # the common case, decided by msgspec alone
-        members = _plain_decoder().decode(joined)[1:-1]
-        unsure = pa.nulls(n, pa.bool_())
-    except msgspec.ValidationError:
-        try:
-            members = _members_decoder().decode(joined)[1:-1]
-        except (msgspec.DecodeError, RecursionError):
-            return None
-        unsure = pa.array([m is not None and _names_elsewhere(m) for m in members], pa.bool_())
-    except (msgspec.DecodeError, RecursionError):
-        return None
-    return (members, unsure) if len(members) == n and None not in members else None
-
-
-def _joined(records: pa.Array) -> pa.Buffer:
-    """The records as one JSON list, `[null, record, ..., null]`, for one decoding of them all.
-    Made in Arrow's memory, which a worker reuses batch after batch: a new Python bytes object
-    of some megabytes costs more in fresh pages than the copying itself."""
-    trimmed = pc.utf8_rtrim(records, characters=", \t\r\n").cast(pa.large_binary())
-    ends = pa.array([b"[null", b"null]"], pa.large_binary())
-    values = pa.concat_arrays([ends[:1], trimmed, ends[1:]])
-    listed = pa.LargeListArray.from_arrays(pa.array([0, len(values)], pa.int64()), values)
-    joined: pa.Buffer = pc.binary_join(listed, pa.scalar(b",", pa.large_binary()))[0].as_buffer()
-    return joined
-
-
-def _names_elsewhere(members: _TableMembers) -> bool:
-    request = members.requestParameters
-    if type(request) is dict and len(dynamodb.REQUEST_KEYS.intersection(request)) > (
-        "tableName" in request
-    ):
-        return True
-    response = members.responseElements
-    return type(response) is dict and any(k in response for k in dynamodb.RESPONSE_DESCRIPTIONS)
+    texts = _strings(inputs.records)
+    escaped = pc.match_substring(texts, "\\u")
+    holds_key = pc.match_substring(texts, dynamodb.KMS_CONTEXT_KEY)
+    return pc.if_else(in_context, escaped, holds_key)
 
 
 def _tables_of(key: tuple[str | None, bytes]) -> list[str] | None:
@@ -566,6 +547,8 @@ _FILLERS: Final[tuple[tuple[tuple[str, ...], Callable[[ColumnSet, _Inputs], None
     (("source.address", *ADDRESS_COLUMNS), _source_fields),
     (USER_AGENT_COLUMNS, _user_agent_fields),
     ((operations.COLUMN,), _operations),
+    (RESOURCE_COLUMNS, _resource_fields),
+    (_RESPONSE_COLUMNS, _response_fields),
     ((_TABLE_COLUMN,), _table_names),
 )  # fmt: skip
 

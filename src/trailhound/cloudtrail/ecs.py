@@ -64,7 +64,9 @@ from trailhound.cloudtrail.record import (
     parse_iso8601,
 )
 from trailhound.cloudtrail.resources import (
+    RESOURCE_COLUMNS,
     Resources,
+    resource_list,
     resources_of,
     table_sources,
     tables_in_resources,
@@ -596,20 +598,13 @@ def _tls_values(raw: bytes | None) -> tuple[str | None, ...]:
     )
 
 
-_RESOURCE_COLUMNS: Final = (
-    "aws.cloudtrail.resources.arn",
-    "aws.cloudtrail.resources.type",
-    "aws.cloudtrail.resources.account_id",
-)
-
-
 def _resource_and_table_fields(cols: ColumnSet, rows: _Rows) -> None:
-    if not cols.wants(*_RESOURCE_COLUMNS, _TABLE_COLUMN):
+    if not cols.wants(*RESOURCE_COLUMNS, _TABLE_COLUMN):
         return
     resources = Distinct.of_bytes([bytes(r.resources) for r in rows.records], resources_of)
-    for position, name in enumerate(_RESOURCE_COLUMNS):
+    for position, name in enumerate(RESOURCE_COLUMNS):
         if cols.wants(name):
-            cols.put(name, resources.column(partial(_resource_list, position), _KEYWORDS))
+            cols.put(name, resources.column(partial(resource_list, position), _KEYWORDS))
     if cols.wants(_TABLE_COLUMN):
         cols.put(_TABLE_COLUMN, _tables(rows, resources))
 
@@ -651,10 +646,6 @@ def _tables(rows: _Rows, resources: Distinct[Resources | None]) -> list[list[str
 
 _BATCH_WRITE: Final = "BatchWriteItem"  # whose request's items are many, and read for their keys
 _SHORT_MEMBERS: Final = 1024  # longer requests (items) rarely repeat, and cost to compare
-
-
-def _resource_list(position: int, resources: Resources | None) -> Any:
-    return list(resources[position]) if resources else None
 
 
 _TABLE_COLUMN: Final = "aws.dynamodb.table_name"
@@ -749,7 +740,7 @@ def _event_times(texts: list[str]) -> pa.Array:
 # -- back to documents --------------------------------------------------------------------------
 
 _RESOURCES: Final = ("aws", "cloudtrail", "resources")
-_RESOURCE_KEYS: Final = tuple(zip(("arn", "type", "account_id"), _RESOURCE_COLUMNS, strict=True))
+_RESOURCE_KEYS: Final = tuple(zip(("arn", "type", "account_id"), RESOURCE_COLUMNS, strict=True))
 
 
 def to_documents(batch: pa.RecordBatch) -> Iterator[dict[str, Any]]:
@@ -761,7 +752,7 @@ def to_documents(batch: pa.RecordBatch) -> Iterator[dict[str, Any]]:
     documents: list[dict[str, Any]] = [{} for _ in range(n)]
     nodes: dict[tuple[str, ...], list[dict[str, Any] | None]] = {(): list(documents)}
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
-        if name in BY_NAME and name not in _RESOURCE_COLUMNS and column.null_count < n:
+        if name in BY_NAME and name not in RESOURCE_COLUMNS and column.null_count < n:
             _fill(nodes, tuple(name.split(".")), BY_NAME[name].kind, column.to_pylist())
     names = batch.schema.names
     resources = [

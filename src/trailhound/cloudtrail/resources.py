@@ -7,6 +7,7 @@ trail repeats the same few tables' resources thousands of times.
 from __future__ import annotations
 
 from functools import cache
+from typing import Final
 
 import pyarrow as pa
 
@@ -15,6 +16,12 @@ from trailhound.cloudtrail.payloads import java_order, payload
 
 # aligned tuples: ARNs, types, account ids
 Resources = tuple[tuple[str | None, ...], ...]
+# the ECS columns of the three, in that order
+RESOURCE_COLUMNS: Final = (
+    "aws.cloudtrail.resources.arn",
+    "aws.cloudtrail.resources.type",
+    "aws.cloudtrail.resources.account_id",
+)
 
 
 def resources_of(raw: bytes | None) -> Resources | None:
@@ -41,6 +48,11 @@ def tables_in_resources(resources: Resources | None) -> tuple[str, ...]:
     return tuple(dynamodb.resource_tables(zip(resources[0], resources[1], strict=True)))
 
 
+def resource_list(position: int, resources: Resources | None) -> list[str | None] | None:
+    """One of the three as a column value: ARNs (0), types (1) or account ids (2)."""
+    return list(resources[position]) if resources else None
+
+
 @cache
 def table_sources() -> pa.Array:
     """The event sources whose events may name a table, as an Arrow value set."""
@@ -51,4 +63,11 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-__all__ = ["Resources", "resources_of", "table_sources", "tables_in_resources"]
+__all__ = [
+    "RESOURCE_COLUMNS",
+    "Resources",
+    "resource_list",
+    "resources_of",
+    "table_sources",
+    "tables_in_resources",
+]

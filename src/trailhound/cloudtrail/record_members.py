@@ -1,0 +1,122 @@
+"""The few members of a record that member paths cannot give, read for a whole batch at once.
+
+A skimmer's columns hold strings; `resources` is a list, and whether a request names a table
+by a key other than `tableName` (or an encryption context) is a question about its keys.
+`read_members` answers both with one msgspec pass over the batch's record texts joined into one
+JSON list, decoding nothing but the keys that matter: a request or response member that would
+make `dynamodb.table_names` read more than `tableName` and the encryption context fails the
+strict decoding, and only then is the batch decoded again, loosely, to find which rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Final
+
+import msgspec
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trailhound.cloudtrail import dynamodb
+
+# the request keys whose values the columnar path reads from member paths
+READ_KEYS: Final = frozenset({"tableName", "encryptionContext"})
+
+
+@dataclass(frozen=True, slots=True)
+class Members:
+    """Per row: `resources` as raw JSON (b"" when absent), whether `responseElements` is null
+    or absent, and whether the request or response may name tables by other members."""
+
+    resources: list[bytes]
+    no_response: pa.Array
+    elsewhere: pa.Array
+
+
+def read_members(records: pa.Array) -> Members | None:
+    """The members of each record of a string array of record JSON texts (each may end in the
+    blank space and comma that follow it in its file); None when they are not readable so."""
+    joined = _joined(records)
+    n = len(records)
+    try:
+        decoded = _strict_decoder().decode(joined)[1:-1]
+        elsewhere = pa.repeat(False, n)
+    except msgspec.ValidationError:
+        decoded, elsewhere = _loosely(joined)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    if len(decoded) != n or None in decoded:
+        return None
+    return Members(
+        [bytes(m.resources) for m in decoded],
+        pa.array([m.responseElements is None for m in decoded], pa.bool_()),
+        elsewhere,
+    )
+
+
+def _loosely(joined: pa.Buffer) -> tuple[list[Any], pa.Array]:
+    try:
+        decoded = _loose_decoder().decode(joined)[1:-1]
+    except (msgspec.DecodeError, RecursionError):
+        return [], pa.array([], pa.bool_())
+    found = [m is not None and _names_elsewhere(m) for m in decoded]
+    return decoded, pa.array(found, pa.bool_())
+
+
+def _joined(records: pa.Array) -> pa.Buffer:
+    """The records as one JSON list, `[null, record, ..., null]`. Made in Arrow's memory, which
+    a worker reuses batch after batch: a new Python bytes object of some megabytes costs more in
+    fresh pages than the copying itself."""
+    trimmed = pc.utf8_rtrim(records, characters=", \t\r\n").cast(pa.large_binary())
+    ends = pa.array([b"[null", b"null]"], pa.large_binary())
+    values = pa.concat_arrays([ends[:1], trimmed, ends[1:]])
+    listed = pa.LargeListArray.from_arrays(pa.array([0, len(values)], pa.int64()), values)
+    joined: pa.Buffer = pc.binary_join(listed, pa.scalar(b",", pa.large_binary()))[0].as_buffer()
+    return joined
+
+
+@cache
+def _strict_decoder() -> msgspec.json.Decoder[list[Any]]:
+    """A key typed `None` takes only null, which names nothing: any other value of a
+    table-naming member fails the decoding."""
+    others = sorted(dynamodb.REQUEST_KEYS - READ_KEYS)
+    request = msgspec.defstruct("Request", [(k, None, None) for k in others], gc=False)
+    described = [(k, None, None) for k in dynamodb.RESPONSE_DESCRIPTIONS]
+    response = msgspec.defstruct("Response", described, gc=False)
+    record = msgspec.defstruct("Record", [
+        ("requestParameters", request | None, None),
+        ("responseElements", response | None, None),
+        ("resources", msgspec.Raw, msgspec.Raw()),
+    ], gc=False)  # fmt: skip
+    return msgspec.json.Decoder(list[record | None])  # type: ignore[valid-type]
+
+
+_AnyJson = dict[str, msgspec.Raw] | list[msgspec.Raw] | str | float | bool | None
+
+
+class _Loose(msgspec.Struct, gc=False):
+    requestParameters: _AnyJson = None
+    responseElements: _AnyJson = None
+    resources: msgspec.Raw = msgspec.Raw()
+
+
+@cache
+def _loose_decoder() -> msgspec.json.Decoder[list[_Loose | None]]:
+    return msgspec.json.Decoder(list[_Loose | None])
+
+
+@cache
+def _other_keys() -> frozenset[str]:
+    return dynamodb.REQUEST_KEYS - READ_KEYS
+
+
+def _names_elsewhere(members: _Loose) -> bool:
+    request = members.requestParameters
+    if type(request) is dict and not _other_keys().isdisjoint(request):
+        return True
+    response = members.responseElements
+    return type(response) is dict and any(k in response for k in dynamodb.RESPONSE_DESCRIPTIONS)
+
+
+__all__ = ["READ_KEYS", "Members", "read_members"]
