@@ -23,6 +23,7 @@ to "a string or null" has already refused (it returns no columns for such a file
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -503,7 +504,8 @@ def _table_names(cols: ColumnSet, inputs: _Inputs) -> None:
     in_context = pc.is_valid(by_context)
     both = pc.and_(pc.is_valid(by_name), in_context)  # their order is the request's
     inputs.leave(pc.and_(pc.or_(calls, keys), pc.or_(both, members.elsewhere)))
-    inputs.leave(pc.and_(keys, _context_unsure(inputs, in_context)))
+    if pc.any(keys).as_py():
+        inputs.leave(pc.and_(keys, _context_unsure(inputs, keys, in_context)))
     read = pc.or_(calls, pc.and_(keys, in_context))
     rows = pc.indices_nonzero(read)
     names = pc.coalesce(by_name, by_context).take(rows).to_pylist()
@@ -515,15 +517,17 @@ def _table_names(cols: ColumnSet, inputs: _Inputs) -> None:
     cols.put(_TABLE_COLUMN, pa.array(tables.values, type=kinds).take(codes))
 
 
-def _context_unsure(inputs: _Inputs, in_context: pa.Array) -> pa.Array:
+def _context_unsure(inputs: _Inputs, keys: pa.Array, in_context: pa.Array) -> pa.Array:
     """`normalize` reads a KMS call's tables only when its request's JSON holds the context
     key's text: sure here when the context names a table and no key is written with escapes,
     or when the record nowhere holds that text."""
     assert inputs.records is not None
-    texts = _strings(inputs.records)
-    escaped = pc.match_substring(texts, "\\u")
-    holds_key = pc.match_substring(texts, dynamodb.KMS_CONTEXT_KEY)
-    return pc.if_else(in_context, escaped, holds_key)
+    texts = inputs.records.filter(keys)
+    # RE2 finds a literal several times faster than Arrow's own substring search
+    escaped = pc.match_substring_regex(texts, r"\\u")
+    holds_key = pc.match_substring_regex(texts, re.escape(dynamodb.KMS_CONTEXT_KEY))
+    unsure = pc.if_else(in_context.filter(keys), escaped, holds_key)
+    return pc.replace_with_mask(pa.nulls(inputs.n, pa.bool_()), keys, unsure)
 
 
 def _tables_of(key: tuple[str | None, bytes]) -> list[str] | None:
