@@ -182,8 +182,8 @@ def test_rows_that_need_their_payloads_are_left(enricher: Enricher) -> None:
             "recipientAccountId": "111122223333", "userIdentity": {"type": "IAMUser"}}  # fmt: skip
     records = [
         {**base, "eventName": "PutItem", "requestParameters": {"tableName": "Music"}},
-        {**base, "eventName": "BatchWriteItem",
-         "requestParameters": {"requestItems": {"Music": [{"putRequest": {}}]}}},
+        {**base, "eventName": "TransactWriteItems",
+         "requestParameters": {"transactItems": [{"put": {"tableName": "Music"}}]}},
         {**base, "eventName": "PutItem", "eventTime": "2024-05-01T10:00:00.5Z"},
         {**base, "eventName": "ConsoleLogin", "eventSource": "signin.amazonaws.com",
          "responseElements": {"ConsoleLogin": "Failure"}},
@@ -217,6 +217,28 @@ def test_kms_calls_tables_as_normalize_reads_them(enricher: Enricher) -> None:
     texts = [json.dumps(r).encode() for r in records]
     done, left = assert_same_as_normalize(texts, {"aws.dynamodb.table_name"}, enricher)
     assert (done, left) == ([0, 2], [1, 3, 4])
+
+
+def test_batch_writes_as_normalize_reads_them(enricher: Enricher) -> None:
+    """A BatchWriteItem's tables are its request's, then its resources'; its operations one per
+    item; a request that also names tables otherwise sends the batch's writes the old way."""
+    held = {"ARN": "arn:aws:dynamodb:us-east-1:111122223333:table/Held",
+            "type": "AWS::DynamoDB::Table"}  # fmt: skip
+    base = {"eventTime": "2024-05-01T10:00:00Z", "eventName": "BatchWriteItem",
+            "eventSource": "dynamodb.amazonaws.com", "resources": [held]}  # fmt: skip
+    by_arn = "arn:aws:dynamodb:us-east-1:111122223333:table/ByArn"
+    items = {"Music": [{"putRequest": {}}, {"deleteRequest": {}}], by_arn: [{"PutRequest": {}}]}
+    records = [
+        {**base, "requestParameters": {"requestItems": items}},
+        {**base, "requestParameters": {"requestItems": {}}, "resources": None},
+        {**base, "requestParameters": None},
+    ]
+    fields = {"aws.dynamodb.table_name", "aws.dynamodb.operations"}
+    texts = [json.dumps(r).encode() for r in records]
+    assert assert_same_as_normalize(texts, fields, enricher) == ([0, 1, 2], [])
+    twice = {**base, "requestParameters": {"RequestItems": {"Cap": []}, "requestItems": items}}
+    texts.append(json.dumps(twice).encode())
+    assert assert_same_as_normalize(texts, fields, enricher) == ([], [0, 1, 2, 3])
 
 
 def test_a_context_key_written_with_escapes_is_left(enricher: Enricher) -> None:
@@ -321,7 +343,13 @@ _REQUEST = st.one_of(
         "key": st.just({"pk": "tableName"}),
         "tableArn": _TABLE_ARN,
         "TableName": st.just("Capital"),
-        "requestItems": st.just({"Music": [{"putRequest": {}}]}),
+        "requestItems": st.dictionaries(
+            st.sampled_from(["Music", "arn:aws:dynamodb:us-east-1:111122223333:table/ByArn",
+                             "arn:aws:s3:::bucket", "", "Other"]),
+            st.lists(st.sampled_from([{"putRequest": {}}, {"DeleteRequest": {"key": {}}},
+                                      {"other": 1}, {}, "x"]), max_size=3),
+            max_size=3),
+        "RequestItems": st.just({"Capital": [{"PutRequest": {}}]}),
         "statement": st.just('SELECT * FROM "Music" WHERE pk = 1'),
         "encryptionContext": st.one_of(st.none(), _object(
             {"aws:dynamodb:tableName": st.sampled_from(["Music", "", "Other"]),

@@ -30,6 +30,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any, Final
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -49,7 +50,12 @@ from trailhound.cloudtrail.derived import (
 )
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.record import parse_iso8601
-from trailhound.cloudtrail.record_members import Members, read_members
+from trailhound.cloudtrail.record_members import (
+    BatchWrites,
+    Members,
+    read_batch_writes,
+    read_members,
+)
 from trailhound.cloudtrail.resources import (
     RESOURCE_COLUMNS,
     resource_list,
@@ -134,8 +140,9 @@ def supported(fields: Collection[str]) -> bool:
 
 
 def takes(fields: Collection[str], source: str | None, action: str | None) -> bool:
-    """Whether `normalized_columns` can do the calls of one action with these fields: a caller
-    sends the others the old way without asking (their rows would all be left)."""
+    """Whether `normalized_columns` can do the calls of one action with these fields, given
+    the records' texts: a caller sends the others the old way without asking (their rows
+    would all be left)."""
     if not supported(fields):
         return False
     wanted = set(fields)
@@ -146,7 +153,8 @@ def takes(fields: Collection[str], source: str | None, action: str | None) -> bo
 
 
 def _reads_request(source: str | None, action: str | None) -> bool:
-    return source == operations.SOURCE and operations.reads_request(action)
+    read_here = action == _BATCH_WRITE  # from the records (`record_members.read_batch_writes`)
+    return source == operations.SOURCE and operations.reads_request(action) and not read_here
 
 
 def _tables_elsewhere(source: str | None, action: str | None) -> bool:
@@ -228,6 +236,9 @@ def record_texts(text: bytes, starts: pa.Array, ends: pa.Array) -> pa.Array:
 # -- the inputs ---------------------------------------------------------------------------------
 
 
+_Writes = tuple[pa.Array, BatchWrites]
+
+
 class _Inputs:
     """The member columns, cleaned on first use, and the rows found to need the old way."""
 
@@ -246,6 +257,7 @@ class _Inputs:
         self.records = records
         self._cleaned: dict[str, pa.Array] = {}
         self._members: Members | bool | None = False  # False: not read yet
+        self._writes: _Writes | bool | None = False
         self.times, shaped = _event_times(columns["eventTime"])
         self._unsure: list[pa.Array] = [pc.invert(shaped)]
 
@@ -264,6 +276,21 @@ class _Inputs:
         if self._members is False:
             self._members = read_members(self.records) if self.records is not None else None
         return self._members if isinstance(self._members, Members) else None
+
+    def batch_writes(self) -> _Writes | None:
+        """The BatchWriteItem calls (a mask) and what their records say; None when there are
+        none, no records, or their requests are not all of the plain shape."""
+        if self._writes is False:
+            self._writes = self._read_batch_writes()
+        return self._writes if isinstance(self._writes, tuple) else None
+
+    def _read_batch_writes(self) -> _Writes | None:
+        calls = pc.fill_null(pc.equal(self.text("eventSource"), operations.SOURCE), False)
+        rows = pc.and_(calls, self.action_is(_BATCH_WRITE))
+        if self.records is None or not pc.any(rows).as_py():
+            return None
+        read = read_batch_writes(self.records.filter(rows))
+        return (rows, read) if read is not None else None
 
     def leave(self, rows: pa.Array) -> None:
         """Send these rows (a boolean mask) the old way."""
@@ -441,12 +468,30 @@ def _user_agent_fields(cols: ColumnSet, inputs: _Inputs) -> None:
 
 
 def _operations(cols: ColumnSet, inputs: _Inputs) -> None:
-    """One operation per single-item DynamoDB call; the calls read from their request are left."""
+    """One operation per single-item DynamoDB call, a BatchWriteItem's from its items (read
+    from the records); the other calls read from their request are left."""
     calls = pc.fill_null(pc.equal(inputs.text("eventSource"), operations.SOURCE), False)
     actions = Distinct.of(inputs.text("eventName"), _operation_of)
     found = actions.column(_first, BY_NAME[operations.COLUMN].arrow_type)
-    cols.put(operations.COLUMN, pc.if_else(calls, found, pa.scalar(None, found.type)))
-    inputs.leave(pc.and_(calls, actions.column(_second, pa.bool_())))
+    found = pc.if_else(calls, found, pa.scalar(None, found.type))
+    unsure = pc.and_(calls, actions.column(_second, pa.bool_()))
+    writes = inputs.batch_writes()
+    if writes is not None:
+        rows, read = writes
+        found = _overlay(found, rows, pa.array(read.operations, found.type))
+        unsure = pc.and_(unsure, pc.invert(rows))
+    cols.put(operations.COLUMN, found)
+    inputs.leave(unsure)
+
+
+def _overlay(base: pa.Array, rows: pa.Array, values: pa.Array) -> pa.Array:
+    """`base` with the rows of a mask replaced by `values` in order, for any type."""
+    n = len(base)
+    positions = np.arange(n, dtype=np.int64)
+    positions[np.asarray(rows.to_numpy(zero_copy_only=False), dtype=bool)] = np.arange(
+        n, n + len(values), dtype=np.int64
+    )
+    return pa.concat_arrays([base, values]).take(pa.array(positions))
 
 
 def _operation_of(action: str | None) -> tuple[list[str] | None, bool]:
@@ -460,6 +505,7 @@ def _second(values: tuple[Any, ...]) -> Any:
 # -- members read from the records --------------------------------------------------------------
 
 _TABLE_COLUMN: Final = "aws.dynamodb.table_name"
+_BATCH_WRITE: Final = "BatchWriteItem"
 _RESPONSE_COLUMNS: Final = (
     "aws.cloudtrail.response_elements",
     "aws.cloudtrail.flattened.response_elements",
@@ -487,8 +533,9 @@ def _response_fields(cols: ColumnSet, inputs: _Inputs) -> None:
 
 def _table_names(cols: ColumnSet, inputs: _Inputs) -> None:
     """The tables of DynamoDB's own calls and of the KMS calls made for a table, from
-    `tableName`, the encryption context and `resources`, as `ecs._tables` reads them; Lambda
-    and AWS Backup events name tables in ARNs only: their rows are left."""
+    `tableName`, the encryption context, a BatchWriteItem's items and `resources`, as
+    `ecs._tables` reads them; Lambda and AWS Backup events name tables in ARNs only: their
+    rows are left."""
     sources = inputs.text("eventSource")
     named = pc.fill_null(pc.is_in(sources, value_set=table_sources()), False)
     if not pc.any(named).as_py():
@@ -496,25 +543,49 @@ def _table_names(cols: ColumnSet, inputs: _Inputs) -> None:
     calls = pc.fill_null(pc.is_in(sources, value_set=pa.array(_DYNAMODB_SOURCES)), False)
     keys = pc.fill_null(pc.equal(sources, dynamodb.KMS_SOURCE), False)
     inputs.leave(pc.and_(named, pc.invert(pc.or_(calls, keys))))
+    writes = inputs.batch_writes()
+    written = writes[0] if writes is not None else pa.repeat(False, inputs.n)
+    found: dict[int, tuple[tuple[str, ...], bytes]] = {}
+    plain = pc.and_(pc.or_(calls, keys), pc.invert(written))
+    if pc.any(plain).as_py() and not _plain_tables(inputs, plain, keys, found):
+        inputs.leave(plain)
+    if writes is not None:
+        rows, read = writes
+        at = pc.indices_nonzero(rows).to_pylist()
+        found.update(zip(at, zip(read.tables, read.resources, strict=True), strict=True))
+    order = sorted(found)
+    tables = Distinct.of_bytes([found[i] for i in order], _tables_of)
+    mask = np.zeros(inputs.n, dtype=bool)
+    mask[order] = True
+    codes = pc.replace_with_mask(pa.nulls(inputs.n, pa.int32()), pa.array(mask), tables.indices)
+    kinds = BY_NAME[_TABLE_COLUMN].arrow_type
+    cols.put(_TABLE_COLUMN, pa.array(tables.values, type=kinds).take(codes))
+
+
+def _plain_tables(
+    inputs: _Inputs, plain: pa.Array, keys: pa.Array, found: dict[int, _TableKey]
+) -> bool:
+    """The request tables and resources of the rows that name a table by `tableName` or the
+    encryption context, into `found` by row; the other rows are left. False: no records."""
     members = inputs.members()
     if members is None:
-        inputs.leave(named)
-        return
+        return False
     by_name, by_context = inputs.raw(_TABLE_NAME), inputs.raw(_CONTEXT_TABLE)
     in_context = pc.is_valid(by_context)
     both = pc.and_(pc.is_valid(by_name), in_context)  # their order is the request's
-    inputs.leave(pc.and_(pc.or_(calls, keys), pc.or_(both, members.elsewhere)))
+    inputs.leave(pc.and_(plain, pc.or_(both, members.elsewhere)))
     if pc.any(keys).as_py():
         inputs.leave(pc.and_(keys, _context_unsure(inputs, keys, in_context)))
-    read = pc.or_(calls, pc.and_(keys, in_context))
-    rows = pc.indices_nonzero(read)
-    names = pc.coalesce(by_name, by_context).take(rows).to_pylist()
+    read = pc.and_(plain, pc.or_(pc.invert(keys), in_context))
+    rows = pc.indices_nonzero(read).to_pylist()
+    names = pc.coalesce(by_name, by_context).take(pa.array(rows, pa.int64())).to_pylist()
     resources = members.resources
-    pairs = [(name, resources[i]) for name, i in zip(names, rows.to_pylist(), strict=True)]
-    tables = Distinct.of_bytes(pairs, _tables_of)
-    codes = pc.replace_with_mask(pa.nulls(inputs.n, pa.int32()), read, tables.indices)
-    kinds = BY_NAME[_TABLE_COLUMN].arrow_type
-    cols.put(_TABLE_COLUMN, pa.array(tables.values, type=kinds).take(codes))
+    for i, name in zip(rows, names, strict=True):
+        found[i] = ((name,) if name else (), resources[i])
+    return True
+
+
+_TableKey = tuple[tuple[str, ...], bytes]
 
 
 def _context_unsure(inputs: _Inputs, keys: pa.Array, in_context: pa.Array) -> pa.Array:
@@ -530,9 +601,10 @@ def _context_unsure(inputs: _Inputs, keys: pa.Array, in_context: pa.Array) -> pa
     return pc.replace_with_mask(pa.nulls(inputs.n, pa.bool_()), keys, unsure)
 
 
-def _tables_of(key: tuple[str | None, bytes]) -> list[str] | None:
-    name, resources = key
-    found = dict.fromkeys([name] if name else [])
+def _tables_of(key: _TableKey) -> list[str] | None:
+    """`dynamodb.table_names`'s order: the request's tables, then the resources'."""
+    named, resources = key
+    found = dict.fromkeys(named)
     found.update(dict.fromkeys(tables_in_resources(resources_of(resources))))
     return list(found) or None
 

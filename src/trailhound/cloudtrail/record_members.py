@@ -18,7 +18,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trailhound.cloudtrail import dynamodb
+from trailhound.cloudtrail import dynamodb, operations
 
 # the request keys whose values the columnar path reads from member paths
 READ_KEYS: Final = frozenset({"tableName", "encryptionContext"})
@@ -55,6 +55,50 @@ def read_members(records: pa.Array) -> Members | None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class BatchWrites:
+    """Per BatchWriteItem row: its tables as `dynamodb.table_names` reads them from the request
+    (the keys of `requestItems`, in order), its item operations, its `resources` as raw JSON."""
+
+    tables: list[tuple[str, ...]]
+    operations: list[list[str] | None]
+    resources: list[bytes]
+
+
+def read_batch_writes(records: pa.Array) -> BatchWrites | None:
+    """The BatchWriteItem records' tables and operations, read as `operations` and `dynamodb`
+    read them; None when a request has any other table-naming member, or is not of the shape
+    `{"requestItems": {table: [{kind: ...}, ...]}}` (the old way then reads it)."""
+    try:
+        decoded = _batch_write_decoder().decode(_joined(records))[1:-1]
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    if len(decoded) != len(records):
+        return None
+    requests = [_items_request(m.requestParameters) for m in decoded]
+    return BatchWrites(
+        [tuple(dynamodb.table_names(request)) for request in requests],
+        [operations.operations(_BATCH_WRITE, request) or None for request in requests],
+        [bytes(m.resources) for m in decoded],
+    )
+
+
+_BATCH_WRITE: Final = "BatchWriteItem"
+
+
+def _items_request(request: Any) -> dict[str, Any] | None:
+    return None if request is None else {"requestItems": request.requestItems}
+
+
+@cache
+def _batch_write_decoder() -> msgspec.json.Decoder[list[Any]]:
+    others = sorted(dynamodb.REQUEST_KEYS - {"requestItems"})
+    items = dict[str, list[dict[str, msgspec.Raw]]] | None
+    fields = [("requestItems", items, None), *[(k, None, None) for k in others]]
+    request = msgspec.defstruct("BatchWriteRequest", fields, gc=False)
+    return msgspec.json.Decoder(list[_record_struct(request)])  # type: ignore[misc]
+
+
 def _loosely(joined: pa.Buffer) -> tuple[list[Any], pa.Array]:
     try:
         decoded = _loose_decoder().decode(joined)[1:-1]
@@ -83,14 +127,17 @@ def _strict_decoder() -> msgspec.json.Decoder[list[Any]]:
     table-naming member fails the decoding."""
     others = sorted(dynamodb.REQUEST_KEYS - READ_KEYS)
     request = msgspec.defstruct("Request", [(k, None, None) for k in others], gc=False)
+    return msgspec.json.Decoder(list[_record_struct(request)])  # type: ignore[misc]
+
+
+def _record_struct(request: type) -> Any:
     described = [(k, None, None) for k in dynamodb.RESPONSE_DESCRIPTIONS]
     response = msgspec.defstruct("Response", described, gc=False)
-    record = msgspec.defstruct("Record", [
+    return msgspec.defstruct("Record", [
         ("requestParameters", request | None, None),
         ("responseElements", response | None, None),
         ("resources", msgspec.Raw, msgspec.Raw()),
     ], gc=False)  # fmt: skip
-    return msgspec.json.Decoder(list[record])  # type: ignore[valid-type]
 
 
 _AnyJson = dict[str, msgspec.Raw] | list[msgspec.Raw] | str | float | bool | None
@@ -120,4 +167,4 @@ def _names_elsewhere(members: _Loose) -> bool:
     return type(response) is dict and any(k in response for k in dynamodb.RESPONSE_DESCRIPTIONS)
 
 
-__all__ = ["READ_KEYS", "Members", "read_members"]
+__all__ = ["READ_KEYS", "BatchWrites", "Members", "read_batch_writes", "read_members"]
