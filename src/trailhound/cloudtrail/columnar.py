@@ -11,9 +11,10 @@ pass over the batch (`record_members.py`).
 A row whose wanted fields need more goes to `left`, for the caller to normalize the old way:
 an `eventTime` not in CloudTrail's own `YYYY-MM-DDTHH:MM:SSZ` form, a ConsoleLogin's outcome
 (read from its response), a UserAuthentication's user (read from its additional data), a
-DynamoDB call whose operations are read from its request (batches, transactions, PartiQL), a
-table named by other request keys or a response, a response's own fields where there is one,
-and Lambda and AWS Backup events when their tables are wanted. `takes` says which actions to
+DynamoDB call whose operations are read from its request (transactions, PartiQL, BatchGetItem;
+a BatchWriteItem's are read here from the records), a table named by other request keys or a
+response, a response's own fields where there is one, and Lambda and AWS Backup events when
+their tables are wanted. `takes` says which actions to
 send the old way without asking.
 
 Rows are not rejected here: `normalize` rejects a record for its `eventTime` (such rows are
