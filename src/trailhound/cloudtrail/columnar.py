@@ -52,6 +52,7 @@ from trailhound.cloudtrail.derived import (
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.record import parse_iso8601
 from trailhound.cloudtrail.record_members import (
+    STATEMENT_KEYS,
     BatchWrites,
     Members,
     read_batch_writes,
@@ -84,6 +85,7 @@ _IDENTITY_PATHS: Final = (
 )
 _TABLE_NAME: Final = "requestParameters.tableName"
 _CONTEXT_TABLE: Final = "requestParameters.encryptionContext." + dynamodb.KMS_CONTEXT_KEY
+_STATEMENT: Final = "requestParameters.statement"
 _ALWAYS: Final = ("eventTime", "eventName", "eventSource", *_IDENTITY_PATHS)
 
 # ECS field -> the member paths it is made from (besides _ALWAYS)
@@ -124,8 +126,8 @@ _FROM: Final[dict[str, tuple[str, ...]]] = {
     "source.address": ("sourceIPAddress",),
     **dict.fromkeys(ADDRESS_COLUMNS, ("sourceIPAddress",)),
     **dict.fromkeys(USER_AGENT_COLUMNS, ("userAgent",)),
-    operations.COLUMN: (),
-    "aws.dynamodb.table_name": (_TABLE_NAME, _CONTEXT_TABLE),
+    operations.COLUMN: (_STATEMENT,),
+    "aws.dynamodb.table_name": (_TABLE_NAME, _CONTEXT_TABLE, _STATEMENT),
     # read from the records' JSON (`record_members`), not from paths
     **dict.fromkeys(RESOURCE_COLUMNS, ()),
     "aws.cloudtrail.response_elements": (),
@@ -154,7 +156,7 @@ def takes(fields: Collection[str], source: str | None, action: str | None) -> bo
 
 
 def _reads_request(source: str | None, action: str | None) -> bool:
-    read_here = action == _BATCH_WRITE  # from the records (`record_members.read_batch_writes`)
+    read_here = action in (_BATCH_WRITE, _STATEMENT_CALL)  # from the records and paths
     return source == operations.SOURCE and operations.reads_request(action) and not read_here
 
 
@@ -238,6 +240,7 @@ def record_texts(text: bytes, starts: pa.Array, ends: pa.Array) -> pa.Array:
 
 
 _Writes = tuple[pa.Array, BatchWrites]
+_Statements = tuple[pa.Array, Members]
 
 
 class _Inputs:
@@ -259,6 +262,7 @@ class _Inputs:
         self._cleaned: dict[str, pa.Array] = {}
         self._members: Members | bool | None = False  # False: not read yet
         self._writes: _Writes | bool | None = False
+        self._statements: _Statements | bool | None = False
         self.times, shaped = _event_times(columns["eventTime"])
         self._unsure: list[pa.Array] = [pc.invert(shaped)]
 
@@ -291,6 +295,21 @@ class _Inputs:
         if self.records is None or not pc.any(rows).as_py():
             return None
         read = read_batch_writes(self.records.filter(rows))
+        return (rows, read) if read is not None else None
+
+    def statements(self) -> _Statements | None:
+        """The ExecuteStatement calls (a mask) and their records' members, read as for a
+        request that names tables by its statement alone."""
+        if self._statements is False:
+            self._statements = self._read_statements()
+        return self._statements if isinstance(self._statements, tuple) else None
+
+    def _read_statements(self) -> _Statements | None:
+        calls = pc.fill_null(pc.equal(self.text("eventSource"), operations.SOURCE), False)
+        rows = pc.and_(calls, self.action_is(_STATEMENT_CALL))
+        if self.records is None or not pc.any(rows).as_py():
+            return None
+        read = read_members(self.records.filter(rows), STATEMENT_KEYS)
         return (rows, read) if read is not None else None
 
     def leave(self, rows: pa.Array) -> None:
@@ -481,8 +500,21 @@ def _operations(cols: ColumnSet, inputs: _Inputs) -> None:
         rows, read = writes
         found = _overlay(found, rows, pa.array(read.operations, found.type))
         unsure = pc.and_(unsure, pc.invert(rows))
+    statements = inputs.statements()
+    if statements is not None:
+        rows, members = statements
+        verbs = Distinct.of(inputs.raw(_STATEMENT).filter(rows), _statement_operations)
+        found = _overlay(found, rows, verbs.column(_first, found.type))
+        unsure = pc.and_(unsure, pc.invert(rows))
+        inputs.leave(pc.replace_with_mask(pa.nulls(inputs.n, pa.bool_()), rows,
+                                          members.elsewhere))  # fmt: skip
     cols.put(operations.COLUMN, found)
     inputs.leave(unsure)
+
+
+def _statement_operations(statement: str | None) -> tuple[list[str] | None]:
+    verb = operations.statement_operation(statement) if statement is not None else None
+    return ([verb] if verb else None,)
 
 
 def _overlay(base: pa.Array, rows: pa.Array, values: pa.Array) -> pa.Array:
@@ -507,6 +539,7 @@ def _second(values: tuple[Any, ...]) -> Any:
 
 _TABLE_COLUMN: Final = "aws.dynamodb.table_name"
 _BATCH_WRITE: Final = "BatchWriteItem"
+_STATEMENT_CALL: Final = "ExecuteStatement"
 _RESPONSE_COLUMNS: Final = (
     "aws.cloudtrail.response_elements",
     "aws.cloudtrail.flattened.response_elements",
@@ -546,6 +579,9 @@ def _table_names(cols: ColumnSet, inputs: _Inputs) -> None:
     inputs.leave(pc.and_(named, pc.invert(pc.or_(calls, keys))))
     writes = inputs.batch_writes()
     written = writes[0] if writes is not None else pa.repeat(False, inputs.n)
+    statements = inputs.statements()
+    if statements is not None:
+        written = pc.or_(written, statements[0])
     found: dict[int, tuple[tuple[str, ...], bytes]] = {}
     plain = pc.and_(pc.or_(calls, keys), pc.invert(written))
     if pc.any(plain).as_py() and not _plain_tables(inputs, plain, keys, found):
@@ -554,6 +590,8 @@ def _table_names(cols: ColumnSet, inputs: _Inputs) -> None:
         rows, read = writes
         at = pc.indices_nonzero(rows).to_pylist()
         found.update(zip(at, zip(read.tables, read.resources, strict=True), strict=True))
+    if statements is not None:
+        _statement_tables(inputs, *statements, found)
     order = sorted(found)
     tables = Distinct.of_bytes([found[i] for i in order], _tables_of)
     mask = np.zeros(inputs.n, dtype=bool)
@@ -587,6 +625,18 @@ def _plain_tables(
 
 
 _TableKey = tuple[tuple[str, ...], bytes]
+
+
+def _statement_tables(
+    inputs: _Inputs, rows: pa.Array, members: Members, found: dict[int, _TableKey]
+) -> None:
+    """A PartiQL call's tables are its statement's, then its resources'."""
+    inputs.leave(pc.replace_with_mask(pa.nulls(inputs.n, pa.bool_()), rows, members.elsewhere))
+    texts = inputs.raw(_STATEMENT).filter(rows).to_pylist()
+    named = {text: tuple(dynamodb.tables_in_statement(text)) for text in set(texts)}
+    at = pc.indices_nonzero(rows).to_pylist()
+    for i, text, resources in zip(at, texts, members.resources, strict=True):
+        found[i] = (named[text], resources)
 
 
 def _context_unsure(inputs: _Inputs, keys: pa.Array, in_context: pa.Array) -> pa.Array:

@@ -22,6 +22,8 @@ from trailhound.cloudtrail import dynamodb, operations
 
 # the request keys whose values the columnar path reads from member paths
 READ_KEYS: Final = frozenset({"tableName", "encryptionContext"})
+# the same, for a PartiQL statement
+STATEMENT_KEYS: Final = frozenset({"statement"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,16 +36,17 @@ class Members:
     elsewhere: pa.Array
 
 
-def read_members(records: pa.Array) -> Members | None:
+def read_members(records: pa.Array, read_keys: frozenset[str] = READ_KEYS) -> Members | None:
     """The members of each record of a string array of record JSON texts (each may end in the
-    blank space and comma that follow it in its file); None when they are not readable so."""
+    blank space and comma that follow it in its file); None when they are not readable so.
+    `elsewhere` is about the table-naming request keys other than `read_keys`."""
     joined = _joined(records)
     n = len(records)
     try:
-        decoded = _strict_decoder().decode(joined)[1:-1]
+        decoded = _strict_decoder(read_keys).decode(joined)[1:-1]
         elsewhere = pa.repeat(False, n)
     except msgspec.ValidationError:
-        decoded, elsewhere = _loosely(joined)
+        decoded, elsewhere = _loosely(joined, read_keys)
     except (msgspec.DecodeError, RecursionError):
         return None
     if len(decoded) != n:
@@ -99,12 +102,13 @@ def _batch_write_decoder() -> msgspec.json.Decoder[list[Any]]:
     return msgspec.json.Decoder(list[_record_struct(request)])  # type: ignore[misc]
 
 
-def _loosely(joined: pa.Buffer) -> tuple[list[Any], pa.Array]:
+def _loosely(joined: pa.Buffer, read_keys: frozenset[str]) -> tuple[list[Any], pa.Array]:
     try:
         decoded = _loose_decoder().decode(joined)[1:-1]
     except (msgspec.DecodeError, RecursionError):
         return [], pa.array([], pa.bool_())
-    found = [_names_elsewhere(m) for m in decoded]
+    others = dynamodb.REQUEST_KEYS - read_keys
+    found = [_names_elsewhere(m, others) for m in decoded]
     return decoded, pa.array(found, pa.bool_())
 
 
@@ -122,10 +126,10 @@ def _joined(records: pa.Array) -> pa.Buffer:
 
 
 @cache
-def _strict_decoder() -> msgspec.json.Decoder[list[Any]]:
+def _strict_decoder(read_keys: frozenset[str]) -> msgspec.json.Decoder[list[Any]]:
     """A key typed `None` takes only null, which names nothing: any other value of a
     table-naming member fails the decoding."""
-    others = sorted(dynamodb.REQUEST_KEYS - READ_KEYS)
+    others = sorted(dynamodb.REQUEST_KEYS - read_keys)
     request = msgspec.defstruct("Request", [(k, None, None) for k in others], gc=False)
     return msgspec.json.Decoder(list[_record_struct(request)])  # type: ignore[misc]
 
@@ -154,17 +158,19 @@ def _loose_decoder() -> msgspec.json.Decoder[list[_Loose]]:
     return msgspec.json.Decoder(list[_Loose])
 
 
-@cache
-def _other_keys() -> frozenset[str]:
-    return dynamodb.REQUEST_KEYS - READ_KEYS
-
-
-def _names_elsewhere(members: _Loose) -> bool:
+def _names_elsewhere(members: _Loose, others: frozenset[str]) -> bool:
     request = members.requestParameters
-    if type(request) is dict and not _other_keys().isdisjoint(request):
+    if type(request) is dict and not others.isdisjoint(request):
         return True
     response = members.responseElements
     return type(response) is dict and any(k in response for k in dynamodb.RESPONSE_DESCRIPTIONS)
 
 
-__all__ = ["READ_KEYS", "BatchWrites", "Members", "read_batch_writes", "read_members"]
+__all__ = [
+    "READ_KEYS",
+    "STATEMENT_KEYS",
+    "BatchWrites",
+    "Members",
+    "read_batch_writes",
+    "read_members",
+]
