@@ -71,8 +71,10 @@ _ROLES: Final = {
     **_ROLE_OF_KEY,
     **{key[0].upper() + key[1:]: role for key, role in _ROLE_OF_KEY.items()},
 }
+# Every request key `table_names` reads
+REQUEST_KEYS: Final = frozenset(_ROLES)
 # Response members that describe the table acted on (UpdateTable, DescribeTable, exports, ...).
-_RESPONSE_DESCRIPTIONS: Final = (
+RESPONSE_DESCRIPTIONS: Final = (
     "tableDescription",
     "table",
     "exportDescription",
@@ -106,7 +108,7 @@ def table_names(request: object, response: object = None, also: Iterable[str] = 
     if type(request) is dict or (request is not None and isinstance(request, Mapping)):
         _from_request(request, found)
     if type(response) is dict or (response is not None and isinstance(response, Mapping)):
-        for key in _RESPONSE_DESCRIPTIONS:
+        for key in RESPONSE_DESCRIPTIONS:
             described = response.get(key)
             if type(described) is dict or isinstance(described, Mapping):
                 _from_request(described, found)

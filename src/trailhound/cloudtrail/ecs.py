@@ -14,27 +14,38 @@ fields and the places where trailhound deliberately differs.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache, cached_property, partial
-from operator import attrgetter, itemgetter
-from typing import Any, Final, Generic, TypeVar
+from operator import attrgetter
+from typing import Any, Final
 
 import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from trailhound.cloudtrail import dynamodb, entities, operations
-from trailhound.cloudtrail.categories import categorize
-from trailhound.cloudtrail.geo import NOT_AN_IP, Enricher
+from trailhound.cloudtrail.columnset import ColumnSet, Distinct, text_column
+from trailhound.cloudtrail.derived import (
+    ADDRESS_COLUMNS,
+    CONSTANTS,
+    DATASET,
+    TEXT_MEMBERS,
+    USER_AGENT_COLUMNS,
+    address_values,
+    categories,
+    is_email,
+    service_name,
+    session_name,
+    user_agent_values,
+)
+from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.payloads import (
     ABSENT_PAYLOAD,
     DROPPED_TEXT,
     NULL_RAW,
     Payload,
-    java_order,
     java_plain,
     java_scalar,
     member_of,
@@ -52,12 +63,17 @@ from trailhound.cloudtrail.record import (
     parse_event_time,
     parse_iso8601,
 )
-from trailhound.cloudtrail.schema import BY_NAME, COLUMNS, Kind, arrow_schema
+from trailhound.cloudtrail.resources import (
+    RESOURCE_COLUMNS,
+    Resources,
+    resource_list,
+    resources_of,
+    table_sources,
+    tables_in_resources,
+)
+from trailhound.cloudtrail.schema import BY_NAME, Kind
 from trailhound.collector import paused
 
-DATASET: Final = "aws.cloudtrail"
-_AMAZONAWS: Final = ".amazonaws.com"
-_SESSION_ARN: Final = re.compile(r"arn:(?:aws|aws-us-gov):sts:.*/(?P<session>.*)$")
 _TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
 
 
@@ -98,7 +114,7 @@ def _normalize(
     records: Sequence[Record], ingested: datetime, enricher: Enricher, wanted: frozenset[str]
 ) -> Normalized:
     times = _event_times(list(map(attrgetter("eventTime"), records)))
-    identities = _Distinct.of_bytes([bytes(r.userIdentity) for r in records], _identity_or_reason)
+    identities = Distinct.of_bytes([bytes(r.userIdentity) for r in records], _identity_or_reason)
     rejected = _rejected(records, times, identities)
     if rejected:
         keep = pc.invert(_row_mask(len(records), [i for i, _ in rejected]))
@@ -107,7 +123,7 @@ def _normalize(
         identities = identities.filter(keep)
     usable = identities.map(lambda value: value if isinstance(value, _Identity) else _NO_IDENTITY)
     rows = _Rows(records, times, usable)
-    batch = _build(rows, _Columns(rows.n, wanted), ingested, enricher)
+    batch = _build(rows, ColumnSet(rows.n, wanted), ingested, enricher)
     notes = rows.notes()
     if notes and rejected:
         refused = {i for i, _ in rejected}
@@ -126,7 +142,7 @@ def _wanted(fields: Collection[str] | None) -> frozenset[str]:
 
 
 def _rejected(
-    records: Sequence[Record], times: pa.Array, identities: _Distinct[_Identity | str]
+    records: Sequence[Record], times: pa.Array, identities: Distinct[_Identity | str]
 ) -> list[tuple[int, str]]:
     reasons: dict[int, str] = {}
     if times.null_count:
@@ -142,60 +158,6 @@ def _row_mask(n: int, rows: list[int]) -> pa.Array:
     for i in rows:
         mask[i] = True
     return pa.array(mask, type=pa.bool_())
-
-
-# -- distinct values ----------------------------------------------------------------------------
-
-
-V = TypeVar("V")
-W = TypeVar("W")
-
-
-class _Distinct(Generic[V]):
-    """A column held as the distinct values of some key plus one index per row."""
-
-    def __init__(self, values: list[V], indices: pa.Array) -> None:
-        self.values = values
-        self.indices = indices
-
-    @classmethod
-    def of(cls, keys: pa.Array, derive: Callable[[Any], V]) -> _Distinct[V]:
-        """Derive once per distinct key; null keys are derived from None."""
-        encoded = keys.dictionary_encode()
-        distinct: list[Any] = encoded.dictionary.to_pylist()
-        indices = encoded.indices
-        if indices.null_count:
-            indices = pc.fill_null(indices, len(distinct))
-            distinct.append(None)
-        return cls([derive(key) for key in distinct], indices)
-
-    @classmethod
-    def of_bytes(cls, keys: list[bytes], derive: Callable[[bytes], V]) -> _Distinct[V]:
-        """Like `of`, for raw JSON keys: Python's dict beats Arrow on long binary values."""
-        index: dict[bytes, int] = {}
-        codes = [index.setdefault(key, len(index)) for key in keys]
-        return cls([derive(key) for key in index], pa.array(codes, type=pa.int32()))
-
-    def filter(self, mask: pa.Array) -> _Distinct[V]:
-        return _Distinct(self.values, self.indices.filter(mask))
-
-    def map(self, change: Callable[[V], W]) -> _Distinct[W]:
-        return _Distinct([change(value) for value in self.values], self.indices)
-
-    def rows_where(self, test: Callable[[V], bool]) -> list[tuple[int, V]]:
-        hits = [j for j, value in enumerate(self.values) if test(value)]
-        if not hits:
-            return []
-        rows = pc.indices_nonzero(pc.is_in(self.indices, value_set=pa.array(hits, pa.int32())))
-        codes = self.indices.to_pylist()
-        return [(i, self.values[codes[i]]) for i in rows.to_pylist()]
-
-    def column(self, get: Callable[[V], Any], arrow_type: pa.DataType) -> pa.Array:
-        return pa.array([get(value) for value in self.values], type=arrow_type).take(self.indices)
-
-    def per_row(self) -> list[V]:
-        values = self.values
-        return [values[code] for code in self.indices.to_pylist()]
 
 
 # -- per-record inputs --------------------------------------------------------------------------
@@ -244,9 +206,7 @@ class _Rows:
     """The accepted records, and the inputs several columns share. The free-form members are
     parsed for all rows only when a column needs them all; else only for the rows asked about."""
 
-    def __init__(
-        self, records: Sequence[Record], times: pa.Array, identities: _Distinct[_Identity]
-    ):
+    def __init__(self, records: Sequence[Record], times: pa.Array, identities: Distinct[_Identity]):
         self.records = records
         self.times = times
         self.identities = identities
@@ -350,7 +310,7 @@ class _Rows:
 # -- building the batch -------------------------------------------------------------------------
 
 
-def _build(rows: _Rows, cols: _Columns, ingested: datetime, enricher: Enricher) -> pa.RecordBatch:
+def _build(rows: _Rows, cols: ColumnSet, ingested: datetime, enricher: Enricher) -> pa.RecordBatch:
     _payload_fields(cols, rows)  # first: when they are all parsed, later steps reuse them
     _event_fields(cols, rows, ingested)
     _identity_fields(cols, rows)
@@ -365,51 +325,7 @@ def _build(rows: _Rows, cols: _Columns, ingested: datetime, enricher: Enricher) 
     return cols.batch()
 
 
-class _Columns:
-    """Collects the wanted column arrays by ECS name; the others come out as nulls."""
-
-    def __init__(self, n: int, wanted: frozenset[str]) -> None:
-        self.n = n
-        self.wanted = wanted
-        self.arrays: dict[str, pa.Array] = {}
-
-    def wants(self, *names: str) -> bool:
-        return any(name in self.wanted for name in names)
-
-    def put(self, name: str, values: pa.Array | list[Any]) -> None:
-        if name not in self.wanted:
-            return
-        arrow_type = BY_NAME[name].arrow_type
-        if not isinstance(values, pa.Array):
-            values = pa.array(values, type=arrow_type)
-        self.arrays[name] = values if values.type == arrow_type else values.cast(arrow_type)
-
-    def constant(self, name: str, value: object) -> None:
-        if name in self.wanted:
-            self.put(name, pa.repeat(pa.scalar(value, BY_NAME[name].arrow_type), self.n))
-
-    def spread(self, names: Sequence[str], distinct: _Distinct[Sequence[Any]]) -> None:
-        for position, name in enumerate(names):
-            if name in self.wanted:
-                self.put(name, distinct.column(itemgetter(position), BY_NAME[name].arrow_type))
-
-    def batch(self) -> pa.RecordBatch:
-        arrays = [
-            self.arrays[c.name] if c.name in self.arrays else pa.nulls(self.n, type=c.arrow_type)
-            for c in COLUMNS
-        ]
-        return pa.RecordBatch.from_arrays(arrays, schema=arrow_schema())
-
-
-_CONSTANTS: Final = (
-    ("event.kind", "event"),
-    ("event.dataset", DATASET),
-    ("data_stream.dataset", DATASET),
-    ("cloud.provider", "aws"),
-)
-
-
-def _event_fields(cols: _Columns, rows: _Rows, ingested: datetime) -> None:
+def _event_fields(cols: ColumnSet, rows: _Rows, ingested: datetime) -> None:
     records = rows.records
     cols.put("@timestamp", rows.times)
     cols.constant("event.ingested", ingested)
@@ -419,25 +335,14 @@ def _event_fields(cols: _Columns, rows: _Rows, ingested: datetime) -> None:
     cols.put("event.provider", rows.source)
     if cols.wants("cloud.region"):
         cols.put("cloud.region", _text_member(records, "awsRegion"))
-    for name, value in _CONSTANTS:
+    for name, value in CONSTANTS:
         cols.constant(name, value)
     if cols.wants("event.category", "event.type"):
-        cols.spread(("event.category", "event.type"), _Distinct.of(rows.action, _categories))
+        cols.spread(("event.category", "event.type"), Distinct.of(rows.action, categories))
     if cols.wants("cloud.service.name"):
-        cols.spread(("cloud.service.name",), _Distinct.of(rows.source, _service_name))
+        cols.spread(("cloud.service.name",), Distinct.of(rows.source, service_name))
     if cols.wants("event.outcome"):
         cols.put("event.outcome", _outcomes(rows))
-
-
-def _categories(action: str | None) -> tuple[list[str] | None, list[str] | None]:
-    category, types = categorize(action)
-    return list(category) or None, list(types) or None
-
-
-def _service_name(source: str | None) -> tuple[str | None]:
-    if source is None or not source.endswith(_AMAZONAWS):
-        return (None,)
-    return (source[: -len(_AMAZONAWS)] or None,)
 
 
 def _outcomes(rows: _Rows) -> pa.Array:
@@ -482,7 +387,7 @@ _IDENTITY_COLUMNS: Final[tuple[tuple[str, Callable[[_Identity], Any]], ...]] = (
 )
 
 
-def _identity_fields(cols: _Columns, rows: _Rows) -> None:
+def _identity_fields(cols: ColumnSet, rows: _Rows) -> None:
     identities = rows.identities
     for name, get in _IDENTITY_COLUMNS:
         if cols.wants(name):
@@ -497,7 +402,7 @@ def _identity_fields(cols: _Columns, rows: _Rows) -> None:
         _user_fields(cols, rows)
 
 
-def _user_fields(cols: _Columns, rows: _Rows) -> None:
+def _user_fields(cols: ColumnSet, rows: _Rows) -> None:
     """user.name, user.email and related.user: per identity, except for the few records whose
     request or response also names users (or whose user is named only in additionalEventData)."""
     identities = rows.identities
@@ -527,7 +432,7 @@ def _user_fields(cols: _Columns, rows: _Rows) -> None:
             if name is None and i in signins:
                 name = _text(member_of(rows.additional_at(i).value, "UserName"))
             name_fix[i] = name
-            email_fix[i] = _identity_email(identity) or (name if _is_email(name) else None)
+            email_fix[i] = _identity_email(identity) or (name if is_email(name) else None)
             extras = (*rows.request_at(i).users, *rows.response_at(i).users)
             related_fix[i] = _related_users(identity, name, extras)
         names = pc.coalesce(pa.array(name_fix, pa.string()), names)
@@ -544,7 +449,7 @@ _KEYWORDS: Final = pa.list_(pa.string())
 def _identity_email(identity: _Identity) -> str | None:
     if identity.session_email is not None:
         return identity.session_email
-    return identity.user_name if _is_email(identity.user_name) else None
+    return identity.user_name if is_email(identity.user_name) else None
 
 
 def _related_users(
@@ -558,101 +463,33 @@ def _related_users(
     return unique or None
 
 
-def _is_email(name: str | None) -> bool:
-    return name is not None and name.find("@") > 0
-
-
-_ADDRESS_COLUMNS: Final = (
-    "source.ip",
-    "related.ip",
-    "source.geo.country_iso_code",
-    "source.geo.country_name",
-    "source.geo.continent_name",
-    "source.geo.region_name",
-    "source.geo.region_iso_code",
-    "source.geo.city_name",
-    "source.as.number",
-    "source.as.organization.name",
-)
-
-
-def _source_fields(cols: _Columns, rows: _Rows, enricher: Enricher) -> None:
-    if not cols.wants("source.address", *_ADDRESS_COLUMNS):
+def _source_fields(cols: ColumnSet, rows: _Rows, enricher: Enricher) -> None:
+    if not cols.wants("source.address", *ADDRESS_COLUMNS):
         return
     addresses = _text_member(rows.records, "sourceIPAddress")
     cols.put("source.address", addresses)
-    if not cols.wants(*_ADDRESS_COLUMNS):
+    if not cols.wants(*ADDRESS_COLUMNS):
         return
-
-    def derive(address: str | None) -> tuple[Any, ...]:
-        info = enricher.address(address) if address is not None else NOT_AN_IP
-        return (
-            info.ip,
-            [info.ip] if info.ip is not None else None,
-            info.country_iso_code,
-            info.country_name,
-            info.continent_name,
-            info.region_name,
-            info.region_iso_code,
-            info.city_name,
-            info.as_number,
-            info.as_organization,
-        )
-
-    cols.spread(_ADDRESS_COLUMNS, _Distinct.of(addresses, derive))
+    derive = partial(address_values, enricher)
+    cols.spread(ADDRESS_COLUMNS, Distinct.of(addresses, derive))
 
 
-_USER_AGENT_COLUMNS: Final = (
-    "user_agent.original",
-    "user_agent.name",
-    "user_agent.version",
-    "user_agent.os.name",
-    "user_agent.os.version",
-    "user_agent.os.full",
-    "user_agent.device.name",
-)
-
-
-def _user_agent_fields(cols: _Columns, rows: _Rows, enricher: Enricher) -> None:
-    def derive(original: str | None) -> tuple[str | None, ...]:
-        if original is None:
-            return (None,) * len(_USER_AGENT_COLUMNS)
-        agent = enricher.user_agent(original)
-        return (
-            original,
-            agent.name,
-            agent.version,
-            agent.os_name,
-            agent.os_version,
-            agent.os_full,
-            agent.device_name,
-        )
-
-    if cols.wants(*_USER_AGENT_COLUMNS):
+def _user_agent_fields(cols: ColumnSet, rows: _Rows, enricher: Enricher) -> None:
+    if cols.wants(*USER_AGENT_COLUMNS):
         agents = _text_member(rows.records, "userAgent")
-        cols.spread(_USER_AGENT_COLUMNS, _Distinct.of(agents, derive))
+        derive = partial(user_agent_values, enricher)
+        cols.spread(USER_AGENT_COLUMNS, Distinct.of(agents, derive))
 
 
-_TEXT_MEMBERS: Final = (
-    ("aws.cloudtrail.event_version", "eventVersion"),
-    ("aws.cloudtrail.event_type", "eventType"),
-    ("aws.cloudtrail.event_category", "eventCategory"),
-    ("aws.cloudtrail.api_version", "apiVersion"),
-    ("aws.cloudtrail.request_id", "requestID"),
-    ("aws.cloudtrail.shared_event_id", "sharedEventID"),
-    ("aws.cloudtrail.vpc_endpoint_id", "vpcEndpointId"),
-    ("aws.cloudtrail.error_code", "errorCode"),
-    ("aws.cloudtrail.error_message", "errorMessage"),
-)
 _BOOLEAN_MEMBERS: Final = (
     ("aws.cloudtrail.read_only", "readOnly"),
     ("aws.cloudtrail.session_credential_from_console", "sessionCredentialFromConsole"),
 )
 
 
-def _cloudtrail_fields(cols: _Columns, rows: _Rows) -> None:
+def _cloudtrail_fields(cols: ColumnSet, rows: _Rows) -> None:
     records = rows.records
-    for name, member in _TEXT_MEMBERS:
+    for name, member in TEXT_MEMBERS:
         if cols.wants(name):
             cols.put(name, _text_member(records, member))
     for name, member in _BOOLEAN_MEMBERS:
@@ -671,7 +508,7 @@ _PAYLOAD_COLUMNS: Final = (
 )
 
 
-def _payload_fields(cols: _Columns, rows: _Rows) -> None:
+def _payload_fields(cols: ColumnSet, rows: _Rows) -> None:
     sources: tuple[Callable[[], list[Payload]], ...] = (
         lambda: rows.request,
         lambda: rows.response,
@@ -700,7 +537,7 @@ def _without_moved_user_names(rows: _Rows) -> list[Payload]:
     return additional
 
 
-def _console_login_fields(cols: _Columns, rows: _Rows) -> None:
+def _console_login_fields(cols: ColumnSet, rows: _Rows) -> None:
     if not cols.wants(*_CONSOLE_LOGIN_COLUMNS):
         return
     logins = rows.rows_with_action("ConsoleLogin")
@@ -737,11 +574,11 @@ _TLS_COLUMNS: Final = (
 )
 
 
-def _tls_fields(cols: _Columns, rows: _Rows) -> None:
+def _tls_fields(cols: ColumnSet, rows: _Rows) -> None:
     if not cols.wants(*_TLS_COLUMNS):
         return
     keys = [bytes(r.tlsDetails) for r in rows.records]
-    cols.spread(_TLS_COLUMNS, _Distinct.of_bytes(keys, _tls_values))
+    cols.spread(_TLS_COLUMNS, Distinct.of_bytes(keys, _tls_values))
 
 
 def _tls_values(raw: bytes | None) -> tuple[str | None, ...]:
@@ -761,30 +598,23 @@ def _tls_values(raw: bytes | None) -> tuple[str | None, ...]:
     )
 
 
-_RESOURCE_COLUMNS: Final = (
-    "aws.cloudtrail.resources.arn",
-    "aws.cloudtrail.resources.type",
-    "aws.cloudtrail.resources.account_id",
-)
-
-
-def _resource_and_table_fields(cols: _Columns, rows: _Rows) -> None:
-    if not cols.wants(*_RESOURCE_COLUMNS, _TABLE_COLUMN):
+def _resource_and_table_fields(cols: ColumnSet, rows: _Rows) -> None:
+    if not cols.wants(*RESOURCE_COLUMNS, _TABLE_COLUMN):
         return
-    resources = _Distinct.of_bytes([bytes(r.resources) for r in rows.records], _resources)
-    for position, name in enumerate(_RESOURCE_COLUMNS):
+    resources = Distinct.of_bytes([bytes(r.resources) for r in rows.records], resources_of)
+    for position, name in enumerate(RESOURCE_COLUMNS):
         if cols.wants(name):
-            cols.put(name, resources.column(partial(_resource_list, position), _KEYWORDS))
+            cols.put(name, resources.column(partial(resource_list, position), _KEYWORDS))
     if cols.wants(_TABLE_COLUMN):
         cols.put(_TABLE_COLUMN, _tables(rows, resources))
 
 
-def _tables(rows: _Rows, resources: _Distinct[_Resources | None]) -> list[list[str] | None]:
+def _tables(rows: _Rows, resources: Distinct[Resources | None]) -> list[list[str] | None]:
     tables: list[list[str] | None] = [None] * rows.n
-    candidates = pc.fill_null(pc.is_in(rows.source, value_set=_table_sources()), False)
+    candidates = pc.fill_null(pc.is_in(rows.source, value_set=table_sources()), False)
     if not pc.any(candidates).as_py():
         return tables
-    in_resources = resources.map(_tables_in_resources).per_row()
+    in_resources = resources.map(tables_in_resources).per_row()
     sources = rows.source.to_pylist()
     actions = rows.action.to_pylist()
     # KMS calls DynamoDB makes for a table repeat the same short request thousands of times
@@ -818,42 +648,7 @@ _BATCH_WRITE: Final = "BatchWriteItem"  # whose request's items are many, and re
 _SHORT_MEMBERS: Final = 1024  # longer requests (items) rarely repeat, and cost to compare
 
 
-def _tables_in_resources(resources: _Resources | None) -> tuple[str, ...]:
-    if not resources:
-        return ()
-    return tuple(dynamodb.resource_tables(zip(resources[0], resources[1], strict=True)))
-
-
-def _resource_list(position: int, resources: _Resources | None) -> Any:
-    return list(resources[position]) if resources else None
-
-
 _TABLE_COLUMN: Final = "aws.dynamodb.table_name"
-
-
-@cache
-def _table_sources() -> pa.Array:
-    return pa.array(sorted(dynamodb.TABLE_SOURCES))
-
-
-_Resources = tuple[tuple[str | None, ...], ...]
-
-
-def _resources(raw: bytes | None) -> _Resources | None:
-    """Elastic's de-duplicated resources as three aligned tuples: ARNs, types, account ids."""
-    value = payload(raw).value if raw else None
-    if not isinstance(value, list):
-        return None
-    unique: dict[str, tuple[str | None, str | None, str | None]] = {}
-    for item in value:
-        if isinstance(item, dict):
-            entry = (_text(item.get("ARN")), _text(item.get("type")), _text(item.get("accountId")))
-            unique["_".join(part or "" for part in entry)] = entry
-    if not unique:
-        return None
-    # Elastic collects them in a Java HashMap keyed by "arn_account_type"; keep its order.
-    ordered = [unique[key] for key in java_order(tuple(unique), len(unique))]
-    return tuple(zip(*ordered, strict=True))
 
 
 # -- identities ---------------------------------------------------------------------------------
@@ -877,7 +672,7 @@ def _identity(ui: UserIdentity) -> _Identity:
     user_id = _kept(ui.principalId)
     if user_id is None and kind == "IdentityCenterUser" and ui.onBehalfOf is not None:
         user_id = _kept(ui.onBehalfOf.userId)
-    session = _session_name(kind, arn)
+    session = session_name(kind, arn)
     prefix = session.partition("@")[0] if session is not None and "@" in session else None
     return _Identity(
         type=kind,
@@ -899,36 +694,11 @@ def _identity(ui: UserIdentity) -> _Identity:
     )
 
 
-def _session_name(kind: str | None, arn: str | None) -> str | None:
-    """The role session name of an assumed-role ARN (Elastic adds it to related.user)."""
-    if kind not in ("AssumedRole", "FederatedUser") or arn is None:
-        return None
-    found = _SESSION_ARN.search(arn)
-    return (found["session"] or None) if found else None
-
-
 # -- small helpers ------------------------------------------------------------------------------
 
 
-@cache
-def _dropped_array() -> pa.Array:
-    """Elastic's pipeline drops these values (and then empty objects and lists) before mapping.
-    (Made on first use: a module that makes Arrow arrays on import makes pyarrow look for
-    pandas there, see `trailhound.arrow_setup`.)"""
-    return pa.array(sorted(DROPPED_TEXT), type=pa.string())
-
-
 def _text_member(records: Sequence[Record], member: str) -> pa.Array:
-    return _text_column(list(map(attrgetter(member), records)))
-
-
-def _text_column(values: list[str | None]) -> pa.Array:
-    """A string column with the values Elastic's cleaning drops turned into nulls."""
-    array = pa.array(values, type=pa.string())
-    dropped = pc.is_in(array, value_set=_dropped_array())
-    if not pc.any(dropped).as_py():
-        return array
-    return pc.if_else(dropped, pa.scalar(None, pa.string()), array)
+    return text_column(list(map(attrgetter(member), records)))
 
 
 def _boolean_column(values: list[bool | str | None]) -> pa.Array:
@@ -944,7 +714,7 @@ def _boolean_column(values: list[bool | str | None]) -> pa.Array:
 
 def _java_text_column(values: list[bool | str | None]) -> pa.Array:
     """String.valueOf of booleans (managementEvent is a keyword in Elastic)."""
-    return _text_column([v if v is None or type(v) is str else java_scalar(v) for v in values])
+    return text_column([v if v is None or type(v) is str else java_scalar(v) for v in values])
 
 
 def _kept(value: object) -> str | None:
@@ -970,7 +740,7 @@ def _event_times(texts: list[str]) -> pa.Array:
 # -- back to documents --------------------------------------------------------------------------
 
 _RESOURCES: Final = ("aws", "cloudtrail", "resources")
-_RESOURCE_KEYS: Final = tuple(zip(("arn", "type", "account_id"), _RESOURCE_COLUMNS, strict=True))
+_RESOURCE_KEYS: Final = tuple(zip(("arn", "type", "account_id"), RESOURCE_COLUMNS, strict=True))
 
 
 def to_documents(batch: pa.RecordBatch) -> Iterator[dict[str, Any]]:
@@ -982,7 +752,7 @@ def to_documents(batch: pa.RecordBatch) -> Iterator[dict[str, Any]]:
     documents: list[dict[str, Any]] = [{} for _ in range(n)]
     nodes: dict[tuple[str, ...], list[dict[str, Any] | None]] = {(): list(documents)}
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
-        if name in BY_NAME and name not in _RESOURCE_COLUMNS and column.null_count < n:
+        if name in BY_NAME and name not in RESOURCE_COLUMNS and column.null_count < n:
             _fill(nodes, tuple(name.split(".")), BY_NAME[name].kind, column.to_pylist())
     names = batch.schema.names
     resources = [

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from trailhound.cloudtrail.builder import Columns, Rows
 
 COLUMN: Final = "aws.dynamodb.operations"
-_SOURCE: Final = "dynamodb.amazonaws.com"
+SOURCE: Final = "dynamodb.amazonaws.com"
 _SINGLE: Final = {
     "PutItem": "put",
     "UpdateItem": "update",
@@ -68,7 +68,7 @@ def fill(cols: Columns, rows: Rows) -> None:
     if not cols.wants(COLUMN):
         return
     found: list[list[str] | None] = [None] * rows.n
-    dynamodb = pc.fill_null(pc.equal(rows.source, _SOURCE), False)
+    dynamodb = pc.fill_null(pc.equal(rows.source, SOURCE), False)
     if pc.any(dynamodb).as_py():
         actions = rows.action.to_pylist()
         for i in pc.indices_nonzero(dynamodb).to_pylist():
@@ -87,6 +87,18 @@ def operations(action: str, request: object) -> list[str]:
     """The per-item operations of one call (`[]` when the call touches no item)."""
     reader = _READERS.get(action)
     return reader(request, action) if reader is not None else []
+
+
+def without_request(action: str | None) -> list[str] | None:
+    """The operations of a DynamoDB call that touches one item whatever its request says (None
+    for the calls whose operations are read from their request, and for the others)."""
+    single = _SINGLE.get(action) if action is not None else None
+    return [single] if single is not None else None
+
+
+def reads_request(action: str | None) -> bool:
+    """Whether a DynamoDB call's operations are read from its request."""
+    return action is not None and action in _READERS and action not in _SINGLE
 
 
 def _single(request: object, action: str) -> list[str]:

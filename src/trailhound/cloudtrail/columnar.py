@@ -1,0 +1,691 @@
+"""ECS columns straight from member columns (what a skimmer reads, `cloudtrail.skim`), no records.
+
+`normalized_columns` takes one string column per member path (`paths_for(fields)`) and makes,
+for the rows it can, exactly the columns `ecs.normalize` makes from the decoded records: the
+same Elastic cleaning, the same derivations per distinct value (`derived.py`), the same batch
+(`columnset.py`). Everything is an Arrow kernel or a derivation per distinct value. What paths
+cannot give (`resources`, whether a request names a table by other keys, whether there is a
+response) is read from the records' JSON texts, when the caller passes them, in one msgspec
+pass over the batch (`record_members.py`).
+
+A row whose wanted fields need more goes to `left`, for the caller to normalize the old way:
+an `eventTime` not in CloudTrail's own `YYYY-MM-DDTHH:MM:SSZ` form, a ConsoleLogin's outcome
+(read from its response), a UserAuthentication's user (read from its additional data), a
+DynamoDB call whose operations are read from its request (transactions, PartiQL, BatchGetItem;
+a BatchWriteItem's are read here from the records), a table named by other request keys or a
+response, a response's own fields where there is one, and Lambda and AWS Backup events when
+their tables are wanted. `takes` says which actions to
+send the old way without asking.
+
+Rows are not rejected here: `normalize` rejects a record for its `eventTime` (such rows are
+left) or for a malformed `userIdentity`, which a skimmer holding every identity path of `PATHS`
+to "a string or null" has already refused (it returns no columns for such a file).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any, Final
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trailhound.cloudtrail import dynamodb, operations
+from trailhound.cloudtrail.columnset import ColumnSet, Distinct, cleaned
+from trailhound.cloudtrail.derived import (
+    ADDRESS_COLUMNS,
+    CONSTANTS,
+    TEXT_MEMBERS,
+    USER_AGENT_COLUMNS,
+    address_values,
+    categories,
+    is_email,
+    service_name,
+    session_name,
+    user_agent_values,
+)
+from trailhound.cloudtrail.geo import Enricher
+from trailhound.cloudtrail.record import parse_iso8601
+from trailhound.cloudtrail.record_members import (
+    STATEMENT_KEYS,
+    BatchWrites,
+    Members,
+    read_batch_writes,
+    read_members,
+)
+from trailhound.cloudtrail.resources import (
+    RESOURCE_COLUMNS,
+    resource_list,
+    resources_of,
+    table_sources,
+    tables_in_resources,
+)
+from trailhound.cloudtrail.schema import BY_NAME, arrow_schema
+from trailhound.collector import paused
+
+_IDENTITY: Final = "userIdentity."
+_ISSUER: Final = "userIdentity.sessionContext.sessionIssuer."
+_ATTRIBUTES: Final = "userIdentity.sessionContext.attributes."
+_ON_BEHALF_OF: Final = "userIdentity.onBehalfOf."
+# Every member `record.UserIdentity` types: a skimmer that held them all to "a string or null"
+# (and their parents to "an object or null") vouches that `decode_identity` takes the identity.
+_IDENTITY_PATHS: Final = (
+    *(_IDENTITY + name for name in ("type", "principalId", "arn", "accountId", "accessKeyId")),
+    *(_IDENTITY + name for name in ("userName", "invokedBy")),
+    *(_ISSUER + name for name in ("type", "principalId", "arn", "accountId", "userName")),
+    _ATTRIBUTES + "mfaAuthenticated",
+    _ATTRIBUTES + "creationDate",
+    _ON_BEHALF_OF + "userId",
+    _ON_BEHALF_OF + "identityStoreArn",
+)
+_TABLE_NAME: Final = "requestParameters.tableName"
+_CONTEXT_TABLE: Final = "requestParameters.encryptionContext." + dynamodb.KMS_CONTEXT_KEY
+_STATEMENT: Final = "requestParameters.statement"
+_ALWAYS: Final = ("eventTime", "eventName", "eventSource", *_IDENTITY_PATHS)
+
+# ECS field -> the member paths it is made from (besides _ALWAYS)
+_FROM: Final[dict[str, tuple[str, ...]]] = {
+    **{name: () for name, _ in CONSTANTS},
+    "event.ingested": (),
+    "@timestamp": (),
+    "event.action": (),
+    "event.provider": (),
+    "event.category": (),
+    "event.type": (),
+    "cloud.service.name": (),
+    "event.id": ("eventID",),
+    "cloud.region": ("awsRegion",),
+    "event.outcome": ("errorCode", "errorMessage"),
+    **{name: (member,) for name, member in TEXT_MEMBERS},
+    **dict.fromkeys(
+        (
+            "aws.cloudtrail.user_identity.type",
+            "aws.cloudtrail.user_identity.arn",
+            "aws.cloudtrail.user_identity.access_key_id",
+            "aws.cloudtrail.user_identity.invoked_by",
+            "user.id",
+            "service.name",
+            "aws.cloudtrail.user_identity.session_context.mfa_authenticated",
+            "aws.cloudtrail.user_identity.session_context.creation_date",
+            "aws.cloudtrail.user_identity.session_context.session_issuer.type",
+            "aws.cloudtrail.user_identity.session_context.session_issuer.arn",
+            "aws.cloudtrail.user_identity.session_context.session_issuer.principal_id",
+            "aws.cloudtrail.user_identity.session_context.session_issuer.account_id",
+            "user.name",
+            "user.email",
+        ),
+        (),
+    ),
+    "aws.cloudtrail.recipient_account_id": ("recipientAccountId",),
+    "cloud.account.id": ("recipientAccountId",),
+    "source.address": ("sourceIPAddress",),
+    **dict.fromkeys(ADDRESS_COLUMNS, ("sourceIPAddress",)),
+    **dict.fromkeys(USER_AGENT_COLUMNS, ("userAgent",)),
+    operations.COLUMN: (_STATEMENT,),
+    "aws.dynamodb.table_name": (_TABLE_NAME, _CONTEXT_TABLE, _STATEMENT),
+    # read from the records' JSON (`record_members`), not from paths
+    **dict.fromkeys(RESOURCE_COLUMNS, ()),
+    "aws.cloudtrail.response_elements": (),
+    "aws.cloudtrail.flattened.response_elements": (),
+}
+
+PATHS: Final = tuple(dict.fromkeys((*_ALWAYS, *(p for paths in _FROM.values() for p in paths))))
+
+
+def supported(fields: Collection[str]) -> bool:
+    """Whether `normalized_columns` can make these fields (for some rows at least)."""
+    return all(name in _FROM for name in fields)
+
+
+def takes(fields: Collection[str], source: str | None, action: str | None) -> bool:
+    """Whether `normalized_columns` can do the calls of one action with these fields, given
+    the records' texts: a caller sends the others the old way without asking (their rows
+    would all be left)."""
+    if not supported(fields):
+        return False
+    wanted = set(fields)
+    return not any(
+        wanted.intersection(names) and always_left(source, action)
+        for names, always_left in _ALWAYS_LEFT
+    )
+
+
+def _reads_request(source: str | None, action: str | None) -> bool:
+    read_here = action in (_BATCH_WRITE, _STATEMENT_CALL)  # from the records and paths
+    return source == operations.SOURCE and operations.reads_request(action) and not read_here
+
+
+def _tables_elsewhere(source: str | None, action: str | None) -> bool:
+    return source in dynamodb.TABLE_SOURCES and source not in _READ_SOURCES
+
+
+_READ_SOURCES: Final = dynamodb.DYNAMODB_SOURCES | {dynamodb.KMS_SOURCE}
+
+
+# (fields, whether an action's rows always go the old way when one of them is wanted)
+_ActionTest = Callable[[str | None, str | None], bool]
+_ALWAYS_LEFT: Final[tuple[tuple[tuple[str, ...], _ActionTest], ...]] = (
+    (("event.outcome",), lambda source, action: action == "ConsoleLogin"),
+    (("user.name", "user.email"), lambda source, action: action == "UserAuthentication"),
+    ((operations.COLUMN,), _reads_request),
+    (("aws.dynamodb.table_name",), _tables_elsewhere),
+)
+
+
+def paths_for(fields: Collection[str]) -> tuple[str, ...]:
+    """The member paths `normalized_columns` reads to make these fields (a subset of PATHS)."""
+    wanted = {p for name in fields for p in _FROM.get(name, ())}
+    return tuple(p for p in PATHS if p in _ALWAYS or p in wanted)
+
+
+@dataclass(frozen=True, slots=True)
+class Columnar:
+    """`batch` holds the rows `done` (input row numbers, in order) with `arrow_schema()`; the
+    rows `left` are for the caller to normalize from their records."""
+
+    batch: pa.RecordBatch
+    done: list[int]
+    left: list[int]
+
+
+def normalized_columns(
+    columns: Mapping[str, pa.Array],
+    fields: Collection[str],
+    ingested: datetime,
+    enricher: Enricher,
+    *,
+    records: pa.Array | None = None,
+) -> Columnar:
+    """The ECS columns of the rows that need nothing but `columns` (one string array per path of
+    `paths_for(fields)`, null where the member is absent or null); the other rows are `left`.
+
+    `records`, when given, holds each row's record JSON (`record_texts` makes it from a skimmed
+    file): it lets the DynamoDB calls' table names be read here instead of leaving their rows."""
+    wanted = frozenset(fields)
+    missing = [p for p in paths_for(wanted) if p not in columns]
+    if missing:
+        raise ValueError(f"columns lack the paths {', '.join(missing)}")
+    n = len(columns["eventName"])
+    if not supported(wanted):
+        return Columnar(_empty(), [], list(range(n)))
+    with paused():
+        inputs = _Inputs(columns, n, ingested, enricher, records)
+        cols = ColumnSet(n, wanted)
+        for names, fill in _FILLERS:
+            if cols.wants(*names):
+                fill(cols, inputs)
+        return inputs.result(cols)
+
+
+def _empty() -> pa.RecordBatch:
+    return pa.RecordBatch.from_pylist([], schema=arrow_schema())
+
+
+def record_texts(text: bytes, starts: pa.Array, ends: pa.Array) -> pa.Array:
+    """Each record's JSON as a string array over `text` itself, without a copy: record i runs
+    from its "{" to the next record's, so it may end in the blank space and comma between them
+    (which `normalized_columns` accepts in `records`)."""
+    if len(starts) == 0:
+        return pa.array([], type=pa.large_string())
+    offsets = pa.concat_arrays([starts.cast(pa.int64()), ends.cast(pa.int64())[-1:]])
+    return pa.LargeStringArray.from_buffers(len(starts), offsets.buffers()[1], pa.py_buffer(text))
+
+
+# -- the inputs ---------------------------------------------------------------------------------
+
+
+_Writes = tuple[pa.Array, BatchWrites]
+_Statements = tuple[pa.Array, Members]
+
+
+class _Inputs:
+    """The member columns, cleaned on first use, and the rows found to need the old way."""
+
+    def __init__(
+        self,
+        columns: Mapping[str, pa.Array],
+        n: int,
+        ingested: datetime,
+        enricher: Enricher,
+        records: pa.Array | None,
+    ) -> None:
+        self.columns = columns
+        self.n = n
+        self.ingested = ingested
+        self.enricher = enricher
+        self.records = records
+        self._cleaned: dict[str, pa.Array] = {}
+        self._members: Members | bool | None = False  # False: not read yet
+        self._writes: _Writes | bool | None = False
+        self._statements: _Statements | bool | None = False
+        self.times, shaped = _event_times(columns["eventTime"])
+        self._unsure: list[pa.Array] = [pc.invert(shaped)]
+
+    def text(self, path: str) -> pa.Array:
+        """The member's column as Elastic cleans it."""
+        found = self._cleaned.get(path)
+        if found is None:
+            found = self._cleaned[path] = cleaned(_strings(self.columns[path]))
+        return found
+
+    def raw(self, path: str) -> pa.Array:
+        return _strings(self.columns[path])
+
+    def members(self) -> Members | None:
+        """The members read from the records' JSON; None without records or when unreadable."""
+        if self._members is False:
+            self._members = read_members(self.records) if self.records is not None else None
+        return self._members if isinstance(self._members, Members) else None
+
+    def batch_writes(self) -> _Writes | None:
+        """The BatchWriteItem calls (a mask) and what their records say; None when there are
+        none, no records, or their requests are not all of the plain shape."""
+        if self._writes is False:
+            self._writes = self._read_batch_writes()
+        return self._writes if isinstance(self._writes, tuple) else None
+
+    def _read_batch_writes(self) -> _Writes | None:
+        calls = pc.fill_null(pc.equal(self.text("eventSource"), operations.SOURCE), False)
+        rows = pc.and_(calls, self.action_is(_BATCH_WRITE))
+        if self.records is None or not pc.any(rows).as_py():
+            return None
+        read = read_batch_writes(self.records.filter(rows))
+        return (rows, read) if read is not None else None
+
+    def statements(self) -> _Statements | None:
+        """The ExecuteStatement calls (a mask) and their records' members, read as for a
+        request that names tables by its statement alone."""
+        if self._statements is False:
+            self._statements = self._read_statements()
+        return self._statements if isinstance(self._statements, tuple) else None
+
+    def _read_statements(self) -> _Statements | None:
+        calls = pc.fill_null(pc.equal(self.text("eventSource"), operations.SOURCE), False)
+        rows = pc.and_(calls, self.action_is(_STATEMENT_CALL))
+        if self.records is None or not pc.any(rows).as_py():
+            return None
+        read = read_members(self.records.filter(rows), STATEMENT_KEYS)
+        return (rows, read) if read is not None else None
+
+    def leave(self, rows: pa.Array) -> None:
+        """Send these rows (a boolean mask) the old way."""
+        self._unsure.append(pc.fill_null(rows, False))
+
+    def action_is(self, action: str) -> pa.Array:
+        return pc.fill_null(pc.equal(self.text("eventName"), action), False)
+
+    def result(self, cols: ColumnSet) -> Columnar:
+        unsure = self._unsure[0]
+        for mask in self._unsure[1:]:
+            unsure = pc.or_(unsure, mask)
+        done = pc.invert(unsure)
+        batch = cols.batch()
+        if not pc.all(done).as_py():
+            batch = batch.filter(done)
+        return Columnar(
+            batch,
+            pc.indices_nonzero(done).to_pylist(),
+            pc.indices_nonzero(unsure).to_pylist(),
+        )
+
+
+def _strings(array: pa.Array) -> pa.Array:
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return array if array.type == pa.string() else array.cast(pa.string())
+
+
+_TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
+_NULL_TEXT: Final = pa.scalar(None, pa.string())
+_TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
+# CloudTrail's own form, each part in its range, year 0001 on (a datetime's range)
+_CANONICAL_TIME: Final = (
+    r"^(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])-(?:0[1-9]|1[0-2])"
+    r"-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$"
+)
+
+
+def _event_times(texts: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """The times, and which rows are in the form both Arrow's cast and `parse_event_time` read
+    alike; the others (nulls among the times) are left for the exact parser."""
+    texts = _strings(texts)
+    shaped = pc.fill_null(pc.match_substring_regex(texts, _CANONICAL_TIME), False)
+    kept = texts if pc.all(shaped).as_py() else pc.if_else(shaped, texts, _NULL_TEXT)
+    try:
+        return kept.cast(_TIMESTAMP), shaped
+    except pa.ArrowInvalid:  # a day its month lacks (30 February): find which, the slow way
+        seconds = pc.strptime(kept, format=_TIME_FORMAT, unit="s", error_is_null=True)
+        # strptime carries such a day over into the next month: printed back, it differs
+        real = pc.fill_null(pc.equal(pc.strftime(seconds, format=_TIME_FORMAT), texts), False)
+        return seconds.cast(_TIMESTAMP), pc.and_(shaped, real)
+
+
+# -- the fields ---------------------------------------------------------------------------------
+
+
+def _event_fields(cols: ColumnSet, inputs: _Inputs) -> None:
+    cols.put("@timestamp", inputs.times)
+    cols.constant("event.ingested", inputs.ingested)
+    for name, path in (
+        ("event.id", "eventID"),
+        ("event.action", "eventName"),
+        ("event.provider", "eventSource"),
+        ("cloud.region", "awsRegion"),
+    ):
+        if cols.wants(name):
+            cols.put(name, inputs.text(path))
+    for name, value in CONSTANTS:
+        cols.constant(name, value)
+    if cols.wants("event.category", "event.type"):
+        names = ("event.category", "event.type")
+        cols.spread(names, Distinct.of(inputs.text("eventName"), categories))
+    if cols.wants("cloud.service.name"):
+        cols.spread(("cloud.service.name",), Distinct.of(inputs.text("eventSource"), service_name))
+
+
+def _outcome(cols: ColumnSet, inputs: _Inputs) -> None:
+    failed = pc.or_(pc.is_valid(inputs.text("errorCode")), pc.is_valid(inputs.text("errorMessage")))
+    cols.put("event.outcome", pc.if_else(failed, "failure", "success"))
+    inputs.leave(inputs.action_is("ConsoleLogin"))  # its outcome is in its response
+
+
+def _text_members(cols: ColumnSet, inputs: _Inputs) -> None:
+    for name, member in TEXT_MEMBERS:
+        if cols.wants(name):
+            cols.put(name, inputs.text(member))
+
+
+_IDENTITY_TEXTS: Final = (
+    ("aws.cloudtrail.user_identity.type", _IDENTITY + "type"),
+    ("aws.cloudtrail.user_identity.arn", _IDENTITY + "arn"),
+    ("aws.cloudtrail.user_identity.access_key_id", _IDENTITY + "accessKeyId"),
+    ("aws.cloudtrail.user_identity.invoked_by", _IDENTITY + "invokedBy"),
+    ("aws.cloudtrail.user_identity.session_context.mfa_authenticated",
+     _ATTRIBUTES + "mfaAuthenticated"),
+    ("aws.cloudtrail.user_identity.session_context.session_issuer.type", _ISSUER + "type"),
+    ("aws.cloudtrail.user_identity.session_context.session_issuer.arn", _ISSUER + "arn"),
+    ("aws.cloudtrail.user_identity.session_context.session_issuer.principal_id",
+     _ISSUER + "principalId"),
+    ("aws.cloudtrail.user_identity.session_context.session_issuer.account_id",
+     _ISSUER + "accountId"),
+    ("aws.cloudtrail.recipient_account_id", "recipientAccountId"),
+)  # fmt: skip
+_CREATION_DATE: Final = "aws.cloudtrail.user_identity.session_context.creation_date"
+
+
+def _identity_fields(cols: ColumnSet, inputs: _Inputs) -> None:
+    for name, path in _IDENTITY_TEXTS:
+        if cols.wants(name):
+            cols.put(name, inputs.text(path))
+    kind = inputs.text(_IDENTITY + "type")
+    if cols.wants("user.id"):
+        center = pc.fill_null(pc.equal(kind, "IdentityCenterUser"), False)
+        on_behalf = pc.if_else(center, inputs.text(_ON_BEHALF_OF + "userId"), _NULL_TEXT)
+        cols.put("user.id", pc.coalesce(inputs.text(_IDENTITY + "principalId"), on_behalf))
+    if cols.wants("service.name"):
+        service = pc.fill_null(pc.equal(kind, "AWSService"), False)
+        invoked_by = inputs.text(_IDENTITY + "invokedBy")
+        cols.put("service.name", pc.if_else(service, invoked_by, _NULL_TEXT))
+    if cols.wants(_CREATION_DATE):
+        texts = inputs.text(_ATTRIBUTES + "creationDate")
+        cols.spread((_CREATION_DATE,), Distinct.of(texts, _creation_date))
+    if cols.wants("cloud.account.id"):
+        accounts = inputs.text(_IDENTITY + "accountId")
+        cols.put("cloud.account.id", pc.coalesce(accounts, inputs.text("recipientAccountId")))
+
+
+def _creation_date(text: str | None) -> tuple[datetime | None]:
+    return (parse_iso8601(text),)
+
+
+def _user_fields(cols: ColumnSet, inputs: _Inputs) -> None:
+    """user.name and user.email as `ecs._user_fields` makes them from the identity alone."""
+    names = pc.coalesce(inputs.text(_IDENTITY + "userName"), inputs.text(_ISSUER + "userName"))
+    cols.put("user.name", names)
+    if cols.wants("user.email"):
+        kind = inputs.text(_IDENTITY + "type")
+        assumed = pc.fill_null(pc.is_in(kind, value_set=_SESSION_KINDS), False)
+        arns = pc.if_else(assumed, inputs.text(_IDENTITY + "arn"), _NULL_TEXT)
+        by_session = Distinct.of(arns, _session_email).column(_first, pa.string())
+        by_name = Distinct.of(names, _name_email).column(_first, pa.string())
+        cols.put("user.email", pc.coalesce(by_session, by_name))
+    # Elastic takes a sign-in's user from its additional data when the identity names none
+    inputs.leave(inputs.action_is("UserAuthentication"))
+
+
+_SESSION_KINDS: Final = pa.array(["AssumedRole", "FederatedUser"])
+
+
+def _session_email(arn: str | None) -> tuple[str | None]:
+    session = session_name("AssumedRole", arn)
+    return (session if is_email(session) else None,)
+
+
+def _name_email(name: str | None) -> tuple[str | None]:
+    return (name if is_email(name) else None,)
+
+
+def _first(values: tuple[Any, ...]) -> Any:
+    return values[0]
+
+
+def _source_fields(cols: ColumnSet, inputs: _Inputs) -> None:
+    addresses = inputs.text("sourceIPAddress")
+    cols.put("source.address", addresses)
+    if cols.wants(*ADDRESS_COLUMNS):
+        derive = partial(address_values, inputs.enricher)
+        cols.spread(ADDRESS_COLUMNS, Distinct.of(addresses, derive))
+
+
+def _user_agent_fields(cols: ColumnSet, inputs: _Inputs) -> None:
+    derive = partial(user_agent_values, inputs.enricher)
+    cols.spread(USER_AGENT_COLUMNS, Distinct.of(inputs.text("userAgent"), derive))
+
+
+def _operations(cols: ColumnSet, inputs: _Inputs) -> None:
+    """One operation per single-item DynamoDB call, a BatchWriteItem's from its items (read
+    from the records); the other calls read from their request are left."""
+    calls = pc.fill_null(pc.equal(inputs.text("eventSource"), operations.SOURCE), False)
+    actions = Distinct.of(inputs.text("eventName"), _operation_of)
+    found = actions.column(_first, BY_NAME[operations.COLUMN].arrow_type)
+    found = pc.if_else(calls, found, pa.scalar(None, found.type))
+    unsure = pc.and_(calls, actions.column(_second, pa.bool_()))
+    writes = inputs.batch_writes()
+    if writes is not None:
+        rows, read = writes
+        found = _overlay(found, rows, pa.array(read.operations, found.type))
+        unsure = pc.and_(unsure, pc.invert(rows))
+    statements = inputs.statements()
+    if statements is not None:
+        rows, members = statements
+        verbs = Distinct.of(inputs.raw(_STATEMENT).filter(rows), _statement_operations)
+        found = _overlay(found, rows, verbs.column(_first, found.type))
+        unsure = pc.and_(unsure, pc.invert(rows))
+        inputs.leave(pc.replace_with_mask(pa.nulls(inputs.n, pa.bool_()), rows,
+                                          members.elsewhere))  # fmt: skip
+    cols.put(operations.COLUMN, found)
+    inputs.leave(unsure)
+
+
+def _statement_operations(statement: str | None) -> tuple[list[str] | None]:
+    verb = operations.statement_operation(statement) if statement is not None else None
+    return ([verb] if verb else None,)
+
+
+def _overlay(base: pa.Array, rows: pa.Array, values: pa.Array) -> pa.Array:
+    """`base` with the rows of a mask replaced by `values` in order, for any type."""
+    n = len(base)
+    positions = np.arange(n, dtype=np.int64)
+    positions[np.asarray(rows.to_numpy(zero_copy_only=False), dtype=bool)] = np.arange(
+        n, n + len(values), dtype=np.int64
+    )
+    return pa.concat_arrays([base, values]).take(pa.array(positions))
+
+
+def _operation_of(action: str | None) -> tuple[list[str] | None, bool]:
+    return operations.without_request(action), operations.reads_request(action)
+
+
+def _second(values: tuple[Any, ...]) -> Any:
+    return values[1]
+
+
+# -- members read from the records --------------------------------------------------------------
+
+_TABLE_COLUMN: Final = "aws.dynamodb.table_name"
+_BATCH_WRITE: Final = "BatchWriteItem"
+_STATEMENT_CALL: Final = "ExecuteStatement"
+_RESPONSE_COLUMNS: Final = (
+    "aws.cloudtrail.response_elements",
+    "aws.cloudtrail.flattened.response_elements",
+)
+_DYNAMODB_SOURCES: Final = tuple(sorted(dynamodb.DYNAMODB_SOURCES))
+_KEYWORDS: Final = pa.list_(pa.string())
+
+
+def _resource_fields(cols: ColumnSet, inputs: _Inputs) -> None:
+    members = inputs.members()
+    if members is None:
+        inputs.leave(pa.repeat(True, inputs.n))
+        return
+    resources = Distinct.of_bytes(members.resources, resources_of)
+    for position, name in enumerate(RESOURCE_COLUMNS):
+        if cols.wants(name):
+            cols.put(name, resources.column(partial(resource_list, position), _KEYWORDS))
+
+
+def _response_fields(cols: ColumnSet, inputs: _Inputs) -> None:
+    """Null for the rows without a response (their columns stay null); the others are left."""
+    members = inputs.members()
+    inputs.leave(pc.invert(members.no_response) if members else pa.repeat(True, inputs.n))
+
+
+def _table_names(cols: ColumnSet, inputs: _Inputs) -> None:
+    """The tables of DynamoDB's own calls and of the KMS calls made for a table, from
+    `tableName`, the encryption context, a BatchWriteItem's items and `resources`, as
+    `ecs._tables` reads them; Lambda and AWS Backup events name tables in ARNs only: their
+    rows are left."""
+    sources = inputs.text("eventSource")
+    named = pc.fill_null(pc.is_in(sources, value_set=table_sources()), False)
+    if not pc.any(named).as_py():
+        return
+    calls = pc.fill_null(pc.is_in(sources, value_set=pa.array(_DYNAMODB_SOURCES)), False)
+    keys = pc.fill_null(pc.equal(sources, dynamodb.KMS_SOURCE), False)
+    inputs.leave(pc.and_(named, pc.invert(pc.or_(calls, keys))))
+    writes = inputs.batch_writes()
+    written = writes[0] if writes is not None else pa.repeat(False, inputs.n)
+    statements = inputs.statements()
+    if statements is not None:
+        written = pc.or_(written, statements[0])
+    found: dict[int, tuple[tuple[str, ...], bytes]] = {}
+    plain = pc.and_(pc.or_(calls, keys), pc.invert(written))
+    if pc.any(plain).as_py() and not _plain_tables(inputs, plain, keys, found):
+        inputs.leave(plain)
+    if writes is not None:
+        rows, read = writes
+        at = pc.indices_nonzero(rows).to_pylist()
+        found.update(zip(at, zip(read.tables, read.resources, strict=True), strict=True))
+    if statements is not None:
+        _statement_tables(inputs, *statements, found)
+    order = sorted(found)
+    tables = Distinct.of_bytes([found[i] for i in order], _tables_of)
+    mask = np.zeros(inputs.n, dtype=bool)
+    mask[order] = True
+    codes = pc.replace_with_mask(pa.nulls(inputs.n, pa.int32()), pa.array(mask), tables.indices)
+    kinds = BY_NAME[_TABLE_COLUMN].arrow_type
+    cols.put(_TABLE_COLUMN, pa.array(tables.values, type=kinds).take(codes))
+
+
+def _plain_tables(
+    inputs: _Inputs, plain: pa.Array, keys: pa.Array, found: dict[int, _TableKey]
+) -> bool:
+    """The request tables and resources of the rows that name a table by `tableName` or the
+    encryption context, into `found` by row; the other rows are left. False: no records."""
+    members = inputs.members()
+    if members is None:
+        return False
+    by_name, by_context = inputs.raw(_TABLE_NAME), inputs.raw(_CONTEXT_TABLE)
+    in_context = pc.is_valid(by_context)
+    both = pc.and_(pc.is_valid(by_name), in_context)  # their order is the request's
+    inputs.leave(pc.and_(plain, pc.or_(both, members.elsewhere)))
+    if pc.any(keys).as_py():
+        inputs.leave(pc.and_(keys, _context_unsure(inputs, keys, in_context)))
+    read = pc.and_(plain, pc.or_(pc.invert(keys), in_context))
+    rows = pc.indices_nonzero(read).to_pylist()
+    names = pc.coalesce(by_name, by_context).take(pa.array(rows, pa.int64())).to_pylist()
+    resources = members.resources
+    for i, name in zip(rows, names, strict=True):
+        found[i] = ((name,) if name else (), resources[i])
+    return True
+
+
+_TableKey = tuple[tuple[str, ...], bytes]
+
+
+def _statement_tables(
+    inputs: _Inputs, rows: pa.Array, members: Members, found: dict[int, _TableKey]
+) -> None:
+    """A PartiQL call's tables are its statement's, then its resources'."""
+    inputs.leave(pc.replace_with_mask(pa.nulls(inputs.n, pa.bool_()), rows, members.elsewhere))
+    texts = inputs.raw(_STATEMENT).filter(rows).to_pylist()
+    named = {text: tuple(dynamodb.tables_in_statement(text)) for text in set(texts)}
+    at = pc.indices_nonzero(rows).to_pylist()
+    for i, text, resources in zip(at, texts, members.resources, strict=True):
+        found[i] = (named[text], resources)
+
+
+def _context_unsure(inputs: _Inputs, keys: pa.Array, in_context: pa.Array) -> pa.Array:
+    """`normalize` reads a KMS call's tables only when its request's JSON holds the context
+    key's text: sure here when the context names a table and no key is written with escapes,
+    or when the record nowhere holds that text."""
+    assert inputs.records is not None
+    texts = inputs.records.filter(keys)
+    # RE2 finds a literal several times faster than Arrow's own substring search
+    escaped = pc.match_substring_regex(texts, r"\\u")
+    holds_key = pc.match_substring_regex(texts, re.escape(dynamodb.KMS_CONTEXT_KEY))
+    unsure = pc.if_else(in_context.filter(keys), escaped, holds_key)
+    return pc.replace_with_mask(pa.nulls(inputs.n, pa.bool_()), keys, unsure)
+
+
+def _tables_of(key: _TableKey) -> list[str] | None:
+    """`dynamodb.table_names`'s order: the request's tables, then the resources'."""
+    named, resources = key
+    found = dict.fromkeys(named)
+    found.update(dict.fromkeys(tables_in_resources(resources_of(resources))))
+    return list(found) or None
+
+
+# -- which fields, which filler -----------------------------------------------------------------
+
+_FILLERS: Final[tuple[tuple[tuple[str, ...], Callable[[ColumnSet, _Inputs], None]], ...]] = (
+    (("@timestamp", "event.ingested", "event.id", "event.action", "event.provider",
+      "cloud.region", "event.category", "event.type", "cloud.service.name",
+      *(name for name, _ in CONSTANTS)), _event_fields),
+    (("event.outcome",), _outcome),
+    (tuple(name for name, _ in TEXT_MEMBERS), _text_members),
+    ((*(name for name, _ in _IDENTITY_TEXTS), "user.id", "service.name", _CREATION_DATE,
+      "cloud.account.id"), _identity_fields),
+    (("user.name", "user.email"), _user_fields),
+    (("source.address", *ADDRESS_COLUMNS), _source_fields),
+    (USER_AGENT_COLUMNS, _user_agent_fields),
+    ((operations.COLUMN,), _operations),
+    (RESOURCE_COLUMNS, _resource_fields),
+    (_RESPONSE_COLUMNS, _response_fields),
+    ((_TABLE_COLUMN,), _table_names),
+)  # fmt: skip
+
+
+__all__ = [
+    "PATHS",
+    "Columnar",
+    "normalized_columns",
+    "paths_for",
+    "record_texts",
+    "supported",
+    "takes",
+]

@@ -1,0 +1,132 @@
+"""The pieces a normalizer builds its Arrow batch with: a column held as distinct values plus one
+index per row (`Distinct`), the wanted columns collected by ECS name (`ColumnSet`), and text
+columns with the values Elastic's cleaning drops turned into nulls (`text_column`).
+
+Shared by the record-at-a-time mapping (`ecs.py`) and the columnar one (`columnar.py`), which
+must give the same columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+from functools import cache
+from operator import itemgetter
+from typing import Any, Generic, TypeVar
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trailhound.cloudtrail.payloads import DROPPED_TEXT
+from trailhound.cloudtrail.schema import BY_NAME, COLUMNS, arrow_schema
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+W = TypeVar("W")
+
+
+class Distinct(Generic[V]):
+    """A column held as the distinct values of some key plus one index per row."""
+
+    def __init__(self, values: list[V], indices: pa.Array) -> None:
+        self.values = values
+        self.indices = indices
+
+    @classmethod
+    def of(cls, keys: pa.Array, derive: Callable[[Any], V]) -> Distinct[V]:
+        """Derive once per distinct key; null keys are derived from None."""
+        encoded = keys.dictionary_encode()
+        distinct: list[Any] = encoded.dictionary.to_pylist()
+        indices = encoded.indices
+        if indices.null_count:
+            indices = pc.fill_null(indices, len(distinct))
+            distinct.append(None)
+        return cls([derive(key) for key in distinct], indices)
+
+    @classmethod
+    def of_bytes(cls, keys: list[K], derive: Callable[[K], V]) -> Distinct[V]:
+        """Like `of`, for raw JSON keys (or tuples holding some): Python's dict beats Arrow on
+        long binary values."""
+        index: dict[K, int] = {}
+        codes = [index.setdefault(key, len(index)) for key in keys]
+        return cls([derive(key) for key in index], pa.array(codes, type=pa.int32()))
+
+    def filter(self, mask: pa.Array) -> Distinct[V]:
+        return Distinct(self.values, self.indices.filter(mask))
+
+    def map(self, change: Callable[[V], W]) -> Distinct[W]:
+        return Distinct([change(value) for value in self.values], self.indices)
+
+    def rows_where(self, test: Callable[[V], bool]) -> list[tuple[int, V]]:
+        hits = [j for j, value in enumerate(self.values) if test(value)]
+        if not hits:
+            return []
+        rows = pc.indices_nonzero(pc.is_in(self.indices, value_set=pa.array(hits, pa.int32())))
+        codes = self.indices.to_pylist()
+        return [(i, self.values[codes[i]]) for i in rows.to_pylist()]
+
+    def column(self, get: Callable[[V], Any], arrow_type: pa.DataType) -> pa.Array:
+        return pa.array([get(value) for value in self.values], type=arrow_type).take(self.indices)
+
+    def per_row(self) -> list[V]:
+        values = self.values
+        return [values[code] for code in self.indices.to_pylist()]
+
+
+class ColumnSet:
+    """Collects the wanted column arrays by ECS name; the others come out as nulls."""
+
+    def __init__(self, n: int, wanted: frozenset[str]) -> None:
+        self.n = n
+        self.wanted = wanted
+        self.arrays: dict[str, pa.Array] = {}
+
+    def wants(self, *names: str) -> bool:
+        return any(name in self.wanted for name in names)
+
+    def put(self, name: str, values: pa.Array | list[Any]) -> None:
+        if name not in self.wanted:
+            return
+        arrow_type = BY_NAME[name].arrow_type
+        if not isinstance(values, pa.Array):
+            values = pa.array(values, type=arrow_type)
+        self.arrays[name] = values if values.type == arrow_type else values.cast(arrow_type)
+
+    def constant(self, name: str, value: object) -> None:
+        if name in self.wanted:
+            self.put(name, pa.repeat(pa.scalar(value, BY_NAME[name].arrow_type), self.n))
+
+    def spread(self, names: Sequence[str], distinct: Distinct[Sequence[Any]]) -> None:
+        for position, name in enumerate(names):
+            if name in self.wanted:
+                self.put(name, distinct.column(itemgetter(position), BY_NAME[name].arrow_type))
+
+    def batch(self) -> pa.RecordBatch:
+        arrays = [
+            self.arrays[c.name] if c.name in self.arrays else pa.nulls(self.n, type=c.arrow_type)
+            for c in COLUMNS
+        ]
+        return pa.RecordBatch.from_arrays(arrays, schema=arrow_schema())
+
+
+@cache
+def dropped_array() -> pa.Array:
+    """Elastic's pipeline drops these values (and then empty objects and lists) before mapping.
+    (Made on first use: a module that makes Arrow arrays on import makes pyarrow look for
+    pandas there, see `trailhound.arrow_setup`.)"""
+    return pa.array(sorted(DROPPED_TEXT), type=pa.string())
+
+
+def text_column(values: list[str | None]) -> pa.Array:
+    """A string column with the values Elastic's cleaning drops turned into nulls."""
+    return cleaned(pa.array(values, type=pa.string()))
+
+
+def cleaned(array: pa.Array) -> pa.Array:
+    """The string column with the values Elastic's cleaning drops turned into nulls."""
+    dropped = pc.is_in(array, value_set=dropped_array())
+    if not pc.any(dropped).as_py():
+        return array
+    return pc.if_else(dropped, pa.scalar(None, pa.string()), array)
+
+
+__all__ = ["ColumnSet", "Distinct", "cleaned", "dropped_array", "text_column"]

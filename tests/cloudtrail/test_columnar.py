@@ -1,0 +1,425 @@
+"""Normalizing from member columns gives, for every row it takes, exactly what `normalize` gives
+from the decoded record, and hands every other row back: on real records, on the simulator's,
+and on odd-but-valid records made up by hypothesis."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tests.support.skimmed import accepted, path_columns, record_texts
+
+from trailhound.cloudtrail.columnar import (
+    PATHS,
+    normalized_columns,
+    paths_for,
+    supported,
+    takes,
+)
+from trailhound.cloudtrail.ecs import normalize
+from trailhound.cloudtrail.geo import Enricher
+from trailhound.cloudtrail.record import decode_record
+from trailhound.cloudtrail.schema import BY_NAME
+from trailhound.engine.prefilter import column_plan
+from trailhound.rules.loader import load_rules, shipped_pack_dir
+from trailhound.simulate import simulate
+
+INGESTED = datetime(2026, 3, 1, 12, 0, 0, 123000, tzinfo=UTC)
+SUPPORTED = frozenset(name for name in BY_NAME if supported([name]))
+
+
+class _File(msgspec.Struct):
+    Records: list[msgspec.Raw]
+
+
+@pytest.fixture(scope="module")
+def enricher(shared_data: Path) -> Enricher:
+    return Enricher.create(sorted((shared_data / "geo").glob("*.mmdb")))
+
+
+@pytest.fixture(scope="module")
+def pack_fields() -> list[frozenset[str]]:
+    """The field sets the shipped pack reads, one per DynamoDB or KMS action it selects."""
+    plan = column_plan(load_rules([shipped_pack_dir()]).rules, [])
+    actions = ["PutItem", "GetItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchWriteItem",
+               "TransactWriteItems", "ExecuteStatement", "DescribeTable"]  # fmt: skip
+    sets = {plan.columns_for("dynamodb.amazonaws.com", action) for action in actions}
+    sets |= {plan.columns_for("kms.amazonaws.com", a) for a in ("Decrypt", "GenerateDataKey")}
+    return sorted(sets, key=sorted)
+
+
+@pytest.fixture(scope="module")
+def real_records(shared_data: Path) -> list[bytes]:
+    real = shared_data / "dynamodb-real"
+    values = [json.loads(line) for line in (real / "dynamodb_records.ndjson").open()]
+    values += json.loads(gzip.decompress((real / "s3_delivery_Records.json.gz").read_bytes()))[
+        "Records"
+    ]
+    pairs = shared_data / "ecs-conformance" / "elastic_cloudtrail_pairs.ndjson"
+    values += [json.loads(line)["raw"] for line in pairs.open()]
+    for path in sorted((shared_data / "negative" / "stratus-red-team").glob("*.json")):
+        values += json.loads(path.read_text())
+    return [json.dumps(v).encode() for v in values]
+
+
+@pytest.fixture(scope="module")
+def simulated_records(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
+    out = tmp_path_factory.mktemp("sim")
+    simulate(out, days=1, seed=5, events=8_000)
+    decoder = msgspec.json.Decoder(_File)
+    return [
+        bytes(raw)
+        for path in sorted(out.rglob("*.json.gz"))
+        for raw in decoder.decode(gzip.decompress(path.read_bytes())).Records
+    ]
+
+
+def assert_same_as_normalize(
+    texts: Sequence[bytes], fields: Collection[str], enricher: Enricher
+) -> tuple[list[int], list[int]]:
+    """The contract: `done` and `left` split the rows; the done rows are what normalize makes
+    of the whole batch for them, without rejecting or noting any."""
+    texts = [t for t in texts if _decodable(t) and accepted(t, PATHS)]
+    columns = path_columns(texts, paths_for(fields))
+    assert columns is not None
+    result = normalized_columns(columns, fields, INGESTED, enricher, records=record_texts(texts))
+    assert sorted(result.done + result.left) == list(range(len(texts)))
+    assert result.done == sorted(result.done)
+    expected = normalize([decode_record(t) for t in texts], ingested=INGESTED,
+                         enricher=enricher, fields=fields)  # fmt: skip
+    refused = {i for i, _ in expected.rejected} | {i for i, _ in expected.notes}
+    assert refused.isdisjoint(result.done)
+    kept = [i for i in range(len(texts)) if i not in {j for j, _ in expected.rejected}]
+    position = {i: p for p, i in enumerate(kept)}
+    want = expected.batch.take(pa.array([position[i] for i in result.done], pa.int64()))
+    assert result.batch.schema == want.schema
+    for name in want.schema.names:
+        got, wanted = result.batch.column(name), want.column(name)
+        assert got.type == wanted.type, name
+        assert got.to_pylist() == wanted.to_pylist(), (name, _first_difference(got, wanted))
+    return result.done, result.left
+
+
+def _first_difference(got: pa.Array, wanted: pa.Array) -> Any:
+    for i, (a, b) in enumerate(zip(got.to_pylist(), wanted.to_pylist(), strict=True)):
+        if a != b:
+            return i, a, b
+    return None
+
+
+def _decodable(text: bytes) -> bool:
+    try:
+        decode_record(text)
+    except msgspec.MsgspecError:
+        return False
+    return True
+
+
+def test_real_records_normalize_alike(
+    real_records: list[bytes], pack_fields: list[frozenset[str]], enricher: Enricher
+) -> None:
+    for fields in [*pack_fields, SUPPORTED]:
+        if supported(fields):
+            assert_same_as_normalize(real_records, fields, enricher)
+
+
+def test_simulated_records_normalize_alike_and_most_are_done(
+    simulated_records: list[bytes], pack_fields: list[frozenset[str]], enricher: Enricher
+) -> None:
+    calls = [t for t in simulated_records if b'"dynamodb.amazonaws.com"' in t]
+    single = [t for t in calls if any(f'"{a}"'.encode() in t for a in ("PutItem", "GetItem"))]
+    assert len(single) > 100
+    for fields in [*pack_fields, SUPPORTED]:
+        if supported(fields):
+            done, _ = assert_same_as_normalize(simulated_records, fields, enricher)
+            assert done
+    # the single-item calls are the rows this path is for: all of them are done
+    done, left = assert_same_as_normalize(single, pack_fields[0] | {"aws.dynamodb.table_name"},
+                                          enricher)  # fmt: skip
+    assert not left and len(done) == len(single)
+
+
+# the calls `takes` is for; others it takes may still have every row left (a DeleteTable's
+# response describes its table)
+_DATA_CALLS = {"PutItem", "GetItem", "UpdateItem", "DeleteItem", "Query", "Scan",
+               "BatchWriteItem", "ExecuteStatement", "Decrypt", "GenerateDataKey"}  # fmt: skip
+
+
+def test_actions_it_does_not_take_would_all_be_left(
+    simulated_records: list[bytes], pack_fields: list[frozenset[str]], enricher: Enricher
+) -> None:
+    """`takes` tells a caller which actions to send the old way: only ones whose every row
+    `normalized_columns` would leave; and it takes the single-item DynamoDB calls."""
+    groups: dict[tuple[str, str], list[bytes]] = {}
+    for text in simulated_records:
+        value = json.loads(text)
+        groups.setdefault((value.get("eventSource"), value["eventName"]), []).append(text)
+    refused = 0
+    for fields in pack_fields:
+        for (source, action), texts in groups.items():
+            if not supported(fields):
+                continue
+            done, left = assert_same_as_normalize(texts, fields, enricher)
+            if not takes(fields, source, action):
+                refused += 1
+                assert len(left) == len(texts), (source, action)
+            elif action in _DATA_CALLS:
+                assert done, (source, action)
+    assert refused
+    assert all(takes(fields, "dynamodb.amazonaws.com", "PutItem")
+               for fields in pack_fields if supported(fields))  # fmt: skip
+    wanted = pack_fields[0] | {"aws.dynamodb.operations"}
+    assert not takes(wanted, "dynamodb.amazonaws.com", "TransactWriteItems")
+
+
+def test_every_pack_field_set_of_single_item_calls_is_supported(
+    pack_fields: list[frozenset[str]],
+) -> None:
+    plan = column_plan(load_rules([shipped_pack_dir()]).rules, [])
+    for action in ("PutItem", "GetItem", "UpdateItem", "DeleteItem", "Query", "Scan"):
+        assert supported(plan.columns_for("dynamodb.amazonaws.com", action)), action
+
+
+def test_rows_that_need_their_payloads_are_left(enricher: Enricher) -> None:
+    base = {"eventTime": "2024-05-01T10:00:00Z", "eventSource": "dynamodb.amazonaws.com",
+            "recipientAccountId": "111122223333", "userIdentity": {"type": "IAMUser"}}  # fmt: skip
+    records = [
+        {**base, "eventName": "PutItem", "requestParameters": {"tableName": "Music"}},
+        {**base, "eventName": "TransactWriteItems",
+         "requestParameters": {"transactItems": [{"put": {"tableName": "Music"}}]}},
+        {**base, "eventName": "ExecuteStatement",
+         "requestParameters": {"statement": "UPDATE Music SET a = 1", "tableName": "Other"}},
+        {**base, "eventName": "PutItem", "eventTime": "2024-05-01T10:00:00.5Z"},
+        {**base, "eventName": "ConsoleLogin", "eventSource": "signin.amazonaws.com",
+         "responseElements": {"ConsoleLogin": "Failure"}},
+        {**base, "eventName": "Decrypt", "eventSource": "kms.amazonaws.com"},
+        {**base, "eventName": "UserAuthentication", "eventSource": "signin.amazonaws.com",
+         "additionalEventData": {"UserName": "zed"}},
+    ]  # fmt: skip
+    texts = [json.dumps(r).encode() for r in records]
+    fields = frozenset({"@timestamp", "event.outcome", "aws.dynamodb.operations",
+                        "aws.dynamodb.table_name", "user.name"})  # fmt: skip
+    done, left = assert_same_as_normalize(texts, fields, enricher)
+    assert (done, left) == ([0, 5], [1, 2, 3, 4, 6])
+    _, left = assert_same_as_normalize(texts[2:3], {"aws.dynamodb.table_name"}, enricher)
+    assert left == [0]  # the statement and tableName: in an order no path tells
+
+
+def test_kms_calls_tables_as_normalize_reads_them(enricher: Enricher) -> None:
+    """A KMS call's tables come from its encryption context, and from its resources only when
+    its request holds the context key's text at all; a request that names a table twice, in
+    an order paths do not tell, is left."""
+    table = {"ARN": "arn:aws:dynamodb:us-east-1:111122223333:table/Held", "type": None}
+    base = {"eventTime": "2024-05-01T10:00:00Z", "eventName": "Decrypt",
+            "eventSource": "kms.amazonaws.com", "resources": [table]}  # fmt: skip
+    context = {"aws:dynamodb:tableName": "Music"}
+    records = [
+        {**base, "requestParameters": {"encryptionContext": context}},
+        {**base, "requestParameters": {"keyId": "aws:dynamodb:tableName"}},
+        {**base, "requestParameters": {"keyId": "alias/aws/dynamodb"}},
+        {**base, "requestParameters": {"encryptionContext": context, "tableName": "Other"}},
+        {**base, "eventSource": "dynamodb.amazonaws.com", "eventName": "PutItem",
+         "requestParameters": {"encryptionContext": context, "tableName": "Other"}},
+    ]  # fmt: skip
+    texts = [json.dumps(r).encode() for r in records]
+    done, left = assert_same_as_normalize(texts, {"aws.dynamodb.table_name"}, enricher)
+    assert (done, left) == ([0, 2], [1, 3, 4])
+
+
+def test_batch_writes_as_normalize_reads_them(enricher: Enricher) -> None:
+    """A BatchWriteItem's tables are its request's, then its resources'; its operations one per
+    item; a request that also names tables otherwise sends the batch's writes the old way."""
+    held = {"ARN": "arn:aws:dynamodb:us-east-1:111122223333:table/Held",
+            "type": "AWS::DynamoDB::Table"}  # fmt: skip
+    base = {"eventTime": "2024-05-01T10:00:00Z", "eventName": "BatchWriteItem",
+            "eventSource": "dynamodb.amazonaws.com", "resources": [held]}  # fmt: skip
+    by_arn = "arn:aws:dynamodb:us-east-1:111122223333:table/ByArn"
+    items = {"Music": [{"putRequest": {}}, {"deleteRequest": {}}], by_arn: [{"PutRequest": {}}]}
+    records = [
+        {**base, "requestParameters": {"requestItems": items}},
+        {**base, "requestParameters": {"requestItems": {}}, "resources": None},
+        {**base, "requestParameters": None},
+    ]
+    fields = {"aws.dynamodb.table_name", "aws.dynamodb.operations"}
+    texts = [json.dumps(r).encode() for r in records]
+    assert assert_same_as_normalize(texts, fields, enricher) == ([0, 1, 2], [])
+    twice = {**base, "requestParameters": {"RequestItems": {"Cap": []}, "requestItems": items}}
+    texts.append(json.dumps(twice).encode())
+    assert assert_same_as_normalize(texts, fields, enricher) == ([], [0, 1, 2, 3])
+
+
+def test_a_context_key_written_with_escapes_is_left(enricher: Enricher) -> None:
+    """normalize reads a KMS call's tables only if its request holds the key's text as such."""
+    record = (
+        b'{"eventTime": "2024-05-01T10:00:00Z", "eventName": "Decrypt",'
+        b' "eventSource": "kms.amazonaws.com", "requestParameters": {"encryptionContext":'
+        b' {"aws:dynamodb:table\\u004eame": "Music"}}}'
+    )
+    plain = record.replace(b"\\u004e", b"N")
+    fields = {"aws.dynamodb.table_name"}
+    assert assert_same_as_normalize([record, plain], fields, enricher) == ([1], [0])
+
+
+def test_without_the_records_table_names_are_left(enricher: Enricher) -> None:
+    record = {"eventTime": "2024-05-01T10:00:00Z", "eventName": "GetItem",
+              "eventSource": "dynamodb.amazonaws.com",
+              "requestParameters": {"tableName": "T"}}  # fmt: skip
+    columns = path_columns([json.dumps(record).encode()], PATHS)
+    assert columns is not None
+    with_tables = normalized_columns(columns, {"aws.dynamodb.table_name"}, INGESTED, enricher)
+    assert with_tables.left == [0]
+    without = normalized_columns(columns, {"event.action", "user.name"}, INGESTED, enricher)
+    assert without.done == [0]
+    assert without.batch.column("event.action").to_pylist() == ["GetItem"]
+
+
+def test_unsupported_fields_leave_every_row(enricher: Enricher) -> None:
+    record = {"eventTime": "2024-05-01T10:00:00Z", "eventName": "GetItem"}
+    columns = path_columns([json.dumps(record).encode()], PATHS)
+    assert columns is not None
+    assert not supported({"related.user"})
+    result = normalized_columns(columns, {"related.user"}, INGESTED, enricher)
+    assert (result.done, result.left, result.batch.num_rows) == ([], [0], 0)
+
+
+def test_missing_paths_are_a_clear_error(enricher: Enricher) -> None:
+    with pytest.raises(ValueError, match="eventID"):
+        normalized_columns({"eventName": pa.array(["x"])}, {"event.id"}, INGESTED, enricher)
+
+
+# -- odd but valid records ----------------------------------------------------------------------
+
+_TEXT = st.one_of(
+    st.sampled_from(["", "-", "none", "None", "alice", "bob@example.com", "@x", "ünï", "a\u2028b"]),
+    st.text(max_size=8),
+)
+_MAYBE = st.one_of(st.none(), _TEXT)
+_ARN = st.sampled_from([
+    "arn:aws:sts::111122223333:assumed-role/admin/alice@example.com",
+    "arn:aws:sts::111122223333:assumed-role/admin/",
+    "arn:aws-us-gov:sts::111122223333:federated-user/bob",
+    "arn:aws:iam::111122223333:user/carol",
+    "-",
+])  # fmt: skip
+_TIMES = st.one_of(
+    st.sampled_from([
+        "2024-02-29T23:59:59Z", "2023-02-29T00:00:00Z", "2024-04-31T00:00:00Z",
+        "0000-01-01T00:00:00Z", "2024-01-01T24:00:00Z", "2024-01-01T00:00:60Z",
+        "2024-01-01T00:00:00.123Z", "2024-01-01T00:00:00+00:00", "2024-01-01 00:00:00",
+        "2024-01-01", "yesterday", "",
+    ]),
+    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)).map(
+        lambda d: d.strftime("%Y-%m-%dT%H:%M:%SZ").rjust(20, "0")
+    ),
+)  # fmt: skip
+
+
+def _object(members: dict[str, st.SearchStrategy[Any]]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({}, optional=members)
+
+
+_ISSUER = _object({"type": _MAYBE, "principalId": _MAYBE, "arn": st.one_of(_ARN, _MAYBE),
+                   "accountId": _MAYBE, "userName": _MAYBE})  # fmt: skip
+_IDENTITY = _object({
+    "type": st.one_of(st.sampled_from(
+        ["AssumedRole", "FederatedUser", "IAMUser", "AWSService", "IdentityCenterUser", "Root"]
+    ), _MAYBE),
+    "principalId": _MAYBE, "arn": st.one_of(_ARN, _MAYBE), "accountId": _MAYBE,
+    "accessKeyId": _MAYBE, "userName": _MAYBE, "invokedBy": _MAYBE,
+    "sessionContext": st.one_of(st.none(), _object({
+        "sessionIssuer": st.one_of(st.none(), _ISSUER),
+        "attributes": st.one_of(st.none(), _object({
+            "mfaAuthenticated": _MAYBE,
+            "creationDate": st.one_of(_MAYBE, st.sampled_from(
+                ["2024-03-12T05:00:00Z", "2024-03-12", "20240312T050000Z", "2024-13-01"])),
+        })),
+    })),
+    "onBehalfOf": st.one_of(st.none(), _object({"userId": _MAYBE})),
+})  # fmt: skip
+_TABLE_ARN = st.sampled_from([
+    "arn:aws:dynamodb:us-east-1:111122223333:table/Music",
+    "arn:aws:dynamodb:us-east-1:111122223333:table/Other/stream/2024",
+    "arn:aws:kms:us-east-1:111122223333:key/abc",
+])  # fmt: skip
+_RESOURCE = _object({"ARN": _TABLE_ARN, "accountId": _MAYBE, "type": st.sampled_from(
+    ["AWS::DynamoDB::Table", "AWS::DynamoDB::Stream", "AWS::KMS::Key"])})  # fmt: skip
+_REQUEST = st.one_of(
+    st.none(),
+    _object({
+        "tableName": st.one_of(st.none(), st.sampled_from(["Music", "", "-", "Ötzi"])),
+        "key": st.just({"pk": "tableName"}),
+        "tableArn": _TABLE_ARN,
+        "TableName": st.just("Capital"),
+        "requestItems": st.dictionaries(
+            st.sampled_from(["Music", "arn:aws:dynamodb:us-east-1:111122223333:table/ByArn",
+                             "arn:aws:s3:::bucket", "", "Other"]),
+            st.lists(st.sampled_from([{"putRequest": {}}, {"DeleteRequest": {"key": {}}},
+                                      {"other": 1}, {}, "x"]), max_size=3),
+            max_size=3),
+        "RequestItems": st.just({"Capital": [{"PutRequest": {}}]}),
+        "statement": st.sampled_from([
+            'SELECT * FROM "Music" WHERE pk = 1', "select a from Orders", "",
+            "  -- why\nDELETE FROM \"Odd\"\"Name\" WHERE k = '***(Redacted)'",
+            "INSERT INTO Music VALUE {'a': ?}", "not partiql"]),
+        "encryptionContext": st.one_of(st.none(), _object(
+            {"aws:dynamodb:tableName": st.sampled_from(["Music", "", "Other"]),
+             "aws:dynamodb:subscriberId": st.just("111122223333")})),
+        "keyId": st.sampled_from(["alias/aws/dynamodb", "aws:dynamodb:tableName"]),
+    }),
+)  # fmt: skip
+_RECORD = _object({
+    "eventVersion": _MAYBE, "eventID": _MAYBE, "awsRegion": _MAYBE,
+    "sourceIPAddress": st.one_of(_MAYBE, st.sampled_from(
+        ["81.2.69.144", "89.160.20.156", "216.160.83.56", "dynamodb.amazonaws.com", "::1"])),
+    "userAgent": st.one_of(_MAYBE, st.sampled_from(
+        ["aws-cli/2.15.30 Python/3.11.8 Darwin/23.5.0", "Mozilla/5.0 (Windows NT 10.0)"])),
+    "errorCode": _MAYBE, "errorMessage": _MAYBE, "recipientAccountId": _MAYBE,
+    "userIdentity": st.one_of(st.none(), _IDENTITY),
+    "requestParameters": _REQUEST,
+    "responseElements": st.one_of(st.none(), _object({
+        "tableDescription": st.just({"tableName": "Described"}),
+        "ConsoleLogin": st.sampled_from(["Success", "Failure"]),
+        "keyId": st.just("arn:aws:kms:us-east-1:111122223333:key/abc"),
+    })),
+    "resources": st.one_of(st.none(), st.lists(_RESOURCE, max_size=3)),
+    "additionalEventData": st.one_of(st.none(), _object({"UserName": _MAYBE})),
+})  # fmt: skip
+_EVENT = st.tuples(
+    _RECORD,
+    _TIMES,
+    st.sampled_from(["PutItem", "GetItem", "Query", "BatchWriteItem", "ExecuteStatement",
+                     "ConsoleLogin", "UserAuthentication", "Decrypt", "-", ""]),
+    st.sampled_from(["dynamodb.amazonaws.com", "streams.dynamodb.amazonaws.com",
+                     "kms.amazonaws.com", "signin.amazonaws.com", "lambda.amazonaws.com", "-"]),
+).map(lambda t: json.dumps({**t[0], "eventTime": t[1], "eventName": t[2], "eventSource": t[3]},
+                           ensure_ascii=False).encode())  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(records=st.lists(_EVENT, min_size=1, max_size=12), all_fields=st.booleans())
+def test_odd_records_normalize_alike(records: list[bytes], all_fields: bool) -> None:
+    enricher = _enricher()
+    fields = SUPPORTED if all_fields else frozenset(
+        {"@timestamp", "user.name", "cloud.account.id", "event.outcome", "aws.dynamodb.table_name",
+         "aws.dynamodb.operations", "source.geo.country_iso_code", "user.email", "user.id"}
+    )  # fmt: skip
+    assert_same_as_normalize(records, fields, enricher)
+
+
+_ENRICHERS: dict[str, Enricher] = {}
+
+
+def _enricher() -> Enricher:
+    if "geo" not in _ENRICHERS:
+        geo = Path(__file__).resolve().parents[3] / "shared" / "data" / "geo"
+        _ENRICHERS["geo"] = Enricher.create(sorted(geo.glob("*.mmdb")))
+    return _ENRICHERS["geo"]
