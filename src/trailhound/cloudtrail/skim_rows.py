@@ -11,7 +11,7 @@ note is the one the usual way gives, at the same row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Protocol
@@ -55,7 +55,8 @@ class Columnar(Protocol):
 
 
 class ColumnsNormalizer(Protocol):
-    """Builds the `fields` of the rows whose skimmed columns are given, where it can exactly."""
+    """Builds the `fields` of the rows whose skimmed columns (and, in `records`, JSON texts)
+    are given, where it can exactly."""
 
     def __call__(
         self,
@@ -63,7 +64,14 @@ class ColumnsNormalizer(Protocol):
         fields: frozenset[str],
         ingested: datetime,
         enricher: Enricher,
+        *,
+        records: pa.Array | None = None,
     ) -> Columnar: ...
+
+
+# Whether a `ColumnsNormalizer` can make these fields for an action's rows at all: the rows of
+# the others are not offered to it.
+Takes = Callable[[frozenset[str], str | None, str | None], bool]
 
 
 class SkimNormalizer:
@@ -75,55 +83,73 @@ class SkimNormalizer:
         columns_for: ColumnsFor,
         columnar: ColumnsNormalizer | None = None,
         paths: Sequence[str] = (),
+        takes: Takes = lambda fields, source, action: True,
     ) -> None:
         self._columns_for = columns_for
         self._columnar = columnar
+        self._takes = takes
         self.paths: tuple[str, ...] = (SOURCE, ACTION, *paths)
         self._cache: dict[tuple[str | None, str | None], frozenset[str]] = {}
 
     def __call__(self, rows: SkimRows, ingested: datetime, enricher: Enricher) -> Normalized:
         parts: list[tuple[Sequence[int], Normalized]] = []
-        for fields, indices in self._groups(rows).items():
-            parts += self._group(rows, indices, fields, ingested, enricher)
+        keys = list(
+            zip(rows.columns[SOURCE].to_pylist(), rows.columns[ACTION].to_pylist(), strict=True)
+        )
+        for fields, indices in self._groups(keys).items():
+            offered = self._offered(fields, indices, keys)
+            parts += self._group(rows, indices, offered, fields, ingested, enricher)
         if len(parts) == 1 and parts[0][0] == range(len(rows)):
             return parts[0][1]
         # rows stay grouped: putting them back in input order would cost a copy of every column
         return joined(parts)
 
-    def _groups(self, rows: SkimRows) -> dict[frozenset[str], list[int]]:
+    def _groups(self, keys: list[tuple[str | None, str | None]]) -> dict[frozenset[str], list[int]]:
         cache = self._cache
         groups: dict[frozenset[str], list[int]] = {}
-        sources = rows.columns[SOURCE].to_pylist()
-        actions = rows.columns[ACTION].to_pylist()
-        for i, key in enumerate(zip(sources, actions, strict=True)):
+        for i, key in enumerate(keys):
             fields = cache.get(key)
             if fields is None:
                 fields = cache[key] = self._columns_for(*key)
             groups.setdefault(fields, []).append(i)
         return groups
 
+    def _offered(
+        self, fields: frozenset[str], indices: list[int], keys: list[tuple[str | None, str | None]]
+    ) -> list[int]:
+        """The rows of a group the columnar step is given."""
+        if self._columnar is None:
+            return []
+        takes: dict[tuple[str | None, str | None], bool] = {}
+        for key in {keys[i] for i in indices}:
+            takes[key] = self._takes(fields, *key)
+        return [i for i in indices if takes[keys[i]]]
+
     def _group(
         self,
         rows: SkimRows,
         indices: list[int],
+        offered: list[int],
         fields: frozenset[str],
         ingested: datetime,
         enricher: Enricher,
     ) -> list[tuple[Sequence[int], Normalized]]:
         """The group's rows as parts for `joined`, each with the batch rows it holds."""
         parts: list[tuple[Sequence[int], Normalized]] = []
-        left: Sequence[int] = range(len(indices))
-        if self._columnar is not None:
-            taken = pa.array(indices, pa.int64())
+        left = indices
+        if offered and self._columnar is not None:
+            taken = pa.array(offered, pa.int64())
             columns = {p: c.take(taken) for p, c in rows.columns.items()}
-            made = self._columnar(columns, fields, ingested, enricher)
+            texts = pa.array([rows.spans[i] for i in offered], pa.large_string())
+            made = self._columnar(columns, fields, ingested, enricher, records=texts)
             if made.done:
-                parts.append(([indices[i] for i in made.done], Normalized(made.batch, [])))
-            left = made.left
+                parts.append(([offered[i] for i in made.done], Normalized(made.batch, [])))
+            given = set(offered)
+            left = sorted([offered[i] for i in made.left] + [i for i in indices if i not in given])
         if left:
-            records = [decode_record(rows.spans[indices[i]]) for i in left]
+            records = [decode_record(rows.spans[i]) for i in left]
             result = normalize(records, ingested=ingested, enricher=enricher, fields=fields)
-            positions = [indices[i] for i in left]
+            positions = left
             whole = positions == list(range(len(rows)))
             parts.append((range(len(rows)) if whole else positions, result))
         return parts

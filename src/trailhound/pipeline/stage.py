@@ -19,6 +19,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trailhound.cloudtrail import columnar
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.partial import PartialNormalizer
 from trailhound.cloudtrail.reader import DEFAULT_BATCH_SIZE, Kept, Skim, read_selected
@@ -165,7 +166,9 @@ class Stage:
         make = SKIMMERS.get(plan.skim)
         if make is None:
             return None
-        normalizer = SkimNormalizer(plan.columns.columns_for)
+        normalizer = SkimNormalizer(
+            plan.columns.columns_for, columnar.normalized_columns, columnar.PATHS, columnar.takes
+        )
         skimmer = make(skim_paths(normalizer))
         return None if skimmer is None else Skim(skimmer, self._select_skimmed, normalizer)
 
