@@ -63,7 +63,39 @@ def compiled_skimmer(paths: Sequence[str]) -> Skimmer | None:
         from trailhound.cloudtrail import _skim  # type: ignore[attr-defined]
     except ImportError:
         return None
-    return _skim.Skimmer(_split_paths(paths))  # type: ignore[no-any-return]
+    names = list(dict.fromkeys(paths))
+    return _Compiled(names, _skim.Skimmer(_split_paths(names)))
+
+
+class _Compiled:
+    """The extension's answer as Arrow arrays over the buffers it filled, copied no further."""
+
+    __slots__ = ("_names", "_skim")
+
+    def __init__(self, names: list[str], skim: Any) -> None:
+        self._names = names
+        self._skim = skim
+
+    def __call__(self, text: bytes) -> Skimmed | None:
+        got = self._skim(text)
+        if got is None:
+            return None
+        n, starts, ends, columns = got
+        return Skimmed(
+            _int64s(n, starts),
+            _int64s(n, ends),
+            {name: _strings(n, *column) for name, column in zip(self._names, columns, strict=True)},
+        )
+
+
+def _int64s(n: int, data: bytes) -> pa.Array:
+    return pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(data)], 0)
+
+
+def _strings(n: int, valid: bytes | None, offsets: bytes, data: bytes, nulls: int) -> pa.Array:
+    bitmap = None if valid is None else pa.py_buffer(valid)
+    buffers = [bitmap, pa.py_buffer(offsets), pa.py_buffer(data)]
+    return pa.Array.from_buffers(pa.string(), n, buffers, nulls)
 
 
 def reference_skimmer(paths: Sequence[str]) -> Skimmer:
@@ -87,6 +119,27 @@ def _split_paths(paths: Sequence[str]) -> tuple[tuple[str, ...], ...]:
 
 _SPACE: Final = re.compile(r"[ \t\n\r]*")
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
+_NUMBER: Final = re.compile(r"-?([0-9]+)(?:\.[0-9]+)?(?:[eE][+-]?([0-9]+))?")
+MAX_INT_DIGITS: Final = 19
+MAX_EXP_DIGITS: Final = 2
+"""Numbers beyond RFC 8259's grammar that a skimmer refuses: msgspec refuses those out of a
+double's range and very long integers, and digit counts bound those cheaply (1e118 at most)."""
+
+
+class _Number:
+    """A number in a record: its value is never read, only that it is no text."""
+
+
+def _number(text: str) -> _Number:
+    """A number's JSON text, refused past the digit limits."""
+    found = _NUMBER.fullmatch(text)
+    assert found is not None  # json's scanner matched the same grammar
+    whole, exponent = found.groups()
+    if len(whole) > MAX_INT_DIGITS or len(exponent or "") > MAX_EXP_DIGITS:
+        raise _Refused
+    return _Number()
+
+
 _DECODER: Final = json.JSONDecoder()
 
 
@@ -94,7 +147,9 @@ class _Pairs(list[tuple[str, Any]]):
     """An object as its (key, value) pairs, in order, duplicates kept."""
 
 
-_PAIRS_DECODER: Final = json.JSONDecoder(object_pairs_hook=_Pairs)
+_PAIRS_DECODER: Final = json.JSONDecoder(
+    object_pairs_hook=_Pairs, parse_int=_number, parse_float=_number
+)
 
 
 class _Refused(Exception):
