@@ -96,26 +96,48 @@ typedef struct {
     uint64_t seed;
 } SkimmerObject;
 
+static inline uint64_t load64(const uint8_t *p) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+static inline uint64_t mix(uint64_t a, uint64_t b) {
+    a *= 0xff51afd7ed558ccdull;
+    b *= 0xc4ceb9fe1a85ec53ull;
+    a ^= b;
+    return a ^ (a >> 31);
+}
+
+/* Member names are short: up to 16 bytes take two overlapping loads and two independent
+ * multiplications, not a chain of them; the caller compares bytes whenever hashes meet. */
 static uint64_t hash_bytes(uint64_t seed, const uint8_t *p, size_t n) {
-    uint64_t h = seed ^ ((uint64_t)n * 0x9E3779B97F4A7C15ull);
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-        p += 8;
-        n -= 8;
+    uint64_t a, b;
+    if (n >= 8) {
+        a = load64(p);
+        b = load64(p + n - 8);
+        for (size_t i = 8; i + 8 < n; i += 8) a = mix(a ^ seed, load64(p + i));
+    } else if (n >= 4) {
+        uint32_t x, y;
+        memcpy(&x, p, 4);
+        memcpy(&y, p + n - 4, 4);
+        a = x;
+        b = y;
+    } else {
+        a = n ? (uint64_t)p[0] | (uint64_t)p[n / 2] << 8 | (uint64_t)p[n - 1] << 16 : 0;
+        b = 0;
     }
-    if (n) {
-        uint64_t w = 0;
-        memcpy(&w, p, n);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-    }
-    h ^= h >> 29;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 32;
-    return h;
+    return mix(a ^ seed, b ^ (seed >> 7) ^ n);
+}
+
+/* Equal bytes, inline: names are short and a libc call per member would cost more. */
+static inline int same_bytes(const char *a, const uint8_t *b, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        if (load64((const uint8_t *)a + i) != load64(b + i)) return 0;
+    for (; i < n; i++)
+        if ((uint8_t)a[i] != b[i]) return 0;
+    return 1;
 }
 
 /* -- parsing state ---------------------------------------------------------------------------- */
@@ -389,7 +411,7 @@ static int keyset_add(Ctx *c, KeySet *ks, uint64_t h, const uint8_t *k, Py_ssize
     for (int probes = 0; ks->slots[j].gen == ks->gen; probes++) {
         Slot *s = &ks->slots[j];
         if (probes > MAX_PROBES) return REFUSE;
-        if (s->hash == h && s->len == len && memcmp(key_bytes(c, s), k, (size_t)len) == 0)
+        if (s->hash == h && s->len == len && same_bytes((const char *)key_bytes(c, s), k, len))
             return REFUSE;
         j = (j + 1) & mask;
     }
@@ -410,7 +432,7 @@ static int find_child(const SkimmerObject *sk, const Node *n, uint64_t h, const 
         int i = n->table[j];
         if (i < 0) return -1;
         const Node *ch = &sk->nodes[i];
-        if (ch->hash == h && ch->len == len && memcmp(ch->name, k, (size_t)len) == 0) return i;
+        if (ch->hash == h && ch->len == len && same_bytes(ch->name, k, len)) return i;
     }
 }
 
@@ -704,8 +726,15 @@ static PyObject *Skimmer_call(PyObject *self, PyObject *args, PyObject *kwargs) 
     c.nonnull = calloc((size_t)ncols + 1, sizeof(Py_ssize_t));
     if (c.data && c.offsets && c.valid && c.nonnull) {
         r = OK;
+        /* sized for records of 1 kB, so that most files never grow a buffer */
+        Py_ssize_t records = text.len / 1024 + 8;
+        if (buf_reserve(&c.starts, 8 * records) < 0 || buf_reserve(&c.ends, 8 * records) < 0)
+            r = NOMEM;
         for (int i = 0; i < ncols && r == OK; i++) { /* each column's first offset, 0 */
-            if (buf_reserve(&c.offsets[i], 4) < 0) r = NOMEM;
+            if (buf_reserve(&c.offsets[i], 4 * (records + 1)) < 0 ||
+                buf_reserve(&c.valid[i], records / 8 + 1) < 0 ||
+                buf_reserve(&c.data[i], 32 * records) < 0)
+                r = NOMEM;
             else {
                 memset(c.offsets[i].p, 0, 4);
                 c.offsets[i].len = 4;

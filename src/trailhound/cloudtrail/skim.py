@@ -94,8 +94,7 @@ def _int64s(n: int, data: bytes) -> pa.Array:
 
 def _strings(n: int, valid: bytes | None, offsets: bytes, data: bytes, nulls: int) -> pa.Array:
     bitmap = None if valid is None else pa.py_buffer(valid)
-    buffers = [bitmap, pa.py_buffer(offsets), pa.py_buffer(data)]
-    return pa.Array.from_buffers(pa.string(), n, buffers, nulls)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data), bitmap, nulls)
 
 
 def reference_skimmer(paths: Sequence[str]) -> Skimmer:
