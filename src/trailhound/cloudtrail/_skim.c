@@ -4,8 +4,10 @@
  *
  * `Skimmer(paths)(text)` answers None for every text it cannot read exactly (the caller then
  * reads the file the usual way), else a tuple that `skim.py` turns into a `Skimmed`:
- *   (n, starts: bytes of int64, ends: bytes of int64,
- *    [(validity bytes or None, offsets: bytes of int32, data: bytes, null_count), ...])
+ *   (n, spans: bytes of 2n int64, every start then every end,
+ *    (validity bytes or None, offsets: bytes of int32, data: bytes, null_count))
+ * where the last four are the buffers of one string array of n * len(paths) values, the paths'
+ * columns one after another.
  *
  * Hostile text is the normal case here: every read is bounds-checked, nesting is followed on an
  * explicit stack capped at the record depth the reference allows, and work per key is bounded
@@ -76,6 +78,11 @@ static void buf_free(Buf *b) {
 
 /* -- the tree of members a record's paths and typed members pass through --------------------- */
 
+struct Child { /* a slot of a node's table of children: the hash beside it saves a load */
+    uint64_t hash;
+    int node; /* -1: empty */
+};
+
 typedef struct {
     char *name; /* UTF-8 */
     Py_ssize_t len;
@@ -84,7 +91,8 @@ typedef struct {
     int column;       /* the path that ends here, or -1 */
     int required_bit; /* bit in the record's "seen" mask, or -1 */
     int first_child, next_sibling, nchild;
-    int *table; /* children by hash: node index or -1 */
+    int bit; /* its place among its parent's children: its bit in Frame.known */
+    struct Child *table; /* children by hash */
     uint32_t mask;
 } Node;
 
@@ -106,12 +114,16 @@ static inline uint64_t mix(uint64_t a, uint64_t b) {
     a *= 0xff51afd7ed558ccdull;
     b *= 0xc4ceb9fe1a85ec53ull;
     a ^= b;
-    return a ^ (a >> 31);
+    /* tables index by the low bits, which a product leaves to the inputs' low bytes alone
+     * ("eventTime", "eventName"): fold the high half down and mix once more */
+    a ^= a >> 32;
+    a *= 0x9E3779B97F4A7C15ull;
+    return a ^ (a >> 29);
 }
 
 /* Member names are short: up to 16 bytes take two overlapping loads and two independent
  * multiplications, not a chain of them; the caller compares bytes whenever hashes meet. */
-static uint64_t hash_bytes(uint64_t seed, const uint8_t *p, size_t n) {
+static inline uint64_t hash_bytes(uint64_t seed, const uint8_t *p, size_t n) {
     uint64_t a, b;
     if (n >= 8) {
         a = load64(p);
@@ -167,7 +179,8 @@ typedef struct {
 
 typedef struct {
     int is_obj;
-    int node; /* -1: an object nobody reads, or an array */
+    int node;       /* -1: an object nobody reads, or an array */
+    uint64_t known; /* the wanted members seen so far, by Node.bit */
 } Frame;
 
 #define REFUSE 0
@@ -231,7 +244,7 @@ static int FIRST_BIT(unsigned m) {
 /* p is just past a string's opening quote: the closing quote, or NULL when the string is not
  * valid JSON text (bad escape, lone surrogate, control character, invalid UTF-8, no end).
  * *escaped tells whether the string's text differs from its bytes. */
-static const uint8_t *scan_string(const uint8_t *p, const uint8_t *end, int *escaped) {
+static inline const uint8_t *scan_string(const uint8_t *p, const uint8_t *end, int *escaped) {
     for (;;) {
 #ifdef __SSE2__
         const __m128i quote = _mm_set1_epi8('"'), slash = _mm_set1_epi8('\\');
@@ -429,10 +442,11 @@ static int find_child(const SkimmerObject *sk, const Node *n, uint64_t h, const 
                       Py_ssize_t len) {
     if (!n->table) return -1;
     for (uint32_t j = (uint32_t)h & n->mask;; j = (j + 1) & n->mask) {
-        int i = n->table[j];
-        if (i < 0) return -1;
-        const Node *ch = &sk->nodes[i];
-        if (ch->hash == h && ch->len == len && same_bytes(ch->name, k, len)) return i;
+        const struct Child *slot = &n->table[j];
+        if (slot->node < 0) return -1;
+        if (slot->hash != h) continue;
+        const Node *ch = &sk->nodes[slot->node];
+        if (ch->len == len && same_bytes(ch->name, k, len)) return slot->node;
     }
 }
 
@@ -490,6 +504,7 @@ static int parse_record(Ctx *c, const uint8_t **pp) {
     CHECK(record_begin(c));
     st[0].is_obj = 1;
     st[0].node = 0;
+    st[0].known = 0;
     CHECK(keyset_open(c, 0));
 
 object_first:
@@ -519,8 +534,15 @@ key:
                 len = c->arena.len - at;
             }
             uint64_t h = hash_bytes(sk->seed, k, (size_t)len);
-            CHECK(keyset_add(c, &c->sets[depth], h, k, len, escaped));
             child = find_child(sk, &sk->nodes[node], h, k, len);
+            /* a wanted member's second time shows in a bit; other keys go to the key set */
+            if (child >= 0 && sk->nodes[node].nchild <= 64) {
+                uint64_t bit = 1ull << sk->nodes[child].bit;
+                if (st[depth].known & bit) return REFUSE;
+                st[depth].known |= bit;
+            } else {
+                CHECK(keyset_add(c, &c->sets[depth], h, k, len, escaped));
+            }
         }
         p = skip_space(q + 1, end);
         if (p >= end || *p != ':') return REFUSE;
@@ -560,6 +582,7 @@ value:
             depth++;
             st[depth].is_obj = 1;
             st[depth].node = n && n->nchild ? child : -1;
+            st[depth].known = 0;
             if (st[depth].node >= 0) CHECK(keyset_open(c, depth));
             p++;
             goto object_first;
@@ -684,25 +707,64 @@ static void ctx_free(Ctx *c, int ncols) {
     for (int i = 0; i < MAX_DEPTH; i++) free(c->sets[i].slots);
 }
 
-static PyObject *as_bytes(const Buf *b) {
-    return PyBytes_FromStringAndSize(b->p ? b->p : "", b->len);
+/* The columns one after another as one string array's buffers (column c holds its rows
+ * c*n .. c*n+n-1), so that Python makes one Arrow array and slices it: an array of its own per
+ * column costs more than the whole C pass for a file of a few dozen records. */
+static PyObject *joined_columns(Ctx *c, int ncols) {
+    Py_ssize_t n = c->n, rows = n * ncols, size = 0, nulls = 0;
+    for (int i = 0; i < ncols; i++) {
+        size += c->data[i].len;
+        nulls += n - c->nonnull[i];
+    }
+    if (size > INT32_MAX) return Py_NewRef(Py_None); /* cannot be: no text of 2 GiB is read */
+    PyObject *data = PyBytes_FromStringAndSize(NULL, size);
+    PyObject *offsets = PyBytes_FromStringAndSize(NULL, 4 * (rows + 1));
+    PyObject *valid = nulls ? PyBytes_FromStringAndSize(NULL, rows / 8 + 1) : Py_NewRef(Py_None);
+    if (!data || !offsets || !valid) goto fail;
+    char *d = PyBytes_AS_STRING(data);
+    int32_t *o = (int32_t *)(void *)PyBytes_AS_STRING(offsets);
+    uint8_t *v = nulls ? (uint8_t *)PyBytes_AS_STRING(valid) : NULL;
+    if (v) memset(v, 0, (size_t)(rows / 8 + 1));
+    int32_t base = 0;
+    o[0] = 0;
+    for (int i = 0; i < ncols; i++) {
+        const Buf *b = &c->data[i];
+        if (b->len) memcpy(d + base, b->p, (size_t)b->len);
+        const int32_t *from = (const int32_t *)(const void *)c->offsets[i].p;
+        int32_t *to = o + (Py_ssize_t)i * n;
+        for (Py_ssize_t r = 1; r <= n; r++) to[r] = base + from[r];
+        if (v) {
+            const uint8_t *bits = (const uint8_t *)c->valid[i].p;
+            for (Py_ssize_t r = 0, at = (Py_ssize_t)i * n; r < n; r++, at++)
+                if (bits[r >> 3] >> (r & 7) & 1) v[at >> 3] |= (uint8_t)(1u << (at & 7));
+        }
+        base += (int32_t)b->len;
+    }
+    return Py_BuildValue("(NNNn)", valid, offsets, data, nulls);
+fail:
+    Py_XDECREF(data);
+    Py_XDECREF(offsets);
+    Py_XDECREF(valid);
+    return NULL;
 }
 
 static PyObject *result(Ctx *c, int ncols) {
-    PyObject *cols = PyList_New(ncols);
-    if (!cols) return NULL;
-    for (int i = 0; i < ncols; i++) {
-        Py_ssize_t nulls = c->n - c->nonnull[i];
-        PyObject *valid = nulls ? as_bytes(&c->valid[i]) : Py_NewRef(Py_None);
-        PyObject *col = Py_BuildValue("(NNNn)", valid, as_bytes(&c->offsets[i]),
-                                      as_bytes(&c->data[i]), nulls);
-        if (!col) {
-            Py_DECREF(cols);
-            return NULL;
-        }
-        PyList_SET_ITEM(cols, i, col);
+    PyObject *spans = PyBytes_FromStringAndSize(NULL, c->starts.len + c->ends.len);
+    if (!spans) return NULL;
+    if (c->starts.len) {
+        memcpy(PyBytes_AS_STRING(spans), c->starts.p, (size_t)c->starts.len);
+        memcpy(PyBytes_AS_STRING(spans) + c->starts.len, c->ends.p, (size_t)c->ends.len);
     }
-    return Py_BuildValue("(nNNN)", c->n, as_bytes(&c->starts), as_bytes(&c->ends), cols);
+    PyObject *columns = joined_columns(c, ncols);
+    if (!columns) {
+        Py_DECREF(spans);
+        return NULL;
+    }
+    if (columns == Py_None) {
+        Py_DECREF(spans);
+        return columns;
+    }
+    return Py_BuildValue("(nNN)", c->n, spans, columns);
 }
 
 static PyObject *Skimmer_call(PyObject *self, PyObject *args, PyObject *kwargs) {
@@ -778,6 +840,7 @@ static int add_node(SkimmerObject *sk, int parent, const char *name, Py_ssize_t 
     n->kinds = K_ANY;
     n->column = n->required_bit = n->first_child = n->next_sibling = -1;
     if (parent >= 0) {
+        n->bit = nodes[parent].nchild;
         n->next_sibling = nodes[parent].first_child;
         nodes[parent].first_child = sk->nnodes;
         nodes[parent].nchild++;
@@ -832,17 +895,18 @@ static int build_tables(SkimmerObject *sk) {
         if (!n->nchild) continue;
         uint32_t cap = 4;
         while (cap < (uint32_t)n->nchild * 2) cap *= 2;
-        n->table = malloc(sizeof(int) * cap);
+        n->table = malloc(sizeof(struct Child) * cap);
         if (!n->table) {
             PyErr_NoMemory();
             return -1;
         }
-        for (uint32_t j = 0; j < cap; j++) n->table[j] = -1;
+        for (uint32_t j = 0; j < cap; j++) n->table[j].node = -1;
         n->mask = cap - 1;
         for (int k = n->first_child; k >= 0; k = sk->nodes[k].next_sibling) {
             uint32_t j = (uint32_t)sk->nodes[k].hash & n->mask;
-            while (n->table[j] >= 0) j = (j + 1) & n->mask;
-            n->table[j] = k;
+            while (n->table[j].node >= 0) j = (j + 1) & n->mask;
+            n->table[j].node = k;
+            n->table[j].hash = sk->nodes[k].hash;
         }
     }
     return 0;

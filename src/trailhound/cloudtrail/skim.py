@@ -68,7 +68,9 @@ def compiled_skimmer(paths: Sequence[str]) -> Skimmer | None:
 
 
 class _Compiled:
-    """The extension's answer as Arrow arrays over the buffers it filled, copied no further."""
+    """The extension's answer as Arrow arrays over the buffers it filled, copied no further:
+    one array of the spans and one of every column's values, sliced (an Arrow array made
+    costs more than a slice, and a file may hold only a few dozen records)."""
 
     __slots__ = ("_names", "_skim")
 
@@ -80,21 +82,14 @@ class _Compiled:
         got = self._skim(text)
         if got is None:
             return None
-        n, starts, ends, columns = got
-        return Skimmed(
-            _int64s(n, starts),
-            _int64s(n, ends),
-            {name: _strings(n, *column) for name, column in zip(self._names, columns, strict=True)},
+        n, spans, (valid, offsets, data, nulls) = got
+        both = pa.Array.from_buffers(pa.int64(), 2 * n, [None, pa.py_buffer(spans)], 0)
+        bitmap = None if valid is None else pa.py_buffer(valid)
+        values = pa.StringArray.from_buffers(
+            n * len(self._names), pa.py_buffer(offsets), pa.py_buffer(data), bitmap, nulls
         )
-
-
-def _int64s(n: int, data: bytes) -> pa.Array:
-    return pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(data)], 0)
-
-
-def _strings(n: int, valid: bytes | None, offsets: bytes, data: bytes, nulls: int) -> pa.Array:
-    bitmap = None if valid is None else pa.py_buffer(valid)
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data), bitmap, nulls)
+        columns = {name: values.slice(i * n, n) for i, name in enumerate(self._names)}
+        return Skimmed(both.slice(0, n), both.slice(n, n), columns)
 
 
 def reference_skimmer(paths: Sequence[str]) -> Skimmer:
