@@ -802,10 +802,14 @@ static PyObject *Skimmer_call(PyObject *self, PyObject *args, PyObject *kwargs) 
                 c.offsets[i].len = 4;
             }
         }
-        if (r == OK) {
+        /* other threads may run meanwhile only if nobody can change the text under us (the
+         * decoding of a string trusts its earlier validation) */
+        if (r == OK && text.obj && PyBytes_CheckExact(text.obj)) {
             Py_BEGIN_ALLOW_THREADS
             r = parse_file(&c);
             Py_END_ALLOW_THREADS
+        } else if (r == OK) {
+            r = parse_file(&c);
         }
     }
     PyObject *out = NULL;
