@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import gzip
 import json
+import pickle
 import random
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
+from fuzz.profiles import fuzz
 from trailhound.cloudtrail import skim
 from trailhound.cloudtrail.record import decode_record, decode_records_file
 from trailhound.cloudtrail.skim import Skimmed, Skimmer, compiled_skimmer, reference_skimmer
@@ -184,7 +186,7 @@ def _file(draw: st.DrawFn) -> bytes:
     return f" {{{key}: [{body}] }}\n".encode()
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@fuzz(2.0)
 @given(text=_file())
 @example(text=b'{"Records":[{"eventTime":"t","eventName":"n","x":12345678901234567890}]}')
 @example(text=b'{"Records":[{"eventTime":"t","eventName":"n","x":1e100}]}')
@@ -193,13 +195,13 @@ def test_generated_files_read_alike(compiled: Skimmer, text: bytes) -> None:
     _same(compiled, text)
 
 
-@settings(max_examples=600, deadline=None)
+@fuzz(2.0)
 @given(text=_file(), data=st.data())
 def test_mutated_generated_files_answer_alike(compiled: Skimmer, text: bytes, data: Any) -> None:
     _same(compiled, _damaged(random.Random(data.draw(st.integers(0, 2**32))), text))
 
 
-@settings(max_examples=300, deadline=None)
+@fuzz(2.0)
 @given(text=st.binary(max_size=80).map(lambda b: b'{"Records":[{"eventTime":"' + b))
 def test_arbitrary_bytes_answer_alike(compiled: Skimmer, text: bytes) -> None:
     _same(compiled, text + b'","eventName":"n"}]}')
@@ -289,3 +291,11 @@ def test_a_path_given_twice_gives_one_column() -> None:
         pytest.skip("the C extension trailhound.cloudtrail._skim was not built (no compiler?)")
     got = found(_one(""))
     assert got is not None and list(got.columns) == ["eventName"]
+
+
+def test_a_skimmer_travels_to_a_worker_process(compiled: Skimmer) -> None:
+    text = _one(',"eventSource":"s"')
+    again = pickle.loads(pickle.dumps(compiled))
+    got, want = again(text), compiled(text)
+    assert got is not None and want is not None
+    assert got.columns["eventSource"].equals(want.columns["eventSource"])

@@ -78,6 +78,9 @@ class _Compiled:
         self._names = names
         self._skim = skim
 
+    def __reduce__(self) -> tuple[Any, tuple[list[str]]]:
+        return compiled_skimmer, (self._names,)  # a worker process builds its own
+
     def __call__(self, text: bytes) -> Skimmed | None:
         got = self._skim(text)
         if got is None:
