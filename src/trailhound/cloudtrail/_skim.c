@@ -719,12 +719,13 @@ static PyObject *joined_columns(Ctx *c, int ncols) {
     if (size > INT32_MAX) return Py_NewRef(Py_None); /* cannot be: no text of 2 GiB is read */
     PyObject *data = PyBytes_FromStringAndSize(NULL, size);
     PyObject *offsets = PyBytes_FromStringAndSize(NULL, 4 * (rows + 1));
-    PyObject *valid = nulls ? PyBytes_FromStringAndSize(NULL, rows / 8 + 1) : Py_NewRef(Py_None);
+    /* a byte more than the rows need: a column's bits are ORed in a byte at a time */
+    PyObject *valid = nulls ? PyBytes_FromStringAndSize(NULL, rows / 8 + 2) : Py_NewRef(Py_None);
     if (!data || !offsets || !valid) goto fail;
     char *d = PyBytes_AS_STRING(data);
     int32_t *o = (int32_t *)(void *)PyBytes_AS_STRING(offsets);
     uint8_t *v = nulls ? (uint8_t *)PyBytes_AS_STRING(valid) : NULL;
-    if (v) memset(v, 0, (size_t)(rows / 8 + 1));
+    if (v) memset(v, 0, (size_t)(rows / 8 + 2));
     int32_t base = 0;
     o[0] = 0;
     for (int i = 0; i < ncols; i++) {
@@ -733,10 +734,14 @@ static PyObject *joined_columns(Ctx *c, int ncols) {
         const int32_t *from = (const int32_t *)(const void *)c->offsets[i].p;
         int32_t *to = o + (Py_ssize_t)i * n;
         for (Py_ssize_t r = 1; r <= n; r++) to[r] = base + from[r];
-        if (v) {
+        if (v) { /* the column's bits past its n rows are 0, so whole bytes can be ORed */
             const uint8_t *bits = (const uint8_t *)c->valid[i].p;
-            for (Py_ssize_t r = 0, at = (Py_ssize_t)i * n; r < n; r++, at++)
-                if (bits[r >> 3] >> (r & 7) & 1) v[at >> 3] |= (uint8_t)(1u << (at & 7));
+            Py_ssize_t at = (Py_ssize_t)i * n, shift = at & 7;
+            uint8_t *to_byte = v + (at >> 3);
+            for (Py_ssize_t k = 0; k < (n + 7) / 8; k++) {
+                to_byte[k] |= (uint8_t)(bits[k] << shift);
+                if (shift) to_byte[k + 1] |= (uint8_t)(bits[k] >> (8 - shift));
+            }
         }
         base += (int32_t)b->len;
     }
