@@ -244,6 +244,11 @@ def test_deep_nesting_far_past_the_limit_is_refused(compiled: Skimmer) -> None:
         ',"userIdentity":{"t\\u0079pe":"a","type":"b"}',
         ',"userIdentity":{"sessionContext":{"x":1,"x":2}}',
         ',"responseElements":{"x":1,"x":2}',  # an object no path passes through
+        ',"x":1,"y":2,"x":3',  # keys no path wants, while they are few
+        ',"\\u0078":1,"x":2',
+        "".join(f',"k{i}":{i}' for i in range(9)) + ',"k0":0',  # ... and once they are many
+        "".join(f',"k{i}":{i}' for i in range(9)) + ',"eventSource":"a","eventSource":"b"',
+        ',"userIdentity":{"a":1,"b":2,"a":3}',
         ',"userIdentity":{"arn":"a","sessionContext":null}',
         ',"requestParameters":"T"',
         ',"requestParameters":{"tableName":["T"]}',

@@ -87,6 +87,7 @@ typedef struct {
     char *name; /* UTF-8 */
     Py_ssize_t len;
     uint64_t hash;
+    uint64_t filter[4]; /* children's names by length and ends: a key not in it is none */
     int kinds;        /* the value kinds allowed here (K_*) */
     int column;       /* the path that ends here, or -1 */
     int required_bit; /* bit in the record's "seen" mask, or -1 */
@@ -161,9 +162,23 @@ typedef struct {
     Py_ssize_t off, len;
 } Slot;
 
+/* Keys a wanted object holds that are not wanted: compared with each other while few, then
+ * moved to a hash set. */
+#define FEW 8
+/* A node remembers which child came at each of its first GUESSES places in the file's last
+ * such object: records repeat their order, so most keys are found by one comparison. */
+#define GUESSES 64
+
+typedef struct {
+    Py_ssize_t off, len;
+    int in_arena;
+} Few;
+
 typedef struct { /* the keys seen so far in one open object whose keys must be unique */
     Slot *slots;
     uint32_t cap, count, gen;
+    int hashed, nfew, ordinal;
+    Few few[FEW];
 } KeySet;
 
 typedef struct {
@@ -175,6 +190,7 @@ typedef struct {
     Py_ssize_t n;
     KeySet sets[MAX_DEPTH];
     uint32_t gen;
+    int *guess; /* nnodes * GUESSES children, -1 where none */
 } Ctx;
 
 typedef struct {
@@ -186,6 +202,12 @@ typedef struct {
 #define REFUSE 0
 #define OK 1
 #define NOMEM (-1)
+
+#define CHECK(expr)                   \
+    do {                              \
+        int r_ = (expr);              \
+        if (r_ != OK) return r_;      \
+    } while (0)
 
 static const uint8_t *skip_space(const uint8_t *p, const uint8_t *end) {
     while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
@@ -383,16 +405,9 @@ static const uint8_t *key_bytes(const Ctx *c, const Slot *s) {
     return s->in_arena ? (const uint8_t *)c->arena.p + s->off : c->base + s->off;
 }
 
-static int keyset_open(Ctx *c, int depth) {
+static void keyset_open(Ctx *c, int depth) {
     KeySet *ks = &c->sets[depth];
-    if (!ks->slots) {
-        ks->slots = calloc(32, sizeof(Slot));
-        if (!ks->slots) return NOMEM;
-        ks->cap = 32;
-    }
-    ks->gen = ++c->gen;
-    ks->count = 0;
-    return OK;
+    ks->hashed = ks->nfew = ks->ordinal = 0;
 }
 
 static int keyset_grow(KeySet *ks) {
@@ -450,6 +465,72 @@ static int find_child(const SkimmerObject *sk, const Node *n, uint64_t h, const 
     }
 }
 
+static const uint8_t *few_bytes(const Ctx *c, const Few *f) {
+    return f->in_arena ? (const uint8_t *)c->arena.p + f->off : c->base + f->off;
+}
+
+/* From comparing the few keys to the hash set: entered there, they are compared by hash. */
+static int keyset_hash(Ctx *c, KeySet *ks) {
+    if (!ks->slots) {
+        ks->slots = calloc(32, sizeof(Slot));
+        if (!ks->slots) return NOMEM;
+        ks->cap = 32;
+    }
+    ks->gen = ++c->gen;
+    ks->count = 0;
+    ks->hashed = 1;
+    for (int i = 0; i < ks->nfew; i++) {
+        const Few *f = &ks->few[i];
+        const uint8_t *k = few_bytes(c, f);
+        CHECK(keyset_add(c, ks, hash_bytes(c->sk->seed, k, (size_t)f->len), k, f->len,
+                         f->in_arena));
+    }
+    return OK;
+}
+
+/* Enters a key that no path wants (or of an object with too many wanted ones): REFUSE when
+ * the object holds it already. */
+static int other_key(Ctx *c, KeySet *ks, const uint8_t *k, Py_ssize_t len, int in_arena) {
+    if (!ks->hashed) {
+        for (int i = 0; i < ks->nfew; i++) {
+            const Few *f = &ks->few[i];
+            if (f->len == len && same_bytes((const char *)few_bytes(c, f), k, len)) return REFUSE;
+        }
+        if (ks->nfew < FEW) {
+            Few *f = &ks->few[ks->nfew++];
+            f->len = len;
+            f->in_arena = in_arena;
+            f->off = in_arena ? (Py_ssize_t)(k - (const uint8_t *)c->arena.p)
+                              : (Py_ssize_t)(k - c->base);
+            return OK;
+        }
+        CHECK(keyset_hash(c, ks));
+    }
+    return keyset_add(c, ks, hash_bytes(c->sk->seed, k, (size_t)len), k, len, in_arena);
+}
+
+static inline unsigned filter_bit(const uint8_t *k, Py_ssize_t len) {
+    return len ? (unsigned)(len * 31 + k[0] + k[len - 1] * 7) & 255u : 0u;
+}
+
+/* The child of node named k, or -1: by the guess for this place, else by the filter and the
+ * hash table. */
+static int wanted(Ctx *c, int node, int ordinal, const uint8_t *k, Py_ssize_t len) {
+    const SkimmerObject *sk = c->sk;
+    const Node *n = &sk->nodes[node];
+    int *guess = ordinal < GUESSES ? &c->guess[(Py_ssize_t)node * GUESSES + ordinal] : NULL;
+    if (guess && *guess >= 0) {
+        const Node *g = &sk->nodes[*guess];
+        if (g->len == len && same_bytes(g->name, k, len)) return *guess;
+    }
+    unsigned bit = filter_bit(k, len);
+    if (!(n->filter[bit >> 6] >> (bit & 63) & 1)) return -1;
+    int child = find_child(sk, n, hash_bytes(sk->seed, k, (size_t)len), k, len);
+    if (guess && child >= 0) *guess = child;
+    return child;
+}
+
+
 static int column_value(Ctx *c, int col, const uint8_t *s, const uint8_t *e, int escaped) {
     Buf *d = &c->data[col];
     if (escaped) {
@@ -488,11 +569,6 @@ static int record_end(Ctx *c) {
     return OK;
 }
 
-#define CHECK(expr)                   \
-    do {                              \
-        int r_ = (expr);              \
-        if (r_ != OK) return r_;      \
-    } while (0)
 
 /* One record from its "{" at *pp; on OK, *pp is just past its "}". */
 static int parse_record(Ctx *c, const uint8_t **pp) {
@@ -505,7 +581,7 @@ static int parse_record(Ctx *c, const uint8_t **pp) {
     st[0].is_obj = 1;
     st[0].node = 0;
     st[0].known = 0;
-    CHECK(keyset_open(c, 0));
+    keyset_open(c, 0);
 
 object_first:
     p = skip_space(p, end);
@@ -533,15 +609,15 @@ key:
                 k = (const uint8_t *)c->arena.p + at;
                 len = c->arena.len - at;
             }
-            uint64_t h = hash_bytes(sk->seed, k, (size_t)len);
-            child = find_child(sk, &sk->nodes[node], h, k, len);
+            KeySet *ks = &c->sets[depth];
+            child = wanted(c, node, ks->ordinal++, k, len);
             /* a wanted member's second time shows in a bit; other keys go to the key set */
             if (child >= 0 && sk->nodes[node].nchild <= 64) {
                 uint64_t bit = 1ull << sk->nodes[child].bit;
                 if (st[depth].known & bit) return REFUSE;
                 st[depth].known |= bit;
             } else {
-                CHECK(keyset_add(c, &c->sets[depth], h, k, len, escaped));
+                CHECK(other_key(c, ks, k, len, escaped));
             }
         }
         p = skip_space(q + 1, end);
@@ -583,7 +659,7 @@ value:
             st[depth].is_obj = 1;
             st[depth].node = n && n->nchild ? child : -1;
             st[depth].known = 0;
-            if (st[depth].node >= 0) CHECK(keyset_open(c, depth));
+            if (st[depth].node >= 0) keyset_open(c, depth);
             p++;
             goto object_first;
         case '[':
@@ -704,6 +780,7 @@ static void ctx_free(Ctx *c, int ncols) {
     free(c->offsets);
     free(c->valid);
     free(c->nonnull);
+    free(c->guess);
     for (int i = 0; i < MAX_DEPTH; i++) free(c->sets[i].slots);
 }
 
@@ -791,7 +868,9 @@ static PyObject *Skimmer_call(PyObject *self, PyObject *args, PyObject *kwargs) 
     c.offsets = calloc((size_t)ncols + 1, sizeof(Buf));
     c.valid = calloc((size_t)ncols + 1, sizeof(Buf));
     c.nonnull = calloc((size_t)ncols + 1, sizeof(Py_ssize_t));
-    if (c.data && c.offsets && c.valid && c.nonnull) {
+    c.guess = malloc(sizeof(int) * GUESSES * (size_t)sk->nnodes);
+    if (c.guess) memset(c.guess, 0xff, sizeof(int) * GUESSES * (size_t)sk->nnodes); /* -1 */
+    if (c.data && c.offsets && c.valid && c.nonnull && c.guess) {
         r = OK;
         /* sized for records of 1 kB, so that most files never grow a buffer */
         Py_ssize_t records = text.len / 1024 + 8;
@@ -916,6 +995,8 @@ static int build_tables(SkimmerObject *sk) {
             while (n->table[j].node >= 0) j = (j + 1) & n->mask;
             n->table[j].node = k;
             n->table[j].hash = sk->nodes[k].hash;
+            unsigned bit = filter_bit((const uint8_t *)sk->nodes[k].name, sk->nodes[k].len);
+            n->filter[bit >> 6] |= 1ull << (bit & 63);
         }
     }
     return 0;
