@@ -165,9 +165,8 @@ typedef struct {
 /* Keys a wanted object holds that are not wanted: compared with each other while few, then
  * moved to a hash set. */
 #define FEW 8
-/* A node remembers which child came at each of its first GUESSES places in the file's last
- * such object: records repeat their order, so most keys are found by one comparison. */
-#define GUESSES 64
+/* Which wanted member came after each one last time in the file (and which came first in
+ * each wanted object): records repeat their order, so most keys are found by one comparison. */
 
 typedef struct {
     Py_ssize_t off, len;
@@ -177,7 +176,7 @@ typedef struct {
 typedef struct { /* the keys seen so far in one open object whose keys must be unique */
     Slot *slots;
     uint32_t cap, count, gen;
-    int hashed, nfew, ordinal;
+    int hashed, nfew, last; /* last: the last wanted member seen in the object, or -1 */
     Few few[FEW];
 } KeySet;
 
@@ -190,7 +189,7 @@ typedef struct {
     Py_ssize_t n;
     KeySet sets[MAX_DEPTH];
     uint32_t gen;
-    int *guess; /* nnodes * GUESSES children, -1 where none */
+    int *guess; /* 2 * nnodes: the child after child i at i, the first of node i at nnodes+i */
 } Ctx;
 
 typedef struct {
@@ -407,7 +406,8 @@ static const uint8_t *key_bytes(const Ctx *c, const Slot *s) {
 
 static void keyset_open(Ctx *c, int depth) {
     KeySet *ks = &c->sets[depth];
-    ks->hashed = ks->nfew = ks->ordinal = 0;
+    ks->hashed = ks->nfew = 0;
+    ks->last = -1;
 }
 
 static int keyset_grow(KeySet *ks) {
@@ -513,20 +513,27 @@ static inline unsigned filter_bit(const uint8_t *k, Py_ssize_t len) {
     return len ? (unsigned)(len * 31 + k[0] + k[len - 1] * 7) & 255u : 0u;
 }
 
-/* The child of node named k, or -1: by the guess for this place, else by the filter and the
- * hash table. */
-static int wanted(Ctx *c, int node, int ordinal, const uint8_t *k, Py_ssize_t len) {
+/* The child of node named k, or -1: by the guess from the last wanted member, else by the
+ * filter and the hash table. */
+static int wanted(Ctx *c, int node, KeySet *ks, const uint8_t *k, Py_ssize_t len) {
     const SkimmerObject *sk = c->sk;
     const Node *n = &sk->nodes[node];
-    int *guess = ordinal < GUESSES ? &c->guess[(Py_ssize_t)node * GUESSES + ordinal] : NULL;
-    if (guess && *guess >= 0) {
-        const Node *g = &sk->nodes[*guess];
-        if (g->len == len && same_bytes(g->name, k, len)) return *guess;
+    int *guess = &c->guess[ks->last >= 0 ? ks->last : sk->nnodes + node];
+    int child = *guess;
+    if (child >= 0) {
+        const Node *g = &sk->nodes[child];
+        if (g->len == len && same_bytes(g->name, k, len)) {
+            ks->last = child;
+            return child;
+        }
     }
     unsigned bit = filter_bit(k, len);
     if (!(n->filter[bit >> 6] >> (bit & 63) & 1)) return -1;
-    int child = find_child(sk, n, hash_bytes(sk->seed, k, (size_t)len), k, len);
-    if (guess && child >= 0) *guess = child;
+    child = find_child(sk, n, hash_bytes(sk->seed, k, (size_t)len), k, len);
+    if (child >= 0) {
+        *guess = child;
+        ks->last = child;
+    }
     return child;
 }
 
@@ -610,7 +617,7 @@ key:
                 len = c->arena.len - at;
             }
             KeySet *ks = &c->sets[depth];
-            child = wanted(c, node, ks->ordinal++, k, len);
+            child = wanted(c, node, ks, k, len);
             /* a wanted member's second time shows in a bit; other keys go to the key set */
             if (child >= 0 && sk->nodes[node].nchild <= 64) {
                 uint64_t bit = 1ull << sk->nodes[child].bit;
@@ -868,8 +875,8 @@ static PyObject *Skimmer_call(PyObject *self, PyObject *args, PyObject *kwargs) 
     c.offsets = calloc((size_t)ncols + 1, sizeof(Buf));
     c.valid = calloc((size_t)ncols + 1, sizeof(Buf));
     c.nonnull = calloc((size_t)ncols + 1, sizeof(Py_ssize_t));
-    c.guess = malloc(sizeof(int) * GUESSES * (size_t)sk->nnodes);
-    if (c.guess) memset(c.guess, 0xff, sizeof(int) * GUESSES * (size_t)sk->nnodes); /* -1 */
+    c.guess = malloc(sizeof(int) * 2 * (size_t)sk->nnodes);
+    if (c.guess) memset(c.guess, 0xff, sizeof(int) * 2 * (size_t)sk->nnodes); /* -1 */
     if (c.data && c.offsets && c.valid && c.nonnull && c.guess) {
         r = OK;
         /* sized for records of 1 kB, so that most files never grow a buffer */
