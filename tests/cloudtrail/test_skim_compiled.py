@@ -304,3 +304,22 @@ def test_a_skimmer_travels_to_a_worker_process(compiled: Skimmer) -> None:
     got, want = again(text), compiled(text)
     assert got is not None and want is not None
     assert got.columns["eventSource"].equals(want.columns["eventSource"])
+
+
+@pytest.mark.parametrize(
+    "members",
+    ['', ',"userIdentity":null', ',"userIdentity":"u"', ',"userIdentity":{"type":"t"}',
+     ',"readOnly":true', ',"readOnly":"true"', ',"readOnly":null'],
+)  # fmt: skip
+def test_paths_that_meet_are_held_alike(members: str) -> None:
+    paths = ["userIdentity", "userIdentity.type", "readOnly", "eventName"]
+    found = compiled_skimmer(paths)
+    if found is None:
+        pytest.skip("the C extension trailhound.cloudtrail._skim was not built (no compiler?)")
+    text = _one(members)
+    got, want = found(text), reference_skimmer(paths)(text)
+    assert (got is None) == (want is None)
+    if got is not None and want is not None:
+        assert {p: c.to_pylist() for p, c in got.columns.items()} == {
+            p: c.to_pylist() for p, c in want.columns.items()
+        }
