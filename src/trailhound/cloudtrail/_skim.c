@@ -145,11 +145,22 @@ static inline uint64_t hash_bytes(uint64_t seed, const uint8_t *p, size_t n) {
 
 /* Equal bytes, inline: names are short and a libc call per member would cost more. */
 static inline int same_bytes(const char *a, const uint8_t *b, Py_ssize_t n) {
-    Py_ssize_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        if (load64((const uint8_t *)a + i) != load64(b + i)) return 0;
-    for (; i < n; i++)
-        if ((uint8_t)a[i] != b[i]) return 0;
+    const uint8_t *x = (const uint8_t *)a;
+    if (n >= 8) { /* whole words, the last one overlapping the one before */
+        for (Py_ssize_t i = 0; i + 8 < n; i += 8)
+            if (load64(x + i) != load64(b + i)) return 0;
+        return load64(x + n - 8) == load64(b + n - 8);
+    }
+    if (n >= 4) {
+        uint32_t x0, x1, b0, b1;
+        memcpy(&x0, x, 4);
+        memcpy(&x1, x + n - 4, 4);
+        memcpy(&b0, b, 4);
+        memcpy(&b1, b + n - 4, 4);
+        return x0 == b0 && x1 == b1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (x[i] != b[i]) return 0;
     return 1;
 }
 
@@ -208,7 +219,8 @@ typedef struct {
         if (r_ != OK) return r_;      \
     } while (0)
 
-static const uint8_t *skip_space(const uint8_t *p, const uint8_t *end) {
+static inline const uint8_t *skip_space(const uint8_t *p, const uint8_t *end) {
+    if (p < end && *p > ' ') return p; /* the usual case: no blank space at all */
     while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
     return p;
 }
