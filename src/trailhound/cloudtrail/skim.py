@@ -63,7 +63,36 @@ def compiled_skimmer(paths: Sequence[str]) -> Skimmer | None:
         from trailhound.cloudtrail import _skim  # type: ignore[attr-defined]
     except ImportError:
         return None
-    return _skim.Skimmer(_split_paths(paths))  # type: ignore[no-any-return]
+    names = list(dict.fromkeys(paths))
+    return _Compiled(names, _skim.Skimmer(_split_paths(names)))
+
+
+class _Compiled:
+    """The extension's answer as Arrow arrays over the buffers it filled, copied no further:
+    one array of the spans and one of every column's values, sliced (an Arrow array made
+    costs more than a slice, and a file may hold only a few dozen records)."""
+
+    __slots__ = ("_names", "_skim")
+
+    def __init__(self, names: list[str], skim: Any) -> None:
+        self._names = names
+        self._skim = skim
+
+    def __reduce__(self) -> tuple[Any, tuple[list[str]]]:
+        return compiled_skimmer, (self._names,)  # a worker process builds its own
+
+    def __call__(self, text: bytes) -> Skimmed | None:
+        got = self._skim(text)
+        if got is None:
+            return None
+        n, spans, (valid, offsets, data, nulls) = got
+        both = pa.Array.from_buffers(pa.int64(), 2 * n, [None, pa.py_buffer(spans)], 0)
+        bitmap = None if valid is None else pa.py_buffer(valid)
+        values = pa.StringArray.from_buffers(
+            n * len(self._names), pa.py_buffer(offsets), pa.py_buffer(data), bitmap, nulls
+        )
+        columns = {name: values.slice(i * n, n) for i, name in enumerate(self._names)}
+        return Skimmed(both.slice(0, n), both.slice(n, n), columns)
 
 
 def reference_skimmer(paths: Sequence[str]) -> Skimmer:
@@ -87,6 +116,27 @@ def _split_paths(paths: Sequence[str]) -> tuple[tuple[str, ...], ...]:
 
 _SPACE: Final = re.compile(r"[ \t\n\r]*")
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
+_NUMBER: Final = re.compile(r"-?([0-9]+)(?:\.[0-9]+)?(?:[eE][+-]?([0-9]+))?")
+MAX_INT_DIGITS: Final = 19
+MAX_EXP_DIGITS: Final = 2
+"""Numbers beyond RFC 8259's grammar that a skimmer refuses: msgspec refuses those out of a
+double's range and very long integers, and digit counts bound those cheaply (1e118 at most)."""
+
+
+class _Number:
+    """A number in a record: its value is never read, only that it is no text."""
+
+
+def _number(text: str) -> _Number:
+    """A number's JSON text, refused past the digit limits."""
+    found = _NUMBER.fullmatch(text)
+    assert found is not None  # json's scanner matched the same grammar
+    whole, exponent = found.groups()
+    if len(whole) > MAX_INT_DIGITS or len(exponent or "") > MAX_EXP_DIGITS:
+        raise _Refused
+    return _Number()
+
+
 _DECODER: Final = json.JSONDecoder()
 
 
@@ -94,7 +144,9 @@ class _Pairs(list[tuple[str, Any]]):
     """An object as its (key, value) pairs, in order, duplicates kept."""
 
 
-_PAIRS_DECODER: Final = json.JSONDecoder(object_pairs_hook=_Pairs)
+_PAIRS_DECODER: Final = json.JSONDecoder(
+    object_pairs_hook=_Pairs, parse_int=_number, parse_float=_number
+)
 
 
 class _Refused(Exception):

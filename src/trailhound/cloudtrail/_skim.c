@@ -1,0 +1,1093 @@
+/* The compiled skimmer: one pass over a `{"Records": [...]}` text that validates it as strictly
+ * as `skim.reference_skimmer` does and collects, per record, its span and the string values at
+ * a few member paths, straight into Arrow-shaped buffers.
+ *
+ * `Skimmer(paths)(text)` answers None for every text it cannot read exactly (the caller then
+ * reads the file the usual way), else a tuple that `skim.py` turns into a `Skimmed`:
+ *   (n, spans: bytes of 2n int64, every start then every end,
+ *    (validity bytes or None, offsets: bytes of int32, data: bytes, null_count))
+ * where the last four are the buffers of one string array of n * len(paths) values, the paths'
+ * columns one after another.
+ *
+ * Hostile text is the normal case here: every read is bounds-checked, nesting is followed on an
+ * explicit stack capped at the record depth the reference allows, and work per key is bounded
+ * (a hash probe sequence that grows too long refuses the file rather than slowing down).
+ * Texts of 2 GiB or more are refused, so every int32 Arrow offset fits.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+/* Nesting a record may have, its own object being level 1 (skim.MAX_DEPTH). */
+#define MAX_DEPTH 64
+/* A key that needs more probes than this refuses the file: a hash-flooding guard. */
+#define MAX_PROBES 128
+/* The number grammar's limits beyond RFC 8259, shared with the reference (skim._number):
+ * msgspec refuses numbers out of a double's range and very long integers. */
+#define MAX_INT_DIGITS 19
+#define MAX_EXP_DIGITS 2
+
+enum { K_STR = 1, K_NULL = 2, K_BOOL = 4, K_OBJ = 8, K_ARR = 16, K_NUM = 32, K_ANY = 63 };
+
+/* The members `Record` types, as skim.py lists them (REQUIRED_TEXT, OPTIONAL_TEXT,
+ * TEXT_OR_BOOL); a test holds the two lists equal. */
+static const char *const REQUIRED_TEXT[] = {"eventTime", "eventName"};
+static const char *const OPTIONAL_TEXT[] = {
+    "eventVersion", "eventSource", "awsRegion", "sourceIPAddress", "userAgent", "errorCode",
+    "errorMessage", "requestID", "eventID", "eventType", "eventCategory", "apiVersion",
+    "recipientAccountId", "sharedEventID", "vpcEndpointId", "vpcEndpointAccountId"};
+static const char *const TEXT_OR_BOOL[] = {"readOnly", "managementEvent",
+                                           "sessionCredentialFromConsole"};
+
+#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* -- growable buffers ------------------------------------------------------------------------ */
+
+typedef struct {
+    char *p;
+    Py_ssize_t len, cap;
+} Buf;
+
+static int buf_reserve(Buf *b, Py_ssize_t extra) {
+    if (b->cap - b->len >= extra) return 0;
+    Py_ssize_t cap = b->cap ? b->cap : 64;
+    while (cap - b->len < extra) {
+        if (cap > PY_SSIZE_T_MAX / 2) return -1;
+        cap *= 2;
+    }
+    char *p = realloc(b->p, (size_t)cap);
+    if (!p) return -1;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static void buf_free(Buf *b) {
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+/* -- the tree of members a record's paths and typed members pass through --------------------- */
+
+struct Child { /* a slot of a node's table of children: the hash beside it saves a load */
+    uint64_t hash;
+    int node; /* -1: empty */
+};
+
+typedef struct {
+    char *name; /* UTF-8 */
+    Py_ssize_t len;
+    uint64_t hash;
+    uint64_t filter[4]; /* children's names by length and ends: a key not in it is none */
+    int kinds;        /* the value kinds allowed here (K_*) */
+    int column;       /* the path that ends here, or -1 */
+    int required_bit; /* bit in the record's "seen" mask, or -1 */
+    int first_child, next_sibling, nchild;
+    int bit; /* its place among its parent's children: its bit in Frame.known */
+    struct Child *table; /* children by hash */
+    uint32_t mask;
+} Node;
+
+typedef struct {
+    PyObject_HEAD
+    Node *nodes;
+    int nnodes, ncols;
+    unsigned required_mask;
+    uint64_t seed;
+} SkimmerObject;
+
+static inline uint64_t load64(const uint8_t *p) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+static inline uint64_t mix(uint64_t a, uint64_t b) {
+    a *= 0xff51afd7ed558ccdull;
+    b *= 0xc4ceb9fe1a85ec53ull;
+    a ^= b;
+    /* tables index by the low bits, which a product leaves to the inputs' low bytes alone
+     * ("eventTime", "eventName"): fold the high half down and mix once more */
+    a ^= a >> 32;
+    a *= 0x9E3779B97F4A7C15ull;
+    return a ^ (a >> 29);
+}
+
+/* Member names are short: up to 16 bytes take two overlapping loads and two independent
+ * multiplications, not a chain of them; the caller compares bytes whenever hashes meet. */
+static inline uint64_t hash_bytes(uint64_t seed, const uint8_t *p, size_t n) {
+    uint64_t a, b;
+    if (n >= 8) {
+        a = load64(p);
+        b = load64(p + n - 8);
+        for (size_t i = 8; i + 8 < n; i += 8) a = mix(a ^ seed, load64(p + i));
+    } else if (n >= 4) {
+        uint32_t x, y;
+        memcpy(&x, p, 4);
+        memcpy(&y, p + n - 4, 4);
+        a = x;
+        b = y;
+    } else {
+        a = n ? (uint64_t)p[0] | (uint64_t)p[n / 2] << 8 | (uint64_t)p[n - 1] << 16 : 0;
+        b = 0;
+    }
+    return mix(a ^ seed, b ^ (seed >> 7) ^ n);
+}
+
+/* Equal bytes, inline: names are short and a libc call per member would cost more. */
+static inline int same_bytes(const char *a, const uint8_t *b, Py_ssize_t n) {
+    const uint8_t *x = (const uint8_t *)a;
+    if (n >= 8) { /* whole words, the last one overlapping the one before */
+        for (Py_ssize_t i = 0; i + 8 < n; i += 8)
+            if (load64(x + i) != load64(b + i)) return 0;
+        return load64(x + n - 8) == load64(b + n - 8);
+    }
+    if (n >= 4) {
+        uint32_t x0, x1, b0, b1;
+        memcpy(&x0, x, 4);
+        memcpy(&x1, x + n - 4, 4);
+        memcpy(&b0, b, 4);
+        memcpy(&b1, b + n - 4, 4);
+        return x0 == b0 && x1 == b1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (x[i] != b[i]) return 0;
+    return 1;
+}
+
+/* -- parsing state ---------------------------------------------------------------------------- */
+
+typedef struct {
+    uint64_t hash;
+    uint32_t gen;
+    uint32_t in_arena;
+    Py_ssize_t off, len;
+} Slot;
+
+/* Keys a wanted object holds that are not wanted: compared with each other while few, then
+ * moved to a hash set. */
+#define FEW 8
+/* Which wanted member came after each one last time in the file (and which came first in
+ * each wanted object): records repeat their order, so most keys are found by one comparison. */
+
+typedef struct {
+    Py_ssize_t off, len;
+    int in_arena;
+} Few;
+
+typedef struct { /* the keys seen so far in one open object whose keys must be unique */
+    Slot *slots;
+    uint32_t cap, count, gen;
+    int hashed, nfew, last; /* last: the last wanted member seen in the object, or -1 */
+    Few few[FEW];
+} KeySet;
+
+typedef struct {
+    const uint8_t *base, *end;
+    const SkimmerObject *sk;
+    Buf starts, ends, arena;
+    Buf *data, *offsets, *valid;
+    Py_ssize_t *nonnull;
+    Py_ssize_t n;
+    KeySet sets[MAX_DEPTH];
+    uint32_t gen;
+    int *guess; /* 2 * nnodes: the child after child i at i, the first of node i at nnodes+i */
+} Ctx;
+
+typedef struct {
+    int is_obj;
+    int node;       /* -1: an object nobody reads, or an array */
+    uint64_t known; /* the wanted members seen so far, by Node.bit */
+} Frame;
+
+#define REFUSE 0
+#define OK 1
+#define NOMEM (-1)
+
+#define CHECK(expr)                   \
+    do {                              \
+        int r_ = (expr);              \
+        if (r_ != OK) return r_;      \
+    } while (0)
+
+static inline const uint8_t *skip_space(const uint8_t *p, const uint8_t *end) {
+    if (p < end && *p > ' ') return p; /* the usual case: no blank space at all */
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
+    return p;
+}
+
+static int hex4(const uint8_t *p) {
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        int c = p[i], d;
+        if (c >= '0' && c <= '9') d = c - '0';
+        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
+        else return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/* Length of the valid UTF-8 sequence (2 to 4 bytes) at p, or 0 (Unicode's Table 3-7: no
+ * overlong forms, no surrogates, nothing past U+10FFFF). */
+static int utf8_sequence(const uint8_t *p, const uint8_t *end) {
+    Py_ssize_t room = end - p;
+    uint8_t c = p[0];
+    if (c >= 0xC2 && c <= 0xDF) return room >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (room < 3 || (p[2] & 0xC0) != 0x80) return 0;
+        uint8_t lo = 0x80, hi = 0xBF;
+        if (c == 0xE0) lo = 0xA0;
+        if (c == 0xED) hi = 0x9F;
+        return p[1] >= lo && p[1] <= hi ? 3 : 0;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (room < 4 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80) return 0;
+        uint8_t lo = 0x80, hi = 0xBF;
+        if (c == 0xF0) lo = 0x90;
+        if (c == 0xF4) hi = 0x8F;
+        return p[1] >= lo && p[1] <= hi ? 4 : 0;
+    }
+    return 0;
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+#define FIRST_BIT(m) __builtin_ctz((unsigned)(m))
+#else
+static int FIRST_BIT(unsigned m) {
+    int i = 0;
+    while (!(m & 1u)) {
+        m >>= 1;
+        i++;
+    }
+    return i;
+}
+#endif
+
+/* p is just past a string's opening quote: the closing quote, or NULL when the string is not
+ * valid JSON text (bad escape, lone surrogate, control character, invalid UTF-8, no end).
+ * *escaped tells whether the string's text differs from its bytes. */
+static inline const uint8_t *scan_string(const uint8_t *p, const uint8_t *end, int *escaped) {
+    for (;;) {
+#ifdef __SSE2__
+        const __m128i quote = _mm_set1_epi8('"'), slash = _mm_set1_epi8('\\');
+        const __m128i space = _mm_set1_epi8(' ');
+        for (;;) {
+            if (end - p < 16) goto scalar;
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            /* signed compare: bytes >= 0x80 are negative, so below ' ' too */
+            __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+                                                    _mm_cmpeq_epi8(v, slash)),
+                                       _mm_cmplt_epi8(v, space));
+            int mask = _mm_movemask_epi8(hit);
+            if (mask) {
+                p += FIRST_BIT(mask);
+                goto special;
+            }
+            p += 16;
+        }
+    scalar:
+#endif
+        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') p++;
+        if (p >= end) return NULL;
+#ifdef __SSE2__
+    special:
+#endif
+        if (*p == '"') return p;
+        if (*p == '\\') {
+            *escaped = 1;
+            if (end - p < 2) return NULL;
+            switch (p[1]) {
+            case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+                p += 2;
+                break;
+            case 'u': {
+                if (end - p < 6) return NULL;
+                int u = hex4(p + 2);
+                if (u < 0) return NULL;
+                p += 6;
+                if (u >= 0xDC00 && u <= 0xDFFF) return NULL;
+                if (u >= 0xD800 && u <= 0xDBFF) {
+                    if (end - p < 6 || p[0] != '\\' || p[1] != 'u') return NULL;
+                    int low = hex4(p + 2);
+                    if (low < 0xDC00 || low > 0xDFFF) return NULL;
+                    p += 6;
+                }
+                break;
+            }
+            default:
+                return NULL;
+            }
+            continue;
+        }
+        if (*p < 0x20) return NULL;
+        int n = utf8_sequence(p, end);
+        if (!n) return NULL;
+        p += n;
+    }
+}
+
+/* Appends the text of a validated string body [s, e) with escapes to b (never longer than the
+ * body: an escape is at least as long as what it stands for). */
+static int unescape(Buf *b, const uint8_t *s, const uint8_t *e) {
+    if (buf_reserve(b, e - s) < 0) return NOMEM;
+    uint8_t *out = (uint8_t *)b->p + b->len;
+    while (s < e) {
+        const uint8_t *bs = memchr(s, '\\', (size_t)(e - s));
+        const uint8_t *stop = bs ? bs : e;
+        memcpy(out, s, (size_t)(stop - s));
+        out += stop - s;
+        s = stop;
+        if (!bs) break;
+        uint32_t u;
+        switch (s[1]) {
+        case 'b': *out++ = '\b'; s += 2; continue;
+        case 'f': *out++ = '\f'; s += 2; continue;
+        case 'n': *out++ = '\n'; s += 2; continue;
+        case 'r': *out++ = '\r'; s += 2; continue;
+        case 't': *out++ = '\t'; s += 2; continue;
+        case 'u':
+            u = (uint32_t)hex4(s + 2);
+            s += 6;
+            if (u >= 0xD800 && u <= 0xDBFF) {
+                u = 0x10000 + ((u - 0xD800) << 10) + ((uint32_t)hex4(s + 2) - 0xDC00);
+                s += 6;
+            }
+            break;
+        default: *out++ = s[1]; s += 2; continue; /* " \ / */
+        }
+        if (u < 0x80) {
+            *out++ = (uint8_t)u;
+        } else if (u < 0x800) {
+            *out++ = (uint8_t)(0xC0 | (u >> 6));
+            *out++ = (uint8_t)(0x80 | (u & 0x3F));
+        } else if (u < 0x10000) {
+            *out++ = (uint8_t)(0xE0 | (u >> 12));
+            *out++ = (uint8_t)(0x80 | ((u >> 6) & 0x3F));
+            *out++ = (uint8_t)(0x80 | (u & 0x3F));
+        } else {
+            *out++ = (uint8_t)(0xF0 | (u >> 18));
+            *out++ = (uint8_t)(0x80 | ((u >> 12) & 0x3F));
+            *out++ = (uint8_t)(0x80 | ((u >> 6) & 0x3F));
+            *out++ = (uint8_t)(0x80 | (u & 0x3F));
+        }
+    }
+    b->len = (Py_ssize_t)((char *)out - b->p);
+    return OK;
+}
+
+/* A number per RFC 8259, within the limits above: just past it, or NULL. */
+static const uint8_t *scan_number(const uint8_t *p, const uint8_t *end) {
+    if (p < end && *p == '-') p++;
+    const uint8_t *digits = p;
+    if (p < end && *p == '0') {
+        p++;
+    } else {
+        while (p < end && *p >= '0' && *p <= '9') p++;
+        if (p == digits) return NULL;
+    }
+    if (p - digits > MAX_INT_DIGITS) return NULL;
+    if (p < end && *p == '.') {
+        const uint8_t *f = ++p;
+        while (p < end && *p >= '0' && *p <= '9') p++;
+        if (p == f) return NULL;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) p++;
+        const uint8_t *x = p;
+        while (p < end && *p >= '0' && *p <= '9') p++;
+        if (p == x || p - x > MAX_EXP_DIGITS) return NULL;
+    }
+    return p;
+}
+
+static const uint8_t *key_bytes(const Ctx *c, const Slot *s) {
+    return s->in_arena ? (const uint8_t *)c->arena.p + s->off : c->base + s->off;
+}
+
+static void keyset_open(Ctx *c, int depth) {
+    KeySet *ks = &c->sets[depth];
+    ks->hashed = ks->nfew = 0;
+    ks->last = -1;
+}
+
+static int keyset_grow(KeySet *ks) {
+    if (ks->cap > UINT32_MAX / 4) return REFUSE;
+    uint32_t cap = ks->cap * 2, mask = cap - 1;
+    Slot *slots = calloc(cap, sizeof(Slot));
+    if (!slots) return NOMEM;
+    for (uint32_t i = 0; i < ks->cap; i++) {
+        Slot *s = &ks->slots[i];
+        if (s->gen != ks->gen) continue;
+        uint32_t j = (uint32_t)s->hash & mask;
+        while (slots[j].gen == ks->gen) j = (j + 1) & mask;
+        slots[j] = *s;
+    }
+    free(ks->slots);
+    ks->slots = slots;
+    ks->cap = cap;
+    return OK;
+}
+
+/* Enters a key in its object's set: REFUSE when it is there already (or probing runs long). */
+static int keyset_add(Ctx *c, KeySet *ks, uint64_t h, const uint8_t *k, Py_ssize_t len,
+                      int in_arena) {
+    if ((ks->count + 1) * 2 > ks->cap) {
+        int r = keyset_grow(ks);
+        if (r != OK) return r;
+    }
+    uint32_t mask = ks->cap - 1, j = (uint32_t)h & mask;
+    for (int probes = 0; ks->slots[j].gen == ks->gen; probes++) {
+        Slot *s = &ks->slots[j];
+        if (probes > MAX_PROBES) return REFUSE;
+        if (s->hash == h && s->len == len && same_bytes((const char *)key_bytes(c, s), k, len))
+            return REFUSE;
+        j = (j + 1) & mask;
+    }
+    Slot *s = &ks->slots[j];
+    s->hash = h;
+    s->gen = ks->gen;
+    s->len = len;
+    s->in_arena = (uint32_t)in_arena;
+    s->off = in_arena ? (Py_ssize_t)(k - (const uint8_t *)c->arena.p) : (Py_ssize_t)(k - c->base);
+    ks->count++;
+    return OK;
+}
+
+static int find_child(const SkimmerObject *sk, const Node *n, uint64_t h, const uint8_t *k,
+                      Py_ssize_t len) {
+    if (!n->table) return -1;
+    for (uint32_t j = (uint32_t)h & n->mask;; j = (j + 1) & n->mask) {
+        const struct Child *slot = &n->table[j];
+        if (slot->node < 0) return -1;
+        if (slot->hash != h) continue;
+        const Node *ch = &sk->nodes[slot->node];
+        if (ch->len == len && same_bytes(ch->name, k, len)) return slot->node;
+    }
+}
+
+static const uint8_t *few_bytes(const Ctx *c, const Few *f) {
+    return f->in_arena ? (const uint8_t *)c->arena.p + f->off : c->base + f->off;
+}
+
+/* From comparing the few keys to the hash set: entered there, they are compared by hash. */
+static int keyset_hash(Ctx *c, KeySet *ks) {
+    if (!ks->slots) {
+        ks->slots = calloc(32, sizeof(Slot));
+        if (!ks->slots) return NOMEM;
+        ks->cap = 32;
+    }
+    ks->gen = ++c->gen;
+    ks->count = 0;
+    ks->hashed = 1;
+    for (int i = 0; i < ks->nfew; i++) {
+        const Few *f = &ks->few[i];
+        const uint8_t *k = few_bytes(c, f);
+        CHECK(keyset_add(c, ks, hash_bytes(c->sk->seed, k, (size_t)f->len), k, f->len,
+                         f->in_arena));
+    }
+    return OK;
+}
+
+/* Enters a key that no path wants (or of an object with too many wanted ones): REFUSE when
+ * the object holds it already. */
+static int other_key(Ctx *c, KeySet *ks, const uint8_t *k, Py_ssize_t len, int in_arena) {
+    if (!ks->hashed) {
+        for (int i = 0; i < ks->nfew; i++) {
+            const Few *f = &ks->few[i];
+            if (f->len == len && same_bytes((const char *)few_bytes(c, f), k, len)) return REFUSE;
+        }
+        if (ks->nfew < FEW) {
+            Few *f = &ks->few[ks->nfew++];
+            f->len = len;
+            f->in_arena = in_arena;
+            f->off = in_arena ? (Py_ssize_t)(k - (const uint8_t *)c->arena.p)
+                              : (Py_ssize_t)(k - c->base);
+            return OK;
+        }
+        CHECK(keyset_hash(c, ks));
+    }
+    return keyset_add(c, ks, hash_bytes(c->sk->seed, k, (size_t)len), k, len, in_arena);
+}
+
+static inline unsigned filter_bit(const uint8_t *k, Py_ssize_t len) {
+    return len ? (unsigned)(len * 31 + k[0] + k[len - 1] * 7) & 255u : 0u;
+}
+
+/* The child of node named k, or -1: by the guess from the last wanted member, else by the
+ * filter and the hash table. */
+static int wanted(Ctx *c, int node, KeySet *ks, const uint8_t *k, Py_ssize_t len) {
+    const SkimmerObject *sk = c->sk;
+    const Node *n = &sk->nodes[node];
+    int *guess = &c->guess[ks->last >= 0 ? ks->last : sk->nnodes + node];
+    int child = *guess;
+    if (child >= 0) {
+        const Node *g = &sk->nodes[child];
+        if (g->len == len && same_bytes(g->name, k, len)) {
+            ks->last = child;
+            return child;
+        }
+    }
+    unsigned bit = filter_bit(k, len);
+    if (!(n->filter[bit >> 6] >> (bit & 63) & 1)) return -1;
+    child = find_child(sk, n, hash_bytes(sk->seed, k, (size_t)len), k, len);
+    if (child >= 0) {
+        *guess = child;
+        ks->last = child;
+    }
+    return child;
+}
+
+
+static int column_value(Ctx *c, int col, const uint8_t *s, const uint8_t *e, int escaped) {
+    Buf *d = &c->data[col];
+    if (escaped) {
+        if (unescape(d, s, e) < 0) return NOMEM;
+    } else {
+        if (buf_reserve(d, e - s) < 0) return NOMEM;
+        memcpy(d->p + d->len, s, (size_t)(e - s));
+        d->len += e - s;
+    }
+    if (d->len > INT32_MAX) return REFUSE;
+    c->valid[col].p[c->n >> 3] |= (char)(1u << (c->n & 7));
+    c->nonnull[col]++;
+    return OK;
+}
+
+/* Opens a record: grows each column's validity by a zeroed byte every 8 records. */
+static int record_begin(Ctx *c) {
+    c->arena.len = 0;
+    if ((c->n & 7) == 0) {
+        for (int i = 0; i < c->sk->ncols; i++) {
+            if (buf_reserve(&c->valid[i], 1) < 0) return NOMEM;
+            c->valid[i].p[c->valid[i].len++] = 0;
+        }
+    }
+    return OK;
+}
+
+static int record_end(Ctx *c) {
+    for (int i = 0; i < c->sk->ncols; i++) {
+        if (buf_reserve(&c->offsets[i], 4) < 0) return NOMEM;
+        int32_t off = (int32_t)c->data[i].len;
+        memcpy(c->offsets[i].p + c->offsets[i].len, &off, 4);
+        c->offsets[i].len += 4;
+    }
+    c->n++;
+    return OK;
+}
+
+
+/* One record from its "{" at *pp; on OK, *pp is just past its "}". */
+static int parse_record(Ctx *c, const uint8_t **pp) {
+    const SkimmerObject *sk = c->sk;
+    const uint8_t *p = *pp + 1, *end = c->end;
+    Frame st[MAX_DEPTH];
+    int depth = 0, child = -1;
+    unsigned seen = 0;
+    CHECK(record_begin(c));
+    st[0].is_obj = 1;
+    st[0].node = 0;
+    st[0].known = 0;
+    keyset_open(c, 0);
+
+object_first:
+    p = skip_space(p, end);
+    if (p < end && *p == '}') {
+        p++;
+        goto close;
+    }
+    goto key;
+object_next:
+    p = skip_space(p, end);
+key:
+    if (p >= end || *p != '"') return REFUSE;
+    {
+        int escaped = 0;
+        const uint8_t *s = p + 1, *q = scan_string(s, end, &escaped);
+        if (!q) return REFUSE;
+        child = -1;
+        int node = st[depth].node;
+        if (node >= 0) {
+            const uint8_t *k = s;
+            Py_ssize_t len = q - s;
+            if (escaped) {
+                Py_ssize_t at = c->arena.len;
+                if (unescape(&c->arena, s, q) < 0) return NOMEM;
+                k = (const uint8_t *)c->arena.p + at;
+                len = c->arena.len - at;
+            }
+            KeySet *ks = &c->sets[depth];
+            child = wanted(c, node, ks, k, len);
+            /* a wanted member's second time shows in a bit; other keys go to the key set */
+            if (child >= 0 && sk->nodes[node].nchild <= 64) {
+                uint64_t bit = 1ull << sk->nodes[child].bit;
+                if (st[depth].known & bit) return REFUSE;
+                st[depth].known |= bit;
+            } else {
+                CHECK(other_key(c, ks, k, len, escaped));
+            }
+        }
+        p = skip_space(q + 1, end);
+        if (p >= end || *p != ':') return REFUSE;
+        p = skip_space(p + 1, end);
+    }
+    goto value;
+array_first:
+    p = skip_space(p, end);
+    if (p < end && *p == ']') {
+        p++;
+        goto close;
+    }
+    child = -1;
+    goto value;
+array_next:
+    p = skip_space(p, end);
+    child = -1;
+
+value:
+    if (p >= end) return REFUSE;
+    {
+        const Node *n = child >= 0 ? &sk->nodes[child] : NULL;
+        int kinds = n ? n->kinds : K_ANY;
+        switch (*p) {
+        case '"': {
+            if (!(kinds & K_STR)) return REFUSE;
+            int escaped = 0;
+            const uint8_t *s = p + 1, *q = scan_string(s, end, &escaped);
+            if (!q) return REFUSE;
+            if (n && n->column >= 0) CHECK(column_value(c, n->column, s, q, escaped));
+            if (n && n->required_bit >= 0) seen |= 1u << n->required_bit;
+            p = q + 1;
+            break;
+        }
+        case '{':
+            if (!(kinds & K_OBJ) || depth + 1 >= MAX_DEPTH) return REFUSE;
+            depth++;
+            st[depth].is_obj = 1;
+            st[depth].node = n && n->nchild ? child : -1;
+            st[depth].known = 0;
+            if (st[depth].node >= 0) keyset_open(c, depth);
+            p++;
+            goto object_first;
+        case '[':
+            if (!(kinds & K_ARR) || depth + 1 >= MAX_DEPTH) return REFUSE;
+            depth++;
+            st[depth].is_obj = 0;
+            st[depth].node = -1;
+            p++;
+            goto array_first;
+        case 't':
+            if (!(kinds & K_BOOL) || end - p < 4 || memcmp(p, "true", 4) != 0) return REFUSE;
+            p += 4;
+            break;
+        case 'f':
+            if (!(kinds & K_BOOL) || end - p < 5 || memcmp(p, "false", 5) != 0) return REFUSE;
+            p += 5;
+            break;
+        case 'n':
+            if (!(kinds & K_NULL) || end - p < 4 || memcmp(p, "null", 4) != 0) return REFUSE;
+            p += 4;
+            break;
+        default:
+            if (!(kinds & K_NUM)) return REFUSE;
+            p = scan_number(p, end);
+            if (!p) return REFUSE;
+        }
+    }
+after_value:
+    p = skip_space(p, end);
+    if (p >= end) return REFUSE;
+    if (st[depth].is_obj) {
+        if (*p == ',') {
+            p++;
+            goto object_next;
+        }
+        if (*p != '}') return REFUSE;
+    } else {
+        if (*p == ',') {
+            p++;
+            goto array_next;
+        }
+        if (*p != ']') return REFUSE;
+    }
+    p++;
+close:
+    if (depth > 0) {
+        depth--;
+        goto after_value;
+    }
+    if (seen != sk->required_mask) return REFUSE;
+    CHECK(record_end(c));
+    *pp = p;
+    return OK;
+}
+
+static int push_int64(Buf *b, int64_t v) {
+    if (buf_reserve(b, 8) < 0) return NOMEM;
+    memcpy(b->p + b->len, &v, 8);
+    b->len += 8;
+    return OK;
+}
+
+/* The whole text: `{"Records": [record, ...]}` with blank space around any token. */
+static int parse_file(Ctx *c) {
+    const uint8_t *p = skip_space(c->base, c->end), *end = c->end;
+    if (p >= end || *p != '{') return REFUSE;
+    p = skip_space(p + 1, end);
+    if (p >= end || *p != '"') return REFUSE;
+    int escaped = 0;
+    const uint8_t *s = p + 1, *q = scan_string(s, end, &escaped);
+    if (!q) return REFUSE;
+    c->arena.len = 0;
+    if (unescape(&c->arena, s, q) < 0) return NOMEM;
+    if (c->arena.len != 7 || memcmp(c->arena.p, "Records", 7) != 0) return REFUSE;
+    p = skip_space(q + 1, end);
+    if (p >= end || *p != ':') return REFUSE;
+    p = skip_space(p + 1, end);
+    if (p >= end || *p != '[') return REFUSE;
+    p = skip_space(p + 1, end);
+    if (p < end && *p == ']') {
+        p++;
+    } else {
+        for (;;) {
+            if (p >= end || *p != '{') return REFUSE;
+            CHECK(push_int64(&c->starts, (int64_t)(p - c->base)));
+            CHECK(parse_record(c, &p));
+            CHECK(push_int64(&c->ends, (int64_t)(p - c->base)));
+            p = skip_space(p, end);
+            if (p < end && *p == ',') {
+                p = skip_space(p + 1, end);
+                continue;
+            }
+            if (p < end && *p == ']') {
+                p++;
+                break;
+            }
+            return REFUSE;
+        }
+    }
+    p = skip_space(p, end);
+    if (p >= end || *p != '}') return REFUSE;
+    p = skip_space(p + 1, end);
+    return p == end ? OK : REFUSE;
+}
+
+/* -- the Python type ---------------------------------------------------------------------------- */
+
+static void ctx_free(Ctx *c, int ncols) {
+    buf_free(&c->starts);
+    buf_free(&c->ends);
+    buf_free(&c->arena);
+    for (int i = 0; i < ncols; i++) {
+        if (c->data) buf_free(&c->data[i]);
+        if (c->offsets) buf_free(&c->offsets[i]);
+        if (c->valid) buf_free(&c->valid[i]);
+    }
+    free(c->data);
+    free(c->offsets);
+    free(c->valid);
+    free(c->nonnull);
+    free(c->guess);
+    for (int i = 0; i < MAX_DEPTH; i++) free(c->sets[i].slots);
+}
+
+/* The columns one after another as one string array's buffers (column c holds its rows
+ * c*n .. c*n+n-1), so that Python makes one Arrow array and slices it: an array of its own per
+ * column costs more than the whole C pass for a file of a few dozen records. */
+static PyObject *joined_columns(Ctx *c, int ncols) {
+    Py_ssize_t n = c->n, rows = n * ncols, size = 0, nulls = 0;
+    for (int i = 0; i < ncols; i++) {
+        size += c->data[i].len;
+        nulls += n - c->nonnull[i];
+    }
+    if (size > INT32_MAX) return Py_NewRef(Py_None); /* cannot be: no text of 2 GiB is read */
+    PyObject *data = PyBytes_FromStringAndSize(NULL, size);
+    PyObject *offsets = PyBytes_FromStringAndSize(NULL, 4 * (rows + 1));
+    /* a byte more than the rows need: a column's bits are ORed in a byte at a time */
+    PyObject *valid = nulls ? PyBytes_FromStringAndSize(NULL, rows / 8 + 2) : Py_NewRef(Py_None);
+    if (!data || !offsets || !valid) goto fail;
+    char *d = PyBytes_AS_STRING(data);
+    int32_t *o = (int32_t *)(void *)PyBytes_AS_STRING(offsets);
+    uint8_t *v = nulls ? (uint8_t *)PyBytes_AS_STRING(valid) : NULL;
+    if (v) memset(v, 0, (size_t)(rows / 8 + 2));
+    int32_t base = 0;
+    o[0] = 0;
+    for (int i = 0; i < ncols; i++) {
+        const Buf *b = &c->data[i];
+        if (b->len) memcpy(d + base, b->p, (size_t)b->len);
+        const int32_t *from = (const int32_t *)(const void *)c->offsets[i].p;
+        int32_t *to = o + (Py_ssize_t)i * n;
+        for (Py_ssize_t r = 1; r <= n; r++) to[r] = base + from[r];
+        if (v) { /* the column's bits past its n rows are 0, so whole bytes can be ORed */
+            const uint8_t *bits = (const uint8_t *)c->valid[i].p;
+            Py_ssize_t at = (Py_ssize_t)i * n, shift = at & 7;
+            uint8_t *to_byte = v + (at >> 3);
+            for (Py_ssize_t k = 0; k < (n + 7) / 8; k++) {
+                to_byte[k] |= (uint8_t)(bits[k] << shift);
+                if (shift) to_byte[k + 1] |= (uint8_t)(bits[k] >> (8 - shift));
+            }
+        }
+        base += (int32_t)b->len;
+    }
+    return Py_BuildValue("(NNNn)", valid, offsets, data, nulls);
+fail:
+    Py_XDECREF(data);
+    Py_XDECREF(offsets);
+    Py_XDECREF(valid);
+    return NULL;
+}
+
+static PyObject *result(Ctx *c, int ncols) {
+    PyObject *spans = PyBytes_FromStringAndSize(NULL, c->starts.len + c->ends.len);
+    if (!spans) return NULL;
+    if (c->starts.len) {
+        memcpy(PyBytes_AS_STRING(spans), c->starts.p, (size_t)c->starts.len);
+        memcpy(PyBytes_AS_STRING(spans) + c->starts.len, c->ends.p, (size_t)c->ends.len);
+    }
+    PyObject *columns = joined_columns(c, ncols);
+    if (!columns) {
+        Py_DECREF(spans);
+        return NULL;
+    }
+    if (columns == Py_None) {
+        Py_DECREF(spans);
+        return columns;
+    }
+    return Py_BuildValue("(nNN)", c->n, spans, columns);
+}
+
+static PyObject *Skimmer_call(PyObject *self, PyObject *args, PyObject *kwargs) {
+    SkimmerObject *sk = (SkimmerObject *)self;
+    Py_buffer text;
+    static char *kwlist[] = {"text", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*:Skimmer", kwlist, &text)) return NULL;
+    if (text.len >= INT32_MAX) {
+        PyBuffer_Release(&text);
+        Py_RETURN_NONE;
+    }
+    int ncols = sk->ncols, r = NOMEM;
+    Ctx c;
+    memset(&c, 0, sizeof c);
+    c.base = text.buf;
+    c.end = c.base + text.len;
+    c.sk = sk;
+    c.data = calloc((size_t)ncols + 1, sizeof(Buf));
+    c.offsets = calloc((size_t)ncols + 1, sizeof(Buf));
+    c.valid = calloc((size_t)ncols + 1, sizeof(Buf));
+    c.nonnull = calloc((size_t)ncols + 1, sizeof(Py_ssize_t));
+    c.guess = malloc(sizeof(int) * 2 * (size_t)sk->nnodes);
+    if (c.guess) memset(c.guess, 0xff, sizeof(int) * 2 * (size_t)sk->nnodes); /* -1 */
+    if (c.data && c.offsets && c.valid && c.nonnull && c.guess) {
+        r = OK;
+        /* sized for records of 1 kB, so that most files never grow a buffer */
+        Py_ssize_t records = text.len / 1024 + 8;
+        if (buf_reserve(&c.starts, 8 * records) < 0 || buf_reserve(&c.ends, 8 * records) < 0)
+            r = NOMEM;
+        for (int i = 0; i < ncols && r == OK; i++) { /* each column's first offset, 0 */
+            if (buf_reserve(&c.offsets[i], 4 * (records + 1)) < 0 ||
+                buf_reserve(&c.valid[i], records / 8 + 1) < 0 ||
+                buf_reserve(&c.data[i], 32 * records) < 0)
+                r = NOMEM;
+            else {
+                memset(c.offsets[i].p, 0, 4);
+                c.offsets[i].len = 4;
+            }
+        }
+        /* other threads may run meanwhile only if nobody can change the text under us (the
+         * decoding of a string trusts its earlier validation) */
+        if (r == OK && text.obj && PyBytes_CheckExact(text.obj)) {
+            Py_BEGIN_ALLOW_THREADS
+            r = parse_file(&c);
+            Py_END_ALLOW_THREADS
+        } else if (r == OK) {
+            r = parse_file(&c);
+        }
+    }
+    PyObject *out = NULL;
+    if (r == NOMEM) PyErr_NoMemory();
+    else if (r == REFUSE) out = Py_NewRef(Py_None);
+    else out = result(&c, ncols);
+    ctx_free(&c, ncols);
+    PyBuffer_Release(&text);
+    return out;
+}
+
+/* -- building the member tree ------------------------------------------------------------------- */
+
+static int add_node(SkimmerObject *sk, int parent, const char *name, Py_ssize_t len) {
+    Node *nodes = realloc(sk->nodes, sizeof(Node) * (size_t)(sk->nnodes + 1));
+    if (!nodes) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    sk->nodes = nodes;
+    Node *n = &nodes[sk->nnodes];
+    memset(n, 0, sizeof *n);
+    n->name = malloc((size_t)len + 1);
+    if (!n->name) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    memcpy(n->name, name, (size_t)len);
+    n->name[len] = 0;
+    n->len = len;
+    n->hash = hash_bytes(sk->seed, (const uint8_t *)name, (size_t)len);
+    n->kinds = K_ANY;
+    n->column = n->required_bit = n->first_child = n->next_sibling = -1;
+    if (parent >= 0) {
+        n->bit = nodes[parent].nchild;
+        n->next_sibling = nodes[parent].first_child;
+        nodes[parent].first_child = sk->nnodes;
+        nodes[parent].nchild++;
+    }
+    return sk->nnodes++;
+}
+
+static int child_named(SkimmerObject *sk, int parent, const char *name, Py_ssize_t len) {
+    for (int i = sk->nodes[parent].first_child; i >= 0; i = sk->nodes[i].next_sibling)
+        if (sk->nodes[i].len == len && memcmp(sk->nodes[i].name, name, (size_t)len) == 0) return i;
+    return add_node(sk, parent, name, len);
+}
+
+static int typed_member(SkimmerObject *sk, const char *name, int kinds, int required_bit) {
+    int i = child_named(sk, 0, name, (Py_ssize_t)strlen(name));
+    if (i < 0) return -1;
+    sk->nodes[i].kinds &= kinds;
+    sk->nodes[i].required_bit = required_bit;
+    return 0;
+}
+
+static int add_path(SkimmerObject *sk, PyObject *path, int column) {
+    if (!PyTuple_Check(path) || PyTuple_GET_SIZE(path) == 0) {
+        PyErr_SetString(PyExc_TypeError, "a path is a non-empty tuple of member names");
+        return -1;
+    }
+    int node = 0;
+    Py_ssize_t last = PyTuple_GET_SIZE(path) - 1;
+    for (Py_ssize_t i = 0; i <= last; i++) {
+        PyObject *item = PyTuple_GET_ITEM(path, i);
+        Py_ssize_t len;
+        const char *name = PyUnicode_Check(item) ? PyUnicode_AsUTF8AndSize(item, &len) : NULL;
+        if (!name) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a member name is a str");
+            return -1;
+        }
+        node = child_named(sk, node, name, len);
+        if (node < 0) return -1;
+        sk->nodes[node].kinds &= i == last ? (K_STR | K_NULL) : (K_OBJ | K_NULL);
+    }
+    if (sk->nodes[node].column >= 0) {
+        PyErr_SetString(PyExc_ValueError, "a member path is given twice");
+        return -1;
+    }
+    sk->nodes[node].column = column;
+    return 0;
+}
+
+static int build_tables(SkimmerObject *sk) {
+    for (int i = 0; i < sk->nnodes; i++) {
+        Node *n = &sk->nodes[i];
+        if (!n->nchild) continue;
+        uint32_t cap = 4;
+        while (cap < (uint32_t)n->nchild * 2) cap *= 2;
+        n->table = malloc(sizeof(struct Child) * cap);
+        if (!n->table) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (uint32_t j = 0; j < cap; j++) n->table[j].node = -1;
+        n->mask = cap - 1;
+        for (int k = n->first_child; k >= 0; k = sk->nodes[k].next_sibling) {
+            uint32_t j = (uint32_t)sk->nodes[k].hash & n->mask;
+            while (n->table[j].node >= 0) j = (j + 1) & n->mask;
+            n->table[j].node = k;
+            n->table[j].hash = sk->nodes[k].hash;
+            unsigned bit = filter_bit((const uint8_t *)sk->nodes[k].name, sk->nodes[k].len);
+            n->filter[bit >> 6] |= 1ull << (bit & 63);
+        }
+    }
+    return 0;
+}
+
+static int Skimmer_init(PyObject *self, PyObject *args, PyObject *kwargs) {
+    SkimmerObject *sk = (SkimmerObject *)self;
+    PyObject *paths;
+    static char *kwlist[] = {"paths", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!:Skimmer", kwlist, &PyTuple_Type, &paths))
+        return -1;
+    if (sk->nodes) {
+        PyErr_SetString(PyExc_TypeError, "a Skimmer is made once");
+        return -1;
+    }
+    /* keyed per skimmer so that colliding member names cannot be precomputed */
+    sk->seed = (uint64_t)(uintptr_t)self * 0x9E3779B97F4A7C15ull ^ (uint64_t)time(NULL) ^
+               ((uint64_t)clock() << 32);
+    if (PyTuple_GET_SIZE(paths) > INT32_MAX / 2) {
+        PyErr_SetString(PyExc_ValueError, "too many paths");
+        return -1;
+    }
+    if (add_node(sk, -1, "", 0) < 0) return -1;
+    int bit = 0;
+    for (int i = 0; i < COUNT(REQUIRED_TEXT); i++, bit++) {
+        if (typed_member(sk, REQUIRED_TEXT[i], K_STR, bit) < 0) return -1;
+        sk->required_mask |= 1u << bit;
+    }
+    for (int i = 0; i < COUNT(OPTIONAL_TEXT); i++)
+        if (typed_member(sk, OPTIONAL_TEXT[i], K_STR | K_NULL, -1) < 0) return -1;
+    for (int i = 0; i < COUNT(TEXT_OR_BOOL); i++)
+        if (typed_member(sk, TEXT_OR_BOOL[i], K_STR | K_BOOL | K_NULL, -1) < 0) return -1;
+    sk->ncols = (int)PyTuple_GET_SIZE(paths);
+    for (int i = 0; i < sk->ncols; i++)
+        if (add_path(sk, PyTuple_GET_ITEM(paths, i), i) < 0) return -1;
+    return build_tables(sk);
+}
+
+static void Skimmer_dealloc(PyObject *self) {
+    SkimmerObject *sk = (SkimmerObject *)self;
+    for (int i = 0; i < sk->nnodes; i++) {
+        free(sk->nodes[i].name);
+        free(sk->nodes[i].table);
+    }
+    free(sk->nodes);
+    Py_TYPE(self)->tp_free(self);
+}
+
+static PyTypeObject SkimmerType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "trailhound.cloudtrail._skim.Skimmer",
+    .tp_doc = PyDoc_STR("Skimmer(paths): call it with a records file's text."),
+    .tp_basicsize = sizeof(SkimmerObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = Skimmer_init,
+    .tp_dealloc = Skimmer_dealloc,
+    .tp_call = Skimmer_call,
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_skim", "The compiled skimmer of CloudTrail records files.", -1,
+    NULL, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__skim(void) {
+    if (PyType_Ready(&SkimmerType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (!m) return NULL;
+    if (PyModule_AddObjectRef(m, "Skimmer", (PyObject *)&SkimmerType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,325 @@
+"""The compiled skimmer answers exactly as the reference does: the same files refused, the same
+record spans and the same member values, on simulated, real, generated and damaged files; and a
+file it reads is one msgspec reads, record for record."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import pickle
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from fuzz.profiles import fuzz
+from trailhound.cloudtrail import skim
+from trailhound.cloudtrail.record import decode_record, decode_records_file
+from trailhound.cloudtrail.skim import Skimmed, Skimmer, compiled_skimmer, reference_skimmer
+from trailhound.simulate import simulate
+
+PATHS = (
+    "eventTime",
+    "eventName",
+    "eventSource",
+    "errorMessage",
+    "userIdentity.type",
+    "userIdentity.arn",
+    "userIdentity.sessionContext.sessionIssuer.userName",
+    "requestParameters.tableName",
+    "userIdentity.sessionContext.attributes.creationDate",
+    "additionalEventData.\u00e9t\u00e9",
+)
+
+
+@pytest.fixture(scope="module")
+def compiled() -> Skimmer:
+    found = compiled_skimmer(PATHS)
+    if found is None:
+        pytest.skip("the C extension trailhound.cloudtrail._skim was not built (no compiler?)")
+    return found
+
+
+REFERENCE = reference_skimmer(PATHS)
+
+
+def _same(compiled: Skimmer, text: bytes) -> Skimmed | None:
+    """Asserts that both skimmers answer alike; a file they read is one msgspec reads."""
+    got, want = compiled(text), REFERENCE(text)
+    assert (got is None) == (want is None), text[:300]
+    if got is None or want is None:
+        return None
+    assert got.starts.type == want.starts.type and got.starts.equals(want.starts)
+    assert got.ends.equals(want.ends)
+    assert list(got.columns) == list(want.columns)
+    for path, column in want.columns.items():
+        assert got.columns[path].type == column.type
+        assert got.columns[path].to_pylist() == column.to_pylist(), path
+        got.columns[path].validate(full=True)
+    records = decode_records_file(text)
+    starts, ends = got.starts.to_pylist(), got.ends.to_pylist()
+    assert [decode_record(text[s:e]) for s, e in zip(starts, ends, strict=True)] == records
+    return got
+
+
+# -- files as trails deliver them ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def simulated_files(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
+    out = tmp_path_factory.mktemp("sim")
+    simulate(out, days=1, seed=11, events=4_000)
+    return [gzip.decompress(p.read_bytes()) for p in sorted(out.rglob("*.json.gz"))]
+
+
+def test_simulated_files_read_alike(compiled: Skimmer, simulated_files: list[bytes]) -> None:
+    read = [_same(compiled, text) for text in simulated_files]
+    assert all(r is not None for r in read)
+    assert sum(len(r) for r in read if r is not None) >= 4_000
+
+
+def _real_files(root: Path) -> list[bytes]:
+    """The real records under ../shared/data, in Records form as their text stands (pretty
+    printed, in arrays, one a line) and one record a file."""
+    real = root / "dynamodb-real"
+    files = [gzip.decompress((real / "s3_delivery_Records.json.gz").read_bytes())]
+    lines = (real / "dynamodb_records.ndjson").read_bytes().splitlines()
+    files.append(b'{"Records":[' + b",\n".join(line for line in lines if line.strip()) + b"]}")
+    for path in sorted((root / "negative/stratus-red-team").glob("*.json")):
+        files.append(b'{ "Records" :\n' + path.read_bytes() + b"\n}\n")
+    for row in (root / "negative/panther/panther_cloudtrail_rule_tests.ndjson").open():
+        files.append(b'{"Records":[' + json.dumps(json.loads(row)["log"]).encode() + b"]}")
+    return files
+
+
+def test_real_files_read_alike(compiled: Skimmer, shared_data: Path) -> None:
+    read = [_same(compiled, text) for text in _real_files(shared_data)]
+    assert read[0] is not None and read[1] is not None and len(read[1]) == 32
+    assert 0 < sum(r is None for r in read) < len(read)  # Panther's odd shapes are refused
+
+
+def test_damaged_real_files_answer_alike(compiled: Skimmer, shared_data: Path) -> None:
+    texts = _real_files(shared_data)[:6]
+    rng = random.Random(12)
+    for _ in range(400):
+        _same(compiled, _damaged(rng, rng.choice(texts)))
+
+
+def _damaged(rng: random.Random, text: bytes) -> bytes:
+    at = rng.randrange(len(text))
+    kind = rng.randrange(6)
+    if kind == 0:
+        return text[:at]
+    if kind == 1:
+        return text[:at] + bytes([text[at] ^ (1 << rng.randrange(8))]) + text[at + 1 :]
+    inserted = [b'"', b"\\", b"\xff", b"\xc3", b"\xed\xa0\x80", b"\\ud800"][rng.randrange(6)]
+    if kind == 2:
+        return text[:at] + inserted + text[at:]
+    if kind == 3:
+        return text[:at] + inserted + text[at + 1 :]
+    if kind == 4:
+        return text[:at] + b"{" * 70 + text[at:]
+    return text[:at] + text[at + 1 :]
+
+
+# -- generated records ---------------------------------------------------------------------------
+
+_KEYS = st.sampled_from(
+    ["eventTime", "eventName", "eventSource", "awsRegion", "readOnly", "userIdentity", "type",
+     "arn", "sessionContext", "sessionIssuer", "userName", "requestParameters", "tableName",
+     "attributes", "creationDate", "additionalEventData", "\u00e9t\u00e9", "errorMessage", "x", ""]
+)  # fmt: skip
+_TEXT = st.text(
+    st.characters(blacklist_categories=["Cs"]) | st.sampled_from('"\\/\b\f\n\r\t\x00\x1f\u2028'),
+    max_size=12,
+)
+_SCALARS = (
+    _TEXT
+    | st.none()
+    | st.booleans()
+    | st.integers(-(10**21), 10**21)
+    | st.floats(allow_nan=False, allow_infinity=False)
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.lists(st.tuples(_KEYS | _TEXT, inner), max_size=4).map(lambda p: ("object", p))
+    ),
+    max_leaves=12,
+)
+
+
+@st.composite
+def _record(draw: st.DrawFn) -> list[tuple[str, Any]]:
+    pairs = [("eventTime", draw(_TEXT)), ("eventName", draw(_TEXT))]
+    pairs += draw(st.lists(st.tuples(_KEYS, _VALUES), max_size=6))
+    return draw(st.permutations(pairs))
+
+
+def _encode(value: Any, draw: st.DrawFn) -> str:
+    space = draw(st.sampled_from(["", "", " ", "\n\t ", "\r\n"]))
+    if isinstance(value, tuple) and value[:1] == ("object",):
+        members = [f"{_encode_text(k, draw)}{space}:{_encode(v, draw)}" for k, v in value[1]]
+        return "{" + space + f",{space}".join(members) + space + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_encode(v, draw) for v in value) + space + "]"
+    if isinstance(value, str):
+        return _encode_text(value, draw)
+    return json.dumps(value)
+
+
+def _encode_text(value: str, draw: st.DrawFn) -> str:
+    if draw(st.booleans()):
+        return json.dumps(value, ensure_ascii=draw(st.booleans()))
+    return '"' + "".join(f"\\u{ord(c):04X}" if ord(c) < 0x10000 else c for c in value) + '"'
+
+
+@st.composite
+def _file(draw: st.DrawFn) -> bytes:
+    records = draw(st.lists(_record(), max_size=4))
+    body = ",".join(_encode(("object", pairs), draw) for pairs in records)
+    key = draw(st.sampled_from(['"Records"', '"\\u0052ecords"', '"records"']))
+    return f" {{{key}: [{body}] }}\n".encode()
+
+
+@fuzz(2.0)
+@given(text=_file())
+@example(text=b'{"Records":[{"eventTime":"t","eventName":"n","x":12345678901234567890}]}')
+@example(text=b'{"Records":[{"eventTime":"t","eventName":"n","x":1e100}]}')
+@example(text=b'{"Records":[{"eventTime":"t","eventName":"n","x":-0.5E-07}]}')
+def test_generated_files_read_alike(compiled: Skimmer, text: bytes) -> None:
+    _same(compiled, text)
+
+
+@fuzz(2.0)
+@given(text=_file(), data=st.data())
+def test_mutated_generated_files_answer_alike(compiled: Skimmer, text: bytes, data: Any) -> None:
+    _same(compiled, _damaged(random.Random(data.draw(st.integers(0, 2**32))), text))
+
+
+@fuzz(2.0)
+@given(text=st.binary(max_size=80).map(lambda b: b'{"Records":[{"eventTime":"' + b))
+def test_arbitrary_bytes_answer_alike(compiled: Skimmer, text: bytes) -> None:
+    _same(compiled, text + b'","eventName":"n"}]}')
+
+
+# -- the edges, one by one -----------------------------------------------------------------------
+
+
+def _one(members: str) -> bytes:
+    return ('{"Records":[{"eventTime":"t","eventName":"n"' + members + "}]}").encode()
+
+
+@pytest.mark.parametrize(
+    "name", [*skim.REQUIRED_TEXT, *skim.OPTIONAL_TEXT, *skim.TEXT_OR_BOOL, "other"]
+)
+@pytest.mark.parametrize("value", ['"v"', "null", "true", "1", "[]", "{}"])
+def test_typed_members_are_held_alike(compiled: Skimmer, name: str, value: str) -> None:
+    members = {"eventTime": '"t"', "eventName": '"n"', name: value}
+    body = ",".join(f'"{key}":{text}' for key, text in members.items())
+    _same(compiled, ('{"Records":[{' + body + "}]}").encode())
+
+
+@pytest.mark.parametrize("levels", [62, 63, 64, 65])
+def test_depth_is_held_at_the_same_level(compiled: Skimmer, levels: int) -> None:
+    got = _same(compiled, _one(',"x":' + "[" * levels + "]" * levels))
+    assert (got is not None) == (levels <= 63)  # the record's own object is the 64th level
+
+
+def test_deep_nesting_far_past_the_limit_is_refused(compiled: Skimmer) -> None:
+    assert compiled(_one(',"x":' + "[" * 1_000_000)) is None
+    assert compiled(_one(',"x":' + '{"a":' * 100_000)) is None
+
+
+@pytest.mark.parametrize(
+    "members",
+    [
+        ',"eventName":"m"',
+        ',"event\\u004eame":"m"',
+        ',"userIdentity":{"type":"a","type":"b"}',
+        ',"userIdentity":{"t\\u0079pe":"a","type":"b"}',
+        ',"userIdentity":{"sessionContext":{"x":1,"x":2}}',
+        ',"responseElements":{"x":1,"x":2}',  # an object no path passes through
+        ',"x":1,"y":2,"x":3',  # keys no path wants, while they are few
+        ',"\\u0078":1,"x":2',
+        "".join(f',"k{i}":{i}' for i in range(9)) + ',"k0":0',  # ... and once they are many
+        "".join(f',"k{i}":{i}' for i in range(9)) + ',"eventSource":"a","eventSource":"b"',
+        ',"userIdentity":{"a":1,"b":2,"a":3}',
+        ',"userIdentity":{"arn":"a","sessionContext":null}',
+        ',"requestParameters":"T"',
+        ',"requestParameters":{"tableName":["T"]}',
+    ],
+)
+def test_duplicate_keys_and_path_shapes_alike(compiled: Skimmer, members: str) -> None:
+    _same(compiled, _one(members))
+
+
+def test_many_keys_in_one_object_are_checked_alike(compiled: Skimmer) -> None:
+    many = "".join(f',"k{i}":{i}' for i in range(20_000))
+    assert _same(compiled, _one(many)) is not None
+    assert _same(compiled, _one(many + ',"k77":0')) is None
+    nested = ',"userIdentity":{"type":"a"' + many + "}"
+    assert _same(compiled, _one(nested)) is not None
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["\\ud83d\\ude00", "\\uD83D\\uDE00", "\\ud83d", "\\ude00", "\\ud83dx", "\\u12", "\\x",
+     "\u00e9\u4e2d\U0001f600", "\\u0000", "\x7f", "\t", "\\/"],
+)  # fmt: skip
+def test_escapes_and_unicode_in_values_alike(compiled: Skimmer, value: str) -> None:
+    _same(compiled, _one(f',"eventSource":"{value}","userIdentity":{{"arn":"{value}"}}'))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"\xc0\x80", b"\xe0\x80\x80", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xf8", b"\x80",
+     b"\xc3", b"\xef\xbb\xbf", b"\xf0\x9f\x98\x80"],
+)  # fmt: skip
+def test_invalid_utf8_is_refused_alike(compiled: Skimmer, raw: bytes) -> None:
+    _same(compiled, b'{"Records":[{"eventTime":"' + raw + b'","eventName":"n"}]}')
+
+
+def test_bytes_like_texts_are_read(compiled: Skimmer) -> None:
+    text = _one(',"eventSource":"s"')
+    got = compiled(memoryview(text))  # type: ignore[arg-type]
+    assert got is not None and got.columns["eventSource"].to_pylist() == ["s"]
+
+
+def test_a_path_given_twice_gives_one_column() -> None:
+    found = compiled_skimmer(["eventName", "eventName"])
+    if found is None:
+        pytest.skip("the C extension trailhound.cloudtrail._skim was not built (no compiler?)")
+    got = found(_one(""))
+    assert got is not None and list(got.columns) == ["eventName"]
+
+
+def test_a_skimmer_travels_to_a_worker_process(compiled: Skimmer) -> None:
+    text = _one(',"eventSource":"s"')
+    again = pickle.loads(pickle.dumps(compiled))
+    got, want = again(text), compiled(text)
+    assert got is not None and want is not None
+    assert got.columns["eventSource"].equals(want.columns["eventSource"])
+
+
+@pytest.mark.parametrize(
+    "members",
+    ['', ',"userIdentity":null', ',"userIdentity":"u"', ',"userIdentity":{"type":"t"}',
+     ',"readOnly":true', ',"readOnly":"true"', ',"readOnly":null'],
+)  # fmt: skip
+def test_paths_that_meet_are_held_alike(members: str) -> None:
+    paths = ["userIdentity", "userIdentity.type", "readOnly", "eventName"]
+    found = compiled_skimmer(paths)
+    if found is None:
+        pytest.skip("the C extension trailhound.cloudtrail._skim was not built (no compiler?)")
+    text = _one(members)
+    got, want = found(text), reference_skimmer(paths)(text)
+    assert (got is None) == (want is None)
+    if got is not None and want is not None:
+        assert {p: c.to_pylist() for p, c in got.columns.items()} == {
+            p: c.to_pylist() for p, c in want.columns.items()
+        }
