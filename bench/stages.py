@@ -12,10 +12,10 @@ stage (`Stage.run`), which adds what lies between the steps (the kept records' o
 their members, batching). The scanning process's own work (start-up, storing, deciding) is not here:
 run.py measures the whole scan.
 
-Last, the stage on a skimmer's columns (`--skim`, default on): the same files through
-`Stage.run` reading records files through a skimmer whose answers were worked out beforehand
-(by the plain-Python skimmer), so it costs nothing: what is left is the stage's own share
-once a compiled skimmer reads the columns, step by step, against the usual way.
+Last, the stage on a skimmer's columns (default on; `--no-skim` leaves it out): the same
+files through `Stage.run` the way a scan reads them, records files through the compiled
+skimmer and columnar normalization, against the usual way (every record decoded), in
+alternating runs, with the skimmer's way step by step.
 """
 
 from __future__ import annotations
@@ -36,18 +36,17 @@ import pyarrow as pa
 from trailhound.cloudtrail.ecs import Normalized, normalize
 from trailhound.cloudtrail.envelopes import Found, split
 from trailhound.cloudtrail.geo import Enricher
-from trailhound.cloudtrail.partial import ColumnsFor, PartialNormalizer
+from trailhound.cloudtrail.partial import PartialNormalizer
 from trailhound.cloudtrail.reader import DEFAULT_BATCH_SIZE, Skim, blobs_of
 from trailhound.cloudtrail.record import Record
 from trailhound.cloudtrail.report import Report
-from trailhound.cloudtrail.skim import Skimmed, reference_skimmer
 from trailhound.cloudtrail.skim_rows import SkimNormalizer, SkimRows
 from trailhound.engine import evidence
 from trailhound.engine.eligibility import Eligibility
 from trailhound.engine.filtering import ITEM, FilterPlan, Matcher
 from trailhound.engine.prefilter import column_plan, stored_columns
 from trailhound.engine.udfs import register
-from trailhound.pipeline.stage import Stage, StagePlan, skim_paths
+from trailhound.pipeline.stage import Stage, StagePlan
 from trailhound.rules.loader import load_rules, shipped_pack_dir
 from trailhound.rules.model import Rule
 from trailhound.sources import Blob, open_source
@@ -119,7 +118,7 @@ def _whole_stage(rules: list[Rule], corpus: Path, files: int | None) -> float:
     enricher = Enricher.create()
     enricher.warm_up()
     filters = FilterPlan.build(rules, now=datetime.now(UTC))
-    stage = Stage(StagePlan.build(rules, enricher=enricher, filters=filters))
+    stage = Stage(StagePlan.build(rules, enricher=enricher, filters=filters, skim="off"))
     blobs = list(blobs_of([open_source(str(corpus / "AWSLogs"))], Report()))[:files]
     started = time.process_time()
     for _ in stage.run(blobs, Report()):
@@ -199,36 +198,37 @@ def _records(corpus: Path, files: int | None, clock: Clock) -> Iterator[list[Rec
 
 
 SKIM_STEPS = (
-    "skim (answers worked out beforehand)",
+    "skim (the compiled skimmer)",
     "select and count, from columns",
-    "decode the kept spans and normalize",
+    "normalize (from columns; the rows left decoded and normalized)",
     "filter, thin and pack evidence",
 )
 
 
 def skim_table(corpus: Path, files: int | None, rounds: int) -> str:
-    """CPU per event of `Stage.run` the usual way and on a free skimmer's columns, in
-    alternating runs (the best of each), with the skimmer's path step by step."""
+    """CPU per event of `Stage.run` the usual way and the skimmer's way, in alternating runs
+    (the best of each), with the skimmer's way step by step."""
     rules = load_rules([shipped_pack_dir()]).rules
     blobs = list(blobs_of([open_source(str(corpus / "AWSLogs"))], Report()))[:files]
     enricher = Enricher.create()
     enricher.warm_up()
-    plan = StagePlan.build(
-        rules, enricher=enricher, filters=FilterPlan.build(rules, now=datetime.now(UTC)),
-        skim="off",
-    )  # fmt: skip
-    answers = _skimmed(blobs, skim_paths(SkimNormalizer(plan.columns.columns_for)))
+    filters = FilterPlan.build(rules, now=datetime.now(UTC))
+    plans = {
+        way: StagePlan.build(rules, enricher=enricher, filters=filters, skim=way)
+        for way in ("off", "compiled")
+    }
+    if Stage(plans["compiled"])._skim is None:
+        return "The compiled skimmer is not built here (`pip install -e .` with a C compiler)."
     usual: list[float] = []
     skimmed: list[tuple[float, Clock, int]] = []
     for _ in range(rounds):
-        usual.append(_usual_stage(plan, blobs))
-        skimmed.append(_skim_stage(plan, blobs, answers))
+        usual.append(_usual_stage(plans["off"], blobs))
+        skimmed.append(_skim_stage(plans["compiled"], blobs))
     events = skimmed[0][2]
     best, clock, _ = min(skimmed, key=lambda run: run[0])
     lines = [
-        f"The stage on a skimmer's columns, {len(blobs):,} files, {events:,} events, "
-        f"{sum(a is not None for a in answers):,} files skimmed (best of {rounds} alternating "
-        "runs, CPU µs per event read):",
+        f"The stage on the compiled skimmer's columns, {len(blobs):,} files, {events:,} "
+        f"events (best of {rounds} alternating runs, CPU µs per event read):",
         "",
         "| way | µs per event |",
         "|---|---:|",
@@ -243,11 +243,6 @@ def skim_table(corpus: Path, files: int | None, rounds: int) -> str:
     return "\n".join(lines)
 
 
-def _skimmed(blobs: list[Blob], paths: list[str]) -> list[Skimmed | None]:
-    skim = reference_skimmer(paths)
-    return [skim(b"".join(blob.chunks())) for blob in blobs]
-
-
 def _usual_stage(plan: StagePlan, blobs: list[Blob]) -> float:
     stage = Stage(plan)
     gc.collect()
@@ -257,24 +252,17 @@ def _usual_stage(plan: StagePlan, blobs: list[Blob]) -> float:
     return time.process_time() - started
 
 
-def _skim_stage(
-    plan: StagePlan, blobs: list[Blob], answers: list[Skimmed | None]
-) -> tuple[float, Clock, int]:
-    """CPU seconds of `Stage.run` with a skimmer that hands out `answers` in turn, the time
-    of its steps, and the events read."""
+def _skim_stage(plan: StagePlan, blobs: list[Blob]) -> tuple[float, Clock, int]:
+    """CPU seconds of `Stage.run` on the plan's skimmer, the time of its steps, and the
+    events read."""
     clock = Clock()
     stage = Stage(plan)
-    queue = iter(answers)
-
-    def skimmer(text: bytes) -> Skimmed | None:
-        return next(queue)
-
-    def select(skimmed: Skimmed) -> list[int]:
-        return clock.time(SKIM_STEPS[1], lambda: stage._select_skimmed(skimmed))
-
+    real = stage._skim
+    assert real is not None
     stage._skim = Skim(
-        lambda text: clock.time(SKIM_STEPS[0], lambda: skimmer(text)), select,
-        _TimedNormalizer(plan.columns.columns_for, clock),
+        lambda text: clock.time(SKIM_STEPS[0], lambda: real.skimmer(text)),
+        lambda skimmed: clock.time(SKIM_STEPS[1], lambda: real.select(skimmed)),
+        _TimedNormalizer(real.normalizer, clock),
     )  # fmt: skip
     matches = stage._matches
     stage._matches = lambda batch, records: clock.time(  # type: ignore[method-assign]
@@ -287,13 +275,14 @@ def _skim_stage(
 
 
 class _TimedNormalizer(SkimNormalizer):
-    def __init__(self, columns_for: ColumnsFor, clock: Clock) -> None:
-        super().__init__(columns_for)
-        self._clock = clock
+    """The stage's own normalizer, timed."""
+
+    def __init__(self, real: SkimNormalizer, clock: Clock) -> None:
+        self.__dict__.update(real.__dict__)
+        self._real, self._clock = real, clock
 
     def __call__(self, rows: SkimRows, ingested: datetime, enricher: Enricher) -> Normalized:
-        step = super().__call__
-        return self._clock.time(SKIM_STEPS[2], lambda: step(rows, ingested, enricher))
+        return self._clock.time(SKIM_STEPS[2], lambda: self._real(rows, ingested, enricher))
 
 
 def _steps_table(clock: Clock, events: int) -> str:

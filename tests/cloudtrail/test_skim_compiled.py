@@ -81,6 +81,27 @@ def test_simulated_files_read_alike(compiled: Skimmer, simulated_files: list[byt
     assert sum(len(r) for r in read if r is not None) >= 4_000
 
 
+def test_rows_picked_across_files_are_those_of_the_reference(
+    compiled: Skimmer, simulated_files: list[bytes]
+) -> None:
+    """A batch takes its kept rows' columns from many files' blocks in one step per path;
+    that step gives what each file's own columns give, row for row."""
+    texts = simulated_files[:25]
+    got = [compiled(t) for t in texts]
+    want = [REFERENCE(t) for t in texts]
+    assert all(g is not None and g.block is not None for g in got)
+    rng = random.Random(3)
+    rows = sum(len(w) for w in want if w is not None)
+    taken = sorted(rng.sample(range(rows), rows // 3))
+    paths = [PATHS[4], PATHS[1], PATHS[7]]
+    from_blocks = skim.picked_columns([g for g in got if g is not None], taken, paths)
+    from_columns = skim.picked_columns([w for w in want if w is not None], taken, paths)
+    assert {p: c.to_pylist() for p, c in from_blocks.items()} == {
+        p: c.to_pylist() for p, c in from_columns.items()
+    }
+    assert any(v is not None for v in from_columns[PATHS[7]].to_pylist())
+
+
 def _real_files(root: Path) -> list[bytes]:
     """The real records under ../shared/data, in Records form as their text stands (pretty
     printed, in arrays, one a line) and one record a file."""

@@ -25,7 +25,7 @@ from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.partial import joined
 from trailhound.cloudtrail.record import Record
 from trailhound.cloudtrail.report import Changed, Report, SetAside, Skipped
-from trailhound.cloudtrail.skim import Skimmed, Skimmer
+from trailhound.cloudtrail.skim import Skimmed, Skimmer, picked_columns
 from trailhound.cloudtrail.skim_read import SkimmedFile, skimmed_or_chunks
 from trailhound.cloudtrail.skim_rows import SkimNormalizer, SkimRows
 from trailhound.sources import Blob, Source, SourceProblem
@@ -213,8 +213,10 @@ class _Pending:
     records: list[Record] = field(default_factory=list)
     record_origins: _Origins = field(default_factory=_Origins)
     spans: list[bytes] = field(default_factory=list)
-    # per file, its whole columns (those the normalizer reads); `taken` indexes them as one
-    columns: list[dict[str, pa.Array]] = field(default_factory=list)
+    # the skimmed files the kept rows come from; `taken` indexes their rows as one, and
+    # `paths` are the columns the normalizer reads
+    files: list[Skimmed] = field(default_factory=list)
+    paths: Sequence[str] = ()
     taken: list[int] = field(default_factory=list)
     skimmed_rows: int = 0  # rows of the files in `columns`
     span_origins: _Origins = field(default_factory=_Origins)
@@ -273,8 +275,8 @@ class _Pending:
                     self.span_heavy = 0
         # the kept rows' columns are taken once per batch: a kernel call per file would cost
         # more than the rest of a small file's reading
-        columns = skimmed.columns
-        self.columns.append({p: columns[p] for p in paths})
+        self.files.append(skimmed)
+        self.paths = paths
         first = self.skimmed_rows
         self.taken += [first + i for i in picked]
         self.skimmed_rows += len(skimmed)
@@ -291,13 +293,11 @@ class _Pending:
         return self.span_origins.where(index - len(self.records))
 
     def skim_rows(self) -> SkimRows:
-        paths = self.columns[0].keys() if self.columns else ()
-        taken = pa.array(self.taken, pa.int64())
-        columns = {p: pa.concat_arrays([c[p] for c in self.columns]).take(taken) for p in paths}
+        columns = picked_columns(self.files, self.taken, self.paths) if self.files else {}
         return SkimRows(self.spans, columns)
 
     def clear(self) -> None:
-        self.records, self.spans, self.columns, self.taken = [], [], [], []
+        self.records, self.spans, self.files, self.taken = [], [], [], []
         self.skimmed_rows = 0
         self.record_origins, self.span_origins = _Origins(), _Origins()
         self.read = self.heavy = self.span_heavy = 0

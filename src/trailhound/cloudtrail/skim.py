@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 import msgspec
+import numpy as np
 import pyarrow as pa
 
 MAX_DEPTH: Final = 64
@@ -41,16 +42,52 @@ the usual way, which sets that record aside with its reason."""
 
 
 @dataclass(frozen=True, slots=True)
+class Block:
+    """Every path's values in one array, `len(names)` runs of one value per record."""
+
+    values: pa.Array
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Skimmed:
     """Record spans in the text (`starts` at "{", `ends` one past "}"), and per path one
-    string value per record, null where the path is absent or its value is JSON null."""
+    string value per record, null where the path is absent or its value is JSON null.
+    `block`, where set, holds the same values as one array (what `picked_columns` takes
+    from without making a column per file)."""
 
     starts: pa.Array
     ends: pa.Array
-    columns: dict[str, pa.Array]
+    columns: Mapping[str, pa.Array]
+    block: Block | None = None
 
     def __len__(self) -> int:
         return len(self.starts)
+
+
+def picked_columns(
+    files: Sequence[Skimmed], taken: Sequence[int], paths: Sequence[str]
+) -> dict[str, pa.Array]:
+    """The values at `paths` of the rows `taken` (row numbers over the files one after the
+    other), one column per path: taken from the files' blocks where they all have one alike,
+    in one step per path for all the files."""
+    blocks = [f.block for f in files]
+    first = blocks[0] if blocks else None
+    if first is None or any(b is None or b.names != first.names for b in blocks):
+        rows = pa.array(taken, pa.int64())
+        return {p: pa.concat_arrays([f.columns[p] for f in files]).take(rows) for p in paths}
+    sizes = np.array([len(f) for f in files], np.int64)
+    firsts = np.cumsum(sizes) - sizes
+    wanted = np.asarray(taken, np.int64)
+    file_of = np.searchsorted(firsts, wanted, side="right") - 1
+    row = wanted - firsts[file_of]
+    size = sizes[file_of]
+    base = firsts[file_of] * len(first.names)  # each block holds size x paths values
+    # one array to take from: a chunked array resolves every index's chunk, which costs
+    # several times the copy
+    values = pa.concat_arrays([b.values for b in blocks if b is not None])
+    at = {name: k for k, name in enumerate(first.names)}
+    return {p: values.take(pa.array(base + at[p] * size + row)) for p in paths}
 
 
 class Skimmer(Protocol):
@@ -69,14 +106,16 @@ def compiled_skimmer(paths: Sequence[str]) -> Skimmer | None:
 
 class _Compiled:
     """The extension's answer as Arrow arrays over the buffers it filled, copied no further:
-    one array of the spans and one of every column's values, sliced (an Arrow array made
-    costs more than a slice, and a file may hold only a few dozen records)."""
+    one array of the spans and one of every column's values, sliced when a column is asked
+    for (an Arrow array made costs more than a slice, and a file may hold only a few dozen
+    records, of which a stage reads a handful of columns per file)."""
 
-    __slots__ = ("_names", "_skim")
+    __slots__ = ("_at", "_names", "_skim")
 
     def __init__(self, names: list[str], skim: Any) -> None:
         self._names = names
         self._skim = skim
+        self._at = {name: k for k, name in enumerate(names)}
 
     def __reduce__(self) -> tuple[Any, tuple[list[str]]]:
         return compiled_skimmer, (self._names,)  # a worker process builds its own
@@ -91,8 +130,30 @@ class _Compiled:
         values = pa.StringArray.from_buffers(
             n * len(self._names), pa.py_buffer(offsets), pa.py_buffer(data), bitmap, nulls
         )
-        columns = {name: values.slice(i * n, n) for i, name in enumerate(self._names)}
-        return Skimmed(both.slice(0, n), both.slice(n, n), columns)
+        block = Block(values, tuple(self._names))
+        return Skimmed(both.slice(0, n), both.slice(n, n), _Slices(values, n, self._at), block)
+
+
+class _Slices(Mapping[str, pa.Array]):
+    """A block's columns, each sliced out the first time it is asked for."""
+
+    __slots__ = ("_at", "_made", "_n", "_values")
+
+    def __init__(self, values: pa.Array, n: int, at: dict[str, int]) -> None:
+        self._values, self._n, self._at = values, n, at
+        self._made: dict[str, pa.Array] = {}
+
+    def __getitem__(self, name: str) -> pa.Array:
+        made = self._made.get(name)
+        if made is None:
+            made = self._made[name] = self._values.slice(self._at[name] * self._n, self._n)
+        return made
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._at)
+
+    def __len__(self) -> int:
+        return len(self._at)
 
 
 def reference_skimmer(paths: Sequence[str]) -> Skimmer:

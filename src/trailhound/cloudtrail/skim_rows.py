@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Protocol
 
+import numpy as np
 import pyarrow as pa
 
 from trailhound.cloudtrail.ecs import Normalized, normalize
@@ -93,37 +94,42 @@ class SkimNormalizer:
 
     def __call__(self, rows: SkimRows, ingested: datetime, enricher: Enricher) -> Normalized:
         parts: list[tuple[Sequence[int], Normalized]] = []
-        keys = list(
-            zip(rows.columns[SOURCE].to_pylist(), rows.columns[ACTION].to_pylist(), strict=True)
-        )
-        for fields, indices in self._groups(keys).items():
-            offered = self._offered(fields, indices, keys)
+        for fields, indices, offered in self._groups(rows):
             parts += self._group(rows, indices, offered, fields, ingested, enricher)
         if len(parts) == 1 and parts[0][0] == range(len(rows)):
             return parts[0][1]
         # rows stay grouped: putting them back in input order would cost a copy of every column
         return joined(parts)
 
-    def _groups(self, keys: list[tuple[str | None, str | None]]) -> dict[frozenset[str], list[int]]:
-        cache = self._cache
-        groups: dict[frozenset[str], list[int]] = {}
-        for i, key in enumerate(keys):
-            fields = cache.get(key)
-            if fields is None:
-                fields = cache[key] = self._columns_for(*key)
-            groups.setdefault(fields, []).append(i)
+    def _groups(self, rows: SkimRows) -> list[tuple[frozenset[str], list[int], list[int]]]:
+        """Per set of wanted columns, its rows and those of them the columnar step is given.
+        Worked out per distinct (source, action), of which a batch holds a few dozen, with no
+        Python step per row."""
+        sources, source_codes = _codes(rows.columns[SOURCE])
+        actions, action_codes = _codes(rows.columns[ACTION])
+        distinct, inverse = np.unique(
+            source_codes * len(actions) + action_codes, return_inverse=True
+        )
+        by_fields: dict[frozenset[str], int] = {}
+        group_of = np.empty(len(distinct), np.int64)
+        offered_of = np.zeros(len(distinct), np.bool_)
+        for d, code in enumerate(distinct.tolist()):
+            key = (sources[code // len(actions)], actions[code % len(actions)])
+            fields = self._fields(key)
+            group_of[d] = by_fields.setdefault(fields, len(by_fields))
+            offered_of[d] = self._columnar is not None and self._takes(fields, *key)
+        row_group, row_offered = group_of[inverse], offered_of[inverse]
+        groups = []
+        for fields, g in by_fields.items():
+            indices = np.flatnonzero(row_group == g)
+            groups.append((fields, indices.tolist(), indices[row_offered[indices]].tolist()))
         return groups
 
-    def _offered(
-        self, fields: frozenset[str], indices: list[int], keys: list[tuple[str | None, str | None]]
-    ) -> list[int]:
-        """The rows of a group the columnar step is given."""
-        if self._columnar is None:
-            return []
-        takes: dict[tuple[str | None, str | None], bool] = {}
-        for key in {keys[i] for i in indices}:
-            takes[key] = self._takes(fields, *key)
-        return [i for i in indices if takes[keys[i]]]
+    def _fields(self, key: tuple[str | None, str | None]) -> frozenset[str]:
+        fields = self._cache.get(key)
+        if fields is None:
+            fields = self._cache[key] = self._columns_for(*key)
+        return fields
 
     def _group(
         self,
@@ -144,8 +150,12 @@ class SkimNormalizer:
             made = self._columnar(columns, fields, ingested, enricher, records=texts)
             if made.done:
                 parts.append(([offered[i] for i in made.done], Normalized(made.batch, [])))
-            given = set(offered)
-            left = sorted([offered[i] for i in made.left] + [i for i in indices if i not in given])
+            if len(offered) == len(indices):
+                left = [offered[i] for i in made.left]
+            else:
+                given = set(offered)
+                not_given = [i for i in indices if i not in given]
+                left = sorted([offered[i] for i in made.left] + not_given)
         if left:
             records = [decode_record(rows.spans[i]) for i in left]
             result = normalize(records, ingested=ingested, enricher=enricher, fields=fields)
@@ -153,3 +163,11 @@ class SkimNormalizer:
             whole = positions == list(range(len(rows)))
             parts.append((range(len(rows)) if whole else positions, result))
         return parts
+
+
+def _codes(column: pa.Array) -> tuple[list[str | None], np.ndarray]:
+    """The distinct values of a text column (None last, for nulls) and each row's index in them."""
+    encoded = column.dictionary_encode()
+    values: list[str | None] = [*encoded.dictionary.to_pylist(), None]
+    codes = encoded.indices.fill_null(len(values) - 1).to_numpy(zero_copy_only=False)
+    return values, codes.astype(np.int64)
