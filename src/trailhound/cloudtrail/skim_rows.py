@@ -85,10 +85,12 @@ class SkimNormalizer:
         columnar: ColumnsNormalizer | None = None,
         paths: Sequence[str] = (),
         takes: Takes = lambda fields, source, action: True,
+        paths_for: Callable[[frozenset[str]], Sequence[str]] | None = None,
     ) -> None:
         self._columns_for = columns_for
         self._columnar = columnar
         self._takes = takes
+        self._paths_for = paths_for  # the paths the columnar step reads for these fields
         self.paths: tuple[str, ...] = (SOURCE, ACTION, *paths)
         self._cache: dict[tuple[str | None, str | None], frozenset[str]] = {}
 
@@ -145,7 +147,8 @@ class SkimNormalizer:
         left = indices
         if offered and self._columnar is not None:
             taken = pa.array(offered, pa.int64())
-            columns = {p: c.take(taken) for p, c in rows.columns.items()}
+            read = rows.columns.keys() if self._paths_for is None else self._paths_for(fields)
+            columns = {p: rows.columns[p].take(taken) for p in read}
             texts = pa.array([rows.spans[i] for i in offered], pa.large_string())
             made = self._columnar(columns, fields, ingested, enricher, records=texts)
             if made.done:

@@ -167,8 +167,9 @@ class Stage:
         if make is None:
             return None
         normalizer = SkimNormalizer(
-            plan.columns.columns_for, columnar.normalized_columns, columnar.PATHS, columnar.takes
-        )
+            plan.columns.columns_for, columnar.normalized_columns, columnar.PATHS,
+            takes=columnar.takes, paths_for=columnar.paths_for,
+        )  # fmt: skip
         skimmer = make(skim_paths(normalizer))
         return None if skimmer is None else Skim(skimmer, self._select_skimmed, normalizer)
 
