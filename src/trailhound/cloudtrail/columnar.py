@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
+from functools import cache, partial
 from typing import Any, Final
 
 import numpy as np
@@ -341,7 +341,15 @@ def _strings(array: pa.Array) -> pa.Array:
 
 
 _TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
-_NULL_TEXT: Final = pa.scalar(None, pa.string())
+
+
+@cache
+def _null_text() -> pa.Scalar:
+    # made on first use, not at import: pyarrow's first conversion of a Python value looks for
+    # pandas, which a scan keeps out (see trailhound.arrow_setup)
+    return pa.scalar(None, pa.string())
+
+
 _TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
 # CloudTrail's own form, each part in its range, year 0001 on (a datetime's range)
 _CANONICAL_TIME: Final = (
@@ -355,7 +363,7 @@ def _event_times(texts: pa.Array) -> tuple[pa.Array, pa.Array]:
     alike; the others (nulls among the times) are left for the exact parser."""
     texts = _strings(texts)
     shaped = pc.fill_null(pc.match_substring_regex(texts, _CANONICAL_TIME), False)
-    kept = texts if pc.all(shaped).as_py() else pc.if_else(shaped, texts, _NULL_TEXT)
+    kept = texts if pc.all(shaped).as_py() else pc.if_else(shaped, texts, _null_text())
     try:
         return kept.cast(_TIMESTAMP), shaped
     except pa.ArrowInvalid:  # a day its month lacks (30 February): find which, the slow way
@@ -425,12 +433,12 @@ def _identity_fields(cols: ColumnSet, inputs: _Inputs) -> None:
     kind = inputs.text(_IDENTITY + "type")
     if cols.wants("user.id"):
         center = pc.fill_null(pc.equal(kind, "IdentityCenterUser"), False)
-        on_behalf = pc.if_else(center, inputs.text(_ON_BEHALF_OF + "userId"), _NULL_TEXT)
+        on_behalf = pc.if_else(center, inputs.text(_ON_BEHALF_OF + "userId"), _null_text())
         cols.put("user.id", pc.coalesce(inputs.text(_IDENTITY + "principalId"), on_behalf))
     if cols.wants("service.name"):
         service = pc.fill_null(pc.equal(kind, "AWSService"), False)
         invoked_by = inputs.text(_IDENTITY + "invokedBy")
-        cols.put("service.name", pc.if_else(service, invoked_by, _NULL_TEXT))
+        cols.put("service.name", pc.if_else(service, invoked_by, _null_text()))
     if cols.wants(_CREATION_DATE):
         texts = inputs.text(_ATTRIBUTES + "creationDate")
         cols.spread((_CREATION_DATE,), Distinct.of(texts, _creation_date))
@@ -449,8 +457,9 @@ def _user_fields(cols: ColumnSet, inputs: _Inputs) -> None:
     cols.put("user.name", names)
     if cols.wants("user.email"):
         kind = inputs.text(_IDENTITY + "type")
-        assumed = pc.fill_null(pc.is_in(kind, value_set=_SESSION_KINDS), False)
-        arns = pc.if_else(assumed, inputs.text(_IDENTITY + "arn"), _NULL_TEXT)
+        sessions = pa.array(_SESSION_KINDS, pa.string())
+        assumed = pc.fill_null(pc.is_in(kind, value_set=sessions), False)
+        arns = pc.if_else(assumed, inputs.text(_IDENTITY + "arn"), _null_text())
         by_session = Distinct.of(arns, _session_email).column(_first, pa.string())
         by_name = Distinct.of(names, _name_email).column(_first, pa.string())
         cols.put("user.email", pc.coalesce(by_session, by_name))
@@ -458,7 +467,7 @@ def _user_fields(cols: ColumnSet, inputs: _Inputs) -> None:
     inputs.leave(inputs.action_is("UserAuthentication"))
 
 
-_SESSION_KINDS: Final = pa.array(["AssumedRole", "FederatedUser"])
+_SESSION_KINDS: Final = ("AssumedRole", "FederatedUser")
 
 
 def _session_email(arn: str | None) -> tuple[str | None]:
