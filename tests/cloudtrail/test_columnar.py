@@ -16,6 +16,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.support.real_records import real_record_texts
 from tests.support.skimmed import accepted, path_columns, record_texts
 
 from trailhound.cloudtrail.columnar import (
@@ -59,16 +60,7 @@ def pack_fields() -> list[frozenset[str]]:
 
 @pytest.fixture(scope="module")
 def real_records(shared_data: Path) -> list[bytes]:
-    real = shared_data / "dynamodb-real"
-    values = [json.loads(line) for line in (real / "dynamodb_records.ndjson").open()]
-    values += json.loads(gzip.decompress((real / "s3_delivery_Records.json.gz").read_bytes()))[
-        "Records"
-    ]
-    pairs = shared_data / "ecs-conformance" / "elastic_cloudtrail_pairs.ndjson"
-    values += [json.loads(line)["raw"] for line in pairs.open()]
-    for path in sorted((shared_data / "negative" / "stratus-red-team").glob("*.json")):
-        values += json.loads(path.read_text())
-    return [json.dumps(v).encode() for v in values]
+    return real_record_texts(shared_data)
 
 
 @pytest.fixture(scope="module")

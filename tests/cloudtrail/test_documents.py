@@ -5,7 +5,6 @@ column at a time changes a value, drops or adds a field, or moves a key."""
 from __future__ import annotations
 
 import gzip
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import msgspec
 import pyarrow as pa
 import pytest
+from tests.support.real_records import real_record_texts
 
 from trailhound.cloudtrail.documents import INGESTED, RAW, rebuilt_documents
 from trailhound.cloudtrail.ecs import format_time, normalize, to_documents
@@ -38,16 +38,7 @@ def enricher() -> Enricher:
 @pytest.fixture(scope="module")
 def real_records(shared_data: Path) -> list[bytes]:
     """Real records of many shapes: DynamoDB, Elastic's conformance pairs, Stratus Red Team."""
-    real = shared_data / "dynamodb-real"
-    values = [json.loads(line) for line in (real / "dynamodb_records.ndjson").open()]
-    values += json.loads(gzip.decompress((real / "s3_delivery_Records.json.gz").read_bytes()))[
-        "Records"
-    ]
-    pairs = shared_data / "ecs-conformance" / "elastic_cloudtrail_pairs.ndjson"
-    values += [json.loads(line)["raw"] for line in pairs.open()]
-    for path in sorted((shared_data / "negative" / "stratus-red-team").glob("*.json")):
-        values += json.loads(path.read_text())
-    return [json.dumps(v).encode() for v in values]
+    return real_record_texts(shared_data)
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,9 @@ and member values a user's record holds, and refuses every file the usual way mu
 from __future__ import annotations
 
 import gzip
-import json
-from typing import Any
 
 import pytest
+from tests.support.skimmed import path_columns
 
 from trailhound.cloudtrail.record import decode_record, decode_records_file
 from trailhound.cloudtrail.skim import reference_skimmer
@@ -20,14 +19,6 @@ PATHS = (
     "userIdentity.sessionContext.sessionIssuer.userName",
     "requestParameters.tableName",
 )
-
-
-def _value(record: Any, path: str) -> Any:
-    for name in path.split("."):
-        if not isinstance(record, dict):
-            return None
-        record = record.get(name)
-    return record
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +39,10 @@ def test_spans_and_values_are_the_records(simulated_files: list[bytes]) -> None:
         for i, record in enumerate(records):
             piece = text[starts[i] : ends[i]]
             assert decode_record(piece) == record
-            parsed = json.loads(piece)
+            by_definition = path_columns([piece], PATHS)
+            assert by_definition is not None
             for path in PATHS:
-                assert skimmed.columns[path][i].as_py() == _value(parsed, path)
+                assert skimmed.columns[path][i].as_py() == by_definition[path][0].as_py()
 
 
 def test_escapes_spaces_and_bytes_offsets() -> None:
