@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache, partial
+from functools import cache, cached_property, partial
 from typing import Any, Final
 
 import numpy as np
@@ -260,9 +260,6 @@ class _Inputs:
         self.enricher = enricher
         self.records = records
         self._cleaned: dict[str, pa.Array] = {}
-        self._members: Members | bool | None = False  # False: not read yet
-        self._writes: _Writes | bool | None = False
-        self._statements: _Statements | bool | None = False
         self.times, shaped = _event_times(columns["eventTime"])
         self._unsure: list[pa.Array] = [pc.invert(shaped)]
 
@@ -276,41 +273,38 @@ class _Inputs:
     def raw(self, path: str) -> pa.Array:
         return _strings(self.columns[path])
 
+    @cached_property
     def members(self) -> Members | None:
         """The members read from the records' JSON; None without records or when unreadable."""
-        if self._members is False:
-            self._members = read_members(self.records) if self.records is not None else None
-        return self._members if isinstance(self._members, Members) else None
+        return read_members(self.records) if self.records is not None else None
 
+    @cached_property
     def batch_writes(self) -> _Writes | None:
         """The BatchWriteItem calls (a mask) and what their records say; None when there are
         none, no records, or their requests are not all of the plain shape."""
-        if self._writes is False:
-            self._writes = self._read_batch_writes()
-        return self._writes if isinstance(self._writes, tuple) else None
-
-    def _read_batch_writes(self) -> _Writes | None:
-        calls = pc.fill_null(pc.equal(self.text("eventSource"), operations.SOURCE), False)
-        rows = pc.and_(calls, self.action_is(_BATCH_WRITE))
-        if self.records is None or not pc.any(rows).as_py():
+        rows = self._calls_with_records(_BATCH_WRITE)
+        if rows is None or self.records is None:
             return None
         read = read_batch_writes(self.records.filter(rows))
         return (rows, read) if read is not None else None
 
+    @cached_property
     def statements(self) -> _Statements | None:
         """The ExecuteStatement calls (a mask) and their records' members, read as for a
         request that names tables by its statement alone."""
-        if self._statements is False:
-            self._statements = self._read_statements()
-        return self._statements if isinstance(self._statements, tuple) else None
-
-    def _read_statements(self) -> _Statements | None:
-        calls = pc.fill_null(pc.equal(self.text("eventSource"), operations.SOURCE), False)
-        rows = pc.and_(calls, self.action_is(_STATEMENT_CALL))
-        if self.records is None or not pc.any(rows).as_py():
+        rows = self._calls_with_records(_STATEMENT_CALL)
+        if rows is None or self.records is None:
             return None
         read = read_members(self.records.filter(rows), STATEMENT_KEYS)
         return (rows, read) if read is not None else None
+
+    def _calls_with_records(self, action: str) -> pa.Array | None:
+        """The rows (a mask) of this DynamoDB action, when there are some and their records."""
+        calls = pc.fill_null(pc.equal(self.text("eventSource"), operations.SOURCE), False)
+        rows = pc.and_(calls, self.action_is(action))
+        if self.records is None or not pc.any(rows).as_py():
+            return None
+        return rows
 
     def leave(self, rows: pa.Array) -> None:
         """Send these rows (a boolean mask) the old way."""
@@ -504,12 +498,12 @@ def _operations(cols: ColumnSet, inputs: _Inputs) -> None:
     found = actions.column(_first, BY_NAME[operations.COLUMN].arrow_type)
     found = pc.if_else(calls, found, pa.scalar(None, found.type))
     unsure = pc.and_(calls, actions.column(_second, pa.bool_()))
-    writes = inputs.batch_writes()
+    writes = inputs.batch_writes
     if writes is not None:
         rows, read = writes
         found = _overlay(found, rows, pa.array(read.operations, found.type))
         unsure = pc.and_(unsure, pc.invert(rows))
-    statements = inputs.statements()
+    statements = inputs.statements
     if statements is not None:
         rows, members = statements
         verbs = Distinct.of(inputs.raw(_STATEMENT).filter(rows), _statement_operations)
@@ -558,7 +552,7 @@ _KEYWORDS: Final = pa.list_(pa.string())
 
 
 def _resource_fields(cols: ColumnSet, inputs: _Inputs) -> None:
-    members = inputs.members()
+    members = inputs.members
     if members is None:
         inputs.leave(pa.repeat(True, inputs.n))
         return
@@ -570,7 +564,7 @@ def _resource_fields(cols: ColumnSet, inputs: _Inputs) -> None:
 
 def _response_fields(cols: ColumnSet, inputs: _Inputs) -> None:
     """Null for the rows without a response (their columns stay null); the others are left."""
-    members = inputs.members()
+    members = inputs.members
     inputs.leave(pc.invert(members.no_response) if members else pa.repeat(True, inputs.n))
 
 
@@ -586,9 +580,9 @@ def _table_names(cols: ColumnSet, inputs: _Inputs) -> None:
     calls = pc.fill_null(pc.is_in(sources, value_set=pa.array(_DYNAMODB_SOURCES)), False)
     keys = pc.fill_null(pc.equal(sources, dynamodb.KMS_SOURCE), False)
     inputs.leave(pc.and_(named, pc.invert(pc.or_(calls, keys))))
-    writes = inputs.batch_writes()
+    writes = inputs.batch_writes
     written = writes[0] if writes is not None else pa.repeat(False, inputs.n)
-    statements = inputs.statements()
+    statements = inputs.statements
     if statements is not None:
         written = pc.or_(written, statements[0])
     found: dict[int, tuple[tuple[str, ...], bytes]] = {}
@@ -615,7 +609,7 @@ def _plain_tables(
 ) -> bool:
     """The request tables and resources of the rows that name a table by `tableName` or the
     encryption context, into `found` by row; the other rows are left. False: no records."""
-    members = inputs.members()
+    members = inputs.members
     if members is None:
         return False
     by_name, by_context = inputs.raw(_TABLE_NAME), inputs.raw(_CONTEXT_TABLE)
