@@ -166,7 +166,7 @@ def _form_reader(body: bytes, first_line: int, *, one_line: bool) -> _Reader:
         return partial(_ndjson, first=first_line)
     if body.startswith(b"["):
         return _array_document
-    if _RECORDS_START.match(body):
+    if RECORDS_START.match(body):
         return _records_document
     if body.startswith(b"{"):
         return _object_or_lines(body, first_line, one_line=one_line)
@@ -239,7 +239,8 @@ def _grouped(pieces: Iterable[_Piece | Found]) -> Iterator[Item]:
 
 # -- whole documents ---------------------------------------------------------------------------
 
-_RECORDS_START: Final = re.compile(rb'\{\s*"Records"\s*:\s*\[')
+RECORDS_START: Final = re.compile(rb'\{\s*"Records"\s*:\s*\[')
+"""How a `{"Records": [...]}` document starts, once a byte-order mark and blank space are gone."""
 
 
 _T = TypeVar("_T")

@@ -9,20 +9,19 @@ have. A file the skimmer refuses goes back the same way.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain
 from typing import Final
 
-from trailhound.cloudtrail.envelopes import Numbered
+from trailhound.cloudtrail.envelopes import RECORDS_START, Numbered
 from trailhound.cloudtrail.skim import Skimmed, Skimmer
 from trailhound.sources import BlobError
 
 _HEAD_BYTES: Final = 64
-# Only a cheap look at the start: the skimmer judges the whole text. A file the skimmer reads is
-# one `split` would read as a records document too, since that is all a skimmer accepts.
-_RECORDS_START: Final = re.compile(rb'[ \t\r\n]*\{[ \t\r\n]*"Records"[ \t\r\n]*:')
+# Only a cheap look at the start, as `split` takes it (a records document), before the file is
+# held whole: the skimmer judges the whole text.
+_BLANK: Final = b" \t\r\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +48,7 @@ def skimmed_or_chunks(
             size += len(piece)
             if size >= _HEAD_BYTES:
                 break
-        if not _RECORDS_START.match(b"".join(read)[:_HEAD_BYTES]):
+        if not RECORDS_START.match(b"".join(read)[:_HEAD_BYTES].lstrip(_BLANK)):
             return chain(read, pieces)
         for piece in pieces:
             read.append(piece)
