@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 
 import msgspec
@@ -218,7 +218,7 @@ class _Pending:
     files: list[Skimmed] = field(default_factory=list)
     paths: Sequence[str] = ()
     taken: list[int] = field(default_factory=list)
-    skimmed_rows: int = 0  # rows of the files in `columns`
+    skimmed_rows: int = 0  # rows of the files in `files`
     span_origins: _Origins = field(default_factory=_Origins)
     read: int = 0  # records read for this batch, kept or not
     cuts: list[int] = field(default_factory=list)  # where to cut the records for the normalizer
@@ -297,12 +297,10 @@ class _Pending:
         return SkimRows(self.spans, columns)
 
     def clear(self) -> None:
-        self.records, self.spans, self.files, self.taken = [], [], [], []
-        self.skimmed_rows = 0
-        self.record_origins, self.span_origins = _Origins(), _Origins()
-        self.read = self.heavy = self.span_heavy = 0
-        self.cuts, self.span_cuts = [], []
-        self.blob_time = self.read_at = None
+        """Empty again, as a new one (the clock stays)."""
+        fresh = _Pending(self.clock)
+        for each in fields(self):
+            setattr(self, each.name, getattr(fresh, each.name))
 
 
 _Normalizers = tuple[Normalize, SkimNormalizer | None]
