@@ -90,9 +90,7 @@ class AlertMaker:
 
     def _raw_records(self, table: pa.Table, shown: _Shown) -> pa.Array:
         """The JSON of the record behind each row, from its evidence pack; null if none."""
-        places = zip(table.column(matches.CHUNK).to_pylist(), table.column(ITEM).to_pylist(),
-                     strict=True)  # fmt: skip
-        return pa.array(shown.records([(c, i) for c, i in places]), pa.binary())
+        return pa.array(shown.records(_places(table)), pa.binary())
 
     def _alert(
         self, rule: Rule, ident: str, cand: Candidate, docs: Mapping[int, dict[str, Any]]
