@@ -70,14 +70,7 @@ def keep(
     USING {using} WHERE {doomed}`, with `params`), of each rule those no older than
     `since[rule_id]` (epoch µs; all of them without `since`): the others would be forgotten
     at once."""
-    since = since or {}
-    horizons = pa.table(
-        {
-            "rule_id": pa.array(list(since), pa.string()),
-            "horizon": pa.array(list(since.values()), pa.int64()),
-        }
-    )
-    with store.registered("_kept_horizons", horizons):
+    with store.registered("_kept_horizons", _horizons(since or {})):
         store.con.execute(
             f"INSERT INTO counted SELECT matches.rule_id, matches.step, "
             f"coalesce({_ACCOUNT_SQL}, ''), {_EVENT_ID_SQL}, matches.ts "
@@ -91,14 +84,18 @@ def keep(
 
 def forget(store: Store, before: Mapping[str, int]) -> None:
     """Drop the keys of each rule's events older than `before[rule_id]` (epoch µs)."""
-    horizons = pa.table(
-        {
-            "rule_id": pa.array(list(before), pa.string()),
-            "horizon": pa.array(list(before.values()), pa.int64()),
-        }
-    )
-    with store.registered("_horizons", horizons):
+    with store.registered("_horizons", _horizons(before)):
         store.con.execute(
             "DELETE FROM counted USING _horizons h "
             "WHERE counted.rule_id = h.rule_id AND counted.ts < h.horizon"
         )
+
+
+def _horizons(per_rule: Mapping[str, int]) -> pa.Table:
+    """A rule's time (epoch µs) per row, as the statements above join it."""
+    return pa.table(
+        {
+            "rule_id": pa.array(list(per_rule), pa.string()),
+            "horizon": pa.array(list(per_rule.values()), pa.int64()),
+        }
+    )
