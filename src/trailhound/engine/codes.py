@@ -13,6 +13,8 @@ from collections.abc import Iterable
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
 
 KEY_LIMIT = 1 << 62
 """Combined numbers stay below it (int64, with room to add one)."""
@@ -32,3 +34,12 @@ def combined(columns: Iterable[tuple[np.ndarray, int]], rows: int) -> Ints:
         key = key * (most + 1) + codes.astype(np.int64, copy=False)
         bound *= most + 1
     return key
+
+
+def dictionary_codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, int]:
+    """A code per value, by first appearance (nulls: the last code), and that last code: a
+    column as `combined` takes it."""
+    whole = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    encoded = whole.dictionary_encode()
+    count = len(encoded.dictionary)
+    return pc.fill_null(encoded.indices, count).to_numpy(zero_copy_only=False), count

@@ -42,7 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trailhound.cloudtrail.schema import BY_NAME, Kind
-from trailhound.engine.codes import KEY_LIMIT, combined
+from trailhound.engine.codes import KEY_LIMIT, combined, dictionary_codes
 from trailhound.engine.evidence import LIMIT
 from trailhound.engine.filtering import ITEM, RULE_ID, TS
 from trailhound.engine.prefilter import columns_of
@@ -296,12 +296,4 @@ def _codes(columns: Sequence[pa.ChunkedArray | pa.Array]) -> pa.Array:
     """One integer per distinct combination of the columns' values, ordered as the
     combinations' dictionary positions (each column's values by first appearance, nulls
     last), column after column."""
-    return pa.array(combined((_dictionary_codes(c) for c in columns), len(columns[0])), pa.int64())
-
-
-def _dictionary_codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, int]:
-    """A code per value, by first appearance (nulls: the last code), and that last code."""
-    whole = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    encoded = whole.dictionary_encode()
-    count = len(encoded.dictionary)
-    return pc.fill_null(encoded.indices, count).to_numpy(zero_copy_only=False), count
+    return pa.array(combined((dictionary_codes(c) for c in columns), len(columns[0])), pa.int64())

@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trailhound.engine.codes import combined
+from trailhound.engine.codes import combined, dictionary_codes
 from trailhound.engine.prefilter import (
     ACTION,
     PROVIDER,
@@ -413,9 +413,7 @@ def _codes(values: pa.Array) -> tuple[np.ndarray, int]:
         codes, count = _codes(joined)
         empty = pc.fill_null(pc.equal(pc.list_value_length(values), 0), False)
         return codes * 2 + empty.to_numpy(zero_copy_only=False), 2 * count + 1
-    encoded = values.dictionary_encode()
-    count = len(encoded.dictionary)
-    codes = pc.fill_null(encoded.indices, count).to_numpy(zero_copy_only=False)
+    codes, count = dictionary_codes(values)
     return codes.astype(np.int64), count
 
 
