@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from fuzz.profiles import fuzz
 from trailhound.cloudtrail import skim
 from trailhound.cloudtrail.record import decode_record, decode_records_file
-from trailhound.cloudtrail.skim import Skimmed, Skimmer, compiled_skimmer, reference_skimmer
+from trailhound.cloudtrail.skim import Skimmed, Skimmer, compiled_skimmer
+from trailhound.cloudtrail.skim_reference import reference_skimmer
 from trailhound.simulate import simulate
 
 PATHS = (

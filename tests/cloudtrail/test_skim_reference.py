@@ -9,7 +9,7 @@ import pytest
 from tests.support.skimmed import path_columns
 
 from trailhound.cloudtrail.record import decode_record, decode_records_file
-from trailhound.cloudtrail.skim import reference_skimmer
+from trailhound.cloudtrail.skim_reference import reference_skimmer
 from trailhound.simulate import simulate
 
 PATHS = (

@@ -22,7 +22,8 @@ from trailhound.cloudtrail.partial import PartialNormalizer
 from trailhound.cloudtrail.reader import Skim, read_selected
 from trailhound.cloudtrail.record import Record, decode_record, decode_records_file
 from trailhound.cloudtrail.report import Report
-from trailhound.cloudtrail.skim import Skimmed, reference_skimmer
+from trailhound.cloudtrail.skim import Skimmed
+from trailhound.cloudtrail.skim_reference import reference_skimmer
 from trailhound.cloudtrail.skim_rows import SkimNormalizer, SkimRows
 from trailhound.engine.prefilter import Selection
 from trailhound.pipeline import scan as scanning

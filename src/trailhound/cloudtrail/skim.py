@@ -11,19 +11,17 @@ reads the file the usual way (msgspec and `normalize`), which reports every prob
 When it answers, `decode_records_file(text)` succeeds, `decode_record(text[starts[i]:ends[i]])`
 is the file's i-th record, and `columns[path][i]` is the value at `path` in that record.
 
-`reference_skimmer` is the definition, in plain Python and slow; `compiled_skimmer` is the fast
-one, built from `_skim.c` when a compiler was at hand, held to the reference by tests.
+`skim_reference.reference_skimmer` is the definition, in plain Python and slow;
+`compiled_skimmer` is the fast one, built from `_skim.c` when a compiler was at hand, held to
+the reference by tests.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-import msgspec
 import numpy as np
 import pyarrow as pa
 
@@ -39,6 +37,11 @@ OPTIONAL_TEXT: Final = (
 TEXT_OR_BOOL: Final = ("readOnly", "managementEvent", "sessionCredentialFromConsole")
 """The members `Record` types, by what they may hold: a file whose record breaks this is read
 the usual way, which sets that record aside with its reason."""
+
+MAX_INT_DIGITS: Final = 19
+MAX_EXP_DIGITS: Final = 2
+"""Numbers beyond RFC 8259's grammar that a skimmer refuses: msgspec refuses those out of a
+double's range and very long integers, and digit counts bound those cheaply (1e118 at most)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +104,7 @@ def compiled_skimmer(paths: Sequence[str]) -> Skimmer | None:
     except ImportError:
         return None
     names = list(dict.fromkeys(paths))
-    return _Compiled(names, _skim.Skimmer(_split_paths(names)))
+    return _Compiled(names, _skim.Skimmer(split_paths(names)))
 
 
 class _Compiled:
@@ -156,195 +159,8 @@ class _Slices(Mapping[str, pa.Array]):
         return len(self._at)
 
 
-def reference_skimmer(paths: Sequence[str]) -> Skimmer:
-    """The skimmer in plain Python: slow, and the definition the compiled one is held to."""
-    split = _split_paths(paths)
-
-    def skim(text: bytes) -> Skimmed | None:
-        return _reference(text, split)
-
-    return skim
-
-
-def _split_paths(paths: Sequence[str]) -> tuple[tuple[str, ...], ...]:
+def split_paths(paths: Sequence[str]) -> tuple[tuple[str, ...], ...]:
     split = tuple(tuple(p.split(".")) for p in paths)
     if any(not all(split_path) for split_path in split):
         raise ValueError(f"a member path has an empty name: {list(paths)}")
     return split
-
-
-# -- the reference ------------------------------------------------------------------------------
-
-_SPACE: Final = re.compile(r"[ \t\n\r]*")
-_SURROGATE: Final = re.compile("[\ud800-\udfff]")
-_NUMBER: Final = re.compile(r"-?([0-9]+)(?:\.[0-9]+)?(?:[eE][+-]?([0-9]+))?")
-MAX_INT_DIGITS: Final = 19
-MAX_EXP_DIGITS: Final = 2
-"""Numbers beyond RFC 8259's grammar that a skimmer refuses: msgspec refuses those out of a
-double's range and very long integers, and digit counts bound those cheaply (1e118 at most)."""
-
-
-class _Number:
-    """A number in a record: its value is never read, only that it is no text."""
-
-
-def _number(text: str) -> _Number:
-    """A number's JSON text, refused past the digit limits."""
-    found = _NUMBER.fullmatch(text)
-    assert found is not None  # json's scanner matched the same grammar
-    whole, exponent = found.groups()
-    if len(whole) > MAX_INT_DIGITS or len(exponent or "") > MAX_EXP_DIGITS:
-        raise _Refused
-    return _Number()
-
-
-_DECODER: Final = json.JSONDecoder()
-
-
-class _Pairs(list[tuple[str, Any]]):
-    """An object as its (key, value) pairs, in order, duplicates kept."""
-
-
-_PAIRS_DECODER: Final = json.JSONDecoder(
-    object_pairs_hook=_Pairs, parse_int=_number, parse_float=_number
-)
-
-
-class _Refused(Exception):
-    """The file is not one a skimmer reads; the caller takes the usual way."""
-
-
-def _reference(text: bytes, paths: tuple[tuple[str, ...], ...]) -> Skimmed | None:
-    try:
-        msgspec.json.decode(text)
-        spans, records = _records(text)
-        for record in records:
-            _check_record(record)
-        columns = [[_at(record, path) for record in records] for path in paths]
-    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError, ValueError, _Refused):
-        return None
-    return Skimmed(
-        pa.array([s for s, _ in spans], pa.int64()),
-        pa.array([e for _, e in spans], pa.int64()),
-        {".".join(p): pa.array(c, pa.string()) for p, c in zip(paths, columns, strict=True)},
-    )
-
-
-def _records(text: bytes) -> tuple[list[tuple[int, int]], list[Any]]:
-    """The spans (in bytes) and values of the records of `{"Records": [...]}`; `_Refused`
-    for any other document."""
-    s = text.decode("utf-8")  # a BOM stays a character, and is refused below
-    offsets = _ByteOffsets(s)
-    at = _space(s, 0)
-    at = _expect(s, at, "{")
-    key, at = _DECODER.raw_decode(s, _space(s, at))
-    if key != "Records":
-        raise _Refused
-    at = _expect(s, _space(s, at), ":")
-    at = _expect(s, _space(s, at), "[")
-    spans: list[tuple[int, int]] = []
-    records: list[Any] = []
-    at = _space(s, at)
-    if s.startswith("]", at):
-        at += 1
-    else:
-        while True:
-            if not s.startswith("{", at):
-                raise _Refused
-            record, end = _PAIRS_DECODER.raw_decode(s, at)
-            spans.append((offsets.of(at), offsets.of(end)))
-            records.append(record)
-            at = _space(s, end)
-            if s.startswith(",", at):
-                at = _space(s, at + 1)
-                continue
-            at = _expect(s, at, "]")
-            break
-    at = _expect(s, _space(s, at), "}")
-    if _space(s, at) != len(s):
-        raise _Refused
-    return spans, records
-
-
-def _check_record(record: Any) -> None:
-    """`_Refused` unless the record is as the module's rules say (its members' types, no
-    duplicate key of its own, depth, no lone surrogate); its paths are checked by `_at`."""
-    if not isinstance(record, _Pairs):
-        raise _Refused
-    members = _unique(record)
-    for name in REQUIRED_TEXT:
-        if not isinstance(members.get(name), str):
-            raise _Refused
-    for name in OPTIONAL_TEXT:
-        if not isinstance(members.get(name), str | None):
-            raise _Refused
-    for name in TEXT_OR_BOOL:
-        if not isinstance(members.get(name), str | bool | None):
-            raise _Refused
-    if _depth(record) > MAX_DEPTH or _has_surrogate(record):
-        raise _Refused
-
-
-def _at(record: Any, path: tuple[str, ...]) -> str | None:
-    value = record
-    for name in path:
-        if value is None:
-            return None
-        if not isinstance(value, _Pairs):
-            raise _Refused
-        value = _unique(value).get(name)
-    if not isinstance(value, str | None):
-        raise _Refused
-    return value
-
-
-def _unique(pairs: _Pairs) -> dict[str, Any]:
-    members = dict(pairs)
-    if len(members) != len(pairs):
-        raise _Refused
-    return members
-
-
-def _depth(value: Any) -> int:
-    if isinstance(value, list):  # _Pairs too: an object's pairs are one level, as a list is
-        children = [v for _, v in value] if isinstance(value, _Pairs) else value
-        return 1 + max((_depth(v) for v in children), default=0)
-    return 0
-
-
-def _has_surrogate(value: Any) -> bool:
-    if isinstance(value, str):
-        return _SURROGATE.search(value) is not None
-    if isinstance(value, _Pairs):
-        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value)
-    if isinstance(value, list):
-        return any(_has_surrogate(v) for v in value)
-    return False
-
-
-def _space(s: str, at: int) -> int:
-    found = _SPACE.match(s, at)
-    assert found is not None  # the pattern matches the empty string
-    return found.end()
-
-
-def _expect(s: str, at: int, char: str) -> int:
-    if not s.startswith(char, at):
-        raise _Refused
-    return at + 1
-
-
-class _ByteOffsets:
-    """Byte offsets of character offsets into `s`, asked in increasing order."""
-
-    def __init__(self, s: str) -> None:
-        self._s = s
-        self._ascii = s.isascii()
-        self._char = self._byte = 0
-
-    def of(self, at: int) -> int:
-        if self._ascii:
-            return at
-        self._byte += len(self._s[self._char : at].encode("utf-8", "surrogatepass"))
-        self._char = at
-        return self._byte

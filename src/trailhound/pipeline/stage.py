@@ -25,7 +25,8 @@ from trailhound.cloudtrail.partial import PartialNormalizer
 from trailhound.cloudtrail.reader import DEFAULT_BATCH_SIZE, Kept, Skim, read_selected
 from trailhound.cloudtrail.record import Record, parse_event_time
 from trailhound.cloudtrail.report import Changed, Report, SetAside, Skipped
-from trailhound.cloudtrail.skim import Skimmed, Skimmer, compiled_skimmer, reference_skimmer
+from trailhound.cloudtrail.skim import Skimmed, Skimmer, compiled_skimmer
+from trailhound.cloudtrail.skim_reference import reference_skimmer
 from trailhound.cloudtrail.skim_rows import SkimNormalizer
 from trailhound.engine import evidence
 from trailhound.engine.eligibility import Eligibility

@@ -1,0 +1,207 @@
+"""The skimmer in plain Python (`trailhound.cloudtrail.skim`'s definition): slow, and what the
+compiled skimmer is held to by tests. It answers exactly when the module's contract says a
+skimmer may: a file msgspec reads whole, whose records and paths hold what the contract
+allows; anything else is refused."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any, Final
+
+import msgspec
+import pyarrow as pa
+
+from trailhound.cloudtrail.skim import (
+    MAX_DEPTH,
+    MAX_EXP_DIGITS,
+    MAX_INT_DIGITS,
+    OPTIONAL_TEXT,
+    REQUIRED_TEXT,
+    TEXT_OR_BOOL,
+    Skimmed,
+    Skimmer,
+    split_paths,
+)
+
+
+def reference_skimmer(paths: Sequence[str]) -> Skimmer:
+    """The skimmer in plain Python: slow, and the definition the compiled one is held to."""
+    split = split_paths(paths)
+
+    def skim(text: bytes) -> Skimmed | None:
+        return _reference(text, split)
+
+    return skim
+
+
+_SPACE: Final = re.compile(r"[ \t\n\r]*")
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+_NUMBER: Final = re.compile(r"-?([0-9]+)(?:\.[0-9]+)?(?:[eE][+-]?([0-9]+))?")
+
+
+class _Number:
+    """A number in a record: its value is never read, only that it is no text."""
+
+
+def _number(text: str) -> _Number:
+    """A number's JSON text, refused past the digit limits."""
+    found = _NUMBER.fullmatch(text)
+    assert found is not None  # json's scanner matched the same grammar
+    whole, exponent = found.groups()
+    if len(whole) > MAX_INT_DIGITS or len(exponent or "") > MAX_EXP_DIGITS:
+        raise _Refused
+    return _Number()
+
+
+_DECODER: Final = json.JSONDecoder()
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """An object as its (key, value) pairs, in order, duplicates kept."""
+
+
+_PAIRS_DECODER: Final = json.JSONDecoder(
+    object_pairs_hook=_Pairs, parse_int=_number, parse_float=_number
+)
+
+
+class _Refused(Exception):
+    """The file is not one a skimmer reads; the caller takes the usual way."""
+
+
+def _reference(text: bytes, paths: tuple[tuple[str, ...], ...]) -> Skimmed | None:
+    try:
+        msgspec.json.decode(text)
+        spans, records = _records(text)
+        for record in records:
+            _check_record(record)
+        columns = [[_at(record, path) for record in records] for path in paths]
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError, ValueError, _Refused):
+        return None
+    return Skimmed(
+        pa.array([s for s, _ in spans], pa.int64()),
+        pa.array([e for _, e in spans], pa.int64()),
+        {".".join(p): pa.array(c, pa.string()) for p, c in zip(paths, columns, strict=True)},
+    )
+
+
+def _records(text: bytes) -> tuple[list[tuple[int, int]], list[Any]]:
+    """The spans (in bytes) and values of the records of `{"Records": [...]}`; `_Refused`
+    for any other document."""
+    s = text.decode("utf-8")  # a BOM stays a character, and is refused below
+    offsets = _ByteOffsets(s)
+    at = _space(s, 0)
+    at = _expect(s, at, "{")
+    key, at = _DECODER.raw_decode(s, _space(s, at))
+    if key != "Records":
+        raise _Refused
+    at = _expect(s, _space(s, at), ":")
+    at = _expect(s, _space(s, at), "[")
+    spans: list[tuple[int, int]] = []
+    records: list[Any] = []
+    at = _space(s, at)
+    if s.startswith("]", at):
+        at += 1
+    else:
+        while True:
+            if not s.startswith("{", at):
+                raise _Refused
+            record, end = _PAIRS_DECODER.raw_decode(s, at)
+            spans.append((offsets.of(at), offsets.of(end)))
+            records.append(record)
+            at = _space(s, end)
+            if s.startswith(",", at):
+                at = _space(s, at + 1)
+                continue
+            at = _expect(s, at, "]")
+            break
+    at = _expect(s, _space(s, at), "}")
+    if _space(s, at) != len(s):
+        raise _Refused
+    return spans, records
+
+
+def _check_record(record: Any) -> None:
+    """`_Refused` unless the record is as the module's rules say (its members' types, no
+    duplicate key of its own, depth, no lone surrogate); its paths are checked by `_at`."""
+    if not isinstance(record, _Pairs):
+        raise _Refused
+    members = _unique(record)
+    for name in REQUIRED_TEXT:
+        if not isinstance(members.get(name), str):
+            raise _Refused
+    for name in OPTIONAL_TEXT:
+        if not isinstance(members.get(name), str | None):
+            raise _Refused
+    for name in TEXT_OR_BOOL:
+        if not isinstance(members.get(name), str | bool | None):
+            raise _Refused
+    if _depth(record) > MAX_DEPTH or _has_surrogate(record):
+        raise _Refused
+
+
+def _at(record: Any, path: tuple[str, ...]) -> str | None:
+    value = record
+    for name in path:
+        if value is None:
+            return None
+        if not isinstance(value, _Pairs):
+            raise _Refused
+        value = _unique(value).get(name)
+    if not isinstance(value, str | None):
+        raise _Refused
+    return value
+
+
+def _unique(pairs: _Pairs) -> dict[str, Any]:
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        raise _Refused
+    return members
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, list):  # _Pairs too: an object's pairs are one level, as a list is
+        children = [v for _, v in value] if isinstance(value, _Pairs) else value
+        return 1 + max((_depth(v) for v in children), default=0)
+    return 0
+
+
+def _has_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, _Pairs):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value)
+    if isinstance(value, list):
+        return any(_has_surrogate(v) for v in value)
+    return False
+
+
+def _space(s: str, at: int) -> int:
+    found = _SPACE.match(s, at)
+    assert found is not None  # the pattern matches the empty string
+    return found.end()
+
+
+def _expect(s: str, at: int, char: str) -> int:
+    if not s.startswith(char, at):
+        raise _Refused
+    return at + 1
+
+
+class _ByteOffsets:
+    """Byte offsets of character offsets into `s`, asked in increasing order."""
+
+    def __init__(self, s: str) -> None:
+        self._s = s
+        self._ascii = s.isascii()
+        self._char = self._byte = 0
+
+    def of(self, at: int) -> int:
+        if self._ascii:
+            return at
+        self._byte += len(self._s[self._char : at].encode("utf-8", "surrogatepass"))
+        self._char = at
+        return self._byte
