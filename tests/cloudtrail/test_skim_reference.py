@@ -4,6 +4,7 @@ and member values a user's record holds, and refuses every file the usual way mu
 from __future__ import annotations
 
 import gzip
+import json
 
 import pytest
 from tests.support.skimmed import path_columns
@@ -92,3 +93,54 @@ def test_an_empty_file_of_records_is_read() -> None:
 def test_a_path_with_an_empty_name_is_an_error() -> None:
     with pytest.raises(ValueError, match="empty name"):
         reference_skimmer(["userIdentity..type"])
+
+
+RAW = ("resources", "requestParameters.item", "responseElements")
+
+
+def test_raw_paths_give_each_value_s_json_text_as_it_stands() -> None:
+    text = (
+        b'{"Records":[{"eventTime":"t","eventName":"n","resources":[ {"ARN" :"a\\u00e9"} ],'
+        b'"requestParameters":{"tableName":"T","item":{"k" : {"S":"v"}}},'
+        b'"responseElements":null},'
+        b'{"eventTime":"t","eventName":"n","requestParameters":{"item":3},'
+        b'"responseElements":"x\\n"}]}'
+    )
+    skimmed = reference_skimmer(PATHS, RAW)(text)
+    assert skimmed is not None
+    assert skimmed.columns["resources"].to_pylist() == ['[ {"ARN" :"a\\u00e9"} ]', None]
+    assert skimmed.columns["requestParameters.item"].to_pylist() == ['{"k" : {"S":"v"}}', "3"]
+    assert skimmed.columns["responseElements"].to_pylist() == [None, '"x\\n"']
+    assert skimmed.columns["requestParameters.tableName"].to_pylist() == ["T", None]
+
+
+def test_simulated_raw_values_decode_to_the_records_members(
+    simulated_files: list[bytes],
+) -> None:
+    skim = reference_skimmer(PATHS, RAW)
+    for text in simulated_files[:20]:
+        skimmed = skim(text)
+        assert skimmed is not None
+        for i, record in enumerate(json.loads(text)["Records"]):
+            raw = skimmed.columns["resources"][i].as_py()
+            assert (json.loads(raw) if raw is not None else None) == record.get("resources")
+            raw = skimmed.columns["requestParameters.item"][i].as_py()
+            request = record.get("requestParameters") or {}
+            assert (json.loads(raw) if raw is not None else None) == request.get("item")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'{"Records":[{"eventTime":"t","eventName":"n","requestParameters":[1]}]}',
+        b'{"Records":[{"eventTime":"t","eventName":"n",'
+        b'"requestParameters":{"item":1,"item":2}}]}',
+    ],
+)
+def test_raw_paths_refuse_what_string_paths_refuse(text: bytes) -> None:
+    assert reference_skimmer(PATHS, RAW)(text) is None
+
+
+def test_a_path_both_raw_and_text_is_an_error() -> None:
+    with pytest.raises(ValueError, match="both"):
+        reference_skimmer(PATHS, ["eventName"])

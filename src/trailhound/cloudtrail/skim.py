@@ -18,7 +18,7 @@ the reference by tests.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -97,8 +97,22 @@ class Skimmer(Protocol):
     def __call__(self, text: bytes) -> Skimmed | None: ...
 
 
-def compiled_skimmer(paths: Sequence[str]) -> Skimmer | None:
-    """The compiled skimmer for these paths, or None when the extension was not built."""
+class MakeSkimmer(Protocol):
+    """A skimmer's maker (`compiled_skimmer`, `skim_reference.reference_skimmer`)."""
+
+    def __call__(self, paths: Sequence[str], raw: Collection[str] = ()) -> Skimmer | None: ...
+
+
+def compiled_skimmer(paths: Sequence[str], raw: Collection[str] = ()) -> Skimmer | None:
+    """The compiled skimmer for these paths, or None when the extension was not built.
+
+    The columns of the `raw` paths (none of them in `paths`) hold each value's JSON text
+    exactly as it stands in the file, whatever its type (`{"a": 1}`, `[...]`, `"x\\n"`, `3`),
+    null where the path is absent or its value is JSON null; the objects such a path passes
+    through obey the same rules as a string path's (objects or null, no duplicate key)."""
+    raw_paths(paths, raw)
+    if raw:
+        return None  # not built into the extension yet: the usual way
     try:
         from trailhound.cloudtrail import _skim  # type: ignore[attr-defined]
     except ImportError:
@@ -157,6 +171,14 @@ class _Slices(Mapping[str, pa.Array]):
 
     def __len__(self) -> int:
         return len(self._at)
+
+
+def raw_paths(paths: Sequence[str], raw: Collection[str]) -> list[str]:
+    """`raw`, in a fixed order, checked to share no path with `paths`."""
+    both = set(paths).intersection(raw)
+    if both:
+        raise ValueError(f"a path is asked for both as text and raw: {sorted(both)}")
+    return sorted(raw)
 
 
 def split_paths(paths: Sequence[str]) -> tuple[tuple[str, ...], ...]:

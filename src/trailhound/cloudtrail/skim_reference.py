@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Final
 
 import msgspec
@@ -22,16 +22,20 @@ from trailhound.cloudtrail.skim import (
     TEXT_OR_BOOL,
     Skimmed,
     Skimmer,
+    raw_paths,
     split_paths,
 )
 
 
-def reference_skimmer(paths: Sequence[str]) -> Skimmer:
-    """The skimmer in plain Python: slow, and the definition the compiled one is held to."""
+def reference_skimmer(paths: Sequence[str], raw: Collection[str] = ()) -> Skimmer:
+    """The skimmer in plain Python: slow, and the definition the compiled one is held to.
+    The columns of `raw` paths hold their values' JSON text, whatever its type (see
+    `skim.compiled_skimmer`)."""
     split = split_paths(paths)
+    raw_split = split_paths(raw_paths(paths, raw))
 
     def skim(text: bytes) -> Skimmed | None:
-        return _reference(text, split)
+        return _reference(text, split, raw_split)
 
     return skim
 
@@ -71,25 +75,37 @@ class _Refused(Exception):
     """The file is not one a skimmer reads; the caller takes the usual way."""
 
 
-def _reference(text: bytes, paths: tuple[tuple[str, ...], ...]) -> Skimmed | None:
+_Paths = tuple[tuple[str, ...], ...]
+
+
+def _reference(text: bytes, paths: _Paths, raw: _Paths) -> Skimmed | None:
     try:
         msgspec.json.decode(text)
-        spans, records = _records(text)
-        for record in records:
+        s, spans, records = _records(text)
+        for record in records.values():
             _check_record(record)
-        columns = [[_at(record, path) for record in records] for path in paths]
+        columns = [[_at(record, path) for record in records.values()] for path in paths]
+        raw_columns = [
+            [_raw_at(s, start, record, path) for start, record in records.items()]
+            for path in raw
+        ]
     except (msgspec.DecodeError, RecursionError, UnicodeDecodeError, ValueError, _Refused):
         return None
+    named = zip((*paths, *raw), (*columns, *raw_columns), strict=True)
     return Skimmed(
         pa.array([s for s, _ in spans], pa.int64()),
         pa.array([e for _, e in spans], pa.int64()),
-        {".".join(p): pa.array(c, pa.string()) for p, c in zip(paths, columns, strict=True)},
+        {".".join(p): pa.array(c, pa.string()) for p, c in named},
     )
 
 
-def _records(text: bytes) -> tuple[list[tuple[int, int]], list[Any]]:
-    """The spans (in bytes) and values of the records of `{"Records": [...]}`; `_Refused`
-    for any other document."""
+class _Records(dict[int, Any]):
+    """A file's records by where each starts in its text (in characters), in order."""
+
+
+def _records(text: bytes) -> tuple[str, list[tuple[int, int]], _Records]:
+    """The text, the spans (in bytes) and the values of the records of `{"Records": [...]}`;
+    `_Refused` for any other document."""
     s = text.decode("utf-8")  # a BOM stays a character, and is refused below
     offsets = _ByteOffsets(s)
     at = _space(s, 0)
@@ -100,7 +116,7 @@ def _records(text: bytes) -> tuple[list[tuple[int, int]], list[Any]]:
     at = _expect(s, _space(s, at), ":")
     at = _expect(s, _space(s, at), "[")
     spans: list[tuple[int, int]] = []
-    records: list[Any] = []
+    records = _Records()
     at = _space(s, at)
     if s.startswith("]", at):
         at += 1
@@ -110,7 +126,7 @@ def _records(text: bytes) -> tuple[list[tuple[int, int]], list[Any]]:
                 raise _Refused
             record, end = _PAIRS_DECODER.raw_decode(s, at)
             spans.append((offsets.of(at), offsets.of(end)))
-            records.append(record)
+            records[at] = record
             at = _space(s, end)
             if s.startswith(",", at):
                 at = _space(s, at + 1)
@@ -120,7 +136,7 @@ def _records(text: bytes) -> tuple[list[tuple[int, int]], list[Any]]:
     at = _expect(s, _space(s, at), "}")
     if _space(s, at) != len(s):
         raise _Refused
-    return spans, records
+    return s, spans, records
 
 
 def _check_record(record: Any) -> None:
@@ -143,6 +159,16 @@ def _check_record(record: Any) -> None:
 
 
 def _at(record: Any, path: tuple[str, ...]) -> str | None:
+    value = _value_at(record, path)
+    if not isinstance(value, str | None):
+        raise _Refused
+    return value
+
+
+def _value_at(record: Any, path: tuple[str, ...]) -> Any:
+    """The value at `path`, of any type; None where absent or null. `_Refused` where the
+    path passes through a value that is neither an object nor null, or through an object
+    with a duplicate key."""
     value = record
     for name in path:
         if value is None:
@@ -150,9 +176,30 @@ def _at(record: Any, path: tuple[str, ...]) -> str | None:
         if not isinstance(value, _Pairs):
             raise _Refused
         value = _unique(value).get(name)
-    if not isinstance(value, str | None):
-        raise _Refused
     return value
+
+
+def _raw_at(s: str, start: int, record: Any, path: tuple[str, ...]) -> str | None:
+    """The JSON text of the value at `path` of the record whose "{" is at `start` in `s`,
+    exactly as it stands there; None where absent or null."""
+    if _value_at(record, path) is None:
+        return None
+    end = start
+    for name in path:  # each object on the way holds the name, once (checked above)
+        start, end = _member_span(s, start, name)
+    return s[start:end]
+
+
+def _member_span(s: str, at: int, name: str) -> tuple[int, int]:
+    """Where the value of member `name` lies in the object whose "{" is at `at`."""
+    at = _space(s, at + 1)
+    while True:
+        key, at = _DECODER.raw_decode(s, at)
+        at = _space(s, _expect(s, _space(s, at), ":"))
+        _, end = _PAIRS_DECODER.raw_decode(s, at)
+        if key == name:
+            return at, end
+        at = _space(s, _expect(s, _space(s, end), ","))
 
 
 def _unique(pairs: _Pairs) -> dict[str, Any]:

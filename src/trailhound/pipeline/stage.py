@@ -25,7 +25,7 @@ from trailhound.cloudtrail.partial import PartialNormalizer
 from trailhound.cloudtrail.reader import DEFAULT_BATCH_SIZE, Kept, Skim, read_selected
 from trailhound.cloudtrail.record import Record, parse_event_time
 from trailhound.cloudtrail.report import Changed, Report, SetAside, Skipped
-from trailhound.cloudtrail.skim import Skimmed, Skimmer, compiled_skimmer
+from trailhound.cloudtrail.skim import MakeSkimmer, Skimmed, compiled_skimmer
 from trailhound.cloudtrail.skim_reference import reference_skimmer
 from trailhound.cloudtrail.skim_rows import SkimNormalizer
 from trailhound.engine import evidence
@@ -45,7 +45,7 @@ from trailhound.sources import Blob
 
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
 
-SKIMMERS: Final[dict[str, Callable[[Sequence[str]], Skimmer | None]]] = {
+SKIMMERS: Final[dict[str, MakeSkimmer]] = {
     "compiled": compiled_skimmer,  # None until the extension is built: then the usual way
     "reference": reference_skimmer,  # slow: for tests that hold the two ways to one answer
 }
