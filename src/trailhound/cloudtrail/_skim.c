@@ -1,13 +1,14 @@
 /* The compiled skimmer: one pass over a `{"Records": [...]}` text that validates it as strictly
- * as `skim.reference_skimmer` does and collects, per record, its span and the string values at
- * a few member paths, straight into Arrow-shaped buffers.
+ * as `skim_reference.reference_skimmer` does and collects, per record, its span, the string
+ * values at a few member paths and the JSON text of the values at a few raw paths, straight
+ * into Arrow-shaped buffers.
  *
- * `Skimmer(paths)(text)` answers None for every text it cannot read exactly (the caller then
- * reads the file the usual way), else a tuple that `skim.py` turns into a `Skimmed`:
+ * `Skimmer(paths, raw=())(text)` answers None for every text it cannot read exactly (the
+ * caller then reads the file the usual way), else a tuple that `skim.py` turns into a `Skimmed`:
  *   (n, spans: bytes of 2n int64, every start then every end,
  *    (validity bytes or None, offsets: bytes of int32, data: bytes, null_count))
- * where the last four are the buffers of one string array of n * len(paths) values, the paths'
- * columns one after another.
+ * where the last four are the buffers of one string array of n * (len(paths) + len(raw))
+ * values, the columns one after another, the raw paths' last.
  *
  * Hostile text is the normal case here: every read is bounds-checked, nesting is followed on an
  * explicit stack capped at the record depth the reference allows, and work per key is bounded
@@ -90,6 +91,7 @@ typedef struct {
     uint64_t filter[4]; /* children's names by length and ends: a key not in it is none */
     int kinds;        /* the value kinds allowed here (K_*) */
     int column;       /* the path that ends here, or -1 */
+    int raw;          /* that path's column holds the value's JSON text as it stands */
     int required_bit; /* bit in the record's "seen" mask, or -1 */
     int first_child, next_sibling, nchild;
     int bit; /* its place among its parent's children: its bit in Frame.known */
@@ -207,6 +209,8 @@ typedef struct {
     int is_obj;
     int node;       /* -1: an object nobody reads, or an array */
     uint64_t known; /* the wanted members seen so far, by Node.bit */
+    int raw;        /* the raw column this object or array is the value of, or -1 */
+    const uint8_t *opened; /* its "{" or "[" */
 } Frame;
 
 #define REFUSE 0
@@ -550,9 +554,11 @@ static int wanted(Ctx *c, int node, KeySet *ks, const uint8_t *k, Py_ssize_t len
 }
 
 
+/* A value of column col: the text of the string body [s, e), or with `escaped` < 0 the bytes
+ * [s, e) as they stand (a raw path's JSON text). */
 static int column_value(Ctx *c, int col, const uint8_t *s, const uint8_t *e, int escaped) {
     Buf *d = &c->data[col];
-    if (escaped) {
+    if (escaped > 0) {
         if (unescape(d, s, e) < 0) return NOMEM;
     } else {
         if (buf_reserve(d, e - s) < 0) return NOMEM;
@@ -600,6 +606,7 @@ static int parse_record(Ctx *c, const uint8_t **pp) {
     st[0].is_obj = 1;
     st[0].node = 0;
     st[0].known = 0;
+    st[0].raw = -1;
     keyset_open(c, 0);
 
 object_first:
@@ -661,16 +668,20 @@ value:
     {
         const Node *n = child >= 0 ? &sk->nodes[child] : NULL;
         int kinds = n ? n->kinds : K_ANY;
+        /* the raw column this value goes to whole, once its end is known */
+        int raw = n && n->raw ? n->column : -1;
+        const uint8_t *v = p;
         switch (*p) {
         case '"': {
             if (!(kinds & K_STR)) return REFUSE;
             int escaped = 0;
             const uint8_t *s = p + 1, *q = scan_string(s, end, &escaped);
             if (!q) return REFUSE;
-            if (n && n->column >= 0) CHECK(column_value(c, n->column, s, q, escaped));
+            if (raw >= 0) CHECK(column_value(c, raw, v, q + 1, -1));
+            else if (n && n->column >= 0) CHECK(column_value(c, n->column, s, q, escaped));
             if (n && n->required_bit >= 0) seen |= 1u << n->required_bit;
             p = q + 1;
-            break;
+            goto after_value;
         }
         case '{':
             if (!(kinds & K_OBJ) || depth + 1 >= MAX_DEPTH) return REFUSE;
@@ -678,6 +689,8 @@ value:
             st[depth].is_obj = 1;
             st[depth].node = n && n->nchild ? child : -1;
             st[depth].known = 0;
+            st[depth].raw = raw;
+            st[depth].opened = v;
             if (st[depth].node >= 0) keyset_open(c, depth);
             p++;
             goto object_first;
@@ -686,6 +699,8 @@ value:
             depth++;
             st[depth].is_obj = 0;
             st[depth].node = -1;
+            st[depth].raw = raw;
+            st[depth].opened = v;
             p++;
             goto array_first;
         case 't':
@@ -699,12 +714,13 @@ value:
         case 'n':
             if (!(kinds & K_NULL) || end - p < 4 || memcmp(p, "null", 4) != 0) return REFUSE;
             p += 4;
-            break;
+            goto after_value; /* null: the column's value is null */
         default:
             if (!(kinds & K_NUM)) return REFUSE;
             p = scan_number(p, end);
             if (!p) return REFUSE;
         }
+        if (raw >= 0) CHECK(column_value(c, raw, v, p, -1)); /* true, false, a number */
     }
 after_value:
     p = skip_space(p, end);
@@ -725,6 +741,7 @@ after_value:
     p++;
 close:
     if (depth > 0) {
+        if (st[depth].raw >= 0) CHECK(column_value(c, st[depth].raw, st[depth].opened, p, -1));
         depth--;
         goto after_value;
     }
@@ -969,7 +986,7 @@ static int typed_member(SkimmerObject *sk, const char *name, int kinds, int requ
     return 0;
 }
 
-static int add_path(SkimmerObject *sk, PyObject *path, int column) {
+static int add_path(SkimmerObject *sk, PyObject *path, int column, int raw) {
     if (!PyTuple_Check(path) || PyTuple_GET_SIZE(path) == 0) {
         PyErr_SetString(PyExc_TypeError, "a path is a non-empty tuple of member names");
         return -1;
@@ -986,13 +1003,15 @@ static int add_path(SkimmerObject *sk, PyObject *path, int column) {
         }
         node = child_named(sk, node, name, len);
         if (node < 0) return -1;
-        sk->nodes[node].kinds &= i == last ? (K_STR | K_NULL) : (K_OBJ | K_NULL);
+        int leaf = raw ? K_ANY : (K_STR | K_NULL);
+        sk->nodes[node].kinds &= i == last ? leaf : (K_OBJ | K_NULL);
     }
     if (sk->nodes[node].column >= 0) {
         PyErr_SetString(PyExc_ValueError, "a member path is given twice");
         return -1;
     }
     sk->nodes[node].column = column;
+    sk->nodes[node].raw = raw;
     return 0;
 }
 
@@ -1023,9 +1042,10 @@ static int build_tables(SkimmerObject *sk) {
 
 static int Skimmer_init(PyObject *self, PyObject *args, PyObject *kwargs) {
     SkimmerObject *sk = (SkimmerObject *)self;
-    PyObject *paths;
-    static char *kwlist[] = {"paths", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!:Skimmer", kwlist, &PyTuple_Type, &paths))
+    PyObject *paths, *raw = NULL;
+    static char *kwlist[] = {"paths", "raw", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!|O!:Skimmer", kwlist, &PyTuple_Type, &paths,
+                                     &PyTuple_Type, &raw))
         return -1;
     if (sk->nodes) {
         PyErr_SetString(PyExc_TypeError, "a Skimmer is made once");
@@ -1034,7 +1054,8 @@ static int Skimmer_init(PyObject *self, PyObject *args, PyObject *kwargs) {
     /* keyed per skimmer so that colliding member names cannot be precomputed */
     sk->seed = (uint64_t)(uintptr_t)self * 0x9E3779B97F4A7C15ull ^ (uint64_t)time(NULL) ^
                ((uint64_t)clock() << 32);
-    if (PyTuple_GET_SIZE(paths) > INT32_MAX / 2) {
+    Py_ssize_t nraw = raw ? PyTuple_GET_SIZE(raw) : 0;
+    if (PyTuple_GET_SIZE(paths) > INT32_MAX / 4 || nraw > INT32_MAX / 4) {
         PyErr_SetString(PyExc_ValueError, "too many paths");
         return -1;
     }
@@ -1048,9 +1069,12 @@ static int Skimmer_init(PyObject *self, PyObject *args, PyObject *kwargs) {
         if (typed_member(sk, OPTIONAL_TEXT[i], K_STR | K_NULL, -1) < 0) return -1;
     for (int i = 0; i < COUNT(TEXT_OR_BOOL); i++)
         if (typed_member(sk, TEXT_OR_BOOL[i], K_STR | K_BOOL | K_NULL, -1) < 0) return -1;
-    sk->ncols = (int)PyTuple_GET_SIZE(paths);
-    for (int i = 0; i < sk->ncols; i++)
-        if (add_path(sk, PyTuple_GET_ITEM(paths, i), i) < 0) return -1;
+    int ntext = (int)PyTuple_GET_SIZE(paths);
+    sk->ncols = ntext + (int)nraw; /* the raw paths' columns after the text paths' */
+    for (int i = 0; i < ntext; i++)
+        if (add_path(sk, PyTuple_GET_ITEM(paths, i), i, 0) < 0) return -1;
+    for (int i = 0; i < (int)nraw; i++)
+        if (add_path(sk, PyTuple_GET_ITEM(raw, i), ntext + i, 1) < 0) return -1;
     return build_tables(sk);
 }
 

@@ -110,15 +110,13 @@ def compiled_skimmer(paths: Sequence[str], raw: Collection[str] = ()) -> Skimmer
     exactly as it stands in the file, whatever its type (`{"a": 1}`, `[...]`, `"x\\n"`, `3`),
     null where the path is absent or its value is JSON null; the objects such a path passes
     through obey the same rules as a string path's (objects or null, no duplicate key)."""
-    raw_paths(paths, raw)
-    if raw:
-        return None  # not built into the extension yet: the usual way
+    raws = raw_paths(paths, raw)
     try:
         from trailhound.cloudtrail import _skim  # type: ignore[attr-defined]
     except ImportError:
         return None
     names = list(dict.fromkeys(paths))
-    return _Compiled(names, _skim.Skimmer(split_paths(names)))
+    return _Compiled(names, raws, _skim.Skimmer(split_paths(names), split_paths(raws)))
 
 
 class _Compiled:
@@ -127,15 +125,17 @@ class _Compiled:
     for (an Arrow array made costs more than a slice, and a file may hold only a few dozen
     records, of which a stage reads a handful of columns per file)."""
 
-    __slots__ = ("_at", "_names", "_skim")
+    __slots__ = ("_at", "_names", "_raw", "_skim")
 
-    def __init__(self, names: list[str], skim: Any) -> None:
-        self._names = names
+    def __init__(self, names: list[str], raw: list[str], skim: Any) -> None:
+        self._names = (*names, *raw)  # the extension's columns: the raw paths' last
+        self._raw = raw
         self._skim = skim
-        self._at = {name: k for k, name in enumerate(names)}
+        self._at = {name: k for k, name in enumerate(self._names)}
 
-    def __reduce__(self) -> tuple[Any, tuple[list[str]]]:
-        return compiled_skimmer, (self._names,)  # a worker process builds its own
+    def __reduce__(self) -> tuple[Any, tuple[list[str], list[str]]]:
+        # a worker process builds its own
+        return compiled_skimmer, (list(self._names[: len(self._names) - len(self._raw)]), self._raw)
 
     def __call__(self, text: bytes) -> Skimmed | None:
         got = self._skim(text)
