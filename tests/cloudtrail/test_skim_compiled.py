@@ -425,3 +425,75 @@ def test_raw_values_of_simulated_files_stand_in_their_text(simulated_files: list
         for path in RAW:
             for start, raw in zip(starts, got.columns[path].to_pylist(), strict=True):
                 assert raw is None or text.find(raw.encode(), start) > start
+
+
+# -- many texts in one call ---------------------------------------------------------------------
+
+
+def _many_alike(compiled: Both, texts: list[bytes]) -> list[Skimmed | None]:
+    """Asserts that one call for all the texts answers as one call per text, file by file."""
+    many = skim.skimmed_all(compiled.skimmer, texts)
+    assert len(many) == len(texts)
+    for text, got in zip(texts, many, strict=True):
+        alone = compiled(text)
+        assert (got is None) == (alone is None) == (compiled.reference(text) is None)
+        if got is None or alone is None:
+            continue
+        assert got.starts.equals(alone.starts) and got.ends.equals(alone.ends)
+        assert list(got.columns) == list(alone.columns)
+        for path, column in alone.columns.items():
+            assert got.columns[path].equals(column), path
+            got.columns[path].validate(full=True)
+    return many
+
+
+def test_many_texts_in_one_call_answer_as_each_alone(
+    compiled: Both, simulated_files: list[bytes]
+) -> None:
+    rng = random.Random(5)
+    texts = simulated_files[:40]
+    # refused files among them: the records a refused file had read before its fault are
+    # forgotten, wherever in a byte of validity bits it stopped
+    mixed = [_damaged(rng, t) if k % 3 == 1 else t for k, t in enumerate(texts)]
+    mixed += [b'{"Records":[]}', _one(',"eventSource":"s"'), b"", _one(',"x":1,"x":2')]
+    many = _many_alike(compiled, mixed)
+    assert sum(m is None for m in many) >= 3 and sum(m is not None for m in many) >= 20
+    blocks = {id(m.block) for m in many if m is not None}
+    assert len(blocks) == 1  # one set of arrays for every file answered
+
+
+@fuzz(1.0)
+@given(texts=st.lists(_file(), max_size=6), data=st.data())
+def test_many_generated_texts_answer_as_each_alone(
+    compiled: Both, texts: list[bytes], data: Any
+) -> None:
+    rng = random.Random(data.draw(st.integers(0, 2**32)))
+    _many_alike(compiled, [_damaged(rng, t) if t and rng.random() < 0.4 else t for t in texts])
+
+
+def test_rows_picked_across_shared_and_own_blocks_are_the_reference_s(
+    compiled: Both, simulated_files: list[bytes]
+) -> None:
+    """A batch's files may come from calls of many texts and of one: the rows it takes are
+    those of each file's own columns."""
+    texts = simulated_files[:30]
+    got = [
+        *skim.skimmed_all(compiled.skimmer, texts[:12]),
+        *(compiled(t) for t in texts[12:15]),
+        *skim.skimmed_all(compiled.skimmer, texts[15:]),
+    ]
+    want = [compiled.reference(t) for t in texts]
+    assert all(g is not None for g in got) and all(w is not None for w in want)
+    rows = sum(len(w) for w in want if w is not None)
+    taken = sorted(random.Random(4).sample(range(rows), rows // 3))
+    paths = [PATHS[4], PATHS[7], *compiled.raw[:3]]
+    from_blocks = skim.picked_columns([g for g in got if g is not None], taken, paths)
+    from_columns = skim.picked_columns([w for w in want if w is not None], taken, paths)
+    assert {p: c.to_pylist() for p, c in from_blocks.items()} == {
+        p: c.to_pylist() for p, c in from_columns.items()
+    }
+
+
+def test_many_takes_only_bytes(compiled: Both) -> None:
+    with pytest.raises(TypeError):
+        compiled.skimmer.many([memoryview(_one(""))])  # type: ignore[attr-defined]

@@ -885,6 +885,54 @@ static PyObject *result(Ctx *c, int ncols) {
     return Py_BuildValue("(nNN)", c->n, spans, columns);
 }
 
+/* Buffers for texts of `size` bytes in all: sized for records of 1 kB, so that most calls
+ * never grow one. */
+static int ctx_open(Ctx *c, const SkimmerObject *sk, Py_ssize_t size) {
+    int ncols = sk->ncols;
+    memset(c, 0, sizeof *c);
+    c->sk = sk;
+    c->data = calloc((size_t)ncols + 1, sizeof(Buf));
+    c->offsets = calloc((size_t)ncols + 1, sizeof(Buf));
+    c->valid = calloc((size_t)ncols + 1, sizeof(Buf));
+    c->nonnull = calloc((size_t)ncols + 1, sizeof(Py_ssize_t));
+    c->guess = malloc(sizeof(int) * 2 * (size_t)sk->nnodes);
+    if (!c->data || !c->offsets || !c->valid || !c->nonnull || !c->guess) return NOMEM;
+    memset(c->guess, 0xff, sizeof(int) * 2 * (size_t)sk->nnodes); /* -1 */
+    Py_ssize_t records = size / 1024 + 8;
+    if (buf_reserve(&c->starts, 8 * records) < 0 || buf_reserve(&c->ends, 8 * records) < 0)
+        return NOMEM;
+    for (int i = 0; i < ncols; i++) { /* each column's first offset, 0 */
+        if (buf_reserve(&c->offsets[i], 4 * (records + 1)) < 0 ||
+            buf_reserve(&c->valid[i], records / 8 + 1) < 0 ||
+            buf_reserve(&c->data[i], 32 * records) < 0)
+            return NOMEM;
+        memset(c->offsets[i].p, 0, 4);
+        c->offsets[i].len = 4;
+    }
+    return OK;
+}
+
+static void ctx_text(Ctx *c, const void *text, Py_ssize_t len) {
+    c->base = text;
+    c->end = c->base + len;
+}
+
+/* Forgets every record from the n0-th on (a refused text's records, and the one it stopped
+ * in), so that the next text's go where they were; nonnull0: each column's count at n0. */
+static void rollback(Ctx *c, Py_ssize_t n0, const Py_ssize_t *nonnull0) {
+    c->n = n0;
+    c->starts.len = c->ends.len = 8 * n0;
+    for (int i = 0; i < c->sk->ncols; i++) {
+        int32_t off;
+        memcpy(&off, c->offsets[i].p + 4 * n0, 4);
+        c->offsets[i].len = 4 * (n0 + 1);
+        c->data[i].len = off;
+        c->nonnull[i] = nonnull0[i];
+        c->valid[i].len = (n0 + 7) / 8; /* record_begin adds a byte at each multiple of 8 */
+        if (n0 & 7) c->valid[i].p[n0 >> 3] &= (char)((1u << (n0 & 7)) - 1);
+    }
+}
+
 static PyObject *Skimmer_call(PyObject *self, PyObject *args, PyObject *kwargs) {
     SkimmerObject *sk = (SkimmerObject *)self;
     Py_buffer text;
@@ -894,43 +942,18 @@ static PyObject *Skimmer_call(PyObject *self, PyObject *args, PyObject *kwargs) 
         PyBuffer_Release(&text);
         Py_RETURN_NONE;
     }
-    int ncols = sk->ncols, r = NOMEM;
+    int ncols = sk->ncols;
     Ctx c;
-    memset(&c, 0, sizeof c);
-    c.base = text.buf;
-    c.end = c.base + text.len;
-    c.sk = sk;
-    c.data = calloc((size_t)ncols + 1, sizeof(Buf));
-    c.offsets = calloc((size_t)ncols + 1, sizeof(Buf));
-    c.valid = calloc((size_t)ncols + 1, sizeof(Buf));
-    c.nonnull = calloc((size_t)ncols + 1, sizeof(Py_ssize_t));
-    c.guess = malloc(sizeof(int) * 2 * (size_t)sk->nnodes);
-    if (c.guess) memset(c.guess, 0xff, sizeof(int) * 2 * (size_t)sk->nnodes); /* -1 */
-    if (c.data && c.offsets && c.valid && c.nonnull && c.guess) {
-        r = OK;
-        /* sized for records of 1 kB, so that most files never grow a buffer */
-        Py_ssize_t records = text.len / 1024 + 8;
-        if (buf_reserve(&c.starts, 8 * records) < 0 || buf_reserve(&c.ends, 8 * records) < 0)
-            r = NOMEM;
-        for (int i = 0; i < ncols && r == OK; i++) { /* each column's first offset, 0 */
-            if (buf_reserve(&c.offsets[i], 4 * (records + 1)) < 0 ||
-                buf_reserve(&c.valid[i], records / 8 + 1) < 0 ||
-                buf_reserve(&c.data[i], 32 * records) < 0)
-                r = NOMEM;
-            else {
-                memset(c.offsets[i].p, 0, 4);
-                c.offsets[i].len = 4;
-            }
-        }
-        /* other threads may run meanwhile only if nobody can change the text under us (the
-         * decoding of a string trusts its earlier validation) */
-        if (r == OK && text.obj && PyBytes_CheckExact(text.obj)) {
-            Py_BEGIN_ALLOW_THREADS
-            r = parse_file(&c);
-            Py_END_ALLOW_THREADS
-        } else if (r == OK) {
-            r = parse_file(&c);
-        }
+    int r = ctx_open(&c, sk, text.len);
+    ctx_text(&c, text.buf, text.len);
+    /* other threads may run meanwhile only if nobody can change the text under us (the
+     * decoding of a string trusts its earlier validation) */
+    if (r == OK && text.obj && PyBytes_CheckExact(text.obj)) {
+        Py_BEGIN_ALLOW_THREADS
+        r = parse_file(&c);
+        Py_END_ALLOW_THREADS
+    } else if (r == OK) {
+        r = parse_file(&c);
     }
     PyObject *out = NULL;
     if (r == NOMEM) PyErr_NoMemory();
@@ -940,6 +963,78 @@ static PyObject *Skimmer_call(PyObject *self, PyObject *args, PyObject *kwargs) 
     PyBuffer_Release(&text);
     return out;
 }
+
+/* Every text in turn into the same buffers: (counts, n, spans, columns) with counts a list of
+ * each text's records (-1 where refused), spans and columns as a one-text call's over all n
+ * records of the texts answered, in order (a span counts from its own text's start); None
+ * when the whole is too large for one string array. */
+static PyObject *Skimmer_many(PyObject *self, PyObject *arg) {
+    SkimmerObject *sk = (SkimmerObject *)self;
+    /* a tuple of its own: nobody can change which texts it holds while the GIL is let go */
+    PyObject *texts = PySequence_Tuple(arg);
+    if (!texts) return NULL;
+    Py_ssize_t count = PyTuple_GET_SIZE(texts), size = 0;
+    PyObject **items = &PyTuple_GET_ITEM(texts, 0);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (!PyBytes_Check(items[i])) { /* immutable: safe to read without the GIL */
+            PyErr_SetString(PyExc_TypeError, "many() takes a list of bytes");
+            Py_DECREF(texts);
+            return NULL;
+        }
+        size += PyBytes_GET_SIZE(items[i]);
+    }
+    int ncols = sk->ncols;
+    int64_t *counts = malloc(sizeof(int64_t) * (size_t)(count + 1));
+    Py_ssize_t *nonnull0 = malloc(sizeof(Py_ssize_t) * (size_t)(ncols + 1));
+    Ctx c;
+    int r = ctx_open(&c, sk, size);
+    if (!counts || !nonnull0) r = NOMEM;
+    if (r == OK) {
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < count && r != NOMEM; i++) {
+            Py_ssize_t len = PyBytes_GET_SIZE(items[i]), n0 = c.n;
+            memcpy(nonnull0, c.nonnull, sizeof(Py_ssize_t) * (size_t)ncols);
+            ctx_text(&c, PyBytes_AS_STRING(items[i]), len);
+            r = len >= INT32_MAX ? REFUSE : parse_file(&c);
+            if (r == REFUSE) rollback(&c, n0, nonnull0);
+            counts[i] = r == OK ? (int64_t)(c.n - n0) : -1;
+        }
+        Py_END_ALLOW_THREADS
+    }
+    PyObject *out = NULL, *answers = NULL, *columns = NULL;
+    if (r == NOMEM) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    answers = PyList_New(count);
+    if (!answers) goto done;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *k = PyLong_FromLongLong(counts[i]);
+        if (!k) goto done;
+        PyList_SET_ITEM(answers, i, k);
+    }
+    columns = result(&c, ncols); /* (n, spans, columns) or None */
+    if (!columns || columns == Py_None) {
+        out = columns;
+        columns = NULL;
+        goto done;
+    }
+    out = Py_BuildValue("(OO)", answers, columns);
+done:
+    Py_XDECREF(answers);
+    Py_XDECREF(columns);
+    ctx_free(&c, ncols);
+    free(counts);
+    free(nonnull0);
+    Py_DECREF(texts);
+    return out;
+}
+
+static PyMethodDef Skimmer_methods[] = {
+    {"many", Skimmer_many, METH_O,
+     PyDoc_STR("many(texts): the records of many files' texts in one answer.")},
+    {NULL, NULL, 0, NULL},
+};
 
 /* -- building the member tree ------------------------------------------------------------------- */
 
@@ -1098,6 +1193,7 @@ static PyTypeObject SkimmerType = {
     .tp_init = Skimmer_init,
     .tp_dealloc = Skimmer_dealloc,
     .tp_call = Skimmer_call,
+    .tp_methods = Skimmer_methods,
 };
 
 static struct PyModuleDef module = {
