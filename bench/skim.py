@@ -2,16 +2,17 @@
 
     python bench/skim.py DIR                # DIR: a corpus folder (holds AWSLogs/)
     python bench/skim.py DIR --files 1500 --rounds 3
-    python bench/skim.py DIR --files 3000 --many 128   # also: 128 texts a call
+    python bench/skim.py DIR --files 3000 --many   # also: many texts a call
     python bench/skim.py DIR --raw                     # with the raw paths too
 
 Inflates files spread over the corpus into memory, then times, with the process's CPU clock
 and in alternating rounds, `compiled_skimmer(PATHS)(text)` (the whole answer: Arrow arrays
 included) and `decode_records_file(text)` over every text, and prints microseconds per event
 of each (the best round). The paths are about the twenty members the rules and the documents
-read; `--raw` adds RAW, the raw paths a columnar normalization reads. `--many N` also times
-the skimmer's `many` over N texts a call (what the reader does with small files), with the
-column slices a stage's selection takes per file.
+read; `--raw` adds RAW, the raw paths a columnar normalization reads. `--many` also times
+the skimmer's `many` over the texts grouped as the reader groups them (`skim_read.GROUP_FILES`
+files in a row, `GROUP_BYTES` at most). Each file's answer is taken as a stage takes it: its
+spans and the two columns selection reads.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from trailhound.cloudtrail.record import decode_records_file
 from trailhound.cloudtrail.skim import Skimmed, compiled_skimmer, skimmed_all
+from trailhound.cloudtrail.skim_read import GROUP_BYTES, GROUP_FILES
 
 PATHS = (
     "eventTime", "eventName", "eventSource", "eventID", "eventType", "awsRegion",
@@ -57,6 +59,19 @@ def _cpu(step: Callable[[list[bytes]], object], groups: list[list[bytes]]) -> fl
     return time.process_time() - start
 
 
+def _groups(texts: list[bytes]) -> list[list[bytes]]:
+    """The texts in the reader's groups (`skim_read.skimmed_blobs`)."""
+    groups: list[list[bytes]] = [[]]
+    size = 0
+    for text in texts:
+        if len(groups[-1]) >= GROUP_FILES or size + len(text) > GROUP_BYTES:
+            groups.append([])
+            size = 0
+        groups[-1].append(text)
+        size += len(text)
+    return [g for g in groups if g]
+
+
 def _selected(skimmed: Skimmed | None) -> object:
     """What a stage takes of every file: its spans and the columns selection reads."""
     assert skimmed is not None
@@ -69,7 +84,7 @@ def main() -> None:
     parser.add_argument("corpus", type=Path)
     parser.add_argument("--files", type=int, default=1500)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--many", type=int, default=0, help="also N texts a call")
+    parser.add_argument("--many", action="store_true", help="also many texts a call")
     parser.add_argument("--raw", action="store_true", help="with the raw paths RAW too")
     args = parser.parse_args()
     skim = compiled_skimmer(PATHS, RAW if args.raw else ())
@@ -85,10 +100,8 @@ def main() -> None:
         "msgspec": lambda group: [decode_records_file(t) for t in group],
     }
     if args.many:
-        steps[f"skim, {args.many} a call"] = lambda group: [
-            _selected(s) for s in skimmed_all(skim, group)
-        ]
-    groups = [texts[k : k + max(1, args.many)] for k in range(0, len(texts), max(1, args.many))]
+        steps["skim, many a call"] = lambda group: [_selected(s) for s in skimmed_all(skim, group)]
+    groups = _groups(texts)
     best = dict.fromkeys(steps, float("inf"))
     for _ in range(args.rounds):
         for name, step in steps.items():
