@@ -11,6 +11,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -497,3 +498,41 @@ def test_rows_picked_across_shared_and_own_blocks_are_the_reference_s(
 def test_many_takes_only_bytes(compiled: Both) -> None:
     with pytest.raises(TypeError):
         compiled.skimmer.many([memoryview(_one(""))])  # type: ignore[attr-defined]
+
+
+def test_answers_in_bytes_or_in_pool_buffers_are_alike(
+    compiled: Both, simulated_files: list[bytes]
+) -> None:
+    """The extension fills buffers from the allocator it is given (pyarrow's pool), else
+    bytes of its own, and keeps its working buffers between calls: every call answers
+    alike."""
+    from trailhound.cloudtrail import _skim  # type: ignore[attr-defined]
+
+    paths = skim.split_paths(PATHS)
+    raw = skim.split_paths(skim.raw_paths(PATHS, compiled.raw))
+    texts = [*simulated_files[:6], _one(',"x":1,"x":2'), *simulated_files[6:9]]
+    answers = []
+    for made in (_skim.Skimmer(paths, raw), _skim.Skimmer(paths, raw, pa.allocate_buffer)):
+        for _ in range(2):
+            alone = [made(t) for t in texts]
+            together = made.many(texts)
+            answers.append(
+                [
+                    None
+                    if a is None
+                    else (
+                        a[0],
+                        bytes(a[1]),
+                        [bytes(x) if x is not None else None for x in a[2][:3]],
+                        a[2][3],
+                    )
+                    for a in alone
+                ]
+                + [
+                    together[0],
+                    bytes(together[1][1]),
+                    [bytes(x) if x is not None else None for x in together[1][2][:3]],
+                ]
+            )
+    assert all(a == answers[0] for a in answers)
+    assert answers[0][6] is None and answers[0][0] is not None

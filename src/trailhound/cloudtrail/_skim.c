@@ -3,10 +3,12 @@
  * values at a few member paths and the JSON text of the values at a few raw paths, straight
  * into Arrow-shaped buffers.
  *
- * `Skimmer(paths, raw=())(text)` answers None for every text it cannot read exactly (the
- * caller then reads the file the usual way), else a tuple that `skim.py` turns into a `Skimmed`:
- *   (n, spans: bytes of 2n int64, every start then every end,
- *    (validity bytes or None, offsets: bytes of int32, data: bytes, null_count))
+ * `Skimmer(paths, raw=(), allocate=None)(text)` answers None for every text it cannot read
+ * exactly (the caller then reads the file the usual way), else a tuple that `skim.py` turns
+ * into a `Skimmed`:
+ *   (n, spans: 2n int64, every start then every end,
+ *    (validity bits or None, offsets: int32, data, null_count))
+ * each buffer a bytes object, or what `allocate(size)` gave (a writable buffer).
  * where the last four are the buffers of one string array of n * (len(paths) + len(raw))
  * values, the columns one after another, the raw paths' last.
  *
@@ -31,6 +33,8 @@
 #define MAX_DEPTH 64
 /* A key that needs more probes than this refuses the file: a hash-flooding guard. */
 #define MAX_PROBES 128
+/* A skimmer keeps its last call's working buffers for the next while they hold no more. */
+#define SPARE_BYTES (8 << 20)
 /* The number grammar's limits beyond RFC 8259, shared with the reference (skim._number):
  * msgspec refuses numbers out of a double's range and very long integers. */
 #define MAX_INT_DIGITS 19
@@ -105,6 +109,8 @@ typedef struct {
     int nnodes, ncols;
     unsigned required_mask;
     uint64_t seed;
+    PyObject *allocate; /* size -> a writable buffer for the answer's arrays, or NULL: bytes */
+    struct Ctx *spare;  /* the last call's buffers, kept for the next (see ctx_take) */
 } SkimmerObject;
 
 static inline uint64_t load64(const uint8_t *p) {
@@ -193,7 +199,7 @@ typedef struct { /* the keys seen so far in one open object whose keys must be u
     Few few[FEW];
 } KeySet;
 
-typedef struct {
+typedef struct Ctx {
     const uint8_t *base, *end;
     const SkimmerObject *sk;
     Buf starts, ends, arena;
@@ -803,6 +809,8 @@ static int parse_file(Ctx *c) {
 
 /* -- the Python type ---------------------------------------------------------------------------- */
 
+static int ctx_reserve(Ctx *c, Py_ssize_t size);
+
 static void ctx_free(Ctx *c, int ncols) {
     buf_free(&c->starts);
     buf_free(&c->ends);
@@ -818,6 +826,35 @@ static void ctx_free(Ctx *c, int ncols) {
     free(c->nonnull);
     free(c->guess);
     for (int i = 0; i < MAX_DEPTH; i++) free(c->sets[i].slots);
+    free(c);
+}
+
+/* A buffer of `size` bytes for the answer, its memory at *p: from the skimmer's allocator
+ * (pyarrow's pool, which keeps freed memory for the next call, where malloc would give a large
+ * block at the heap's top back to the system and fault it in afresh every call), else bytes. */
+static PyObject *out_buffer(const SkimmerObject *sk, Py_ssize_t size, char **p) {
+    if (!sk->allocate) {
+        PyObject *b = PyBytes_FromStringAndSize(NULL, size);
+        if (b) *p = PyBytes_AS_STRING(b);
+        return b;
+    }
+    PyObject *b = PyObject_CallFunction(sk->allocate, "n", size);
+    if (!b) return NULL;
+    Py_buffer view;
+    if (PyObject_GetBuffer(b, &view, PyBUF_WRITABLE) < 0) {
+        Py_DECREF(b);
+        return NULL;
+    }
+    /* the object holds its memory in place for as long as it lives */
+    int small = view.len < size;
+    *p = view.buf;
+    PyBuffer_Release(&view);
+    if (small) {
+        PyErr_SetString(PyExc_ValueError, "the allocator gave a buffer too small");
+        Py_DECREF(b);
+        return NULL;
+    }
+    return b;
 }
 
 /* The columns one after another as one string array's buffers (column c holds its rows
@@ -830,14 +867,14 @@ static PyObject *joined_columns(Ctx *c, int ncols) {
         nulls += n - c->nonnull[i];
     }
     if (size > INT32_MAX) return Py_NewRef(Py_None); /* cannot be: no text of 2 GiB is read */
-    PyObject *data = PyBytes_FromStringAndSize(NULL, size);
-    PyObject *offsets = PyBytes_FromStringAndSize(NULL, 4 * (rows + 1));
+    char *d = NULL, *op = NULL, *vp = NULL;
+    PyObject *data = out_buffer(c->sk, size, &d);
+    PyObject *offsets = out_buffer(c->sk, 4 * (rows + 1), &op);
     /* a byte more than the rows need: a column's bits are ORed in a byte at a time */
-    PyObject *valid = nulls ? PyBytes_FromStringAndSize(NULL, rows / 8 + 2) : Py_NewRef(Py_None);
+    PyObject *valid = nulls ? out_buffer(c->sk, rows / 8 + 2, &vp) : Py_NewRef(Py_None);
     if (!data || !offsets || !valid) goto fail;
-    char *d = PyBytes_AS_STRING(data);
-    int32_t *o = (int32_t *)(void *)PyBytes_AS_STRING(offsets);
-    uint8_t *v = nulls ? (uint8_t *)PyBytes_AS_STRING(valid) : NULL;
+    int32_t *o = (int32_t *)(void *)op;
+    uint8_t *v = (uint8_t *)vp;
     if (v) memset(v, 0, (size_t)(rows / 8 + 2));
     int32_t base = 0;
     o[0] = 0;
@@ -867,11 +904,12 @@ fail:
 }
 
 static PyObject *result(Ctx *c, int ncols) {
-    PyObject *spans = PyBytes_FromStringAndSize(NULL, c->starts.len + c->ends.len);
+    char *sp = NULL;
+    PyObject *spans = out_buffer(c->sk, c->starts.len + c->ends.len, &sp);
     if (!spans) return NULL;
     if (c->starts.len) {
-        memcpy(PyBytes_AS_STRING(spans), c->starts.p, (size_t)c->starts.len);
-        memcpy(PyBytes_AS_STRING(spans) + c->starts.len, c->ends.p, (size_t)c->ends.len);
+        memcpy(sp, c->starts.p, (size_t)c->starts.len);
+        memcpy(sp + c->starts.len, c->ends.p, (size_t)c->ends.len);
     }
     PyObject *columns = joined_columns(c, ncols);
     if (!columns) {
@@ -887,17 +925,48 @@ static PyObject *result(Ctx *c, int ncols) {
 
 /* Buffers for texts of `size` bytes in all: sized for records of 1 kB, so that most calls
  * never grow one. */
-static int ctx_open(Ctx *c, const SkimmerObject *sk, Py_ssize_t size) {
+/* A call's working buffers: the skimmer's spare ones when it has them (buffers freed and
+ * allocated again every call would be given back to the system from the heap's top and
+ * faulted in afresh, which costs more than a small file's skimming), else new ones; NULL when
+ * out of memory. Sized for texts of `size` bytes in all (records of 1 kB), emptied. */
+static Ctx *ctx_take(SkimmerObject *sk, Py_ssize_t size) {
     int ncols = sk->ncols;
-    memset(c, 0, sizeof *c);
-    c->sk = sk;
-    c->data = calloc((size_t)ncols + 1, sizeof(Buf));
-    c->offsets = calloc((size_t)ncols + 1, sizeof(Buf));
-    c->valid = calloc((size_t)ncols + 1, sizeof(Buf));
-    c->nonnull = calloc((size_t)ncols + 1, sizeof(Py_ssize_t));
-    c->guess = malloc(sizeof(int) * 2 * (size_t)sk->nnodes);
-    if (!c->data || !c->offsets || !c->valid || !c->nonnull || !c->guess) return NOMEM;
-    memset(c->guess, 0xff, sizeof(int) * 2 * (size_t)sk->nnodes); /* -1 */
+    Ctx *c = sk->spare;
+    sk->spare = NULL; /* taken with the GIL held: a call from another thread makes its own */
+    if (!c) {
+        c = calloc(1, sizeof *c);
+        if (!c) return NULL;
+        c->sk = sk;
+        c->data = calloc((size_t)ncols + 1, sizeof(Buf));
+        c->offsets = calloc((size_t)ncols + 1, sizeof(Buf));
+        c->valid = calloc((size_t)ncols + 1, sizeof(Buf));
+        c->nonnull = calloc((size_t)ncols + 1, sizeof(Py_ssize_t));
+        c->guess = malloc(sizeof(int) * 2 * (size_t)sk->nnodes);
+        if (!c->data || !c->offsets || !c->valid || !c->nonnull || !c->guess) goto nomem;
+        memset(c->guess, 0xff, sizeof(int) * 2 * (size_t)sk->nnodes); /* -1 */
+    }
+    c->n = 0;
+    c->starts.len = c->ends.len = c->arena.len = 0;
+    memset(c->nonnull, 0, sizeof(Py_ssize_t) * (size_t)ncols);
+    if (ctx_reserve(c, size) != OK) goto nomem;
+    return c;
+nomem:
+    ctx_free(c, ncols);
+    return NULL;
+}
+
+/* Keeps a call's buffers for the next call, unless the skimmer has some already or they grew
+ * large (a huge file's buffers are not held for the skimmer's life). */
+static void ctx_give(SkimmerObject *sk, Ctx *c) {
+    Py_ssize_t held = c->starts.cap + c->ends.cap + c->arena.cap;
+    for (int i = 0; i < sk->ncols; i++)
+        held += c->data[i].cap + c->offsets[i].cap + c->valid[i].cap;
+    if (!sk->spare && held <= SPARE_BYTES) sk->spare = c;
+    else ctx_free(c, sk->ncols);
+}
+
+static int ctx_reserve(Ctx *c, Py_ssize_t size) {
+    int ncols = c->sk->ncols;
     Py_ssize_t records = size / 1024 + 8;
     if (buf_reserve(&c->starts, 8 * records) < 0 || buf_reserve(&c->ends, 8 * records) < 0)
         return NOMEM;
@@ -908,6 +977,7 @@ static int ctx_open(Ctx *c, const SkimmerObject *sk, Py_ssize_t size) {
             return NOMEM;
         memset(c->offsets[i].p, 0, 4);
         c->offsets[i].len = 4;
+        c->data[i].len = c->valid[i].len = 0;
     }
     return OK;
 }
@@ -943,23 +1013,23 @@ static PyObject *Skimmer_call(PyObject *self, PyObject *args, PyObject *kwargs) 
         Py_RETURN_NONE;
     }
     int ncols = sk->ncols;
-    Ctx c;
-    int r = ctx_open(&c, sk, text.len);
-    ctx_text(&c, text.buf, text.len);
+    Ctx *c = ctx_take(sk, text.len);
+    int r = c ? OK : NOMEM;
+    if (c) ctx_text(c, text.buf, text.len);
     /* other threads may run meanwhile only if nobody can change the text under us (the
      * decoding of a string trusts its earlier validation) */
     if (r == OK && text.obj && PyBytes_CheckExact(text.obj)) {
         Py_BEGIN_ALLOW_THREADS
-        r = parse_file(&c);
+        r = parse_file(c);
         Py_END_ALLOW_THREADS
     } else if (r == OK) {
-        r = parse_file(&c);
+        r = parse_file(c);
     }
     PyObject *out = NULL;
     if (r == NOMEM) PyErr_NoMemory();
     else if (r == REFUSE) out = Py_NewRef(Py_None);
-    else out = result(&c, ncols);
-    ctx_free(&c, ncols);
+    else out = result(c, ncols);
+    if (c) ctx_give(sk, c);
     PyBuffer_Release(&text);
     return out;
 }
@@ -986,18 +1056,18 @@ static PyObject *Skimmer_many(PyObject *self, PyObject *arg) {
     int ncols = sk->ncols;
     int64_t *counts = malloc(sizeof(int64_t) * (size_t)(count + 1));
     Py_ssize_t *nonnull0 = malloc(sizeof(Py_ssize_t) * (size_t)(ncols + 1));
-    Ctx c;
-    int r = ctx_open(&c, sk, size);
+    Ctx *c = ctx_take(sk, size);
+    int r = c ? OK : NOMEM;
     if (!counts || !nonnull0) r = NOMEM;
     if (r == OK) {
         Py_BEGIN_ALLOW_THREADS
         for (Py_ssize_t i = 0; i < count && r != NOMEM; i++) {
-            Py_ssize_t len = PyBytes_GET_SIZE(items[i]), n0 = c.n;
-            memcpy(nonnull0, c.nonnull, sizeof(Py_ssize_t) * (size_t)ncols);
-            ctx_text(&c, PyBytes_AS_STRING(items[i]), len);
-            r = len >= INT32_MAX ? REFUSE : parse_file(&c);
-            if (r == REFUSE) rollback(&c, n0, nonnull0);
-            counts[i] = r == OK ? (int64_t)(c.n - n0) : -1;
+            Py_ssize_t len = PyBytes_GET_SIZE(items[i]), n0 = c->n;
+            memcpy(nonnull0, c->nonnull, sizeof(Py_ssize_t) * (size_t)ncols);
+            ctx_text(c, PyBytes_AS_STRING(items[i]), len);
+            r = len >= INT32_MAX ? REFUSE : parse_file(c);
+            if (r == REFUSE) rollback(c, n0, nonnull0);
+            counts[i] = r == OK ? (int64_t)(c->n - n0) : -1;
         }
         Py_END_ALLOW_THREADS
     }
@@ -1013,7 +1083,7 @@ static PyObject *Skimmer_many(PyObject *self, PyObject *arg) {
         if (!k) goto done;
         PyList_SET_ITEM(answers, i, k);
     }
-    columns = result(&c, ncols); /* (n, spans, columns) or None */
+    columns = result(c, ncols); /* (n, spans, columns) or None */
     if (!columns || columns == Py_None) {
         out = columns;
         columns = NULL;
@@ -1023,7 +1093,7 @@ static PyObject *Skimmer_many(PyObject *self, PyObject *arg) {
 done:
     Py_XDECREF(answers);
     Py_XDECREF(columns);
-    ctx_free(&c, ncols);
+    if (c) ctx_give(sk, c);
     free(counts);
     free(nonnull0);
     Py_DECREF(texts);
@@ -1137,10 +1207,10 @@ static int build_tables(SkimmerObject *sk) {
 
 static int Skimmer_init(PyObject *self, PyObject *args, PyObject *kwargs) {
     SkimmerObject *sk = (SkimmerObject *)self;
-    PyObject *paths, *raw = NULL;
-    static char *kwlist[] = {"paths", "raw", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!|O!:Skimmer", kwlist, &PyTuple_Type, &paths,
-                                     &PyTuple_Type, &raw))
+    PyObject *paths, *raw = NULL, *allocate = NULL;
+    static char *kwlist[] = {"paths", "raw", "allocate", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!|O!O:Skimmer", kwlist, &PyTuple_Type, &paths,
+                                     &PyTuple_Type, &raw, &allocate))
         return -1;
     if (sk->nodes) {
         PyErr_SetString(PyExc_TypeError, "a Skimmer is made once");
@@ -1153,6 +1223,13 @@ static int Skimmer_init(PyObject *self, PyObject *args, PyObject *kwargs) {
     if (PyTuple_GET_SIZE(paths) > INT32_MAX / 4 || nraw > INT32_MAX / 4) {
         PyErr_SetString(PyExc_ValueError, "too many paths");
         return -1;
+    }
+    if (allocate && allocate != Py_None) {
+        if (!PyCallable_Check(allocate)) {
+            PyErr_SetString(PyExc_TypeError, "allocate is a callable: size -> writable buffer");
+            return -1;
+        }
+        sk->allocate = Py_NewRef(allocate);
     }
     if (add_node(sk, -1, "", 0) < 0) return -1;
     int bit = 0;
@@ -1180,6 +1257,8 @@ static void Skimmer_dealloc(PyObject *self) {
         free(sk->nodes[i].table);
     }
     free(sk->nodes);
+    Py_XDECREF(sk->allocate);
+    if (sk->spare) ctx_free(sk->spare, sk->ncols);
     Py_TYPE(self)->tp_free(self);
 }
 

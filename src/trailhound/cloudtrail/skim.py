@@ -139,7 +139,9 @@ def compiled_skimmer(paths: Sequence[str], raw: Collection[str] = ()) -> Skimmer
     except ImportError:
         return None
     names = list(dict.fromkeys(paths))
-    return _Compiled(names, raws, _skim.Skimmer(split_paths(names), split_paths(raws)))
+    # the answer's buffers from pyarrow's pool, which keeps freed memory for the next call
+    made = _skim.Skimmer(split_paths(names), split_paths(raws), pa.allocate_buffer)
+    return _Compiled(names, raws, made)
 
 
 class _Compiled:
@@ -187,11 +189,8 @@ class _Compiled:
 
     def _arrays(self, got: Any) -> tuple[pa.Array, Block]:
         n, spans, (valid, offsets, data, nulls) = got
-        both = pa.Array.from_buffers(pa.int64(), 2 * n, [None, pa.py_buffer(spans)], 0)
-        bitmap = None if valid is None else pa.py_buffer(valid)
-        values = pa.StringArray.from_buffers(
-            n * len(self._names), pa.py_buffer(offsets), pa.py_buffer(data), bitmap, nulls
-        )
+        both = pa.Array.from_buffers(pa.int64(), 2 * n, [None, spans], 0)
+        values = pa.StringArray.from_buffers(n * len(self._names), offsets, data, valid, nulls)
         return both, Block(values, self._names, n)
 
     def _skimmed(self, spans: pa.Array, block: Block, first: int, n: int) -> Skimmed:
