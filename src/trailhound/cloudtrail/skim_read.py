@@ -29,9 +29,8 @@ GROUP_FILES: Final = 64
 GROUP_BYTES: Final = 256 << 10
 """How many files' texts (and bytes of them) are held to be skimmed in one call: a bucket of
 small files (a few dozen records each) costs more in Arrow objects per call than in skimming,
-and one call for many shares those. Past about 400 kB of text a call's buffers, freed at the
-heap's top, are given back to the system and faulted in afresh by the next call (slower than
-one call a file): a larger file is skimmed alone."""
+and one call for many shares those. Groups past a few files gain nothing more (8 files a
+call are as fast as 32), and a file larger than the cap is skimmed alone."""
 
 
 @dataclass(frozen=True, slots=True)
