@@ -1,6 +1,6 @@
 """The compiled skimmer answers exactly as the reference does: the same files refused, the same
-record spans and the same member values, on simulated, real, generated and damaged files; and a
-file it reads is one msgspec reads, record for record."""
+record spans and the same member values (text and raw), on simulated, real, generated and
+damaged files; and a file it reads is one msgspec reads, record for record."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -36,20 +37,41 @@ PATHS = (
 )
 
 
-@pytest.fixture(scope="module")
-def compiled() -> Skimmer:
-    found = compiled_skimmer(PATHS)
-    if found is None:
-        pytest.skip("the C extension trailhound.cloudtrail._skim was not built (no compiler?)")
-    return found
+RAW = (
+    "resources",
+    "responseElements",
+    "responseElements.tableDescription",  # a raw path inside another
+    "requestParameters.requestItems",  # beside the text path requestParameters.tableName
+    "userIdentity.sessionContext",  # the text paths below it go on through it
+    "additionalEventData.x",
+)
+"""Raw paths as a stage asks for them, meeting the text paths in every way they can."""
 
 
-REFERENCE = reference_skimmer(PATHS)
+class Both:
+    """The compiled skimmer for PATHS (and RAW, or no raw path), with the reference for the
+    same paths beside it."""
+
+    def __init__(self, raw: tuple[str, ...]) -> None:
+        found = compiled_skimmer(PATHS, raw)
+        if found is None:
+            pytest.skip("the C extension trailhound.cloudtrail._skim was not built (no compiler?)")
+        self.skimmer: Skimmer = found
+        self.reference = reference_skimmer(PATHS, raw)
+        self.raw = raw
+
+    def __call__(self, text: bytes) -> Skimmed | None:
+        return self.skimmer(text)
 
 
-def _same(compiled: Skimmer, text: bytes) -> Skimmed | None:
+@pytest.fixture(scope="module", params=[(), RAW], ids=["text", "raw"])
+def compiled(request: pytest.FixtureRequest) -> Both:
+    return Both(request.param)
+
+
+def _same(compiled: Both, text: bytes) -> Skimmed | None:
     """Asserts that both skimmers answer alike; a file they read is one msgspec reads."""
-    got, want = compiled(text), REFERENCE(text)
+    got, want = compiled(text), compiled.reference(text)
     assert (got is None) == (want is None), text[:300]
     if got is None or want is None:
         return None
@@ -76,25 +98,25 @@ def simulated_files(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
     return [gzip.decompress(p.read_bytes()) for p in sorted(out.rglob("*.json.gz"))]
 
 
-def test_simulated_files_read_alike(compiled: Skimmer, simulated_files: list[bytes]) -> None:
+def test_simulated_files_read_alike(compiled: Both, simulated_files: list[bytes]) -> None:
     read = [_same(compiled, text) for text in simulated_files]
     assert all(r is not None for r in read)
     assert sum(len(r) for r in read if r is not None) >= 4_000
 
 
 def test_rows_picked_across_files_are_those_of_the_reference(
-    compiled: Skimmer, simulated_files: list[bytes]
+    compiled: Both, simulated_files: list[bytes]
 ) -> None:
     """A batch takes its kept rows' columns from many files' blocks in one step per path;
     that step gives what each file's own columns give, row for row."""
     texts = simulated_files[:25]
     got = [compiled(t) for t in texts]
-    want = [REFERENCE(t) for t in texts]
+    want = [compiled.reference(t) for t in texts]
     assert all(g is not None and g.block is not None for g in got)
     rng = random.Random(3)
     rows = sum(len(w) for w in want if w is not None)
     taken = sorted(rng.sample(range(rows), rows // 3))
-    paths = [PATHS[4], PATHS[1], PATHS[7]]
+    paths = [PATHS[4], PATHS[1], PATHS[7], *compiled.raw[:2]]
     from_blocks = skim.picked_columns([g for g in got if g is not None], taken, paths)
     from_columns = skim.picked_columns([w for w in want if w is not None], taken, paths)
     assert {p: c.to_pylist() for p, c in from_blocks.items()} == {
@@ -117,13 +139,13 @@ def _real_files(root: Path) -> list[bytes]:
     return files
 
 
-def test_real_files_read_alike(compiled: Skimmer, shared_data: Path) -> None:
+def test_real_files_read_alike(compiled: Both, shared_data: Path) -> None:
     read = [_same(compiled, text) for text in _real_files(shared_data)]
     assert read[0] is not None and read[1] is not None and len(read[1]) == 32
     assert 0 < sum(r is None for r in read) < len(read)  # Panther's odd shapes are refused
 
 
-def test_damaged_real_files_answer_alike(compiled: Skimmer, shared_data: Path) -> None:
+def test_damaged_real_files_answer_alike(compiled: Both, shared_data: Path) -> None:
     texts = _real_files(shared_data)[:6]
     rng = random.Random(12)
     for _ in range(400):
@@ -152,7 +174,8 @@ def _damaged(rng: random.Random, text: bytes) -> bytes:
 _KEYS = st.sampled_from(
     ["eventTime", "eventName", "eventSource", "awsRegion", "readOnly", "userIdentity", "type",
      "arn", "sessionContext", "sessionIssuer", "userName", "requestParameters", "tableName",
-     "attributes", "creationDate", "additionalEventData", "\u00e9t\u00e9", "errorMessage", "x", ""]
+     "attributes", "creationDate", "additionalEventData", "\u00e9t\u00e9", "errorMessage", "x", "",
+     "resources", "responseElements", "tableDescription", "requestItems"]
 )  # fmt: skip
 _TEXT = st.text(
     st.characters(blacklist_categories=["Cs"]) | st.sampled_from('"\\/\b\f\n\r\t\x00\x1f\u2028'),
@@ -213,19 +236,19 @@ def _file(draw: st.DrawFn) -> bytes:
 @example(text=b'{"Records":[{"eventTime":"t","eventName":"n","x":12345678901234567890}]}')
 @example(text=b'{"Records":[{"eventTime":"t","eventName":"n","x":1e100}]}')
 @example(text=b'{"Records":[{"eventTime":"t","eventName":"n","x":-0.5E-07}]}')
-def test_generated_files_read_alike(compiled: Skimmer, text: bytes) -> None:
+def test_generated_files_read_alike(compiled: Both, text: bytes) -> None:
     _same(compiled, text)
 
 
 @fuzz(2.0)
 @given(text=_file(), data=st.data())
-def test_mutated_generated_files_answer_alike(compiled: Skimmer, text: bytes, data: Any) -> None:
+def test_mutated_generated_files_answer_alike(compiled: Both, text: bytes, data: Any) -> None:
     _same(compiled, _damaged(random.Random(data.draw(st.integers(0, 2**32))), text))
 
 
 @fuzz(2.0)
 @given(text=st.binary(max_size=80).map(lambda b: b'{"Records":[{"eventTime":"' + b))
-def test_arbitrary_bytes_answer_alike(compiled: Skimmer, text: bytes) -> None:
+def test_arbitrary_bytes_answer_alike(compiled: Both, text: bytes) -> None:
     _same(compiled, text + b'","eventName":"n"}]}')
 
 
@@ -240,19 +263,19 @@ def _one(members: str) -> bytes:
     "name", [*skim.REQUIRED_TEXT, *skim.OPTIONAL_TEXT, *skim.TEXT_OR_BOOL, "other"]
 )
 @pytest.mark.parametrize("value", ['"v"', "null", "true", "1", "[]", "{}"])
-def test_typed_members_are_held_alike(compiled: Skimmer, name: str, value: str) -> None:
+def test_typed_members_are_held_alike(compiled: Both, name: str, value: str) -> None:
     members = {"eventTime": '"t"', "eventName": '"n"', name: value}
     body = ",".join(f'"{key}":{text}' for key, text in members.items())
     _same(compiled, ('{"Records":[{' + body + "}]}").encode())
 
 
 @pytest.mark.parametrize("levels", [62, 63, 64, 65])
-def test_depth_is_held_at_the_same_level(compiled: Skimmer, levels: int) -> None:
+def test_depth_is_held_at_the_same_level(compiled: Both, levels: int) -> None:
     got = _same(compiled, _one(',"x":' + "[" * levels + "]" * levels))
     assert (got is not None) == (levels <= 63)  # the record's own object is the 64th level
 
 
-def test_deep_nesting_far_past_the_limit_is_refused(compiled: Skimmer) -> None:
+def test_deep_nesting_far_past_the_limit_is_refused(compiled: Both) -> None:
     assert compiled(_one(',"x":' + "[" * 1_000_000)) is None
     assert compiled(_one(',"x":' + '{"a":' * 100_000)) is None
 
@@ -276,11 +299,11 @@ def test_deep_nesting_far_past_the_limit_is_refused(compiled: Skimmer) -> None:
         ',"requestParameters":{"tableName":["T"]}',
     ],
 )
-def test_duplicate_keys_and_path_shapes_alike(compiled: Skimmer, members: str) -> None:
+def test_duplicate_keys_and_path_shapes_alike(compiled: Both, members: str) -> None:
     _same(compiled, _one(members))
 
 
-def test_many_keys_in_one_object_are_checked_alike(compiled: Skimmer) -> None:
+def test_many_keys_in_one_object_are_checked_alike(compiled: Both) -> None:
     many = "".join(f',"k{i}":{i}' for i in range(20_000))
     assert _same(compiled, _one(many)) is not None
     assert _same(compiled, _one(many + ',"k77":0')) is None
@@ -293,7 +316,7 @@ def test_many_keys_in_one_object_are_checked_alike(compiled: Skimmer) -> None:
     ["\\ud83d\\ude00", "\\uD83D\\uDE00", "\\ud83d", "\\ude00", "\\ud83dx", "\\u12", "\\x",
      "\u00e9\u4e2d\U0001f600", "\\u0000", "\x7f", "\t", "\\/"],
 )  # fmt: skip
-def test_escapes_and_unicode_in_values_alike(compiled: Skimmer, value: str) -> None:
+def test_escapes_and_unicode_in_values_alike(compiled: Both, value: str) -> None:
     _same(compiled, _one(f',"eventSource":"{value}","userIdentity":{{"arn":"{value}"}}'))
 
 
@@ -302,11 +325,11 @@ def test_escapes_and_unicode_in_values_alike(compiled: Skimmer, value: str) -> N
     [b"\xc0\x80", b"\xe0\x80\x80", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xf8", b"\x80",
      b"\xc3", b"\xef\xbb\xbf", b"\xf0\x9f\x98\x80"],
 )  # fmt: skip
-def test_invalid_utf8_is_refused_alike(compiled: Skimmer, raw: bytes) -> None:
+def test_invalid_utf8_is_refused_alike(compiled: Both, raw: bytes) -> None:
     _same(compiled, b'{"Records":[{"eventTime":"' + raw + b'","eventName":"n"}]}')
 
 
-def test_bytes_like_texts_are_read(compiled: Skimmer) -> None:
+def test_bytes_like_texts_are_read(compiled: Both) -> None:
     text = _one(',"eventSource":"s"')
     got = compiled(memoryview(text))  # type: ignore[arg-type]
     assert got is not None and got.columns["eventSource"].to_pylist() == ["s"]
@@ -320,9 +343,9 @@ def test_a_path_given_twice_gives_one_column() -> None:
     assert got is not None and list(got.columns) == ["eventName"]
 
 
-def test_a_skimmer_travels_to_a_worker_process(compiled: Skimmer) -> None:
+def test_a_skimmer_travels_to_a_worker_process(compiled: Both) -> None:
     text = _one(',"eventSource":"s"')
-    again = pickle.loads(pickle.dumps(compiled))
+    again = pickle.loads(pickle.dumps(compiled.skimmer))
     got, want = again(text), compiled(text)
     assert got is not None and want is not None
     assert got.columns["eventSource"].equals(want.columns["eventSource"])
@@ -345,3 +368,171 @@ def test_paths_that_meet_are_held_alike(members: str) -> None:
         assert {p: c.to_pylist() for p, c in got.columns.items()} == {
             p: c.to_pylist() for p, c in want.columns.items()
         }
+
+
+@pytest.mark.parametrize(
+    "members",
+    [
+        ',"resources":[ {"ARN" :"a\\u00e9"} , 1,"x\\n",[]]',
+        ',"resources":"\\"quoted\\" \\\\ \\ud83d\\ude00 \u00e9"',
+        ',"resources":-0.5E-07',
+        ',"resources":12345678901234567890',  # past the digit limit: refused
+        ',"resources":true,"responseElements":false',
+        ',"resources":null,"responseElements":null',
+        ',"resources":{},"responseElements":[]',
+        ',"resources":{"a":1,"a":2}',  # nothing reads inside: as the reference, kept
+        ',"responseElements":{"tableDescription":{"t":"T"},"x":[1, 2]}',
+        ',"responseElements":{"tableDescription":"T"}',
+        ',"responseElements":{"tableDescription":1,"tableDescription":2}',
+        ',"responseElements":{"x":1,"x":2}',  # an object a raw path passes through
+        ',"responseElements":"text"',  # ... must be an object, as a string path's
+        ',"requestParameters":{"tableName":"T","requestItems":{"T":[{"PutRequest":{}}]}}',
+        ',"requestParameters":{"requestItems":{"T":[]},"tableName":["T"]}',
+        ',"requestParameters":{"requestItems":1,"requestItems":1}',
+        ',"requestParameters":[{"requestItems":1}]',
+        ',"userIdentity":{"sessionContext":{"sessionIssuer":{"userName":"u"}, "k":"v"}}',
+        ',"userIdentity":{"sessionContext":{"sessionIssuer":{"userName":1}}}',
+        ',"userIdentity":{"sessionContext":{"attributes":null}\n}',
+        ',"userIdentity":{"sessionContext":"s"}',
+        ',"additionalEventData":{"x":{"\\u0078":[{"y":null}]},"\u00e9t\u00e9":"e"}',
+        ',"additionalEventData":{"x":{"a":' + "[" * 60 + "]" * 60 + "}}",
+        ',"additionalEventData":{"x":{"a":' + "[" * 61 + "]" * 61 + "}}",  # too deep
+        ',"additionalEventData":{"\\u0078":"escaped key","y":2}',
+        ',"additionalEventData":{"x":"a","\\u0078":"b"}',
+    ],
+)
+def test_raw_values_edges_alike(members: str) -> None:
+    """Raw values of every JSON type, with escapes and blank space kept as they stand, nested
+    in and beside text paths, and the shapes both skimmers refuse."""
+    both = Both(RAW)
+    text = _one(members)
+    got = _same(both, text)
+    if got is not None:
+        record = json.loads(text)["Records"][0]
+        for path in RAW:
+            value: Any = record
+            for name in path.split("."):
+                value = value.get(name) if isinstance(value, dict) else None
+            raw = got.columns[path][0].as_py()
+            assert (None if raw is None else json.loads(raw)) == value, path
+
+
+def test_raw_values_of_simulated_files_stand_in_their_text(simulated_files: list[bytes]) -> None:
+    both = Both(RAW)
+    for text in simulated_files[:30]:
+        got = _same(both, text)
+        assert got is not None
+        starts = got.starts.to_pylist()
+        for path in RAW:
+            for start, raw in zip(starts, got.columns[path].to_pylist(), strict=True):
+                assert raw is None or text.find(raw.encode(), start) > start
+
+
+# -- many texts in one call ---------------------------------------------------------------------
+
+
+def _many_alike(compiled: Both, texts: list[bytes]) -> list[Skimmed | None]:
+    """Asserts that one call for all the texts answers as one call per text, file by file."""
+    many = skim.skimmed_all(compiled.skimmer, texts)
+    assert len(many) == len(texts)
+    for text, got in zip(texts, many, strict=True):
+        alone = compiled(text)
+        assert (got is None) == (alone is None) == (compiled.reference(text) is None)
+        if got is None or alone is None:
+            continue
+        assert got.starts.equals(alone.starts) and got.ends.equals(alone.ends)
+        assert list(got.columns) == list(alone.columns)
+        for path, column in alone.columns.items():
+            assert got.columns[path].equals(column), path
+            got.columns[path].validate(full=True)
+    return many
+
+
+def test_many_texts_in_one_call_answer_as_each_alone(
+    compiled: Both, simulated_files: list[bytes]
+) -> None:
+    rng = random.Random(5)
+    texts = simulated_files[:40]
+    # refused files among them: the records a refused file had read before its fault are
+    # forgotten, wherever in a byte of validity bits it stopped
+    mixed = [_damaged(rng, t) if k % 3 == 1 else t for k, t in enumerate(texts)]
+    mixed += [b'{"Records":[]}', _one(',"eventSource":"s"'), b"", _one(',"x":1,"x":2')]
+    many = _many_alike(compiled, mixed)
+    assert sum(m is None for m in many) >= 3 and sum(m is not None for m in many) >= 20
+    blocks = {id(m.block) for m in many if m is not None}
+    assert len(blocks) == 1  # one set of arrays for every file answered
+
+
+@fuzz(1.0)
+@given(texts=st.lists(_file(), max_size=6), data=st.data())
+def test_many_generated_texts_answer_as_each_alone(
+    compiled: Both, texts: list[bytes], data: Any
+) -> None:
+    rng = random.Random(data.draw(st.integers(0, 2**32)))
+    _many_alike(compiled, [_damaged(rng, t) if t and rng.random() < 0.4 else t for t in texts])
+
+
+def test_rows_picked_across_shared_and_own_blocks_are_the_reference_s(
+    compiled: Both, simulated_files: list[bytes]
+) -> None:
+    """A batch's files may come from calls of many texts and of one: the rows it takes are
+    those of each file's own columns."""
+    texts = simulated_files[:30]
+    got = [
+        *skim.skimmed_all(compiled.skimmer, texts[:12]),
+        *(compiled(t) for t in texts[12:15]),
+        *skim.skimmed_all(compiled.skimmer, texts[15:]),
+    ]
+    want = [compiled.reference(t) for t in texts]
+    assert all(g is not None for g in got) and all(w is not None for w in want)
+    rows = sum(len(w) for w in want if w is not None)
+    taken = sorted(random.Random(4).sample(range(rows), rows // 3))
+    paths = [PATHS[4], PATHS[7], *compiled.raw[:3]]
+    from_blocks = skim.picked_columns([g for g in got if g is not None], taken, paths)
+    from_columns = skim.picked_columns([w for w in want if w is not None], taken, paths)
+    assert {p: c.to_pylist() for p, c in from_blocks.items()} == {
+        p: c.to_pylist() for p, c in from_columns.items()
+    }
+
+
+def test_many_takes_only_bytes(compiled: Both) -> None:
+    with pytest.raises(TypeError):
+        compiled.skimmer.many([memoryview(_one(""))])  # type: ignore[attr-defined]
+
+
+def test_answers_in_bytes_or_in_pool_buffers_are_alike(
+    compiled: Both, simulated_files: list[bytes]
+) -> None:
+    """The extension fills buffers from the allocator it is given (pyarrow's pool), else
+    bytes of its own, and keeps its working buffers between calls: every call answers
+    alike."""
+    from trailhound.cloudtrail import _skim  # type: ignore[attr-defined]
+
+    paths = skim.split_paths(PATHS)
+    raw = skim.split_paths(skim.raw_paths(PATHS, compiled.raw))
+    texts = [*simulated_files[:6], _one(',"x":1,"x":2'), *simulated_files[6:9]]
+    answers = []
+    for made in (_skim.Skimmer(paths, raw), _skim.Skimmer(paths, raw, pa.allocate_buffer)):
+        for _ in range(2):
+            alone = [made(t) for t in texts]
+            together = made.many(texts)
+            answers.append(
+                [
+                    None
+                    if a is None
+                    else (
+                        a[0],
+                        bytes(a[1]),
+                        [bytes(x) if x is not None else None for x in a[2][:3]],
+                        a[2][3],
+                    )
+                    for a in alone
+                ]
+                + [
+                    together[0],
+                    bytes(together[1][1]),
+                    [bytes(x) if x is not None else None for x in together[1][2][:3]],
+                ]
+            )
+    assert all(a == answers[0] for a in answers)
+    assert answers[0][6] is None and answers[0][0] is not None

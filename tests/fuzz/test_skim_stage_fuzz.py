@@ -81,5 +81,7 @@ def test_the_skimmer_s_way_tells_what_decoding_every_record_tells(
     with folder(files) as path:
         usual = told(path, "off")
         skimmed = told(path, "reference")
+        compiled = told(path, "compiled")  # small files a few to a call
     event(f"set aside: {'some' if usual['problems'] else 'none'}")
     assert skimmed == usual
+    assert compiled == usual

@@ -1,13 +1,16 @@
 /* The compiled skimmer: one pass over a `{"Records": [...]}` text that validates it as strictly
- * as `skim.reference_skimmer` does and collects, per record, its span and the string values at
- * a few member paths, straight into Arrow-shaped buffers.
+ * as `skim_reference.reference_skimmer` does and collects, per record, its span, the string
+ * values at a few member paths and the JSON text of the values at a few raw paths, straight
+ * into Arrow-shaped buffers.
  *
- * `Skimmer(paths)(text)` answers None for every text it cannot read exactly (the caller then
- * reads the file the usual way), else a tuple that `skim.py` turns into a `Skimmed`:
- *   (n, spans: bytes of 2n int64, every start then every end,
- *    (validity bytes or None, offsets: bytes of int32, data: bytes, null_count))
- * where the last four are the buffers of one string array of n * len(paths) values, the paths'
- * columns one after another.
+ * `Skimmer(paths, raw=(), allocate=None)(text)` answers None for every text it cannot read
+ * exactly (the caller then reads the file the usual way), else a tuple that `skim.py` turns
+ * into a `Skimmed`:
+ *   (n, spans: 2n int64, every start then every end,
+ *    (validity bits or None, offsets: int32, data, null_count))
+ * each buffer a bytes object, or what `allocate(size)` gave (a writable buffer).
+ * where the last four are the buffers of one string array of n * (len(paths) + len(raw))
+ * values, the columns one after another, the raw paths' last.
  *
  * Hostile text is the normal case here: every read is bounds-checked, nesting is followed on an
  * explicit stack capped at the record depth the reference allows, and work per key is bounded
@@ -30,6 +33,8 @@
 #define MAX_DEPTH 64
 /* A key that needs more probes than this refuses the file: a hash-flooding guard. */
 #define MAX_PROBES 128
+/* A skimmer keeps its last call's working buffers for the next while they hold no more. */
+#define SPARE_BYTES (8 << 20)
 /* The number grammar's limits beyond RFC 8259, shared with the reference (skim._number):
  * msgspec refuses numbers out of a double's range and very long integers. */
 #define MAX_INT_DIGITS 19
@@ -90,6 +95,7 @@ typedef struct {
     uint64_t filter[4]; /* children's names by length and ends: a key not in it is none */
     int kinds;        /* the value kinds allowed here (K_*) */
     int column;       /* the path that ends here, or -1 */
+    int raw;          /* that path's column holds the value's JSON text as it stands */
     int required_bit; /* bit in the record's "seen" mask, or -1 */
     int first_child, next_sibling, nchild;
     int bit; /* its place among its parent's children: its bit in Frame.known */
@@ -103,6 +109,8 @@ typedef struct {
     int nnodes, ncols;
     unsigned required_mask;
     uint64_t seed;
+    PyObject *allocate; /* size -> a writable buffer for the answer's arrays, or NULL: bytes */
+    struct Ctx *spare;  /* the last call's buffers, kept for the next (see ctx_take) */
 } SkimmerObject;
 
 static inline uint64_t load64(const uint8_t *p) {
@@ -191,7 +199,7 @@ typedef struct { /* the keys seen so far in one open object whose keys must be u
     Few few[FEW];
 } KeySet;
 
-typedef struct {
+typedef struct Ctx {
     const uint8_t *base, *end;
     const SkimmerObject *sk;
     Buf starts, ends, arena;
@@ -207,6 +215,8 @@ typedef struct {
     int is_obj;
     int node;       /* -1: an object nobody reads, or an array */
     uint64_t known; /* the wanted members seen so far, by Node.bit */
+    int raw;        /* the raw column this object or array is the value of, or -1 */
+    const uint8_t *opened; /* its "{" or "[" */
 } Frame;
 
 #define REFUSE 0
@@ -550,9 +560,11 @@ static int wanted(Ctx *c, int node, KeySet *ks, const uint8_t *k, Py_ssize_t len
 }
 
 
+/* A value of column col: the text of the string body [s, e), or with `escaped` < 0 the bytes
+ * [s, e) as they stand (a raw path's JSON text). */
 static int column_value(Ctx *c, int col, const uint8_t *s, const uint8_t *e, int escaped) {
     Buf *d = &c->data[col];
-    if (escaped) {
+    if (escaped > 0) {
         if (unescape(d, s, e) < 0) return NOMEM;
     } else {
         if (buf_reserve(d, e - s) < 0) return NOMEM;
@@ -600,6 +612,7 @@ static int parse_record(Ctx *c, const uint8_t **pp) {
     st[0].is_obj = 1;
     st[0].node = 0;
     st[0].known = 0;
+    st[0].raw = -1;
     keyset_open(c, 0);
 
 object_first:
@@ -661,16 +674,20 @@ value:
     {
         const Node *n = child >= 0 ? &sk->nodes[child] : NULL;
         int kinds = n ? n->kinds : K_ANY;
+        /* the raw column this value goes to whole, once its end is known */
+        int raw = n && n->raw ? n->column : -1;
+        const uint8_t *v = p;
         switch (*p) {
         case '"': {
             if (!(kinds & K_STR)) return REFUSE;
             int escaped = 0;
             const uint8_t *s = p + 1, *q = scan_string(s, end, &escaped);
             if (!q) return REFUSE;
-            if (n && n->column >= 0) CHECK(column_value(c, n->column, s, q, escaped));
+            if (raw >= 0) CHECK(column_value(c, raw, v, q + 1, -1));
+            else if (n && n->column >= 0) CHECK(column_value(c, n->column, s, q, escaped));
             if (n && n->required_bit >= 0) seen |= 1u << n->required_bit;
             p = q + 1;
-            break;
+            goto after_value;
         }
         case '{':
             if (!(kinds & K_OBJ) || depth + 1 >= MAX_DEPTH) return REFUSE;
@@ -678,6 +695,8 @@ value:
             st[depth].is_obj = 1;
             st[depth].node = n && n->nchild ? child : -1;
             st[depth].known = 0;
+            st[depth].raw = raw;
+            st[depth].opened = v;
             if (st[depth].node >= 0) keyset_open(c, depth);
             p++;
             goto object_first;
@@ -686,6 +705,8 @@ value:
             depth++;
             st[depth].is_obj = 0;
             st[depth].node = -1;
+            st[depth].raw = raw;
+            st[depth].opened = v;
             p++;
             goto array_first;
         case 't':
@@ -699,12 +720,13 @@ value:
         case 'n':
             if (!(kinds & K_NULL) || end - p < 4 || memcmp(p, "null", 4) != 0) return REFUSE;
             p += 4;
-            break;
+            goto after_value; /* null: the column's value is null */
         default:
             if (!(kinds & K_NUM)) return REFUSE;
             p = scan_number(p, end);
             if (!p) return REFUSE;
         }
+        if (raw >= 0) CHECK(column_value(c, raw, v, p, -1)); /* true, false, a number */
     }
 after_value:
     p = skip_space(p, end);
@@ -725,6 +747,7 @@ after_value:
     p++;
 close:
     if (depth > 0) {
+        if (st[depth].raw >= 0) CHECK(column_value(c, st[depth].raw, st[depth].opened, p, -1));
         depth--;
         goto after_value;
     }
@@ -786,6 +809,8 @@ static int parse_file(Ctx *c) {
 
 /* -- the Python type ---------------------------------------------------------------------------- */
 
+static int ctx_reserve(Ctx *c, Py_ssize_t size);
+
 static void ctx_free(Ctx *c, int ncols) {
     buf_free(&c->starts);
     buf_free(&c->ends);
@@ -801,6 +826,35 @@ static void ctx_free(Ctx *c, int ncols) {
     free(c->nonnull);
     free(c->guess);
     for (int i = 0; i < MAX_DEPTH; i++) free(c->sets[i].slots);
+    free(c);
+}
+
+/* A buffer of `size` bytes for the answer, its memory at *p: from the skimmer's allocator
+ * (pyarrow's pool, which keeps freed memory for the next call, where malloc would give a large
+ * block at the heap's top back to the system and fault it in afresh every call), else bytes. */
+static PyObject *out_buffer(const SkimmerObject *sk, Py_ssize_t size, char **p) {
+    if (!sk->allocate) {
+        PyObject *b = PyBytes_FromStringAndSize(NULL, size);
+        if (b) *p = PyBytes_AS_STRING(b);
+        return b;
+    }
+    PyObject *b = PyObject_CallFunction(sk->allocate, "n", size);
+    if (!b) return NULL;
+    Py_buffer view;
+    if (PyObject_GetBuffer(b, &view, PyBUF_WRITABLE) < 0) {
+        Py_DECREF(b);
+        return NULL;
+    }
+    /* the object holds its memory in place for as long as it lives */
+    int small = view.len < size;
+    *p = view.buf;
+    PyBuffer_Release(&view);
+    if (small) {
+        PyErr_SetString(PyExc_ValueError, "the allocator gave a buffer too small");
+        Py_DECREF(b);
+        return NULL;
+    }
+    return b;
 }
 
 /* The columns one after another as one string array's buffers (column c holds its rows
@@ -813,14 +867,14 @@ static PyObject *joined_columns(Ctx *c, int ncols) {
         nulls += n - c->nonnull[i];
     }
     if (size > INT32_MAX) return Py_NewRef(Py_None); /* cannot be: no text of 2 GiB is read */
-    PyObject *data = PyBytes_FromStringAndSize(NULL, size);
-    PyObject *offsets = PyBytes_FromStringAndSize(NULL, 4 * (rows + 1));
+    char *d = NULL, *op = NULL, *vp = NULL;
+    PyObject *data = out_buffer(c->sk, size, &d);
+    PyObject *offsets = out_buffer(c->sk, 4 * (rows + 1), &op);
     /* a byte more than the rows need: a column's bits are ORed in a byte at a time */
-    PyObject *valid = nulls ? PyBytes_FromStringAndSize(NULL, rows / 8 + 2) : Py_NewRef(Py_None);
+    PyObject *valid = nulls ? out_buffer(c->sk, rows / 8 + 2, &vp) : Py_NewRef(Py_None);
     if (!data || !offsets || !valid) goto fail;
-    char *d = PyBytes_AS_STRING(data);
-    int32_t *o = (int32_t *)(void *)PyBytes_AS_STRING(offsets);
-    uint8_t *v = nulls ? (uint8_t *)PyBytes_AS_STRING(valid) : NULL;
+    int32_t *o = (int32_t *)(void *)op;
+    uint8_t *v = (uint8_t *)vp;
     if (v) memset(v, 0, (size_t)(rows / 8 + 2));
     int32_t base = 0;
     o[0] = 0;
@@ -850,11 +904,12 @@ fail:
 }
 
 static PyObject *result(Ctx *c, int ncols) {
-    PyObject *spans = PyBytes_FromStringAndSize(NULL, c->starts.len + c->ends.len);
+    char *sp = NULL;
+    PyObject *spans = out_buffer(c->sk, c->starts.len + c->ends.len, &sp);
     if (!spans) return NULL;
     if (c->starts.len) {
-        memcpy(PyBytes_AS_STRING(spans), c->starts.p, (size_t)c->starts.len);
-        memcpy(PyBytes_AS_STRING(spans) + c->starts.len, c->ends.p, (size_t)c->ends.len);
+        memcpy(sp, c->starts.p, (size_t)c->starts.len);
+        memcpy(sp + c->starts.len, c->ends.p, (size_t)c->ends.len);
     }
     PyObject *columns = joined_columns(c, ncols);
     if (!columns) {
@@ -868,6 +923,86 @@ static PyObject *result(Ctx *c, int ncols) {
     return Py_BuildValue("(nNN)", c->n, spans, columns);
 }
 
+/* Buffers for texts of `size` bytes in all: sized for records of 1 kB, so that most calls
+ * never grow one. */
+/* A call's working buffers: the skimmer's spare ones when it has them (buffers freed and
+ * allocated again every call would be given back to the system from the heap's top and
+ * faulted in afresh, which costs more than a small file's skimming), else new ones; NULL when
+ * out of memory. Sized for texts of `size` bytes in all (records of 1 kB), emptied. */
+static Ctx *ctx_take(SkimmerObject *sk, Py_ssize_t size) {
+    int ncols = sk->ncols;
+    Ctx *c = sk->spare;
+    sk->spare = NULL; /* taken with the GIL held: a call from another thread makes its own */
+    if (!c) {
+        c = calloc(1, sizeof *c);
+        if (!c) return NULL;
+        c->sk = sk;
+        c->data = calloc((size_t)ncols + 1, sizeof(Buf));
+        c->offsets = calloc((size_t)ncols + 1, sizeof(Buf));
+        c->valid = calloc((size_t)ncols + 1, sizeof(Buf));
+        c->nonnull = calloc((size_t)ncols + 1, sizeof(Py_ssize_t));
+        c->guess = malloc(sizeof(int) * 2 * (size_t)sk->nnodes);
+        if (!c->data || !c->offsets || !c->valid || !c->nonnull || !c->guess) goto nomem;
+        memset(c->guess, 0xff, sizeof(int) * 2 * (size_t)sk->nnodes); /* -1 */
+    }
+    c->n = 0;
+    c->starts.len = c->ends.len = c->arena.len = 0;
+    memset(c->nonnull, 0, sizeof(Py_ssize_t) * (size_t)ncols);
+    if (ctx_reserve(c, size) != OK) goto nomem;
+    return c;
+nomem:
+    ctx_free(c, ncols);
+    return NULL;
+}
+
+/* Keeps a call's buffers for the next call, unless the skimmer has some already or they grew
+ * large (a huge file's buffers are not held for the skimmer's life). */
+static void ctx_give(SkimmerObject *sk, Ctx *c) {
+    Py_ssize_t held = c->starts.cap + c->ends.cap + c->arena.cap;
+    for (int i = 0; i < sk->ncols; i++)
+        held += c->data[i].cap + c->offsets[i].cap + c->valid[i].cap;
+    if (!sk->spare && held <= SPARE_BYTES) sk->spare = c;
+    else ctx_free(c, sk->ncols);
+}
+
+static int ctx_reserve(Ctx *c, Py_ssize_t size) {
+    int ncols = c->sk->ncols;
+    Py_ssize_t records = size / 1024 + 8;
+    if (buf_reserve(&c->starts, 8 * records) < 0 || buf_reserve(&c->ends, 8 * records) < 0)
+        return NOMEM;
+    for (int i = 0; i < ncols; i++) { /* each column's first offset, 0 */
+        if (buf_reserve(&c->offsets[i], 4 * (records + 1)) < 0 ||
+            buf_reserve(&c->valid[i], records / 8 + 1) < 0 ||
+            buf_reserve(&c->data[i], 32 * records) < 0)
+            return NOMEM;
+        memset(c->offsets[i].p, 0, 4);
+        c->offsets[i].len = 4;
+        c->data[i].len = c->valid[i].len = 0;
+    }
+    return OK;
+}
+
+static void ctx_text(Ctx *c, const void *text, Py_ssize_t len) {
+    c->base = text;
+    c->end = c->base + len;
+}
+
+/* Forgets every record from the n0-th on (a refused text's records, and the one it stopped
+ * in), so that the next text's go where they were; nonnull0: each column's count at n0. */
+static void rollback(Ctx *c, Py_ssize_t n0, const Py_ssize_t *nonnull0) {
+    c->n = n0;
+    c->starts.len = c->ends.len = 8 * n0;
+    for (int i = 0; i < c->sk->ncols; i++) {
+        int32_t off;
+        memcpy(&off, c->offsets[i].p + 4 * n0, 4);
+        c->offsets[i].len = 4 * (n0 + 1);
+        c->data[i].len = off;
+        c->nonnull[i] = nonnull0[i];
+        c->valid[i].len = (n0 + 7) / 8; /* record_begin adds a byte at each multiple of 8 */
+        if (n0 & 7) c->valid[i].p[n0 >> 3] &= (char)((1u << (n0 & 7)) - 1);
+    }
+}
+
 static PyObject *Skimmer_call(PyObject *self, PyObject *args, PyObject *kwargs) {
     SkimmerObject *sk = (SkimmerObject *)self;
     Py_buffer text;
@@ -877,52 +1012,99 @@ static PyObject *Skimmer_call(PyObject *self, PyObject *args, PyObject *kwargs) 
         PyBuffer_Release(&text);
         Py_RETURN_NONE;
     }
-    int ncols = sk->ncols, r = NOMEM;
-    Ctx c;
-    memset(&c, 0, sizeof c);
-    c.base = text.buf;
-    c.end = c.base + text.len;
-    c.sk = sk;
-    c.data = calloc((size_t)ncols + 1, sizeof(Buf));
-    c.offsets = calloc((size_t)ncols + 1, sizeof(Buf));
-    c.valid = calloc((size_t)ncols + 1, sizeof(Buf));
-    c.nonnull = calloc((size_t)ncols + 1, sizeof(Py_ssize_t));
-    c.guess = malloc(sizeof(int) * 2 * (size_t)sk->nnodes);
-    if (c.guess) memset(c.guess, 0xff, sizeof(int) * 2 * (size_t)sk->nnodes); /* -1 */
-    if (c.data && c.offsets && c.valid && c.nonnull && c.guess) {
-        r = OK;
-        /* sized for records of 1 kB, so that most files never grow a buffer */
-        Py_ssize_t records = text.len / 1024 + 8;
-        if (buf_reserve(&c.starts, 8 * records) < 0 || buf_reserve(&c.ends, 8 * records) < 0)
-            r = NOMEM;
-        for (int i = 0; i < ncols && r == OK; i++) { /* each column's first offset, 0 */
-            if (buf_reserve(&c.offsets[i], 4 * (records + 1)) < 0 ||
-                buf_reserve(&c.valid[i], records / 8 + 1) < 0 ||
-                buf_reserve(&c.data[i], 32 * records) < 0)
-                r = NOMEM;
-            else {
-                memset(c.offsets[i].p, 0, 4);
-                c.offsets[i].len = 4;
-            }
-        }
-        /* other threads may run meanwhile only if nobody can change the text under us (the
-         * decoding of a string trusts its earlier validation) */
-        if (r == OK && text.obj && PyBytes_CheckExact(text.obj)) {
-            Py_BEGIN_ALLOW_THREADS
-            r = parse_file(&c);
-            Py_END_ALLOW_THREADS
-        } else if (r == OK) {
-            r = parse_file(&c);
-        }
+    int ncols = sk->ncols;
+    Ctx *c = ctx_take(sk, text.len);
+    int r = c ? OK : NOMEM;
+    if (c) ctx_text(c, text.buf, text.len);
+    /* other threads may run meanwhile only if nobody can change the text under us (the
+     * decoding of a string trusts its earlier validation) */
+    if (r == OK && text.obj && PyBytes_CheckExact(text.obj)) {
+        Py_BEGIN_ALLOW_THREADS
+        r = parse_file(c);
+        Py_END_ALLOW_THREADS
+    } else if (r == OK) {
+        r = parse_file(c);
     }
     PyObject *out = NULL;
     if (r == NOMEM) PyErr_NoMemory();
     else if (r == REFUSE) out = Py_NewRef(Py_None);
-    else out = result(&c, ncols);
-    ctx_free(&c, ncols);
+    else out = result(c, ncols);
+    if (c) ctx_give(sk, c);
     PyBuffer_Release(&text);
     return out;
 }
+
+/* Every text in turn into the same buffers: (counts, n, spans, columns) with counts a list of
+ * each text's records (-1 where refused), spans and columns as a one-text call's over all n
+ * records of the texts answered, in order (a span counts from its own text's start); None
+ * when the whole is too large for one string array. */
+static PyObject *Skimmer_many(PyObject *self, PyObject *arg) {
+    SkimmerObject *sk = (SkimmerObject *)self;
+    /* a tuple of its own: nobody can change which texts it holds while the GIL is let go */
+    PyObject *texts = PySequence_Tuple(arg);
+    if (!texts) return NULL;
+    Py_ssize_t count = PyTuple_GET_SIZE(texts), size = 0;
+    PyObject **items = &PyTuple_GET_ITEM(texts, 0);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (!PyBytes_Check(items[i])) { /* immutable: safe to read without the GIL */
+            PyErr_SetString(PyExc_TypeError, "many() takes a list of bytes");
+            Py_DECREF(texts);
+            return NULL;
+        }
+        size += PyBytes_GET_SIZE(items[i]);
+    }
+    int ncols = sk->ncols;
+    int64_t *counts = malloc(sizeof(int64_t) * (size_t)(count + 1));
+    Py_ssize_t *nonnull0 = malloc(sizeof(Py_ssize_t) * (size_t)(ncols + 1));
+    Ctx *c = ctx_take(sk, size);
+    int r = c ? OK : NOMEM;
+    if (!counts || !nonnull0) r = NOMEM;
+    if (r == OK) {
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < count && r != NOMEM; i++) {
+            Py_ssize_t len = PyBytes_GET_SIZE(items[i]), n0 = c->n;
+            memcpy(nonnull0, c->nonnull, sizeof(Py_ssize_t) * (size_t)ncols);
+            ctx_text(c, PyBytes_AS_STRING(items[i]), len);
+            r = len >= INT32_MAX ? REFUSE : parse_file(c);
+            if (r == REFUSE) rollback(c, n0, nonnull0);
+            counts[i] = r == OK ? (int64_t)(c->n - n0) : -1;
+        }
+        Py_END_ALLOW_THREADS
+    }
+    PyObject *out = NULL, *answers = NULL, *columns = NULL;
+    if (r == NOMEM) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    answers = PyList_New(count);
+    if (!answers) goto done;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *k = PyLong_FromLongLong(counts[i]);
+        if (!k) goto done;
+        PyList_SET_ITEM(answers, i, k);
+    }
+    columns = result(c, ncols); /* (n, spans, columns) or None */
+    if (!columns || columns == Py_None) {
+        out = columns;
+        columns = NULL;
+        goto done;
+    }
+    out = Py_BuildValue("(OO)", answers, columns);
+done:
+    Py_XDECREF(answers);
+    Py_XDECREF(columns);
+    if (c) ctx_give(sk, c);
+    free(counts);
+    free(nonnull0);
+    Py_DECREF(texts);
+    return out;
+}
+
+static PyMethodDef Skimmer_methods[] = {
+    {"many", Skimmer_many, METH_O,
+     PyDoc_STR("many(texts): the records of many files' texts in one answer.")},
+    {NULL, NULL, 0, NULL},
+};
 
 /* -- building the member tree ------------------------------------------------------------------- */
 
@@ -969,7 +1151,7 @@ static int typed_member(SkimmerObject *sk, const char *name, int kinds, int requ
     return 0;
 }
 
-static int add_path(SkimmerObject *sk, PyObject *path, int column) {
+static int add_path(SkimmerObject *sk, PyObject *path, int column, int raw) {
     if (!PyTuple_Check(path) || PyTuple_GET_SIZE(path) == 0) {
         PyErr_SetString(PyExc_TypeError, "a path is a non-empty tuple of member names");
         return -1;
@@ -986,13 +1168,15 @@ static int add_path(SkimmerObject *sk, PyObject *path, int column) {
         }
         node = child_named(sk, node, name, len);
         if (node < 0) return -1;
-        sk->nodes[node].kinds &= i == last ? (K_STR | K_NULL) : (K_OBJ | K_NULL);
+        int leaf = raw ? K_ANY : (K_STR | K_NULL);
+        sk->nodes[node].kinds &= i == last ? leaf : (K_OBJ | K_NULL);
     }
     if (sk->nodes[node].column >= 0) {
         PyErr_SetString(PyExc_ValueError, "a member path is given twice");
         return -1;
     }
     sk->nodes[node].column = column;
+    sk->nodes[node].raw = raw;
     return 0;
 }
 
@@ -1023,9 +1207,10 @@ static int build_tables(SkimmerObject *sk) {
 
 static int Skimmer_init(PyObject *self, PyObject *args, PyObject *kwargs) {
     SkimmerObject *sk = (SkimmerObject *)self;
-    PyObject *paths;
-    static char *kwlist[] = {"paths", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!:Skimmer", kwlist, &PyTuple_Type, &paths))
+    PyObject *paths, *raw = NULL, *allocate = NULL;
+    static char *kwlist[] = {"paths", "raw", "allocate", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!|O!O:Skimmer", kwlist, &PyTuple_Type, &paths,
+                                     &PyTuple_Type, &raw, &allocate))
         return -1;
     if (sk->nodes) {
         PyErr_SetString(PyExc_TypeError, "a Skimmer is made once");
@@ -1034,9 +1219,17 @@ static int Skimmer_init(PyObject *self, PyObject *args, PyObject *kwargs) {
     /* keyed per skimmer so that colliding member names cannot be precomputed */
     sk->seed = (uint64_t)(uintptr_t)self * 0x9E3779B97F4A7C15ull ^ (uint64_t)time(NULL) ^
                ((uint64_t)clock() << 32);
-    if (PyTuple_GET_SIZE(paths) > INT32_MAX / 2) {
+    Py_ssize_t nraw = raw ? PyTuple_GET_SIZE(raw) : 0;
+    if (PyTuple_GET_SIZE(paths) > INT32_MAX / 4 || nraw > INT32_MAX / 4) {
         PyErr_SetString(PyExc_ValueError, "too many paths");
         return -1;
+    }
+    if (allocate && allocate != Py_None) {
+        if (!PyCallable_Check(allocate)) {
+            PyErr_SetString(PyExc_TypeError, "allocate is a callable: size -> writable buffer");
+            return -1;
+        }
+        sk->allocate = Py_NewRef(allocate);
     }
     if (add_node(sk, -1, "", 0) < 0) return -1;
     int bit = 0;
@@ -1048,9 +1241,12 @@ static int Skimmer_init(PyObject *self, PyObject *args, PyObject *kwargs) {
         if (typed_member(sk, OPTIONAL_TEXT[i], K_STR | K_NULL, -1) < 0) return -1;
     for (int i = 0; i < COUNT(TEXT_OR_BOOL); i++)
         if (typed_member(sk, TEXT_OR_BOOL[i], K_STR | K_BOOL | K_NULL, -1) < 0) return -1;
-    sk->ncols = (int)PyTuple_GET_SIZE(paths);
-    for (int i = 0; i < sk->ncols; i++)
-        if (add_path(sk, PyTuple_GET_ITEM(paths, i), i) < 0) return -1;
+    int ntext = (int)PyTuple_GET_SIZE(paths);
+    sk->ncols = ntext + (int)nraw; /* the raw paths' columns after the text paths' */
+    for (int i = 0; i < ntext; i++)
+        if (add_path(sk, PyTuple_GET_ITEM(paths, i), i, 0) < 0) return -1;
+    for (int i = 0; i < (int)nraw; i++)
+        if (add_path(sk, PyTuple_GET_ITEM(raw, i), ntext + i, 1) < 0) return -1;
     return build_tables(sk);
 }
 
@@ -1061,6 +1257,8 @@ static void Skimmer_dealloc(PyObject *self) {
         free(sk->nodes[i].table);
     }
     free(sk->nodes);
+    Py_XDECREF(sk->allocate);
+    if (sk->spare) ctx_free(sk->spare, sk->ncols);
     Py_TYPE(self)->tp_free(self);
 }
 
@@ -1074,6 +1272,7 @@ static PyTypeObject SkimmerType = {
     .tp_init = Skimmer_init,
     .tp_dealloc = Skimmer_dealloc,
     .tp_call = Skimmer_call,
+    .tp_methods = Skimmer_methods,
 };
 
 static struct PyModuleDef module = {

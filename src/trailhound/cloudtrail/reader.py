@@ -26,7 +26,7 @@ from trailhound.cloudtrail.partial import joined
 from trailhound.cloudtrail.record import Record
 from trailhound.cloudtrail.report import Changed, Report, SetAside, Skipped
 from trailhound.cloudtrail.skim import Skimmed, Skimmer, picked_columns
-from trailhound.cloudtrail.skim_read import SkimmedFile, skimmed_or_chunks
+from trailhound.cloudtrail.skim_read import Read, SkimmedFile, skimmed_blobs
 from trailhound.cloudtrail.skim_rows import SkimNormalizer, SkimRows
 from trailhound.sources import Blob, Source, SourceProblem
 
@@ -117,10 +117,11 @@ def read_selected(
     """
     pending = _Pending(clock or _utc_now)
     normalizers = (normalizer or _normalize_all, None if skim is None else skim.normalizer)
-    for blob in blobs:
+    limits = limits or Limits()
+    for blob, read in _reads(blobs, skim, limits):
         if pending.size and blob.ingested != pending.blob_time:
             yield from _flush(pending, normalizers, enricher, report)
-        for found in _read_blob(blob, report, limits or Limits(), skim):
+        for found in _read_blob(blob, read, report, limits):
             if isinstance(found, SkimmedFile):
                 assert skim is not None
                 picked = skim.select(found.skimmed)
@@ -148,18 +149,24 @@ def _normalize_all(records: Sequence[Record], ingested: datetime, enricher: Enri
     return normalize(records, ingested=ingested, enricher=enricher)
 
 
+def _reads(
+    blobs: Iterable[Blob], skim: Skim | None, limits: Limits
+) -> Iterator[tuple[Blob, Read | None]]:
+    """Each blob with what the skimmer read of it (None: nothing yet, read it the usual way)."""
+    if skim is None:
+        return ((blob, None) for blob in blobs)
+    return skimmed_blobs(blobs, skim.skimmer, limits.document)
+
+
 def _read_blob(
-    blob: Blob, report: Report, limits: Limits, skim: Skim | None
+    blob: Blob, read: Read | None, report: Report, limits: Limits
 ) -> Iterator[Found | SkimmedFile]:
-    chunks: Iterable[bytes] = blob.chunks()
-    if skim is not None:
-        read = skimmed_or_chunks(chunks, skim.skimmer, limits.document)
-        if isinstance(read, SkimmedFile):
-            if len(read.skimmed):
-                yield read
-            report.files_read += 1
-            return
-        chunks = read
+    if isinstance(read, SkimmedFile):
+        if len(read.skimmed):
+            yield read
+        report.files_read += 1
+        return
+    chunks: Iterable[bytes] = blob.chunks() if read is None else read
     opened = True
     for item in split(chunks, limits=limits):
         if isinstance(item, Found):

@@ -18,7 +18,7 @@ the reference by tests.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -46,23 +46,27 @@ double's range and very long integers, and digit counts bound those cheaply (1e1
 
 @dataclass(frozen=True, slots=True)
 class Block:
-    """Every path's values in one array, `len(names)` runs of one value per record."""
+    """Every path's values in one array: `len(names)` runs of `rows` values, one per record
+    of the files skimmed together (one file, or many in one call), path by path."""
 
     values: pa.Array
     names: tuple[str, ...]
+    rows: int
 
 
 @dataclass(frozen=True, slots=True)
 class Skimmed:
     """Record spans in the text (`starts` at "{", `ends` one past "}"), and per path one
     string value per record, null where the path is absent or its value is JSON null.
-    `block`, where set, holds the same values as one array (what `picked_columns` takes
-    from without making a column per file)."""
+    `block`, where set, holds the same values as one array, this file's records at `first`
+    onwards in each path's run (what `picked_columns` takes from without making a column
+    per file); files skimmed in one call share it."""
 
     starts: pa.Array
     ends: pa.Array
     columns: Mapping[str, pa.Array]
     block: Block | None = None
+    first: int = 0
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -79,18 +83,37 @@ def picked_columns(
     if first is None or any(b is None or b.names != first.names for b in blocks):
         rows = pa.array(taken, pa.int64())
         return {p: pa.concat_arrays([f.columns[p] for f in files]).take(rows) for p in paths}
+    # one array to take from, each block in it once (files skimmed together share one): a
+    # chunked array resolves every index's chunk, which costs several times the copy
+    placed: dict[int, int] = {}  # a block (by identity, while `files` holds it): its place
+    arrays: list[pa.Array] = []
+    bases, strides = np.empty(len(files), np.int64), np.empty(len(files), np.int64)
+    size = 0
+    for k, (file, block) in enumerate(zip(files, blocks, strict=True)):
+        assert block is not None
+        at = placed.get(id(block))
+        if at is None:
+            at = placed[id(block)] = size
+            arrays.append(block.values)
+            size += len(block.values)
+        bases[k], strides[k] = at + file.first, block.rows
     sizes = np.array([len(f) for f in files], np.int64)
     firsts = np.cumsum(sizes) - sizes
     wanted = np.asarray(taken, np.int64)
     file_of = np.searchsorted(firsts, wanted, side="right") - 1
-    row = wanted - firsts[file_of]
-    size = sizes[file_of]
-    base = firsts[file_of] * len(first.names)  # each block holds size x paths values
-    # one array to take from: a chunked array resolves every index's chunk, which costs
-    # several times the copy
-    values = pa.concat_arrays([b.values for b in blocks if b is not None])
-    at = {name: k for k, name in enumerate(first.names)}
-    return {p: values.take(pa.array(base + at[p] * size + row)) for p in paths}
+    row = bases[file_of] + wanted - firsts[file_of]
+    stride = strides[file_of]
+    values = pa.concat_arrays(arrays)
+    column = {name: k for k, name in enumerate(first.names)}
+    return {p: values.take(pa.array(row + column[p] * stride)) for p in paths}
+
+
+def skimmed_all(skimmer: Skimmer, texts: Sequence[bytes]) -> list[Skimmed | None]:
+    """What `skimmer` answers for each text: in one call where it can take many (the
+    compiled one's `many`), else text by text."""
+    many: Callable[[Sequence[bytes]], list[Skimmed | None]] | None
+    many = getattr(skimmer, "many", None)
+    return many(texts) if many is not None else [skimmer(text) for text in texts]
 
 
 class Skimmer(Protocol):
@@ -110,15 +133,15 @@ def compiled_skimmer(paths: Sequence[str], raw: Collection[str] = ()) -> Skimmer
     exactly as it stands in the file, whatever its type (`{"a": 1}`, `[...]`, `"x\\n"`, `3`),
     null where the path is absent or its value is JSON null; the objects such a path passes
     through obey the same rules as a string path's (objects or null, no duplicate key)."""
-    raw_paths(paths, raw)
-    if raw:
-        return None  # not built into the extension yet: the usual way
+    raws = raw_paths(paths, raw)
     try:
         from trailhound.cloudtrail import _skim  # type: ignore[attr-defined]
     except ImportError:
         return None
     names = list(dict.fromkeys(paths))
-    return _Compiled(names, _skim.Skimmer(split_paths(names)))
+    # the answer's buffers from pyarrow's pool, which keeps freed memory for the next call
+    made = _skim.Skimmer(split_paths(names), split_paths(raws), pa.allocate_buffer)
+    return _Compiled(names, raws, made)
 
 
 class _Compiled:
@@ -127,43 +150,69 @@ class _Compiled:
     for (an Arrow array made costs more than a slice, and a file may hold only a few dozen
     records, of which a stage reads a handful of columns per file)."""
 
-    __slots__ = ("_at", "_names", "_skim")
+    __slots__ = ("_at", "_names", "_raw", "_skim")
 
-    def __init__(self, names: list[str], skim: Any) -> None:
-        self._names = names
+    def __init__(self, names: list[str], raw: list[str], skim: Any) -> None:
+        self._names = (*names, *raw)  # the extension's columns: the raw paths' last
+        self._raw = raw
         self._skim = skim
-        self._at = {name: k for k, name in enumerate(names)}
+        self._at = {name: k for k, name in enumerate(self._names)}
 
-    def __reduce__(self) -> tuple[Any, tuple[list[str]]]:
-        return compiled_skimmer, (self._names,)  # a worker process builds its own
+    def __reduce__(self) -> tuple[Any, tuple[list[str], list[str]]]:
+        # a worker process builds its own
+        return compiled_skimmer, (list(self._names[: len(self._names) - len(self._raw)]), self._raw)
 
     def __call__(self, text: bytes) -> Skimmed | None:
         got = self._skim(text)
         if got is None:
             return None
+        spans, block = self._arrays(got)
+        return self._skimmed(spans, block, 0, block.rows)
+
+    def many(self, texts: Sequence[bytes]) -> list[Skimmed | None]:
+        """Each text's answer, as `self(text)` gives it, from one call and one set of arrays:
+        a file of a few dozen records costs less than the Arrow objects made per call."""
+        got = self._skim.many(texts)
+        if got is None:  # more values than one string array holds: one call a text
+            return [self(text) for text in texts]
+        counts, answer = got
+        spans, block = self._arrays(answer)
+        out: list[Skimmed | None] = []
+        first = 0
+        for n in counts:
+            if n < 0:
+                out.append(None)
+                continue
+            out.append(self._skimmed(spans, block, first, n))
+            first += n
+        return out
+
+    def _arrays(self, got: Any) -> tuple[pa.Array, Block]:
         n, spans, (valid, offsets, data, nulls) = got
-        both = pa.Array.from_buffers(pa.int64(), 2 * n, [None, pa.py_buffer(spans)], 0)
-        bitmap = None if valid is None else pa.py_buffer(valid)
-        values = pa.StringArray.from_buffers(
-            n * len(self._names), pa.py_buffer(offsets), pa.py_buffer(data), bitmap, nulls
-        )
-        block = Block(values, tuple(self._names))
-        return Skimmed(both.slice(0, n), both.slice(n, n), _Slices(values, n, self._at), block)
+        both = pa.Array.from_buffers(pa.int64(), 2 * n, [None, spans], 0)
+        values = pa.StringArray.from_buffers(n * len(self._names), offsets, data, valid, nulls)
+        return both, Block(values, self._names, n)
+
+    def _skimmed(self, spans: pa.Array, block: Block, first: int, n: int) -> Skimmed:
+        starts, ends = spans.slice(first, n), spans.slice(block.rows + first, n)
+        columns = _Slices(block.values, block.rows, first, n, self._at)
+        return Skimmed(starts, ends, columns, block, first)
 
 
 class _Slices(Mapping[str, pa.Array]):
-    """A block's columns, each sliced out the first time it is asked for."""
+    """A file's columns out of its block, each sliced out the first time it is asked for."""
 
-    __slots__ = ("_at", "_made", "_n", "_values")
+    __slots__ = ("_at", "_first", "_made", "_n", "_rows", "_values")
 
-    def __init__(self, values: pa.Array, n: int, at: dict[str, int]) -> None:
-        self._values, self._n, self._at = values, n, at
+    def __init__(self, values: pa.Array, rows: int, first: int, n: int, at: dict[str, int]) -> None:
+        self._values, self._rows, self._first, self._n, self._at = values, rows, first, n, at
         self._made: dict[str, pa.Array] = {}
 
     def __getitem__(self, name: str) -> pa.Array:
         made = self._made.get(name)
         if made is None:
-            made = self._made[name] = self._values.slice(self._at[name] * self._n, self._n)
+            at = self._at[name] * self._rows + self._first
+            made = self._made[name] = self._values.slice(at, self._n)
         return made
 
     def __iter__(self) -> Iterator[str]:

@@ -4,7 +4,8 @@ A skimmer needs the whole inflated text of a `{"Records": [...]}` file. Only a b
 like one is held whole; any other (NDJSON, an array, an EventBridge event, a file that stops
 early or is too large) is handed back as the pieces read so far and the rest, so that
 `envelopes.split` reads it exactly as it would have, and reports every problem as it would
-have. A file the skimmer refuses goes back the same way.
+have. A file the skimmer refuses goes back the same way. Small files are held a few at a
+time and skimmed in one call.
 """
 
 from __future__ import annotations
@@ -15,13 +16,21 @@ from itertools import chain
 from typing import Final
 
 from trailhound.cloudtrail.envelopes import RECORDS_START, Numbered
-from trailhound.cloudtrail.skim import Skimmed, Skimmer
-from trailhound.sources import BlobError
+from trailhound.cloudtrail.skim import Skimmed, Skimmer, skimmed_all
+from trailhound.sources import Blob, BlobError
 
 _HEAD_BYTES: Final = 64
 # Only a cheap look at the start, as `split` takes it (a records document), before the file is
 # held whole: the skimmer judges the whole text.
 _BLANK: Final = b" \t\r\n"
+
+
+GROUP_FILES: Final = 64
+GROUP_BYTES: Final = 256 << 10
+"""How many files' texts (and bytes of them) are held to be skimmed in one call: a bucket of
+small files (a few dozen records each) costs more in Arrow objects per call than in skimming,
+and one call for many shares those. Groups past a few files gain nothing more (8 files a
+call are as fast as 32), and a file larger than the cap is skimmed alone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +43,63 @@ class SkimmedFile:
     positions: Numbered
 
 
-def skimmed_or_chunks(
-    chunks: Iterable[bytes], skimmer: Skimmer, limit: int
-) -> SkimmedFile | Iterator[bytes]:
-    """The blob skimmed, or, when the skimmer cannot answer for it, its content as `chunks`
-    would have given it, including the error that ended it."""
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """A blob's whole text, and the pieces it came in (read again as they came if refused)."""
+
+    text: bytes
+    pieces: list[bytes]
+
+
+# what a blob is read as: skimmed, or its content as its chunks give it
+Read = SkimmedFile | Iterator[bytes]
+
+
+def skimmed_blobs(
+    blobs: Iterable[Blob], skimmer: Skimmer, limit: int
+) -> Iterator[tuple[Blob, Read]]:
+    """Each blob, in order, skimmed, or, when the skimmer cannot answer for it, its content as
+    its chunks would have given it, including the error that ended it. The texts of up to
+    `GROUP_FILES` files in a row, of `GROUP_BYTES` in all, are held and skimmed in one call."""
+    group: list[tuple[Blob, _Held]] = []
+    size = 0
+    for blob in blobs:
+        held = _held(blob.chunks(), limit)
+        if not isinstance(held, _Held):
+            yield from _skimmed_group(group, skimmer)
+            group, size = [], 0
+            yield blob, held
+            continue
+        if len(group) >= GROUP_FILES or size + len(held.text) > GROUP_BYTES:
+            yield from _skimmed_group(group, skimmer)
+            group, size = [], 0
+        group.append((blob, held))
+        size += len(held.text)
+    yield from _skimmed_group(group, skimmer)
+
+
+def _skimmed_group(
+    group: list[tuple[Blob, _Held]], skimmer: Skimmer
+) -> Iterator[tuple[Blob, Read]]:
+    if not group:
+        return
+    if len(group) == 1:  # one file: the one-text call, as it always was
+        answers = [skimmer(group[0][1].text)]
+    else:
+        answers = skimmed_all(skimmer, [held.text for _, held in group])
+    for (blob, held), skimmed in zip(group, answers, strict=True):
+        yield blob, _file_or_pieces(held, skimmed)
+
+
+def _file_or_pieces(held: _Held, skimmed: Skimmed | None) -> Read:
+    if skimmed is None:
+        return iter(held.pieces)
+    return SkimmedFile(held.text, skimmed, Numbered("record", len(skimmed)))
+
+
+def _held(chunks: Iterable[bytes], limit: int) -> _Held | Iterator[bytes]:
+    """The whole text of a blob that starts like a records file and is no larger than
+    `limit`; else its content as `chunks` would have given it."""
     pieces = iter(chunks)
     read: list[bytes] = []
     size = 0
@@ -57,11 +118,7 @@ def skimmed_or_chunks(
                 return chain(read, pieces)
     except BlobError as error:
         return _replayed(read, error)
-    text = read[0] if len(read) == 1 else b"".join(read)
-    skimmed = skimmer(text)
-    if skimmed is None:
-        return iter(read)
-    return SkimmedFile(text, skimmed, Numbered("record", len(skimmed)))
+    return _Held(read[0] if len(read) == 1 else b"".join(read), read)
 
 
 def _replayed(read: list[bytes], error: BlobError) -> Iterator[bytes]:

@@ -86,8 +86,7 @@ def _reference(text: bytes, paths: _Paths, raw: _Paths) -> Skimmed | None:
             _check_record(record)
         columns = [[_at(record, path) for record in records.values()] for path in paths]
         raw_columns = [
-            [_raw_at(s, start, record, path) for start, record in records.items()]
-            for path in raw
+            [_raw_at(s, start, record, path) for start, record in records.items()] for path in raw
         ]
     except (msgspec.DecodeError, RecursionError, UnicodeDecodeError, ValueError, _Refused):
         return None

@@ -1,0 +1,124 @@
+"""Reading blobs through a skimmer that takes many small files in one call changes nothing a
+user sees: the same rows, and every problem told for the same file, position and reason, in
+the same order, as reading each file the usual way; files the skimmer refuses, files it never
+sees and files that stop early are read as they always were."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from trailhound.cloudtrail import skim_read
+from trailhound.cloudtrail.geo import Enricher
+from trailhound.cloudtrail.reader import Skim, read_selected
+from trailhound.cloudtrail.report import Report
+from trailhound.cloudtrail.skim import Skimmed, Skimmer, compiled_skimmer
+from trailhound.cloudtrail.skim_rows import SkimNormalizer
+from trailhound.sources import Blob
+from trailhound.sources.files import open_local
+
+DYNAMODB = "dynamodb.amazonaws.com"
+
+
+def _record(n: int, **more: Any) -> dict[str, Any]:
+    return {
+        "eventVersion": "1.08", "eventTime": f"2026-03-01T10:{n % 60:02d}:00Z",
+        "eventSource": DYNAMODB, "eventName": "DeleteTable", "awsRegion": "us-east-1",
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/m"},
+        "requestParameters": {"tableName": f"T{n}"}, "eventID": f"id-{n}",
+        "eventType": "AwsApiCall", "recipientAccountId": "111122223333", **more,
+    }  # fmt: skip
+
+
+def _write(path: Path, records: list[Any]) -> None:
+    path.write_bytes(gzip.compress(json.dumps({"Records": records}).encode()))
+
+
+@pytest.fixture
+def bucket(tmp_path: Path) -> Path:
+    """Many small records files, with files of every other kind among them."""
+    n = 0
+    for k in range(60):
+        _write(tmp_path / f"{k:03d}-good.json.gz", [_record(n + i) for i in range(k % 5)])
+        n += k % 5
+        if k % 9 == 4:  # the skimmer refuses it (eventTime a number); the usual way tells why
+            _write(tmp_path / f"{k:03d}-refused.json.gz", [_record(900 + k), {"eventTime": 4}])
+        if k % 13 == 6:  # a record the skimmer reads but normalizing sets aside
+            _write(tmp_path / f"{k:03d}-bad-time.json.gz", [_record(800 + k, eventTime="noon")])
+        if k % 17 == 8:
+            lines = [json.dumps(_record(700 + k)), "{not json"]
+            (tmp_path / f"{k:03d}-lines.ndjson").write_text("\n".join(lines))
+        if k % 19 == 2:
+            whole = gzip.compress(json.dumps({"Records": [_record(600 + k)] * 3}).encode())
+            (tmp_path / f"{k:03d}-truncated.json.gz").write_bytes(whole[: len(whole) * 2 // 3])
+    big = [_record(5000 + i, responseElements={"pad": "x" * 2000}) for i in range(200)]
+    _write(tmp_path / "030-big.json.gz", big)  # larger than a group: skimmed alone
+    return tmp_path
+
+
+class Counting:
+    """The compiled skimmer, counting the texts it was given per call."""
+
+    def __init__(self, skimmer: Skimmer) -> None:
+        self.skimmer = skimmer
+        self.calls: list[int] = []
+
+    def __call__(self, text: bytes) -> Skimmed | None:
+        self.calls.append(1)
+        return self.skimmer(text)
+
+    def many(self, texts: Sequence[bytes]) -> list[Skimmed | None]:
+        self.calls.append(len(texts))
+        return self.skimmer.many(texts)  # type: ignore[attr-defined, no-any-return]
+
+
+def _told(folder: Path, skimmer: Counting | None) -> dict[str, Any]:
+    normalizer = SkimNormalizer(lambda source, action: frozenset({"event.id", "@timestamp"}))
+    skim = None
+    if skimmer is not None:
+        skim = Skim(skimmer, lambda skimmed: list(range(len(skimmed))), normalizer)
+    report = Report()
+    blobs = [b for b in open_local(str(folder)).blobs() if isinstance(b, Blob)]
+    parts = read_selected(blobs, enricher=Enricher.create(), report=report, skim=skim)
+    ids = [i for part in parts for i in part.batch.column("event.id").to_pylist()]
+    return {
+        "ids": sorted(ids),  # a batch holds decoded records first, then skimmed rows
+        "problems": [(p.reason, p.where, p.position, p.detail, p.records) for p in report.problems],
+        "skipped": report.skipped,
+        "changes": report.changes,
+        "read": (report.files_read, report.records_normalized),
+    }
+
+
+def test_many_files_a_call_tell_what_reading_each_the_usual_way_tells(bucket: Path) -> None:
+    compiled = compiled_skimmer(sorted({"eventSource", "eventName", "eventTime", "eventID"}))
+    if compiled is None:
+        pytest.skip("the C extension trailhound.cloudtrail._skim was not built (no compiler?)")
+    counting = Counting(compiled)
+    usual, skimmed = _told(bucket, None), _told(bucket, counting)
+    assert skimmed == usual
+    assert len(usual["ids"]) > 150 and len(usual["problems"]) >= 8
+    assert max(counting.calls) > 5  # small files in a row went to the skimmer together
+    assert 1 in counting.calls  # ... and the large one alone
+    assert sum(counting.calls) == 60 + 7 + 5 + 1  # every records file, once
+
+
+def test_groups_hold_at_most_their_bytes_and_files(bucket: Path) -> None:
+    compiled = compiled_skimmer(["eventName"])
+    if compiled is None:
+        pytest.skip("the C extension trailhound.cloudtrail._skim was not built (no compiler?)")
+    counting = Counting(compiled)
+    blobs = [b for b in open_local(str(bucket)).blobs() if isinstance(b, Blob)]
+    read = list(skim_read.skimmed_blobs(blobs, counting, 1 << 30))
+    assert [blob.name for blob, _ in read] == [blob.name for blob in blobs]
+    assert max(counting.calls) <= skim_read.GROUP_FILES
+    files = [r for _, r in read if isinstance(r, skim_read.SkimmedFile)]
+    shared = [
+        f for f in files if f.skimmed.block is not None and f.skimmed.block.rows > len(f.skimmed)
+    ]
+    assert shared and all(len(f.text) <= skim_read.GROUP_BYTES for f in shared)
