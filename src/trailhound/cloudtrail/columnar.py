@@ -570,7 +570,7 @@ def _table_names(cols: ColumnSet, inputs: _Inputs) -> None:
     statements = inputs.statements
     if statements is not None:
         written = pc.or_(written, statements[0])
-    found: dict[int, tuple[str, ...]] = {}  # by row: the tables its request names
+    found = _Named(inputs.n)
     plain = pc.and_(pc.or_(calls, keys), pc.invert(written))
     if pc.any(plain).as_py():
         _plain_tables(inputs, plain, keys, found)
@@ -578,26 +578,57 @@ def _table_names(cols: ColumnSet, inputs: _Inputs) -> None:
         rows, read = writes
         # their requests were read in full, but a response may describe a table too
         inputs.leave(pc.and_(rows, describes_tables(inputs.raw(RESPONSE))))
-        found.update(zip(pc.indices_nonzero(rows).to_pylist(), read.tables, strict=True))
+        found.put_each(pc.indices_nonzero(rows), read.tables)
     if statements is not None:
         _statement_tables(inputs, *statements, found)
-    order = sorted(found)
-    resources = inputs.resources
-    codes = resources.indices.take(pa.array(order, pa.int64())).to_pylist()
-    keys_of = [(found[i], code) for i, code in zip(order, codes, strict=True)]
-    tables = Distinct.of_bytes(keys_of, partial(_tables_of, resources.values))
-    mask = np.zeros(inputs.n, dtype=bool)
-    mask[order] = True
-    at = pc.replace_with_mask(pa.nulls(inputs.n, pa.int32()), pa.array(mask), tables.indices)
-    kinds = BY_NAME[_TABLE_COLUMN].arrow_type
-    cols.put(_TABLE_COLUMN, pa.array(tables.values, type=kinds).take(at))
+    cols.put(_TABLE_COLUMN, _with_resources(found, inputs.resources))
 
 
-def _plain_tables(
-    inputs: _Inputs, plain: pa.Array, keys: pa.Array, found: dict[int, tuple[str, ...]]
-) -> None:
+class _Named:
+    """Per row, the tables its request names, as a code into `values` (distinct tuples);
+    -1 for the rows not read."""
+
+    def __init__(self, n: int) -> None:
+        self.codes = np.full(n, -1, np.int64)
+        self._index: dict[tuple[str, ...], int] = {}
+
+    @property
+    def values(self) -> list[tuple[str, ...]]:
+        return list(self._index)
+
+    def put(self, rows: pa.Array, keys: pa.Array, named: Callable[[Any], tuple[str, ...]]) -> None:
+        """At `rows` (indices), what `named` makes of each row's key, once per distinct key."""
+        encoded = keys.dictionary_encode()
+        distinct: list[Any] = [*encoded.dictionary.to_pylist(), None]
+        codes = np.array([self._code(named(key)) for key in distinct], np.int64)
+        at = encoded.indices.fill_null(len(distinct) - 1).to_numpy(zero_copy_only=False)
+        self.codes[rows.to_numpy(zero_copy_only=False)] = codes[at]
+
+    def put_each(self, rows: pa.Array, named: list[tuple[str, ...]]) -> None:
+        self.codes[rows.to_numpy(zero_copy_only=False)] = [self._code(t) for t in named]
+
+    def _code(self, named: tuple[str, ...]) -> int:
+        return self._index.setdefault(named, len(self._index))
+
+
+def _with_resources(found: _Named, resources: Distinct[Resources | None]) -> pa.Array:
+    """The table column: per row read, its request's tables then its resources', derived once
+    per distinct pair; null for the rows not read."""
+    rows = np.flatnonzero(found.codes >= 0)
+    width = max(len(resources.values), 1)
+    in_resources = resources.indices.to_numpy(zero_copy_only=False)[rows].astype(np.int64)
+    pairs, inverse = np.unique(found.codes[rows] * width + in_resources, return_inverse=True)
+    named = found.values
+    tables = [_tables_of(named[k // width], resources.values[k % width]) for k in pairs.tolist()]
+    at = np.zeros(len(found.codes), np.int64)
+    at[rows] = inverse
+    codes = pa.array(at, mask=found.codes < 0)
+    return pa.array(tables, type=BY_NAME[_TABLE_COLUMN].arrow_type).take(codes)
+
+
+def _plain_tables(inputs: _Inputs, plain: pa.Array, keys: pa.Array, found: _Named) -> None:
     """The request tables of the rows that name a table by `tableName` or the encryption
-    context, into `found` by row; the rows that may name more are left."""
+    context, into `found`; the rows that may name more are left."""
     by_name, by_context = inputs.raw(_TABLE_NAME), inputs.raw(_CONTEXT_TABLE)
     both = pc.and_(pc.is_valid(by_name), pc.is_valid(by_context))  # their order is the request's
     inputs.leave(pc.and_(plain, both))
@@ -614,21 +645,21 @@ def _plain_tables(
         holds = pc.match_substring_regex(inputs.raw(REQUEST), _CONTEXT_KEY_TEXT)
         read = pc.and_(plain, pc.or_(pc.invert(keys), pc.fill_null(holds, False)))
     rows = pc.indices_nonzero(read)
-    names = pc.coalesce(by_name, by_context).take(rows).to_pylist()
-    for i, name in zip(rows.to_pylist(), names, strict=True):
-        found[i] = (name,) if name else ()
+    found.put(rows, pc.coalesce(by_name, by_context).take(rows), _one_name)
 
 
-def _statement_tables(
-    inputs: _Inputs, rows: pa.Array, elsewhere: pa.Array, found: dict[int, tuple[str, ...]]
-) -> None:
+def _one_name(name: str | None) -> tuple[str, ...]:
+    return (name,) if name else ()
+
+
+def _statement_tables(inputs: _Inputs, rows: pa.Array, elsewhere: pa.Array, found: _Named) -> None:
     """A PartiQL call's tables are its statement's (then its resources')."""
     inputs.leave(_scattered(inputs.n, rows, elsewhere))
-    texts = inputs.raw(_STATEMENT).filter(rows).to_pylist()
-    named = {text: tuple(dynamodb.tables_in_statement(text)) for text in set(texts)}
-    at = pc.indices_nonzero(rows).to_pylist()
-    for i, text in zip(at, texts, strict=True):
-        found[i] = named[text]
+    found.put(pc.indices_nonzero(rows), inputs.raw(_STATEMENT).filter(rows), _statement_names)
+
+
+def _statement_names(statement: str | None) -> tuple[str, ...]:
+    return tuple(dynamodb.tables_in_statement(statement))
 
 
 def _scattered(n: int, rows: pa.Array, values: pa.Array) -> pa.Array:
@@ -636,13 +667,10 @@ def _scattered(n: int, rows: pa.Array, values: pa.Array) -> pa.Array:
     return pc.replace_with_mask(pa.nulls(n, values.type), rows, values)
 
 
-def _tables_of(
-    resources: list[Resources | None], key: tuple[tuple[str, ...], int]
-) -> list[str] | None:
+def _tables_of(named: tuple[str, ...], resources: Resources | None) -> list[str] | None:
     """`dynamodb.table_names`'s order: the request's tables, then the resources'."""
-    named, code = key
     found = dict.fromkeys(named)
-    found.update(dict.fromkeys(tables_in_resources(resources[code])))
+    found.update(dict.fromkeys(tables_in_resources(resources)))
     return list(found) or None
 
 
