@@ -6,8 +6,9 @@ normalizing decoded records (`ecs.normalize`), action by action, on one core.
 
 Selects records as a scan worker does, in batches as a worker makes them, and times, for each
 batch and each (source, action) in it, both normalizers on that action's records with the
-fields the shipped pack reads for it (as `bench/stages.py`'s second table). The member columns
-are made from each record's JSON beforehand (a skimmer's work, not timed here). The columnar
+fields the shipped pack reads for it (as `bench/stages.py`'s second table). The member columns,
+text and raw (`columnar.RAW_PATHS`: a member's JSON text as it stands in the record), are made
+from each record's JSON beforehand (a skimmer's work, not timed here). The columnar
 route's figure includes `normalize` of the rows it leaves, and is `normalize`'s own for the
 actions `columnar.takes` refuses.
 """
@@ -28,7 +29,7 @@ import msgspec
 import orjson
 import pyarrow as pa
 
-from trailhound.cloudtrail.columnar import normalized_columns, paths_for, takes
+from trailhound.cloudtrail.columnar import RAW_PATHS, normalized_columns, paths_for, takes
 from trailhound.cloudtrail.ecs import normalize
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.reader import DEFAULT_BATCH_SIZE, blobs_of
@@ -43,6 +44,14 @@ from trailhound.sources import open_source
 
 class _File(msgspec.Struct):
     Records: list[msgspec.Raw]
+
+
+class _RawMembers(msgspec.Struct):
+    """The members read raw, each its exact text in the record (empty where absent)."""
+
+    requestParameters: msgspec.Raw = msgspec.Raw()
+    responseElements: msgspec.Raw = msgspec.Raw()
+    resources: msgspec.Raw = msgspec.Raw()
 
 
 @dataclass
@@ -98,23 +107,23 @@ def _time_group(cost: Cost, group: list[tuple[Record, bytes]], fields: frozenset
         cost.left += len(group)
         return
     texts = [text for _, text in group]
-    columns = _columns([orjson.loads(t) for t in texts], paths_for(fields))
-    raw = pa.array([t.decode() for t in texts], pa.string())
-    left = [records[i] for i in normalized_columns(columns, fields, now, enricher,
-                                                   records=raw).left]  # fmt: skip
+    paths = paths_for(fields)
+    columns = _columns([orjson.loads(t) for t in texts], [p for p in paths if p not in RAW_PATHS])
+    columns.update(_raw_columns(texts, [p for p in paths if p in RAW_PATHS]))
+    left = [records[i] for i in normalized_columns(columns, fields, now, enricher).left]
     old, new = [], []
     for _ in range(REPEAT):
         old.append(_least(lambda: normalize(records, ingested=now, enricher=enricher,
                                             fields=fields), 1))  # fmt: skip
-        new.append(_least(lambda: _columnar_route(columns, fields, now, enricher, raw, left), 1))
+        new.append(_least(lambda: _columnar_route(columns, fields, now, enricher, left), 1))
     cost.normalize += min(old)
     cost.columnar += min(new)
     cost.left += len(left)
 
 
 def _columnar_route(columns: dict[str, pa.Array], fields: frozenset[str], now: datetime,
-                    enricher: Enricher, raw: pa.Array, left: list[Record]) -> None:  # fmt: skip
-    normalized_columns(columns, fields, now, enricher, records=raw)
+                    enricher: Enricher, left: list[Record]) -> None:  # fmt: skip
+    normalized_columns(columns, fields, now, enricher)
     if left:
         normalize(left, ingested=now, enricher=enricher, fields=fields)
 
@@ -131,7 +140,20 @@ def _least(work: Callable[[], object], times: int = REPEAT) -> float:
     return min(spent)
 
 
-def _columns(values: list[dict[str, Any]], paths: tuple[str, ...]) -> dict[str, pa.Array]:
+def _raw_columns(texts: list[bytes], paths: list[str]) -> dict[str, pa.Array]:
+    """The raw paths' columns as a skimmer gives them: null where absent or JSON null."""
+    members = [_RAW_DECODER.decode(text) for text in texts]
+    columns = {}
+    for path in paths:
+        found = [bytes(getattr(m, path)).decode() for m in members]
+        columns[path] = pa.array([t if t and t != "null" else None for t in found], pa.string())
+    return columns
+
+
+_RAW_DECODER = msgspec.json.Decoder(_RawMembers)
+
+
+def _columns(values: list[dict[str, Any]], paths: list[str]) -> dict[str, pa.Array]:
     columns = {}
     for path in paths:
         found = []

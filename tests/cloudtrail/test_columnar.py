@@ -8,6 +8,7 @@ import gzip
 import json
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.support.real_records import real_record_texts
-from tests.support.skimmed import accepted, path_columns, record_texts
+from tests.support.skimmed import path_columns
 
 from trailhound.cloudtrail.columnar import (
     PATHS,
+    RAW_PATHS,
     normalized_columns,
     paths_for,
     supported,
@@ -30,6 +32,8 @@ from trailhound.cloudtrail.ecs import normalize
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.record import decode_record
 from trailhound.cloudtrail.schema import BY_NAME
+from trailhound.cloudtrail.skim import Skimmed
+from trailhound.cloudtrail.skim_reference import reference_skimmer
 from trailhound.engine.prefilter import column_plan
 from trailhound.rules.loader import load_rules, shipped_pack_dir
 from trailhound.simulate import simulate
@@ -80,10 +84,8 @@ def assert_same_as_normalize(
 ) -> tuple[list[int], list[int]]:
     """The contract: `done` and `left` split the rows; the done rows are what normalize makes
     of the whole batch for them, without rejecting or noting any."""
-    texts = [t for t in texts if _decodable(t) and accepted(t, PATHS)]
-    columns = path_columns(texts, paths_for(fields))
-    assert columns is not None
-    result = normalized_columns(columns, fields, INGESTED, enricher, records=record_texts(texts))
+    texts = [t for t in texts if _decodable(t) and _skimmed(t) is not None]
+    result = normalized_columns(skimmed_columns(texts, fields), fields, INGESTED, enricher)
     assert sorted(result.done + result.left) == list(range(len(texts)))
     assert result.done == sorted(result.done)
     expected = normalize([decode_record(t) for t in texts], ingested=INGESTED,
@@ -99,6 +101,28 @@ def assert_same_as_normalize(
         assert got.type == wanted.type, name
         assert got.to_pylist() == wanted.to_pylist(), (name, _first_difference(got, wanted))
     return result.done, result.left
+
+
+def skimmed_columns(texts: Sequence[bytes], fields: Collection[str]) -> dict[str, pa.Array]:
+    """The columns `normalized_columns` reads for these fields, as the reference skimmer
+    gives them (its raw paths' JSON text included), for records it takes."""
+    skimmed = [_skimmed(t) for t in texts]
+    empty = pa.array([], pa.string())
+    return {
+        path: pa.concat_arrays([empty, *(s.columns[path] for s in skimmed if s is not None)])
+        for path in paths_for(fields)
+    }
+
+
+@cache
+def _skimmed(text: bytes) -> Skimmed | None:
+    """The record alone in a records file, as the reference skimmer reads it."""
+    return _skim_every_path()(b'{"Records": [' + text + b"]}")
+
+
+@cache
+def _skim_every_path() -> Any:
+    return reference_skimmer(PATHS, RAW_PATHS)
 
 
 def _first_difference(got: pa.Array, wanted: pa.Array) -> Any:
@@ -208,8 +232,9 @@ def test_rows_that_need_their_payloads_are_left(enricher: Enricher) -> None:
 
 def test_kms_calls_tables_as_normalize_reads_them(enricher: Enricher) -> None:
     """A KMS call's tables come from its encryption context, and from its resources only when
-    its request holds the context key's text at all; a request that names a table twice, in
-    an order paths do not tell, is left."""
+    its request holds the context key's text at all (read from the request's own JSON: done
+    here either way); a request that names a table twice, in an order paths do not tell, is
+    left."""
     table = {"ARN": "arn:aws:dynamodb:us-east-1:111122223333:table/Held", "type": None}
     base = {"eventTime": "2024-05-01T10:00:00Z", "eventName": "Decrypt",
             "eventSource": "kms.amazonaws.com", "resources": [table]}  # fmt: skip
@@ -224,7 +249,7 @@ def test_kms_calls_tables_as_normalize_reads_them(enricher: Enricher) -> None:
     ]  # fmt: skip
     texts = [json.dumps(r).encode() for r in records]
     done, left = assert_same_as_normalize(texts, {"aws.dynamodb.table_name"}, enricher)
-    assert (done, left) == ([0, 2], [1, 3, 4])
+    assert (done, left) == ([0, 1, 2], [3, 4])
 
 
 def test_batch_writes_as_normalize_reads_them(enricher: Enricher) -> None:
@@ -247,6 +272,14 @@ def test_batch_writes_as_normalize_reads_them(enricher: Enricher) -> None:
     twice = {**base, "requestParameters": {"RequestItems": {"Cap": []}, "requestItems": items}}
     texts.append(json.dumps(twice).encode())
     assert assert_same_as_normalize(texts, fields, enricher) == ([], [0, 1, 2, 3])
+    # another key that names nothing, or a table-naming one that holds null, is read alike
+    for other in ({"returnConsumedCapacity": "TOTAL"}, {"tableArn": None}):
+        more = {**base, "requestParameters": {"requestItems": items, **other}}
+        assert assert_same_as_normalize([*texts[:3], json.dumps(more).encode()], fields,
+                                        enricher) == ([0, 1, 2, 3], [])  # fmt: skip
+    odd = {**base, "requestParameters": {"requestItems": {"Music": {"putRequest": {}}}}}
+    assert assert_same_as_normalize([texts[0], json.dumps(odd).encode()], fields,
+                                    enricher) == ([], [0, 1])  # fmt: skip
 
 
 def test_a_context_key_written_with_escapes_is_left(enricher: Enricher) -> None:
@@ -257,21 +290,91 @@ def test_a_context_key_written_with_escapes_is_left(enricher: Enricher) -> None:
         b' {"aws:dynamodb:table\\u004eame": "Music"}}}'
     )
     plain = record.replace(b"\\u004e", b"N")
+    # the key's text elsewhere in the request: normalize reads the context's table after all
+    elsewhere = record.replace(b"}}}", b'}, "keyId": "aws:dynamodb:tableName"}}')
     fields = {"aws.dynamodb.table_name"}
-    assert assert_same_as_normalize([record, plain], fields, enricher) == ([1], [0])
+    done, left = assert_same_as_normalize([record, plain, elsewhere], fields, enricher)
+    assert (done, left) == ([1], [0, 2])
 
 
-def test_without_the_records_table_names_are_left(enricher: Enricher) -> None:
+def test_raw_paths_are_read_only_for_the_fields_that_need_them(enricher: Enricher) -> None:
+    assert set(RAW_PATHS).isdisjoint(PATHS)
+    assert set(paths_for({"aws.dynamodb.table_name"})) >= set(RAW_PATHS)
+    assert paths_for({"aws.cloudtrail.resources.arn"})[-1] == "resources"
+    plain = {"event.action", "user.name", "source.address"}
+    assert set(RAW_PATHS).isdisjoint(paths_for(plain))
     record = {"eventTime": "2024-05-01T10:00:00Z", "eventName": "GetItem",
               "eventSource": "dynamodb.amazonaws.com",
               "requestParameters": {"tableName": "T"}}  # fmt: skip
     columns = path_columns([json.dumps(record).encode()], PATHS)
     assert columns is not None
-    with_tables = normalized_columns(columns, {"aws.dynamodb.table_name"}, INGESTED, enricher)
-    assert with_tables.left == [0]
-    without = normalized_columns(columns, {"event.action", "user.name"}, INGESTED, enricher)
+    without = normalized_columns(columns, plain, INGESTED, enricher)
     assert without.done == [0]
     assert without.batch.column("event.action").to_pylist() == ["GetItem"]
+    with pytest.raises(ValueError, match="requestParameters, responseElements, resources"):
+        normalized_columns(columns, {"aws.dynamodb.table_name"}, INGESTED, enricher)
+
+
+_DDB = {"eventTime": "2024-05-01T10:00:00Z", "eventName": "GetItem",
+        "eventSource": "dynamodb.amazonaws.com"}  # fmt: skip
+_MUSIC = "arn:aws:dynamodb:us-east-1:111122223333:table/Music"
+
+
+@pytest.mark.parametrize(
+    ("members", "done"),
+    [
+        # resources of odd shapes: Elastic keeps what it can of them, and so do both ways
+        ({"resources": {"ARN": _MUSIC}}, True),
+        ({"resources": "arn"}, True),
+        ({"resources": [1, None, "x", [], {"ARN": 5, "type": True}]}, True),
+        ({"resources": [{"ARN": _MUSIC}, {"ARN": _MUSIC, "accountId": "1"}, {"ARN": _MUSIC}]},
+         True),
+        ({"resources": []}, True),
+        # a request naming tables by several keys, in an order no path tells
+        ({"requestParameters": {"tableName": "A", "sourceTableArn": _MUSIC}}, False),
+        ({"requestParameters": {"TableName": "A", "tableName": "B"}}, False),
+        ({"requestParameters": {"tableName": "A", "Statement": "SELECT * FROM B"}}, False),
+        # a table-naming key holding null names nothing, but is sent the old way all the same
+        ({"requestParameters": {"tableName": "A", "tableArn": None}}, False),
+        # the key's name as a value, or a key that names nothing: done here
+        ({"requestParameters": {"tableName": "A", "note": "tableArn", "tableArnX": 1}}, True),
+        # an escape may spell a key: sent the old way
+        ({"requestParameters": {"tableName": "A", "t\u0061bleArn": _MUSIC}}, False),
+        # a response describing its table
+        ({"requestParameters": {"tableName": "A"},
+          "responseElements": {"tableDescription": {"tableName": "B"}}}, False),
+        ({"requestParameters": {"tableName": "A"}, "responseElements": {"table": None}}, False),
+        ({"requestParameters": {"tableName": "A"}, "responseElements": {"items": 3}}, True),
+        ({"requestParameters": {"tableName": "A"}, "responseElements": "odd"}, True),
+        ({"requestParameters": {"tableName": "A"}, "responseElements": ["table"]}, True),
+    ],
+)  # fmt: skip
+def test_tables_from_odd_requests_responses_and_resources(
+    members: dict[str, Any], done: bool, enricher: Enricher
+) -> None:
+    text = json.dumps({**_DDB, **members}).encode().replace(b"\\\\u", b"\\u")
+    fields = {"aws.dynamodb.table_name", "aws.cloudtrail.resources.arn",
+              "aws.cloudtrail.resources.account_id", "aws.cloudtrail.resources.type"}  # fmt: skip
+    found, left = assert_same_as_normalize([text], fields, enricher)
+    assert (found, left) == (([0], []) if done else ([], [0]))
+
+
+def test_a_statement_with_other_table_keys_is_left(enricher: Enricher) -> None:
+    statement = {**_DDB, "eventName": "ExecuteStatement"}
+    records = [
+        {**statement, "requestParameters": {"statement": 'SELECT * FROM "Music"'}},
+        {**statement, "requestParameters": {"statement": "SELECT * FROM A", "tableName": "B"}},
+        {**statement, "requestParameters": {"statement": "SELECT * FROM A",
+                                            "encryptionContext": {"aws:dynamodb:tableName": "B"}}},
+        {**statement, "requestParameters": {"statement": "SELECT * FROM A", "Statement": "x"}},
+        {**statement, "requestParameters": {"statement": "SELECT * FROM A"},
+         "responseElements": {"tableDescription": {"tableName": "B"}}},
+        {**statement, "requestParameters": {"statement": "SELECT * FROM A"},
+         "resources": [{"ARN": _MUSIC}]},
+    ]  # fmt: skip
+    texts = [json.dumps(r).encode() for r in records]
+    fields = {"aws.dynamodb.table_name", "aws.dynamodb.operations"}
+    assert assert_same_as_normalize(texts, fields, enricher) == ([0, 5], [1, 2, 3, 4])
 
 
 def test_unsupported_fields_leave_every_row(enricher: Enricher) -> None:
@@ -337,6 +440,7 @@ _IDENTITY = _object({
     })),
     "onBehalfOf": st.one_of(st.none(), _object({"userId": _MAYBE})),
 })  # fmt: skip
+_MUSIC_ARN = "arn:aws:dynamodb:us-east-1:111122223333:table/Music"
 _TABLE_ARN = st.sampled_from([
     "arn:aws:dynamodb:us-east-1:111122223333:table/Music",
     "arn:aws:dynamodb:us-east-1:111122223333:table/Other/stream/2024",
@@ -366,6 +470,24 @@ _REQUEST = st.one_of(
             {"aws:dynamodb:tableName": st.sampled_from(["Music", "", "Other"]),
              "aws:dynamodb:subscriberId": st.just("111122223333")})),
         "keyId": st.sampled_from(["alias/aws/dynamodb", "aws:dynamodb:tableName"]),
+        "sourceTableArn": st.one_of(st.none(), _TABLE_ARN),
+        "Statement": st.just("SELECT * FROM Capital"),
+        "tableCreationParameters": st.just({"tableName": "Nested"}),
+        "note": st.sampled_from(["tableArn", "requestItems", "\\u0074ableArn"]),
+    }),
+)  # fmt: skip
+_ODD_RESOURCES = st.sampled_from([
+    "arn", 3, {"ARN": "arn:aws:dynamodb:us-east-1:111122223333:table/Music"}, [None, 1, "x", []],
+    [{"ARN": 5, "type": True, "accountId": {}}], [],
+])  # fmt: skip
+_RESPONSE = st.one_of(
+    st.none(),
+    st.sampled_from(["odd", [1], {"table": None}, {"table": {"tableName": "Table"}}]),
+    _object({
+        "tableDescription": st.just({"tableName": "Described"}),
+        "ConsoleLogin": st.sampled_from(["Success", "Failure"]),
+        "keyId": st.just("arn:aws:kms:us-east-1:111122223333:key/abc"),
+        "exportDescription": st.one_of(st.none(), st.just({"tableArn": _MUSIC_ARN})),
     }),
 )  # fmt: skip
 _RECORD = _object({
@@ -377,12 +499,8 @@ _RECORD = _object({
     "errorCode": _MAYBE, "errorMessage": _MAYBE, "recipientAccountId": _MAYBE,
     "userIdentity": st.one_of(st.none(), _IDENTITY),
     "requestParameters": _REQUEST,
-    "responseElements": st.one_of(st.none(), _object({
-        "tableDescription": st.just({"tableName": "Described"}),
-        "ConsoleLogin": st.sampled_from(["Success", "Failure"]),
-        "keyId": st.just("arn:aws:kms:us-east-1:111122223333:key/abc"),
-    })),
-    "resources": st.one_of(st.none(), st.lists(_RESOURCE, max_size=3)),
+    "responseElements": _RESPONSE,
+    "resources": st.one_of(st.none(), st.lists(_RESOURCE, max_size=3), _ODD_RESOURCES),
     "additionalEventData": st.one_of(st.none(), _object({"UserName": _MAYBE})),
 })  # fmt: skip
 _EVENT = st.tuples(

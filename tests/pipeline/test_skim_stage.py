@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,17 +17,20 @@ import msgspec
 import pyarrow as pa
 import pytest
 
+from trailhound.cloudtrail import columnar
 from trailhound.cloudtrail.ecs import normalize
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.partial import PartialNormalizer
 from trailhound.cloudtrail.reader import Skim, read_selected
 from trailhound.cloudtrail.record import Record, decode_record, decode_records_file
 from trailhound.cloudtrail.report import Report
-from trailhound.cloudtrail.skim import Skimmed
+from trailhound.cloudtrail.skim import Skimmed, Skimmer
 from trailhound.cloudtrail.skim_reference import reference_skimmer
 from trailhound.cloudtrail.skim_rows import SkimNormalizer, SkimRows
+from trailhound.engine.filtering import FilterPlan
 from trailhound.engine.prefilter import Selection
 from trailhound.pipeline import scan as scanning
+from trailhound.pipeline import stage
 from trailhound.pipeline.scan import ScanResult, scan
 from trailhound.pipeline.stage import SKIM_VARIABLE, StagePlan
 from trailhound.rules.loader import load_rules, shipped_pack_dir
@@ -241,14 +245,10 @@ def _every_other_row(
     fields: frozenset[str],
     ingested: datetime,
     enricher: Enricher,
-    *,
-    records: pa.Array | None = None,
 ) -> _Made:
     """Builds the even rows of a group from its skimmed columns (these records hold nothing
     else that the wanted fields read), and leaves the odd ones."""
-    assert records is not None
-    offered = [json.loads(text)["eventName"] for text in records.to_pylist()]
-    assert offered == columns["eventName"].to_pylist()  # each row comes with its own record
+    offered = columns["eventName"].to_pylist()
     assert "DeleteTable" not in offered  # what the normalizer does not take is never offered
     names = list(columns)
     rows = [
@@ -294,3 +294,52 @@ def test_rows_built_from_columns_join_the_rows_built_from_records() -> None:
     assert made.order is not None and sorted(made.order) == [0, 1, 2, 4, 5, 6]
     usual_rows = usual.batch.to_pylist()
     assert made.batch.to_pylist() == [usual_rows[[0, 1, 2, 4, 5, 6].index(i)] for i in made.order]
+
+
+def test_a_stage_asks_its_skimmer_for_the_raw_paths_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[tuple[list[str], tuple[str, ...]]] = []
+
+    def recording(paths: Sequence[str], raw: Collection[str] = ()) -> Skimmer:
+        asked.append((list(paths), tuple(raw)))
+        return reference_skimmer(paths, raw)
+
+    monkeypatch.setitem(stage.SKIMMERS, "recording", recording)
+    rules = load_rules([shipped_pack_dir()]).rules
+    filters = FilterPlan.build(rules, now=READ_AT)
+    built = stage.Stage(StagePlan.build(rules, enricher=Enricher.create(), filters=filters,
+                                        skim="recording"))  # fmt: skip
+    [(paths, raw)] = asked
+    assert set(raw) == set(columnar.RAW_PATHS) and set(raw).isdisjoint(paths)
+    assert {"eventSource", "eventName", "requestParameters.tableName"} <= set(paths)
+    assert built.normalizer is not None
+
+
+def _odd_tables(tmp_path: Path) -> Path:
+    """DynamoDB and KMS calls whose tables are named by more than `tableName`."""
+    table = "arn:aws:dynamodb:us-east-1:111122223333:table/Music"
+    items = {"Music": [{"putRequest": {}}], table: [{"deleteRequest": {}}]}
+    context = {"aws:dynamodb:tableName": "Music"}
+    records = [
+        _record(1, "PutItem", resources=[{"ARN": table, "type": "AWS::DynamoDB::Table"}]),
+        _record(2, "DeleteTable", responseElements={"tableDescription": {"tableName": "T2"}}),
+        _record(3, "BatchWriteItem",
+                requestParameters={"requestItems": items, "returnConsumedCapacity": "TOTAL"}),
+        _record(4, "BatchWriteItem", requestParameters={"requestItems": items, "tableArn": table}),
+        _record(5, "UpdateTable", requestParameters={"tableName": "T5", "tableArn": table}),
+        _record(6, "Decrypt", eventSource="kms.amazonaws.com",
+                requestParameters={"encryptionContext": context}, resources="odd"),
+        _record(7, "ExecuteStatement", requestParameters={"statement": "DELETE FROM T7"}),
+        _record(8, "GetItem", resources={"ARN": table}, responseElements="odd"),
+    ]  # fmt: skip
+    for n in range(9):  # enough deletions for the pack to alert
+        records.append(_record(n, "DeleteTable", eventID=f"deleted-{n}"))
+    _records_file(tmp_path / "odd.json.gz", records)
+    return tmp_path
+
+
+def test_tables_named_by_more_than_table_name_read_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    usual, skimmed = both_ways(_odd_tables(tmp_path), 1, monkeypatch)
+    assert usual["alerts"] and usual["events"] == 17
+    assert skimmed == usual

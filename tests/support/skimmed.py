@@ -38,8 +38,3 @@ def _at(value: Any, names: list[str]) -> Any:
             return _REFUSED
         value = value.get(name)
     return value if value is None or isinstance(value, str) else _REFUSED
-
-
-def record_texts(records: Sequence[bytes]) -> pa.Array:
-    """The records' JSON, one per row, as `columnar.normalized_columns` takes it."""
-    return pa.array([record.decode() for record in records], type=pa.string())

@@ -3,16 +3,17 @@
 `normalized_columns` takes one string column per member path (`paths_for(fields)`) and makes,
 for the rows it can, exactly the columns `ecs.normalize` makes from the decoded records: the
 same Elastic cleaning, the same derivations per distinct value (`derived.py`), the same batch
-(`columnset.py`). Everything is an Arrow kernel or a derivation per distinct value. What paths
-cannot give (`resources`, whether a request names a table by other keys, whether there is a
-response) is read from the records' JSON texts, when the caller passes them, in one msgspec
-pass over the batch (`record_members.py`).
+(`columnset.py`). Everything is an Arrow kernel or a derivation per distinct value. What text
+paths cannot give comes from raw paths (`RAW_PATHS`: the JSON texts of `resources`, the request
+and the response, as a skimmer gives them): the resources, one derivation per distinct text;
+whether there is a response; whether a request or response may name tables by other keys, and
+a BatchWriteItem's items (`record_members.py`).
 
 A row whose wanted fields need more goes to `left`, for the caller to normalize the old way:
 an `eventTime` not in CloudTrail's own `YYYY-MM-DDTHH:MM:SSZ` form, a ConsoleLogin's outcome
 (read from its response), a UserAuthentication's user (read from its additional data), a
 DynamoDB call whose operations are read from its request (transactions, PartiQL, BatchGetItem;
-a BatchWriteItem's are read here from the records), a table named by other request keys or a
+a BatchWriteItem's are read here from its request), a table named by other request keys or a
 response, a response's own fields where there is one, and Lambda and AWS Backup events when
 their tables are wanted. `takes` says which actions to
 send the old way without asking.
@@ -52,14 +53,19 @@ from trailhound.cloudtrail.derived import (
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.record import parse_iso8601
 from trailhound.cloudtrail.record_members import (
+    RAW_PATHS,
+    REQUEST,
+    RESOURCES,
+    RESPONSE,
     STATEMENT_KEYS,
     BatchWrites,
-    Members,
+    describes_tables,
+    names_elsewhere,
     read_batch_writes,
-    read_members,
 )
 from trailhound.cloudtrail.resources import (
     RESOURCE_COLUMNS,
+    Resources,
     resource_list,
     resources_of,
     table_sources,
@@ -126,15 +132,16 @@ _FROM: Final[dict[str, tuple[str, ...]]] = {
     "source.address": ("sourceIPAddress",),
     **dict.fromkeys(ADDRESS_COLUMNS, ("sourceIPAddress",)),
     **dict.fromkeys(USER_AGENT_COLUMNS, ("userAgent",)),
-    operations.COLUMN: (_STATEMENT,),
-    "aws.dynamodb.table_name": (_TABLE_NAME, _CONTEXT_TABLE, _STATEMENT),
-    # read from the records' JSON (`record_members`), not from paths
-    **dict.fromkeys(RESOURCE_COLUMNS, ()),
-    "aws.cloudtrail.response_elements": (),
-    "aws.cloudtrail.flattened.response_elements": (),
+    operations.COLUMN: (_STATEMENT, REQUEST, RESPONSE),  # items, and whether named elsewhere
+    "aws.dynamodb.table_name": (_TABLE_NAME, _CONTEXT_TABLE, _STATEMENT, *RAW_PATHS),
+    **dict.fromkeys(RESOURCE_COLUMNS, (RESOURCES,)),
+    "aws.cloudtrail.response_elements": (RESPONSE,),
+    "aws.cloudtrail.flattened.response_elements": (RESPONSE,),
 }
 
-PATHS: Final = tuple(dict.fromkeys((*_ALWAYS, *(p for paths in _FROM.values() for p in paths))))
+_ALL_PATHS: Final = (*_ALWAYS, *(p for paths in _FROM.values() for p in paths))
+PATHS: Final = tuple(p for p in dict.fromkeys(_ALL_PATHS) if p not in RAW_PATHS)
+"""The text paths `normalized_columns` may read: string or null, as a skimmer's `paths`."""
 
 
 def supported(fields: Collection[str]) -> bool:
@@ -143,9 +150,8 @@ def supported(fields: Collection[str]) -> bool:
 
 
 def takes(fields: Collection[str], source: str | None, action: str | None) -> bool:
-    """Whether `normalized_columns` can do the calls of one action with these fields, given
-    the records' texts: a caller sends the others the old way without asking (their rows
-    would all be left)."""
+    """Whether `normalized_columns` can do the calls of one action with these fields: a caller
+    sends the others the old way without asking (their rows would all be left)."""
     if not supported(fields):
         return False
     wanted = set(fields)
@@ -156,7 +162,7 @@ def takes(fields: Collection[str], source: str | None, action: str | None) -> bo
 
 
 def _reads_request(source: str | None, action: str | None) -> bool:
-    read_here = action in (_BATCH_WRITE, _STATEMENT_CALL)  # from the records and paths
+    read_here = action in (_BATCH_WRITE, _STATEMENT_CALL)  # from the raw request and paths
     return source == operations.SOURCE and operations.reads_request(action) and not read_here
 
 
@@ -178,9 +184,10 @@ _ALWAYS_LEFT: Final[tuple[tuple[tuple[str, ...], _ActionTest], ...]] = (
 
 
 def paths_for(fields: Collection[str]) -> tuple[str, ...]:
-    """The member paths `normalized_columns` reads to make these fields (a subset of PATHS)."""
+    """The member paths `normalized_columns` reads to make these fields: text paths (of
+    `PATHS`), then raw paths (of `RAW_PATHS`)."""
     wanted = {p for name in fields for p in _FROM.get(name, ())}
-    return tuple(p for p in PATHS if p in _ALWAYS or p in wanted)
+    return tuple(p for p in (*PATHS, *RAW_PATHS) if p in _ALWAYS or p in wanted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,14 +205,10 @@ def normalized_columns(
     fields: Collection[str],
     ingested: datetime,
     enricher: Enricher,
-    *,
-    records: pa.Array | None = None,
 ) -> Columnar:
     """The ECS columns of the rows that need nothing but `columns` (one string array per path of
-    `paths_for(fields)`, null where the member is absent or null); the other rows are `left`.
-
-    `records`, when given, holds each row's record JSON (`record_texts` makes it from a skimmed
-    file): it lets the DynamoDB calls' table names be read here instead of leaving their rows."""
+    `paths_for(fields)`, null where the member is absent or null; a raw path's holds the
+    member's JSON text); the other rows are `left`."""
     wanted = frozenset(fields)
     missing = [p for p in paths_for(wanted) if p not in columns]
     if missing:
@@ -214,7 +217,7 @@ def normalized_columns(
     if not supported(wanted):
         return Columnar(_empty(), [], list(range(n)))
     with paused():
-        inputs = _Inputs(columns, n, ingested, enricher, records)
+        inputs = _Inputs(columns, n, ingested, enricher)
         cols = ColumnSet(n, wanted)
         for names, fill in _FILLERS:
             if cols.wants(*names):
@@ -226,21 +229,11 @@ def _empty() -> pa.RecordBatch:
     return pa.RecordBatch.from_pylist([], schema=arrow_schema())
 
 
-def record_texts(text: bytes, starts: pa.Array, ends: pa.Array) -> pa.Array:
-    """Each record's JSON as a string array over `text` itself, without a copy: record i runs
-    from its "{" to the next record's, so it may end in the blank space and comma between them
-    (which `normalized_columns` accepts in `records`)."""
-    if len(starts) == 0:
-        return pa.array([], type=pa.large_string())
-    offsets = pa.concat_arrays([starts.cast(pa.int64()), ends.cast(pa.int64())[-1:]])
-    return pa.LargeStringArray.from_buffers(len(starts), offsets.buffers()[1], pa.py_buffer(text))
-
-
 # -- the inputs ---------------------------------------------------------------------------------
 
 
 _Writes = tuple[pa.Array, BatchWrites]
-_Statements = tuple[pa.Array, Members]
+_Statements = tuple[pa.Array, pa.Array]  # the rows (a mask), and which of them name elsewhere
 
 
 class _Inputs:
@@ -252,13 +245,11 @@ class _Inputs:
         n: int,
         ingested: datetime,
         enricher: Enricher,
-        records: pa.Array | None,
     ) -> None:
         self.columns = columns
         self.n = n
         self.ingested = ingested
         self.enricher = enricher
-        self.records = records
         self._cleaned: dict[str, pa.Array] = {}
         self.times, shaped = _event_times(columns["eventTime"])
         self._unsure: list[pa.Array] = [pc.invert(shaped)]
@@ -274,37 +265,35 @@ class _Inputs:
         return _strings(self.columns[path])
 
     @cached_property
-    def members(self) -> Members | None:
-        """The members read from the records' JSON; None without records or when unreadable."""
-        return read_members(self.records) if self.records is not None else None
+    def resources(self) -> Distinct[Resources | None]:
+        """The rows' resources, read once per distinct JSON text."""
+        return Distinct.of(self.columns[RESOURCES].cast(pa.binary()), resources_of)
 
     @cached_property
     def batch_writes(self) -> _Writes | None:
-        """The BatchWriteItem calls (a mask) and what their records say; None when there are
-        none, no records, or their requests are not all of the plain shape."""
-        rows = self._calls_with_records(_BATCH_WRITE)
-        if rows is None or self.records is None:
+        """The BatchWriteItem calls (a mask) and what their requests say; None when there are
+        none, or their requests are not all of the plain shape."""
+        rows = self._calls(_BATCH_WRITE)
+        if rows is None:
             return None
-        read = read_batch_writes(self.records.filter(rows))
+        read = read_batch_writes(self.raw(REQUEST).filter(rows))
         return (rows, read) if read is not None else None
 
     @cached_property
     def statements(self) -> _Statements | None:
-        """The ExecuteStatement calls (a mask) and their records' members, read as for a
-        request that names tables by its statement alone."""
-        rows = self._calls_with_records(_STATEMENT_CALL)
-        if rows is None or self.records is None:
+        """The ExecuteStatement calls (a mask), and which of them may name tables by more
+        than their statement."""
+        rows = self._calls(_STATEMENT_CALL)
+        if rows is None:
             return None
-        read = read_members(self.records.filter(rows), STATEMENT_KEYS)
-        return (rows, read) if read is not None else None
+        requests, responses = self.raw(REQUEST).filter(rows), self.raw(RESPONSE).filter(rows)
+        return rows, names_elsewhere(requests, responses, STATEMENT_KEYS)
 
-    def _calls_with_records(self, action: str) -> pa.Array | None:
-        """The rows (a mask) of this DynamoDB action, when there are some and their records."""
+    def _calls(self, action: str) -> pa.Array | None:
+        """The rows (a mask) of this DynamoDB action, when there are some."""
         calls = pc.fill_null(pc.equal(self.text("eventSource"), operations.SOURCE), False)
         rows = pc.and_(calls, self.action_is(action))
-        if self.records is None or not pc.any(rows).as_py():
-            return None
-        return rows
+        return rows if pc.any(rows).as_py() else None
 
     def leave(self, rows: pa.Array) -> None:
         """Send these rows (a boolean mask) the old way."""
@@ -492,7 +481,7 @@ def _user_agent_fields(cols: ColumnSet, inputs: _Inputs) -> None:
 
 def _operations(cols: ColumnSet, inputs: _Inputs) -> None:
     """One operation per single-item DynamoDB call, a BatchWriteItem's from its items (read
-    from the records); the other calls read from their request are left."""
+    from its request's JSON); the other calls read from their request are left."""
     calls = pc.fill_null(pc.equal(inputs.text("eventSource"), operations.SOURCE), False)
     actions = Distinct.of(inputs.text("eventName"), _operation_of)
     found = actions.column(_first, BY_NAME[operations.COLUMN].arrow_type)
@@ -505,12 +494,11 @@ def _operations(cols: ColumnSet, inputs: _Inputs) -> None:
         unsure = pc.and_(unsure, pc.invert(rows))
     statements = inputs.statements
     if statements is not None:
-        rows, members = statements
+        rows, elsewhere = statements
         verbs = Distinct.of(inputs.raw(_STATEMENT).filter(rows), _statement_operations)
         found = _overlay(found, rows, verbs.column(_first, found.type))
         unsure = pc.and_(unsure, pc.invert(rows))
-        inputs.leave(pc.replace_with_mask(pa.nulls(inputs.n, pa.bool_()), rows,
-                                          members.elsewhere))  # fmt: skip
+        inputs.leave(_scattered(inputs.n, rows, elsewhere))
     cols.put(operations.COLUMN, found)
     inputs.leave(unsure)
 
@@ -538,7 +526,7 @@ def _second(values: tuple[Any, ...]) -> Any:
     return values[1]
 
 
-# -- members read from the records --------------------------------------------------------------
+# -- members read from raw paths ----------------------------------------------------------------
 
 _TABLE_COLUMN: Final = "aws.dynamodb.table_name"
 _BATCH_WRITE: Final = "BatchWriteItem"
@@ -549,14 +537,12 @@ _RESPONSE_COLUMNS: Final = (
 )
 _DYNAMODB_SOURCES: Final = tuple(sorted(dynamodb.DYNAMODB_SOURCES))
 _KEYWORDS: Final = pa.list_(pa.string())
+# RE2 finds a literal several times faster than Arrow's own substring search
+_CONTEXT_KEY_TEXT: Final = re.escape(dynamodb.KMS_CONTEXT_KEY)
 
 
 def _resource_fields(cols: ColumnSet, inputs: _Inputs) -> None:
-    members = inputs.members
-    if members is None:
-        inputs.leave(pa.repeat(True, inputs.n))
-        return
-    resources = Distinct.of_bytes(members.resources, resources_of)
+    resources = inputs.resources
     for position, name in enumerate(RESOURCE_COLUMNS):
         if cols.wants(name):
             cols.put(name, resources.column(partial(resource_list, position), _KEYWORDS))
@@ -564,14 +550,13 @@ def _resource_fields(cols: ColumnSet, inputs: _Inputs) -> None:
 
 def _response_fields(cols: ColumnSet, inputs: _Inputs) -> None:
     """Null for the rows without a response (their columns stay null); the others are left."""
-    members = inputs.members
-    inputs.leave(pc.invert(members.no_response) if members else pa.repeat(True, inputs.n))
+    inputs.leave(pc.is_valid(inputs.raw(RESPONSE)))
 
 
 def _table_names(cols: ColumnSet, inputs: _Inputs) -> None:
     """The tables of DynamoDB's own calls and of the KMS calls made for a table, from
-    `tableName`, the encryption context, a BatchWriteItem's items and `resources`, as
-    `ecs._tables` reads them; Lambda and AWS Backup events name tables in ARNs only: their
+    `tableName`, the encryption context, a BatchWriteItem's items, a statement and `resources`,
+    as `ecs._tables` reads them; Lambda and AWS Backup events name tables in ARNs only: their
     rows are left."""
     sources = inputs.text("eventSource")
     named = pc.fill_null(pc.is_in(sources, value_set=table_sources()), False)
@@ -585,81 +570,107 @@ def _table_names(cols: ColumnSet, inputs: _Inputs) -> None:
     statements = inputs.statements
     if statements is not None:
         written = pc.or_(written, statements[0])
-    found: dict[int, tuple[tuple[str, ...], bytes]] = {}
+    found = _Named(inputs.n)
     plain = pc.and_(pc.or_(calls, keys), pc.invert(written))
-    if pc.any(plain).as_py() and not _plain_tables(inputs, plain, keys, found):
-        inputs.leave(plain)
+    if pc.any(plain).as_py():
+        _plain_tables(inputs, plain, keys, found)
     if writes is not None:
         rows, read = writes
-        at = pc.indices_nonzero(rows).to_pylist()
-        found.update(zip(at, zip(read.tables, read.resources, strict=True), strict=True))
+        # their requests were read in full, but a response may describe a table too
+        inputs.leave(pc.and_(rows, describes_tables(inputs.raw(RESPONSE))))
+        found.put_each(pc.indices_nonzero(rows), read.tables)
     if statements is not None:
         _statement_tables(inputs, *statements, found)
-    order = sorted(found)
-    tables = Distinct.of_bytes([found[i] for i in order], _tables_of)
-    mask = np.zeros(inputs.n, dtype=bool)
-    mask[order] = True
-    codes = pc.replace_with_mask(pa.nulls(inputs.n, pa.int32()), pa.array(mask), tables.indices)
-    kinds = BY_NAME[_TABLE_COLUMN].arrow_type
-    cols.put(_TABLE_COLUMN, pa.array(tables.values, type=kinds).take(codes))
+    cols.put(_TABLE_COLUMN, _with_resources(found, inputs.resources))
 
 
-def _plain_tables(
-    inputs: _Inputs, plain: pa.Array, keys: pa.Array, found: dict[int, _TableKey]
-) -> bool:
-    """The request tables and resources of the rows that name a table by `tableName` or the
-    encryption context, into `found` by row; the other rows are left. False: no records."""
-    members = inputs.members
-    if members is None:
-        return False
+class _Named:
+    """Per row, the tables its request names, as a code into `values` (distinct tuples);
+    -1 for the rows not read."""
+
+    def __init__(self, n: int) -> None:
+        self.codes = np.full(n, -1, np.int64)
+        self._index: dict[tuple[str, ...], int] = {}
+
+    @property
+    def values(self) -> list[tuple[str, ...]]:
+        return list(self._index)
+
+    def put(self, rows: pa.Array, keys: pa.Array, named: Callable[[Any], tuple[str, ...]]) -> None:
+        """At `rows` (indices), what `named` makes of each row's key, once per distinct key."""
+        encoded = keys.dictionary_encode()
+        distinct: list[Any] = [*encoded.dictionary.to_pylist(), None]
+        codes = np.array([self._code(named(key)) for key in distinct], np.int64)
+        at = encoded.indices.fill_null(len(distinct) - 1).to_numpy(zero_copy_only=False)
+        self.codes[rows.to_numpy(zero_copy_only=False)] = codes[at]
+
+    def put_each(self, rows: pa.Array, named: list[tuple[str, ...]]) -> None:
+        self.codes[rows.to_numpy(zero_copy_only=False)] = [self._code(t) for t in named]
+
+    def _code(self, named: tuple[str, ...]) -> int:
+        return self._index.setdefault(named, len(self._index))
+
+
+def _with_resources(found: _Named, resources: Distinct[Resources | None]) -> pa.Array:
+    """The table column: per row read, its request's tables then its resources', derived once
+    per distinct pair; null for the rows not read."""
+    rows = np.flatnonzero(found.codes >= 0)
+    width = max(len(resources.values), 1)
+    in_resources = resources.indices.to_numpy(zero_copy_only=False)[rows].astype(np.int64)
+    pairs, inverse = np.unique(found.codes[rows] * width + in_resources, return_inverse=True)
+    named = found.values
+    tables = [_tables_of(named[k // width], resources.values[k % width]) for k in pairs.tolist()]
+    at = np.zeros(len(found.codes), np.int64)
+    at[rows] = inverse
+    codes = pa.array(at, mask=found.codes < 0)
+    return pa.array(tables, type=BY_NAME[_TABLE_COLUMN].arrow_type).take(codes)
+
+
+def _plain_tables(inputs: _Inputs, plain: pa.Array, keys: pa.Array, found: _Named) -> None:
+    """The request tables of the rows that name a table by `tableName` or the encryption
+    context, into `found`; the rows that may name more are left."""
     by_name, by_context = inputs.raw(_TABLE_NAME), inputs.raw(_CONTEXT_TABLE)
-    in_context = pc.is_valid(by_context)
-    both = pc.and_(pc.is_valid(by_name), in_context)  # their order is the request's
-    inputs.leave(pc.and_(plain, pc.or_(both, members.elsewhere)))
+    both = pc.and_(pc.is_valid(by_name), pc.is_valid(by_context))  # their order is the request's
+    inputs.leave(pc.and_(plain, both))
+    # the pattern's cost is per byte of JSON: only these rows' is read
+    every = pc.all(plain).as_py()
+    requests, responses = (inputs.raw(p) if every else inputs.raw(p).filter(plain)
+                           for p in (REQUEST, RESPONSE))  # fmt: skip
+    elsewhere = names_elsewhere(requests, responses)
+    inputs.leave(elsewhere if every else _scattered(inputs.n, plain, elsewhere))
+    read = plain
     if pc.any(keys).as_py():
-        inputs.leave(pc.and_(keys, _context_unsure(inputs, keys, in_context)))
-    read = pc.and_(plain, pc.or_(pc.invert(keys), in_context))
-    rows = pc.indices_nonzero(read).to_pylist()
-    names = pc.coalesce(by_name, by_context).take(pa.array(rows, pa.int64())).to_pylist()
-    resources = members.resources
-    for i, name in zip(rows, names, strict=True):
-        found[i] = ((name,) if name else (), resources[i])
-    return True
+        # `normalize` reads a KMS call's tables only when its request's JSON holds the context
+        # key's text as such (`dynamodb.wants_tables`); the others have none
+        holds = pc.match_substring_regex(inputs.raw(REQUEST), _CONTEXT_KEY_TEXT)
+        read = pc.and_(plain, pc.or_(pc.invert(keys), pc.fill_null(holds, False)))
+    rows = pc.indices_nonzero(read)
+    found.put(rows, pc.coalesce(by_name, by_context).take(rows), _one_name)
 
 
-_TableKey = tuple[tuple[str, ...], bytes]
+def _one_name(name: str | None) -> tuple[str, ...]:
+    return (name,) if name else ()
 
 
-def _statement_tables(
-    inputs: _Inputs, rows: pa.Array, members: Members, found: dict[int, _TableKey]
-) -> None:
-    """A PartiQL call's tables are its statement's, then its resources'."""
-    inputs.leave(pc.replace_with_mask(pa.nulls(inputs.n, pa.bool_()), rows, members.elsewhere))
-    texts = inputs.raw(_STATEMENT).filter(rows).to_pylist()
-    named = {text: tuple(dynamodb.tables_in_statement(text)) for text in set(texts)}
-    at = pc.indices_nonzero(rows).to_pylist()
-    for i, text, resources in zip(at, texts, members.resources, strict=True):
-        found[i] = (named[text], resources)
+def _statement_tables(inputs: _Inputs, rows: pa.Array, elsewhere: pa.Array, found: _Named) -> None:
+    """A PartiQL call's tables are its statement's (then its resources')."""
+    inputs.leave(_scattered(inputs.n, rows, elsewhere))
+    found.put(pc.indices_nonzero(rows), inputs.raw(_STATEMENT).filter(rows), _statement_names)
 
 
-def _context_unsure(inputs: _Inputs, keys: pa.Array, in_context: pa.Array) -> pa.Array:
-    """`normalize` reads a KMS call's tables only when its request's JSON holds the context
-    key's text: sure here when the context names a table and no key is written with escapes,
-    or when the record nowhere holds that text."""
-    assert inputs.records is not None
-    texts = inputs.records.filter(keys)
-    # RE2 finds a literal several times faster than Arrow's own substring search
-    escaped = pc.match_substring_regex(texts, r"\\u")
-    holds_key = pc.match_substring_regex(texts, re.escape(dynamodb.KMS_CONTEXT_KEY))
-    unsure = pc.if_else(in_context.filter(keys), escaped, holds_key)
-    return pc.replace_with_mask(pa.nulls(inputs.n, pa.bool_()), keys, unsure)
+def _statement_names(statement: str | None) -> tuple[str, ...]:
+    return tuple(dynamodb.tables_in_statement(statement))
 
 
-def _tables_of(key: _TableKey) -> list[str] | None:
+def _scattered(n: int, rows: pa.Array, values: pa.Array) -> pa.Array:
+    """`values` at the rows of a mask, null elsewhere."""
+    return pc.replace_with_mask(pa.nulls(n, values.type), rows, values)
+
+
+def _tables_of(named: tuple[str, ...], resources: Resources | None) -> list[str] | None:
     """`dynamodb.table_names`'s order: the request's tables, then the resources'."""
-    named, resources = key
     found = dict.fromkeys(named)
-    found.update(dict.fromkeys(tables_in_resources(resources_of(resources))))
+    found.update(dict.fromkeys(tables_in_resources(resources)))
     return list(found) or None
 
 
@@ -685,10 +696,10 @@ _FILLERS: Final[tuple[tuple[tuple[str, ...], Callable[[ColumnSet, _Inputs], None
 
 __all__ = [
     "PATHS",
+    "RAW_PATHS",
     "Columnar",
     "normalized_columns",
     "paths_for",
-    "record_texts",
     "supported",
     "takes",
 ]

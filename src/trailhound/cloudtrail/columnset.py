@@ -101,11 +101,28 @@ class ColumnSet:
                 self.put(name, distinct.column(itemgetter(position), BY_NAME[name].arrow_type))
 
     def batch(self) -> pa.RecordBatch:
-        arrays = [
-            self.arrays[c.name] if c.name in self.arrays else pa.nulls(self.n, type=c.arrow_type)
-            for c in COLUMNS
-        ]
-        return pa.RecordBatch.from_arrays(arrays, schema=arrow_schema())
+        # the unwanted columns, most of the schema, share one null array per type: a batch of
+        # a few rows would otherwise spend more on allocating them than on its own columns
+        nulls: dict[pa.DataType, pa.Array] = {}
+        arrays = []
+        for name, arrow_type in _columns():
+            array = self.arrays.get(name)
+            if array is None:
+                array = nulls.get(arrow_type)
+                if array is None:
+                    array = nulls[arrow_type] = pa.nulls(self.n, type=arrow_type)
+            arrays.append(array)
+        return pa.RecordBatch.from_arrays(arrays, schema=_schema())
+
+
+@cache
+def _columns() -> tuple[tuple[str, pa.DataType], ...]:
+    return tuple((c.name, c.arrow_type) for c in COLUMNS)
+
+
+@cache
+def _schema() -> pa.Schema:
+    return arrow_schema()
 
 
 @cache

@@ -1,15 +1,18 @@
-"""The few members of a record that member paths cannot give, read for a whole batch at once.
+"""What a batch's table names need beyond member paths, read from the JSON texts of the rows'
+requests and responses (a skimmer's raw paths, `skim.compiled_skimmer`), not from the records.
 
-A skimmer's columns hold strings; `resources` is a list, and whether a request names a table
-by a key other than `tableName` (or an encryption context) is a question about its keys.
-`read_members` answers both with one msgspec pass over the batch's record texts joined into one
-JSON list, decoding nothing but the keys that matter: a request or response member that would
-make `dynamodb.table_names` read more than `tableName` and the encryption context fails the
-strict decoding, and only then is the batch decoded again, loosely, to find which rows.
+Whether a request names tables by a key other than those read from paths, or a response
+describes a table, is a question about keys: a pattern over the raw texts answers it without
+decoding them, erring only towards "yes" (a key nested deeper, or holding null, counts too;
+so does any `\\u` escape, the one way JSON can spell a key's letters otherwise), which only
+sends a row the old way. A BatchWriteItem's tables and operations are read by one msgspec
+pass over those rows' requests alone.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Final
@@ -20,69 +23,73 @@ import pyarrow.compute as pc
 
 from trailhound.cloudtrail import dynamodb, operations
 
+REQUEST: Final = "requestParameters"
+RESPONSE: Final = "responseElements"
+RESOURCES: Final = "resources"
+RAW_PATHS: Final = (REQUEST, RESPONSE, RESOURCES)
+"""The members read as raw JSON text, whatever their type."""
+
 # the request keys whose values the columnar path reads from member paths
 READ_KEYS: Final = frozenset({"tableName", "encryptionContext"})
 # the same, for a PartiQL statement
 STATEMENT_KEYS: Final = frozenset({"statement"})
 
 
-@dataclass(frozen=True, slots=True)
-class Members:
-    """Per row: `resources` as raw JSON (b"" when absent), whether `responseElements` is null
-    or absent, and whether the request or response may name tables by other members."""
+def names_elsewhere(
+    requests: pa.Array, responses: pa.Array, read_keys: frozenset[str] = READ_KEYS
+) -> pa.Array:
+    """Per row (no nulls), whether `dynamodb.table_names` may read more of it than the request
+    keys `read_keys`: another table-naming request key, or a response's table description."""
+    asked = pc.fill_null(pc.match_substring_regex(requests, _key_pattern(read_keys)), False)
+    return pc.or_(asked, describes_tables(responses))
 
-    resources: list[bytes]
-    no_response: pa.Array
-    elsewhere: pa.Array
+
+def describes_tables(responses: pa.Array) -> pa.Array:
+    """Per row (no nulls), whether `dynamodb.table_names` may read a table from its response."""
+    return pc.fill_null(pc.match_substring_regex(responses, _description_pattern()), False)
 
 
-def read_members(records: pa.Array, read_keys: frozenset[str] = READ_KEYS) -> Members | None:
-    """The members of each record of a string array of record JSON texts (each may end in the
-    blank space and comma that follow it in its file); None when they are not readable so.
-    `elsewhere` is about the table-naming request keys other than `read_keys`."""
-    joined = _joined(records)
-    n = len(records)
-    try:
-        decoded = _strict_decoder(read_keys).decode(joined)[1:-1]
-        elsewhere = pa.repeat(False, n)
-    except msgspec.ValidationError:
-        decoded, elsewhere = _loosely(joined, read_keys)
-    except (msgspec.DecodeError, RecursionError):
-        return None
-    if len(decoded) != n:
-        return None
-    return Members(
-        [bytes(m.resources) for m in decoded],
-        pa.array([m.responseElements is None for m in decoded], pa.bool_()),
-        elsewhere,
-    )
+@cache
+def _key_pattern(read_keys: frozenset[str]) -> str:
+    return _any_key(dynamodb.REQUEST_KEYS - read_keys)
+
+
+@cache
+def _description_pattern() -> str:
+    return _any_key(dynamodb.RESPONSE_DESCRIPTIONS)
+
+
+def _any_key(keys: Collection[str]) -> str:
+    """A key among `keys` as it stands in JSON, `"key"` then its colon (a string value cannot
+    be followed by a colon), or an escape that could spell one."""
+    names = "|".join(re.escape(key) for key in sorted(keys))
+    return rf'\\u|"(?:{names})"[ \t\n\r]*:'
 
 
 @dataclass(frozen=True, slots=True)
 class BatchWrites:
     """Per BatchWriteItem row: its tables as `dynamodb.table_names` reads them from the request
-    (the keys of `requestItems`, in order), its item operations, its `resources` as raw JSON."""
+    (the keys of `requestItems`, in order) and its item operations."""
 
     tables: list[tuple[str, ...]]
     operations: list[list[str] | None]
-    resources: list[bytes]
 
 
-def read_batch_writes(records: pa.Array) -> BatchWrites | None:
-    """The BatchWriteItem records' tables and operations, read as `operations` and `dynamodb`
-    read them; None when a request has any other table-naming member, or is not of the shape
+def read_batch_writes(requests: pa.Array) -> BatchWrites | None:
+    """The tables and operations of BatchWriteItem calls from their requests' JSON texts (null
+    where there is none), read as `operations` and `dynamodb` read them; None when a request
+    has any other table-naming member, or is not of the shape
     `{"requestItems": {table: [{kind: ...}, ...]}}` (the old way then reads it)."""
     try:
-        decoded = _batch_write_decoder().decode(_joined(records))[1:-1]
+        decoded = _batch_write_decoder().decode(_joined(requests))[1:-1]
     except (msgspec.DecodeError, RecursionError):
         return None
-    if len(decoded) != len(records):
+    if len(decoded) != len(requests):
         return None
-    requests = [_items_request(m.requestParameters) for m in decoded]
+    read = [_items_request(request) for request in decoded]
     return BatchWrites(
-        [tuple(dynamodb.table_names(request)) for request in requests],
-        [operations.operations(_BATCH_WRITE, request) or None for request in requests],
-        [bytes(m.resources) for m in decoded],
+        [tuple(dynamodb.table_names(request)) for request in read],
+        [operations.operations(_BATCH_WRITE, request) or None for request in read],
     )
 
 
@@ -95,82 +102,38 @@ def _items_request(request: Any) -> dict[str, Any] | None:
 
 @cache
 def _batch_write_decoder() -> msgspec.json.Decoder[list[Any]]:
+    """A key typed `None` takes only null, which names nothing: any other value of another
+    table-naming member fails the decoding."""
     others = sorted(dynamodb.REQUEST_KEYS - {"requestItems"})
     items = dict[str, list[dict[str, msgspec.Raw]]] | None
     fields = [("requestItems", items, None), *[(k, None, None) for k in others]]
     request = msgspec.defstruct("BatchWriteRequest", fields, gc=False)
-    return msgspec.json.Decoder(list[_record_struct(request)])  # type: ignore[misc]
+    return msgspec.json.Decoder(list[request | None])  # type: ignore[valid-type]
 
 
-def _loosely(joined: pa.Buffer, read_keys: frozenset[str]) -> tuple[list[Any], pa.Array]:
-    try:
-        decoded = _loose_decoder().decode(joined)[1:-1]
-    except (msgspec.DecodeError, RecursionError):
-        return [], pa.array([], pa.bool_())
-    others = dynamodb.REQUEST_KEYS - read_keys
-    found = [_names_elsewhere(m, others) for m in decoded]
-    return decoded, pa.array(found, pa.bool_())
-
-
-def _joined(records: pa.Array) -> pa.Buffer:
-    """The records as one JSON list, `[{}, record, ..., {}]` (the empty objects around them
-    spare a test of where the separators go, and decode as a record with no members). Made in
-    Arrow's memory, which a worker reuses batch after batch: a new Python bytes object of some
-    megabytes costs more in fresh pages than the copying itself."""
-    trimmed = pc.utf8_rtrim(records, characters=", \t\r\n").cast(pa.large_binary())
-    ends = pa.array([b"[{}", b"{}]"], pa.large_binary())
-    values = pa.concat_arrays([ends[:1], trimmed, ends[1:]])
+def _joined(texts: pa.Array) -> pa.Buffer:
+    """The texts as one JSON list, `[null, text, ..., null]`, null for a null (the nulls around
+    them spare a test of where the separators go). Made in Arrow's memory, which a worker
+    reuses batch after batch: a new Python bytes object of some megabytes costs more in fresh
+    pages than the copying itself."""
+    null = pa.scalar(b"null", pa.large_binary())
+    ends = pa.array([b"[null", b"null]"], pa.large_binary())
+    texts = pc.fill_null(texts.cast(pa.large_binary()), null)
+    values = pa.concat_arrays([ends[:1], texts, ends[1:]])
     listed = pa.LargeListArray.from_arrays(pa.array([0, len(values)], pa.int64()), values)
     joined: pa.Buffer = pc.binary_join(listed, pa.scalar(b",", pa.large_binary()))[0].as_buffer()
     return joined
 
 
-@cache
-def _strict_decoder(read_keys: frozenset[str]) -> msgspec.json.Decoder[list[Any]]:
-    """A key typed `None` takes only null, which names nothing: any other value of a
-    table-naming member fails the decoding."""
-    others = sorted(dynamodb.REQUEST_KEYS - read_keys)
-    request = msgspec.defstruct("Request", [(k, None, None) for k in others], gc=False)
-    return msgspec.json.Decoder(list[_record_struct(request)])  # type: ignore[misc]
-
-
-def _record_struct(request: type) -> Any:
-    described = [(k, None, None) for k in dynamodb.RESPONSE_DESCRIPTIONS]
-    response = msgspec.defstruct("Response", described, gc=False)
-    return msgspec.defstruct("Record", [
-        ("requestParameters", request | None, None),
-        ("responseElements", response | None, None),
-        ("resources", msgspec.Raw, msgspec.Raw()),
-    ], gc=False)  # fmt: skip
-
-
-_AnyJson = dict[str, msgspec.Raw] | list[msgspec.Raw] | str | float | bool | None
-
-
-class _Loose(msgspec.Struct, gc=False):
-    requestParameters: _AnyJson = None
-    responseElements: _AnyJson = None
-    resources: msgspec.Raw = msgspec.Raw()
-
-
-@cache
-def _loose_decoder() -> msgspec.json.Decoder[list[_Loose]]:
-    return msgspec.json.Decoder(list[_Loose])
-
-
-def _names_elsewhere(members: _Loose, others: frozenset[str]) -> bool:
-    request = members.requestParameters
-    if type(request) is dict and not others.isdisjoint(request):
-        return True
-    response = members.responseElements
-    return type(response) is dict and any(k in response for k in dynamodb.RESPONSE_DESCRIPTIONS)
-
-
 __all__ = [
+    "RAW_PATHS",
     "READ_KEYS",
+    "REQUEST",
+    "RESOURCES",
+    "RESPONSE",
     "STATEMENT_KEYS",
     "BatchWrites",
-    "Members",
+    "describes_tables",
+    "names_elsewhere",
     "read_batch_writes",
-    "read_members",
 ]

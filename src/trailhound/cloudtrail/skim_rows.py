@@ -4,9 +4,10 @@ A skimmed file's kept rows come as their own JSON text (a copy of the record's s
 the file's text can go) and the skimmed columns at those rows. `SkimNormalizer` groups them by
 the columns wanted for their (eventSource, eventName), as `PartialNormalizer` groups records,
 and normalizes each group in two steps: a `ColumnsNormalizer`, when one is given, builds
-what it can straight from the columns and names the rows it leaves; those rows (all of them
-without one) are decoded from their text and normalized the usual way, so a rejection or a
-note is the one the usual way gives, at the same row.
+what it can straight from the columns (text paths, and raw paths holding members' JSON text)
+and names the rows it leaves; those rows (all of them without one) are decoded from their text
+and normalized the usual way, so a rejection or a note is the one the usual way gives, at the
+same row.
 """
 
 from __future__ import annotations
@@ -56,8 +57,7 @@ class Columnar(Protocol):
 
 
 class ColumnsNormalizer(Protocol):
-    """Builds the `fields` of the rows whose skimmed columns (and, in `records`, JSON texts)
-    are given, where it can exactly."""
+    """Builds the `fields` of the rows whose skimmed columns are given, where it can exactly."""
 
     def __call__(
         self,
@@ -65,8 +65,6 @@ class ColumnsNormalizer(Protocol):
         fields: frozenset[str],
         ingested: datetime,
         enricher: Enricher,
-        *,
-        records: pa.Array | None = None,
     ) -> Columnar: ...
 
 
@@ -77,7 +75,9 @@ Takes = Callable[[frozenset[str], str | None, str | None], bool]
 
 class SkimNormalizer:
     """Normalizes `SkimRows` with, per row, the columns `columns_for` names; `columnar` (with
-    the skimmed `paths` it reads) builds what it can first."""
+    the skimmed text `paths` and `raw_paths` it reads) builds what it can first. `paths` holds
+    every column the rows must come with; `raw_paths` says which of them a skimmer gives as
+    JSON text (`skim.MakeSkimmer`'s `raw`)."""
 
     def __init__(
         self,
@@ -86,12 +86,14 @@ class SkimNormalizer:
         paths: Sequence[str] = (),
         takes: Takes = lambda fields, source, action: True,
         paths_for: Callable[[frozenset[str]], Sequence[str]] | None = None,
+        raw_paths: Sequence[str] = (),
     ) -> None:
         self._columns_for = columns_for
         self._columnar = columnar
         self._takes = takes
         self._paths_for = paths_for  # the paths the columnar step reads for these fields
-        self.paths: tuple[str, ...] = (SOURCE, ACTION, *paths)
+        self.paths: tuple[str, ...] = (SOURCE, ACTION, *paths, *raw_paths)
+        self.raw_paths: tuple[str, ...] = tuple(raw_paths)
         self._cache: dict[tuple[str | None, str | None], frozenset[str]] = {}
 
     def __call__(self, rows: SkimRows, ingested: datetime, enricher: Enricher) -> Normalized:
@@ -149,8 +151,7 @@ class SkimNormalizer:
             taken = pa.array(offered, pa.int64())
             read = rows.columns.keys() if self._paths_for is None else self._paths_for(fields)
             columns = {p: rows.columns[p].take(taken) for p in read}
-            texts = pa.array([rows.spans[i] for i in offered], pa.large_string())
-            made = self._columnar(columns, fields, ingested, enricher, records=texts)
+            made = self._columnar(columns, fields, ingested, enricher)
             if made.done:
                 parts.append(([offered[i] for i in made.done], Normalized(made.batch, [])))
             if len(offered) == len(indices):

@@ -169,9 +169,9 @@ class Stage:
             return None
         normalizer = SkimNormalizer(
             plan.columns.columns_for, columnar.normalized_columns, columnar.PATHS,
-            takes=columnar.takes, paths_for=columnar.paths_for,
+            takes=columnar.takes, paths_for=columnar.paths_for, raw_paths=columnar.RAW_PATHS,
         )  # fmt: skip
-        skimmer = make(skim_paths(normalizer))
+        skimmer = make(skim_paths(normalizer), raw=normalizer.raw_paths)
         return None if skimmer is None else Skim(skimmer, self._select_skimmed, normalizer)
 
     def run(self, blobs: Iterable[Blob], report: Report | None = None) -> Iterator[StageOutput]:
@@ -250,9 +250,10 @@ Items = Callable[[list[int]], Sequence[msgspec.Struct | msgspec.Raw]]
 
 
 def skim_paths(normalizer: SkimNormalizer) -> list[str]:
-    """The member paths a stage's skimmer reads: what selecting, counting and `normalizer`
-    read."""
-    return sorted({*SELECTED_PATHS, *COUNTED_PATHS, *normalizer.paths})
+    """The text paths a stage's skimmer reads: what selecting, counting and `normalizer` read
+    but the normalizer's raw paths, which the skimmer is asked for apart."""
+    text = {*SELECTED_PATHS, *COUNTED_PATHS, *normalizer.paths}.difference(normalizer.raw_paths)
+    return sorted(text)
 
 
 def kept_matches(
