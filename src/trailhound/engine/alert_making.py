@@ -8,6 +8,7 @@ are made, entered and let go a part at a time, in the order of their first evide
 
 from __future__ import annotations
 
+import pickle
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -41,13 +42,16 @@ alert's at once peaked at 1.1 GB for 3,071 alerts."""
 @dataclass(frozen=True)
 class AlertMaker:
     """`keep_evidence=False` returns the alerts without their evidence documents (the ledger
-    has them in full), so that a run's memory does not grow with its alerts."""
+    has them in full), so that a run's memory does not grow with its alerts. `ready` holds
+    documents made before the alerts were decided (pickled, by match `seq`;
+    `trailhound.engine.early_evidence`): a document depends on its row and record alone."""
 
     store: Store
     to_documents: DocumentMaker
     evidence_limit: int
     route: Router
     keep_evidence: bool
+    ready: Mapping[int, bytes] = field(default_factory=dict)
 
     def make(self, decided: Sequence[Decided]) -> list[Alert]:
         """These alerts, entered in the ledger and queued for their outputs."""
@@ -56,14 +60,21 @@ class AlertMaker:
         made = sorted(decided, key=lambda d: min(d[2].seqs[: self.evidence_limit], default=-1))
         parts = [made[start : start + ALERTS_PER_PART]
                  for start in range(0, len(made), ALERTS_PER_PART)]  # fmt: skip
-        shown = _Shown.read(self.store, [self._seqs([c for _, _, c in p]) for p in parts])
+        shown = _Shown.read(self.store, [self._unready([c for _, _, c in p]) for p in parts])
         alerts: list[Alert] = []
         for part in parts:
             alerts.extend(self._made(part, shown))
         return alerts
 
+    def documents(self, seqs: list[int]) -> dict[int, dict[str, Any]]:
+        """The evidence documents of these matches, by `seq`, whatever decides about them."""
+        return self._made_documents(seqs, _Shown.read(self.store, [seqs]))
+
     def _seqs(self, candidates: list[Candidate]) -> list[int]:
         return sorted({s for c in candidates for s in c.seqs[: self.evidence_limit]})
+
+    def _unready(self, candidates: list[Candidate]) -> list[int]:
+        return [s for s in self._seqs(candidates) if s not in self.ready]
 
     def _made(self, part: Sequence[Decided], shown: _Shown) -> list[Alert]:
         """These alerts, with their evidence, entered in the ledger (one statement for the
@@ -79,7 +90,11 @@ class AlertMaker:
     def _evidence_documents(
         self, candidates: list[Candidate], shown: _Shown
     ) -> dict[int, dict[str, Any]]:
-        seqs = self._seqs(candidates)
+        docs = {s: pickle.loads(self.ready[s]) for s in self._seqs(candidates) if s in self.ready}
+        docs.update(self._made_documents(self._unready(candidates), shown))
+        return docs
+
+    def _made_documents(self, seqs: list[int], shown: _Shown) -> dict[int, dict[str, Any]]:
         if not seqs:
             return {}
         table = shown.rows_of(seqs)

@@ -1,0 +1,93 @@
+"""Evidence documents made while the matches are still being read change nothing a user sees:
+whatever the order the files are read in and however many workers read them, a scan that
+guesses (often, here) gives the alerts, counts, evidence and ledger of one that does not."""
+
+from __future__ import annotations
+
+import functools
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from trailhound.engine import detector as detecting
+from trailhound.engine.alert_making import AlertMaker
+from trailhound.engine.early_evidence import EarlyEvidence
+from trailhound.pipeline import scan as scanning
+from trailhound.pipeline.scan import scan
+from trailhound.pipeline.stage import StagePlan
+from trailhound.rules.loader import load_rules, shipped_pack_dir
+from trailhound.simulate import simulate
+from trailhound.sources.files import open_local
+from trailhound.state import ledger
+from trailhound.state.store import Store
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    out = tmp_path_factory.mktemp("corpus")
+    simulate(out, days=2, seed=7, events=12_000)
+    return sorted(p for p in out.rglob("*.json.gz"))
+
+
+def without_read_time(value: Any) -> Any:
+    """`value` as JSON, without the evidence's `event.ingested` (when the scan read it)."""
+    if isinstance(value, dict):
+        return {k: without_read_time(v) for k, v in value.items() if k != "ingested"}
+    if isinstance(value, list):
+        return [without_read_time(v) for v in value]
+    return value
+
+
+class SmallBatches(StagePlan):
+    @classmethod
+    def build(cls, rules: Any, **options: Any) -> StagePlan:
+        return StagePlan.build(rules, **{**options, "batch_size": 300})
+
+
+def outcome(files: list[Path], workers: int) -> tuple[dict[str, Any], list[Any]]:
+    store = Store.open(None)
+    try:
+        result = scan([open_local(str(f)) for f in files], load_rules([shipped_pack_dir()]).rules,
+                      store=store, workers=workers)  # fmt: skip
+        shown = {
+            a.id: (a.count, a.event_ids, without_read_time(json.loads(json.dumps(a.evidence))))
+            for a in result.alerts
+        }
+        entries = [without_read_time(e.alert) for e in ledger.stored(store)]
+        return shown, entries
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(("order", "workers"), [(None, 1), (1, 2), (2, 1)])
+def test_guessing_early_gives_the_alerts_of_deciding_at_the_end(
+    files: list[Path], order: int | None, workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if order is not None:
+        files = random.Random(order).sample(files, len(files))
+    # small batches, each stored at once: so the detector guesses after many of them
+    monkeypatch.setattr(scanning, "StagePlan", SmallBatches)
+    monkeypatch.setattr(detecting, "_INSERT_ROWS", 1)
+    guesses, taken = [], []  # documents made by each guess; of those, taken at the end
+    guess, documents = EarlyEvidence.guess, AlertMaker._evidence_documents
+
+    def counted_guess(self: EarlyEvidence, failed: Any) -> None:
+        guess(self, failed)
+        guesses.append(len(self.ready))
+
+    def counted_documents(self: AlertMaker, candidates: Any, shown: Any) -> Any:
+        taken.extend(s for s in self._seqs(candidates) if s in self.ready)
+        return documents(self, candidates, shown)
+
+    monkeypatch.setattr(EarlyEvidence, "guess", counted_guess)
+    monkeypatch.setattr(AlertMaker, "_evidence_documents", counted_documents)
+    early = outcome(files, workers)
+    monkeypatch.setattr(
+        scanning, "Detector", functools.partial(detecting.Detector, early_evidence=False)
+    )
+    at_the_end = outcome(files, workers)
+    assert len(guesses) >= 3 and len(taken) > 20  # documents were made early and taken
+    assert early[0] and early == at_the_end
