@@ -10,11 +10,14 @@ import random
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
+from trailhound.engine import alert_making
 from trailhound.engine import detector as detecting
-from trailhound.engine.alert_making import AlertMaker
+from trailhound.engine.alert_making import AlertMaker, written
 from trailhound.engine.early_evidence import EarlyEvidence
+from trailhound.escaping import json_bytes
 from trailhound.pipeline import scan as scanning
 from trailhound.pipeline.scan import scan
 from trailhound.pipeline.stage import StagePlan
@@ -47,25 +50,29 @@ class SmallBatches(StagePlan):
         return StagePlan.build(rules, **{**options, "batch_size": 300})
 
 
-def outcome(files: list[Path], workers: int) -> tuple[dict[str, Any], list[Any]]:
+def outcome(files: list[Path], workers: int, keep: bool) -> tuple[dict[str, Any], list[str]]:
+    """The alerts a scan returns, and its ledger's texts (key order included)."""
     store = Store.open(None)
     try:
         result = scan([open_local(str(f)) for f in files], load_rules([shipped_pack_dir()]).rules,
-                      store=store, workers=workers)  # fmt: skip
+                      store=store, workers=workers, keep_evidence=keep)  # fmt: skip
         shown = {
             a.id: (a.count, a.event_ids, without_read_time(json.loads(json.dumps(a.evidence))))
             for a in result.alerts
         }
-        entries = [without_read_time(e.alert) for e in ledger.stored(store)]
+        entries = [json.dumps(without_read_time(e.alert)) for e in ledger.stored(store)]
         return shown, entries
     finally:
         store.close()
 
 
-@pytest.mark.parametrize(("order", "workers"), [(None, 1), (1, 2), (2, 1)])
+@pytest.mark.parametrize(("order", "workers", "keep"), [(None, 1, True), (1, 2, False),
+                                                       (2, 1, False)])  # fmt: skip
 def test_guessing_early_gives_the_alerts_of_deciding_at_the_end(
-    files: list[Path], order: int | None, workers: int, monkeypatch: pytest.MonkeyPatch
+    files: list[Path], order: int | None, workers: int, keep: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """`keep`: the alerts are returned with their evidence (as to a library's user), or
+    without (as to the command, which delivers from the ledger)."""
     if order is not None:
         files = random.Random(order).sample(files, len(files))
     # small batches, each stored at once: so the detector guesses after many of them
@@ -84,10 +91,39 @@ def test_guessing_early_gives_the_alerts_of_deciding_at_the_end(
 
     monkeypatch.setattr(EarlyEvidence, "guess", counted_guess)
     monkeypatch.setattr(AlertMaker, "_evidence_documents", counted_documents)
-    early = outcome(files, workers)
+    early = outcome(files, workers, keep)
     monkeypatch.setattr(
         scanning, "Detector", functools.partial(detecting.Detector, early_evidence=False)
     )
-    at_the_end = outcome(files, workers)
+    at_the_end = outcome(files, workers, keep)
     assert len(guesses) >= 3 and len(taken) > 20  # documents were made early and taken
-    assert early[0] and early == at_the_end
+    assert early[0] and early[1] and early == at_the_end
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 2**70])
+def test_a_document_that_would_not_read_back_is_left_to_the_end(value: Any) -> None:
+    assert written({"event": {"id": "1"}, "n": value}, ["event.id"]) is None
+
+
+def test_a_document_written_ahead_keeps_its_nulls_and_investigated_values() -> None:
+    doc = {"user": {"name": "alice"}, "flattened": {"a": None, "b": [1, "x"]}}
+    ahead = written(doc, ["user.name", "source.ip"])
+    assert ahead is not None and orjson.loads(ahead.text) == doc
+    assert ahead.found == {"user.name": ["alice"], "source.ip": []}
+
+
+def test_an_alert_with_a_value_orjson_refuses_gets_the_ledger_text_it_always_had() -> None:
+    """The ledger writes such an alert with the standard library, which cannot take text
+    written ahead: the alert's evidence is then read back, and its text is unchanged."""
+    ahead_doc, late_doc = {"event": {"id": "1"}}, {"event": {"id": "2"}, "n": 2**70}
+    ahead = written(ahead_doc, [])
+    assert ahead is not None
+    shown = {"id": "a", "evidence": []}
+    parts = alert_making._json_parts(shown, [ahead, late_doc])
+    assert json_bytes({**shown, "evidence": parts}) == json_bytes(
+        {**shown, "evidence": [ahead_doc, late_doc]}
+    )
+    fine = alert_making._json_parts(shown, [ahead, ahead_doc])
+    assert json_bytes({**shown, "evidence": fine}) == json_bytes(
+        {**shown, "evidence": [ahead_doc, ahead_doc]}
+    )

@@ -30,7 +30,7 @@ from trailhound.engine import (
     suppression,
     threshold,
 )
-from trailhound.engine.alert_making import AlertMaker, DocumentMaker, Router
+from trailhound.engine.alert_making import AlertMaker, DocumentMaker, Router, Written
 from trailhound.engine.candidates import Candidate, Outcome
 from trailhound.engine.early_evidence import EarlyEvidence
 from trailhound.engine.filtering import ITEM, FilterPlan, Matcher, failure
@@ -245,7 +245,7 @@ class Detector:
         alerts.sort(key=lambda a: (a.time, a.rule.name, a.id))
         return alerts
 
-    def _maker(self, ready: Mapping[int, bytes] | None = None) -> AlertMaker:
+    def _maker(self, ready: Mapping[int, Written] | None = None) -> AlertMaker:
         return AlertMaker(self.store, self.to_documents, self.evidence_limit, self.route,
                           self.keep_evidence, {} if ready is None else ready)  # fmt: skip
 

@@ -8,22 +8,21 @@ a record read later can open a suppression window earlier, fill a threshold wind
 push an alert over `max_signals`, whatever the order the files are read in. So each time the
 detector stores its pending matches it guesses: the alerts-to-be of the query and threshold
 rules (most of a scan's evidence) as the rows stored so far would decide them, without
-storing anything. The documents of the rows guessed are made and kept, pickled (a third of
-their size as objects); the end decides as before and takes a kept document for a row it
-shows, making the others. A wrong guess costs only its documents' time: the alerts, their
+storing anything. The documents of the rows guessed are made and kept as the JSON the ledger
+takes (`alert_making.Written`); the end decides as before and takes a kept document for a
+row it shows, making the others. A wrong guess costs only its documents' time: the alerts, their
 evidence and the state are the same whatever was guessed.
 """
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 import duckdb
 
 from trailhound.engine import query, threshold
-from trailhound.engine.alert_making import AlertMaker
+from trailhound.engine.alert_making import AlertMaker, Written, written
 from trailhound.rules.model import Rule
 from trailhound.state import matches
 from trailhound.state.store import Store
@@ -54,7 +53,7 @@ class EarlyEvidence:
 
     maker: AlertMaker
     rules: Sequence[Rule]
-    ready: dict[int, bytes] = field(default_factory=dict)
+    ready: dict[int, Written] = field(default_factory=dict)
     _stored: int = 0  # rows stored this run
     _due: int = 0  # rows stored by the next guess
 
@@ -87,8 +86,9 @@ class EarlyEvidence:
                 raise  # the store's transaction is aborted: the scan cannot go on
             except Exception:
                 continue
+        fields = {name for rule in self.rules for name in rule.investigation_fields}
         new = sorted(wanted.difference(self.ready))
         for start in range(0, len(new), _PER_READ):
-            made = self.maker.documents(new[start : start + _PER_READ])
-            self.ready.update((seq, pickle.dumps(doc, pickle.HIGHEST_PROTOCOL))
-                              for seq, doc in made.items())  # fmt: skip
+            for seq, doc in self.maker.documents(new[start : start + _PER_READ]).items():
+                if (ready := written(doc, fields)) is not None:
+                    self.ready[seq] = ready
