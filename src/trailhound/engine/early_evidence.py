@@ -28,7 +28,7 @@ from trailhound.state import matches
 from trailhound.state.store import Store
 
 _EVERY_ROW = 2**62  # no cutoff: every stored row is guessed about
-_PER_READ = 1024  # documents made at a time: each is tens of kB as objects
+_PER_PART = 512  # documents made at a time: each is tens of kB as objects
 
 # A rule type's guess: the rows its rules' alerts would show, given the rows stored so far.
 Guess = Callable[[Store, Sequence[Rule], int], set[int]]
@@ -87,8 +87,7 @@ class EarlyEvidence:
             except Exception:
                 continue
         fields = {name for rule in self.rules for name in rule.investigation_fields}
-        new = sorted(wanted.difference(self.ready))
-        for start in range(0, len(new), _PER_READ):
-            for seq, doc in self.maker.documents(new[start : start + _PER_READ]).items():
+        for made in self.maker.documents(sorted(wanted.difference(self.ready)), _PER_PART):
+            for seq, doc in made.items():
                 if (ready := written(doc, fields)) is not None:
                     self.ready[seq] = ready
