@@ -30,18 +30,19 @@ from trailhound.state.store import Store
 _EVERY_ROW = 2**62  # no cutoff: every stored row is guessed about
 _PER_PART = 512  # documents made at a time: each is tens of kB as objects
 
-# A rule type's guess: the rows its rules' alerts would show, given the rows stored so far.
-Guess = Callable[[Store, Sequence[Rule], int], set[int]]
+# A rule type's guess: the rows its rules' alerts would show, given the rows stored so far,
+# each with its rule.
+Guess = Callable[[Store, Sequence[Rule], int], dict[int, Rule]]
 
 
-def _query_rows(store: Store, rules: Sequence[Rule], limit: int) -> set[int]:
+def _query_rows(store: Store, rules: Sequence[Rule], limit: int) -> dict[int, Rule]:
     decide = query.deciding(store, rules, _EVERY_ROW, keep_windows=False)
-    return {s for rule in rules for c in decide(rule).candidates for s in c.seqs[:limit]}
+    return {s: rule for rule in rules for c in decide(rule).candidates for s in c.seqs[:limit]}
 
 
-def _threshold_rows(store: Store, rules: Sequence[Rule], limit: int) -> set[int]:
-    candidates = (c for r in rules for c in threshold.evaluate(store, r, _EVERY_ROW).candidates)
-    return {s for c in candidates for s in c.seqs[:limit]}
+def _threshold_rows(store: Store, rules: Sequence[Rule], limit: int) -> dict[int, Rule]:
+    shown = ((r, c) for r in rules for c in threshold.evaluate(store, r, _EVERY_ROW).candidates)
+    return {s: rule for rule, c in shown for s in c.seqs[:limit]}
 
 
 _GUESSES: dict[str, Guess] = {"query": _query_rows, "threshold": _threshold_rows}
@@ -76,18 +77,19 @@ class EarlyEvidence:
     def _guess(self, failed: Collection[str]) -> None:
         store = self.maker.store
         stored = matches.rules_with_rows(store)
-        wanted: set[int] = set()
+        wanted: dict[int, Rule] = {}  # a match is its rule's only
         guessed = [r for r in self.rules if r.rule_id in stored and r.name not in failed]
         for kind, guess in _GUESSES.items():
             alike = [r for r in guessed if r.type == kind]
             try:
-                wanted |= guess(store, alike, self.maker.evidence_limit) if alike else set()
+                wanted.update(guess(store, alike, self.maker.evidence_limit) if alike else {})
             except duckdb.Error:
                 raise  # the store's transaction is aborted: the scan cannot go on
-            except Exception:
+            except Exception:  # the end decides the rule, and reports its fault
                 continue
-        fields = {name for rule in self.rules for name in rule.investigation_fields}
-        for made in self.maker.documents(sorted(wanted.difference(self.ready)), _PER_PART):
+        for made in self.maker.documents(sorted(wanted.keys() - self.ready.keys()), _PER_PART):
             for seq, doc in made.items():
-                if (ready := written(doc, fields)) is not None:
+                # the values of the fields its own rule investigates: of all rules', twice
+                # the lookups of making the alerts at the end
+                if (ready := written(doc, wanted[seq].investigation_fields)) is not None:
                     self.ready[seq] = ready
