@@ -6,12 +6,14 @@ document depends on its match's row and record alone, not on what is decided abo
 can be made as soon as the row is stored. Which rows will be shown is known only at the end:
 a record read later can open a suppression window earlier, fill a threshold window first or
 push an alert over `max_signals`, whatever the order the files are read in. So each time the
-detector stores its pending matches it guesses: the alerts-to-be of the query and threshold
-rules (most of a scan's evidence) as the rows stored so far would decide them, without
-storing anything. The documents of the rows guessed are made and kept as the JSON the ledger
-takes (`alert_making.Written`); the end decides as before and takes a kept document for a
-row it shows, making the others. A wrong guess costs only its documents' time: the alerts, their
-evidence and the state are the same whatever was guessed.
+detector has stored twice as many matches as at its last guess it guesses: the alerts-to-be
+of the threshold rules (ten events each: four fifths of the evidence of the 1M benchmark) as
+the rows stored so far would decide them, which stores nothing. The query rules are left to
+the end: a guess of theirs folds every stored row's suppression, and at 4M events it cost
+more than the documents it saved (`bench/obstacles.md`). The documents of the rows guessed
+are made and kept as the JSON the ledger takes (`alert_making.Written`); the end decides as
+before and takes a kept document for a row it shows, making the others. A wrong guess costs only its
+documents' time: the alerts, their evidence and the state are the same whatever was guessed.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from trailhound.engine import query, threshold
+from trailhound.engine import threshold
 from trailhound.engine.alert_making import AlertMaker, Written, written
 from trailhound.rules.model import Rule
 from trailhound.state import matches
@@ -35,17 +37,12 @@ _PER_PART = 512  # documents made at a time: each is tens of kB as objects
 Guess = Callable[[Store, Sequence[Rule], int], dict[int, Rule]]
 
 
-def _query_rows(store: Store, rules: Sequence[Rule], limit: int) -> dict[int, Rule]:
-    decide = query.deciding(store, rules, _EVERY_ROW, keep_windows=False)
-    return {s: rule for rule in rules for c in decide(rule).candidates for s in c.seqs[:limit]}
-
-
 def _threshold_rows(store: Store, rules: Sequence[Rule], limit: int) -> dict[int, Rule]:
     shown = ((r, c) for r in rules for c in threshold.evaluate(store, r, _EVERY_ROW).candidates)
     return {s: rule for rule, c in shown for s in c.seqs[:limit]}
 
 
-_GUESSES: dict[str, Guess] = {"query": _query_rows, "threshold": _threshold_rows}
+_GUESSES: dict[str, Guess] = {"threshold": _threshold_rows}
 
 
 @dataclass

@@ -35,13 +35,10 @@ def evaluate(store: Store, rule: Rule, cutoff: int) -> Outcome:
     return deciding(store, [rule], cutoff)(rule)
 
 
-def deciding(
-    store: Store, rules: Sequence[Rule], cutoff: int, *, keep_windows: bool = True
-) -> Decide:
+def deciding(store: Store, rules: Sequence[Rule], cutoff: int) -> Decide:
     """A decider for these rules, whose rows up to `cutoff` are read in one statement: each
     statement has a fixed cost, which a pack's dozen query rules paid five times each, most
-    of them for a row or two. `keep_windows=False` leaves the stored suppression windows as
-    they were (a guess, not a decision: `trailhound.engine.early_evidence`)."""
+    of them for a row or two."""
     if not rules:
         return lambda rule: Outcome([], suppressed=True)
     rows = _ranked_rows(store.con, rules, cutoff)
@@ -51,7 +48,7 @@ def deciding(
 
     def decide(rule: Rule) -> Outcome:
         start, end = bounds.get(rule.rule_id, (0, 0))
-        return _decided(store, rule, rows.slice(start, end - start), keep_windows)
+        return _decided(store, rule, rows.slice(start, end - start))
 
     return decide
 
@@ -98,9 +95,9 @@ def _changed(column: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.bool_]:
     return np.asarray(pc.fill_null(differs, True).to_numpy(zero_copy_only=False), np.bool_)
 
 
-def _decided(store: Store, rule: Rule, rows: pa.Table, keep_windows: bool) -> Outcome:
+def _decided(store: Store, rule: Rule, rows: pa.Table) -> Outcome:
     """One rule's outcome from its rows, in event order."""
-    positions, absorbed, keys = _alerts(store, rule, rows, keep_windows)
+    positions, absorbed, keys = _alerts(store, rule, rows)
     times = _ints(rows.column("ts"))[positions]
     keep = first_per_interval(times, int(rule.interval / _US), rule.max_signals)
     kept = positions[keep]
@@ -115,9 +112,7 @@ def _decided(store: Store, rule: Rule, rows: pa.Table, keep_windows: bool) -> Ou
     return Outcome(candidates, suppressed=True, dropped=int(len(keep) - keep.sum()))
 
 
-def _alerts(
-    store: Store, rule: Rule, rows: pa.Table, keep_windows: bool
-) -> tuple[Ints, Ints, list[str | None]]:
+def _alerts(store: Store, rule: Rule, rows: pa.Table) -> tuple[Ints, Ints, list[str | None]]:
     """Positions (in `rows`), folded-in counts and groups of the rows that stay alerts, in
     event order."""
     alone = np.asarray(
@@ -139,8 +134,7 @@ def _alerts(
             windows, names, np.diff(np.r_[starts, len(pos)]).astype(np.int64),
             _ints(rows.column("ts"))[pos], suppression.duration_us(rule, sup),
         )  # fmt: skip
-        if keep_windows:
-            stored_windows.save(store, rule.rule_id, windows)
+        stored_windows.save(store, rule.rule_id, windows)
         positions.append(pos[folded.kept])
         absorbed.append(folded.absorbed)
         keys.extend(folded.keys)
