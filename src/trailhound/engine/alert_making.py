@@ -44,7 +44,7 @@ alert's at once peaked at 1.1 GB for 3,071 alerts."""
 @dataclass(frozen=True, slots=True)
 class Written:
     """An evidence document made ahead (`trailhound.engine.early_evidence`), as the JSON the
-    ledger's text takes as it is, with its values of the fields rules investigate, both
+    ledger's text takes as it is, with its values of the fields its rule investigates, both
     compressed: kept as objects, a scan's documents took five times the memory of their JSON
     and reading them back as long as the rest of the end of the scan; and orjson's text
     holds about three times its length (100 MB kept at 1M events for 17 MB of JSON)."""
@@ -57,7 +57,7 @@ class Written:
         return bytes(isal_zlib.decompress(self.packed))
 
     def values(self) -> dict[str, list[str]]:
-        """Its values of the fields rules investigate (only those it has)."""
+        """Its values of the fields its rule investigates (only those it has)."""
         found: dict[str, list[str]] = orjson.loads(isal_zlib.decompress(self.packed_found))
         return found
 
@@ -115,7 +115,7 @@ class AlertMaker:
     def documents(self, seqs: list[int], per_part: int) -> Iterator[dict[int, dict[str, Any]]]:
         """The evidence documents of these matches, by `seq`, whatever decides about them,
         `per_part` at a time; their rows are read in one query, which reads every stored
-        match (one per part made the guesses of `early_evidence` take 0.6 s at 1M)."""
+        match (a query per part would read them all again for each)."""
         parts = [seqs[start : start + per_part] for start in range(0, len(seqs), per_part)]
         shown = _Shown.read(self.store, parts)
         for part in parts:
