@@ -176,8 +176,8 @@ class _Team:
         for worker in self.workers:
             if finished:
                 _tell_to_end(worker)
-            else:
-                worker.process.terminate()
+            elif worker.process.is_alive():  # not one that ended when its tasks did: its
+                worker.process.terminate()  # pid may be another process's by now
         for worker in self.workers:
             worker.process.join()
             worker.conn.close()
