@@ -1,10 +1,12 @@
 """Worker processes (`--workers N`): the outputs come back in blob order whatever finishes
-first, and a worker that dies ends the scan with an error instead of leaving it waiting."""
+first, a worker that dies ends the scan with an error instead of leaving it waiting, and one
+with no task left ends then, not with the run."""
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,3 +88,36 @@ def test_a_worker_that_dies_ends_the_scan_with_an_error_and_leaves_no_process(
     with pytest.raises(RuntimeError, match="worker process ended unexpectedly"):
         list(outputs)
     assert _descendants() <= before
+
+
+def test_a_worker_with_no_task_left_ends_before_the_run_does(
+    corpus: list[Blob], plan: StagePlan
+) -> None:
+    """Its memory is given back while the scanning process still stores the last outputs
+    (and then decides), not only once it has asked for the end of the outputs."""
+    count = len(list(run_in_workers(corpus, plan, 2, task_bytes=1)))
+    before = _descendants()
+    outputs = run_in_workers(corpus, plan, 2, task_bytes=1)
+    taken = [next(outputs)]
+    started = _descendants() - before  # the fork server and both workers
+    assert len(started) == 3
+    taken += [next(outputs) for _ in range(count - 1)]  # every output, the run not yet over
+    deadline = time.monotonic() + 30
+    while len(_running(started)) > 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(_running(started)) == 1  # the fork server, ended with the run
+    assert sum(o.events for o in taken) > 6_000
+    assert list(outputs) == []
+
+
+def _running(pids: set[int]) -> set[int]:
+    """Those of `pids` that still run (a zombie, ended and not yet waited for, does not)."""
+    running = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z":
+            running.add(pid)
+    return running

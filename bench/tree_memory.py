@@ -1,0 +1,117 @@
+"""Where a scan's memory is at its peak: the process tree's PSS over time, process by process.
+
+    python bench/tree_memory.py bench/.cache/<corpus folder> [--workers 2] [--runs 2]
+
+Runs the benchmark's scan (`run.py`'s command and decoy `trailhound.toml`, a fresh state file)
+in a fresh process and samples /proc every 50 ms, as `measure.py` does: each process's PSS
+(from smaps_rollup) and resident high-water mark. Prints, per run, the tree's peak PSS, when
+it came (seconds after the start, and how long before the end), what each process held then
+(the scanning process, the fork server, each worker), each process's own peak, and the alerts
+against the corpus's answer key. `measure.py` gives the report's one figure; this one says
+whose it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from measure import _field_kb, _tree
+from run import _config
+
+_SAMPLE_SECONDS = 0.05
+
+
+def main() -> None:
+    args = _arguments()
+    for run in range(args.runs):
+        with tempfile.TemporaryDirectory() as scratch:
+            found = watch(args.corpus, args.workers, Path(scratch))
+            timeline = found.pop("timeline")
+            print(json.dumps({"run": run, **found}), flush=True)
+            if args.timeline:
+                print("\n".join(timeline))
+
+
+def watch(corpus: Path, workers: int, scratch: Path) -> dict[str, object]:
+    alerts = scratch / "alerts.jsonl"
+    command = [
+        sys.executable, "-m", "trailhound", "scan", str(corpus / "AWSLogs"),
+        "--state", str(scratch / "state.duckdb"), "--format", "jsonl", "--output", str(alerts),
+        "--workers", str(workers), "--quiet", "--config", str(_config(scratch)),
+    ]  # fmt: skip
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    roles: dict[int, str] = {process.pid: "scan"}
+    peak_tree, peak_at, at_peak = 0, 0.0, {}
+    own_peak: dict[int, int] = {}
+    timeline: list[tuple[float, dict[int, int]]] = []
+    while process.poll() is None:
+        sample = {}
+        for pid in _tree(process.pid):
+            roles.setdefault(pid, _role(pid, process.pid))
+            sample[pid] = _field_kb(pid, "smaps_rollup", "Pss:")
+            own_peak[pid] = max(own_peak.get(pid, 0), _field_kb(pid, "status", "VmHWM:"))
+        timeline.append((time.perf_counter() - started, sample))
+        if sum(sample.values()) > peak_tree:
+            peak_tree, peak_at, at_peak = sum(sample.values()), time.perf_counter(), sample
+        time.sleep(_SAMPLE_SECONDS)
+    ended = time.perf_counter()
+    err = process.stderr.read().decode() if process.stderr else ""
+    if process.returncode not in (0, 1):
+        raise SystemExit(f"the scan failed ({process.returncode}):\n{err}")
+    expected = len(json.loads((corpus / "answer_key.json").read_text())["alerts"])
+    found = sum(1 for _ in alerts.open()) if alerts.exists() else 0
+    shutil.rmtree(scratch, ignore_errors=True)
+    return {
+        "seconds": round(ended - started, 2),
+        "peak_pss_mb": round(peak_tree / 1024),
+        "peak_at_s": round(peak_at - started, 2),
+        "before_end_s": round(ended - peak_at, 2),
+        "at_peak_pss_mb": {roles[p]: round(kb / 1024) for p, kb in at_peak.items()},
+        "own_peak_rss_mb": {roles[p]: round(kb / 1024) for p, kb in own_peak.items()},
+        "alerts": found,
+        "timeline": _thinned(timeline, roles),
+        "answer_key": expected,
+    }
+
+
+def _thinned(timeline: list[tuple[float, dict[int, int]]], roles: dict[int, str]) -> list[str]:
+    """One sample in ten: seconds, the tree's PSS, then each process's (MB)."""
+    return [
+        f"{at:.1f}s {sum(s.values()) // 1024} = "
+        + " ".join(f"{roles[p].split('-')[0]}:{kb // 1024}" for p, kb in s.items())
+        for at, s in timeline[::10]
+    ]
+
+
+def _role(pid: int, scan: int) -> str:
+    """The scanning process's children are the fork server and the resource tracker; the
+    workers are the fork server's children (forked, so their command line is its own)."""
+    try:
+        parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError, IndexError):
+        return f"gone-{pid}"
+    if parent != scan:
+        return f"worker-{pid}"
+    return f"{'forkserver' if b'forkserver' in cmdline else 'other'}-{pid}"
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("corpus", type=Path)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--timeline", action="store_true", help="print the samples too")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    main()
