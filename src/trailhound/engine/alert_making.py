@@ -9,15 +9,13 @@ are made, entered and let go a part at a time, in the order of their first evide
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-from isal import isal_zlib
 
 from trailhound.alerts.model import Alert
 from trailhound.engine import evidence
@@ -29,8 +27,7 @@ from trailhound.state.store import Store
 
 # Matched rows (their stored columns; `raw`, the record's JSON, where it was kept) -> documents.
 DocumentMaker = Callable[[pa.RecordBatch], Iterator[dict[str, Any]]]
-# An alert (as delivered; an evidence document in it may be its JSON written ahead, as an
-# `orjson.Fragment`) -> the outputs it is queued for.
+# An alert (as delivered) -> the outputs it is queued for.
 Router = Callable[[Mapping[str, Any]], tuple[str, ...]]
 Decided = tuple[Rule, str, Candidate]  # a rule, an alert id, the candidate that makes it
 RAW = "raw"
@@ -41,63 +38,16 @@ its largest part (ten events, 40 kB of JSON for a BatchWriteItem's), and a run t
 alert's at once peaked at 1.1 GB for 3,071 alerts."""
 
 
-@dataclass(frozen=True, slots=True)
-class Written:
-    """An evidence document made ahead (`trailhound.engine.early_evidence`), as the JSON the
-    ledger's text takes as it is, with its values of the fields its rule investigates, both
-    compressed: kept as objects, a scan's documents took five times the memory of their JSON
-    and reading them back as long as the rest of the end of the scan; and orjson's text
-    holds about three times its length (100 MB kept at 1M events for 17 MB of JSON)."""
-
-    packed: bytes
-    packed_found: bytes  # per field it has values of, those values
-
-    @property
-    def text(self) -> bytes:
-        return bytes(isal_zlib.decompress(self.packed))
-
-    def values(self) -> dict[str, list[str]]:
-        """Its values of the fields its rule investigates (only those it has)."""
-        found: dict[str, list[str]] = orjson.loads(isal_zlib.decompress(self.packed_found))
-        return found
-
-
-def written(document: dict[str, Any], fields: Iterable[str]) -> Written | None:
-    """`document` written ahead, with its values of `fields`; None where its text would not
-    read back as it (a non-finite number, written as null; an integer beyond 64 bits, which
-    orjson refuses): such a document is made again at the end."""
-    try:
-        text = orjson.dumps(document)
-    except orjson.JSONEncodeError:
-        return None
-    # a document leaves out empty fields: a null in it is one inside a flattened value or a
-    # non-finite number
-    if b"null" in text and orjson.loads(text) != document:
-        return None
-    found = {name: values for name in fields if (values := _lookup(document, name))}
-    return Written(_packed(text), _packed(orjson.dumps(found)))
-
-
-def _packed(text: bytes) -> bytes:
-    return bytes(isal_zlib.compress(text, 1))
-
-
-Document = dict[str, Any] | Written
-
-
 @dataclass(frozen=True)
 class AlertMaker:
     """`keep_evidence=False` returns the alerts without their evidence documents (the ledger
-    has them in full), so that a run's memory does not grow with its alerts. `ready` holds
-    documents made before the alerts were decided, by match `seq`
-    (`trailhound.engine.early_evidence`): a document depends on its row and record alone."""
+    has them in full), so that a run's memory does not grow with its alerts."""
 
     store: Store
     to_documents: DocumentMaker
     evidence_limit: int
     route: Router
     keep_evidence: bool
-    ready: Mapping[int, Written] = field(default_factory=dict)
 
     def make(self, decided: Sequence[Decided]) -> list[Alert]:
         """These alerts, entered in the ledger and queued for their outputs."""
@@ -106,46 +56,30 @@ class AlertMaker:
         made = sorted(decided, key=lambda d: min(d[2].seqs[: self.evidence_limit], default=-1))
         parts = [made[start : start + ALERTS_PER_PART]
                  for start in range(0, len(made), ALERTS_PER_PART)]  # fmt: skip
-        shown = _Shown.read(self.store, [self._unready([c for _, _, c in p]) for p in parts])
+        shown = _Shown.read(self.store, [self._seqs([c for _, _, c in p]) for p in parts])
         alerts: list[Alert] = []
         for part in parts:
             alerts.extend(self._made(part, shown))
         return alerts
 
-    def documents(self, seqs: list[int], per_part: int) -> Iterator[dict[int, dict[str, Any]]]:
-        """The evidence documents of these matches, by `seq`, whatever decides about them,
-        `per_part` at a time; their rows are read in one query, which reads every stored
-        match (a query per part would read them all again for each)."""
-        parts = [seqs[start : start + per_part] for start in range(0, len(seqs), per_part)]
-        shown = _Shown.read(self.store, parts)
-        for part in parts:
-            yield self._made_documents(part, shown)
-
     def _seqs(self, candidates: list[Candidate]) -> list[int]:
         return sorted({s for c in candidates for s in c.seqs[: self.evidence_limit]})
-
-    def _unready(self, candidates: list[Candidate]) -> list[int]:
-        return [s for s in self._seqs(candidates) if s not in self.ready]
 
     def _made(self, part: Sequence[Decided], shown: _Shown) -> list[Alert]:
         """These alerts, with their evidence, entered in the ledger (one statement for the
         part: each has a fixed cost); returned without their evidence unless the detector
         keeps it."""
         docs = self._evidence_documents([c for _, _, c in part], shown)
-        made = [self._alert(rule, ident, cand, docs) for rule, ident, cand in part]
-        self._record(made)
-        return [alert for alert, _ in made]
+        alerts = [self._alert(rule, ident, cand, docs) for rule, ident, cand in part]
+        self._record(alerts)
+        if self.keep_evidence:
+            return alerts
+        return [replace(alert, evidence=()) for alert in alerts]
 
     def _evidence_documents(
         self, candidates: list[Candidate], shown: _Shown
-    ) -> dict[int, Document]:
-        docs: dict[int, Document] = {
-            s: self.ready[s] for s in self._seqs(candidates) if s in self.ready
-        }
-        docs.update(self._made_documents(self._unready(candidates), shown))
-        return docs
-
-    def _made_documents(self, seqs: list[int], shown: _Shown) -> dict[int, dict[str, Any]]:
+    ) -> dict[int, dict[str, Any]]:
+        seqs = self._seqs(candidates)
         if not seqs:
             return {}
         table = shown.rows_of(seqs)
@@ -159,16 +93,10 @@ class AlertMaker:
         return pa.array(shown.records(_places(table)), pa.binary())
 
     def _alert(
-        self, rule: Rule, ident: str, cand: Candidate, docs: Mapping[int, Document]
-    ) -> tuple[Alert, list[Document]]:
-        """The alert, with its evidence unless the detector does not keep it, and its evidence
-        documents as made."""
-        shown = [docs[s] for s in cand.seqs[: self.evidence_limit] if s in docs]
-        evidence = tuple(_read(d) for d in shown) if self.keep_evidence else ()
-        fields = rule.investigation_fields
-        found = [d.values() if isinstance(d, Written) else {n: _lookup(d, n) for n in fields}
-                 for d in shown]  # fmt: skip
-        alert = Alert(
+        self, rule: Rule, ident: str, cand: Candidate, docs: Mapping[int, dict[str, Any]]
+    ) -> Alert:
+        evidence = tuple(docs[s] for s in cand.seqs[: self.evidence_limit] if s in docs)
+        return Alert(
             id=ident,
             rule=rule,
             time=cand.time,
@@ -177,61 +105,29 @@ class AlertMaker:
             event_ids=tuple(cand.event_ids),
             count=len(cand.seqs) + cand.absorbed,
             evidence=evidence,
-            investigation=_gathered(fields, found),
+            investigation=investigation(rule, evidence),
         )
-        return alert, shown
 
-    def _record(self, made: list[tuple[Alert, list[Document]]]) -> None:
+    def _record(self, alerts: list[Alert]) -> None:
         entries = []
-        for alert, docs in made:
+        for alert in alerts:
             shown = alert.to_dict()
-            shown["evidence"] = _json_parts(shown, docs)
             entries.append(
                 ledger.Entry(alert.id, alert.rule.rule_id, alert.time, shown, self.route(shown))
             )
         ledger.record(self.store, entries)
 
 
-def _read(document: Document) -> dict[str, Any]:
-    if isinstance(document, Written):
-        read: dict[str, Any] = orjson.loads(document.text)
-        return read
-    return document
-
-
-def _json_parts(shown: dict[str, Any], docs: list[Document]) -> Sequence[Any]:
-    """An alert's evidence for its ledger text: a document written ahead as its text. The
-    ledger writes the alert with orjson, or, where orjson refuses a value (an integer beyond
-    64 bits), with the standard library, which cannot take written text: so the text is
-    used only where orjson takes the rest of the alert."""
-    if not any(isinstance(d, Written) for d in docs):
-        return docs
-    parts = [orjson.Fragment(d.text) if isinstance(d, Written) else d for d in docs]
-    try:
-        orjson.dumps({**shown, "evidence": parts})
-    except orjson.JSONEncodeError:
-        return [_read(d) for d in docs]
-    return parts
-
-
 def investigation(
     rule: Rule, evidence: tuple[Mapping[str, Any], ...]
 ) -> dict[str, tuple[str, ...]]:
     """The values of the rule's investigation fields among the alert's evidence, in order."""
-    fields = rule.investigation_fields
-    return _gathered(fields, [{name: _lookup(doc, name) for name in fields} for doc in evidence])
-
-
-def _gathered(
-    fields: Sequence[str], found: Sequence[Mapping[str, Sequence[str]]]
-) -> dict[str, tuple[str, ...]]:
-    """Each field's values among the evidence's (`found`, per document), in order, once."""
-    gathered: dict[str, dict[str, None]] = defaultdict(dict)
-    for values in found:
-        for name in fields:
-            for value in values.get(name, ()):
-                gathered[name][value] = None
-    return {name: tuple(values) for name, values in gathered.items()}
+    found: dict[str, dict[str, None]] = defaultdict(dict)
+    for doc in evidence:
+        for name in rule.investigation_fields:
+            for value in _lookup(doc, name):
+                found[name][value] = None
+    return {name: tuple(values) for name, values in found.items()}
 
 
 def _lookup(doc: Mapping[str, Any], dotted: str) -> list[str]:

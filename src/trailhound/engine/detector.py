@@ -30,9 +30,8 @@ from trailhound.engine import (
     suppression,
     threshold,
 )
-from trailhound.engine.alert_making import AlertMaker, DocumentMaker, Router, Written
+from trailhound.engine.alert_making import AlertMaker, DocumentMaker, Router
 from trailhound.engine.candidates import Candidate, Outcome
-from trailhound.engine.early_evidence import EarlyEvidence
 from trailhound.engine.filtering import ITEM, FilterPlan, Matcher, failure
 from trailhound.engine.max_signals import first_per_interval
 from trailhound.engine.prefilter import stored_columns
@@ -89,13 +88,10 @@ class Detector:
         evidence_limit: int = evidence.LIMIT,
         route: Router = lambda alert: (),
         keep_evidence: bool = True,
-        early_evidence: bool = True,
     ) -> None:
         """`keep_evidence=False` returns the alerts of `finish` without their evidence
         documents (the ledger has them in full), so that a run's memory does not grow with
-        its alerts. `early_evidence` makes the documents of likely evidence while matches
-        are still being added (`trailhound.engine.early_evidence`); the alerts are the same
-        without it."""
+        its alerts."""
         self.rules = [r for r in rules if r.runs]
         self.store = store
         self.con = store.con
@@ -127,7 +123,6 @@ class Detector:
         self._packs: list[tuple[int, bytes]] = []  # evidence packs not yet inserted
         # the newest event time seen, this run or before; stored by `finish`
         self._latest = int(store.get_meta("max_event_time") or -_NEVER)
-        self._early = EarlyEvidence(self._maker(), self.rules) if early_evidence else None
 
     def add(self, batch: pa.RecordBatch | pa.Table) -> None:
         """Keep, for every rule, the rows of `batch` it matches (all their columns)."""
@@ -177,10 +172,7 @@ class Detector:
             self._pending.append(matched.append_column("seq", seq))
             self._pending_rows += matched.num_rows
             if self._pending_rows >= _INSERT_ROWS:
-                rows = self._pending_rows
                 self._store_pending()
-                if self._early is not None:
-                    self._early.stored(rows, self.stats.failed)
         if latest is not None and latest > self._latest:
             self._latest = latest
 
@@ -237,17 +229,13 @@ class Detector:
         decided = self._fresh(kept_by_rule)
         for rule, _, fresh in decided:
             self.stats.alerts[rule.name] += len(fresh)
-        ready = {} if self._early is None else self._early.ready
-        maker = self._maker(ready)
+        maker = AlertMaker(
+            self.store, self.to_documents, self.evidence_limit, self.route, self.keep_evidence
+        )
         alerts = maker.make([(rule, i, c) for rule, _, fresh in decided for i, c in fresh])
-        ready.clear()
         self._forget(cutoff, [(rule, outcome) for rule, outcome, _ in decided])
         alerts.sort(key=lambda a: (a.time, a.rule.name, a.id))
         return alerts
-
-    def _maker(self, ready: Mapping[int, Written] | None = None) -> AlertMaker:
-        return AlertMaker(self.store, self.to_documents, self.evidence_limit, self.route,
-                          self.keep_evidence, {} if ready is None else ready)  # fmt: skip
 
     def _evaluate(
         self, rule: Rule, cutoff: int, stored: set[str], deciders: dict[str, query.Decide]

@@ -32,12 +32,12 @@ def next_pack(store: Store) -> int:
 def append(store: Store, tables: Sequence[pa.Table], packs: Sequence[tuple[int, bytes]]) -> int:
     """Store matched rows (each insert has a fixed cost: give many at once) and packs; returns
     how many rows were left out as events already counted (`trailhound.state.counted`)."""
-    with one_thread(store):
+    with _one_thread(store):
         return _append(store, tables, packs)
 
 
 @contextmanager
-def one_thread(store: Store) -> Iterator[None]:
+def _one_thread(store: Store) -> Iterator[None]:
     """DuckDB on one thread for the block. Storing runs while the workers read, on the cores
     they need, and splitting these inserts and checks over threads costs CPU: at 1M events
     storing took about 1.05 CPU-s on DuckDB's two threads, 0.78 on one."""
