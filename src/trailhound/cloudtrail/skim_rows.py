@@ -27,6 +27,11 @@ from trailhound.cloudtrail.record import decode_record
 
 SOURCE: Final = "eventSource"
 ACTION: Final = "eventName"
+TOGETHER_ROWS: Final = 1024
+"""Groups of at most this many offered rows share one columnar call: its fixed cost (about
+1.25 ms) outweighs, on so few rows, making the other groups' fields for them too; on larger
+groups the extra fields cost more than the call saved (measured: 1 MB tasks gained, a batch
+of 16,384 rows lost when all groups went together)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +150,7 @@ class SkimNormalizer:
         if self._columnar is None:
             return chosen, fields
         for k, group in enumerate(groups):
-            if not group.offered:
+            if not group.offered or len(group.offered) > TOGETHER_ROWS:
                 continue
             more, more_keys = fields | group.fields, [*keys, *group.keys]
             if all(self._takes(more, *key) for key in more_keys):
