@@ -47,6 +47,7 @@ from trailhound.engine.eligibility import Eligibility
 from trailhound.engine.filtering import ITEM, FilterPlan, Matcher
 from trailhound.engine.prefilter import column_plan, stored_columns
 from trailhound.engine.udfs import register
+from trailhound.pipeline.pool import cut_into_tasks
 from trailhound.pipeline.stage import Stage, StagePlan
 from trailhound.rules.loader import load_rules, shipped_pack_dir
 from trailhound.rules.model import Rule
@@ -83,11 +84,15 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=None, help="only the first N files")
     parser.add_argument("--no-skim", action="store_true", help="leave out the skimmer's stage")
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs of each way")
+    parser.add_argument(
+        "--tasks", action="store_true",
+        help="the skimmer's table with one `Stage.run` per 1 MB task, as a scan's workers run",
+    )  # fmt: skip
     args = parser.parse_args()
     print(measure(args.corpus, args.files))
     if not args.no_skim:
         print()
-        print(skim_table(args.corpus, args.files, args.rounds))
+        print(skim_table(args.corpus, args.files, args.rounds, tasks=args.tasks))
 
 
 def measure(corpus: Path, files: int | None = None) -> str:
@@ -206,9 +211,11 @@ SKIM_STEPS = (
 )
 
 
-def skim_table(corpus: Path, files: int | None, rounds: int) -> str:
+def skim_table(corpus: Path, files: int | None, rounds: int, *, tasks: bool = False) -> str:
     """CPU per event of `Stage.run` the usual way and the skimmer's way, in alternating runs
-    (the best of each), with the skimmer's way step by step."""
+    (the best of each), with the skimmer's way step by step. With `tasks`, each run takes the
+    files as a scan cuts them for its workers (`pool.cut_into_tasks`), a `Stage.run` a task:
+    a task of 1 MB is one batch of a few thousand rows, where fixed costs per batch weigh."""
     rules = load_rules([shipped_pack_dir()]).rules
     blobs = list(blobs_of([open_source(str(corpus / "AWSLogs"))], Report()))[:files]
     enricher = Enricher.create()
@@ -220,16 +227,18 @@ def skim_table(corpus: Path, files: int | None, rounds: int) -> str:
     }
     if Stage(plans["compiled"])._skim is None:
         return "The compiled skimmer is not built here (`pip install -e .` with a C compiler)."
+    runs = cut_into_tasks(blobs) if tasks else [blobs]
     usual: list[float] = []
     skimmed: list[tuple[float, Clock, int]] = []
     for _ in range(rounds):
-        usual.append(_usual_stage(plans["off"], blobs))
-        skimmed.append(_skim_stage(plans["compiled"], blobs))
+        usual.append(_usual_stage(plans["off"], runs))
+        skimmed.append(_skim_stage(plans["compiled"], runs))
     events = skimmed[0][2]
     best, clock, _ = min(skimmed, key=lambda run: run[0])
     lines = [
         f"The stage on the compiled skimmer's columns, {len(blobs):,} files, {events:,} "
-        f"events (best of {rounds} alternating runs, CPU µs per event read):",
+        f"events{f' in {len(runs)} tasks' if tasks else ''} (best of {rounds} alternating "
+        f"runs, CPU µs per event read):",
         "",
         "| way | µs per event |",
         "|---|---:|",
@@ -244,16 +253,17 @@ def skim_table(corpus: Path, files: int | None, rounds: int) -> str:
     return "\n".join(lines)
 
 
-def _usual_stage(plan: StagePlan, blobs: list[Blob]) -> float:
+def _usual_stage(plan: StagePlan, runs: list[list[Blob]]) -> float:
     stage = Stage(plan)
     gc.collect()
     started = time.process_time()
-    for _ in stage.run(blobs, Report()):
-        pass
+    for blobs in runs:
+        for _ in stage.run(blobs, Report()):
+            pass
     return time.process_time() - started
 
 
-def _skim_stage(plan: StagePlan, blobs: list[Blob]) -> tuple[float, Clock, int]:
+def _skim_stage(plan: StagePlan, runs: list[list[Blob]]) -> tuple[float, Clock, int]:
     """CPU seconds of `Stage.run` on the plan's skimmer, the time of its steps, and the
     events read."""
     clock = Clock()
@@ -271,7 +281,7 @@ def _skim_stage(plan: StagePlan, blobs: list[Blob]) -> tuple[float, Clock, int]:
     )
     gc.collect()
     started = time.process_time()
-    events = sum(out.events for out in stage.run(blobs, Report()))
+    events = sum(out.events for blobs in runs for out in stage.run(blobs, Report()))
     return time.process_time() - started, clock, events
 
 
