@@ -3,6 +3,8 @@ filled, broken, stale or unwritable, and an edited rule file is read anew."""
 
 from __future__ import annotations
 
+import pickle
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -103,3 +105,26 @@ def test_old_entries_are_pruned(tmp_path: Path) -> None:
         write(rules / "a.toml", "r-1", f"Version {version}")
         load_rules([rules], cache=tmp_path / "cache")
     assert len(entries(tmp_path / "cache")) == rule_cache.KEPT
+
+
+def test_a_run_that_only_detects_gets_the_same_rules_without_their_tests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fresh = load_rules([shipped_pack_dir()]).rules
+    assert any(rule.tests for rule in fresh)
+    expected = [replace(rule, tests=()) for rule in fresh]
+    assert load_rules([shipped_pack_dir()], tests=False).rules == expected
+    assert load_rules([shipped_pack_dir()], cache=tmp_path, tests=False).rules == expected
+    reading_fails(monkeypatch)
+    assert load_rules([shipped_pack_dir()], cache=tmp_path, tests=False).rules == expected
+    assert load_rules([shipped_pack_dir()], cache=tmp_path).rules == fresh  # kept apart, whole
+
+
+def test_damaged_kept_tests_are_read_afresh_when_asked_for(tmp_path: Path) -> None:
+    fresh = load_rules([shipped_pack_dir()], cache=tmp_path).rules
+    (entry,) = entries(tmp_path)
+    whole = entry.read_bytes()
+    rules, errors, notes, _ = pickle.loads(whole)
+    entry.write_bytes(pickle.dumps((rules, errors, notes, b"\x80\x05 damaged")))
+    assert load_rules([shipped_pack_dir()], cache=tmp_path).rules == fresh
+    assert entry.read_bytes() == whole

@@ -54,7 +54,9 @@ def rules_or_fail(paths: Sequence[Path]) -> list[Rule]:
     """The rules in `paths` (the shipped pack when empty); any problem stops the command.
     Files in a named folder that are not rules are named, so that a folder of rules in a
     format trailhound does not read is not mistaken for a folder without rules."""
-    result = load_rules(list(paths) or [shipped_pack_dir()], cache=cache_folder())
+    # a scan or watch only detects: the rules' tests are left out, so the cache need not
+    # build them
+    result = load_rules(list(paths) or [shipped_pack_dir()], cache=cache_folder(), tests=False)
     say_skipped_rule_files(result.skipped)
     if result.errors:
         for error in result.errors:

@@ -9,6 +9,10 @@ foreign pickle, an entry of another layout) is ignored and the rules are read af
 entry is written again; a folder that cannot be written only means no cache. Deleting the
 folder is always safe.
 
+A rule's tests (its sample events, four fifths of the entry) are kept apart inside the entry,
+as one pickle of their own, and are built only for a caller that asks for them: a scan does
+not run them, and loading the pack then costs a third as much.
+
 The same folder keeps the rules' filters built and rendered ahead of time
 (`with_prepared_filters`), so that a scan whose rules come from here need not load sqlglot
 (0.1 s to import, as much again to render the pack's filters once per run). They are found by
@@ -22,6 +26,7 @@ The entries are pickles, so they live in the user's own cache folder
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import pickle
@@ -34,25 +39,57 @@ from typing import Any
 
 import trailhound
 from trailhound.errors import RuleError
-from trailhound.rules.model import Rule
+from trailhound.rules.model import Rule, RuleTest
 
 Read = tuple[list[Rule], list[RuleError], list[RuleError]]  # rules, errors, notes
-_LAYOUT = 2  # bump when `Read` changes shape
+# what an entry holds: `Read` with each rule's tests left out, and those tests pickled apart
+Entry = tuple[list[Rule], list[RuleError], list[RuleError], bytes]
+_LAYOUT = 3  # bump when `Entry` changes shape
 KEPT = 8  # entries kept in the folder: each edit of a rule file makes a new one
 
 
-def cached(folder: Path, texts: Sequence[tuple[Path, str]], read: Callable[[], Read]) -> Read:
+def cached(
+    folder: Path, texts: Sequence[tuple[Path, str]], read: Callable[[], Read], *, tests: bool = True
+) -> Read:
     """What `read()` gives for the rule files whose (path, text) are `texts`, from the entry
     in `folder` when one was made for the same files and the same trailhound, else read and,
-    when it found no error, kept there for next time."""
+    when it found no error, kept there for next time. With `tests` False the rules come
+    without their tests (`Rule.tests` empty), which an entry then need not build."""
     entry = folder / f"rules-{_digest(texts)}.pickle"
     found = _load(entry)
     if found is not None:
-        return found
+        rules, errors, notes, kept_tests = found
+        rules_and_tests = _with_tests(rules, kept_tests) if tests else rules
+        if rules_and_tests is not None:
+            return rules_and_tests, errors, notes
     result = read()
     if not result[1]:
-        _write(entry, result)
-    return result
+        _write(entry, _entry(result))
+    return result if tests else (without_tests(result[0]), result[1], result[2])
+
+
+def without_tests(rules: list[Rule]) -> list[Rule]:
+    """`rules` with `tests` empty, for a run that only detects."""
+    return [replace(rule, tests=()) if rule.tests else rule for rule in rules]
+
+
+def _entry(result: Read) -> Entry:
+    rules, errors, notes = result
+    kept_tests = pickle.dumps([rule.tests for rule in rules], protocol=pickle.HIGHEST_PROTOCOL)
+    return without_tests(rules), errors, notes, kept_tests
+
+
+def _with_tests(rules: list[Rule], kept_tests: bytes) -> list[Rule] | None:
+    """`rules` with their tests, None when the kept tests are damaged (then read afresh)."""
+    try:
+        tests: Any = pickle.loads(kept_tests)
+    except Exception:
+        return None
+    if not (isinstance(tests, list) and len(tests) == len(rules)) or not all(
+        isinstance(t, tuple) and all(isinstance(one, RuleTest) for one in t) for t in tests
+    ):
+        return None
+    return [replace(rule, tests=t) if t else rule for rule, t in zip(rules, tests, strict=True)]
 
 
 def with_prepared_filters(folder: Path, rules: Sequence[Rule]) -> list[Rule]:
@@ -101,7 +138,8 @@ def _digest(texts: Sequence[tuple[Path, str]]) -> str:
     return h.hexdigest()[:32]
 
 
-def _code_stamps() -> list[str]:
+@functools.cache  # the rules' entry and the filters' file are both named in one run
+def _code_stamps() -> tuple[str, ...]:
     """Name, size and modification time of each of trailhound's modules."""
     package = Path(trailhound.__file__).parent
     stamps = []
@@ -111,10 +149,10 @@ def _code_stamps() -> list[str]:
             stat = os.stat(os.path.join(base, name))
             stamps.append(f"{os.path.relpath(os.path.join(base, name), package)}:"
                           f"{stat.st_size}:{stat.st_mtime_ns}")  # fmt: skip
-    return stamps
+    return tuple(stamps)
 
 
-def _load(entry: Path) -> Read | None:
+def _load(entry: Path) -> Entry | None:
     try:
         data = entry.read_bytes()
     except OSError:
@@ -123,16 +161,17 @@ def _load(entry: Path) -> Read | None:
         found: Any = pickle.loads(data)
     except Exception:  # any damage at all: the entry is only a shortcut
         return None
-    return found if _is_read(found) else None
+    return found if _is_entry(found) else None
 
 
-def _is_read(found: Any) -> bool:
+def _is_entry(found: Any) -> bool:
     return (
         isinstance(found, tuple)
-        and len(found) == 3
-        and all(isinstance(part, list) for part in found)
+        and len(found) == 4
+        and all(isinstance(part, list) for part in found[:3])
         and all(isinstance(r, Rule) for r in found[0])
         and all(isinstance(e, RuleError) for e in (*found[1], *found[2]))
+        and isinstance(found[3], bytes)  # the tests, checked when asked for (`_with_tests`)
     )
 
 

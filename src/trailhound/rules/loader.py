@@ -39,14 +39,17 @@ def shipped_pack_dir() -> Path:
     return Path(str(files("trailhound.rules").joinpath("pack")))
 
 
-def load_rules(paths: Sequence[str | Path], *, cache: Path | None = None) -> LoadResult:
+def load_rules(
+    paths: Sequence[str | Path], *, cache: Path | None = None, tests: bool = True
+) -> LoadResult:
     """Load rule files and directories (searched recursively, in sorted order, for the files a
     rule format reads: Elastic's *.toml, Sigma's *.yml and *.yaml).
 
     With `cache`, a folder, the rules read from the same files by the same trailhound are
     taken from there, and kept there when read without errors (`trailhound.rules.cache`).
     Files of a format read by an optional library (Sigma) are always read: what they give
-    depends on that library's version too."""
+    depends on that library's version too. With `tests` False the rules come without their
+    tests (`Rule.tests` empty): a run that only detects then need not build them."""
     found, errors = rule_files(paths)
     texts: dict[Path, tuple[str, RuleFormat]] = {}
     for path in found:
@@ -58,11 +61,15 @@ def load_rules(paths: Sequence[str | Path], *, cache: Path | None = None) -> Loa
         texts[path] = (text, format_of(path) or FORMATS[0])
     if cache is None or any(f.extra for _, f in texts.values()):
         rules, more, notes = _parsed(texts)
+        if not tests:
+            from trailhound.rules.cache import without_tests
+
+            rules = without_tests(rules)
     else:
         from trailhound.rules.cache import cached
 
         listed = [(path, text) for path, (text, _) in texts.items()]
-        rules, more, notes = cached(cache, listed, lambda: _parsed(texts))
+        rules, more, notes = cached(cache, listed, lambda: _parsed(texts), tests=tests)
     return LoadResult(rules=rules, errors=errors + more, files=len(found), notes=notes,
                       skipped=_not_read(paths, found))  # fmt: skip
 
