@@ -112,17 +112,12 @@ class ColumnSet:
                 if array is None:
                     array = nulls[arrow_type] = pa.nulls(self.n, type=arrow_type)
             arrays.append(array)
-        return pa.RecordBatch.from_arrays(arrays, schema=_schema())
+        return pa.RecordBatch.from_arrays(arrays, schema=arrow_schema())
 
 
 @cache
 def _columns() -> tuple[tuple[str, pa.DataType], ...]:
     return tuple((c.name, c.arrow_type) for c in COLUMNS)
-
-
-@cache
-def _schema() -> pa.Schema:
-    return arrow_schema()
 
 
 @cache

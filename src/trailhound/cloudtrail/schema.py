@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from functools import cache
 
 import pyarrow as pa
 
@@ -152,6 +153,7 @@ COLUMNS: tuple[Column, ...] = (
 BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
 
 
+@cache  # an Arrow schema is immutable; every batch made checks against it
 def arrow_schema() -> pa.Schema:
     return pa.schema([pa.field(c.name, c.arrow_type) for c in COLUMNS])
 
