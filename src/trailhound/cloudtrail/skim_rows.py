@@ -120,7 +120,7 @@ class SkimNormalizer:
         groups = self._groups(rows)
         together, fields = self._together(groups)
         done: set[int] = set()
-        if len(together) > 1:
+        if together:
             part = self._columnar_together(
                 rows, [groups[k] for k in together], fields, ingested, enricher
             )
@@ -128,7 +128,7 @@ class SkimNormalizer:
                 parts.append(part)
                 done = set(part[0])
         for k, group in enumerate(groups):
-            if len(together) > 1 and k in together:
+            if k in together:
                 left = [i for i in group.indices if i not in done]
                 parts += self._decoded(rows, left, group.fields, ingested, enricher)
             else:
@@ -143,7 +143,7 @@ class SkimNormalizer:
         their fields (its fixed cost per call is about a millisecond, and a task's batch holds
         half a dozen groups), and those fields: a group joins while every action of the joined
         ones is still taken with all of them, so that no row is left for a field it does not
-        want."""
+        want. Empty unless at least two groups go together."""
         chosen: list[int] = []
         fields: frozenset[str] = frozenset()
         keys: list[_Key] = []
@@ -156,7 +156,7 @@ class SkimNormalizer:
             if all(self._takes(more, *key) for key in more_keys):
                 chosen.append(k)
                 fields, keys = more, more_keys
-        return chosen, fields
+        return (chosen, fields) if len(chosen) > 1 else ([], frozenset())  # one: its own call
 
     def _columnar_together(
         self,
@@ -169,16 +169,11 @@ class SkimNormalizer:
         """The columnar step over these groups' offered rows in one call, for all their
         `fields`; each row then holds nulls in the fields its own group does not want, as its
         group's own call gives. The part for `joined`, None when no row was done."""
-        assert self._columnar is not None
         offered = np.concatenate([np.asarray(g.offered, np.int64) for g in groups])
         group_of = np.repeat(np.arange(len(groups)), [len(g.offered) for g in groups])
         order = np.argsort(offered, kind="stable")
         offered, group_of = offered[order], group_of[order]
-        taken = pa.array(offered)
-        read = list(rows.columns) if self._paths_for is None else self._paths_for(fields)
-        made = self._columnar(
-            {p: rows.columns[p].take(taken) for p in read}, fields, ingested, enricher
-        )
+        made = self._columnar_rows(rows, offered, fields, ingested, enricher)
         if not made.done:
             return None
         done = np.asarray(made.done, np.int64)
@@ -229,10 +224,7 @@ class SkimNormalizer:
         indices, offered, fields = group.indices, group.offered, group.fields
         left = indices
         if offered and self._columnar is not None:
-            taken = pa.array(offered, pa.int64())
-            read = rows.columns.keys() if self._paths_for is None else self._paths_for(fields)
-            columns = {p: rows.columns[p].take(taken) for p in read}
-            made = self._columnar(columns, fields, ingested, enricher)
+            made = self._columnar_rows(rows, offered, fields, ingested, enricher)
             if made.done:
                 parts.append(([offered[i] for i in made.done], Normalized(made.batch, [])))
             if len(offered) == len(indices):
@@ -242,6 +234,22 @@ class SkimNormalizer:
                 not_given = [i for i in indices if i not in given]
                 left = sorted([offered[i] for i in made.left] + not_given)
         return parts + self._decoded(rows, left, fields, ingested, enricher)
+
+    def _columnar_rows(
+        self,
+        rows: SkimRows,
+        offered: Sequence[int] | np.ndarray,
+        fields: frozenset[str],
+        ingested: datetime,
+        enricher: Enricher,
+    ) -> Columnar:
+        """The columnar step over these rows, given the columns it reads for `fields`."""
+        assert self._columnar is not None
+        taken = pa.array(offered, pa.int64())
+        read = rows.columns.keys() if self._paths_for is None else self._paths_for(fields)
+        return self._columnar(
+            {p: rows.columns[p].take(taken) for p in read}, fields, ingested, enricher
+        )
 
     def _decoded(
         self,
