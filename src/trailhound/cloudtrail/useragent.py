@@ -18,17 +18,15 @@ deleting it is always safe.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib.util
 import json
 import os
-import tempfile
 from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from trailhound.userdirs import cache_folder
+from trailhound.userdirs import cache_folder, write_cache_file
 
 UNKNOWN: Final = "Other"
 _LAYOUT: Final = 1  # bump when the file's shape changes
@@ -179,18 +177,7 @@ def _info(fields: Any) -> UserAgentInfo | None:
 
 
 def _write_known(target: Path, known: dict[str, UserAgentInfo]) -> None:
-    """Write the file whole or not at all (another process may be reading or writing it).
-    ASCII with escapes, so that a string with a lone surrogate is kept like any other."""
+    """Write the file (whole or not at all). ASCII with escapes, so that a string with a lone
+    surrogate is kept like any other."""
     document = {"layout": _LAYOUT, "agents": {k: astuple(v) for k, v in known.items()}}
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(dir=target.parent, prefix=".useragents-", suffix=".tmp")
-    except OSError:
-        return  # no file this time; the answers were given all the same
-    try:
-        with os.fdopen(handle, "w", encoding="ascii") as out:
-            json.dump(document, out)
-        os.replace(name, target)
-    except (OSError, ValueError):
-        with contextlib.suppress(OSError):
-            os.unlink(name)
+    write_cache_file(target, json.dumps(document).encode("ascii"))

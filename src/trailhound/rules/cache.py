@@ -31,7 +31,6 @@ import hashlib
 import os
 import pickle
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -40,6 +39,7 @@ from typing import Any
 import trailhound
 from trailhound.errors import RuleError
 from trailhound.rules.model import Rule, RuleTest
+from trailhound.userdirs import write_cache_file
 
 Read = tuple[list[Rule], list[RuleError], list[RuleError]]  # rules, errors, notes
 # what an entry holds: `Read` with each rule's tests left out, and those tests pickled apart
@@ -178,20 +178,11 @@ def _is_entry(found: Any) -> bool:
 def _write(entry: Path, result: object) -> None:
     """Write the entry whole or not at all (another run may be reading the folder)."""
     try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
         data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
-        handle, name = tempfile.mkstemp(dir=entry.parent, prefix=".rules-", suffix=".tmp")
-    except (OSError, pickle.PicklingError, TypeError, AttributeError):
+    except (pickle.PicklingError, TypeError, AttributeError):
         return  # no cache this time; the rules were read all the same
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(name, entry)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(name)
-        return
-    _prune(entry.parent)
+    if write_cache_file(entry, data):
+        _prune(entry.parent)
 
 
 def _prune(folder: Path) -> None:
