@@ -285,15 +285,14 @@ class Matcher:
         if not len(taken):
             return None
         index = pa.array(taken, pa.int64())
-        kept = pa.Table.from_batches([batch.select([c for c in batch.schema.names if c in keep])])
+        kept = batch.select([c for c in batch.schema.names if c in keep]).take(index)
         ids = pa.array([f.rule_id for f in self.plan.filters], pa.string()).take(which)
         steps = pa.array([f.step for f in self.plan.filters], pa.int32()).take(which)
         ts = pc.cast(batch.column("@timestamp"), pa.int64()).take(index)
         items = pa.array(taken.astype(np.int32))
-        out = pa.table({RULE_ID: ids, STEP: steps, TS: ts, ITEM: items})
-        for name, column in zip(kept.schema.names, kept.take(index).columns, strict=True):
-            out = out.append_column(name, column)
-        return out
+        return pa.Table.from_arrays(
+            [ids, steps, ts, items, *kept.columns], [RULE_ID, STEP, TS, ITEM, *kept.schema.names]
+        )
 
     def _in_window(self, batch: pa.RecordBatch) -> np.ndarray:
         ts = batch.column("@timestamp")
@@ -439,8 +438,10 @@ def _groups(
 ) -> tuple[np.ndarray, np.ndarray]:
     """For each row in `rows`, the number of its combination of values in `columns`; and for
     each combination, the first row (a batch index) that has it."""
-    index = pa.array(rows, pa.int64())
-    key = combined((_codes(batch.column(name).take(index)) for name in columns), len(rows))
+    values = batch.select(list(columns))
+    if len(rows) < batch.num_rows:  # some rows lie outside the time window
+        values = values.take(pa.array(rows, pa.int64()))
+    key = combined((_codes(values.column(name)) for name in columns), len(rows))
     _, first, group = np.unique(key, return_index=True, return_inverse=True)
     return group, rows[first]
 
