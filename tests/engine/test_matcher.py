@@ -177,3 +177,47 @@ def test_rows_group_by_their_whole_combination_of_values(kinds: int, seeds: list
         assert first[group[i]] == rows.index(one)
         for j, other in enumerate(rows):
             assert (group[i] == group[j]) == (one == other)
+
+
+_USERS = st.sampled_from(["alice", "bob", "mallory"])
+_COUNTRIES = st.sampled_from(["US", "KP", "FR"]) | st.none()
+_ROWS = st.lists(
+    st.tuples(st.sampled_from(["Scan", "DeleteTable", "ListTables"]), _USERS, _COUNTRIES),
+    min_size=1,
+    max_size=6,
+)
+
+
+@fuzz(0.3)
+@given(st.lists(_ROWS, min_size=1, max_size=8))
+def test_later_batches_are_judged_as_row_by_row_sql(
+    batches: list[list[tuple[str, str, str | None]]],
+) -> None:
+    """Each filter remembers its answers by the columns it reads, so a batch new only in
+    one rule's column (a user, a country) is judged by the others from memory: every batch,
+    in any order of first sightings, must still match as each rule's SQL does row by row."""
+    rules = [
+        rule(action("Scan"), rule_id="scans"),
+        rule(k.And((action("Scan"), match("user.name", "mallory"))), rule_id="mallory"),
+        rule(
+            k.Or((match("source.geo.country_iso_code", "KP"), action("DeleteTable"))),
+            rule_id="places",
+        ),
+        rule(k.Not(k.Exists("source.geo.country_iso_code")), rule_id="nowhere"),
+    ]
+    plan = FilterPlan.build(rules, now=NOW)
+    matcher = Matcher(plan, connection())
+    for number, rows in enumerate(batches):
+        events = batch(
+            [
+                event(
+                    number * 10 + i,
+                    timedelta(minutes=i),
+                    name,
+                    **{"user.name": user},
+                    source__geo__country_iso_code=country,
+                )
+                for i, (name, user, country) in enumerate(rows)
+            ]
+        )
+        assert matched(matcher, events) == row_by_row(plan, events)

@@ -33,7 +33,7 @@ Other rule types keep every row, and may show any as evidence.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -107,18 +107,19 @@ class Eligibility:
     def masks(self, matched: pa.Table) -> Masks:
         store = np.ones(matched.num_rows, dtype=bool)
         evidence = np.ones(matched.num_rows, dtype=bool)
+        rows_of = _rows_by_rule(matched)
         for rule_id, spec in self.terms.items():
-            rows = _rows_of(matched, rule_id)
+            rows = rows_of(rule_id)
             if len(rows):
                 part = _part(matched, rows, (*spec.fields, TS, "event.id", ITEM))
                 _thin(part, spec, rows, store, evidence)
         for rule_id, windows in self.windows.items():
-            rows = _rows_of(matched, rule_id)
+            rows = rows_of(rule_id)
             if len(rows):
                 part = _part(matched, rows, (*windows.fields, TS, "event.id"))
                 _first_in_window(part, windows, rows, evidence)
         for rule_id, facts in self.facts.items():
-            rows = _rows_of(matched, rule_id)
+            rows = rows_of(rule_id)
             read = ["step", TS, *{c for columns in facts.sources if columns for c in columns}]
             if len(rows) and set(read) <= set(matched.column_names):
                 _thin_sources(_part(matched, rows, read), facts, rows, store, evidence)
@@ -183,9 +184,19 @@ def _part(matched: pa.Table, rows: np.ndarray, columns: Sequence[str]) -> pa.Tab
     return matched.select(list(dict.fromkeys(columns))).take(pa.array(rows, pa.int64()))
 
 
-def _rows_of(matched: pa.Table, rule_id: str) -> np.ndarray:
-    mine = pc.fill_null(pc.equal(matched.column(RULE_ID), rule_id), False)
-    return np.flatnonzero(mine.to_numpy(zero_copy_only=False))
+def _rows_by_rule(matched: pa.Table) -> Callable[[str], np.ndarray]:
+    """The rows of `matched` that a rule id's rule matched, as a function of the rule id: the
+    ids are coded once, where comparing every row's id with each thinned rule's cost a
+    batch about 0.2 ms a rule."""
+    coded = matched.column(RULE_ID).combine_chunks().dictionary_encode()
+    codes = pc.fill_null(coded.indices, -1).to_numpy(zero_copy_only=False)
+    position = {rule_id: n for n, rule_id in enumerate(coded.dictionary.to_pylist())}
+
+    def rows_of(rule_id: str) -> np.ndarray:
+        code = position.get(rule_id)
+        return np.zeros(0, np.int64) if code is None else np.flatnonzero(codes == code)
+
+    return rows_of
 
 
 def _first_in_window(

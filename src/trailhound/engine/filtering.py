@@ -8,10 +8,12 @@ in DuckDB.
 A rule's filter reads a handful of columns, and a trail repeats the same few combinations of
 their values (provider, action, outcome, country...) over and over. So `Matcher` evaluates each
 filter once per distinct combination, not once per row, and remembers the answer for later
-batches; only combinations never seen before go to DuckDB, to the filters that could pass on
-them. Each filter's query is prepared once per connection: parsing and planning a filter costs
-five to ten times as much as running it on a batch's new combinations. The time window
-(`--since`, `--until`) is the one condition on a per-event value, and is applied per row.
+batches; each filter also remembers its own answers by the values of only the columns it
+reads, so a combination new in one column goes to DuckDB only for the filters that read it
+and could pass on it. Each filter's query is prepared once per connection: parsing and
+planning a filter costs five to ten times as much as running it on a batch's new
+combinations. The time window (`--since`, `--until`) is the one condition on a per-event
+value, and is applied per row.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import pickle
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 import numpy as np
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
 # The columns a matched row carries besides the event's own.
 RULE_ID, STEP, TS, ITEM = "rule_id", "step", "ts", "evidence_item"
 _KEY = "__key"
+Answer = TypeVar("Answer")
 # Remembered combinations: at most this many, and none holding a long text (a request's
 # parameters are nearly always new, so remembering them would only cost memory).
 _REMEMBER = 65_536
@@ -256,6 +259,9 @@ class Matcher:
         self.plan = plan
         self.con = con
         self._known: dict[tuple[Any, ...], tuple[int, ...]] = {}
+        # per filter: whether it passes, by the values of the columns it reads (`_reads`)
+        self._known_by_filter: list[dict[tuple[Any, ...], bool]] = [{} for _ in plan.filters]
+        self._reads_of: dict[int, tuple[int, ...]] = {}
         # names this matcher's table and prepared statements apart from others on `con`
         self._name = f"_filter_{id(self):x}"
         self._prepared: set[int] = set()
@@ -279,14 +285,14 @@ class Matcher:
         if not len(taken):
             return None
         index = pa.array(taken, pa.int64())
-        kept = pa.Table.from_batches([batch.select([c for c in batch.schema.names if c in keep])])
+        kept = batch.select([c for c in batch.schema.names if c in keep]).take(index)
         ids = pa.array([f.rule_id for f in self.plan.filters], pa.string()).take(which)
         steps = pa.array([f.step for f in self.plan.filters], pa.int32()).take(which)
         ts = pc.cast(batch.column("@timestamp"), pa.int64()).take(index)
-        out = pa.table({RULE_ID: ids, STEP: steps, TS: ts, ITEM: pa.array(taken, pa.int32())})
-        for name, column in zip(kept.schema.names, kept.take(index).columns, strict=True):
-            out = out.append_column(name, column)
-        return out
+        items = pa.array(taken.astype(np.int32))
+        return pa.Table.from_arrays(
+            [ids, steps, ts, items, *kept.columns], [RULE_ID, STEP, TS, ITEM, *kept.schema.names]
+        )
 
     def _in_window(self, batch: pa.RecordBatch) -> np.ndarray:
         ts = batch.column("@timestamp")
@@ -306,35 +312,58 @@ class Matcher:
         decided: list[tuple[int, ...] | None] = [self._known.get(key) for key in keys]
         new = [g for g, found in enumerate(decided) if found is None]
         if new:
-            fresh = self._evaluate(values, new)
+            fresh = self._evaluate(values, new, keys)
             for g in new:
-                decided[g] = fresh.get(g, ())
-                self._remember(keys[g], decided[g] or ())
+                decided[g] = fresh[g]
+                self._remember(self._known, keys[g], fresh[g])
         return [d or () for d in decided]
 
-    def _evaluate(self, values: pa.RecordBatch, groups: list[int]) -> dict[int, tuple[int, ...]]:
-        """Run, in DuckDB, each filter that could pass on the groups it could pass on."""
+    def _evaluate(
+        self, values: pa.RecordBatch, groups: list[int], keys: list[tuple[Any, ...]]
+    ) -> dict[int, tuple[int, ...]]:
+        """The filters each of these groups passes. A filter's answer depends only on the
+        columns it reads, so each filter also remembers its answers by those alone: a group
+        new for its table names (or country, or error) is new only to the filters reading
+        them. Each filter still to be asked runs in DuckDB on the groups it could pass on."""
         providers = values.column(PROVIDER).to_pylist()
         actions = values.column(ACTION).to_pylist()
-        asked: dict[int, list[int]] = {}
+        passed: dict[int, list[int]] = {g: [] for g in groups}
+        asked: dict[int, list[tuple[int, tuple[Any, ...]]]] = {}  # filter -> (group, its key)
         for f, rule in enumerate(self.plan.filters):
             if rule.rule_id in self.failed:
                 continue
-            mine = [g for g in groups if rule.pairs.admits(providers[g], actions[g])]
-            if mine:
-                asked[f] = mine
-        if not asked:
-            return {}
+            reads, known = self._reads(f), self._known_by_filter[f]
+            for g in groups:
+                if not rule.pairs.admits(providers[g], actions[g]):
+                    continue
+                key = tuple(keys[g][i] for i in reads)
+                answer = known.get(key)
+                if answer is None:
+                    asked.setdefault(f, []).append((g, key))
+                elif answer:
+                    passed[g].append(f)
+        if asked:
+            self._ask(values, asked, passed)
+        return {g: tuple(sorted(fs)) for g, fs in passed.items()}
+
+    def _ask(
+        self,
+        values: pa.RecordBatch,
+        asked: dict[int, list[tuple[int, tuple[Any, ...]]]],
+        passed: dict[int, list[int]],
+    ) -> None:
+        """Run each asked filter in DuckDB, adding to `passed` the groups it passes and
+        remembering its answers."""
         numbered = pa.Table.from_batches([values]).append_column(
             _KEY, pa.array(range(values.num_rows), pa.int32())
         )
-        # The new groups go into this matcher's table, which every filter asked reads whole:
+        # The groups go into this matcher's table, which every filter asked reads whole:
         # a filter is false outside its (provider, action) pairs by construction, and its
         # WHERE clause evaluates its conditions in turn on the rows still passing, so its
         # costly conditions (flattened fields) run only where the cheap ones held.
-        self._fill(numbered)
-        found: list[tuple[int, int]] = []
-        for f in asked:
+        wanted = sorted({g for mine in asked.values() for g, _ in mine})
+        self._fill(numbered.take(pa.array(wanted, pa.int64())))
+        for f, mine in asked.items():
             try:
                 rows = self.con.execute(f"EXECUTE {self._statement(f)}").fetchall()
             except duckdb.Error as exc:  # the data met a condition it cannot evaluate
@@ -342,11 +371,22 @@ class Matcher:
                     raise KeyboardInterrupt from None
                 self.failed[self.plan.filters[f].rule_id] = failure(exc)
                 continue
-            found += [(f, g) for (g,) in rows]
-        out: dict[int, list[int]] = {}
-        for f, g in found:
-            out.setdefault(g, []).append(f)
-        return {g: tuple(sorted(fs)) for g, fs in out.items()}
+            found = {g for (g,) in rows}
+            for g, key in mine:
+                self._remember(self._known_by_filter[f], key, g in found)
+                if g in found:
+                    passed[g].append(f)
+
+    def _reads(self, f: int) -> tuple[int, ...]:
+        """The positions in `plan.columns` of the columns filter `f` may read: those whose
+        name its SQL holds (a name found elsewhere in its text only adds a column, which
+        makes its remembered answers finer, never wrong)."""
+        reads = self._reads_of.get(f)
+        if reads is None:
+            where = self.plan.filters[f].where
+            columns = self.plan.columns
+            reads = self._reads_of[f] = tuple(i for i, c in enumerate(columns) if c in where)
+        return reads
 
     def _fill(self, groups: pa.Table) -> None:
         """Put `groups` in this matcher's table (made on first use, like the batch)."""
@@ -372,12 +412,15 @@ class Matcher:
             self._prepared.add(f)
         return name
 
-    def _remember(self, key: tuple[Any, ...], filters: tuple[int, ...]) -> None:
+    @staticmethod
+    def _remember(
+        known: dict[tuple[Any, ...], Answer], key: tuple[Any, ...], answer: Answer
+    ) -> None:
         if any(isinstance(v, str) and len(v) > _LONG_TEXT for v in key):
             return
-        if len(self._known) >= _REMEMBER:
-            self._known.clear()
-        self._known[key] = filters
+        if len(known) >= _REMEMBER:
+            known.clear()
+        known[key] = answer
 
 
 def failure(exc: BaseException) -> str:
@@ -395,11 +438,12 @@ def _groups(
 ) -> tuple[np.ndarray, np.ndarray]:
     """For each row in `rows`, the number of its combination of values in `columns`; and for
     each combination, the first row (a batch index) that has it."""
-    index = pa.array(rows, pa.int64())
-    key = combined((_codes(batch.column(name).take(index)) for name in columns), len(rows))
+    values = batch.select(list(columns))
+    if len(rows) < batch.num_rows:  # some rows lie outside the time window
+        values = values.take(pa.array(rows, pa.int64()))
+    key = combined((_codes(values.column(name)) for name in columns), len(rows))
     _, first, group = np.unique(key, return_index=True, return_inverse=True)
     return group, rows[first]
-
 
 
 def _codes(values: pa.Array) -> tuple[np.ndarray, int]:
@@ -443,15 +487,14 @@ def _python_codes(values: pa.Array) -> tuple[np.ndarray, int]:
 
 def _rows_per_filter(
     hits: list[tuple[int, ...]], group: np.ndarray, rows: np.ndarray, filters: int
-) -> tuple[pa.Array, list[int]]:
+) -> tuple[np.ndarray, np.ndarray]:
     """Which filter each output row is for, and its batch row: filter by filter, in row order."""
-    which: list[int] = []
-    taken: list[int] = []
-    for f in range(filters):
-        passing = [g for g, fs in enumerate(hits) if f in fs]
-        if not passing:
-            continue
-        selected = rows[np.isin(group, passing)]
-        which += [f] * len(selected)
-        taken += selected.tolist()
-    return pa.array(which, pa.int32()), taken
+    pairs = [(f, g) for g, fs in enumerate(hits) for f in fs]
+    if not pairs:
+        return np.zeros(0, np.int32), np.zeros(0, np.int64)
+    passing = np.zeros((filters, len(hits)), dtype=bool)
+    passing[tuple(np.array(pairs).T)] = True
+    # only the filters some group passes, as (filter, row) pairs read in C order
+    some = np.flatnonzero(passing.any(axis=1))
+    f, row = np.nonzero(passing[some][:, group])
+    return some[f].astype(np.int32), rows[row]

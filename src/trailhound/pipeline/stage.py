@@ -262,7 +262,8 @@ def kept_matches(
     """Of a batch's matched rows, those it must store, with their evidence pack and the rows
     each rule matched. `items` gives the records at these `evidence_item`s of the batch.
     Any engine that filters batches finishes them with this."""
-    hits = Counter(matched.column(RULE_ID).to_pylist())
+    counts = pc.value_counts(matched.column(RULE_ID)).to_pylist()
+    hits = Counter({c["values"]: c["counts"] for c in counts})
     masks = eligibility.masks(matched)
     matched = matched.filter(pa.array(masks.store))
     # one evidence item per record that may become evidence, however many rules matched it
