@@ -753,17 +753,35 @@ def to_documents(batch: pa.RecordBatch) -> Iterator[dict[str, Any]]:
     nodes: dict[tuple[str, ...], list[dict[str, Any] | None]] = {(): list(documents)}
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
         if name in BY_NAME and name not in RESOURCE_COLUMNS and column.null_count < n:
-            _fill(nodes, tuple(name.split(".")), BY_NAME[name].kind, column.to_pylist())
+            values = column.to_pylist()
+            _fill(nodes, _path(name), BY_NAME[name].kind, values, _present(column, values))
     names = batch.schema.names
     resources = [
         (key, batch.column(name).to_pylist() if name in names else [None] * n)
         for key, name in _RESOURCE_KEYS
     ]
-    _fill(nodes, _RESOURCES, None, [
+    zipped = [
         _zip_resources([(key, values[row] or []) for key, values in resources]) or None
         for row in range(n)
-    ])  # fmt: skip
+    ]
+    _fill(nodes, _RESOURCES, None, zipped, [row for row, found in enumerate(zipped) if found])
     yield from documents
+
+
+@cache
+def _path(name: str) -> tuple[str, ...]:
+    return tuple(name.split("."))
+
+
+def _present(column: pa.Array, values: list[Any]) -> Sequence[int]:
+    """The rows of a column with a value to show: not null, and not an empty list."""
+    if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
+        return [row for row, value in enumerate(values) if value]
+    if pa.types.is_map(column.type) or pa.types.is_fixed_size_list(column.type):
+        return [row for row, value in enumerate(values) if value is not None and value != []]
+    if column.null_count == 0:
+        return range(len(values))
+    return [row for row, value in enumerate(values) if value is not None]
 
 
 def _fill(
@@ -771,37 +789,46 @@ def _fill(
     path: tuple[str, ...],
     kind: Kind | None,
     values: list[Any],
+    rows: Sequence[int],
 ) -> None:
-    """Put each row's value of one field in its document; a parent object is made when its
-    first value is put, so its place among its siblings is where a row-by-row build puts it."""
-    parent, key = path[:-1], path[-1]
+    """Put the value of one field in the document of each of `rows`; a parent object is made
+    when its first value is put, so its place among its siblings is where a row-by-row build
+    puts it. Parents are made for all the rows first and the values put in a plain loop: a
+    value at a time, with its parents looked for, cost more than the rest of the documents."""
+    if not rows:
+        return
     convert = _CONVERT.get(kind) if kind is not None else None
     if kind is Kind.DATE:  # a batch's times repeat (`event.ingested` is one for all)
         convert = cache(format_time)
-    made = nodes.get(parent)
+    made = _parents(nodes, path[:-1], rows, len(values))
+    key = path[-1]
+    if convert is None:
+        for row in rows:
+            made[row][key] = values[row]  # type: ignore[index]
+    else:
+        for row in rows:
+            made[row][key] = convert(values[row])  # type: ignore[index]
+
+
+def _parents(
+    nodes: dict[tuple[str, ...], list[dict[str, Any] | None]],
+    path: tuple[str, ...],
+    rows: Sequence[int],
+    n: int,
+) -> list[dict[str, Any] | None]:
+    """The objects at `path`, made (with their own parents) for those of `rows` without one."""
+    made = nodes.get(path)
     if made is None:
-        made = nodes[parent] = [None] * len(values)
-    for row, value in enumerate(values):
-        if value is None or value == []:
-            continue
-        node = made[row]
-        if node is None:
-            node = _node(nodes, parent, row)
-        node[key] = value if convert is None else convert(value)
-
-
-def _node(
-    nodes: dict[tuple[str, ...], list[dict[str, Any] | None]], path: tuple[str, ...], row: int
-) -> dict[str, Any]:
-    made = nodes[path]
-    node = made[row]
-    if node is None:
-        node = made[row] = {}
-        parent = path[:-1]
-        if parent not in nodes:
-            nodes[parent] = [None] * len(made)
-        _node(nodes, parent, row)[path[-1]] = node
-    return node
+        made = nodes[path] = [None] * n
+    missing = [row for row in rows if made[row] is None]
+    if missing:
+        above = _parents(nodes, path[:-1], missing, n)
+        key = path[-1]
+        for row in missing:
+            node: dict[str, Any] = {}
+            made[row] = node
+            above[row][key] = node  # type: ignore[index]
+    return made
 
 
 def _zip_resources(columns: list[tuple[str, list[Any]]]) -> list[dict[str, str]]:
