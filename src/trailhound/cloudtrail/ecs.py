@@ -753,8 +753,13 @@ def to_documents(batch: pa.RecordBatch) -> Iterator[dict[str, Any]]:
     nodes: dict[tuple[str, ...], list[dict[str, Any] | None]] = {(): list(documents)}
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
         if name in BY_NAME and name not in RESOURCE_COLUMNS and column.null_count < n:
-            values = column.to_pylist()
-            _fill(nodes, _path(name), BY_NAME[name].kind, values, _present(column, values))
+            kind: Kind | None = BY_NAME[name].kind
+            values = _times_text(column) if kind is Kind.DATE else None
+            if values is None:
+                values = column.to_pylist()
+            else:
+                kind = None  # already as shown
+            _fill(nodes, _path(name), kind, values, _present(column, values))
     names = batch.schema.names
     resources = [
         (key, batch.column(name).to_pylist() if name in names else [None] * n)
@@ -771,6 +776,28 @@ def to_documents(batch: pa.RecordBatch) -> Iterator[dict[str, Any]]:
 @cache
 def _path(name: str) -> tuple[str, ...]:
     return tuple(name.split("."))
+
+
+# the years whose texts Arrow prints as Python does (four digits, no sign), in epoch µs
+_FOUR_DIGIT_YEARS: Final = (-30_610_224_000_000_000, 253_402_300_800_000_000)
+
+
+def _times_text(column: pa.Array) -> list[str | None] | None:
+    """A column of times as `format_time` prints them, printed by Arrow: Python made a
+    `datetime` of each (3 µs) before printing it. None where Arrow might print otherwise."""
+    if column.type != _TIMESTAMP:
+        return None
+    bounds = pc.min_max(column.cast(pa.int64())).as_py()
+    if bounds["min"] is None or bounds["min"] < _FOUR_DIGIT_YEARS[0]:
+        return None
+    if bounds["max"] >= _FOUR_DIGIT_YEARS[1]:
+        return None
+    # Arrow prints a time in µs with six digits of fraction; Elastic shows three unless the
+    # last three are not zeros
+    text = pc.strftime(column, format="%Y-%m-%dT%H:%M:%S")
+    text = pc.replace_substring_regex(text, pattern=r"(\.\d{3})000$", replacement=r"\1")
+    shown: list[str | None] = pc.binary_join_element_wise(text, "Z", "").to_pylist()
+    return shown
 
 
 def _present(column: pa.Array, values: list[Any]) -> Sequence[int]:
