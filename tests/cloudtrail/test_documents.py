@@ -179,3 +179,19 @@ def test_times_are_shown_as_elastic_prints_them(moment: datetime) -> None:
         {},
         {"@timestamp": "2026-03-01T12:00:00.123Z"},
     ]
+
+
+def test_members_read_once_make_the_documents_reading_their_texts_makes(
+    simulated_records: list[bytes], enricher: Enricher
+) -> None:
+    """The long requests normalizing has read (a batch write's items) are put in the documents
+    as read, not read again from their text: the documents are the same to the byte, and the
+    additional data, whose user name may have moved, is always read from its text."""
+    records = [decode_record(r) for r in simulated_records]
+    result = normalize(records, ingested=READ_AT, enricher=enricher, parsed=True)
+    given = result.read["aws.cloudtrail.flattened.request_parameters"]
+    assert sum(value is not None for value in given) > 10
+    assert "aws.cloudtrail.flattened.additional_eventdata" not in result.read
+    with_read = [json_bytes(doc) for doc in to_documents(result.batch, result.read)]
+    assert with_read == [json_bytes(doc) for doc in to_documents(result.batch)]
+    assert normalize(records, ingested=READ_AT, enricher=enricher).read == {}

@@ -14,7 +14,7 @@ fields and the places where trailhound deliberately differs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache, cached_property, partial
@@ -53,6 +53,7 @@ from trailhound.cloudtrail.payloads import (
     parsed_value,
     payload,
     payload_of,
+    read_back,
     rendered,
 )
 from trailhound.cloudtrail.record import (
@@ -88,6 +89,8 @@ class Normalized:
     rejected: list[tuple[int, str]]
     order: list[int] | None = None
     notes: list[tuple[int, str]] = field(default_factory=list)  # (index, what was changed)
+    # by flattened column, per row the value its text reads as, where already read (`parsed`)
+    read: dict[str, list[Any]] = field(default_factory=dict)
 
 
 def normalize(
@@ -96,22 +99,28 @@ def normalize(
     ingested: datetime,
     enricher: Enricher,
     fields: Collection[str] | None = None,
+    parsed: bool = False,
 ) -> Normalized:
     """Map CloudTrail records to ECS columns. A record that cannot be mapped is set aside with
     its reason; it never stops the batch.
 
     `fields` names the columns to fill (default: all); the others stay null, the schema stays
     the same. A caller that knows which fields its rules read skips the costly ones, above all
-    the texts of the free-form members."""
+    the texts of the free-form members. `parsed` keeps, in `Normalized.read`, the values of the
+    long request and response members as read, for `to_documents` not to read them again."""
     wanted = _wanted(fields)
     # a batch makes many short-lived objects that never form cycles: the collector would walk
     # every live object again and again for nothing
     with paused():
-        return _normalize(records, ingested, enricher, wanted)
+        return _normalize(records, ingested, enricher, wanted, parsed)
 
 
 def _normalize(
-    records: Sequence[Record], ingested: datetime, enricher: Enricher, wanted: frozenset[str]
+    records: Sequence[Record],
+    ingested: datetime,
+    enricher: Enricher,
+    wanted: frozenset[str],
+    parsed: bool,
 ) -> Normalized:
     times = _event_times(list(map(attrgetter("eventTime"), records)))
     identities = Distinct.of_bytes([bytes(r.userIdentity) for r in records], _identity_or_reason)
@@ -129,7 +138,19 @@ def _normalize(
         refused = {i for i, _ in rejected}
         positions = [i for i in range(len(refused) + rows.n) if i not in refused]
         notes = [(positions[i], note) for i, note in notes]
-    return Normalized(batch, rejected, notes=notes)
+    return Normalized(batch, rejected, notes=notes, read=_read_back(rows) if parsed else {})
+
+
+def _read_back(rows: _Rows) -> dict[str, list[Any]]:
+    """The request's and the response's values as their flattened texts read, where the
+    payloads hold them (`payloads.read_back`); the additional data's may have lost a user
+    name since, so it is left to be read from its text."""
+    found = {}
+    for member, (_, flattened) in zip(("request", "response"), _PAYLOAD_COLUMNS, strict=False):
+        payloads: list[Payload] | None = rows.__dict__.get(member)  # parsed for every row
+        if payloads is not None:
+            found[flattened] = [read_back(p) for p in payloads]
+    return found
 
 
 def _wanted(fields: Collection[str] | None) -> frozenset[str]:
@@ -743,11 +764,15 @@ _RESOURCES: Final = ("aws", "cloudtrail", "resources")
 _RESOURCE_KEYS: Final = tuple(zip(("arn", "type", "account_id"), RESOURCE_COLUMNS, strict=True))
 
 
-def to_documents(batch: pa.RecordBatch) -> Iterator[dict[str, Any]]:
+def to_documents(
+    batch: pa.RecordBatch, read: Mapping[str, list[Any]] | None = None
+) -> Iterator[dict[str, Any]]:
     """Nested ECS documents, one per row, without empty fields, as Elastic would store them.
 
     Built a column at a time, in schema order, so every document gets its keys in that order:
-    a dict per row of every column, walked value by value, cost more than the documents."""
+    a dict per row of every column, walked value by value, cost more than the documents.
+    `read` gives, by flattened column, values its texts read as (None where not given: see
+    `Normalized.read`), which are then not read again."""
     n = batch.num_rows
     documents: list[dict[str, Any]] = [{} for _ in range(n)]
     nodes: dict[tuple[str, ...], list[dict[str, Any] | None]] = {(): list(documents)}
@@ -755,7 +780,10 @@ def to_documents(batch: pa.RecordBatch) -> Iterator[dict[str, Any]]:
         if name in BY_NAME and name not in RESOURCE_COLUMNS and column.null_count < n:
             kind: Kind | None = BY_NAME[name].kind
             values = _times_text(column) if kind is Kind.DATE else None
-            if values is None:
+            if kind is Kind.FLATTENED and read and name in read:
+                values = _flattened(column.to_pylist(), read[name])
+                kind = None  # already as shown
+            elif values is None:
                 values = column.to_pylist()
             else:
                 kind = None  # already as shown
@@ -776,6 +804,18 @@ def to_documents(batch: pa.RecordBatch) -> Iterator[dict[str, Any]]:
 @cache
 def _path(name: str) -> tuple[str, ...]:
     return tuple(name.split("."))
+
+
+def _flattened(texts: list[str | None], read: list[Any]) -> list[Any]:
+    """A flattened column's values: each row's as read already, or read from its text."""
+    return [
+        None if text is None else value if value is not None else _read_flattened(text)
+        for text, value in zip(texts, read, strict=True)
+    ]
+
+
+def _read_flattened(text: str) -> Any:
+    return parsed_value(text.encode())
 
 
 # the years whose texts Arrow prints as Python does (four digits, no sign), in epoch µs
@@ -871,7 +911,7 @@ def _zip_resources(columns: list[tuple[str, list[Any]]]) -> list[dict[str, str]]
 
 
 _CONVERT: Final[dict[Kind, Callable[[Any], Any]]] = {
-    Kind.FLATTENED: lambda text: parsed_value(text.encode()),
+    Kind.FLATTENED: _read_flattened,
 }
 
 
