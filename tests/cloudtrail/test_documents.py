@@ -154,3 +154,44 @@ def test_rows_without_their_record_are_shown_from_the_columns_they_have(
     assert [json_bytes(made[0]), json_bytes(made[2])] == [expected[0], expected[2]]
     assert made[1] == {"event": {"ingested": "2026-03-01T12:00:00.123001Z"}}
     assert made[3] == {"event": {"ingested": "2026-03-01T12:00:00.123Z"}}
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC),
+        datetime(2026, 3, 1, 12, 0, 0, 120000, tzinfo=UTC),
+        datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC),
+        datetime(2026, 3, 1, 12, 0, 0, 1000, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(1000, 1, 1, tzinfo=UTC),
+        datetime(999, 12, 31, 23, 59, 59, tzinfo=UTC),  # printed by Python: Arrow pads years
+        datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC),
+    ],
+)
+def test_times_are_shown_as_elastic_prints_them(moment: datetime) -> None:
+    """Whichever way a column of times is printed, each reads as `format_time` gives it, and
+    a time missing from a row leaves the field out of its document."""
+    column = pa.array([moment, None, READ_AT], BY_NAME["@timestamp"].arrow_type)
+    documents = list(to_documents(pa.record_batch({"@timestamp": column})))
+    assert documents == [
+        {"@timestamp": format_time(moment)},
+        {},
+        {"@timestamp": "2026-03-01T12:00:00.123Z"},
+    ]
+
+
+def test_members_read_once_make_the_documents_reading_their_texts_makes(
+    simulated_records: list[bytes], enricher: Enricher
+) -> None:
+    """The long requests normalizing has read (a batch write's items) are put in the documents
+    as read, not read again from their text: the documents are the same to the byte, and the
+    additional data, whose user name may have moved, is always read from its text."""
+    records = [decode_record(r) for r in simulated_records]
+    result = normalize(records, ingested=READ_AT, enricher=enricher, parsed=True)
+    given = result.read["aws.cloudtrail.flattened.request_parameters"]
+    assert sum(value is not None for value in given) > 10
+    assert "aws.cloudtrail.flattened.additional_eventdata" not in result.read
+    with_read = [json_bytes(doc) for doc in to_documents(result.batch, result.read)]
+    assert with_read == [json_bytes(doc) for doc in to_documents(result.batch)]
+    assert normalize(records, ingested=READ_AT, enricher=enricher).read == {}

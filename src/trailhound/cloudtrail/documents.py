@@ -51,11 +51,12 @@ def _rebuilt(
     records = [decode_record(raws[i] or b"") for i in rows]
     first = ingested[rows[0]]
     assert first is not None
-    result = normalize(records, ingested=first, enricher=enricher)
+    result = normalize(records, ingested=first, enricher=enricher, parsed=True)
     refused = {i for i, _ in result.rejected}
     made = [row for j, row in enumerate(rows) if j not in refused]
     batch = _with_ingested(result.batch, [ingested[i] for i in made])
-    return dict(zip(made, to_documents(batch), strict=True))
+    # the long requests are read once, not again from the text normalizing made of them
+    return dict(zip(made, to_documents(batch, result.read), strict=True))
 
 
 def _with_ingested(batch: pa.RecordBatch, times: list[datetime | None]) -> pa.RecordBatch:

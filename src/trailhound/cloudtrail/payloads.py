@@ -96,6 +96,17 @@ def _parsed_payload(raw: bytes) -> Payload:
 _CLEANED_AWAY: Final = Payload(cleaned=True)
 
 
+def read_back(parsed: Payload) -> Any:
+    """What `parsed_value` reads from the flattened text of a member `payload` read, when the
+    payload already holds it and holds it alone; None otherwise. A payload read as it stands
+    (neither cleaned nor noted) has the member's own JSON as its flattened text and that JSON
+    as read as its value; one that long was not cached (`_small_payload`), so no other row
+    shares the value. Only for payloads made by `payload` or `payload_of`."""
+    if parsed.flattened is None or parsed.cleaned or parsed.note is not None:
+        return None
+    return parsed.value if len(parsed.flattened) > _CACHED_PAYLOAD else None
+
+
 def parsed_value(raw: bytes) -> Any:
     """The member's value alone, without its texts, bounded as `payload`'s is, and not cleaned
     (as `payload`'s value is) whichever reader takes it; None for text no reader takes."""
