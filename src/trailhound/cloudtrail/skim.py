@@ -106,8 +106,12 @@ def picked_columns(
     row = bases[file_of] + wanted - firsts[file_of]
     stride = strides[file_of]
     values = pa.concat_arrays(arrays)
+    # every path's rows in one take, then cut per path: a kernel call per path cost a tenth
     column = {name: k for k, name in enumerate(first.names)}
-    return {p: values.take(pa.array(row + column[p] * stride)) for p in paths}
+    at = np.array([column[p] for p in paths], np.int64)
+    got = values.take(pa.array((row + at[:, np.newaxis] * stride).ravel()))
+    n = len(wanted)
+    return {p: got.slice(k * n, n) for k, p in enumerate(paths)}
 
 
 def joined(files: Sequence[Skimmed]) -> Skimmed:
