@@ -108,8 +108,8 @@ def picked_columns(
     values = pa.concat_arrays(arrays)
     # every path's rows in one take, then cut per path: a kernel call per path cost a tenth
     column = {name: k for k, name in enumerate(first.names)}
-    at = np.array([column[p] for p in paths], np.int64)
-    got = values.take(pa.array((row + at[:, np.newaxis] * stride).ravel()))
+    runs = np.array([column[p] for p in paths], np.int64)
+    got = values.take(pa.array((row + runs[:, np.newaxis] * stride).ravel()))
     n = len(wanted)
     return {p: got.slice(k * n, n) for k, p in enumerate(paths)}
 
@@ -124,8 +124,8 @@ def joined(files: Sequence[Skimmed]) -> Skimmed:
     if block is not None and block.spans is not None and _fill(files, block):
         rows, spans = block.rows, block.spans
         at = {name: k for k, name in enumerate(block.names)}
-        columns = _Slices(block.values, rows, 0, rows, at)
-        return Skimmed(spans.slice(0, rows), spans.slice(rows, rows), columns, block, 0)
+        view = _Slices(block.values, rows, 0, rows, at)
+        return Skimmed(spans.slice(0, rows), spans.slice(rows, rows), view, block, 0)
     empty = pa.array([], pa.int64())
     starts = pa.concat_arrays([empty, *(f.starts for f in files)])
     ends = pa.concat_arrays([empty, *(f.ends for f in files)])
