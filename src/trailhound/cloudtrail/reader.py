@@ -84,8 +84,9 @@ Normalize = Callable[[Sequence[Record], datetime, Enricher], Normalized]
 
 @dataclass(frozen=True, slots=True)
 class Skim:
-    """Records files read through a skimmer: `select` picks a skimmed file's rows (their
-    indices, in order) and `normalizer` normalizes the kept ones, of which a batch keeps the
+    """Records files read through a skimmer: `select` picks skimmed rows (their indices, in
+    order), given the rows of all the files skimmed in one call together when the first of
+    them is read, and `normalizer` normalizes the kept ones, of which a batch keeps the
     columns it reads. Files the skimmer does not answer for are read the usual way."""
 
     skimmer: Skimmer
@@ -124,7 +125,7 @@ def read_selected(
         for found in _read_blob(blob, read, report, limits):
             if isinstance(found, SkimmedFile):
                 assert skim is not None
-                picked = skim.select(found.skimmed)
+                picked = found.picked(skim.select)
                 pending.add_skimmed(blob, found, picked, skim.normalizer.paths)
             else:
                 pending.add(blob, found, None if select is None else select(found.records))
@@ -270,10 +271,11 @@ class _Pending:
         self._started(blob)
         whole = len(picked) == len(skimmed)
         self.span_origins.add(len(self.spans), blob.name, file.positions, None if whole else picked)
-        # a few hundred ints as Python lists cost less than one kernel call to take them
-        starts, ends, text = skimmed.starts.to_pylist(), skimmed.ends.to_pylist(), file.text
+        # the spans as Python lists, made once for the files skimmed together: a few hundred
+        # ints cost less than one kernel call to take them
+        (starts, ends), text, at = file.group.spans(), file.text, file.at
         for i in picked:
-            start, end = starts[i], ends[i]
+            start, end = starts[at + i], ends[at + i]
             self.spans.append(text[start:end])
             if end - start > _LARGE_RECORD:
                 self.span_heavy += end - start

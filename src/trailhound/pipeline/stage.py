@@ -229,7 +229,8 @@ class Stage:
         return self._pick(records)
 
     def _select_skimmed(self, skimmed: Skimmed) -> list[int]:
-        """`_select` for a skimmed file, from its columns."""
+        """`_select` for skimmed rows (of all the files skimmed in one call), from their
+        columns."""
         self._pending.events += len(skimmed)
         self._counted.add(skimmed.columns)
         columns = skimmed.columns
