@@ -103,7 +103,7 @@ def run_once(snapshot: Path) -> dict[str, Any]:
         # each alert's digest made by DuckDB: sorting 120 MB of alerts at 4M did not fit the
         # store's memory limit, and holding them as Python strings raised the peak measured
         rows = store.con.execute(
-            "SELECT alert_id, md5(alert) FROM ledger ORDER BY alert_id"
+            "SELECT alert_id, md5(coalesce(encode(alert), packed)) FROM ledger ORDER BY alert_id"
         ).fetchall()
         kept = [store.con.execute(sql).fetchall() for sql in _KEPT]
         store.close()

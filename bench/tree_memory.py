@@ -6,15 +6,17 @@ Runs the benchmark's scan (`run.py`'s command and decoy `trailhound.toml`, a fre
 in a fresh process and samples /proc every 50 ms, as `measure.py` does: each process's PSS
 (from smaps_rollup) and resident high-water mark. Prints, per run, the tree's peak PSS, when
 it came (seconds after the start, and how long before the end), what each process held then
-(the scanning process, the fork server, each worker), each process's own peak, and the alerts
-against the corpus's answer key. `measure.py` gives the report's one figure; this one says
-whose it is.
+(the scanning process, the fork server, each worker), each process's own peak, the CPU time
+of the whole tree, and the alerts against the corpus's answer key. `measure.py` gives the
+report's one figure; this one says whose it is.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -52,7 +54,7 @@ def watch(corpus: Path, workers: int, scratch: Path) -> dict[str, object]:
     peak_tree, peak_at, at_peak = 0, 0.0, {}
     own_peak: dict[int, int] = {}
     timeline: list[tuple[float, dict[int, int]]] = []
-    while process.poll() is None:
+    while (usage := _reaped(process)) is None:
         sample = {}
         for pid in _tree(process.pid):
             roles.setdefault(pid, _role(pid, process.pid))
@@ -76,10 +78,21 @@ def watch(corpus: Path, workers: int, scratch: Path) -> dict[str, object]:
         "before_end_s": round(ended - peak_at, 2),
         "at_peak_pss_mb": {roles[p]: round(kb / 1024) for p, kb in at_peak.items()},
         "own_peak_rss_mb": {roles[p]: round(kb / 1024) for p, kb in own_peak.items()},
+        "tree_cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         "alerts": found,
         "timeline": _thinned(timeline, roles),
         "answer_key": expected,
     }
+
+
+def _reaped(process: subprocess.Popen[bytes]) -> resource.struct_rusage | None:
+    """Once the scan has ended, its CPU time with that of the processes under it that were
+    waited for (the fork server, and through it the workers); else None."""
+    pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+    if pid == 0:
+        return None
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return usage
 
 
 def _thinned(timeline: list[tuple[float, dict[int, int]]], roles: dict[int, str]) -> list[str]:

@@ -9,7 +9,7 @@ import duckdb
 
 from trailhound.escaping import json_bytes
 from trailhound.state import ledger, outbox
-from trailhound.state.store import Store
+from trailhound.state.store import SCHEMA_VERSION, Store
 
 
 def _entry(i: int, outputs: tuple[str, ...]) -> ledger.Entry:
@@ -124,7 +124,7 @@ def test_a_schema_2_ledger_keeps_its_alerts_when_upgraded_to_text(tmp_path: Path
 
     store = Store.open(path)
     try:
-        assert store.get_meta("schema") == "3"
+        assert store.get_meta("schema") == SCHEMA_VERSION
         types = store.con.execute(
             "SELECT data_type FROM duckdb_columns() WHERE table_name = 'ledger' "
             "AND column_name = 'alert'"
@@ -135,5 +135,49 @@ def test_a_schema_2_ledger_keeps_its_alerts_when_upgraded_to_text(tmp_path: Path
         assert [p.alert_id for p in outbox.pending(store, "f")] == ["id0000", "id0001"]
         assert ledger.stored(store, ids=["id0000"])[0].alert == _entry(0, ()).alert
         assert [a.alert_id for a in ledger.stored(store, rule="rule")] == ["id0000", "id0001"]
+    finally:
+        store.close()
+
+
+def test_a_schema_3_ledger_of_text_alerts_is_read_beside_new_deflated_ones(
+    tmp_path: Path,
+) -> None:
+    """Schema 4 deflates new alerts (a run's alerts wait in memory until its commit); a state
+    file of schema 3 keeps its alerts as text: still listed, found by rule name and handed
+    to outputs, beside the new ones."""
+    path = tmp_path / "state.duckdb"
+    old = _entry(0, ("f",))
+    con = duckdb.connect(str(path))
+    con.execute(
+        "CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR); "
+        "INSERT INTO meta VALUES ('schema', '3'); "
+        "CREATE TABLE ledger (alert_id VARCHAR PRIMARY KEY, rule_id VARCHAR, "
+        "alert_time BIGINT, emitted_at TIMESTAMPTZ, alert VARCHAR); "
+        "CREATE TABLE outbox (alert_id VARCHAR, output VARCHAR, queued_at TIMESTAMPTZ, "
+        "attempts INTEGER, last_error VARCHAR, delivered_at TIMESTAMPTZ, "
+        "PRIMARY KEY (alert_id, output))"
+    )
+    named = {**old.alert, "rule": {"name": "Old rule"}}
+    con.execute(
+        "INSERT INTO ledger VALUES (?, 'rule', 0, now(), ?)",
+        [old.alert_id, json_bytes(named).decode()],
+    )
+    con.execute("INSERT INTO outbox VALUES (?, 'f', now(), 0, NULL, NULL)", [old.alert_id])
+    con.close()
+
+    store = Store.open(path)
+    try:
+        assert store.get_meta("schema") == SCHEMA_VERSION == "4"
+        new = ledger.Entry("id0001", "rule", 1, {**_entry(1, ()).alert, "rule": {"name": "New"}},
+                           ("f",))  # fmt: skip
+        with store.transaction():
+            ledger.record(store, [new])
+        texts = store.con.execute("SELECT alert IS NULL, packed IS NULL FROM ledger "
+                                  "ORDER BY alert_id").fetchall()  # fmt: skip
+        assert texts == [(False, True), (True, False)]  # the old as text, the new deflated
+        assert [a.alert for a in ledger.stored(store)] == [named, new.alert]
+        assert [a.alert_id for a in ledger.stored(store, rule="Old rule")] == ["id0000"]
+        assert [a.alert_id for a in ledger.stored(store, rule="New")] == ["id0001"]
+        assert [p.alert_id for p in outbox.pending(store, "f")] == ["id0000", "id0001"]
     finally:
         store.close()

@@ -114,23 +114,24 @@ def scan(
             blobs = listed = list(blobs)
             total = sum(b.size or 0 for b in listed)
         stage = engine or LocalEngine(workers)
-        for out in stage.stage_outputs(blobs, plan, report):
-            if out.problems is not None:
-                out.problems.replay(report)
-            report.files_read += out.files_read
-            report.records_normalized += out.records_normalized
-            coverage.dynamodb.update(out.dynamodb)
-            coverage.timeline.update(out.dynamodb_times)
-            coverage.places.update(out.dynamodb_places)
-            detector.add_matches(
-                out.matched, events=out.events, latest=out.latest, records=out.records,
-                hits=out.hits, failed=out.failed,
-            )  # fmt: skip
-            if on_progress is not None:
-                on_progress(out.events)
-            if on_bytes is not None:
-                done += out.stored_bytes
-                on_bytes(done, total)
+        with store.reading():  # what is stored now spills; the end gets the store's limit
+            for out in stage.stage_outputs(blobs, plan, report):
+                if out.problems is not None:
+                    out.problems.replay(report)
+                report.files_read += out.files_read
+                report.records_normalized += out.records_normalized
+                coverage.dynamodb.update(out.dynamodb)
+                coverage.timeline.update(out.dynamodb_times)
+                coverage.places.update(out.dynamodb_places)
+                detector.add_matches(
+                    out.matched, events=out.events, latest=out.latest, records=out.records,
+                    hits=out.hits, failed=out.failed,
+                )  # fmt: skip
+                if on_progress is not None:
+                    on_progress(out.events)
+                if on_bytes is not None:
+                    done += out.stored_bytes
+                    on_bytes(done, total)
         alerts = detector.finish(final=final, clock=None if clock is None else _us(clock))
         if commit_also is not None:
             commit_also()

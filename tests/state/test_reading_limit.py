@@ -1,0 +1,54 @@
+"""While a scan's workers read, what it stores spills to disk beyond a small limit; the end
+of the run has the store's own limit back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trailhound.state import matches
+from trailhound.state.store import Store
+
+
+def _limit(store: Store) -> str:
+    return str(store.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+
+
+def _in_memory_mb(store: Store) -> float:
+    rows = store.con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchall()
+    return float(rows[0][0]) / 2**20
+
+
+def test_packs_stored_while_reading_spill_beyond_its_limit_and_commit_whole(
+    tmp_path: Path,
+) -> None:
+    store = Store.open(tmp_path / "state.duckdb")
+    pack = bytes(range(256)) * 4096  # 1 MiB that does not compress away
+    with store.transaction():
+        with store.reading("32MB"):
+            for chunk in range(96):
+                matches.append(store, [], [(chunk, pack)])
+            assert _in_memory_mb(store) < 40  # 96 MiB stored, uncommitted
+        assert _limit(store) == "183.1 MiB"  # the end of the run: 192 MB again
+    stored = store.con.execute("SELECT count(*), sum(octet_length(data)) FROM evidence").fetchall()
+    assert stored == [(96, 96 * len(pack))]
+    store.close()
+
+
+def test_a_store_with_a_lower_limit_keeps_it_while_reading() -> None:
+    store = Store.open(None, memory_limit="16MB")
+    try:
+        with store.reading():
+            assert _limit(store) == "15.2 MiB"
+        assert _limit(store) == "15.2 MiB"
+    finally:
+        store.close()
+
+
+def test_the_reading_limit_holds_only_inside_the_block() -> None:
+    store = Store.open(None)
+    try:
+        with store.transaction(), store.reading():
+            assert _limit(store) == "61.0 MiB"  # 64 MB
+        assert _limit(store) == "183.1 MiB"
+    finally:
+        store.close()
