@@ -15,7 +15,8 @@ import pytest
 from tests.support.real_records import real_record_texts
 
 from trailhound.cloudtrail.documents import INGESTED, RAW, rebuilt_documents
-from trailhound.cloudtrail.ecs import format_time, normalize, to_documents
+from trailhound.cloudtrail.ecs import normalize
+from trailhound.cloudtrail.ecs_documents import format_time, to_documents
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.payloads import parsed_value
 from trailhound.cloudtrail.record import decode_record

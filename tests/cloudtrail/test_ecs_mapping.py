@@ -8,7 +8,8 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from trailhound.cloudtrail.ecs import Normalized, format_time, normalize, to_documents
+from trailhound.cloudtrail.ecs import Normalized, normalize
+from trailhound.cloudtrail.ecs_documents import format_time, to_documents
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.record import decode_record, record_from_object
 from trailhound.cloudtrail.schema import arrow_schema

@@ -12,7 +12,8 @@ import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trailhound.cloudtrail.ecs import normalize, to_documents
+from trailhound.cloudtrail.ecs import normalize
+from trailhound.cloudtrail.ecs_documents import to_documents
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.record import Record, RecordRejected, decode_record, record_from_object
 from trailhound.cloudtrail.schema import arrow_schema

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from trailhound.cloudtrail.ecs import normalize, to_documents
+from trailhound.cloudtrail.ecs import normalize
+from trailhound.cloudtrail.ecs_documents import to_documents
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.record import Record, RecordRejected, record_from_object
 from trailhound.cloudtrail.schema import arrow_schema

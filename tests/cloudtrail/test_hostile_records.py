@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from trailhound.cloudtrail.ecs import to_documents
+from trailhound.cloudtrail.ecs_documents import to_documents
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.payloads import CUT, MAX_DEPTH
 from trailhound.cloudtrail.reader import read_events

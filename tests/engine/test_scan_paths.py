@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from trailhound.cloudtrail.ecs import to_documents
+from trailhound.cloudtrail.ecs_documents import to_documents
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.reader import read_events, read_selected
 from trailhound.cloudtrail.report import Report

@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 
 from fuzz.strategies import UNSAFE
 from trailhound.cli import main
-from trailhound.cloudtrail.ecs import to_documents
+from trailhound.cloudtrail.ecs_documents import to_documents
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.reader import read_events
 from trailhound.cloudtrail.report import Report

@@ -22,7 +22,7 @@ from trailhound.cli.common import (
     say,
     sources_or_fail,
 )
-from trailhound.cloudtrail.ecs import to_documents
+from trailhound.cloudtrail.ecs_documents import to_documents
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.reader import read_events
 from trailhound.cloudtrail.report import Report

@@ -14,7 +14,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from trailhound.cloudtrail.ecs import normalize, to_documents
+from trailhound.cloudtrail.ecs import normalize
+from trailhound.cloudtrail.ecs_documents import to_documents
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.record import decode_record
 

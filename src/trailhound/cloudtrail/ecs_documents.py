@@ -1,0 +1,184 @@
+"""ECS columns -> the nested documents Elastic stores and shows, one per row.
+
+`normalize` (`trailhound.cloudtrail.ecs`) makes the columns; this turns a batch of them back into
+documents for evidence, `trailhound normalize` and the outputs, with the keys in schema order
+and without empty fields, dates printed as Elasticsearch prints them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any, Final
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trailhound.cloudtrail.payloads import parsed_value
+from trailhound.cloudtrail.resources import RESOURCE_COLUMNS
+from trailhound.cloudtrail.schema import BY_NAME, Kind
+
+_TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
+
+_RESOURCES: Final = ("aws", "cloudtrail", "resources")
+_RESOURCE_KEYS: Final = tuple(zip(("arn", "type", "account_id"), RESOURCE_COLUMNS, strict=True))
+
+
+def to_documents(
+    batch: pa.RecordBatch, read: Mapping[str, list[Any]] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Nested ECS documents, one per row, without empty fields, as Elastic would store them.
+
+    Built a column at a time, in schema order, so every document gets its keys in that order:
+    a dict per row of every column, walked value by value, cost more than the documents.
+    `read` gives, by flattened column, values its texts read as (None where not given: see
+    `Normalized.read`), which are then not read again."""
+    n = batch.num_rows
+    documents: list[dict[str, Any]] = [{} for _ in range(n)]
+    nodes: dict[tuple[str, ...], list[dict[str, Any] | None]] = {(): list(documents)}
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        if name in BY_NAME and name not in RESOURCE_COLUMNS and column.null_count < n:
+            kind: Kind | None = BY_NAME[name].kind
+            values = _times_text(column) if kind is Kind.DATE else None
+            if kind is Kind.FLATTENED and read and name in read:
+                values = _flattened(column.to_pylist(), read[name])
+                kind = None  # already as shown
+            elif values is None:
+                values = column.to_pylist()
+            else:
+                kind = None  # already as shown
+            _fill(nodes, _path(name), kind, values, _present(column, values))
+    names = batch.schema.names
+    resources = [
+        (key, batch.column(name).to_pylist() if name in names else [None] * n)
+        for key, name in _RESOURCE_KEYS
+    ]
+    zipped = [
+        _zip_resources([(key, values[row] or []) for key, values in resources]) or None
+        for row in range(n)
+    ]
+    _fill(nodes, _RESOURCES, None, zipped, [row for row, found in enumerate(zipped) if found])
+    yield from documents
+
+
+@cache
+def _path(name: str) -> tuple[str, ...]:
+    return tuple(name.split("."))
+
+
+def _flattened(texts: list[str | None], read: list[Any]) -> list[Any]:
+    """A flattened column's values: each row's as read already, or read from its text."""
+    return [
+        None if text is None else value if value is not None else _read_flattened(text)
+        for text, value in zip(texts, read, strict=True)
+    ]
+
+
+def _read_flattened(text: str) -> Any:
+    return parsed_value(text.encode())
+
+
+# the years whose texts Arrow prints as Python does (four digits, no sign), in epoch µs
+_FOUR_DIGIT_YEARS: Final = (-30_610_224_000_000_000, 253_402_300_800_000_000)
+
+
+def _times_text(column: pa.Array) -> list[str | None] | None:
+    """A column of times as `format_time` prints them, printed by Arrow: Python made a
+    `datetime` of each (3 µs) before printing it. None where Arrow might print otherwise."""
+    if column.type != _TIMESTAMP:
+        return None
+    bounds = pc.min_max(column.cast(pa.int64())).as_py()
+    if bounds["min"] is None or bounds["min"] < _FOUR_DIGIT_YEARS[0]:
+        return None
+    if bounds["max"] >= _FOUR_DIGIT_YEARS[1]:
+        return None
+    # Arrow prints a time in µs with six digits of fraction; Elastic shows three unless the
+    # last three are not zeros
+    text = pc.strftime(column, format="%Y-%m-%dT%H:%M:%S")
+    text = pc.replace_substring_regex(text, pattern=r"(\.\d{3})000$", replacement=r"\1")
+    shown: list[str | None] = pc.binary_join_element_wise(text, "Z", "").to_pylist()
+    return shown
+
+
+def _present(column: pa.Array, values: list[Any]) -> Sequence[int]:
+    """The rows of a column with a value to show: not null, and not an empty list."""
+    if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
+        return [row for row, value in enumerate(values) if value]
+    if pa.types.is_map(column.type) or pa.types.is_fixed_size_list(column.type):
+        return [row for row, value in enumerate(values) if value is not None and value != []]
+    if column.null_count == 0:
+        return range(len(values))
+    return [row for row, value in enumerate(values) if value is not None]
+
+
+def _fill(
+    nodes: dict[tuple[str, ...], list[dict[str, Any] | None]],
+    path: tuple[str, ...],
+    kind: Kind | None,
+    values: list[Any],
+    rows: Sequence[int],
+) -> None:
+    """Put the value of one field in the document of each of `rows`; a parent object is made
+    when its first value is put, so its place among its siblings is where a row-by-row build
+    puts it. Parents are made for all the rows first and the values put in a plain loop: a
+    value at a time, with its parents looked for, cost more than the rest of the documents."""
+    if not rows:
+        return
+    convert = _CONVERT.get(kind) if kind is not None else None
+    if kind is Kind.DATE:  # a batch's times repeat (`event.ingested` is one for all)
+        convert = cache(format_time)
+    made = _parents(nodes, path[:-1], rows, len(values))
+    key = path[-1]
+    if convert is None:
+        for row in rows:
+            made[row][key] = values[row]  # type: ignore[index]
+    else:
+        for row in rows:
+            made[row][key] = convert(values[row])  # type: ignore[index]
+
+
+def _parents(
+    nodes: dict[tuple[str, ...], list[dict[str, Any] | None]],
+    path: tuple[str, ...],
+    rows: Sequence[int],
+    n: int,
+) -> list[dict[str, Any] | None]:
+    """The objects at `path`, made (with their own parents) for those of `rows` without one."""
+    made = nodes.get(path)
+    if made is None:
+        made = nodes[path] = [None] * n
+    missing = [row for row in rows if made[row] is None]
+    if missing:
+        above = _parents(nodes, path[:-1], missing, n)
+        key = path[-1]
+        for row in missing:
+            node: dict[str, Any] = {}
+            made[row] = node
+            above[row][key] = node  # type: ignore[index]
+    return made
+
+
+def _zip_resources(columns: list[tuple[str, list[Any]]]) -> list[dict[str, str]]:
+    count = max(len(values) for _, values in columns)
+    zipped = []
+    for i in range(count):
+        entry = {
+            key: values[i] for key, values in columns if i < len(values) and values[i] is not None
+        }
+        if entry:
+            zipped.append(entry)
+    return zipped
+
+
+_CONVERT: Final[dict[Kind, Callable[[Any], Any]]] = {
+    Kind.FLATTENED: _read_flattened,
+}
+
+
+def format_time(moment: datetime) -> str:
+    """A time as Elasticsearch prints dates: UTC, milliseconds (more digits only if needed)."""
+    moment = moment.astimezone(UTC)
+    fraction = f"{moment.microsecond:06d}"
+    fraction = fraction[:3] if fraction.endswith("000") else fraction
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + fraction + "Z"
