@@ -124,3 +124,19 @@ def test_an_ip_term_stored_by_one_run_is_known_to_the_next_in_any_spelling() -> 
     second = detector([r], store)
     second.add(batch([event(1, 1 * DAY, "Scan", source__ip="::FFFF:10.0.0.5")]))
     assert second.finish() == []
+
+
+def test_rules_decided_together_keep_their_own_windows_and_terms() -> None:
+    # the run's new_terms rules are decided by the same statements: each still judges its
+    # own events by its own history window, and remembers its own terms for the next run
+    wide = rule(action("Scan"), SPEC, name="wide")
+    narrow = rule(action("Scan"), NewTermsSpec(fields=("user.name",), history_window=DAY),
+                  name="narrow")  # fmt: skip
+    store = Store.open(None)
+    first = detector([wide, narrow], store)
+    first.add(batch(scans(0 * DAY, 3 * DAY)))
+    found = sorted((a.rule.name, a.event_ids) for a in first.finish())
+    assert found == [("narrow", ("ev-0000",)), ("narrow", ("ev-0001",)), ("wide", ("ev-0000",))]
+    second = detector([wide, narrow], store)
+    second.add(batch([event(2, 5 * DAY, "Scan")]))
+    assert [(a.rule.name, a.event_ids) for a in second.finish()] == [("narrow", ("ev-0002",))]

@@ -78,7 +78,7 @@ def evaluate(store: Store, rule: Rule, cutoff: int) -> Outcome:
     order = ", ".join([f"k{i}" for i in range(width)] + ["ts", "event_id", "seq"])
     sql = keyed_rows_sql(spec.fields, ((item_count_sql(spec.count), "weight"),))
     params = {"rule": rule.rule_id, "cutoff": cutoff}
-    table = _once(baselines.uncounted(store, rule.rule_id, sql, order, params), width)
+    table, once_each = _once(baselines.uncounted(store, rule.rule_id, sql, order, params), width)
     stored = baselines.load(store, rule.rule_id)
     candidates: list[Candidate] = []
     # the newest event time known (a stored window's start stands for its events)
@@ -101,7 +101,7 @@ def evaluate(store: Store, rule: Rule, cutoff: int) -> Outcome:
         newest = int(rows.ts.max())
         latest = newest if latest is None else max(latest, newest)
     if latest is not None:
-        _remember(store, rule.rule_id, stored, table, min(cutoff, latest), spans)
+        _remember(store, rule.rule_id, stored, table, min(cutoff, latest), spans, once_each)
     return Outcome(candidates)
 
 
@@ -112,34 +112,37 @@ def _remember(
     rows: pa.Table,
     horizon: int,
     spans: _Spans,
+    once_each: bool,
 ) -> None:
     """Keep the windows and counted events a later event may still look back on: its window
-    starts after `horizon`'s, so nothing older than that window's history."""
+    starts after `horizon`'s, so nothing older than that window's history. `once_each`: no
+    event id is in `rows` twice."""
     forget = horizon - horizon % spans.window - spans.history - spans.window
     baselines.save(store, rule_id, stored, forget_before=forget)
     counted = rows.select(["event_id", "ts"]).filter(pc.is_valid(rows.column("event_id")))
-    baselines.note_counted(store, rule_id, counted, forget_before=forget)
+    baselines.note_counted(store, rule_id, counted, forget_before=forget, distinct=once_each)
 
 
-def _once(rows: pa.Table, width: int) -> pa.Table:
-    """Rows in order, an event delivered twice in this run kept once per group (its first)."""
+def _once(rows: pa.Table, width: int) -> tuple[pa.Table, bool]:
+    """Rows in order, an event delivered twice in this run kept once per group (its first);
+    and whether no event id was there twice (then none is counted twice)."""
     named = pc.is_valid(rows.column("event_id")).to_numpy(zero_copy_only=False)
     if not named.any():
-        return rows
+        return rows, True
     distinct = pc.count(pc.unique(rows.column("event_id"))).as_py()  # nulls not counted
     if distinct == int(np.count_nonzero(named)):
         # no event id twice, so no (event, group) twice: the usual case, known from the
         # distinct ids (0.06 s for 580,000 rows at 4M events; the codes of the ids and the
         # groups' columns below took 0.4 s)
-        return rows
+        return rows, True
     ident = ["event_id", *(f"k{i}" for i in range(width))]
     codes = [_codes(rows.column(name))[named] for name in ident]
     _, firsts = np.unique(_one_code(codes), axis=0, return_index=True)  # first occurrences
     if len(firsts) == len(codes[0]):
-        return rows
+        return rows, False
     keep = np.logical_not(named)
     keep[np.flatnonzero(named)[firsts]] = True
-    return rows.filter(pa.array(keep))
+    return rows.filter(pa.array(keep)), False
 
 
 def _one_code(codes: list[Ints]) -> npt.NDArray[np.int64]:

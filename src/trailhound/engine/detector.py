@@ -56,6 +56,7 @@ _EVALUATORS: dict[str, Callable[[Store, Rule, int], Outcome]] = {
 # cost): the read makes the decider of each rule
 _READ_TOGETHER: dict[str, Callable[[Store, Sequence[Rule], int], query.Decide]] = {
     "query": query.deciding,
+    "new_terms": new_terms.deciding,
 }
 # Rule types that decide from their own stored matches alone: without any, nothing to do
 _FROM_MATCHES_ONLY = frozenset({"query", "threshold", "new_terms", "sequence"})

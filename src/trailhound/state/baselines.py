@@ -55,19 +55,24 @@ def uncounted(
     return found
 
 
-def note_counted(store: Store, rule_id: str, counted: pa.Table, *, forget_before: int) -> None:
+def note_counted(
+    store: Store, rule_id: str, counted: pa.Table, *, forget_before: int, distinct: bool = False
+) -> None:
     """Remember these events (columns `event_id`, `ts`), none of which `uncounted` found
     counted, as counted; forget those older than `forget_before`. An event that came with two
-    times is remembered by its later one."""
+    times is remembered by its later one. `distinct` says no event id is there twice, so they
+    need no grouping (at 4M events, grouping 580,000 ids cost 0.07-0.09 CPU-s of the insert's
+    0.35)."""
     if counted.num_rows:
+        # one row per event, and none already there (`uncounted` left those out): so the
+        # table needs no key, whose upkeep cost more than the insert (145,000 ids at 1M)
+        rows = (
+            "SELECT $rule, event_id, ts FROM _counted"
+            if distinct
+            else "SELECT $rule, event_id, max(ts) FROM _counted GROUP BY event_id"
+        )
         with store.registered("_counted", counted):
-            # one row per event, and none already there (`uncounted` left those out): so the
-            # table needs no key, whose upkeep cost more than the insert (145,000 ids at 1M)
-            store.con.execute(
-                "INSERT INTO baseline_events SELECT $rule, event_id, max(ts) FROM _counted "
-                "GROUP BY event_id",
-                {"rule": rule_id},
-            )
+            store.con.execute(f"INSERT INTO baseline_events {rows}", {"rule": rule_id})
     store.con.execute(
         "DELETE FROM baseline_events WHERE rule_id = $rule AND ts < $before",
         {"rule": rule_id, "before": forget_before},
