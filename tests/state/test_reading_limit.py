@@ -52,3 +52,19 @@ def test_the_reading_limit_holds_only_inside_the_block() -> None:
         assert _limit(store) == "183.1 MiB"
     finally:
         store.close()
+
+
+def test_a_lifted_limit_stays_lifted_through_reading() -> None:
+    """Reading inside a transaction whose limit was lifted (alerts being entered) must not
+    hold what it already keeps to the reading limit, nor leave that limit behind."""
+    store = Store.open(None)
+    try:
+        with store.transaction():
+            store.lift_memory_limit()
+            lifted = _limit(store)
+            with store.reading():
+                assert _limit(store) == lifted
+            assert _limit(store) == lifted
+        assert _limit(store) == "183.1 MiB"
+    finally:
+        store.close()

@@ -228,9 +228,12 @@ class Store:
 
     @contextmanager
     def reading(self, limit: str = READING_LIMIT) -> Iterator[None]:
-        """DuckDB held to `limit` (or the store's own limit, if lower) inside the block."""
-        if _bytes(limit) < _bytes(self.memory_limit):
-            self.con.execute("SET memory_limit = ?", [limit])
+        """DuckDB held to `limit` (or the store's own limit, if lower) inside the block. A
+        lifted limit is left as it is: what the transaction holds may not fit under `limit`."""
+        if self._lifted or _bytes(limit) >= _bytes(self.memory_limit):
+            yield
+            return
+        self.con.execute("SET memory_limit = ?", [limit])
         try:
             yield
         finally:
