@@ -529,6 +529,17 @@ _PAYLOAD_COLUMNS: Final = (
 )
 
 
+def noted_members(fields: Collection[str]) -> frozenset[str]:
+    """The free-form members `normalize` parses for every row when asked for these fields:
+    the only ones whose changes it notes. Two calls whose fields give the same members note
+    the same rows alike, whatever else they make."""
+    return frozenset(
+        member
+        for member, names in zip(_MEMBER_NAMES, _PAYLOAD_COLUMNS, strict=True)
+        if any(name in fields for name in names)
+    )
+
+
 def _payload_fields(cols: ColumnSet, rows: _Rows) -> None:
     sources: tuple[Callable[[], list[Payload]], ...] = (
         lambda: rows.request,
@@ -923,4 +934,4 @@ def format_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + fraction + "Z"
 
 
-__all__ = ["DATASET", "Normalized", "format_time", "normalize", "to_documents"]
+__all__ = ["DATASET", "Normalized", "format_time", "normalize", "noted_members", "to_documents"]
