@@ -17,7 +17,7 @@ import msgspec
 import pyarrow as pa
 import pytest
 
-from trailhound.cloudtrail import columnar
+from trailhound.cloudtrail import columnar, skim_rows
 from trailhound.cloudtrail.ecs import normalize
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.partial import PartialNormalizer
@@ -231,6 +231,53 @@ def test_skimmed_rows_normalize_as_their_records_do() -> None:
     assert by_text.rejected == usual.rejected == [(2, "eventTime 'noon' is not a date and time")]
     assert by_text.order == usual.order
     assert by_text.batch.equals(usual.batch)
+
+
+def _noting(source: str | None, action: str | None) -> frozenset[str]:
+    """DeleteTable and PutItem want different fields that both read the request in full (so
+    its changes are noted); GetItem's fields do not read it."""
+    base = {"event.id", "@timestamp"}
+    if action == "DeleteTable":
+        return frozenset({*base, "aws.cloudtrail.flattened.request_parameters"})
+    if action == "PutItem":
+        return frozenset({*base, "aws.dynamodb.table_name", "aws.cloudtrail.request_parameters"})
+    return frozenset(base)
+
+
+def test_small_groups_left_rows_share_a_call_with_their_own_fields_and_notes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    huge = {"requestParameters": {"tableName": "T", "size": "HUGE"}}  # beyond a double's range
+    records = [
+        _record(1, "DeleteTable", **huge), _record(2, "PutItem", **huge),
+        _record(3, "GetItem", **huge), _record(4, "PutItem"),
+        _record(5, "DeleteTable", eventTime="noon"), _record(6, "GetItem"),
+    ]  # fmt: skip
+    spans = [json.dumps(r).replace('"HUGE"', "1e999").encode() for r in records]
+    text = b'{"Records": [' + b", ".join(spans) + b"]}"
+    columns = {
+        path: pa.array([r[path] for r in records], pa.string())
+        for path in ("eventSource", "eventName")
+    }
+    calls: list[int] = []
+    real = skim_rows.normalize
+
+    def counted(records: Sequence[Record], **options: Any) -> Any:
+        calls.append(len(records))
+        return real(records, **options)
+
+    monkeypatch.setattr(skim_rows, "normalize", counted)
+    enricher = Enricher.create()
+    made = SkimNormalizer(_noting)(SkimRows(spans, columns), READ_AT, enricher)
+    # DeleteTable's and PutItem's rows share one call, GetItem's (which notes nothing) its own
+    assert sorted(calls) == [2, 4]
+    usual = PartialNormalizer(_noting)(decode_records_file(text), READ_AT, enricher)
+    assert made.rejected == usual.rejected == [(4, "eventTime 'noon' is not a date and time")]
+    noted = "requestParameters: number 1e999 beyond a double's range, read as Infinity"
+    assert made.notes == usual.notes == [(0, noted), (1, noted)]
+    assert made.order is not None and usual.order is not None
+    by_record = dict(zip(usual.order, usual.batch.to_pylist(), strict=True))
+    assert made.batch.to_pylist() == [by_record[i] for i in made.order]
 
 
 @dataclass

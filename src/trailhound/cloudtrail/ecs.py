@@ -530,6 +530,17 @@ _PAYLOAD_COLUMNS: Final = (
 )
 
 
+def noted_members(fields: Collection[str]) -> frozenset[str]:
+    """The free-form members `normalize` parses for every row when asked for these fields:
+    the only ones whose changes it notes. Two calls whose fields give the same members note
+    the same rows alike, whatever else they make."""
+    return frozenset(
+        member
+        for member, names in zip(_MEMBER_NAMES, _PAYLOAD_COLUMNS, strict=True)
+        if any(name in fields for name in names)
+    )
+
+
 def _payload_fields(cols: ColumnSet, rows: _Rows) -> None:
     sources: tuple[Callable[[], list[Payload]], ...] = (
         lambda: rows.request,
@@ -759,4 +770,4 @@ def _event_times(texts: list[str]) -> pa.Array:
         return pa.array([parse_event_time(text) for text in texts], type=_TIMESTAMP)
 
 
-__all__ = ["DATASET", "Normalized", "normalize"]
+__all__ = ["DATASET", "Normalized", "normalize", "noted_members"]

@@ -7,7 +7,7 @@ and normalizes each group in two steps: a `ColumnsNormalizer`, when one is given
 what it can straight from the columns (text paths, and raw paths holding members' JSON text)
 and names the rows it leaves; those rows (all of them without one) are decoded from their text
 and normalized the usual way, so a rejection or a note is the one the usual way gives, at the
-same row.
+same row. Small groups share calls in both steps, each row keeping only its own group's fields.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Final, Protocol
 import numpy as np
 import pyarrow as pa
 
-from trailhound.cloudtrail.ecs import Normalized, normalize
+from trailhound.cloudtrail.ecs import Normalized, normalize, noted_members
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.partial import ColumnsFor, joined
 from trailhound.cloudtrail.record import decode_record
@@ -117,6 +117,7 @@ class SkimNormalizer:
 
     def __call__(self, rows: SkimRows, ingested: datetime, enricher: Enricher) -> Normalized:
         parts: list[tuple[Sequence[int], Normalized]] = []
+        left: list[_Left] = []  # per group, the rows the columnar step did not make
         groups = self._groups(rows)
         together, fields = self._together(groups)
         done: set[int] = set()
@@ -129,10 +130,12 @@ class SkimNormalizer:
                 done = set(part[0])
         for k, group in enumerate(groups):
             if k in together:
-                left = [i for i in group.indices if i not in done]
-                parts += self._decoded(rows, left, group.fields, ingested, enricher)
+                left.append(([i for i in group.indices if i not in done], group.fields))
             else:
-                parts += self._group(rows, group, ingested, enricher)
+                made, rest = self._group(rows, group, ingested, enricher)
+                parts += made
+                left.append((rest, group.fields))
+        parts += [self._decoded(rows, same, ingested, enricher) for same in _sharing(left)]
         if len(parts) == 1 and parts[0][0] == range(len(rows)):
             return parts[0][1]
         # rows stay grouped: putting them back in input order would cost a copy of every column
@@ -218,8 +221,9 @@ class SkimNormalizer:
 
     def _group(
         self, rows: SkimRows, group: _Group, ingested: datetime, enricher: Enricher
-    ) -> list[tuple[Sequence[int], Normalized]]:
-        """The group's rows as parts for `joined`, each with the batch rows it holds."""
+    ) -> tuple[list[tuple[Sequence[int], Normalized]], list[int]]:
+        """The group's rows the columnar step made, as parts for `joined` (each with the batch
+        rows it holds), and the rows it left, for `_decoded`."""
         parts: list[tuple[Sequence[int], Normalized]] = []
         indices, offered, fields = group.indices, group.offered, group.fields
         left = indices
@@ -233,7 +237,7 @@ class SkimNormalizer:
                 given = set(offered)
                 not_given = [i for i in indices if i not in given]
                 left = sorted([offered[i] for i in made.left] + not_given)
-        return parts + self._decoded(rows, left, fields, ingested, enricher)
+        return parts, left
 
     def _columnar_rows(
         self,
@@ -243,29 +247,60 @@ class SkimNormalizer:
         ingested: datetime,
         enricher: Enricher,
     ) -> Columnar:
-        """The columnar step over these rows, given the columns it reads for `fields`."""
+        """The columnar step over these rows, given the columns it reads for `fields` (taken
+        in one call: Arrow loops over them, not Python)."""
         assert self._columnar is not None
-        taken = pa.array(offered, pa.int64())
-        read = rows.columns.keys() if self._paths_for is None else self._paths_for(fields)
+        read = list(rows.columns if self._paths_for is None else self._paths_for(fields))
+        some = pa.RecordBatch.from_arrays([rows.columns[p] for p in read], names=read)
+        taken = some.take(pa.array(offered, pa.int64()))
         return self._columnar(
-            {p: rows.columns[p].take(taken) for p in read}, fields, ingested, enricher
+            dict(zip(read, taken.columns, strict=True)), fields, ingested, enricher
         )
 
     def _decoded(
-        self,
-        rows: SkimRows,
-        left: list[int],
-        fields: frozenset[str],
-        ingested: datetime,
-        enricher: Enricher,
-    ) -> list[tuple[Sequence[int], Normalized]]:
-        """These rows decoded from their text and normalized the usual way, as a part."""
-        if not left:
-            return []
+        self, rows: SkimRows, same: list[_Left], ingested: datetime, enricher: Enricher
+    ) -> tuple[Sequence[int], Normalized]:
+        """These groups' rows decoded from their text and normalized the usual way in one call,
+        for all their fields, as a part; each row then holds nulls in the fields its own group
+        does not want, as its group's own call gives (`_sharing` says which groups may)."""
+        if len(same) == 1:
+            ((left, fields),) = same
+        else:
+            left = [i for indices, _ in same for i in indices]
+            fields = frozenset().union(*(f for _, f in same))
         records = [decode_record(rows.spans[i]) for i in left]
         result = normalize(records, ingested=ingested, enricher=enricher, fields=fields)
+        if len(same) > 1:
+            group_of = np.repeat(np.arange(len(same)), [len(indices) for indices, _ in same])
+            if result.rejected:  # the batch holds only the rows kept
+                group_of = np.delete(group_of, [i for i, _ in result.rejected])
+            batch = _unwanted_nulled(result.batch, group_of, [f for _, f in same], fields)
+            result = Normalized(batch, result.rejected, notes=result.notes)
         whole = left == list(range(len(rows)))
-        return [(range(len(rows)) if whole else left, result)]
+        return (range(len(rows)) if whole else left, result)
+
+
+_Left = tuple[list[int], frozenset[str]]  # a group's rows left to decode, and its fields
+
+
+def _sharing(left: list[_Left]) -> list[list[_Left]]:
+    """The groups' left rows (none empty) by the calls that normalize them. Groups of at most
+    `TOGETHER_ROWS` rows share a call when their fields make `normalize` parse the same
+    free-form members: it notes what parsing changed, so each row gets the notes its own
+    group's call gives; the fields' values do not depend on what else is made."""
+    calls: list[list[_Left]] = []
+    shared: dict[frozenset[str], list[_Left]] = {}
+    for indices, fields in left:
+        if not indices:
+            continue
+        if len(indices) > TOGETHER_ROWS:
+            calls.append([(indices, fields)])
+            continue
+        same = shared.get(noted := noted_members(fields))
+        if same is None:
+            calls.append(same := shared.setdefault(noted, []))
+        same.append((indices, fields))
+    return calls
 
 
 def _unwanted_nulled(
@@ -274,18 +309,24 @@ def _unwanted_nulled(
     wanted: list[frozenset[str]],
     fields: frozenset[str],
 ) -> pa.RecordBatch:
-    """`batch` with null in each row's fields its group (`wanted[row_group[i]]`) leaves out."""
-    arrays = batch.columns
+    """`batch` with null in each row's fields its group (`wanted[row_group[i]]`) leaves out.
+    The columns lacking in the same groups are taken in one call: on a few rows, a call's
+    fixed cost is most of the work."""
+    alike: dict[tuple[bool, ...], list[int]] = {}  # by the groups lacking it, the columns
     for name in fields:
-        lacking = np.array([name not in w for w in wanted])
-        if not lacking.any():
-            continue
-        mask = lacking[row_group]
-        if not mask.any():
-            continue
-        at = batch.schema.get_field_index(name)
-        # a null index takes a null: one way for every column type
-        arrays[at] = arrays[at].take(pa.array(np.arange(len(mask)), mask=mask))
+        lacking = tuple(name not in w for w in wanted)
+        if any(lacking):
+            alike.setdefault(lacking, []).append(batch.schema.get_field_index(name))
+    nulled: dict[int, pa.Array] = {}
+    for lacking, at in alike.items():
+        mask = np.asarray(lacking)[row_group]
+        if mask.any():
+            # a null index takes a null: one way for every column type
+            taken = batch.select(at).take(pa.array(np.arange(len(mask)), mask=mask))
+            nulled.update(zip(at, taken.columns, strict=True))
+    if not nulled:
+        return batch
+    arrays = [nulled.get(i, column) for i, column in enumerate(batch.columns)]
     return pa.RecordBatch.from_arrays(arrays, schema=batch.schema)
 
 
