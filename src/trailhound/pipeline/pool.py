@@ -46,11 +46,28 @@ _AHEAD = 2
 _stage: Stage | None = None
 
 
+_SERVER_IMPORTS = (
+    "__main__",  # once in the server, not again in each worker
+    "trailhound.pipeline.stage",
+    # What each worker would otherwise import on first use, after the fork (25 to 40 ms of a
+    # worker's CPU, before its first output): the tasks' file openers (unpickling the first
+    # task), the compiled skimmer, numpy.ma (pyarrow looks for masked arrays the first time it
+    # takes a NumPy array: importing it builds its docstrings, the most of this), and what
+    # pyarrow's first Python sequence imports. A name that does not import is skipped.
+    "trailhound.sources.files",
+    "trailhound.cloudtrail._skim",
+    "numpy.ma",
+    "dateutil.relativedelta",
+    "encodings.utf_16_le",
+)
+"""Modules the fork server imports before it forks any worker: plan-independent, so that
+the workers share them instead of each importing them."""
+
+
 def start_server() -> None:
     """Start the fork server now, so that its imports overlap with the caller's own work."""
     context = multiprocessing.get_context("forkserver")
-    # the server imports the main module once, so that workers do not each import it again
-    context.set_forkserver_preload(["__main__", "trailhound.pipeline.stage"])
+    context.set_forkserver_preload(list(_SERVER_IMPORTS))
     with _ctrl_c_ignored():
         forkserver.ensure_running()
 
