@@ -7,9 +7,12 @@ the simulator, the demo or rich's markdown renderer.
 
 from __future__ import annotations
 
+import atexit
 import gc
 import importlib
+import os
 import sys
+import threading
 
 import click
 
@@ -32,8 +35,15 @@ _COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+# Commands that close what they wrote (outputs, state, report) before they end, so that
+# their process may end without tearing its interpreter down (see `run`).
+_QUICK_TO_LEAVE = frozenset({"scan"})
+
+
 class _LazyGroup(click.Group):
     """A group whose subcommands are imported on first use rather than at start-up."""
+
+    leaves_quickly = False  # whether the command `invoke` ran is one of `_QUICK_TO_LEAVE`
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*_COMMANDS, *self.commands})
@@ -54,7 +64,10 @@ class _LazyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         # every command's failures end the same way: see trailhound.cli.exits
         with guarded(ctx):
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            finally:  # for `run`, which has no context left once `main` is over
+                self.leaves_quickly = ctx.invoked_subcommand in _QUICK_TO_LEAVE
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -68,9 +81,33 @@ def run() -> None:
 
     When the command is done (its outputs written and closed, its state file closed), what
     it leaves is frozen out of the cyclic collector: at exit the interpreter then frees it
-    without walking it for cycles first, 0.05 to 0.1 s of a small scan's CPU. Only here, never in
-    `main`, which tests and Python callers run in a process that goes on."""
+    without walking it for cycles first, 0.05 to 0.1 s of a small scan's CPU; a command of
+    `_QUICK_TO_LEAVE` skips that teardown altogether (`_leave`). Only here, never in `main`,
+    which tests and Python callers run in a process that goes on."""
     try:
         main()
+    except SystemExit as done:  # how click's `main` always ends
+        if main.leaves_quickly and (done.code is None or isinstance(done.code, int)):
+            _leave(done.code or 0)
+        raise
     finally:
         gc.freeze()
+
+
+def _leave(status: int) -> None:
+    """End the process now, as its exit would but for the interpreter's teardown (freeing
+    pyarrow, NumPy, DuckDB and what the command left, module by module: 0.06 s of a one-file
+    scan, 0.2 to 0.5 s of wall after a 250k-event scan on a shared machine). Standard output
+    and error are flushed and the exit handlers run (multiprocessing's removes its temporary
+    folder); with a thread of the command's still running, or a flush failing (a reader that
+    left), the usual exit happens instead."""
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not
+           threading.current_thread()):  # fmt: skip
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    atexit._run_exitfuncs()
+    os._exit(status)

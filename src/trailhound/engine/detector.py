@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 
 import duckdb
 import numpy as np
@@ -107,12 +108,6 @@ class Detector:
         self.plan = FilterPlan.build(
             self.rules, exceptions=exceptions, now=self.now, since=since, until=until
         )
-        # filters run on a connection of their own: an error there must not abort the
-        # store's transaction (DuckDB then refuses every later statement in it)
-        self._filter_con = duckdb.connect()
-        self._filter_con.execute("SET threads = 1")
-        register(self._filter_con)
-        self.matcher = Matcher(self.plan, self._filter_con)
         self._names = {rule.rule_id: rule.name for rule in self.rules}
         for rule_id, reason in self.plan.failed:
             self.stats.failed[self._names[rule_id]] = reason
@@ -125,6 +120,18 @@ class Detector:
         self._packs: list[tuple[int, bytes]] = []  # evidence packs not yet inserted
         # the newest event time seen, this run or before; stored by `finish`
         self._latest = int(store.get_meta("max_event_time") or -_NEVER)
+
+    @cached_property
+    def matcher(self) -> Matcher:
+        """The matcher of `add`, made on first use: a scan's stage matches its batches itself
+        (`add_matches`), and this DuckDB database with its functions cost every scan about
+        35 ms of CPU before its first output for nothing."""
+        # filters run on a connection of their own: an error there must not abort the
+        # store's transaction (DuckDB then refuses every later statement in it)
+        con = duckdb.connect()
+        con.execute("SET threads = 1")
+        register(con)
+        return Matcher(self.plan, con)
 
     def add(self, batch: pa.RecordBatch | pa.Table) -> None:
         """Keep, for every rule, the rows of `batch` it matches (all their columns)."""
