@@ -100,9 +100,10 @@ def _leave(status: int) -> None:
     scan, 0.2 to 0.5 s of wall after a 250k-event scan on a shared machine). Standard output
     and error are flushed and the exit handlers run (multiprocessing's removes its temporary
     folder); with a thread of the command's still running, or a flush failing (a reader that
-    left), the usual exit happens instead."""
-    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not
-           threading.current_thread()):  # fmt: skip
+    left), or under a profiler or tracer (cProfile, coverage, a debugger: each writes what it
+    gathered once the command returns), the usual exit happens instead."""
+    if _watched() or any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is
+                         not threading.current_thread()):  # fmt: skip
         return
     try:
         sys.stdout.flush()
@@ -111,3 +112,11 @@ def _leave(status: int) -> None:
         return
     atexit._run_exitfuncs()
     os._exit(status)
+
+
+def _watched() -> bool:
+    """Whether a profiler, a tracer or a `sys.monitoring` tool is watching this process."""
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        return True
+    monitoring = getattr(sys, "monitoring", None)  # Python 3.12 and later
+    return monitoring is not None and any(monitoring.get_tool(i) is not None for i in range(6))
