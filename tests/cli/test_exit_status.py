@@ -105,6 +105,22 @@ def test_a_duckdb_database_of_another_program_is_refused_and_left_as_it_was(
         con.close()
 
 
+def test_a_damaged_alert_in_the_ledger_is_named_with_what_to_do(
+    logs: Path, tmp_path: Path
+) -> None:
+    state = tmp_path / "state.duckdb"
+    trailhound("scan", logs, "-q", "--state", state)
+    con = duckdb.connect(str(state))
+    damaged = con.execute("SELECT min(alert_id) FROM ledger WHERE packed IS NOT NULL").fetchall()
+    con.execute("UPDATE ledger SET packed = '\\x00\\x01'::BLOB WHERE alert_id = ?", damaged[0])
+    con.close()
+    done = trailhound("alerts", "list", "--state", state)
+    assert done.returncode == STATE_UNUSABLE, done.stderr
+    line = one_line(done.stderr)
+    assert line.startswith(f"trailhound: {state}: "), line
+    assert damaged[0][0] in line and "move it aside" in line
+
+
 def test_a_state_file_in_use_by_another_process_says_to_run_again_later(
     logs: Path, tmp_path: Path
 ) -> None:

@@ -12,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import pyarrow as pa
 from isal import isal_zlib
 
+from trailhound.errors import StateError
 from trailhound.escaping import json_bytes
 from trailhound.state.store import Store
 
@@ -169,17 +170,33 @@ def documents(store: Store, ids: Sequence[str]) -> dict[str, bytes]:
     if not ids:
         return out
     with store.registered("_wanted", pa.table({"alert_id": pa.array(list(ids), pa.string())})):
-        reader = store.con.sql(
+        query = store.con.sql(
             "SELECT alert_id, coalesce(encode(alert), packed), alert IS NULL "
             "FROM ledger SEMI JOIN _wanted USING (alert_id)"
-        ).to_arrow_reader(_PAGE)
-        for page in reader:
-            ids, data, deflated = (page.column(i).to_pylist() for i in range(3))
-            out.update(
-                (i, isal_zlib.decompress(d) if z else d)
-                for i, d, z in zip(ids, data, deflated, strict=True)
-            )
+        )
+        # closed on the way out, whatever happens: an open result refuses the unregistering
+        with query.to_arrow_reader(_PAGE) as reader:
+            for page in reader:
+                found, data, deflated = (page.column(i).to_pylist() for i in range(3))
+                out.update(
+                    (i, _inflated(store, i, d) if z else d)
+                    for i, d, z in zip(found, data, deflated, strict=True)
+                )
     return out
+
+
+_DAMAGED = cast(type[Exception], isal_zlib.error)  # the stub types it as an instance
+
+
+def _inflated(store: Store, alert_id: str, packed: bytes) -> bytes:
+    try:
+        return isal_zlib.decompress(packed)
+    except _DAMAGED as err:
+        raise StateError(
+            f"the ledger's alert {alert_id} is damaged ({err}): the state file cannot be "
+            "read whole; restore it from a copy, or move it aside to start afresh",
+            where=store.where,
+        ) from None
 
 
 def requeue(store: Store, ids: Sequence[str], outputs: Sequence[str]) -> int:

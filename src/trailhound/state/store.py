@@ -128,6 +128,7 @@ class Store:
         memory_limit: str = MEMORY_LIMIT,
     ) -> None:
         self.con = con
+        self.where: str | None = None  # the state file, for errors that name it (`open`)
         self._scratch = scratch
         self.memory_limit = memory_limit
         self._lifted = False  # the limit is DuckDB's own, not `memory_limit`
@@ -175,6 +176,7 @@ class Store:
             con.close()
             err.where = err.where or str(path or "memory")
             raise
+        store.where = str(path or "memory")
         if scratch is not None:
             weakref.finalize(store, shutil.rmtree, scratch, ignore_errors=True)
         return store
