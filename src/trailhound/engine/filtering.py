@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 # The columns a matched row carries besides the event's own.
 RULE_ID, STEP, TS, ITEM = "rule_id", "step", "ts", "evidence_item"
 _KEY = "__key"
+_PAIRS = frozenset({PROVIDER, ACTION})  # what a filter's (provider, action) pairs read
 Answer = TypeVar("Answer")
 # Remembered combinations: at most this many, and none holding a long text (a request's
 # parameters are nearly always new, so remembering them would only cost memory).
@@ -69,12 +70,20 @@ class RuleFilter:
     Elastic's rules together, where reading the texts costs under a millisecond.
     """
 
-    __slots__ = ("_blob", "_sql", "_tree", "pairs", "rule_id", "step")
+    __slots__ = ("_blob", "_sql", "_tree", "pairs", "reads", "rule_id", "step")
 
-    def __init__(self, rule_id: str, step: int, tree: exp.Expr | None, pairs: Selection) -> None:
+    def __init__(
+        self,
+        rule_id: str,
+        step: int,
+        tree: exp.Expr | None,
+        pairs: Selection,
+        reads: frozenset[str] | None = None,
+    ) -> None:
         self.rule_id = rule_id
         self.step = step
         self.pairs = pairs  # (provider, action) outside which the filter is false
+        self.reads = reads  # the columns it reads, None where not known (any of the plan's)
         self._tree: exp.Expr | None = tree
         self._blob = b""
         self._sql: dict[str, str] = {}
@@ -101,20 +110,23 @@ class RuleFilter:
         return self.sql("duckdb")
 
     def with_tree(self, tree: exp.Expr) -> RuleFilter:
+        """This filter with another tree, which may read any column."""
         return RuleFilter(self.rule_id, self.step, tree, self.pairs)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         if not self._blob:  # kept: a pool pickles the plan once per worker it starts
             self._blob = pickle.dumps(self.tree, protocol=pickle.HIGHEST_PROTOCOL)
-        return _shipped, (self.rule_id, self.step, self.pairs, self.where, self._blob)
+        return _shipped, (self.rule_id, self.step, self.pairs, self.where, self._blob, self.reads)
 
     def __repr__(self) -> str:
         return f"RuleFilter({self.rule_id!r}, {self.step}, {self.where!r})"
 
 
-def _shipped(rule_id: str, step: int, pairs: Selection, where: str, blob: bytes) -> RuleFilter:
+def _shipped(
+    rule_id: str, step: int, pairs: Selection, where: str, blob: bytes, reads: frozenset[str] | None
+) -> RuleFilter:
     """A filter as a worker receives it: its DuckDB text ready, its tree still bytes."""
-    received = RuleFilter(rule_id, step, None, pairs)
+    received = RuleFilter(rule_id, step, None, pairs, reads)
     received._blob, received._sql = blob, {"duckdb": where}
     return received
 
@@ -151,17 +163,17 @@ def prepare_filters(rule: Rule) -> tuple[PreparedFilter, ...]:
         built = [_rule_filters(rule, (), moment) for moment in _MOMENTS]
     except TrailhoundError:
         return ()
-    texts = [[f.where for f, _ in filters] for filters in built]
+    texts = [[f.where for f in filters] for filters in built]
     if texts[0] != texts[1]:
         return ()
     key = filter_key(rule)
     return tuple(
         PreparedFilter(key, f.where, pickle.dumps(f.tree, protocol=pickle.HIGHEST_PROTOCOL))
-        for f, _ in built[0]
+        for f in built[0]
     )
 
 
-def _prepared(rule: Rule) -> list[tuple[RuleFilter, frozenset[str]]] | None:
+def _prepared(rule: Rule) -> list[RuleFilter] | None:
     """The rule's filters from `rule.prepared`, when they were prepared from this filter."""
     prepared: tuple[Any, ...] = rule.prepared
     if not prepared or not all(isinstance(p, PreparedFilter) for p in prepared):
@@ -172,7 +184,7 @@ def _prepared(rule: Rule) -> list[tuple[RuleFilter, frozenset[str]]] | None:
     if len(asts) != len(prepared):
         return None
     return [
-        (_shipped(rule.rule_id, step, Selection(pairs_of(ast)), p.where, p.tree), ast_columns(ast))
+        _shipped(rule.rule_id, step, Selection(pairs_of(ast)), p.where, p.tree, ast_columns(ast))
         for step, (ast, p) in enumerate(zip(asts, prepared, strict=True))
     ]
 
@@ -210,25 +222,25 @@ class FilterPlan:
             except TrailhoundError as exc:  # e.g. a time no date math reads, known only now
                 failed.append((rule.rule_id, exc.message))
                 continue
-            for rule_filter, read in built:
+            for rule_filter in built:
                 filters.append(rule_filter)
-                columns |= read
+                columns |= rule_filter.reads or frozenset()
         return cls(
-            tuple(filters), tuple(sorted(columns | {PROVIDER, ACTION})), since, until,
+            tuple(filters), tuple(sorted(columns | _PAIRS)), since, until,
             tuple(failed),
         )  # fmt: skip
 
 
 def _rule_filters(
     rule: Rule, excused: Sequence[RuleException], now: datetime
-) -> list[tuple[RuleFilter, frozenset[str]]]:
+) -> list[RuleFilter]:
     """The rule's filters (one per sequence step), each with the columns it reads."""
     from sqlglot import exp
 
     from trailhound.engine.exceptions import exception_predicate
     from trailhound.engine.predicates import compile_predicate
 
-    built: list[tuple[RuleFilter, frozenset[str]]] = []
+    built: list[RuleFilter] = []
     for step, ast in enumerate(filter_asts(rule)):
         # the trees are fresh and used once: sqlglot need not copy them
         pred: exp.Expr = exp.paren(compile_predicate(ast, now=now), copy=False)
@@ -236,7 +248,7 @@ def _rule_filters(
             excused_here = exp.paren(exception_predicate(e), copy=False)
             pred = exp.and_(pred, exp.not_(excused_here, copy=False), copy=False)
         read = ast_columns(ast) | columns_of(c.field for e in excused for c in e.conditions)
-        built.append((RuleFilter(rule.rule_id, step, pred, Selection(pairs_of(ast))), read))
+        built.append(RuleFilter(rule.rule_id, step, pred, Selection(pairs_of(ast)), read))
     return built
 
 
@@ -378,14 +390,15 @@ class Matcher:
                     passed[g].append(f)
 
     def _reads(self, f: int) -> tuple[int, ...]:
-        """The positions in `plan.columns` of the columns filter `f` may read: those whose
-        name its SQL holds (a name found elsewhere in its text only adds a column, which
-        makes its remembered answers finer, never wrong)."""
+        """The positions in `plan.columns` of the columns filter `f` reads (all of them where
+        the filter does not say), and of the provider and action its pairs judge."""
         reads = self._reads_of.get(f)
         if reads is None:
-            where = self.plan.filters[f].where
+            read = self.plan.filters[f].reads
             columns = self.plan.columns
-            reads = self._reads_of[f] = tuple(i for i, c in enumerate(columns) if c in where)
+            reads = self._reads_of[f] = tuple(
+                i for i, c in enumerate(columns) if read is None or c in read or c in _PAIRS
+            )
         return reads
 
     def _fill(self, groups: pa.Table) -> None:
