@@ -49,18 +49,21 @@ def key_sql(field: str) -> tuple[str, bool]:
     return f"{IP_TEXT_UDF}({sql})", is_list
 
 
-def keyed_rows_sql(fields: tuple[str, ...], extra: tuple[tuple[str, str], ...] = ()) -> str:
+def keyed_rows_sql(
+    fields: tuple[str, ...], extra: tuple[tuple[str, str], ...] = (), *, rule: str = "$rule"
+) -> str:
     """Rows of one rule up to a cutoff: seq, ts, event_id, k0..kn (VARCHAR), then `extra`.
 
-    `extra` holds (SQL, alias) pairs carried along unchanged. Parameters: $rule (rule id),
-    $cutoff (epoch us).
+    `extra` holds (SQL, alias) pairs carried along unchanged. Parameters: `rule` (the
+    parameter holding the rule id; several rules' rows in one statement each take their
+    own), $cutoff (epoch us).
     """
     base = ", ".join(
         ["seq", "ts", '"event.id" AS event_id']
         + [f"{key_sql(f)[0]} AS k{i}" for i, f in enumerate(fields)]
         + [f"{sql} AS {alias}" for sql, alias in extra]
     )
-    sql = f"SELECT {base} FROM matches WHERE rule_id = $rule AND ts <= $cutoff"
+    sql = f"SELECT {base} FROM matches WHERE rule_id = {rule} AND ts <= $cutoff"
     for i, field in enumerate(fields):
         if key_sql(field)[1]:
             sql = f"SELECT * EXCLUDE (k{i}), UNNEST(k{i}) AS k{i} FROM ({sql})"

@@ -94,7 +94,7 @@ def _terms_sql(rules: Sequence[Rule], specs: list[NewTermsSpec]) -> tuple[str, d
     for i, (rule, spec) in enumerate(zip(rules, specs, strict=True)):
         params[f"r{i}"] = rule.rule_id
         term = "to_json([" + ", ".join(f"k{j}" for j in range(len(spec.fields))) + "])"
-        keyed = keyed_rows_sql(spec.fields).replace("$rule", f"$r{i}")
+        keyed = keyed_rows_sql(spec.fields, rule=f"$r{i}")
         branches.append(f"SELECT {i} AS rule, seq, ts, event_id, {term} AS term FROM ({keyed})")
     return " UNION ALL ".join(branches), params
 
