@@ -147,10 +147,10 @@ def _read_back(rows: _Rows) -> dict[str, list[Any]]:
     payloads hold them (`payloads.read_back`); the additional data's may have lost a user
     name since, so it is left to be read from its text."""
     found = {}
-    for member, (_, flattened) in zip(("request", "response"), _PAYLOAD_COLUMNS, strict=False):
-        payloads: list[Payload] | None = rows.__dict__.get(member)  # parsed for every row
+    for member in ("request", "response"):
+        payloads = rows.parsed(member)
         if payloads is not None:
-            found[flattened] = [read_back(p) for p in payloads]
+            found[_PAYLOAD_COLUMNS[member][1]] = [read_back(p) for p in payloads]
     return found
 
 
@@ -258,7 +258,7 @@ class _Rows:
         """What reading the members parsed so far had to change, by row."""
         found: dict[int, list[str]] = {}
         for member, name in _MEMBER_NAMES.items():
-            for i, parsed in enumerate(self.__dict__.get(member, ())):
+            for i, parsed in enumerate(self.parsed(member) or ()):
                 if parsed.note is not None:
                     found.setdefault(i, []).append(f"{name}: {parsed.note}")
         return [(i, "; ".join(notes)) for i, notes in sorted(found.items())]
@@ -302,8 +302,13 @@ class _Rows:
             self._values["outline", i] = value
         return value
 
+    def parsed(self, member: str) -> list[Payload] | None:
+        """A free-form member's payloads (`request`, `response`...), if parsed for every row."""
+        found: list[Payload] | None = self.__dict__.get(member)
+        return found
+
     def _at(self, member: str, i: int) -> Payload | None:
-        parsed: list[Payload] | None = self.__dict__.get(member)
+        parsed = self.parsed(member)
         return parsed[i] if parsed is not None else None
 
     def rows_naming_users(self) -> list[int]:
@@ -522,12 +527,18 @@ def _cloudtrail_fields(cols: ColumnSet, rows: _Rows) -> None:
         cols.put("aws.cloudtrail.management_event", _java_text_column(events))
 
 
-_PAYLOAD_COLUMNS: Final = (
-    ("aws.cloudtrail.request_parameters", "aws.cloudtrail.flattened.request_parameters"),
-    ("aws.cloudtrail.response_elements", "aws.cloudtrail.flattened.response_elements"),
-    ("aws.cloudtrail.additional_eventdata", "aws.cloudtrail.flattened.additional_eventdata"),
-    ("aws.cloudtrail.service_event_details", "aws.cloudtrail.flattened.service_event_details"),
-)
+_PAYLOAD_COLUMNS: Final = {  # by member, its text and flattened columns
+    "request": ("aws.cloudtrail.request_parameters", "aws.cloudtrail.flattened.request_parameters"),
+    "response": ("aws.cloudtrail.response_elements", "aws.cloudtrail.flattened.response_elements"),
+    "additional": (
+        "aws.cloudtrail.additional_eventdata",
+        "aws.cloudtrail.flattened.additional_eventdata",
+    ),
+    "service": (
+        "aws.cloudtrail.service_event_details",
+        "aws.cloudtrail.flattened.service_event_details",
+    ),
+}
 
 
 def noted_members(fields: Collection[str]) -> frozenset[str]:
@@ -535,9 +546,7 @@ def noted_members(fields: Collection[str]) -> frozenset[str]:
     the only ones whose changes it notes. Two calls whose fields give the same members note
     the same rows alike, whatever else they make."""
     return frozenset(
-        member
-        for member, names in zip(_MEMBER_NAMES, _PAYLOAD_COLUMNS, strict=True)
-        if any(name in fields for name in names)
+        member for member, names in _PAYLOAD_COLUMNS.items() if any(n in fields for n in names)
     )
 
 
@@ -548,7 +557,7 @@ def _payload_fields(cols: ColumnSet, rows: _Rows) -> None:
         lambda: _without_moved_user_names(rows),
         lambda: rows.service,
     )
-    for (text, flattened), payloads in zip(_PAYLOAD_COLUMNS, sources, strict=True):
+    for (text, flattened), payloads in zip(_PAYLOAD_COLUMNS.values(), sources, strict=True):
         if cols.wants(text, flattened):
             parsed = payloads()
             cols.put(text, [p.text for p in parsed])
