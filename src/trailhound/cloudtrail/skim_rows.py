@@ -13,7 +13,7 @@ same row. Small groups share calls in both steps, each row keeping only its own 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Final, Protocol
 
@@ -275,7 +275,7 @@ class SkimNormalizer:
             if result.rejected:  # the batch holds only the rows kept
                 group_of = np.delete(group_of, [i for i, _ in result.rejected])
             batch = _unwanted_nulled(result.batch, group_of, [f for _, f in same], fields)
-            result = Normalized(batch, result.rejected, notes=result.notes)
+            result = replace(result, batch=batch)
         whole = left == list(range(len(rows)))
         return (range(len(rows)) if whole else left, result)
 
