@@ -536,3 +536,29 @@ def test_answers_in_bytes_or_in_pool_buffers_are_alike(
             )
     assert all(a == answers[0] for a in answers)
     assert answers[0][6] is None and answers[0][0] is not None
+
+
+def test_picked_rows_taken_again_straight_from_the_blocks(
+    compiled: Both, simulated_files: list[bytes]
+) -> None:
+    """The normalizer takes some paths at some of a batch's picked rows, and a part of the
+    batch: from the blocks in one step, they are what the picked columns taken again give."""
+    texts = simulated_files[:20]
+    got = [g for g in skim.skimmed_all(compiled.skimmer, texts) if g is not None]
+    want = [w for w in (compiled.reference(t) for t in texts) if w is not None]
+    rows = sum(len(w) for w in want)
+    rng = random.Random(5)
+    taken = sorted(rng.sample(range(rows), rows // 2))
+    paths = [PATHS[7], PATHS[4], *compiled.raw[:2]]
+    picked = skim.picked_columns(got, taken, paths)
+    assert isinstance(picked, skim.PickedColumns)
+    columns = skim.picked_columns(want, taken, paths)
+    some = sorted(rng.sample(range(len(taken)), len(taken) // 3))
+    at_rows = picked.at_rows(paths[1:], some)
+    assert list(at_rows) == paths[1:]
+    for path in paths[1:]:
+        assert at_rows[path].to_pylist() == columns[path].take(some).to_pylist()
+    part = picked.part(10, 40)
+    assert list(part) == paths
+    for path in paths:
+        assert part[path].to_pylist() == columns[path].to_pylist()[10:40]

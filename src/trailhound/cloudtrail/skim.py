@@ -76,10 +76,11 @@ class Skimmed:
 
 def picked_columns(
     files: Sequence[Skimmed], taken: Sequence[int], paths: Sequence[str]
-) -> dict[str, pa.Array]:
+) -> Mapping[str, pa.Array]:
     """The values at `paths` of the rows `taken` (row numbers over the files one after the
-    other), one column per path: taken from the files' blocks where they all have one alike,
-    in one step per path for all the files."""
+    other), one column per path: taken from the files' blocks where they all have one alike
+    (`PickedColumns`, which takes a path's values only when asked), else from the files'
+    columns at once."""
     blocks = [f.block for f in files]
     first = blocks[0] if blocks else None
     if first is None or any(b is None or b.names != first.names for b in blocks):
@@ -104,14 +105,58 @@ def picked_columns(
     wanted = np.asarray(taken, np.int64)
     file_of = np.searchsorted(firsts, wanted, side="right") - 1
     row = bases[file_of] + wanted - firsts[file_of]
-    stride = strides[file_of]
-    values = pa.concat_arrays(arrays)
-    # every path's rows in one take, then cut per path: a kernel call per path cost a tenth
-    column = {name: k for k, name in enumerate(first.names)}
-    runs = np.array([column[p] for p in paths], np.int64)
-    got = values.take(pa.array((row + runs[:, np.newaxis] * stride).ravel()))
-    n = len(wanted)
-    return {p: got.slice(k * n, n) for k, p in enumerate(paths)}
+    runs = {name: k for k, name in enumerate(first.names)}
+    return PickedColumns(
+        pa.concat_arrays(arrays), row, strides[file_of], {p: runs[p] for p in paths}
+    )
+
+
+class PickedColumns(Mapping[str, pa.Array]):
+    """Picked rows' values at some paths, as one array of skimmed blocks and, per row, where
+    its first path's value lies and how far apart its paths' values are. A path's column is
+    taken when first asked for; `at_rows` takes several paths at some of the rows in one call.
+    A normalizer reads most paths only for the rows its columnar step is offered: taking
+    every path at every picked row first copied the same values twice."""
+
+    __slots__ = ("_made", "_row", "_runs", "_stride", "_values")
+
+    def __init__(
+        self, values: pa.Array, row: np.ndarray, stride: np.ndarray, runs: dict[str, int]
+    ) -> None:
+        self._values, self._row, self._stride, self._runs = values, row, stride, runs
+        self._made: dict[str, pa.Array] = {}
+
+    def __getitem__(self, path: str) -> pa.Array:
+        made = self._made.get(path)
+        if made is None:
+            at = self._row + self._runs[path] * self._stride
+            made = self._made[path] = self._values.take(pa.array(at))
+        return made
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._runs)
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    def at_rows(
+        self, paths: Sequence[str], rows: Sequence[int] | np.ndarray
+    ) -> dict[str, pa.Array]:
+        """The columns of `paths` at `rows` (positions among the picked rows), as
+        `{p: self[p].take(rows)}` gives them: every path in one take, then cut per path (a
+        kernel call per path cost a tenth)."""
+        at = np.asarray(rows, np.int64)
+        row, stride = self._row[at], self._stride[at]
+        runs = np.array([self._runs[p] for p in paths], np.int64)
+        got = self._values.take(pa.array((row + runs[:, np.newaxis] * stride).ravel()))
+        n = len(at)
+        return {p: got.slice(k * n, n) for k, p in enumerate(paths)}
+
+    def part(self, start: int, stop: int) -> PickedColumns:
+        """The picked rows from `start` to `stop`."""
+        return PickedColumns(
+            self._values, self._row[start:stop], self._stride[start:stop], self._runs
+        )
 
 
 def joined(files: Sequence[Skimmed]) -> Skimmed:

@@ -12,7 +12,7 @@ same row. Small groups share calls in both steps, each row keeping only its own 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Final, Protocol
@@ -24,6 +24,7 @@ from trailhound.cloudtrail.ecs import Normalized, normalize, noted_members
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.partial import ColumnsFor, joined
 from trailhound.cloudtrail.record import decode_record
+from trailhound.cloudtrail.skim import PickedColumns
 
 SOURCE: Final = "eventSource"
 ACTION: Final = "eventName"
@@ -39,14 +40,29 @@ class SkimRows:
     """Rows from skimmed files: each one's JSON text, and per skimmed path its values."""
 
     spans: list[bytes]
-    columns: dict[str, pa.Array]
+    columns: Mapping[str, pa.Array]
 
     def __len__(self) -> int:
         return len(self.spans)
 
     def part(self, start: int, stop: int) -> SkimRows:
-        columns = {p: c.slice(start, stop - start) for p, c in self.columns.items()}
-        return SkimRows(self.spans[start:stop], columns)
+        columns = self.columns
+        if isinstance(columns, PickedColumns):
+            return SkimRows(self.spans[start:stop], columns.part(start, stop))
+        sliced = {p: c.slice(start, stop - start) for p, c in columns.items()}
+        return SkimRows(self.spans[start:stop], sliced)
+
+    def at_rows(
+        self, paths: Sequence[str], rows: Sequence[int] | np.ndarray
+    ) -> dict[str, pa.Array]:
+        """The columns of `paths` at these rows, in one take: straight from the skimmed blocks
+        when the columns are still there, not made yet."""
+        columns = self.columns
+        if isinstance(columns, PickedColumns):
+            return columns.at_rows(paths, rows)
+        some = pa.RecordBatch.from_arrays([columns[p] for p in paths], names=list(paths))
+        taken = some.take(pa.array(rows, pa.int64()))
+        return dict(zip(paths, taken.columns, strict=True))
 
 
 _Key = tuple[str | None, str | None]  # (eventSource, eventName)
@@ -251,11 +267,7 @@ class SkimNormalizer:
         in one call: Arrow loops over them, not Python)."""
         assert self._columnar is not None
         read = list(rows.columns if self._paths_for is None else self._paths_for(fields))
-        some = pa.RecordBatch.from_arrays([rows.columns[p] for p in read], names=read)
-        taken = some.take(pa.array(offered, pa.int64()))
-        return self._columnar(
-            dict(zip(read, taken.columns, strict=True)), fields, ingested, enricher
-        )
+        return self._columnar(rows.at_rows(read, offered), fields, ingested, enricher)
 
     def _decoded(
         self, rows: SkimRows, same: list[_Left], ingested: datetime, enricher: Enricher
