@@ -58,20 +58,21 @@ class AlertMaker:
                  for start in range(0, len(made), ALERTS_PER_PART)]  # fmt: skip
         shown = _Shown.read(self.store, [self._seqs([c for _, _, c in p]) for p in parts])
         alerts: list[Alert] = []
+        entered = ledger.Batch()
         for part in parts:
-            alerts.extend(self._made(part, shown))
+            alerts.extend(self._made(part, shown, entered))
+        entered.enter(self.store)
         return alerts
 
     def _seqs(self, candidates: list[Candidate]) -> list[int]:
         return sorted({s for c in candidates for s in c.seqs[: self.evidence_limit]})
 
-    def _made(self, part: Sequence[Decided], shown: _Shown) -> list[Alert]:
-        """These alerts, with their evidence, entered in the ledger (one statement for the
-        part: each has a fixed cost); returned without their evidence unless the detector
-        keeps it."""
+    def _made(self, part: Sequence[Decided], shown: _Shown, entered: ledger.Batch) -> list[Alert]:
+        """These alerts, with their evidence, added to what `entered` enters in the ledger;
+        returned without their evidence unless the detector keeps it."""
         docs = self._evidence_documents([c for _, _, c in part], shown)
         alerts = [self._alert(rule, ident, cand, docs) for rule, ident, cand in part]
-        self._record(alerts)
+        self._record(alerts, entered)
         if self.keep_evidence:
             return alerts
         return [replace(alert, evidence=()) for alert in alerts]
@@ -108,14 +109,14 @@ class AlertMaker:
             investigation=investigation(rule, evidence),
         )
 
-    def _record(self, alerts: list[Alert]) -> None:
+    def _record(self, alerts: list[Alert], entered: ledger.Batch) -> None:
         entries = []
         for alert in alerts:
             shown = alert.to_dict()
             entries.append(
                 ledger.Entry(alert.id, alert.rule.rule_id, alert.time, shown, self.route(shown))
             )
-        ledger.record(self.store, entries)
+        entered.add(entries)
 
 
 def investigation(
