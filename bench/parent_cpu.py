@@ -48,7 +48,7 @@ def _instrument(spent: Counter[str]) -> None:
         made = alert_making.AlertMaker
         setattr(made, name, timed(spent, name, getattr(made, name)))
     places = [(counted, "first_counts"), (ledger, "record"), (documents, "_rebuilt"),
-              (deliver, "deliver"), (outbox, "pending")]  # fmt: skip
+              (deliver, "deliver"), (outbox, "pending"), (ledger.Batch, "enter")]  # fmt: skip
     for module, name in places:
         setattr(module, name, timed(spent, name, getattr(module, name)))
     evaluators = detector._EVALUATORS  # a benchmark may look inside

@@ -58,20 +58,21 @@ class AlertMaker:
                  for start in range(0, len(made), ALERTS_PER_PART)]  # fmt: skip
         shown = _Shown.read(self.store, [self._seqs([c for _, _, c in p]) for p in parts])
         alerts: list[Alert] = []
+        entered = ledger.Batch()
         for part in parts:
-            alerts.extend(self._made(part, shown))
+            alerts.extend(self._made(part, shown, entered))
+        entered.enter(self.store)
         return alerts
 
     def _seqs(self, candidates: list[Candidate]) -> list[int]:
         return sorted({s for c in candidates for s in c.seqs[: self.evidence_limit]})
 
-    def _made(self, part: Sequence[Decided], shown: _Shown) -> list[Alert]:
-        """These alerts, with their evidence, entered in the ledger (one statement for the
-        part: each has a fixed cost); returned without their evidence unless the detector
-        keeps it."""
+    def _made(self, part: Sequence[Decided], shown: _Shown, entered: ledger.Batch) -> list[Alert]:
+        """These alerts, with their evidence, added to what `entered` enters in the ledger;
+        returned without their evidence unless the detector keeps it."""
         docs = self._evidence_documents([c for _, _, c in part], shown)
         alerts = [self._alert(rule, ident, cand, docs) for rule, ident, cand in part]
-        self._record(alerts)
+        self._record(alerts, entered)
         if self.keep_evidence:
             return alerts
         return [replace(alert, evidence=()) for alert in alerts]
@@ -108,14 +109,14 @@ class AlertMaker:
             investigation=investigation(rule, evidence),
         )
 
-    def _record(self, alerts: list[Alert]) -> None:
+    def _record(self, alerts: list[Alert], entered: ledger.Batch) -> None:
         entries = []
         for alert in alerts:
             shown = alert.to_dict()
             entries.append(
                 ledger.Entry(alert.id, alert.rule.rule_id, alert.time, shown, self.route(shown))
             )
-        ledger.record(self.store, entries)
+        entered.add(entries)
 
 
 def investigation(
@@ -133,6 +134,8 @@ def investigation(
 def _lookup(doc: Mapping[str, Any], dotted: str) -> list[str]:
     # documents are plain dicts (`to_documents`): checking for `dict` is many times cheaper
     # than for the `Mapping` ABC, and this runs for every field of every evidence document
+    # a missing part reads as None, which ends the walk as a missing value does (73,000
+    # lookups at 1M: one dict probe fewer each)
     node: Any = doc
     for part, rest in _steps(dotted):
         if not isinstance(node, dict):
@@ -140,9 +143,7 @@ def _lookup(doc: Mapping[str, Any], dotted: str) -> list[str]:
         if rest in node:  # a dotted key holds the rest
             node = node[rest]
             break
-        if part not in node:
-            return []
-        node = node[part]
+        node = node.get(part)
     if node is None:
         return []
     values = node if isinstance(node, list) else [node]

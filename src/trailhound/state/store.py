@@ -250,7 +250,10 @@ class Store:
         evidence, 30 kB each) must stay in memory until the commit, which needs them too, and
         a statement that does not fit fails and takes the run's whole transaction with it.
         Entering alerts in the ledger therefore lifts the limit; it needs what the run
-        decided, not what it read."""
+        decided, not what it read. Lifted once, it stays so: each part of a run's alerts
+        enters the ledger, and every RESET was a statement (about 2 ms) for nothing."""
+        if self._lifted:
+            return
         self.con.execute("RESET memory_limit")
         self._lifted = True
 
