@@ -86,7 +86,7 @@ _PARENT: dict[str, list[tuple[Any, ...]]] = {
     "trailhound.engine.detector": [("Detector.__init__", "detector-setup"),
                                    ("Detector.finish", "finish")],
     "trailhound.pipeline.pool": [("start_server", "server"), ("stop_server", "server-stop"),
-                                 ("run_in_workers", "outputs", True)],
+                                 ("Crew.outputs", "outputs", True)],
     "multiprocessing.pool": [("Pool.terminate", "pool-end")],
 }  # fmt: skip
 

@@ -25,6 +25,7 @@ from trailhound.errors import ConfigError
 
 if TYPE_CHECKING:
     from trailhound.cloudtrail.report import Report
+    from trailhound.pipeline.pool import Crew
     from trailhound.pipeline.stage import StageOutput, StagePlan
     from trailhound.sources import Blob
 
@@ -79,20 +80,50 @@ class LocalEngine:
     def stage_outputs(
         self, blobs: Iterable[Blob], plan: StagePlan, report: Report
     ) -> Iterator[StageOutput]:
-        from trailhound.pipeline.pool import run_in_workers, stop_server
+        from trailhound.pipeline.pool import stop_server
         from trailhound.pipeline.stage import Stage
 
         workers = self.workers
         if workers is None or workers > 1:
-            listed = list(blobs)
+            listed, crew = _listed(blobs, plan, workers)
             workers = workers or _automatic_workers(listed)
             if workers > 1 and len(listed) > 1 and all(b.portable for b in listed):
                 # this process mostly waits for the workers: prepare what evidence will need
                 threading.Thread(target=plan.enricher.warm_up, daemon=True).start()
-                return run_in_workers(listed, plan, workers)
+                return _in_workers(crew, listed, plan, workers)
+            if crew is not None:
+                crew.dismiss()
             stop_server()  # the scan may have started it early, before the input was listed
             blobs = listed
         return Stage(plan).run(blobs, report)
+
+
+def _listed(
+    blobs: Iterable[Blob], plan: StagePlan, workers: int | None
+) -> tuple[list[Blob], Crew | None]:
+    """The input listed; with a number of workers given and their fork server started (the
+    caller expects workers: `workers_likely`), they start first, so that their set-up
+    overlaps the listing (9,147 files: 0.07 to 0.13 s) instead of following it. Should the
+    input prove to be one blob or standard input, they are let go unused."""
+    from trailhound.pipeline.pool import Crew, server_running
+
+    crew = Crew.start(plan, workers) if workers is not None and server_running() else None
+    try:
+        return list(blobs), crew
+    except BaseException:
+        if crew is not None:
+            crew.dismiss()
+        raise
+
+
+def _in_workers(
+    crew: Crew | None, listed: list[Blob], plan: StagePlan, workers: int
+) -> Iterator[StageOutput]:
+    from trailhound.pipeline.pool import cut_into_tasks, run_in_workers
+
+    if crew is None:
+        return run_in_workers(listed, plan, workers)
+    return crew.outputs(cut_into_tasks(listed))
 
 
 def _automatic_workers(blobs: Sequence[Blob]) -> int:
