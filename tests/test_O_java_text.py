@@ -12,7 +12,14 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trailhound.cloudtrail.payloads import DROPPED_TEXT, java_order, java_scalar, payload
+from trailhound.cloudtrail.payloads import (
+    CUT,
+    DROPPED_TEXT,
+    MAX_DEPTH,
+    java_order,
+    java_scalar,
+    payload,
+)
 
 _KEYS = st.sampled_from(["key", "S", "N", "deleteRequest", "putRequest", "item", "a", "Aa", "BB"])
 _LEAF = st.one_of(
@@ -87,3 +94,47 @@ def test_a_dropped_text_at_the_end_of_a_chain_is_cleaned_away() -> None:
     read = payload(orjson.dumps({"tableName": "T", "key": {"id": {"S": "-"}}}))
     assert read.cleaned
     assert read.text == "{tableName=T}"
+
+
+def _depth(value: Any) -> int:
+    """How many containers down the deepest value lies (a scalar at the top: 0)."""
+    if isinstance(value, dict) and value:
+        return 1 + max(_depth(v) for v in value.values())
+    if isinstance(value, list) and value:
+        return 1 + max(_depth(v) for v in value)
+    return 0
+
+
+def _wrapped(leaf: Any, shells: list[int]) -> Any:
+    """`leaf` inside one container per shell: a one-member object (0), an object with a
+    second member (1), a list (2) or a list with a second item (3)."""
+    value = leaf
+    for shell in reversed(shells):
+        if shell == 0:
+            value = {"k": value}
+        elif shell == 1:
+            value = {"a": value, "b": "x"}
+        elif shell == 2:
+            value = [value]
+        else:
+            value = [value, 1]
+    return value
+
+
+_DEEP = st.builds(
+    _wrapped,
+    st.sampled_from(["x", "-", 1, None, {}, [], {"S": "v"}]),
+    st.lists(st.integers(0, 3), min_size=60, max_size=70),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_DEEP)
+def test_members_too_deep_are_cut_and_told(member: Any) -> None:
+    read = payload(orjson.dumps({"top": member}))
+    too_deep = _depth({"top": member}) > MAX_DEPTH
+    assert (read.note == f"nested more than {MAX_DEPTH} levels deep, cut there") is too_deep
+    if too_deep:
+        assert CUT in (read.text or "")
+    elif not _needs_cleaning(member):
+        assert read.text == _java_text({"top": member})
