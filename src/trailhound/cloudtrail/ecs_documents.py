@@ -126,7 +126,11 @@ def _fill(
         convert = cache(format_time)
     made = nodes.at(path[:-1], rows)
     key = path[-1]
-    if convert is None:
+    if len(rows) == len(values):  # every row: walked side by side, without indexing
+        shown = values if convert is None else map(convert, values)
+        for node, value in zip(made, shown, strict=True):
+            node[key] = value  # type: ignore[index]
+    elif convert is None:
         for row in rows:
             made[row][key] = values[row]  # type: ignore[index]
     else:
@@ -152,13 +156,18 @@ class _Nodes:
         elif path in self._complete:
             return made
         missing = [row for row in rows if made[row] is None]
-        if missing:
-            above = self.at(path[:-1], missing)
+        if len(missing) == self.n:  # the first field under it is in every row
+            made[:] = [{} for _ in missing]
+            key = path[-1]
+            for above, made_now in zip(self.at(path[:-1], missing), made, strict=True):
+                above[key] = made_now  # type: ignore[index]
+        elif missing:
+            above_rows = self.at(path[:-1], missing)
             key = path[-1]
             for row in missing:
                 node: dict[str, Any] = {}
                 made[row] = node
-                above[row][key] = node  # type: ignore[index]
+                above_rows[row][key] = node  # type: ignore[index]
         if len(rows) == self.n:
             self._complete.add(path)
         return made
