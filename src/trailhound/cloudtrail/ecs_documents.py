@@ -36,7 +36,7 @@ def to_documents(
     `Normalized.read`), which are then not read again."""
     n = batch.num_rows
     documents: list[dict[str, Any]] = [{} for _ in range(n)]
-    nodes: dict[tuple[str, ...], list[dict[str, Any] | None]] = {(): list(documents)}
+    nodes = _Nodes(documents)
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
         if name in BY_NAME and name not in RESOURCE_COLUMNS and column.null_count < n:
             kind: Kind | None = BY_NAME[name].kind
@@ -113,11 +113,7 @@ def _present(column: pa.Array, values: list[Any]) -> Sequence[int]:
 
 
 def _fill(
-    nodes: dict[tuple[str, ...], list[dict[str, Any] | None]],
-    path: tuple[str, ...],
-    kind: Kind | None,
-    values: list[Any],
-    rows: Sequence[int],
+    nodes: _Nodes, path: tuple[str, ...], kind: Kind | None, values: list[Any], rows: Sequence[int]
 ) -> None:
     """Put the value of one field in the document of each of `rows`; a parent object is made
     when its first value is put, so its place among its siblings is where a row-by-row build
@@ -128,9 +124,13 @@ def _fill(
     convert = _CONVERT.get(kind) if kind is not None else None
     if kind is Kind.DATE:  # a batch's times repeat (`event.ingested` is one for all)
         convert = cache(format_time)
-    made = _parents(nodes, path[:-1], rows, len(values))
+    made = nodes.at(path[:-1], rows)
     key = path[-1]
-    if convert is None:
+    if len(rows) == len(values):  # every row: walked side by side, without indexing
+        shown = values if convert is None else map(convert, values)
+        for node, value in zip(made, shown, strict=True):
+            node[key] = value  # type: ignore[index]
+    elif convert is None:
         for row in rows:
             made[row][key] = values[row]  # type: ignore[index]
     else:
@@ -138,25 +138,39 @@ def _fill(
             made[row][key] = convert(values[row])  # type: ignore[index]
 
 
-def _parents(
-    nodes: dict[tuple[str, ...], list[dict[str, Any] | None]],
-    path: tuple[str, ...],
-    rows: Sequence[int],
-    n: int,
-) -> list[dict[str, Any] | None]:
-    """The objects at `path`, made (with their own parents) for those of `rows` without one."""
-    made = nodes.get(path)
-    if made is None:
-        made = nodes[path] = [None] * n
-    missing = [row for row in rows if made[row] is None]
-    if missing:
-        above = _parents(nodes, path[:-1], missing, n)
-        key = path[-1]
-        for row in missing:
-            node: dict[str, Any] = {}
-            made[row] = node
-            above[row][key] = node  # type: ignore[index]
-    return made
+class _Nodes:
+    """The objects of a batch's documents, by path, per row (None where a row has none yet)."""
+
+    def __init__(self, documents: list[dict[str, Any]]) -> None:
+        self.n = len(documents)
+        self._made: dict[tuple[str, ...], list[dict[str, Any] | None]] = {(): list(documents)}
+        # paths every row has an object at: most fields are in every row, and looking for the
+        # rows still without their parents cost a loop over the batch per field
+        self._complete: set[tuple[str, ...]] = {()}
+
+    def at(self, path: tuple[str, ...], rows: Sequence[int]) -> list[dict[str, Any] | None]:
+        """The objects at `path`, made (with their own parents) for those of `rows` without one."""
+        made = self._made.get(path)
+        if made is None:
+            made = self._made[path] = [None] * self.n
+        elif path in self._complete:
+            return made
+        missing = [row for row in rows if made[row] is None]
+        if len(missing) == self.n:  # the first field under it is in every row
+            made[:] = [{} for _ in missing]
+            key = path[-1]
+            for above, made_now in zip(self.at(path[:-1], missing), made, strict=True):
+                above[key] = made_now  # type: ignore[index]
+        elif missing:
+            above_rows = self.at(path[:-1], missing)
+            key = path[-1]
+            for row in missing:
+                node: dict[str, Any] = {}
+                made[row] = node
+                above_rows[row][key] = node  # type: ignore[index]
+        if len(rows) == self.n:
+            self._complete.add(path)
+        return made
 
 
 def _zip_resources(columns: list[tuple[str, list[Any]]]) -> list[dict[str, str]]:

@@ -78,15 +78,19 @@ def _parsed_payload(raw: bytes) -> Payload:
         parsed = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return _unusual_payload(raw)
+    # the text is made first, as most members need neither a cut nor cleaning: making it
+    # finds a member too deep on its way, which spares them a depth check of their own
+    try:
+        return rendered(parsed, _java_ordered(parsed, 0), raw)
+    except _TooDeep:
+        return _noted(_cut(parsed, MAX_DEPTH), _TOO_DEEP)
+    except _NeedsCleaning as stopped:
+        exact = isinstance(stopped, _NeedsExactNumbers)
+    # the text stopped early, maybe before a level too deep: look for one
     if _may_nest_deeper(raw) and _deeper_than(parsed, MAX_DEPTH):
         return _noted(_cut(parsed, MAX_DEPTH), _TOO_DEEP)
-    try:
-        return rendered(parsed, _java_ordered(parsed), raw)
-    except _NeedsExactNumbers:
-        # orjson reads integers beyond 64 bits as floats; Java keeps every digit.
+    if exact:  # orjson reads integers beyond 64 bits as floats; Java keeps every digit.
         parsed = json.loads(raw)
-    except _NeedsCleaning:
-        pass
     value = _cleaned(parsed)
     if value is _DROP:
         return _CLEANED_AWAY
@@ -268,6 +272,10 @@ class _NeedsExactNumbers(_NeedsCleaning):
     """The value holds an integer too large for orjson; parse it again, exactly."""
 
 
+class _TooDeep(Exception):
+    """The value nests more than `MAX_DEPTH` levels deep; cut it there."""
+
+
 class _Dropped:
     pass
 
@@ -318,23 +326,27 @@ def _java_spread_hash(key: str) -> int:
     return h ^ (h >> 16)
 
 
-def _java_ordered(value: Any) -> str:
-    """Java's `toString()` of a parsed JSON value, objects in Java HashMap order; raises
-    `_NeedsCleaning` on anything Elastic's cleaning would remove. Hot: one call per payload."""
+def _java_ordered(value: Any, depth: int) -> str:
+    """Java's `toString()` of a parsed JSON value `depth` containers down, objects in Java
+    HashMap order; raises `_NeedsCleaning` on anything Elastic's cleaning would remove, and
+    `_TooDeep` on a value more than `MAX_DEPTH` down. Hot: one call per payload."""
     kind = type(value)
     if kind is dict:
+        if len(value) == 1:
+            return _java_chain(value, depth)
         if not value:
             raise _NeedsCleaning
-        keys = java_order(tuple(value), len(value)) if len(value) > 1 else value
+        if depth >= MAX_DEPTH:  # its members lie deeper
+            raise _TooDeep
         parts = []
-        for key in keys:
+        for key in java_order(tuple(value), len(value)):
             item = value[key]
             if type(item) is str:
                 if item in DROPPED_TEXT:
                     raise _NeedsCleaning
                 parts.append(key + "=" + item)
             else:
-                parts.append(key + "=" + _java_ordered(item))
+                parts.append(key + "=" + _java_ordered(item, depth + 1))
         return "{" + ", ".join(parts) + "}"
     if kind is str:
         if value in DROPPED_TEXT:
@@ -343,12 +355,30 @@ def _java_ordered(value: Any) -> str:
     if kind is list:
         if not value:
             raise _NeedsCleaning
-        return "[" + ", ".join([_java_ordered(item) for item in value]) + "]"
+        if depth >= MAX_DEPTH:
+            raise _TooDeep
+        return "[" + ", ".join([_java_ordered(item, depth + 1) for item in value]) + "]"
     if value is None:
         raise _NeedsCleaning
     if kind is float and abs(value) >= _BIGGEST_LONG and value.is_integer():
         raise _NeedsExactNumbers
     return java_scalar(value)
+
+
+def _java_chain(value: dict[str, Any], depth: int) -> str:
+    """`_java_ordered` of an object of one member, and of the objects of one member nested in
+    it, in one call: DynamoDB writes its items so ({"deleteRequest": {"key": {"id": {"S": _}}}}),
+    and a call per level cost a batch write's request text more than all else."""
+    opened = []
+    item: Any = value
+    while type(item) is dict and len(item) == 1:
+        if depth >= MAX_DEPTH:
+            raise _TooDeep
+        ((key, item),) = item.items()
+        opened.append(key)
+        depth += 1
+    inner = item if type(item) is str and item not in DROPPED_TEXT else _java_ordered(item, depth)
+    return "{" + "={".join(opened) + "=" + inner + "}" * len(opened)
 
 
 _BIGGEST_LONG: Final = 2.0**63
