@@ -296,7 +296,7 @@ _BATCH_WRITE_SHAPES: list[tuple[Any, bool]] = [
     ({"Music": [], "Other": []}, True),
     ({"B": [_PUT], "A": [_DELETE], "arn:aws:dynamodb:us-east-1:1:table/B": [_PUT]}, True),
     ({"arn:aws:s3:::bucket": [_PUT], "": [_DELETE], "-": [_PUT]}, True),
-    ({"Mü\"sic": [{"putRequest": {"item": {"putRequest": {"deleteRequest": "x"}}}}]}, True),
+    ({'Mü"sic': [{"putRequest": {"item": {"putRequest": {"deleteRequest": "x"}}}}]}, True),
     ({"Music": [{"putRequest": {}, "deleteRequest": {}}]}, False),  # which came first?
     ({"Music": [{"DeleteRequest": {}, "PutRequest": None}]}, False),
     ({"Music": [_PUT, "x"]}, False),  # an item that is not an object
