@@ -90,16 +90,27 @@ def read_batch_writes(requests: pa.Array) -> BatchWrites | None:
     if len(decoded) != len(requests):
         return None
     items = [request.requestItems if request is not None else None for request in decoded]
-    kinds = [shapes.kinds(per_table) if per_table else () for per_table in items]
-    if any(row is None for row in kinds):
-        return None
-    return BatchWrites(_tables(items), _operations_column(kinds))  # type: ignore[arg-type]
+    kinds = _kinds(shapes, items)
+    return BatchWrites(_tables(items), _operations_column(kinds)) if kinds is not None else None
+
+
+def _kinds(
+    shapes: _WriteShapes, items: list[dict[str, Any] | None]
+) -> list[tuple[str, ...]] | None:
+    """Each row's operations; None when one row's cannot be read here."""
+    found = []
+    for per_table in items:
+        row = shapes.kinds(per_table) if per_table else ()
+        if row is None:
+            return None
+        found.append(row)
+    return found
 
 
 def _tables(items: list[dict[str, Any] | None]) -> list[tuple[str, ...]]:
     """Each row's tables, read once per distinct run of `requestItems` keys."""
     known: dict[tuple[str, ...], tuple[str, ...]] = {}
-    found = []
+    found: list[tuple[str, ...]] = []
     for per_table in items:
         keys = tuple(per_table) if per_table else ()
         tables = known.get(keys)
