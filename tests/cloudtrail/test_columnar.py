@@ -282,6 +282,64 @@ def test_batch_writes_as_normalize_reads_them(enricher: Enricher) -> None:
                                     enricher) == ([], [0, 1])  # fmt: skip
 
 
+_PUT, _DELETE = {"putRequest": {"item": {"k": "1"}}}, {"deleteRequest": {"key": {"k": "2"}}}
+# (requestItems, whether the columnar step reads the batch's BatchWriteItem rows itself)
+_BATCH_WRITE_SHAPES: list[tuple[Any, bool]] = [
+    ({"Music": [_PUT] * 25}, True),
+    ({"Music": [_DELETE] * 25}, True),
+    ({"Music": [_PUT, _DELETE, _PUT, _DELETE, _DELETE]}, True),  # mixed, order kept
+    ({"Music": [{"PutRequest": {}}, {"DeleteRequest": {}}, _PUT]}, True),
+    ({"Music": [{"putRequest": None}, {"DeleteRequest": None}]}, True),  # null still counts
+    ({"Music": [{"putRequest": {}, "PutRequest": {}}]}, True),  # one kind twice: two puts
+    ({"Music": [{"putRequest": {}, "note": [1, {"deleteRequest": {}}]}]}, True),
+    ({"Music": [{"other": 1}, {}, {"putrequest": {}}]}, True),  # unknown kinds name nothing
+    ({"Music": [], "Other": []}, True),
+    ({"B": [_PUT], "A": [_DELETE], "arn:aws:dynamodb:us-east-1:1:table/B": [_PUT]}, True),
+    ({"arn:aws:s3:::bucket": [_PUT], "": [_DELETE], "-": [_PUT]}, True),
+    ({'Mü"sic': [{"putRequest": {"item": {"putRequest": {"deleteRequest": "x"}}}}]}, True),
+    ({"Music": [{"putRequest": {}, "deleteRequest": {}}]}, False),  # which came first?
+    ({"Music": [{"DeleteRequest": {}, "PutRequest": None}]}, False),
+    ({"Music": [_PUT, "x"]}, False),  # an item that is not an object
+    ({"Music": [{"putRequest": "x"}]}, False),  # a kind holding neither object nor null
+    ({"Music": [{"putRequest": []}]}, False),
+    ({"Music": {"putRequest": {}}}, False),  # not a list of items
+    ([{"tableName": "Music", "putRequest": {}}], False),  # a list, as transactions write
+]
+
+
+@pytest.mark.parametrize(("items", "read_here"), _BATCH_WRITE_SHAPES)
+def test_batch_write_shapes_as_normalize_reads_them(
+    items: Any, read_here: bool, enricher: Enricher
+) -> None:
+    """Each shape of a BatchWriteItem request gives normalize's tables and operations, or
+    sends the batch's writes the old way; a usual request beside it shares its fate."""
+    base = {"eventTime": "2024-05-01T10:00:00Z", "eventName": "BatchWriteItem",
+            "eventSource": "dynamodb.amazonaws.com"}  # fmt: skip
+    records = [
+        {**base, "requestParameters": {"requestItems": items}},
+        {**base, "requestParameters": {"requestItems": {"Usual": [_PUT, _PUT]}}},
+        {**base, "requestParameters": None},
+        {**base, "requestParameters": {"requestItems": None}},
+        {**base, "eventName": "PutItem", "requestParameters": {"tableName": "Single"}},
+    ]
+    fields = {"aws.dynamodb.table_name", "aws.dynamodb.operations"}
+    texts = [json.dumps(r, ensure_ascii=False).encode() for r in records]
+    done, left = assert_same_as_normalize(texts, fields, enricher)
+    assert (done, left) == (([0, 1, 2, 3, 4], []) if read_here else ([4], [0, 1, 2, 3]))
+
+
+def test_batch_write_keys_written_with_escapes_read_alike(enricher: Enricher) -> None:
+    """A kind's or a table's name spelt with escapes is the name it spells."""
+    record = (
+        b'{"eventTime": "2024-05-01T10:00:00Z", "eventName": "BatchWriteItem",'
+        b' "eventSource": "dynamodb.amazonaws.com", "requestParameters": {"requestItems":'
+        b' {"M\\u00fcsic": [{"put\\u0052equest": {}}, {"\\u0064eleteRequest": {}}],'
+        b' "Mu\\"sic": [{"putRequest": {}}]}}}'
+    )
+    fields = {"aws.dynamodb.table_name", "aws.dynamodb.operations"}
+    assert assert_same_as_normalize([record], fields, enricher) == ([0], [])
+
+
 def test_a_context_key_written_with_escapes_is_left(enricher: Enricher) -> None:
     """normalize reads a KMS call's tables only if its request holds the key's text as such."""
     record = (
@@ -459,7 +517,10 @@ _REQUEST = st.one_of(
             st.sampled_from(["Music", "arn:aws:dynamodb:us-east-1:111122223333:table/ByArn",
                              "arn:aws:s3:::bucket", "", "Other"]),
             st.lists(st.sampled_from([{"putRequest": {}}, {"DeleteRequest": {"key": {}}},
-                                      {"other": 1}, {}, "x"]), max_size=3),
+                                      {"other": 1}, {}, "x", {"putRequest": None},
+                                      {"putRequest": {}, "PutRequest": {}},
+                                      {"deleteRequest": {}, "putRequest": {}},
+                                      {"PutRequest": "x"}]), max_size=3),
             max_size=3),
         "RequestItems": st.just({"Capital": [{"PutRequest": {}}]}),
         "statement": st.sampled_from([

@@ -490,7 +490,7 @@ def _operations(cols: ColumnSet, inputs: _Inputs) -> None:
     writes = inputs.batch_writes
     if writes is not None:
         rows, read = writes
-        found = _overlay(found, rows, pa.array(read.operations, found.type))
+        found = _overlay(found, rows, read.operations.cast(found.type))
         unsure = pc.and_(unsure, pc.invert(rows))
     statements = inputs.statements
     if statements is not None:

@@ -175,10 +175,18 @@ def _from_request(request: Mapping[str, Any], found: dict[str, None]) -> None:
             _add(found, value.get(KMS_CONTEXT_KEY))
 
 
+def request_item_tables(keys: Iterable[object]) -> tuple[str, ...]:
+    """The tables the keys of a batch call's `requestItems` map name (each a table's name or
+    ARN), in order, without repeats."""
+    found: dict[str, None] = {}
+    for key in keys:
+        _add(found, table_from_arn(key) if str(key).startswith("arn:") else key)
+    return tuple(found)
+
+
 def _from_request_items(value: object, found: dict[str, None]) -> None:
     if isinstance(value, Mapping):  # BatchGetItem / BatchWriteItem: {table name or ARN: ...}
-        for key in value:
-            _add(found, table_from_arn(key) if str(key).startswith("arn:") else key)
+        _add_all(found, request_item_tables(value))
     else:  # the list form CloudTrail writes for transactions and PartiQL batches
         _from_items(value, found)
 

@@ -32,12 +32,13 @@ _SINGLE: Final = {
     "Query": "query",
     "Scan": "scan",
 }
-_WRITE_REQUESTS: Final = {
+WRITE_REQUESTS: Final = {
     "putRequest": "put",
     "PutRequest": "put",
     "deleteRequest": "delete",
     "DeleteRequest": "delete",
 }
+"""A BatchWriteItem item's request kinds: an item gives one operation per kind it holds."""
 # TransactWriteItems: CloudTrail's `operation` values, and the API's member names
 _TRANSACT: Final = {
     "Put": "put",
@@ -106,7 +107,7 @@ def _single(request: object, action: str) -> list[str]:
 
 
 def _batch_write(request: object, action: str) -> list[str]:
-    kinds = _WRITE_REQUESTS
+    kinds = WRITE_REQUESTS
     entries = _each(_member(request, "requestItems"), by_table=True)
     return [kinds[kind] for entry in entries for kind in entry if kind in kinds]
 

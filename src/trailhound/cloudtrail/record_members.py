@@ -69,46 +69,131 @@ def _any_key(keys: Collection[str]) -> str:
 @dataclass(frozen=True, slots=True)
 class BatchWrites:
     """Per BatchWriteItem row: its tables as `dynamodb.table_names` reads them from the request
-    (the keys of `requestItems`, in order) and its item operations."""
+    (the keys of `requestItems`, in order) and its item operations (a list<string> array, null
+    for a row that names no item)."""
 
     tables: list[tuple[str, ...]]
-    operations: list[list[str] | None]
+    operations: pa.Array
 
 
 def read_batch_writes(requests: pa.Array) -> BatchWrites | None:
     """The tables and operations of BatchWriteItem calls from their requests' JSON texts (null
     where there is none), read as `operations` and `dynamodb` read them; None when a request
-    has any other table-naming member, or is not of the shape
-    `{"requestItems": {table: [{kind: ...}, ...]}}` (the old way then reads it)."""
+    has any other table-naming member, is not of the shape
+    `{"requestItems": {table: [{kind: {...} or null, ...}, ...]}}`, or has an item holding
+    both a put and a delete (whose order only the old way keeps)."""
+    shapes = _write_shapes()
     try:
-        decoded = _batch_write_decoder().decode(_joined(requests))[1:-1]
+        decoded = shapes.decoder.decode(_joined(requests))[1:-1]
     except (msgspec.DecodeError, RecursionError):
         return None
     if len(decoded) != len(requests):
         return None
-    read = [_items_request(request) for request in decoded]
-    return BatchWrites(
-        [tuple(dynamodb.table_names(request)) for request in read],
-        [operations.operations(_BATCH_WRITE, request) or None for request in read],
-    )
+    items = [request.requestItems if request is not None else None for request in decoded]
+    kinds = _kinds(shapes, items)
+    return BatchWrites(_tables(items), _operations_column(kinds)) if kinds is not None else None
 
 
-_BATCH_WRITE: Final = "BatchWriteItem"
+def _kinds(
+    shapes: _WriteShapes, items: list[dict[str, Any] | None]
+) -> list[tuple[str, ...]] | None:
+    """Each row's operations; None when one row's cannot be read here."""
+    found = []
+    for per_table in items:
+        row = shapes.kinds(per_table) if per_table else ()
+        if row is None:
+            return None
+        found.append(row)
+    return found
 
 
-def _items_request(request: Any) -> dict[str, Any] | None:
-    return None if request is None else {"requestItems": request.requestItems}
+def _tables(items: list[dict[str, Any] | None]) -> list[tuple[str, ...]]:
+    """Each row's tables, read once per distinct run of `requestItems` keys."""
+    known: dict[tuple[str, ...], tuple[str, ...]] = {}
+    found: list[tuple[str, ...]] = []
+    for per_table in items:
+        keys = tuple(per_table) if per_table else ()
+        tables = known.get(keys)
+        if tables is None:
+            tables = known[keys] = dynamodb.request_item_tables(keys)
+        found.append(tables)
+    return found
+
+
+def _operations_column(kinds: list[tuple[str, ...]]) -> pa.Array:
+    """The rows' operations as Arrow lists, each distinct run converted once (a batch's rows
+    mostly repeat a few: 25 puts, 25 deletes)."""
+    codes: dict[tuple[str, ...], int] = {}
+    at = [codes.setdefault(row, len(codes)) for row in kinds]
+    distinct = pa.array([list(row) or None for row in codes], pa.list_(pa.string()))
+    return distinct.take(pa.array(at, pa.int64()))
+
+
+@dataclass(frozen=True, slots=True)
+class _WriteShapes:
+    """The decoder of BatchWriteItem requests, and the kind of each usual item (one kind,
+    holding an object). An item is a frozen struct with one member per kind, so that
+    equal items compare and hash alike; a kind's body is skipped, not built."""
+
+    decoder: msgspec.json.Decoder[list[Any]]
+    usual: dict[Any, str]
+
+    def kinds(self, per_table: dict[str, list[Any]]) -> tuple[str, ...] | None:
+        """A request's operations, table after table, item after item (None when an item
+        holds different kinds)."""
+        found: list[str] = []
+        for listed in per_table.values():
+            read = self._listed(listed)
+            if read is None:
+                return None
+            found += read
+        return tuple(found)
+
+    def _listed(self, listed: list[Any]) -> list[str] | None:
+        n = len(listed)
+        for item, kind in self.usual.items():  # a table's items are mostly all of one kind
+            if listed.count(item) == n:
+                return [kind] * n
+        found: list[str] = []
+        for item in listed:
+            usual = self.usual.get(item)
+            if usual is not None:
+                found.append(usual)
+                continue
+            held = _held_kinds(item)
+            if len(set(held)) > 1:
+                return None
+            found += held
+        return found
+
+
+def _held_kinds(item: Any) -> list[str]:
+    """The kinds an item holds, as `operations` counts them: a member holding null counts."""
+    return [
+        kind
+        for name, kind in operations.WRITE_REQUESTS.items()
+        if getattr(item, name) is not msgspec.UNSET
+    ]
 
 
 @cache
-def _batch_write_decoder() -> msgspec.json.Decoder[list[Any]]:
+def _write_shapes() -> _WriteShapes:
     """A key typed `None` takes only null, which names nothing: any other value of another
-    table-naming member fails the decoding."""
+    table-naming member fails the decoding. An item's other members are skipped, as
+    `operations` skips them; a kind holding anything but an object or null fails it."""
+    body = msgspec.defstruct("WriteBody", [], frozen=True, gc=False)
+    kind_type = body | None | msgspec.UnsetType
+    members = [(name, kind_type, msgspec.UNSET) for name in operations.WRITE_REQUESTS]
+    item = msgspec.defstruct("WriteItem", members, frozen=True, gc=False)
     others = sorted(dynamodb.REQUEST_KEYS - {"requestItems"})
-    items = dict[str, list[dict[str, msgspec.Raw]]] | None
+    items = dict[str, list[item]] | None  # type: ignore[valid-type]
     fields = [("requestItems", items, None), *[(k, None, None) for k in others]]
     request = msgspec.defstruct("BatchWriteRequest", fields, gc=False)
-    return msgspec.json.Decoder(list[request | None])  # type: ignore[valid-type]
+    decoder = msgspec.json.Decoder(list[request | None])  # type: ignore[valid-type]
+    # real items use the lower-case names: tried first
+    names = sorted(operations.WRITE_REQUESTS, key=lambda name: name[0].isupper())
+    usual = {item(**{name: body()}): operations.WRITE_REQUESTS[name] for name in names}
+    return _WriteShapes(decoder, usual)
 
 
 def _joined(texts: pa.Array) -> pa.Buffer:
