@@ -5,15 +5,19 @@ and groups compare their values by their bytes (upper case before lower, accents
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pytest
 
 from support.events import event, run
 from support.rules import action, rule
 from trailhound.engine.baseline import _in_order
 from trailhound.rules.model import BaselineSpec
+from trailhound.state.matches import one_thread
+from trailhound.state.store import Store
 
 H = timedelta(hours=1)
 SPEC = BaselineSpec(
@@ -65,3 +69,12 @@ def test_rows_are_put_in_the_order_duckdb_sorts_them() -> None:
         "SELECT * FROM rows ORDER BY k0, k1, ts, event_id, seq"
     ).to_arrow_table()
     assert _in_order(rows, 2).equals(expected)
+
+
+def test_an_error_while_on_one_thread_reaches_the_caller_as_itself(tmp_path: Path) -> None:
+    # deciding runs on one DuckDB thread: a statement failing there aborts the transaction,
+    # which then refuses the thread setting too; the caller must still see the first error
+    store = Store.open(tmp_path / "state.duckdb")
+    with pytest.raises(duckdb.BinderException), store.transaction(), one_thread(store):
+        store.con.execute("SELECT no_such_column FROM matches")
+    store.close()
