@@ -9,12 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 import pytest
 
 from support.events import event, run
 from support.rules import action, rule
-from trailhound.engine.baseline import _in_order
 from trailhound.rules.model import BaselineSpec
 from trailhound.state.matches import one_thread
 from trailhound.state.store import Store
@@ -52,23 +50,6 @@ def test_groups_differing_only_in_case_or_accents_each_alert_once() -> None:
     users = ["Ann", "ann", "ánn"]
     assert sorted(a.key for a in alerts) == sorted((("user.name", u),) for u in users)
     assert sorted(a.event_ids for a in alerts) == [("ev-0219",), ("ev-0259",), ("ev-0299",)]
-
-
-def test_rows_are_put_in_the_order_duckdb_sorts_them() -> None:
-    rows = pa.table(
-        {
-            "seq": pa.array([5, 4, 3, 2, 1, 6, 7, 8], pa.int64()),
-            "ts": pa.array([2, 2, 2, 1, 1, 2, 1, 1], pa.int64()),
-            "event_id": ["b", None, "a", "é", "Z", "a", None, "z"],
-            "k0": ["x", "x", "x", "X", "x", "é", "x", "x"],
-            "k1": ["1", "1", "1", "1", "1", "1", "10", "1"],
-            "weight": pa.array([1] * 8, pa.int64()),
-        }
-    )
-    expected = duckdb.sql(
-        "SELECT * FROM rows ORDER BY k0, k1, ts, event_id, seq"
-    ).to_arrow_table()
-    assert _in_order(rows, 2).equals(expected)
 
 
 def test_an_error_while_on_one_thread_reaches_the_caller_as_itself(tmp_path: Path) -> None:
