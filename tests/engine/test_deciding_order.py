@@ -14,7 +14,6 @@ import pytest
 from support.events import event, run
 from support.rules import action, rule
 from trailhound.rules.model import BaselineSpec
-from trailhound.state.matches import one_thread
 from trailhound.state.store import Store
 
 H = timedelta(hours=1)
@@ -56,6 +55,6 @@ def test_an_error_while_on_one_thread_reaches_the_caller_as_itself(tmp_path: Pat
     # deciding runs on one DuckDB thread: a statement failing there aborts the transaction,
     # which then refuses the thread setting too; the caller must still see the first error
     store = Store.open(tmp_path / "state.duckdb")
-    with pytest.raises(duckdb.BinderException), store.transaction(), one_thread(store):
+    with pytest.raises(duckdb.BinderException), store.transaction(), store.one_thread():
         store.con.execute("SELECT no_such_column FROM matches")
     store.close()

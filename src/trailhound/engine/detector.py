@@ -212,7 +212,7 @@ class Detector:
         self.store.set_meta("next_seq", str(self._next_seq))
         newest = self._latest if clock is None else max(self._latest, clock)
         cutoff = _NEVER if final else newest - int(self.lateness / _US)
-        with matches.one_thread(self.store):
+        with self.store.one_thread():
             kept_by_rule = self._decide_all(cutoff)
         decided = self._fresh(kept_by_rule)
         for rule, _, fresh in decided:

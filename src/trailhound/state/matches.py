@@ -8,9 +8,7 @@ fetching and forgetting them happens here.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
 
-import duckdb
 import pyarrow as pa
 
 from trailhound.state import counted
@@ -33,27 +31,8 @@ def next_pack(store: Store) -> int:
 def append(store: Store, tables: Sequence[pa.Table], packs: Sequence[tuple[int, bytes]]) -> int:
     """Store matched rows (each insert has a fixed cost: give many at once) and packs; returns
     how many rows were left out as events already counted (`trailhound.state.counted`)."""
-    with one_thread(store):
+    with store.one_thread():
         return _append(store, tables, packs)
-
-
-@contextmanager
-def one_thread(store: Store) -> Iterator[None]:
-    """DuckDB on one thread for the block. Storing runs while the workers read, on the cores
-    they need, and splitting these inserts and checks over threads costs CPU: at 1M events
-    storing took about 1.05 CPU-s on DuckDB's two threads, 0.78 on one."""
-    threads = store.con.execute("SELECT current_setting('threads')").fetchall()[0][0]
-    store.con.execute("SET threads = 1")
-    restore = f"SET threads = {int(threads)}"
-    try:
-        yield
-    except BaseException:
-        # an aborted transaction refuses the setting too: the block's own error goes on (an
-        # interrupted query's, which the command answers as Ctrl-C, among them)
-        with suppress(duckdb.Error):
-            store.con.execute(restore)
-        raise
-    store.con.execute(restore)
 
 
 def _append(store: Store, tables: Sequence[pa.Table], packs: Sequence[tuple[int, bytes]]) -> int:
