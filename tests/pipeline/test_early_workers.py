@@ -97,8 +97,8 @@ class _OneUnportable:
         middle = len(self.listed) // 2
         for n, blob in enumerate(self.listed):
             # an opener no pickle carries, as standard input's: a worker handed it would fail
-            opener = blob.opener
-            yield replace(blob, portable=False, opener=lambda: opener()) if n == middle else blob
+            unpicklable = replace(blob, portable=False, opener=lambda o=blob.opener: o())
+            yield unpicklable if n == middle else blob
 
 
 def _alerts(folder: Path, engine: LocalEngine) -> list[tuple[str, str]]:
