@@ -209,6 +209,8 @@ def scan_command(
         deliveries = deliver(store, outputs)
         _committed(folder)
     finally:
+        if isinstance(runner, LocalEngine):
+            runner.dismiss()  # workers started early that a failed set-up never used
         _close(folder, store)
     if not quiet:
         _summary(result, rules)
