@@ -5,6 +5,8 @@ be a single file the workers started for it end with the listing, not with the p
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,10 +18,13 @@ from trailhound.cloudtrail.report import Report
 from trailhound.engine.filtering import FilterPlan
 from trailhound.pipeline.engines import LocalEngine
 from trailhound.pipeline.pool import run_in_workers, server_running, start_server
+from trailhound.pipeline.scan import scan
 from trailhound.pipeline.stage import StageOutput, StagePlan
 from trailhound.rules.loader import load_rules, shipped_pack_dir
 from trailhound.simulate import simulate
+from trailhound.sources import Blob
 from trailhound.sources.files import open_local
+from trailhound.state.store import Store
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
 
@@ -80,3 +85,50 @@ def test_a_single_file_lets_the_early_workers_go_and_reads_it_here(
     assert _outputs(one, plan, 2) == alone
     assert not server_running()
     assert _children() <= before  # neither the server nor its workers outlive the listing
+
+
+class _OneUnportable:
+    """The folder's files, the middle one as standard input is: no other process may read it."""
+
+    def __init__(self, folder: Path) -> None:
+        self.listed = list(blobs_of([open_local(str(folder))], Report()))
+
+    def blobs(self) -> Iterator[Blob]:
+        middle = len(self.listed) // 2
+        for n, blob in enumerate(self.listed):
+            # an opener no pickle carries, as standard input's: a worker handed it would fail
+            unpicklable = replace(blob, portable=False, opener=lambda o=blob.opener: o())
+            yield unpicklable if n == middle else blob
+
+
+def _alerts(folder: Path, engine: LocalEngine) -> list[tuple[str, str]]:
+    rules = load_rules([shipped_pack_dir()]).rules
+    store = Store.open(None)
+    try:
+        found = scan([_OneUnportable(folder)], rules, store=store, engine=engine,
+                     now=datetime(2026, 1, 1, tzinfo=UTC))  # fmt: skip
+    finally:
+        store.close()
+    return sorted((a.id, a.rule.name) for a in found.alerts)
+
+
+def test_a_blob_only_this_process_can_read_amid_listed_files_gives_the_same_alerts(
+    folder: Path,
+) -> None:
+    alone = _alerts(folder, LocalEngine(1))
+    start_server()
+    assert _alerts(folder, LocalEngine(2)) == alone and alone
+    assert not server_running()
+
+
+def test_workers_started_for_a_scan_that_never_reads_end_when_dismissed(
+    plan: StagePlan,
+) -> None:
+    before = _children()
+    start_server()
+    engine = LocalEngine(2)
+    engine.start(plan)
+    assert _children() > before  # the fork server and its workers
+    engine.dismiss()
+    assert not server_running()
+    assert _children() <= before

@@ -53,7 +53,13 @@ from trailhound.cli.settings import (
 )
 from trailhound.collector import paused
 from trailhound.errors import TrailhoundError
-from trailhound.pipeline.engines import ENGINES, Engine, open_engine, workers_likely
+from trailhound.pipeline.engines import (
+    ENGINES,
+    Engine,
+    LocalEngine,
+    open_engine,
+    workers_likely,
+)
 from trailhound.sources import scheme_of
 
 if TYPE_CHECKING:
@@ -154,13 +160,15 @@ def scan_command(
     (s3a://, hdfs://, abfss://...).
     """
     _check_engine_options(engine, paths, spark_master, spark_state, state_path, no_state, workers)
-    if engine == "duckdb" and workers_likely(paths, workers):
+    early = engine == "duckdb" and workers_likely(paths, workers)
+    if early:
         from trailhound.pipeline.pool import start_server
 
         start_server()  # the workers' imports overlap with this process's set-up
     with paused():  # its set-up makes objects that live on: see trailhound.collector
+        from trailhound.cloudtrail.geo import Enricher
         from trailhound.pipeline.deliver import deliver
-        from trailhound.pipeline.scan import scan
+        from trailhound.pipeline.scan import scan, stage_plan
 
         probe_without_pandas()  # the command's get_command found no pyarrow yet: see arrow_setup
         uris = [p for p in paths if engine == "spark" and scheme_of(p) not in ("file", "s3")]
@@ -170,13 +178,24 @@ def scan_command(
         exceptions = exceptions_from(config, exceptions_path, rules)
         outputs = [cli_output(output_format, output), *outputs_from(config)]
         sources = sources_or_fail([p for p in paths if p not in uris])
-        enricher = enricher_or_fail(geoip)
+        enricher = enricher_or_fail(geoip) or Enricher.create()
         window = time_window_or_fail(since, until, now=now)
         report = read_report(quiet=quiet)
         runner = _engine_or_fail(engine, workers=workers, master=spark_master, uris=uris)
-        folder = _state_folder(spark_state)
-        state = None if folder else state_path_from(config, state_path, no_state)
-        store = folder.store if folder else open_store(state)
+        plan = None
+        if early and workers is not None and isinstance(runner, LocalEngine):
+            # the workers set up while the state opens and the input is listed
+            plan = stage_plan(rules, enricher=enricher, exceptions=exceptions, now=now,
+                              since=window[0], until=window[1])  # fmt: skip
+            runner.start(plan)
+        try:
+            folder = _state_folder(spark_state)
+            state = None if folder else state_path_from(config, state_path, no_state)
+            store = folder.store if folder else open_store(state)
+        except BaseException:
+            if isinstance(runner, LocalEngine):
+                runner.dismiss()
+            raise
     ctx.meta[INTERRUPT_NOTE] = INTERRUPTED_SCAN
     try:
         with _progress(quiet) as progress:
@@ -184,12 +203,14 @@ def scan_command(
                 sources, rules, store=store, enricher=enricher, report=report,
                 exceptions=exceptions, since=window[0], until=window[1], now=now,
                 on_progress=progress, on_bytes=progress.on_bytes, outputs=outputs,
-                engine=runner, keep_evidence=report_path is not None,
+                engine=runner, keep_evidence=report_path is not None, plan=plan,
             )  # fmt: skip
         _committed(folder)
         deliveries = deliver(store, outputs)
         _committed(folder)
     finally:
+        if isinstance(runner, LocalEngine):
+            runner.dismiss()  # workers started early that a failed set-up never used
         _close(folder, store)
     if not quiet:
         _summary(result, rules)

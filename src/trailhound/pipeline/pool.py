@@ -17,7 +17,7 @@ import os
 import queue
 import signal
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from multiprocessing import forkserver
@@ -129,7 +129,7 @@ class Crew:
         with _ctrl_c_deferred():
             return cls(_Team.start(context, plan, workers))
 
-    def outputs(self, tasks: list[list[Blob]]) -> Iterator[StageOutput]:
+    def outputs(self, tasks: Iterable[list[Blob]]) -> Iterator[StageOutput]:
         """The stage's outputs over `tasks`, in their order (a worker left without a task
         ends at once). A worker that ends before its work is done raises a RuntimeError."""
         finished = False
@@ -177,19 +177,25 @@ class _Team:
             workers.append(_Worker(process, ours))
         return cls(workers)
 
-    def outputs(self, tasks: list[list[Blob]]) -> Iterator[StageOutput]:
-        """The outputs of `tasks`, in their order, each worker given `_AHEAD` at a time."""
-        waiting = iter(enumerate(tasks))
+    def outputs(self, tasks: Iterable[list[Blob]]) -> Iterator[StageOutput]:
+        """The outputs of `tasks`, in their order, each worker given `_AHEAD` at a time.
+        `tasks` may be cut while the input is still being listed: the next one is taken
+        only when a worker is ready for it."""
+        waiting = enumerate(tasks)
         for worker in self.workers:
             for _ in range(_AHEAD):
                 _give(worker, waiting)
         done: dict[int, list[StageOutput]] = {}
-        for following in range(len(tasks)):
+        following = 0
+        while True:
             while following not in done:
+                if not any(w.given for w in self.workers):
+                    return  # every task was answered, and none is left to give
                 for worker, index, outputs in self._answers():
                     done[index] = outputs
                     _give(worker, waiting)
             yield from done.pop(following)
+            following += 1
 
     def _answers(self) -> Iterator[tuple[_Worker, int, list[StageOutput]]]:
         busy = {w.conn: w for w in self.workers if w.given}
@@ -301,17 +307,24 @@ def stop_server() -> None:
     stop()
 
 
-def cut_into_tasks(blobs: Sequence[Blob], task_bytes: int = TASK_BYTES) -> list[list[Blob]]:
+def cut_into_tasks(blobs: Iterable[Blob], task_bytes: int = TASK_BYTES) -> list[list[Blob]]:
     """Consecutive blobs, cut into tasks of about `task_bytes` stored bytes each."""
-    tasks: list[list[Blob]] = [[]]
+    return list(tasks_of(blobs, task_bytes))
+
+
+def tasks_of(blobs: Iterable[Blob], task_bytes: int = TASK_BYTES) -> Iterator[list[Blob]]:
+    """`cut_into_tasks` as the blobs come: a task is handed on once it is full (or the blobs
+    end), so that workers may read the first while the rest of the input is listed."""
+    task: list[Blob] = []
     size = 0
     for blob in blobs:
         if size >= task_bytes:
-            tasks.append([])
-            size = 0
-        tasks[-1].append(blob)
+            yield task
+            task, size = [], 0
+        task.append(blob)
         size += _UNKNOWN_SIZE if blob.size is None else blob.size
-    return [t for t in tasks if t]
+    if task:
+        yield task
 
 
 def _start(plan: StagePlan) -> None:
