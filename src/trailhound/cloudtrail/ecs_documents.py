@@ -21,7 +21,8 @@ from trailhound.cloudtrail.schema import BY_NAME, Kind
 _TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
 
 _RESOURCES: Final = ("aws", "cloudtrail", "resources")
-_RESOURCE_KEYS: Final = tuple(zip(("arn", "type", "account_id"), RESOURCE_COLUMNS, strict=True))
+_RESOURCE_NAMES: Final = ("arn", "type", "account_id")
+_RESOURCE_KEYS: Final = tuple(zip(_RESOURCE_NAMES, RESOURCE_COLUMNS, strict=True))
 
 
 def to_documents(
@@ -48,17 +49,30 @@ def to_documents(
             else:
                 kind = None  # already as shown
             _fill(nodes, _path(name), kind, values, _present(column, values))
-    names = batch.schema.names
-    resources = [
-        (key, batch.column(name).to_pylist() if name in names else [None] * n)
-        for key, name in _RESOURCE_KEYS
-    ]
-    zipped = [
-        _zip_resources([(key, values[row] or []) for key, values in resources]) or None
-        for row in range(n)
-    ]
+    zipped = _resources(batch)
     _fill(nodes, _RESOURCES, None, zipped, [row for row, found in enumerate(zipped) if found])
     yield from documents
+
+
+def _resources(batch: pa.RecordBatch) -> list[list[dict[str, str]] | None]:
+    """Each row's resources as objects of ARN, type and account id (None where it has none)."""
+    names = batch.schema.names
+    nothing = [None] * batch.num_rows
+    columns = [batch.column(name).to_pylist() if name in names else nothing
+               for _, name in _RESOURCE_KEYS]  # fmt: skip
+    zipped: list[list[dict[str, str]] | None] = []
+    for arns, types, accounts in zip(*columns, strict=True):
+        if arns and types and accounts and len(arns) == len(types) == len(accounts):
+            # the usual resource has all three: one object each, without looking for gaps
+            entries = [{"arn": a, "type": t, "account_id": c}
+                       for a, t, c in zip(arns, types, accounts, strict=True)
+                       if a is not None and t is not None and c is not None]  # fmt: skip
+            if len(entries) == len(arns):
+                zipped.append(entries)
+                continue
+        given = (arns or [], types or [], accounts or [])
+        zipped.append(_zip_resources(list(zip(_RESOURCE_NAMES, given, strict=True))) or None)
+    return zipped
 
 
 @cache
