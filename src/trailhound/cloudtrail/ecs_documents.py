@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Final
 
 import pyarrow as pa
@@ -129,7 +129,7 @@ def _time_text(micros: int) -> str:
     return f"{_day_text(day)}T{hour:02d}:{minute:02d}:{second:02d}{shown}"
 
 
-@cache
+@lru_cache(maxsize=4096)  # bounded: a hostile trail's times may name any day of 9,000 years
 def _day_text(day: int) -> str:
     return (_EPOCH + timedelta(days=day)).date().isoformat()
 
