@@ -196,3 +196,24 @@ def test_members_read_once_make_the_documents_reading_their_texts_makes(
     with_read = [json_bytes(doc) for doc in to_documents(result.batch, result.read)]
     assert with_read == [json_bytes(doc) for doc in to_documents(result.batch)]
     assert normalize(records, ingested=READ_AT, enricher=enricher).read == {}
+
+
+def test_resources_with_gaps_are_zipped_as_the_definition_zips_them() -> None:
+    """A resource missing its type or account, or columns of unequal lengths, keep only the
+    parts they have; a row whose resources are all empty shows none."""
+    arns = [["a1", "a2"], ["a1"], ["a1", None], None, [None], ["a1", "a2"]]
+    types = [["t1", "t2"], ["t1", "t2"], ["t1", None], ["t1"], [None], ["t1", "t2"]]
+    accounts = [["c1", "c2"], ["c1"], [None, None], None, [None], ["c1", None]]
+    text_lists = pa.list_(pa.string())
+    batch = pa.record_batch(
+        {
+            "aws.cloudtrail.resources.arn": pa.array(arns, text_lists),
+            "aws.cloudtrail.resources.type": pa.array(types, text_lists),
+            "aws.cloudtrail.resources.account_id": pa.array(accounts, text_lists),
+        }
+    )
+    made = [json_bytes(doc) for doc in to_documents(batch)]
+    assert made == [json_bytes(plain_document(row)) for row in batch.to_pylist()]
+    assert made[4] == b"{}"
+    shown = [{"arn": "a1", "type": "t1", "account_id": "c1"}, {"type": "t2"}]
+    assert next(to_documents(batch.slice(1, 1))) == {"aws": {"cloudtrail": {"resources": shown}}}

@@ -8,12 +8,11 @@ and without empty fields, dates printed as Elasticsearch prints them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
-from functools import cache
+from datetime import UTC, datetime, timedelta
+from functools import cache, lru_cache
 from typing import Any, Final
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from trailhound.cloudtrail.payloads import parsed_value
 from trailhound.cloudtrail.resources import RESOURCE_COLUMNS
@@ -22,7 +21,8 @@ from trailhound.cloudtrail.schema import BY_NAME, Kind
 _TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
 
 _RESOURCES: Final = ("aws", "cloudtrail", "resources")
-_RESOURCE_KEYS: Final = tuple(zip(("arn", "type", "account_id"), RESOURCE_COLUMNS, strict=True))
+_RESOURCE_NAMES: Final = ("arn", "type", "account_id")
+_RESOURCE_KEYS: Final = tuple(zip(_RESOURCE_NAMES, RESOURCE_COLUMNS, strict=True))
 
 
 def to_documents(
@@ -49,17 +49,30 @@ def to_documents(
             else:
                 kind = None  # already as shown
             _fill(nodes, _path(name), kind, values, _present(column, values))
-    names = batch.schema.names
-    resources = [
-        (key, batch.column(name).to_pylist() if name in names else [None] * n)
-        for key, name in _RESOURCE_KEYS
-    ]
-    zipped = [
-        _zip_resources([(key, values[row] or []) for key, values in resources]) or None
-        for row in range(n)
-    ]
+    zipped = _resources(batch)
     _fill(nodes, _RESOURCES, None, zipped, [row for row, found in enumerate(zipped) if found])
     yield from documents
+
+
+def _resources(batch: pa.RecordBatch) -> list[list[dict[str, str]] | None]:
+    """Each row's resources as objects of ARN, type and account id (None where it has none)."""
+    names = batch.schema.names
+    nothing = [None] * batch.num_rows
+    columns = [batch.column(name).to_pylist() if name in names else nothing
+               for _, name in _RESOURCE_KEYS]  # fmt: skip
+    zipped: list[list[dict[str, str]] | None] = []
+    for arns, types, accounts in zip(*columns, strict=True):
+        if arns and types and accounts and len(arns) == len(types) == len(accounts):
+            # the usual resource has all three: one object each, without looking for gaps
+            entries = [{"arn": a, "type": t, "account_id": c}
+                       for a, t, c in zip(arns, types, accounts, strict=True)
+                       if a is not None and t is not None and c is not None]  # fmt: skip
+            if len(entries) == len(arns):
+                zipped.append(entries)
+                continue
+        given = (arns or [], types or [], accounts or [])
+        zipped.append(_zip_resources(list(zip(_RESOURCE_NAMES, given, strict=True))) or None)
+    return zipped
 
 
 @cache
@@ -79,26 +92,46 @@ def _read_flattened(text: str) -> Any:
     return parsed_value(text.encode())
 
 
-# the years whose texts Arrow prints as Python does (four digits, no sign), in epoch µs
+# the times printed from their integer: years of four digits, where `date.isoformat` prints
+# the year as `format_time` does (no sign, no padding), in epoch µs
 _FOUR_DIGIT_YEARS: Final = (-30_610_224_000_000_000, 253_402_300_800_000_000)
+_DAY: Final = 86_400_000_000  # µs
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _times_text(column: pa.Array) -> list[str | None] | None:
-    """A column of times as `format_time` prints them, printed by Arrow: Python made a
-    `datetime` of each (3 µs) before printing it. None where Arrow might print otherwise."""
+    """A column of times as `format_time` prints them, None if it is not a column of UTC
+    times in µs. Printed from each time's integer, once per distinct time: a batch's
+    `event.ingested` and session dates repeat, and Python made a `datetime` of each (3 µs)
+    before printing it, while Arrow's `strftime` and the calls around it cost more per
+    batch than the few hundred times of an evidence part."""
     if column.type != _TIMESTAMP:
         return None
-    bounds = pc.min_max(column.cast(pa.int64())).as_py()
-    if bounds["min"] is None or bounds["min"] < _FOUR_DIGIT_YEARS[0]:
-        return None
-    if bounds["max"] >= _FOUR_DIGIT_YEARS[1]:
-        return None
-    # Arrow prints a time in µs with six digits of fraction; Elastic shows three unless the
-    # last three are not zeros
-    text = pc.strftime(column, format="%Y-%m-%dT%H:%M:%S")
-    text = pc.replace_substring_regex(text, pattern=r"(\.\d{3})000$", replacement=r"\1")
-    shown: list[str | None] = pc.binary_join_element_wise(text, "Z", "").to_pylist()
-    return shown
+    shown: dict[int | None, str | None] = {None: None}
+    texts = []
+    for micros in column.cast(pa.int64()).to_pylist():
+        text = shown.get(micros, "")
+        if text == "":
+            text = shown[micros] = _time_text(micros)
+        texts.append(text)
+    return texts
+
+
+def _time_text(micros: int) -> str:
+    if not _FOUR_DIGIT_YEARS[0] <= micros < _FOUR_DIGIT_YEARS[1]:
+        return format_time(_EPOCH + timedelta(microseconds=micros))
+    day, within = divmod(micros, _DAY)
+    seconds, fraction = divmod(within, 1_000_000)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    # Elastic shows milliseconds, and all six digits only when the last three are not zeros
+    shown = f".{fraction // 1000:03d}Z" if fraction % 1000 == 0 else f".{fraction:06d}Z"
+    return f"{_day_text(day)}T{hour:02d}:{minute:02d}:{second:02d}{shown}"
+
+
+@lru_cache(maxsize=4096)  # bounded: a hostile trail's times may name any day of 9,000 years
+def _day_text(day: int) -> str:
+    return (_EPOCH + timedelta(days=day)).date().isoformat()
 
 
 def _present(column: pa.Array, values: list[Any]) -> Sequence[int]:
