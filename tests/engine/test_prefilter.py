@@ -19,7 +19,7 @@ from trailhound.cloudtrail.reader import read_events
 from trailhound.cloudtrail.record import Record
 from trailhound.cloudtrail.report import Report
 from trailhound.engine.filtering import FilterPlan, Matcher
-from trailhound.engine.prefilter import column_plan, selection
+from trailhound.engine.prefilter import Selection, column_plan, selection
 from trailhound.rules import kql_ast as k
 from trailhound.rules.loader import load_rules, shipped_pack_dir
 from trailhound.sources.files import open_local
@@ -151,3 +151,30 @@ def test_the_picker_picks_what_the_selection_admits(pairs: list[tuple[str | None
     records = [Record(eventTime="t", eventSource=p, eventName=a) for p, a in pairs]
     expected = [i for i, (p, a) in enumerate(pairs) if chosen.admits(p, a)]
     assert chosen.picker()(records) == expected
+
+
+_SELECTIONS = st.frozensets(
+    st.tuples(
+        st.sampled_from(["dynamodb.amazonaws.com", "kms.amazonaws.com", "s3.amazonaws.com", None]),
+        st.sampled_from(["DeleteTable", "Decrypt", "GetObject", None]),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@fuzz()
+@given(_SELECTIONS, st.lists(_PAIRS, min_size=1, max_size=8), st.integers(1, 300))
+def test_the_column_picker_picks_what_the_selection_admits(
+    pairs: frozenset[tuple[str | None, str | None]],
+    rows: list[tuple[str | None, str]],
+    length: int,
+) -> None:
+    # long runs too: from 128 rows on the picker judges them by kernel calls
+    chosen = Selection(pairs)
+    seen = (rows * (length // len(rows) + 1))[:length]
+    providers = pa.array([p for p, _ in seen], pa.string())
+    actions = pa.array([None if a == "Other" else a for _, a in seen], pa.string())
+    both = zip(providers.to_pylist(), actions.to_pylist(), strict=True)
+    expected = [i for i, (p, a) in enumerate(both) if chosen.admits(p, a)]
+    assert chosen.column_picker()(providers, actions) == expected

@@ -484,12 +484,23 @@ def _joined(lists: pa.Array) -> pa.Array | None:
     ):
         return None
     items = lists.flatten()
-    if items.null_count or pc.any(pc.match_substring(items, _SEPARATOR)).as_py():
+    if items.null_count or _may_hold_separator(items):
         return None
     return pc.binary_join(lists, _SEPARATOR)
 
 
 _SEPARATOR = "\x1f"
+
+
+def _may_hold_separator(texts: pa.Array) -> bool:
+    """Whether the separator's byte occurs in the texts' data buffer: one pass over raw
+    bytes, where a substring kernel over flattened request parameters cost a worker about
+    0.1 µs per event. The buffer may hold bytes outside the array's slice; a separator there
+    only sends the column the slower way."""
+    data = texts.buffers()[2]
+    if data is None:
+        return False
+    return bool((np.frombuffer(data, dtype=np.uint8) == ord(_SEPARATOR)).any())
 
 
 def _python_codes(values: pa.Array) -> tuple[np.ndarray, int]:

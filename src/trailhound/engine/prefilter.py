@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import product
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -88,25 +89,25 @@ class Selection:
             return lambda providers, _: list(range(len(providers)))
         assert self.pairs is not None
         pairs = self.pairs
+        # a provider admitted whatever the action admits its rows in one lookup; any other
+        # pair names its action, and only rows with a named action are looked at more closely
         any_action = _texts({p for p, a in pairs if a is None})
-        any_provider = _texts({a for p, a in pairs if p is None})
-        exact = [(p, a) for p, a in pairs if p is not None and a is not None]
+        named = _texts({a for _, a in pairs})
         per_row = _per_row(self)
-        if any(_SEPARATOR in p or _SEPARATOR in a for p, a in exact):
-            return per_row
-        keys = _texts(f"{p}{_SEPARATOR}{a}" for p, a in exact)
 
         def pick(providers: pa.Array, actions: pa.Array) -> list[int]:
             if len(providers) < _SMALL_RUN:
                 return per_row(providers, actions)
-            # a key with a null member is null, and `is_in` gives false for it
-            joined = pc.binary_join_element_wise(providers, actions, _SEPARATOR)
-            admitted = pc.is_in(joined, keys)
-            if len(any_action):
-                admitted = pc.or_(admitted, pc.is_in(providers, any_action))
-            if len(any_provider):
-                admitted = pc.or_(admitted, pc.is_in(actions, any_provider))
-            return pc.indices_nonzero(admitted).to_pylist()  # type: ignore[no-any-return]
+            sure = pc.is_in(providers, any_action)
+            maybe = pc.and_not(pc.is_in(actions, named), sure)
+            rows = pc.indices_nonzero(sure).to_numpy()
+            doubtful = pc.indices_nonzero(maybe)
+            if not len(doubtful):
+                return rows.tolist()  # type: ignore[no-any-return]
+            # few rows as a rule: an action some pair names, of a provider no pair leaves open
+            judged = per_row(providers.take(doubtful), actions.take(doubtful))
+            more = doubtful.to_numpy()[judged]
+            return np.union1d(rows, more).tolist()  # type: ignore[no-any-return]
 
         return pick
 
@@ -120,11 +121,6 @@ class Selection:
             or (None, action) in pairs
             or (None, None) in pairs
         )
-
-
-_SEPARATOR = "\x00"
-"""Joins a provider and an action into one key: where neither holds it, a key made of a
-record's members that equals a pair's key is made of the same members."""
 
 
 def _texts(values: Iterable[str | None]) -> pa.Array:
