@@ -594,3 +594,71 @@ def _enricher() -> Enricher:
         geo = Path(__file__).resolve().parents[3] / "shared" / "data" / "geo"
         _ENRICHERS["geo"] = Enricher.create(sorted(geo.glob("*.mmdb")))
     return _ENRICHERS["geo"]
+
+
+_KEYS = [{"sku": "A"}, {"sku": "B"}]
+# (requestItems, whether the columnar step reads the batch's BatchGetItem rows itself)
+_BATCH_GET_SHAPES: list[tuple[Any, bool]] = [
+    ({"products": {"keys": _KEYS, "consistentRead": False}}, True),
+    ({"products": {"Keys": _KEYS}, "orders": {"keys": [{"id": "1"}]}}, True),
+    ({"products": {"keys": None, "Keys": _KEYS}}, True),  # a null `keys` gives way to `Keys`
+    ({"products": {"keys": _KEYS, "Keys": [{}]}}, True),  # `keys` first
+    ({"products": {}}, True),  # no keys: one get
+    ({"products": {"keys": []}}, True),  # an empty list: none
+    ({"B": {"keys": _KEYS}, "arn:aws:dynamodb:us-east-1:1:table/B": {"keys": _KEYS}}, True),
+    ({"arn:aws:s3:::bucket": {"keys": _KEYS}, "": {}}, True),
+    ({}, True),
+    ({"products": {"keys": "x"}}, False),  # keys that are not a list
+    ({"products": {"keys": ["x"]}}, False),  # a key that is not an object
+    ({"products": None}, False),  # a table's entry that is not an object
+    ({"products": [{"sku": "A"}]}, False),
+    ([{"tableName": "products"}], False),  # a list, as transactions write
+]
+
+
+@pytest.mark.parametrize(("items", "read_here"), _BATCH_GET_SHAPES)
+def test_batch_get_shapes_as_normalize_reads_them(
+    items: Any, read_here: bool, enricher: Enricher
+) -> None:
+    """Each shape of a BatchGetItem request gives normalize's tables and operations (a get per
+    key asked), or sends the batch's gets the old way; a usual request beside it shares its
+    fate, and a BatchWriteItem's rows keep theirs."""
+    base = {"eventTime": "2024-05-01T10:00:00Z", "eventName": "BatchGetItem",
+            "eventSource": "dynamodb.amazonaws.com"}  # fmt: skip
+    records = [
+        {**base, "requestParameters": {"requestItems": items}},
+        {**base, "requestParameters": {"requestItems": {"Usual": {"keys": _KEYS}}}},
+        {**base, "requestParameters": None},
+        {**base, "requestParameters": {"requestItems": None}, "resources": [
+            {"ARN": "arn:aws:dynamodb:us-east-1:1:table/Held", "type": "AWS::DynamoDB::Table"}]},
+        {**base, "eventName": "BatchWriteItem",
+         "requestParameters": {"requestItems": {"W": [_PUT]}}},
+    ]  # fmt: skip
+    fields = {"aws.dynamodb.table_name", "aws.dynamodb.operations"}
+    texts = [json.dumps(r, ensure_ascii=False).encode() for r in records]
+    done, left = assert_same_as_normalize(texts, fields, enricher)
+    assert (done, left) == (([0, 1, 2, 3, 4], []) if read_here else ([4], [0, 1, 2, 3]))
+
+
+def test_batch_gets_with_other_table_keys_go_the_old_way(enricher: Enricher) -> None:
+    """A BatchGetItem request naming a table by another key, or a response describing one,
+    is read the old way; a key holding null names nothing and is read here."""
+    base = {"eventTime": "2024-05-01T10:00:00Z", "eventName": "BatchGetItem",
+            "eventSource": "dynamodb.amazonaws.com"}  # fmt: skip
+    items = {"products": {"keys": _KEYS}}
+    records = [
+        {**base, "requestParameters": {"requestItems": items}},
+        {**base, "requestParameters": {"requestItems": items, "tableArn": None}},
+        {**base, "requestParameters": {"requestItems": items, "returnConsumedCapacity": "X"}},
+    ]
+    fields = {"aws.dynamodb.table_name", "aws.dynamodb.operations"}
+    texts = [json.dumps(r).encode() for r in records]
+    assert assert_same_as_normalize(texts, fields, enricher) == ([0, 1, 2], [])
+    named = {**base, "requestParameters": {"requestItems": items, "tableName": "Other"}}
+    assert assert_same_as_normalize([*texts, json.dumps(named).encode()], fields,
+                                    enricher) == ([], [0, 1, 2, 3])  # fmt: skip
+    described = {**base, "requestParameters": {"requestItems": items},
+                 "responseElements": {"table": {"tableName": "T"}}}  # fmt: skip
+    done, left = assert_same_as_normalize([*texts, json.dumps(described).encode()], fields,
+                                          enricher)  # fmt: skip
+    assert (done, left) == ([0, 1, 2], [3])
