@@ -167,7 +167,8 @@ def test_simulated_records_normalize_alike_and_most_are_done(
 # the calls `takes` is for; others it takes may still have every row left (a DeleteTable's
 # response describes its table)
 _DATA_CALLS = {"PutItem", "GetItem", "UpdateItem", "DeleteItem", "Query", "Scan",
-               "BatchWriteItem", "ExecuteStatement", "Decrypt", "GenerateDataKey"}  # fmt: skip
+               "BatchWriteItem", "BatchGetItem", "TransactWriteItems", "ExecuteStatement",
+               "Decrypt", "GenerateDataKey"}  # fmt: skip
 
 
 def test_actions_it_does_not_take_would_all_be_left(
@@ -194,7 +195,8 @@ def test_actions_it_does_not_take_would_all_be_left(
     assert all(takes(fields, "dynamodb.amazonaws.com", "PutItem")
                for fields in pack_fields if supported(fields))  # fmt: skip
     wanted = pack_fields[0] | {"aws.dynamodb.operations"}
-    assert not takes(wanted, "dynamodb.amazonaws.com", "TransactWriteItems")
+    assert takes(wanted, "dynamodb.amazonaws.com", "TransactWriteItems")
+    assert not takes(wanted, "dynamodb.amazonaws.com", "ExecuteTransaction")
 
 
 def test_every_pack_field_set_of_single_item_calls_is_supported(
@@ -210,8 +212,8 @@ def test_rows_that_need_their_payloads_are_left(enricher: Enricher) -> None:
             "recipientAccountId": "111122223333", "userIdentity": {"type": "IAMUser"}}  # fmt: skip
     records = [
         {**base, "eventName": "PutItem", "requestParameters": {"tableName": "Music"}},
-        {**base, "eventName": "TransactWriteItems",
-         "requestParameters": {"transactItems": [{"put": {"tableName": "Music"}}]}},
+        {**base, "eventName": "ExecuteTransaction",
+         "requestParameters": {"transactStatements": [{"statement": "DELETE FROM Music"}]}},
         {**base, "eventName": "ExecuteStatement",
          "requestParameters": {"statement": "UPDATE Music SET a = 1", "tableName": "Other"}},
         {**base, "eventName": "PutItem", "eventTime": "2024-05-01T10:00:00.5Z"},
@@ -662,3 +664,44 @@ def test_batch_gets_with_other_table_keys_go_the_old_way(enricher: Enricher) -> 
     done, left = assert_same_as_normalize([*texts, json.dumps(described).encode()], fields,
                                           enricher)  # fmt: skip
     assert (done, left) == ([0, 1, 2], [3])
+
+
+_TRANSACT_REQUESTS: list[Any] = [
+    {"requestItems": [{"operation": "Put", "tableName": "Orders", "key": {"id": "1"}},
+                      {"operation": "Update", "tableName": "Items", "key": {"id": "2"}},
+                      {"operation": "ConditionCheck", "tableName": "Orders"}]},
+    {"transactItems": [{"put": {"tableName": "Music"}}, {"Delete": {"TableName": "Books"}}]},
+    {"requestItems": [], "transactItems": [{"update": {"tableName": "Music"}}]},  # `or`
+    {"requestItems": [{"operation": "Put", "key": {"tableName": "Hidden"}}]},  # nested name
+    {"requestItems": [{"operation": "Odd", "tableName": "T"}, "x", None, {"Get": {}}]},
+    {"RequestItems": [{"operation": "Delete", "tableName": "Capital"}], "tableName": "Top"},
+    {"requestItems": [{"statement": 'INSERT INTO "Quoted" VALUE {}', "operation": "Put"}]},
+    {"requestItems": {"Music": [{"putRequest": {}}]}},  # a batch's shape
+    None,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("request_parameters", _TRANSACT_REQUESTS)
+@pytest.mark.parametrize("action", ["TransactWriteItems", "TransactGetItems"])
+def test_transactions_as_normalize_reads_them(
+    request_parameters: Any, action: str, enricher: Enricher
+) -> None:
+    """A transaction's tables and operations come from its request parsed whole, whatever its
+    shape, beside a usual one; a response describing a table sends its row the old way."""
+    base = {
+        "eventTime": "2024-05-01T10:00:00Z",
+        "eventName": action,
+        "eventSource": "dynamodb.amazonaws.com",
+        "resources": [
+            {"ARN": "arn:aws:dynamodb:us-east-1:1:table/Held", "type": "AWS::DynamoDB::Table"}
+        ],
+    }
+    records = [
+        {**base, "requestParameters": request_parameters},
+        {**base, "requestParameters": _TRANSACT_REQUESTS[0]},
+        {**base, "requestParameters": _TRANSACT_REQUESTS[0],
+         "responseElements": {"tableDescription": {"tableName": "Described"}}},
+    ]  # fmt: skip
+    fields = {"aws.dynamodb.table_name", "aws.dynamodb.operations"}
+    texts = [json.dumps(r).encode() for r in records]
+    assert assert_same_as_normalize(texts, fields, enricher) == ([0, 1], [2])

@@ -12,8 +12,8 @@ a BatchWriteItem's items (`record_members.py`).
 A row whose wanted fields need more goes to `left`, for the caller to normalize the old way:
 an `eventTime` not in CloudTrail's own `YYYY-MM-DDTHH:MM:SSZ` form, a ConsoleLogin's outcome
 (read from its response), a UserAuthentication's user (read from its additional data), a
-DynamoDB call whose operations are read from its request (transactions, PartiQL batches; a
-BatchWriteItem's and a BatchGetItem's are read here from its request), a table named by other
+DynamoDB call whose operations are read from its request (PartiQL batches and transactions;
+a BatchWriteItem's, a BatchGetItem's and a TransactWriteItems's are read here from its request), a table named by other
 request keys or a response, a response's own fields where there is one, and Lambda and AWS
 Backup events when their tables are wanted. `takes` says which actions to send the old way
 without asking.
@@ -63,6 +63,7 @@ from trailhound.cloudtrail.record_members import (
     names_elsewhere,
     read_batch_gets,
     read_batch_writes,
+    read_parsed,
 )
 from trailhound.cloudtrail.resources import (
     RESOURCE_COLUMNS,
@@ -163,7 +164,7 @@ def takes(fields: Collection[str], source: str | None, action: str | None) -> bo
 
 
 def _reads_request(source: str | None, action: str | None) -> bool:
-    read_here = action in (_BATCH_WRITE, _BATCH_GET, _STATEMENT_CALL)  # from raw requests, paths
+    read_here = action in (_BATCH_WRITE, _BATCH_GET, _STATEMENT_CALL, *_PARSED_ACTIONS)
     return source == operations.SOURCE and operations.reads_request(action) and not read_here
 
 
@@ -281,7 +282,16 @@ class _Inputs:
             read = read_batch(self.raw(REQUEST).filter(rows)) if rows is not None else None
             if rows is not None and read is not None:
                 found.append((rows, read))
-        return found
+        return found + self._parsed_requests()
+
+    def _parsed_requests(self) -> list[_Writes]:
+        """The transactions (a mask) and what their requests say, parsed whole."""
+        actions = pc.fill_null(pc.is_in(self.text("eventName"), value_set=_parsed_actions()), False)
+        rows = pc.and_(self._dynamodb, actions)
+        if not pc.any(rows).as_py():
+            return []
+        names = self.text("eventName").filter(rows).to_pylist()
+        return [(rows, read_parsed(names, self.raw(REQUEST).filter(rows)))]
 
     @cached_property
     def statements(self) -> _Statements | None:
@@ -538,6 +548,15 @@ _TABLE_COLUMN: Final = "aws.dynamodb.table_name"
 _BATCH_WRITE: Final = "BatchWriteItem"
 _BATCH_GET: Final = "BatchGetItem"
 _BATCH_READERS: Final = {_BATCH_WRITE: read_batch_writes, _BATCH_GET: read_batch_gets}
+# calls whose requests are parsed whole here: a transaction's items may name tables anywhere
+_PARSED_ACTIONS: Final = ("TransactWriteItems", "TransactGetItems")
+
+
+@cache
+def _parsed_actions() -> pa.Array:
+    return pa.array(_PARSED_ACTIONS, pa.string())
+
+
 _STATEMENT_CALL: Final = "ExecuteStatement"
 _RESPONSE_COLUMNS: Final = (
     "aws.cloudtrail.response_elements",

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trailhound.cloudtrail import dynamodb, operations
+from trailhound.cloudtrail.payloads import parsed_value
 
 REQUEST: Final = "requestParameters"
 RESPONSE: Final = "responseElements"
@@ -92,6 +93,21 @@ def read_batch_writes(requests: pa.Array) -> BatchWrites | None:
     items = [request.requestItems if request is not None else None for request in decoded]
     kinds = _kinds(shapes, items)
     return BatchWrites(_tables(items), _operations_column(kinds)) if kinds is not None else None
+
+
+def read_parsed(actions: list[str], requests: pa.Array) -> BatchWrites:
+    """The tables and operations of calls read from their requests' JSON texts (null where
+    there is none) parsed whole, as `normalize` parses them (`payloads.parsed_value`), by
+    `operations` and `dynamodb` themselves: for transactions, whose items a table may be
+    named in at any depth `dynamodb` looks, the record is still not decoded. The tables are
+    the request's alone (a response describing one is the caller's to look for)."""
+    tables: list[tuple[str, ...]] = []
+    found: list[tuple[str, ...]] = []
+    for action, raw in zip(actions, requests.cast(pa.binary()).to_pylist(), strict=True):
+        request = parsed_value(raw) if raw else None
+        tables.append(tuple(dynamodb.table_names(request)))
+        found.append(tuple(operations.operations(action, request)))
+    return BatchWrites(tables, _operations_column(found))
 
 
 def read_batch_gets(requests: pa.Array) -> BatchWrites | None:
@@ -269,4 +285,5 @@ __all__ = [
     "names_elsewhere",
     "read_batch_gets",
     "read_batch_writes",
+    "read_parsed",
 ]
