@@ -167,7 +167,8 @@ def test_simulated_records_normalize_alike_and_most_are_done(
 # the calls `takes` is for; others it takes may still have every row left (a DeleteTable's
 # response describes its table)
 _DATA_CALLS = {"PutItem", "GetItem", "UpdateItem", "DeleteItem", "Query", "Scan",
-               "BatchWriteItem", "ExecuteStatement", "Decrypt", "GenerateDataKey"}  # fmt: skip
+               "BatchWriteItem", "BatchGetItem", "TransactWriteItems", "ExecuteStatement",
+               "Decrypt", "GenerateDataKey"}  # fmt: skip
 
 
 def test_actions_it_does_not_take_would_all_be_left(
@@ -194,7 +195,8 @@ def test_actions_it_does_not_take_would_all_be_left(
     assert all(takes(fields, "dynamodb.amazonaws.com", "PutItem")
                for fields in pack_fields if supported(fields))  # fmt: skip
     wanted = pack_fields[0] | {"aws.dynamodb.operations"}
-    assert not takes(wanted, "dynamodb.amazonaws.com", "TransactWriteItems")
+    assert takes(wanted, "dynamodb.amazonaws.com", "TransactWriteItems")
+    assert not takes(wanted, "dynamodb.amazonaws.com", "ExecuteTransaction")
 
 
 def test_every_pack_field_set_of_single_item_calls_is_supported(
@@ -210,8 +212,8 @@ def test_rows_that_need_their_payloads_are_left(enricher: Enricher) -> None:
             "recipientAccountId": "111122223333", "userIdentity": {"type": "IAMUser"}}  # fmt: skip
     records = [
         {**base, "eventName": "PutItem", "requestParameters": {"tableName": "Music"}},
-        {**base, "eventName": "TransactWriteItems",
-         "requestParameters": {"transactItems": [{"put": {"tableName": "Music"}}]}},
+        {**base, "eventName": "ExecuteTransaction",
+         "requestParameters": {"transactStatements": [{"statement": "DELETE FROM Music"}]}},
         {**base, "eventName": "ExecuteStatement",
          "requestParameters": {"statement": "UPDATE Music SET a = 1", "tableName": "Other"}},
         {**base, "eventName": "PutItem", "eventTime": "2024-05-01T10:00:00.5Z"},
@@ -594,3 +596,112 @@ def _enricher() -> Enricher:
         geo = Path(__file__).resolve().parents[3] / "shared" / "data" / "geo"
         _ENRICHERS["geo"] = Enricher.create(sorted(geo.glob("*.mmdb")))
     return _ENRICHERS["geo"]
+
+
+_KEYS = [{"sku": "A"}, {"sku": "B"}]
+# (requestItems, whether the columnar step reads the batch's BatchGetItem rows itself)
+_BATCH_GET_SHAPES: list[tuple[Any, bool]] = [
+    ({"products": {"keys": _KEYS, "consistentRead": False}}, True),
+    ({"products": {"Keys": _KEYS}, "orders": {"keys": [{"id": "1"}]}}, True),
+    ({"products": {"keys": None, "Keys": _KEYS}}, True),  # a null `keys` gives way to `Keys`
+    ({"products": {"keys": _KEYS, "Keys": [{}]}}, True),  # `keys` first
+    ({"products": {}}, True),  # no keys: one get
+    ({"products": {"keys": []}}, True),  # an empty list: none
+    ({"B": {"keys": _KEYS}, "arn:aws:dynamodb:us-east-1:1:table/B": {"keys": _KEYS}}, True),
+    ({"arn:aws:s3:::bucket": {"keys": _KEYS}, "": {}}, True),
+    ({}, True),
+    ({"products": {"keys": "x"}}, False),  # keys that are not a list
+    ({"products": {"keys": ["x"]}}, False),  # a key that is not an object
+    ({"products": None}, False),  # a table's entry that is not an object
+    ({"products": [{"sku": "A"}]}, False),
+    ([{"tableName": "products"}], False),  # a list, as transactions write
+]
+
+
+@pytest.mark.parametrize(("items", "read_here"), _BATCH_GET_SHAPES)
+def test_batch_get_shapes_as_normalize_reads_them(
+    items: Any, read_here: bool, enricher: Enricher
+) -> None:
+    """Each shape of a BatchGetItem request gives normalize's tables and operations (a get per
+    key asked), or sends the batch's gets the old way; a usual request beside it shares its
+    fate, and a BatchWriteItem's rows keep theirs."""
+    base = {"eventTime": "2024-05-01T10:00:00Z", "eventName": "BatchGetItem",
+            "eventSource": "dynamodb.amazonaws.com"}  # fmt: skip
+    records = [
+        {**base, "requestParameters": {"requestItems": items}},
+        {**base, "requestParameters": {"requestItems": {"Usual": {"keys": _KEYS}}}},
+        {**base, "requestParameters": None},
+        {**base, "requestParameters": {"requestItems": None}, "resources": [
+            {"ARN": "arn:aws:dynamodb:us-east-1:1:table/Held", "type": "AWS::DynamoDB::Table"}]},
+        {**base, "eventName": "BatchWriteItem",
+         "requestParameters": {"requestItems": {"W": [_PUT]}}},
+    ]  # fmt: skip
+    fields = {"aws.dynamodb.table_name", "aws.dynamodb.operations"}
+    texts = [json.dumps(r, ensure_ascii=False).encode() for r in records]
+    done, left = assert_same_as_normalize(texts, fields, enricher)
+    assert (done, left) == (([0, 1, 2, 3, 4], []) if read_here else ([4], [0, 1, 2, 3]))
+
+
+def test_batch_gets_with_other_table_keys_go_the_old_way(enricher: Enricher) -> None:
+    """A BatchGetItem request naming a table by another key, or a response describing one,
+    is read the old way; a key holding null names nothing and is read here."""
+    base = {"eventTime": "2024-05-01T10:00:00Z", "eventName": "BatchGetItem",
+            "eventSource": "dynamodb.amazonaws.com"}  # fmt: skip
+    items = {"products": {"keys": _KEYS}}
+    records = [
+        {**base, "requestParameters": {"requestItems": items}},
+        {**base, "requestParameters": {"requestItems": items, "tableArn": None}},
+        {**base, "requestParameters": {"requestItems": items, "returnConsumedCapacity": "X"}},
+    ]
+    fields = {"aws.dynamodb.table_name", "aws.dynamodb.operations"}
+    texts = [json.dumps(r).encode() for r in records]
+    assert assert_same_as_normalize(texts, fields, enricher) == ([0, 1, 2], [])
+    named = {**base, "requestParameters": {"requestItems": items, "tableName": "Other"}}
+    assert assert_same_as_normalize([*texts, json.dumps(named).encode()], fields,
+                                    enricher) == ([], [0, 1, 2, 3])  # fmt: skip
+    described = {**base, "requestParameters": {"requestItems": items},
+                 "responseElements": {"table": {"tableName": "T"}}}  # fmt: skip
+    done, left = assert_same_as_normalize([*texts, json.dumps(described).encode()], fields,
+                                          enricher)  # fmt: skip
+    assert (done, left) == ([0, 1, 2], [3])
+
+
+_TRANSACT_REQUESTS: list[Any] = [
+    {"requestItems": [{"operation": "Put", "tableName": "Orders", "key": {"id": "1"}},
+                      {"operation": "Update", "tableName": "Items", "key": {"id": "2"}},
+                      {"operation": "ConditionCheck", "tableName": "Orders"}]},
+    {"transactItems": [{"put": {"tableName": "Music"}}, {"Delete": {"TableName": "Books"}}]},
+    {"requestItems": [], "transactItems": [{"update": {"tableName": "Music"}}]},  # `or`
+    {"requestItems": [{"operation": "Put", "key": {"tableName": "Hidden"}}]},  # nested name
+    {"requestItems": [{"operation": "Odd", "tableName": "T"}, "x", None, {"Get": {}}]},
+    {"RequestItems": [{"operation": "Delete", "tableName": "Capital"}], "tableName": "Top"},
+    {"requestItems": [{"statement": 'INSERT INTO "Quoted" VALUE {}', "operation": "Put"}]},
+    {"requestItems": {"Music": [{"putRequest": {}}]}},  # a batch's shape
+    None,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("request_parameters", _TRANSACT_REQUESTS)
+@pytest.mark.parametrize("action", ["TransactWriteItems", "TransactGetItems"])
+def test_transactions_as_normalize_reads_them(
+    request_parameters: Any, action: str, enricher: Enricher
+) -> None:
+    """A transaction's tables and operations come from its request parsed whole, whatever its
+    shape, beside a usual one; a response describing a table sends its row the old way."""
+    base = {
+        "eventTime": "2024-05-01T10:00:00Z",
+        "eventName": action,
+        "eventSource": "dynamodb.amazonaws.com",
+        "resources": [
+            {"ARN": "arn:aws:dynamodb:us-east-1:1:table/Held", "type": "AWS::DynamoDB::Table"}
+        ],
+    }
+    records = [
+        {**base, "requestParameters": request_parameters},
+        {**base, "requestParameters": _TRANSACT_REQUESTS[0]},
+        {**base, "requestParameters": _TRANSACT_REQUESTS[0],
+         "responseElements": {"tableDescription": {"tableName": "Described"}}},
+    ]  # fmt: skip
+    fields = {"aws.dynamodb.table_name", "aws.dynamodb.operations"}
+    texts = [json.dumps(r).encode() for r in records]
+    assert assert_same_as_normalize(texts, fields, enricher) == ([0, 1], [2])

@@ -12,11 +12,11 @@ a BatchWriteItem's items (`record_members.py`).
 A row whose wanted fields need more goes to `left`, for the caller to normalize the old way:
 an `eventTime` not in CloudTrail's own `YYYY-MM-DDTHH:MM:SSZ` form, a ConsoleLogin's outcome
 (read from its response), a UserAuthentication's user (read from its additional data), a
-DynamoDB call whose operations are read from its request (transactions, PartiQL, BatchGetItem;
-a BatchWriteItem's are read here from its request), a table named by other request keys or a
-response, a response's own fields where there is one, and Lambda and AWS Backup events when
-their tables are wanted. `takes` says which actions to
-send the old way without asking.
+DynamoDB call whose operations are read from its request (PartiQL batches and transactions;
+a BatchWriteItem's, a BatchGetItem's and a TransactWriteItems's are read here from its request), a table named by other
+request keys or a response, a response's own fields where there is one, and Lambda and AWS
+Backup events when their tables are wanted. `takes` says which actions to send the old way
+without asking.
 
 Rows are not rejected here: `normalize` rejects a record for its `eventTime` (such rows are
 left) or for a malformed `userIdentity`, which a skimmer holding every identity path of `PATHS`
@@ -61,7 +61,9 @@ from trailhound.cloudtrail.record_members import (
     BatchWrites,
     describes_tables,
     names_elsewhere,
+    read_batch_gets,
     read_batch_writes,
+    read_parsed,
 )
 from trailhound.cloudtrail.resources import (
     RESOURCE_COLUMNS,
@@ -162,7 +164,7 @@ def takes(fields: Collection[str], source: str | None, action: str | None) -> bo
 
 
 def _reads_request(source: str | None, action: str | None) -> bool:
-    read_here = action in (_BATCH_WRITE, _STATEMENT_CALL)  # from the raw request and paths
+    read_here = action in (_BATCH_WRITE, _BATCH_GET, _STATEMENT_CALL, *_PARSED_ACTIONS)
     return source == operations.SOURCE and operations.reads_request(action) and not read_here
 
 
@@ -270,14 +272,26 @@ class _Inputs:
         return Distinct.of(self.columns[RESOURCES].cast(pa.binary()), resources_of)
 
     @cached_property
-    def batch_writes(self) -> _Writes | None:
-        """The BatchWriteItem calls (a mask) and what their requests say; None when there are
-        none, or their requests are not all of the plain shape."""
-        rows = self._calls(_BATCH_WRITE)
-        if rows is None:
-            return None
-        read = read_batch_writes(self.raw(REQUEST).filter(rows))
-        return (rows, read) if read is not None else None
+    def batch_writes(self) -> list[_Writes]:
+        """Per batch action (BatchWriteItem, BatchGetItem), its calls (a mask) and what their
+        requests say; an action is missing when there are none, or its requests are not all
+        of the plain shape."""
+        found = []
+        for action, read_batch in _BATCH_READERS.items():
+            rows = self._calls(action)
+            read = read_batch(self.raw(REQUEST).filter(rows)) if rows is not None else None
+            if rows is not None and read is not None:
+                found.append((rows, read))
+        return found + self._parsed_requests()
+
+    def _parsed_requests(self) -> list[_Writes]:
+        """The transactions (a mask) and what their requests say, parsed whole."""
+        actions = pc.fill_null(pc.is_in(self.text("eventName"), value_set=_parsed_actions()), False)
+        rows = pc.and_(self._dynamodb, actions)
+        if not pc.any(rows).as_py():
+            return []
+        names = self.text("eventName").filter(rows).to_pylist()
+        return [(rows, read_parsed(names, self.raw(REQUEST).filter(rows)))]
 
     @cached_property
     def statements(self) -> _Statements | None:
@@ -291,9 +305,13 @@ class _Inputs:
 
     def _calls(self, action: str) -> pa.Array | None:
         """The rows (a mask) of this DynamoDB action, when there are some."""
-        calls = pc.fill_null(pc.equal(self.text("eventSource"), operations.SOURCE), False)
-        rows = pc.and_(calls, self.action_is(action))
+        rows = pc.and_(self._dynamodb, self.action_is(action))
         return rows if pc.any(rows).as_py() else None
+
+    @cached_property
+    def _dynamodb(self) -> pa.Array:
+        """DynamoDB's own calls (a mask)."""
+        return pc.fill_null(pc.equal(self.text("eventSource"), operations.SOURCE), False)
 
     def leave(self, rows: pa.Array) -> None:
         """Send these rows (a boolean mask) the old way."""
@@ -487,9 +505,7 @@ def _operations(cols: ColumnSet, inputs: _Inputs) -> None:
     found = actions.column(_first, BY_NAME[operations.COLUMN].arrow_type)
     found = pc.if_else(calls, found, pa.scalar(None, found.type))
     unsure = pc.and_(calls, actions.column(_second, pa.bool_()))
-    writes = inputs.batch_writes
-    if writes is not None:
-        rows, read = writes
+    for rows, read in inputs.batch_writes:
         found = _overlay(found, rows, read.operations.cast(found.type))
         unsure = pc.and_(unsure, pc.invert(rows))
     statements = inputs.statements
@@ -530,6 +546,17 @@ def _second(values: tuple[Any, ...]) -> Any:
 
 _TABLE_COLUMN: Final = "aws.dynamodb.table_name"
 _BATCH_WRITE: Final = "BatchWriteItem"
+_BATCH_GET: Final = "BatchGetItem"
+_BATCH_READERS: Final = {_BATCH_WRITE: read_batch_writes, _BATCH_GET: read_batch_gets}
+# calls whose requests are parsed whole here: a transaction's items may name tables anywhere
+_PARSED_ACTIONS: Final = ("TransactWriteItems", "TransactGetItems")
+
+
+@cache
+def _parsed_actions() -> pa.Array:
+    return pa.array(_PARSED_ACTIONS, pa.string())
+
+
 _STATEMENT_CALL: Final = "ExecuteStatement"
 _RESPONSE_COLUMNS: Final = (
     "aws.cloudtrail.response_elements",
@@ -566,7 +593,9 @@ def _table_names(cols: ColumnSet, inputs: _Inputs) -> None:
     keys = pc.fill_null(pc.equal(sources, dynamodb.KMS_SOURCE), False)
     inputs.leave(pc.and_(named, pc.invert(pc.or_(calls, keys))))
     writes = inputs.batch_writes
-    written = writes[0] if writes is not None else pa.repeat(False, inputs.n)
+    written = pa.repeat(False, inputs.n)
+    for rows, _ in writes:
+        written = pc.or_(written, rows)
     statements = inputs.statements
     if statements is not None:
         written = pc.or_(written, statements[0])
@@ -574,8 +603,7 @@ def _table_names(cols: ColumnSet, inputs: _Inputs) -> None:
     plain = pc.and_(pc.or_(calls, keys), pc.invert(written))
     if pc.any(plain).as_py():
         _plain_tables(inputs, plain, keys, found)
-    if writes is not None:
-        rows, read = writes
+    for rows, read in writes:
         # their requests were read in full, but a response may describe a table too
         inputs.leave(pc.and_(rows, describes_tables(inputs.raw(RESPONSE))))
         found.put_each(pc.indices_nonzero(rows), read.tables)

@@ -5,8 +5,8 @@ Whether a request names tables by a key other than those read from paths, or a r
 describes a table, is a question about keys: a pattern over the raw texts answers it without
 decoding them, erring only towards "yes" (a key nested deeper, or holding null, counts too;
 so does any `\\u` escape, the one way JSON can spell a key's letters otherwise), which only
-sends a row the old way. A BatchWriteItem's tables and operations are read by one msgspec
-pass over those rows' requests alone.
+sends a row the old way. A BatchWriteItem's or BatchGetItem's tables and operations are read
+by one msgspec pass over those rows' requests alone.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trailhound.cloudtrail import dynamodb, operations
+from trailhound.cloudtrail.payloads import parsed_value
 
 REQUEST: Final = "requestParameters"
 RESPONSE: Final = "responseElements"
@@ -68,9 +69,9 @@ def _any_key(keys: Collection[str]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class BatchWrites:
-    """Per BatchWriteItem row: its tables as `dynamodb.table_names` reads them from the request
-    (the keys of `requestItems`, in order) and its item operations (a list<string> array, null
-    for a row that names no item)."""
+    """Per BatchWriteItem (or BatchGetItem) row: its tables as `dynamodb.table_names` reads
+    them from the request (the keys of `requestItems`, in order) and its item operations (a
+    list<string> array, null for a row that names no item)."""
 
     tables: list[tuple[str, ...]]
     operations: pa.Array
@@ -92,6 +93,68 @@ def read_batch_writes(requests: pa.Array) -> BatchWrites | None:
     items = [request.requestItems if request is not None else None for request in decoded]
     kinds = _kinds(shapes, items)
     return BatchWrites(_tables(items), _operations_column(kinds)) if kinds is not None else None
+
+
+def read_parsed(actions: list[str], requests: pa.Array) -> BatchWrites:
+    """The tables and operations of calls read from their requests' JSON texts (null where
+    there is none) parsed whole, as `normalize` parses them (`payloads.parsed_value`), by
+    `operations` and `dynamodb` themselves: for transactions, whose items a table may be
+    named in at any depth `dynamodb` looks, the record is still not decoded. The tables are
+    the request's alone (a response describing one is the caller's to look for)."""
+    tables: list[tuple[str, ...]] = []
+    found: list[tuple[str, ...]] = []
+    for action, raw in zip(actions, requests.cast(pa.binary()).to_pylist(), strict=True):
+        request = parsed_value(raw) if raw else None
+        tables.append(tuple(dynamodb.table_names(request)))
+        found.append(tuple(operations.operations(action, request)))
+    return BatchWrites(tables, _operations_column(found))
+
+
+def read_batch_gets(requests: pa.Array) -> BatchWrites | None:
+    """The tables and operations of BatchGetItem calls from their requests' JSON texts (null
+    where there is none), read as `operations` and `dynamodb` read them: a `get` per key of
+    each table (one for a table whose keys are not a list); None when a request has any other
+    table-naming member or is not of the shape `{"requestItems": {table: {...}, ...}}` with
+    each table's `keys` (or `Keys`) a list of objects or null."""
+    try:
+        decoded = _get_decoder().decode(_joined(requests))[1:-1]
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    if len(decoded) != len(requests):
+        return None
+    items = [request.requestItems if request is not None else None for request in decoded]
+    gets = [("get",) * _keys_asked(per_table) if per_table else () for per_table in items]
+    return BatchWrites(_tables(items), _operations_column(gets))
+
+
+def _keys_asked(per_table: dict[str, Any]) -> int:
+    """How many items a BatchGetItem's tables ask for, as `operations` counts them: the
+    `keys` list's length, `Keys`'s when `keys` is absent or null, else one."""
+    count = 0
+    for entry in per_table.values():
+        keys = entry.keys
+        if keys is None or keys is msgspec.UNSET:
+            keys = entry.Keys
+        count += len(keys) if isinstance(keys, list) else 1
+    return count
+
+
+@cache
+def _get_decoder() -> msgspec.json.Decoder[list[Any]]:
+    """As `_write_shapes`'s: another table-naming key must hold null; a table's entry must be
+    an object, its keys' bodies are skipped, not built."""
+    body = msgspec.defstruct("GetKey", [], frozen=True, gc=False)
+    keys_type = list[body] | None | msgspec.UnsetType  # type: ignore[valid-type]
+    entry = msgspec.defstruct(
+        "GetEntry",
+        [("keys", keys_type, msgspec.UNSET), ("Keys", keys_type, msgspec.UNSET)],
+        gc=False,
+    )
+    others = sorted(dynamodb.REQUEST_KEYS - {"requestItems"})
+    items = dict[str, entry] | None  # type: ignore[valid-type]
+    fields = [("requestItems", items, None), *[(k, None, None) for k in others]]
+    request = msgspec.defstruct("BatchGetRequest", fields, gc=False)
+    return msgspec.json.Decoder(list[request | None])  # type: ignore[valid-type]
 
 
 def _kinds(
@@ -220,5 +283,7 @@ __all__ = [
     "BatchWrites",
     "describes_tables",
     "names_elsewhere",
+    "read_batch_gets",
     "read_batch_writes",
+    "read_parsed",
 ]
