@@ -53,11 +53,12 @@ _EVALUATORS: dict[str, Callable[[Store, Rule, int], Outcome]] = {
     "baseline": baseline.evaluate,
     "correlation": correlation.evaluate,
 }
-# Rule types whose rules are decided from one read of all their rows (each read has a fixed
-# cost): the read makes the decider of each rule
+# Rule types whose rules share reads (each read has a fixed cost: all their rows, or for
+# threshold rules each rule's newest time): the read makes the decider of each rule
 _READ_TOGETHER: dict[str, Callable[[Store, Sequence[Rule], int], query.Decide]] = {
     "query": query.deciding,
     "new_terms": new_terms.deciding,
+    "threshold": threshold.deciding,
 }
 # Rule types that decide from their own stored matches alone: without any, nothing to do
 _FROM_MATCHES_ONLY = frozenset({"query", "threshold", "new_terms", "sequence"})

@@ -8,7 +8,7 @@ Decisions are made by a greedy pass in time order over the rule's matched rows o
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import timedelta
 from itertools import groupby
 from typing import Any, NamedTuple
@@ -21,6 +21,7 @@ from trailhound.rules.model import Rule, ThresholdSpec
 from trailhound.state.store import Store
 
 _BATCH_ROWS = 8192
+Decide = Callable[[Rule], Outcome]
 
 
 class _Row(NamedTuple):
@@ -39,8 +40,40 @@ def window_us(rule: Rule, spec: ThresholdSpec) -> int:
 
 
 def evaluate(store: Store, rule: Rule, cutoff: int) -> Outcome:
-    spec = rule.spec
-    assert isinstance(spec, ThresholdSpec)
+    return deciding(store, [rule], cutoff)(rule)
+
+
+def deciding(store: Store, rules: Sequence[Rule], cutoff: int) -> Decide:
+    """A decider for these rules, whose newest rows are read in one statement for all (each
+    statement has a fixed cost: the pack's six rules paid 0.012 CPU-s for six at 1M)."""
+    latest = _latest(store.con, rules, cutoff)
+
+    def decide(rule: Rule) -> Outcome:
+        return _decided(store, rule, cutoff, latest.get(rule.rule_id))
+
+    return decide
+
+
+def _latest(
+    con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], cutoff: int
+) -> dict[str, int | None]:
+    """Per rule, the newest event time among its rows up to `cutoff` (of groups that cannot
+    alert too); None for a rule without any."""
+    if not rules:
+        return {}
+    params: dict[str, object] = {"cutoff": cutoff}
+    branches = []
+    for i, rule in enumerate(rules):
+        params[f"r{i}"] = rule.rule_id
+        rows = keyed_rows_sql(_spec(rule).fields, rule=f"$r{i}")
+        branches.append(f"SELECT {i} AS rule, max(ts) AS latest FROM ({rows})")
+    found = con.execute(" UNION ALL ".join(branches), params).fetchall()
+    return {rules[which].rule_id: newest for which, newest in found}
+
+
+def _decided(store: Store, rule: Rule, cutoff: int, latest: int | None) -> Outcome:
+    """One rule's outcome, given the newest event time of its rows."""
+    spec = _spec(rule)
     cards = tuple((key_sql(c.field)[0], f"c{i}") for i, c in enumerate(spec.cardinality))
     extra = ((item_count_sql(spec.count), "weight"), *cards)
     sql = keyed_rows_sql(spec.fields, extra)
@@ -57,12 +90,15 @@ def evaluate(store: Store, rule: Rule, cutoff: int) -> Outcome:
             if r[3 + width] > 0
         )
         candidates.extend(_greedy(parsed, key, spec, window))
-    latest = store.con.execute(
-        f"SELECT max(ts) FROM ({sql})", {"rule": rule.rule_id, "cutoff": cutoff}
-    ).fetchall()[0][0]  # of every row, those of groups that cannot alert too
     horizon = cutoff if latest is None else latest
     consumed = {seq for c in candidates for seq in c.seqs}
     return Outcome(candidates, consumed, retain_from=min(cutoff, horizon) - window)
+
+
+def _spec(rule: Rule) -> ThresholdSpec:
+    spec = rule.spec
+    assert isinstance(spec, ThresholdSpec)
+    return spec
 
 
 def _able(sql: str, spec: ThresholdSpec) -> str:
