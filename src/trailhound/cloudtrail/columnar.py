@@ -12,9 +12,9 @@ a BatchWriteItem's items (`record_members.py`).
 A row whose wanted fields need more goes to `left`, for the caller to normalize the old way:
 an `eventTime` not in CloudTrail's own `YYYY-MM-DDTHH:MM:SSZ` form, a ConsoleLogin's outcome
 (read from its response), a UserAuthentication's user (read from its additional data), a
-DynamoDB call whose operations are read from its request (PartiQL batches and transactions;
-a BatchWriteItem's, a BatchGetItem's and a TransactWriteItems's are read here from its request), a table named by other
-request keys or a response, a response's own fields where there is one, and Lambda and AWS
+DynamoDB call whose operations are read from its request (PartiQL batches; BatchWriteItem,
+BatchGetItem and the two transactions are read here from their requests), a table named by
+other request keys or a response, a response's own fields where there is one, and Lambda and AWS
 Backup events when their tables are wanted. `takes` says which actions to send the old way
 without asking.
 
