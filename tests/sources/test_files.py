@@ -101,6 +101,18 @@ def test_large_content_arrives_in_bounded_pieces() -> None:
         assert max(len(p) for p in pieces) <= READ_SIZE
 
 
+def test_a_caller_holding_whole_files_gets_pieces_up_to_its_own_bound() -> None:
+    data = b"".join(b'{"n": %d}\n' % i for i in range(200_000))
+    packed = gzip.compress(data)
+    assert len(packed) < READ_SIZE < len(data) < 3 * READ_SIZE
+    assert list(_blob(packed).chunks(3 * READ_SIZE)) == [data]
+    pieces = list(_blob(packed).chunks(2 * READ_SIZE))  # too large for one: the usual steps
+    assert b"".join(pieces) == data
+    assert max(len(p) for p in pieces) <= READ_SIZE
+    with pytest.raises(Corrupt):  # a trailer promising less than the content is damage
+        b"".join(_blob(packed[:-4] + READ_SIZE.to_bytes(4, "little")).chunks(3 * READ_SIZE))
+
+
 def test_concatenated_gzip_members_read_as_one_stream() -> None:
     assert b"".join(_blob(gzip.compress(b"one\n") + gzip.compress(b"two\n")).chunks()) == (
         b"one\ntwo\n"

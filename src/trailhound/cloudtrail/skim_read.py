@@ -103,7 +103,7 @@ def skimmed_blobs(
     group: list[tuple[Blob, _Held]] = []
     size = 0
     for blob in blobs:
-        held = _held(blob.chunks(), limit)
+        held = _held(blob.chunks(limit), limit)
         if not isinstance(held, _Held):
             yield from _skimmed_group(group, skimmer)
             group, size = [], 0

@@ -68,14 +68,17 @@ class Blob:
     portable: bool = False
     size: int | None = None  # bytes as stored (compressed), when the source knows it
 
-    def chunks(self) -> Iterator[bytes]:
+    def chunks(self, largest: int = READ_SIZE) -> Iterator[bytes]:
         """The blob's content in pieces, inflated if it starts with the gzip magic bytes.
 
+        `largest` is the most a caller takes in one piece: a small gzip file whose trailer
+        promises no more comes inflated in one step (a caller holding whole files passes its
+        own bound, and is spared the stepping and the joining of files just over a step).
         Raises a `BlobError` after the last clean piece when the blob cannot be read to its end.
         """
         try:
             with self.opener() as stream:
-                yield from _content(stream)
+                yield from _content(stream, max(largest, READ_SIZE))
         except OSError as exc:
             raise Unreadable(_os_reason(exc)) from exc
 
@@ -127,10 +130,10 @@ def open_sources(specs: Iterable[str]) -> list[Source]:
     return [open_source(s) for s in specs]
 
 
-def _content(stream: BinaryIO) -> Iterator[bytes]:
+def _content(stream: BinaryIO, largest: int) -> Iterator[bytes]:
     first = stream.read(_first_read(stream))
     if first.startswith(GZIP_MAGIC):
-        yield from _gunzip(first, stream)
+        yield from _gunzip(first, stream, largest)
         return
     while first:
         yield first
@@ -172,10 +175,10 @@ def _inflater_kind() -> tuple[Callable[[], _Inflater], tuple[type[Exception], ..
     return (lambda: isal_zlib.decompressobj(wbits=31)), (isal_error,)
 
 
-def _gunzip(first: bytes, stream: BinaryIO) -> Iterator[bytes]:
+def _gunzip(first: bytes, stream: BinaryIO, largest: int) -> Iterator[bytes]:
     """Inflate gzip members one after another (concatenated .gz files are legal)."""
     # the whole file is in hand, and its trailer says it inflates to one piece at most
-    if len(first) < READ_SIZE and int.from_bytes(first[-4:], "little") <= READ_SIZE:
+    if len(first) < READ_SIZE and int.from_bytes(first[-4:], "little") <= largest:
         whole = _inflated_at_once(first)
         if whole is not None:
             yield whole
