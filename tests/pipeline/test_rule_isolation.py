@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from trailhound.cloudtrail.geo import Enricher
 from trailhound.engine import detector as detector_module
 from trailhound.engine.candidates import Outcome
 from trailhound.engine.filtering import FilterPlan
+from trailhound.engine.query import Decide
 from trailhound.pipeline.scan import ScanResult, scan
 from trailhound.rules.loader import load_rules, shipped_pack_dir
 from trailhound.rules.model import Rule
@@ -94,9 +96,13 @@ def test_a_rule_type_that_raises_leaves_out_only_its_rules_whose_matches_wait(
     def fails(store: Store, rule: Rule, cutoff: int) -> Outcome:
         raise ValueError("a bug met odd data")
 
+    def fails_together(store: Store, rules: Sequence[Rule], cutoff: int) -> Decide:
+        raise ValueError("a bug met odd data")
+
     state = tmp_path / "state.duckdb"
-    with monkeypatch.context() as patched:
+    with monkeypatch.context() as patched:  # whichever way threshold rules are decided
         patched.setitem(detector_module._EVALUATORS, "threshold", fails)
+        patched.setitem(detector_module._READ_TOGETHER, "threshold", fails_together)
         store = Store.open(state)
         first = _scan(logs, store)
         store.close()
