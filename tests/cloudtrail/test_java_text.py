@@ -6,6 +6,7 @@ ending in any value, with the texts Elastic drops and empty containers anywhere 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -138,3 +139,55 @@ def test_members_too_deep_are_cut_and_told(member: Any) -> None:
         assert CUT in (read.text or "")
     elif not _needs_cleaning(member):
         assert read.text == _java_text({"top": member})
+
+
+# Long members (a batch write's request) get their text from their JSON and a template made
+# once per shape; texts that look like JSON's syntax, keys among them, must not mislead it.
+_TRICKY = st.sampled_from(["x", ":", ",", "a:b", '":"', " ", "{", "[]", "é", "-", "", "none"])
+_ANY_KEY = _KEYS | _TRICKY
+_LONG_VALUE = st.recursive(
+    st.one_of(_TRICKY, st.integers(-5, 5), st.booleans(), st.none()),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_ANY_KEY, inner, max_size=3),
+    max_leaves=24,
+)
+_PADDING = {"padding": "p" * 300}  # long enough for the text path
+
+
+def _spaced(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, indent=1).encode()
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.dictionaries(_ANY_KEY, _LONG_VALUE, min_size=1, max_size=4), st.booleans())
+def test_long_members_text_is_javas_map_to_string(member: dict[str, Any], spaced: bool) -> None:
+    value = {**member, **_PADDING}
+    read = payload(_spaced(value) if spaced else orjson.dumps(value))
+    if _needs_cleaning(value):
+        assert read.cleaned
+    else:
+        assert read.text == _java_text(value)
+
+
+def test_long_members_of_one_shape_print_their_own_texts() -> None:
+    def request(table: str, ids: list[str]) -> dict[str, Any]:
+        items = [{"putRequest": {"key": {"metric": i, "day": "7"}, "item": ["a"]}} for i in ids]
+        return {"requestItems": {table: items}, "returnConsumedCapacity": "TOTAL"}
+
+    for ids in (["M-1", "M-2"] * 8, ["x:y", "a, b"] * 8, ["{", "}"] * 8):
+        value = request("daily", ids)
+        assert payload(orjson.dumps(value)).text == _java_text(value)
+
+
+def test_a_colon_alone_as_a_key_or_an_item_is_not_taken_for_a_value() -> None:
+    for value in (
+        {":": "v", "k": [":", "w"], **_PADDING},
+        {"k": [":", {"a": "b"}], "j": {":": ":"}, **_PADDING},
+        {"a": ":", "b": [":"], ":": {":": "x"}, **_PADDING},
+    ):
+        assert payload(orjson.dumps(value)).text == _java_text(value)
+
+
+def test_a_key_written_twice_prints_its_last_value_once() -> None:
+    raw = b'{"a":"1","b":"2","a":"3","padding":"' + b"p" * 300 + b'"}'
+    assert payload(raw).text == _java_text(orjson.loads(raw))
+    assert "1" not in (payload(raw).text or "").replace("padding", "")

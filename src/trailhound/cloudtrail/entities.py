@@ -96,7 +96,11 @@ def _reader(path: str) -> Reader:
     keys = tuple(rest)
 
     def read(members: _Members, out: list[str]) -> None:
-        _collect(members.get(member), keys, 0, out)
+        value = members.get(member)
+        # most calls' members lack most paths a provider's calls are read at: no walk for them
+        if type(value) is dict and keys and keys[0] not in value:
+            return
+        _collect(value, keys, 0, out)
 
     return read
 

@@ -81,7 +81,8 @@ def _parsed_payload(raw: bytes) -> Payload:
     # the text is made first, as most members need neither a cut nor cleaning: making it
     # finds a member too deep on its way, which spares them a depth check of their own
     try:
-        return rendered(parsed, _java_ordered(parsed, 0), raw)
+        text = _java_from_json(raw) if _READ_AS_TEXT < len(raw) <= _READ_AS_TEXT_UP_TO else None
+        return rendered(parsed, text if text is not None else _java_ordered(parsed, 0), raw)
     except _TooDeep:
         return _noted(_cut(parsed, MAX_DEPTH), _TOO_DEEP)
     except _NeedsCleaning as stopped:
@@ -98,6 +99,70 @@ def _parsed_payload(raw: bytes) -> Payload:
 
 
 _CLEANED_AWAY: Final = Payload(cleaned=True)
+
+# below this, walking the value costs no more than `_java_from_json`'s steps; above the
+# second, the shapes it remembers (`_java_template`) could hold too much memory
+_READ_AS_TEXT: Final = 256
+_READ_AS_TEXT_UP_TO: Final = 16_384
+
+
+def _java_from_json(raw: bytes) -> str | None:
+    """`_java_ordered` of the value `raw` holds, put together from a text made once per shape
+    (`_java_template`) and the member's text values; None where that may not be the same.
+    A batch write's request is hundreds of small objects of a few shapes: walking them cost
+    more than all else its document needs.
+
+    Java prints a text value as it is, wherever it lies, unless Elastic drops it; so two
+    values that differ only in such texts print alike around them. Without escapes a
+    value's JSON is its text, and every quote opens or closes a string."""
+    if b"\\" in raw:
+        return None
+    pieces = _KEYED_TEXT.split(raw.decode())
+    values = pieces[1::2]
+    if not _DROPPED_VALUES.isdisjoint(values):
+        return None
+    template = _java_template(_PLACE.join(pieces[0::2]))
+    if template is None:
+        return None
+    texts, order = template
+    filled = [""] * (2 * len(texts) - 1)
+    filled[0::2] = texts
+    filled[1::2] = [values[i] for i in order]
+    return "".join(filled)
+
+
+# a member's text value; a group, so that splitting by it keeps the values
+_KEYED_TEXT: Final = re.compile(r'":"([^"]*)"')
+# where a value was: a control character outside a string, which no JSON text holds; the
+# same character marks the values in the template's text
+_PLACE: Final = '":\x00'
+_MARK: Final = "\x00"
+# what an opening quote may follow
+_NOT_AFTER_KEY: Final = tuple(before + _PLACE for before in "{[,: \t\n\r")
+_DROPPED_VALUES: Final = frozenset(DROPPED_TEXT)
+
+
+@lru_cache(maxsize=256)
+def _java_template(shape: str) -> tuple[tuple[str, ...], tuple[int, ...]] | None:
+    """For a member's JSON with its text values taken out (`_PLACE` at each), Java's text
+    around them, and the order in which the values appear in it (by their place in the
+    JSON; a key written twice shows only its last value); None where the text would not be
+    the same for every value (nothing to clean, nothing too deep).
+
+    Each `_KEYED_TEXT` a quote, a colon and a quote took is a key's end, a colon and a value's
+    start, unless the first quote opened a string that is a colon alone: then the quote
+    follows an opening bracket, a comma, a colon or a space, or the start of the text. Such
+    shapes (and those of keys that end so) are left to the walk."""
+    if any(place in shape for place in _NOT_AFTER_KEY) or shape.startswith(_PLACE):
+        return None
+    parts = shape.split(_PLACE)
+    marked = parts[0] + "".join(f'":"\\u0000{i}\\u0000"' + part for i, part in enumerate(parts[1:]))
+    try:
+        text = _java_ordered(orjson.loads(marked), 0)
+    except (_NeedsCleaning, _TooDeep, orjson.JSONDecodeError):
+        return None
+    pieces = text.split(_MARK)
+    return tuple(pieces[0::2]), tuple(int(i) for i in pieces[1::2])
 
 
 def read_back(parsed: Payload) -> Any:
