@@ -56,3 +56,29 @@ def test_every_record_read_is_counted_where_it_belongs(tmp_path: Path, skim: str
         places.update(out.dynamodb_places)
     assert places == {("111", "us-east-1"): 2, ("", "eu-west-1"): 1, ("222", ""): 1, ("", ""): 1}
     assert sum(sum(o.dynamodb_times.values()) for o in outputs) == 5
+
+
+@pytest.mark.parametrize("skim", ["off", "reference"])
+def test_a_time_only_python_reads_still_counts_in_the_timeline(tmp_path: Path, skim: str) -> None:
+    # a padded time is not Arrow's to parse, so the output's times are parsed the slow way:
+    # the DynamoDB timeline and the newest time must come out as with every time tidy
+    records = [
+        _record(1, DYNAMODB, "GetItem") | {"eventTime": " 2026-03-02T09:01:00Z"},
+        _record(7, DYNAMODB, "PutItem"),
+        _record(8, "s3.amazonaws.com", "GetObject"),
+    ]
+    (tmp_path / "trail.json").write_text(json.dumps({"Records": records}))
+    rules = load_rules([shipped_pack_dir()]).rules
+    now = datetime(2026, 3, 3, tzinfo=UTC)
+    plan = StagePlan.build(
+        rules, enricher=Enricher.create(), filters=FilterPlan.build(rules, now=now), skim=skim
+    )
+    blobs = [b for b in open_local(str(tmp_path)).blobs() if isinstance(b, Blob)]
+    outputs = list(Stage(plan).run(blobs, Report()))
+    step = 5 * 60 * 1_000_000
+    minute = int(datetime(2026, 3, 2, 9, 0, tzinfo=UTC).timestamp() * 1_000_000)
+    timeline: Counter[int] = Counter()
+    for out in outputs:
+        timeline.update(out.dynamodb_times)
+    assert timeline == {minute: 1, minute + step: 1}
+    assert max(o.latest or 0 for o in outputs) == minute + 8 * 60 * 1_000_000

@@ -180,8 +180,13 @@ def _single(fields: tuple[str, ...]) -> bool:
 
 def _part(matched: pa.Table, rows: np.ndarray, columns: Sequence[str]) -> pa.Table:
     """These rows of `matched`, with only these of its columns: a rule's rows can be most of
-    a batch, and taking every column of them cost more than thinning them."""
-    return matched.select(list(dict.fromkeys(columns))).take(pa.array(rows, pa.int64()))
+    a batch, and taking every column of them cost more than thinning them. The matcher gives
+    a filter's rows together, so a rule's rows are mostly one run: then a slice, not a copy."""
+    chosen = matched.select(list(dict.fromkeys(columns)))
+    first = int(rows[0])
+    if int(rows[-1]) - first + 1 == len(rows):  # sorted and distinct, so the whole run
+        return chosen.slice(first, len(rows))
+    return chosen.take(pa.array(rows, pa.int64()))
 
 
 def _rows_by_rule(matched: pa.Table) -> Callable[[str], np.ndarray]:
@@ -215,15 +220,20 @@ def _first_in_window(
     order = pc.sort_indices(
         table, sort_keys=[(name, "ascending") for name in ("group", "window", "ts", "id", "n")]
     ).to_numpy()
-    segment = _codes([table.column("group"), table.column("window")]).to_numpy()[order]
-    event = _codes([table.column("group"), table.column("window"), ids]).to_numpy()[order]
+    # in this order a (group, window) segment is a run of rows, so it is numbered by where the
+    # runs start, and an event by its segment and id: no re-coding of the joined columns
+    group = table.column("group").to_numpy()[order]
+    windows = table.column("window").to_numpy()[order]
+    starts = np.flatnonzero(np.r_[True, (group[1:] != group[:-1]) | (windows[1:] != windows[:-1])])
+    segment = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(rows)]))
+    id_codes, most = dictionary_codes(ids)
+    event = segment * (most + 1) + id_codes.astype(np.int64)[order]
     # a row is a new event when its (group, window, id) was not seen earlier in the order;
     # rows without an id are each their own event (the evaluator never folds them)
     fresh = np.zeros(len(rows), dtype=bool)
     fresh[np.unique(event, return_index=True)[1]] = True
     fresh |= pc.is_null(ids).to_numpy(zero_copy_only=False)[order]
     before = np.cumsum(fresh) - fresh  # new events earlier in the order, over all segments
-    starts = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1]])
     lengths = np.diff(np.r_[starts, len(rows)])
     before -= np.repeat(before[starts], lengths)
     late = before >= LIMIT
@@ -271,9 +281,14 @@ def _skeleton(terms: np.ndarray, ts: np.ndarray, history: int) -> np.ndarray:
     starts = np.flatnonzero(np.r_[True, terms[1:] != terms[:-1]])
     ends = np.r_[starts[1:], len(ts)]
     beyond = _first_beyond(starts, ts, history)
+    # a term whose rows all lie within `history` of its first keeps its first and last: most
+    # terms of a batch, walked here in one step
+    short = beyond[starts] == ends
+    kept[starts[short]] = True
+    kept[ends[short] - 1] = True
     after = np.maximum(np.arange(1, len(ts) + 1), beyond - 1).tolist()
     stay = []
-    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+    for start, end in zip(starts[~short].tolist(), ends[~short].tolist(), strict=True):
         j = start
         stay.append(j)
         while j < end - 1:

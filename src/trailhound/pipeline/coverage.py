@@ -26,6 +26,7 @@ COUNTED_PATHS: Final = (
     "eventTime", "eventSource", "eventCategory", "eventName", "recipientAccountId", "awsRegion",
 )  # fmt: skip
 """The members of every record read that a stage counts (as a skimmer's paths)."""
+_GROUPED: Final = ["eventCategory", "eventName", "recipientAccountId", "awsRegion"]
 _COUNTED_SCHEMA: Final = pa.schema([pa.field(p, pa.string()) for p in COUNTED_PATHS])
 DATA_EVENT_ACTIONS = frozenset(
     {
@@ -94,15 +95,23 @@ class Counted:
         self._table: pa.Table | None = None
         self._dynamodb: pa.Table | None = None
         self._groups: list[tuple[tuple[str | None, ...], int]] | None = None
+        self._mask: np.ndarray | None = None
 
     def add(self, columns: Mapping[str, pa.Array]) -> None:
         for path, chunks in self._chunks.items():
             chunks.append(columns[path])
-        self._table = self._dynamodb = self._groups = None
+        self._table = self._dynamodb = self._groups = self._mask = None
 
     def times(self) -> list[pa.Array]:
         """Every record's eventTime."""
         return [self._all().column("eventTime").combine_chunks()]
+
+    def dynamodb_mask(self) -> np.ndarray:
+        """Which records (in the order of `times`) are DynamoDB's."""
+        if self._mask is None:
+            same = pc.equal(self._all().column("eventSource"), DYNAMODB)
+            self._mask = pc.fill_null(same, False).to_numpy(zero_copy_only=False)
+        return self._mask
 
     def dynamodb(self) -> Counter[tuple[str | None, str | None]]:
         """DynamoDB records by (eventCategory, eventName)."""
@@ -110,10 +119,6 @@ class Counted:
         for (category, action, _, _), count in self._dynamodb_groups():
             found[category, action] += count
         return found
-
-    def dynamodb_times(self) -> list[pa.Array]:
-        """The eventTime of every DynamoDB record."""
-        return [self._dynamodb_rows().column("eventTime").combine_chunks()]
 
     def dynamodb_places(self) -> Counter[tuple[str, str]]:
         """DynamoDB records by (recipientAccountId, awsRegion), "" where absent or empty."""
@@ -126,8 +131,7 @@ class Counted:
         """DynamoDB records by (eventCategory, eventName, recipientAccountId, awsRegion), in
         one grouping for both counts: a grouping costs far more than its few distinct keys."""
         if self._groups is None:
-            keys = ["eventCategory", "eventName", "recipientAccountId", "awsRegion"]
-            self._groups = list(_combinations(self._dynamodb_rows(), keys).items())
+            self._groups = list(_combinations(self._dynamodb_rows(), _GROUPED).items())
         return self._groups
 
     def _all(self) -> pa.Table:
@@ -141,8 +145,8 @@ class Counted:
 
     def _dynamodb_rows(self) -> pa.Table:
         if self._dynamodb is None:
-            table = self._all()
-            self._dynamodb = table.filter(pc.equal(table.column("eventSource"), DYNAMODB))
+            # only the grouped columns: the times are taken from those parsed for all records
+            self._dynamodb = self._all().select(_GROUPED).filter(self.dynamodb_mask())
         return self._dynamodb
 
 

@@ -16,6 +16,7 @@ from typing import Final
 
 import duckdb
 import msgspec
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -157,7 +158,7 @@ class Stage:
         self._pending = StageOutput()
         self._times: list[str] = []  # event times read since the last output
         self._dynamodb: Counter[tuple[str | None, str | None]] = Counter()
-        self._dynamodb_times: list[str] = []
+        self._dynamodb_rows: list[bool] = []  # per time in `_times`: a DynamoDB record's
         self._dynamodb_places: Counter[tuple[str, str]] = Counter()
         self._counted = Counted()  # the same, of skimmed files, as columns
 
@@ -205,13 +206,14 @@ class Stage:
         out, self._pending = self._pending, StageOutput()
         out.failed = dict(self.matcher.failed)
         counted, self._counted = self._counted, Counted()
-        out.latest = _latest([pa.array(self._times, pa.string()), *counted.times()])
-        out.dynamodb = _categories(self._dynamodb + counted.dynamodb())
-        out.dynamodb_times = _intervals(
-            [pa.array(self._dynamodb_times, pa.string()), *counted.dynamodb_times()]
+        texts, dynamodb = _joined(
+            [pa.array(self._times, pa.string()), *counted.times()],
+            [np.array(self._dynamodb_rows, bool), counted.dynamodb_mask()],
         )
+        out.latest, out.dynamodb_times = _times_counted(texts, dynamodb)
+        out.dynamodb = _categories(self._dynamodb + counted.dynamodb())
         out.dynamodb_places = self._dynamodb_places + counted.dynamodb_places()
-        self._times, self._dynamodb, self._dynamodb_times = [], Counter(), []
+        self._times, self._dynamodb, self._dynamodb_rows = [], Counter(), []
         self._dynamodb_places = Counter()
         out.files_read, report.files_read = report.files_read, 0
         out.records_normalized, report.records_normalized = report.records_normalized, 0
@@ -222,7 +224,7 @@ class Stage:
         self._times += [r.eventTime for r in records]
         dynamodb = [r for r in records if r.eventSource == DYNAMODB]
         self._dynamodb.update((r.eventCategory, r.eventName) for r in dynamodb)
-        self._dynamodb_times += [r.eventTime for r in dynamodb]
+        self._dynamodb_rows += [r.eventSource == DYNAMODB for r in records]
         self._dynamodb_places.update(
             (r.recipientAccountId or "", r.awsRegion or "") for r in dynamodb
         )
@@ -294,31 +296,58 @@ def _merged(out: StageOutput, rest: StageOutput) -> StageOutput:
     return out
 
 
-def _latest(chunks: list[pa.Array]) -> int | None:
-    """The newest of these event times (epoch µs); unparseable times are left out."""
-    texts = pa.concat_arrays(chunks)
-    if not len(texts):
-        return None
-    latest = pc.max(_epoch_us(texts)).as_py()
-    return None if latest is None else int(latest)
+def _joined(times: list[pa.Array], dynamodb: list[np.ndarray]) -> tuple[pa.Array, np.ndarray]:
+    """The times and DynamoDB flags of both ways of reading as one of each; one way alone is
+    taken as it is (joining copies every time's text)."""
+    some = [n for n, chunk in enumerate(times) if len(chunk)]
+    if len(some) == 1:
+        return times[some[0]], dynamodb[some[0]]
+    return pa.concat_arrays(times), np.concatenate(dynamodb)
 
 
-def _intervals(chunks: list[pa.Array]) -> Counter[int]:
-    """How many of these event times fall in each `TIMELINE_STEP` interval, keyed by its start
-    (epoch µs); unparseable times are left out."""
-    texts = pa.concat_arrays(chunks)
+def _times_counted(texts: pa.Array, dynamodb: np.ndarray) -> tuple[int | None, Counter[int]]:
+    """The newest of these event times (epoch µs), and how many of the DynamoDB ones fall in
+    each `TIMELINE_STEP` interval; unparseable times are left out. The times are parsed once
+    for both (parsing was most of the counting): the DynamoDB ones are taken from all of them
+    parsed, unless some time of the output is not Arrow's to parse, when they are parsed
+    apart, as they always were."""
     if not len(texts):
+        return None, Counter()
+    epochs = _arrow_epoch_us(texts)
+    if epochs is None:
+        epochs = _python_epoch_us(texts)
+        ours = _epoch_us(texts.filter(pa.array(dynamodb)))
+    else:
+        ours = epochs.filter(pa.array(dynamodb))
+    latest = pc.max(epochs).as_py()
+    return None if latest is None else int(latest), _intervals(ours)
+
+
+def _intervals(epochs: pa.Array) -> Counter[int]:
+    """How many of these times (epoch µs) fall in each `TIMELINE_STEP` interval, keyed by its
+    start; nulls are left out."""
+    if not len(epochs):
         return Counter()
-    starts = pc.multiply(pc.divide(_epoch_us(texts), TIMELINE_STEP), TIMELINE_STEP)
+    starts = pc.multiply(pc.divide(epochs, TIMELINE_STEP), TIMELINE_STEP)
     counts = pc.value_counts(starts.drop_null()).to_pylist()
     return Counter({item["values"]: item["counts"] for item in counts})
 
 
-def _epoch_us(texts: pa.Array) -> pa.Array:
+def _arrow_epoch_us(texts: pa.Array) -> pa.Array | None:
+    """The times as epoch µs, when Arrow can parse every one of them; else None."""
     try:
-        times = texts.cast(_TIMESTAMP)
+        return pc.cast(texts.cast(_TIMESTAMP), pa.int64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        times = pa.array([parse_event_time(t) for t in texts.to_pylist()], _TIMESTAMP)
+        return None
+
+
+def _epoch_us(texts: pa.Array) -> pa.Array:
+    epochs = _arrow_epoch_us(texts)
+    return _python_epoch_us(texts) if epochs is None else epochs
+
+
+def _python_epoch_us(texts: pa.Array) -> pa.Array:
+    times = pa.array([parse_event_time(t) for t in texts.to_pylist()], _TIMESTAMP)
     return pc.cast(times, pa.int64())
 
 
