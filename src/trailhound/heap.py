@@ -21,13 +21,10 @@ def give_back() -> None:
 
 def _trim_c_heap() -> None:
     import ctypes  # here, not at import: a scan's start-up is counted in milliseconds
-    import ctypes.util
 
-    name = ctypes.util.find_library("c") or "libc.so.6"
-    try:
-        libc = ctypes.CDLL(name)
-    except OSError:
-        return
+    # the symbols the process has loaded, libc's among them: `ctypes.util.find_library`
+    # would run `ldconfig -p` to find libc's file (7 ms of CPU in a child process)
+    libc = ctypes.CDLL(None)
     trim = getattr(libc, "malloc_trim", None)  # glibc's; musl and others have none
     if trim is not None:
         trim(0)

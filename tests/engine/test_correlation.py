@@ -4,6 +4,7 @@ across runs."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -87,3 +88,30 @@ def test_a_fact_seen_again_is_remembered_from_its_last_sighting_in_a_later_run()
     third = detector([RULE], store)
     third.add(batch([_disabled(5, timedelta(days=41))]))  # 31 days after it
     assert third.finish(final=True) == []
+
+
+def test_a_shorter_memory_forgets_old_facts_even_in_a_run_the_rule_matched_nothing_in() -> None:
+    store = Store.open(None)
+    first = detector([RULE], store)
+    first.add(batch([_used(1, timedelta(0)), _used(2, timedelta(days=10), arn=OTHER)]))
+    assert first.finish(final=True) == []
+    shorter = replace(RULE, spec=replace(SPEC, remember=timedelta(days=5)))
+    quiet = detector([shorter], store)  # the key used at day 0 is 10 days older than the last
+    quiet.add(batch([event(3, timedelta(days=11), "ListTables")]))
+    assert quiet.finish(final=True) == []
+    again = detector([RULE], store)
+    again.add(batch([_disabled(4, timedelta(days=12))]))
+    assert again.finish(final=True) == []
+
+
+def test_a_run_the_rule_matched_nothing_in_keeps_the_facts_it_remembers() -> None:
+    store = Store.open(None)
+    first = detector([RULE], store)
+    first.add(batch([_used(1, timedelta(0))]))
+    assert first.finish(final=True) == []
+    quiet = detector([RULE], store)
+    quiet.add(batch([event(2, timedelta(days=1), "ListTables")]))
+    assert quiet.finish(final=True) == []
+    again = detector([RULE], store)
+    again.add(batch([_disabled(3, timedelta(days=2))]))
+    assert len(again.finish(final=True)) == 1

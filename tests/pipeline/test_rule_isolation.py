@@ -56,7 +56,7 @@ def logs(tmp_path: Path) -> Path:
     return folder
 
 
-def _scan(logs: Path, store: Store, workers: int = 1) -> ScanResult:
+def _scan(logs: Path, store: Store, workers: int | None = 1) -> ScanResult:
     rules = load_rules([shipped_pack_dir()]).rules
     return scan(open_sources([str(logs)]), rules, store=store, enricher=Enricher.create(),
                 workers=workers)  # fmt: skip
@@ -66,7 +66,8 @@ def _names(result: ScanResult) -> list[str]:
     return sorted(a.rule.name for a in result.alerts)
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+# None: the small input is listed, read here and filtered in the state's own database
+@pytest.mark.parametrize("workers", [1, 2, None])
 def test_a_filter_that_fails_on_the_data_leaves_out_only_its_rule(
     logs: Path, workers: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -68,6 +68,8 @@ def exceptions_from(
     """The exceptions of the --exceptions file when given, else of the config's files. A name
     in them that matches nothing (a rule not among `rules`, a field no event has) is warned
     about: such an exception would excuse nothing, silently."""
+    if flag is None and not config.exception_files:
+        return []  # nothing to read: the reader (and the rule parser it imports) not loaded
     from trailhound.rules.exceptions_file import load_exceptions, unmatched_names
 
     try:

@@ -51,6 +51,8 @@ class AlertMaker:
 
     def make(self, decided: Sequence[Decided]) -> list[Alert]:
         """These alerts, entered in the ledger and queued for their outputs."""
+        if not decided:
+            return []  # reading their evidence's rows and packs costs two queries even so
         # in the order of their first evidence, so that a part's evidence lies in few packs,
         # which the next part seldom needs again (each pack read has a cost)
         made = sorted(decided, key=lambda d: min(d[2].seqs[: self.evidence_limit], default=-1))

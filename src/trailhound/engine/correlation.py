@@ -47,6 +47,16 @@ def evaluate(store: Store, rule: Rule, cutoff: int) -> Outcome:
     return Outcome(candidates)
 
 
+def unmatched(store: Store, rule: Rule) -> Outcome:
+    """`evaluate`'s outcome for a rule with no stored matches, without its reads (each has a
+    fixed cost, and they could find nothing): no event to judge, no sighting to learn, and
+    the rule's stored facts trimmed as `evaluate` trims them."""
+    spec = rule.spec
+    assert isinstance(spec, CorrelationSpec)
+    facts.remember(store, rule.rule_id, [], int(spec.remember / _US))
+    return Outcome([])
+
+
 _STEP = (("step", "step"),)
 
 

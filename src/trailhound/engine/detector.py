@@ -62,6 +62,8 @@ _READ_TOGETHER: dict[str, Callable[[Store, Sequence[Rule], int], query.Decide]] 
 }
 # Rule types that decide from their own stored matches alone: without any, nothing to do
 _FROM_MATCHES_ONLY = frozenset({"query", "threshold", "new_terms", "sequence"})
+# Rule types whose outcome without stored matches is known without reading them
+_UNMATCHED: dict[str, Callable[[Store, Rule], Outcome]] = {"correlation": correlation.unmatched}
 
 _INSERT_ROWS = 100_000
 
@@ -194,6 +196,8 @@ class Detector:
 
     def _store_pending(self) -> None:
         """Matches are stored in large inserts: each insert has a fixed cost."""
+        if not self._pending and not self._packs:
+            return  # even storing nothing sets DuckDB's threads twice
         self.stats.repeated += matches.append(self.store, self._pending, self._packs)
         self._pending, self._packs, self._pending_rows = [], [], 0
 
@@ -209,8 +213,9 @@ class Detector:
         store's transaction, with the `add`s before it, so that a crash keeps all or nothing.
         """
         self._store_pending()
-        self.store.set_meta("max_event_time", str(self._latest))
-        self.store.set_meta("next_seq", str(self._next_seq))
+        self.store.set_metas(
+            {"max_event_time": str(self._latest), "next_seq": str(self._next_seq)}
+        )
         newest = self._latest if clock is None else max(self._latest, clock)
         cutoff = _NEVER if final else newest - int(self.lateness / _US)
         with self.store.one_thread():
@@ -268,6 +273,8 @@ class Detector:
         `deciders` keeps, per rule type read together, the deciders of its rules."""
         if rule.type in _FROM_MATCHES_ONLY and rule.rule_id not in stored:
             return Outcome([])
+        if rule.type in _UNMATCHED and rule.rule_id not in stored:
+            return _UNMATCHED[rule.type](self.store, rule)
         read = _READ_TOGETHER.get(rule.type)
         if read is None:
             return _EVALUATORS[rule.type](self.store, rule, cutoff)

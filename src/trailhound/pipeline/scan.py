@@ -120,6 +120,8 @@ def scan(
             blobs = listed = list(blobs)
             total = sum(b.size or 0 for b in listed)
         stage = engine or LocalEngine(workers)
+        if isinstance(stage, LocalEngine):
+            stage.host(store)
         with store.reading():  # what is stored now spills; the end gets the store's limit
             for out in stage.stage_outputs(blobs, plan, report):
                 if out.problems is not None:

@@ -145,11 +145,15 @@ class StageOutput:
 class Stage:
     """Runs a `StagePlan` over blobs; holds the per-process things (DuckDB, caches)."""
 
-    def __init__(self, plan: StagePlan) -> None:
+    def __init__(self, plan: StagePlan, con: duckdb.DuckDBPyConnection | None = None) -> None:
+        """`con`: a connection to filter on, to a database that has trailhound's functions
+        (`register`) and whose threads are set; else a database of its own."""
         self.plan = plan
-        self.con = duckdb.connect()
-        self.con.execute("SET threads = 1")
-        register(self.con)
+        if con is None:
+            con = duckdb.connect()
+            con.execute("SET threads = 1")
+            register(con)
+        self.con = con
         self.matcher = Matcher(plan.filters, self.con)
         self.normalizer = PartialNormalizer(plan.columns.columns_for)
         self._pick = plan.selection.picker()

@@ -16,10 +16,12 @@ import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from trailhound.errors import RuleError
-from trailhound.rules.elastic import RuleReport
+
+if TYPE_CHECKING:  # the parser is imported by a format that reads (cached rules need none)
+    from trailhound.rules.elastic import RuleReport
 
 
 class FormatModule(Protocol):
@@ -49,6 +51,8 @@ class RuleFormat:
     def read_rules(self, text: str, *, source: str) -> list[RuleReport]:
         module = self.load()
         if isinstance(module, RuleError):
+            from trailhound.rules.elastic import RuleReport
+
             module.where = source
             return [RuleReport(source, None, (module,))]
         return module.read_rules(text, source=source)
@@ -59,7 +63,7 @@ class RuleFormat:
         read_together = getattr(module, "read_files", None)
         if read_together is None:
             return [self.read_rules(text, source=source) for text, source in files]
-        return cast(list[list[RuleReport]], read_together(files))
+        return cast("list[list[RuleReport]]", read_together(files))
 
     def locate_key(self, text: str, key: str) -> tuple[int | None, int | None]:
         module = self.load()

@@ -11,11 +11,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trailhound.errors import RuleError
-from trailhound.rules.elastic import RuleReport
 from trailhound.rules.formats import FORMATS, RuleFormat, format_of
 from trailhound.rules.model import Rule
+
+if TYPE_CHECKING:  # the parser is imported by a format that reads (cached rules need none)
+    from trailhound.rules.elastic import RuleReport
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ import os
 import shutil
 import tempfile
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -397,9 +397,17 @@ class Store:
         return str(rows[0][0]) if rows else None
 
     def set_meta(self, key: str, value: str) -> None:
+        self.set_metas({key: value})
+
+    def set_metas(self, values: Mapping[str, str]) -> None:
+        """Several keys in one statement: each upsert has a fixed cost (2 to 3 ms)."""
+        if not values:
+            return
+        rows = ", ".join("(?, ?)" for _ in values)
         self.con.execute(
-            "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [key, value],
+            f"INSERT INTO meta VALUES {rows} "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [part for pair in values.items() for part in pair],
         )
 
 
