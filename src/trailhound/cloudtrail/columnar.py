@@ -288,7 +288,7 @@ class _Inputs:
         """The transactions (a mask) and what their requests say, parsed whole."""
         actions = pc.fill_null(pc.is_in(self.text("eventName"), value_set=_parsed_actions()), False)
         rows = pc.and_(self._dynamodb, actions)
-        if not pc.any(rows).as_py():
+        if not _any(rows):
             return []
         names = self.text("eventName").filter(rows).to_pylist()
         return [(rows, read_parsed(names, self.raw(REQUEST).filter(rows)))]
@@ -306,7 +306,7 @@ class _Inputs:
     def _calls(self, action: str) -> pa.Array | None:
         """The rows (a mask) of this DynamoDB action, when there are some."""
         rows = pc.and_(self._dynamodb, self.action_is(action))
-        return rows if pc.any(rows).as_py() else None
+        return rows if _any(rows) else None
 
     @cached_property
     def _dynamodb(self) -> pa.Array:
@@ -324,15 +324,21 @@ class _Inputs:
         unsure = self._unsure[0]
         for mask in self._unsure[1:]:
             unsure = pc.or_(unsure, mask)
-        done = pc.invert(unsure)
-        batch = cols.batch()
-        if not pc.all(done).as_py():
-            batch = batch.filter(done)
-        return Columnar(
-            batch,
-            pc.indices_nonzero(done).to_pylist(),
-            pc.indices_nonzero(unsure).to_pylist(),
-        )
+        left = unsure.to_numpy(zero_copy_only=False)
+        done = np.flatnonzero(~left)
+        batch = cols.batch(None if len(done) == self.n else done)
+        return Columnar(batch, done.tolist(), np.flatnonzero(left).tolist())
+
+
+def _any(mask: pa.Array) -> bool:
+    """Whether a mask holds a true: its count is kept with the array, where a kernel call
+    costs a few microseconds, and a call of the columnar step makes dozens of such tests."""
+    return bool(mask.true_count)
+
+
+def _all(mask: pa.Array) -> bool:
+    """Whether a mask holds no false (nulls aside, as `pc.all` skips them)."""
+    return not mask.false_count
 
 
 def _strings(array: pa.Array) -> pa.Array:
@@ -364,7 +370,7 @@ def _event_times(texts: pa.Array) -> tuple[pa.Array, pa.Array]:
     alike; the others (nulls among the times) are left for the exact parser."""
     texts = _strings(texts)
     shaped = pc.fill_null(pc.match_substring_regex(texts, _CANONICAL_TIME), False)
-    kept = texts if pc.all(shaped).as_py() else pc.if_else(shaped, texts, _null_text())
+    kept = texts if _all(shaped) else pc.if_else(shaped, texts, _null_text())
     try:
         return kept.cast(_TIMESTAMP), shaped
     except pa.ArrowInvalid:  # a day its month lacks (30 February): find which, the slow way
@@ -498,25 +504,24 @@ def _user_agent_fields(cols: ColumnSet, inputs: _Inputs) -> None:
 
 
 def _operations(cols: ColumnSet, inputs: _Inputs) -> None:
-    """One operation per single-item DynamoDB call, a BatchWriteItem's from its items (read
-    from its request's JSON); the other calls read from their request are left."""
+    """One operation per single-item DynamoDB call, a batch's or transaction's from its
+    request's JSON, a statement's from its verb; the other calls read from their request are
+    left."""
     calls = pc.fill_null(pc.equal(inputs.text("eventSource"), operations.SOURCE), False)
     actions = Distinct.of(inputs.text("eventName"), _operation_of)
-    found = actions.column(_first, BY_NAME[operations.COLUMN].arrow_type)
-    found = pc.if_else(calls, found, pa.scalar(None, found.type))
+    arrow_type = BY_NAME[operations.COLUMN].arrow_type
+    per_action = pa.array([_first(values) for values in actions.values], arrow_type)
     unsure = pc.and_(calls, actions.column(_second, pa.bool_()))
-    for rows, read in inputs.batch_writes:
-        found = _overlay(found, rows, read.operations.cast(found.type))
-        unsure = pc.and_(unsure, pc.invert(rows))
+    overlays = [(rows, read.operations.cast(arrow_type)) for rows, read in inputs.batch_writes]
     statements = inputs.statements
     if statements is not None:
         rows, elsewhere = statements
         verbs = Distinct.of(inputs.raw(_STATEMENT).filter(rows), _statement_operations)
-        found = _overlay(found, rows, verbs.column(_first, found.type))
-        unsure = pc.and_(unsure, pc.invert(rows))
+        overlays.append((rows, verbs.column(_first, arrow_type)))
         inputs.leave(_scattered(inputs.n, rows, elsewhere))
+    found, read = _overlaid(per_action, actions.indices, calls, overlays)
     cols.put(operations.COLUMN, found)
-    inputs.leave(unsure)
+    inputs.leave(pc.and_(unsure, pc.invert(read)))
 
 
 def _statement_operations(statement: str | None) -> tuple[list[str] | None]:
@@ -524,14 +529,25 @@ def _statement_operations(statement: str | None) -> tuple[list[str] | None]:
     return ([verb] if verb else None,)
 
 
-def _overlay(base: pa.Array, rows: pa.Array, values: pa.Array) -> pa.Array:
-    """`base` with the rows of a mask replaced by `values` in order, for any type."""
-    n = len(base)
-    positions = np.arange(n, dtype=np.int64)
-    positions[np.asarray(rows.to_numpy(zero_copy_only=False), dtype=bool)] = np.arange(
-        n, n + len(values), dtype=np.int64
-    )
-    return pa.concat_arrays([base, values]).take(pa.array(positions))
+def _overlaid(
+    base: pa.Array, codes: pa.Array, kept: pa.Array, overlays: list[tuple[pa.Array, pa.Array]]
+) -> tuple[pa.Array, pa.Array]:
+    """`base` at `codes` where `kept` (a mask), null elsewhere, with the rows of each
+    overlay's mask (kept rows, no two overlays sharing one) replaced by its values in order;
+    and the rows replaced (a mask). One take for them all: a take per batch action took and
+    copied the whole column each time."""
+    positions = codes.to_numpy(zero_copy_only=False).astype(np.int64)
+    nulled = ~kept.to_numpy(zero_copy_only=False)
+    replaced = np.zeros(len(positions), np.bool_)
+    parts, start = [base], len(base)
+    for rows, values in overlays:
+        at = rows.to_numpy(zero_copy_only=False)
+        positions[at] = np.arange(start, start + len(values), dtype=np.int64)
+        replaced |= at
+        parts.append(values)
+        start += len(values)
+    taken = pa.concat_arrays(parts).take(pa.array(positions, mask=nulled))
+    return taken, pa.array(replaced)
 
 
 def _operation_of(action: str | None) -> tuple[list[str] | None, bool]:
@@ -587,7 +603,7 @@ def _table_names(cols: ColumnSet, inputs: _Inputs) -> None:
     rows are left."""
     sources = inputs.text("eventSource")
     named = pc.fill_null(pc.is_in(sources, value_set=table_sources()), False)
-    if not pc.any(named).as_py():
+    if not _any(named):
         return
     calls = pc.fill_null(pc.is_in(sources, value_set=pa.array(_DYNAMODB_SOURCES)), False)
     keys = pc.fill_null(pc.equal(sources, dynamodb.KMS_SOURCE), False)
@@ -601,7 +617,7 @@ def _table_names(cols: ColumnSet, inputs: _Inputs) -> None:
         written = pc.or_(written, statements[0])
     found = _Named(inputs.n)
     plain = pc.and_(pc.or_(calls, keys), pc.invert(written))
-    if pc.any(plain).as_py():
+    if _any(plain):
         _plain_tables(inputs, plain, keys, found)
     for rows, read in writes:
         # their requests were read in full, but a response may describe a table too
@@ -661,17 +677,19 @@ def _plain_tables(inputs: _Inputs, plain: pa.Array, keys: pa.Array, found: _Name
     both = pc.and_(pc.is_valid(by_name), pc.is_valid(by_context))  # their order is the request's
     inputs.leave(pc.and_(plain, both))
     # the pattern's cost is per byte of JSON: only these rows' is read
-    every = pc.all(plain).as_py()
+    every = _all(plain)
     requests, responses = (inputs.raw(p) if every else inputs.raw(p).filter(plain)
                            for p in (REQUEST, RESPONSE))  # fmt: skip
     elsewhere = names_elsewhere(requests, responses)
     inputs.leave(elsewhere if every else _scattered(inputs.n, plain, elsewhere))
     read = plain
-    if pc.any(keys).as_py():
+    if _any(keys):
         # `normalize` reads a KMS call's tables only when its request's JSON holds the context
         # key's text as such (`dynamodb.wants_tables`); the others have none
-        holds = pc.match_substring_regex(inputs.raw(REQUEST), _CONTEXT_KEY_TEXT)
-        read = pc.and_(plain, pc.or_(pc.invert(keys), pc.fill_null(holds, False)))
+        # (only the KMS calls' requests are searched: the pattern's cost is per byte)
+        holds = pc.match_substring_regex(inputs.raw(REQUEST).filter(keys), _CONTEXT_KEY_TEXT)
+        held = pc.fill_null(_scattered(inputs.n, keys, holds), False)
+        read = pc.and_(plain, pc.or_(pc.invert(keys), held))
     rows = pc.indices_nonzero(read)
     found.put(rows, pc.coalesce(by_name, by_context).take(rows), _one_name)
 
