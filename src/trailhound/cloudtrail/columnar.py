@@ -70,7 +70,6 @@ from trailhound.cloudtrail.resources import (
     Resources,
     resource_list,
     resources_of,
-    table_sources,
     tables_in_resources,
 )
 from trailhound.cloudtrail.schema import BY_NAME, arrow_schema
@@ -253,6 +252,7 @@ class _Inputs:
         self.ingested = ingested
         self.enricher = enricher
         self._cleaned: dict[str, pa.Array] = {}
+        self._encodings: dict[str, tuple[dict[str, int], np.ndarray]] = {}
         self.times, shaped = _event_times(columns["eventTime"])
         self._unsure: list[pa.Array] = [pc.invert(shaped)]
 
@@ -286,10 +286,10 @@ class _Inputs:
 
     def _parsed_requests(self) -> list[_Writes]:
         """The transactions (a mask) and what their requests say, parsed whole."""
-        actions = pc.fill_null(pc.is_in(self.text("eventName"), value_set=_parsed_actions()), False)
-        rows = pc.and_(self._dynamodb, actions)
-        if not _any(rows):
+        calls = self._dynamodb & self.among("eventName", *_PARSED_ACTIONS)
+        if not calls.any():
             return []
+        rows = pa.array(calls)
         names = self.text("eventName").filter(rows).to_pylist()
         return [(rows, read_parsed(names, self.raw(REQUEST).filter(rows)))]
 
@@ -305,20 +305,42 @@ class _Inputs:
 
     def _calls(self, action: str) -> pa.Array | None:
         """The rows (a mask) of this DynamoDB action, when there are some."""
-        rows = pc.and_(self._dynamodb, self.action_is(action))
-        return rows if _any(rows) else None
+        calls = self._dynamodb & self.among("eventName", action)
+        return pa.array(calls) if calls.any() else None
 
     @cached_property
-    def _dynamodb(self) -> pa.Array:
+    def _dynamodb(self) -> np.ndarray:
+        return self.among("eventSource", operations.SOURCE)
+
+    @cached_property
+    def dynamodb(self) -> pa.Array:
         """DynamoDB's own calls (a mask)."""
-        return pc.fill_null(pc.equal(self.text("eventSource"), operations.SOURCE), False)
+        return pa.array(self._dynamodb)
 
     def leave(self, rows: pa.Array) -> None:
         """Send these rows (a boolean mask) the old way."""
-        self._unsure.append(pc.fill_null(rows, False))
+        self._unsure.append(pc.fill_null(rows, False) if rows.null_count else rows)
 
     def action_is(self, action: str) -> pa.Array:
-        return pc.fill_null(pc.equal(self.text("eventName"), action), False)
+        return pa.array(self.among("eventName", action))
+
+    def among(self, path: str, *values: str) -> np.ndarray:
+        """Whether each row's cleaned text at `path` is one of `values` (not when null), by
+        its code among the column's distinct texts: a NumPy comparison per mask, where
+        `equal` and `fill_null` cost two kernel calls, a good part of a small call's time."""
+        index, codes = self._encoded(path)
+        known = [index[value] for value in values if value in index]
+        found: np.ndarray = codes == known[0] if len(known) == 1 else np.isin(codes, known)
+        return found
+
+    def _encoded(self, path: str) -> tuple[dict[str, int], np.ndarray]:
+        found = self._encodings.get(path)
+        if found is None:
+            encoded = self.text(path).dictionary_encode()
+            index = {text: k for k, text in enumerate(encoded.dictionary.to_pylist())}
+            codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+            found = self._encodings[path] = (index, codes)
+        return found
 
     def result(self, cols: ColumnSet) -> Columnar:
         unsure = self._unsure[0]
@@ -507,7 +529,7 @@ def _operations(cols: ColumnSet, inputs: _Inputs) -> None:
     """One operation per single-item DynamoDB call, a batch's or transaction's from its
     request's JSON, a statement's from its verb; the other calls read from their request are
     left."""
-    calls = pc.fill_null(pc.equal(inputs.text("eventSource"), operations.SOURCE), False)
+    calls = inputs.dynamodb
     actions = Distinct.of(inputs.text("eventName"), _operation_of)
     arrow_type = BY_NAME[operations.COLUMN].arrow_type
     per_action = pa.array([_first(values) for values in actions.values], arrow_type)
@@ -568,17 +590,13 @@ _BATCH_READERS: Final = {_BATCH_WRITE: read_batch_writes, _BATCH_GET: read_batch
 _PARSED_ACTIONS: Final = ("TransactWriteItems", "TransactGetItems")
 
 
-@cache
-def _parsed_actions() -> pa.Array:
-    return pa.array(_PARSED_ACTIONS, pa.string())
-
-
 _STATEMENT_CALL: Final = "ExecuteStatement"
 _RESPONSE_COLUMNS: Final = (
     "aws.cloudtrail.response_elements",
     "aws.cloudtrail.flattened.response_elements",
 )
 _DYNAMODB_SOURCES: Final = tuple(sorted(dynamodb.DYNAMODB_SOURCES))
+_TABLE_SOURCES: Final = tuple(sorted(dynamodb.TABLE_SOURCES))
 _KEYWORDS: Final = pa.list_(pa.string())
 # RE2 finds a literal several times faster than Arrow's own substring search
 _CONTEXT_KEY_TEXT: Final = re.escape(dynamodb.KMS_CONTEXT_KEY)
@@ -601,28 +619,28 @@ def _table_names(cols: ColumnSet, inputs: _Inputs) -> None:
     `tableName`, the encryption context, a BatchWriteItem's items, a statement and `resources`,
     as `ecs._tables` reads them; Lambda and AWS Backup events name tables in ARNs only: their
     rows are left."""
-    sources = inputs.text("eventSource")
-    named = pc.fill_null(pc.is_in(sources, value_set=table_sources()), False)
-    if not _any(named):
+    named = inputs.among("eventSource", *_TABLE_SOURCES)
+    if not named.any():
         return
-    calls = pc.fill_null(pc.is_in(sources, value_set=pa.array(_DYNAMODB_SOURCES)), False)
-    keys = pc.fill_null(pc.equal(sources, dynamodb.KMS_SOURCE), False)
-    inputs.leave(pc.and_(named, pc.invert(pc.or_(calls, keys))))
+    calls = inputs.among("eventSource", *_DYNAMODB_SOURCES)
+    keys = inputs.among("eventSource", dynamodb.KMS_SOURCE)
+    inputs.leave(pa.array(named & ~(calls | keys)))
     writes = inputs.batch_writes
-    written = pa.repeat(False, inputs.n)
-    for rows, _ in writes:
-        written = pc.or_(written, rows)
     statements = inputs.statements
-    if statements is not None:
-        written = pc.or_(written, statements[0])
+    read_whole = [rows for rows, _ in writes] + ([statements[0]] if statements else [])
+    written = np.zeros(inputs.n, np.bool_)
+    for rows in read_whole:
+        written |= rows.to_numpy(zero_copy_only=False)
     found = _Named(inputs.n)
-    plain = pc.and_(pc.or_(calls, keys), pc.invert(written))
-    if _any(plain):
-        _plain_tables(inputs, plain, keys, found)
-    for rows, read in writes:
+    plain = (calls | keys) & ~written
+    if plain.any():
+        _plain_tables(inputs, pa.array(plain), pa.array(keys), found)
+    if writes:
         # their requests were read in full, but a response may describe a table too
-        inputs.leave(pc.and_(rows, describes_tables(inputs.raw(RESPONSE))))
-        found.put_each(pc.indices_nonzero(rows), read.tables)
+        described = describes_tables(inputs.raw(RESPONSE))
+        for rows, read in writes:
+            inputs.leave(pc.and_(rows, described))
+            found.put_each(pc.indices_nonzero(rows), read.tables)
     if statements is not None:
         _statement_tables(inputs, *statements, found)
     cols.put(_TABLE_COLUMN, _with_resources(found, inputs.resources))
