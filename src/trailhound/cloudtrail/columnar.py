@@ -70,7 +70,6 @@ from trailhound.cloudtrail.resources import (
     Resources,
     resource_list,
     resources_of,
-    table_sources,
     tables_in_resources,
 )
 from trailhound.cloudtrail.schema import BY_NAME, arrow_schema
@@ -253,6 +252,7 @@ class _Inputs:
         self.ingested = ingested
         self.enricher = enricher
         self._cleaned: dict[str, pa.Array] = {}
+        self._encodings: dict[str, tuple[dict[str, int], np.ndarray]] = {}
         self.times, shaped = _event_times(columns["eventTime"])
         self._unsure: list[pa.Array] = [pc.invert(shaped)]
 
@@ -286,10 +286,10 @@ class _Inputs:
 
     def _parsed_requests(self) -> list[_Writes]:
         """The transactions (a mask) and what their requests say, parsed whole."""
-        actions = pc.fill_null(pc.is_in(self.text("eventName"), value_set=_parsed_actions()), False)
-        rows = pc.and_(self._dynamodb, actions)
-        if not pc.any(rows).as_py():
+        calls = self._dynamodb & self.among("eventName", *_PARSED_ACTIONS)
+        if not calls.any():
             return []
+        rows = pa.array(calls)
         names = self.text("eventName").filter(rows).to_pylist()
         return [(rows, read_parsed(names, self.raw(REQUEST).filter(rows)))]
 
@@ -305,34 +305,62 @@ class _Inputs:
 
     def _calls(self, action: str) -> pa.Array | None:
         """The rows (a mask) of this DynamoDB action, when there are some."""
-        rows = pc.and_(self._dynamodb, self.action_is(action))
-        return rows if pc.any(rows).as_py() else None
+        calls = self._dynamodb & self.among("eventName", action)
+        return pa.array(calls) if calls.any() else None
 
     @cached_property
-    def _dynamodb(self) -> pa.Array:
+    def _dynamodb(self) -> np.ndarray:
+        return self.among("eventSource", operations.SOURCE)
+
+    @cached_property
+    def dynamodb(self) -> pa.Array:
         """DynamoDB's own calls (a mask)."""
-        return pc.fill_null(pc.equal(self.text("eventSource"), operations.SOURCE), False)
+        return pa.array(self._dynamodb)
 
     def leave(self, rows: pa.Array) -> None:
         """Send these rows (a boolean mask) the old way."""
-        self._unsure.append(pc.fill_null(rows, False))
+        self._unsure.append(pc.fill_null(rows, False) if rows.null_count else rows)
 
     def action_is(self, action: str) -> pa.Array:
-        return pc.fill_null(pc.equal(self.text("eventName"), action), False)
+        return pa.array(self.among("eventName", action))
+
+    def among(self, path: str, *values: str) -> np.ndarray:
+        """Whether each row's cleaned text at `path` is one of `values` (not when null), by
+        its code among the column's distinct texts: a NumPy comparison per mask, where
+        `equal` and `fill_null` cost two kernel calls, a good part of a small call's time."""
+        index, codes = self._encoded(path)
+        known = [index[value] for value in values if value in index]
+        found: np.ndarray = codes == known[0] if len(known) == 1 else np.isin(codes, known)
+        return found
+
+    def _encoded(self, path: str) -> tuple[dict[str, int], np.ndarray]:
+        found = self._encodings.get(path)
+        if found is None:
+            encoded = self.text(path).dictionary_encode()
+            index = {text: k for k, text in enumerate(encoded.dictionary.to_pylist())}
+            codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+            found = self._encodings[path] = (index, codes)
+        return found
 
     def result(self, cols: ColumnSet) -> Columnar:
         unsure = self._unsure[0]
         for mask in self._unsure[1:]:
             unsure = pc.or_(unsure, mask)
-        done = pc.invert(unsure)
-        batch = cols.batch()
-        if not pc.all(done).as_py():
-            batch = batch.filter(done)
-        return Columnar(
-            batch,
-            pc.indices_nonzero(done).to_pylist(),
-            pc.indices_nonzero(unsure).to_pylist(),
-        )
+        left = unsure.to_numpy(zero_copy_only=False)
+        done = np.flatnonzero(~left)
+        batch = cols.batch(None if len(done) == self.n else done)
+        return Columnar(batch, done.tolist(), np.flatnonzero(left).tolist())
+
+
+def _any(mask: pa.Array) -> bool:
+    """Whether a mask holds a true: its count is kept with the array, where a kernel call
+    costs a few microseconds, and a call of the columnar step makes dozens of such tests."""
+    return bool(mask.true_count)
+
+
+def _all(mask: pa.Array) -> bool:
+    """Whether a mask holds no false (nulls aside, as `pc.all` skips them)."""
+    return not mask.false_count
 
 
 def _strings(array: pa.Array) -> pa.Array:
@@ -364,7 +392,7 @@ def _event_times(texts: pa.Array) -> tuple[pa.Array, pa.Array]:
     alike; the others (nulls among the times) are left for the exact parser."""
     texts = _strings(texts)
     shaped = pc.fill_null(pc.match_substring_regex(texts, _CANONICAL_TIME), False)
-    kept = texts if pc.all(shaped).as_py() else pc.if_else(shaped, texts, _null_text())
+    kept = texts if _all(shaped) else pc.if_else(shaped, texts, _null_text())
     try:
         return kept.cast(_TIMESTAMP), shaped
     except pa.ArrowInvalid:  # a day its month lacks (30 February): find which, the slow way
@@ -498,25 +526,24 @@ def _user_agent_fields(cols: ColumnSet, inputs: _Inputs) -> None:
 
 
 def _operations(cols: ColumnSet, inputs: _Inputs) -> None:
-    """One operation per single-item DynamoDB call, a BatchWriteItem's from its items (read
-    from its request's JSON); the other calls read from their request are left."""
-    calls = pc.fill_null(pc.equal(inputs.text("eventSource"), operations.SOURCE), False)
+    """One operation per single-item DynamoDB call, a batch's or transaction's from its
+    request's JSON, a statement's from its verb; the other calls read from their request are
+    left."""
+    calls = inputs.dynamodb
     actions = Distinct.of(inputs.text("eventName"), _operation_of)
-    found = actions.column(_first, BY_NAME[operations.COLUMN].arrow_type)
-    found = pc.if_else(calls, found, pa.scalar(None, found.type))
+    arrow_type = BY_NAME[operations.COLUMN].arrow_type
+    per_action = pa.array([_first(values) for values in actions.values], arrow_type)
     unsure = pc.and_(calls, actions.column(_second, pa.bool_()))
-    for rows, read in inputs.batch_writes:
-        found = _overlay(found, rows, read.operations.cast(found.type))
-        unsure = pc.and_(unsure, pc.invert(rows))
+    overlays = [(rows, read.operations.cast(arrow_type)) for rows, read in inputs.batch_writes]
     statements = inputs.statements
     if statements is not None:
         rows, elsewhere = statements
         verbs = Distinct.of(inputs.raw(_STATEMENT).filter(rows), _statement_operations)
-        found = _overlay(found, rows, verbs.column(_first, found.type))
-        unsure = pc.and_(unsure, pc.invert(rows))
+        overlays.append((rows, verbs.column(_first, arrow_type)))
         inputs.leave(_scattered(inputs.n, rows, elsewhere))
+    found, read = _overlaid(per_action, actions.indices, calls, overlays)
     cols.put(operations.COLUMN, found)
-    inputs.leave(unsure)
+    inputs.leave(pc.and_(unsure, pc.invert(read)))
 
 
 def _statement_operations(statement: str | None) -> tuple[list[str] | None]:
@@ -524,14 +551,25 @@ def _statement_operations(statement: str | None) -> tuple[list[str] | None]:
     return ([verb] if verb else None,)
 
 
-def _overlay(base: pa.Array, rows: pa.Array, values: pa.Array) -> pa.Array:
-    """`base` with the rows of a mask replaced by `values` in order, for any type."""
-    n = len(base)
-    positions = np.arange(n, dtype=np.int64)
-    positions[np.asarray(rows.to_numpy(zero_copy_only=False), dtype=bool)] = np.arange(
-        n, n + len(values), dtype=np.int64
-    )
-    return pa.concat_arrays([base, values]).take(pa.array(positions))
+def _overlaid(
+    base: pa.Array, codes: pa.Array, kept: pa.Array, overlays: list[tuple[pa.Array, pa.Array]]
+) -> tuple[pa.Array, pa.Array]:
+    """`base` at `codes` where `kept` (a mask), null elsewhere, with the rows of each
+    overlay's mask (kept rows, no two overlays sharing one) replaced by its values in order;
+    and the rows replaced (a mask). One take for them all: a take per batch action took and
+    copied the whole column each time."""
+    positions = codes.to_numpy(zero_copy_only=False).astype(np.int64)
+    nulled = ~kept.to_numpy(zero_copy_only=False)
+    replaced = np.zeros(len(positions), np.bool_)
+    parts, start = [base], len(base)
+    for rows, values in overlays:
+        at = rows.to_numpy(zero_copy_only=False)
+        positions[at] = np.arange(start, start + len(values), dtype=np.int64)
+        replaced |= at
+        parts.append(values)
+        start += len(values)
+    taken = pa.concat_arrays(parts).take(pa.array(positions, mask=nulled))
+    return taken, pa.array(replaced)
 
 
 def _operation_of(action: str | None) -> tuple[list[str] | None, bool]:
@@ -552,17 +590,13 @@ _BATCH_READERS: Final = {_BATCH_WRITE: read_batch_writes, _BATCH_GET: read_batch
 _PARSED_ACTIONS: Final = ("TransactWriteItems", "TransactGetItems")
 
 
-@cache
-def _parsed_actions() -> pa.Array:
-    return pa.array(_PARSED_ACTIONS, pa.string())
-
-
 _STATEMENT_CALL: Final = "ExecuteStatement"
 _RESPONSE_COLUMNS: Final = (
     "aws.cloudtrail.response_elements",
     "aws.cloudtrail.flattened.response_elements",
 )
 _DYNAMODB_SOURCES: Final = tuple(sorted(dynamodb.DYNAMODB_SOURCES))
+_TABLE_SOURCES: Final = tuple(sorted(dynamodb.TABLE_SOURCES))
 _KEYWORDS: Final = pa.list_(pa.string())
 # RE2 finds a literal several times faster than Arrow's own substring search
 _CONTEXT_KEY_TEXT: Final = re.escape(dynamodb.KMS_CONTEXT_KEY)
@@ -585,28 +619,28 @@ def _table_names(cols: ColumnSet, inputs: _Inputs) -> None:
     `tableName`, the encryption context, a BatchWriteItem's items, a statement and `resources`,
     as `ecs._tables` reads them; Lambda and AWS Backup events name tables in ARNs only: their
     rows are left."""
-    sources = inputs.text("eventSource")
-    named = pc.fill_null(pc.is_in(sources, value_set=table_sources()), False)
-    if not pc.any(named).as_py():
+    named = inputs.among("eventSource", *_TABLE_SOURCES)
+    if not named.any():
         return
-    calls = pc.fill_null(pc.is_in(sources, value_set=pa.array(_DYNAMODB_SOURCES)), False)
-    keys = pc.fill_null(pc.equal(sources, dynamodb.KMS_SOURCE), False)
-    inputs.leave(pc.and_(named, pc.invert(pc.or_(calls, keys))))
+    calls = inputs.among("eventSource", *_DYNAMODB_SOURCES)
+    keys = inputs.among("eventSource", dynamodb.KMS_SOURCE)
+    inputs.leave(pa.array(named & ~(calls | keys)))
     writes = inputs.batch_writes
-    written = pa.repeat(False, inputs.n)
-    for rows, _ in writes:
-        written = pc.or_(written, rows)
     statements = inputs.statements
-    if statements is not None:
-        written = pc.or_(written, statements[0])
+    read_whole = [rows for rows, _ in writes] + ([statements[0]] if statements else [])
+    written = np.zeros(inputs.n, np.bool_)
+    for rows in read_whole:
+        written |= rows.to_numpy(zero_copy_only=False)
     found = _Named(inputs.n)
-    plain = pc.and_(pc.or_(calls, keys), pc.invert(written))
-    if pc.any(plain).as_py():
-        _plain_tables(inputs, plain, keys, found)
-    for rows, read in writes:
+    plain = (calls | keys) & ~written
+    if plain.any():
+        _plain_tables(inputs, pa.array(plain), pa.array(keys), found)
+    if writes:
         # their requests were read in full, but a response may describe a table too
-        inputs.leave(pc.and_(rows, describes_tables(inputs.raw(RESPONSE))))
-        found.put_each(pc.indices_nonzero(rows), read.tables)
+        described = describes_tables(inputs.raw(RESPONSE))
+        for rows, read in writes:
+            inputs.leave(pc.and_(rows, described))
+            found.put_each(pc.indices_nonzero(rows), read.tables)
     if statements is not None:
         _statement_tables(inputs, *statements, found)
     cols.put(_TABLE_COLUMN, _with_resources(found, inputs.resources))
@@ -661,17 +695,19 @@ def _plain_tables(inputs: _Inputs, plain: pa.Array, keys: pa.Array, found: _Name
     both = pc.and_(pc.is_valid(by_name), pc.is_valid(by_context))  # their order is the request's
     inputs.leave(pc.and_(plain, both))
     # the pattern's cost is per byte of JSON: only these rows' is read
-    every = pc.all(plain).as_py()
+    every = _all(plain)
     requests, responses = (inputs.raw(p) if every else inputs.raw(p).filter(plain)
                            for p in (REQUEST, RESPONSE))  # fmt: skip
     elsewhere = names_elsewhere(requests, responses)
     inputs.leave(elsewhere if every else _scattered(inputs.n, plain, elsewhere))
     read = plain
-    if pc.any(keys).as_py():
+    if _any(keys):
         # `normalize` reads a KMS call's tables only when its request's JSON holds the context
         # key's text as such (`dynamodb.wants_tables`); the others have none
-        holds = pc.match_substring_regex(inputs.raw(REQUEST), _CONTEXT_KEY_TEXT)
-        read = pc.and_(plain, pc.or_(pc.invert(keys), pc.fill_null(holds, False)))
+        # (only the KMS calls' requests are searched: the pattern's cost is per byte)
+        holds = pc.match_substring_regex(inputs.raw(REQUEST).filter(keys), _CONTEXT_KEY_TEXT)
+        held = pc.fill_null(_scattered(inputs.n, keys, holds), False)
+        read = pc.and_(plain, pc.or_(pc.invert(keys), held))
     rows = pc.indices_nonzero(read)
     found.put(rows, pc.coalesce(by_name, by_context).take(rows), _one_name)
 

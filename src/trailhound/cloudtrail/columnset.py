@@ -13,6 +13,7 @@ from functools import cache
 from operator import itemgetter
 from typing import Any, Generic, TypeVar
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -100,17 +101,26 @@ class ColumnSet:
             if name in self.wanted:
                 self.put(name, distinct.column(itemgetter(position), BY_NAME[name].arrow_type))
 
-    def batch(self) -> pa.RecordBatch:
+    def batch(self, rows: np.ndarray | None = None) -> pa.RecordBatch:
+        """The columns, at `rows` only (ascending positions) when given: only the columns put
+        are taken, the schema's others being nulls of the new length (taking a whole batch
+        took every one of its ~150 columns, most of them nulls)."""
+        made = self.arrays
+        n = self.n
+        if rows is not None:
+            at = pa.array(rows, pa.int64())
+            made = {name: array.take(at) for name, array in made.items()}
+            n = len(rows)
         # the unwanted columns, most of the schema, share one null array per type: a batch of
         # a few rows would otherwise spend more on allocating them than on its own columns
         nulls: dict[pa.DataType, pa.Array] = {}
         arrays = []
         for name, arrow_type in _columns():
-            array = self.arrays.get(name)
+            array = made.get(name)
             if array is None:
                 array = nulls.get(arrow_type)
                 if array is None:
-                    array = nulls[arrow_type] = pa.nulls(self.n, type=arrow_type)
+                    array = nulls[arrow_type] = pa.nulls(n, type=arrow_type)
             arrays.append(array)
         return pa.RecordBatch.from_arrays(arrays, schema=arrow_schema())
 
@@ -136,7 +146,7 @@ def text_column(values: list[str | None]) -> pa.Array:
 def cleaned(array: pa.Array) -> pa.Array:
     """The string column with the values Elastic's cleaning drops turned into nulls."""
     dropped = pc.is_in(array, value_set=dropped_array())
-    if not pc.any(dropped).as_py():
+    if not dropped.true_count:  # a count kept with the array: no kernel call
         return array
     return pc.if_else(dropped, pa.scalar(None, pa.string()), array)
 

@@ -127,7 +127,7 @@ def _transact(request: object, action: str) -> list[str]:
     items = _member(request, "requestItems") or _member(request, "transactItems")
     found: list[str] = []
     for item in items if isinstance(items, list) else ():
-        if not isinstance(item, Mapping):
+        if type(item) is not dict and not isinstance(item, Mapping):
             continue
         named = item.get("operation")
         if isinstance(named, str):
