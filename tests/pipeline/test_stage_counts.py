@@ -13,7 +13,7 @@ import pytest
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.report import Report
 from trailhound.engine.filtering import FilterPlan
-from trailhound.pipeline.stage import Stage, StagePlan
+from trailhound.pipeline.stage import Stage, StageOutput, StagePlan
 from trailhound.rules.loader import load_rules, shipped_pack_dir
 from trailhound.sources import Blob
 from trailhound.sources.files import open_local
@@ -29,6 +29,20 @@ def _record(n: int, source: str, action: str, **more: str) -> dict[str, object]:
     }  # fmt: skip
 
 
+def _stage_outputs(
+    tmp_path: Path, records: list[dict[str, object]], skim: str
+) -> list[StageOutput]:
+    """What a worker's stage gives for one records file of these records."""
+    (tmp_path / "trail.json").write_text(json.dumps({"Records": records}))
+    rules = load_rules([shipped_pack_dir()]).rules
+    now = datetime(2026, 3, 3, tzinfo=UTC)
+    plan = StagePlan.build(
+        rules, enricher=Enricher.create(), filters=FilterPlan.build(rules, now=now), skim=skim
+    )
+    blobs = [b for b in open_local(str(tmp_path)).blobs() if isinstance(b, Blob)]
+    return list(Stage(plan).run(blobs, Report()))
+
+
 @pytest.mark.parametrize("skim", ["off", "reference"])
 def test_every_record_read_is_counted_where_it_belongs(tmp_path: Path, skim: str) -> None:
     records = [
@@ -39,14 +53,7 @@ def test_every_record_read_is_counted_where_it_belongs(tmp_path: Path, skim: str
         _record(5, DYNAMODB, "PutItem", recipientAccountId="", awsRegion=""),
         _record(9, "s3.amazonaws.com", "GetObject", recipientAccountId="111"),
     ]
-    (tmp_path / "trail.json").write_text(json.dumps({"Records": records}))
-    rules = load_rules([shipped_pack_dir()]).rules
-    now = datetime(2026, 3, 3, tzinfo=UTC)
-    plan = StagePlan.build(
-        rules, enricher=Enricher.create(), filters=FilterPlan.build(rules, now=now), skim=skim
-    )
-    blobs = [b for b in open_local(str(tmp_path)).blobs() if isinstance(b, Blob)]
-    outputs = list(Stage(plan).run(blobs, Report()))
+    outputs = _stage_outputs(tmp_path, records, skim)
     assert sum(o.events for o in outputs) == 6
     assert max(o.latest or 0 for o in outputs) == int(
         datetime(2026, 3, 2, 9, 9, tzinfo=UTC).timestamp() * 1_000_000
@@ -67,14 +74,7 @@ def test_a_time_only_python_reads_still_counts_in_the_timeline(tmp_path: Path, s
         _record(7, DYNAMODB, "PutItem"),
         _record(8, "s3.amazonaws.com", "GetObject"),
     ]
-    (tmp_path / "trail.json").write_text(json.dumps({"Records": records}))
-    rules = load_rules([shipped_pack_dir()]).rules
-    now = datetime(2026, 3, 3, tzinfo=UTC)
-    plan = StagePlan.build(
-        rules, enricher=Enricher.create(), filters=FilterPlan.build(rules, now=now), skim=skim
-    )
-    blobs = [b for b in open_local(str(tmp_path)).blobs() if isinstance(b, Blob)]
-    outputs = list(Stage(plan).run(blobs, Report()))
+    outputs = _stage_outputs(tmp_path, records, skim)
     step = 5 * 60 * 1_000_000
     minute = int(datetime(2026, 3, 2, 9, 0, tzinfo=UTC).timestamp() * 1_000_000)
     timeline: Counter[int] = Counter()
