@@ -30,7 +30,7 @@ from parent_cpu import run_phases, timed  # a script beside this one
 
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.engine import detector
-from trailhound.pipeline import engines
+from trailhound.pipeline import local_engine
 from trailhound.state import counted
 
 
@@ -61,7 +61,7 @@ def _instrument(spent: Counter[str]) -> None:
     counted.first_counts = timed(spent, "first_counts", counted.first_counts)
     Enricher.warm_up = timed(spent, "warm_up (a thread)", Enricher.warm_up)  # type: ignore[method-assign]
     finish = detector.Detector.finish
-    outputs = engines.LocalEngine.stage_outputs
+    outputs = local_engine.LocalEngine.stage_outputs
 
     def finish_marked(self: Any, **options: Any) -> Any:
         spent["receiving"] = time.process_time() - spent["receiving"]
@@ -89,7 +89,7 @@ def _instrument(spent: Counter[str]) -> None:
             yield out
 
     detector.Detector.finish = finish_marked  # type: ignore[method-assign]
-    engines.LocalEngine.stage_outputs = stage_outputs  # type: ignore[method-assign]
+    local_engine.LocalEngine.stage_outputs = stage_outputs  # type: ignore[method-assign]
 
 
 def main() -> None:

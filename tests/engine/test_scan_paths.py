@@ -15,7 +15,7 @@ from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.reader import read_events, read_selected
 from trailhound.cloudtrail.report import Report
 from trailhound.engine import alert_making
-from trailhound.pipeline import engines
+from trailhound.pipeline import local_engine
 from trailhound.pipeline import scan as scanning
 from trailhound.pipeline.scan import ScanResult, scan
 from trailhound.pipeline.stage import StagePlan
@@ -77,7 +77,7 @@ def test_automatic_workers_find_the_same_alerts(
 ) -> None:
     """Left to choose, a scan uses one worker per core for a large input (here, any input),
     and one process for a small one (here, every input); the alerts are the same."""
-    monkeypatch.setattr(engines, "AUTO_WORKERS_BYTES", threshold)
+    monkeypatch.setattr(local_engine, "AUTO_WORKERS_BYTES", threshold)
     chosen, one = run(corpus, None), run(corpus, 1)
     assert one.alerts and alerts(chosen) == alerts(one)
     assert chosen.stats.matched == one.stats.matched

@@ -16,7 +16,7 @@ from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.reader import blobs_of
 from trailhound.cloudtrail.report import Report
 from trailhound.engine.filtering import FilterPlan
-from trailhound.pipeline.engines import LocalEngine
+from trailhound.pipeline.local_engine import LocalEngine
 from trailhound.pipeline.pool import run_in_workers, server_running, start_server
 from trailhound.pipeline.scan import scan
 from trailhound.pipeline.stage import StageOutput, StagePlan

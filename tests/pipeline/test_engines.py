@@ -6,7 +6,8 @@ import pytest
 
 from trailhound.errors import ConfigError
 from trailhound.pipeline import engines
-from trailhound.pipeline.engines import LocalEngine, open_engine
+from trailhound.pipeline.engines import open_engine
+from trailhound.pipeline.local_engine import LocalEngine
 
 
 def test_the_default_engine_is_this_machine_with_its_workers() -> None:

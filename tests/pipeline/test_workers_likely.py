@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from trailhound.pipeline.engines import AUTO_WORKERS_BYTES, workers_likely
+from trailhound.pipeline.local_engine import AUTO_WORKERS_BYTES, workers_likely
 
 
 def _sized(path: Path, size: int) -> Path:

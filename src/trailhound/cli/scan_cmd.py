@@ -53,13 +53,8 @@ from trailhound.cli.settings import (
 )
 from trailhound.collector import paused
 from trailhound.errors import TrailhoundError
-from trailhound.pipeline.engines import (
-    ENGINES,
-    Engine,
-    LocalEngine,
-    open_engine,
-    workers_likely,
-)
+from trailhound.pipeline.engines import ENGINES, Engine, open_engine
+from trailhound.pipeline.local_engine import LocalEngine, workers_likely
 from trailhound.sources import scheme_of
 
 if TYPE_CHECKING:

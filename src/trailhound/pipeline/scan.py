@@ -27,7 +27,8 @@ from trailhound.engine.detector import Detector, RunStats
 from trailhound.engine.filtering import FilterPlan
 from trailhound.outputs.base import Output
 from trailhound.pipeline.coverage import Coverage
-from trailhound.pipeline.engines import Engine, LocalEngine
+from trailhound.pipeline.engines import Engine
+from trailhound.pipeline.local_engine import LocalEngine
 from trailhound.pipeline.pool import start_server
 from trailhound.pipeline.stage import StagePlan
 from trailhound.rules.model import Rule, RuleException
