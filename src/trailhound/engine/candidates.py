@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from trailhound.rules.model import Rule
 
 
 @dataclass(slots=True)
@@ -36,3 +39,8 @@ class Outcome:
     # the evaluator applied suppression and max_signals itself; `dropped` were over the cap
     suppressed: bool = False
     dropped: int = 0
+
+
+Decide = Callable[[Rule], Outcome]
+"""A rule's outcome from what its type's rules read together (`deciding` of query,
+threshold and new_terms rules)."""

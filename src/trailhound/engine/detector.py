@@ -33,7 +33,7 @@ from trailhound.engine import (
     threshold,
 )
 from trailhound.engine.alert_making import AlertMaker, DocumentMaker, Router
-from trailhound.engine.candidates import Candidate, Outcome
+from trailhound.engine.candidates import Candidate, Decide, Outcome
 from trailhound.engine.filtering import ITEM, FilterPlan, Matcher, failure
 from trailhound.engine.max_signals import first_per_interval
 from trailhound.engine.prefilter import stored_columns
@@ -55,7 +55,7 @@ _EVALUATORS: dict[str, Callable[[Store, Rule, int], Outcome]] = {
 }
 # Rule types whose rules share reads (each read has a fixed cost: all their rows, or for
 # threshold rules each rule's newest time): the read makes the decider of each rule
-_READ_TOGETHER: dict[str, Callable[[Store, Sequence[Rule], int], query.Decide]] = {
+_READ_TOGETHER: dict[str, Callable[[Store, Sequence[Rule], int], Decide]] = {
     "query": query.deciding,
     "new_terms": new_terms.deciding,
     "threshold": threshold.deciding,
@@ -242,7 +242,7 @@ class Detector:
         0.2 CPU-s on two, 0.11 on one)."""
         kept_by_rule: list[tuple[Rule, Outcome, list[Candidate]]] = []
         stored = matches.rules_with_rows(self.store)
-        deciders: dict[str, query.Decide] = {}
+        deciders: dict[str, Decide] = {}
         for rule in self.rules:
             if rule.name in self.stats.failed:
                 continue  # its matches stay pending: a later run, with the rule fixed, decides
@@ -266,7 +266,7 @@ class Detector:
         return kept_by_rule
 
     def _evaluate(
-        self, rule: Rule, cutoff: int, stored: set[str], deciders: dict[str, query.Decide]
+        self, rule: Rule, cutoff: int, stored: set[str], deciders: dict[str, Decide]
     ) -> Outcome:
         """A rule's outcome; its queries are skipped when they could find nothing (each has a
         fixed cost, which most rules of a small or quiet scan would pay for no row).

@@ -8,13 +8,13 @@ the rule ever matched, is over.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 
 import orjson
 import pyarrow as pa
 
-from trailhound.engine.candidates import Candidate, Outcome
+from trailhound.engine.candidates import Candidate, Decide, Outcome
 from trailhound.engine.keys import keyed_rows_sql
 from trailhound.rules.model import NewTermsSpec, Rule
 from trailhound.state import terms
@@ -22,7 +22,6 @@ from trailhound.state.store import Store
 
 _US = timedelta(microseconds=1)
 _NEVER = -(2**62)
-Decide = Callable[[Rule], Outcome]
 
 
 def evaluate(store: Store, rule: Rule, cutoff: int) -> Outcome:

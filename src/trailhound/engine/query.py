@@ -8,7 +8,7 @@ times into windows, and only the rows that stay alerts become `Candidate`s.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 
 import duckdb
@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trailhound.engine import suppression
-from trailhound.engine.candidates import Candidate, Outcome
+from trailhound.engine.candidates import Candidate, Decide, Outcome
 from trailhound.engine.keys import suppression_key_sql, suppression_missing_sql
 from trailhound.engine.max_signals import first_per_interval
 from trailhound.rules.model import Rule
@@ -27,7 +27,6 @@ from trailhound.state.store import Store
 
 _US = timedelta(microseconds=1)
 Ints = npt.NDArray[np.int64]
-Decide = Callable[[Rule], Outcome]
 
 
 def evaluate(store: Store, rule: Rule, cutoff: int) -> Outcome:

@@ -8,20 +8,19 @@ Decisions are made by a greedy pass in time order over the rule's matched rows o
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
 from itertools import groupby
 from typing import Any, NamedTuple
 
 import duckdb
 
-from trailhound.engine.candidates import Candidate, Outcome
+from trailhound.engine.candidates import Candidate, Decide, Outcome
 from trailhound.engine.keys import item_count_sql, key_sql, keyed_rows_sql
 from trailhound.rules.model import Rule, ThresholdSpec
 from trailhound.state.store import Store
 
 _BATCH_ROWS = 8192
-Decide = Callable[[Rule], Outcome]
 
 
 class _Row(NamedTuple):
