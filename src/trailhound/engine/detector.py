@@ -79,6 +79,19 @@ class RunStats:
     dropped_by_max_signals: Counter[str] = field(default_factory=Counter)
 
 
+def run_filters(
+    rules: Sequence[Rule],
+    *,
+    exceptions: Sequence[RuleException] = (),
+    now: datetime,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> FilterPlan:
+    """The filters a detector of `rules` runs: those of the rules that run."""
+    runs = [r for r in rules if r.runs]
+    return FilterPlan.build(runs, exceptions=exceptions, now=now, since=since, until=until)
+
+
 class Detector:
     def __init__(
         self,
@@ -94,10 +107,12 @@ class Detector:
         evidence_limit: int = evidence.LIMIT,
         route: Router = lambda alert: (),
         keep_evidence: bool = True,
+        filters: FilterPlan | None = None,
     ) -> None:
         """`keep_evidence=False` returns the alerts of `finish` without their evidence
         documents (the ledger has them in full), so that a run's memory does not grow with
-        its alerts."""
+        its alerts. `filters` are the rules' filters when the caller built them already
+        (`run_filters` with the same arguments)."""
         self.rules = [r for r in rules if r.runs]
         self.store = store
         self.con = store.con
@@ -108,8 +123,8 @@ class Detector:
         self.route = route
         self.keep_evidence = keep_evidence
         self.stats = RunStats()
-        self.plan = FilterPlan.build(
-            self.rules, exceptions=exceptions, now=self.now, since=since, until=until
+        self.plan = filters or run_filters(
+            rules, exceptions=exceptions, now=self.now, since=since, until=until
         )
         self._names = {rule.rule_id: rule.name for rule in self.rules}
         for rule_id, reason in self.plan.failed:
