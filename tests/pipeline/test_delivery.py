@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -307,3 +308,39 @@ def test_a_json_file_output_keeps_what_it_had(tmp_path: Path) -> None:
     assert path.read_text("utf-8") == "not json"
     assert not list(tmp_path.glob(".alerts.json.*"))
     assert os.access(path, os.R_OK)
+
+
+def test_alerts_sent_to_dev_null_count_as_delivered(
+    day: Path, tmp_path: Path, run: Callable[..., Any]
+) -> None:
+    """/dev/null takes every write but cannot be synced: that is not a failed delivery."""
+    result = run("scan", day, "-q", "--format", "jsonl", "-o", "/dev/null")
+    assert result.returncode == NEW_ALERTS, result.stderr
+    assert "not delivered" not in result.stderr
+
+
+def test_a_json_output_that_is_a_named_pipe_is_written_into_not_replaced(tmp_path: Path) -> None:
+    import threading
+
+    from trailhound.outputs.base import Pending
+    from trailhound.outputs.files import JsonFile
+
+    pipe = tmp_path / "alerts.fifo"
+    os.mkfifo(pipe)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()), daemon=True)
+    reader.start()
+    reports: list[tuple[str, str | None]] = []
+    pending = [Pending("a1", {"id": "a1"}), Pending("a2", {"id": "a2"})]
+    output = JsonFile("file", pipe)
+    # in a thread: a delivery that tried to read the pipe first would wait for ever
+    writer = threading.Thread(
+        target=output.deliver, args=(pending, lambda i, e: reports.append((i, e))), daemon=True
+    )
+    writer.start()
+    writer.join(timeout=10)
+    reader.join(timeout=10)
+    assert not writer.is_alive() and not reader.is_alive()
+    assert json.loads(received[0]) == [{"id": "a1"}, {"id": "a2"}]
+    assert reports == [("a1", None), ("a2", None)]
+    assert stat.S_ISFIFO(pipe.lstat().st_mode)

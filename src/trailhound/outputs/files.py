@@ -43,7 +43,9 @@ class JsonLinesFile:
                     if item.alert_id not in present:
                         file.write(item.text + b"\n")
                 file.flush()
-                os.fsync(file.fileno())
+                if stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                    # a device or a pipe has nothing to sync (fsync of /dev/null is EINVAL)
+                    os.fsync(file.fileno())
         except OSError as err:
             _fail_all(pending, report, f"cannot write {self.path}: {err.strerror or err}")
             return
@@ -63,6 +65,9 @@ class JsonFile:
         return severity_rank(alert) >= self.least
 
     def deliver(self, pending: Sequence[Pending], report: Report) -> None:
+        if not _regular_or_missing(self.path):
+            self._stream(pending, report)
+            return
         try:
             alerts = _existing_array(self.path)
         except ValueError as err:
@@ -71,7 +76,21 @@ class JsonFile:
         present = {a.get("id") for a in alerts if isinstance(a, dict)}
         alerts += [p.alert for p in pending if p.alert_id not in present]
         try:
-            _replace(self.path, json_bytes(alerts) + b"\n")
+            _replace(self.path.resolve(), json_bytes(alerts) + b"\n")
+        except OSError as err:
+            _fail_all(pending, report, f"cannot write {self.path}: {err.strerror or err}")
+            return
+        for item in pending:
+            report(item.alert_id, None)
+
+
+    def _stream(self, pending: Sequence[Pending], report: Report) -> None:
+        """A device or a pipe (`/dev/null`, a FIFO) is written into, never replaced: renaming
+        a file over /dev/null would put a regular file in its place for the whole machine.
+        Nothing can be read back from it, so the array holds this delivery's alerts."""
+        try:
+            with self.path.open("wb") as file:
+                file.write(json_bytes([p.alert for p in pending]) + b"\n")
         except OSError as err:
             _fail_all(pending, report, f"cannot write {self.path}: {err.strerror or err}")
             return
@@ -113,6 +132,13 @@ def _ids_in(path: Path) -> set[str]:
         os.truncate(path, keep)
         data = data[:keep]
     return {m.group(1).decode() for m in _ID.finditer(data)}
+
+
+def _regular_or_missing(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except FileNotFoundError:
+        return True
 
 
 def _existing_array(path: Path) -> list[Any]:
