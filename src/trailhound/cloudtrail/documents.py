@@ -14,13 +14,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trailhound.cloudtrail.arrivals import INGESTED, with_arrivals
 from trailhound.cloudtrail.ecs import normalize
 from trailhound.cloudtrail.ecs_documents import to_documents
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.record import decode_record
 
 RAW = "raw"
-INGESTED = "event.ingested"
 
 
 def rebuilt_documents(enricher: Enricher) -> Callable[[pa.RecordBatch], Iterator[dict[str, Any]]]:
@@ -51,12 +51,8 @@ def _rebuilt(raws: pa.Array, ingested: pa.Array, enricher: Enricher) -> dict[int
     result = normalize(records, ingested=first, enricher=enricher, parsed=True)
     refused = {i for i, _ in result.rejected}
     made = [row for j, row in enumerate(rows) if j not in refused]
-    batch = _with_ingested(result.batch, ingested.take(made))
+    batch = with_arrivals(result.batch, ingested.take(made))
     # the long requests are read once, not again from the text normalizing made of them
     return dict(zip(made, to_documents(batch, result.read), strict=True))
 
 
-def _with_ingested(batch: pa.RecordBatch, times: pa.Array) -> pa.RecordBatch:
-    at = batch.schema.get_field_index(INGESTED)
-    field = batch.schema.field(at)
-    return batch.set_column(at, field, times.cast(field.type))

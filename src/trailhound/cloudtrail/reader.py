@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 import msgspec
 import pyarrow as pa
 
+from trailhound.cloudtrail.arrivals import Arrivals, with_arrivals
 from trailhound.cloudtrail.ecs import Normalized, normalize
 from trailhound.cloudtrail.envelopes import CANNOT_READ, Bad, Found, Limits, Skip, split
 from trailhound.cloudtrail.geo import Enricher
@@ -120,8 +121,6 @@ def read_selected(
     normalizers = (normalizer or _normalize_all, None if skim is None else skim.normalizer)
     limits = limits or Limits()
     for blob, read in _reads(blobs, skim, limits):
-        if pending.size and blob.ingested != pending.blob_time:
-            yield from _flush(pending, normalizers, enricher, report)
         for found in _read_blob(blob, read, report, limits):
             if isinstance(found, SkimmedFile):
                 assert skim is not None
@@ -233,8 +232,10 @@ class _Pending:
     span_cuts: list[int] = field(default_factory=list)  # and the skimmed rows
     heavy: int = 0  # bytes of large members since the last cut
     span_heavy: int = 0
-    blob_time: datetime | None = None
-    read_at: datetime | None = None
+    read_at: datetime | None = None  # the first blob's own time, else `clocked`
+    clocked: datetime | None = None  # the clock's one reading, for the blobs without a time
+    record_times: Arrivals = field(default_factory=Arrivals)
+    span_times: Arrivals = field(default_factory=Arrivals)
 
     @property
     def size(self) -> int:
@@ -252,6 +253,7 @@ class _Pending:
             if picked is None or len(picked) == len(records)
             else [records[i] for i in picked]
         )
+        self.record_times.add(len(kept), self._arrived(blob))
         for record in kept:
             self.heavy += _detach(record)
             self.records.append(record)
@@ -269,6 +271,7 @@ class _Pending:
         if not picked:
             return
         self._started(blob)
+        self.span_times.add(len(picked), self._arrived(blob))
         whole = len(picked) == len(skimmed)
         self.span_origins.add(len(self.spans), blob.name, file.positions, None if whole else picked)
         # the spans as Python lists, made once for the files skimmed together: a few hundred
@@ -292,8 +295,22 @@ class _Pending:
 
     def _started(self, blob: Blob) -> None:
         if not self.size:
-            self.blob_time = blob.ingested
-            self.read_at = blob.ingested or self.clock()
+            self.read_at = blob.ingested
+            if self.read_at is None:
+                self.read_at = self.clocked = self.clock()
+
+    def _arrived(self, blob: Blob) -> datetime:
+        """The blob's own time, else the batch's reading time (the clock is read once)."""
+        if blob.ingested is not None:
+            return blob.ingested
+        if self.clocked is None:
+            self.clocked = self.clock()
+        return self.clocked
+
+    def arrivals(self) -> Arrivals | None:
+        """Each row's arrival time (records, then spans), None when they all share one."""
+        whole = Arrivals([*self.record_times.runs, *self.span_times.runs])
+        return None if whole.single() else whole
 
     def where(self, index: int) -> tuple[str, str]:
         """The blob name and position of the row at `index` (records first, then spans)."""
@@ -323,6 +340,7 @@ def _flush(
     read_at = pending.read_at
     assert read_at is not None
     result = _pending_normalized(pending, normalizers, read_at, enricher)
+    arrivals = pending.arrivals()
     for index, reason in result.rejected:
         name, position = pending.where(index)
         report.set_aside(SetAside(reason, where=name, position=position))
@@ -330,6 +348,7 @@ def _flush(
         name, position = pending.where(index)
         report.change(Changed(name, position, note))
     kept: list[Kept] = [*pending.records, *map(msgspec.Raw, pending.spans)]
+    rows = len(kept)
     pending.clear()
     report.records_normalized += result.batch.num_rows
     if result.order is not None:
@@ -337,8 +356,19 @@ def _flush(
     elif result.rejected:
         dropped = {i for i, _ in result.rejected}
         kept = [r for i, r in enumerate(kept) if i not in dropped]
-    if result.batch.num_rows:
-        yield Selected(result.batch, kept)
+    batch = result.batch
+    if arrivals is not None and batch.num_rows:
+        batch = with_arrivals(batch, arrivals.times().take(_input_rows(result, rows)))
+    if batch.num_rows:
+        yield Selected(batch, kept)
+
+
+def _input_rows(result: Normalized, rows: int) -> list[int]:
+    """The input row behind each row of the result's batch."""
+    if result.order is not None:
+        return result.order
+    dropped = {i for i, _ in result.rejected}
+    return [i for i in range(rows) if i not in dropped]
 
 
 def _pending_normalized(
