@@ -43,6 +43,7 @@ from trailhound.engine.udfs import register
 from trailhound.pipeline.coverage import COUNTED_PATHS, DYNAMODB, TIMELINE_STEP, Counted, Coverage
 from trailhound.rules.model import Rule, RuleException
 from trailhound.sources import Blob
+from trailhound.sources.ahead import fetched_ahead
 
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -186,8 +187,9 @@ class Stage:
         assert report is not None
         held: StageOutput | None = None  # the last output waits for the counts after it
         for part in read_selected(
-            self._sized(blobs), enricher=self.plan.enricher, report=report, select=self._select,
-            normalizer=self.normalizer, batch_size=self.plan.batch_size, skim=self._skim,
+            self._sized(fetched_ahead(blobs)), enricher=self.plan.enricher, report=report,
+            select=self._select, normalizer=self.normalizer, batch_size=self.plan.batch_size,
+            skim=self._skim,
         ):  # fmt: skip
             if held is not None:
                 yield held

@@ -59,7 +59,8 @@ class Blob:
     `ingested` is when the source says the data arrived (an S3 object's time); None means the
     reader stamps it with the time it read it. `portable` says that another process can read
     the blob by itself (a file, an object store key: yes; standard input: no), which requires
-    the opener to be picklable. `size` lets work be shared out by volume.
+    the opener to be picklable. `size` lets work be shared out by volume. `remote` says that
+    opening it waits on the network (an S3 object), so that readers fetch such blobs ahead.
     """
 
     name: str
@@ -67,6 +68,7 @@ class Blob:
     ingested: datetime | None = None
     portable: bool = False
     size: int | None = None  # bytes as stored (compressed), when the source knows it
+    remote: bool = False
 
     def chunks(self, largest: int = READ_SIZE) -> Iterator[bytes]:
         """The blob's content in pieces, inflated if it starts with the gzip magic bytes.

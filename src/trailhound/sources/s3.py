@@ -148,6 +148,7 @@ def object_blob(bucket: str, item: dict[str, Any]) -> Blob:
         ingested=utc(item.get("LastModified")),
         portable=True,
         size=item.get("Size"),
+        remote=True,
     )
 
 
