@@ -84,7 +84,9 @@ def evaluate(store: Store, rule: Rule, cutoff: int) -> Outcome:
     assert isinstance(spec, BaselineSpec)
     spans = _Spans(*(int(d / _US) for d in (spec.window, spec.history, spec.min_history)))
     width = len(spec.fields)
-    sql = keyed_rows_sql(spec.fields, ((item_count_sql(spec.count), "weight"),))
+    # DuckDB's 64-bit hash of the event id: its values told apart are ids told apart
+    extra = ((item_count_sql(spec.count), "weight"), ('hash("event.id")', "id_hash"))
+    sql = keyed_rows_sql(spec.fields, extra)
     params = {"rule": rule.rule_id, "cutoff": cutoff}
     table = baselines.uncounted(store, rule.rule_id, sql, params)
     order, group = _order(table, width)
@@ -175,12 +177,8 @@ def _once(table: pa.Table, order: Ints, group: Ints) -> tuple[Ints, bool]:
     named_rows = pc.is_valid(event_ids).to_numpy(zero_copy_only=False)
     if not named_rows.any():
         return order, True
-    distinct = pc.count(pc.unique(event_ids)).as_py()  # nulls not counted
-    if distinct == int(np.count_nonzero(named_rows)):
-        # no event id twice, so no (event, group) twice: the usual case, known from the
-        # distinct ids (0.06 s for 580,000 rows at 4M events; the codes of the ids and the
-        # groups' columns below took 0.4 s)
-        return order, True
+    if _no_id_twice(table, named_rows):
+        return order, True  # no event id twice, so no (event, group) twice: the usual case
     named = named_rows[order]
     codes = [_codes(event_ids)[order][named], group[order][named]]
     _, firsts = np.unique(_one_code(codes), axis=0, return_index=True)  # first occurrences
@@ -189,6 +187,18 @@ def _once(table: pa.Table, order: Ints, group: Ints) -> tuple[Ints, bool]:
     keep = np.logical_not(named)
     keep[np.flatnonzero(named)[firsts]] = True
     return order[keep], False
+
+
+def _no_id_twice(table: pa.Table, named: npt.NDArray[np.bool_]) -> bool:
+    """Whether no event id is in `table` twice (`named`: the rows with one). Known from the
+    ids' hashes when they all differ (0.03 CPU-s for 580,000 rows at 4M events, where the
+    distinct ids took 0.07-0.2 and the codes of the ids and the groups' columns 0.4); two
+    equal hashes may be two ids, so then from the distinct ids."""
+    hashes = np.sort(_ints(table.column("id_hash"))[named])
+    if not np.any(hashes[1:] == hashes[:-1]):
+        return True
+    distinct = pc.count(pc.unique(table.column("event_id"))).as_py()  # nulls not counted
+    return bool(distinct == int(np.count_nonzero(named)))
 
 
 def _one_code(codes: list[Ints]) -> npt.NDArray[np.int64]:
