@@ -9,6 +9,7 @@ import copy
 import random
 from datetime import timedelta
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -66,9 +67,10 @@ def by_runs(
         "k0": ["u"] * n,
         "weight": pa.array([r[2] for r in rows], pa.int64()),
     })  # fmt: skip
-    columns = baseline._Rows.of(table, HOUR)
+    in_order = np.arange(n, dtype=np.int64)  # the rows are in time order, of one group
+    columns = baseline._Rows.of(table, in_order, np.zeros(n, np.int64), HOUR)
     found: list[Alert] = []
-    for a, b, _ in baseline._runs(table, columns, 1):
+    for a, b, _ in baseline._runs(columns):
         crossed = baseline._judge(columns, a, b, windows, spec, SPANS)
         if crossed is not None:
             window = windows[int(columns.window[a])]

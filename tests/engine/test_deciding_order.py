@@ -58,3 +58,11 @@ def test_an_error_while_on_one_thread_reaches_the_caller_as_itself(tmp_path: Pat
     with pytest.raises(duckdb.BinderException), store.transaction(), store.one_thread():
         store.con.execute("SELECT no_such_column FROM matches")
     store.close()
+
+
+def test_a_query_rule_capped_at_one_instant_keeps_the_first_by_event_id() -> None:
+    # thirty reads in the same microsecond, stored newest id first: a cap of five keeps the
+    # five first by event id, not the five first stored
+    spike = list(reversed(_reads(range(30), 6, "alice", same_time=True)))
+    alerts = run([rule(action("GetItem"), max_signals=5)], spike)
+    assert sorted(a.event_ids for a in alerts) == [(f"ev-{i:04d}",) for i in range(5)]

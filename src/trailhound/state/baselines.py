@@ -41,15 +41,13 @@ def load(store: Store, rule_id: str) -> Windows:
     return dict(found)
 
 
-def uncounted(
-    store: Store, rule_id: str, rows_sql: str, order: str, params: dict[str, object]
-) -> pa.Table:
+def uncounted(store: Store, rule_id: str, rows_sql: str, params: dict[str, object]) -> pa.Table:
     """The rows of `rows_sql` (with an `event_id` column) whose event was not counted yet, in
-    the `order` given (an ORDER BY list of its columns), as columns: a read-heavy rule has a
-    row for every read call, too many for a Python tuple each."""
+    no order, as columns: a read-heavy rule has a row for every read call, too many for a
+    Python tuple each."""
     found: pa.Table = store.con.sql(
         f"SELECT * FROM ({rows_sql}) r WHERE r.event_id IS NULL OR r.event_id NOT IN "
-        f"(SELECT event_id FROM baseline_events WHERE rule_id = $rule) ORDER BY {order}",
+        "(SELECT event_id FROM baseline_events WHERE rule_id = $rule)",
         params={**params, "rule": rule_id},
     ).to_arrow_table()
     return found
