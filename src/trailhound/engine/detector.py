@@ -191,8 +191,9 @@ class Detector:
             self.stats.matched[self._names.get(rule_id, rule_id)] += count
         if matched is not None and matched.num_rows:
             chunk = None if records is None else self._pack(records)
-            seq = pa.array(range(self._next_seq, self._next_seq + matched.num_rows), pa.int64())
-            self._next_seq += matched.num_rows
+            # from NumPy: a range goes through Python's integers one by one
+            first, self._next_seq = self._next_seq, self._next_seq + matched.num_rows
+            seq = pa.array(np.arange(first, self._next_seq, dtype=np.int64))
             matched = matched.append_column(
                 matches.CHUNK, pa.repeat(pa.scalar(chunk, pa.int64()), len(seq))
             )

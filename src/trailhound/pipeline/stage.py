@@ -142,6 +142,29 @@ class StageOutput:
     problems: Problems | None = None  # set when the stage had its own report
     failed: dict[str, str] = field(default_factory=dict)  # rule id -> why its filter failed
 
+    def __getstate__(self) -> dict[str, object]:
+        """The output as a worker sends it, its matches as one Arrow IPC stream: a pickled
+        table is rebuilt column by column in Python when the scanning process takes it (0.05
+        CPU-s of it at 1M events), a stream in one call over the bytes received."""
+        state = dict(self.__dict__)
+        if self.matched is not None:
+            state["matched"] = _stream_bytes(self.matched)
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        matched = state["matched"]
+        if isinstance(matched, bytes):
+            state["matched"] = pa.ipc.open_stream(matched).read_all()
+        self.__dict__.update(state)
+
+
+def _stream_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    data: bytes = sink.getvalue().to_pybytes()
+    return data
+
 
 class Stage:
     """Runs a `StagePlan` over blobs; holds the per-process things (DuckDB, caches)."""
