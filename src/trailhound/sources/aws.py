@@ -10,10 +10,9 @@ its clients are `Any` here and nowhere else.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from functools import cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from trailhound.errors import InputError
 
@@ -22,7 +21,8 @@ THREADS = 16
 """Requests made at once by one poll: an organization trail has a folder per account and
 region to list, an SQS poll up to a hundred objects to look up; each takes tens of ms."""
 _CONNECTIONS = 2 * THREADS
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entered: a made thing may need a client made first
+_made: dict[Hashable, Any] = {}  # what `made_once` made in this process, by key
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -42,11 +42,9 @@ def client(service: str, region: str | None = None) -> Any:
     client once. boto3's default session is not thread-safe, hence a session of our own, made
     under a lock; the client it makes is thread-safe.
     """
-    with _lock:
-        return _client(service, region)
+    return made_once(("client", service, region), lambda: _client(service, region))
 
 
-@cache
 def _client(service: str, region: str | None) -> Any:
     import boto3
     from botocore.config import Config
@@ -56,10 +54,23 @@ def _client(service: str, region: str | None) -> Any:
     return boto3.session.Session().client(service, region_name=region, config=config)
 
 
-def forget_clients() -> None:
-    """Drop the cached clients, so the next ones read the environment again (for tests)."""
+def made_once(key: Hashable, make: Callable[[], T]) -> T:
+    """What `make` returns, made once per process under `key` (a client, an object store).
+
+    Made under a lock: threads fetching objects ahead ask for it at once, and each made thing
+    costs a tenth of a second or holds connections of its own.
+    """
     with _lock:
-        _client.cache_clear()
+        if key not in _made:
+            _made[key] = make()
+        return cast(T, _made[key])
+
+
+def forget_clients() -> None:
+    """Drop the cached clients and stores, so the next ones read the environment again (for
+    tests)."""
+    with _lock:
+        _made.clear()
 
 
 def aws_errors() -> tuple[type[Exception], ...]:

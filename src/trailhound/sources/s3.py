@@ -50,6 +50,7 @@ from trailhound.sources.aws import (
     require_boto3,
 )
 from trailhound.sources.polling import Consumed, Cursor, Poll, PolledSource
+from trailhound.sources.s3_objects import ObjectReader, Place, place_of, usable
 
 MARGIN = timedelta(hours=1)
 """How late (in key time, behind the newest file read in its region) a file may arrive and
@@ -144,7 +145,7 @@ def object_blob(bucket: str, item: dict[str, Any]) -> Blob:
     etag = plain_etag(item.get("ETag"))
     return Blob(
         f"s3://{bucket}/{item['Key']}",
-        partial(open_object, bucket, item["Key"], etag),
+        partial(open_object, bucket, item["Key"], etag, place_of(bucket)),
         ingested=utc(item.get("LastModified")),
         portable=True,
         size=item.get("Size"),
@@ -164,13 +165,17 @@ def utc(when: object) -> datetime | None:
 # -- reading one object ---------------------------------------------------------------------
 
 
-def open_object(bucket: str, key: str, etag: str = "") -> AbstractContextManager[BinaryIO]:
+def open_object(bucket: str, key: str, etag: str = "",
+                place: Place | None = None) -> AbstractContextManager[BinaryIO]:  # fmt: skip
     """A stream of the object's bytes; picklable as a partial, for worker processes.
 
     With `etag`, only that version is read: an object replaced since it was listed fails to
     open (its new version is another input, found by the next listing), and a read resumed
-    after a broken connection never joins two versions.
+    after a broken connection never joins two versions. With `place` (`s3_objects.place_of`)
+    obstore reads it, else boto3.
     """
+    if place is not None and usable():
+        return cast(AbstractContextManager[BinaryIO], ObjectReader(place, key, etag))
     return cast(AbstractContextManager[BinaryIO], _ObjectStream(bucket, key, etag))
 
 
