@@ -30,6 +30,10 @@ class Arrivals:
         elif rows:
             self.runs.append((rows, time))
 
+    def first(self) -> datetime:
+        """The first row's time."""
+        return self.runs[0][1]
+
     def single(self) -> bool:
         """Whether every row has the same time (the normalizers' one value is then right)."""
         return len({time for _, time in self.runs}) <= 1

@@ -232,7 +232,6 @@ class _Pending:
     span_cuts: list[int] = field(default_factory=list)  # and the skimmed rows
     heavy: int = 0  # bytes of large members since the last cut
     span_heavy: int = 0
-    read_at: datetime | None = None  # the first blob's own time, else `clocked`
     clocked: datetime | None = None  # the clock's one reading, for the blobs without a time
     record_times: Arrivals = field(default_factory=Arrivals)
     span_times: Arrivals = field(default_factory=Arrivals)
@@ -245,7 +244,6 @@ class _Pending:
         self.read += len(found.records)
         if picked is not None and not picked:
             return
-        self._started(blob)
         self.record_origins.add(len(self.records), blob.name, found.positions, picked)
         records = found.records
         kept = (
@@ -270,7 +268,6 @@ class _Pending:
         self.read += len(skimmed)
         if not picked:
             return
-        self._started(blob)
         self.span_times.add(len(picked), self._arrived(blob))
         whole = len(picked) == len(skimmed)
         self.span_origins.add(len(self.spans), blob.name, file.positions, None if whole else picked)
@@ -293,12 +290,6 @@ class _Pending:
         self.taken += [first + i for i in picked]
         self.skimmed_rows += len(skimmed)
 
-    def _started(self, blob: Blob) -> None:
-        if not self.size:
-            self.read_at = blob.ingested
-            if self.read_at is None:
-                self.read_at = self.clocked = self.clock()
-
     def _arrived(self, blob: Blob) -> datetime:
         """The blob's own time, else the batch's reading time (the clock is read once)."""
         if blob.ingested is not None:
@@ -307,10 +298,9 @@ class _Pending:
             self.clocked = self.clock()
         return self.clocked
 
-    def arrivals(self) -> Arrivals | None:
-        """Each row's arrival time (records, then spans), None when they all share one."""
-        whole = Arrivals([*self.record_times.runs, *self.span_times.runs])
-        return None if whole.single() else whole
+    def arrivals(self) -> Arrivals:
+        """Each row's arrival time: the records', then the spans'."""
+        return Arrivals([*self.record_times.runs, *self.span_times.runs])
 
     def where(self, index: int) -> tuple[str, str]:
         """The blob name and position of the row at `index` (records first, then spans)."""
@@ -337,10 +327,9 @@ def _flush(
 ) -> Iterator[Selected]:
     if not pending.size:
         return
-    read_at = pending.read_at
-    assert read_at is not None
-    result = _pending_normalized(pending, normalizers, read_at, enricher)
     arrivals = pending.arrivals()
+    # the normalizers give every row the first row's time; the others are set after
+    result = _pending_normalized(pending, normalizers, arrivals.first(), enricher)
     for index, reason in result.rejected:
         name, position = pending.where(index)
         report.set_aside(SetAside(reason, where=name, position=position))
@@ -348,31 +337,32 @@ def _flush(
         name, position = pending.where(index)
         report.change(Changed(name, position, note))
     kept: list[Kept] = [*pending.records, *map(msgspec.Raw, pending.spans)]
-    rows = len(kept)
     pending.clear()
     report.records_normalized += result.batch.num_rows
-    if result.order is not None:
-        kept = [kept[i] for i in result.order]
-    elif result.rejected:
-        dropped = {i for i, _ in result.rejected}
-        kept = [r for i, r in enumerate(kept) if i not in dropped]
+    behind = _input_rows(result, len(kept))
+    if behind is not None:
+        kept = [kept[i] for i in behind]
     batch = result.batch
-    if arrivals is not None and batch.num_rows:
-        batch = with_arrivals(batch, arrivals.times().take(_input_rows(result, rows)))
+    if batch.num_rows and not arrivals.single():
+        times = arrivals.times()
+        batch = with_arrivals(batch, times if behind is None else times.take(behind))
     if batch.num_rows:
         yield Selected(batch, kept)
 
 
-def _input_rows(result: Normalized, rows: int) -> list[int]:
-    """The input row behind each row of the result's batch."""
+def _input_rows(result: Normalized, rows: int) -> list[int] | None:
+    """The input row behind each row of the result's batch; None when they are the input's,
+    in order."""
     if result.order is not None:
         return result.order
+    if not result.rejected:
+        return None
     dropped = {i for i, _ in result.rejected}
     return [i for i in range(rows) if i not in dropped]
 
 
 def _pending_normalized(
-    pending: _Pending, normalizers: _Normalizers, read_at: datetime, enricher: Enricher
+    pending: _Pending, normalizers: _Normalizers, ingested: datetime, enricher: Enricher
 ) -> Normalized:
     """The records, then the skimmed rows, normalized as if in one call."""
     of_records, of_skimmed = normalizers
@@ -380,7 +370,7 @@ def _pending_normalized(
     if records:
         result = _normalized(
             len(records), pending.cuts,
-            lambda start, stop: of_records(records[start:stop], read_at, enricher),
+            lambda start, stop: of_records(records[start:stop], ingested, enricher),
         )  # fmt: skip
         parts.append((range(len(records)), result))
     if pending.spans:
@@ -388,7 +378,7 @@ def _pending_normalized(
         rows = pending.skim_rows()
         result = _normalized(
             len(rows), pending.span_cuts,
-            lambda start, stop: of_skimmed(rows.part(start, stop), read_at, enricher),
+            lambda start, stop: of_skimmed(rows.part(start, stop), ingested, enricher),
         )  # fmt: skip
         parts.append((range(len(records), len(records) + len(rows)), result))
     return parts[0][1] if len(parts) == 1 and parts[0][0].start == 0 else joined(parts)
