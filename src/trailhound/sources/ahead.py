@@ -14,13 +14,15 @@ from __future__ import annotations
 import io
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import BinaryIO, cast
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 from trailhound.sources import Blob
+
+if TYPE_CHECKING:  # imported when a remote blob comes: a scan of files never needs threads
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 AHEAD_BLOBS = 16
 """Blobs fetched at once: enough to hide S3's first-byte latency behind a reader that takes
@@ -51,6 +53,8 @@ def fetched_ahead(
                 yield blob  # nothing in flight to keep the order behind
                 continue
             if blob.remote and pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
                 pool = ThreadPoolExecutor(ahead, thread_name_prefix="fetch")
             fetch = pool.submit(_fetch, blob) if blob.remote and pool is not None else None
             window.append((blob, fetch))
