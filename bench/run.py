@@ -116,6 +116,7 @@ def _bucket(cache: Path, events: int, scratch: Path) -> Corpus:
 def _parsers(corpus: Corpus, only: str | None = None) -> list[Row]:
     rows = []
     for key, label, mode in (
+        ("inflate", "isal inflate alone, nothing parsed (a floor, not a target)", "inflate"),
         ("stdlib", "stdlib gzip + json.loads, every record", "stdlib"),
         ("fast", "isal + orjson.loads, every record", "fast"),
     ):
