@@ -93,7 +93,28 @@ _IDENTITY_PATHS: Final = (
 _TABLE_NAME: Final = "requestParameters.tableName"
 _CONTEXT_TABLE: Final = "requestParameters.encryptionContext." + dynamodb.KMS_CONTEXT_KEY
 _STATEMENT: Final = "requestParameters.statement"
-_ALWAYS: Final = ("eventTime", "eventName", "eventSource", *_IDENTITY_PATHS)
+# read for every row; the identity's paths are read only for the fields made from them (taking
+# the eleven a pack's fields rarely read cost a third of the step's copying), but the skimmer
+# is asked for them all (`PATHS`)
+_ALWAYS: Final = ("eventTime", "eventName", "eventSource")
+
+_IDENTITY_TEXTS: Final = (
+    ("aws.cloudtrail.user_identity.type", _IDENTITY + "type"),
+    ("aws.cloudtrail.user_identity.arn", _IDENTITY + "arn"),
+    ("aws.cloudtrail.user_identity.access_key_id", _IDENTITY + "accessKeyId"),
+    ("aws.cloudtrail.user_identity.invoked_by", _IDENTITY + "invokedBy"),
+    ("aws.cloudtrail.user_identity.session_context.mfa_authenticated",
+     _ATTRIBUTES + "mfaAuthenticated"),
+    ("aws.cloudtrail.user_identity.session_context.session_issuer.type", _ISSUER + "type"),
+    ("aws.cloudtrail.user_identity.session_context.session_issuer.arn", _ISSUER + "arn"),
+    ("aws.cloudtrail.user_identity.session_context.session_issuer.principal_id",
+     _ISSUER + "principalId"),
+    ("aws.cloudtrail.user_identity.session_context.session_issuer.account_id",
+     _ISSUER + "accountId"),
+    ("aws.cloudtrail.recipient_account_id", "recipientAccountId"),
+)  # fmt: skip
+_CREATION_DATE: Final = "aws.cloudtrail.user_identity.session_context.creation_date"
+_USER_NAMES: Final = (_IDENTITY + "userName", _ISSUER + "userName")
 
 # ECS field -> the member paths it is made from (besides _ALWAYS)
 _FROM: Final[dict[str, tuple[str, ...]]] = {
@@ -109,27 +130,14 @@ _FROM: Final[dict[str, tuple[str, ...]]] = {
     "cloud.region": ("awsRegion",),
     "event.outcome": ("errorCode", "errorMessage"),
     **{name: (member,) for name, member in TEXT_MEMBERS},
-    **dict.fromkeys(
-        (
-            "aws.cloudtrail.user_identity.type",
-            "aws.cloudtrail.user_identity.arn",
-            "aws.cloudtrail.user_identity.access_key_id",
-            "aws.cloudtrail.user_identity.invoked_by",
-            "user.id",
-            "service.name",
-            "aws.cloudtrail.user_identity.session_context.mfa_authenticated",
-            "aws.cloudtrail.user_identity.session_context.creation_date",
-            "aws.cloudtrail.user_identity.session_context.session_issuer.type",
-            "aws.cloudtrail.user_identity.session_context.session_issuer.arn",
-            "aws.cloudtrail.user_identity.session_context.session_issuer.principal_id",
-            "aws.cloudtrail.user_identity.session_context.session_issuer.account_id",
-            "user.name",
-            "user.email",
-        ),
-        (),
-    ),
+    **{name: (path,) for name, path in _IDENTITY_TEXTS},
+    "user.id": (_IDENTITY + "type", _IDENTITY + "principalId", _ON_BEHALF_OF + "userId"),
+    "service.name": (_IDENTITY + "type", _IDENTITY + "invokedBy"),
+    _CREATION_DATE: (_ATTRIBUTES + "creationDate",),
+    "user.name": _USER_NAMES,
+    "user.email": (*_USER_NAMES, _IDENTITY + "type", _IDENTITY + "arn"),
     "aws.cloudtrail.recipient_account_id": ("recipientAccountId",),
-    "cloud.account.id": ("recipientAccountId",),
+    "cloud.account.id": (_IDENTITY + "accountId", "recipientAccountId"),
     "source.address": ("sourceIPAddress",),
     **dict.fromkeys(ADDRESS_COLUMNS, ("sourceIPAddress",)),
     **dict.fromkeys(USER_AGENT_COLUMNS, ("userAgent",)),
@@ -140,7 +148,7 @@ _FROM: Final[dict[str, tuple[str, ...]]] = {
     "aws.cloudtrail.flattened.response_elements": (RESPONSE,),
 }
 
-_ALL_PATHS: Final = (*_ALWAYS, *(p for paths in _FROM.values() for p in paths))
+_ALL_PATHS: Final = (*_ALWAYS, *_IDENTITY_PATHS, *(p for paths in _FROM.values() for p in paths))
 PATHS: Final = tuple(p for p in dict.fromkeys(_ALL_PATHS) if p not in RAW_PATHS)
 """The text paths `normalized_columns` may read: string or null, as a skimmer's `paths`."""
 
@@ -437,34 +445,17 @@ def _text_members(cols: ColumnSet, inputs: _Inputs) -> None:
             cols.put(name, inputs.text(member))
 
 
-_IDENTITY_TEXTS: Final = (
-    ("aws.cloudtrail.user_identity.type", _IDENTITY + "type"),
-    ("aws.cloudtrail.user_identity.arn", _IDENTITY + "arn"),
-    ("aws.cloudtrail.user_identity.access_key_id", _IDENTITY + "accessKeyId"),
-    ("aws.cloudtrail.user_identity.invoked_by", _IDENTITY + "invokedBy"),
-    ("aws.cloudtrail.user_identity.session_context.mfa_authenticated",
-     _ATTRIBUTES + "mfaAuthenticated"),
-    ("aws.cloudtrail.user_identity.session_context.session_issuer.type", _ISSUER + "type"),
-    ("aws.cloudtrail.user_identity.session_context.session_issuer.arn", _ISSUER + "arn"),
-    ("aws.cloudtrail.user_identity.session_context.session_issuer.principal_id",
-     _ISSUER + "principalId"),
-    ("aws.cloudtrail.user_identity.session_context.session_issuer.account_id",
-     _ISSUER + "accountId"),
-    ("aws.cloudtrail.recipient_account_id", "recipientAccountId"),
-)  # fmt: skip
-_CREATION_DATE: Final = "aws.cloudtrail.user_identity.session_context.creation_date"
-
-
 def _identity_fields(cols: ColumnSet, inputs: _Inputs) -> None:
     for name, path in _IDENTITY_TEXTS:
         if cols.wants(name):
             cols.put(name, inputs.text(path))
-    kind = inputs.text(_IDENTITY + "type")
     if cols.wants("user.id"):
+        kind = inputs.text(_IDENTITY + "type")
         center = pc.fill_null(pc.equal(kind, "IdentityCenterUser"), False)
         on_behalf = pc.if_else(center, inputs.text(_ON_BEHALF_OF + "userId"), _null_text())
         cols.put("user.id", pc.coalesce(inputs.text(_IDENTITY + "principalId"), on_behalf))
     if cols.wants("service.name"):
+        kind = inputs.text(_IDENTITY + "type")
         service = pc.fill_null(pc.equal(kind, "AWSService"), False)
         invoked_by = inputs.text(_IDENTITY + "invokedBy")
         cols.put("service.name", pc.if_else(service, invoked_by, _null_text()))
@@ -482,7 +473,7 @@ def _creation_date(text: str | None) -> tuple[datetime | None]:
 
 def _user_fields(cols: ColumnSet, inputs: _Inputs) -> None:
     """user.name and user.email as `ecs._user_fields` makes them from the identity alone."""
-    names = pc.coalesce(inputs.text(_IDENTITY + "userName"), inputs.text(_ISSUER + "userName"))
+    names = pc.coalesce(*(inputs.text(path) for path in _USER_NAMES))
     cols.put("user.name", names)
     if cols.wants("user.email"):
         kind = inputs.text(_IDENTITY + "type")
