@@ -30,7 +30,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, cached_property, partial
-from typing import Any, Final
+from typing import Any, Final, Protocol, runtime_checkable
 
 import numpy as np
 import pyarrow as pa
@@ -241,6 +241,15 @@ def _empty() -> pa.RecordBatch:
 # -- the inputs ---------------------------------------------------------------------------------
 
 
+@runtime_checkable
+class TakenAt(Protocol):
+    """Columns that can give a path's values at some rows alone, without the whole column."""
+
+    def at(self, path: str, positions: np.ndarray | None) -> pa.Array:
+        """The path's values at these row positions (ascending), or at every row (None)."""
+        ...
+
+
 _Writes = tuple[pa.Array, BatchWrites]
 _Statements = tuple[pa.Array, pa.Array]  # the rows (a mask), and which of them name elsewhere
 
@@ -260,6 +269,7 @@ class _Inputs:
         self.ingested = ingested
         self.enricher = enricher
         self._cleaned: dict[str, pa.Array] = {}
+        self._at = columns.at if isinstance(columns, TakenAt) else None
         self._encodings: dict[str, tuple[dict[str, int], np.ndarray]] = {}
         self.times, shaped = _event_times(columns["eventTime"])
         self._unsure: list[pa.Array] = [pc.invert(shaped)]
@@ -274,6 +284,13 @@ class _Inputs:
     def raw(self, path: str) -> pa.Array:
         return _strings(self.columns[path])
 
+    def raw_at(self, path: str, rows: pa.Array) -> pa.Array:
+        """The member's raw text at the rows of a mask (no nulls): taken at those rows alone
+        when the columns can (`TakenAt`, as a skimmer's are), not copied twice."""
+        if self._at is None:
+            return self.raw(path).filter(rows)
+        return _strings(self._at(path, np.flatnonzero(rows.to_numpy(zero_copy_only=False))))
+
     @cached_property
     def resources(self) -> Distinct[Resources | None]:
         """The rows' resources, read once per distinct JSON text."""
@@ -287,7 +304,7 @@ class _Inputs:
         found = []
         for action, read_batch in _BATCH_READERS.items():
             rows = self._calls(action)
-            read = read_batch(self.raw(REQUEST).filter(rows)) if rows is not None else None
+            read = read_batch(self.raw_at(REQUEST, rows)) if rows is not None else None
             if rows is not None and read is not None:
                 found.append((rows, read))
         return found + self._parsed_requests()
@@ -299,7 +316,7 @@ class _Inputs:
             return []
         rows = pa.array(calls)
         names = self.text("eventName").filter(rows).to_pylist()
-        return [(rows, read_parsed(names, self.raw(REQUEST).filter(rows)))]
+        return [(rows, read_parsed(names, self.raw_at(REQUEST, rows)))]
 
     @cached_property
     def statements(self) -> _Statements | None:
@@ -308,7 +325,7 @@ class _Inputs:
         rows = self._calls(_STATEMENT_CALL)
         if rows is None:
             return None
-        requests, responses = self.raw(REQUEST).filter(rows), self.raw(RESPONSE).filter(rows)
+        requests, responses = self.raw_at(REQUEST, rows), self.raw_at(RESPONSE, rows)
         return rows, names_elsewhere(requests, responses, STATEMENT_KEYS)
 
     def _calls(self, action: str) -> pa.Array | None:
@@ -529,7 +546,7 @@ def _operations(cols: ColumnSet, inputs: _Inputs) -> None:
     statements = inputs.statements
     if statements is not None:
         rows, elsewhere = statements
-        verbs = Distinct.of(inputs.raw(_STATEMENT).filter(rows), _statement_operations)
+        verbs = Distinct.of(inputs.raw_at(_STATEMENT, rows), _statement_operations)
         overlays.append((rows, verbs.column(_first, arrow_type)))
         inputs.leave(_scattered(inputs.n, rows, elsewhere))
     found, read = _overlaid(per_action, actions.indices, calls, overlays)
@@ -687,7 +704,7 @@ def _plain_tables(inputs: _Inputs, plain: pa.Array, keys: pa.Array, found: _Name
     inputs.leave(pc.and_(plain, both))
     # the pattern's cost is per byte of JSON: only these rows' is read
     every = _all(plain)
-    requests, responses = (inputs.raw(p) if every else inputs.raw(p).filter(plain)
+    requests, responses = (inputs.raw(p) if every else inputs.raw_at(p, plain)
                            for p in (REQUEST, RESPONSE))  # fmt: skip
     elsewhere = names_elsewhere(requests, responses)
     inputs.leave(elsewhere if every else _scattered(inputs.n, plain, elsewhere))
@@ -696,7 +713,7 @@ def _plain_tables(inputs: _Inputs, plain: pa.Array, keys: pa.Array, found: _Name
         # `normalize` reads a KMS call's tables only when its request's JSON holds the context
         # key's text as such (`dynamodb.wants_tables`); the others have none
         # (only the KMS calls' requests are searched: the pattern's cost is per byte)
-        holds = pc.match_substring_regex(inputs.raw(REQUEST).filter(keys), _CONTEXT_KEY_TEXT)
+        holds = pc.match_substring_regex(inputs.raw_at(REQUEST, keys), _CONTEXT_KEY_TEXT)
         held = pc.fill_null(_scattered(inputs.n, keys, holds), False)
         read = pc.and_(plain, pc.or_(pc.invert(keys), held))
     rows = pc.indices_nonzero(read)
@@ -710,7 +727,7 @@ def _one_name(name: str | None) -> tuple[str, ...]:
 def _statement_tables(inputs: _Inputs, rows: pa.Array, elsewhere: pa.Array, found: _Named) -> None:
     """A PartiQL call's tables are its statement's (then its resources')."""
     inputs.leave(_scattered(inputs.n, rows, elsewhere))
-    found.put(pc.indices_nonzero(rows), inputs.raw(_STATEMENT).filter(rows), _statement_names)
+    found.put(pc.indices_nonzero(rows), inputs.raw_at(_STATEMENT, rows), _statement_names)
 
 
 def _statement_names(statement: str | None) -> tuple[str, ...]:
