@@ -189,7 +189,8 @@ class SkimNormalizer:
                 done = set(part[0])
         for k, group in enumerate(groups):
             if k in together:
-                left.append(([i for i in group.indices if i not in done], group.fields))
+                unmade = [] if done.issuperset(group.indices) else group.indices
+                left.append(([i for i in unmade if i not in done], group.fields))
             else:
                 made, rest = self._group(rows, group, ingested, enricher)
                 parts += made
@@ -288,7 +289,9 @@ class SkimNormalizer:
         left = indices
         if offered and self._columnar is not None:
             made = self._columnar_rows(rows, offered, fields, ingested, enricher)
-            if made.done:
+            if len(made.done) == len(offered):  # the usual case: no Python step per row
+                parts.append((offered, Normalized(made.batch, [])))
+            elif made.done:
                 parts.append(([offered[i] for i in made.done], Normalized(made.batch, [])))
             if len(offered) == len(indices):
                 left = [offered[i] for i in made.left]
