@@ -148,6 +148,16 @@ def test_real_records_normalize_alike(
             assert_same_as_normalize(real_records, fields, enricher)
 
 
+def test_each_field_alone_is_made_from_the_paths_it_names(
+    real_records: list[bytes], enricher: Enricher
+) -> None:
+    # the columns given are `paths_for` the one field: a path its maker reads but does not
+    # name would be missing here
+    for name in sorted(SUPPORTED):
+        assert_same_as_normalize(real_records, {name}, enricher)
+    assert not {p for p in paths_for({"user.id"}) if "sessionContext" in p}
+
+
 def test_simulated_records_normalize_alike_and_most_are_done(
     simulated_records: list[bytes], pack_fields: list[frozenset[str]], enricher: Enricher
 ) -> None:

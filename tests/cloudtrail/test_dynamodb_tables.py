@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -130,6 +131,17 @@ def test_real_record(row: int, columns: dict[str, list[Any]]) -> None:
                     {"put": {"tableName": "Music"}},
                     {"Update": {"TableName": "Orders"}},
                     {"delete": {"tableName": "Music"}},
+                ]
+            },
+            ["Music", "Orders"],
+        ),
+        (  # CloudTrail's list form: a table named beside or inside an item's objects, any
+            # Mapping counting as an object, other members naming none
+            {
+                "requestItems": [
+                    {"operation": "Put", "tableName": "Music", "key": {"id": "1"}},
+                    MappingProxyType({"update": MappingProxyType({"TableName": "Orders"})}),
+                    {"key": {"id": "2"}, "items": ["id"], "expressionAttributeNames": {"#v": "v"}},
                 ]
             },
             ["Music", "Orders"],

@@ -30,7 +30,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, cached_property, partial
-from typing import Any, Final
+from typing import Any, Final, Protocol, runtime_checkable
 
 import numpy as np
 import pyarrow as pa
@@ -93,7 +93,28 @@ _IDENTITY_PATHS: Final = (
 _TABLE_NAME: Final = "requestParameters.tableName"
 _CONTEXT_TABLE: Final = "requestParameters.encryptionContext." + dynamodb.KMS_CONTEXT_KEY
 _STATEMENT: Final = "requestParameters.statement"
-_ALWAYS: Final = ("eventTime", "eventName", "eventSource", *_IDENTITY_PATHS)
+# read for every row; the identity's paths are read only for the fields made from them (taking
+# the eleven a pack's fields rarely read cost a third of the step's copying), but the skimmer
+# is asked for them all (`PATHS`)
+_ALWAYS: Final = ("eventTime", "eventName", "eventSource")
+
+_IDENTITY_TEXTS: Final = (
+    ("aws.cloudtrail.user_identity.type", _IDENTITY + "type"),
+    ("aws.cloudtrail.user_identity.arn", _IDENTITY + "arn"),
+    ("aws.cloudtrail.user_identity.access_key_id", _IDENTITY + "accessKeyId"),
+    ("aws.cloudtrail.user_identity.invoked_by", _IDENTITY + "invokedBy"),
+    ("aws.cloudtrail.user_identity.session_context.mfa_authenticated",
+     _ATTRIBUTES + "mfaAuthenticated"),
+    ("aws.cloudtrail.user_identity.session_context.session_issuer.type", _ISSUER + "type"),
+    ("aws.cloudtrail.user_identity.session_context.session_issuer.arn", _ISSUER + "arn"),
+    ("aws.cloudtrail.user_identity.session_context.session_issuer.principal_id",
+     _ISSUER + "principalId"),
+    ("aws.cloudtrail.user_identity.session_context.session_issuer.account_id",
+     _ISSUER + "accountId"),
+    ("aws.cloudtrail.recipient_account_id", "recipientAccountId"),
+)  # fmt: skip
+_CREATION_DATE: Final = "aws.cloudtrail.user_identity.session_context.creation_date"
+_USER_NAMES: Final = (_IDENTITY + "userName", _ISSUER + "userName")
 
 # ECS field -> the member paths it is made from (besides _ALWAYS)
 _FROM: Final[dict[str, tuple[str, ...]]] = {
@@ -109,27 +130,14 @@ _FROM: Final[dict[str, tuple[str, ...]]] = {
     "cloud.region": ("awsRegion",),
     "event.outcome": ("errorCode", "errorMessage"),
     **{name: (member,) for name, member in TEXT_MEMBERS},
-    **dict.fromkeys(
-        (
-            "aws.cloudtrail.user_identity.type",
-            "aws.cloudtrail.user_identity.arn",
-            "aws.cloudtrail.user_identity.access_key_id",
-            "aws.cloudtrail.user_identity.invoked_by",
-            "user.id",
-            "service.name",
-            "aws.cloudtrail.user_identity.session_context.mfa_authenticated",
-            "aws.cloudtrail.user_identity.session_context.creation_date",
-            "aws.cloudtrail.user_identity.session_context.session_issuer.type",
-            "aws.cloudtrail.user_identity.session_context.session_issuer.arn",
-            "aws.cloudtrail.user_identity.session_context.session_issuer.principal_id",
-            "aws.cloudtrail.user_identity.session_context.session_issuer.account_id",
-            "user.name",
-            "user.email",
-        ),
-        (),
-    ),
+    **{name: (path,) for name, path in _IDENTITY_TEXTS},
+    "user.id": (_IDENTITY + "type", _IDENTITY + "principalId", _ON_BEHALF_OF + "userId"),
+    "service.name": (_IDENTITY + "type", _IDENTITY + "invokedBy"),
+    _CREATION_DATE: (_ATTRIBUTES + "creationDate",),
+    "user.name": _USER_NAMES,
+    "user.email": (*_USER_NAMES, _IDENTITY + "type", _IDENTITY + "arn"),
     "aws.cloudtrail.recipient_account_id": ("recipientAccountId",),
-    "cloud.account.id": ("recipientAccountId",),
+    "cloud.account.id": (_IDENTITY + "accountId", "recipientAccountId"),
     "source.address": ("sourceIPAddress",),
     **dict.fromkeys(ADDRESS_COLUMNS, ("sourceIPAddress",)),
     **dict.fromkeys(USER_AGENT_COLUMNS, ("userAgent",)),
@@ -140,7 +148,7 @@ _FROM: Final[dict[str, tuple[str, ...]]] = {
     "aws.cloudtrail.flattened.response_elements": (RESPONSE,),
 }
 
-_ALL_PATHS: Final = (*_ALWAYS, *(p for paths in _FROM.values() for p in paths))
+_ALL_PATHS: Final = (*_ALWAYS, *_IDENTITY_PATHS, *(p for paths in _FROM.values() for p in paths))
 PATHS: Final = tuple(p for p in dict.fromkeys(_ALL_PATHS) if p not in RAW_PATHS)
 """The text paths `normalized_columns` may read: string or null, as a skimmer's `paths`."""
 
@@ -233,6 +241,15 @@ def _empty() -> pa.RecordBatch:
 # -- the inputs ---------------------------------------------------------------------------------
 
 
+@runtime_checkable
+class TakenAt(Protocol):
+    """Columns that can give a path's values at some rows alone, without the whole column."""
+
+    def at(self, path: str, positions: np.ndarray | None) -> pa.Array:
+        """The path's values at these row positions (ascending), or at every row (None)."""
+        ...
+
+
 _Writes = tuple[pa.Array, BatchWrites]
 _Statements = tuple[pa.Array, pa.Array]  # the rows (a mask), and which of them name elsewhere
 
@@ -252,6 +269,7 @@ class _Inputs:
         self.ingested = ingested
         self.enricher = enricher
         self._cleaned: dict[str, pa.Array] = {}
+        self._at = columns.at if isinstance(columns, TakenAt) else None
         self._encodings: dict[str, tuple[dict[str, int], np.ndarray]] = {}
         self.times, shaped = _event_times(columns["eventTime"])
         self._unsure: list[pa.Array] = [pc.invert(shaped)]
@@ -266,6 +284,13 @@ class _Inputs:
     def raw(self, path: str) -> pa.Array:
         return _strings(self.columns[path])
 
+    def raw_at(self, path: str, rows: pa.Array) -> pa.Array:
+        """The member's raw text at the rows of a mask (no nulls): taken at those rows alone
+        when the columns can (`TakenAt`, as a skimmer's are), not copied twice."""
+        if self._at is None:
+            return self.raw(path).filter(rows)
+        return _strings(self._at(path, np.flatnonzero(rows.to_numpy(zero_copy_only=False))))
+
     @cached_property
     def resources(self) -> Distinct[Resources | None]:
         """The rows' resources, read once per distinct JSON text."""
@@ -279,7 +304,7 @@ class _Inputs:
         found = []
         for action, read_batch in _BATCH_READERS.items():
             rows = self._calls(action)
-            read = read_batch(self.raw(REQUEST).filter(rows)) if rows is not None else None
+            read = read_batch(self.raw_at(REQUEST, rows)) if rows is not None else None
             if rows is not None and read is not None:
                 found.append((rows, read))
         return found + self._parsed_requests()
@@ -291,7 +316,7 @@ class _Inputs:
             return []
         rows = pa.array(calls)
         names = self.text("eventName").filter(rows).to_pylist()
-        return [(rows, read_parsed(names, self.raw(REQUEST).filter(rows)))]
+        return [(rows, read_parsed(names, self.raw_at(REQUEST, rows)))]
 
     @cached_property
     def statements(self) -> _Statements | None:
@@ -300,7 +325,7 @@ class _Inputs:
         rows = self._calls(_STATEMENT_CALL)
         if rows is None:
             return None
-        requests, responses = self.raw(REQUEST).filter(rows), self.raw(RESPONSE).filter(rows)
+        requests, responses = self.raw_at(REQUEST, rows), self.raw_at(RESPONSE, rows)
         return rows, names_elsewhere(requests, responses, STATEMENT_KEYS)
 
     def _calls(self, action: str) -> pa.Array | None:
@@ -437,34 +462,17 @@ def _text_members(cols: ColumnSet, inputs: _Inputs) -> None:
             cols.put(name, inputs.text(member))
 
 
-_IDENTITY_TEXTS: Final = (
-    ("aws.cloudtrail.user_identity.type", _IDENTITY + "type"),
-    ("aws.cloudtrail.user_identity.arn", _IDENTITY + "arn"),
-    ("aws.cloudtrail.user_identity.access_key_id", _IDENTITY + "accessKeyId"),
-    ("aws.cloudtrail.user_identity.invoked_by", _IDENTITY + "invokedBy"),
-    ("aws.cloudtrail.user_identity.session_context.mfa_authenticated",
-     _ATTRIBUTES + "mfaAuthenticated"),
-    ("aws.cloudtrail.user_identity.session_context.session_issuer.type", _ISSUER + "type"),
-    ("aws.cloudtrail.user_identity.session_context.session_issuer.arn", _ISSUER + "arn"),
-    ("aws.cloudtrail.user_identity.session_context.session_issuer.principal_id",
-     _ISSUER + "principalId"),
-    ("aws.cloudtrail.user_identity.session_context.session_issuer.account_id",
-     _ISSUER + "accountId"),
-    ("aws.cloudtrail.recipient_account_id", "recipientAccountId"),
-)  # fmt: skip
-_CREATION_DATE: Final = "aws.cloudtrail.user_identity.session_context.creation_date"
-
-
 def _identity_fields(cols: ColumnSet, inputs: _Inputs) -> None:
     for name, path in _IDENTITY_TEXTS:
         if cols.wants(name):
             cols.put(name, inputs.text(path))
-    kind = inputs.text(_IDENTITY + "type")
     if cols.wants("user.id"):
+        kind = inputs.text(_IDENTITY + "type")
         center = pc.fill_null(pc.equal(kind, "IdentityCenterUser"), False)
         on_behalf = pc.if_else(center, inputs.text(_ON_BEHALF_OF + "userId"), _null_text())
         cols.put("user.id", pc.coalesce(inputs.text(_IDENTITY + "principalId"), on_behalf))
     if cols.wants("service.name"):
+        kind = inputs.text(_IDENTITY + "type")
         service = pc.fill_null(pc.equal(kind, "AWSService"), False)
         invoked_by = inputs.text(_IDENTITY + "invokedBy")
         cols.put("service.name", pc.if_else(service, invoked_by, _null_text()))
@@ -482,7 +490,7 @@ def _creation_date(text: str | None) -> tuple[datetime | None]:
 
 def _user_fields(cols: ColumnSet, inputs: _Inputs) -> None:
     """user.name and user.email as `ecs._user_fields` makes them from the identity alone."""
-    names = pc.coalesce(inputs.text(_IDENTITY + "userName"), inputs.text(_ISSUER + "userName"))
+    names = pc.coalesce(*(inputs.text(path) for path in _USER_NAMES))
     cols.put("user.name", names)
     if cols.wants("user.email"):
         kind = inputs.text(_IDENTITY + "type")
@@ -538,7 +546,7 @@ def _operations(cols: ColumnSet, inputs: _Inputs) -> None:
     statements = inputs.statements
     if statements is not None:
         rows, elsewhere = statements
-        verbs = Distinct.of(inputs.raw(_STATEMENT).filter(rows), _statement_operations)
+        verbs = Distinct.of(inputs.raw_at(_STATEMENT, rows), _statement_operations)
         overlays.append((rows, verbs.column(_first, arrow_type)))
         inputs.leave(_scattered(inputs.n, rows, elsewhere))
     found, read = _overlaid(per_action, actions.indices, calls, overlays)
@@ -696,7 +704,7 @@ def _plain_tables(inputs: _Inputs, plain: pa.Array, keys: pa.Array, found: _Name
     inputs.leave(pc.and_(plain, both))
     # the pattern's cost is per byte of JSON: only these rows' is read
     every = _all(plain)
-    requests, responses = (inputs.raw(p) if every else inputs.raw(p).filter(plain)
+    requests, responses = (inputs.raw(p) if every else inputs.raw_at(p, plain)
                            for p in (REQUEST, RESPONSE))  # fmt: skip
     elsewhere = names_elsewhere(requests, responses)
     inputs.leave(elsewhere if every else _scattered(inputs.n, plain, elsewhere))
@@ -705,7 +713,7 @@ def _plain_tables(inputs: _Inputs, plain: pa.Array, keys: pa.Array, found: _Name
         # `normalize` reads a KMS call's tables only when its request's JSON holds the context
         # key's text as such (`dynamodb.wants_tables`); the others have none
         # (only the KMS calls' requests are searched: the pattern's cost is per byte)
-        holds = pc.match_substring_regex(inputs.raw(REQUEST).filter(keys), _CONTEXT_KEY_TEXT)
+        holds = pc.match_substring_regex(inputs.raw_at(REQUEST, keys), _CONTEXT_KEY_TEXT)
         held = pc.fill_null(_scattered(inputs.n, keys, holds), False)
         read = pc.and_(plain, pc.or_(pc.invert(keys), held))
     rows = pc.indices_nonzero(read)
@@ -719,7 +727,7 @@ def _one_name(name: str | None) -> tuple[str, ...]:
 def _statement_tables(inputs: _Inputs, rows: pa.Array, elsewhere: pa.Array, found: _Named) -> None:
     """A PartiQL call's tables are its statement's (then its resources')."""
     inputs.leave(_scattered(inputs.n, rows, elsewhere))
-    found.put(pc.indices_nonzero(rows), inputs.raw(_STATEMENT).filter(rows), _statement_names)
+    found.put(pc.indices_nonzero(rows), inputs.raw_at(_STATEMENT, rows), _statement_names)
 
 
 def _statement_names(statement: str | None) -> tuple[str, ...]:

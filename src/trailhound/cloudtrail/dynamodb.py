@@ -73,6 +73,10 @@ _ROLES: Final = {
 }
 # Every request key `table_names` reads
 REQUEST_KEYS: Final = frozenset(_ROLES)
+# the keys `_from_item` reads
+_ITEM_KEYS: Final = frozenset(
+    key for key, role in _ROLES.items() if role in (_Role.NAME, _Role.STATEMENT)
+)
 # Response members that describe the table acted on (UpdateTable, DescribeTable, exports, ...).
 RESPONSE_DESCRIPTIONS: Final = (
     "tableDescription",
@@ -200,11 +204,24 @@ def _from_items(value: object, found: dict[str, None]) -> None:
         _from_item(item, found)
         # TransactWriteItems in the API shape: [{"Put": {"TableName": ...}}, ...]
         for inner in item.values():
-            if type(inner) is dict or isinstance(inner, Mapping):
+            if _is_mapping(inner):
                 _from_item(inner, found)
 
 
+def _is_mapping(value: object) -> bool:
+    """`isinstance(value, Mapping)`, sparing the ABC's slow test for parsed JSON's types."""
+    kind = type(value)
+    return kind is dict or (kind not in _JSON_LEAVES and isinstance(value, Mapping))
+
+
+_JSON_LEAVES: Final = (str, list, int, float, bool, type(None))
+
+
 def _from_item(item: Mapping[str, Any], found: dict[str, None]) -> None:
+    # most of a transaction's inner objects (keys, attribute names) hold no such key: one
+    # set test in C spares a Python step per member
+    if item.keys().isdisjoint(_ITEM_KEYS):
+        return
     for key, value in item.items():
         role = _ROLES.get(key)
         if role is _Role.NAME:

@@ -12,7 +12,7 @@ same row. Small groups share calls in both steps, each row keeping only its own 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Final, Protocol
@@ -65,6 +65,49 @@ class SkimRows:
         return dict(zip(paths, taken.columns, strict=True))
 
 
+class _Offered(Mapping[str, pa.Array]):
+    """The columns the columnar step reads, at the rows it is offered: the text paths taken
+    together at once; a raw path (a member's JSON text) when first read, and with `at` at
+    some of the rows alone. A request's text is most of the bytes taken, and most calls read
+    it only for a few actions' rows (a batch's items, a statement's tables)."""
+
+    __slots__ = ("_made", "_offered", "_raw", "_rows")
+
+    def __init__(
+        self, rows: SkimRows, offered: np.ndarray, paths: Sequence[str], raw: Sequence[str]
+    ) -> None:
+        self._rows, self._offered = rows, offered
+        self._raw = [p for p in paths if p in raw]
+        self._made = rows.at_rows([p for p in paths if p not in raw], offered)
+
+    def __getitem__(self, path: str) -> pa.Array:
+        made = self._made.get(path)
+        if made is None:
+            if path not in self._raw:
+                raise KeyError(path)
+            made = self._made[path] = self.at(path, None)
+        return made
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._made or path in self._raw
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*self._made, *(p for p in self._raw if p not in self._made)])
+
+    def __len__(self) -> int:
+        return len(set(self._made).union(self._raw))
+
+    def at(self, path: str, positions: np.ndarray | None) -> pa.Array:
+        """The path's column at these positions among the offered rows (all when None)."""
+        made = self._made.get(path)
+        if made is not None:
+            return made if positions is None else made.take(pa.array(positions, pa.int64()))
+        if path not in self._raw:
+            raise KeyError(path)
+        rows = self._offered if positions is None else self._offered[positions]
+        return self._rows.at_rows([path], rows)[path]
+
+
 _Key = tuple[str | None, str | None]  # (eventSource, eventName)
 
 
@@ -96,7 +139,7 @@ class ColumnsNormalizer(Protocol):
 
     def __call__(
         self,
-        columns: dict[str, pa.Array],
+        columns: Mapping[str, pa.Array],
         fields: frozenset[str],
         ingested: datetime,
         enricher: Enricher,
@@ -146,7 +189,8 @@ class SkimNormalizer:
                 done = set(part[0])
         for k, group in enumerate(groups):
             if k in together:
-                left.append(([i for i in group.indices if i not in done], group.fields))
+                unmade = [] if done.issuperset(group.indices) else group.indices
+                left.append(([i for i in unmade if i not in done], group.fields))
             else:
                 made, rest = self._group(rows, group, ingested, enricher)
                 parts += made
@@ -245,7 +289,9 @@ class SkimNormalizer:
         left = indices
         if offered and self._columnar is not None:
             made = self._columnar_rows(rows, offered, fields, ingested, enricher)
-            if made.done:
+            if len(made.done) == len(offered):  # the usual case: no Python step per row
+                parts.append((offered, Normalized(made.batch, [])))
+            elif made.done:
                 parts.append(([offered[i] for i in made.done], Normalized(made.batch, [])))
             if len(offered) == len(indices):
                 left = [offered[i] for i in made.left]
@@ -267,7 +313,8 @@ class SkimNormalizer:
         in one call: Arrow loops over them, not Python)."""
         assert self._columnar is not None
         read = list(rows.columns if self._paths_for is None else self._paths_for(fields))
-        return self._columnar(rows.at_rows(read, offered), fields, ingested, enricher)
+        columns = _Offered(rows, np.asarray(offered, np.int64), read, self.raw_paths)
+        return self._columnar(columns, fields, ingested, enricher)
 
     def _decoded(
         self, rows: SkimRows, same: list[_Left], ingested: datetime, enricher: Enricher
