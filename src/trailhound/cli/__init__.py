@@ -84,6 +84,7 @@ def run() -> None:
     without walking it for cycles first, 0.05 to 0.1 s of a small scan's CPU; a command of
     `_QUICK_TO_LEAVE` skips that teardown altogether (`_leave`). Only here, never in `main`,
     which tests and Python callers run in a process that goes on."""
+    _one_blas_thread()
     try:
         main()
     except SystemExit as done:  # how click's `main` always ends
@@ -92,6 +93,17 @@ def run() -> None:
         raise
     finally:
         gc.freeze()
+
+
+def _one_blas_thread() -> None:
+    """Keep NumPy's OpenBLAS to the calling thread, unless the user chose otherwise.
+
+    pyarrow imports NumPy, and OpenBLAS then starts a thread per core that spins while it
+    sets up: 0.05 to 0.1 s of CPU in every process of the command (this one, the fork server
+    and so each worker), at every start. trailhound does no linear algebra, so the threads
+    never work; the variable also reaches the processes the command starts, which are its
+    own. Only here: a library user's process keeps its own threads."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def _leave(status: int) -> None:
