@@ -98,3 +98,13 @@ def test_a_changed_override_builds_that_filter_anew(
     assert alerts.count(DECOY_RULE) == 1
     loaded, again = _scan(tmp_path, events, config, cache)
     assert _readers(loaded) == set() and again == alerts
+
+
+def test_a_scan_read_in_one_process_loads_no_multiprocessing(
+    tmp_path: Path, scan_input: tuple[Path, Path]
+) -> None:
+    """Its workers' machinery (multiprocessing, the pool) is for scans with workers only."""
+    events, config = scan_input
+    loaded, alerts = _scan(tmp_path, events, config, tmp_path / "cache")
+    assert {"multiprocessing", "trailhound.pipeline.pool"}.isdisjoint(loaded)
+    assert DECOY_RULE in alerts

@@ -35,6 +35,13 @@ _COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+OWN_PROCESS = "trailhound.own_process"
+"""`ctx.meta` key: True when the command runs in a process of its own (`run`). Its set-up
+then makes objects that live as long as the process, and may take them out of the cyclic
+collector for good (`gc.freeze`): otherwise the first collection after a paused set-up
+walks every one of them and frees nothing (a one-file scan's 20 ms). Tests and Python
+callers run `main` in a process that goes on, whose objects must stay collectable."""
+
 # Commands that close what they wrote (outputs, state, report) before they end, so that
 # their process may end without tearing its interpreter down (see `run`).
 _QUICK_TO_LEAVE = frozenset({"scan"})
@@ -44,6 +51,7 @@ class _LazyGroup(click.Group):
     """A group whose subcommands are imported on first use rather than at start-up."""
 
     leaves_quickly = False  # whether the command `invoke` ran is one of `_QUICK_TO_LEAVE`
+    own_process = False  # set by `run`: see OWN_PROCESS
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*_COMMANDS, *self.commands})
@@ -53,6 +61,8 @@ class _LazyGroup(click.Group):
             module_name, attribute = _COMMANDS[cmd_name]
             with paused():  # see trailhound.collector
                 module = importlib.import_module(f"{__name__}.{module_name}")
+                if self.own_process:  # modules live as long as the process
+                    gc.freeze()
             if "pyarrow" in sys.modules:  # the command works on Arrow: keep pandas out of it
                 probe_without_pandas()
             command = getattr(module, attribute)
@@ -62,6 +72,7 @@ class _LazyGroup(click.Group):
         return self.commands.get(cmd_name)
 
     def invoke(self, ctx: click.Context) -> object:
+        ctx.meta[OWN_PROCESS] = self.own_process
         # every command's failures end the same way: see trailhound.cli.exits
         with guarded(ctx):
             try:
@@ -84,6 +95,8 @@ def run() -> None:
     without walking it for cycles first, 0.05 to 0.1 s of a small scan's CPU; a command of
     `_QUICK_TO_LEAVE` skips that teardown altogether (`_leave`). Only here, never in `main`,
     which tests and Python callers run in a process that goes on."""
+    _one_blas_thread()
+    main.own_process = True
     try:
         main()
     except SystemExit as done:  # how click's `main` always ends
@@ -92,6 +105,17 @@ def run() -> None:
         raise
     finally:
         gc.freeze()
+
+
+def _one_blas_thread() -> None:
+    """Keep NumPy's OpenBLAS to the calling thread, unless the user chose otherwise.
+
+    pyarrow imports NumPy, and OpenBLAS then starts a thread per core that spins while it
+    sets up: 0.05 to 0.1 s of CPU in every process of the command (this one, the fork server
+    and so each worker), at every start. trailhound does no linear algebra, so the threads
+    never work; the variable also reaches the processes the command starts, which are its
+    own. Only here: a library user's process keeps its own threads."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def _leave(status: int) -> None:

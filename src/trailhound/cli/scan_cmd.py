@@ -15,6 +15,7 @@ named `cli`.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 import click
 
 from trailhound.arrow_setup import probe_without_pandas
+from trailhound.cli import OWN_PROCESS
 from trailhound.cli.common import (
     enricher_or_fail,
     geoip_option,
@@ -191,6 +193,8 @@ def scan_command(
             if isinstance(runner, LocalEngine):
                 runner.dismiss()
             raise
+        if ctx.meta.get(OWN_PROCESS):  # what the set-up made lives on: see OWN_PROCESS
+            gc.freeze()
     ctx.meta[INTERRUPT_NOTE] = INTERRUPTED_SCAN
     try:
         with _progress(quiet) as progress:

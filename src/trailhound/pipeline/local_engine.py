@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
@@ -70,8 +71,6 @@ class LocalEngine:
     def stage_outputs(
         self, blobs: Iterable[Blob], plan: StagePlan, report: Report
     ) -> Iterator[StageOutput]:
-        from trailhound.pipeline.pool import stop_server
-
         workers = self.workers
         if workers is not None and workers > 1:
             if self._crew_plan is not plan:
@@ -87,7 +86,7 @@ class LocalEngine:
             if workers > 1 and len(listed) > 1 and all(b.portable for b in listed):
                 _warm_up(plan)
                 return _in_workers(listed, plan, workers)
-            stop_server()  # the scan may have started it early, before the input was listed
+            _stop_server()  # the scan may have started it early, before the input was listed
             blobs = listed
         return self._here(blobs, plan, report)
 
@@ -108,6 +107,15 @@ class LocalEngine:
                 yield from Stage(plan, con).run(blobs, report)
             finally:
                 con.close()  # its temporary tables go with it, before the store commits
+
+
+def _stop_server() -> None:
+    """Stop the fork server if one was started: only the pool's module starts it, and a
+    scan that never imported it (a small one) need not import multiprocessing to know."""
+    if "trailhound.pipeline.pool" in sys.modules:
+        from trailhound.pipeline.pool import stop_server
+
+        stop_server()
 
 
 def _small(blobs: Iterable[Blob]) -> bool:

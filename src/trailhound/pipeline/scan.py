@@ -28,7 +28,6 @@ from trailhound.outputs.base import Output
 from trailhound.pipeline.coverage import Coverage
 from trailhound.pipeline.engines import Engine
 from trailhound.pipeline.local_engine import LocalEngine
-from trailhound.pipeline.pool import start_server
 from trailhound.pipeline.stage import StagePlan
 from trailhound.rules.model import Rule, RuleException
 from trailhound.sources import Blob, Source
@@ -99,6 +98,9 @@ def scan(
     """
     started = time.perf_counter()
     if engine is None and workers is not None and workers > 1:
+        # multiprocessing only for a scan with workers: a one-file scan's 2-4 ms of imports
+        from trailhound.pipeline.pool import start_server
+
         start_server()  # its imports overlap with the set-up below
     now = now or datetime.now(UTC)
     report = report or Report()

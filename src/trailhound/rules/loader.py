@@ -128,12 +128,17 @@ def rule_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[RuleError]
 def _not_read(paths: Iterable[str | Path], read: Iterable[Path]) -> list[Path]:
     """The files inside the folders of `paths` that were not read as rules (a Sigma .yml, a
     README), so that a folder of files trailhound cannot read is not taken for an empty one.
-    Hidden files and folders (.git, .DS_Store) are not listed: nobody means them as rules."""
+    Hidden files and folders (.git, .DS_Store) are not listed: nobody means them as rules.
+    The shipped pack is not looked through: it holds rules only, and resolving each of its
+    files to compare them was 2 ms of every default scan's start."""
+    folders = [Path(p) for p in paths if Path(p).is_dir()]
+    pack = shipped_pack_dir().resolve()
+    folders = [f for f in folders if f.resolve() != pack]
+    if not folders:
+        return []
     taken = {p.resolve() for p in read}
     left: list[Path] = []
-    for folder in (Path(p) for p in paths):
-        if not folder.is_dir():
-            continue
+    for folder in folders:
         for base, dirs, names in os.walk(folder):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             inside = (Path(base, n) for n in sorted(names) if not n.startswith("."))
