@@ -91,6 +91,9 @@ struct Child { /* a slot of a node's table of children: the hash beside it saves
 typedef struct {
     char *name; /* UTF-8 */
     Py_ssize_t len;
+    /* a name of 8 to 16 bytes as its first and last 8: a key is compared with these words
+     * without first loading where the name is */
+    uint64_t ends[2];
     uint64_t hash;
     uint64_t filter[4]; /* children's names by length and ends: a key not in it is none */
     int kinds;        /* the value kinds allowed here (K_*) */
@@ -172,6 +175,14 @@ static inline int same_bytes(const char *a, const uint8_t *b, Py_ssize_t n) {
     for (Py_ssize_t i = 0; i < n; i++)
         if (x[i] != b[i]) return 0;
     return 1;
+}
+
+/* Whether node g is named k. */
+static inline int name_is(const Node *g, const uint8_t *k, Py_ssize_t len) {
+    if (g->len != len) return 0;
+    if (len >= 8 && len <= 16)
+        return ((load64(k) ^ g->ends[0]) | (load64(k + len - 8) ^ g->ends[1])) == 0;
+    return same_bytes(g->name, k, len);
 }
 
 /* -- parsing state ---------------------------------------------------------------------------- */
@@ -484,8 +495,7 @@ static int find_child(const SkimmerObject *sk, const Node *n, uint64_t h, const 
         const struct Child *slot = &n->table[j];
         if (slot->node < 0) return -1;
         if (slot->hash != h) continue;
-        const Node *ch = &sk->nodes[slot->node];
-        if (ch->len == len && same_bytes(ch->name, k, len)) return slot->node;
+        if (name_is(&sk->nodes[slot->node], k, len)) return slot->node;
     }
 }
 
@@ -545,8 +555,7 @@ static int wanted(Ctx *c, int node, KeySet *ks, const uint8_t *k, Py_ssize_t len
     int *guess = &c->guess[ks->last >= 0 ? ks->last : sk->nnodes + node];
     int child = *guess;
     if (child >= 0) {
-        const Node *g = &sk->nodes[child];
-        if (g->len == len && same_bytes(g->name, k, len)) {
+        if (name_is(&sk->nodes[child], k, len)) {
             ks->last = child;
             return child;
         }
@@ -1146,6 +1155,10 @@ static int add_node(SkimmerObject *sk, int parent, const char *name, Py_ssize_t 
     memcpy(n->name, name, (size_t)len);
     n->name[len] = 0;
     n->len = len;
+    if (len >= 8 && len <= 16) {
+        n->ends[0] = load64((const uint8_t *)name);
+        n->ends[1] = load64((const uint8_t *)name + len - 8);
+    }
     n->hash = hash_bytes(sk->seed, (const uint8_t *)name, (size_t)len);
     n->kinds = K_ANY;
     n->column = n->required_bit = n->first_child = n->next_sibling = -1;
