@@ -562,3 +562,15 @@ def test_picked_rows_taken_again_straight_from_the_blocks(
     assert list(part) == paths
     for path in paths:
         assert part[path].to_pylist() == columns[path].to_pylist()[10:40]
+
+
+def test_a_refused_texts_values_are_forgotten_where_no_later_record_has_the_member(
+    compiled: Both,
+) -> None:
+    """A column's offsets are written when it gets a value, not at every record's end: the
+    value a refused text gave a member that no later record holds must still leave no trace."""
+    given = _one(',"eventSource":"s","userIdentity":{"type":"t"}')
+    refused = given.replace(b'"t"}', b'"t",}')  # the fault comes after both values
+    texts = [_one(""), refused, _one(""), _one(',"errorMessage":"m"'), given]
+    many = _many_alike(compiled, texts)
+    assert [m is None for m in many] == [False, True, False, False, False]

@@ -91,6 +91,9 @@ struct Child { /* a slot of a node's table of children: the hash beside it saves
 typedef struct {
     char *name; /* UTF-8 */
     Py_ssize_t len;
+    /* a name of 8 to 16 bytes as its first and last 8: a key is compared with these words
+     * without first loading where the name is */
+    uint64_t ends[2];
     uint64_t hash;
     uint64_t filter[4]; /* children's names by length and ends: a key not in it is none */
     int kinds;        /* the value kinds allowed here (K_*) */
@@ -154,6 +157,8 @@ static inline uint64_t hash_bytes(uint64_t seed, const uint8_t *p, size_t n) {
 /* Equal bytes, inline: names are short and a libc call per member would cost more. */
 static inline int same_bytes(const char *a, const uint8_t *b, Py_ssize_t n) {
     const uint8_t *x = (const uint8_t *)a;
+    if (n >= 8 && n <= 16) /* most names: two words, no loop whose exit mispredicts */
+        return ((load64(x) ^ load64(b)) | (load64(x + n - 8) ^ load64(b + n - 8))) == 0;
     if (n >= 8) { /* whole words, the last one overlapping the one before */
         for (Py_ssize_t i = 0; i + 8 < n; i += 8)
             if (load64(x + i) != load64(b + i)) return 0;
@@ -170,6 +175,14 @@ static inline int same_bytes(const char *a, const uint8_t *b, Py_ssize_t n) {
     for (Py_ssize_t i = 0; i < n; i++)
         if (x[i] != b[i]) return 0;
     return 1;
+}
+
+/* Whether node g is named k. */
+static inline int name_is(const Node *g, const uint8_t *k, Py_ssize_t len) {
+    if (g->len != len) return 0;
+    if (len >= 8 && len <= 16)
+        return ((load64(k) ^ g->ends[0]) | (load64(k + len - 8) ^ g->ends[1])) == 0;
+    return same_bytes(g->name, k, len);
 }
 
 /* -- parsing state ---------------------------------------------------------------------------- */
@@ -482,8 +495,7 @@ static int find_child(const SkimmerObject *sk, const Node *n, uint64_t h, const 
         const struct Child *slot = &n->table[j];
         if (slot->node < 0) return -1;
         if (slot->hash != h) continue;
-        const Node *ch = &sk->nodes[slot->node];
-        if (ch->len == len && same_bytes(ch->name, k, len)) return slot->node;
+        if (name_is(&sk->nodes[slot->node], k, len)) return slot->node;
     }
 }
 
@@ -543,8 +555,7 @@ static int wanted(Ctx *c, int node, KeySet *ks, const uint8_t *k, Py_ssize_t len
     int *guess = &c->guess[ks->last >= 0 ? ks->last : sk->nnodes + node];
     int child = *guess;
     if (child >= 0) {
-        const Node *g = &sk->nodes[child];
-        if (g->len == len && same_bytes(g->name, k, len)) {
+        if (name_is(&sk->nodes[child], k, len)) {
             ks->last = child;
             return child;
         }
@@ -560,10 +571,25 @@ static int wanted(Ctx *c, int node, KeySet *ks, const uint8_t *k, Py_ssize_t len
 }
 
 
+/* Writes column col's offsets up to record `upto`'s start (and leaves room for one more): a
+ * column's offsets are written when it gets a value, not at every record's end, since most
+ * columns are absent from most records and a loop over all of them per record cost a tenth of
+ * the pass. Records since its last value end where that value did. */
+static int offsets_upto(Ctx *c, int col, Py_ssize_t upto) {
+    Buf *o = &c->offsets[col];
+    Py_ssize_t have = o->len / 4; /* offsets 0 .. have-1 are written */
+    if (buf_reserve(o, 4 * (upto + 2 - have)) < 0) return NOMEM;
+    int32_t off = (int32_t)c->data[col].len;
+    for (Py_ssize_t r = have; r <= upto; r++) memcpy(o->p + 4 * r, &off, 4);
+    if (upto + 1 > have) o->len = 4 * (upto + 1);
+    return OK;
+}
+
 /* A value of column col: the text of the string body [s, e), or with `escaped` < 0 the bytes
  * [s, e) as they stand (a raw path's JSON text). */
 static int column_value(Ctx *c, int col, const uint8_t *s, const uint8_t *e, int escaped) {
     Buf *d = &c->data[col];
+    if (offsets_upto(c, col, c->n) != OK) return NOMEM;
     if (escaped > 0) {
         if (unescape(d, s, e) < 0) return NOMEM;
     } else {
@@ -572,6 +598,10 @@ static int column_value(Ctx *c, int col, const uint8_t *s, const uint8_t *e, int
         d->len += e - s;
     }
     if (d->len > INT32_MAX) return REFUSE;
+    Buf *o = &c->offsets[col]; /* offsets_upto left room for this record's end */
+    int32_t off = (int32_t)d->len;
+    memcpy(o->p + o->len, &off, 4);
+    o->len += 4;
     c->valid[col].p[c->n >> 3] |= (char)(1u << (c->n & 7));
     c->nonnull[col]++;
     return OK;
@@ -590,13 +620,7 @@ static int record_begin(Ctx *c) {
 }
 
 static int record_end(Ctx *c) {
-    for (int i = 0; i < c->sk->ncols; i++) {
-        if (buf_reserve(&c->offsets[i], 4) < 0) return NOMEM;
-        int32_t off = (int32_t)c->data[i].len;
-        memcpy(c->offsets[i].p + c->offsets[i].len, &off, 4);
-        c->offsets[i].len += 4;
-    }
-    c->n++;
+    c->n++; /* the columns' offsets catch up when read (offsets_upto) */
     return OK;
 }
 
@@ -883,7 +907,10 @@ static PyObject *joined_columns(Ctx *c, int ncols) {
         if (b->len) memcpy(d + base, b->p, (size_t)b->len);
         const int32_t *from = (const int32_t *)(const void *)c->offsets[i].p;
         int32_t *to = o + (Py_ssize_t)i * n;
-        for (Py_ssize_t r = 1; r <= n; r++) to[r] = base + from[r];
+        /* offsets past the column's last value are not written: they all end at its end */
+        Py_ssize_t have = c->offsets[i].len / 4, r = 1;
+        for (; r < have && r <= n; r++) to[r] = base + from[r];
+        for (; r <= n; r++) to[r] = base + (int32_t)b->len;
         if (v) { /* the column's bits past its n rows are 0, so whole bytes can be ORed */
             const uint8_t *bits = (const uint8_t *)c->valid[i].p;
             Py_ssize_t at = (Py_ssize_t)i * n, shift = at & 7;
@@ -993,10 +1020,13 @@ static void rollback(Ctx *c, Py_ssize_t n0, const Py_ssize_t *nonnull0) {
     c->n = n0;
     c->starts.len = c->ends.len = 8 * n0;
     for (int i = 0; i < c->sk->ncols; i++) {
-        int32_t off;
-        memcpy(&off, c->offsets[i].p + 4 * n0, 4);
-        c->offsets[i].len = 4 * (n0 + 1);
-        c->data[i].len = off;
+        /* a column with no value since record n0 began keeps its offsets and data as they are */
+        if (c->offsets[i].len > 4 * n0) {
+            int32_t off;
+            memcpy(&off, c->offsets[i].p + 4 * n0, 4);
+            c->offsets[i].len = 4 * (n0 + 1);
+            c->data[i].len = off;
+        }
         c->nonnull[i] = nonnull0[i];
         c->valid[i].len = (n0 + 7) / 8; /* record_begin adds a byte at each multiple of 8 */
         if (n0 & 7) c->valid[i].p[n0 >> 3] &= (char)((1u << (n0 & 7)) - 1);
@@ -1125,6 +1155,10 @@ static int add_node(SkimmerObject *sk, int parent, const char *name, Py_ssize_t 
     memcpy(n->name, name, (size_t)len);
     n->name[len] = 0;
     n->len = len;
+    if (len >= 8 && len <= 16) {
+        n->ends[0] = load64((const uint8_t *)name);
+        n->ends[1] = load64((const uint8_t *)name + len - 8);
+    }
     n->hash = hash_bytes(sk->seed, (const uint8_t *)name, (size_t)len);
     n->kinds = K_ANY;
     n->column = n->required_bit = n->first_child = n->next_sibling = -1;
