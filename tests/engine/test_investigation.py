@@ -31,3 +31,34 @@ def test_values_are_found_nested_or_under_dotted_keys_in_first_seen_order() -> N
         "source.ip": ("192.0.2.1",),
         "aws.cloudtrail.flattened.request_parameters.tableName": ("orders", "users"),
     }
+
+
+def test_numbers_are_shown_as_text_and_objects_and_empty_lists_not_at_all() -> None:
+    rule = replace(
+        load_rules([shipped_pack_dir()]).rules[0],
+        investigation_fields=("event.code", "tls.established", "user.roles", "group.id"),
+    )
+    evidence = (
+        {"event": {"code": 403}, "tls": {"established": True}, "user": {"roles": []}},
+        {"event": {"code": [403, "x", {"a": 1}, [2]]}, "group": {"id": {"deeper": "1"}}},
+        {"event": "not an object", "tls": {"established.more": "y"}},
+    )
+    assert investigation(rule, evidence) == {
+        "event.code": ("403", "x"),
+        "tls.established": ("True",),
+    }
+
+
+def test_a_dotted_key_part_way_down_holds_the_rest_of_the_name() -> None:
+    rule = replace(
+        load_rules([shipped_pack_dir()]).rules[0],
+        investigation_fields=("aws.cloudtrail.flattened.request_parameters.key.name",),
+    )
+    evidence = (
+        {"aws": {"cloudtrail": {"flattened": {"request_parameters": {"key.name": "k1"}}}}},
+        {"aws": {"cloudtrail.flattened": {"request_parameters": {"key": {"name": "k2"}}}}},
+        {"aws": {"cloudtrail": {"flattened": {"request_parameters": {"key": "flat"}}}}},
+    )
+    assert investigation(rule, evidence) == {
+        "aws.cloudtrail.flattened.request_parameters.key.name": ("k1",),
+    }
