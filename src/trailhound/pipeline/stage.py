@@ -320,14 +320,18 @@ def _packed(
 ) -> tuple[pa.Table, bytes | None, Counter[str]]:
     """The stored rows, their `evidence_item` made a position in their pack, with the pack
     (of the rows that may become evidence) and the hits."""
-    # one evidence item per record that may become evidence, however many rules matched it
-    rows = pc.if_else(pa.array(evidence_rows), matched.column(ITEM), None)
-    wanted = pc.unique(rows.drop_null())
-    positions = pc.index_in(rows, value_set=wanted)
+    # one evidence item per record that may become evidence, however many rules matched it,
+    # in the order the rows first name them
+    rows = matched.column(ITEM).to_numpy()
+    wanted, first = np.unique(rows[evidence_rows], return_index=True)
+    wanted = wanted[np.argsort(first)]
+    position = np.zeros(int(rows.max(initial=-1)) + 1, np.int32)
+    position[wanted] = np.arange(len(wanted), dtype=np.int32)
+    positions = pa.array(position[rows], mask=~evidence_rows)
     matched = matched.set_column(matched.schema.get_field_index(ITEM), ITEM, positions)
     if not len(wanted):
         return matched, None, hits
-    return matched, evidence.pack(items(wanted.to_pylist())), hits
+    return matched, evidence.pack(items(wanted.tolist())), hits
 
 
 def _merged(out: StageOutput, rest: StageOutput) -> StageOutput:
