@@ -278,6 +278,7 @@ class Matcher:
         self._name = f"_filter_{id(self):x}"
         self._prepared: set[int] = set()
         self._table_made = False
+        self._label_arrays: tuple[pa.Array, pa.Array] | None = None
         # rule id -> why its filter failed; the rule is left out for the rest of the run, the
         # other rules go on (a rule that cannot run must not stop the rest)
         self.failed: dict[str, str] = {}
@@ -286,6 +287,12 @@ class Matcher:
         """The rows of `batch` each filter matches: `rule_id`, `step`, `ts` (epoch µs),
         `evidence_item` (the row's index in `batch`) and the `keep` columns; None if none.
         Rows come filter by filter, each filter's in batch order."""
+        found = self.rows(batch)
+        return None if found is None else self.table(batch, *found, keep)
+
+    def rows(self, batch: pa.RecordBatch) -> tuple[np.ndarray, np.ndarray] | None:
+        """`match`'s rows, not yet taken: the filter of each (an index in `plan.filters`)
+        and its row in `batch`; None if none."""
         if batch.num_rows == 0 or not self.plan.filters:
             return None
         rows = self._in_window(batch)
@@ -294,20 +301,37 @@ class Matcher:
         group, first = _groups(batch, self.plan.columns, rows)
         hits = self._decide(batch, first)  # filter indices per group
         which, taken = _rows_per_filter(hits, group, rows, len(self.plan.filters))
-        if not len(taken):
-            return None
+        return (which, taken) if len(taken) else None
+
+    def table(
+        self, batch: pa.RecordBatch, which: np.ndarray, taken: np.ndarray, keep: Collection[str]
+    ) -> pa.Table:
+        """`match`'s table of these `rows`, or of some of them: a caller that keeps only some
+        rows takes the columns of those alone."""
         index = pa.array(taken, pa.int64())
         kept = batch.select([c for c in batch.schema.names if c in keep]).take(index)
-        ids = pa.array([f.rule_id for f in self.plan.filters], pa.string()).take(which)
-        steps = pa.array([f.step for f in self.plan.filters], pa.int32()).take(which)
-        ts = pc.cast(batch.column("@timestamp"), pa.int64()).take(index)
+        ids, steps = self._labels()
+        ts = pc.cast(batch.column("@timestamp").take(index), pa.int64())
         items = pa.array(taken.astype(np.int32))
         return pa.Table.from_arrays(
-            [ids, steps, ts, items, *kept.columns], [RULE_ID, STEP, TS, ITEM, *kept.schema.names]
+            [ids.take(which), steps.take(which), ts, items, *kept.columns],
+            [RULE_ID, STEP, TS, ITEM, *kept.schema.names],
         )
+
+    def _labels(self) -> tuple[pa.Array, pa.Array]:
+        """Each filter's rule id and step, as arrays to take a batch's from."""
+        if self._label_arrays is None:
+            filters = self.plan.filters
+            self._label_arrays = (
+                pa.array([f.rule_id for f in filters], pa.string()),
+                pa.array([f.step for f in filters], pa.int32()),
+            )
+        return self._label_arrays
 
     def _in_window(self, batch: pa.RecordBatch) -> np.ndarray:
         ts = batch.column("@timestamp")
+        if self.plan.since is None and self.plan.until is None and not ts.null_count:
+            return np.arange(batch.num_rows)  # the usual scan: every row
         mask = pc.is_valid(ts)
         if self.plan.since is not None:
             mask = pc.and_(mask, pc.greater_equal(ts, pa.scalar(self.plan.since, ts.type)))
@@ -462,16 +486,26 @@ def _groups(
 def _codes(values: pa.Array) -> tuple[np.ndarray, int]:
     """A small integer per distinct value (nulls are the last code), and a number no code
     exceeds."""
+    if values.null_count == len(values):  # a column the batch never fills is one group
+        return np.zeros(len(values), np.int64), 0
     if pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
         joined = _joined(values)
         if joined is None:
             return _python_codes(values)
         # a list is its joined text and whether it is empty ([] and [""] join alike)
         codes, count = _codes(joined)
-        empty = pc.fill_null(pc.equal(pc.list_value_length(values), 0), False)
-        return codes * 2 + empty.to_numpy(zero_copy_only=False), 2 * count + 1
+        return codes * 2 + _empty(values), 2 * count + 1
     codes, count = dictionary_codes(values)
     return codes.astype(np.int64), count
+
+
+def _empty(lists: pa.Array) -> np.ndarray:
+    """Whether each list is empty (a null list is not), from its offsets: three kernel calls
+    cost more than this on a task's batch."""
+    empty: np.ndarray = np.diff(lists.offsets.to_numpy()) == 0
+    if lists.null_count:
+        empty &= pc.is_valid(lists).to_numpy(zero_copy_only=False)
+    return empty
 
 
 def _joined(lists: pa.Array) -> pa.Array | None:

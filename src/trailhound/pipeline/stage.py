@@ -270,10 +270,20 @@ class Stage:
     def _matches(
         self, batch: pa.RecordBatch, records: list[Kept]
     ) -> tuple[pa.Table | None, bytes | None, Counter[str]]:
-        matched = self.matcher.match(batch, keep=self.plan.stored)
-        if matched is None:
+        """`kept_matches` of the batch's matches, whose stored columns are taken only at the
+        rows kept: thinning reads a few of them, and leaves out about half the rows."""
+        found = self.matcher.rows(batch)
+        if found is None:
             return None, None, Counter()
-        return kept_matches(matched, self.plan.eligibility, lambda rows: [records[i] for i in rows])
+        which, taken = found
+        stored, eligibility = self.plan.stored, self.plan.eligibility
+        thinned = self.matcher.table(batch, which, taken, stored & eligibility.reads)
+        hits = _hits(thinned)
+        masks = eligibility.masks(thinned)
+        store = masks.store
+        matched = self.matcher.table(batch, which[store], taken[store], stored)
+        items: Items = lambda rows: [records[i] for i in rows]  # noqa: E731
+        return _packed(matched, masks.evidence[store], items, hits)
 
 
 SELECTED_PATHS: Final = ("eventSource", "eventName")
@@ -294,19 +304,34 @@ def kept_matches(
     """Of a batch's matched rows, those it must store, with their evidence pack and the rows
     each rule matched. `items` gives the records at these `evidence_item`s of the batch.
     Any engine that filters batches finishes them with this."""
-    counts = pc.value_counts(matched.column(RULE_ID)).to_pylist()
-    hits = Counter({c["values"]: c["counts"] for c in counts})
+    hits = _hits(matched)
     masks = eligibility.masks(matched)
-    matched = matched.filter(pa.array(masks.store))
-    # one evidence item per record that may become evidence, however many rules matched it
-    evidence_rows = pa.array(masks.evidence[masks.store])
-    rows = pc.if_else(evidence_rows, matched.column(ITEM), None)
-    wanted = pc.unique(rows.drop_null())
-    positions = pc.index_in(rows, value_set=wanted)
+    return _packed(matched.filter(pa.array(masks.store)), masks.evidence[masks.store], items, hits)
+
+
+def _hits(matched: pa.Table) -> Counter[str]:
+    """The rows each rule matched, by rule id."""
+    counts = pc.value_counts(matched.column(RULE_ID)).to_pylist()
+    return Counter({c["values"]: c["counts"] for c in counts})
+
+
+def _packed(
+    matched: pa.Table, evidence_rows: np.ndarray, items: Items, hits: Counter[str]
+) -> tuple[pa.Table, bytes | None, Counter[str]]:
+    """The stored rows, their `evidence_item` made a position in their pack, with the pack
+    (of the rows that may become evidence) and the hits."""
+    # one evidence item per record that may become evidence, however many rules matched it,
+    # in the order the rows first name them
+    rows = matched.column(ITEM).to_numpy()
+    wanted, first = np.unique(rows[evidence_rows], return_index=True)
+    wanted = wanted[np.argsort(first)]
+    position = np.zeros(int(rows.max(initial=-1)) + 1, np.int32)
+    position[wanted] = np.arange(len(wanted), dtype=np.int32)
+    positions = pa.array(position[rows], mask=~evidence_rows)
     matched = matched.set_column(matched.schema.get_field_index(ITEM), ITEM, positions)
     if not len(wanted):
         return matched, None, hits
-    return matched, evidence.pack(items(wanted.to_pylist())), hits
+    return matched, evidence.pack(items(wanted.tolist())), hits
 
 
 def _merged(out: StageOutput, rest: StageOutput) -> StageOutput:
