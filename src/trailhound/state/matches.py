@@ -44,7 +44,7 @@ def append(
     `last`: the transaction stores no more matches, and what it decides next forgets most of
     them. DuckDB then keeps this insert's rows in memory until the commit, which writes only
     those still there, instead of compressing every row group it fills into the file now (a
-    1M-event scan's last insert: 0.17 to 0.08 CPU-s, at the serial end of the run)."""
+    1M-event scan's last insert: ~0.17 to 0.08-0.10 CPU-s, at the serial end of the run)."""
     with store.one_thread(), _held_until_commit(store, last):
         return _append(store, tables, packs)
 
