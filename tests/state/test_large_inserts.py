@@ -70,3 +70,41 @@ def test_a_second_run_still_knows_the_events_the_first_stored(tmp_path: Path) ->
         assert matches.append(store, [repeated], []) == _ROWS
     store.close()
     assert _stored(tmp_path / "state.duckdb") == [(2 * _ROWS, 1, 2 * _ROWS)]
+
+
+def _setting(store: Store) -> object:
+    return store.con.execute("SELECT current_setting('enable_optimistic_write')").fetchall()[0][0]
+
+
+def test_a_last_insert_held_until_the_commit_commits_whole_beside_the_written_ones(
+    tmp_path: Path,
+) -> None:
+    # the first insert fills a row group DuckDB writes at once; the last one, held in memory,
+    # fills the next; the commit keeps every row of both, less the deleted
+    store = Store.open(tmp_path / "state.duckdb")
+    store.ensure_columns([counted.ACCOUNT, counted.EVENT_ID])
+    with store.transaction():
+        matches.append(store, [_matched(1, _ROWS)], [(0, b"first")])
+        matches.append(store, [_matched(_ROWS + 1, _ROWS)], [(1, b"last")], last=True)
+        store.con.execute(f"DELETE FROM matches WHERE seq > {_ROWS} AND seq <= {_ROWS + 10}")
+    store.close()
+    assert _stored(tmp_path / "state.duckdb") == [(2 * _ROWS - 10, 1, 2 * _ROWS)]
+    store = Store.open(tmp_path / "state.duckdb")
+    packs = list(matches.packs(store, [0, 1], per_read=10))
+    store.close()
+    assert sorted(packs) == [(0, b"first"), (1, b"last")]
+
+
+def test_a_last_insert_leaves_later_writes_of_the_transaction_as_they_were(
+    tmp_path: Path,
+) -> None:
+    store = Store.open(tmp_path / "state.duckdb")
+    store.ensure_columns([counted.ACCOUNT, counted.EVENT_ID])
+    with store.transaction():
+        matches.append(store, [_matched(1, 10)], [], last=True)
+        assert _setting(store) is True
+        store.con.execute("SET enable_optimistic_write = false")  # a caller's own choice
+        matches.append(store, [_matched(11, 10)], [], last=True)
+        assert _setting(store) is False
+    store.close()
+    assert _stored(tmp_path / "state.duckdb") == [(20, 1, 20)]

@@ -210,11 +210,12 @@ class Detector:
         self._packs.append((chunk, records))
         return chunk
 
-    def _store_pending(self) -> None:
-        """Matches are stored in large inserts: each insert has a fixed cost."""
+    def _store_pending(self, *, last: bool = False) -> None:
+        """Matches are stored in large inserts: each insert has a fixed cost. `last`: the
+        one before deciding, whose rows DuckDB may hold until the commit (`matches.append`)."""
         if not self._pending and not self._packs:
             return  # even storing nothing sets DuckDB's threads twice
-        self.stats.repeated += matches.append(self.store, self._pending, self._packs)
+        self.stats.repeated += matches.append(self.store, self._pending, self._packs, last=last)
         self._pending, self._packs, self._pending_rows = [], [], 0
 
     def finish(self, *, final: bool = True, clock: int | None = None) -> list[Alert]:
@@ -228,7 +229,7 @@ class Detector:
         and a trail read long after it was written is decided at once. Run it inside the
         store's transaction, with the `add`s before it, so that a crash keeps all or nothing.
         """
-        self._store_pending()
+        self._store_pending(last=True)
         self.store.set_metas(
             {"max_event_time": str(self._latest), "next_seq": str(self._next_seq)}
         )
