@@ -228,13 +228,14 @@ class Detector:
         and a trail read long after it was written is decided at once. Run it inside the
         store's transaction, with the `add`s before it, so that a crash keeps all or nothing.
         """
-        self._store_pending()
-        self.store.set_metas(
-            {"max_event_time": str(self._latest), "next_seq": str(self._next_seq)}
-        )
         newest = self._latest if clock is None else max(self._latest, clock)
         cutoff = _NEVER if final else newest - int(self.lateness / _US)
+        # one block for all three: each block sets DuckDB's threads twice
         with self.store.one_thread():
+            self._store_pending()
+            self.store.set_metas(
+                {"max_event_time": str(self._latest), "next_seq": str(self._next_seq)}
+            )
             kept_by_rule = self._decide_all(cutoff)
         decided = self._fresh(kept_by_rule)
         for rule, _, fresh in decided:
