@@ -63,7 +63,10 @@ _READ_TOGETHER: dict[str, Callable[[Store, Sequence[Rule], int], Decide]] = {
 # Rule types that decide from their own stored matches alone: without any, nothing to do
 _FROM_MATCHES_ONLY = frozenset({"query", "threshold", "new_terms", "sequence"})
 # Rule types whose outcome without stored matches is known without reading them
-_UNMATCHED: dict[str, Callable[[Store, Rule], Outcome]] = {"correlation": correlation.unmatched}
+_UNMATCHED: dict[str, Callable[[Store, Rule, int], Outcome]] = {
+    "correlation": lambda store, rule, _: correlation.unmatched(store, rule),
+    "baseline": baseline.unmatched,
+}
 
 _INSERT_ROWS = 100_000
 
@@ -291,7 +294,7 @@ class Detector:
         if rule.type in _FROM_MATCHES_ONLY and rule.rule_id not in stored:
             return Outcome([])
         if rule.type in _UNMATCHED and rule.rule_id not in stored:
-            return _UNMATCHED[rule.type](self.store, rule)
+            return _UNMATCHED[rule.type](self.store, rule, cutoff)
         read = _READ_TOGETHER.get(rule.type)
         if read is None:
             return _EVALUATORS[rule.type](self.store, rule, cutoff)
