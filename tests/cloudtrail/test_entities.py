@@ -172,3 +172,33 @@ def test_asking_for_the_target_alone_leaves_related_entity_empty(shared_data: Pa
     assert _entities([record], ["entity.target.id"]) == [
         (["stratus-red-team-backdoor-r-role"], None)
     ]
+
+
+def test_tables_named_only_by_resources_are_targets_in_the_records_order() -> None:
+    # aws.dynamodb.table_name takes the resources in Elastic's order (a Java HashMap's),
+    # which here puts "users" first; the target keeps the order the record lists them in
+    tables = ["orders", "users"]
+    record = {
+        "eventVersion": "1.08",
+        "eventTime": "2025-06-06T04:50:00Z",
+        "eventSource": "dynamodb.amazonaws.com",
+        "eventName": "TransactGetItems",
+        "awsRegion": "us-east-1",
+        "eventID": "5f0e2b1c-0000-4000-8000-000000000001",
+        "recipientAccountId": "111122223333",
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/ana"},
+        "resources": [
+            {
+                "accountId": "111122223333",
+                "type": "AWS::DynamoDB::Table",
+                "ARN": f"arn:aws:dynamodb:us-east-1:111122223333:table/{name}",
+            }
+            for name in tables
+        ],
+    }
+    result = normalize(
+        [record_from_object(record)], ingested=datetime.now(UTC), enricher=Enricher.create([])
+    )
+    columns = result.batch.to_pydict()
+    assert columns["aws.dynamodb.table_name"] == [["users", "orders"]]
+    assert columns["entity.target.id"] == [tables]

@@ -237,6 +237,9 @@ class _Rows:
         self.source = _text_member(records, "eventSource")
         # values parsed for one row, kept: the table name and the operations read one request
         self._values: dict[tuple[str, int], Any] = {}
+        # per row, the tables `aws.dynamodb.table_name` found and the resources' tables it
+        # was given: the entities' target names them again (see `tables_found`)
+        self._tables: dict[int, tuple[tuple[str, ...], list[str] | None]] = {}
 
     @cached_property
     def request(self) -> list[Payload]:
@@ -301,6 +304,11 @@ class _Rows:
                 value = self.value_at("request", raw, i)
             self._values["outline", i] = value
         return value
+
+    def tables_found(self, i: int) -> tuple[tuple[str, ...], list[str] | None] | None:
+        """The tables the table name column found at row `i`, with the resources' tables it
+        added to those of the members (None if that column did not look at the row)."""
+        return self._tables.get(i)
 
     def parsed(self, member: str) -> list[Payload] | None:
         """A free-form member's payloads (`request`, `response`...), if parsed for every row."""
@@ -673,16 +681,17 @@ def _tables(rows: _Rows, resources: Distinct[Resources | None]) -> list[list[str
             short = len(key[0]) + len(key[1]) <= _SHORT_MEMBERS
             if short and key in known:
                 tables[i] = known[key]
-                continue
-            request = (
-                rows.request_items_at(i)
-                if actions[i] == _BATCH_WRITE
-                else rows.value_at("request", record.requestParameters, i)
-            )
-            response = rows.value_at("response", record.responseElements, i)
-            tables[i] = dynamodb.table_names(request, response, in_resources[i]) or None
-            if short:
-                known[key] = tables[i]
+            else:
+                request = (
+                    rows.request_items_at(i)
+                    if actions[i] == _BATCH_WRITE
+                    else rows.value_at("request", record.requestParameters, i)
+                )
+                response = rows.value_at("response", record.responseElements, i)
+                tables[i] = dynamodb.table_names(request, response, in_resources[i]) or None
+                if short:
+                    known[key] = tables[i]
+            rows._tables[i] = (in_resources[i], tables[i])
     return tables
 
 

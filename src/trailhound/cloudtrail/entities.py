@@ -50,11 +50,11 @@ class _Members:
         "additional": "additionalEventData",
     }
 
-    def __init__(self, rows: Rows, i: int, resources: dict[bytes, _Pairs]) -> None:
+    def __init__(self, rows: Rows, i: int, resources: dict[bytes, tuple[str, ...]]) -> None:
         self._rows = rows
         self._i = i
         self._parsed: dict[str, Any] = {}
-        self._resources = resources  # parsed resources by their raw JSON, shared by the batch
+        self._resources = resources  # resources' tables by their raw JSON, shared by the batch
 
     def get(self, member: str) -> Any:
         parsed = self._parsed
@@ -63,12 +63,16 @@ class _Members:
             parsed[member] = self._rows.value_at(member, raw, self._i)
         return parsed[member]
 
-    def resources(self) -> _Pairs:
-        """The event's resources as (ARN, type) pairs."""
+    def tables_found(self) -> tuple[tuple[str, ...], list[str] | None] | None:
+        return self._rows.tables_found(self._i)
+
+    def resource_tables(self) -> tuple[str, ...]:
+        """The tables among the event's resources, as `dynamodb.resource_tables` finds them."""
         raw = bytes(self._rows.records[self._i].resources)
         found = self._resources.get(raw)
         if found is None:
-            found = self._resources[raw] = _resource_pairs(_parsed(raw))
+            pairs = _resource_pairs(_parsed(raw))
+            found = self._resources[raw] = tuple(dynamodb.resource_tables(pairs))
         return found
 
 
@@ -151,8 +155,14 @@ def _text(value: object) -> str | None:
 
 
 def _dynamodb_tables(members: _Members, out: list[str]) -> None:
-    """The tables a DynamoDB call acted on, as `aws.dynamodb.table_name` finds them."""
-    in_resources = dynamodb.resource_tables(members.resources())
+    """The tables a DynamoDB call acted on, as `aws.dynamodb.table_name` finds them: taken
+    from that column where it was made from the same resources' tables (they are read in
+    Elastic's order there, so two tables may come in another order), else found again."""
+    in_resources = members.resource_tables()
+    found = members.tables_found()
+    if found is not None and found[0] == in_resources:
+        out.extend(found[1] or ())
+        return
     out.extend(dynamodb.table_names(members.get("request"), members.get("response"), in_resources))
 
 
@@ -463,7 +473,7 @@ def fill(cols: Columns, rows: Rows) -> None:
         return
     targets: list[tuple[str, ...]] = [()] * rows.n
     involved: list[tuple[str, ...]] = [()] * rows.n
-    resources: dict[bytes, _Pairs] = {}
+    resources: dict[bytes, tuple[str, ...]] = {}
     for i, entry in _rows_in_table(rows):
         members = _Members(rows, i, resources)
         targets[i] = _read(entry.target, members)
@@ -503,13 +513,21 @@ def _related(
 ) -> list[list[str] | None]:
     actors: dict[bytes, frozenset[str]] = {}
     resources: dict[bytes, frozenset[str]] = {}
+    # a trail's calls repeat one caller acting on one table: their lists are made once
+    made: dict[tuple[bytes, bytes, tuple[str, ...], tuple[str, ...]], list[str] | None] = {}
     out: list[list[str] | None] = []
     for record, target, other in zip(rows.records, targets, involved, strict=True):
-        actor = _cached(actors, bytes(record.userIdentity), _actor_entities)
-        named_resources = _cached(resources, bytes(record.resources), _resource_arns)
-        entities = actor | named_resources | set(target) | set(other)
-        out.append(sorted(entities) or None)
+        key = (bytes(record.userIdentity), bytes(record.resources), target, other)
+        found = made.get(key, _UNSEEN)
+        if found is _UNSEEN:
+            actor = _cached(actors, key[0], _actor_entities)
+            named_resources = _cached(resources, key[1], _resource_arns)
+            found = made[key] = sorted(actor | named_resources | set(target) | set(other)) or None
+        out.append(found)
     return out
+
+
+_UNSEEN: Final[Any] = object()
 
 
 def _cached(

@@ -120,6 +120,21 @@ def evaluate(store: Store, rule: Rule, cutoff: int) -> Outcome:
     return Outcome(candidates)
 
 
+def unmatched(store: Store, rule: Rule, cutoff: int) -> Outcome:
+    """`evaluate`'s outcome for a rule with no stored matches, without reading them (the read
+    has a fixed cost and could find nothing): no candidate, and the rule's stored windows and
+    counted events trimmed as `evaluate` trims them."""
+    spec = rule.spec
+    assert isinstance(spec, BaselineSpec)
+    spans = _Spans(*(int(d / _US) for d in (spec.window, spec.history, spec.min_history)))
+    stored = baselines.load(store, rule.rule_id)
+    latest = max((start for g in stored.values() for start in g), default=None)
+    if latest is not None:
+        none = pa.table({"event_id": pa.array([], pa.string()), "ts": pa.array([], pa.int64())})
+        _remember(store, rule.rule_id, stored, none, min(cutoff, latest), spans, True)
+    return Outcome([])
+
+
 def _remember(
     store: Store,
     rule_id: str,

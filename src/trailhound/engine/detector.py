@@ -63,7 +63,10 @@ _READ_TOGETHER: dict[str, Callable[[Store, Sequence[Rule], int], Decide]] = {
 # Rule types that decide from their own stored matches alone: without any, nothing to do
 _FROM_MATCHES_ONLY = frozenset({"query", "threshold", "new_terms", "sequence"})
 # Rule types whose outcome without stored matches is known without reading them
-_UNMATCHED: dict[str, Callable[[Store, Rule], Outcome]] = {"correlation": correlation.unmatched}
+_UNMATCHED: dict[str, Callable[[Store, Rule, int], Outcome]] = {
+    "correlation": lambda store, rule, _: correlation.unmatched(store, rule),
+    "baseline": baseline.unmatched,
+}
 
 _INSERT_ROWS = 100_000
 
@@ -229,13 +232,14 @@ class Detector:
         and a trail read long after it was written is decided at once. Run it inside the
         store's transaction, with the `add`s before it, so that a crash keeps all or nothing.
         """
-        self._store_pending(last=True)
-        self.store.set_metas(
-            {"max_event_time": str(self._latest), "next_seq": str(self._next_seq)}
-        )
         newest = self._latest if clock is None else max(self._latest, clock)
         cutoff = _NEVER if final else newest - int(self.lateness / _US)
+        # one block for all three: each block sets DuckDB's threads twice
         with self.store.one_thread():
+            self._store_pending(last=True)
+            self.store.set_metas(
+                {"max_event_time": str(self._latest), "next_seq": str(self._next_seq)}
+            )
             kept_by_rule = self._decide_all(cutoff)
         decided = self._fresh(kept_by_rule)
         for rule, _, fresh in decided:
@@ -291,7 +295,7 @@ class Detector:
         if rule.type in _FROM_MATCHES_ONLY and rule.rule_id not in stored:
             return Outcome([])
         if rule.type in _UNMATCHED and rule.rule_id not in stored:
-            return _UNMATCHED[rule.type](self.store, rule)
+            return _UNMATCHED[rule.type](self.store, rule, cutoff)
         read = _READ_TOGETHER.get(rule.type)
         if read is None:
             return _EVALUATORS[rule.type](self.store, rule, cutoff)

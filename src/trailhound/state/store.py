@@ -145,6 +145,10 @@ class Store:
         self._scratch = scratch
         self.memory_limit = memory_limit
         self._lifted = False  # the limit is DuckDB's own, not `memory_limit`
+        # DuckDB's threads outside `one_thread` (read at its first use: only it sets them),
+        # and whether a `one_thread` block is running
+        self._threads: int | None = None
+        self._one_thread = False
         register(con)
         if empty:
             # nothing to check, upgrade or carry over: the schema in one statement (each
@@ -266,10 +270,22 @@ class Store:
         """DuckDB on one thread for the block. Storing matches runs while the workers read, on
         the cores they need, and deciding's statements are small or write: a second thread
         costs CPU in both (storing at 1M events: 1.05 CPU-s on two threads, 0.78 on one; the
-        baseline rule's deciding 0.2 and 0.1)."""
-        threads = self.con.execute("SELECT current_setting('threads')").fetchall()[0][0]
+        baseline rule's deciding 0.2 and 0.1).
+
+        Each setting is a statement of its own (~0.4 ms), and a small scan enters several
+        blocks: the threads are asked for once, and a block inside another sets nothing."""
+        if self._one_thread:
+            yield
+            return
+        if self._threads is None:
+            rows = self.con.execute("SELECT current_setting('threads')").fetchall()
+            self._threads = int(rows[0][0])
+        if self._threads == 1:
+            yield
+            return
         self.con.execute("SET threads = 1")
-        restore = f"SET threads = {int(threads)}"
+        self._one_thread = True
+        restore = f"SET threads = {self._threads}"
         try:
             yield
         except BaseException:
@@ -278,6 +294,8 @@ class Store:
             with contextlib.suppress(duckdb.Error):
                 self.con.execute(restore)
             raise
+        finally:
+            self._one_thread = False
         self.con.execute(restore)
 
     def lift_memory_limit(self) -> None:
