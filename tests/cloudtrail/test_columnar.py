@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -715,3 +716,37 @@ def test_transactions_as_normalize_reads_them(
     fields = {"aws.dynamodb.table_name", "aws.dynamodb.operations"}
     texts = [json.dumps(r).encode() for r in records]
     assert assert_same_as_normalize(texts, fields, enricher) == ([0, 1], [2])
+
+
+def test_rows_are_left_only_for_the_fields_they_want(enricher: Enricher) -> None:
+    """Rows wanting different fields share a call: a row is left for what its own fields
+    need (and a time only `normalize` reads), and the rows wanting a field get it as alone."""
+    base = {"eventTime": "2024-05-01T10:00:00Z", "eventSource": "dynamodb.amazonaws.com",
+            "recipientAccountId": "111122223333", "userIdentity": {"type": "IAMUser"}}  # fmt: skip
+    records = [
+        {**base, "eventName": "PutItem", "requestParameters": {"tableName": "Music"}},
+        {**base, "eventName": "ExecuteStatement",
+         "requestParameters": {"statement": "UPDATE Music SET a = 1", "tableName": "Other"}},
+        {**base, "eventName": "ConsoleLogin", "eventSource": "signin.amazonaws.com",
+         "responseElements": {"ConsoleLogin": "Failure"}},
+        {**base, "eventName": "PutItem", "eventTime": "2024-05-01T10:00:00.5Z"},
+        {**base, "eventName": "UserAuthentication", "eventSource": "signin.amazonaws.com",
+         "additionalEventData": {"UserName": "zed"}},
+        {**base, "eventName": "GetItem", "requestParameters": {"tableName": "Books"}},
+    ]  # fmt: skip
+    texts = [json.dumps(r).encode() for r in records]
+    narrowed = ("event.outcome", "aws.dynamodb.operations", "aws.dynamodb.table_name",
+                "user.name")  # fmt: skip
+    fields = frozenset({"@timestamp", "event.id", *narrowed})
+    columns = skimmed_columns(texts, fields)
+    every = normalized_columns(columns, fields, INGESTED, enricher)
+    assert (every.done, every.left) == ([0, 5], [1, 2, 3, 4])
+    only_first_and_last = np.array([True, False, False, False, False, True])
+    wanting = dict.fromkeys(narrowed, only_first_and_last)
+    shared = normalized_columns(columns, fields, INGESTED, enricher, wanting)
+    assert (shared.done, shared.left) == ([0, 1, 2, 4, 5], [3])
+    at = pa.array([shared.done.index(0), shared.done.index(5)])
+    for name in (*narrowed, "@timestamp", "event.id"):
+        assert shared.batch.column(name).take(at).equals(every.batch.column(name)), name
+    tables = shared.batch.column("aws.dynamodb.table_name").take(at)
+    assert tables.to_pylist() == [["Music"], ["Books"]]

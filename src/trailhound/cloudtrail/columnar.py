@@ -26,7 +26,7 @@ to "a string or null" has already refused (it returns no columns for such a file
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, cached_property, partial
@@ -214,10 +214,16 @@ def normalized_columns(
     fields: Collection[str],
     ingested: datetime,
     enricher: Enricher,
+    wanting: Mapping[str, np.ndarray] | None = None,
 ) -> Columnar:
     """The ECS columns of the rows that need nothing but `columns` (one string array per path of
     `paths_for(fields)`, null where the member is absent or null; a raw path's holds the
-    member's JSON text); the other rows are `left`."""
+    member's JSON text); the other rows are `left`.
+
+    `wanting` narrows a field to some rows (a mask; the fields it does not name are wanted at
+    every row): a row is left only for what its own fields need, and the costly fields are
+    read only at the rows wanting them, so that rows wanting different fields can share one
+    call. Its value at the other rows is unspecified: the caller nulls it."""
     wanted = frozenset(fields)
     missing = [p for p in paths_for(wanted) if p not in columns]
     if missing:
@@ -230,8 +236,22 @@ def normalized_columns(
         cols = ColumnSet(n, wanted)
         for names, fill in _FILLERS:
             if cols.wants(*names):
+                inputs.wanting = _rows_wanting(names, wanted, wanting or {})
                 fill(cols, inputs)
         return inputs.result(cols)
+
+
+def _rows_wanting(
+    names: Collection[str], wanted: frozenset[str], wanting: Mapping[str, np.ndarray]
+) -> np.ndarray | None:
+    """The rows wanting some of these fields (a mask), None for every row."""
+    found: np.ndarray | None = None
+    for name in (name for name in names if name in wanted):
+        mask = wanting.get(name)
+        if mask is None:
+            return None
+        found = mask if found is None else found | mask
+    return found
 
 
 def _empty() -> pa.RecordBatch:
@@ -273,6 +293,9 @@ class _Inputs:
         self._encodings: dict[str, tuple[dict[str, int], np.ndarray]] = {}
         self.times, shaped = _event_times(columns["eventTime"])
         self._unsure: list[pa.Array] = [pc.invert(shaped)]
+        # the rows wanting the fields being filled (a mask), None for all: rows are left only
+        # for what they want
+        self.wanting: np.ndarray | None = None
 
     def text(self, path: str) -> pa.Array:
         """The member's column as Elastic cleans it."""
@@ -343,8 +366,9 @@ class _Inputs:
         return pa.array(self._dynamodb)
 
     def leave(self, rows: pa.Array) -> None:
-        """Send these rows (a boolean mask) the old way."""
-        self._unsure.append(pc.fill_null(rows, False) if rows.null_count else rows)
+        """Send these rows (a boolean mask) the old way, those wanting the fields being filled."""
+        rows = pc.fill_null(rows, False) if rows.null_count else rows
+        self._unsure.append(rows if self.wanting is None else pc.and_(rows, pa.array(self.wanting)))
 
     def action_is(self, action: str) -> pa.Array:
         return pa.array(self.among("eventName", action))
@@ -627,31 +651,41 @@ def _table_names(cols: ColumnSet, inputs: _Inputs) -> None:
     `tableName`, the encryption context, a BatchWriteItem's items, a statement and `resources`,
     as `ecs._tables` reads them; Lambda and AWS Backup events name tables in ARNs only: their
     rows are left."""
-    named = inputs.among("eventSource", *_TABLE_SOURCES)
+    # a request's tables cost per byte of its JSON: only the rows wanting them are read
+    wanting = inputs.wanting if inputs.wanting is not None else True
+    named = inputs.among("eventSource", *_TABLE_SOURCES) & wanting
     if not named.any():
         return
-    calls = inputs.among("eventSource", *_DYNAMODB_SOURCES)
-    keys = inputs.among("eventSource", dynamodb.KMS_SOURCE)
+    calls = inputs.among("eventSource", *_DYNAMODB_SOURCES) & wanting
+    keys = inputs.among("eventSource", dynamodb.KMS_SOURCE) & wanting
     inputs.leave(pa.array(named & ~(calls | keys)))
     writes = inputs.batch_writes
     statements = inputs.statements
-    read_whole = [rows for rows, _ in writes] + ([statements[0]] if statements else [])
-    written = np.zeros(inputs.n, np.bool_)
-    for rows in read_whole:
-        written |= rows.to_numpy(zero_copy_only=False)
+    read_whole = [*writes, *([statements] if statements else [])]
+    written = _written(read_whole, inputs.n)
     found = _Named(inputs.n)
     plain = (calls | keys) & ~written
     if plain.any():
         _plain_tables(inputs, pa.array(plain), pa.array(keys), found)
     if writes:
-        # their requests were read in full, but a response may describe a table too
-        described = describes_tables(inputs.raw(RESPONSE))
+        # their requests were read in full, but a response may describe a table too (only
+        # these rows' responses are searched: the pattern's cost is per byte)
+        wrote = pa.array(_written(writes, inputs.n) & wanting)
+        described = describes_tables(inputs.raw_at(RESPONSE, wrote))
+        inputs.leave(_scattered(inputs.n, wrote, described))
         for rows, read in writes:
-            inputs.leave(pc.and_(rows, described))
             found.put_each(pc.indices_nonzero(rows), read.tables)
     if statements is not None:
         _statement_tables(inputs, *statements, found)
     cols.put(_TABLE_COLUMN, _with_resources(found, inputs.resources))
+
+
+def _written(calls: Sequence[tuple[pa.Array, Any]], n: int) -> np.ndarray:
+    """The rows of any of these calls' masks."""
+    written = np.zeros(n, np.bool_)
+    for rows, _ in calls:
+        written |= rows.to_numpy(zero_copy_only=False)
+    return written
 
 
 class _Named:

@@ -7,7 +7,8 @@ and normalizes each group in two steps: a `ColumnsNormalizer`, when one is given
 what it can straight from the columns (text paths, and raw paths holding members' JSON text)
 and names the rows it leaves; those rows (all of them without one) are decoded from their text
 and normalized the usual way, so a rejection or a note is the one the usual way gives, at the
-same row. Small groups share calls in both steps, each row keeping only its own group's fields.
+same row. The offered rows of all groups share one columnar call, and small groups share
+decoding calls, each row keeping only its own group's fields.
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ from trailhound.cloudtrail.skim import PickedColumns
 SOURCE: Final = "eventSource"
 ACTION: Final = "eventName"
 TOGETHER_ROWS: Final = 1024
-"""Groups of at most this many offered rows share one columnar call: its fixed cost (about
-1.25 ms) outweighs, on so few rows, making the other groups' fields for them too; on larger
-groups the extra fields cost more than the call saved (measured: 1 MB tasks gained, a batch
-of 16,384 rows lost when all groups went together)."""
+"""Groups of at most this many rows left to decode share one `normalize` call. (Every group
+offered to the columnar step shares its call, whatever its size: the call is told which rows
+want which fields, so the others' fields cost a row little; measured on 1 MB tasks and on
+full batches, one call beat a call per large group.)"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,18 +109,14 @@ class _Offered(Mapping[str, pa.Array]):
         return self._rows.at_rows([path], rows)[path]
 
 
-_Key = tuple[str | None, str | None]  # (eventSource, eventName)
-
-
 @dataclass(frozen=True, slots=True)
 class _Group:
-    """The rows of a batch wanting the same columns, those of them the columnar step is
-    offered, and the (source, action) pairs of the offered ones."""
+    """The rows of a batch wanting the same columns, and those of them the columnar step is
+    offered."""
 
     fields: frozenset[str]
     indices: list[int]
     offered: list[int]
-    keys: list[_Key]
 
 
 class Columnar(Protocol):
@@ -135,7 +132,8 @@ class Columnar(Protocol):
 
 
 class ColumnsNormalizer(Protocol):
-    """Builds the `fields` of the rows whose skimmed columns are given, where it can exactly."""
+    """Builds the `fields` of the rows whose skimmed columns are given, where it can exactly;
+    `wanting` narrows some fields to the rows of a mask (see `columnar.normalized_columns`)."""
 
     def __call__(
         self,
@@ -143,6 +141,7 @@ class ColumnsNormalizer(Protocol):
         fields: frozenset[str],
         ingested: datetime,
         enricher: Enricher,
+        wanting: Mapping[str, np.ndarray] | None = None,
     ) -> Columnar: ...
 
 
@@ -202,23 +201,19 @@ class SkimNormalizer:
         return joined(parts)
 
     def _together(self, groups: list[_Group]) -> tuple[list[int], frozenset[str]]:
-        """The groups whose offered rows the columnar step takes in one call, asked for all
-        their fields (its fixed cost per call is about a millisecond, and a task's batch holds
-        half a dozen groups), and those fields: a group joins while every action of the joined
-        ones is still taken with all of them, so that no row is left for a field it does not
-        want. Empty unless at least two groups go together."""
+        """The groups whose offered rows the columnar step takes in one call (all of them),
+        asked for all their fields (its fixed cost per call is about a millisecond, and a
+        task's batch holds half a dozen groups), and those fields. The call is told which
+        rows want which of them, so a row is left only for its own fields, and the costly
+        ones are read only where wanted. Empty unless at least two groups go together."""
         chosen: list[int] = []
         fields: frozenset[str] = frozenset()
-        keys: list[_Key] = []
         if self._columnar is None:
             return chosen, fields
         for k, group in enumerate(groups):
-            if not group.offered or len(group.offered) > TOGETHER_ROWS:
-                continue
-            more, more_keys = fields | group.fields, [*keys, *group.keys]
-            if all(self._takes(more, *key) for key in more_keys):
+            if group.offered:
                 chosen.append(k)
-                fields, keys = more, more_keys
+                fields |= group.fields
         return (chosen, fields) if len(chosen) > 1 else ([], frozenset())  # one: its own call
 
     def _columnar_together(
@@ -236,11 +231,17 @@ class SkimNormalizer:
         group_of = np.repeat(np.arange(len(groups)), [len(g.offered) for g in groups])
         order = np.argsort(offered, kind="stable")
         offered, group_of = offered[order], group_of[order]
-        made = self._columnar_rows(rows, offered, fields, ingested, enricher)
+        wanted = [g.fields for g in groups]
+        wanting = {
+            name: np.array([name in w for w in wanted])[group_of]
+            for name in fields
+            if not all(name in w for w in wanted)
+        }
+        made = self._columnar_rows(rows, offered, fields, ingested, enricher, wanting)
         if not made.done:
             return None
         done = np.asarray(made.done, np.int64)
-        batch = _unwanted_nulled(made.batch, group_of[done], [g.fields for g in groups], fields)
+        batch = _unwanted_nulled(made.batch, group_of[done], wanted, fields)
         return offered[done].tolist(), Normalized(batch, [])
 
     def _groups(self, rows: SkimRows) -> list[_Group]:
@@ -253,7 +254,6 @@ class SkimNormalizer:
             source_codes * len(actions) + action_codes, return_inverse=True
         )
         by_fields: dict[frozenset[str], int] = {}
-        keys: list[list[_Key]] = []
         group_of = np.empty(len(distinct), np.int64)
         offered_of = np.zeros(len(distinct), np.bool_)
         for d, code in enumerate(distinct.tolist()):
@@ -261,16 +261,12 @@ class SkimNormalizer:
             fields = self._fields(key)
             group_of[d] = g = by_fields.setdefault(fields, len(by_fields))
             offered_of[d] = self._columnar is not None and self._takes(fields, *key)
-            if g == len(keys):
-                keys.append([])
-            if offered_of[d]:
-                keys[g].append(key)
         row_group, row_offered = group_of[inverse], offered_of[inverse]
         groups = []
         for fields, g in by_fields.items():
             indices = np.flatnonzero(row_group == g)
             offered = indices[row_offered[indices]].tolist()
-            groups.append(_Group(fields, indices.tolist(), offered, keys[g]))
+            groups.append(_Group(fields, indices.tolist(), offered))
         return groups
 
     def _fields(self, key: tuple[str | None, str | None]) -> frozenset[str]:
@@ -308,13 +304,16 @@ class SkimNormalizer:
         fields: frozenset[str],
         ingested: datetime,
         enricher: Enricher,
+        wanting: Mapping[str, np.ndarray] | None = None,
     ) -> Columnar:
         """The columnar step over these rows, given the columns it reads for `fields` (taken
         in one call: Arrow loops over them, not Python)."""
         assert self._columnar is not None
         read = list(rows.columns if self._paths_for is None else self._paths_for(fields))
         columns = _Offered(rows, np.asarray(offered, np.int64), read, self.raw_paths)
-        return self._columnar(columns, fields, ingested, enricher)
+        if not wanting:
+            return self._columnar(columns, fields, ingested, enricher)
+        return self._columnar(columns, fields, ingested, enricher, wanting)
 
     def _decoded(
         self, rows: SkimRows, same: list[_Left], ingested: datetime, enricher: Enricher
@@ -369,24 +368,46 @@ def _unwanted_nulled(
     fields: frozenset[str],
 ) -> pa.RecordBatch:
     """`batch` with null in each row's fields its group (`wanted[row_group[i]]`) leaves out.
-    The columns lacking in the same groups are taken in one call: on a few rows, a call's
-    fixed cost is most of the work."""
-    alike: dict[tuple[bool, ...], list[int]] = {}  # by the groups lacking it, the columns
+    A field lacking in the same groups as another shares its mask."""
+    schema = batch.schema
+    masks: dict[tuple[bool, ...], np.ndarray] = {}  # by the groups lacking a field, its rows
+    arrays: list[pa.Array] | None = None
     for name in fields:
         lacking = tuple(name not in w for w in wanted)
-        if any(lacking):
-            alike.setdefault(lacking, []).append(batch.schema.get_field_index(name))
-    nulled: dict[int, pa.Array] = {}
-    for lacking, at in alike.items():
-        mask = np.asarray(lacking)[row_group]
-        if mask.any():
-            # a null index takes a null: one way for every column type
-            taken = batch.select(at).take(pa.array(np.arange(len(mask)), mask=mask))
-            nulled.update(zip(at, taken.columns, strict=True))
-    if not nulled:
-        return batch
-    arrays = [nulled.get(i, column) for i, column in enumerate(batch.columns)]
-    return pa.RecordBatch.from_arrays(arrays, schema=batch.schema)
+        if not any(lacking):
+            continue
+        drop = masks.get(lacking)
+        if drop is None:
+            drop = masks[lacking] = np.asarray(lacking)[row_group]
+        if not drop.any():
+            continue
+        if arrays is None:
+            arrays = batch.columns
+        at = schema.get_field_index(name)
+        arrays[at] = _nulled(arrays[at], drop)
+    return batch if arrays is None else pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _nulled(array: pa.Array, drop: np.ndarray) -> pa.Array:
+    """The array with null at the rows of `drop`. A flat array keeps its buffers under a new
+    validity bitmap (a take copied every value, and was most of a task's nulling)."""
+    if array.null_count == len(array):
+        return array
+    kind = array.type
+    listed = pa.types.is_list(kind)  # a list's own buffers, its values as they are
+    if array.offset or (kind.num_fields and not listed) or pa.types.is_dictionary(kind):
+        return array.take(pa.array(np.arange(len(drop)), mask=drop))  # a null index takes a null
+    keep = ~drop
+    if array.null_count:
+        keep &= array.is_valid().to_numpy(zero_copy_only=False)
+    validity = pa.py_buffer(np.packbits(keep, bitorder="little"))
+    nulls = len(keep) - int(np.count_nonzero(keep))
+    if listed:
+        offsets = array.buffers()[1]
+        return pa.Array.from_buffers(
+            kind, len(array), [validity, offsets], nulls, children=[array.values]
+        )
+    return pa.Array.from_buffers(kind, len(array), [validity, *array.buffers()[1:]], nulls)
 
 
 def _codes(column: pa.Array) -> tuple[list[str | None], np.ndarray]:
