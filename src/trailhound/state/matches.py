@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 
-import duckdb
 import pyarrow as pa
 
 from trailhound.state import counted
@@ -45,27 +43,9 @@ def append(
     them. DuckDB then keeps this insert's rows in memory until the commit, which writes only
     those still there, instead of compressing every row group it fills into the file now (a
     1M-event scan's last insert: ~0.17 to 0.08-0.10 CPU-s, at the serial end of the run)."""
-    with store.one_thread(), _held_until_commit(store, last):
+    held = store.held_until_commit() if last else contextlib.nullcontext()
+    with store.one_thread(), held:
         return _append(store, tables, packs)
-
-
-@contextmanager
-def _held_until_commit(store: Store, wanted: bool) -> Iterator[None]:
-    """Not while a scan reads: a run's stored matches would then all be held, beyond the
-    reading limit (at 4M events deciding read them back from the spill, ~1.5 CPU-s more)."""
-    if not wanted:
-        yield
-        return
-    was = store.con.execute("SELECT current_setting('enable_optimistic_write')").fetchall()[0][0]
-    store.con.execute("SET enable_optimistic_write = false")
-    restore = f"SET enable_optimistic_write = {str(bool(was)).lower()}"
-    try:
-        yield
-    except BaseException:
-        with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses it too: the
-            store.con.execute(restore)  # insert's own error is the one to see
-        raise
-    store.con.execute(restore)
 
 
 def _append(store: Store, tables: Sequence[pa.Table], packs: Sequence[tuple[int, bytes]]) -> int:

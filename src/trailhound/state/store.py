@@ -283,20 +283,38 @@ class Store:
         if self._threads == 1:
             yield
             return
-        self.con.execute("SET threads = 1")
         self._one_thread = True
-        restore = f"SET threads = {self._threads}"
+        try:
+            with self._set_for_block("threads", "1", str(self._threads)):
+                yield
+        finally:
+            self._one_thread = False
+
+    @contextmanager
+    def held_until_commit(self) -> Iterator[None]:
+        """Rows inserted inside the block stay in DuckDB's memory until the commit, which
+        writes only those still there, instead of being compressed into the file a row group
+        at a time as they come. For an insert whose rows the transaction mostly deletes again
+        (the matches stored just before deciding). Not while a scan reads: all of a run's
+        matches would then be held, beyond the reading limit."""
+        rows = self.con.execute("SELECT current_setting('enable_optimistic_write')").fetchall()
+        was = str(bool(rows[0][0])).lower()
+        with self._set_for_block("enable_optimistic_write", "false", was):
+            yield
+
+    @contextmanager
+    def _set_for_block(self, name: str, value: str, restored: str) -> Iterator[None]:
+        """DuckDB's setting `name` at `value` inside the block, then at `restored`."""
+        self.con.execute(f"SET {name} = {value}")
         try:
             yield
         except BaseException:
             # an aborted transaction refuses the setting too: the block's own error goes on (an
             # interrupted query's, which the command answers as Ctrl-C, among them)
             with contextlib.suppress(duckdb.Error):
-                self.con.execute(restore)
+                self.con.execute(f"SET {name} = {restored}")
             raise
-        finally:
-            self._one_thread = False
-        self.con.execute(restore)
+        self.con.execute(f"SET {name} = {restored}")
 
     def lift_memory_limit(self) -> None:
         """DuckDB's own memory limit (most of the machine's memory) until the transaction ends.
