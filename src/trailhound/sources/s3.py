@@ -36,7 +36,6 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from types import TracebackType
 from typing import Any, BinaryIO, cast
 
 from trailhound.errors import InputError
@@ -49,6 +48,7 @@ from trailhound.sources.aws import (
     reason,
     require_boto3,
 )
+from trailhound.sources.object_reads import ResumedRead
 from trailhound.sources.polling import Consumed, Cursor, Poll, PolledSource
 from trailhound.sources.s3_objects import ObjectReader, Place, place_of, usable
 
@@ -58,7 +58,6 @@ still be read. CloudTrail's own lateness is minutes."""
 HORIZON = timedelta(days=1)
 """How far behind the newest file of the whole trail a region's listing may start."""
 NEWEST = "newest"  # the mark holding the time of the newest file read in the whole trail
-_RESUMES = 3  # a read that breaks off mid-object goes on from where it stopped, this often
 _STAMP = "%Y%m%dT%H%MZ"
 _ACCOUNT = re.compile(r"\d{12}")
 _ORG = re.compile(r"o-[a-z0-9]{10,32}")
@@ -179,22 +178,13 @@ def open_object(bucket: str, key: str, etag: str = "",
     return cast(AbstractContextManager[BinaryIO], _ObjectStream(bucket, key, etag))
 
 
-class _ObjectStream:
+class _ObjectStream(ResumedRead):
     """Reads an object; AWS errors become OSError, which the reader reports as unreadable."""
 
     def __init__(self, bucket: str, key: str, etag: str) -> None:
-        self._bucket, self._key, self._etag = bucket, key, etag
+        super().__init__(key, etag)
+        self._bucket = bucket
         self._body: Any = None
-        self._position = 0
-        self._resumes = 0
-        self._done = False
-
-    def __enter__(self) -> _ObjectStream:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:  # fmt: skip
-        self.close()
 
     def close(self) -> None:
         if self._body is not None:
@@ -207,7 +197,7 @@ class _ObjectStream:
             try:
                 data: bytes = body.read(size if size >= 0 else None)
             except _broken() as exc:
-                self._resume(exc)
+                self._resume(exc, reason(exc))
                 continue
             if not data and size != 0:
                 self._done = True
@@ -227,12 +217,6 @@ class _ObjectStream:
         except aws_errors() as exc:
             raise OSError(errno.EIO, unreadable(exc)) from exc
         return self._body
-
-    def _resume(self, exc: Exception) -> None:
-        self.close()
-        self._resumes += 1
-        if self._resumes > _RESUMES:
-            raise OSError(errno.EIO, f"reading broke off: {reason(exc)}") from exc
 
 
 def _broken() -> tuple[type[Exception], ...]:

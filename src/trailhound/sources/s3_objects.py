@@ -19,17 +19,16 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from trailhound.sources.aws import aws_errors, client, made_once
+from trailhound.sources.object_reads import ResumedRead
 
 if TYPE_CHECKING:
     from obstore import GetOptions
     from obstore.store import S3Store
 
-RESUMES = 3  # a read that breaks off mid-object goes on from where it stopped, this often
 CREDENTIALS_FOR = timedelta(minutes=5)
 """How long obstore keeps a set of boto3's credentials: botocore refreshes a role's ahead of
 their expiry (10 to 15 minutes before), so any set it hands out is good for longer than this."""
@@ -115,23 +114,14 @@ def _new_store(place: Place) -> S3Store:
     )
 
 
-class ObjectReader:
+class ObjectReader(ResumedRead):
     """Reads one object through obstore; the body arrives in pieces, handed out as asked."""
 
     def __init__(self, place: Place, key: str, etag: str) -> None:
-        self._place, self._key, self._etag = place, key, etag
+        super().__init__(key, etag)
+        self._place = place
         self._pieces: Iterator[Any] | None = None
         self._left = memoryview(b"")  # what arrived and was not read yet
-        self._position = 0  # bytes of the object arrived
-        self._resumes = 0
-        self._done = False
-
-    def __enter__(self) -> ObjectReader:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:  # fmt: skip
-        self.close()
 
     def close(self) -> None:
         self._pieces = None  # obstore drops the response, and its connection, with it
@@ -149,7 +139,7 @@ class ObjectReader:
         try:
             piece = next(pieces, None)
         except _broken() as exc:
-            self._resume(exc)
+            self._resume(exc, _said(exc))
             return memoryview(b"")
         if piece is None:
             self._done = True
@@ -172,12 +162,6 @@ class ObjectReader:
             raise OSError(errno.EIO, unreadable(exc)) from exc
         self._pieces = iter(response.stream(min_chunk_size=_PIECE))
         return self._pieces
-
-    def _resume(self, exc: Exception) -> None:
-        self.close()
-        self._resumes += 1
-        if self._resumes > RESUMES:
-            raise OSError(errno.EIO, f"reading broke off: {_said(exc)}") from exc
 
 
 def _broken() -> tuple[type[Exception], ...]:
