@@ -135,4 +135,3 @@ def _read_range(path: str, start: int, end: int) -> AbstractContextManager[Binar
         file.seek(start)
         data = file.read(end - start)
     return BytesIO(data)
-
