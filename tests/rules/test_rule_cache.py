@@ -128,3 +128,31 @@ def test_damaged_kept_tests_are_read_afresh_when_asked_for(tmp_path: Path) -> No
     entry.write_bytes(pickle.dumps((rules, errors, notes, b"\x80\x05 damaged")))
     assert load_rules([shipped_pack_dir()], cache=tmp_path).rules == fresh
     assert entry.read_bytes() == whole
+
+
+def test_an_edited_module_of_trailhound_makes_its_entries_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An edited checkout reads its rules anew: a change to any of its modules, in any
+    subfolder, names another entry; compiled files and linked folders do not count."""
+    package = tmp_path / "package"
+    (package / "engine" / "__pycache__").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "engine" / "detector.py").write_text("A = 1\n")
+    (package / "engine" / "__pycache__" / "stale.py").write_text("")
+    (package / "linked").symlink_to(package / "engine")
+    monkeypatch.setattr(rule_cache.trailhound, "__file__", str(package / "__init__.py"))
+    monkeypatch.setattr(rule_cache, "_code_stamps", rule_cache._code_stamps.__wrapped__)
+    assert rule_cache._code_stamps() == (
+        f"__init__.py:0:{(package / '__init__.py').stat().st_mtime_ns}",
+        f"engine/detector.py:6:{(package / 'engine' / 'detector.py').stat().st_mtime_ns}",
+    )
+    rules = tmp_path / "rules"
+    write(rules / "a.toml", "r-1", "Kept")
+    load_rules([rules], cache=tmp_path / "cache")
+    (package / "engine" / "__pycache__" / "stale.py").write_text("changed")
+    reading_fails(monkeypatch)
+    assert [r.name for r in load_rules([rules], cache=tmp_path / "cache").rules] == ["Kept"]
+    (package / "engine" / "detector.py").write_text("A = 2 # edited\n")
+    with pytest.raises(AssertionError, match="parsed again"):
+        load_rules([rules], cache=tmp_path / "cache")

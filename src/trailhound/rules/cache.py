@@ -140,16 +140,25 @@ def _digest(texts: Sequence[tuple[Path, str]]) -> str:
 
 @functools.cache  # the rules' entry and the filters' file are both named in one run
 def _code_stamps() -> tuple[str, ...]:
-    """Name, size and modification time of each of trailhound's modules."""
-    package = Path(trailhound.__file__).parent
-    stamps = []
-    for base, dirs, names in os.walk(package):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        for name in sorted(n for n in names if n.endswith(".py")):
-            stat = os.stat(os.path.join(base, name))
-            stamps.append(f"{os.path.relpath(os.path.join(base, name), package)}:"
-                          f"{stat.st_size}:{stat.st_mtime_ns}")  # fmt: skip
+    """Name, size and modification time of each of trailhound's modules: a folder's own
+    modules by name, then its subfolders by name (the order, and so the digest, of the
+    `os.walk` this replaced, whose path joins and `relpath`s cost 2 ms of every start)."""
+    stamps: list[str] = []
+    _stamp_folder(os.path.dirname(trailhound.__file__), "", stamps)
     return tuple(stamps)
+
+
+def _stamp_folder(folder: str, prefix: str, stamps: list[str]) -> None:
+    with os.scandir(folder) as listing:
+        entries = sorted(listing, key=lambda entry: entry.name)
+    for entry in entries:
+        if entry.name.endswith(".py") and not entry.is_dir():
+            stat = entry.stat()
+            stamps.append(f"{prefix}{entry.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    for entry in entries:
+        # as `os.walk` did: a link to a folder is not followed
+        if entry.is_dir(follow_symlinks=False) and entry.name != "__pycache__":
+            _stamp_folder(entry.path, f"{prefix}{entry.name}/", stamps)
 
 
 def _load(entry: Path) -> Entry | None:
