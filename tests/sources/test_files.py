@@ -193,3 +193,20 @@ def test_a_gzip_file_whose_trailer_misstates_its_size_is_corrupt(tmp_path: Path)
         (tmp_path / "lying.json.gz").write_bytes(packed)
         with pytest.raises(Corrupt):
             _content(next(iter(open_source(str(tmp_path / "lying.json.gz")).blobs())))
+
+
+@pytest.mark.parametrize("later", [b"", b"{}\n", b'{"n": 1}\n' * 50, b'{"n": 2}\n' * 200_000])
+def test_a_file_rewritten_after_it_was_listed_reads_as_it_is_now(
+    tmp_path: Path, later: bytes
+) -> None:
+    # reading starts from the size the listing saw: a file that grew, shrank or emptied since
+    # (a log shipper still writing, a gzip file replaced) still gives all it holds now
+    first = b'{"n": 0}\n' * 20
+    plain, packed = tmp_path / "plain.json", tmp_path / "packed.json.gz"
+    plain.write_bytes(first)
+    packed.write_bytes(gzip.compress(first))
+    listed = {Path(b.name).name: b for b in open_source(str(tmp_path)).blobs()}
+    plain.write_bytes(later)
+    packed.write_bytes(gzip.compress(later))
+    assert _content(listed["plain.json"]) == later
+    assert _content(listed["packed.json.gz"]) == later

@@ -80,7 +80,7 @@ class Blob:
         """
         try:
             with self.opener() as stream:
-                yield from _content(stream, max(largest, READ_SIZE))
+                yield from _content(stream, max(largest, READ_SIZE), self.size)
         except OSError as exc:
             raise Unreadable(_os_reason(exc)) from exc
 
@@ -132,8 +132,8 @@ def open_sources(specs: Iterable[str]) -> list[Source]:
     return [open_source(s) for s in specs]
 
 
-def _content(stream: BinaryIO, largest: int) -> Iterator[bytes]:
-    first = stream.read(_first_read(stream))
+def _content(stream: BinaryIO, largest: int, size: int | None) -> Iterator[bytes]:
+    first = stream.read(_first_read(stream, size))
     if first.startswith(GZIP_MAGIC):
         yield from _gunzip(first, stream, largest)
         return
@@ -142,11 +142,15 @@ def _content(stream: BinaryIO, largest: int) -> Iterator[bytes]:
         first = stream.read(READ_SIZE)
 
 
-def _first_read(stream: BinaryIO) -> int:
+def _first_read(stream: BinaryIO, size: int | None) -> int:
     """How many bytes to read first: all of a small regular file. A read of READ_SIZE
     allocates that much and shrinks it to what came, which cost more than the read itself
     (about 20 µs a file, most of a small file's reading). One byte more than its size, so
-    that a file which grew since is seen to go on, and read on."""
+    that a file which grew since is seen to go on, and read on. The size its source listed
+    (`size`) spares asking the system again: a bucket of small files paid a sixth of its
+    system calls for that `fstat`; a file that changed since is read on, or ends, as any."""
+    if size is not None and 0 < size < READ_SIZE:
+        return size + 1
     try:
         status = os.fstat(stream.fileno())
     except (OSError, ValueError, AttributeError):  # no file behind it: a pipe, S3, a buffer
