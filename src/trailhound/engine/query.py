@@ -17,6 +17,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trailhound import heap
 from trailhound.engine import suppression
 from trailhound.engine.candidates import Candidate, Decide, Outcome
 from trailhound.engine.keys import suppression_key_sql, suppression_missing_sql
@@ -41,6 +42,7 @@ def deciding(store: Store, rules: Sequence[Rule], cutoff: int) -> Decide:
     if not rules:
         return lambda rule: Outcome([], suppressed=True)
     rows = _ranked_rows(store.con, rules, cutoff)
+    heap.give_back_arrow()  # the rows as read, before their sort (~40 MB at 4M events)
     which = _ints(rows.column("rule"))
     starts = np.searchsorted(which, np.arange(len(rules) + 1)).tolist()
     bounds = {r.rule_id: (starts[i], starts[i + 1]) for i, r in enumerate(rules)}
