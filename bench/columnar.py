@@ -35,6 +35,7 @@ from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.reader import DEFAULT_BATCH_SIZE, blobs_of
 from trailhound.cloudtrail.record import Record, decode_record
 from trailhound.cloudtrail.report import Report
+from trailhound.cloudtrail.skim import keyed_path
 from trailhound.engine.filtering import FilterPlan
 from trailhound.engine.prefilter import column_plan
 from trailhound.pipeline.stage import Stage, StagePlan
@@ -108,7 +109,9 @@ def _time_group(cost: Cost, group: list[tuple[Record, bytes]], fields: frozenset
         return
     texts = [text for _, text in group]
     paths = paths_for(fields)
-    columns = _columns([orjson.loads(t) for t in texts], [p for p in paths if p not in RAW_PATHS])
+    # a skimmer's keys columns are left out (optional): the members' texts are searched instead
+    text_paths = [p for p in paths if p not in RAW_PATHS and keyed_path(p) is None]
+    columns = _columns([orjson.loads(t) for t in texts], text_paths)
     columns.update(_raw_columns(texts, [p for p in paths if p in RAW_PATHS]))
     left = [records[i] for i in normalized_columns(columns, fields, now, enricher).left]
     old, new = [], []

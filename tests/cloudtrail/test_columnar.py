@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from tests.support.real_records import real_record_texts
 from tests.support.skimmed import path_columns
 
+from trailhound.cloudtrail import skim
 from trailhound.cloudtrail.columnar import (
     PATHS,
     RAW_PATHS,
@@ -81,12 +82,16 @@ def simulated_records(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
 
 
 def assert_same_as_normalize(
-    texts: Sequence[bytes], fields: Collection[str], enricher: Enricher
+    texts: Sequence[bytes], fields: Collection[str], enricher: Enricher, *, keyed: bool = True
 ) -> tuple[list[int], list[int]]:
     """The contract: `done` and `left` split the rows; the done rows are what normalize makes
-    of the whole batch for them, without rejecting or noting any."""
+    of the whole batch for them, without rejecting or noting any. Without `keyed`, the
+    columns lack the keys columns (what a request and a response hold), which are optional."""
     texts = [t for t in texts if _decodable(t) and _skimmed(t) is not None]
-    result = normalized_columns(skimmed_columns(texts, fields), fields, INGESTED, enricher)
+    columns = skimmed_columns(texts, fields)
+    if not keyed:
+        columns = {p: c for p, c in columns.items() if skim.keyed_path(p) is None}
+    result = normalized_columns(columns, fields, INGESTED, enricher)
     assert sorted(result.done + result.left) == list(range(len(texts)))
     assert result.done == sorted(result.done)
     expected = normalize([decode_record(t) for t in texts], ingested=INGESTED,
@@ -169,6 +174,9 @@ def test_simulated_records_normalize_alike_and_most_are_done(
         if supported(fields):
             done, _ = assert_same_as_normalize(simulated_records, fields, enricher)
             assert done
+    table_fields = pack_fields[0] | {"aws.dynamodb.table_name", "aws.dynamodb.operations"}
+    keyed = assert_same_as_normalize(calls, table_fields, enricher)
+    assert assert_same_as_normalize(calls, table_fields, enricher, keyed=False) == keyed
     # the single-item calls are the rows this path is for: all of them are done
     done, left = assert_same_as_normalize(single, pack_fields[0] | {"aws.dynamodb.table_name"},
                                           enricher)  # fmt: skip
@@ -353,8 +361,10 @@ def test_batch_write_keys_written_with_escapes_read_alike(enricher: Enricher) ->
     assert assert_same_as_normalize([record], fields, enricher) == ([0], [])
 
 
-def test_a_context_key_written_with_escapes_is_left(enricher: Enricher) -> None:
-    """normalize reads a KMS call's tables only if its request holds the key's text as such."""
+def test_a_context_key_written_with_escapes_reads_as_normalize_does(enricher: Enricher) -> None:
+    """normalize reads a KMS call's tables only if its request holds the key's text as such;
+    the skimmer tells which keys a request holds after unescaping, so none is left for an
+    escape alone."""
     record = (
         b'{"eventTime": "2024-05-01T10:00:00Z", "eventName": "Decrypt",'
         b' "eventSource": "kms.amazonaws.com", "requestParameters": {"encryptionContext":'
@@ -365,7 +375,45 @@ def test_a_context_key_written_with_escapes_is_left(enricher: Enricher) -> None:
     elsewhere = record.replace(b"}}}", b'}, "keyId": "aws:dynamodb:tableName"}}')
     fields = {"aws.dynamodb.table_name"}
     done, left = assert_same_as_normalize([record, plain, elsewhere], fields, enricher)
-    assert (done, left) == ([1], [0, 2])
+    assert (done, left) == ([0, 1, 2], [])
+
+
+_ARN = "arn:aws:dynamodb:us-east-1:111122223333:table/Other"
+
+
+@pytest.mark.parametrize(
+    ("action", "request_", "response", "is_left"),
+    [
+        ("PutItem", {"tableName": "T", "item": {"k": {"S": "\u00e9\n"}}}, None, False),
+        ("PutItem", {"tableName": "T", "item": {"tableArn": {"S": _ARN}}}, None, True),
+        ("PutItem", {"tableName": "T", "item": {"a": [{"requestItems": None}]}}, None, True),
+        ("PutItem", {"tableName": "T", "item": {"k": {"S": '"tableArn":'}}}, None, False),
+        ("GetItem", {"TableName": "T"}, None, True),
+        ("GetItem", {"tableName": "T", "tableArn": _ARN}, None, True),
+        ("UpdateItem", {"tableName": "T"}, {"attributes": {"table": {"S": "x"}}}, True),
+        ("DeleteItem", {"tableName": "T"}, {"attributes": {"k": {"S": "x"}}}, False),
+        ("ExecuteStatement", {"statement": 'SELECT * FROM "T"'}, None, False),
+        ("ExecuteStatement", {"statement": "SELECT * FROM T", "Statement": "x"}, None, True),
+        ("BatchWriteItem", {"requestItems": {"T": [{"putRequest": {}}]}}, None, False),
+        ("BatchWriteItem", {"requestItems": {"T": [{"putRequest": {}}]}},
+         {"unprocessedItems": {"tableDescription": {"tableName": "U"}}}, True),
+    ],
+)  # fmt: skip
+def test_tables_named_elsewhere_are_left_with_or_without_keys_columns(
+    action: str, request_: Any, response: Any, is_left: bool, enricher: Enricher
+) -> None:
+    """A row whose request or response may name a table where the columns do not read is
+    left: told by the keys columns (a key held at any depth, escapes read, never a value that
+    looks like a key), or without them by a pattern over the JSON texts (which also leaves a
+    row for any escape)."""
+    record = {**_DDB, "eventName": action, "requestParameters": request_,
+              "responseElements": response}  # fmt: skip
+    texts = [json.dumps(record).encode()]
+    fields = {"aws.dynamodb.table_name", "aws.dynamodb.operations"}
+    _, left = assert_same_as_normalize(texts, fields, enricher)
+    assert left == ([0] if is_left else [])
+    _, left_before = assert_same_as_normalize(texts, fields, enricher, keyed=False)
+    assert set(left_before) >= set(left)
 
 
 def test_raw_paths_are_read_only_for_the_fields_that_need_them(enricher: Enricher) -> None:

@@ -1,6 +1,6 @@
 """The compiled skimmer answers exactly as the reference does: the same files refused, the same
-record spans and the same member values (text and raw), on simulated, real, generated and
-damaged files; and a file it reads is one msgspec reads, record for record."""
+record spans and the same member values (text, raw and keys columns), on simulated, real,
+generated and damaged files; and a file it reads is one msgspec reads, record for record."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from fuzz.profiles import fuzz
 from trailhound.cloudtrail import skim
 from trailhound.cloudtrail.record import decode_record, decode_records_file
-from trailhound.cloudtrail.skim import Skimmed, Skimmer, compiled_skimmer
+from trailhound.cloudtrail.skim import Skimmed, Skimmer, compiled_skimmer, keys_path
 from trailhound.cloudtrail.skim_reference import reference_skimmer
 from trailhound.simulate import simulate
 
@@ -34,6 +34,11 @@ PATHS = (
     "requestParameters.tableName",
     "userIdentity.sessionContext.attributes.creationDate",
     "additionalEventData.\u00e9t\u00e9",
+    # keys columns: beside a text path and a raw path in the same object, over a raw path
+    # holding another, and over an object text paths go on through
+    keys_path("requestParameters", ["tableName", "TableName", "requestItems", "x", "\u00e9"]),
+    keys_path("responseElements", ["tableDescription", "table", "type"]),
+    keys_path("userIdentity.sessionContext", ["userName", "k", "x"]),
 )
 
 
@@ -175,7 +180,8 @@ _KEYS = st.sampled_from(
     ["eventTime", "eventName", "eventSource", "awsRegion", "readOnly", "userIdentity", "type",
      "arn", "sessionContext", "sessionIssuer", "userName", "requestParameters", "tableName",
      "attributes", "creationDate", "additionalEventData", "\u00e9t\u00e9", "errorMessage", "x", "",
-     "resources", "responseElements", "tableDescription", "requestItems"]
+     "resources", "responseElements", "tableDescription", "requestItems", "TableName",
+     "table", "k"]
 )  # fmt: skip
 _TEXT = st.text(
     st.characters(blacklist_categories=["Cs"]) | st.sampled_from('"\\/\b\f\n\r\t\x00\x1f\u2028'),
@@ -574,3 +580,77 @@ def test_a_refused_texts_values_are_forgotten_where_no_later_record_has_the_memb
     texts = [_one(""), refused, _one(""), _one(',"errorMessage":"m"'), given]
     many = _many_alike(compiled, texts)
     assert [m is None for m in many] == [False, True, False, False, False]
+
+
+_KEYED = keys_path("requestParameters", ["tableName", "TableName", "requestItems", "x", "\u00e9"])
+
+
+@pytest.mark.parametrize(
+    "members",
+    [
+        ',"requestParameters":{"tableName":"T"}',
+        ',"requestParameters":{"item":{"x":{"TableName":{"S":"v"}}},"tableName":"T"}',
+        ',"requestParameters":{"t\\u0061bleName":"T","\\u00e9":1,"\u00e9":2}',  # escaped keys
+        ',"requestParameters":{"a":{"x":1,"x":2},"b":[{"x":null},{"x":[]}]}',  # nested repeats
+        ',"requestParameters":{"a":"\\"tableName\\":","b":["tableName","x"]}',  # only values
+        ',"requestParameters":{"a":' + '{"x":' * 60 + "1" + "}" * 60 + "}",  # at the limit
+        ',"requestParameters":{"a":' + '{"x":' * 63 + "1" + "}" * 63 + "}",  # too deep
+        ',"requestParameters":[{"tableName":"T"},[{"x":1}]]',
+        ',"requestParameters":"tableName"',
+        ',"requestParameters":{}',
+        ',"requestParameters":null',
+        ',"requestParameters":7',
+        ',"requestParameters":{"tableName":"T","tableName":"U"}',  # refused: a path's object
+        ',"requestParameters":{"tableNam":1,"tableNames":2,"TableNam\\u0065":3,"X":4}',
+        ',"x":{"tableName":1}',  # outside the path: not counted
+    ],
+)
+def test_keys_columns_edges_alike(members: str) -> None:
+    """A keys column names the keys held at any depth within its path's value, escapes read,
+    each once and in order; values that merely look like keys do not count."""
+    paths = ("eventName", "requestParameters.tableName", _KEYED)
+    for raw in ((), ("requestParameters",)):
+        found = compiled_skimmer(paths, raw)
+        if found is None:
+            pytest.skip("the C extension trailhound.cloudtrail._skim was not built (no compiler?)")
+        text = _one(members)
+        got, want = found(text), reference_skimmer(paths, raw)(text)
+        assert (got is None) == (want is None), members
+        if got is not None and want is not None:
+            assert got.columns[_KEYED].to_pylist() == want.columns[_KEYED].to_pylist()
+            held = _held_keys(json.loads(text)["Records"][0].get("requestParameters"))
+            order = ("TableName", "requestItems", "tableName", "x", "\u00e9")  # sorted
+            wanted = [k for k in order if k in held]
+            assert got.columns[_KEYED].to_pylist() == [",".join(wanted) or None]
+
+
+def _held_keys(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        return set(value).union(*(_held_keys(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_held_keys(v) for v in value))
+    return set()
+
+
+@pytest.mark.parametrize(
+    "paths",
+    [
+        [keys_path("a", ["x"]), keys_path("a.b", ["y"])],  # one within another
+        [keys_path("a.b", ["y"]), keys_path("a", ["x"])],
+        [keys_path("a", ["x"]), keys_path("a", ["y"])],
+        ["a.{y,x}"],  # keys not in order
+        ["a.{x,x}"],
+        ["a.{}"],
+        ["a.{" + ",".join(sorted(f"k{i:02d}" for i in range(65))) + "}"],  # too many
+    ],
+)
+def test_keys_paths_that_cannot_be_read_are_errors(paths: list[str]) -> None:
+    with pytest.raises(ValueError):
+        compiled_skimmer(paths)
+    with pytest.raises(ValueError):
+        reference_skimmer(paths)
+
+
+def test_a_keys_path_is_no_raw_path() -> None:
+    with pytest.raises(ValueError):
+        compiled_skimmer(["eventName"], [keys_path("a", ["x"])])

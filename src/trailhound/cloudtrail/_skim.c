@@ -9,8 +9,14 @@
  *   (n, spans: 2n int64, every start then every end,
  *    (validity bits or None, offsets: int32, data, null_count))
  * each buffer a bytes object, or what `allocate(size)` gave (a writable buffer).
- * where the last four are the buffers of one string array of n * (len(paths) + len(raw))
- * values, the columns one after another, the raw paths' last.
+ * where the last four are the buffers of one string array of n * (len(paths) + len(raw) +
+ * len(keyed)) values, the columns one after another, the raw paths' after the text paths', the
+ * keyed paths' last.
+ *
+ * `keyed` holds (path, keys) pairs: such a column says which of `keys` the value at `path`
+ * holds as object keys at any depth (after unescaping), in the order of `keys`, joined by ",";
+ * null where none (or the value is absent, null or no object or array). It spares a caller
+ * reading a member's JSON text again only to find whether some key is in it.
  *
  * Hostile text is the normal case here: every read is bounds-checked, nesting is followed on an
  * explicit stack capped at the record depth the reference allows, and work per key is bounded
@@ -99,6 +105,8 @@ typedef struct {
     int kinds;        /* the value kinds allowed here (K_*) */
     int column;       /* the path that ends here, or -1 */
     int raw;          /* that path's column holds the value's JSON text as it stands */
+    int keyed;        /* the keys column of the value here (an index into keydefs), or -1 */
+    int keyed_under;  /* a keys column's path passes through here */
     int required_bit; /* bit in the record's "seen" mask, or -1 */
     int first_child, next_sibling, nchild;
     int bit; /* its place among its parent's children: its bit in Frame.known */
@@ -106,10 +114,21 @@ typedef struct {
     uint32_t mask;
 } Node;
 
+/* The keys a keys column looks for: by hash, with a filter as a node's children have. */
+typedef struct {
+    int column, nkeys;
+    char **names;
+    Py_ssize_t *lens;
+    uint64_t filter[4];
+    struct Child *table; /* .node: the key's index, its bit in the column's mask */
+    uint32_t mask;
+} KeyDef;
+
 typedef struct {
     PyObject_HEAD
     Node *nodes;
-    int nnodes, ncols;
+    int nnodes, ncols, nkeyed;
+    KeyDef *keydefs;
     unsigned required_mask;
     uint64_t seed;
     PyObject *allocate; /* size -> a writable buffer for the answer's arrays, or NULL: bytes */
@@ -230,6 +249,9 @@ typedef struct {
     uint64_t known; /* the wanted members seen so far, by Node.bit */
     int raw;        /* the raw column this object or array is the value of, or -1 */
     const uint8_t *opened; /* its "{" or "[" */
+    int keydef;     /* the keys column this object or array is the value of, or -1 */
+    int keys_at;    /* the depth of the frame whose keys column takes this one's keys, or -1 */
+    uint64_t found; /* at a keys column's own frame: the keys found so far, by index */
 } Frame;
 
 #define REFUSE 0
@@ -585,6 +607,19 @@ static int offsets_upto(Ctx *c, int col, Py_ssize_t upto) {
     return OK;
 }
 
+/* Ends the value of column col at the current record that its data now holds. */
+static int value_end(Ctx *c, int col) {
+    Buf *d = &c->data[col];
+    if (d->len > INT32_MAX) return REFUSE;
+    Buf *o = &c->offsets[col]; /* offsets_upto left room for this record's end */
+    int32_t off = (int32_t)d->len;
+    memcpy(o->p + o->len, &off, 4);
+    o->len += 4;
+    c->valid[col].p[c->n >> 3] |= (char)(1u << (c->n & 7));
+    c->nonnull[col]++;
+    return OK;
+}
+
 /* A value of column col: the text of the string body [s, e), or with `escaped` < 0 the bytes
  * [s, e) as they stand (a raw path's JSON text). */
 static int column_value(Ctx *c, int col, const uint8_t *s, const uint8_t *e, int escaped) {
@@ -597,14 +632,39 @@ static int column_value(Ctx *c, int col, const uint8_t *s, const uint8_t *e, int
         memcpy(d->p + d->len, s, (size_t)(e - s));
         d->len += e - s;
     }
-    if (d->len > INT32_MAX) return REFUSE;
-    Buf *o = &c->offsets[col]; /* offsets_upto left room for this record's end */
-    int32_t off = (int32_t)d->len;
-    memcpy(o->p + o->len, &off, 4);
-    o->len += 4;
-    c->valid[col].p[c->n >> 3] |= (char)(1u << (c->n & 7));
-    c->nonnull[col]++;
-    return OK;
+    return value_end(c, col);
+}
+
+/* A keys column's value: the keys of `found` (a mask by index) in order, joined by ",". */
+static int keys_value(Ctx *c, const KeyDef *def, uint64_t found) {
+    Buf *d = &c->data[def->column];
+    if (offsets_upto(c, def->column, c->n) != OK) return NOMEM;
+    for (int i = 0; i < def->nkeys; i++) {
+        if (!(found >> i & 1)) continue;
+        int comma = (found & ((1ull << i) - 1)) != 0; /* a key before this one */
+        if (buf_reserve(d, def->lens[i] + 1) < 0) return NOMEM;
+        if (comma) d->p[d->len++] = ',';
+        memcpy(d->p + d->len, def->names[i], (size_t)def->lens[i]);
+        d->len += def->lens[i];
+    }
+    return value_end(c, def->column);
+}
+
+/* Notes key k in the mask of the keys column whose frame is f, when it is one of its keys. */
+static inline void note_key(const SkimmerObject *sk, Frame *f, const uint8_t *k, Py_ssize_t len) {
+    const KeyDef *def = &sk->keydefs[f->keydef];
+    unsigned bit = filter_bit(k, len);
+    if (!(def->filter[bit >> 6] >> (bit & 63) & 1)) return;
+    uint64_t h = hash_bytes(sk->seed, k, (size_t)len);
+    for (uint32_t j = (uint32_t)h & def->mask;; j = (j + 1) & def->mask) {
+        const struct Child *slot = &def->table[j];
+        if (slot->node < 0) return;
+        int i = slot->node;
+        if (slot->hash == h && def->lens[i] == len && same_bytes(def->names[i], k, len)) {
+            f->found |= 1ull << i;
+            return;
+        }
+    }
 }
 
 /* Opens a record: grows each column's validity by a zeroed byte every 8 records. */
@@ -625,6 +685,15 @@ static int record_end(Ctx *c) {
 }
 
 
+/* The keys column an object or array opened at `depth` as the value of node n (NULL: of no
+ * node) collects its keys in: its own when it is a keys column's value, else its parent's. */
+static inline void opened_keys(Frame *st, int depth, const Node *n) {
+    Frame *f = &st[depth];
+    f->keydef = n ? n->keyed : -1;
+    f->found = 0;
+    f->keys_at = f->keydef >= 0 ? depth : st[depth - 1].keys_at;
+}
+
 /* One record from its "{" at *pp; on OK, *pp is just past its "}". */
 static int parse_record(Ctx *c, const uint8_t **pp) {
     const SkimmerObject *sk = c->sk;
@@ -637,6 +706,7 @@ static int parse_record(Ctx *c, const uint8_t **pp) {
     st[0].node = 0;
     st[0].known = 0;
     st[0].raw = -1;
+    st[0].keydef = st[0].keys_at = -1;
     keyset_open(c, 0);
 
 object_first:
@@ -655,8 +725,8 @@ key:
         const uint8_t *s = p + 1, *q = scan_string(s, end, &escaped);
         if (!q) return REFUSE;
         child = -1;
-        int node = st[depth].node;
-        if (node >= 0) {
+        int node = st[depth].node, keys_at = st[depth].keys_at;
+        if (node >= 0 || keys_at >= 0) {
             const uint8_t *k = s;
             Py_ssize_t len = q - s;
             if (escaped) {
@@ -665,15 +735,19 @@ key:
                 k = (const uint8_t *)c->arena.p + at;
                 len = c->arena.len - at;
             }
-            KeySet *ks = &c->sets[depth];
-            child = wanted(c, node, ks, k, len);
-            /* a wanted member's second time shows in a bit; other keys go to the key set */
-            if (child >= 0 && sk->nodes[node].nchild <= 64) {
-                uint64_t bit = 1ull << sk->nodes[child].bit;
-                if (st[depth].known & bit) return REFUSE;
-                st[depth].known |= bit;
-            } else {
-                CHECK(other_key(c, ks, k, len, escaped));
+            /* a keys column's frame takes every key within its value, at any depth */
+            if (keys_at >= 0) note_key(sk, &st[keys_at], k, len);
+            if (node >= 0) {
+                KeySet *ks = &c->sets[depth];
+                child = wanted(c, node, ks, k, len);
+                /* a wanted member's second time shows in a bit; other keys go to the key set */
+                if (child >= 0 && sk->nodes[node].nchild <= 64) {
+                    uint64_t bit = 1ull << sk->nodes[child].bit;
+                    if (st[depth].known & bit) return REFUSE;
+                    st[depth].known |= bit;
+                } else {
+                    CHECK(other_key(c, ks, k, len, escaped));
+                }
             }
         }
         p = skip_space(q + 1, end);
@@ -721,6 +795,7 @@ value:
             st[depth].known = 0;
             st[depth].raw = raw;
             st[depth].opened = v;
+            opened_keys(st, depth, n);
             if (st[depth].node >= 0) keyset_open(c, depth);
             p++;
             goto object_first;
@@ -731,6 +806,7 @@ value:
             st[depth].node = -1;
             st[depth].raw = raw;
             st[depth].opened = v;
+            opened_keys(st, depth, n);
             p++;
             goto array_first;
         case 't':
@@ -772,6 +848,8 @@ after_value:
 close:
     if (depth > 0) {
         if (st[depth].raw >= 0) CHECK(column_value(c, st[depth].raw, st[depth].opened, p, -1));
+        if (st[depth].keydef >= 0 && st[depth].found)
+            CHECK(keys_value(c, &sk->keydefs[st[depth].keydef], st[depth].found));
         depth--;
         goto after_value;
     }
@@ -1161,7 +1239,7 @@ static int add_node(SkimmerObject *sk, int parent, const char *name, Py_ssize_t 
     }
     n->hash = hash_bytes(sk->seed, (const uint8_t *)name, (size_t)len);
     n->kinds = K_ANY;
-    n->column = n->required_bit = n->first_child = n->next_sibling = -1;
+    n->column = n->required_bit = n->first_child = n->next_sibling = n->keyed = -1;
     if (parent >= 0) {
         n->bit = nodes[parent].nchild;
         n->next_sibling = nodes[parent].first_child;
@@ -1214,6 +1292,99 @@ static int add_path(SkimmerObject *sk, PyObject *path, int column, int raw) {
     return 0;
 }
 
+/* A keys column's path: its node, reached through objects (or null); no keys column's path
+ * may pass through another's, so that a key has one column to go to. */
+static int keyed_node(SkimmerObject *sk, PyObject *path) {
+    if (!PyTuple_Check(path) || PyTuple_GET_SIZE(path) == 0) {
+        PyErr_SetString(PyExc_TypeError, "a path is a non-empty tuple of member names");
+        return -1;
+    }
+    int node = 0;
+    Py_ssize_t last = PyTuple_GET_SIZE(path) - 1;
+    for (Py_ssize_t i = 0; i <= last; i++) {
+        PyObject *item = PyTuple_GET_ITEM(path, i);
+        Py_ssize_t len;
+        const char *name = PyUnicode_Check(item) ? PyUnicode_AsUTF8AndSize(item, &len) : NULL;
+        if (!name) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a member name is a str");
+            return -1;
+        }
+        node = child_named(sk, node, name, len);
+        if (node < 0) return -1;
+        Node *n = &sk->nodes[node];
+        if (n->keyed >= 0 || (i == last && n->keyed_under)) {
+            PyErr_SetString(PyExc_ValueError, "a keys path meets another");
+            return -1;
+        }
+        if (i < last) {
+            n->kinds &= K_OBJ | K_NULL;
+            n->keyed_under = 1;
+        }
+    }
+    return node;
+}
+
+/* The keys column `index` (column `column`): (path, keys), at most 64 keys. */
+static int add_keyed(SkimmerObject *sk, PyObject *pair, int index, int column) {
+    PyObject *path, *keys;
+    if (!PyTuple_Check(pair) || !PyArg_ParseTuple(pair, "OO!", &path, &PyTuple_Type, &keys)) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a keys path is (path, keys)");
+        return -1;
+    }
+    Py_ssize_t nkeys = PyTuple_GET_SIZE(keys);
+    if (nkeys == 0 || nkeys > 64) {
+        PyErr_SetString(PyExc_ValueError, "a keys path has 1 to 64 keys");
+        return -1;
+    }
+    int node = keyed_node(sk, path);
+    if (node < 0) return -1;
+    KeyDef *def = &sk->keydefs[index];
+    def->column = column;
+    def->names = calloc((size_t)nkeys, sizeof(char *));
+    def->lens = calloc((size_t)nkeys, sizeof(Py_ssize_t));
+    uint32_t cap = 4;
+    while (cap < (uint32_t)nkeys * 2) cap *= 2;
+    def->table = malloc(sizeof(struct Child) * cap);
+    if (!def->names || !def->lens || !def->table) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    def->mask = cap - 1;
+    for (uint32_t j = 0; j < cap; j++) def->table[j].node = -1;
+    for (Py_ssize_t i = 0; i < nkeys; i++) {
+        PyObject *item = PyTuple_GET_ITEM(keys, i);
+        Py_ssize_t len;
+        const char *name = PyUnicode_Check(item) ? PyUnicode_AsUTF8AndSize(item, &len) : NULL;
+        if (!name) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a key is a str");
+            return -1;
+        }
+        for (Py_ssize_t k = 0; k < i; k++) {
+            if (def->lens[k] == len && memcmp(def->names[k], name, (size_t)len) == 0) {
+                PyErr_SetString(PyExc_ValueError, "a keys path names a key twice");
+                return -1;
+            }
+        }
+        def->names[i] = malloc((size_t)len + 1);
+        if (!def->names[i]) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        memcpy(def->names[i], name, (size_t)len + 1);
+        def->lens[i] = len;
+        def->nkeys = (int)i + 1;
+        uint64_t h = hash_bytes(sk->seed, (const uint8_t *)name, (size_t)len);
+        uint32_t j = (uint32_t)h & def->mask;
+        while (def->table[j].node >= 0) j = (j + 1) & def->mask;
+        def->table[j].node = (int)i;
+        def->table[j].hash = h;
+        unsigned bit = filter_bit((const uint8_t *)name, len);
+        def->filter[bit >> 6] |= 1ull << (bit & 63);
+    }
+    sk->nodes[node].keyed = index;
+    return 0;
+}
+
 static int build_tables(SkimmerObject *sk) {
     for (int i = 0; i < sk->nnodes; i++) {
         Node *n = &sk->nodes[i];
@@ -1241,10 +1412,10 @@ static int build_tables(SkimmerObject *sk) {
 
 static int Skimmer_init(PyObject *self, PyObject *args, PyObject *kwargs) {
     SkimmerObject *sk = (SkimmerObject *)self;
-    PyObject *paths, *raw = NULL, *allocate = NULL;
-    static char *kwlist[] = {"paths", "raw", "allocate", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!|O!O:Skimmer", kwlist, &PyTuple_Type, &paths,
-                                     &PyTuple_Type, &raw, &allocate))
+    PyObject *paths, *raw = NULL, *allocate = NULL, *keyed = NULL;
+    static char *kwlist[] = {"paths", "raw", "allocate", "keyed", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!|O!OO!:Skimmer", kwlist, &PyTuple_Type,
+                                     &paths, &PyTuple_Type, &raw, &allocate, &PyTuple_Type, &keyed))
         return -1;
     if (sk->nodes) {
         PyErr_SetString(PyExc_TypeError, "a Skimmer is made once");
@@ -1254,7 +1425,9 @@ static int Skimmer_init(PyObject *self, PyObject *args, PyObject *kwargs) {
     sk->seed = (uint64_t)(uintptr_t)self * 0x9E3779B97F4A7C15ull ^ (uint64_t)time(NULL) ^
                ((uint64_t)clock() << 32);
     Py_ssize_t nraw = raw ? PyTuple_GET_SIZE(raw) : 0;
-    if (PyTuple_GET_SIZE(paths) > INT32_MAX / 4 || nraw > INT32_MAX / 4) {
+    Py_ssize_t nkeyed = keyed ? PyTuple_GET_SIZE(keyed) : 0;
+    if (PyTuple_GET_SIZE(paths) > INT32_MAX / 4 || nraw > INT32_MAX / 4 ||
+        nkeyed > INT32_MAX / 4) {
         PyErr_SetString(PyExc_ValueError, "too many paths");
         return -1;
     }
@@ -1276,11 +1449,22 @@ static int Skimmer_init(PyObject *self, PyObject *args, PyObject *kwargs) {
     for (int i = 0; i < COUNT(TEXT_OR_BOOL); i++)
         if (typed_member(sk, TEXT_OR_BOOL[i], K_STR | K_BOOL | K_NULL, -1) < 0) return -1;
     int ntext = (int)PyTuple_GET_SIZE(paths);
-    sk->ncols = ntext + (int)nraw; /* the raw paths' columns after the text paths' */
+    /* the raw paths' columns after the text paths', the keys columns last */
+    sk->ncols = ntext + (int)nraw + (int)nkeyed;
     for (int i = 0; i < ntext; i++)
         if (add_path(sk, PyTuple_GET_ITEM(paths, i), i, 0) < 0) return -1;
     for (int i = 0; i < (int)nraw; i++)
         if (add_path(sk, PyTuple_GET_ITEM(raw, i), ntext + i, 1) < 0) return -1;
+    if (nkeyed) {
+        sk->keydefs = calloc((size_t)nkeyed, sizeof(KeyDef));
+        if (!sk->keydefs) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        sk->nkeyed = (int)nkeyed;
+    }
+    for (int i = 0; i < (int)nkeyed; i++)
+        if (add_keyed(sk, PyTuple_GET_ITEM(keyed, i), i, ntext + (int)nraw + i) < 0) return -1;
     return build_tables(sk);
 }
 
@@ -1291,6 +1475,14 @@ static void Skimmer_dealloc(PyObject *self) {
         free(sk->nodes[i].table);
     }
     free(sk->nodes);
+    for (int i = 0; i < sk->nkeyed; i++) {
+        KeyDef *def = &sk->keydefs[i];
+        for (int k = 0; k < def->nkeys; k++) free(def->names[k]);
+        free(def->names);
+        free(def->lens);
+        free(def->table);
+    }
+    free(sk->keydefs);
     Py_XDECREF(sk->allocate);
     if (sk->spare) ctx_free(sk->spare, sk->ncols);
     Py_TYPE(self)->tp_free(self);

@@ -54,6 +54,7 @@ from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.record import parse_iso8601
 from trailhound.cloudtrail.record_members import (
     RAW_PATHS,
+    READ_KEYS,
     REQUEST,
     RESOURCES,
     RESPONSE,
@@ -73,6 +74,7 @@ from trailhound.cloudtrail.resources import (
     tables_in_resources,
 )
 from trailhound.cloudtrail.schema import BY_NAME, arrow_schema
+from trailhound.cloudtrail.skim import keys_path
 from trailhound.collector import paused
 
 _IDENTITY: Final = "userIdentity."
@@ -93,6 +95,13 @@ _IDENTITY_PATHS: Final = (
 _TABLE_NAME: Final = "requestParameters.tableName"
 _CONTEXT_TABLE: Final = "requestParameters.encryptionContext." + dynamodb.KMS_CONTEXT_KEY
 _STATEMENT: Final = "requestParameters.statement"
+# the table-naming keys a request holds and the table descriptions a response holds, at any
+# depth, as a skimmer finds them while it reads the record: searching the members' JSON text
+# again for those keys cost per byte (a PutItem's item is most of a task's bytes)
+_REQUEST_KEYS: Final = keys_path(REQUEST, dynamodb.REQUEST_KEYS)
+_RESPONSE_KEYS: Final = keys_path(RESPONSE, dynamodb.RESPONSE_DESCRIPTIONS)
+_KEYS_PATHS: Final = (_REQUEST_KEYS, _RESPONSE_KEYS)
+"""Optional: without them, the members' JSON texts are searched as before."""
 # read for every row; the identity's paths are read only for the fields made from them (taking
 # the eleven a pack's fields rarely read cost a third of the step's copying), but the skimmer
 # is asked for them all (`PATHS`)
@@ -141,8 +150,9 @@ _FROM: Final[dict[str, tuple[str, ...]]] = {
     "source.address": ("sourceIPAddress",),
     **dict.fromkeys(ADDRESS_COLUMNS, ("sourceIPAddress",)),
     **dict.fromkeys(USER_AGENT_COLUMNS, ("userAgent",)),
-    operations.COLUMN: (_STATEMENT, REQUEST, RESPONSE),  # items, and whether named elsewhere
-    "aws.dynamodb.table_name": (_TABLE_NAME, _CONTEXT_TABLE, _STATEMENT, *RAW_PATHS),
+    # items, and whether named elsewhere
+    operations.COLUMN: (_STATEMENT, REQUEST, RESPONSE, *_KEYS_PATHS),
+    "aws.dynamodb.table_name": (_TABLE_NAME, _CONTEXT_TABLE, _STATEMENT, *RAW_PATHS, *_KEYS_PATHS),
     **dict.fromkeys(RESOURCE_COLUMNS, (RESOURCES,)),
     "aws.cloudtrail.response_elements": (RESPONSE,),
     "aws.cloudtrail.flattened.response_elements": (RESPONSE,),
@@ -225,7 +235,7 @@ def normalized_columns(
     read only at the rows wanting them, so that rows wanting different fields can share one
     call. Its value at the other rows is unspecified: the caller nulls it."""
     wanted = frozenset(fields)
-    missing = [p for p in paths_for(wanted) if p not in columns]
+    missing = [p for p in paths_for(wanted) if p not in columns and p not in _KEYS_PATHS]
     if missing:
         raise ValueError(f"columns lack the paths {', '.join(missing)}")
     n = len(columns["eventName"])
@@ -271,7 +281,8 @@ class TakenAt(Protocol):
 
 
 _Writes = tuple[pa.Array, BatchWrites]
-_Statements = tuple[pa.Array, pa.Array]  # the rows (a mask), and which of them name elsewhere
+# the rows (a mask), and which of them name elsewhere (a mask over every row, maybe nulls)
+_Statements = tuple[pa.Array, pa.Array]
 
 
 class _Inputs:
@@ -348,8 +359,41 @@ class _Inputs:
         rows = self._calls(_STATEMENT_CALL)
         if rows is None:
             return None
-        requests, responses = self.raw_at(REQUEST, rows), self.raw_at(RESPONSE, rows)
-        return rows, names_elsewhere(requests, responses, STATEMENT_KEYS)
+        return rows, self.named_elsewhere(rows, STATEMENT_KEYS)
+
+    def named_elsewhere(self, rows: pa.Array, read_keys: frozenset[str]) -> pa.Array:
+        """Over every row, true at the rows of the mask `rows` whose request holds another
+        table-naming key than `read_keys`, or whose response a table description (at any
+        depth: `dynamodb.table_names` may read more of them); false or null elsewhere."""
+        if not self._keyed:
+            requests, responses = self.raw_at(REQUEST, rows), self.raw_at(RESPONSE, rows)
+            return _scattered(self.n, rows, names_elsewhere(requests, responses, read_keys))
+        asked = self._holding(_REQUEST_KEYS, lambda held: not read_keys.issuperset(held))
+        described = self._holding(_RESPONSE_KEYS, lambda held: True)
+        return pa.array(rows.to_numpy(zero_copy_only=False) & (asked | described))
+
+    def described(self, rows: pa.Array) -> pa.Array:
+        """Over every row, true at the rows of the mask `rows` whose response holds a table
+        description; false or null elsewhere."""
+        if not self._keyed:
+            return _scattered(self.n, rows, describes_tables(self.raw_at(RESPONSE, rows)))
+        described = self._holding(_RESPONSE_KEYS, lambda held: True)
+        return pa.array(rows.to_numpy(zero_copy_only=False) & described)
+
+    @cached_property
+    def _keyed(self) -> bool:
+        """Whether the columns tell which keys the requests and responses hold."""
+        return all(path in self.columns for path in _KEYS_PATHS)
+
+    def _holding(self, path: str, test: Callable[[frozenset[str]], bool]) -> np.ndarray:
+        """Per row, whether the keys its keys column names pass `test` (false where none),
+        tested once per distinct value."""
+        encoded = _strings(self.columns[path]).dictionary_encode()
+        held = [frozenset(text.split(",")) for text in encoded.dictionary.to_pylist()]
+        passed = np.array([test(keys) for keys in held] + [False], np.bool_)
+        codes = encoded.indices.fill_null(len(held)).to_numpy(zero_copy_only=False)
+        found: np.ndarray = passed[codes]
+        return found
 
     def _calls(self, action: str) -> pa.Array | None:
         """The rows (a mask) of this DynamoDB action, when there are some."""
@@ -572,7 +616,7 @@ def _operations(cols: ColumnSet, inputs: _Inputs) -> None:
         rows, elsewhere = statements
         verbs = Distinct.of(inputs.raw_at(_STATEMENT, rows), _statement_operations)
         overlays.append((rows, verbs.column(_first, arrow_type)))
-        inputs.leave(_scattered(inputs.n, rows, elsewhere))
+        inputs.leave(elsewhere)
     found, read = _overlaid(per_action, actions.indices, calls, overlays)
     cols.put(operations.COLUMN, found)
     inputs.leave(pc.and_(unsure, pc.invert(read)))
@@ -670,9 +714,7 @@ def _table_names(cols: ColumnSet, inputs: _Inputs) -> None:
     if writes:
         # their requests were read in full, but a response may describe a table too (only
         # these rows' responses are searched: the pattern's cost is per byte)
-        wrote = pa.array(_written(writes, inputs.n) & wanting)
-        described = describes_tables(inputs.raw_at(RESPONSE, wrote))
-        inputs.leave(_scattered(inputs.n, wrote, described))
+        inputs.leave(inputs.described(pa.array(_written(writes, inputs.n) & wanting)))
         for rows, read in writes:
             found.put_each(pc.indices_nonzero(rows), read.tables)
     if statements is not None:
@@ -736,12 +778,7 @@ def _plain_tables(inputs: _Inputs, plain: pa.Array, keys: pa.Array, found: _Name
     by_name, by_context = inputs.raw(_TABLE_NAME), inputs.raw(_CONTEXT_TABLE)
     both = pc.and_(pc.is_valid(by_name), pc.is_valid(by_context))  # their order is the request's
     inputs.leave(pc.and_(plain, both))
-    # the pattern's cost is per byte of JSON: only these rows' is read
-    every = _all(plain)
-    requests, responses = (inputs.raw(p) if every else inputs.raw_at(p, plain)
-                           for p in (REQUEST, RESPONSE))  # fmt: skip
-    elsewhere = names_elsewhere(requests, responses)
-    inputs.leave(elsewhere if every else _scattered(inputs.n, plain, elsewhere))
+    inputs.leave(inputs.named_elsewhere(plain, READ_KEYS))
     read = plain
     if _any(keys):
         # `normalize` reads a KMS call's tables only when its request's JSON holds the context
@@ -760,7 +797,7 @@ def _one_name(name: str | None) -> tuple[str, ...]:
 
 def _statement_tables(inputs: _Inputs, rows: pa.Array, elsewhere: pa.Array, found: _Named) -> None:
     """A PartiQL call's tables are its statement's (then its resources')."""
-    inputs.leave(_scattered(inputs.n, rows, elsewhere))
+    inputs.leave(elsewhere)
     found.put(pc.indices_nonzero(rows), inputs.raw_at(_STATEMENT, rows), _statement_names)
 
 

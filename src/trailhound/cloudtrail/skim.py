@@ -11,6 +11,10 @@ reads the file the usual way (msgspec and `normalize`), which reports every prob
 When it answers, `decode_records_file(text)` succeeds, `decode_record(text[starts[i]:ends[i]])`
 is the file's i-th record, and `columns[path][i]` is the value at `path` in that record.
 
+A path may also be a keys path (`keys_path(path, keys)`): its column says which of `keys` the
+value at `path` holds as object keys, at any depth, so that a caller need not read that
+member's JSON text again only to learn whether some key is in it.
+
 `skim_reference.reference_skimmer` is the definition, in plain Python and slow;
 `compiled_skimmer` is the fast one, built from `_skim.c` when a compiler was at hand, held to
 the reference by tests.
@@ -42,6 +46,33 @@ MAX_INT_DIGITS: Final = 19
 MAX_EXP_DIGITS: Final = 2
 """Numbers beyond RFC 8259's grammar that a skimmer refuses: msgspec refuses those out of a
 double's range and very long integers, and digit counts bound those cheaply (1e118 at most)."""
+
+
+def keys_path(path: str, keys: Collection[str]) -> str:
+    """The name of a keys column: per record, those of `keys` that the value at `path` holds as
+    object keys at any depth within it (keys compared after unescaping), in sorted order and
+    joined by ","; null where it holds none (or the value is absent, null, or neither an object
+    nor an array). The objects `path` passes through obey a text path's rules; no keys path
+    may pass through another's."""
+    ordered = sorted(set(keys))
+    if not ordered or len(ordered) > MAX_KEYS or any(not k or "," in k for k in ordered):
+        raise ValueError(f"a keys path has 1 to {MAX_KEYS} keys, non-empty, without ',': {keys}")
+    return f"{path}.{{{','.join(ordered)}}}"
+
+
+MAX_KEYS: Final = 64
+"""Keys a keys path may look for (the compiled skimmer keeps the found ones in 64 bits)."""
+
+
+def keyed_path(name: str) -> tuple[str, tuple[str, ...]] | None:
+    """The (path, keys) a keys path's name stands for; None for a member path."""
+    at = name.find(".{")
+    if at < 0 or not name.endswith("}"):
+        return None
+    path, keys = name[:at], tuple(name[at + 2 : -1].split(","))
+    if keys_path(path, keys) != name:
+        raise ValueError(f"a keys path's keys are sorted, each once: {name}")
+    return path, keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,10 +250,11 @@ def compiled_skimmer(paths: Sequence[str], raw: Collection[str] = ()) -> Skimmer
         from trailhound.cloudtrail import _skim  # type: ignore[attr-defined]
     except ImportError:
         return None
-    names = list(dict.fromkeys(paths))
+    names, keyed = split_keyed(paths)
+    keys = tuple((split_paths([path])[0], found) for path, found in keyed.values())
     # the answer's buffers from pyarrow's pool, which keeps freed memory for the next call
-    made = _skim.Skimmer(split_paths(names), split_paths(raws), pa.allocate_buffer)
-    return _Compiled(names, raws, made)
+    made = _skim.Skimmer(split_paths(names), split_paths(raws), pa.allocate_buffer, keyed=keys)
+    return _Compiled(names, raws, list(keyed), made)
 
 
 class _Compiled:
@@ -231,17 +263,18 @@ class _Compiled:
     for (an Arrow array made costs more than a slice, and a file may hold only a few dozen
     records, of which a stage reads a handful of columns per file)."""
 
-    __slots__ = ("_at", "_names", "_raw", "_skim")
+    __slots__ = ("_at", "_keyed", "_names", "_raw", "_skim", "_text")
 
-    def __init__(self, names: list[str], raw: list[str], skim: Any) -> None:
-        self._names = (*names, *raw)  # the extension's columns: the raw paths' last
-        self._raw = raw
+    def __init__(self, names: list[str], raw: list[str], keyed: list[str], skim: Any) -> None:
+        # the extension's columns: the text paths', the raw paths', the keys paths'
+        self._names = (*names, *raw, *keyed)
+        self._text, self._raw, self._keyed = names, raw, keyed
         self._skim = skim
         self._at = {name: k for k, name in enumerate(self._names)}
 
     def __reduce__(self) -> tuple[Any, tuple[list[str], list[str]]]:
         # a worker process builds its own
-        return compiled_skimmer, (list(self._names[: len(self._names) - len(self._raw)]), self._raw)
+        return compiled_skimmer, ([*self._text, *self._keyed], self._raw)
 
     def __call__(self, text: bytes) -> Skimmed | None:
         got = self._skim(text)
@@ -304,11 +337,34 @@ class _Slices(Mapping[str, pa.Array]):
 
 
 def raw_paths(paths: Sequence[str], raw: Collection[str]) -> list[str]:
-    """`raw`, in a fixed order, checked to share no path with `paths`."""
+    """`raw`, in a fixed order, checked to share no path with `paths` and to hold no keys
+    path."""
     both = set(paths).intersection(raw)
     if both:
         raise ValueError(f"a path is asked for both as text and raw: {sorted(both)}")
+    if any(keyed_path(p) is not None for p in raw):
+        raise ValueError(f"a keys path is asked for as raw: {sorted(raw)}")
     return sorted(raw)
+
+
+def split_keyed(
+    paths: Sequence[str],
+) -> tuple[list[str], dict[str, tuple[str, tuple[str, ...]]]]:
+    """`paths` without repeats: the member paths, and the keys paths by name with what each
+    stands for (`keyed_path`), each in the order given."""
+    names: list[str] = []
+    keyed: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for name in dict.fromkeys(paths):
+        found = keyed_path(name)
+        if found is None:
+            names.append(name)
+        else:
+            keyed[name] = found
+    parts = [tuple(path.split(".")) for path, _ in keyed.values()]
+    for k, one in enumerate(parts):
+        if any(other[: len(one)] == one for other in parts[:k] + parts[k + 1 :]):
+            raise ValueError(f"a keys path meets another: {list(keyed)}")
+    return names, keyed
 
 
 def split_paths(paths: Sequence[str]) -> tuple[tuple[str, ...], ...]:

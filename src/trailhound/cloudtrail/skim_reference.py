@@ -23,6 +23,7 @@ from trailhound.cloudtrail.skim import (
     Skimmed,
     Skimmer,
     raw_paths,
+    split_keyed,
     split_paths,
 )
 
@@ -31,11 +32,13 @@ def reference_skimmer(paths: Sequence[str], raw: Collection[str] = ()) -> Skimme
     """The skimmer in plain Python: slow, and the definition the compiled one is held to.
     The columns of `raw` paths hold their values' JSON text, whatever its type (see
     `skim.compiled_skimmer`)."""
-    split = split_paths(paths)
+    names, keyed = split_keyed(paths)
+    split = split_paths(names)
     raw_split = split_paths(raw_paths(paths, raw))
+    keys = [(name, split_paths([path])[0], found) for name, (path, found) in keyed.items()]
 
     def skim(text: bytes) -> Skimmed | None:
-        return _reference(text, split, raw_split)
+        return _reference(text, split, raw_split, keys)
 
     return skim
 
@@ -76,9 +79,10 @@ class _Refused(Exception):
 
 
 _Paths = tuple[tuple[str, ...], ...]
+_Keyed = list[tuple[str, tuple[str, ...], tuple[str, ...]]]  # (name, path, keys)
 
 
-def _reference(text: bytes, paths: _Paths, raw: _Paths) -> Skimmed | None:
+def _reference(text: bytes, paths: _Paths, raw: _Paths, keyed: _Keyed) -> Skimmed | None:
     try:
         msgspec.json.decode(text)
         s, spans, records = _records(text)
@@ -88,13 +92,18 @@ def _reference(text: bytes, paths: _Paths, raw: _Paths) -> Skimmed | None:
         raw_columns = [
             [_raw_at(s, start, record, path) for start, record in records.items()] for path in raw
         ]
+        keys_columns = [
+            [_keys_at(record, path, keys) for record in records.values()]
+            for _, path, keys in keyed
+        ]
     except (msgspec.DecodeError, RecursionError, UnicodeDecodeError, ValueError, _Refused):
         return None
-    named = zip((*paths, *raw), (*columns, *raw_columns), strict=True)
+    names = [".".join(p) for p in (*paths, *raw)] + [name for name, _, _ in keyed]
+    named = zip(names, (*columns, *raw_columns, *keys_columns), strict=True)
     return Skimmed(
         pa.array([s for s, _ in spans], pa.int64()),
         pa.array([e for _, e in spans], pa.int64()),
-        {".".join(p): pa.array(c, pa.string()) for p, c in named},
+        {name: pa.array(c, pa.string()) for name, c in named},
     )
 
 
@@ -187,6 +196,25 @@ def _raw_at(s: str, start: int, record: Any, path: tuple[str, ...]) -> str | Non
     for name in path:  # each object on the way holds the name, once (checked above)
         start, end = _member_span(s, start, name)
     return s[start:end]
+
+
+def _keys_at(record: Any, path: tuple[str, ...], keys: tuple[str, ...]) -> str | None:
+    """Those of `keys` held as object keys within the value at `path`, at any depth, in the
+    order of `keys`, joined by ","; None for none."""
+    held: set[str] = set()
+    _keys_within(_value_at(record, path), held)
+    found = [key for key in keys if key in held]
+    return ",".join(found) if found else None
+
+
+def _keys_within(value: Any, held: set[str]) -> None:
+    if isinstance(value, _Pairs):
+        for key, member in value:
+            held.add(key)
+            _keys_within(member, held)
+    elif isinstance(value, list):
+        for item in value:
+            _keys_within(item, held)
 
 
 def _member_span(s: str, at: int, name: str) -> tuple[int, int]:
