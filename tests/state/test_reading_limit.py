@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
+import pyarrow as pa
+import pytest
+
 from trailhound.state import matches
 from trailhound.state.store import Store
 
@@ -66,5 +70,19 @@ def test_a_lifted_limit_stays_lifted_through_reading() -> None:
                 assert _limit(store) == lifted
             assert _limit(store) == lifted
         assert _limit(store) == "183.1 MiB"
+    finally:
+        store.close()
+
+
+def test_a_statement_that_does_not_fit_the_reading_limit_fails_with_its_own_error() -> None:
+    """The run's transaction is lost either way, but the user (and the bug report) must see
+    that memory ran out, not that the transaction was aborted by something unnamed."""
+    store = Store.open(None, memory_limit="64MB")
+    strings = pa.table({"x": pa.array([f"value {i:012d}" for i in range(1_000_000)])})
+    try:
+        failing = pytest.raises(duckdb.OutOfMemoryException)
+        with failing, store.transaction(), store.reading("8MB"), store.registered("_s", strings):
+            store.con.execute("SELECT list(x) FROM _s").fetchall()  # cannot spill
+        assert _limit(store) == "61.0 MiB"  # the store's own limit again after the rollback
     finally:
         store.close()

@@ -261,9 +261,14 @@ class Store:
         self.con.execute("SET memory_limit = ?", [limit])
         try:
             yield
-        finally:
-            if not self._lifted:
+        except BaseException:
+            # an aborted transaction refuses the setting: the block's own error is the one
+            # that says what went wrong, and the rollback that follows brings the limit back
+            with contextlib.suppress(duckdb.Error):
                 self._lower()
+            raise
+        if not self._lifted:
+            self._lower()
 
     @contextmanager
     def one_thread(self) -> Iterator[None]:
@@ -352,9 +357,14 @@ class Store:
         self.con.register(name, lent)
         try:
             yield
-        finally:
-            self.con.unregister(name)
+        except BaseException:
             lent.table = None
+            # an aborted transaction refuses this too: the block's own error says why
+            with contextlib.suppress(duckdb.Error):
+                self.con.unregister(name)
+            raise
+        lent.table = None
+        self.con.unregister(name)
 
     def close(self) -> None:
         self.con.close()
