@@ -141,15 +141,6 @@ class Eligibility:
         }
         return cls(terms, windows, facts)
 
-    @property
-    def reads(self) -> frozenset[str]:
-        """The event columns `masks` reads, besides the matcher's own (rule, step, time,
-        item)."""
-        fields = {f for spec in self.terms.values() for f in spec.fields}
-        fields |= {f for spec in self.windows.values() for f in spec.fields}
-        fields |= {c for facts in self.facts.values() for cs in facts.sources if cs for c in cs}
-        return frozenset(fields | {"event.id"})
-
     def masks(self, matched: pa.Table) -> Masks:
         return self.masks_of(Matched.of_table(matched))
 
