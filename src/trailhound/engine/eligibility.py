@@ -33,7 +33,7 @@ Other rule types keep every row, and may show any as evidence.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -42,9 +42,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trailhound.cloudtrail.schema import BY_NAME, Kind
-from trailhound.engine.codes import KEY_LIMIT, combined, dictionary_codes
+from trailhound.engine.codes import KEY_LIMIT, CodedColumns, combined, dictionary_codes
 from trailhound.engine.evidence import LIMIT
-from trailhound.engine.filtering import ITEM, RULE_ID, TS
+from trailhound.engine.filtering import ITEM, RULE_ID, STEP, TS
 from trailhound.engine.prefilter import columns_of
 from trailhound.rules.model import BaselineSpec, CorrelationSpec, NewTermsSpec, Rule
 
@@ -77,6 +77,43 @@ class Masks:
 
 
 @dataclass(frozen=True, slots=True)
+class Matched:
+    """A batch's matched rows as thinning reads them: each row's rule (a place in `rules`),
+    step, time (epoch µs) and evidence item, and, for its event's columns, its row `at` in
+    `events`. A stage reads the events' columns from its batch, before any is taken at the
+    matched rows: a row per match is more rows than the batch has events, and coding them
+    there cost more than thinning's own work."""
+
+    rules: Sequence[str]
+    rule: np.ndarray
+    step: np.ndarray
+    ts: np.ndarray
+    item: np.ndarray
+    at: np.ndarray
+    events: CodedColumns
+
+    @classmethod
+    def of_table(cls, matched: pa.Table) -> Matched:
+        """The rows of a matcher's table, whose own columns are the events'."""
+        coded = matched.column(RULE_ID).combine_chunks().dictionary_encode()
+        rule = pc.fill_null(coded.indices, -1).to_numpy(zero_copy_only=False)
+        return cls(
+            coded.dictionary.to_pylist(), rule, _numbers(matched, STEP), _numbers(matched, TS),
+            _numbers(matched, ITEM), np.arange(matched.num_rows), CodedColumns(matched),
+        )  # fmt: skip
+
+    def rows_of(self, rule_id: str) -> np.ndarray:
+        """The rows a rule matched, in order."""
+        if rule_id not in self.rules:
+            return np.zeros(0, np.int64)
+        return np.flatnonzero(self.rule == self.rules.index(rule_id))
+
+
+def _numbers(table: pa.Table, name: str) -> np.ndarray:
+    return np.asarray(table.column(name).combine_chunks().to_numpy())
+
+
+@dataclass(frozen=True, slots=True)
 class Eligibility:
     """The new_terms rules whose rows can be thinned: those whose terms are single values
     (a multi-valued field makes one term per value, and a row may matter for any of them)."""
@@ -104,34 +141,25 @@ class Eligibility:
         }
         return cls(terms, windows, facts)
 
-    @property
-    def reads(self) -> frozenset[str]:
-        """The event columns `masks` reads, besides the matcher's own (rule, step, time,
-        item)."""
-        fields = {f for spec in self.terms.values() for f in spec.fields}
-        fields |= {f for spec in self.windows.values() for f in spec.fields}
-        fields |= {c for facts in self.facts.values() for cs in facts.sources if cs for c in cs}
-        return frozenset(fields | {"event.id"})
-
     def masks(self, matched: pa.Table) -> Masks:
-        store = np.ones(matched.num_rows, dtype=bool)
-        evidence = np.ones(matched.num_rows, dtype=bool)
-        rows_of = _rows_by_rule(matched)
+        return self.masks_of(Matched.of_table(matched))
+
+    def masks_of(self, matched: Matched) -> Masks:
+        store = np.ones(len(matched.rule), dtype=bool)
+        evidence = np.ones(len(matched.rule), dtype=bool)
         for rule_id, spec in self.terms.items():
-            rows = rows_of(rule_id)
+            rows = matched.rows_of(rule_id)
             if len(rows):
-                part = _part(matched, rows, (*spec.fields, TS, "event.id", ITEM))
-                _thin(part, spec, rows, store, evidence)
+                _thin(matched, spec, rows, store, evidence)
         for rule_id, windows in self.windows.items():
-            rows = rows_of(rule_id)
+            rows = matched.rows_of(rule_id)
             if len(rows):
-                part = _part(matched, rows, (*windows.fields, TS, "event.id"))
-                _first_in_window(part, windows, rows, evidence)
+                _first_in_window(matched, windows, rows, evidence)
         for rule_id, facts in self.facts.items():
-            rows = rows_of(rule_id)
-            read = ["step", TS, *{c for columns in facts.sources if columns for c in columns}]
-            if len(rows) and set(read) <= set(matched.column_names):
-                _thin_sources(_part(matched, rows, read), facts, rows, store, evidence)
+            rows = matched.rows_of(rule_id)
+            read = {c for columns in facts.sources if columns for c in columns}
+            if len(rows) and all(matched.events.has(name) for name in read):
+                _thin_sources(matched, facts, rows, store, evidence)
         return Masks(store, evidence)
 
 
@@ -145,105 +173,65 @@ def _facts(spec: CorrelationSpec) -> _Facts:
 
 
 def _thin_sources(
-    part: pa.Table, spec: _Facts, rows: np.ndarray, store: np.ndarray, evidence: np.ndarray
-) -> None:
-    """Clear `evidence` for the fact-source rows of one correlation rule (`part`, at `rows`),
-    and `store` for those its facts do not need (see above)."""
-    steps = part.column("step").to_numpy(zero_copy_only=False)
+    matched: Matched, spec: _Facts, rows: np.ndarray, store: np.ndarray,
+    evidence: np.ndarray,
+) -> None:  # fmt: skip
+    """Clear `evidence` for the fact-source rows of one correlation rule (at `rows`), and
+    `store` for those its facts do not need (see above)."""
+    steps = matched.step[rows]
     evidence[rows[steps < len(spec.sources)]] = False
-    for step, columns in enumerate(spec.sources):
-        mine = np.flatnonzero(steps == step)
-        if columns is None or not len(mine):
+    for step, names in enumerate(spec.sources):
+        mine = rows[steps == step]
+        if names is None or not len(mine):
             continue
-        source = part.take(pa.array(mine, pa.int64()))
-        values, unsure = _single_values(source, columns)
-        sure = np.flatnonzero(~unsure)
-        if len(sure) < 3:
+        singles = [matched.events.single(name) for name in names]
+        sure = np.ones(len(mine), dtype=bool)
+        for codes, none in singles:
+            sure &= codes[matched.at[mine]] != none
+        mine = mine[sure]
+        if len(mine) < 3:
             continue  # a fact's first and last rows always stay
-        terms = _codes([v.take(pa.array(sure, pa.int64())) for v in values]).to_numpy()
-        ts = source.column(TS).to_numpy()[sure]
+        at = matched.at[mine]
+        terms = combined(((codes[at], none) for codes, none in singles), len(mine))
+        ts = matched.ts[mine]
         order = np.lexsort((ts, terms))
         kept = _skeleton(terms[order], ts[order], spec.remember)
-        store[rows[mine[sure[order[~kept]]]]] = False
-
-
-def _single_values(part: pa.Table, columns: tuple[str, ...]) -> tuple[list[pa.Array], np.ndarray]:
-    """Each column's value per row (a list's only item), and which rows have a null, an
-    empty list or a longer one."""
-    values, unsure = [], np.zeros(part.num_rows, dtype=bool)
-    for name in columns:
-        column = part.column(name).combine_chunks()
-        if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
-            single = pc.fill_null(pc.equal(pc.list_value_length(column), 1), False)
-            unsure |= ~single.to_numpy(zero_copy_only=False)
-            nulls = pa.nulls(len(column), column.type)
-            column = pc.list_element(pc.if_else(single, column, nulls), 0)
-        unsure |= pc.is_null(column).to_numpy(zero_copy_only=False)
-        values.append(column)
-    return values, unsure
+        store[mine[order[~kept]]] = False
 
 
 def _single(fields: tuple[str, ...]) -> bool:
     return all(f in BY_NAME and BY_NAME[f].kind in _SINGLE_VALUED for f in fields)
 
 
-def _part(matched: pa.Table, rows: np.ndarray, columns: Sequence[str]) -> pa.Table:
-    """These rows of `matched`, with only these of its columns: a rule's rows can be most of
-    a batch, and taking every column of them cost more than thinning them. The matcher gives
-    a filter's rows together, so a rule's rows are mostly one run: then a slice, not a copy."""
-    chosen = matched.select(list(dict.fromkeys(columns)))
-    first = int(rows[0])
-    if int(rows[-1]) - first + 1 == len(rows):  # sorted and distinct, so the whole run
-        return chosen.slice(first, len(rows))
-    return chosen.take(pa.array(rows, pa.int64()))
-
-
-def _rows_by_rule(matched: pa.Table) -> Callable[[str], np.ndarray]:
-    """The rows of `matched` that a rule id's rule matched, as a function of the rule id: the
-    ids are coded once, where comparing every row's id with each thinned rule's cost a
-    batch about 0.2 ms a rule."""
-    coded = matched.column(RULE_ID).combine_chunks().dictionary_encode()
-    codes = pc.fill_null(coded.indices, -1).to_numpy(zero_copy_only=False)
-    position = {rule_id: n for n, rule_id in enumerate(coded.dictionary.to_pylist())}
-
-    def rows_of(rule_id: str) -> np.ndarray:
-        code = position.get(rule_id)
-        return np.zeros(0, np.int64) if code is None else np.flatnonzero(codes == code)
-
-    return rows_of
-
-
 def _first_in_window(
-    part: pa.Table, spec: _Windows, rows: np.ndarray, evidence: np.ndarray
+    matched: Matched, spec: _Windows, rows: np.ndarray, evidence: np.ndarray
 ) -> None:
-    """Clear `evidence` for the rows of one baseline rule (`part`, at `rows`) that come after
-    the first `LIMIT` distinct events of their group and window, or belong to no group."""
-    keys = [part.column(f) for f in spec.fields]
-    groupless = np.zeros(len(rows), dtype=bool)
-    for key in keys:
-        groupless |= pc.is_null(key).to_numpy(zero_copy_only=False)
-    ts = part.column(TS).to_numpy()
-    ids = part.column("event.id")
-    table = pa.table({"group": _codes(keys), "window": ts - ts % spec.window, "ts": ts,
-                      "id": ids, "n": np.arange(len(rows))})  # fmt: skip
-    order = pc.sort_indices(
-        table, sort_keys=[(name, "ascending") for name in ("group", "window", "ts", "id", "n")]
-    ).to_numpy()
+    """Clear `evidence` for the rows of one baseline rule (at `rows`) that come after the
+    first `LIMIT` distinct events of their group and window, or belong to no group."""
+    at = matched.at[rows]
+    groupless = _any_null(matched.events, spec.fields, at)
+    group = matched.events.key(spec.fields)[at]
+    ts = matched.ts[rows]
+    window = ts - ts % spec.window
+    # the evaluator's order: (group, window) segments, in each by time and id, then as given;
+    # the segments' own order does not matter
+    order = _ordered(matched, [group, window, ts], rows)
     # in this order a (group, window) segment is a run of rows, so it is numbered by where the
     # runs start, and an event by its segment and id: no re-coding of the joined columns
-    group = table.column("group").to_numpy()[order]
-    windows = table.column("window").to_numpy()[order]
-    starts = np.flatnonzero(np.r_[True, (group[1:] != group[:-1]) | (windows[1:] != windows[:-1])])
-    segment = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(rows)]))
-    id_codes, most = dictionary_codes(ids)
-    event = segment * (most + 1) + id_codes.astype(np.int64)[order]
+    group, window = group[order], window[order]
+    starts = np.flatnonzero(np.r_[True, (group[1:] != group[:-1]) | (window[1:] != window[:-1])])
+    lengths = np.diff(np.r_[starts, len(rows)])
+    segment = np.repeat(np.arange(len(starts)), lengths)
+    # ids coded at this rule's rows alone: no other rule codes them, and coding a batch's
+    # (all distinct) cost ~4x coding a third of them
+    ids, unnamed = dictionary_codes(matched.events.at("event.id", at[order]))
+    event = segment * (unnamed + 1) + ids.astype(np.int64)
     # a row is a new event when its (group, window, id) was not seen earlier in the order;
     # rows without an id are each their own event (the evaluator never folds them)
     fresh = np.zeros(len(rows), dtype=bool)
     fresh[np.unique(event, return_index=True)[1]] = True
-    fresh |= pc.is_null(ids).to_numpy(zero_copy_only=False)[order]
+    fresh |= ids == unnamed
     before = np.cumsum(fresh) - fresh  # new events earlier in the order, over all segments
-    lengths = np.diff(np.r_[starts, len(rows)])
     before -= np.repeat(before[starts], lengths)
     late = before >= LIMIT
     evidence[rows[order[late]]] = False
@@ -251,31 +239,80 @@ def _first_in_window(
 
 
 def _thin(
-    part: pa.Table, spec: _Terms, rows: np.ndarray, store: np.ndarray, evidence: np.ndarray
-) -> None:
-    """Clear `store` and `evidence` for the rows of one rule (`part`, at `rows`) as above."""
-    keys = [part.column(f) for f in spec.fields]
-    termless = np.zeros(len(rows), dtype=bool)
-    for key in keys:
-        termless |= pc.is_null(key).to_numpy(zero_copy_only=False)
-    # the new_terms evaluator's order (nulls sort last, as in DuckDB)
-    table = pa.table({"term": _codes(keys), "ts": part.column(TS), "id": part.column("event.id"),
-                      "item": part.column(ITEM)})  # fmt: skip
-    order = pc.sort_indices(
-        table,
-        sort_keys=[("term", "ascending"), ("ts", "ascending"), ("id", "ascending"),
-                   ("item", "ascending")],
-    ).to_numpy()  # fmt: skip
-    terms = table.column("term").to_numpy()[order]
-    ts = table.column("ts").to_numpy()[order]
+    matched: Matched, spec: _Terms, rows: np.ndarray, store: np.ndarray,
+    evidence: np.ndarray,
+) -> None:  # fmt: skip
+    """Clear `store` and `evidence` for the rows of one rule (at `rows`) as above."""
+    at = matched.at[rows]
+    termless = _any_null(matched.events, spec.fields, at)
+    terms = matched.events.key(spec.fields)[at]
+    ts = matched.ts[rows]
+    # the new_terms evaluator's order within a term (nulls last, as in DuckDB); the terms' own
+    # order matters only to which of several earliest rows is kept, chosen below
+    order = _ordered(matched, [terms, ts], rows, by_item=True)
+    terms, ts = terms[order], ts[order]
     near = np.zeros(len(rows), dtype=bool)
     near[1:] = (terms[1:] == terms[:-1]) & (ts[1:] - ts[:-1] <= spec.history)
     kept = _skeleton(terms, ts, spec.history)
     evidence[rows[order[near]]] = False
     evidence[rows[termless]] = False
     dropped = ~kept | termless[order]
-    dropped[int(np.argmin(ts))] = False  # the rule's earliest row sets its learning clock
+    dropped[_earliest(matched.events, spec.fields, at, order, ts)] = False
     store[rows[order[dropped]]] = False
+
+
+def _earliest(
+    events: CodedColumns, fields: tuple[str, ...], at: np.ndarray, order: np.ndarray,
+    ts: np.ndarray,
+) -> int:  # fmt: skip
+    """Where in `order` the rule's earliest row is, which sets its learning clock. Of rows
+    equally early, the one whose term comes first when each field's values are numbered by
+    first appearance among the rule's rows (nulls last), then by id and item, as it always
+    was: so the same row is stored."""
+    tied = np.flatnonzero(ts == ts.min())
+    if len(tied) == 1:
+        return int(tied[0])
+    keys = []
+    for name in fields:
+        codes, last = events.codes(name)
+        mine = codes[at]
+        values, first = np.unique(mine, return_index=True)
+        place = np.where(values == last, len(at), first)
+        keys.append(place[np.searchsorted(values, mine[order[tied]])])
+    # `tied` is in (term, id, item) order already: lexsort's last key leads, ties keep it
+    return int(tied[np.lexsort(keys[::-1])[0]])
+
+
+def _ordered(
+    matched: Matched, keys: list[np.ndarray], rows: np.ndarray, *, by_item: bool = False
+) -> np.ndarray:
+    """The positions of `rows` sorted by `keys` (the first leading), then by event id (nulls
+    last) and, `by_item`, by evidence item, then as given. Rows tie on the keys seldom, and
+    ranking every row's id (a sort of text) cost more than all the rest of thinning: so ids
+    are compared only within runs of rows that tie."""
+    order = np.lexsort(keys[::-1])
+    same = np.ones(max(len(order) - 1, 0), dtype=bool)
+    for key in keys:
+        ordered = key[order]
+        same &= ordered[1:] == ordered[:-1]
+    if not same.any():
+        return order
+    tied = np.flatnonzero(np.r_[same, False] | np.r_[False, same])
+    run = np.cumsum(np.r_[True, ~same])[tied]  # runs are in order, so sorting keeps them put
+    mine = rows[order[tied]]
+    table = pa.table({"run": run, "id": matched.events.at("event.id", matched.at[mine]),
+                      "item": matched.item[mine]})  # fmt: skip
+    names = ("run", "id", "item") if by_item else ("run", "id")
+    within = pc.sort_indices(table, sort_keys=[(name, "ascending") for name in names])
+    order[tied] = order[tied][within.to_numpy()]
+    return order
+
+
+def _any_null(events: CodedColumns, fields: tuple[str, ...], at: np.ndarray) -> np.ndarray:
+    missing = np.zeros(len(at), dtype=bool)
+    for name in fields:
+        missing |= events.nulls(name)[at]
+    return missing
 
 
 def _skeleton(terms: np.ndarray, ts: np.ndarray, history: int) -> np.ndarray:
@@ -325,10 +362,3 @@ def _first_beyond(starts: np.ndarray, ts: np.ndarray, history: int) -> np.ndarra
     key = term * span + at
     found: np.ndarray = np.searchsorted(key, term * span + limit, side="right")
     return found
-
-
-def _codes(columns: Sequence[pa.ChunkedArray | pa.Array]) -> pa.Array:
-    """One integer per distinct combination of the columns' values, ordered as the
-    combinations' dictionary positions (each column's values by first appearance, nulls
-    last), column after column."""
-    return pa.array(combined((dictionary_codes(c) for c in columns), len(columns[0])), pa.int64())

@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trailhound.engine.codes import combined, dictionary_codes
+from trailhound.engine.codes import combined, dictionary_codes, list_codes
 from trailhound.engine.prefilter import (
     ACTION,
     PROVIDER,
@@ -489,52 +489,13 @@ def _codes(values: pa.Array) -> tuple[np.ndarray, int]:
     if values.null_count == len(values):  # a column the batch never fills is one group
         return np.zeros(len(values), np.int64), 0
     if pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
-        joined = _joined(values)
-        if joined is None:
-            return _python_codes(values)
-        # a list is its joined text and whether it is empty ([] and [""] join alike)
-        codes, count = _codes(joined)
-        return codes * 2 + _empty(values), 2 * count + 1
+        texts = pa.types.is_string(values.type.value_type) or pa.types.is_large_string(
+            values.type.value_type
+        )
+        coded = list_codes(values) if texts else None
+        return _python_codes(values) if coded is None else coded
     codes, count = dictionary_codes(values)
     return codes.astype(np.int64), count
-
-
-def _empty(lists: pa.Array) -> np.ndarray:
-    """Whether each list is empty (a null list is not), from its offsets: three kernel calls
-    cost more than this on a task's batch."""
-    empty: np.ndarray = np.diff(lists.offsets.to_numpy()) == 0
-    if lists.null_count:
-        empty &= pc.is_valid(lists).to_numpy(zero_copy_only=False)
-    return empty
-
-
-def _joined(lists: pa.Array) -> pa.Array | None:
-    """Each list of texts as one text, its items joined by a separator none of them holds:
-    then equal texts are equal lists, save [] and [""]. None for lists of anything else, or
-    holding a null or the separator (an attacker's table name may), which Python then codes.
-    A list column coded in Python cost a worker about 0.5 µs per row."""
-    if not (
-        pa.types.is_string(lists.type.value_type) or pa.types.is_large_string(lists.type.value_type)
-    ):
-        return None
-    items = lists.flatten()
-    if items.null_count or _may_hold_separator(items):
-        return None
-    return pc.binary_join(lists, _SEPARATOR)
-
-
-_SEPARATOR = "\x1f"
-
-
-def _may_hold_separator(texts: pa.Array) -> bool:
-    """Whether the separator's byte occurs in the texts' data buffer: one pass over raw
-    bytes, where a substring kernel over flattened request parameters cost a worker about
-    0.1 µs per event. The buffer may hold bytes outside the array's slice; a separator there
-    only sends the column the slower way."""
-    data = texts.buffers()[2]
-    if data is None:
-        return False
-    return bool((np.frombuffer(data, dtype=np.uint8) == ord(_SEPARATOR)).any())
 
 
 def _python_codes(values: pa.Array) -> tuple[np.ndarray, int]:

@@ -30,7 +30,8 @@ from trailhound.cloudtrail.skim import MakeSkimmer, Skimmed, compiled_skimmer
 from trailhound.cloudtrail.skim_reference import reference_skimmer
 from trailhound.cloudtrail.skim_rows import SkimNormalizer
 from trailhound.engine import evidence
-from trailhound.engine.eligibility import Eligibility
+from trailhound.engine.codes import CodedColumns
+from trailhound.engine.eligibility import Eligibility, Matched
 from trailhound.engine.filtering import ITEM, RULE_ID, FilterPlan, Matcher
 from trailhound.engine.prefilter import (
     ColumnPlan,
@@ -189,6 +190,7 @@ class Stage:
         self._dynamodb_rows: list[bool] = []  # per time in `_times`: a DynamoDB record's
         self._dynamodb_places: Counter[tuple[str, str]] = Counter()
         self._counted = Counted()  # the same, of skimmed files, as columns
+        self._filter_labels: _Labels | None = None
 
     def _skim_step(self, plan: StagePlan) -> Skim | None:
         """Reading through a skimmer, when the plan names one that is built: its paths are
@@ -276,14 +278,54 @@ class Stage:
         if found is None:
             return None, None, Counter()
         which, taken = found
-        stored, eligibility = self.plan.stored, self.plan.eligibility
-        thinned = self.matcher.table(batch, which, taken, stored & eligibility.reads)
-        hits = _hits(thinned)
-        masks = eligibility.masks(thinned)
+        labels = self._labels()
+        stored = self.plan.stored
+        masks = self.plan.eligibility.masks_of(labels.matched(batch, which, taken, stored))
         store = masks.store
         matched = self.matcher.table(batch, which[store], taken[store], stored)
         items: Items = lambda rows: [records[i] for i in rows]  # noqa: E731
-        return _packed(matched, masks.evidence[store], items, hits)
+        return _packed(matched, masks.evidence[store], items, labels.hits(which))
+
+    def _labels(self) -> _Labels:
+        if self._filter_labels is None:
+            self._filter_labels = _Labels.of(self.plan.filters)
+        return self._filter_labels
+
+
+@dataclass(frozen=True, slots=True)
+class _Labels:
+    """Each filter's rule (a place in `rules`) and step: what a matched row is labelled with,
+    read here from the matcher's own row numbers (its filter, its row in the batch) rather than
+    from a table of them."""
+
+    rules: list[str]
+    rule: np.ndarray
+    step: np.ndarray
+
+    @classmethod
+    def of(cls, filters: FilterPlan) -> _Labels:
+        rules = list(dict.fromkeys(f.rule_id for f in filters.filters))
+        rule = np.array([rules.index(f.rule_id) for f in filters.filters], np.int64)
+        return cls(rules, rule, np.array([f.step for f in filters.filters], np.int32))
+
+    def matched(
+        self, batch: pa.RecordBatch, which: np.ndarray, taken: np.ndarray, stored: frozenset[str]
+    ) -> Matched:
+        """The rows `Matcher.rows` found (its filter and batch row of each), as thinning reads
+        them: the events' columns are the batch's own, those stored (as in the table of them)."""
+        epochs = pc.cast(batch.column("@timestamp"), pa.int64())
+        if epochs.null_count:  # never at a matched row: the matcher leaves those out
+            epochs = pc.fill_null(epochs, 0)
+        return Matched(
+            self.rules, self.rule[which], self.step[which], epochs.to_numpy()[taken],
+            taken.astype(np.int32), taken,
+            CodedColumns(batch.select([c for c in batch.schema.names if c in stored])),
+        )  # fmt: skip
+
+    def hits(self, which: np.ndarray) -> Counter[str]:
+        """The rows each rule matched, by rule id, of rows matched by these filters."""
+        counts = np.bincount(self.rule[which], minlength=len(self.rules)).tolist()
+        return Counter({rule_id: n for rule_id, n in zip(self.rules, counts, strict=True) if n})
 
 
 SELECTED_PATHS: Final = ("eventSource", "eventName")
