@@ -1263,22 +1263,34 @@ static int typed_member(SkimmerObject *sk, const char *name, int kinds, int requ
     return 0;
 }
 
-static int add_path(SkimmerObject *sk, PyObject *path, int column, int raw) {
+/* A path's last index (its length less one), or -1 with an error: a path is a non-empty
+ * tuple of member names. */
+static Py_ssize_t path_last(PyObject *path) {
     if (!PyTuple_Check(path) || PyTuple_GET_SIZE(path) == 0) {
         PyErr_SetString(PyExc_TypeError, "a path is a non-empty tuple of member names");
         return -1;
     }
+    return PyTuple_GET_SIZE(path) - 1;
+}
+
+/* The node of the path's `i`th member under `node`, made if new; -1 with an error. */
+static int path_child(SkimmerObject *sk, PyObject *path, Py_ssize_t i, int node) {
+    PyObject *item = PyTuple_GET_ITEM(path, i);
+    Py_ssize_t len;
+    const char *name = PyUnicode_Check(item) ? PyUnicode_AsUTF8AndSize(item, &len) : NULL;
+    if (!name) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a member name is a str");
+        return -1;
+    }
+    return child_named(sk, node, name, len);
+}
+
+static int add_path(SkimmerObject *sk, PyObject *path, int column, int raw) {
+    Py_ssize_t last = path_last(path);
+    if (last < 0) return -1;
     int node = 0;
-    Py_ssize_t last = PyTuple_GET_SIZE(path) - 1;
     for (Py_ssize_t i = 0; i <= last; i++) {
-        PyObject *item = PyTuple_GET_ITEM(path, i);
-        Py_ssize_t len;
-        const char *name = PyUnicode_Check(item) ? PyUnicode_AsUTF8AndSize(item, &len) : NULL;
-        if (!name) {
-            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a member name is a str");
-            return -1;
-        }
-        node = child_named(sk, node, name, len);
+        node = path_child(sk, path, i, node);
         if (node < 0) return -1;
         int leaf = raw ? K_ANY : (K_STR | K_NULL);
         sk->nodes[node].kinds &= i == last ? leaf : (K_OBJ | K_NULL);
@@ -1295,21 +1307,11 @@ static int add_path(SkimmerObject *sk, PyObject *path, int column, int raw) {
 /* A keys column's path: its node, reached through objects (or null); no keys column's path
  * may pass through another's, so that a key has one column to go to. */
 static int keyed_node(SkimmerObject *sk, PyObject *path) {
-    if (!PyTuple_Check(path) || PyTuple_GET_SIZE(path) == 0) {
-        PyErr_SetString(PyExc_TypeError, "a path is a non-empty tuple of member names");
-        return -1;
-    }
+    Py_ssize_t last = path_last(path);
+    if (last < 0) return -1;
     int node = 0;
-    Py_ssize_t last = PyTuple_GET_SIZE(path) - 1;
     for (Py_ssize_t i = 0; i <= last; i++) {
-        PyObject *item = PyTuple_GET_ITEM(path, i);
-        Py_ssize_t len;
-        const char *name = PyUnicode_Check(item) ? PyUnicode_AsUTF8AndSize(item, &len) : NULL;
-        if (!name) {
-            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a member name is a str");
-            return -1;
-        }
-        node = child_named(sk, node, name, len);
+        node = path_child(sk, path, i, node);
         if (node < 0) return -1;
         Node *n = &sk->nodes[node];
         if (n->keyed >= 0 || (i == last && n->keyed_under)) {
