@@ -1273,16 +1273,20 @@ static Py_ssize_t path_last(PyObject *path) {
     return PyTuple_GET_SIZE(path) - 1;
 }
 
+/* The UTF-8 text of a tuple's `i`th item, or NULL with an error naming `what` when it is
+ * not a str. */
+static const char *tuple_text(PyObject *tuple, Py_ssize_t i, Py_ssize_t *len, const char *what) {
+    PyObject *item = PyTuple_GET_ITEM(tuple, i);
+    const char *text = PyUnicode_Check(item) ? PyUnicode_AsUTF8AndSize(item, len) : NULL;
+    if (!text && !PyErr_Occurred()) PyErr_Format(PyExc_TypeError, "%s is a str", what);
+    return text;
+}
+
 /* The node of the path's `i`th member under `node`, made if new; -1 with an error. */
 static int path_child(SkimmerObject *sk, PyObject *path, Py_ssize_t i, int node) {
-    PyObject *item = PyTuple_GET_ITEM(path, i);
     Py_ssize_t len;
-    const char *name = PyUnicode_Check(item) ? PyUnicode_AsUTF8AndSize(item, &len) : NULL;
-    if (!name) {
-        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a member name is a str");
-        return -1;
-    }
-    return child_named(sk, node, name, len);
+    const char *name = tuple_text(path, i, &len, "a member name");
+    return name ? child_named(sk, node, name, len) : -1;
 }
 
 static int add_path(SkimmerObject *sk, PyObject *path, int column, int raw) {
@@ -1354,13 +1358,9 @@ static int add_keyed(SkimmerObject *sk, PyObject *pair, int index, int column) {
     def->mask = cap - 1;
     for (uint32_t j = 0; j < cap; j++) def->table[j].node = -1;
     for (Py_ssize_t i = 0; i < nkeys; i++) {
-        PyObject *item = PyTuple_GET_ITEM(keys, i);
         Py_ssize_t len;
-        const char *name = PyUnicode_Check(item) ? PyUnicode_AsUTF8AndSize(item, &len) : NULL;
-        if (!name) {
-            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a key is a str");
-            return -1;
-        }
+        const char *name = tuple_text(keys, i, &len, "a key");
+        if (!name) return -1;
         for (Py_ssize_t k = 0; k < i; k++) {
             if (def->lens[k] == len && memcmp(def->names[k], name, (size_t)len) == 0) {
                 PyErr_SetString(PyExc_ValueError, "a keys path names a key twice");
