@@ -190,7 +190,7 @@ class Stage:
         self._dynamodb_rows: list[bool] = []  # per time in `_times`: a DynamoDB record's
         self._dynamodb_places: Counter[tuple[str, str]] = Counter()
         self._counted = Counted()  # the same, of skimmed files, as columns
-        self._filter_labels: _Labels | None = None
+        self._labels = _Labels.of(plan.filters)  # what a matched row is labelled with
 
     def _skim_step(self, plan: StagePlan) -> Skim | None:
         """Reading through a skimmer, when the plan names one that is built: its paths are
@@ -278,18 +278,12 @@ class Stage:
         if found is None:
             return None, None, Counter()
         which, taken = found
-        labels = self._labels()
         stored = self.plan.stored
-        masks = self.plan.eligibility.masks_of(labels.matched(batch, which, taken, stored))
+        masks = self.plan.eligibility.masks_of(self._labels.matched(batch, which, taken, stored))
         store = masks.store
         matched = self.matcher.table(batch, which[store], taken[store], stored)
         items: Items = lambda rows: [records[i] for i in rows]  # noqa: E731
-        return _packed(matched, masks.evidence[store], items, labels.hits(which))
-
-    def _labels(self) -> _Labels:
-        if self._filter_labels is None:
-            self._filter_labels = _Labels.of(self.plan.filters)
-        return self._filter_labels
+        return _packed(matched, masks.evidence[store], items, self._labels.hits(which))
 
 
 @dataclass(frozen=True, slots=True)
