@@ -30,7 +30,7 @@ import os
 import shutil
 import tempfile
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -259,14 +259,10 @@ class Store:
             yield
             return
         self.con.execute("SET memory_limit = ?", [limit])
-        try:
+        with self._undone_after(self._lower_unless_lifted):
             yield
-        except BaseException:
-            # an aborted transaction refuses the setting: the block's own error is the one
-            # that says what went wrong, and the rollback that follows brings the limit back
-            with contextlib.suppress(duckdb.Error):
-                self._lower()
-            raise
+
+    def _lower_unless_lifted(self) -> None:
         if not self._lifted:
             self._lower()
 
@@ -311,15 +307,22 @@ class Store:
     def _set_for_block(self, name: str, value: str, restored: str) -> Iterator[None]:
         """DuckDB's setting `name` at `value` inside the block, then at `restored`."""
         self.con.execute(f"SET {name} = {value}")
+        with self._undone_after(lambda: self.con.execute(f"SET {name} = {restored}")):
+            yield
+
+    @contextmanager
+    def _undone_after(self, undo: Callable[[], object]) -> Iterator[None]:
+        """`undo` once the block ends. After a failed block DuckDB may refuse it (an aborted
+        transaction refuses settings and unregistering): the block's own error is the one that
+        says what went wrong (an interrupted query's, which the command answers as Ctrl-C,
+        among them), and the rollback that follows restores the rest."""
         try:
             yield
         except BaseException:
-            # an aborted transaction refuses the setting too: the block's own error goes on (an
-            # interrupted query's, which the command answers as Ctrl-C, among them)
             with contextlib.suppress(duckdb.Error):
-                self.con.execute(f"SET {name} = {restored}")
+                undo()
             raise
-        self.con.execute(f"SET {name} = {restored}")
+        undo()
 
     def lift_memory_limit(self) -> None:
         """DuckDB's own memory limit (most of the machine's memory) until the transaction ends.
@@ -355,16 +358,13 @@ class Store:
         a stand-in instead, which lets go of the table when the block ends."""
         lent = _Lent(table)
         self.con.register(name, lent)
-        try:
+
+        def release() -> None:
+            lent.table = None  # first: the table goes even if unregistering is refused
+            self.con.unregister(name)
+
+        with self._undone_after(release):
             yield
-        except BaseException:
-            lent.table = None
-            # an aborted transaction refuses this too: the block's own error says why
-            with contextlib.suppress(duckdb.Error):
-                self.con.unregister(name)
-            raise
-        lent.table = None
-        self.con.unregister(name)
 
     def close(self) -> None:
         self.con.close()
