@@ -14,7 +14,7 @@ import pyarrow as pa
 
 def give_back() -> None:
     """Return the freed memory of Arrow's pool and of the C heap (glibc only) to the system."""
-    pa.default_memory_pool().release_unused()
+    give_back_arrow()
     if sys.platform.startswith("linux"):
         _trim_c_heap()
 
