@@ -5,19 +5,23 @@ sends back only matched rows, evidence packs and counts. Results come back in ta
 the scanning process stores matches in the same order whatever the number of workers, and it
 alone decides alerts: state stays correct by construction.
 
-Workers start from a fork server that has already imported the stage, never by forking the
-scanning process itself: DuckDB's threads and state do not survive a fork.
+Workers are forked from the scanning process itself when it has imported the stage but opened
+no DuckDB database and runs no other thread (the scan command, before it opens the state):
+they share its imported pages, and no second process imports it all again. Otherwise (a
+caller with DuckDB open or threads running, or no `fork`) they start from a fork server that
+has imported the stage: DuckDB's threads and state do not survive a fork.
 """
 
 from __future__ import annotations
 
 import gc
+import importlib
 import multiprocessing
 import os
 import queue
 import signal
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from multiprocessing import forkserver
@@ -31,8 +35,8 @@ if TYPE_CHECKING:
     from trailhound.pipeline.stage import Stage, StageOutput, StagePlan
     from trailhound.sources import Blob
 
-# The stage and pyarrow are imported by the workers (the fork server preloads them), not with
-# this module: the scan command starts the fork server before its own imports.
+# The stage and pyarrow are imported by the workers (from the process they are forked from),
+# not with this module: a one-file scan never needs them in another process.
 
 TASK_BYTES = 1 << 20
 """Stored (compressed) bytes per task, about 7,000 events: enough that the filter runs over a
@@ -63,6 +67,39 @@ _SERVER_IMPORTS = (
 )
 """Modules the fork server imports before it forks any worker: plan-independent, so that
 the workers share them instead of each importing them."""
+
+
+_FORK_SAFE_THREADS = frozenset({"jemalloc_bg_thd"})
+"""Threads that a fork leaves sound: jemalloc's background thread, which importing pyarrow
+starts (its allocator takes its own locks around a fork and starts the thread again in the
+child when it needs it; the fork server has always forked with it running)."""
+
+
+def alone() -> bool:
+    """Whether this process may fork workers itself: a Linux process (whose /proc lists the
+    threads of every library, DuckDB's and BLAS's included, not only Python's) running no
+    thread but this one and `_FORK_SAFE_THREADS`. A fork copies only the calling thread: a
+    lock another thread held would stay held in the child for ever."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    try:
+        others = [t for t in os.listdir("/proc/self/task") if int(t) != threading.get_native_id()]
+        return all(_thread_name(t) in _FORK_SAFE_THREADS for t in others)
+    except OSError:  # no /proc: not Linux, so not a platform to fork a library's process on
+        return False
+
+
+def _thread_name(task: str) -> str:
+    with open(f"/proc/self/task/{task}/comm", encoding="utf-8") as comm:
+        return comm.read().strip()
+
+
+def _import_ahead() -> None:
+    """What the fork server would have imported for the workers (`_SERVER_IMPORTS`), here,
+    so that workers forked from this process share it rather than each import it."""
+    for name in _SERVER_IMPORTS[1:]:  # __main__ is this process's own
+        with suppress(ImportError):
+            importlib.import_module(name)
 
 
 def start_server() -> None:
@@ -122,9 +159,18 @@ class Crew:
         self._team = team
 
     @classmethod
-    def start(cls, plan: StagePlan, workers: int) -> Crew:
-        start_server()
-        context = multiprocessing.get_context("forkserver")
+    def start(cls, plan: StagePlan, workers: int, *, fork_here: bool = False) -> Crew:
+        """`fork_here`: the caller has opened no DuckDB database (its threads, or a copy of
+        its state, would be in every worker): the workers are then forked from this process
+        if it runs no other thread (`alone`), else from the fork server."""
+        if fork_here:
+            _import_ahead()  # before the look at the threads: an import might start one
+        context: Any
+        if fork_here and alone():
+            context = multiprocessing.get_context("fork")
+        else:
+            start_server()
+            context = multiprocessing.get_context("forkserver")
         # A worker started while Ctrl-C interrupts would outlive the scan: Ctrl-C waits for them.
         with _ctrl_c_deferred():
             return cls(_Team.start(context, plan, workers))
@@ -168,10 +214,17 @@ class _Team:
 
     @classmethod
     def start(cls, context: Any, plan: StagePlan, count: int) -> _Team:
-        workers = []
+        workers: list[_Worker] = []
+        forked = context.get_start_method() == "fork"
         for _ in range(count):
             ours, theirs = context.Pipe()
-            process = context.Process(target=_serve, args=(theirs, plan), daemon=True)
+            target: Callable[..., None]
+            args: tuple[object, ...]
+            if forked:
+                target, args = _serve_forked, (theirs, plan, [w.conn for w in workers])
+            else:
+                target, args = _serve, (theirs, plan)
+            process = context.Process(target=target, args=args, daemon=True)
             process.start()
             theirs.close()
             workers.append(_Worker(process, ours))
@@ -246,6 +299,17 @@ def _tell_to_end(worker: _Worker) -> None:
         worker.told_to_end = True
         with suppress(OSError):  # it is gone already
             worker.conn.send(None)
+
+
+def _serve_forked(conn: Connection, plan: StagePlan, strangers: list[Connection]) -> None:
+    """`_serve` in a worker forked from the scanning process. It lets go of what it copied
+    that is not its own: the scanning process's ends of the workers forked before it (held
+    here, a worker would not see the end of its pipe when the scanning process dies) and a
+    handler the command set (`terminate` must end it as it ends any worker)."""
+    for stranger in strangers:
+        stranger.close()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _serve(conn, plan)
 
 
 def _serve(conn: Connection, plan: StagePlan) -> None:
