@@ -186,11 +186,11 @@ def _automatic_workers(blobs: Sequence[Blob]) -> int:
 
 def workers_likely(paths: Sequence[str], workers: int | None) -> bool:
     """Whether a scan of `paths` will most likely read with worker processes, known before its
-    input is listed, so that their fork server can start at once. Not for one file or
+    input is listed, so that they can start at once (`LocalEngine.start`). Not for one file or
     standard input, which this process reads; else `workers` as given; with None, whether the
     local files and folders among `paths` hold `AUTO_WORKERS_BYTES` (a look that stops there;
-    globs and buckets are not looked at). Only a hint: the engine decides on the listed
-    input, and ends a server started for nothing."""
+    globs and buckets are not looked at: the engine decides on their listed input). Workers
+    started on it and then given a single blob are let go, and that blob is read here."""
     if workers == 1 or not _several(paths):  # one file or standard input: read here
         return False
     if workers is not None:

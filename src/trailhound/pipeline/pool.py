@@ -65,8 +65,9 @@ _SERVER_IMPORTS = (
     "dateutil.relativedelta",
     "encodings.utf_16_le",
 )
-"""Modules the fork server imports before it forks any worker: plan-independent, so that
-the workers share them instead of each importing them."""
+"""Modules imported before any worker is forked, by the fork server or by the scanning process
+that forks them itself (`_import_ahead`): plan-independent, so that the workers share them
+instead of each importing them."""
 
 
 _FORK_SAFE_THREADS = frozenset({"jemalloc_bg_thd"})
@@ -221,7 +222,7 @@ class _Team:
             target: Callable[..., None]
             args: tuple[object, ...]
             if forked:
-                target, args = _serve_forked, (theirs, plan, [w.conn for w in workers])
+                target, args = _serve_forked, (theirs, plan, [*(w.conn for w in workers), ours])
             else:
                 target, args = _serve, (theirs, plan)
             process = context.Process(target=target, args=args, daemon=True)
@@ -303,8 +304,9 @@ def _tell_to_end(worker: _Worker) -> None:
 
 def _serve_forked(conn: Connection, plan: StagePlan, strangers: list[Connection]) -> None:
     """`_serve` in a worker forked from the scanning process. It lets go of what it copied
-    that is not its own: the scanning process's ends of the workers forked before it (held
-    here, a worker would not see the end of its pipe when the scanning process dies) and a
+    that is not its own: the scanning process's ends of its pipe and of the pipes of the
+    workers forked before it (held open here, they would keep a worker waiting for a task
+    for ever once the scanning process is gone: kill -9 left both workers running) and a
     handler the command set (`terminate` must end it as it ends any worker)."""
     for stranger in strangers:
         stranger.close()
