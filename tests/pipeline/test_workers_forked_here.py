@@ -1,7 +1,7 @@
 """Workers forked from the scan command's own process, before it opens the state: the process
-tree has no fork server, the alerts are those of one worker, and no worker outlives a scan
-killed with kill -9. A process running another thread gets its workers from the fork server
-instead, with the same outputs."""
+tree has no fork server, the alerts are those of one worker, no worker outlives a scan killed
+with kill -9, and a worker killed ends the scan with an error. A process running another
+thread gets its workers from the fork server instead, with the same outputs."""
 
 from __future__ import annotations
 
@@ -102,6 +102,23 @@ def test_a_scan_killed_with_kill_9_leaves_no_worker_running(day: Day, tmp_path: 
     deadline = time.monotonic() + 30
     while _session(scan.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert _session(scan.pid) == {}
+
+
+def test_a_worker_killed_ends_the_scan_with_an_error_and_leaves_no_process(
+    day: Day, tmp_path: Path
+) -> None:
+    with started(day.scan(tmp_path, 2), day.env, start_new_session=True,
+                 stderr=subprocess.PIPE) as scan:  # fmt: skip
+        deadline = time.monotonic() + 60
+        while len(workers := [p for p, (parent, _) in _session(scan.pid).items()
+                              if parent == scan.pid]) < 2:  # fmt: skip
+            assert scan.poll() is None and time.monotonic() < deadline, "no workers started"
+            time.sleep(0.005)
+        os.kill(workers[0], signal.SIGKILL)
+        _, stderr = scan.communicate(timeout=120)
+    assert scan.returncode == 70  # did not finish: an internal error
+    assert "worker process ended unexpectedly" in stderr.decode()
     assert _session(scan.pid) == {}
 
 

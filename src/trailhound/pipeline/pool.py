@@ -261,10 +261,7 @@ class _Team:
             try:
                 index, answer = worker.conn.recv()
             except (EOFError, OSError):  # OSError: it died with our task unread
-                worker.process.join()
-                raise RuntimeError(
-                    f"a worker process ended unexpectedly (exit code {worker.process.exitcode})"
-                ) from None
+                raise _ended(worker) from None
             worker.given -= 1
             if isinstance(answer, BaseException):
                 raise answer
@@ -291,8 +288,18 @@ def _give(worker: _Worker, waiting: Iterator[tuple[int, list[Blob]]]) -> None:
     if task is None:
         _tell_to_end(worker)
         return
-    worker.conn.send(task)
+    try:
+        worker.conn.send(task)
+    except OSError:  # it died before this task: a broken pipe that is not the output's
+        raise _ended(worker) from None
     worker.given += 1
+
+
+def _ended(worker: _Worker) -> RuntimeError:
+    """The error of a worker that ended before its work was done (once it is reaped)."""
+    worker.process.join()
+    code = worker.process.exitcode
+    return RuntimeError(f"a worker process ended unexpectedly (exit code {code})")
 
 
 def _tell_to_end(worker: _Worker) -> None:
