@@ -6,7 +6,7 @@ Runs the benchmark's scan (`run.py`'s command and decoy `trailhound.toml`, a fre
 in a fresh process and samples /proc every 50 ms, as `measure.py` does: each process's PSS
 (from smaps_rollup) and resident high-water mark. Prints, per run, the tree's peak PSS, when
 it came (seconds after the start, and how long before the end), what each process held then
-(the scanning process, the fork server, each worker), each process's own peak, the CPU time
+(the scanning process, each worker, the fork server if any), each process's own peak, the CPU time
 of the whole tree, and the alerts against the corpus's answer key. `measure.py` gives the
 report's one figure; this one says whose it is.
 """
@@ -105,14 +105,16 @@ def _thinned(timeline: list[tuple[float, dict[int, int]]], roles: dict[int, str]
 
 
 def _role(pid: int, scan: int) -> str:
-    """The scanning process's children are the fork server and the resource tracker; the
-    workers are the fork server's children (forked, so their command line is its own)."""
+    """The workers are forked from the scanning process (so their command line is its own),
+    or, where it cannot fork them, from the fork server, one of its children beside the
+    resource tracker."""
     try:
         parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        own = Path(f"/proc/{scan}/cmdline").read_bytes()
     except (OSError, ValueError, IndexError):
         return f"gone-{pid}"
-    if parent != scan:
+    if parent != scan or cmdline == own:
         return f"worker-{pid}"
     return f"{'forkserver' if b'forkserver' in cmdline else 'other'}-{pid}"
 

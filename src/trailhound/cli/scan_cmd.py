@@ -67,8 +67,9 @@ if TYPE_CHECKING:
     from trailhound.spark.state import StateHome
     from trailhound.state.store import Store
 
-# The scan itself (pyarrow, DuckDB, the reader, the engine) is imported when the command runs,
-# after it has started the fork server of its --workers: the two import side by side.
+# The scan itself (pyarrow, DuckDB, the reader, the engine) is imported when the command runs;
+# its workers are forked from this process once it has (sharing those imports), before it
+# opens the state.
 
 # rich (and the alert table built on it) is imported only when a terminal will show its output:
 # a scan whose output goes to a file or a pipe does not pay for loading it.
@@ -159,9 +160,10 @@ def scan_command(
     _check_engine_options(engine, paths, spark_master, spark_state, state_path, no_state, workers)
     early = engine == "duckdb" and workers_likely(paths, workers)
     if early:
-        from trailhound.pipeline.pool import start_server
+        from trailhound.pipeline.pool import alone, start_server
 
-        start_server()  # the workers' imports overlap with this process's set-up
+        if not alone():  # the workers cannot be forked from here: from a server, then,
+            start_server()  # whose imports overlap with this process's set-up
     with paused():  # its set-up makes objects that live on: see trailhound.collector
         from trailhound.cloudtrail.geo import Enricher
         from trailhound.pipeline.deliver import deliver
@@ -180,11 +182,13 @@ def scan_command(
         report = read_report(quiet=quiet)
         runner = _engine_or_fail(engine, workers=workers, master=spark_master, uris=uris)
         plan = None
-        if early and workers is not None and isinstance(runner, LocalEngine):
-            # the workers set up while the state opens and the input is listed
+        if early and isinstance(runner, LocalEngine):
+            # Forked from here before the state opens (no DuckDB database yet), the workers
+            # share this process's imports and set up while the state opens and the input
+            # is listed.
             plan = stage_plan(rules, enricher=enricher, exceptions=exceptions, now=now,
                               since=window[0], until=window[1])  # fmt: skip
-            runner.start(plan)
+            runner.start(plan, before_duckdb=True)
         try:
             folder = _state_folder(spark_state)
             state = None if folder else state_path_from(config, state_path, no_state)

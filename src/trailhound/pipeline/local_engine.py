@@ -1,6 +1,6 @@
 """The `duckdb` engine: the stage on this machine, in this process or in worker processes
 (`pipeline.pool`), and the guess, before the input is listed, of whether a scan will use
-workers (`workers_likely`), so that their fork server can start first."""
+workers (`workers_likely`), so that they can start before the state is opened."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from trailhound.state.store import Store
 
 # The stage (pyarrow, DuckDB and the reader) is imported when the engine runs, not with this
-# module: the scan command starts its workers' fork server before it loads any of it.
+# module: a scan of one small file need not load the pool.
 
 AUTO_WORKERS_BYTES = 32 << 20
 """Stored bytes from which `workers=None` reads with one process per core (about 200,000
@@ -50,17 +50,20 @@ class LocalEngine:
         costs about 20 ms of CPU."""
         self._host = store
 
-    def start(self, plan: StagePlan) -> None:
-        """Start the workers for `plan` now, before the input is known, when a number of
-        them was given and their fork server runs (the caller expects workers:
-        `workers_likely`): their set-up then overlaps the caller's (opening the state,
-        listing the input). `stage_outputs` with the same plan uses them; `dismiss` lets
-        them go unused."""
+    def start(self, plan: StagePlan, *, before_duckdb: bool = False) -> None:
+        """Start the workers for `plan` now, before the input is known, so that their set-up
+        overlaps the caller's (opening the state, listing the input): when a number of them
+        was given and their fork server runs, or when the caller has opened no DuckDB
+        database yet (`before_duckdb`: then they are forked from this process, and with
+        `workers=None` there is one per core, the caller having judged the input large
+        enough: `workers_likely`). `stage_outputs` with the same plan uses them; `dismiss`
+        lets them go unused."""
         from trailhound.pipeline.pool import Crew, server_running
 
-        wanted = self.workers is not None and self.workers > 1 and server_running()
-        if self._crew is None and wanted and self.workers is not None:
-            self._crew, self._crew_plan = Crew.start(plan, self.workers), plan
+        count = self.workers or ((os.cpu_count() or 1) if before_duckdb else 1)
+        if self._crew is None and count > 1 and (before_duckdb or server_running()):
+            self._crew = Crew.start(plan, count, fork_here=before_duckdb)
+            self._crew_plan = plan
 
     def dismiss(self) -> None:
         """End workers that `start` began and no `stage_outputs` took (nothing if none)."""
@@ -72,14 +75,14 @@ class LocalEngine:
         self, blobs: Iterable[Blob], plan: StagePlan, report: Report
     ) -> Iterator[StageOutput]:
         workers = self.workers
-        if workers is not None and workers > 1:
-            if self._crew_plan is not plan:
-                self.dismiss()
+        if self._crew_plan is not plan:  # none started, or for another plan
+            self.dismiss()
+            if workers is not None and workers > 1:
                 self.start(plan)
-            crew, self._crew, self._crew_plan = self._crew, None, None
-            if crew is not None:
-                here = functools.partial(self._here, plan=plan, report=report)
-                return _streamed(crew, iter(blobs), plan, here)
+        crew, self._crew, self._crew_plan = self._crew, None, None
+        if crew is not None:
+            here = functools.partial(self._here, plan=plan, report=report)
+            return _streamed(crew, iter(blobs), plan, here)
         if workers is None or workers > 1:
             listed = list(blobs)
             workers = workers or _automatic_workers(listed)
@@ -183,11 +186,11 @@ def _automatic_workers(blobs: Sequence[Blob]) -> int:
 
 def workers_likely(paths: Sequence[str], workers: int | None) -> bool:
     """Whether a scan of `paths` will most likely read with worker processes, known before its
-    input is listed, so that their fork server can start at once. Not for one file or
+    input is listed, so that they can start at once (`LocalEngine.start`). Not for one file or
     standard input, which this process reads; else `workers` as given; with None, whether the
     local files and folders among `paths` hold `AUTO_WORKERS_BYTES` (a look that stops there;
-    globs and buckets are not looked at). Only a hint: the engine decides on the listed
-    input, and ends a server started for nothing."""
+    globs and buckets are not looked at: the engine decides on their listed input). Workers
+    started on it and then given a single blob are let go, and that blob is read here."""
     if workers == 1 or not _several(paths):  # one file or standard input: read here
         return False
     if workers is not None:

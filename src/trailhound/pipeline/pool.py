@@ -5,19 +5,23 @@ sends back only matched rows, evidence packs and counts. Results come back in ta
 the scanning process stores matches in the same order whatever the number of workers, and it
 alone decides alerts: state stays correct by construction.
 
-Workers start from a fork server that has already imported the stage, never by forking the
-scanning process itself: DuckDB's threads and state do not survive a fork.
+Workers are forked from the scanning process itself when it has imported the stage but opened
+no DuckDB database and runs no other thread (the scan command, before it opens the state):
+they share its imported pages, and no second process imports it all again. Otherwise (a
+caller with DuckDB open or threads running, or no `fork`) they start from a fork server that
+has imported the stage: DuckDB's threads and state do not survive a fork.
 """
 
 from __future__ import annotations
 
 import gc
+import importlib
 import multiprocessing
 import os
 import queue
 import signal
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from multiprocessing import forkserver
@@ -31,8 +35,8 @@ if TYPE_CHECKING:
     from trailhound.pipeline.stage import Stage, StageOutput, StagePlan
     from trailhound.sources import Blob
 
-# The stage and pyarrow are imported by the workers (the fork server preloads them), not with
-# this module: the scan command starts the fork server before its own imports.
+# The stage and pyarrow are imported by the workers (from the process they are forked from),
+# not with this module: a one-file scan never needs them in another process.
 
 TASK_BYTES = 1 << 20
 """Stored (compressed) bytes per task, about 7,000 events: enough that the filter runs over a
@@ -61,8 +65,42 @@ _SERVER_IMPORTS = (
     "dateutil.relativedelta",
     "encodings.utf_16_le",
 )
-"""Modules the fork server imports before it forks any worker: plan-independent, so that
-the workers share them instead of each importing them."""
+"""Modules imported before any worker is forked, by the fork server or by the scanning process
+that forks them itself (`_import_ahead`): plan-independent, so that the workers share them
+instead of each importing them."""
+
+
+_FORK_SAFE_THREADS = frozenset({"jemalloc_bg_thd"})
+"""Threads that a fork leaves sound: jemalloc's background thread, which importing pyarrow
+starts (its allocator takes its own locks around a fork and starts the thread again in the
+child when it needs it; the fork server has always forked with it running)."""
+
+
+def alone() -> bool:
+    """Whether this process may fork workers itself: a Linux process (whose /proc lists the
+    threads of every library, DuckDB's and BLAS's included, not only Python's) running no
+    thread but this one and `_FORK_SAFE_THREADS`. A fork copies only the calling thread: a
+    lock another thread held would stay held in the child for ever."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    try:
+        others = [t for t in os.listdir("/proc/self/task") if int(t) != threading.get_native_id()]
+        return all(_thread_name(t) in _FORK_SAFE_THREADS for t in others)
+    except OSError:  # no /proc: not Linux, so not a platform to fork a library's process on
+        return False
+
+
+def _thread_name(task: str) -> str:
+    with open(f"/proc/self/task/{task}/comm", encoding="utf-8") as comm:
+        return comm.read().strip()
+
+
+def _import_ahead() -> None:
+    """What the fork server would have imported for the workers (`_SERVER_IMPORTS`), here,
+    so that workers forked from this process share it rather than each import it."""
+    for name in _SERVER_IMPORTS[1:]:  # __main__ is this process's own
+        with suppress(ImportError):
+            importlib.import_module(name)
 
 
 def start_server() -> None:
@@ -122,9 +160,18 @@ class Crew:
         self._team = team
 
     @classmethod
-    def start(cls, plan: StagePlan, workers: int) -> Crew:
-        start_server()
-        context = multiprocessing.get_context("forkserver")
+    def start(cls, plan: StagePlan, workers: int, *, fork_here: bool = False) -> Crew:
+        """`fork_here`: the caller has opened no DuckDB database (its threads, or a copy of
+        its state, would be in every worker): the workers are then forked from this process
+        if it runs no other thread (`alone`), else from the fork server."""
+        if fork_here:
+            _import_ahead()  # before the look at the threads: an import might start one
+        context: Any
+        if fork_here and alone():
+            context = multiprocessing.get_context("fork")
+        else:
+            start_server()
+            context = multiprocessing.get_context("forkserver")
         # A worker started while Ctrl-C interrupts would outlive the scan: Ctrl-C waits for them.
         with _ctrl_c_deferred():
             return cls(_Team.start(context, plan, workers))
@@ -168,10 +215,17 @@ class _Team:
 
     @classmethod
     def start(cls, context: Any, plan: StagePlan, count: int) -> _Team:
-        workers = []
+        workers: list[_Worker] = []
+        forked = context.get_start_method() == "fork"
         for _ in range(count):
             ours, theirs = context.Pipe()
-            process = context.Process(target=_serve, args=(theirs, plan), daemon=True)
+            target: Callable[..., None]
+            args: tuple[object, ...]
+            if forked:
+                target, args = _serve_forked, (theirs, plan, [*(w.conn for w in workers), ours])
+            else:
+                target, args = _serve, (theirs, plan)
+            process = context.Process(target=target, args=args, daemon=True)
             process.start()
             theirs.close()
             workers.append(_Worker(process, ours))
@@ -207,10 +261,7 @@ class _Team:
             try:
                 index, answer = worker.conn.recv()
             except (EOFError, OSError):  # OSError: it died with our task unread
-                worker.process.join()
-                raise RuntimeError(
-                    f"a worker process ended unexpectedly (exit code {worker.process.exitcode})"
-                ) from None
+                raise _ended(worker) from None
             worker.given -= 1
             if isinstance(answer, BaseException):
                 raise answer
@@ -237,8 +288,18 @@ def _give(worker: _Worker, waiting: Iterator[tuple[int, list[Blob]]]) -> None:
     if task is None:
         _tell_to_end(worker)
         return
-    worker.conn.send(task)
+    try:
+        worker.conn.send(task)
+    except OSError:  # it died before this task: a broken pipe that is not the output's
+        raise _ended(worker) from None
     worker.given += 1
+
+
+def _ended(worker: _Worker) -> RuntimeError:
+    """The error of a worker that ended before its work was done (once it is reaped)."""
+    worker.process.join()
+    code = worker.process.exitcode
+    return RuntimeError(f"a worker process ended unexpectedly (exit code {code})")
 
 
 def _tell_to_end(worker: _Worker) -> None:
@@ -246,6 +307,18 @@ def _tell_to_end(worker: _Worker) -> None:
         worker.told_to_end = True
         with suppress(OSError):  # it is gone already
             worker.conn.send(None)
+
+
+def _serve_forked(conn: Connection, plan: StagePlan, strangers: list[Connection]) -> None:
+    """`_serve` in a worker forked from the scanning process. It lets go of what it copied
+    that is not its own: the scanning process's ends of its pipe and of the pipes of the
+    workers forked before it (held open here, they would keep a worker waiting for a task
+    for ever once the scanning process is gone: kill -9 left both workers running) and a
+    handler the command set (`terminate` must end it as it ends any worker)."""
+    for stranger in strangers:
+        stranger.close()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _serve(conn, plan)
 
 
 def _serve(conn: Connection, plan: StagePlan) -> None:
