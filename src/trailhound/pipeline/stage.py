@@ -270,7 +270,7 @@ class Stage:
         return self._pick_columns(columns[SELECTED_PATHS[0]], columns[SELECTED_PATHS[1]])
 
     def _matches(
-        self, batch: pa.RecordBatch, records: list[Kept]
+        self, batch: pa.RecordBatch, records: Sequence[Kept]
     ) -> tuple[pa.Table | None, bytes | None, Counter[str]]:
         """`kept_matches` of the batch's matches, whose stored columns are taken only at the
         rows kept: thinning reads a few of them, and leaves out about half the rows."""
