@@ -15,7 +15,6 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from itertools import accumulate
 from typing import overload
 
 import msgspec
@@ -29,7 +28,7 @@ from trailhound.cloudtrail.partial import joined
 from trailhound.cloudtrail.record import Record
 from trailhound.cloudtrail.report import Changed, Report, SetAside, Skipped
 from trailhound.cloudtrail.skim import Skimmed, Skimmer, picked_columns
-from trailhound.cloudtrail.skim_read import Picks, Read, SkimmedFile, skimmed_blobs
+from trailhound.cloudtrail.skim_read import FilePicks, Read, SkimmedFile, skimmed_blobs
 from trailhound.cloudtrail.skim_rows import SkimNormalizer, SkimRows
 from trailhound.sources import Blob, Source, SourceProblem
 
@@ -190,35 +189,35 @@ def _set_aside(name: str, bad: Bad) -> SetAside:
 
 
 class KeptTexts:
-    """The JSON text of the records kept from skimmed files, each file's joined into one
-    `bytes` as it is added: a `bytes` per record (a block of the allocator's and a free each)
-    cost more than the copying, and most records' text is never read again (only the rows
-    left to decode and those that become evidence are). A file's text is not held."""
+    """The JSON text of the records kept from skimmed files, as their groups' picks hold it
+    (`skim_read.Picks`, one `bytes` for a group's records): a `bytes` per record (a block
+    of the allocator's and a free each) cost more than the copying, and most records' text
+    is never read again (only the rows left to decode and those that become evidence are).
+    A file's text is not held."""
 
-    __slots__ = ("_blocks", "_count", "_firsts", "_offsets")
+    __slots__ = ("_count", "_firsts", "_picks")
 
     def __init__(self) -> None:
-        self._blocks: list[bytes] = []
-        self._offsets: list[list[int]] = []  # per block, where each record starts, and its end
-        self._firsts: list[int] = []  # per block, the index of its first record
+        self._picks: list[FilePicks] = []
+        self._firsts: list[int] = []  # per entry of `_picks`, the index of its first record
         self._count = 0
 
-    def add(self, text: bytes, picks: Picks) -> None:
-        """The picked records of `text`."""
-        view = memoryview(text)
-        self._blocks.append(b"".join(map(view.__getitem__, map(slice, picks.starts, picks.ends))))
-        self._offsets.append(list(accumulate(picks.sizes, initial=0)))
+    def add(self, picks: FilePicks) -> None:
+        """A file's picked records."""
+        self._picks.append(picks)
         self._firsts.append(self._count)
-        self._count += len(picks.sizes)
+        self._count += picks.high - picks.low
 
     def __len__(self) -> int:
         return self._count
 
     def text(self, index: int) -> bytes:
         """The text of the record at `index` (0 <= index < len(self))."""
-        block = bisect_right(self._firsts, index) - 1
-        offsets, at = self._offsets[block], index - self._firsts[block]
-        return self._blocks[block][offsets[at] : offsets[at + 1]]
+        entry = bisect_right(self._firsts, index) - 1
+        file = self._picks[entry]
+        at = file.low + index - self._firsts[entry]
+        offsets = file.picks.offsets
+        return file.picks.texts[offsets[at] : offsets[at + 1]]
 
     def view(self, start: int = 0, stop: int | None = None) -> Texts:
         return Texts(self, start, self._count if stop is None else stop)
@@ -326,7 +325,7 @@ class _Pending:
                 self.heavy = 0
 
     def add_skimmed(
-        self, blob: Blob, file: SkimmedFile, picks: Picks, paths: Sequence[str]
+        self, blob: Blob, file: SkimmedFile, picks: FilePicks, paths: Sequence[str]
     ) -> None:
         """Keeps copies of the picked records' text (a slice of `bytes` is one, so the file's
         text is not held by the batch) and their values at `paths`."""
@@ -338,9 +337,9 @@ class _Pending:
         whole = len(picked) == len(skimmed)
         self.span_origins.add(len(self.spans), blob.name, file.positions, None if whole else picked)
         first = len(self.spans)
-        self.spans.add(file.text, picks)
-        if max(picks.sizes) > _LARGE_RECORD:
-            self._weigh(picks.sizes, first)
+        self.spans.add(picks)
+        if picks.picks.longest > _LARGE_RECORD:
+            self._weigh(picks.sizes(), first)
         # the kept rows' columns are taken once per batch: a kernel call per file would cost
         # more than the rest of a small file's reading
         self.files.append(skimmed)

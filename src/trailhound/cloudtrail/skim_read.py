@@ -13,8 +13,9 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import chain
-from typing import Final
+from itertools import accumulate, chain
+from operator import getitem, sub
+from typing import Final, cast
 
 import numpy as np
 
@@ -40,36 +41,69 @@ or more (2 MB is about fifty files of 40 kB) pays 0.09 µs a row for them, one o
 
 class SkimGroup:
     """The files skimmed in one call, taken as one: their rows one file's after another's
-    (`skimmed`), selected in one step, and the picked rows' spans read out once. A file of a
-    few dozen records costs more in the Python and Arrow calls made for it than in its
-    records."""
+    (`skimmed`, the files' `texts` from rows `firsts` on), selected in one step, and the
+    picked rows' text copied out at once. A file of a few dozen records costs more in the
+    Python and Arrow calls made for it than in its records."""
 
-    __slots__ = ("_picks", "skimmed")
+    __slots__ = ("_firsts", "_picks", "_texts", "skimmed")
 
-    def __init__(self, skimmed: Skimmed) -> None:
+    def __init__(self, skimmed: Skimmed, texts: list[bytes], firsts: list[int]) -> None:
         self.skimmed = skimmed
+        self._texts, self._firsts = texts, firsts
         self._picks: Picks | None = None
 
     def picks(self, select: Callable[[Skimmed], list[int]]) -> Picks:
-        """The rows `select` picks of all the group's rows (asked once), with their spans."""
+        """The rows `select` picks of all the group's rows (asked once), with their text."""
         if self._picks is None:
-            rows = select(self.skimmed)
-            # only the picked rows' spans become Python ints, about half the rows, taken in
-            # NumPy rather than read out row by row
-            at = np.asarray(rows, np.int64)
-            starts, ends = self.skimmed.starts.to_numpy()[at], self.skimmed.ends.to_numpy()[at]
-            self._picks = Picks(rows, starts.tolist(), ends.tolist(), (ends - starts).tolist())
+            self._picks = self._picked(select(self.skimmed))
+            self._texts = []  # held by the caller until its last file is read, no longer
         return self._picks
+
+    def _picked(self, rows: list[int]) -> Picks:
+        # the picked rows' spans in NumPy, and their text joined from views of the files'
+        # texts: no Python step, and no `bytes` made, per record
+        at = np.asarray(rows, np.int64)
+        starts, ends = self.skimmed.starts.to_numpy()[at], self.skimmed.ends.to_numpy()[at]
+        sizes = ends - starts
+        views = [memoryview(text) for text in self._texts]
+        files = np.searchsorted(self._firsts, at, side="right") - 1
+        pieces = map(
+            _cut, map(views.__getitem__, files.tolist()), map(slice, starts.tolist(), ends.tolist())
+        )
+        texts = b"".join(pieces)
+        offsets = [0, *np.cumsum(sizes).tolist()]
+        return Picks(rows, texts, offsets, int(sizes.max(initial=0)))
+
+
+_cut = cast(Callable[[memoryview, slice], memoryview], getitem)  # a view's slice, no copy
 
 
 @dataclass(frozen=True, slots=True)
 class Picks:
-    """Picked rows (in order) and each one's start, end and size in its file's text."""
+    """The rows picked of a group's files (in order, numbered over the group) and a copy of
+    their JSON text: the k-th's from `offsets[k]` to `offsets[k + 1]` in `texts`. `longest`
+    is the largest one's size."""
 
     rows: list[int]
-    starts: list[int]
-    ends: list[int]
-    sizes: list[int]
+    texts: bytes
+    offsets: list[int]
+    longest: int
+
+
+@dataclass(frozen=True, slots=True)
+class FilePicks:
+    """One file's rows of its group's `picks`, those from `low` to `high`: `rows` numbers
+    them in the file."""
+
+    picks: Picks
+    low: int
+    high: int
+    rows: list[int]
+
+    def sizes(self) -> list[int]:
+        """Each picked record's size."""
+        offsets, low, high = self.picks.offsets, self.low, self.high
+        return list(map(sub, offsets[low + 1 : high + 1], offsets[low:high]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,19 +117,17 @@ class SkimmedFile:
     group: SkimGroup
     at: int = 0
 
-    def picks(self, select: Callable[[Skimmed], list[int]]) -> Picks:
-        """The rows of this file that `select` picks, with their spans, asked once for its
+    def picks(self, select: Callable[[Skimmed], list[int]]) -> FilePicks:
+        """The rows of this file that `select` picks, with their text, asked once for its
         whole group: `select` then sees every row of the group's files (counts them all)
         when the first is read."""
-        group = self.group.picks(select)
-        at, rows = self.at, group.rows
+        picks = self.group.picks(select)
+        at, rows = self.at, picks.rows
         low = bisect_left(rows, at)
         high = bisect_left(rows, at + len(self.skimmed), low)
-        if not at and high == len(rows):  # the group's picks are all this file's
-            return group
-        cut = slice(low, high)
-        mine = rows[cut] if not at else list(map((-at).__add__, rows[cut]))
-        return Picks(mine, group.starts[cut], group.ends[cut], group.sizes[cut])
+        if not at:
+            return FilePicks(picks, low, high, rows if high == len(rows) else rows[:high])
+        return FilePicks(picks, low, high, list(map((-at).__add__, rows[low:high])))
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +174,9 @@ def _skimmed_group(
         answers = [skimmer(group[0][1].text)]
     else:
         answers = skimmed_all(skimmer, [held.text for _, held in group])
-    together = SkimGroup(joined([a for a in answers if a is not None]))
+    answered = [(h.text, a) for (_, h), a in zip(group, answers, strict=True) if a is not None]
+    firsts = list(accumulate([len(a) for _, a in answered], initial=0))[:-1]
+    together = SkimGroup(joined([a for _, a in answered]), [t for t, _ in answered], firsts)
     at = 0
     for (blob, held), skimmed in zip(group, answers, strict=True):
         if skimmed is None:
