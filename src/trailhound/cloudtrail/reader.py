@@ -75,7 +75,7 @@ class Selected:
     """One normalized batch and, row for row, the records it was made from."""
 
     batch: pa.RecordBatch
-    records: Sequence[Kept]
+    records: KeptRows
 
 
 # Picks the records worth normalizing out of a run read from one blob: their indices, in order.
@@ -219,6 +219,17 @@ class KeptTexts:
         offsets = file.picks.offsets
         return file.picks.texts[offsets[at] : offsets[at + 1]]
 
+    def texts(self, indices: Sequence[int]) -> list[bytes]:
+        """`text` of each of these indices."""
+        firsts, entries = self._firsts, self._picks
+        out: list[bytes] = []
+        for index in indices:
+            entry = bisect_right(firsts, index) - 1
+            file = entries[entry]
+            at, picks = file.low + index - firsts[entry], file.picks
+            out.append(picks.texts[picks.offsets[at] : picks.offsets[at + 1]])
+        return out
+
     def view(self, start: int = 0, stop: int | None = None) -> Texts:
         return Texts(self, start, self._count if stop is None else stop)
 
@@ -250,6 +261,10 @@ class Texts(Sequence[bytes]):
         if not 0 <= at < len(self):
             raise IndexError(index)
         return self._store.text(self._start + at)
+
+    def many(self, indices: Sequence[int]) -> list[bytes]:
+        """The texts at these indices (each in range), in one call."""
+        return self._store.texts([self._start + i for i in indices] if self._start else indices)
 
 
 @dataclass
@@ -386,7 +401,7 @@ class _Pending:
             setattr(self, each.name, getattr(fresh, each.name))
 
 
-class _KeptRows(Sequence[Kept]):
+class KeptRows(Sequence[Kept]):
     """The records behind a batch's rows (`behind`: the input row of each, None when in
     order): the decoded records, then the skimmed ones' text as `msgspec.Raw`, made when
     asked for (only the rows that become evidence are)."""
@@ -417,6 +432,17 @@ class _KeptRows(Sequence[Kept]):
             return records[row]
         return msgspec.Raw(self._texts[row - len(records)])
 
+    def take(self, rows: Sequence[int]) -> list[Kept]:
+        """The records at these rows, as `[self[i] for i in rows]`, for many rows in one call
+        (a batch's evidence is thousands)."""
+        if self._behind is not None:
+            rows = [self._behind[i] for i in rows]
+        records = self._records
+        if not records:
+            return list(map(msgspec.Raw, self._texts.many(rows)))
+        n = len(records)
+        return [records[i] if i < n else msgspec.Raw(self._texts[i - n]) for i in rows]
+
 
 _Normalizers = tuple[Normalize, SkimNormalizer | None]
 
@@ -439,7 +465,7 @@ def _flush(
     pending.clear()
     report.records_normalized += result.batch.num_rows
     behind = _input_rows(result, len(records) + len(texts))
-    kept = _KeptRows(records, texts, behind)
+    kept = KeptRows(records, texts, behind)
     batch = result.batch
     if batch.num_rows and not arrivals.single():
         times = arrivals.times()
