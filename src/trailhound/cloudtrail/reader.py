@@ -219,15 +219,16 @@ class KeptTexts:
         offsets = file.picks.offsets
         return file.picks.texts[offsets[at] : offsets[at + 1]]
 
-    def texts(self, indices: Sequence[int]) -> list[bytes]:
-        """`text` of each of these indices."""
+    def views(self, indices: Sequence[int]) -> list[memoryview]:
+        """`text` of each of these indices, as views of the texts held (no copy: evidence
+        is thousands of records a task, each only encoded again)."""
         firsts, entries = self._firsts, self._picks
-        out: list[bytes] = []
+        out: list[memoryview] = []
         for index in indices:
             entry = bisect_right(firsts, index) - 1
             file = entries[entry]
             at, picks = file.low + index - firsts[entry], file.picks
-            out.append(picks.texts[picks.offsets[at] : picks.offsets[at + 1]])
+            out.append(memoryview(picks.texts)[picks.offsets[at] : picks.offsets[at + 1]])
         return out
 
     def view(self, start: int = 0, stop: int | None = None) -> Texts:
@@ -262,9 +263,9 @@ class Texts(Sequence[bytes]):
             raise IndexError(index)
         return self._store.text(self._start + at)
 
-    def many(self, indices: Sequence[int]) -> list[bytes]:
-        """The texts at these indices (each in range), in one call."""
-        return self._store.texts([self._start + i for i in indices] if self._start else indices)
+    def views(self, indices: Sequence[int]) -> list[memoryview]:
+        """The texts at these indices (each in range), in one call, as views."""
+        return self._store.views([self._start + i for i in indices] if self._start else indices)
 
 
 @dataclass
@@ -439,7 +440,7 @@ class KeptRows(Sequence[Kept]):
             rows = [self._behind[i] for i in rows]
         records = self._records
         if not records:
-            return list(map(msgspec.Raw, self._texts.many(rows)))
+            return list(map(msgspec.Raw, self._texts.views(rows)))
         n = len(records)
         return [records[i] if i < n else msgspec.Raw(self._texts[i - n]) for i in rows]
 
