@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
+import msgspec
 import pyarrow as pa
 import pytest
 from hypothesis import given
@@ -16,10 +20,12 @@ from trailhound.cloudtrail import reader
 from trailhound.cloudtrail.ecs import Normalized
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.partial import PartialNormalizer
-from trailhound.cloudtrail.reader import Normalize, Selected, blobs_of, read_selected
+from trailhound.cloudtrail.reader import Normalize, Selected, Skim, blobs_of, read_selected
 from trailhound.cloudtrail.record import Record
 from trailhound.cloudtrail.report import Report
 from trailhound.cloudtrail.schema import BY_NAME
+from trailhound.cloudtrail.skim import compiled_skimmer
+from trailhound.cloudtrail.skim_rows import SkimNormalizer, SkimRows
 from trailhound.sources.files import open_local
 
 _MOMENT = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -112,3 +118,67 @@ def test_records_are_grouped_by_their_columns_in_order_of_first_appearance(
         expected.setdefault(columns_for(source, action), []).append(i)
     groups = PartialNormalizer(columns_for)._groups(records)
     assert list(groups.items()) == list(expected.items())
+
+
+
+def _skimmed_bucket(root: Path) -> None:
+    """Records files of a few records each, every third record with a large payload."""
+    n = 0
+    for k in range(12):
+        records = []
+        for _ in range(k % 4 + 1):
+            pad = {"pad": "x" * 5000} if n % 3 == 0 else {}
+            records.append({
+                "eventVersion": "1.08", "eventTime": f"2026-03-01T10:{n:02d}:00Z",
+                "eventSource": "dynamodb.amazonaws.com", "eventName": "PutItem",
+                "awsRegion": "us-east-1", "eventID": f"id-{n}", "recipientAccountId": "1",
+                "userIdentity": {"type": "IAMUser"}, "requestParameters": pad,
+            })  # fmt: skip
+            n += 1
+        text = json.dumps({"Records": records}).encode()
+        (root / f"{k:03d}.json.gz").write_bytes(gzip.compress(text))
+
+
+class _CountedNormalizer(SkimNormalizer):
+    """A skimmed rows' normalizer that counts its calls."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda source, action: frozenset({"event.id", "@timestamp"}))
+        self.calls = 0
+
+    def __call__(self, rows: SkimRows, ingested: datetime, enricher: Enricher) -> Normalized:
+        self.calls += 1
+        return super().__call__(rows, ingested, enricher)
+
+
+def _read_skimmed(root: Path) -> tuple[list[Selected], int]:
+    skimmer = compiled_skimmer(["eventID", "eventName", "eventSource", "eventTime"])
+    if skimmer is None:
+        pytest.skip("the C extension trailhound.cloudtrail._skim was not built (no compiler?)")
+    normalizer = _CountedNormalizer()
+    # every other row of each group of files skimmed together is kept
+    skim = Skim(skimmer, lambda skimmed: list(range(0, len(skimmed), 2)), normalizer)
+    report = Report()
+    blobs = blobs_of([open_local(str(root))], report)
+    parts = list(
+        read_selected(blobs, enricher=Enricher.create(), report=report, clock=lambda: _MOMENT,
+                      skim=skim)
+    )  # fmt: skip
+    return parts, normalizer.calls
+
+
+def test_skimmed_large_records_cut_a_batch_into_parts_and_keep_their_own_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _skimmed_bucket(tmp_path)
+    whole, whole_calls = _read_skimmed(tmp_path)
+    monkeypatch.setattr(reader, "NORMALIZE_BYTES", 9000)  # two large records make a part
+    cut, cut_calls = _read_skimmed(tmp_path)
+
+    assert whole_calls == 1 and cut_calls == 3  # five large records kept of 30
+    assert _table(cut).to_pylist() == _table(whole).to_pylist()
+    for part in cut:
+        texts = [json.loads(bytes(cast(msgspec.Raw, r))) for r in part.records]
+        assert part.batch.column("event.id").to_pylist() == [t["eventID"] for t in texts]
+        assert all(t["eventSource"] == "dynamodb.amazonaws.com" for t in texts)
+    assert sum(len(p.records) for p in cut) == 15

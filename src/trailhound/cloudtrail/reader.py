@@ -15,6 +15,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
+from typing import overload
 
 import msgspec
 import pyarrow as pa
@@ -27,7 +28,7 @@ from trailhound.cloudtrail.partial import joined
 from trailhound.cloudtrail.record import Record
 from trailhound.cloudtrail.report import Changed, Report, SetAside, Skipped
 from trailhound.cloudtrail.skim import Skimmed, Skimmer, picked_columns
-from trailhound.cloudtrail.skim_read import Read, SkimmedFile, skimmed_blobs
+from trailhound.cloudtrail.skim_read import FilePicks, Read, SkimmedFile, skimmed_blobs
 from trailhound.cloudtrail.skim_rows import SkimNormalizer, SkimRows
 from trailhound.sources import Blob, Source, SourceProblem
 
@@ -74,7 +75,7 @@ class Selected:
     """One normalized batch and, row for row, the records it was made from."""
 
     batch: pa.RecordBatch
-    records: list[Kept]
+    records: KeptRows
 
 
 # Picks the records worth normalizing out of a run read from one blob: their indices, in order.
@@ -124,8 +125,8 @@ def read_selected(
         for found in _read_blob(blob, read, report, limits):
             if isinstance(found, SkimmedFile):
                 assert skim is not None
-                picked = found.picked(skim.select)
-                pending.add_skimmed(blob, found, picked, skim.normalizer.paths)
+                picks = found.picks(skim.select)
+                pending.add_skimmed(blob, found, picks, skim.normalizer.paths)
             else:
                 pending.add(blob, found, None if select is None else select(found.records))
             if pending.size >= batch_size or pending.read >= max_read:
@@ -187,6 +188,86 @@ def _set_aside(name: str, bad: Bad) -> SetAside:
     )
 
 
+class KeptTexts:
+    """The JSON text of the records kept from skimmed files, as their groups' picks hold it
+    (`skim_read.Picks`, one `bytes` for a group's records): a `bytes` per record (a block
+    of the allocator's and a free each) cost more than the copying, and most records' text
+    is never read again (only the rows left to decode and those that become evidence are).
+    A file's text is not held."""
+
+    __slots__ = ("_count", "_firsts", "_picks")
+
+    def __init__(self) -> None:
+        self._picks: list[FilePicks] = []
+        self._firsts: list[int] = []  # per entry of `_picks`, the index of its first record
+        self._count = 0
+
+    def add(self, picks: FilePicks) -> None:
+        """A file's picked records."""
+        self._picks.append(picks)
+        self._firsts.append(self._count)
+        self._count += picks.high - picks.low
+
+    def __len__(self) -> int:
+        return self._count
+
+    def text(self, index: int) -> bytes:
+        """The text of the record at `index` (0 <= index < len(self))."""
+        entry = bisect_right(self._firsts, index) - 1
+        file = self._picks[entry]
+        at = file.low + index - self._firsts[entry]
+        offsets = file.picks.offsets
+        return file.picks.texts[offsets[at] : offsets[at + 1]]
+
+    def views(self, indices: Sequence[int]) -> list[memoryview]:
+        """`text` of each of these indices, as views of the texts held (no copy: evidence
+        is thousands of records a task, each only encoded again)."""
+        firsts, entries = self._firsts, self._picks
+        out: list[memoryview] = []
+        for index in indices:
+            entry = bisect_right(firsts, index) - 1
+            file = entries[entry]
+            at, picks = file.low + index - firsts[entry], file.picks
+            out.append(memoryview(picks.texts)[picks.offsets[at] : picks.offsets[at + 1]])
+        return out
+
+    def view(self, start: int = 0, stop: int | None = None) -> Texts:
+        return Texts(self, start, self._count if stop is None else stop)
+
+
+class Texts(Sequence[bytes]):
+    """Records `start` to `stop` of `KeptTexts`, as a sequence of their texts, each made
+    when asked for."""
+
+    __slots__ = ("_start", "_stop", "_store")
+
+    def __init__(self, store: KeptTexts, start: int, stop: int) -> None:
+        self._store, self._start, self._stop = store, start, stop
+
+    def __len__(self) -> int:
+        return self._stop - self._start
+
+    @overload
+    def __getitem__(self, index: int) -> bytes: ...
+    @overload
+    def __getitem__(self, index: slice) -> Texts: ...
+    def __getitem__(self, index: int | slice) -> bytes | Texts:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if step != 1:
+                raise ValueError("texts are sliced in order, one by one")
+            stop = max(start, stop)
+            return Texts(self._store, self._start + start, self._start + stop)
+        at = index + len(self) if index < 0 else index
+        if not 0 <= at < len(self):
+            raise IndexError(index)
+        return self._store.text(self._start + at)
+
+    def views(self, indices: Sequence[int]) -> list[memoryview]:
+        """The texts at these indices (each in range), in one call, as views."""
+        return self._store.views([self._start + i for i in indices] if self._start else indices)
+
+
 @dataclass
 class _Origins:
     """Where the kept rows of one kind came from, for rejection messages: one entry per
@@ -219,7 +300,7 @@ class _Pending:
     clock: Callable[[], datetime]
     records: list[Record] = field(default_factory=list)
     record_origins: _Origins = field(default_factory=_Origins)
-    spans: list[bytes] = field(default_factory=list)
+    spans: KeptTexts = field(default_factory=KeptTexts)
     # the skimmed files the kept rows come from; `taken` indexes their rows as one, and
     # `paths` are the columns the normalizer reads
     files: list[Skimmed] = field(default_factory=list)
@@ -260,35 +341,37 @@ class _Pending:
                 self.heavy = 0
 
     def add_skimmed(
-        self, blob: Blob, file: SkimmedFile, picked: list[int], paths: Sequence[str]
+        self, blob: Blob, file: SkimmedFile, picks: FilePicks, paths: Sequence[str]
     ) -> None:
         """Keeps copies of the picked records' text (a slice of `bytes` is one, so the file's
         text is not held by the batch) and their values at `paths`."""
-        skimmed = file.skimmed
+        skimmed, picked = file.skimmed, picks.rows
         self.read += len(skimmed)
         if not picked:
             return
         self.span_times.add(len(picked), self._arrived(blob))
         whole = len(picked) == len(skimmed)
         self.span_origins.add(len(self.spans), blob.name, file.positions, None if whole else picked)
-        # the spans as Python lists, made once for the files skimmed together: a few hundred
-        # ints cost less than one kernel call to take them
-        (starts, ends), text, at = file.group.spans(), file.text, file.at
-        for i in picked:
-            start, end = starts[at + i], ends[at + i]
-            self.spans.append(text[start:end])
-            if end - start > _LARGE_RECORD:
-                self.span_heavy += end - start
-                if self.span_heavy >= NORMALIZE_BYTES:
-                    self.span_cuts.append(len(self.spans))
-                    self.span_heavy = 0
+        first = len(self.spans)
+        self.spans.add(picks)
+        if picks.picks.longest > _LARGE_RECORD:
+            self._weigh(picks.sizes(), first)
         # the kept rows' columns are taken once per batch: a kernel call per file would cost
         # more than the rest of a small file's reading
         self.files.append(skimmed)
         self.paths = paths
-        first = self.skimmed_rows
-        self.taken += [first + i for i in picked]
+        self.taken += map(self.skimmed_rows.__add__, picked)
         self.skimmed_rows += len(skimmed)
+
+    def _weigh(self, sizes: list[int], first: int) -> None:
+        """Counts the large records of the spans from `first` on (of these sizes) towards
+        `NORMALIZE_BYTES`, cutting after the record that reaches it."""
+        for at, size in enumerate(sizes, first + 1):
+            if size > _LARGE_RECORD:
+                self.span_heavy += size
+                if self.span_heavy >= NORMALIZE_BYTES:
+                    self.span_cuts.append(at)
+                    self.span_heavy = 0
 
     def _arrived(self, blob: Blob) -> datetime:
         """The blob's own time, else the batch's reading time (the clock is read once)."""
@@ -310,13 +393,56 @@ class _Pending:
 
     def skim_rows(self) -> SkimRows:
         columns = picked_columns(self.files, self.taken, self.paths) if self.files else {}
-        return SkimRows(self.spans, columns)
+        return SkimRows(self.spans.view(), columns)
 
     def clear(self) -> None:
         """Empty again, as a new one (the clock stays)."""
         fresh = _Pending(self.clock)
         for each in fields(self):
             setattr(self, each.name, getattr(fresh, each.name))
+
+
+class KeptRows(Sequence[Kept]):
+    """The records behind a batch's rows (`behind`: the input row of each, None when in
+    order): the decoded records, then the skimmed ones' text as `msgspec.Raw`, made when
+    asked for (only the rows that become evidence are)."""
+
+    __slots__ = ("_behind", "_records", "_texts")
+
+    def __init__(self, records: list[Record], texts: Texts, behind: list[int] | None) -> None:
+        self._records, self._texts, self._behind = records, texts, behind
+
+    def __len__(self) -> int:
+        if self._behind is not None:
+            return len(self._behind)
+        return len(self._records) + len(self._texts)
+
+    @overload
+    def __getitem__(self, index: int) -> Kept: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Kept]: ...
+    def __getitem__(self, index: int | slice) -> Kept | list[Kept]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        at = index + len(self) if index < 0 else index
+        if not 0 <= at < len(self):
+            raise IndexError(index)
+        row = at if self._behind is None else self._behind[at]
+        records = self._records
+        if row < len(records):
+            return records[row]
+        return msgspec.Raw(self._texts[row - len(records)])
+
+    def take(self, rows: Sequence[int]) -> list[Kept]:
+        """The records at these rows, as `[self[i] for i in rows]`, for many rows in one call
+        (a batch's evidence is thousands)."""
+        if self._behind is not None:
+            rows = [self._behind[i] for i in rows]
+        records = self._records
+        if not records:
+            return list(map(msgspec.Raw, self._texts.views(rows)))
+        n = len(records)
+        return [records[i] if i < n else msgspec.Raw(self._texts[i - n]) for i in rows]
 
 
 _Normalizers = tuple[Normalize, SkimNormalizer | None]
@@ -336,12 +462,11 @@ def _flush(
     for index, note in result.notes:
         name, position = pending.where(index)
         report.change(Changed(name, position, note))
-    kept: list[Kept] = [*pending.records, *map(msgspec.Raw, pending.spans)]
+    records, texts = pending.records, pending.spans.view()
     pending.clear()
     report.records_normalized += result.batch.num_rows
-    behind = _input_rows(result, len(kept))
-    if behind is not None:
-        kept = [kept[i] for i in behind]
+    behind = _input_rows(result, len(records) + len(texts))
+    kept = KeptRows(records, texts, behind)
     batch = result.batch
     if batch.num_rows and not arrivals.single():
         times = arrivals.times()

@@ -13,8 +13,11 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import chain
-from typing import Final
+from itertools import accumulate, chain
+from operator import getitem, sub
+from typing import Final, cast
+
+import numpy as np
 
 from trailhound.cloudtrail.envelopes import RECORDS_START, Numbered
 from trailhound.cloudtrail.skim import Skimmed, Skimmer, joined, skimmed_all
@@ -38,27 +41,69 @@ or more (2 MB is about fifty files of 40 kB) pays 0.09 µs a row for them, one o
 
 class SkimGroup:
     """The files skimmed in one call, taken as one: their rows one file's after another's
-    (`skimmed`), selected in one step and their spans read out once. A file of a few dozen
-    records costs more in the Python and Arrow calls made for it than in its records."""
+    (`skimmed`, the files' `texts` from rows `firsts` on), selected in one step, and the
+    picked rows' text copied out at once. A file of a few dozen records costs more in the
+    Python and Arrow calls made for it than in its records."""
 
-    __slots__ = ("_picked", "_spans", "skimmed")
+    __slots__ = ("_firsts", "_picks", "_texts", "skimmed")
 
-    def __init__(self, skimmed: Skimmed) -> None:
+    def __init__(self, skimmed: Skimmed, texts: list[bytes], firsts: list[int]) -> None:
         self.skimmed = skimmed
-        self._picked: list[int] | None = None
-        self._spans: tuple[list[int], list[int]] | None = None
+        self._texts, self._firsts = texts, firsts
+        self._picks: Picks | None = None
 
-    def picked(self, select: Callable[[Skimmed], list[int]]) -> list[int]:
-        """The rows `select` picks of all the group's rows, asked once."""
-        if self._picked is None:
-            self._picked = select(self.skimmed)
-        return self._picked
+    def picks(self, select: Callable[[Skimmed], list[int]]) -> Picks:
+        """The rows `select` picks of all the group's rows (asked once), with their text."""
+        if self._picks is None:
+            self._picks = self._picked(select(self.skimmed))
+            self._texts = []  # held by the caller until its last file is read, no longer
+        return self._picks
 
-    def spans(self) -> tuple[list[int], list[int]]:
-        """Every row's start and end in its file's text."""
-        if self._spans is None:
-            self._spans = self.skimmed.starts.to_pylist(), self.skimmed.ends.to_pylist()
-        return self._spans
+    def _picked(self, rows: list[int]) -> Picks:
+        # the picked rows' spans in NumPy, and their text joined from views of the files'
+        # texts: no Python step, and no `bytes` made, per record
+        at = np.asarray(rows, np.int64)
+        starts, ends = self.skimmed.starts.to_numpy()[at], self.skimmed.ends.to_numpy()[at]
+        sizes = ends - starts
+        views = [memoryview(text) for text in self._texts]
+        files = np.searchsorted(self._firsts, at, side="right") - 1
+        pieces = map(
+            _cut, map(views.__getitem__, files.tolist()), map(slice, starts.tolist(), ends.tolist())
+        )
+        texts = b"".join(pieces)
+        offsets = [0, *np.cumsum(sizes).tolist()]
+        return Picks(rows, texts, offsets, int(sizes.max(initial=0)))
+
+
+_cut = cast(Callable[[memoryview, slice], memoryview], getitem)  # a view's slice, no copy
+
+
+@dataclass(frozen=True, slots=True)
+class Picks:
+    """The rows picked of a group's files (in order, numbered over the group) and a copy of
+    their JSON text: the k-th's from `offsets[k]` to `offsets[k + 1]` in `texts`. `longest`
+    is the largest one's size."""
+
+    rows: list[int]
+    texts: bytes
+    offsets: list[int]
+    longest: int
+
+
+@dataclass(frozen=True, slots=True)
+class FilePicks:
+    """One file's rows of its group's `picks`, those from `low` to `high`: `rows` numbers
+    them in the file."""
+
+    picks: Picks
+    low: int
+    high: int
+    rows: list[int]
+
+    def sizes(self) -> list[int]:
+        """Each picked record's size."""
+        offsets, low, high = self.picks.offsets, self.low, self.high
+        return list(map(sub, offsets[low + 1 : high + 1], offsets[low:high]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,14 +117,17 @@ class SkimmedFile:
     group: SkimGroup
     at: int = 0
 
-    def picked(self, select: Callable[[Skimmed], list[int]]) -> list[int]:
-        """The rows of this file that `select` picks, asked once for its whole group: `select`
-        then sees every row of the group's files (counts them all) when the first is read."""
-        rows = self.group.picked(select)
-        at = self.at
+    def picks(self, select: Callable[[Skimmed], list[int]]) -> FilePicks:
+        """The rows of this file that `select` picks, with their text, asked once for its
+        whole group: `select` then sees every row of the group's files (counts them all)
+        when the first is read."""
+        picks = self.group.picks(select)
+        at, rows = self.at, picks.rows
         low = bisect_left(rows, at)
         high = bisect_left(rows, at + len(self.skimmed), low)
-        return rows[low:high] if not at else [row - at for row in rows[low:high]]
+        if not at:
+            return FilePicks(picks, low, high, rows if high == len(rows) else rows[:high])
+        return FilePicks(picks, low, high, list(map((-at).__add__, rows[low:high])))
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +174,9 @@ def _skimmed_group(
         answers = [skimmer(group[0][1].text)]
     else:
         answers = skimmed_all(skimmer, [held.text for _, held in group])
-    together = SkimGroup(joined([a for a in answers if a is not None]))
+    answered = [(h.text, a) for (_, h), a in zip(group, answers, strict=True) if a is not None]
+    firsts = list(accumulate([len(a) for _, a in answered], initial=0))[:-1]
+    together = SkimGroup(joined([a for _, a in answered]), [t for t, _ in answered], firsts)
     at = 0
     for (blob, held), skimmed in zip(group, answers, strict=True):
         if skimmed is None:

@@ -40,7 +40,7 @@ full batches, one call beat a call per large group.)"""
 class SkimRows:
     """Rows from skimmed files: each one's JSON text, and per skimmed path its values."""
 
-    spans: list[bytes]
+    spans: Sequence[bytes]
     columns: Mapping[str, pa.Array]
 
     def __len__(self) -> int:

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from trailhound.cloudtrail import columnar
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.partial import PartialNormalizer
-from trailhound.cloudtrail.reader import DEFAULT_BATCH_SIZE, Kept, Skim, read_selected
+from trailhound.cloudtrail.reader import DEFAULT_BATCH_SIZE, KeptRows, Skim, read_selected
 from trailhound.cloudtrail.record import Record, parse_event_time
 from trailhound.cloudtrail.report import Changed, Report, SetAside, Skipped
 from trailhound.cloudtrail.skim import MakeSkimmer, Skimmed, compiled_skimmer
@@ -270,7 +270,7 @@ class Stage:
         return self._pick_columns(columns[SELECTED_PATHS[0]], columns[SELECTED_PATHS[1]])
 
     def _matches(
-        self, batch: pa.RecordBatch, records: list[Kept]
+        self, batch: pa.RecordBatch, records: KeptRows
     ) -> tuple[pa.Table | None, bytes | None, Counter[str]]:
         """`kept_matches` of the batch's matches, whose stored columns are taken only at the
         rows kept: thinning reads a few of them, and leaves out about half the rows."""
@@ -282,7 +282,7 @@ class Stage:
         masks = self.plan.eligibility.masks_of(self._labels.matched(batch, which, taken, stored))
         store = masks.store
         matched = self.matcher.table(batch, which[store], taken[store], stored)
-        items: Items = lambda rows: [records[i] for i in rows]  # noqa: E731
+        items: Items = records.take
         return _packed(matched, masks.evidence[store], items, self._labels.hits(which))
 
 

@@ -20,7 +20,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trailhound.cloudtrail.reader import Kept
+from trailhound.cloudtrail.reader import Kept, KeptRows
 from trailhound.cloudtrail.schema import arrow_schema
 from trailhound.engine.filtering import ITEM, RULE_ID, STEP, TS
 from trailhound.pipeline.stage import Stage, StageOutput, StagePlan, kept_matches
@@ -53,10 +53,10 @@ class _RowStage(Stage):
 
     def __init__(self, plan: StagePlan) -> None:
         super().__init__(plan)
-        self.batches: list[tuple[pa.RecordBatch, list[Kept]]] = []
+        self.batches: list[tuple[pa.RecordBatch, KeptRows]] = []
 
     def _matches(
-        self, batch: pa.RecordBatch, records: list[Kept]
+        self, batch: pa.RecordBatch, records: KeptRows
     ) -> tuple[pa.Table | None, bytes | None, Counter[str]]:
         self.batches.append((batch, records))
         return None, None, Counter()
@@ -101,7 +101,7 @@ def _local(name: str) -> str:
 
 
 def _event_rows(
-    batch: pa.RecordBatch, records: list[Kept], part: int, first: int, schema: pa.Schema
+    batch: pa.RecordBatch, records: Sequence[Kept], part: int, first: int, schema: pa.Schema
 ) -> pa.RecordBatch:
     n = batch.num_rows
     encode = msgspec.json.Encoder().encode
