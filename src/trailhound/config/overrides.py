@@ -15,6 +15,8 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Literal, TypeVar
 
+from msgspec import structs
+
 from trailhound.errors import ConfigError
 from trailhound.rules.model import (
     BaselineSpec,
@@ -184,18 +186,18 @@ def _spec(
     spec = rule.spec
     if isinstance(spec, ThresholdSpec):
         value = _or(override.threshold, spec.value)
-        return replace(spec, value=value, window=_or(override.window, spec.window))
+        return structs.replace(spec, value=value, window=_or(override.window, spec.window))
     if isinstance(spec, NewTermsSpec):
         history = _or(override.history_window, spec.history_window)
         learning = _or(override.learning_period, spec.learning_period)
-        return replace(spec, history_window=history, learning_period=learning)
+        return structs.replace(spec, history_window=history, learning_period=learning)
     if isinstance(spec, BaselineSpec):
         return _baseline(spec, override)
     return spec
 
 
 def _baseline(spec: BaselineSpec, override: RuleOverride) -> BaselineSpec:
-    return replace(
+    return structs.replace(
         spec,
         window=_or(override.window, spec.window),
         history=_or(override.history_window, spec.history),
