@@ -11,11 +11,11 @@ import difflib
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Literal, TypeVar
 
-from msgspec import structs
+from msgspec import Struct, structs
 
 from trailhound.errors import ConfigError
 from trailhound.rules.model import (
@@ -50,8 +50,7 @@ _SPEC_KEYS: Mapping[str, tuple[str, ...]] = {
 _PLAIN_KEYS = ("severity", "risk_score", "max_signals", "enabled")
 
 
-@dataclass(frozen=True, slots=True)
-class SuppressionOverride:
+class SuppressionOverride(Struct, frozen=True):
     """`suppression = {...}`: the keys given; None keeps the rule's own."""
 
     group_by: tuple[str, ...] | None = None
@@ -63,8 +62,7 @@ class SuppressionOverride:
         return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
 
 
-@dataclass(frozen=True, slots=True)
-class RuleOverride:
+class RuleOverride(Struct, frozen=True):
     """One `[rules.overrides."NAME"]` table; None leaves the rule's own value."""
 
     severity: Severity | None = None
