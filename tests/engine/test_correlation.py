@@ -8,6 +8,8 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from msgspec import structs
+
 from support.events import batch, detector, event, run
 from support.rules import action, match, rule
 from trailhound.rules.model import CorrelationSpec, FactSource
@@ -95,7 +97,7 @@ def test_a_shorter_memory_forgets_old_facts_even_in_a_run_the_rule_matched_nothi
     first = detector([RULE], store)
     first.add(batch([_used(1, timedelta(0)), _used(2, timedelta(days=10), arn=OTHER)]))
     assert first.finish(final=True) == []
-    shorter = replace(RULE, spec=replace(SPEC, remember=timedelta(days=5)))
+    shorter = replace(RULE, spec=structs.replace(SPEC, remember=timedelta(days=5)))
     quiet = detector([shorter], store)  # the key used at day 0 is 10 days older than the last
     quiet.add(batch([event(3, timedelta(days=11), "ListTables")]))
     assert quiet.finish(final=True) == []

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from msgspec import structs
 
 from trailhound.errors import RuleError
 from trailhound.rules.elastic import dump_rule, load_rule_text, read_rule_text
@@ -248,7 +249,7 @@ def test_new_terms_in_kibanas_flat_layout_and_learning_period() -> None:
 def test_learning_period_is_written_in_the_new_terms_table() -> None:
     rule = load_rule_text(NEW_TERMS_FLAT, source="x.toml")
     assert isinstance(rule.spec, NewTermsSpec)
-    learning = replace(rule, spec=replace(rule.spec, learning_period=timedelta(hours=72)))
+    learning = replace(rule, spec=structs.replace(rule.spec, learning_period=timedelta(hours=72)))
     written = tomllib.loads(dump_rule(learning))["rule"]["new_terms"]
     assert written["learning_period"] == "3d"
     assert written["value"] == ["user.name", "source.geo.country_iso_code"]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from msgspec import Struct
 
 from trailhound.rules.model import Rule, Threat
 
@@ -26,8 +26,7 @@ def iso_time(epoch_us: int) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-@dataclass(frozen=True, slots=True)
-class Alert:
+class Alert(Struct, frozen=True):
     id: str
     rule: Rule
     time: int  # epoch microseconds: the event time at which the condition was met

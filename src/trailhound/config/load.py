@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, TypeVar
+
+from msgspec import Struct, field
 
 from trailhound.config.model import (
     Config,
@@ -38,7 +39,7 @@ _ROOT_KEYS = ("outputs", "rules", "sources", "state")
 _SOURCE_KEYS = ("bucket", "interval", "path", "prefix", "queue")
 _RULES_KEYS = ("disabled", "enabled", "exceptions", "overrides", "pack", "paths")
 _STATE_KEYS = ("path",)
-_OVERRIDE_KEYS = tuple(RuleOverride.__dataclass_fields__)
+_OVERRIDE_KEYS = tuple(RuleOverride.__struct_fields__)
 _SUPPRESSION_KEYS = ("duration", "group_by", "missing_fields")
 _SEVERITIES: Mapping[str, Severity] = MappingProxyType(
     {"low": "low", "medium": "medium", "high": "high", "critical": "critical"}
@@ -110,8 +111,7 @@ def parse_config(text: str, source: Path) -> tuple[Config | None, list[ConfigErr
     return config, sorted(reader.errors, key=_file_order)
 
 
-@dataclass(frozen=True, slots=True)
-class CheckReport:
+class CheckReport(Struct, frozen=True):
     """What `trailhound config check` found: the rules as they will run, and every problem."""
 
     config: Config | None
@@ -154,8 +154,7 @@ def problems_of(error: TrailhoundError) -> Sequence[TrailhoundError]:
     return error.problems if isinstance(error, ConfigProblems) else (error,)
 
 
-@dataclass(slots=True)
-class _Rules:
+class _Rules(Struct):
     paths: tuple[Path, ...] = ()
     pack: bool = True
     enabled: tuple[str, ...] | None = None

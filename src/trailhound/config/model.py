@@ -97,6 +97,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from msgspec import Struct
+
 from trailhound.config.overrides import RuleOverride, apply_overrides, key_text
 from trailhound.errors import ConfigError, TrailhoundError
 from trailhound.rules.duration import format_duration
@@ -164,8 +166,7 @@ def raise_all(problems: Sequence[TrailhoundError]) -> None:
         raise ConfigProblems(problems)
 
 
-@dataclass(frozen=True, slots=True)
-class SourceConfig:
+class SourceConfig(Struct, frozen=True):
     """A `[sources.NAME]` table: what `trailhound watch` follows when given no SOURCE."""
 
     name: str
@@ -291,7 +292,7 @@ def _as_written(keys: list[str], options: Mapping[str, Any]) -> list[str]:
 def override_toml(override: RuleOverride) -> dict[str, Any]:
     """An override as its TOML table: the keys it sets, durations written back as text."""
     table: dict[str, Any] = {}
-    for key in RuleOverride.__dataclass_fields__:
+    for key in RuleOverride.__struct_fields__:
         value = getattr(override, key)
         if value is None:
             continue

@@ -11,9 +11,11 @@ import difflib
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Literal, TypeVar
+
+from msgspec import Struct, structs
 
 from trailhound.errors import ConfigError
 from trailhound.rules.model import (
@@ -48,8 +50,7 @@ _SPEC_KEYS: Mapping[str, tuple[str, ...]] = {
 _PLAIN_KEYS = ("severity", "risk_score", "max_signals", "enabled")
 
 
-@dataclass(frozen=True, slots=True)
-class SuppressionOverride:
+class SuppressionOverride(Struct, frozen=True):
     """`suppression = {...}`: the keys given; None keeps the rule's own."""
 
     group_by: tuple[str, ...] | None = None
@@ -61,8 +62,7 @@ class SuppressionOverride:
         return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
 
 
-@dataclass(frozen=True, slots=True)
-class RuleOverride:
+class RuleOverride(Struct, frozen=True):
     """One `[rules.overrides."NAME"]` table; None leaves the rule's own value."""
 
     severity: Severity | None = None
@@ -184,18 +184,18 @@ def _spec(
     spec = rule.spec
     if isinstance(spec, ThresholdSpec):
         value = _or(override.threshold, spec.value)
-        return replace(spec, value=value, window=_or(override.window, spec.window))
+        return structs.replace(spec, value=value, window=_or(override.window, spec.window))
     if isinstance(spec, NewTermsSpec):
         history = _or(override.history_window, spec.history_window)
         learning = _or(override.learning_period, spec.learning_period)
-        return replace(spec, history_window=history, learning_period=learning)
+        return structs.replace(spec, history_window=history, learning_period=learning)
     if isinstance(spec, BaselineSpec):
         return _baseline(spec, override)
     return spec
 
 
 def _baseline(spec: BaselineSpec, override: RuleOverride) -> BaselineSpec:
-    return replace(
+    return structs.replace(
         spec,
         window=_or(override.window, spec.window),
         history=_or(override.history_window, spec.history),

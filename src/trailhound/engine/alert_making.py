@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from trailhound.alerts.model import Alert
 from trailhound.engine import evidence
@@ -38,8 +39,7 @@ its largest part (ten events, 40 kB of JSON for a BatchWriteItem's), and a run t
 alert's at once peaked at 1.1 GB for 3,071 alerts."""
 
 
-@dataclass(frozen=True)
-class AlertMaker:
+class AlertMaker(Struct, frozen=True):
     """`keep_evidence=False` returns the alerts without their evidence documents (the ledger
     has them in full), so that a run's memory does not grow with its alerts."""
 
@@ -177,8 +177,7 @@ def _route(dotted: str) -> tuple[tuple[tuple[str, str], ...], str]:
 Place = tuple[int | None, int | None]  # a row's evidence pack and item in it
 
 
-@dataclass
-class _Shown:
+class _Shown(Struct):
     """The stored rows behind every part's evidence, read in one query, and their records,
     every pack any part needs read in one more query and opened once, of which only the
     records asked for are kept, each until the last part that shows it has taken it. At 4M

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import NamedTuple
 
@@ -25,6 +24,7 @@ import numpy.typing as npt
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
+from msgspec import Struct
 
 from trailhound import heap
 from trailhound.engine.candidates import Candidate, Outcome
@@ -46,8 +46,7 @@ class _Spans(NamedTuple):
     warmup: int
 
 
-@dataclass(frozen=True)
-class _Rows:
+class _Rows(Struct, frozen=True):
     """The rule's uncounted rows as arrays, in group then time order (`order`: their places
     in `table`, which is left as read); `before[i]` is the sum of the weights of the rows
     before row i, so any run's count is one subtraction."""

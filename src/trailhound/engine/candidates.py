@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from trailhound.rules.model import Rule
 
 
-@dataclass(slots=True)
-class Candidate:
+class Candidate(Struct):
     """One alert-to-be: its group or term, and the matched rows that are its evidence.
 
     `seqs` point into the store's `matches` table, in event-time order; `time` is the event
@@ -25,8 +25,7 @@ class Candidate:
     absorbed: int = 0  # events folded in by suppression, beyond the evidence
 
 
-@dataclass(slots=True)
-class Outcome:
+class Outcome(Struct):
     """An evaluator's result, and which of the rule's rows the store may forget.
 
     Rows at or before the cutoff are deleted when they were consumed as evidence or are older

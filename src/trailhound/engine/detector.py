@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
@@ -18,6 +17,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from msgspec import Struct, field
 
 from trailhound import heap
 from trailhound.alerts.model import Alert, alert_id
@@ -71,8 +71,7 @@ _UNMATCHED: dict[str, Callable[[Store, Rule, int], Outcome]] = {
 _INSERT_ROWS = 100_000
 
 
-@dataclass
-class RunStats:
+class RunStats(Struct):
     events: int = 0
     matched: Counter[str] = field(default_factory=Counter)
     alerts: Counter[str] = field(default_factory=Counter)

@@ -34,12 +34,12 @@ Other rule types keep every row, and may show any as evidence.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from msgspec import Struct, field
 
 from trailhound.cloudtrail.schema import BY_NAME, Kind
 from trailhound.engine.codes import KEY_LIMIT, CodedColumns, combined, dictionary_codes
@@ -50,34 +50,31 @@ from trailhound.rules.model import BaselineSpec, CorrelationSpec, NewTermsSpec, 
 
 _SINGLE_VALUED = (Kind.KEYWORD, Kind.IP)
 _US = timedelta(microseconds=1)
+# Structs rather than dataclasses: a scan imports this module, and a Struct is made in C where
+# a frozen dataclass compiles each of its methods (~0.5 ms a class of every run's start-up)
 
 
-@dataclass(frozen=True, slots=True)
-class _Terms:
+class _Terms(Struct, frozen=True):
     fields: tuple[str, ...]
     history: int  # µs
 
 
-@dataclass(frozen=True, slots=True)
-class _Windows:
+class _Windows(Struct, frozen=True):
     fields: tuple[str, ...]
     window: int  # µs
 
 
-@dataclass(frozen=True, slots=True)
-class _Facts:
+class _Facts(Struct, frozen=True):
     sources: tuple[tuple[str, ...] | None, ...]  # per source step: its columns (None: keep all)
     remember: int  # µs
 
 
-@dataclass(frozen=True, slots=True)
-class Masks:
+class Masks(Struct, frozen=True):
     store: np.ndarray  # bool per matched row
     evidence: np.ndarray  # bool per matched row
 
 
-@dataclass(frozen=True, slots=True)
-class Matched:
+class Matched(Struct, frozen=True):
     """A batch's matched rows as thinning reads them: each row's rule (a place in `rules`),
     step, time (epoch µs) and evidence item, and, for its event's columns, its row `at` in
     `events`. A stage reads the events' columns from its batch, before any is taken at the
@@ -113,8 +110,7 @@ def _numbers(table: pa.Table, name: str) -> np.ndarray:
     return np.asarray(table.column(name).combine_chunks().to_numpy())
 
 
-@dataclass(frozen=True, slots=True)
-class Eligibility:
+class Eligibility(Struct, frozen=True):
     """The new_terms rules whose rows can be thinned: those whose terms are single values
     (a multi-valued field makes one term per value, and a row may matter for any of them)."""
 

@@ -29,6 +29,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from msgspec import Struct
 
 from trailhound.engine.codes import combined, dictionary_codes, list_codes
 from trailhound.engine.prefilter import (
@@ -131,8 +132,7 @@ def _shipped(
     return received
 
 
-@dataclass(frozen=True, slots=True)
-class PreparedFilter:
+class PreparedFilter(Struct, frozen=True):
     """A rule's filter (one sequence step's) built and rendered ahead of time, for a scan
     that should not pay for sqlglot: its DuckDB text and its tree as pickled bytes, with the
     digest (`filter_key`) of the rule's filter as it was built from. A rule carries these in

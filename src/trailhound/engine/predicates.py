@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 from typing import ClassVar
 
+from msgspec.structs import replace
 from sqlglot import exp
 
 from trailhound.cloudtrail.schema import BY_NAME, COLUMNS, Column, Kind, flattened_parent

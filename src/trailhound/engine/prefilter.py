@@ -15,12 +15,12 @@ Both are conservative: a pair or a column is left out only when no rule could lo
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from itertools import product
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from msgspec import Struct
 
 from trailhound.cloudtrail.record import Record
 from trailhound.cloudtrail.schema import BY_NAME, COLUMNS, Kind, flattened_parent
@@ -50,8 +50,7 @@ Pair = tuple[str | None, str | None]
 _ANY: frozenset[Pair] = frozenset({(None, None)})
 
 
-@dataclass(frozen=True, slots=True)
-class Selection:
+class Selection(Struct, frozen=True):
     """The (provider, action) pairs some rule can match; `pairs` None means every event."""
 
     pairs: frozenset[Pair] | None
@@ -248,8 +247,7 @@ def _agree(a: str | None, b: str | None) -> bool:
 # -- columns ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ColumnPlan:
+class ColumnPlan(Struct, frozen=True):
     """For each column some rule reads, the events it is read for.
 
     A column read inside `event.action: "BatchWriteItem" and request_parameters: *x*` is read

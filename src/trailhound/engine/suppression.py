@@ -12,13 +12,13 @@ makes one per match, too many for an object each).
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
 from datetime import timedelta
 
 import duckdb
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+from msgspec import Struct
 
 from trailhound.engine.candidates import Candidate
 from trailhound.engine.keys import suppression_key_sql, suppression_missing_sql
@@ -31,8 +31,7 @@ _US = timedelta(microseconds=1)
 Ints = npt.NDArray[np.int64]
 
 
-@dataclass(slots=True)
-class Folded:
+class Folded(Struct):
     """The rows of `fold_rows` that stay alerts, as positions into its input, in input order.
 
     `absorbed[i]` counts the rows folded into alert `kept[i]`; `keys[i]` is its group (None

@@ -12,11 +12,11 @@ import os
 import re
 import stat
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
+from msgspec import Struct
 
 from trailhound.errors import ConfigError
 from trailhound.escaping import json_bytes
@@ -26,8 +26,7 @@ _ID = re.compile(rb'^\{"id":"([^"\\]*)"', re.MULTILINE)  # `Alert.to_dict()` put
 _KNOWN_OPTIONS = {"type", "path", "min_severity"}
 
 
-@dataclass(frozen=True, slots=True)
-class JsonLinesFile:
+class JsonLinesFile(Struct, frozen=True):
     name: str
     path: Path
     least: int = 0  # minimum severity rank
@@ -53,8 +52,7 @@ class JsonLinesFile:
             report(item.alert_id, None)
 
 
-@dataclass(frozen=True, slots=True)
-class JsonFile:
+class JsonFile(Struct, frozen=True):
     """One JSON array of every alert the file has received, replaced atomically."""
 
     name: str

@@ -16,8 +16,9 @@ import stat
 import sys
 import termios
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, TextIO
+
+from msgspec import Struct
 
 from trailhound.errors import ConfigError
 from trailhound.outputs.base import Pending, Report, min_severity, severity_rank
@@ -27,8 +28,7 @@ _FLUSH_EVERY = 64
 _POLL_MS = 50
 
 
-@dataclass(frozen=True, slots=True)
-class StreamOutput:
+class StreamOutput(Struct, frozen=True):
     name: str
     open_stream: Callable[[], TextIO]
     format: str | None = None  # None: a table on a terminal, JSON lines otherwise

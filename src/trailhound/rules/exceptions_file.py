@@ -17,9 +17,10 @@ from __future__ import annotations
 import difflib
 import tomllib
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+from msgspec.structs import replace
 
 from trailhound.errors import RuleError
 from trailhound.rules.elastic import read_exception

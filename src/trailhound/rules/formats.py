@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, cast
+
+from msgspec import Struct
 
 from trailhound.errors import RuleError
 
@@ -30,8 +31,7 @@ class FormatModule(Protocol):
     def locate_key(self, text: str, key: str) -> tuple[int | None, int | None]: ...
 
 
-@dataclass(frozen=True, slots=True)
-class RuleFormat:
+class RuleFormat(Struct, frozen=True):
     name: str
     suffixes: tuple[str, ...]
     module: str

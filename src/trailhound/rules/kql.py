@@ -21,9 +21,10 @@ import functools
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from importlib.resources import files
 from typing import TYPE_CHECKING, Literal, cast
+
+from msgspec import Struct
 
 from trailhound.errors import RuleError
 from trailhound.rules.kql_ast import And, Exists, FreeText, Match, Node, Not, Or, Range, Star, Value
@@ -102,8 +103,7 @@ def parse(text: str, *, where: str | None = None, line: int = 1, column: int = 1
 # Positions and syntax errors
 
 
-@dataclass(frozen=True, slots=True)
-class _Source:
+class _Source(Struct, frozen=True):
     text: str
     where: str | None
     line: int
@@ -134,8 +134,7 @@ def _syntax_tree(source: _Source) -> Tree[Token]:
         raise _SyntaxErrorBuilder(source, seen).build(exc) from None
 
 
-@dataclass(frozen=True, slots=True)
-class _Open:
+class _Open(Struct, frozen=True):
     """An unclosed bracket: where it is and whether it opened a value list."""
 
     char: str

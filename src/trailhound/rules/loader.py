@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from msgspec import Struct, field
 
 from trailhound.errors import RuleError
 from trailhound.rules.formats import FORMATS, RuleFormat, format_of
@@ -21,8 +22,7 @@ if TYPE_CHECKING:  # the parser is imported by a format that reads (cached rules
     from trailhound.rules.elastic import RuleReport
 
 
-@dataclass(frozen=True, slots=True)
-class LoadResult:
+class LoadResult(Struct, frozen=True):
     """The rules that loaded and every problem found, in file order."""
 
     rules: list[Rule] = field(default_factory=list)

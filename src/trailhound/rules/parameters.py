@@ -13,6 +13,8 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
+from msgspec import structs
+
 from trailhound.rules.model import Parameter, Rule
 from trailhound.rules.toml_reader import KeyPath, TomlReader
 
@@ -67,7 +69,8 @@ def with_values(rule: Rule, values: Mapping[str, tuple[str, ...]]) -> Rule:
     if not values:
         return rule
     chosen = tuple(
-        replace(p, values=tuple(values[p.name])) if p.name in values else p for p in rule.parameters
+        structs.replace(p, values=tuple(values[p.name])) if p.name in values else p
+        for p in rule.parameters
     )
     return replace(rule, parameters=chosen)
 
