@@ -133,6 +133,11 @@ def main() -> None:
              f"from run import _config; _config(Path({str(scratch)!r}))")  # fmt: skip
     subprocess.run([sys.executable, "-c", write], check=True)
     _mark("cli-start")  # before the clocks, which import the pool module (some versions: heavy)
+    # The environment the console script gives its own process (`trailhound.cli.run`), set
+    # before anything loads NumPy: with BLAS threads running, a scan cannot fork its workers
+    # itself and would be timed with a fork server it does not use.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    os.environ.setdefault("MIMALLOC_ALLOW_THP", "0")
     sys.meta_path.insert(0, _Clocks())
     _instrument_workers()
     from trailhound.cli import main as cli
