@@ -132,3 +132,24 @@ def test_workers_started_for_a_scan_that_never_reads_end_when_dismissed(
     engine.dismiss()
     assert not server_running()
     assert _children() <= before
+
+
+def test_workers_guessed_for_an_input_that_lists_small_are_let_go_before_any_task(
+    folder: Path, plan: StagePlan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `trailhound scan` without --workers starts one per core on a guess (`workers_likely`)
+    # before its input is listed; the listed input, a few MB, is not worth them: it is read
+    # here, as an unguessed scan would read it, and the workers end without a task
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    alone = _outputs(folder, plan, 1)
+    before = _children()
+    engine = LocalEngine(None)
+    engine.start(plan, before_duckdb=True)
+    assert _children() > before
+    blobs = blobs_of([open_local(str(folder))], Report())
+    guessed = [
+        (o.events, [] if o.matched is None else o.matched.column("event.id").to_pylist())
+        for o in engine.stage_outputs(blobs, plan, Report())
+    ]
+    assert guessed == alone and any(ids for _, ids in alone)
+    assert _children() <= before

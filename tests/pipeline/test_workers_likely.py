@@ -54,3 +54,15 @@ def test_one_core_reads_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     _sized(tmp_path / "big.json.gz", AUTO_WORKERS_BYTES)
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
     assert not workers_likely([str(tmp_path)], None)
+
+
+def test_hidden_files_and_folders_are_not_counted_as_the_listing_skips_them(
+    tmp_path: Path,
+) -> None:
+    # a repository's .git or .venv beside its logs is never read, so it is worth no worker
+    _sized(tmp_path / ".cache" / "blob", AUTO_WORKERS_BYTES)
+    _sized(tmp_path / ".big.json.gz", AUTO_WORKERS_BYTES)
+    _sized(tmp_path / "logs" / "one.json.gz", 4096)
+    assert not workers_likely([str(tmp_path)], None)
+    _sized(tmp_path / "logs" / "two.json.gz", AUTO_WORKERS_BYTES)
+    assert workers_likely([str(tmp_path)], None)

@@ -80,6 +80,13 @@ class LocalEngine:
             if workers is not None and workers > 1:
                 self.start(plan)
         crew, self._crew, self._crew_plan = self._crew, None, None
+        if crew is not None and workers is None:
+            # started on a guess made before the input was listed: kept only when the listed
+            # input is worth workers by the rule any input is judged by
+            blobs = list(blobs)
+            if _automatic_workers(blobs) < 2:
+                crew.dismiss()
+                crew = None
         if crew is not None:
             here = functools.partial(self._here, plan=plan, report=report)
             return _streamed(crew, iter(blobs), plan, here)
@@ -188,9 +195,10 @@ def workers_likely(paths: Sequence[str], workers: int | None) -> bool:
     """Whether a scan of `paths` will most likely read with worker processes, known before its
     input is listed, so that they can start at once (`LocalEngine.start`). Not for one file or
     standard input, which this process reads; else `workers` as given; with None, whether the
-    local files and folders among `paths` hold `AUTO_WORKERS_BYTES` (a look that stops there;
-    globs and buckets are not looked at: the engine decides on their listed input). Workers
-    started on it and then given a single blob are let go, and that blob is read here."""
+    local files and folders among `paths` hold `AUTO_WORKERS_BYTES` (a look that stops there,
+    skipping hidden files and folders as the listing does; globs and buckets are not looked
+    at). Only a guess: workers started on it are let go when the listed input is a single
+    blob or, with `workers` None, holds less than `AUTO_WORKERS_BYTES`."""
     if workers == 1 or not _several(paths):  # one file or standard input: read here
         return False
     if workers is not None:
@@ -215,8 +223,11 @@ def _sizes(path: str) -> Iterator[int]:
     if os.path.isfile(path):
         yield os.path.getsize(path)
         return
-    for folder, _, names in os.walk(path):  # nothing for what is no folder
+    for folder, dirs, names in os.walk(path):  # nothing for what is no folder
+        dirs[:] = [d for d in dirs if not d.startswith(".")]  # as the input's listing skips them
         for name in names:
+            if name.startswith("."):
+                continue
             try:
                 yield os.stat(os.path.join(folder, name)).st_size
             except OSError:
