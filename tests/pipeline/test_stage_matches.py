@@ -12,7 +12,8 @@ import pyarrow as pa
 import pytest
 
 from trailhound.cloudtrail.geo import Enricher
-from trailhound.cloudtrail.reader import Kept, blobs_of
+from trailhound.cloudtrail.kept import Kept
+from trailhound.cloudtrail.reader import blobs_of
 from trailhound.cloudtrail.report import Report
 from trailhound.engine.filtering import FilterPlan
 from trailhound.pipeline.stage import Stage, StagePlan, kept_matches

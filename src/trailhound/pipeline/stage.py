@@ -22,8 +22,9 @@ import pyarrow.compute as pc
 
 from trailhound.cloudtrail import columnar
 from trailhound.cloudtrail.geo import Enricher
+from trailhound.cloudtrail.kept import KeptRows
 from trailhound.cloudtrail.partial import PartialNormalizer
-from trailhound.cloudtrail.reader import DEFAULT_BATCH_SIZE, KeptRows, Skim, read_selected
+from trailhound.cloudtrail.reader import DEFAULT_BATCH_SIZE, Skim, read_selected
 from trailhound.cloudtrail.record import Record, parse_event_time
 from trailhound.cloudtrail.report import Changed, Report, SetAside, Skipped
 from trailhound.cloudtrail.skim import MakeSkimmer, Skimmed, compiled_skimmer

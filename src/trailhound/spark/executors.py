@@ -20,7 +20,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trailhound.cloudtrail.reader import Kept, KeptRows
+from trailhound.cloudtrail.kept import Kept, KeptRows
 from trailhound.cloudtrail.schema import arrow_schema
 from trailhound.engine.filtering import ITEM, RULE_ID, STEP, TS
 from trailhound.pipeline.stage import Stage, StageOutput, StagePlan, kept_matches
