@@ -44,23 +44,24 @@ class KeptTexts:
 
     def text(self, index: int) -> bytes:
         """The text of the record at `index` (0 <= index < len(self))."""
-        entry = bisect_right(self._firsts, index) - 1
-        file = self._picks[entry]
-        at = file.low + index - self._firsts[entry]
-        offsets = file.picks.offsets
-        return file.picks.texts[offsets[at] : offsets[at + 1]]
+        texts, start, end = self._place(index)
+        return texts[start:end]
 
     def views(self, indices: Sequence[int]) -> list[memoryview]:
         """`text` of each of these indices, as views of the texts held (no copy: evidence
         is thousands of records a task, each only encoded again)."""
-        firsts, entries = self._firsts, self._picks
         out: list[memoryview] = []
         for index in indices:
-            entry = bisect_right(firsts, index) - 1
-            file = entries[entry]
-            at, picks = file.low + index - firsts[entry], file.picks
-            out.append(memoryview(picks.texts)[picks.offsets[at] : picks.offsets[at + 1]])
+            texts, start, end = self._place(index)
+            out.append(memoryview(texts)[start:end])
         return out
+
+    def _place(self, index: int) -> tuple[bytes, int, int]:
+        """The record at `index`: the texts that hold it, and where in them."""
+        entry = bisect_right(self._firsts, index) - 1
+        file = self._picks[entry]
+        at, offsets = file.low + index - self._firsts[entry], file.picks.offsets
+        return file.picks.texts, offsets[at], offsets[at + 1]
 
     def view(self, start: int = 0, stop: int | None = None) -> Texts:
         return Texts(self, start, self._count if stop is None else stop)
