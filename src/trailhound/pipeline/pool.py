@@ -98,7 +98,9 @@ def _thread_name(task: str) -> str:
 def _import_ahead() -> None:
     """What the fork server would have imported for the workers (`_SERVER_IMPORTS`), here,
     so that workers forked from this process share it rather than each import it."""
-    for name in _SERVER_IMPORTS[1:]:  # __main__ is this process's own
+    for name in _SERVER_IMPORTS:
+        if name == "__main__":  # this process's own
+            continue
         with suppress(ImportError):
             importlib.import_module(name)
 
