@@ -268,14 +268,15 @@ typedef struct Ctx {
     /* with a gate: whether the open record is read in full (-1: not known yet, its values
      * other than the always read ones held back in `held` until it is), what of its provider
      * and action was seen (bits 1, 2) and where their text lies in their columns' data */
-    int admit;
+    int admit, nheld;
     unsigned got;
     Py_ssize_t got_at[2], got_len[2];
-    Buf held, picks;
+    struct Held *held; /* room for a value of every column: a record has one at most */
+    Buf picks;
 } Ctx;
 
 /* A value held back until its record is known to be read in full. */
-typedef struct {
+typedef struct Held {
     const uint8_t *s, *e; /* a value's bytes (see column_value) */
     uint64_t found;       /* a keys column's keys */
     int col, escaped, keydef; /* keydef >= 0: a keys column's value */
@@ -692,11 +693,19 @@ static int keys_write(Ctx *c, const KeyDef *def, uint64_t found) {
  * absent or null). */
 static int admitted(const Ctx *c);
 
-/* Holds a value back until its record is known to be read in full. */
-static int hold(Ctx *c, const Held *v) {
-    if (buf_reserve(&c->held, sizeof *v) < 0) return NOMEM;
-    memcpy(c->held.p + c->held.len, v, sizeof *v);
-    c->held.len += sizeof *v;
+/* Holds a value back until its record is known to be read in full: in room made beforehand,
+ * since this happens to a dozen values of every record. */
+static inline int hold(Ctx *c, const uint8_t *s, const uint8_t *e, uint64_t found, int col,
+                       int escaped, int keydef) {
+    /* never full: a duplicate key is refused before its value */
+    if (c->nheld > c->sk->ncols) return REFUSE;
+    Held *v = &c->held[c->nheld++];
+    v->s = s;
+    v->e = e;
+    v->found = found;
+    v->col = col;
+    v->escaped = escaped;
+    v->keydef = keydef;
     return OK;
 }
 
@@ -709,28 +718,23 @@ static int decide(Ctx *c) {
         int64_t row = (int64_t)c->n;
         memcpy(c->picks.p + c->picks.len, &row, 8);
         c->picks.len += 8;
-        for (Py_ssize_t at = 0; at < c->held.len; at += sizeof(Held)) {
-            Held v;
-            memcpy(&v, c->held.p + at, sizeof v);
-            if (v.keydef >= 0) CHECK(keys_write(c, &c->sk->keydefs[v.keydef], v.found));
-            else CHECK(column_write(c, v.col, v.s, v.e, v.escaped));
+        for (int i = 0; i < c->nheld; i++) {
+            const Held *v = &c->held[i];
+            if (v->keydef >= 0) CHECK(keys_write(c, &c->sk->keydefs[v->keydef], v->found));
+            else CHECK(column_write(c, v->col, v->s, v->e, v->escaped));
         }
     }
-    c->held.len = 0;
+    c->nheld = 0;
     return OK;
 }
 
 /* A value of column col, as `column_write` takes it: written, held back, or dropped, as the
  * gate has it. */
-static int column_value(Ctx *c, int col, const uint8_t *s, const uint8_t *e, int escaped) {
+static inline int column_value(Ctx *c, int col, const uint8_t *s, const uint8_t *e,
+                               int escaped) {
     const Gate *g = c->sk->gate;
-    if (!g) return column_write(c, col, s, e, escaped);
-    if (!g->always[col]) {
-        if (c->admit > 0) return column_write(c, col, s, e, escaped);
-        if (c->admit == 0) return OK;
-        Held v = {s, e, 0, col, escaped, -1};
-        return hold(c, &v);
-    }
+    if (!g || c->admit > 0) return column_write(c, col, s, e, escaped);
+    if (!g->always[col]) return c->admit == 0 ? OK : hold(c, s, e, 0, col, escaped, -1);
     Py_ssize_t at = c->data[col].len;
     CHECK(column_write(c, col, s, e, escaped));
     if (c->admit < 0 && (col == g->provider || col == g->action)) {
@@ -748,8 +752,7 @@ static int keys_value(Ctx *c, const KeyDef *def, uint64_t found) {
     const Gate *g = c->sk->gate;
     if (!g || g->always[def->column] || c->admit > 0) return keys_write(c, def, found);
     if (c->admit == 0) return OK;
-    Held v = {NULL, NULL, found, def->column, 0, (int)(def - c->sk->keydefs)};
-    return hold(c, &v);
+    return hold(c, NULL, NULL, found, def->column, 0, (int)(def - c->sk->keydefs));
 }
 
 /* A hash of a text, or of a pair of texts (b NULL: of a alone). */
@@ -808,7 +811,7 @@ static int record_begin(Ctx *c) {
     c->arena.len = 0;
     c->admit = c->sk->gate ? -1 : 1;
     c->got = 0;
-    c->held.len = 0;
+    c->nheld = 0;
     if ((c->n & 7) == 0) {
         for (int i = 0; i < c->sk->ncols; i++) {
             if (buf_reserve(&c->valid[i], 1) < 0) return NOMEM;
@@ -1057,7 +1060,7 @@ static void ctx_free(Ctx *c, int ncols) {
     buf_free(&c->starts);
     buf_free(&c->ends);
     buf_free(&c->arena);
-    buf_free(&c->held);
+    free(c->held);
     buf_free(&c->picks);
     for (int i = 0; i < ncols; i++) {
         if (c->data) buf_free(&c->data[i]);
@@ -1201,11 +1204,13 @@ static Ctx *ctx_take(SkimmerObject *sk, Py_ssize_t size) {
         c->valid = calloc((size_t)ncols + 1, sizeof(Buf));
         c->nonnull = calloc((size_t)ncols + 1, sizeof(Py_ssize_t));
         c->guess = malloc(sizeof(int) * 2 * (size_t)sk->nnodes);
-        if (!c->data || !c->offsets || !c->valid || !c->nonnull || !c->guess) goto nomem;
+        c->held = malloc(sizeof(Held) * ((size_t)ncols + 1));
+        if (!c->data || !c->offsets || !c->valid || !c->nonnull || !c->guess || !c->held)
+            goto nomem;
         memset(c->guess, 0xff, sizeof(int) * 2 * (size_t)sk->nnodes); /* -1 */
     }
     c->n = 0;
-    c->starts.len = c->ends.len = c->arena.len = c->held.len = c->picks.len = 0;
+    c->starts.len = c->ends.len = c->arena.len = c->picks.len = 0;
     memset(c->nonnull, 0, sizeof(Py_ssize_t) * (size_t)ncols);
     if (ctx_reserve(c, size) != OK) goto nomem;
     return c;
@@ -1217,7 +1222,7 @@ nomem:
 /* Keeps a call's buffers for the next call, unless the skimmer has some already or they grew
  * large (a huge file's buffers are not held for the skimmer's life). */
 static void ctx_give(SkimmerObject *sk, Ctx *c) {
-    Py_ssize_t held = c->starts.cap + c->ends.cap + c->arena.cap + c->held.cap + c->picks.cap;
+    Py_ssize_t held = c->starts.cap + c->ends.cap + c->arena.cap + c->picks.cap;
     for (int i = 0; i < sk->ncols; i++)
         held += c->data[i].cap + c->offsets[i].cap + c->valid[i].cap;
     if (!sk->spare && held <= SPARE_BYTES) sk->spare = c;
