@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from fuzz.profiles import fuzz
 from trailhound.cloudtrail import skim
 from trailhound.cloudtrail.record import decode_record, decode_records_file
-from trailhound.cloudtrail.skim import Skimmed, Skimmer, compiled_skimmer, keys_path
+from trailhound.cloudtrail.skim import Admission, Skimmed, Skimmer, compiled_skimmer, keys_path
 from trailhound.cloudtrail.skim_reference import reference_skimmer
 from trailhound.simulate import simulate
 
@@ -52,26 +52,39 @@ RAW = (
 )
 """Raw paths as a stage asks for them, meeting the text paths in every way they can."""
 
+ADMISSION = Admission(
+    always=frozenset({"userIdentity.type", "resources", PATHS[-2]}),
+    providers=frozenset({"", "p\u00e9", "dynamodb.amazonaws.com"}),
+    actions=frozenset({"", "\x00"}),
+    pairs=frozenset({("s", "n"), ("a", ""), ("n", "s")}),
+)
+"""Records read in full by a provider, an action or both (`_one`'s "n" with eventSource "s"
+only), with text, raw and keys paths read at every record; the values generated files hold
+are mostly short, "" often, and a simulated file's DynamoDB records are admitted."""
+
 
 class Both:
-    """The compiled skimmer for PATHS (and RAW, or no raw path), with the reference for the
-    same paths beside it."""
+    """The compiled skimmer for PATHS (and RAW, or no raw path; and an admission, or none),
+    with the reference for the same paths beside it."""
 
-    def __init__(self, raw: tuple[str, ...]) -> None:
-        found = compiled_skimmer(PATHS, raw)
+    def __init__(self, raw: tuple[str, ...], admission: Admission | None = None) -> None:
+        found = compiled_skimmer(PATHS, raw, admission)
         if found is None:
             pytest.skip("the C extension trailhound.cloudtrail._skim was not built (no compiler?)")
         self.skimmer: Skimmer = found
-        self.reference = reference_skimmer(PATHS, raw)
+        self.reference = reference_skimmer(PATHS, raw, admission)
         self.raw = raw
 
     def __call__(self, text: bytes) -> Skimmed | None:
         return self.skimmer(text)
 
 
-@pytest.fixture(scope="module", params=[(), RAW], ids=["text", "raw"])
+@pytest.fixture(
+    scope="module", params=[((), None), (RAW, None), (RAW, ADMISSION)],
+    ids=["text", "raw", "admitted"],
+)  # fmt: skip
 def compiled(request: pytest.FixtureRequest) -> Both:
-    return Both(request.param)
+    return Both(*request.param)
 
 
 def _same(compiled: Both, text: bytes) -> Skimmed | None:
@@ -82,6 +95,7 @@ def _same(compiled: Both, text: bytes) -> Skimmed | None:
         return None
     assert got.starts.type == want.starts.type and got.starts.equals(want.starts)
     assert got.ends.equals(want.ends)
+    assert _picked(got) == _picked(want)
     assert list(got.columns) == list(want.columns)
     for path, column in want.columns.items():
         assert got.columns[path].type == column.type
@@ -91,6 +105,10 @@ def _same(compiled: Both, text: bytes) -> Skimmed | None:
     starts, ends = got.starts.to_pylist(), got.ends.to_pylist()
     assert [decode_record(text[s:e]) for s, e in zip(starts, ends, strict=True)] == records
     return got
+
+
+def _picked(skimmed: Skimmed) -> list[int] | None:
+    return None if skimmed.picked is None else skimmed.picked.tolist()
 
 
 # -- files as trails deliver them ---------------------------------------------------------------
@@ -355,6 +373,7 @@ def test_a_skimmer_travels_to_a_worker_process(compiled: Both) -> None:
     got, want = again(text), compiled(text)
     assert got is not None and want is not None
     assert got.columns["eventSource"].equals(want.columns["eventSource"])
+    assert _picked(got) == _picked(want)
 
 
 @pytest.mark.parametrize(
@@ -447,6 +466,7 @@ def _many_alike(compiled: Both, texts: list[bytes]) -> list[Skimmed | None]:
         if got is None or alone is None:
             continue
         assert got.starts.equals(alone.starts) and got.ends.equals(alone.ends)
+        assert _picked(got) == _picked(alone)
         assert list(got.columns) == list(alone.columns)
         for path, column in alone.columns.items():
             assert got.columns[path].equals(column), path
@@ -654,3 +674,44 @@ def test_keys_paths_that_cannot_be_read_are_errors(paths: list[str]) -> None:
 def test_a_keys_path_is_no_raw_path() -> None:
     with pytest.raises(ValueError):
         compiled_skimmer(["eventName"], [keys_path("a", ["x"])])
+
+
+def test_an_admission_reads_in_full_only_the_records_it_admits() -> None:
+    """Wherever the provider and action stand in a record, before or after the other values
+    (or absent), only an admitted record has its other paths read."""
+    paths = ["eventSource", "eventName", "awsRegion", "userIdentity.arn"]
+    raw = ["requestParameters"]
+    admission = Admission(
+        frozenset({"awsRegion"}), frozenset({"dynamodb"}), pairs=frozenset({("kms", "Decrypt")})
+    )
+    found = compiled_skimmer(paths, raw, admission)
+    if found is None:
+        pytest.skip("the C extension trailhound.cloudtrail._skim was not built (no compiler?)")
+    records = [
+        '{"userIdentity":{"arn":"a0"},"requestParameters":{"k":1},"eventSource":"dynamodb",'
+        '"eventTime":"t","eventName":"GetItem","awsRegion":"r0"}',
+        '{"userIdentity":{"arn":"a1"},"eventTime":"t","eventName":"Decrypt","awsRegion":"r1",'
+        '"requestParameters":[2],"eventSource":"s3"}',
+        '{"eventSource":"kms","eventName":"Decrypt","eventTime":"t","userIdentity":{"arn":"a2"},'
+        '"requestParameters":"x"}',
+        '{"eventTime":"t","eventName":"Decrypt","userIdentity":{"arn":"a3"},"awsRegion":"r3"}',
+        '{"eventSource":null,"eventTime":"t","eventName":"GetItem","requestParameters":3}',
+    ]
+    text = ('{"Records":[' + ",".join(records) + "]}").encode()
+    got, want = found(text), reference_skimmer(paths, raw, admission)(text)
+    assert got is not None and want is not None
+    assert _picked(got) == _picked(want) == [0, 2]
+    columns = {p: c.to_pylist() for p, c in got.columns.items()}
+    assert columns == {p: c.to_pylist() for p, c in want.columns.items()}
+    assert columns["userIdentity.arn"] == ["a0", None, "a2", None, None]
+    assert columns["requestParameters"] == ['{"k":1}', None, '"x"', None, None]
+    assert columns["awsRegion"] == ["r0", "r1", None, "r3", None]
+    assert columns["eventSource"] == ["dynamodb", "s3", "kms", None, None]
+
+
+def test_an_admission_judges_by_text_paths_it_reads() -> None:
+    admission = Admission(frozenset(), frozenset({"dynamodb"}))
+    with pytest.raises(ValueError, match="eventSource"):
+        reference_skimmer(["eventName"], ["eventSource"], admission)
+    with pytest.raises(ValueError, match="eventSource"):
+        compiled_skimmer(["eventName"], ["eventSource"], admission)

@@ -24,13 +24,14 @@ from trailhound.cloudtrail.partial import PartialNormalizer
 from trailhound.cloudtrail.reader import Skim, read_selected
 from trailhound.cloudtrail.record import Record, decode_record, decode_records_file
 from trailhound.cloudtrail.report import Report
-from trailhound.cloudtrail.skim import Skimmed, Skimmer
+from trailhound.cloudtrail.skim import Admission, Skimmed, Skimmer
 from trailhound.cloudtrail.skim_reference import reference_skimmer
 from trailhound.cloudtrail.skim_rows import SkimNormalizer, SkimRows
 from trailhound.engine.filtering import FilterPlan
 from trailhound.engine.prefilter import Selection
 from trailhound.pipeline import scan as scanning
 from trailhound.pipeline import stage
+from trailhound.pipeline.coverage import COUNTED_PATHS
 from trailhound.pipeline.scan import ScanResult, scan
 from trailhound.pipeline.stage import SKIM_VARIABLE, StagePlan
 from trailhound.rules.loader import load_rules, shipped_pack_dir
@@ -346,9 +347,11 @@ def test_rows_built_from_columns_join_the_rows_built_from_records() -> None:
 def test_a_stage_asks_its_skimmer_for_the_raw_paths_apart(monkeypatch: pytest.MonkeyPatch) -> None:
     asked: list[tuple[list[str], tuple[str, ...]]] = []
 
-    def recording(paths: Sequence[str], raw: Collection[str] = ()) -> Skimmer:
+    def recording(
+        paths: Sequence[str], raw: Collection[str] = (), admission: Admission | None = None
+    ) -> Skimmer:
         asked.append((list(paths), tuple(raw)))
-        return reference_skimmer(paths, raw)
+        return reference_skimmer(paths, raw, admission)
 
     monkeypatch.setitem(stage.SKIMMERS, "recording", recording)
     rules = load_rules([shipped_pack_dir()]).rules
@@ -359,6 +362,35 @@ def test_a_stage_asks_its_skimmer_for_the_raw_paths_apart(monkeypatch: pytest.Mo
     assert set(raw) == set(columnar.RAW_PATHS) and set(raw).isdisjoint(paths)
     assert {"eventSource", "eventName", "requestParameters.tableName"} <= set(paths)
     assert built.normalizer is not None
+
+
+def test_a_stage_has_its_skimmer_read_in_full_only_what_some_rule_can_match(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[Admission | None] = []
+
+    def recording(
+        paths: Sequence[str], raw: Collection[str] = (), admission: Admission | None = None
+    ) -> Skimmer:
+        asked.append(admission)
+        return reference_skimmer(paths, raw, admission)
+
+    monkeypatch.setitem(stage.SKIMMERS, "recording", recording)
+    rules = load_rules([shipped_pack_dir()]).rules
+    filters = FilterPlan.build(rules, now=READ_AT)
+    plan = StagePlan.build(rules, enricher=Enricher.create(), filters=filters, skim="recording")
+    stage.Stage(plan)
+    [admission] = asked
+    assert admission is not None and all(admission.reads(p) for p in COUNTED_PATHS)
+    pairs = [
+        ("dynamodb.amazonaws.com", "PutItem"), ("dynamodb.amazonaws.com", None),
+        ("s3.amazonaws.com", "GetObject"), (None, "PutItem"), (None, None),
+        ("lambda.amazonaws.com", "CreateEventSourceMapping"), ("lambda.amazonaws.com", "Invoke"),
+    ]  # fmt: skip
+    assert [admission.admits(*p) for p in pairs] == [plan.selection.admits(*p) for p in pairs]
+    assert any(admission.admits(*p) for p in pairs) and not all(
+        admission.admits(*p) for p in pairs
+    )
 
 
 def _odd_tables(tmp_path: Path) -> Path:

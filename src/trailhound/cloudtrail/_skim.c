@@ -7,11 +7,18 @@
  * exactly (the caller then reads the file the usual way), else a tuple that `skim.py` turns
  * into a `Skimmed`:
  *   (n, spans: 2n int64, every start then every end,
- *    (validity bits or None, offsets: int32, data, null_count))
+ *    (validity bits or None, offsets: int32, data, null_count), admitted rows or None)
  * each buffer a bytes object, or what `allocate(size)` gave (a writable buffer).
  * where the last four are the buffers of one string array of n * (len(paths) + len(raw) +
  * len(keyed)) values, the columns one after another, the raw paths' after the text paths', the
  * keyed paths' last.
+ *
+ * `select`, where given, is (always, provider, action, providers, actions, pairs): the columns
+ * read at every record (indexes), the text columns of a record's provider and action (among
+ * them), and which records are read in full: those whose provider is one of `providers`, whose
+ * action is one of `actions`, or whose (provider, action) is one of `pairs`. The other columns
+ * are null at every other record, and the answer's fifth item is those records' numbers (int64,
+ * in order; None without `select`): the records a caller picks, their values only copied out.
  *
  * `keyed` holds (path, keys) pairs: such a column says which of `keys` the value at `path`
  * holds as object keys at any depth (after unescaping), in the order of `keys`, joined by ",";
@@ -124,15 +131,32 @@ typedef struct {
     uint32_t mask;
 } KeyDef;
 
+/* Texts, or pairs of texts, a record's provider and action are looked up in: by hash. */
+typedef struct {
+    struct Child *table; /* .node: the entry's index */
+    uint32_t mask;
+    int n, width;        /* width 2: pairs, names[2i] and names[2i + 1] */
+    char **names;
+    Py_ssize_t *lens;
+} TextSet;
+
+/* Which records have every column read (a `select`), the rest only the `always` ones. */
+typedef struct {
+    unsigned char *always; /* per column */
+    int provider, action;  /* text columns, always read */
+    TextSet providers, actions, pairs;
+} Gate;
+
 typedef struct {
     PyObject_HEAD
     Node *nodes;
-    int nnodes, ncols, nkeyed;
+    int nnodes, ncols, nkeyed, ntext; /* ntext: the text paths' columns, the first ones */
     KeyDef *keydefs;
     unsigned required_mask;
     uint64_t seed;
     PyObject *allocate; /* size -> a writable buffer for the answer's arrays, or NULL: bytes */
     struct Ctx *spare;  /* the last call's buffers, kept for the next (see ctx_take) */
+    Gate *gate;         /* NULL: every column at every record */
 } SkimmerObject;
 
 static inline uint64_t load64(const uint8_t *p) {
@@ -241,7 +265,22 @@ typedef struct Ctx {
     KeySet sets[MAX_DEPTH];
     uint32_t gen;
     int *guess; /* 2 * nnodes: the child after child i at i, the first of node i at nnodes+i */
+    /* with a gate: whether the open record is read in full (-1: not known yet, its values
+     * other than the always read ones held back in `held` until it is), what of its provider
+     * and action was seen (bits 1, 2) and where their text lies in their columns' data */
+    int admit, nheld;
+    unsigned got;
+    Py_ssize_t got_at[2], got_len[2];
+    struct Held *held; /* room for a value of every column: a record has one at most */
+    Buf picks;
 } Ctx;
+
+/* A value held back until its record is known to be read in full. */
+typedef struct Held {
+    const uint8_t *s, *e; /* a value's bytes (see column_value) */
+    uint64_t found;       /* a keys column's keys */
+    int col, escaped, keydef; /* keydef >= 0: a keys column's value */
+} Held;
 
 typedef struct {
     int is_obj;
@@ -620,9 +659,9 @@ static int value_end(Ctx *c, int col) {
     return OK;
 }
 
-/* A value of column col: the text of the string body [s, e), or with `escaped` < 0 the bytes
- * [s, e) as they stand (a raw path's JSON text). */
-static int column_value(Ctx *c, int col, const uint8_t *s, const uint8_t *e, int escaped) {
+/* Writes a value of column col: the text of the string body [s, e), or with `escaped` < 0 the
+ * bytes [s, e) as they stand (a raw path's JSON text). */
+static int column_write(Ctx *c, int col, const uint8_t *s, const uint8_t *e, int escaped) {
     Buf *d = &c->data[col];
     if (offsets_upto(c, col, c->n) != OK) return NOMEM;
     if (escaped > 0) {
@@ -635,8 +674,8 @@ static int column_value(Ctx *c, int col, const uint8_t *s, const uint8_t *e, int
     return value_end(c, col);
 }
 
-/* A keys column's value: the keys of `found` (a mask by index) in order, joined by ",". */
-static int keys_value(Ctx *c, const KeyDef *def, uint64_t found) {
+/* Writes a keys column's value: the keys of `found` (a mask by index) in order, joined by ",". */
+static int keys_write(Ctx *c, const KeyDef *def, uint64_t found) {
     Buf *d = &c->data[def->column];
     if (offsets_upto(c, def->column, c->n) != OK) return NOMEM;
     for (int i = 0; i < def->nkeys; i++) {
@@ -648,6 +687,106 @@ static int keys_value(Ctx *c, const KeyDef *def, uint64_t found) {
         d->len += def->lens[i];
     }
     return value_end(c, def->column);
+}
+
+/* Whether the open record is read in full, from its provider and action (either may be
+ * absent or null). */
+static int admitted(const Ctx *c);
+
+/* Holds a value back until its record is known to be read in full: in room made beforehand,
+ * since this happens to a dozen values of every record. */
+static inline int hold(Ctx *c, const uint8_t *s, const uint8_t *e, uint64_t found, int col,
+                       int escaped, int keydef) {
+    /* never full: a duplicate key is refused before its value */
+    if (c->nheld > c->sk->ncols) return REFUSE;
+    Held *v = &c->held[c->nheld++];
+    v->s = s;
+    v->e = e;
+    v->found = found;
+    v->col = col;
+    v->escaped = escaped;
+    v->keydef = keydef;
+    return OK;
+}
+
+/* Decides whether the open record is read in full: if so, notes its number and writes the
+ * values held back; else they are dropped, and its other columns stay null. */
+static int decide(Ctx *c) {
+    c->admit = admitted(c);
+    if (c->admit) {
+        if (buf_reserve(&c->picks, 8) < 0) return NOMEM;
+        int64_t row = (int64_t)c->n;
+        memcpy(c->picks.p + c->picks.len, &row, 8);
+        c->picks.len += 8;
+        for (int i = 0; i < c->nheld; i++) {
+            const Held *v = &c->held[i];
+            if (v->keydef >= 0) CHECK(keys_write(c, &c->sk->keydefs[v->keydef], v->found));
+            else CHECK(column_write(c, v->col, v->s, v->e, v->escaped));
+        }
+    }
+    c->nheld = 0;
+    return OK;
+}
+
+/* A value of column col, as `column_write` takes it: written, held back, or dropped, as the
+ * gate has it. */
+static inline int column_value(Ctx *c, int col, const uint8_t *s, const uint8_t *e,
+                               int escaped) {
+    const Gate *g = c->sk->gate;
+    if (!g || c->admit > 0) return column_write(c, col, s, e, escaped);
+    if (!g->always[col]) return c->admit == 0 ? OK : hold(c, s, e, 0, col, escaped, -1);
+    Py_ssize_t at = c->data[col].len;
+    CHECK(column_write(c, col, s, e, escaped));
+    if (c->admit < 0 && (col == g->provider || col == g->action)) {
+        int which = col == g->provider ? 0 : 1;
+        c->got |= 1u << which;
+        c->got_at[which] = at;
+        c->got_len[which] = c->data[col].len - at;
+        if (c->got == 3) return decide(c);
+    }
+    return OK;
+}
+
+/* A keys column's value, as `keys_write` takes it, gated as `column_value` is. */
+static int keys_value(Ctx *c, const KeyDef *def, uint64_t found) {
+    const Gate *g = c->sk->gate;
+    if (!g || g->always[def->column] || c->admit > 0) return keys_write(c, def, found);
+    if (c->admit == 0) return OK;
+    return hold(c, NULL, NULL, found, def->column, 0, (int)(def - c->sk->keydefs));
+}
+
+/* A hash of a text, or of a pair of texts (b NULL: of a alone). */
+static inline uint64_t text_hash(uint64_t seed, const uint8_t *a, Py_ssize_t alen,
+                                 const uint8_t *b, Py_ssize_t blen) {
+    uint64_t h = hash_bytes(seed, a, (size_t)alen);
+    return b ? mix(h, hash_bytes(~seed, b, (size_t)blen)) : h;
+}
+
+/* Whether the set holds a (or the pair a, b). */
+static int text_in(uint64_t seed, const TextSet *t, const uint8_t *a, Py_ssize_t alen,
+                   const uint8_t *b, Py_ssize_t blen) {
+    if (!t->n) return 0;
+    uint64_t h = text_hash(seed, a, alen, b, blen);
+    for (uint32_t j = (uint32_t)h & t->mask;; j = (j + 1) & t->mask) {
+        const struct Child *slot = &t->table[j];
+        if (slot->node < 0) return 0;
+        if (slot->hash != h) continue;
+        int i = slot->node * t->width;
+        if (t->lens[i] != alen || !same_bytes(t->names[i], a, alen)) continue;
+        if (b && (t->lens[i + 1] != blen || !same_bytes(t->names[i + 1], b, blen))) continue;
+        return 1;
+    }
+}
+
+static int admitted(const Ctx *c) {
+    const SkimmerObject *sk = c->sk;
+    const Gate *g = sk->gate;
+    const uint8_t *p = c->got & 1 ? (const uint8_t *)c->data[g->provider].p + c->got_at[0] : NULL;
+    const uint8_t *a = c->got & 2 ? (const uint8_t *)c->data[g->action].p + c->got_at[1] : NULL;
+    Py_ssize_t plen = c->got_len[0], alen = c->got_len[1];
+    return (p && text_in(sk->seed, &g->providers, p, plen, NULL, 0)) ||
+           (a && text_in(sk->seed, &g->actions, a, alen, NULL, 0)) ||
+           (p && a && text_in(sk->seed, &g->pairs, p, plen, a, alen));
 }
 
 /* Notes key k in the mask of the keys column whose frame is f, when it is one of its keys. */
@@ -670,6 +809,9 @@ static inline void note_key(const SkimmerObject *sk, Frame *f, const uint8_t *k,
 /* Opens a record: grows each column's validity by a zeroed byte every 8 records. */
 static int record_begin(Ctx *c) {
     c->arena.len = 0;
+    c->admit = c->sk->gate ? -1 : 1;
+    c->got = 0;
+    c->nheld = 0;
     if ((c->n & 7) == 0) {
         for (int i = 0; i < c->sk->ncols; i++) {
             if (buf_reserve(&c->valid[i], 1) < 0) return NOMEM;
@@ -680,6 +822,7 @@ static int record_begin(Ctx *c) {
 }
 
 static int record_end(Ctx *c) {
+    if (c->admit < 0) CHECK(decide(c)); /* a provider or action absent or null */
     c->n++; /* the columns' offsets catch up when read (offsets_upto) */
     return OK;
 }
@@ -917,6 +1060,8 @@ static void ctx_free(Ctx *c, int ncols) {
     buf_free(&c->starts);
     buf_free(&c->ends);
     buf_free(&c->arena);
+    free(c->held);
+    buf_free(&c->picks);
     for (int i = 0; i < ncols; i++) {
         if (c->data) buf_free(&c->data[i]);
         if (c->offsets) buf_free(&c->offsets[i]);
@@ -1025,7 +1170,19 @@ static PyObject *result(Ctx *c, int ncols) {
         Py_DECREF(spans);
         return columns;
     }
-    return Py_BuildValue("(nNN)", c->n, spans, columns);
+    PyObject *picks = Py_NewRef(Py_None);
+    if (c->sk->gate) {
+        char *pp = NULL;
+        Py_DECREF(picks);
+        picks = out_buffer(c->sk, c->picks.len, &pp);
+        if (!picks) {
+            Py_DECREF(spans);
+            Py_DECREF(columns);
+            return NULL;
+        }
+        if (c->picks.len) memcpy(pp, c->picks.p, (size_t)c->picks.len);
+    }
+    return Py_BuildValue("(nNNN)", c->n, spans, columns, picks);
 }
 
 /* Buffers for texts of `size` bytes in all: sized for records of 1 kB, so that most calls
@@ -1047,11 +1204,13 @@ static Ctx *ctx_take(SkimmerObject *sk, Py_ssize_t size) {
         c->valid = calloc((size_t)ncols + 1, sizeof(Buf));
         c->nonnull = calloc((size_t)ncols + 1, sizeof(Py_ssize_t));
         c->guess = malloc(sizeof(int) * 2 * (size_t)sk->nnodes);
-        if (!c->data || !c->offsets || !c->valid || !c->nonnull || !c->guess) goto nomem;
+        c->held = malloc(sizeof(Held) * ((size_t)ncols + 1));
+        if (!c->data || !c->offsets || !c->valid || !c->nonnull || !c->guess || !c->held)
+            goto nomem;
         memset(c->guess, 0xff, sizeof(int) * 2 * (size_t)sk->nnodes); /* -1 */
     }
     c->n = 0;
-    c->starts.len = c->ends.len = c->arena.len = 0;
+    c->starts.len = c->ends.len = c->arena.len = c->picks.len = 0;
     memset(c->nonnull, 0, sizeof(Py_ssize_t) * (size_t)ncols);
     if (ctx_reserve(c, size) != OK) goto nomem;
     return c;
@@ -1063,7 +1222,7 @@ nomem:
 /* Keeps a call's buffers for the next call, unless the skimmer has some already or they grew
  * large (a huge file's buffers are not held for the skimmer's life). */
 static void ctx_give(SkimmerObject *sk, Ctx *c) {
-    Py_ssize_t held = c->starts.cap + c->ends.cap + c->arena.cap;
+    Py_ssize_t held = c->starts.cap + c->ends.cap + c->arena.cap + c->picks.cap;
     for (int i = 0; i < sk->ncols; i++)
         held += c->data[i].cap + c->offsets[i].cap + c->valid[i].cap;
     if (!sk->spare && held <= SPARE_BYTES) sk->spare = c;
@@ -1097,6 +1256,12 @@ static void ctx_text(Ctx *c, const void *text, Py_ssize_t len) {
 static void rollback(Ctx *c, Py_ssize_t n0, const Py_ssize_t *nonnull0) {
     c->n = n0;
     c->starts.len = c->ends.len = 8 * n0;
+    while (c->picks.len) { /* the records read in full, in order: the last ones go */
+        int64_t row;
+        memcpy(&row, c->picks.p + c->picks.len - 8, 8);
+        if (row < (int64_t)n0) break;
+        c->picks.len -= 8;
+    }
     for (int i = 0; i < c->sk->ncols; i++) {
         /* a column with no value since record n0 began keeps its offsets and data as they are */
         if (c->offsets[i].len > 4 * n0) {
@@ -1412,12 +1577,117 @@ static int build_tables(SkimmerObject *sk) {
     return 0;
 }
 
+/* A set of `texts` (width 1: str items; 2: pairs of str). */
+static int text_set(const SkimmerObject *sk, TextSet *t, PyObject *texts, int width) {
+    Py_ssize_t n = PyTuple_GET_SIZE(texts);
+    if (n > INT32_MAX / 4) {
+        PyErr_SetString(PyExc_ValueError, "too many texts");
+        return -1;
+    }
+    uint32_t cap = 4;
+    while (cap < (uint32_t)n * 2) cap *= 2;
+    t->width = width;
+    t->table = malloc(sizeof(struct Child) * cap);
+    t->names = calloc((size_t)(n * width) + 1, sizeof(char *));
+    t->lens = calloc((size_t)(n * width) + 1, sizeof(Py_ssize_t));
+    if (!t->table || !t->names || !t->lens) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    t->mask = cap - 1;
+    for (uint32_t j = 0; j < cap; j++) t->table[j].node = -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(texts, i);
+        if (width == 2 && (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2)) {
+            PyErr_SetString(PyExc_TypeError, "a pair is a tuple of two str");
+            return -1;
+        }
+        for (int k = 0; k < width; k++) {
+            Py_ssize_t len;
+            const char *text = width == 2 ? tuple_text(item, k, &len, "a pair's item")
+                                          : tuple_text(texts, i, &len, "a text");
+            if (!text) return -1;
+            char *copy = malloc((size_t)len + 1);
+            if (!copy) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            memcpy(copy, text, (size_t)len + 1);
+            t->names[i * width + k] = copy;
+            t->lens[i * width + k] = len;
+        }
+        t->n = (int)i + 1;
+        const uint8_t *a = (const uint8_t *)t->names[i * width];
+        const uint8_t *b = width == 2 ? (const uint8_t *)t->names[i * width + 1] : NULL;
+        uint64_t h = text_hash(sk->seed, a, t->lens[i * width], b, b ? t->lens[i * width + 1] : 0);
+        uint32_t j = (uint32_t)h & t->mask;
+        while (t->table[j].node >= 0) j = (j + 1) & t->mask;
+        t->table[j].node = (int)i;
+        t->table[j].hash = h;
+    }
+    return 0;
+}
+
+static void text_set_free(TextSet *t) {
+    for (int i = 0; t->names && i < t->n * t->width; i++) free(t->names[i]);
+    free(t->names);
+    free(t->lens);
+    free(t->table);
+}
+
+/* The gate of `select` (see the top of this file), over the skimmer's columns. */
+static int make_gate(SkimmerObject *sk, PyObject *select) {
+    PyObject *always, *providers, *actions, *pairs;
+    int provider, action;
+    if (!PyArg_ParseTuple(select, "O!iiO!O!O!:select", &PyTuple_Type, &always, &provider, &action,
+                          &PyTuple_Type, &providers, &PyTuple_Type, &actions, &PyTuple_Type,
+                          &pairs))
+        return -1;
+    Gate *g = sk->gate = calloc(1, sizeof *g);
+    if (!g || !(g->always = calloc((size_t)sk->ncols + 1, 1))) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(always); i++) {
+        long col = PyLong_AsLong(PyTuple_GET_ITEM(always, i));
+        if (col == -1 && PyErr_Occurred()) return -1;
+        if (col < 0 || col >= sk->ncols) {
+            PyErr_SetString(PyExc_ValueError, "an always read column is out of range");
+            return -1;
+        }
+        g->always[col] = 1;
+    }
+    int text = sk->ntext;
+    if (provider < 0 || provider >= text || action < 0 || action >= text || provider == action ||
+        !g->always[provider] || !g->always[action]) {
+        PyErr_SetString(PyExc_ValueError,
+                        "the provider and action are two text columns, always read");
+        return -1;
+    }
+    g->provider = provider;
+    g->action = action;
+    if (text_set(sk, &g->providers, providers, 1) < 0 || text_set(sk, &g->actions, actions, 1) < 0 ||
+        text_set(sk, &g->pairs, pairs, 2) < 0)
+        return -1;
+    return 0;
+}
+
+static void gate_free(Gate *g) {
+    if (!g) return;
+    free(g->always);
+    text_set_free(&g->providers);
+    text_set_free(&g->actions);
+    text_set_free(&g->pairs);
+    free(g);
+}
+
 static int Skimmer_init(PyObject *self, PyObject *args, PyObject *kwargs) {
     SkimmerObject *sk = (SkimmerObject *)self;
-    PyObject *paths, *raw = NULL, *allocate = NULL, *keyed = NULL;
-    static char *kwlist[] = {"paths", "raw", "allocate", "keyed", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!|O!OO!:Skimmer", kwlist, &PyTuple_Type,
-                                     &paths, &PyTuple_Type, &raw, &allocate, &PyTuple_Type, &keyed))
+    PyObject *paths, *raw = NULL, *allocate = NULL, *keyed = NULL, *select = NULL;
+    static char *kwlist[] = {"paths", "raw", "allocate", "keyed", "select", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!|O!OO!O:Skimmer", kwlist, &PyTuple_Type,
+                                     &paths, &PyTuple_Type, &raw, &allocate, &PyTuple_Type, &keyed,
+                                     &select))
         return -1;
     if (sk->nodes) {
         PyErr_SetString(PyExc_TypeError, "a Skimmer is made once");
@@ -1453,6 +1723,7 @@ static int Skimmer_init(PyObject *self, PyObject *args, PyObject *kwargs) {
     int ntext = (int)PyTuple_GET_SIZE(paths);
     /* the raw paths' columns after the text paths', the keys columns last */
     sk->ncols = ntext + (int)nraw + (int)nkeyed;
+    sk->ntext = ntext;
     for (int i = 0; i < ntext; i++)
         if (add_path(sk, PyTuple_GET_ITEM(paths, i), i, 0) < 0) return -1;
     for (int i = 0; i < (int)nraw; i++)
@@ -1467,7 +1738,8 @@ static int Skimmer_init(PyObject *self, PyObject *args, PyObject *kwargs) {
     }
     for (int i = 0; i < (int)nkeyed; i++)
         if (add_keyed(sk, PyTuple_GET_ITEM(keyed, i), i, ntext + (int)nraw + i) < 0) return -1;
-    return build_tables(sk);
+    if (build_tables(sk) < 0) return -1;
+    return select && select != Py_None ? make_gate(sk, select) : 0;
 }
 
 static void Skimmer_dealloc(PyObject *self) {
@@ -1485,6 +1757,7 @@ static void Skimmer_dealloc(PyObject *self) {
         free(def->table);
     }
     free(sk->keydefs);
+    gate_free(sk->gate);
     Py_XDECREF(sk->allocate);
     if (sk->spare) ctx_free(sk->spare, sk->ncols);
     Py_TYPE(self)->tp_free(self);

@@ -15,6 +15,12 @@ A path may also be a keys path (`keys_path(path, keys)`): its column says which 
 value at `path` holds as object keys, at any depth, so that a caller need not read that
 member's JSON text again only to learn whether some key is in it.
 
+A skimmer may also be given an `Admission`: then only the records it admits (by their
+eventSource and eventName) have every path read; at the others, the paths it does not read
+always are null, and the answer names the admitted records (`Skimmed.picked`), so that a caller
+that reads those paths only at the records it picks need not pick them again, nor have every
+value of every record copied out.
+
 `skim_reference.reference_skimmer` is the definition, in plain Python and slow;
 `compiled_skimmer` is the fast one, built from `_skim.c` when a compiler was at hand, held to
 the reference by tests.
@@ -75,6 +81,35 @@ def keyed_path(name: str) -> tuple[str, tuple[str, ...]] | None:
     return path, keys
 
 
+PROVIDER_PATH: Final = "eventSource"
+ACTION_PATH: Final = "eventName"
+"""The members an `Admission` judges a record by."""
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """Which records a skimmer reads every path of: those whose provider (`PROVIDER_PATH`) is
+    one of `providers`, whose action (`ACTION_PATH`) is one of `actions`, or whose (provider,
+    action) is one of `pairs`; an absent or null one matches none. Every record has its
+    `always` paths read (and the provider's and action's)."""
+
+    always: frozenset[str]
+    providers: frozenset[str] = frozenset()
+    actions: frozenset[str] = frozenset()
+    pairs: frozenset[tuple[str, str]] = frozenset()
+
+    def admits(self, provider: str | None, action: str | None) -> bool:
+        return (
+            provider in self.providers
+            or action in self.actions
+            or (provider is not None and action is not None and (provider, action) in self.pairs)
+        )
+
+    def reads(self, path: str) -> bool:
+        """Whether `path` is read at every record."""
+        return path in self.always or path in (PROVIDER_PATH, ACTION_PATH)
+
+
 @dataclass(frozen=True, slots=True)
 class Block:
     """Every path's values in one array: `len(names)` runs of `rows` values, one per record
@@ -85,6 +120,8 @@ class Block:
     names: tuple[str, ...]
     rows: int
     spans: pa.Array | None = None
+    picked: np.ndarray | None = None
+    """The rows an `Admission` admitted (int64, in order); None: every row read in full."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,13 +130,16 @@ class Skimmed:
     string value per record, null where the path is absent or its value is JSON null.
     `block`, where set, holds the same values as one array, this file's records at `first`
     onwards in each path's run (what `picked_columns` takes from without making a column
-    per file); files skimmed in one call share it."""
+    per file); files skimmed in one call share it. `picked`, where set, is the rows (in
+    order, int64) the skimmer's `Admission` admitted, the only ones whose paths it does not
+    always read hold their values; None where every row has every path read."""
 
     starts: pa.Array
     ends: pa.Array
     columns: Mapping[str, pa.Array]
     block: Block | None = None
     first: int = 0
+    picked: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -201,13 +241,27 @@ def joined(files: Sequence[Skimmed]) -> Skimmed:
         rows, spans = block.rows, block.spans
         at = {name: k for k, name in enumerate(block.names)}
         view = _Slices(block.values, rows, 0, rows, at)
-        return Skimmed(spans.slice(0, rows), spans.slice(rows, rows), view, block, 0)
+        starts, ends = spans.slice(0, rows), spans.slice(rows, rows)
+        return Skimmed(starts, ends, view, block, 0, block.picked)
     empty = pa.array([], pa.int64())
     starts = pa.concat_arrays([empty, *(f.starts for f in files)])
     ends = pa.concat_arrays([empty, *(f.ends for f in files)])
     paths = files[0].columns if files else {}
     columns = {p: pa.concat_arrays([f.columns[p] for f in files]) for p in paths}
-    return Skimmed(starts, ends, columns)
+    return Skimmed(starts, ends, columns, picked=_joined_picks(files))
+
+
+def _joined_picks(files: Sequence[Skimmed]) -> np.ndarray | None:
+    """The files' picked rows, numbered over the files one after another; None unless every
+    file has them."""
+    picks: list[np.ndarray] = []
+    first = 0
+    for file in files:
+        if file.picked is None:
+            return None
+        picks.append(file.picked + first)
+        first += len(file)
+    return np.concatenate(picks) if picks else np.empty(0, np.int64)
 
 
 def _fill(files: Sequence[Skimmed], block: Block) -> bool:
@@ -235,10 +289,14 @@ class Skimmer(Protocol):
 class MakeSkimmer(Protocol):
     """A skimmer's maker (`compiled_skimmer`, `skim_reference.reference_skimmer`)."""
 
-    def __call__(self, paths: Sequence[str], raw: Collection[str] = ()) -> Skimmer | None: ...
+    def __call__(
+        self, paths: Sequence[str], raw: Collection[str] = (), admission: Admission | None = None
+    ) -> Skimmer | None: ...
 
 
-def compiled_skimmer(paths: Sequence[str], raw: Collection[str] = ()) -> Skimmer | None:
+def compiled_skimmer(
+    paths: Sequence[str], raw: Collection[str] = (), admission: Admission | None = None
+) -> Skimmer | None:
     """The compiled skimmer for these paths, or None when the extension was not built.
 
     The columns of the `raw` paths (none of them in `paths`) hold each value's JSON text
@@ -251,10 +309,30 @@ def compiled_skimmer(paths: Sequence[str], raw: Collection[str] = ()) -> Skimmer
     except ImportError:
         return None
     names, keyed = split_keyed(paths)
+    admission_paths(names, admission)
     keys = tuple((split_paths([path])[0], found) for path, found in keyed.values())
+    select = None if admission is None else _gate(admission, [*names, *raws, *keyed])
     # the answer's buffers from pyarrow's pool, which keeps freed memory for the next call
-    made = _skim.Skimmer(split_paths(names), split_paths(raws), pa.allocate_buffer, keyed=keys)
-    return _Compiled(names, raws, list(keyed), made)
+    made = _skim.Skimmer(
+        split_paths(names), split_paths(raws), pa.allocate_buffer, keyed=keys, select=select
+    )
+    return _Compiled(names, raws, list(keyed), made, admission)
+
+
+def _gate(admission: Admission, columns: list[str]) -> tuple[Any, ...]:
+    """The extension's `select` for an admission over these columns (in its order)."""
+    at = {name: k for k, name in enumerate(columns)}
+    always = tuple(k for k, name in enumerate(columns) if admission.reads(name))
+    return (
+        always, at[PROVIDER_PATH], at[ACTION_PATH], tuple(sorted(admission.providers)),
+        tuple(sorted(admission.actions)), tuple(sorted(admission.pairs)),
+    )  # fmt: skip
+
+
+def admission_paths(text: Collection[str], admission: Admission | None) -> None:
+    """Checks that an admission's provider and action are among a skimmer's text paths."""
+    if admission is not None and not {PROVIDER_PATH, ACTION_PATH} <= set(text):
+        raise ValueError(f"an admission reads {PROVIDER_PATH} and {ACTION_PATH} as text paths")
 
 
 class _Compiled:
@@ -263,18 +341,21 @@ class _Compiled:
     for (an Arrow array made costs more than a slice, and a file may hold only a few dozen
     records, of which a stage reads a handful of columns per file)."""
 
-    __slots__ = ("_at", "_keyed", "_names", "_raw", "_skim", "_text")
+    __slots__ = ("_admission", "_at", "_keyed", "_names", "_raw", "_skim", "_text")
 
-    def __init__(self, names: list[str], raw: list[str], keyed: list[str], skim: Any) -> None:
+    def __init__(
+        self, names: list[str], raw: list[str], keyed: list[str], skim: Any,
+        admission: Admission | None = None,
+    ) -> None:  # fmt: skip
         # the extension's columns: the text paths', the raw paths', the keys paths'
         self._names = (*names, *raw, *keyed)
         self._text, self._raw, self._keyed = names, raw, keyed
-        self._skim = skim
+        self._skim, self._admission = skim, admission
         self._at = {name: k for k, name in enumerate(self._names)}
 
-    def __reduce__(self) -> tuple[Any, tuple[list[str], list[str]]]:
+    def __reduce__(self) -> tuple[Any, tuple[list[str], list[str], Admission | None]]:
         # a worker process builds its own
-        return compiled_skimmer, ([*self._text, *self._keyed], self._raw)
+        return compiled_skimmer, ([*self._text, *self._keyed], self._raw, self._admission)
 
     def __call__(self, text: bytes) -> Skimmed | None:
         got = self._skim(text)
@@ -293,24 +374,42 @@ class _Compiled:
         spans, block = self._arrays(answer)
         out: list[Skimmed | None] = []
         first = 0
-        for n in counts:
+        sizes = [max(n, 0) for n in counts]
+        every = block.picked
+        bounds = _bounds(every, sizes)
+        for k, n in enumerate(counts):
             if n < 0:
                 out.append(None)
                 continue
-            out.append(self._skimmed(spans, block, first, n))
+            picked = None if every is None else every[bounds[k] : bounds[k + 1]] - first
+            out.append(self._skimmed(spans, block, first, n, picked))
             first += n
         return out
 
     def _arrays(self, got: Any) -> tuple[pa.Array, Block]:
-        n, spans, (valid, offsets, data, nulls) = got
+        n, spans, (valid, offsets, data, nulls), picks = got
         both = pa.Array.from_buffers(pa.int64(), 2 * n, [None, spans], 0)
         values = pa.StringArray.from_buffers(n * len(self._names), offsets, data, valid, nulls)
-        return both, Block(values, self._names, n, both)
+        picked = None if picks is None else np.frombuffer(picks, np.int64)
+        return both, Block(values, self._names, n, both, picked)
 
-    def _skimmed(self, spans: pa.Array, block: Block, first: int, n: int) -> Skimmed:
+    def _skimmed(
+        self, spans: pa.Array, block: Block, first: int, n: int, picked: np.ndarray | None = None
+    ) -> Skimmed:
         starts, ends = spans.slice(first, n), spans.slice(block.rows + first, n)
         columns = _Slices(block.values, block.rows, first, n, self._at)
-        return Skimmed(starts, ends, columns, block, first)
+        if first == 0 and n == block.rows:
+            picked = block.picked
+        return Skimmed(starts, ends, columns, block, first, picked)
+
+
+def _bounds(picked: np.ndarray | None, sizes: list[int]) -> list[int]:
+    """Where each text's rows begin and end among the picked rows of a call: texts of these
+    sizes one after another (none without picked rows)."""
+    if picked is None:
+        return []
+    ends = np.cumsum(np.array([0, *sizes], np.int64))
+    return np.searchsorted(picked, ends).tolist()  # type: ignore[no-any-return]
 
 
 class _Slices(Mapping[str, pa.Array]):

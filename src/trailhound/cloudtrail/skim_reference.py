@@ -11,36 +11,65 @@ from collections.abc import Collection, Sequence
 from typing import Any, Final
 
 import msgspec
+import numpy as np
 import pyarrow as pa
 
 from trailhound.cloudtrail.skim import (
+    ACTION_PATH,
     MAX_DEPTH,
     MAX_EXP_DIGITS,
     MAX_INT_DIGITS,
     OPTIONAL_TEXT,
+    PROVIDER_PATH,
     REQUIRED_TEXT,
     TEXT_OR_BOOL,
+    Admission,
     Skimmed,
     Skimmer,
+    admission_paths,
     raw_paths,
     split_keyed,
     split_paths,
 )
 
 
-def reference_skimmer(paths: Sequence[str], raw: Collection[str] = ()) -> Skimmer:
+def reference_skimmer(
+    paths: Sequence[str], raw: Collection[str] = (), admission: Admission | None = None
+) -> Skimmer:
     """The skimmer in plain Python: slow, and the definition the compiled one is held to.
     The columns of `raw` paths hold their values' JSON text, whatever its type (see
-    `skim.compiled_skimmer`)."""
+    `skim.compiled_skimmer`); with `admission`, the paths it does not always read are null
+    at the records it does not admit, which `picked` names (see `skim.Admission`)."""
     names, keyed = split_keyed(paths)
+    admission_paths(names, admission)
     split = split_paths(names)
     raw_split = split_paths(raw_paths(paths, raw))
     keys = [(name, split_paths([path])[0], found) for name, (path, found) in keyed.items()]
 
     def skim(text: bytes) -> Skimmed | None:
-        return _reference(text, split, raw_split, keys)
+        whole = _reference(text, split, raw_split, keys)
+        return whole if whole is None or admission is None else _admitted(whole, admission)
 
     return skim
+
+
+def _admitted(whole: Skimmed, admission: Admission) -> Skimmed:
+    """`whole` with the paths `admission` does not always read null at the records it does
+    not admit, and those it admits named."""
+    providers = whole.columns[PROVIDER_PATH].to_pylist()
+    actions = whole.columns[ACTION_PATH].to_pylist()
+    admits = [admission.admits(p, a) for p, a in zip(providers, actions, strict=True)]
+    columns = {
+        name: column if admission.reads(name) else _nulled(column, admits)
+        for name, column in whole.columns.items()
+    }
+    picked = np.flatnonzero(np.array(admits, bool)).astype(np.int64)
+    return Skimmed(whole.starts, whole.ends, columns, picked=picked)
+
+
+def _nulled(column: pa.Array, kept: list[bool]) -> pa.Array:
+    values = zip(column.to_pylist(), kept, strict=True)
+    return pa.array([v if ok else None for v, ok in values], pa.string())
 
 
 _SPACE: Final = re.compile(r"[ \t\n\r]*")

@@ -24,6 +24,7 @@ from msgspec import Struct
 
 from trailhound.cloudtrail.record import Record
 from trailhound.cloudtrail.schema import BY_NAME, COLUMNS, Kind, flattened_parent
+from trailhound.cloudtrail.skim import Admission
 from trailhound.rules import kql_ast as k
 from trailhound.rules.kql import expand_fields
 from trailhound.rules.model import (
@@ -109,6 +110,19 @@ class Selection(Struct, frozen=True):
             return np.union1d(rows, more).tolist()  # type: ignore[no-any-return]
 
         return pick
+
+    def admission(self, always: Iterable[str]) -> Admission | None:
+        """The records a skimmer reads in full for this selection (the `always` paths at every
+        record), as `admits` says; None when it admits every record."""
+        if self.everything:
+            return None
+        assert self.pairs is not None
+        return Admission(
+            frozenset(always),
+            frozenset(p for p, a in self.pairs if a is None and p is not None),
+            frozenset(a for p, a in self.pairs if p is None and a is not None),
+            frozenset((p, a) for p, a in self.pairs if p is not None and a is not None),
+        )
 
     def admits(self, provider: str | None, action: str | None) -> bool:
         if self.pairs is None:

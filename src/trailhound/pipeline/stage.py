@@ -203,7 +203,10 @@ class Stage:
             plan.columns.columns_for, columnar.normalized_columns, columnar.PATHS,
             takes=columnar.takes, paths_for=columnar.paths_for, raw_paths=columnar.RAW_PATHS,
         )  # fmt: skip
-        skimmer = make(skim_paths(normalizer), raw=normalizer.raw_paths)
+        # the rows no rule can match are only counted: the skimmer copies out the rest of
+        # their values for nothing, and picks the others itself
+        admission = plan.selection.admission((*SELECTED_PATHS, *COUNTED_PATHS))
+        skimmer = make(skim_paths(normalizer), raw=normalizer.raw_paths, admission=admission)
         return None if skimmer is None else Skim(skimmer, self._select_skimmed, normalizer)
 
     def run(self, blobs: Iterable[Blob], report: Report | None = None) -> Iterator[StageOutput]:
@@ -267,6 +270,8 @@ class Stage:
         columns."""
         self._pending.events += len(skimmed)
         self._counted.add(skimmed.columns)
+        if skimmed.picked is not None:  # picked by the skimmer's admission
+            return skimmed.picked.tolist()  # type: ignore[no-any-return]
         columns = skimmed.columns
         return self._pick_columns(columns[SELECTED_PATHS[0]], columns[SELECTED_PATHS[1]])
 
