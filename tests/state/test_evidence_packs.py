@@ -49,3 +49,35 @@ def test_a_pack_stored_whole_by_an_earlier_version_reads_whole(tmp_path: Path) -
     assert list(matches.packs(store, [0, 1], per_read=4)) == [(0, whole), (1, whole[::-1])]
     assert matches.next_pack(store) == 2
     store.close()
+
+
+def test_a_schema_4_state_keeps_its_packs_and_stores_new_ones_uncompressed(
+    tmp_path: Path,
+) -> None:
+    """Schema 5 stores packs' bytes uncompressed (DuckDB's analysis of small deflated pieces
+    cost a run's checkpoint dearly); a schema 4 state file, whose `evidence` let DuckDB choose,
+    is brought over with its packs."""
+    path = tmp_path / "state.duckdb"
+    whole = random.Random(4).randbytes(3 * matches.PIECE + 5)
+    store = Store.open(path)
+    store.con.execute(
+        "DROP TABLE evidence; CREATE TABLE evidence (chunk BIGINT, data BLOB); "
+        "UPDATE meta SET value = '4' WHERE key = 'schema'"
+    )
+    store.con.execute("INSERT INTO evidence VALUES (0, ?)", [whole])
+    store.close()
+
+    store = Store.open(path)
+    try:
+        assert store.get_meta("schema") == "5"
+        with store.transaction():
+            matches.append(store, [], [(1, whole[::-1])])
+        store.con.execute("CHECKPOINT")
+        kinds = store.con.execute(
+            "SELECT DISTINCT compression FROM pragma_storage_info('evidence') "
+            "WHERE column_name = 'data' AND segment_type = 'BLOB'"
+        ).fetchall()
+        assert kinds == [("Uncompressed",)]
+        assert list(matches.packs(store, [0, 1], per_read=2)) == [(0, whole), (1, whole[::-1])]
+    finally:
+        store.close()
