@@ -33,7 +33,9 @@ def test_packs_stored_while_reading_spill_beyond_its_limit_and_commit_whole(
                 matches.append(store, [], [(chunk, pack)])
             assert _in_memory_mb(store) < 40  # 96 MiB stored, uncommitted
         assert _limit(store) == "183.1 MiB"  # the end of the run: 192 MB again
-    stored = store.con.execute("SELECT count(*), sum(octet_length(data)) FROM evidence").fetchall()
+    stored = store.con.execute(  # a pack's rows are its pieces (`matches.PIECE`)
+        "SELECT count(DISTINCT chunk), sum(octet_length(data)) FROM evidence"
+    ).fetchall()
     assert stored == [(96, 96 * len(pack))]
     store.close()
 

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from msgspec import Struct, field
 from msgspec.structs import replace
 
+from trailhound import heap
 from trailhound.alerts.model import Alert
 from trailhound.engine import evidence
 from trailhound.engine.candidates import Candidate
@@ -203,6 +204,7 @@ class _Shown(Struct):
                 wanted[chunk].add(item)
         shown = cls(store, rows, uses)
         shown._open(wanted)
+        heap.give_back_duckdb(store)  # the packs' blocks, read once
         return shown
 
     def _open(self, wanted: Mapping[int, set[int]]) -> None:

@@ -263,6 +263,7 @@ class Detector:
         kept_by_rule: list[tuple[Rule, Outcome, list[Candidate]]] = []
         stored = matches.rules_with_rows(self.store)
         deciders: dict[str, Decide] = {}
+        last_of_type = {r.type: r for r in self.rules}
         for rule in self.rules:
             if rule.name in self.stats.failed:
                 continue  # its matches stay pending: a later run, with the rule fixed, decides
@@ -275,6 +276,9 @@ class Detector:
                     raise KeyboardInterrupt from None
                 self.stats.failed[rule.name] = failure(exc)
                 continue
+            finally:
+                if last_of_type[rule.type] is rule:
+                    _let_go(deciders, rule.type)
             kept = outcome.candidates
             if not outcome.suppressed:
                 kept = self._cap_max_signals(rule, suppression.apply(self.store, rule, kept))
@@ -282,7 +286,8 @@ class Detector:
                 self.stats.dropped_by_max_signals[rule.name] += outcome.dropped
             outcome.candidates = []  # only what `_forget` needs is kept from here on
             kept_by_rule.append((rule, outcome, kept))
-        # the deciders, with what they read, go here: before the alerts are made
+        # what deciding read and left in DuckDB's cache goes before the alerts are made
+        heap.give_back_duckdb(self.store)
         return kept_by_rule
 
     def _evaluate(
@@ -345,6 +350,14 @@ class Detector:
         matches.forget(self.store, cutoff, retain, consumed, counting_since=counting)
         if counting is not None:
             counted.forget(self.store, counting)
+
+
+def _let_go(deciders: dict[str, Decide], kind: str) -> None:
+    """The decider of the rules of type `kind`, when its last rule is decided, with what it
+    read (the query rules': 42 MB of Arrow at 4M events, held through the baseline rule's
+    own read and sort, the deciding's peak)."""
+    if deciders.pop(kind, None) is not None:
+        heap.give_back_arrow()
 
 
 def _counting_span(rule: Rule, lateness: timedelta) -> timedelta:

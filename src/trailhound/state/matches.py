@@ -8,6 +8,8 @@ fetching and forgetting them happens here.
 from __future__ import annotations
 
 import contextlib
+import itertools
+import operator
 from collections.abc import Iterator, Mapping, Sequence
 
 import pyarrow as pa
@@ -16,6 +18,18 @@ from trailhound.state import counted
 from trailhound.state.store import Store
 
 CHUNK = "evidence_chunk"  # the column of a match naming its evidence pack
+
+PIECE = 4096
+"""Bytes of an evidence pack per row of `evidence`. A query that names a blob column makes
+DuckDB bring in the blob of every row of each vector (2,048 rows) it scans, whatever its filter
+keeps: whole packs (~130 kB) put a 4M run's 418 packs, 56 MB, in one vector, and reading even
+one of them took ~150 MB. In pieces a vector holds at most 8 MB of packs: reading one then
+takes ~45 MB, all of them ~100 MB against ~200. A pack's pieces are stored as consecutive
+rows in order and read back in that order (DuckDB keeps insertion order, `packs`); a state
+written before holds each pack as one row, its only piece. Stored uncompressed (`store.py`):
+DuckDB's analysis of so many small deflated blobs made a 4M run's checkpoint 0.5 CPU-s
+dearer, and one pack's read is then +9 MB on 56 MB of synthetic packs (+17 compressed)."""
+_PIECES_PER_PACK = 32  # about: a read's batch in rows (a 4M run's packs are 134 kB on average)
 
 
 def next_seq(store: Store) -> int:
@@ -57,13 +71,20 @@ def _append(store: Store, tables: Sequence[pa.Table], packs: Sequence[tuple[int,
         with store.registered("_matched", matched):
             store.con.execute("INSERT INTO matches BY NAME SELECT * FROM _matched")
     if packs:
-        chunks, data = zip(*packs, strict=True)
-        table = pa.table(
-            {"chunk": pa.array(chunks, pa.int64()), "data": pa.array(data, pa.binary())}
-        )
-        with store.registered("_packs", table):
+        with store.registered("_packs", _in_pieces(packs)):
             store.con.execute("INSERT INTO evidence SELECT chunk, data FROM _packs")
     return repeated
+
+
+def _in_pieces(packs: Sequence[tuple[int, bytes]]) -> pa.Table:
+    """The packs as rows of `evidence`: each cut into pieces of `PIECE` bytes, in order."""
+    chunks: list[int] = []
+    pieces: list[bytes] = []
+    for chunk, data in packs:
+        cut = [data[at : at + PIECE] for at in range(0, len(data), PIECE)] or [data]
+        chunks += [chunk] * len(cut)
+        pieces += cut
+    return pa.table({"chunk": pa.array(chunks, pa.int64()), "data": pa.array(pieces, pa.binary())})
 
 
 def rules_with_rows(store: Store) -> set[str]:
@@ -81,14 +102,21 @@ def rows(store: Store, seqs: Sequence[int]) -> pa.Table:
 
 
 def packs(store: Store, chunks: Sequence[int], per_read: int) -> Iterator[tuple[int, bytes]]:
-    """The evidence packs of `chunks`, streamed `per_read` at a time (a pack can be a few
-    hundred kB; one query, since each has a fixed cost)."""
+    """The evidence packs of `chunks`, read about `per_read` packs at a time (a pack can be a
+    few hundred kB; one query, since each has a fixed cost), each put together again from its
+    pieces (`PIECE`), which come in the order they were stored: a query without ORDER BY
+    keeps insertion order (DuckDB's `preserve_insertion_order`, which the store leaves on)."""
     reader = store.con.sql(
         "SELECT chunk, data FROM evidence WHERE list_contains($chunks, chunk)",
         params={"chunks": list(chunks)},
-    ).to_arrow_reader(per_read)
-    for batch in reader:
-        yield from zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True)
+    ).to_arrow_reader(per_read * _PIECES_PER_PACK)
+    rows = (
+        row
+        for batch in reader
+        for row in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True)
+    )
+    for chunk, pieces in itertools.groupby(rows, key=operator.itemgetter(0)):
+        yield chunk, b"".join(piece for _, piece in pieces)
 
 
 def forget(

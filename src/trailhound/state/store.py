@@ -42,7 +42,7 @@ from trailhound.engine.udfs import register
 from trailhound.errors import StateError, StateInUse
 from trailhound.userdirs import state_folder
 
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 _UPGRADES = {
     # 1 -> 2: `baseline_events` without its key. Each event is entered once, after an anti-join
     # that leaves out those already there, so the key never refused a row, and keeping its
@@ -60,6 +60,12 @@ _UPGRADES = {
     "3": "ALTER TABLE ledger ADD COLUMN IF NOT EXISTS packed BLOB; "
     "ALTER TABLE ledger ADD COLUMN IF NOT EXISTS rule_name VARCHAR; "
     "UPDATE ledger SET rule_name = json_extract_string(alert, '$.rule.name');",
+    # 4 -> 5: evidence packs' bytes stored as they are, uncompressed (see `evidence` in
+    # `_TABLES`), now that packs are stored in small pieces. Older rows are whole packs, each
+    # its own only piece, copied in their order.
+    "4": "CREATE TABLE _evidence (chunk BIGINT, data BLOB USING COMPRESSION uncompressed); "
+    "INSERT INTO _evidence SELECT chunk, data FROM evidence; "
+    "DROP TABLE evidence; ALTER TABLE _evidence RENAME TO evidence;",
 }
 """Per older schema version: the SQL that brings a state file of it to the next version."""
 
@@ -75,7 +81,9 @@ CREATE TABLE IF NOT EXISTS ledger (
 CREATE TABLE IF NOT EXISTS suppression_windows (
     rule_id VARCHAR, group_key VARCHAR, window_start BIGINT, window_end BIGINT,
     absorbed BIGINT, PRIMARY KEY (rule_id, group_key, window_start));
-CREATE TABLE IF NOT EXISTS evidence (chunk BIGINT, data BLOB);
+-- a pack's pieces (`matches.PIECE`) are deflated already: DuckDB's dictionary and FSST
+-- analysis of thousands of small blobs found nothing and tripled a 4M run's checkpoint
+CREATE TABLE IF NOT EXISTS evidence (chunk BIGINT, data BLOB USING COMPRESSION uncompressed);
 CREATE TABLE IF NOT EXISTS inputs (
     source VARCHAR, key VARCHAR, version VARCHAR, read_at TIMESTAMPTZ,
     PRIMARY KEY (source, key));
