@@ -3,13 +3,8 @@ store's limit and what it reads unchanged."""
 
 from __future__ import annotations
 
-import os
-import platform
 import random
-import sys
 from pathlib import Path
-
-import pytest
 
 from trailhound import heap
 from trailhound.state import matches
@@ -48,26 +43,3 @@ def test_the_blocks_a_read_cached_are_dropped_and_the_packs_still_read(tmp_path:
             assert list(matches.packs(store, [0, 299], per_read=8)) == [packs[0], packs[-1]]
     finally:
         store.close()
-
-
-def _resident_mb() -> float:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-@pytest.mark.skipif(
-    not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
-    reason="glibc's heap alone is trimmed",
-)
-def test_the_c_heap_freed_between_inserts_goes_back_to_the_system() -> None:
-    # ~40 MB in pieces that glibc's heap serves (above Python's own small-object allocator,
-    # below the size glibc maps on its own), as a scan's pending matches are, and one piece
-    # made after them that stays: glibc then cannot give the freed ones back by itself
-    pieces = [bytes(2000) for _ in range(20_000)]
-    kept = bytes(2000)
-    held = _resident_mb()
-    pieces.clear()
-    assert _resident_mb() > held - 10  # freed, but still the process's
-    heap.give_back_c_heap()
-    assert _resident_mb() < held - 30
-    assert len(kept) == 2000

@@ -22,15 +22,6 @@ _KEPT_MARGIN = 16 << 20
 def give_back() -> None:
     """Return the freed memory of Arrow's pool and of the C heap (glibc only) to the system."""
     give_back_arrow()
-    give_back_c_heap()
-
-
-def give_back_c_heap() -> None:
-    """Return the C heap's freed memory alone (glibc only; elsewhere nothing), after a step
-    that freed much of it while the next allocations go elsewhere: a scan's matches wait on
-    this heap until stored, and DuckDB, which stores them, allocates from its own. Left in
-    glibc's free lists, each insert's ~25 MB of rows kept the scanning process that much
-    higher until the workers' next outputs filled them again."""
     if sys.platform.startswith("linux"):
         _trim_c_heap()
 

@@ -219,8 +219,6 @@ class Detector:
             return  # even storing nothing sets DuckDB's threads twice
         self.stats.repeated += matches.append(self.store, self._pending, self._packs, last=last)
         self._pending, self._packs, self._pending_rows = [], [], 0
-        if not last:  # the last one's freed rows are for `finish`, which trims once it is done
-            heap.give_back_c_heap()  # the rows just stored: the workers' next outputs come in
 
     def finish(self, *, final: bool = True, clock: int | None = None) -> list[Alert]:
         """Decide every pending match up to the cutoff and return the new alerts, which are
