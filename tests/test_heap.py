@@ -34,12 +34,13 @@ def test_the_blocks_a_read_cached_are_dropped_and_the_packs_still_read(tmp_path:
         store = Store.open(tmp_path / "state.duckdb")
         limit = _limit(store)
         with store.transaction():
-            assert list(matches.packs(store, [c for c, _ in packs], per_read=8)) == packs
+            assert sorted(matches.packs(store, [c for c, _ in packs], per_read=8)) == packs
             assert _cached_mb(store) > 40
             heap.give_back_duckdb(store)
             assert _cached_mb(store) < 20
             assert _limit(store) == limit
             # read again from the file
-            assert list(matches.packs(store, [0, 299], per_read=8)) == [packs[0], packs[-1]]
+            assert sorted(matches.packs(store, [0, 299], per_read=8)) == [packs[0], packs[-1]]
     finally:
         store.close()
+

@@ -8,8 +8,6 @@ fetching and forgetting them happens here.
 from __future__ import annotations
 
 import contextlib
-import itertools
-import operator
 from collections.abc import Iterator, Mapping, Sequence
 
 import pyarrow as pa
@@ -24,11 +22,12 @@ PIECE = 4096
 DuckDB bring in the blob of every row of each vector (2,048 rows) it scans, whatever its filter
 keeps: whole packs (~130 kB) put a 4M run's 418 packs, 56 MB, in one vector, and reading even
 one of them took ~150 MB. In pieces a vector holds at most 8 MB of packs: reading one then
-takes ~45 MB, all of them ~100 MB against ~200. A pack's pieces are stored as consecutive
-rows in order and read back in that order (DuckDB keeps insertion order, `packs`); a state
-written before holds each pack as one row, its only piece. Stored uncompressed (`store.py`):
-DuckDB's analysis of so many small deflated blobs made a 4M run's checkpoint 0.5 CPU-s
-dearer, and one pack's read is then +9 MB on 56 MB of synthetic packs (+17 compressed)."""
+takes ~45 MB, all of them ~100 MB against ~200. Each piece row says its place in its pack and
+how many pieces the pack has, since a read that filters on many packs is a hash join, whose
+rows come in no set order (`packs`); a state written before holds each pack as one row, its
+only piece. Stored uncompressed (`store.py`): DuckDB's analysis of so many small deflated
+blobs made a 4M run's checkpoint 0.5 CPU-s dearer, and one pack's read is then +9 MB on 56 MB
+of synthetic packs (+17 compressed)."""
 _PIECES_PER_PACK = 32  # about: a read's batch in rows (a 4M run's packs are 134 kB on average)
 
 
@@ -72,19 +71,31 @@ def _append(store: Store, tables: Sequence[pa.Table], packs: Sequence[tuple[int,
             store.con.execute("INSERT INTO matches BY NAME SELECT * FROM _matched")
     if packs:
         with store.registered("_packs", _in_pieces(packs)):
-            store.con.execute("INSERT INTO evidence SELECT chunk, data FROM _packs")
+            store.con.execute("INSERT INTO evidence BY NAME SELECT * FROM _packs")
     return repeated
 
 
 def _in_pieces(packs: Sequence[tuple[int, bytes]]) -> pa.Table:
-    """The packs as rows of `evidence`: each cut into pieces of `PIECE` bytes, in order."""
+    """The packs as rows of `evidence`: each cut into pieces of `PIECE` bytes, each piece
+    with its place in its pack and the pack's number of pieces."""
     chunks: list[int] = []
+    places: list[int] = []
+    counts: list[int] = []
     pieces: list[bytes] = []
     for chunk, data in packs:
         cut = [data[at : at + PIECE] for at in range(0, len(data), PIECE)] or [data]
         chunks += [chunk] * len(cut)
+        places += range(len(cut))
+        counts += [len(cut)] * len(cut)
         pieces += cut
-    return pa.table({"chunk": pa.array(chunks, pa.int64()), "data": pa.array(pieces, pa.binary())})
+    return pa.table(
+        {
+            "chunk": pa.array(chunks, pa.int64()),
+            "piece": pa.array(places, pa.int32()),
+            "pieces": pa.array(counts, pa.int32()),
+            "data": pa.array(pieces, pa.binary()),
+        }
+    )
 
 
 def rules_with_rows(store: Store) -> set[str]:
@@ -102,21 +113,24 @@ def rows(store: Store, seqs: Sequence[int]) -> pa.Table:
 
 
 def packs(store: Store, chunks: Sequence[int], per_read: int) -> Iterator[tuple[int, bytes]]:
-    """The evidence packs of `chunks`, read about `per_read` packs at a time (a pack can be a
-    few hundred kB; one query, since each has a fixed cost), each put together again from its
-    pieces (`PIECE`), which come in the order they were stored: a query without ORDER BY
-    keeps insertion order (DuckDB's `preserve_insertion_order`, which the store leaves on)."""
+    """The evidence packs of `chunks`, each once it is whole, in no set order: read about
+    `per_read` packs at a time (a pack can be a few hundred kB; one query, since each has a
+    fixed cost) and put together again from their pieces (`PIECE`). The pieces come in no
+    set order either: DuckDB answers a filter on many packs with a hash join, which does not
+    keep the order rows were stored in."""
     reader = store.con.sql(
-        "SELECT chunk, data FROM evidence WHERE list_contains($chunks, chunk)",
+        "SELECT chunk, piece, pieces, data FROM evidence WHERE list_contains($chunks, chunk)",
         params={"chunks": list(chunks)},
     ).to_arrow_reader(per_read * _PIECES_PER_PACK)
-    rows = (
-        row
-        for batch in reader
-        for row in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True)
-    )
-    for chunk, pieces in itertools.groupby(rows, key=operator.itemgetter(0)):
-        yield chunk, b"".join(piece for _, piece in pieces)
+    partial: dict[int, dict[int, bytes]] = {}
+    for batch in reader:
+        columns = [column.to_pylist() for column in batch.columns]
+        for chunk, piece, count, data in zip(*columns, strict=True):
+            got = partial.setdefault(chunk, {})
+            got[piece] = data
+            if len(got) == count:
+                del partial[chunk]
+                yield chunk, b"".join(got[k] for k in range(count))
 
 
 def forget(

@@ -60,11 +60,12 @@ _UPGRADES = {
     "3": "ALTER TABLE ledger ADD COLUMN IF NOT EXISTS packed BLOB; "
     "ALTER TABLE ledger ADD COLUMN IF NOT EXISTS rule_name VARCHAR; "
     "UPDATE ledger SET rule_name = json_extract_string(alert, '$.rule.name');",
-    # 4 -> 5: evidence packs' bytes stored as they are, uncompressed (see `evidence` in
-    # `_TABLES`), now that packs are stored in small pieces. Older rows are whole packs, each
-    # its own only piece, copied in their order.
-    "4": "CREATE TABLE _evidence (chunk BIGINT, data BLOB USING COMPRESSION uncompressed); "
-    "INSERT INTO _evidence SELECT chunk, data FROM evidence; "
+    # 4 -> 5: evidence packs stored in pieces, each with its place in its pack and the pack's
+    # number of pieces (`matches.PIECE`), their bytes as they are, uncompressed (see
+    # `evidence` in `_TABLES`). Older rows are whole packs: each its pack's only piece.
+    "4": "CREATE TABLE _evidence (chunk BIGINT, piece INTEGER, pieces INTEGER, "
+    "data BLOB USING COMPRESSION uncompressed); "
+    "INSERT INTO _evidence SELECT chunk, 0, 1, data FROM evidence; "
     "DROP TABLE evidence; ALTER TABLE _evidence RENAME TO evidence;",
 }
 """Per older schema version: the SQL that brings a state file of it to the next version."""
@@ -83,7 +84,8 @@ CREATE TABLE IF NOT EXISTS suppression_windows (
     absorbed BIGINT, PRIMARY KEY (rule_id, group_key, window_start));
 -- a pack's pieces (`matches.PIECE`) are deflated already: DuckDB's dictionary and FSST
 -- analysis of thousands of small blobs found nothing and tripled a 4M run's checkpoint
-CREATE TABLE IF NOT EXISTS evidence (chunk BIGINT, data BLOB USING COMPRESSION uncompressed);
+CREATE TABLE IF NOT EXISTS evidence (
+    chunk BIGINT, piece INTEGER, pieces INTEGER, data BLOB USING COMPRESSION uncompressed);
 CREATE TABLE IF NOT EXISTS inputs (
     source VARCHAR, key VARCHAR, version VARCHAR, read_at TIMESTAMPTZ,
     PRIMARY KEY (source, key));
