@@ -1170,18 +1170,14 @@ static PyObject *result(Ctx *c, int ncols) {
         Py_DECREF(spans);
         return columns;
     }
-    PyObject *picks = Py_NewRef(Py_None);
-    if (c->sk->gate) {
-        char *pp = NULL;
-        Py_DECREF(picks);
-        picks = out_buffer(c->sk, c->picks.len, &pp);
-        if (!picks) {
-            Py_DECREF(spans);
-            Py_DECREF(columns);
-            return NULL;
-        }
-        if (c->picks.len) memcpy(pp, c->picks.p, (size_t)c->picks.len);
+    char *pp = NULL;
+    PyObject *picks = c->sk->gate ? out_buffer(c->sk, c->picks.len, &pp) : Py_NewRef(Py_None);
+    if (!picks) {
+        Py_DECREF(spans);
+        Py_DECREF(columns);
+        return NULL;
     }
+    if (pp && c->picks.len) memcpy(pp, c->picks.p, (size_t)c->picks.len);
     return Py_BuildValue("(nNNN)", c->n, spans, columns, picks);
 }
 
@@ -1595,6 +1591,7 @@ static int text_set(const SkimmerObject *sk, TextSet *t, PyObject *texts, int wi
         return -1;
     }
     t->mask = cap - 1;
+    t->n = (int)n; /* before the names are copied: a set left half made frees what it holds */
     for (uint32_t j = 0; j < cap; j++) t->table[j].node = -1;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PyTuple_GET_ITEM(texts, i);
@@ -1616,7 +1613,6 @@ static int text_set(const SkimmerObject *sk, TextSet *t, PyObject *texts, int wi
             t->names[i * width + k] = copy;
             t->lens[i * width + k] = len;
         }
-        t->n = (int)i + 1;
         const uint8_t *a = (const uint8_t *)t->names[i * width];
         const uint8_t *b = width == 2 ? (const uint8_t *)t->names[i * width + 1] : NULL;
         uint64_t h = text_hash(sk->seed, a, t->lens[i * width], b, b ? t->lens[i * width + 1] : 0);
