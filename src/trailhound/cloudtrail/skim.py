@@ -362,7 +362,7 @@ class _Compiled:
         if got is None:
             return None
         spans, block = self._arrays(got)
-        return self._skimmed(spans, block, 0, block.rows)
+        return self._skimmed(spans, block, 0, block.rows, block.picked)
 
     def many(self, texts: Sequence[bytes]) -> list[Skimmed | None]:
         """Each text's answer, as `self(text)` gives it, from one call and one set of arrays:
@@ -394,12 +394,10 @@ class _Compiled:
         return both, Block(values, self._names, n, both, picked)
 
     def _skimmed(
-        self, spans: pa.Array, block: Block, first: int, n: int, picked: np.ndarray | None = None
+        self, spans: pa.Array, block: Block, first: int, n: int, picked: np.ndarray | None
     ) -> Skimmed:
         starts, ends = spans.slice(first, n), spans.slice(block.rows + first, n)
         columns = _Slices(block.values, block.rows, first, n, self._at)
-        if first == 0 and n == block.rows:
-            picked = block.picked
         return Skimmed(starts, ends, columns, block, first, picked)
 
 
