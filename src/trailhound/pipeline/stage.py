@@ -163,8 +163,8 @@ class StageOutput:
 REPEATING: Final = (RULE_ID, "cloud.account.id", "event.action", "user.name")
 """Matched columns of a few values repeated over many rows, which a worker sends coded as
 dictionaries: the scanning process holds its pending matches until it stores them (~100k
-rows, 22 MB as plain text at a time, 8 MB of it these four), and DuckDB takes a dictionary's
-rows without copying each value's text."""
+rows, 22 MB as plain text at a time, 8 MB of it these four), and each output crosses the pipe
+in fewer bytes (a 2,000-row output of a 1M scan: 273 kB against 438)."""
 
 
 def _coded(table: pa.Table) -> pa.Table:
