@@ -150,7 +150,7 @@ class StageOutput:
         CPU-s of it at 1M events), a stream in one call over the bytes received."""
         state = dict(self.__dict__)
         if self.matched is not None:
-            state["matched"] = _stream_bytes(self.matched)
+            state["matched"] = _stream_bytes(_coded(self.matched))
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
@@ -158,6 +158,22 @@ class StageOutput:
         if isinstance(matched, bytes):
             state["matched"] = pa.ipc.open_stream(matched).read_all()
         self.__dict__.update(state)
+
+
+REPEATING: Final = (RULE_ID, "cloud.account.id", "event.action", "user.name")
+"""Matched columns of a few values repeated over many rows, which a worker sends coded as
+dictionaries: the scanning process holds its pending matches until it stores them (~100k
+rows, 22 MB as plain text at a time, 8 MB of it these four), and each output crosses the pipe
+in fewer bytes (a 2,000-row output of a 1M scan: 273 kB against 438)."""
+
+
+def _coded(table: pa.Table) -> pa.Table:
+    """`table` with its `REPEATING` text columns as dictionaries."""
+    for name in REPEATING:
+        at = table.schema.get_field_index(name)
+        if at >= 0 and table.schema.field(at).type == pa.string():
+            table = table.set_column(at, name, pc.dictionary_encode(table.column(at)))
+    return table
 
 
 def _stream_bytes(table: pa.Table) -> bytes:

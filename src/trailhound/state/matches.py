@@ -64,7 +64,7 @@ def append(
 def _append(store: Store, tables: Sequence[pa.Table], packs: Sequence[tuple[int, bytes]]) -> int:
     repeated = 0
     if tables:
-        given = pa.concat_tables(tables, promote_options="default")
+        given = _joined(tables)
         matched = counted.first_counts(store, given)
         repeated = given.num_rows - matched.num_rows
         with store.registered("_matched", matched):
@@ -73,6 +73,24 @@ def _append(store: Store, tables: Sequence[pa.Table], packs: Sequence[tuple[int,
         with store.registered("_packs", _in_pieces(packs)):
             store.con.execute("INSERT INTO evidence BY NAME SELECT * FROM _packs")
     return repeated
+
+
+def _joined(tables: Sequence[pa.Table]) -> pa.Table:
+    """The tables as one. A worker sends some text columns as dictionaries, the stage run
+    in this process as plain text: should both meet, the dictionaries are decoded, as Arrow
+    joins a column only of one type."""
+    if len({table.schema for table in tables}) > 1:
+        tables = [_decoded(table) for table in tables]
+    return pa.concat_tables(tables, promote_options="default")
+
+
+def _decoded(table: pa.Table) -> pa.Table:
+    """`table` with its dictionary columns as their values."""
+    for at, column in enumerate(table.schema):
+        if pa.types.is_dictionary(column.type):
+            values = table.column(at).cast(column.type.value_type)
+            table = table.set_column(at, column.name, values)
+    return table
 
 
 def _in_pieces(packs: Sequence[tuple[int, bytes]]) -> pa.Table:
