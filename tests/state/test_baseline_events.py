@@ -70,7 +70,7 @@ def test_a_schema_1_state_file_is_upgraded_with_what_it_counted(tmp_path: Path) 
 
     store = Store.open(path)
     try:
-        assert store.get_meta("schema") == SCHEMA_VERSION == "5"
+        assert store.get_meta("schema") == SCHEMA_VERSION == "6"
         assert _counted(store) == counted
         keys = store.con.execute(
             "SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'baseline_events' "
@@ -79,5 +79,43 @@ def test_a_schema_1_state_file_is_upgraded_with_what_it_counted(tmp_path: Path) 
         assert keys == [(0,)]
         assert run([RULE], _rows(), store=store) == []  # read again: still 40
         assert len(run([RULE], _reads(10, 6, 50), store=store)) == 1  # ten more reach 50
+    finally:
+        store.close()
+
+
+def _compressions(store: Store) -> list[tuple[Any, ...]]:
+    store.con.execute("CHECKPOINT")
+    return store.con.execute(
+        "SELECT DISTINCT compression FROM pragma_storage_info('baseline_events') "
+        "WHERE column_name = 'event_id' AND segment_type = 'VARCHAR'"
+    ).fetchall()
+
+
+def test_a_schema_5_state_keeps_what_it_counted_and_stores_ids_uncompressed(
+    tmp_path: Path,
+) -> None:
+    """Schema 6 keeps counted event ids uncompressed (DuckDB's analysis of unique ids was most
+    of a run's commit); a schema 5 file, whose ids DuckDB compressed as it chose, is brought
+    over with every id as it was, and counts no event twice after."""
+    path = tmp_path / "state.duckdb"
+    store = Store.open(path)
+    assert run([RULE], _rows(), store=store) == []
+    counted = _counted(store)
+    store.con.execute(
+        "CREATE TABLE old_events (rule_id VARCHAR, event_id VARCHAR, ts BIGINT); "
+        "INSERT INTO old_events SELECT * FROM baseline_events; DROP TABLE baseline_events; "
+        "ALTER TABLE old_events RENAME TO baseline_events; "
+        "UPDATE meta SET value = '5' WHERE key = 'schema'"
+    )
+    store.close()
+
+    store = Store.open(path)
+    try:
+        assert store.get_meta("schema") == SCHEMA_VERSION
+        assert _counted(store) == counted
+        assert _compressions(store) == [("Uncompressed",)]
+        assert run([RULE], _rows(), store=store) == []  # read again: still 40
+        assert len(run([RULE], _reads(10, 6, 50), store=store)) == 1  # ten more reach 50
+        assert _compressions(store) == [("Uncompressed",)]
     finally:
         store.close()

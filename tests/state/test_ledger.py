@@ -167,7 +167,7 @@ def test_a_schema_3_ledger_of_text_alerts_is_read_beside_new_deflated_ones(
 
     store = Store.open(path)
     try:
-        assert store.get_meta("schema") == SCHEMA_VERSION == "5"
+        assert store.get_meta("schema") == SCHEMA_VERSION == "6"
         new = ledger.Entry("id0001", "rule", 1, {**_entry(1, ()).alert, "rule": {"name": "New"}},
                            ("f",))  # fmt: skip
         with store.transaction():
