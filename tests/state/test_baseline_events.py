@@ -70,7 +70,7 @@ def test_a_schema_1_state_file_is_upgraded_with_what_it_counted(tmp_path: Path) 
 
     store = Store.open(path)
     try:
-        assert store.get_meta("schema") == SCHEMA_VERSION == "5"
+        assert store.get_meta("schema") == SCHEMA_VERSION == "6"
         assert _counted(store) == counted
         keys = store.con.execute(
             "SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'baseline_events' "

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from trailhound.state import matches
-from trailhound.state.store import Store
+from trailhound.state.store import SCHEMA_VERSION, Store
 
 _SIZES = [0, 1, matches.PIECE - 1, matches.PIECE, matches.PIECE + 1, 3 * matches.PIECE + 7]
 
@@ -71,7 +71,7 @@ def test_a_schema_4_state_keeps_its_packs_and_stores_new_ones_uncompressed(
 
     store = Store.open(path)
     try:
-        assert store.get_meta("schema") == "5"
+        assert store.get_meta("schema") == SCHEMA_VERSION
         with store.transaction():
             matches.append(store, [], [(1, whole[::-1])])
         store.con.execute("CHECKPOINT")

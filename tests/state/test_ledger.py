@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from trailhound.escaping import json_bytes
 from trailhound.state import ledger, outbox
@@ -167,7 +168,7 @@ def test_a_schema_3_ledger_of_text_alerts_is_read_beside_new_deflated_ones(
 
     store = Store.open(path)
     try:
-        assert store.get_meta("schema") == SCHEMA_VERSION == "5"
+        assert store.get_meta("schema") == SCHEMA_VERSION == "6"
         new = ledger.Entry("id0001", "rule", 1, {**_entry(1, ()).alert, "rule": {"name": "New"}},
                            ("f",))  # fmt: skip
         with store.transaction():
@@ -179,5 +180,45 @@ def test_a_schema_3_ledger_of_text_alerts_is_read_beside_new_deflated_ones(
         assert [a.alert_id for a in ledger.stored(store, rule="Old rule")] == ["id0000"]
         assert [a.alert_id for a in ledger.stored(store, rule="New")] == ["id0001"]
         assert [p.alert_id for p in outbox.pending(store, "f")] == ["id0000", "id0001"]
+    finally:
+        store.close()
+
+
+def _packed_compressions(store: Store) -> list[tuple[str]]:
+    store.con.execute("CHECKPOINT")
+    return store.con.execute(
+        "SELECT DISTINCT compression FROM pragma_storage_info('ledger') "
+        "WHERE column_name = 'packed' AND segment_type = 'BLOB'"
+    ).fetchall()
+
+
+def test_a_schema_5_ledger_keeps_its_alerts_and_stores_new_ones_uncompressed(
+    tmp_path: Path,
+) -> None:
+    """Schema 6 stores deflated alerts as they are (DuckDB's analysis of them found nothing
+    and was half of closing the store); a schema 5 ledger, whose `packed` let DuckDB choose,
+    is brought over with its alerts, still pending, each still entered once."""
+    path = tmp_path / "state.duckdb"
+    store = Store.open(path)
+    entries = [_entry(i, ("f",)) for i in range(300)]
+    store.con.execute(
+        "DROP TABLE ledger; CREATE TABLE ledger (alert_id VARCHAR PRIMARY KEY, "
+        "rule_id VARCHAR, alert_time BIGINT, emitted_at TIMESTAMPTZ, alert VARCHAR, "
+        "packed BLOB, rule_name VARCHAR); UPDATE meta SET value = '5' WHERE key = 'schema'"
+    )
+    with store.transaction():
+        ledger.record(store, entries[:200])
+    store.close()
+
+    store = Store.open(path)
+    try:
+        assert store.get_meta("schema") == SCHEMA_VERSION
+        with store.transaction():
+            ledger.record(store, entries[150:])  # the first fifty of them there already
+        assert [a.alert for a in ledger.stored(store)] == [e.alert for e in entries]
+        assert len(outbox.pending(store, "f")) == 300
+        assert _packed_compressions(store) == [("Uncompressed",)]
+        with pytest.raises(duckdb.ConstraintException):  # the key came over with the table
+            store.con.execute("INSERT INTO ledger (alert_id) VALUES ('id0000')")
     finally:
         store.close()
