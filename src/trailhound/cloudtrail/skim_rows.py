@@ -395,19 +395,24 @@ def _nulled(array: pa.Array, drop: np.ndarray) -> pa.Array:
         return array
     kind = array.type
     listed = pa.types.is_list(kind)  # a list's own buffers, its values as they are
-    if array.offset or (kind.num_fields and not listed) or pa.types.is_dictionary(kind):
+    if (kind.num_fields and not listed) or pa.types.is_dictionary(kind):
         return array.take(pa.array(np.arange(len(drop)), mask=drop))  # a null index takes a null
     keep = ~drop
     if array.null_count:
         keep &= array.is_valid().to_numpy(zero_copy_only=False)
-    validity = pa.py_buffer(np.packbits(keep, bitorder="little"))
     nulls = len(keep) - int(np.count_nonzero(keep))
+    # a slice (a skimmer's path cut from its rows' one take) keeps its offset: the bitmap
+    # starts where its buffers do, so no value is copied (a take per slice was most of this)
+    offset = array.offset
+    bits = np.concatenate([np.zeros(offset, np.bool_), keep]) if offset else keep
+    validity = pa.py_buffer(np.packbits(bits, bitorder="little"))
     if listed:
         offsets = array.buffers()[1]
         return pa.Array.from_buffers(
-            kind, len(array), [validity, offsets], nulls, children=[array.values]
+            kind, len(array), [validity, offsets], nulls, offset, children=[array.values]
         )
-    return pa.Array.from_buffers(kind, len(array), [validity, *array.buffers()[1:]], nulls)
+    buffers = [validity, *array.buffers()[1:]]
+    return pa.Array.from_buffers(kind, len(array), buffers, nulls, offset)
 
 
 def _codes(column: pa.Array) -> tuple[list[str | None], np.ndarray]:
