@@ -303,9 +303,7 @@ class _Inputs:
         self._at = columns.at if isinstance(columns, TakenAt) else None
         self._encodings: dict[str, tuple[dict[str, int], np.ndarray]] = {}
         self.times, shaped = _event_times(columns["eventTime"])
-        # the rows left so far, one NumPy mask per `leave`: joined at the end in NumPy, where
-        # an Arrow `or_` per mask cost ~10 µs each, a dozen a call
-        self._unsure: list[np.ndarray] = [~_numpy(shaped)]
+        self._unsure: list[pa.Array] = [pc.invert(shaped)]
         # the rows wanting the fields being filled (a mask), None for all: rows are left only
         # for what they want
         self.wanting: np.ndarray | None = None
@@ -414,8 +412,7 @@ class _Inputs:
     def leave(self, rows: pa.Array) -> None:
         """Send these rows (a boolean mask) the old way, those wanting the fields being filled."""
         rows = pc.fill_null(rows, False) if rows.null_count else rows
-        left = _numpy(rows)
-        self._unsure.append(left if self.wanting is None else left & self.wanting)
+        self._unsure.append(rows if self.wanting is None else pc.and_(rows, pa.array(self.wanting)))
 
     def action_is(self, action: str) -> pa.Array:
         return pa.array(self.among("eventName", action))
@@ -446,16 +443,13 @@ class _Inputs:
         return found
 
     def result(self, cols: ColumnSet) -> Columnar:
-        left = np.logical_or.reduce(self._unsure)
+        unsure = self._unsure[0]
+        for mask in self._unsure[1:]:
+            unsure = pc.or_(unsure, mask)
+        left = unsure.to_numpy(zero_copy_only=False)
         done = np.flatnonzero(~left)
         batch = cols.batch(None if len(done) == self.n else done)
         return Columnar(batch, done.tolist(), np.flatnonzero(left).tolist())
-
-
-def _numpy(mask: pa.Array) -> np.ndarray:
-    """A boolean array without nulls as a NumPy mask."""
-    found: np.ndarray = mask.to_numpy(zero_copy_only=False)
-    return found
 
 
 def _any(mask: pa.Array) -> bool:
