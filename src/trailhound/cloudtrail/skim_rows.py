@@ -171,7 +171,11 @@ class SkimNormalizer:
         self._paths_for = paths_for  # the paths the columnar step reads for these fields
         self.paths: tuple[str, ...] = (SOURCE, ACTION, *paths, *raw_paths)
         self.raw_paths: tuple[str, ...] = tuple(raw_paths)
-        self._cache: dict[tuple[str | None, str | None], frozenset[str]] = {}
+        # per (source, action): its fields, and whether the columnar step is offered its rows;
+        # per set of fields: the paths that step reads. All fixed for a worker's life, and a
+        # batch's few dozen actions each asked anew cost a task about a tenth of a millisecond
+        self._cache: dict[tuple[str | None, str | None], tuple[frozenset[str], bool]] = {}
+        self._paths: dict[frozenset[str], tuple[str, ...]] = {}
 
     def __call__(self, rows: SkimRows, ingested: datetime, enricher: Enricher) -> Normalized:
         parts: list[tuple[Sequence[int], Normalized]] = []
@@ -257,10 +261,10 @@ class SkimNormalizer:
         group_of = np.empty(len(distinct), np.int64)
         offered_of = np.zeros(len(distinct), np.bool_)
         for d, code in enumerate(distinct.tolist()):
-            key = (sources[code // len(actions)], actions[code % len(actions)])
-            fields = self._fields(key)
-            group_of[d] = g = by_fields.setdefault(fields, len(by_fields))
-            offered_of[d] = self._columnar is not None and self._takes(fields, *key)
+            source, action = sources[code // len(actions)], actions[code % len(actions)]
+            fields, offered = self._fields(source, action)
+            group_of[d] = by_fields.setdefault(fields, len(by_fields))
+            offered_of[d] = offered
         row_group, row_offered = group_of[inverse], offered_of[inverse]
         groups = []
         for fields, g in by_fields.items():
@@ -269,11 +273,14 @@ class SkimNormalizer:
             groups.append(_Group(fields, indices.tolist(), offered))
         return groups
 
-    def _fields(self, key: tuple[str | None, str | None]) -> frozenset[str]:
-        fields = self._cache.get(key)
-        if fields is None:
-            fields = self._cache[key] = self._columns_for(*key)
-        return fields
+    def _fields(self, source: str | None, action: str | None) -> tuple[frozenset[str], bool]:
+        """The fields of an action's rows, and whether the columnar step takes them."""
+        found = self._cache.get((source, action))
+        if found is None:
+            fields = self._columns_for(source, action)
+            offered = self._columnar is not None and self._takes(fields, source, action)
+            found = self._cache[source, action] = (fields, offered)
+        return found
 
     def _group(
         self, rows: SkimRows, group: _Group, ingested: datetime, enricher: Enricher
@@ -309,11 +316,20 @@ class SkimNormalizer:
         """The columnar step over these rows, given the columns it reads for `fields` (taken
         in one call: Arrow loops over them, not Python)."""
         assert self._columnar is not None
-        read = list(rows.columns if self._paths_for is None else self._paths_for(fields))
+        read = self._read(rows, fields)
         columns = _Offered(rows, np.asarray(offered, np.int64), read, self.raw_paths)
         if not wanting:
             return self._columnar(columns, fields, ingested, enricher)
         return self._columnar(columns, fields, ingested, enricher, wanting)
+
+    def _read(self, rows: SkimRows, fields: frozenset[str]) -> Sequence[str]:
+        """The paths the columnar step reads for `fields` (every column without `paths_for`)."""
+        if self._paths_for is None:
+            return list(rows.columns)
+        read = self._paths.get(fields)
+        if read is None:
+            read = self._paths[fields] = tuple(self._paths_for(fields))
+        return read
 
     def _decoded(
         self, rows: SkimRows, same: list[_Left], ingested: datetime, enricher: Enricher
@@ -395,19 +411,24 @@ def _nulled(array: pa.Array, drop: np.ndarray) -> pa.Array:
         return array
     kind = array.type
     listed = pa.types.is_list(kind)  # a list's own buffers, its values as they are
-    if array.offset or (kind.num_fields and not listed) or pa.types.is_dictionary(kind):
+    if (kind.num_fields and not listed) or pa.types.is_dictionary(kind):
         return array.take(pa.array(np.arange(len(drop)), mask=drop))  # a null index takes a null
     keep = ~drop
     if array.null_count:
         keep &= array.is_valid().to_numpy(zero_copy_only=False)
-    validity = pa.py_buffer(np.packbits(keep, bitorder="little"))
     nulls = len(keep) - int(np.count_nonzero(keep))
+    # a slice (a skimmer's path cut from its rows' one take) keeps its offset: the bitmap
+    # starts where its buffers do, so no value is copied (a take per slice was most of this)
+    offset = array.offset
+    bits = np.concatenate([np.zeros(offset, np.bool_), keep]) if offset else keep
+    validity = pa.py_buffer(np.packbits(bits, bitorder="little"))
     if listed:
         offsets = array.buffers()[1]
         return pa.Array.from_buffers(
-            kind, len(array), [validity, offsets], nulls, children=[array.values]
+            kind, len(array), [validity, offsets], nulls, offset, children=[array.values]
         )
-    return pa.Array.from_buffers(kind, len(array), [validity, *array.buffers()[1:]], nulls)
+    buffers = [validity, *array.buffers()[1:]]
+    return pa.Array.from_buffers(kind, len(array), buffers, nulls, offset)
 
 
 def _codes(column: pa.Array) -> tuple[list[str | None], np.ndarray]:
