@@ -8,9 +8,7 @@ reason and the number of attempts, for the next run).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import cache
 
-import msgspec
 import pyarrow as pa
 
 from trailhound.outputs.base import Pending
@@ -21,44 +19,18 @@ from trailhound.state.store import Store
 def pending(store: Store, output: str) -> list[Pending]:
     """What `output` has not received, in the order the alerts happened (then by rule name).
     Each carries its JSON text as stored; it is parsed only if the output asks for fields."""
-    # the documents are read a page at a time and ordered here: sorting them, or reading the
-    # rule name out of each, inside DuckDB needs memory in proportion to all of them at once
+    # ordered by the ledger's own columns and the texts read after: reading the rule name out
+    # of every text cost ~0.02 CPU-s of a 1M scan's end, and sorting the texts in DuckDB
+    # would need memory in proportion to all of them at once
     rows = store.con.execute(
-        "SELECT o.alert_id, o.attempts, l.alert_time FROM outbox o JOIN ledger l "
-        "USING (alert_id) WHERE o.output = ? AND o.delivered_at IS NULL",
+        "SELECT o.alert_id, o.attempts, l.alert_time, coalesce(l.rule_name, '') "
+        "FROM outbox o JOIN ledger l USING (alert_id) "
+        "WHERE o.output = ? AND o.delivered_at IS NULL",
         [output],
     ).fetchall()
-    texts = documents(store, [aid for aid, _, _ in rows])
-    waiting = [
-        (Pending(aid, attempts=attempts or 0, text=texts[aid]), at, _rule_name(texts[aid]))
-        for aid, attempts, at in rows
-    ]
-    waiting.sort(key=lambda w: (w[1], w[2], w[0].alert_id))
-    return [p for p, _, _ in waiting]
-
-
-class _RuleName(msgspec.Struct, frozen=True):
-    name: str = ""
-
-
-class _Named(msgspec.Struct, frozen=True):
-    """The one member of an alert that ordering needs; the decoder skips the rest unbuilt."""
-
-    rule: _RuleName = _RuleName()
-
-
-@cache
-def _names() -> msgspec.json.Decoder[_Named]:
-    return msgspec.json.Decoder(_Named)
-
-
-def _rule_name(text: bytes) -> str:
-    """The alert's rule name, to order by; "" for a document that has none as text (a state
-    file changed by hand must not stop delivery)."""
-    try:
-        return _names().decode(text).rule.name
-    except msgspec.MsgspecError:
-        return ""
+    rows.sort(key=lambda r: (r[2], r[3], r[0]))  # in Python, as before: its order of text
+    texts = documents(store, [aid for aid, *_ in rows])
+    return [Pending(aid, attempts=attempts or 0, text=texts[aid]) for aid, attempts, *_ in rows]
 
 
 def settle(store: Store, output: str, delivered: Sequence[str], failed: Mapping[str, str]) -> None:
