@@ -80,18 +80,21 @@ class KnownKeys:
         self._mask = np.uint64((1 << bits) - 1)
         self._sorted: _Hashes | None = None  # read at first use
 
-    def suspects(self, store: Store, hashes: _Hashes) -> npt.NDArray[np.bool_]:
-        """Which of `hashes` the state may hold already."""
-        if self._sorted is None:
+    def take(self, store: Store, hashes: _Hashes) -> npt.NDArray[np.bool_]:
+        """Which of `hashes` (of the keys about to be stored) the state may hold already, or
+        occur more than once among them; then `hashes` are known too."""
+        if self._sorted is None:  # the first insert of the run reads the state's keys
             self._sorted = np.sort(_hashes_of(store, _STORED_HASHES) & self._mask)
-        return _within(self._sorted, hashes & self._mask)
-
-    def add(self, hashes: _Hashes) -> None:
-        """Take in the hashes of keys just stored (after `suspects`, which reads the state)."""
-        assert self._sorted is not None, "suspects reads the state's keys first"
-        fresh = np.sort(hashes & self._mask)
+        # sorted, the candidates find their places in one near-linear pass, not 17 random
+        # reads each (~24 ms for 100k in 1M, against ~4 and ~4 for the sort)
+        ordered = np.sort(hashes & self._mask)
+        again = ordered[1:][ordered[1:] == ordered[:-1]]
+        doubtful = np.union1d(ordered[_within(self._sorted, ordered)], again)
         # two sorted runs: the stable sort (timsort) merges them in one linear pass
-        self._sorted = np.sort(np.concatenate((self._sorted, fresh)), kind="stable")
+        self._sorted = np.sort(np.concatenate((self._sorted, ordered)), kind="stable")
+        if not len(doubtful):
+            return np.zeros(len(hashes), dtype=np.bool_)
+        return _within(doubtful, hashes & self._mask)
 
 
 def _hashes_of(store: Store, sql: str) -> _Hashes:
@@ -101,20 +104,12 @@ def _hashes_of(store: Store, sql: str) -> _Hashes:
 
 
 def _within(sorted_hashes: _Hashes, hashes: _Hashes) -> npt.NDArray[np.bool_]:
+    """Which of `hashes` are among `sorted_hashes`."""
     if not len(sorted_hashes):
         return np.zeros(len(hashes), dtype=np.bool_)
     at = np.searchsorted(sorted_hashes, hashes).clip(max=len(sorted_hashes) - 1)
     found: npt.NDArray[np.bool_] = sorted_hashes[at] == hashes
     return found
-
-
-def _repeated(hashes: _Hashes) -> npt.NDArray[np.bool_]:
-    """Which of `hashes` occur more than once among them."""
-    ordered = np.sort(hashes)
-    twice = ordered[1:][ordered[1:] == ordered[:-1]]
-    if not len(twice):
-        return np.zeros(len(hashes), dtype=np.bool_)
-    return _within(np.unique(twice), hashes)
 
 
 def first_counts(store: Store, matched: pa.Table, known: KnownKeys | None = None) -> pa.Table:
@@ -131,9 +126,8 @@ def first_counts(store: Store, matched: pa.Table, known: KnownKeys | None = None
     with store.registered("_candidates", keys):
         hashes = _hashes_of(store, _CANDIDATE_HASHES)
     has_id = keys.column("event_id").is_valid().to_numpy(zero_copy_only=False)
-    suspect = known.suspects(store, hashes) & has_id
-    suspect[has_id] |= _repeated(hashes[has_id])
-    known.add(hashes[has_id])
+    suspect = np.zeros(len(hashes), dtype=np.bool_)
+    suspect[has_id] = known.take(store, hashes[has_id])
     if not suspect.any():
         return matched
     # the suspects alone are checked exactly: every row sharing a key shares its hash too,
