@@ -138,6 +138,7 @@ class Detector:
         self._pending: list[pa.Table] = []  # matches not yet inserted
         self._pending_rows = 0
         self._packs: list[tuple[int, bytes]] = []  # evidence packs not yet inserted
+        self._known = counted.KnownKeys()  # the stored keys' hashes, for this run's inserts
         # the newest event time seen, this run or before; stored by `finish`
         self._latest = int(store.get_meta("max_event_time") or -_NEVER)
 
@@ -217,8 +218,12 @@ class Detector:
         one before deciding, whose rows DuckDB may hold until the commit (`matches.append`)."""
         if not self._pending and not self._packs:
             return  # even storing nothing sets DuckDB's threads twice
-        self.stats.repeated += matches.append(self.store, self._pending, self._packs, last=last)
+        self.stats.repeated += matches.append(
+            self.store, self._pending, self._packs, last=last, known=self._known
+        )
         self._pending, self._packs, self._pending_rows = [], [], 0
+        if last:  # deciding forgets most stored keys: a later insert reads what is left
+            self._known = counted.KnownKeys()
 
     def finish(self, *, final: bool = True, clock: int | None = None) -> list[Alert]:
         """Decide every pending match up to the cutoff and return the new alerts, which are

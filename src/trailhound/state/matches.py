@@ -48,9 +48,11 @@ def append(
     packs: Sequence[tuple[int, bytes]],
     *,
     last: bool = False,
+    known: counted.KnownKeys | None = None,
 ) -> int:
     """Store matched rows (each insert has a fixed cost: give many at once) and packs; returns
-    how many rows were left out as events already counted (`trailhound.state.counted`).
+    how many rows were left out as events already counted (`trailhound.state.counted`), of
+    which `known` holds the run's keys, if given.
 
     `last`: the transaction stores no more matches, and what it decides next forgets most of
     them. DuckDB then keeps this insert's rows in memory until the commit, which writes only
@@ -58,14 +60,19 @@ def append(
     1M-event scan's last insert: ~0.17 to 0.08-0.10 CPU-s, at the serial end of the run)."""
     held = store.held_until_commit() if last else contextlib.nullcontext()
     with store.one_thread(), held:
-        return _append(store, tables, packs)
+        return _append(store, tables, packs, known)
 
 
-def _append(store: Store, tables: Sequence[pa.Table], packs: Sequence[tuple[int, bytes]]) -> int:
+def _append(
+    store: Store,
+    tables: Sequence[pa.Table],
+    packs: Sequence[tuple[int, bytes]],
+    known: counted.KnownKeys | None,
+) -> int:
     repeated = 0
     if tables:
         given = _joined(tables)
-        matched = counted.first_counts(store, given)
+        matched = counted.first_counts(store, given, known)
         repeated = given.num_rows - matched.num_rows
         with store.registered("_matched", matched):
             store.con.execute("INSERT INTO matches BY NAME SELECT * FROM _matched")
