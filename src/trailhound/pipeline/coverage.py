@@ -104,10 +104,14 @@ class Counted:
 
     def times(self) -> list[pa.Array]:
         """Every record's eventTime."""
+        if self._none():
+            return [pa.array([], pa.string())]
         return [self._all().column("eventTime").combine_chunks()]
 
     def dynamodb_mask(self) -> np.ndarray:
         """Which records (in the order of `times`) are DynamoDB's."""
+        if self._none():
+            return np.zeros(0, bool)
         if self._mask is None:
             same = pc.equal(self._all().column("eventSource"), DYNAMODB)
             self._mask = pc.fill_null(same, False).to_numpy(zero_copy_only=False)
@@ -130,9 +134,16 @@ class Counted:
     def _dynamodb_groups(self) -> list[tuple[tuple[str | None, ...], int]]:
         """DynamoDB records by (eventCategory, eventName, recipientAccountId, awsRegion), in
         one grouping for both counts: a grouping costs far more than its few distinct keys."""
+        if self._none():
+            return []
         if self._groups is None:
             self._groups = list(_combinations(self._dynamodb_rows(), _GROUPED).items())
         return self._groups
+
+    def _none(self) -> bool:
+        """Whether no record was added: a task's last output counts none (its one batch's
+        output took them), and counting nothing cost a dozen Arrow calls on empty arrays."""
+        return not self._chunks["eventTime"]
 
     def _all(self) -> pa.Table:
         if self._table is None:
