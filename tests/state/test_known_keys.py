@@ -8,41 +8,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pytest
+from tests.support.matched import Row, matched_table
 
 from trailhound.state import counted, matches
 from trailhound.state.store import Store
-
-_Row = tuple[int, str, str | None, str | None]  # seq, rule, account, event id
 
 # 64 bits: a repeat is found only by its hash; 1 bit: every row with an id collides
 WIDTHS = [64, 1]
 
 
-def _matched(rows: list[_Row], *, coded: bool = False) -> pa.Table:
-    """Matched rows as a worker sends them (`coded`: the rule and account as dictionaries)
-    or as the stage in the scanning process makes them."""
-    seq, rule, account, event = (list(c) for c in zip(*rows, strict=True))
-
-    def text(values: list[str | None]) -> pa.Array:
-        plain = pa.array(values, pa.string())
-        return pc.dictionary_encode(plain) if coded else plain
-
-    return pa.table(
-        {
-            "rule_id": text(rule),
-            "step": pa.array([0] * len(rows), pa.int32()),
-            counted.ACCOUNT: text(account),
-            counted.EVENT_ID: pa.array(event, pa.string()),
-            "ts": pa.array([10 * s for s in seq], pa.int64()),
-            "seq": pa.array(seq, pa.int64()),
-        }
-    )
+def _matched(rows: list[Row], *, coded: bool = False) -> pa.Table:
+    return matched_table(rows, coded=coded, ts_step=10)
 
 
 def _insert(
-    store: Store, known: counted.KnownKeys, rows: list[_Row], *, coded: bool = False
+    store: Store, known: counted.KnownKeys, rows: list[Row], *, coded: bool = False
 ) -> list[int]:
     """Store `rows` as one insert of a run; the seqs of those that counted."""
     before = {seq for (seq,) in store.con.execute("SELECT seq FROM matches").fetchall()}

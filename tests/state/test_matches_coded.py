@@ -7,34 +7,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
+from tests.support.matched import matched_table
 
 from trailhound.state import counted, matches
 from trailhound.state.store import Store
 
-_Row = tuple[int, str, str | None, str | None, str]
+_Row = tuple[int, str, str | None, str | None, str]  # seq, rule, account, event id, action
 
 
 def _matched(rows: list[_Row], *, coded: bool) -> pa.Table:
-    """(seq, rule_id, account, event id, action) -> matched rows, the rule, account and
-    action as dictionaries when `coded`."""
-    seq, rule, account, event, action = (list(c) for c in zip(*rows, strict=True))
-
-    def text(values: list[str | None]) -> pa.Array:
-        plain = pa.array(values, pa.string())
-        return pc.dictionary_encode(plain) if coded else plain
-
-    return pa.table(
-        {
-            "rule_id": text(rule),
-            "step": pa.array([0] * len(rows), pa.int32()),
-            counted.ACCOUNT: text(account),
-            counted.EVENT_ID: pa.array(event, pa.string()),
-            "event.action": text(action),
-            "ts": pa.array(seq, pa.int64()),
-            "seq": pa.array(seq, pa.int64()),
-        }
-    )
+    """Matched rows with their action, the rule, account and action as dictionaries when
+    `coded`."""
+    keys = [row[:4] for row in rows]
+    return matched_table(keys, coded=coded, actions=[row[4] for row in rows])
 
 
 def _store(tmp_path: Path) -> Store:
