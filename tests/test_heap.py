@@ -43,4 +43,3 @@ def test_the_blocks_a_read_cached_are_dropped_and_the_packs_still_read(tmp_path:
             assert sorted(matches.packs(store, [0, 299], per_read=8)) == [packs[0], packs[-1]]
     finally:
         store.close()
-
