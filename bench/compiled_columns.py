@@ -9,6 +9,8 @@ task, the compiled skimmer's way), keeping every call of the columnar step
 with the makers (`cloudtrail.compiled_columns`) and with them off (`disabled()`: Arrow's
 kernels, as without the extension), in alternating rounds. Prints the medians and bests in CPU
 microseconds per event read and per offered row, and whether both ways made the same batches.
+Then the whole stage (`Stage.run` a task, as a scan's worker runs it) with the makers and
+without, in alternating rounds: what a worker's CPU per event gains.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from trailhound.engine.filtering import FilterPlan
 from trailhound.pipeline.pool import cut_into_tasks
 from trailhound.pipeline.stage import Stage, StagePlan
 from trailhound.rules.loader import load_rules, shipped_pack_dir
-from trailhound.sources import open_source
+from trailhound.sources import Blob, open_source
 
 
 @dataclass
@@ -60,7 +62,8 @@ def main() -> None:
 def measure(corpus: Path, files: int, rounds: int) -> str:
     if not compiled_columns.present():
         return "The compiled column makers are not built here (`pip install -e .`)."
-    calls, events = _calls(corpus, files)
+    stage, tasks = _stage(corpus, files)
+    calls, events = _calls(stage, tasks)
     rows = sum(len(call.columns["eventName"]) for call in calls)
     same = _same(calls)
     made: list[float] = []
@@ -82,25 +85,58 @@ def measure(corpus: Path, files: int, rounds: int) -> str:
             f"| {name} | {median / events * 1e6:.3f} | {min(spent) / events * 1e6:.3f} "
             f"| {median / rows * 1e6:.3f} |"
         )
+    return "\n".join([*lines, "", _stage_table(stage, tasks, events, rounds)])
+
+
+def _stage_table(stage: Stage, tasks: list[list[Blob]], events: int, rounds: int) -> str:
+    made: list[float] = []
+    kernels: list[float] = []
+    for _ in range(rounds):
+        made.append(_run(stage, tasks))
+        with compiled_columns.disabled():
+            kernels.append(_run(stage, tasks))
+    lines = [
+        "| a worker's stage (`Stage.run` a task) | median µs/event | best µs/event |",
+        "|---|---:|---:|",
+    ]
+    for name, spent in (("kernels (makers off)", kernels), ("compiled makers", made)):
+        median = statistics.median(spent)
+        lines.append(f"| {name} | {median / events * 1e6:.3f} | {min(spent) / events * 1e6:.3f} |")
     return "\n".join(lines)
 
 
-def _calls(corpus: Path, files: int) -> tuple[list[Call], int]:
-    """The columnar calls of a worker's stage over the files cut into tasks, and the events."""
+def _run(stage: Stage, tasks: list[list[Blob]]) -> float:
+    gc.collect()
+    started = time.process_time()
+    for task in tasks:
+        for _ in stage.run(task, Report()):
+            pass
+    return time.process_time() - started
+
+
+def _stage(corpus: Path, files: int) -> tuple[Stage, list[list[Blob]]]:
+    """A worker's stage on the compiled skimmer, and the first files cut into tasks."""
     rules = load_rules([shipped_pack_dir()]).rules
     blobs = list(blobs_of([open_source(str(corpus / "AWSLogs"))], Report()))[:files]
     enricher = Enricher.create()
     enricher.warm_up()
     filters = FilterPlan.build(rules, now=datetime.now(UTC))
-    plan = StagePlan.build(rules, enricher=enricher, filters=filters, skim="compiled")
+    return Stage(StagePlan.build(rules, enricher=enricher, filters=filters)), cut_into_tasks(blobs)
+
+
+def _calls(stage: Stage, tasks: list[list[Blob]]) -> tuple[list[Call], int]:
+    """The columnar calls of the stage over the tasks, and the events read."""
+    skim = stage._skim
+    assert skim is not None, "the compiled skimmer is not built here"
+    normalizer = skim.normalizer
+    real = normalizer._columnar
+    assert real is not None
     calls: list[Call] = []
-    real = columnar.normalized_columns
-    columnar.normalized_columns = _keeping(real, calls)  # read by the stage when it is made
+    normalizer._columnar = _keeping(real, calls)
     try:
-        stage = Stage(plan)
+        events = sum(out.events for task in tasks for out in stage.run(task, Report()))
     finally:
-        columnar.normalized_columns = real
-    events = sum(out.events for task in cut_into_tasks(blobs) for out in stage.run(task, Report()))
+        normalizer._columnar = real
     return calls, events
 
 
