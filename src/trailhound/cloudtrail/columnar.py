@@ -18,6 +18,10 @@ other request keys or a response, a response's own fields where there is one, an
 Backup events when their tables are wanted. `takes` says which actions to send the old way
 without asking.
 
+Where the compiled makers (`compiled_columns.py`) were built, the member columns' cleaning, the
+coalesces, the outcome and the event times are asked of them first; they answer None where they
+cannot, and Arrow's kernels here stay the reference and the path without a compiler.
+
 Rows are not rejected here: `normalize` rejects a record for its `eventTime` (such rows are
 left) or for a malformed `userIdentity`, which a skimmer holding every identity path of `PATHS`
 to "a string or null" has already refused (it returns no columns for such a file).
@@ -36,7 +40,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trailhound.cloudtrail import dynamodb, operations
+from trailhound.cloudtrail import compiled_columns, dynamodb, operations
 from trailhound.cloudtrail.columnset import ColumnSet, Distinct, cleaned
 from trailhound.cloudtrail.derived import (
     ADDRESS_COLUMNS,
@@ -312,8 +316,15 @@ class _Inputs:
         """The member's column as Elastic cleans it."""
         found = self._cleaned.get(path)
         if found is None:
-            found = self._cleaned[path] = cleaned(_strings(self.columns[path]))
+            raw = _strings(self.columns[path])
+            found = compiled_columns.cleaned(raw)
+            self._cleaned[path] = found = cleaned(raw) if found is None else found
         return found
+
+    def coalesced(self, *paths: str) -> pa.Array:
+        """Per row the first of these members' values that Elastic's cleaning keeps."""
+        found = compiled_columns.coalesced([_strings(self.columns[p]) for p in paths], clean=True)
+        return pc.coalesce(*(self.text(p) for p in paths)) if found is None else found
 
     def raw(self, path: str) -> pa.Array:
         return _strings(self.columns[path])
@@ -491,6 +502,9 @@ def _event_times(texts: pa.Array) -> tuple[pa.Array, pa.Array]:
     """The times, and which rows are in the form both Arrow's cast and `parse_event_time` read
     alike; the others (nulls among the times) are left for the exact parser."""
     texts = _strings(texts)
+    made = compiled_columns.event_times(texts)
+    if made is not None:
+        return made
     shaped = pc.fill_null(pc.match_substring_regex(texts, _CANONICAL_TIME), False)
     kept = texts if _all(shaped) else pc.if_else(shaped, texts, _null_text())
     try:
@@ -526,8 +540,11 @@ def _event_fields(cols: ColumnSet, inputs: _Inputs) -> None:
 
 
 def _outcome(cols: ColumnSet, inputs: _Inputs) -> None:
-    failed = pc.or_(pc.is_valid(inputs.text("errorCode")), pc.is_valid(inputs.text("errorMessage")))
-    cols.put("event.outcome", pc.if_else(failed, "failure", "success"))
+    made = compiled_columns.outcome(inputs.raw("errorCode"), inputs.raw("errorMessage"))
+    if made is None:
+        codes, messages = inputs.text("errorCode"), inputs.text("errorMessage")
+        made = pc.if_else(pc.or_(pc.is_valid(codes), pc.is_valid(messages)), "failure", "success")
+    cols.put("event.outcome", made)
     inputs.leave(inputs.action_is("ConsoleLogin"))  # its outcome is in its response
 
 
@@ -555,8 +572,8 @@ def _identity_fields(cols: ColumnSet, inputs: _Inputs) -> None:
         texts = inputs.text(_ATTRIBUTES + "creationDate")
         cols.spread((_CREATION_DATE,), Distinct.of(texts, _creation_date))
     if cols.wants("cloud.account.id"):
-        accounts = inputs.text(_IDENTITY + "accountId")
-        cols.put("cloud.account.id", pc.coalesce(accounts, inputs.text("recipientAccountId")))
+        accounts = inputs.coalesced(_IDENTITY + "accountId", "recipientAccountId")
+        cols.put("cloud.account.id", accounts)
 
 
 def _creation_date(text: str | None) -> tuple[datetime | None]:
@@ -565,7 +582,7 @@ def _creation_date(text: str | None) -> tuple[datetime | None]:
 
 def _user_fields(cols: ColumnSet, inputs: _Inputs) -> None:
     """user.name and user.email as `ecs._user_fields` makes them from the identity alone."""
-    names = pc.coalesce(*(inputs.text(path) for path in _USER_NAMES))
+    names = inputs.coalesced(*_USER_NAMES)
     cols.put("user.name", names)
     if cols.wants("user.email"):
         kind = inputs.text(_IDENTITY + "type")
@@ -795,7 +812,9 @@ def _plain_tables(inputs: _Inputs, plain: pa.Array, keys: pa.Array, found: _Name
         held = pc.fill_null(_scattered(inputs.n, keys, holds), False)
         read = pc.and_(plain, pc.or_(pc.invert(keys), held))
     rows = pc.indices_nonzero(read)
-    found.put(rows, pc.coalesce(by_name, by_context).take(rows), _one_name)
+    named = compiled_columns.coalesced([by_name, by_context], clean=False)
+    named = pc.coalesce(by_name, by_context) if named is None else named
+    found.put(rows, named.take(rows), _one_name)
 
 
 def _one_name(name: str | None) -> tuple[str, ...]:

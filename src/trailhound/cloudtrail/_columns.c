@@ -1,0 +1,397 @@
+/* Compiled column makers: a few of the columnar step's ECS columns made straight from the
+ * buffers of Arrow string arrays (what a skimmer gives), one pass a column, with exactly the
+ * answer `columnar.py`'s Arrow kernels give. `compiled_columns.py` is the only caller.
+ *
+ * A column comes in as (validity or None, offsets, data, offset, length): the buffers of a
+ * `pa.string()` array (int32 offsets) and its slice. Every buffer is checked against the slice
+ * and every value's offsets against the data before anything is read: a mismatch is a
+ * ValueError, never a read out of bounds. Answers are bytes objects, wrapped by the caller:
+ *
+ *   cleaned(column) -> None | (validity, null_count)
+ *       None when Elastic's cleaning drops no value (the column stays as it is); else a
+ *       validity bitmap for the same offsets and data, bits counted from the slice's offset,
+ *       off at the dropped values ("", "-", "none").
+ *   coalesced(columns, clean) -> None | (validity or None, offsets, data, null_count)
+ *       per row the first valid value (with `clean`, the first Elastic keeps), a new array;
+ *       None when its data would not fit int32 offsets.
+ *   outcome(codes, messages) -> (offsets, data)
+ *       "failure" where a code or a message is kept by the cleaning, else "success".
+ *   event_times(column) -> (micros, shaped, count)
+ *       CloudTrail's own `YYYY-MM-DDTHH:MM:SSZ` times (year 0001 on, each part in range, a day
+ *       its month has) as int64 microseconds since the epoch, and a bitmap of those rows (the
+ *       times' validity and the rows' mask at once); the others are left to the exact parser.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdint.h>
+#include <string.h>
+
+typedef struct {
+    Py_buffer validity; /* buf NULL when the column has no validity bitmap */
+    Py_buffer offsets;
+    Py_buffer data;
+    Py_ssize_t offset;
+    Py_ssize_t length;
+    int has_validity;
+    int has_data;
+} Column;
+
+static void column_release(Column *c) {
+    if (c->has_validity) PyBuffer_Release(&c->validity);
+    if (c->offsets.obj) PyBuffer_Release(&c->offsets);
+    if (c->has_data) PyBuffer_Release(&c->data);
+    memset(c, 0, sizeof(*c));
+}
+
+static int get_bit(const uint8_t *bits, Py_ssize_t i) { return (bits[i >> 3] >> (i & 7)) & 1; }
+
+static void set_bit(uint8_t *bits, Py_ssize_t i) { bits[i >> 3] |= (uint8_t)(1u << (i & 7)); }
+
+static void clear_bit(uint8_t *bits, Py_ssize_t i) {
+    bits[i >> 3] &= (uint8_t)~(1u << (i & 7));
+}
+
+static int32_t offset_at(const Column *c, Py_ssize_t row) {
+    int32_t v;
+    memcpy(&v, (const char *)c->offsets.buf + (c->offset + row) * 4, 4); /* may be unaligned */
+    return v;
+}
+
+static int is_valid(const Column *c, Py_ssize_t row) {
+    return !c->has_validity || get_bit(c->validity.buf, c->offset + row);
+}
+
+/* Reads a column tuple into `c` and checks it whole: afterwards every row's [start, end) lies
+ * in the data, so no later read needs a check. */
+static int column_read(PyObject *spec, Column *c) {
+    memset(c, 0, sizeof(*c));
+    PyObject *validity, *offsets, *data;
+    if (!PyArg_ParseTuple(spec, "OOOnn", &validity, &offsets, &data, &c->offset, &c->length))
+        return -1;
+    if (c->offset < 0 || c->length < 0 || c->offset > PY_SSIZE_T_MAX / 8 - c->length - 1) {
+        PyErr_SetString(PyExc_ValueError, "a column's offset and length are out of range");
+        return -1;
+    }
+    Py_ssize_t end = c->offset + c->length;
+    if (PyObject_GetBuffer(offsets, &c->offsets, PyBUF_SIMPLE) < 0) return -1;
+    if (validity != Py_None) {
+        if (PyObject_GetBuffer(validity, &c->validity, PyBUF_SIMPLE) < 0) goto fail;
+        c->has_validity = 1;
+        if (c->validity.len < (end + 7) / 8) {
+            PyErr_SetString(PyExc_ValueError, "a column's validity bitmap is too short");
+            goto fail;
+        }
+    }
+    if (data != Py_None) {
+        if (PyObject_GetBuffer(data, &c->data, PyBUF_SIMPLE) < 0) goto fail;
+        c->has_data = 1;
+    }
+    if (c->offsets.len / 4 < end + 1) {
+        PyErr_SetString(PyExc_ValueError, "a column's offsets are too short");
+        goto fail;
+    }
+    Py_ssize_t size = c->has_data ? c->data.len : 0;
+    int32_t previous = offset_at(c, 0);
+    if (previous < 0 || previous > size) goto bad;
+    for (Py_ssize_t row = 0; row < c->length; row++) {
+        int32_t next = offset_at(c, row + 1);
+        if (next < previous || next > size) goto bad;
+        previous = next;
+    }
+    return 0;
+bad:
+    PyErr_SetString(PyExc_ValueError, "a column's offsets lie outside its data");
+fail:
+    column_release(c);
+    return -1;
+}
+
+static const char *value_at(const Column *c, Py_ssize_t row, Py_ssize_t *size) {
+    int32_t start = offset_at(c, row);
+    *size = offset_at(c, row + 1) - start;
+    return c->has_data ? (const char *)c->data.buf + start : "";
+}
+
+/* Elastic's cleaning drops these values (payloads.DROPPED_TEXT) */
+static int dropped(const char *value, Py_ssize_t size) {
+    return size == 0 || (size == 1 && value[0] == '-') || (size == 4 && !memcmp(value, "none", 4));
+}
+
+/* valid, and (with `clean`) kept by the cleaning */
+static int kept(const Column *c, Py_ssize_t row, int clean) {
+    if (!is_valid(c, row)) return 0;
+    if (!clean) return 1;
+    Py_ssize_t size;
+    const char *value = value_at(c, row, &size);
+    return !dropped(value, size);
+}
+
+static PyObject *new_bytes(Py_ssize_t size, char **at) {
+    PyObject *b = PyBytes_FromStringAndSize(NULL, size);
+    if (b) *at = PyBytes_AS_STRING(b);
+    return b;
+}
+
+static PyObject *cleaned(PyObject *self, PyObject *args) {
+    PyObject *spec;
+    if (!PyArg_ParseTuple(args, "O!", &PyTuple_Type, &spec)) return NULL;
+    Column c;
+    if (column_read(spec, &c) < 0) return NULL;
+    Py_ssize_t first = -1;
+    for (Py_ssize_t row = 0; row < c.length && first < 0; row++)
+        if (is_valid(&c, row) && !kept(&c, row, 1)) first = row;
+    if (first < 0) {
+        column_release(&c);
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t end = c.offset + c.length;
+    char *bits;
+    PyObject *validity = new_bytes((end + 7) / 8, &bits);
+    if (!validity) goto done;
+    memset(bits, 0, (end + 7) / 8);
+    Py_ssize_t nulls = 0;
+    for (Py_ssize_t row = 0; row < c.length; row++) {
+        if (kept(&c, row, 1))
+            set_bit((uint8_t *)bits, c.offset + row);
+        else
+            nulls++;
+    }
+    PyObject *answer = Py_BuildValue("(Nn)", validity, nulls);
+    column_release(&c);
+    return answer;
+done:
+    column_release(&c);
+    return NULL;
+}
+
+/* the columns of a tuple, read and checked; all of one length */
+static Column *columns_read(PyObject *specs, Py_ssize_t *count) {
+    Py_ssize_t k = PyTuple_GET_SIZE(specs);
+    if (k < 1) {
+        PyErr_SetString(PyExc_ValueError, "no columns");
+        return NULL;
+    }
+    Column *cols = PyMem_Calloc((size_t)k, sizeof(Column));
+    if (!cols) return (Column *)PyErr_NoMemory();
+    for (Py_ssize_t j = 0; j < k; j++) {
+        PyObject *spec = PyTuple_GET_ITEM(specs, j);
+        int failed = !PyTuple_Check(spec) || column_read(spec, &cols[j]) < 0;
+        if (!failed && cols[j].length != cols[0].length) {
+            column_release(&cols[j]);
+            PyErr_SetString(PyExc_ValueError, "the columns differ in length");
+            failed = 1;
+        }
+        if (failed) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a column is a tuple");
+            for (Py_ssize_t i = 0; i < j; i++) column_release(&cols[i]);
+            PyMem_Free(cols);
+            return NULL;
+        }
+    }
+    *count = k;
+    return cols;
+}
+
+static void columns_release(Column *cols, Py_ssize_t count) {
+    for (Py_ssize_t j = 0; j < count; j++) column_release(&cols[j]);
+    PyMem_Free(cols);
+}
+
+/* per row, the first column (0..k-1) that gives its value, k for none; and the total size */
+static int coalesce_choose(Column *cols, Py_ssize_t k, int clean, uint8_t *chosen,
+                           Py_ssize_t *total, Py_ssize_t *nulls) {
+    Py_ssize_t n = cols[0].length;
+    *total = 0;
+    *nulls = 0;
+    for (Py_ssize_t row = 0; row < n; row++) {
+        Py_ssize_t j = 0;
+        while (j < k && !kept(&cols[j], row, clean)) j++;
+        chosen[row] = (uint8_t)j;
+        if (j == k) {
+            (*nulls)++;
+            continue;
+        }
+        *total += offset_at(&cols[j], row + 1) - offset_at(&cols[j], row);
+        if (*total > INT32_MAX) return -1;
+    }
+    return 0;
+}
+
+static PyObject *coalesce_write(Column *cols, Py_ssize_t k, const uint8_t *chosen,
+                                Py_ssize_t total, Py_ssize_t nulls) {
+    Py_ssize_t n = cols[0].length;
+    char *offsets_at, *data, *bits = NULL;
+    PyObject *offsets = new_bytes((n + 1) * 4, &offsets_at);
+    PyObject *values = offsets ? new_bytes(total, &data) : NULL;
+    PyObject *validity = Py_None;
+    Py_INCREF(Py_None);
+    if (values && nulls) {
+        Py_DECREF(Py_None);
+        validity = new_bytes((n + 7) / 8, &bits);
+        if (validity) memset(bits, 0xff, (n + 7) / 8);
+    }
+    if (!offsets || !values || !validity) {
+        Py_XDECREF(offsets);
+        Py_XDECREF(values);
+        Py_XDECREF(validity);
+        return NULL;
+    }
+    int32_t written = 0;
+    memcpy(offsets_at, &written, 4);
+    for (Py_ssize_t row = 0; row < n; row++) {
+        if (chosen[row] == k) {
+            clear_bit((uint8_t *)bits, row);
+        } else {
+            Py_ssize_t size;
+            const char *value = value_at(&cols[chosen[row]], row, &size);
+            memcpy(data + written, value, (size_t)size);
+            written += (int32_t)size;
+        }
+        memcpy(offsets_at + (row + 1) * 4, &written, 4);
+    }
+    return Py_BuildValue("(NNNn)", validity, offsets, values, nulls);
+}
+
+static PyObject *coalesced(PyObject *self, PyObject *args) {
+    PyObject *specs;
+    int clean;
+    if (!PyArg_ParseTuple(args, "O!p", &PyTuple_Type, &specs, &clean)) return NULL;
+    if (PyTuple_GET_SIZE(specs) > 255) {
+        PyErr_SetString(PyExc_ValueError, "at most 255 columns");
+        return NULL;
+    }
+    Py_ssize_t k;
+    Column *cols = columns_read(specs, &k);
+    if (!cols) return NULL;
+    Py_ssize_t n = cols[0].length, total, nulls;
+    PyObject *answer = NULL;
+    uint8_t *chosen = PyMem_Malloc((size_t)n + 1);
+    if (!chosen) {
+        PyErr_NoMemory();
+    } else if (coalesce_choose(cols, k, clean, chosen, &total, &nulls) < 0) {
+        answer = Py_NewRef(Py_None); /* too large for int32 offsets: the kernels' turn */
+    } else {
+        answer = coalesce_write(cols, k, chosen, total, nulls);
+    }
+    PyMem_Free(chosen);
+    columns_release(cols, k);
+    return answer;
+}
+
+static PyObject *outcome(PyObject *self, PyObject *args) {
+    PyObject *specs;
+    if (!PyArg_ParseTuple(args, "O!", &PyTuple_Type, &specs)) return NULL;
+    Py_ssize_t k;
+    Column *cols = columns_read(specs, &k);
+    if (!cols) return NULL;
+    Py_ssize_t n = cols[0].length;
+    PyObject *answer = NULL;
+    char *offsets_at, *data;
+    PyObject *offsets = n > (INT32_MAX - 7) / 7 ? NULL : new_bytes((n + 1) * 4, &offsets_at);
+    PyObject *values = offsets ? new_bytes(n * 7, &data) : NULL;
+    if (values) {
+        for (Py_ssize_t row = 0; row <= n; row++) {
+            int32_t at = (int32_t)(row * 7);
+            memcpy(offsets_at + row * 4, &at, 4);
+        }
+        for (Py_ssize_t row = 0; row < n; row++) {
+            int failed = 0;
+            for (Py_ssize_t j = 0; j < k && !failed; j++) failed = kept(&cols[j], row, 1);
+            memcpy(data + row * 7, failed ? "failure" : "success", 7);
+        }
+        answer = Py_BuildValue("(NN)", offsets, values);
+    } else {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_OverflowError, "too many rows");
+        Py_XDECREF(offsets);
+    }
+    columns_release(cols, k);
+    return answer;
+}
+
+static int digits(const char *s, int count, int *value) {
+    int v = 0;
+    for (int i = 0; i < count; i++) {
+        if (s[i] < '0' || s[i] > '9') return 0;
+        v = v * 10 + (s[i] - '0');
+    }
+    *value = v;
+    return 1;
+}
+
+static int month_days(int year, int month) {
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    return days[month - 1] + (month == 2 && leap);
+}
+
+/* days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil) */
+static int64_t days_from_civil(int64_t y, int m, int d) {
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* `YYYY-MM-DDTHH:MM:SSZ` exactly, each part in range: its microseconds since the epoch */
+static int event_time(const char *s, Py_ssize_t size, int64_t *micros) {
+    int year, month, day, hour, minute, second;
+    if (size != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+        s[16] != ':' || s[19] != 'Z')
+        return 0;
+    if (!digits(s, 4, &year) || !digits(s + 5, 2, &month) || !digits(s + 8, 2, &day) ||
+        !digits(s + 11, 2, &hour) || !digits(s + 14, 2, &minute) || !digits(s + 17, 2, &second))
+        return 0;
+    if (year < 1 || month < 1 || month > 12 || day < 1 || day > month_days(year, month) ||
+        hour > 23 || minute > 59 || second > 59)
+        return 0;
+    int64_t seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
+    *micros = seconds * 1000000;
+    return 1;
+}
+
+static PyObject *event_times(PyObject *self, PyObject *args) {
+    PyObject *spec;
+    if (!PyArg_ParseTuple(args, "O!", &PyTuple_Type, &spec)) return NULL;
+    Column c;
+    if (column_read(spec, &c) < 0) return NULL;
+    Py_ssize_t n = c.length, count = 0;
+    char *times_at, *bits;
+    PyObject *times = new_bytes(n * 8, &times_at);
+    PyObject *shaped = times ? new_bytes((n + 7) / 8, &bits) : NULL;
+    if (!shaped) {
+        Py_XDECREF(times);
+        column_release(&c);
+        return NULL;
+    }
+    memset(bits, 0, (n + 7) / 8);
+    for (Py_ssize_t row = 0; row < n; row++) {
+        int64_t micros = 0;
+        Py_ssize_t size;
+        const char *value = value_at(&c, row, &size);
+        if (is_valid(&c, row) && event_time(value, size, &micros)) {
+            set_bit((uint8_t *)bits, row);
+            count++;
+        }
+        memcpy(times_at + row * 8, &micros, 8);
+    }
+    column_release(&c);
+    return Py_BuildValue("(NNn)", times, shaped, count);
+}
+
+static PyMethodDef methods[] = {
+    {"cleaned", cleaned, METH_VARARGS, "A column's validity after Elastic's cleaning, or None."},
+    {"coalesced", coalesced, METH_VARARGS, "Per row the first value kept, as a new column."},
+    {"outcome", outcome, METH_VARARGS, "event.outcome from the error code and message."},
+    {"event_times", event_times, METH_VARARGS, "CloudTrail's own event times, and which rows."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_columns", "Compiled makers of the columnar step's ECS columns.", -1,
+    methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__columns(void) { return PyModule_Create(&module); }
