@@ -1,8 +1,9 @@
-"""The optional C extension; everything else about the package is in pyproject.toml.
+"""The optional C extensions; everything else about the package is in pyproject.toml.
 
-`optional=True`: where no C compiler is at hand (or it fails), the install goes on without the
-extension and `trailhound.cloudtrail.skim.compiled_skimmer` returns None, so files are read by
-the pure-Python path.
+`optional=True`: where no C compiler is at hand (or it fails), the install goes on without an
+extension: `trailhound.cloudtrail.skim.compiled_skimmer` returns None, so files are read by
+the pure-Python path, and `trailhound.cloudtrail.request_readers` answers with the Python
+readers of batch and transaction requests.
 """
 
 from setuptools import Extension, setup
@@ -13,6 +14,11 @@ setup(
             "trailhound.cloudtrail._skim",
             ["src/trailhound/cloudtrail/_skim.c"],
             optional=True,
-        )
+        ),
+        Extension(
+            "trailhound.cloudtrail._requests",
+            ["src/trailhound/cloudtrail/_requests.c"],
+            optional=True,
+        ),
     ]
 )
