@@ -11,9 +11,8 @@
  * do (a duplicate key that matters, a statement, a table map in a transaction,
  * a number past msgspec's limits, text that is not strict JSON...): the caller then asks them.
  * Refusing is always safe, so every doubt refuses. Otherwise it answers
- *   (ops_validity, ops_offsets, op_codes, table_codes, distinct_tables)
- * the operations as a list per row of codes (put, delete, get, update, condition_check: the order
- * `requests.py` names them; null where none), and the tables
+ *   (ops_validity, ops_offsets, op_offsets, op_text, table_codes, distinct_tables)
+ * the operations as the buffers of a list<string> column (null where none), and the tables
  * as a code per row into a list of distinct tuples of names.
  *
  * Hostile text is the normal case: every read is bounds-checked, nesting is capped, and work per
@@ -26,6 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 /* Nesting followed; deeper text refuses (`payloads.MAX_DEPTH` cuts at 64: far from here). */
 #define MAX_DEPTH 40
 /* msgspec's number limits as the skimmer states them (`skim._number`). */
@@ -37,7 +40,7 @@
 
 enum { REFUSE = -1, NOMEM = -2 };
 enum { BATCH_WRITE = 0, BATCH_GET = 1, TRANSACT_WRITE = 2, TRANSACT_GET = 3 };
-/* the operations' codes, in the order `requests.py` names them */
+/* the operations' codes (`OP_TEXTS` their texts) */
 enum { OP_PUT = 0, OP_DELETE, OP_GET, OP_UPDATE, OP_CONDITION_CHECK, OP_COUNT };
 
 #define CHECK(expr)                      \
@@ -225,51 +228,74 @@ static int read_escape(Lex *x, Buf *out) {
     return out ? buf_put(out, &plain, 1) : 0;
 }
 
+/* The bytes from p that need no look (printable ASCII but '"' and '\\'): where they stop. */
+static const uint8_t *plain_run(const uint8_t *p, const uint8_t *end) {
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), slash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(' ');
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        /* signed compare: bytes >= 0x80 are negative, so below ' ' too */
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, slash)),
+                                   _mm_cmplt_epi8(v, space));
+        int mask = _mm_movemask_epi8(hit);
+        if (mask) return p + __builtin_ctz((unsigned)mask);
+        p += 16;
+    }
+#endif
+    while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') p++;
+    return p;
+}
+
+/* The text of a validated string holding escapes, unescaped into the scratch buffer. */
+static int unescape(Lex *x, const uint8_t *p, const uint8_t *stop, Str *s) {
+    Buf *out = &x->scratch;
+    Lex y = {p, stop, {0}};
+    out->len = 0;
+    while (y.p < stop) {
+        const uint8_t *q = memchr(y.p, '\\', (size_t)(stop - y.p));
+        if (!q) q = stop;
+        CHECK(buf_put(out, y.p, q - y.p));
+        y.p = q;
+        if (q < stop) {
+            y.p++;
+            CHECK(read_escape(&y, out));
+        }
+    }
+    s->s = out->p;
+    s->len = out->len;
+    return 0;
+}
+
 /* A string after its opening quote, validated; `s` (may be NULL) takes its text, unescaped
  * into the scratch buffer only when it holds an escape. */
 static int read_string(Lex *x, Str *s) {
     const uint8_t *start = x->p;
     int escaped = 0;
-    Buf *out = NULL;
-    while (x->p < x->end) {
+    for (;;) {
+        x->p = plain_run(x->p, x->end);
+        if (x->p >= x->end) return REFUSE;
         uint8_t c = *x->p;
-        if (c == '"') {
-            if (s) {
-                s->escaped = escaped;
-                if (escaped) {
-                    s->s = x->scratch.p;
-                    s->len = x->scratch.len;
-                } else {
-                    s->s = start;
-                    s->len = x->p - start;
-                }
-            }
-            x->p++;
-            return 0;
-        }
-        if (c < 0x20) return REFUSE;
+        if (c == '"') break;
         if (c == '\\') {
-            if (!escaped && s) {
-                x->scratch.len = 0;
-                CHECK(buf_put(&x->scratch, start, x->p - start));
-                out = &x->scratch;
-            }
             escaped = 1;
             x->p++;
-            CHECK(read_escape(x, out));
-            continue;
-        }
-        if (c >= 0x80) {
+            CHECK(read_escape(x, NULL));
+        } else if (c < 0x20) {
+            return REFUSE;
+        } else {
             int n = utf8_length(x->p, x->end);
             if (n < 0) return REFUSE;
-            if (out) CHECK(buf_put(out, x->p, n));
             x->p += n;
-            continue;
         }
-        if (out) CHECK(buf_put(out, x->p, 1));
-        x->p++;
     }
-    return REFUSE;
+    const uint8_t *stop = x->p++;
+    if (!s) return 0;
+    s->escaped = escaped;
+    if (escaped) return unescape(x, start, stop, s);
+    s->s = start;
+    s->len = stop - start;
+    return 0;
 }
 
 static int read_number(Lex *x) {
@@ -839,8 +865,15 @@ fail:
 }
 
 typedef struct {
-    Buf validity, offsets, codes, tables;
+    Buf validity, offsets;    /* the list column of operations */
+    Buf op_offsets, op_text;  /* its string values */
+    Buf tables;               /* a code per row into the distinct tuples of tables */
+    int32_t ops;              /* values written */
 } Out;
+
+/* the operations' texts, by code (`operations.py`'s values) */
+static const char *const OP_TEXTS[OP_COUNT] = {"put", "delete", "get", "update",
+                                               "condition_check"};
 
 static int read_row(Row *r, int mode) {
     switch (mode) {
@@ -862,9 +895,14 @@ static int one_row(Row *r, Out *o, Distinct *d, int mode, Py_ssize_t i, const ui
         if (peek(&r->x) != -1) return REFUSE;
     }
     if (r->ops.len) o->validity.p[i >> 3] |= (uint8_t)(1u << (i & 7));
-    CHECK(buf_put(&o->codes, r->ops.p, r->ops.len));
-    if (o->codes.len > INT32_MAX) return REFUSE;
-    CHECK(buf_int32(&o->offsets, (int32_t)o->codes.len));
+    for (Py_ssize_t k = 0; k < r->ops.len; k++) {
+        const char *text = OP_TEXTS[r->ops.p[k]];
+        CHECK(buf_put(&o->op_text, text, (Py_ssize_t)strlen(text)));
+        if (o->op_text.len > INT32_MAX || o->ops == INT32_MAX) return REFUSE;
+        CHECK(buf_int32(&o->op_offsets, (int32_t)o->op_text.len));
+        o->ops++;
+    }
+    CHECK(buf_int32(&o->offsets, o->ops));
     int32_t code = distinct_code(d, r);
     CHECK(code);
     return buf_int32(&o->tables, code);
@@ -888,6 +926,7 @@ static int read_all(Row *r, Out *o, Distinct *d, int mode, Py_ssize_t n, Py_ssiz
     memset(o->validity.p, 0, (size_t)((n + 7) / 8));
     o->validity.len = (n + 7) / 8;
     CHECK(buf_int32(&o->offsets, 0));
+    CHECK(buf_int32(&o->op_offsets, 0));
     for (Py_ssize_t i = 0; i < n; i++) {
         int32_t a = offs[offset + i], b = offs[offset + i + 1];
         if (a < 0 || b < a || b > t->data.len) return REFUSE;
@@ -927,12 +966,12 @@ static PyObject *bytes_of(const Buf *b) {
 }
 
 static PyObject *answer(const Out *o, const Distinct *d) {
-    PyObject *parts[4] = {bytes_of(&o->validity), bytes_of(&o->offsets), bytes_of(&o->codes),
-                          bytes_of(&o->tables)};
+    PyObject *parts[5] = {bytes_of(&o->validity), bytes_of(&o->offsets), bytes_of(&o->op_offsets),
+                          bytes_of(&o->op_text), bytes_of(&o->tables)};
     PyObject *result = NULL;
-    if (parts[0] && parts[1] && parts[2] && parts[3])
-        result = PyTuple_Pack(5, parts[0], parts[1], parts[2], parts[3], d->tuples);
-    for (int i = 0; i < 4; i++) Py_XDECREF(parts[i]);
+    if (parts[0] && parts[1] && parts[2] && parts[3] && parts[4])
+        result = PyTuple_Pack(6, parts[0], parts[1], parts[2], parts[3], parts[4], d->tuples);
+    for (int i = 0; i < 5; i++) Py_XDECREF(parts[i]);
     return result;
 }
 
@@ -986,7 +1025,8 @@ done:
     free(r.item_keys.p);
     free(o.validity.p);
     free(o.offsets.p);
-    free(o.codes.p);
+    free(o.op_offsets.p);
+    free(o.op_text.p);
     free(o.tables.p);
     free(d.key.p);
     Py_XDECREF(d.tuples);

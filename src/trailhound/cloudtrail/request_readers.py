@@ -33,9 +33,8 @@ BATCH_GET: Final = "BatchGetItem"
 TRANSACT_WRITE: Final = "TransactWriteItems"
 TRANSACT_GET: Final = "TransactGetItems"
 
-# `_requests.c`'s modes, and its operation codes in order
+# `_requests.c`'s modes
 _MODES: Final = {BATCH_WRITE: 0, BATCH_GET: 1, TRANSACT_WRITE: 2, TRANSACT_GET: 3}
-_OPERATIONS: Final = pa.array(["put", "delete", "get", "update", "condition_check"])
 # the request keys that name tables each mode reads itself; the others must hold null
 _ITEM_LISTS: Final = frozenset({"requestItems", "RequestItems", "transactItems", "TransactItems"})
 _READ_BY_MODE: Final = {
@@ -130,9 +129,18 @@ def _keys(action: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...
 
 
 def _batch_writes(
-    n: int, validity: bytes, offsets: bytes, codes: bytes, tables: bytes, distinct: list[Any]
+    n: int,
+    validity: bytes,
+    offsets: bytes,
+    value_offsets: bytes,
+    text: bytes,
+    tables: bytes,
+    distinct: list[Any],
 ) -> BatchWrites:
-    values = _OPERATIONS.take(pa.array(np.frombuffer(codes, np.uint8)))
+    count = len(value_offsets) // 4 - 1
+    values = pa.Array.from_buffers(
+        pa.string(), count, [None, pa.py_buffer(value_offsets), pa.py_buffer(text)]
+    )
     buffers = [pa.py_buffer(validity), pa.py_buffer(offsets)]
     operations = pa.Array.from_buffers(pa.list_(pa.string()), n, buffers, children=[values])
     named = [distinct[code] for code in np.frombuffer(tables, np.int32).tolist()]
