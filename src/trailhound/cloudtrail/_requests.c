@@ -71,6 +71,7 @@ static int buf_reserve(Buf *b, Py_ssize_t extra) {
 }
 
 static int buf_put(Buf *b, const void *src, Py_ssize_t len) {
+    if (len == 0) return 0; /* src may be NULL then: memcpy must not see it */
     CHECK(buf_reserve(b, len));
     memcpy(b->p + b->len, src, (size_t)len);
     b->len += len;
@@ -922,7 +923,7 @@ static int read_all(Row *r, Out *o, Distinct *d, int mode, Py_ssize_t n, Py_ssiz
     Py_ssize_t noffs = t->offsets.len / (Py_ssize_t)sizeof(int32_t);
     if (offset < 0 || n < 0 || offset + n + 1 > noffs) return REFUSE;
     if (t->has_validity && t->validity.len * 8 < offset + n) return REFUSE;
-    CHECK(buf_reserve(&o->validity, (n + 7) / 8));
+    CHECK(buf_reserve(&o->validity, (n + 7) / 8 + 1)); /* never NULL, even for no row */
     memset(o->validity.p, 0, (size_t)((n + 7) / 8));
     o->validity.len = (n + 7) / 8;
     CHECK(buf_int32(&o->offsets, 0));
