@@ -21,9 +21,11 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from trailhound.cloudtrail import columnar, request_readers
@@ -55,14 +57,14 @@ class _Spent:
         return run
 
     def counted(self, readers: Mapping[str, Any]) -> dict[str, Any]:
-        def count(action: str, requests: pa.Array) -> Any:
+        def count(action: str, texts: pa.Array, positions: np.ndarray) -> Any:
             self.reads[f"{action} arrays"] += 1
-            self.reads[f"{action} rows"] += len(requests)
-            if request_readers.compiled_only(action, requests) is None:
+            self.reads[f"{action} rows"] += len(positions)
+            if request_readers.compiled_only(action, texts, positions) is None:
                 self.reads[f"{action} refused"] += 1
-            return readers[action](requests)
+            return readers[action](texts, positions)
 
-        return {action: (lambda r, a=action: count(a, r)) for action in readers}
+        return {action: partial(count, action) for action in readers}
 
 
 def _round(plan: StagePlan, runs: list[list[Any]], compiled: bool) -> tuple[float, float, int]:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -38,12 +39,13 @@ def _seen(read: BatchWrites | None) -> Any:
 def assert_alike(action: str, requests: pa.Array) -> bool:
     """The compiled reader's answer is the Python one's, or a refusal; the registry's answer
     (refusals read in Python) is always the Python one's. Whether the compiled one answered."""
-    want = _seen(PYTHON_READERS[action](requests))
+    every = np.arange(len(requests), dtype=np.int64)
+    want = _seen(PYTHON_READERS[action](requests, every))
     got = compiled_only(action, requests)
     if got is not None:
         assert got.operations.type == pa.list_(pa.string())
         assert _seen(got) == want, requests.to_pylist()
-    assert _seen(request_readers.readers()[action](requests)) == want
+    assert _seen(request_readers.readers()[action](requests, every)) == want
     return got is not None
 
 
@@ -156,6 +158,28 @@ def test_nulls_slices_and_empty_arrays() -> None:
             assert assert_alike(WRITE, array[start:stop])
     assert assert_alike(WRITE, pa.array([], pa.string()))
     assert assert_alike(WRITE, pa.array(texts, pa.large_string()))
+
+
+def test_requests_read_at_positions_as_taken() -> None:
+    """One array holding several actions' requests, each action's read at its positions."""
+    texts = pa.array(
+        [
+            '{"requestItems":{"A":[{"putRequest":{}}]}}',
+            '{"requestItems":[{"operation":"Delete","tableName":"T"}]}',
+            None,
+            '{"requestItems":{"B":[{"deleteRequest":{}},{"putRequest":{}}]}}',
+            '{"requestItems":{"C":{"keys":[{},{}]}}}',
+        ],
+        pa.string(),
+    )[1:]
+    for action, positions in [(WRITE, [1, 2]), (TWRITE, [0]), (GET, [3]), (WRITE, [2, 1, 1])]:
+        at = np.array(positions, np.int64)
+        want = _seen(PYTHON_READERS[action](texts, at))
+        assert want == _seen(request_readers.readers()[action](texts, at))
+        assert want == _seen(compiled_only(action, texts.take(pa.array(at))))
+        assert want == _seen(compiled_only(action, texts, at))
+    assert compiled_only(WRITE, texts, np.array([4], np.int64)) is None  # past the end
+    assert compiled_only(WRITE, texts, np.array([-1], np.int64)) is None
 
 
 def test_deep_nesting_is_refused_not_followed() -> None:

@@ -2,9 +2,11 @@
  * item operations and the tables, exactly as `record_members.read_batch_writes`,
  * `read_batch_gets` and `read_parsed` read them, or a refusal of the whole array.
  *
- * `read(mode, n, offset, validity, offsets, data, others, names, statements)`:
+ * `read(mode, n, offset, validity, offsets, data, positions, others, names, statements)`:
  *   mode 0 BatchWriteItem, 1 BatchGetItem, 2 TransactWriteItems, 3 TransactGetItems;
- *   n rows of a string array starting at `offset` (validity bits or None, int32 offsets, data);
+ *   n rows of a string array starting at `offset` (validity bits or None, int32 offsets, data),
+ *   read at `positions` (int64, in any order; None: every row), so that one array taken for
+ *   several actions' calls needs no take per action;
  *   `others`: the request keys that name tables but are not read here (each must hold null);
  *   `names`, `statements`: the keys that name a table, or hold PartiQL, inside an item.
  * It answers None when any row holds something it does not read exactly as the Python readers
@@ -91,6 +93,11 @@ typedef struct {
     Key *keys;
     Py_ssize_t n;
 } KeyList;
+
+/* Two byte strings alike; either may be NULL when empty (memcmp must not see it then). */
+static int same_bytes(const uint8_t *a, Py_ssize_t alen, const uint8_t *b, Py_ssize_t blen) {
+    return alen == blen && (alen == 0 || memcmp(a, b, (size_t)alen) == 0);
+}
 
 static int key_is(const uint8_t *s, Py_ssize_t len, const char *key) {
     size_t k = strlen(key);
@@ -471,7 +478,7 @@ static int batch_table(Row *r, const Str *k) {
     Buf *kb = &r->keys_buf;
     for (Py_ssize_t i = 0; i < r->nkeys; i++) {
         Py_ssize_t at = r->key_starts[i], n = r->key_starts[i + 1] - at;
-        if (n == k->len && memcmp(kb->p + at, k->s, (size_t)n) == 0) return REFUSE;
+        if (same_bytes(kb->p + at, n, k->s, k->len)) return REFUSE;
     }
     if (r->nkeys >= MAX_ROW_TABLES) return REFUSE;
     CHECK(buf_put(kb, k->s, k->len));
@@ -712,7 +719,7 @@ static int transact_item(Row *r, Buf *ops) {
             if (nkeys >= MAX_ITEM_KEYS) return REFUSE;
             for (int i = 0; i < nkeys; i++) {
                 Py_ssize_t at = i ? ends[i - 1] : 0;
-                if (ends[i] - at == k.len && memcmp(held->p + at, k.s, (size_t)k.len) == 0)
+                if (same_bytes(held->p + at, ends[i] - at, k.s, k.len))
                     return REFUSE;
             }
             CHECK(buf_put(held, k.s, k.len));
@@ -912,26 +919,31 @@ static int one_row(Row *r, Out *o, Distinct *d, int mode, Py_ssize_t i, const ui
 static int bit(const uint8_t *bits, Py_ssize_t i) { return (bits[i >> 3] >> (i & 7)) & 1; }
 
 typedef struct {
-    Py_buffer validity, offsets, data;
-    int has_validity;
+    Py_buffer validity, offsets, data, positions;
+    int has_validity, has_positions;
 } Texts;
 
-static int read_all(Row *r, Out *o, Distinct *d, int mode, Py_ssize_t n, Py_ssize_t offset,
+static int read_all(Row *r, Out *o, Distinct *d, int mode, Py_ssize_t length, Py_ssize_t offset,
                     const Texts *t) {
     const int32_t *offs = (const int32_t *)t->offsets.buf;
     const uint8_t *data = (const uint8_t *)t->data.buf;
+    const int64_t *at = t->has_positions ? (const int64_t *)t->positions.buf : NULL;
+    Py_ssize_t n = at ? t->positions.len / (Py_ssize_t)sizeof(int64_t) : length;
     Py_ssize_t noffs = t->offsets.len / (Py_ssize_t)sizeof(int32_t);
-    if (offset < 0 || n < 0 || offset + n + 1 > noffs) return REFUSE;
-    if (t->has_validity && t->validity.len * 8 < offset + n) return REFUSE;
+    if (offset < 0 || length < 0 || offset + length + 1 > noffs) return REFUSE;
+    if (t->has_validity && t->validity.len * 8 < offset + length) return REFUSE;
     CHECK(buf_reserve(&o->validity, (n + 7) / 8 + 1)); /* never NULL, even for no row */
     memset(o->validity.p, 0, (size_t)((n + 7) / 8));
     o->validity.len = (n + 7) / 8;
     CHECK(buf_int32(&o->offsets, 0));
     CHECK(buf_int32(&o->op_offsets, 0));
     for (Py_ssize_t i = 0; i < n; i++) {
-        int32_t a = offs[offset + i], b = offs[offset + i + 1];
+        int64_t row = at ? at[i] : i;
+        if (row < 0 || row >= length) return REFUSE;
+        Py_ssize_t j = offset + (Py_ssize_t)row;
+        int32_t a = offs[j], b = offs[j + 1];
         if (a < 0 || b < a || b > t->data.len) return REFUSE;
-        int valid = !t->has_validity || bit((const uint8_t *)t->validity.buf, offset + i);
+        int valid = !t->has_validity || bit((const uint8_t *)t->validity.buf, j);
         CHECK(one_row(r, o, d, mode, i, data + a, b - a, valid));
     }
     return 0;
@@ -979,9 +991,10 @@ static PyObject *answer(const Out *o, const Distinct *d) {
 static PyObject *requests_read(PyObject *self, PyObject *args) {
     int mode;
     Py_ssize_t n, offset;
-    PyObject *validity, *offsets_obj, *data_obj, *others_obj, *names_obj, *statements_obj;
-    if (!PyArg_ParseTuple(args, "innOOOOOO:read", &mode, &n, &offset, &validity, &offsets_obj,
-                          &data_obj, &others_obj, &names_obj, &statements_obj))
+    PyObject *validity, *offsets_obj, *data_obj, *positions, *others_obj, *names_obj;
+    PyObject *statements_obj;
+    if (!PyArg_ParseTuple(args, "innOOOOOOO:read", &mode, &n, &offset, &validity, &offsets_obj,
+                          &data_obj, &positions, &others_obj, &names_obj, &statements_obj))
         return NULL;
     if (mode < BATCH_WRITE || mode > TRANSACT_GET) {
         PyErr_SetString(PyExc_ValueError, "unknown mode");
@@ -1000,11 +1013,23 @@ static PyObject *requests_read(PyObject *self, PyObject *args) {
         t.has_validity = 0;
         goto done;
     }
+    t.has_positions = positions != Py_None;
+    if (t.has_positions && PyObject_GetBuffer(positions, &t.positions, PyBUF_SIMPLE) < 0) {
+        t.has_positions = 0;
+        goto done;
+    }
     if (PyObject_GetBuffer(offsets_obj, &t.offsets, PyBUF_SIMPLE) < 0) goto done;
     if (PyObject_GetBuffer(data_obj, &t.data, PyBUF_SIMPLE) < 0) goto release_offsets;
     if (key_list_of(others_obj, &others) < 0 || key_list_of(names_obj, &names) < 0 ||
         key_list_of(statements_obj, &statements) < 0)
         goto release_data;
+    /* the row's buffers never NULL: a pointer into one is then always well defined */
+    if (buf_reserve(&r.x.scratch, 64) < 0 || buf_reserve(&r.ops, 64) < 0 ||
+        buf_reserve(&r.names_buf, 64) < 0 || buf_reserve(&r.keys_buf, 64) < 0 ||
+        buf_reserve(&r.item_keys, 64) < 0) {
+        PyErr_NoMemory();
+        goto release_data;
+    }
     r.others = &others;
     r.names = &names;
     r.statements = &statements;
@@ -1016,6 +1041,7 @@ release_offsets:
     PyBuffer_Release(&t.offsets);
 done:
     if (t.has_validity) PyBuffer_Release(&t.validity);
+    if (t.has_positions) PyBuffer_Release(&t.positions);
     free(others.keys);
     free(names.keys);
     free(statements.keys);
@@ -1040,7 +1066,8 @@ done:
 
 static PyMethodDef methods[] = {
     {"read", requests_read, METH_VARARGS,
-     "read(mode, n, offset, validity, offsets, data, others, names, statements): the rows' "
+     "read(mode, n, offset, validity, offsets, data, positions, others, names, statements): "
+     "the rows' "
      "operations and tables, or None (see the module's source)."},
     {NULL, NULL, 0, NULL},
 };

@@ -331,12 +331,19 @@ class _Inputs:
     def batch_writes(self) -> list[_Writes]:
         """Per batch or transaction action, its calls (a mask) and what their requests say, as
         `request_readers` reads them; an action is missing when there are none, or its requests
-        are not all of a shape read here."""
+        are not all of a shape read here. The requests are taken once for all the actions."""
+        readers = request_readers.readers()
+        calls = [(action, rows) for action in readers if (rows := self._calls(action)) is not None]
+        if not calls:
+            return []
+        masks = [rows.to_numpy(zero_copy_only=False) for _, rows in calls]
+        taken = np.logical_or.reduce(masks)
+        texts = self.raw_at(REQUEST, pa.array(taken))
+        position = np.cumsum(taken) - 1  # of each taken row in `texts`
         found = []
-        for action, read_requests in request_readers.readers().items():
-            rows = self._calls(action)
-            read = read_requests(self.raw_at(REQUEST, rows)) if rows is not None else None
-            if rows is not None and read is not None:
+        for (action, rows), mask in zip(calls, masks, strict=True):
+            read = readers[action](texts, position[mask])
+            if read is not None:
                 found.append((rows, read))
         return found
 

@@ -24,9 +24,11 @@ from trailhound.cloudtrail.record_members import (
     read_parsed,
 )
 
-RequestReader = Callable[[pa.Array], "BatchWrites | None"]
-"""The requests' JSON texts of one action's calls (null where none) to their tables and
-operations, or None when they are not all read here (the rows then go the old way)."""
+RequestReader = Callable[[pa.Array, np.ndarray], "BatchWrites | None"]
+"""`(texts, positions)`: the requests of one action's calls, the JSON texts (null where none) at
+those positions (int64, ascending) of `texts`, to their tables and operations, or None when
+they are not all read here (the rows then go the old way). One array taken for every action's
+calls serves them all."""
 
 BATCH_WRITE: Final = "BatchWriteItem"
 BATCH_GET: Final = "BatchGetItem"
@@ -49,11 +51,28 @@ def _transactions(action: str, requests: pa.Array) -> BatchWrites:
     return read_parsed([action] * len(requests), requests)
 
 
-PYTHON_READERS: Final[Mapping[str, RequestReader]] = {
+# the reference: `record_members`'s readers, each of one action's requests alone
+_READ_ALONE: Final[Mapping[str, Callable[[pa.Array], BatchWrites | None]]] = {
     BATCH_WRITE: read_batch_writes,
     BATCH_GET: read_batch_gets,
     TRANSACT_WRITE: partial(_transactions, TRANSACT_WRITE),
     TRANSACT_GET: partial(_transactions, TRANSACT_GET),
+}
+
+
+def _python(action: str, texts: pa.Array, positions: np.ndarray) -> BatchWrites | None:
+    return _READ_ALONE[action](_taken(texts, positions))
+
+
+def _taken(texts: pa.Array, positions: np.ndarray) -> pa.Array:
+    """The texts at the positions (every one in order: the array itself, not copied)."""
+    if len(positions) == len(texts) and np.array_equal(positions, np.arange(len(texts))):
+        return texts
+    return texts.take(pa.array(positions, pa.int64()))
+
+
+PYTHON_READERS: Final[Mapping[str, RequestReader]] = {
+    action: partial(_python, action) for action in _READ_ALONE
 }
 
 
@@ -73,12 +92,14 @@ def compiled_readers() -> Mapping[str, RequestReader] | None:
     return {action: partial(_compiled, module, action) for action in PYTHON_READERS}
 
 
-def compiled_only(action: str, requests: pa.Array) -> BatchWrites | None:
+def compiled_only(
+    action: str, texts: pa.Array, positions: np.ndarray | None = None
+) -> BatchWrites | None:
     """The compiled reader's own answer, None where it refuses (for tests: no fallback)."""
     module = _extension()
     if module is None:
         raise RuntimeError("the _requests extension is not built")
-    return _read(module, action, requests)
+    return _read(module, action, texts, positions)
 
 
 def _extension() -> Any:
@@ -89,26 +110,32 @@ def _extension() -> Any:
     return _requests
 
 
-def _compiled(module: Any, action: str, requests: pa.Array) -> BatchWrites | None:
-    read = _read(module, action, requests)
-    return read if read is not None else PYTHON_READERS[action](requests)
+def _compiled(
+    module: Any, action: str, texts: pa.Array, positions: np.ndarray
+) -> BatchWrites | None:
+    read = _read(module, action, texts, positions)
+    return read if read is not None else _python(action, texts, positions)
 
 
-def _read(module: Any, action: str, requests: pa.Array) -> BatchWrites | None:
-    texts = _plain_strings(requests)
-    validity, offsets, data = texts.buffers()
+def _read(
+    module: Any, action: str, texts: pa.Array, positions: np.ndarray | None
+) -> BatchWrites | None:
+    plain = _plain_strings(texts)
+    validity, offsets, data = plain.buffers()
+    at = None if positions is None else np.ascontiguousarray(positions, np.int64)
     answer = module.read(
         _MODES[action],
-        len(texts),
-        texts.offset,
-        validity if texts.null_count else None,
+        len(plain),
+        plain.offset,
+        validity if plain.null_count else None,
         offsets,
         data if data is not None else b"",
+        at,
         *_keys(action),
     )
     if answer is None:
         return None
-    return _batch_writes(len(texts), *answer)
+    return _batch_writes(len(plain) if at is None else len(at), *answer)
 
 
 def _plain_strings(requests: pa.Array) -> pa.Array:
