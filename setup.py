@@ -1,9 +1,10 @@
-"""The optional C extension; everything else about the package is in pyproject.toml.
+"""The optional C extensions; everything else about the package is in pyproject.toml.
 
-`optional=True`: where no C compiler is at hand (or it fails), the install goes on without the
-extensions: `trailhound.cloudtrail.skim.compiled_skimmer` returns None, so files are read by the
-pure-Python path, and `trailhound.cloudtrail.compiled_columns` answers None, so the columnar
-step makes every column with Arrow's kernels.
+`optional=True`: where no C compiler is at hand (or it fails), the install goes on without an
+extension: `trailhound.cloudtrail.skim.compiled_skimmer` returns None, so files are read by the
+pure-Python path; `trailhound.cloudtrail.compiled_columns` answers None, so the columnar step
+makes every column with Arrow's kernels; and `trailhound.cloudtrail.request_readers` answers
+with the Python readers of batch and transaction requests.
 """
 
 from setuptools import Extension, setup
@@ -18,6 +19,11 @@ setup(
         Extension(
             "trailhound.cloudtrail._columns",
             ["src/trailhound/cloudtrail/_columns.c"],
+            optional=True,
+        ),
+        Extension(
+            "trailhound.cloudtrail._requests",
+            ["src/trailhound/cloudtrail/_requests.c"],
             optional=True,
         ),
     ]

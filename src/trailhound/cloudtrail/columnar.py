@@ -40,7 +40,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trailhound.cloudtrail import compiled_columns, dynamodb, operations
+from trailhound.cloudtrail import compiled_columns, dynamodb, operations, request_readers
 from trailhound.cloudtrail.columnset import ColumnSet, Distinct, cleaned
 from trailhound.cloudtrail.derived import (
     ADDRESS_COLUMNS,
@@ -66,9 +66,6 @@ from trailhound.cloudtrail.record_members import (
     BatchWrites,
     describes_tables,
     names_elsewhere,
-    read_batch_gets,
-    read_batch_writes,
-    read_parsed,
 )
 from trailhound.cloudtrail.resources import (
     RESOURCE_COLUMNS,
@@ -343,25 +340,23 @@ class _Inputs:
 
     @cached_property
     def batch_writes(self) -> list[_Writes]:
-        """Per batch action (BatchWriteItem, BatchGetItem), its calls (a mask) and what their
-        requests say; an action is missing when there are none, or its requests are not all
-        of the plain shape."""
-        found = []
-        for action, read_batch in _BATCH_READERS.items():
-            rows = self._calls(action)
-            read = read_batch(self.raw_at(REQUEST, rows)) if rows is not None else None
-            if rows is not None and read is not None:
-                found.append((rows, read))
-        return found + self._parsed_requests()
-
-    def _parsed_requests(self) -> list[_Writes]:
-        """The transactions (a mask) and what their requests say, parsed whole."""
-        calls = self._dynamodb & self.among("eventName", *_PARSED_ACTIONS)
-        if not calls.any():
+        """Per batch or transaction action, its calls (a mask) and what their requests say, as
+        `request_readers` reads them; an action is missing when there are none, or its requests
+        are not all of a shape read here. The requests are taken once for all the actions."""
+        readers = request_readers.readers()
+        calls = [(action, rows) for action in readers if (rows := self._calls(action)) is not None]
+        if not calls:
             return []
-        rows = pa.array(calls)
-        names = self.text("eventName").filter(rows).to_pylist()
-        return [(rows, read_parsed(names, self.raw_at(REQUEST, rows)))]
+        masks = [rows.to_numpy(zero_copy_only=False) for _, rows in calls]
+        taken = np.logical_or.reduce(masks)
+        texts = self.raw_at(REQUEST, pa.array(taken))
+        position = np.cumsum(taken) - 1  # of each taken row in `texts`
+        found = []
+        for (action, rows), mask in zip(calls, masks, strict=True):
+            read = readers[action](texts, position[mask])
+            if read is not None:
+                found.append((rows, read))
+        return found
 
     @cached_property
     def statements(self) -> _Statements | None:
@@ -685,7 +680,6 @@ def _second(values: tuple[Any, ...]) -> Any:
 _TABLE_COLUMN: Final = "aws.dynamodb.table_name"
 _BATCH_WRITE: Final = "BatchWriteItem"
 _BATCH_GET: Final = "BatchGetItem"
-_BATCH_READERS: Final = {_BATCH_WRITE: read_batch_writes, _BATCH_GET: read_batch_gets}
 # calls whose requests are parsed whole here: a transaction's items may name tables anywhere
 _PARSED_ACTIONS: Final = ("TransactWriteItems", "TransactGetItems")
 

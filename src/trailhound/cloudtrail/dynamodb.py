@@ -77,6 +77,9 @@ REQUEST_KEYS: Final = frozenset(_ROLES)
 _ITEM_KEYS: Final = frozenset(
     key for key, role in _ROLES.items() if role in (_Role.NAME, _Role.STATEMENT)
 )
+# the same, by role, for `_requests.c` (which reads names and refuses statements)
+ITEM_NAME_KEYS: Final = tuple(key for key, role in _ROLES.items() if role is _Role.NAME)
+ITEM_STATEMENT_KEYS: Final = tuple(key for key, role in _ROLES.items() if role is _Role.STATEMENT)
 # Response members that describe the table acted on (UpdateTable, DescribeTable, exports, ...).
 RESPONSE_DESCRIPTIONS: Final = (
     "tableDescription",
