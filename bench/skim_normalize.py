@@ -1,0 +1,166 @@
+"""CPU per event of the skimmed rows' normalizing (`SkimNormalizer`), part by part.
+
+    python bench/skim_normalize.py DIR                  # DIR: a corpus folder (holds AWSLogs/)
+    python bench/skim_normalize.py DIR --files 2000 --rounds 5 [--profile OUT]
+
+Runs a worker's stage over the corpus's first files cut into tasks as a scan cuts them, keeping
+every call of its `SkimNormalizer` with its rows, then replays the calls in this one process
+(each round on fresh columns: `PickedColumns` keeps what it took). Prints, in CPU microseconds
+per event read (median and best of the rounds), the whole normalizing and its parts: the
+grouping, the columnar call, the columns taken for it (`_Offered`), the unwanted fields nulled,
+the rows left decoded. With `--profile` one more replay runs under cProfile into OUT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from trailhound.cloudtrail import skim_rows
+from trailhound.cloudtrail.geo import Enricher
+from trailhound.cloudtrail.reader import blobs_of
+from trailhound.cloudtrail.report import Report
+from trailhound.cloudtrail.skim import PickedColumns
+from trailhound.cloudtrail.skim_rows import SkimNormalizer, SkimRows
+from trailhound.engine.filtering import FilterPlan
+from trailhound.pipeline.pool import cut_into_tasks
+from trailhound.pipeline.stage import Stage, StagePlan
+from trailhound.rules.loader import load_rules, shipped_pack_dir
+from trailhound.sources import Blob, open_source
+
+
+@dataclass
+class Kept:
+    """One call's inputs, as the skimmer gave them."""
+
+    rows: SkimRows
+    ingested: datetime
+    enricher: Enricher
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("corpus", type=Path)
+    parser.add_argument("--files", type=int, default=2000, help="only the first N files")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--profile", type=Path, default=None)
+    args = parser.parse_args()
+    stage, tasks = _stage(args.corpus, args.files)
+    kept, events = _kept(stage, tasks)
+    normalizer = _normalizer(stage)
+    parts: dict[str, list[float]] = {}
+    for _ in range(args.rounds):
+        for name, spent in _replay(normalizer, kept).items():
+            parts.setdefault(name, []).append(spent)
+    print(f"{args.files:,} files, {events:,} events, {len(kept)} calls, {args.rounds} rounds")
+    print("| part | median µs/event | best µs/event |\n|---|---:|---:|")
+    for name, spent in parts.items():
+        median = statistics.median(spent) / events * 1e6
+        print(f"| {name} | {median:.3f} | {min(spent) / events * 1e6:.3f} |")
+    if args.profile is not None:
+        profile = cProfile.Profile()
+        profile.enable()
+        for k in kept:
+            normalizer(_fresh(k.rows), k.ingested, k.enricher)
+        profile.disable()
+        profile.dump_stats(str(args.profile))
+
+
+def _stage(corpus: Path, files: int) -> tuple[Stage, list[list[Blob]]]:
+    """A worker's stage on the compiled skimmer, and the first files cut into tasks."""
+    rules = load_rules([shipped_pack_dir()]).rules
+    blobs = list(blobs_of([open_source(str(corpus / "AWSLogs"))], Report()))[:files]
+    enricher = Enricher.create()
+    enricher.warm_up()
+    filters = FilterPlan.build(rules, now=datetime.now(UTC))
+    return Stage(StagePlan.build(rules, enricher=enricher, filters=filters)), cut_into_tasks(blobs)
+
+
+def _normalizer(stage: Stage) -> SkimNormalizer:
+    skim = stage._skim
+    assert skim is not None, "the compiled skimmer is not built here"
+    return skim.normalizer
+
+
+def _kept(stage: Stage, tasks: list[list[Blob]]) -> tuple[list[Kept], int]:
+    kept: list[Kept] = []
+    real = SkimNormalizer.__call__
+
+    def keeping(
+        self: SkimNormalizer, rows: SkimRows, ingested: datetime, enricher: Enricher
+    ) -> Any:
+        kept.append(Kept(_fresh(rows), ingested, enricher))
+        return real(self, rows, ingested, enricher)
+
+    SkimNormalizer.__call__ = keeping  # type: ignore[method-assign]
+    try:
+        events = sum(out.events for task in tasks for out in stage.run(task, Report()))
+    finally:
+        SkimNormalizer.__call__ = real  # type: ignore[method-assign]
+    return kept, events
+
+
+def _fresh(rows: SkimRows) -> SkimRows:
+    """The rows again, their columns not taken yet."""
+    columns = rows.columns
+    if isinstance(columns, PickedColumns):
+        columns = PickedColumns(columns._values, columns._row, columns._stride, columns._runs)
+    return SkimRows(rows.spans, columns)
+
+
+def _replay(normalizer: SkimNormalizer, kept: list[Kept]) -> dict[str, float]:
+    fresh = [(_fresh(k.rows), k.ingested, k.enricher) for k in kept]
+    spent = {"whole": 0.0}
+    with _timed(spent):
+        gc.collect()
+        started = time.process_time()
+        for rows, ingested, enricher in fresh:
+            normalizer(rows, ingested, enricher)
+        spent["whole"] = time.process_time() - started
+    return spent
+
+
+@contextmanager
+def _timed(spent: dict[str, float]) -> Iterator[None]:
+    """The parts' CPU summed into `spent` while the normalizer runs."""
+    targets: list[tuple[Any, str, str]] = [
+        (SkimNormalizer, "_groups", "grouping"),
+        (SkimNormalizer, "_columnar_rows", "columnar call with its columns"),
+        (skim_rows, "_Offered", "columns taken (_Offered)"),
+        (skim_rows, "_unwanted_nulled", "unwanted nulled"),
+        (SkimNormalizer, "_decoded", "rows left decoded"),
+    ]
+    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in targets]
+    for owner, name, label in targets:
+        setattr(owner, name, _clock(getattr(owner, name), spent, label))
+    try:
+        yield
+    finally:
+        for owner, name, real in saved:
+            setattr(owner, name, real)
+
+
+def _clock(real: Callable[..., Any], spent: dict[str, float], label: str) -> Callable[..., Any]:
+    spent.setdefault(label, 0.0)
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        started = time.process_time()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            spent[label] += time.process_time() - started
+
+    return timed
+
+
+if __name__ == "__main__":
+    main()
