@@ -254,23 +254,30 @@ class SkimNormalizer:
         Python step per row."""
         sources, source_codes = _codes(rows.columns[SOURCE])
         actions, action_codes = _codes(rows.columns[ACTION])
-        distinct, inverse = np.unique(
-            source_codes * len(actions) + action_codes, return_inverse=True
-        )
+        # the pairs' codes are few and small: counted, not sorted (`np.unique` sorted each row)
+        pair = source_codes * len(actions) + action_codes
+        distinct = np.flatnonzero(np.bincount(pair, minlength=len(sources) * len(actions)))
         by_fields: dict[frozenset[str], int] = {}
-        group_of = np.empty(len(distinct), np.int64)
-        offered_of = np.zeros(len(distinct), np.bool_)
-        for d, code in enumerate(distinct.tolist()):
+        small = len(distinct) < 2**15  # a field set per pair at most
+        group_of = np.empty(len(sources) * len(actions), np.int16 if small else np.int64)
+        offered_of = np.zeros(len(sources) * len(actions), np.bool_)
+        for code in distinct.tolist():
             source, action = sources[code // len(actions)], actions[code % len(actions)]
             fields, offered = self._fields(source, action)
-            group_of[d] = by_fields.setdefault(fields, len(by_fields))
-            offered_of[d] = offered
-        row_group, row_offered = group_of[inverse], offered_of[inverse]
+            group_of[code] = by_fields.setdefault(fields, len(by_fields))
+            offered_of[code] = offered
+        row_group, row_offered = group_of[pair], offered_of[pair]
+        # each group's rows in order, from one stable sort of the small group codes (a radix
+        # sort), not a pass over every row per group
+        order = np.argsort(row_group, kind="stable")
+        ends = np.cumsum(np.bincount(row_group, minlength=len(by_fields))).tolist()
+        offered_sorted = row_offered[order]
         groups = []
-        for fields, g in by_fields.items():
-            indices = np.flatnonzero(row_group == g)
-            offered = indices[row_offered[indices]].tolist()
-            groups.append(_Group(fields, indices.tolist(), offered))
+        start = 0
+        for fields, end in zip(by_fields, ends, strict=True):
+            indices, offered = order[start:end], offered_sorted[start:end]
+            groups.append(_Group(fields, indices.tolist(), indices[offered].tolist()))
+            start = end
         return groups
 
     def _fields(self, source: str | None, action: str | None) -> tuple[frozenset[str], bool]:
@@ -384,44 +391,68 @@ def _unwanted_nulled(
     fields: frozenset[str],
 ) -> pa.RecordBatch:
     """`batch` with null in each row's fields its group (`wanted[row_group[i]]`) leaves out.
-    A field lacking in the same groups as another shares its mask."""
+    A field lacking in the same groups as another shares its mask, and its bitmaps."""
     schema = batch.schema
-    masks: dict[tuple[bool, ...], np.ndarray] = {}  # by the groups lacking a field, its rows
+    masks: dict[tuple[bool, ...], _Kept | None] = {}  # by the groups lacking a field
     arrays: list[pa.Array] | None = None
     for name in fields:
         lacking = tuple(name not in w for w in wanted)
-        if not any(lacking):
-            continue
-        drop = masks.get(lacking)
-        if drop is None:
-            drop = masks[lacking] = np.asarray(lacking)[row_group]
-        if not drop.any():
+        if lacking not in masks:
+            drop = np.asarray(lacking)[row_group] if any(lacking) else None
+            masks[lacking] = _Kept(drop) if drop is not None and drop.any() else None
+        kept = masks[lacking]
+        if kept is None:
             continue
         if arrays is None:
             arrays = batch.columns
         at = schema.get_field_index(name)
-        arrays[at] = _nulled(arrays[at], drop)
+        arrays[at] = _nulled(arrays[at], kept)
     return batch if arrays is None else pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
-def _nulled(array: pa.Array, drop: np.ndarray) -> pa.Array:
-    """The array with null at the rows of `drop`. A flat array keeps its buffers under a new
-    validity bitmap (a take copied every value, and was most of a task's nulling)."""
+class _Kept:
+    """The rows a field keeps (the others dropped), and their validity bitmaps by an array's
+    offset: the fields sharing a mask share its bitmap, packed once (a pack per field, and a
+    kernel call for an array's own validity, were most of the nulling)."""
+
+    __slots__ = ("_bitmaps", "drop", "dropped")
+
+    def __init__(self, drop: np.ndarray) -> None:
+        self.drop = drop
+        self.dropped = int(np.count_nonzero(drop))
+        self._bitmaps: dict[int, np.ndarray] = {}
+
+    def bitmap(self, offset: int) -> np.ndarray:
+        """The kept rows' bits, starting `offset` bits into the first byte (as a slice's)."""
+        found = self._bitmaps.get(offset)
+        if found is None:
+            keep = ~self.drop
+            bits = np.concatenate([np.zeros(offset, np.bool_), keep]) if offset else keep
+            found = self._bitmaps[offset] = np.packbits(bits, bitorder="little")
+        return found
+
+
+def _nulled(array: pa.Array, kept: _Kept) -> pa.Array:
+    """The array with null at the rows `kept` drops. A flat array keeps its buffers under a
+    new validity bitmap (a take copied every value, and was most of a task's nulling)."""
     if array.null_count == len(array):
         return array
     kind = array.type
     listed = pa.types.is_list(kind)  # a list's own buffers, its values as they are
     if (kind.num_fields and not listed) or pa.types.is_dictionary(kind):
-        return array.take(pa.array(np.arange(len(drop)), mask=drop))  # a null index takes a null
-    keep = ~drop
-    if array.null_count:
-        keep &= array.is_valid().to_numpy(zero_copy_only=False)
-    nulls = len(keep) - int(np.count_nonzero(keep))
+        taken = pa.array(np.arange(len(kept.drop)), mask=kept.drop)
+        return array.take(taken)  # a null index takes a null
     # a slice (a skimmer's path cut from its rows' one take) keeps its offset: the bitmap
     # starts where its buffers do, so no value is copied (a take per slice was most of this)
     offset = array.offset
-    bits = np.concatenate([np.zeros(offset, np.bool_), keep]) if offset else keep
-    validity = pa.py_buffer(np.packbits(bits, bitorder="little"))
+    bits = kept.bitmap(offset)
+    own = array.buffers()[0]
+    if own is None:
+        nulls = kept.dropped
+    else:  # the array's own nulls stay: its bitmap, over the same bits, and'ed with ours
+        bits = bits & np.frombuffer(own, np.uint8, len(bits))
+        nulls = -1  # Arrow counts them when asked
+    validity = pa.py_buffer(bits)
     if listed:
         offsets = array.buffers()[1]
         return pa.Array.from_buffers(
