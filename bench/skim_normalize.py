@@ -1,14 +1,15 @@
 """CPU per event of the skimmed rows' normalizing (`SkimNormalizer`), part by part.
 
     python bench/skim_normalize.py DIR                  # DIR: a corpus folder (holds AWSLogs/)
-    python bench/skim_normalize.py DIR --files 2000 --rounds 5 [--profile OUT]
+    python bench/skim_normalize.py DIR --files 2000 --rounds 5 [--profile OUT] [--cut 16]
 
 Runs a worker's stage over the corpus's first files cut into tasks as a scan cuts them, keeping
 every call of its `SkimNormalizer` with its rows, then replays the calls in this one process
 (each round on fresh columns: `PickedColumns` keeps what it took). Prints, in CPU microseconds
 per event read (median and best of the rounds), the whole normalizing and its parts: the
 grouping, the columnar call, the columns taken for it (`_Offered`), the unwanted fields nulled,
-the rows left decoded. With `--profile` one more replay runs under cProfile into OUT.
+the rows left decoded. With `--profile` one more replay runs under cProfile into OUT; with
+`--cut N` each call keeps only its first N rows, what is left being the fixed cost per call.
 """
 
 from __future__ import annotations
@@ -53,15 +54,22 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=2000, help="only the first N files")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", type=Path, default=None)
+    parser.add_argument(
+        "--cut", type=int, default=0, help="each call cut to its first N rows: the fixed cost"
+    )
     args = parser.parse_args()
     stage, tasks = _stage(args.corpus, args.files)
     kept, events = _kept(stage, tasks)
+    if args.cut:
+        kept = [Kept(k.rows.part(0, args.cut), k.ingested, k.enricher) for k in kept]
     normalizer = _normalizer(stage)
     parts: dict[str, list[float]] = {}
     for _ in range(args.rounds):
         for name, spent in _replay(normalizer, kept).items():
             parts.setdefault(name, []).append(spent)
-    print(f"{args.files:,} files, {events:,} events, {len(kept)} calls, {args.rounds} rounds")
+    per_call = f"(per call: x {events / len(kept):.0f})"
+    cut = f", each cut to {args.cut} rows {per_call}" if args.cut else ""
+    print(f"{args.files:,} files, {events:,} events, {len(kept)} calls{cut}, {args.rounds} rounds")
     print("| part | median µs/event | best µs/event |\n|---|---:|---:|")
     for name, spent in parts.items():
         median = statistics.median(spent) / events * 1e6

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from datetime import datetime
+from functools import lru_cache
 from typing import Final, Protocol
 
 import numpy as np
@@ -112,12 +112,22 @@ class _Offered(Mapping[str, pa.Array]):
 
 @dataclass(frozen=True, slots=True)
 class _Group:
-    """The rows of a batch wanting the same columns, and those of them the columnar step is
-    offered."""
+    """The rows of a batch wanting the same columns (also as an array, `rows`), and those of
+    them the columnar step is offered."""
 
     fields: frozenset[str]
     indices: list[int]
     offered: list[int]
+    rows: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class _Grouping:
+    """A batch's groups, and per row its group's number and whether it is offered."""
+
+    groups: list[_Group]
+    group: np.ndarray
+    offered: np.ndarray
 
 
 class Columnar(Protocol):
@@ -181,20 +191,18 @@ class SkimNormalizer:
     def __call__(self, rows: SkimRows, ingested: datetime, enricher: Enricher) -> Normalized:
         parts: list[tuple[Sequence[int], Normalized]] = []
         left: list[_Left] = []  # per group, the rows the columnar step did not make
-        groups = self._groups(rows)
+        grouping = self._groups(rows)
+        groups = grouping.groups
         together, fields = self._together(groups)
-        done: set[int] = set()
+        done = np.zeros(len(rows), np.bool_)  # the rows the shared columnar call made
         if together:
-            part = self._columnar_together(
-                rows, [groups[k] for k in together], fields, ingested, enricher
-            )
+            part = self._columnar_together(rows, grouping, together, fields, ingested, enricher)
             if part is not None:
                 parts.append(part)
-                done = set(part[0])
+                done[part[0]] = True
         for k, group in enumerate(groups):
             if k in together:
-                unmade = [] if done.issuperset(group.indices) else group.indices
-                left.append(([i for i in unmade if i not in done], group.fields))
+                left.append((group.rows[~done[group.rows]].tolist(), group.fields))
             else:
                 made, rest = self._group(rows, group, ingested, enricher)
                 parts += made
@@ -224,19 +232,22 @@ class SkimNormalizer:
     def _columnar_together(
         self,
         rows: SkimRows,
-        groups: list[_Group],
+        grouping: _Grouping,
+        together: list[int],
         fields: frozenset[str],
         ingested: datetime,
         enricher: Enricher,
     ) -> tuple[list[int], Normalized] | None:
-        """The columnar step over these groups' offered rows in one call, for all their
-        `fields`; each row then holds nulls in the fields its own group does not want, as its
-        group's own call gives. The part for `joined`, None when no row was done."""
-        offered = np.concatenate([np.asarray(g.offered, np.int64) for g in groups])
-        group_of = np.repeat(np.arange(len(groups)), [len(g.offered) for g in groups])
-        order = np.argsort(offered, kind="stable")
-        offered, group_of = offered[order], group_of[order]
-        wanted = [g.fields for g in groups]
+        """The columnar step over the `together` groups' offered rows in one call, for all
+        their `fields`; each row then holds nulls in the fields its own group does not want,
+        as its group's own call gives. The part for `joined`, None when no row was done."""
+        # every group with offered rows is together: the offered rows, in order, are all of
+        # them (not the groups' lists put together and sorted back into order)
+        offered = np.flatnonzero(grouping.offered)
+        position = np.zeros(len(grouping.groups), np.int64)
+        position[together] = np.arange(len(together))
+        group_of = position[grouping.group[offered]]  # among the groups together
+        wanted = [grouping.groups[k].fields for k in together]
         wanting: dict[str, np.ndarray] = {}
         for lacking, names in _lacking(tuple(wanted), fields):
             # the fields lacking in the same groups share one mask: one pass over the rows
@@ -250,7 +261,7 @@ class SkimNormalizer:
         batch = _unwanted_nulled(made.batch, group_of[done], wanted, fields)
         return offered[done].tolist(), Normalized(batch, [])
 
-    def _groups(self, rows: SkimRows) -> list[_Group]:
+    def _groups(self, rows: SkimRows) -> _Grouping:
         """Per set of wanted columns, its rows and those of them the columnar step is given.
         Worked out per distinct (source, action), of which a batch holds a few dozen, with no
         Python step per row."""
@@ -278,9 +289,9 @@ class SkimNormalizer:
         start = 0
         for fields, end in zip(by_fields, ends, strict=True):
             indices, offered = order[start:end], offered_sorted[start:end]
-            groups.append(_Group(fields, indices.tolist(), indices[offered].tolist()))
+            groups.append(_Group(fields, indices.tolist(), indices[offered].tolist(), indices))
             start = end
-        return groups
+        return _Grouping(groups, row_group, row_offered)
 
     def _fields(self, source: str | None, action: str | None) -> tuple[frozenset[str], bool]:
         """The fields of an action's rows, and whether the columnar step takes them."""
