@@ -196,10 +196,10 @@ class SkimNormalizer:
         together, fields = self._together(groups)
         done = np.zeros(len(rows), np.bool_)  # the rows the shared columnar call made
         if together:
-            part = self._columnar_together(rows, grouping, together, fields, ingested, enricher)
-            if part is not None:
-                parts.append(part)
-                done[part[0]] = True
+            shared = self._columnar_together(rows, grouping, together, fields, ingested, enricher)
+            if shared is not None:
+                parts.append((shared[0].tolist(), shared[1]))
+                done[shared[0]] = True
         for k, group in enumerate(groups):
             if k in together:
                 left.append((group.rows[~done[group.rows]].tolist(), group.fields))
@@ -237,10 +237,11 @@ class SkimNormalizer:
         fields: frozenset[str],
         ingested: datetime,
         enricher: Enricher,
-    ) -> tuple[list[int], Normalized] | None:
+    ) -> tuple[np.ndarray, Normalized] | None:
         """The columnar step over the `together` groups' offered rows in one call, for all
         their `fields`; each row then holds nulls in the fields its own group does not want,
-        as its group's own call gives. The part for `joined`, None when no row was done."""
+        as its group's own call gives. The rows made (an array: a list of thousands is slow
+        to index with) and their part, None when no row was done."""
         # every group with offered rows is together: the offered rows, in order, are all of
         # them (not the groups' lists put together and sorted back into order)
         offered = np.flatnonzero(grouping.offered)
@@ -259,7 +260,7 @@ class SkimNormalizer:
             return None
         done = np.asarray(made.done, np.int64)
         batch = _unwanted_nulled(made.batch, group_of[done], wanted, fields)
-        return offered[done].tolist(), Normalized(batch, [])
+        return offered[done], Normalized(batch, [])
 
     def _groups(self, rows: SkimRows) -> _Grouping:
         """Per set of wanted columns, its rows and those of them the columnar step is given.
