@@ -17,7 +17,9 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import importlib.util
 import statistics
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from trailhound.cloudtrail import skim_rows
+from trailhound.cloudtrail.ecs import Normalized
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.reader import blobs_of
 from trailhound.cloudtrail.report import Report
@@ -57,12 +60,23 @@ def main() -> None:
     parser.add_argument(
         "--cut", type=int, default=0, help="each call cut to its first N rows: the fixed cost"
     )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        default=None,
+        help="a checkout (holding src/): compare its skim_rows and columnar step's parts with "
+        "these on every call, and time nothing",
+    )
     args = parser.parse_args()
     stage, tasks = _stage(args.corpus, args.files)
     kept, events = _kept(stage, tasks)
     if args.cut:
         kept = [Kept(k.rows.part(0, args.cut), k.ingested, k.enricher) for k in kept]
     normalizer = _normalizer(stage)
+    if args.against is not None:
+        differing = _differing(normalizer, _reference(normalizer, args.against), kept)
+        print(f"{len(kept)} calls, {events:,} events; differing from {args.against}'s: {differing}")
+        return
     parts: dict[str, list[float]] = {}
     for _ in range(args.rounds):
         for name, spent in _replay(normalizer, kept).items():
@@ -71,9 +85,9 @@ def main() -> None:
     cut = f", each cut to {args.cut} rows {per_call}" if args.cut else ""
     print(f"{args.files:,} files, {events:,} events, {len(kept)} calls{cut}, {args.rounds} rounds")
     print("| part | median µs/event | best µs/event |\n|---|---:|---:|")
-    for name, spent in parts.items():
-        median = statistics.median(spent) / events * 1e6
-        print(f"| {name} | {median:.3f} | {min(spent) / events * 1e6:.3f} |")
+    for name, rounds in parts.items():
+        median = statistics.median(rounds) / events * 1e6
+        print(f"| {name} | {median:.3f} | {min(rounds) / events * 1e6:.3f} |")
     if args.profile is not None:
         profile = cProfile.Profile()
         profile.enable()
@@ -81,6 +95,46 @@ def main() -> None:
             normalizer(_fresh(k.rows), k.ingested, k.enricher)
         profile.disable()
         profile.dump_stats(str(args.profile))
+
+
+def _reference(normalizer: SkimNormalizer, checkout: Path) -> Callable[..., Normalized]:
+    """The checkout's `SkimNormalizer` and columnar step (its own files, under other module
+    names; the other modules are these), set up as `normalizer` is."""
+    modules = checkout / "src" / "trailhound" / "cloudtrail"
+    rows = _load("reference_skim_rows", modules / "skim_rows.py")
+    steps = _load("reference_columnar", modules / "columnar.py")
+    reference = object.__new__(rows.SkimNormalizer)
+    reference.__dict__.update(normalizer.__dict__)
+    reference._cache, reference._paths = {}, {}
+    reference._columnar = steps.normalized_columns
+    call: Callable[..., Normalized] = reference
+    return call
+
+
+def _load(name: str, path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # a dataclass looks its module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def _differing(
+    normalizer: SkimNormalizer, reference: Callable[..., Normalized], kept: list[Kept]
+) -> int:
+    """How many calls make another batch (values, validity, null counts, row order) or other
+    rejections than the reference."""
+    differing = 0
+    for k in kept:
+        made = normalizer(_fresh(k.rows), k.ingested, k.enricher)
+        expected = reference(_fresh(k.rows), k.ingested, k.enricher)
+        same = made.batch.equals(expected.batch) and made.rejected == expected.rejected
+        for ours, theirs in zip(made.batch.columns, expected.batch.columns, strict=True):
+            same = same and ours.null_count == theirs.null_count
+            same = same and ours.is_valid().equals(theirs.is_valid())
+        differing += not same
+    return differing
 
 
 def _stage(corpus: Path, files: int) -> tuple[Stage, list[list[Blob]]]:
