@@ -10,6 +10,10 @@ per event read (median and best of the rounds), the whole normalizing and its pa
 grouping, the columnar call, the columns taken for it (`_Offered`), the unwanted fields nulled,
 the rows left decoded. With `--profile` one more replay runs under cProfile into OUT; with
 `--cut N` each call keeps only its first N rows, what is left being the fixed cost per call.
+With `--against CHECKOUT` it counts the calls whose batch (values, validity, null counts, row
+order) or rejections differ from those made by that checkout's `skim_rows.py` and `columnar.py`
+(loaded beside these; every other module is this one's), then times both, whole, in
+alternating rounds.
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ def main() -> None:
         type=Path,
         default=None,
         help="a checkout (holding src/): compare its skim_rows and columnar step's parts with "
-        "these on every call, and time nothing",
+        "these on every call, then time both",
     )
     args = parser.parse_args()
     stage, tasks = _stage(args.corpus, args.files)
@@ -74,8 +78,10 @@ def main() -> None:
         kept = [Kept(k.rows.part(0, args.cut), k.ingested, k.enricher) for k in kept]
     normalizer = _normalizer(stage)
     if args.against is not None:
-        differing = _differing(normalizer, _reference(normalizer, args.against), kept)
+        reference = _reference(normalizer, args.against)
+        differing = _differing(normalizer, reference, kept)
         print(f"{len(kept)} calls, {events:,} events; differing from {args.against}'s: {differing}")
+        print(_against(normalizer, reference, kept, events, args.rounds))
         return
     parts: dict[str, list[float]] = {}
     for _ in range(args.rounds):
@@ -95,6 +101,30 @@ def main() -> None:
             normalizer(_fresh(k.rows), k.ingested, k.enricher)
         profile.disable()
         profile.dump_stats(str(args.profile))
+
+
+def _against(
+    normalizer: SkimNormalizer,
+    reference: Callable[..., Normalized],
+    kept: list[Kept],
+    events: int,
+    rounds: int,
+) -> str:
+    """CPU per event of this normalizer and the reference, in alternating rounds."""
+    spent: dict[str, list[float]] = {"this": [], "reference": []}
+    for _ in range(rounds):
+        for name, call in (("this", normalizer), ("reference", reference)):
+            fresh = [(_fresh(k.rows), k.ingested, k.enricher) for k in kept]
+            gc.collect()
+            started = time.process_time()
+            for rows, ingested, enricher in fresh:
+                call(rows, ingested, enricher)
+            spent[name].append(time.process_time() - started)
+    lines = ["| normalizer | median µs/event | best µs/event |", "|---|---:|---:|"]
+    for name, times in spent.items():
+        median = statistics.median(times) / events * 1e6
+        lines.append(f"| {name} | {median:.3f} | {min(times) / events * 1e6:.3f} |")
+    return "\n".join(lines)
 
 
 def _reference(normalizer: SkimNormalizer, checkout: Path) -> Callable[..., Normalized]:
