@@ -49,3 +49,31 @@ def test_a_sliced_column_with_its_own_nulls_keeps_them() -> None:
     assert column.to_pylist() == [None, None, "c", None, None, "f"]
     assert column.null_count == 4
     assert pa.concat_arrays([column, column]).to_pylist() == column.to_pylist() * 2
+
+
+def test_fields_lacking_in_the_same_groups_are_nulled_alike_at_any_offset() -> None:
+    texts = ["a", None, "c", "d", "e", "f", None, "h", "i"]
+    full = ["p", "q", "r", "s", "t", "u", "v", "w", "x"]
+    columns = [
+        _cut(texts, pa.string(), 5),
+        _cut(full, pa.string(), 5),
+        _cut(full, pa.string(), 8),
+        _cut(texts, pa.string(), 19),
+        pa.array(full, pa.string()),
+    ]
+    names = ["user.name", "user.email", "event.id", "source.address", "event.action"]
+    batch = pa.RecordBatch.from_arrays(columns, names)
+    groups = np.array([0, 1, 1, 0, 1, 0, 0, 1, 1])
+    wanted = [frozenset({"event.action"}), frozenset(names)]
+
+    nulled = _unwanted_nulled(batch, groups, wanted, frozenset(names))
+
+    for name, before in zip(names, columns, strict=True):
+        column = nulled.column(name)
+        column.validate(full=True)
+        expected = [
+            v if g == 1 or name == "event.action" else None
+            for v, g in zip(before.to_pylist(), groups, strict=True)
+        ]
+        assert column.to_pylist() == expected
+        assert column.null_count == expected.count(None)

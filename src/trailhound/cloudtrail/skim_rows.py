@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 from typing import Final, Protocol
 
 import numpy as np
@@ -111,12 +112,22 @@ class _Offered(Mapping[str, pa.Array]):
 
 @dataclass(frozen=True, slots=True)
 class _Group:
-    """The rows of a batch wanting the same columns, and those of them the columnar step is
-    offered."""
+    """The rows of a batch wanting the same columns (also as an array, `rows`), and those of
+    them the columnar step is offered."""
 
     fields: frozenset[str]
     indices: list[int]
     offered: list[int]
+    rows: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class _Grouping:
+    """A batch's groups, and per row its group's number and whether it is offered."""
+
+    groups: list[_Group]
+    group: np.ndarray
+    offered: np.ndarray
 
 
 class Columnar(Protocol):
@@ -180,20 +191,18 @@ class SkimNormalizer:
     def __call__(self, rows: SkimRows, ingested: datetime, enricher: Enricher) -> Normalized:
         parts: list[tuple[Sequence[int], Normalized]] = []
         left: list[_Left] = []  # per group, the rows the columnar step did not make
-        groups = self._groups(rows)
+        grouping = self._groups(rows)
+        groups = grouping.groups
         together, fields = self._together(groups)
-        done: set[int] = set()
+        done = np.zeros(len(rows), np.bool_)  # the rows the shared columnar call made
         if together:
-            part = self._columnar_together(
-                rows, [groups[k] for k in together], fields, ingested, enricher
-            )
-            if part is not None:
-                parts.append(part)
-                done = set(part[0])
+            shared = self._columnar_together(rows, grouping, together, fields, ingested, enricher)
+            if shared is not None:
+                parts.append((shared[0].tolist(), shared[1]))
+                done[shared[0]] = True
         for k, group in enumerate(groups):
             if k in together:
-                unmade = [] if done.issuperset(group.indices) else group.indices
-                left.append(([i for i in unmade if i not in done], group.fields))
+                left.append((group.rows[~done[group.rows]].tolist(), group.fields))
             else:
                 made, rest = self._group(rows, group, ingested, enricher)
                 parts += made
@@ -223,55 +232,67 @@ class SkimNormalizer:
     def _columnar_together(
         self,
         rows: SkimRows,
-        groups: list[_Group],
+        grouping: _Grouping,
+        together: list[int],
         fields: frozenset[str],
         ingested: datetime,
         enricher: Enricher,
-    ) -> tuple[list[int], Normalized] | None:
-        """The columnar step over these groups' offered rows in one call, for all their
-        `fields`; each row then holds nulls in the fields its own group does not want, as its
-        group's own call gives. The part for `joined`, None when no row was done."""
-        offered = np.concatenate([np.asarray(g.offered, np.int64) for g in groups])
-        group_of = np.repeat(np.arange(len(groups)), [len(g.offered) for g in groups])
-        order = np.argsort(offered, kind="stable")
-        offered, group_of = offered[order], group_of[order]
-        wanted = [g.fields for g in groups]
-        wanting = {
-            name: np.array([name in w for w in wanted])[group_of]
-            for name in fields
-            if not all(name in w for w in wanted)
-        }
+    ) -> tuple[np.ndarray, Normalized] | None:
+        """The columnar step over the `together` groups' offered rows in one call, for all
+        their `fields`; each row then holds nulls in the fields its own group does not want,
+        as its group's own call gives. The rows made (an array: a list of thousands is slow
+        to index with) and their part, None when no row was done."""
+        # every group with offered rows is together: the offered rows, in order, are all of
+        # them (not the groups' lists put together and sorted back into order)
+        offered = np.flatnonzero(grouping.offered)
+        position = np.zeros(len(grouping.groups), np.int64)
+        position[together] = np.arange(len(together))
+        group_of = position[grouping.group[offered]]  # among the groups together
+        wanted = [grouping.groups[k].fields for k in together]
+        wanting: dict[str, np.ndarray] = {}
+        for lacking, names in _lacking(tuple(wanted), fields):
+            # the fields lacking in the same groups share one mask: one pass over the rows
+            # for each such set, not for each field
+            mask = ~np.asarray(lacking)[group_of]
+            wanting.update(dict.fromkeys(names, mask))
         made = self._columnar_rows(rows, offered, fields, ingested, enricher, wanting)
         if not made.done:
             return None
         done = np.asarray(made.done, np.int64)
         batch = _unwanted_nulled(made.batch, group_of[done], wanted, fields)
-        return offered[done].tolist(), Normalized(batch, [])
+        return offered[done], Normalized(batch, [])
 
-    def _groups(self, rows: SkimRows) -> list[_Group]:
+    def _groups(self, rows: SkimRows) -> _Grouping:
         """Per set of wanted columns, its rows and those of them the columnar step is given.
         Worked out per distinct (source, action), of which a batch holds a few dozen, with no
         Python step per row."""
         sources, source_codes = _codes(rows.columns[SOURCE])
         actions, action_codes = _codes(rows.columns[ACTION])
-        distinct, inverse = np.unique(
-            source_codes * len(actions) + action_codes, return_inverse=True
-        )
+        # the pairs' codes are few and small: counted, not sorted (`np.unique` sorted each row)
+        pair = source_codes * len(actions) + action_codes
+        distinct = np.flatnonzero(np.bincount(pair, minlength=len(sources) * len(actions)))
         by_fields: dict[frozenset[str], int] = {}
-        group_of = np.empty(len(distinct), np.int64)
-        offered_of = np.zeros(len(distinct), np.bool_)
-        for d, code in enumerate(distinct.tolist()):
+        small = len(distinct) < 2**15  # a field set per pair at most
+        group_of = np.empty(len(sources) * len(actions), np.int16 if small else np.int64)
+        offered_of = np.zeros(len(sources) * len(actions), np.bool_)
+        for code in distinct.tolist():
             source, action = sources[code // len(actions)], actions[code % len(actions)]
             fields, offered = self._fields(source, action)
-            group_of[d] = by_fields.setdefault(fields, len(by_fields))
-            offered_of[d] = offered
-        row_group, row_offered = group_of[inverse], offered_of[inverse]
+            group_of[code] = by_fields.setdefault(fields, len(by_fields))
+            offered_of[code] = offered
+        row_group, row_offered = group_of[pair], offered_of[pair]
+        # each group's rows in order, from one stable sort of the small group codes (a radix
+        # sort), not a pass over every row per group
+        order = np.argsort(row_group, kind="stable")
+        ends = np.cumsum(np.bincount(row_group, minlength=len(by_fields))).tolist()
+        offered_sorted = row_offered[order]
         groups = []
-        for fields, g in by_fields.items():
-            indices = np.flatnonzero(row_group == g)
-            offered = indices[row_offered[indices]].tolist()
-            groups.append(_Group(fields, indices.tolist(), offered))
-        return groups
+        start = 0
+        for fields, end in zip(by_fields, ends, strict=True):
+            indices, offered = order[start:end], offered_sorted[start:end]
+            groups.append(_Group(fields, indices.tolist(), indices[offered].tolist(), indices))
+            start = end
+        return _Grouping(groups, row_group, row_offered)
 
     def _fields(self, source: str | None, action: str | None) -> tuple[frozenset[str], bool]:
         """The fields of an action's rows, and whether the columnar step takes them."""
@@ -384,44 +405,80 @@ def _unwanted_nulled(
     fields: frozenset[str],
 ) -> pa.RecordBatch:
     """`batch` with null in each row's fields its group (`wanted[row_group[i]]`) leaves out.
-    A field lacking in the same groups as another shares its mask."""
+    The fields lacking in the same groups share their mask, and its bitmaps."""
     schema = batch.schema
-    masks: dict[tuple[bool, ...], np.ndarray] = {}  # by the groups lacking a field, its rows
     arrays: list[pa.Array] | None = None
-    for name in fields:
-        lacking = tuple(name not in w for w in wanted)
-        if not any(lacking):
-            continue
-        drop = masks.get(lacking)
-        if drop is None:
-            drop = masks[lacking] = np.asarray(lacking)[row_group]
+    for lacking, names in _lacking(tuple(wanted), fields):
+        drop = np.asarray(lacking)[row_group]
         if not drop.any():
             continue
+        kept = _Kept(drop)
         if arrays is None:
             arrays = batch.columns
-        at = schema.get_field_index(name)
-        arrays[at] = _nulled(arrays[at], drop)
+        for name in names:
+            at = schema.get_field_index(name)
+            arrays[at] = _nulled(arrays[at], kept)
     return batch if arrays is None else pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
-def _nulled(array: pa.Array, drop: np.ndarray) -> pa.Array:
-    """The array with null at the rows of `drop`. A flat array keeps its buffers under a new
-    validity bitmap (a take copied every value, and was most of a task's nulling)."""
+@lru_cache(maxsize=256)
+def _lacking(
+    wanted: tuple[frozenset[str], ...], fields: frozenset[str]
+) -> tuple[tuple[tuple[bool, ...], tuple[str, ...]], ...]:
+    """The fields some groups leave out, by the groups leaving them out (a worker sees the
+    same few sets of groups again and again: asking each field anew per call was a tenth of a
+    millisecond)."""
+    by_lacking: dict[tuple[bool, ...], list[str]] = {}
+    for name in sorted(fields):
+        lacking = tuple(name not in w for w in wanted)
+        if any(lacking):
+            by_lacking.setdefault(lacking, []).append(name)
+    return tuple((lacking, tuple(names)) for lacking, names in by_lacking.items())
+
+
+class _Kept:
+    """The rows a field keeps (the others dropped), and their validity bitmaps by an array's
+    offset: the fields sharing a mask share its bitmap, packed once (a pack per field, and a
+    kernel call for an array's own validity, were most of the nulling)."""
+
+    __slots__ = ("_bitmaps", "drop", "dropped")
+
+    def __init__(self, drop: np.ndarray) -> None:
+        self.drop = drop
+        self.dropped = int(np.count_nonzero(drop))
+        self._bitmaps: dict[int, np.ndarray] = {}
+
+    def bitmap(self, offset: int) -> np.ndarray:
+        """The kept rows' bits, starting `offset` bits into the first byte (as a slice's)."""
+        found = self._bitmaps.get(offset)
+        if found is None:
+            keep = ~self.drop
+            bits = np.concatenate([np.zeros(offset, np.bool_), keep]) if offset else keep
+            found = self._bitmaps[offset] = np.packbits(bits, bitorder="little")
+        return found
+
+
+def _nulled(array: pa.Array, kept: _Kept) -> pa.Array:
+    """The array with null at the rows `kept` drops. A flat array keeps its buffers under a
+    new validity bitmap (a take copied every value, and was most of a task's nulling)."""
     if array.null_count == len(array):
         return array
     kind = array.type
     listed = pa.types.is_list(kind)  # a list's own buffers, its values as they are
     if (kind.num_fields and not listed) or pa.types.is_dictionary(kind):
-        return array.take(pa.array(np.arange(len(drop)), mask=drop))  # a null index takes a null
-    keep = ~drop
-    if array.null_count:
-        keep &= array.is_valid().to_numpy(zero_copy_only=False)
-    nulls = len(keep) - int(np.count_nonzero(keep))
+        taken = pa.array(np.arange(len(kept.drop)), mask=kept.drop)
+        return array.take(taken)  # a null index takes a null
     # a slice (a skimmer's path cut from its rows' one take) keeps its offset: the bitmap
     # starts where its buffers do, so no value is copied (a take per slice was most of this)
     offset = array.offset
-    bits = np.concatenate([np.zeros(offset, np.bool_), keep]) if offset else keep
-    validity = pa.py_buffer(np.packbits(bits, bitorder="little"))
+    bits = kept.bitmap(offset)
+    own = array.buffers()[0]
+    if own is None:
+        nulls = kept.dropped
+    else:  # the array's own nulls stay: its bitmap, over the same bits, and'ed with ours
+        bits = bits & np.frombuffer(own, np.uint8, len(bits))
+        nulls = -1  # Arrow counts them when asked
+    validity = pa.py_buffer(bits)
     if listed:
         offsets = array.buffers()[1]
         return pa.Array.from_buffers(
