@@ -280,6 +280,10 @@ class TakenAt(Protocol):
         """The path's values at these row positions (ascending), or at every row (None)."""
         ...
 
+    def where(self, path: str, positions: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+        """An array holding the path's values, and the places in it of these row positions."""
+        ...
+
 
 _Writes = tuple[pa.Array, BatchWrites]
 # the rows (a mask), and which of them name elsewhere (a mask over every row, maybe nulls)
@@ -301,7 +305,9 @@ class _Inputs:
         self.ingested = ingested
         self.enricher = enricher
         self._cleaned: dict[str, pa.Array] = {}
-        self._at = columns.at if isinstance(columns, TakenAt) else None
+        taken_at = isinstance(columns, TakenAt)
+        self._at = columns.at if taken_at else None
+        self._where = columns.where if taken_at else None
         self._encodings: dict[str, tuple[dict[str, int], np.ndarray]] = {}
         self.times, shaped = _event_times(columns["eventTime"])
         self._unsure: list[pa.Array] = [pc.invert(shaped)]
@@ -333,6 +339,15 @@ class _Inputs:
             return self.raw(path).filter(rows)
         return _strings(self._at(path, np.flatnonzero(rows.to_numpy(zero_copy_only=False))))
 
+    def raw_where(self, path: str, rows: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+        """An array holding the member's raw texts at the rows of a mask, and their places in
+        it: the columns' own array when they can tell (`TakenAt`), read in place, not taken."""
+        positions = np.flatnonzero(rows)
+        if self._where is None:
+            return self.raw(path), positions
+        texts, places = self._where(path, positions)
+        return _strings(texts), places
+
     @cached_property
     def resources(self) -> Distinct[Resources | None]:
         """The rows' resources, read once per distinct JSON text."""
@@ -342,18 +357,20 @@ class _Inputs:
     def batch_writes(self) -> list[_Writes]:
         """Per batch or transaction action, its calls (a mask) and what their requests say, as
         `request_readers` reads them; an action is missing when there are none, or its requests
-        are not all of a shape read here. The requests are taken once for all the actions."""
+        are not all of a shape read here. The requests are read where they lie, in one array for
+        all the actions (a take of them copied ~1 KB a call)."""
         readers = request_readers.readers()
         calls = [(action, rows) for action in readers if (rows := self._calls(action)) is not None]
         if not calls:
             return []
         masks = [rows.to_numpy(zero_copy_only=False) for _, rows in calls]
         taken = np.logical_or.reduce(masks)
-        texts = self.raw_at(REQUEST, pa.array(taken))
-        position = np.cumsum(taken) - 1  # of each taken row in `texts`
+        texts, places = self.raw_where(REQUEST, taken)
+        place = np.zeros(self.n, np.int64)
+        place[taken] = places  # of each call's request in `texts`
         found = []
         for (action, rows), mask in zip(calls, masks, strict=True):
-            read = readers[action](texts, position[mask])
+            read = readers[action](texts, place[mask])
             if read is not None:
                 found.append((rows, read))
         return found
