@@ -844,21 +844,33 @@ def _plain_tables(inputs: _Inputs, plain: pa.Array, keys: pa.Array, found: _Name
         # `normalize` reads a KMS call's tables only when its request's JSON holds the context
         # key's text as such (`dynamodb.wants_tables`); the others have none
         # (only the KMS calls' requests are searched: the pattern's cost is per byte)
-        holds = pc.match_substring_regex(inputs.raw_at(REQUEST, keys), _CONTEXT_KEY_TEXT)
-        read = pa.array(_read_keys(plain, keys, holds))
+        read = pa.array(_read_keys(plain, keys, _holding_context(inputs, keys)))
     rows = pc.indices_nonzero(read)
     named = compiled_columns.coalesced([by_name, by_context], clean=False)
     named = pc.coalesce(by_name, by_context) if named is None else named
     found.put(rows, named.take(rows), _one_name)
 
 
-def _read_keys(plain: pa.Array, keys: pa.Array, holds: pa.Array) -> np.ndarray:
+def _holding_context(inputs: _Inputs, keys: pa.Array) -> np.ndarray:
+    """At the KMS calls' rows (the mask `keys`), whether the request's JSON holds the context
+    key's text (no request holds none): read in place by the compiled maker, or searched by
+    RE2 in the requests taken at those rows."""
+    mask = keys.to_numpy(zero_copy_only=False)
+    texts, places = inputs.raw_where(REQUEST, mask)
+    found = compiled_columns.holding(texts, places, dynamodb.KMS_CONTEXT_KEY)
+    if found is None:
+        holds = pc.match_substring_regex(inputs.raw_at(REQUEST, keys), _CONTEXT_KEY_TEXT)
+        found = pc.fill_null(holds, False).to_numpy(zero_copy_only=False)
+    return found
+
+
+def _read_keys(plain: pa.Array, keys: pa.Array, holds: np.ndarray) -> np.ndarray:
     """The plain rows, but of the KMS calls (the mask `keys`) only those whose request holds
-    the context key (`holds`, at the KMS calls' rows; null, no request, holds none): in NumPy,
-    where scattering, filling and three logical kernels cost a call a tenth of its tables."""
+    the context key (`holds`, at the KMS calls' rows): in NumPy, where scattering, filling and
+    three logical kernels cost a call a tenth of its tables."""
     mask = keys.to_numpy(zero_copy_only=False)
     held = np.zeros(len(mask), np.bool_)
-    held[mask] = pc.fill_null(holds, False).to_numpy(zero_copy_only=False)
+    held[mask] = holds
     found: np.ndarray = plain.to_numpy(zero_copy_only=False) & (~mask | held)
     return found
 
