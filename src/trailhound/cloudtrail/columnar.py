@@ -305,9 +305,7 @@ class _Inputs:
         self.ingested = ingested
         self.enricher = enricher
         self._cleaned: dict[str, pa.Array] = {}
-        taken_at = isinstance(columns, TakenAt)
-        self._at = columns.at if taken_at else None
-        self._where = columns.where if taken_at else None
+        self._taken_at = columns if isinstance(columns, TakenAt) else None
         self._encodings: dict[str, tuple[dict[str, int], np.ndarray]] = {}
         self.times, shaped = _event_times(columns["eventTime"])
         self._unsure: list[pa.Array] = [pc.invert(shaped)]
@@ -335,17 +333,18 @@ class _Inputs:
     def raw_at(self, path: str, rows: pa.Array) -> pa.Array:
         """The member's raw text at the rows of a mask (no nulls): taken at those rows alone
         when the columns can (`TakenAt`, as a skimmer's are), not copied twice."""
-        if self._at is None:
+        if self._taken_at is None:
             return self.raw(path).filter(rows)
-        return _strings(self._at(path, np.flatnonzero(rows.to_numpy(zero_copy_only=False))))
+        positions = np.flatnonzero(rows.to_numpy(zero_copy_only=False))
+        return _strings(self._taken_at.at(path, positions))
 
     def raw_where(self, path: str, rows: np.ndarray) -> tuple[pa.Array, np.ndarray]:
         """An array holding the member's raw texts at the rows of a mask, and their places in
         it: the columns' own array when they can tell (`TakenAt`), read in place, not taken."""
         positions = np.flatnonzero(rows)
-        if self._where is None:
+        if self._taken_at is None:
             return self.raw(path), positions
-        texts, places = self._where(path, positions)
+        texts, places = self._taken_at.where(path, positions)
         return _strings(texts), places
 
     @cached_property
