@@ -34,7 +34,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, cached_property, partial
-from typing import Any, Final, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import pyarrow as pa
@@ -77,6 +77,8 @@ from trailhound.cloudtrail.resources import (
 from trailhound.cloudtrail.schema import BY_NAME, arrow_schema
 from trailhound.cloudtrail.skim import keys_path
 from trailhound.collector import paused
+
+V = TypeVar("V")
 
 _IDENTITY: Final = "userIdentity."
 _ISSUER: Final = "userIdentity.sessionContext.sessionIssuer."
@@ -306,6 +308,7 @@ class _Inputs:
         self.enricher = enricher
         self._cleaned: dict[str, pa.Array] = {}
         self._taken_at = columns if isinstance(columns, TakenAt) else None
+        self._dictionaries: dict[str, pa.DictionaryArray] = {}
         self._encodings: dict[str, tuple[dict[str, int], np.ndarray]] = {}
         self.times, shaped = _event_times(columns["eventTime"])
         self._unsure: list[pa.Array] = [pc.invert(shaped)]
@@ -463,10 +466,22 @@ class _Inputs:
         found = table[codes]
         return found
 
+    def distinct(self, path: str, derive: Callable[[Any], V]) -> Distinct[V]:
+        """`Distinct.of` the member's cleaned column, from its one encoding a call (`among`
+        reads it too): an encoding is a kernel call over every row, made up to three times a
+        call for the action's column."""
+        return Distinct.of_encoded(self._dictionary(path), derive)
+
+    def _dictionary(self, path: str) -> pa.DictionaryArray:
+        found = self._dictionaries.get(path)
+        if found is None:
+            found = self._dictionaries[path] = self.text(path).dictionary_encode()
+        return found
+
     def _encoded(self, path: str) -> tuple[dict[str, int], np.ndarray]:
         found = self._encodings.get(path)
         if found is None:
-            encoded = self.text(path).dictionary_encode()
+            encoded = self._dictionary(path)
             index = {text: k for k, text in enumerate(encoded.dictionary.to_pylist())}
             codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
             found = self._encodings[path] = (index, codes)
@@ -553,9 +568,9 @@ def _event_fields(cols: ColumnSet, inputs: _Inputs) -> None:
         cols.constant(name, value)
     if cols.wants("event.category", "event.type"):
         names = ("event.category", "event.type")
-        cols.spread(names, Distinct.of(inputs.text("eventName"), categories))
+        cols.spread(names, inputs.distinct("eventName", categories))
     if cols.wants("cloud.service.name"):
-        cols.spread(("cloud.service.name",), Distinct.of(inputs.text("eventSource"), service_name))
+        cols.spread(("cloud.service.name",), inputs.distinct("eventSource", service_name))
 
 
 def _outcome(cols: ColumnSet, inputs: _Inputs) -> None:
@@ -649,7 +664,7 @@ def _operations(cols: ColumnSet, inputs: _Inputs) -> None:
     request's JSON, a statement's from its verb; the other calls read from their request are
     left."""
     calls = inputs.dynamodb
-    actions = Distinct.of(inputs.text("eventName"), _operation_of)
+    actions = inputs.distinct("eventName", _operation_of)
     arrow_type = BY_NAME[operations.COLUMN].arrow_type
     per_action = pa.array([_first(values) for values in actions.values], arrow_type)
     unsure = pc.and_(calls, actions.column(_second, pa.bool_()))
