@@ -11,6 +11,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import example, given
@@ -584,6 +585,10 @@ def test_picked_rows_taken_again_straight_from_the_blocks(
     assert list(at_rows) == paths[1:]
     for path in paths[1:]:
         assert at_rows[path].to_pylist() == columns[path].take(some).to_pylist()
+    backwards = np.array(some[::-1], np.int64)
+    for path in paths:
+        array, places = picked.where(path, backwards)  # read in place, no take
+        assert array.take(pa.array(places)).to_pylist() == columns[path].take(backwards).to_pylist()
     part = picked.part(10, 40)
     assert list(part) == paths
     for path in paths:

@@ -20,12 +20,21 @@
  *       CloudTrail's own `YYYY-MM-DDTHH:MM:SSZ` times (year 0001 on, each part in range, a day
  *       its month has) as int64 microseconds since the epoch, and a bitmap of those rows (the
  *       times' validity and the rows' mask at once); the others are left to the exact parser.
+ *   holding(column, positions, literal) -> bytes
+ *       per position (int64 rows of the column, in any order) 1 where the row's text holds the
+ *       literal's bytes (two or more), 0 where not or null. Only the rows at the positions are
+ *       read, and only their offsets checked: the column may be a skimmer's whole block, long,
+ *       of which a call reads a few rows.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include <stdint.h>
 #include <string.h>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 typedef struct {
     Py_buffer validity; /* buf NULL when the column has no validity bitmap */
@@ -381,11 +390,135 @@ static PyObject *event_times(PyObject *self, PyObject *args) {
     return Py_BuildValue("(NNn)", times, shaped, count);
 }
 
+/* The column's buffers, their lengths checked against its slice but not its values' offsets:
+ * `shell_value` checks a row's when it is read. */
+static int column_shell(PyObject *spec, Column *c) {
+    memset(c, 0, sizeof(*c));
+    PyObject *validity, *offsets, *data;
+    if (!PyArg_ParseTuple(spec, "OOOnn", &validity, &offsets, &data, &c->offset, &c->length))
+        return -1;
+    if (c->offset < 0 || c->length < 0 || c->offset > PY_SSIZE_T_MAX / 8 - c->length - 1) {
+        PyErr_SetString(PyExc_ValueError, "a column's offset and length are out of range");
+        return -1;
+    }
+    Py_ssize_t end = c->offset + c->length;
+    if (PyObject_GetBuffer(offsets, &c->offsets, PyBUF_SIMPLE) < 0) return -1;
+    if (validity != Py_None) {
+        if (PyObject_GetBuffer(validity, &c->validity, PyBUF_SIMPLE) < 0) goto fail;
+        c->has_validity = 1;
+    }
+    if (data != Py_None) {
+        if (PyObject_GetBuffer(data, &c->data, PyBUF_SIMPLE) < 0) goto fail;
+        c->has_data = 1;
+    }
+    if (c->has_validity && c->validity.len < (end + 7) / 8) {
+        PyErr_SetString(PyExc_ValueError, "a column's validity bitmap is too short");
+        goto fail;
+    }
+    if (c->offsets.len / 4 < end + 1) {
+        PyErr_SetString(PyExc_ValueError, "a column's offsets are too short");
+        goto fail;
+    }
+    return 0;
+fail:
+    column_release(c);
+    return -1;
+}
+
+/* A row's value when its offsets lie in the data; NULL, an error set, when not. */
+static const uint8_t *shell_value(const Column *c, Py_ssize_t row, Py_ssize_t *size) {
+    int32_t start = offset_at(c, row), stop = offset_at(c, row + 1);
+    Py_ssize_t data = c->has_data ? c->data.len : 0;
+    if (start < 0 || stop < start || stop > data) {
+        PyErr_SetString(PyExc_ValueError, "a column's offsets lie outside its data");
+        return NULL;
+    }
+    *size = stop - start;
+    return c->has_data ? (const uint8_t *)c->data.buf + start : (const uint8_t *)"";
+}
+
+#ifdef __SSE2__
+static int lowest_bit(unsigned mask) {
+    int k = 0;
+    while (!(mask & 1u)) {
+        mask >>= 1;
+        k++;
+    }
+    return k;
+}
+#endif
+
+/* Whether s[0, n) holds lit[0, m) (m >= 2): the places where its first and last bytes both
+ * match, 16 places at a time, then the bytes between them compared. */
+static int holds(const uint8_t *s, Py_ssize_t n, const uint8_t *lit, Py_ssize_t m) {
+    Py_ssize_t last = n - m; /* the last place it may start at */
+    Py_ssize_t i = 0;
+#ifdef __SSE2__
+    const __m128i first = _mm_set1_epi8((char)lit[0]), end = _mm_set1_epi8((char)lit[m - 1]);
+    for (; i + 16 <= last + 1; i += 16) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(s + i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(s + i + m - 1));
+        unsigned mask = (unsigned)_mm_movemask_epi8(
+            _mm_and_si128(_mm_cmpeq_epi8(a, first), _mm_cmpeq_epi8(b, end)));
+        for (; mask; mask &= mask - 1)
+            if (!memcmp(s + i + lowest_bit(mask) + 1, lit + 1, (size_t)(m - 2))) return 1;
+    }
+#endif
+    for (; i <= last; i++)
+        if (s[i] == lit[0] && s[i + m - 1] == lit[m - 1] &&
+            !memcmp(s + i + 1, lit + 1, (size_t)(m - 2)))
+            return 1;
+    return 0;
+}
+
+/* Per position, 1 where the row holds the literal; NULL, an error set, at a position outside
+ * the column or a row whose offsets lie outside its data. */
+static PyObject *holding_rows(const Column *c, const Py_buffer *positions, const Py_buffer *lit) {
+    Py_ssize_t n = positions->len / 8;
+    char *found;
+    PyObject *answer = new_bytes(n, &found);
+    for (Py_ssize_t i = 0; answer && i < n; i++) {
+        int64_t row;
+        memcpy(&row, (const char *)positions->buf + i * 8, 8); /* may be unaligned */
+        found[i] = 0;
+        if (row < 0 || row >= c->length) {
+            PyErr_SetString(PyExc_ValueError, "a position lies outside the column");
+            Py_CLEAR(answer);
+        } else if (is_valid(c, (Py_ssize_t)row)) {
+            Py_ssize_t size;
+            const uint8_t *value = shell_value(c, (Py_ssize_t)row, &size);
+            if (!value) Py_CLEAR(answer);
+            else found[i] = (char)holds(value, size, lit->buf, lit->len);
+        }
+    }
+    return answer;
+}
+
+static PyObject *holding(PyObject *self, PyObject *args) {
+    PyObject *spec, *answer = NULL;
+    Py_buffer positions, literal;
+    if (!PyArg_ParseTuple(args, "O!y*y*", &PyTuple_Type, &spec, &positions, &literal))
+        return NULL;
+    Column c;
+    if (literal.len < 2)
+        PyErr_SetString(PyExc_ValueError, "the literal is shorter than two bytes");
+    else if (positions.len % 8)
+        PyErr_SetString(PyExc_ValueError, "the positions are not int64");
+    else if (column_shell(spec, &c) == 0) {
+        answer = holding_rows(&c, &positions, &literal);
+        column_release(&c);
+    }
+    PyBuffer_Release(&positions);
+    PyBuffer_Release(&literal);
+    return answer;
+}
+
 static PyMethodDef methods[] = {
     {"cleaned", cleaned, METH_VARARGS, "A column's validity after Elastic's cleaning, or None."},
     {"coalesced", coalesced, METH_VARARGS, "Per row the first value kept, as a new column."},
     {"outcome", outcome, METH_VARARGS, "event.outcome from the error code and message."},
     {"event_times", event_times, METH_VARARGS, "CloudTrail's own event times, and which rows."},
+    {"holding", holding, METH_VARARGS, "Per position, whether the row holds a literal."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -34,7 +34,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, cached_property, partial
-from typing import Any, Final, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import pyarrow as pa
@@ -77,6 +77,8 @@ from trailhound.cloudtrail.resources import (
 from trailhound.cloudtrail.schema import BY_NAME, arrow_schema
 from trailhound.cloudtrail.skim import keys_path
 from trailhound.collector import paused
+
+V = TypeVar("V")
 
 _IDENTITY: Final = "userIdentity."
 _ISSUER: Final = "userIdentity.sessionContext.sessionIssuer."
@@ -280,6 +282,10 @@ class TakenAt(Protocol):
         """The path's values at these row positions (ascending), or at every row (None)."""
         ...
 
+    def where(self, path: str, positions: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+        """An array holding the path's values, and the places in it of these row positions."""
+        ...
+
 
 _Writes = tuple[pa.Array, BatchWrites]
 # the rows (a mask), and which of them name elsewhere (a mask over every row, maybe nulls)
@@ -301,7 +307,8 @@ class _Inputs:
         self.ingested = ingested
         self.enricher = enricher
         self._cleaned: dict[str, pa.Array] = {}
-        self._at = columns.at if isinstance(columns, TakenAt) else None
+        self._taken_at = columns if isinstance(columns, TakenAt) else None
+        self._dictionaries: dict[str, pa.DictionaryArray] = {}
         self._encodings: dict[str, tuple[dict[str, int], np.ndarray]] = {}
         self.times, shaped = _event_times(columns["eventTime"])
         self._unsure: list[pa.Array] = [pc.invert(shaped)]
@@ -329,9 +336,19 @@ class _Inputs:
     def raw_at(self, path: str, rows: pa.Array) -> pa.Array:
         """The member's raw text at the rows of a mask (no nulls): taken at those rows alone
         when the columns can (`TakenAt`, as a skimmer's are), not copied twice."""
-        if self._at is None:
+        if self._taken_at is None:
             return self.raw(path).filter(rows)
-        return _strings(self._at(path, np.flatnonzero(rows.to_numpy(zero_copy_only=False))))
+        positions = np.flatnonzero(rows.to_numpy(zero_copy_only=False))
+        return _strings(self._taken_at.at(path, positions))
+
+    def raw_where(self, path: str, rows: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+        """An array holding the member's raw texts at the rows of a mask, and their places in
+        it: the columns' own array when they can tell (`TakenAt`), read in place, not taken."""
+        positions = np.flatnonzero(rows)
+        if self._taken_at is None:
+            return self.raw(path), positions
+        texts, places = self._taken_at.where(path, positions)
+        return _strings(texts), places
 
     @cached_property
     def resources(self) -> Distinct[Resources | None]:
@@ -342,18 +359,20 @@ class _Inputs:
     def batch_writes(self) -> list[_Writes]:
         """Per batch or transaction action, its calls (a mask) and what their requests say, as
         `request_readers` reads them; an action is missing when there are none, or its requests
-        are not all of a shape read here. The requests are taken once for all the actions."""
+        are not all of a shape read here. The requests are read where they lie, in one array for
+        all the actions (a take of them copied ~1 KB a call)."""
         readers = request_readers.readers()
         calls = [(action, rows) for action in readers if (rows := self._calls(action)) is not None]
         if not calls:
             return []
         masks = [rows.to_numpy(zero_copy_only=False) for _, rows in calls]
         taken = np.logical_or.reduce(masks)
-        texts = self.raw_at(REQUEST, pa.array(taken))
-        position = np.cumsum(taken) - 1  # of each taken row in `texts`
+        texts, places = self.raw_where(REQUEST, taken)
+        place = np.zeros(self.n, np.int64)
+        place[taken] = places  # of each call's request in `texts`
         found = []
         for (action, rows), mask in zip(calls, masks, strict=True):
-            read = readers[action](texts, position[mask])
+            read = readers[action](texts, place[mask])
             if read is not None:
                 found.append((rows, read))
         return found
@@ -375,16 +394,24 @@ class _Inputs:
             requests, responses = self.raw_at(REQUEST, rows), self.raw_at(RESPONSE, rows)
             return _scattered(self.n, rows, names_elsewhere(requests, responses, read_keys))
         asked = self._holding(_REQUEST_KEYS, lambda held: not read_keys.issuperset(held))
-        described = self._holding(_RESPONSE_KEYS, lambda held: True)
-        return pa.array(rows.to_numpy(zero_copy_only=False) & (asked | described))
+        return pa.array(rows.to_numpy(zero_copy_only=False) & (asked | self._described))
 
     def described(self, rows: pa.Array) -> pa.Array:
         """Over every row, true at the rows of the mask `rows` whose response holds a table
         description; false or null elsewhere."""
         if not self._keyed:
             return _scattered(self.n, rows, describes_tables(self.raw_at(RESPONSE, rows)))
-        described = self._holding(_RESPONSE_KEYS, lambda held: True)
-        return pa.array(rows.to_numpy(zero_copy_only=False) & described)
+        return pa.array(rows.to_numpy(zero_copy_only=False) & self._described)
+
+    @cached_property
+    def _described(self) -> np.ndarray:
+        """Per row, whether its response holds a table description: its keys column names
+        some (any value but null), a validity test where an encoding of the column's texts
+        was made twice a call."""
+        found: np.ndarray = (
+            _strings(self.columns[_RESPONSE_KEYS]).is_valid().to_numpy(zero_copy_only=False)
+        )
+        return found
 
     @cached_property
     def _keyed(self) -> bool:
@@ -439,10 +466,22 @@ class _Inputs:
         found = table[codes]
         return found
 
+    def distinct(self, path: str, derive: Callable[[Any], V]) -> Distinct[V]:
+        """`Distinct.of` the member's cleaned column, from its one encoding a call (`among`
+        reads it too): an encoding is a kernel call over every row, made up to three times a
+        call for the action's column."""
+        return Distinct.of_encoded(self._dictionary(path), derive)
+
+    def _dictionary(self, path: str) -> pa.DictionaryArray:
+        found = self._dictionaries.get(path)
+        if found is None:
+            found = self._dictionaries[path] = self.text(path).dictionary_encode()
+        return found
+
     def _encoded(self, path: str) -> tuple[dict[str, int], np.ndarray]:
         found = self._encodings.get(path)
         if found is None:
-            encoded = self.text(path).dictionary_encode()
+            encoded = self._dictionary(path)
             index = {text: k for k, text in enumerate(encoded.dictionary.to_pylist())}
             codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
             found = self._encodings[path] = (index, codes)
@@ -529,9 +568,9 @@ def _event_fields(cols: ColumnSet, inputs: _Inputs) -> None:
         cols.constant(name, value)
     if cols.wants("event.category", "event.type"):
         names = ("event.category", "event.type")
-        cols.spread(names, Distinct.of(inputs.text("eventName"), categories))
+        cols.spread(names, inputs.distinct("eventName", categories))
     if cols.wants("cloud.service.name"):
-        cols.spread(("cloud.service.name",), Distinct.of(inputs.text("eventSource"), service_name))
+        cols.spread(("cloud.service.name",), inputs.distinct("eventSource", service_name))
 
 
 def _outcome(cols: ColumnSet, inputs: _Inputs) -> None:
@@ -625,7 +664,7 @@ def _operations(cols: ColumnSet, inputs: _Inputs) -> None:
     request's JSON, a statement's from its verb; the other calls read from their request are
     left."""
     calls = inputs.dynamodb
-    actions = Distinct.of(inputs.text("eventName"), _operation_of)
+    actions = inputs.distinct("eventName", _operation_of)
     arrow_type = BY_NAME[operations.COLUMN].arrow_type
     per_action = pa.array([_first(values) for values in actions.values], arrow_type)
     unsure = pc.and_(calls, actions.column(_second, pa.bool_()))
@@ -769,7 +808,9 @@ class _Named:
         self.codes[rows.to_numpy(zero_copy_only=False)] = codes[at]
 
     def put_each(self, rows: pa.Array, named: list[tuple[str, ...]]) -> None:
-        self.codes[rows.to_numpy(zero_copy_only=False)] = [self._code(t) for t in named]
+        index = self._index  # coded inline: a method call per row was half the loop's time
+        codes = [index.setdefault(tables, len(index)) for tables in named]
+        self.codes[rows.to_numpy(zero_copy_only=False)] = codes
 
     def _code(self, named: tuple[str, ...]) -> int:
         return self._index.setdefault(named, len(self._index))
@@ -781,13 +822,28 @@ def _with_resources(found: _Named, resources: Distinct[Resources | None]) -> pa.
     rows = np.flatnonzero(found.codes >= 0)
     width = max(len(resources.values), 1)
     in_resources = resources.indices.to_numpy(zero_copy_only=False)[rows].astype(np.int64)
-    pairs, inverse = np.unique(found.codes[rows] * width + in_resources, return_inverse=True)
+    pairs, inverse = _distinct_codes(
+        found.codes[rows] * width + in_resources, len(found.values) * width
+    )
     named = found.values
     tables = [_tables_of(named[k // width], resources.values[k % width]) for k in pairs.tolist()]
     at = np.zeros(len(found.codes), np.int64)
     at[rows] = inverse
     codes = pa.array(at, mask=found.codes < 0)
     return pa.array(tables, type=BY_NAME[_TABLE_COLUMN].arrow_type).take(codes)
+
+
+def _distinct_codes(codes: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(codes, return_inverse=True)` for codes in [0, bound): by a table of the
+    codes present when it is small beside the rows (no sort: a sort of every row read was
+    most of the table column's making), else by the sort."""
+    if bound > 4 * len(codes) + 4096:
+        pairs, inverse = np.unique(codes, return_inverse=True)
+        return pairs, inverse
+    present = np.zeros(bound, np.bool_)
+    present[codes] = True
+    place = np.cumsum(present) - 1  # of each present code among them, ascending
+    return np.flatnonzero(present), place[codes]
 
 
 def _plain_tables(inputs: _Inputs, plain: pa.Array, keys: pa.Array, found: _Named) -> None:
@@ -802,13 +858,35 @@ def _plain_tables(inputs: _Inputs, plain: pa.Array, keys: pa.Array, found: _Name
         # `normalize` reads a KMS call's tables only when its request's JSON holds the context
         # key's text as such (`dynamodb.wants_tables`); the others have none
         # (only the KMS calls' requests are searched: the pattern's cost is per byte)
-        holds = pc.match_substring_regex(inputs.raw_at(REQUEST, keys), _CONTEXT_KEY_TEXT)
-        held = pc.fill_null(_scattered(inputs.n, keys, holds), False)
-        read = pc.and_(plain, pc.or_(pc.invert(keys), held))
+        read = pa.array(_read_keys(plain, keys, _holding_context(inputs, keys)))
     rows = pc.indices_nonzero(read)
     named = compiled_columns.coalesced([by_name, by_context], clean=False)
     named = pc.coalesce(by_name, by_context) if named is None else named
     found.put(rows, named.take(rows), _one_name)
+
+
+def _holding_context(inputs: _Inputs, keys: pa.Array) -> np.ndarray:
+    """At the KMS calls' rows (the mask `keys`), whether the request's JSON holds the context
+    key's text (no request holds none): read in place by the compiled maker, or searched by
+    RE2 in the requests taken at those rows."""
+    mask = keys.to_numpy(zero_copy_only=False)
+    texts, places = inputs.raw_where(REQUEST, mask)
+    found = compiled_columns.holding(texts, places, dynamodb.KMS_CONTEXT_KEY)
+    if found is None:
+        holds = pc.match_substring_regex(inputs.raw_at(REQUEST, keys), _CONTEXT_KEY_TEXT)
+        found = pc.fill_null(holds, False).to_numpy(zero_copy_only=False)
+    return found
+
+
+def _read_keys(plain: pa.Array, keys: pa.Array, holds: np.ndarray) -> np.ndarray:
+    """The plain rows, but of the KMS calls (the mask `keys`) only those whose request holds
+    the context key (`holds`, at the KMS calls' rows): in NumPy, where scattering, filling and
+    three logical kernels cost a call a tenth of its tables."""
+    mask = keys.to_numpy(zero_copy_only=False)
+    held = np.zeros(len(mask), np.bool_)
+    held[mask] = holds
+    found: np.ndarray = plain.to_numpy(zero_copy_only=False) & (~mask | held)
+    return found
 
 
 def _one_name(name: str | None) -> tuple[str, ...]:

@@ -35,7 +35,11 @@ class Distinct(Generic[V]):
     @classmethod
     def of(cls, keys: pa.Array, derive: Callable[[Any], V]) -> Distinct[V]:
         """Derive once per distinct key; null keys are derived from None."""
-        encoded = keys.dictionary_encode()
+        return cls.of_encoded(keys.dictionary_encode(), derive)
+
+    @classmethod
+    def of_encoded(cls, encoded: pa.DictionaryArray, derive: Callable[[Any], V]) -> Distinct[V]:
+        """`of` the keys of this encoding (`keys.dictionary_encode()`), made once and shared."""
         distinct: list[Any] = encoded.dictionary.to_pylist()
         indices = encoded.indices
         if indices.null_count:

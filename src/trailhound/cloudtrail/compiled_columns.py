@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import Any, Final
 
+import numpy as np
 import pyarrow as pa
 
 _TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
@@ -103,6 +104,19 @@ def event_times(texts: pa.Array) -> tuple[pa.Array, pa.Array] | None:
     return times, pa.Array.from_buffers(pa.bool_(), n, [None, shaped], 0)
 
 
+def holding(texts: pa.Array, positions: np.ndarray, literal: str) -> np.ndarray | None:
+    """Per position (rows of `texts`, in any order), whether the row's text holds `literal` (two
+    characters or more), false where null: `pc.match_substring_regex` of the texts taken at
+    the positions, nulls false, read where they lie (the texts may be a skimmer's whole block,
+    of which only these rows are read)."""
+    spec = _spec(texts)
+    if spec is None or _COLUMNS is None:
+        return None
+    at = np.ascontiguousarray(positions, np.int64)
+    found: np.ndarray = np.frombuffer(_COLUMNS.holding(spec, at, literal.encode()), np.bool_)
+    return found
+
+
 def _spec(array: pa.Array) -> tuple[Any, ...] | None:
     """A string array as the extension reads it: (validity or None, offsets, data, offset,
     length); None for any other array (a chunked, large or binary one goes to the kernels)."""
@@ -118,4 +132,4 @@ def _buffer(data: bytes | None) -> pa.Buffer | None:
     return None if data is None else pa.py_buffer(data)
 
 
-__all__ = ["cleaned", "coalesced", "disabled", "event_times", "outcome", "present"]
+__all__ = ["cleaned", "coalesced", "disabled", "event_times", "holding", "outcome", "present"]

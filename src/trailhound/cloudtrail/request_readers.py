@@ -26,7 +26,7 @@ from trailhound.cloudtrail.record_members import (
 
 RequestReader = Callable[[pa.Array, np.ndarray], "BatchWrites | None"]
 """`(texts, positions)`: the requests of one action's calls, the JSON texts (null where none) at
-those positions (int64, ascending) of `texts`, to their tables and operations, or None when
+those positions (int64, in any order) of `texts`, to their tables and operations, or None when
 they are not all read here (the rows then go the old way). One array taken for every action's
 calls serves them all."""
 

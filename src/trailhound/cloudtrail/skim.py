@@ -223,6 +223,14 @@ class PickedColumns(Mapping[str, pa.Array]):
         n = len(at)
         return {p: got.slice(k * n, n) for k, p in enumerate(paths)}
 
+    def where(self, path: str, rows: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+        """The array holding the path's values and each of these rows' place in it: read in
+        place, where a take copies (a request's text is long, and a reader of the whole array
+        at positions needs no copy)."""
+        at = np.asarray(rows, np.int64)
+        found: np.ndarray = self._row[at] + self._runs[path] * self._stride[at]
+        return self._values, found
+
     def part(self, start: int, stop: int) -> PickedColumns:
         """The picked rows from `start` to `stop`."""
         return PickedColumns(

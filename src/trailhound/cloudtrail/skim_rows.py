@@ -66,6 +66,13 @@ class SkimRows:
         taken = some.take(pa.array(rows, pa.int64()))
         return dict(zip(paths, taken.columns, strict=True))
 
+    def where(self, path: str, rows: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+        """An array holding the path's values and each of these rows' place in it, no copy."""
+        columns = self.columns
+        if isinstance(columns, PickedColumns):
+            return columns.where(path, rows)
+        return columns[path], np.asarray(rows, np.int64)
+
 
 class _Offered(Mapping[str, pa.Array]):
     """The columns the columnar step reads, at the rows it is offered: the text paths taken
@@ -108,6 +115,16 @@ class _Offered(Mapping[str, pa.Array]):
             raise KeyError(path)
         rows = self._offered if positions is None else self._offered[positions]
         return self._rows.at_rows([path], rows)[path]
+
+    def where(self, path: str, positions: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+        """An array holding the path's values and the places in it of these positions among
+        the offered rows: no copy (`at` takes them)."""
+        made = self._made.get(path)
+        if made is not None:
+            return made, np.asarray(positions, np.int64)
+        if path not in self._raw:
+            raise KeyError(path)
+        return self._rows.where(path, self._offered[positions])
 
 
 @dataclass(frozen=True, slots=True)
