@@ -19,35 +19,14 @@ import argparse
 import gc
 import statistics
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-import pyarrow as pa
+from columnar_calls import Call, kept_calls, worker_stage
 
-from trailhound.cloudtrail import columnar, compiled_columns
-from trailhound.cloudtrail.geo import Enricher
-from trailhound.cloudtrail.reader import blobs_of
+from trailhound.cloudtrail import compiled_columns
 from trailhound.cloudtrail.report import Report
-from trailhound.engine.filtering import FilterPlan
-from trailhound.pipeline.pool import cut_into_tasks
-from trailhound.pipeline.stage import Stage, StagePlan
-from trailhound.rules.loader import load_rules, shipped_pack_dir
-from trailhound.sources import Blob, open_source
-
-
-@dataclass
-class Call:
-    """One call of the columnar step, its inputs made whole (a raw path's column included)."""
-
-    columns: dict[str, pa.Array]
-    fields: frozenset[str]
-    ingested: datetime
-    enricher: Enricher
-    wanting: Mapping[str, np.ndarray] | None
+from trailhound.pipeline.stage import Stage
+from trailhound.sources import Blob
 
 
 def main() -> None:
@@ -62,8 +41,8 @@ def main() -> None:
 def measure(corpus: Path, files: int, rounds: int) -> str:
     if not compiled_columns.present():
         return "The compiled column makers are not built here (`pip install -e .`)."
-    stage, tasks = _stage(corpus, files)
-    calls, events = _calls(stage, tasks)
+    stage, tasks = worker_stage(corpus, files)
+    calls, events = kept_calls(stage, tasks, whole=True)
     rows = sum(len(call.columns["eventName"]) for call in calls)
     same = _same(calls)
     made: list[float] = []
@@ -114,62 +93,19 @@ def _run(stage: Stage, tasks: list[list[Blob]]) -> float:
     return time.process_time() - started
 
 
-def _stage(corpus: Path, files: int) -> tuple[Stage, list[list[Blob]]]:
-    """A worker's stage on the compiled skimmer, and the first files cut into tasks."""
-    rules = load_rules([shipped_pack_dir()]).rules
-    blobs = list(blobs_of([open_source(str(corpus / "AWSLogs"))], Report()))[:files]
-    enricher = Enricher.create()
-    enricher.warm_up()
-    filters = FilterPlan.build(rules, now=datetime.now(UTC))
-    return Stage(StagePlan.build(rules, enricher=enricher, filters=filters)), cut_into_tasks(blobs)
-
-
-def _calls(stage: Stage, tasks: list[list[Blob]]) -> tuple[list[Call], int]:
-    """The columnar calls of the stage over the tasks, and the events read."""
-    skim = stage._skim
-    assert skim is not None, "the compiled skimmer is not built here"
-    normalizer = skim.normalizer
-    real = normalizer._columnar
-    assert real is not None
-    calls: list[Call] = []
-    normalizer._columnar = _keeping(real, calls)
-    try:
-        events = sum(out.events for task in tasks for out in stage.run(task, Report()))
-    finally:
-        normalizer._columnar = real
-    return calls, events
-
-
-def _keeping(real: Callable[..., Any], calls: list[Call]) -> Callable[..., Any]:
-    def kept(
-        columns: Mapping[str, pa.Array],
-        fields: frozenset[str],
-        ingested: datetime,
-        enricher: Enricher,
-        wanting: Mapping[str, np.ndarray] | None = None,
-    ) -> Any:
-        whole = {path: columns[path] for path in columns}
-        calls.append(Call(whole, frozenset(fields), ingested, enricher, wanting))
-        return real(columns, fields, ingested, enricher, wanting)
-
-    return kept
-
-
 def _replay(calls: list[Call]) -> float:
     gc.collect()
     started = time.process_time()
-    for c in calls:
-        columnar.normalized_columns(c.columns, c.fields, c.ingested, c.enricher, c.wanting)
+    for call in calls:
+        call.replay()
     return time.process_time() - started
 
 
 def _same(calls: list[Call]) -> bool:
-    for c in calls:
-        made = columnar.normalized_columns(c.columns, c.fields, c.ingested, c.enricher, c.wanting)
+    for call in calls:
+        made = call.replay()
         with compiled_columns.disabled():
-            kernels = columnar.normalized_columns(
-                c.columns, c.fields, c.ingested, c.enricher, c.wanting
-            )
+            kernels = call.replay()
         if (made.done, made.left) != (kernels.done, kernels.left):
             return False
         if not made.batch.equals(kernels.batch):

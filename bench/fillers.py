@@ -18,22 +18,13 @@ import gc
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pyarrow as pa
-from compiled_columns import _stage
+from columnar_calls import Call, kept_calls, worker_stage
 
 from trailhound.cloudtrail import columnar
-from trailhound.cloudtrail.geo import Enricher
-from trailhound.cloudtrail.report import Report
-from trailhound.pipeline.stage import Stage
-from trailhound.sources import Blob
-
-Call = tuple[Mapping[str, pa.Array], frozenset[str], datetime, Enricher, Any]
 
 
 def main() -> None:
@@ -42,8 +33,8 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=2000, help="only the first N files")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    stage, tasks = _stage(args.corpus, args.files)
-    calls, events = _calls(stage, tasks)
+    stage, tasks = worker_stage(args.corpus, args.files)
+    calls, events = kept_calls(stage, tasks, whole=False)
     spent: dict[str, list[float]] = defaultdict(list)
     for _ in range(args.rounds):
         for name, seconds in _round(calls).items():
@@ -53,33 +44,6 @@ def main() -> None:
     print("|---|---:|---:|")
     for name, times in sorted(spent.items(), key=lambda kv: -statistics.median(kv[1])):
         print(f"| {name} | {statistics.median(times):.4f} | {min(times):.4f} |")
-
-
-def _calls(stage: Stage, tasks: list[list[Blob]]) -> tuple[list[Call], int]:
-    """The stage's columnar calls over the tasks, with the skimmer's own columns object."""
-    skim = stage._skim
-    assert skim is not None, "the compiled skimmer is not built here"
-    normalizer = skim.normalizer
-    real = normalizer._columnar
-    assert real is not None
-    calls: list[Call] = []
-
-    def kept(
-        columns: Mapping[str, pa.Array],
-        fields: frozenset[str],
-        ingested: datetime,
-        enricher: Enricher,
-        wanting: Mapping[str, np.ndarray] | None = None,
-    ) -> Any:
-        calls.append((columns, frozenset(fields), ingested, enricher, wanting))
-        return real(columns, fields, ingested, enricher, wanting)
-
-    normalizer._columnar = kept
-    try:
-        events = sum(out.events for task in tasks for out in stage.run(task, Report()))
-    finally:
-        normalizer._columnar = real
-    return calls, events
 
 
 def _round(calls: list[Call]) -> dict[str, float]:
@@ -100,7 +64,7 @@ def _round(calls: list[Call]) -> dict[str, float]:
         gc.collect()
         started = time.process_time()
         for call in calls:
-            columnar.normalized_columns(*call)
+            call.replay()
         spent["(the whole step)"] = time.process_time() - started
     finally:
         columnar._FILLERS = original  # type: ignore[misc]

@@ -28,22 +28,20 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from columnar_calls import worker_stage
 
 from trailhound.cloudtrail import skim_rows
 from trailhound.cloudtrail.ecs import Normalized
 from trailhound.cloudtrail.geo import Enricher
-from trailhound.cloudtrail.reader import blobs_of
 from trailhound.cloudtrail.report import Report
 from trailhound.cloudtrail.skim import PickedColumns
 from trailhound.cloudtrail.skim_rows import SkimNormalizer, SkimRows
-from trailhound.engine.filtering import FilterPlan
-from trailhound.pipeline.pool import cut_into_tasks
-from trailhound.pipeline.stage import Stage, StagePlan
-from trailhound.rules.loader import load_rules, shipped_pack_dir
-from trailhound.sources import Blob, open_source
+from trailhound.pipeline.stage import Stage
+from trailhound.sources import Blob
 
 
 @dataclass
@@ -72,7 +70,7 @@ def main() -> None:
         "these on every call, then time both",
     )
     args = parser.parse_args()
-    stage, tasks = _stage(args.corpus, args.files)
+    stage, tasks = worker_stage(args.corpus, args.files)
     kept, events = _kept(stage, tasks)
     if args.cut:
         kept = [Kept(k.rows.part(0, args.cut), k.ingested, k.enricher) for k in kept]
@@ -165,16 +163,6 @@ def _differing(
             same = same and ours.is_valid().equals(theirs.is_valid())
         differing += not same
     return differing
-
-
-def _stage(corpus: Path, files: int) -> tuple[Stage, list[list[Blob]]]:
-    """A worker's stage on the compiled skimmer, and the first files cut into tasks."""
-    rules = load_rules([shipped_pack_dir()]).rules
-    blobs = list(blobs_of([open_source(str(corpus / "AWSLogs"))], Report()))[:files]
-    enricher = Enricher.create()
-    enricher.warm_up()
-    filters = FilterPlan.build(rules, now=datetime.now(UTC))
-    return Stage(StagePlan.build(rules, enricher=enricher, filters=filters)), cut_into_tasks(blobs)
 
 
 def _normalizer(stage: Stage) -> SkimNormalizer:
