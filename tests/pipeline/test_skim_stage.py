@@ -422,3 +422,31 @@ def test_tables_named_by_more_than_table_name_read_alike(
     usual, skimmed = both_ways(_odd_tables(tmp_path), 1, monkeypatch)
     assert usual["alerts"] and usual["events"] == 17
     assert skimmed == usual
+
+
+def test_a_batch_of_many_distinct_sources_and_actions_normalizes_as_the_usual_way() -> None:
+    # every record its own source and action: a table with room for every (source, action)
+    # pair would hold 450 x 450 of them, and a hostile file of tiny records its square
+    records = [
+        _record(i % 10, f"Action{i}", eventSource=f"s{i}.amazonaws.com", eventID=f"id-{i}")
+        for i in range(450)
+    ]
+    spans = [json.dumps(r).encode() for r in records]
+    text = b'{"Records": [' + b", ".join(spans) + b"]}"
+    columns = {
+        path: pa.array([r[path] for r in records], pa.string())
+        for path in ("eventSource", "eventName")
+    }
+
+    def wanted(source: str | None, action: str | None) -> frozenset[str]:
+        extra = {"aws.dynamodb.table_name"} if action and int(action[6:]) % 3 else set()
+        return frozenset({"event.id", "@timestamp", "event.action", *extra})
+
+    enricher = Enricher.create()
+    made = SkimNormalizer(wanted)(SkimRows(spans, columns), READ_AT, enricher)
+    usual = PartialNormalizer(wanted)(decode_records_file(text), READ_AT, enricher)
+    assert made.rejected == usual.rejected == []
+    assert made.order is not None and usual.order is not None
+    by_record = dict(zip(usual.order, usual.batch.to_pylist(), strict=True))
+    assert sorted(made.order) == list(range(450))
+    assert made.batch.to_pylist() == [by_record[i] for i in made.order]

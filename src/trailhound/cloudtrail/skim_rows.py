@@ -285,18 +285,17 @@ class SkimNormalizer:
         Python step per row."""
         sources, source_codes = _codes(rows.columns[SOURCE])
         actions, action_codes = _codes(rows.columns[ACTION])
-        # the pairs' codes are few and small: counted, not sorted (`np.unique` sorted each row)
-        pair = source_codes * len(actions) + action_codes
-        distinct = np.flatnonzero(np.bincount(pair, minlength=len(sources) * len(actions)))
+        pairs = source_codes * len(actions) + action_codes
+        codes, slots, pair = _pairs(pairs, len(sources) * len(actions))
         by_fields: dict[frozenset[str], int] = {}
-        small = len(distinct) < 2**15  # a field set per pair at most
-        group_of = np.empty(len(sources) * len(actions), np.int16 if small else np.int64)
-        offered_of = np.zeros(len(sources) * len(actions), np.bool_)
-        for code in distinct.tolist():
+        small = len(codes) < 2**15  # a field set per pair at most
+        group_of = np.zeros(int(pair.max(initial=-1)) + 1, np.int16 if small else np.int64)
+        offered_of = np.zeros(len(group_of), np.bool_)
+        for slot, code in zip(slots, codes, strict=True):
             source, action = sources[code // len(actions)], actions[code % len(actions)]
             fields, offered = self._fields(source, action)
-            group_of[code] = by_fields.setdefault(fields, len(by_fields))
-            offered_of[code] = offered
+            group_of[slot] = by_fields.setdefault(fields, len(by_fields))
+            offered_of[slot] = offered
         row_group, row_offered = group_of[pair], offered_of[pair]
         # each group's rows in order, from one stable sort of the small group codes (a radix
         # sort), not a pass over every row per group
@@ -503,6 +502,23 @@ def _nulled(array: pa.Array, kept: _Kept) -> pa.Array:
         )
     buffers = [validity, *array.buffers()[1:]]
     return pa.Array.from_buffers(kind, len(array), buffers, nulls, offset)
+
+
+_PAIRS_COUNTED: Final = 1 << 16
+"""Pairs of (source, action) codes a batch's table of pairs may have room for; past it (many
+distinct members: odd or hostile input) the pairs present are numbered instead."""
+
+
+def _pairs(pair: np.ndarray, width: int) -> tuple[list[int], list[int], np.ndarray]:
+    """The distinct pair codes present (in order), each one's slot in a table of pairs, and
+    each row's slot: the code itself where a table of every pair stays small (counted, no
+    sort), else its place among the codes present (a table of every pair grows with the square
+    of the distinct members)."""
+    if width <= max(_PAIRS_COUNTED, len(pair)):
+        codes = np.flatnonzero(np.bincount(pair, minlength=width)).tolist()
+        return codes, codes, pair
+    present, places = np.unique(pair, return_inverse=True)
+    return present.tolist(), list(range(len(present))), places.reshape(-1)
 
 
 def _codes(column: pa.Array) -> tuple[list[str | None], np.ndarray]:
