@@ -14,6 +14,7 @@ setup(
         Extension(
             "trailhound.cloudtrail._skim",
             ["src/trailhound/cloudtrail/_skim.c"],
+            depends=["src/trailhound/cloudtrail/_json_number.h"],
             optional=True,
         ),
         Extension(
@@ -24,6 +25,7 @@ setup(
         Extension(
             "trailhound.cloudtrail._requests",
             ["src/trailhound/cloudtrail/_requests.c"],
+            depends=["src/trailhound/cloudtrail/_json_number.h"],
             optional=True,
         ),
     ]

@@ -71,9 +71,10 @@ static int is_valid(const Column *c, Py_ssize_t row) {
     return !c->has_validity || get_bit(c->validity.buf, c->offset + row);
 }
 
-/* Reads a column tuple into `c` and checks it whole: afterwards every row's [start, end) lies
- * in the data, so no later read needs a check. */
-static int column_read(PyObject *spec, Column *c) {
+/* Reads a column tuple into `c`: its buffers, their lengths checked against its slice but not
+ * its values' offsets (`column_read` checks those all at once, `shell_value` a row's when it
+ * is read). */
+static int column_shell(PyObject *spec, Column *c) {
     memset(c, 0, sizeof(*c));
     PyObject *validity, *offsets, *data;
     if (!PyArg_ParseTuple(spec, "OOOnn", &validity, &offsets, &data, &c->offset, &c->length))
@@ -87,19 +88,29 @@ static int column_read(PyObject *spec, Column *c) {
     if (validity != Py_None) {
         if (PyObject_GetBuffer(validity, &c->validity, PyBUF_SIMPLE) < 0) goto fail;
         c->has_validity = 1;
-        if (c->validity.len < (end + 7) / 8) {
-            PyErr_SetString(PyExc_ValueError, "a column's validity bitmap is too short");
-            goto fail;
-        }
     }
     if (data != Py_None) {
         if (PyObject_GetBuffer(data, &c->data, PyBUF_SIMPLE) < 0) goto fail;
         c->has_data = 1;
     }
+    if (c->has_validity && c->validity.len < (end + 7) / 8) {
+        PyErr_SetString(PyExc_ValueError, "a column's validity bitmap is too short");
+        goto fail;
+    }
     if (c->offsets.len / 4 < end + 1) {
         PyErr_SetString(PyExc_ValueError, "a column's offsets are too short");
         goto fail;
     }
+    return 0;
+fail:
+    column_release(c);
+    return -1;
+}
+
+/* Reads a column tuple into `c` and checks it whole: afterwards every row's [start, end) lies
+ * in the data, so no later read needs a check. */
+static int column_read(PyObject *spec, Column *c) {
+    if (column_shell(spec, c) < 0) return -1;
     Py_ssize_t size = c->has_data ? c->data.len : 0;
     int32_t previous = offset_at(c, 0);
     if (previous < 0 || previous > size) goto bad;
@@ -111,7 +122,6 @@ static int column_read(PyObject *spec, Column *c) {
     return 0;
 bad:
     PyErr_SetString(PyExc_ValueError, "a column's offsets lie outside its data");
-fail:
     column_release(c);
     return -1;
 }
@@ -388,41 +398,6 @@ static PyObject *event_times(PyObject *self, PyObject *args) {
     }
     column_release(&c);
     return Py_BuildValue("(NNn)", times, shaped, count);
-}
-
-/* The column's buffers, their lengths checked against its slice but not its values' offsets:
- * `shell_value` checks a row's when it is read. */
-static int column_shell(PyObject *spec, Column *c) {
-    memset(c, 0, sizeof(*c));
-    PyObject *validity, *offsets, *data;
-    if (!PyArg_ParseTuple(spec, "OOOnn", &validity, &offsets, &data, &c->offset, &c->length))
-        return -1;
-    if (c->offset < 0 || c->length < 0 || c->offset > PY_SSIZE_T_MAX / 8 - c->length - 1) {
-        PyErr_SetString(PyExc_ValueError, "a column's offset and length are out of range");
-        return -1;
-    }
-    Py_ssize_t end = c->offset + c->length;
-    if (PyObject_GetBuffer(offsets, &c->offsets, PyBUF_SIMPLE) < 0) return -1;
-    if (validity != Py_None) {
-        if (PyObject_GetBuffer(validity, &c->validity, PyBUF_SIMPLE) < 0) goto fail;
-        c->has_validity = 1;
-    }
-    if (data != Py_None) {
-        if (PyObject_GetBuffer(data, &c->data, PyBUF_SIMPLE) < 0) goto fail;
-        c->has_data = 1;
-    }
-    if (c->has_validity && c->validity.len < (end + 7) / 8) {
-        PyErr_SetString(PyExc_ValueError, "a column's validity bitmap is too short");
-        goto fail;
-    }
-    if (c->offsets.len / 4 < end + 1) {
-        PyErr_SetString(PyExc_ValueError, "a column's offsets are too short");
-        goto fail;
-    }
-    return 0;
-fail:
-    column_release(c);
-    return -1;
 }
 
 /* A row's value when its offsets lie in the data; NULL, an error set, when not. */

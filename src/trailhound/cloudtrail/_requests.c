@@ -27,15 +27,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "_json_number.h"
+
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
 
 /* Nesting followed; deeper text refuses (`payloads.MAX_DEPTH` cuts at 64: far from here). */
 #define MAX_DEPTH 40
-/* msgspec's number limits as the skimmer states them (`skim._number`). */
-#define MAX_INT_DIGITS 19
-#define MAX_EXP_DIGITS 2
 /* Keys of one transaction item, and tables of one row, compared pairwise: bounded. */
 #define MAX_ITEM_KEYS 32
 #define MAX_ROW_TABLES 256
@@ -307,28 +306,8 @@ static int read_string(Lex *x, Str *s) {
 }
 
 static int read_number(Lex *x) {
-    const uint8_t *p = x->p, *end = x->end;
-    if (p < end && *p == '-') p++;
-    const uint8_t *digits = p;
-    if (p < end && *p == '0') {
-        p++;
-    } else {
-        while (p < end && *p >= '0' && *p <= '9') p++;
-        if (p == digits) return REFUSE;
-    }
-    if (p - digits > MAX_INT_DIGITS) return REFUSE;
-    if (p < end && *p == '.') {
-        const uint8_t *f = ++p;
-        while (p < end && *p >= '0' && *p <= '9') p++;
-        if (p == f) return REFUSE;
-    }
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        p++;
-        if (p < end && (*p == '+' || *p == '-')) p++;
-        const uint8_t *e = p;
-        while (p < end && *p >= '0' && *p <= '9') p++;
-        if (p == e || p - e > MAX_EXP_DIGITS) return REFUSE;
-    }
+    const uint8_t *p = json_number_end(x->p, x->end);
+    if (!p) return REFUSE;
     x->p = p;
     return 0;
 }

@@ -38,6 +38,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "_json_number.h"
+
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -48,10 +50,6 @@
 #define MAX_PROBES 128
 /* A skimmer keeps its last call's working buffers for the next while they hold no more. */
 #define SPARE_BYTES (8 << 20)
-/* The number grammar's limits beyond RFC 8259, shared with the reference (skim._number):
- * msgspec refuses numbers out of a double's range and very long integers. */
-#define MAX_INT_DIGITS 19
-#define MAX_EXP_DIGITS 2
 
 enum { K_STR = 1, K_NULL = 2, K_BOOL = 4, K_OBJ = 8, K_ARR = 16, K_NUM = 32, K_ANY = 63 };
 
@@ -468,32 +466,6 @@ static int unescape(Buf *b, const uint8_t *s, const uint8_t *e) {
     }
     b->len = (Py_ssize_t)((char *)out - b->p);
     return OK;
-}
-
-/* A number per RFC 8259, within the limits above: just past it, or NULL. */
-static const uint8_t *scan_number(const uint8_t *p, const uint8_t *end) {
-    if (p < end && *p == '-') p++;
-    const uint8_t *digits = p;
-    if (p < end && *p == '0') {
-        p++;
-    } else {
-        while (p < end && *p >= '0' && *p <= '9') p++;
-        if (p == digits) return NULL;
-    }
-    if (p - digits > MAX_INT_DIGITS) return NULL;
-    if (p < end && *p == '.') {
-        const uint8_t *f = ++p;
-        while (p < end && *p >= '0' && *p <= '9') p++;
-        if (p == f) return NULL;
-    }
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        p++;
-        if (p < end && (*p == '+' || *p == '-')) p++;
-        const uint8_t *x = p;
-        while (p < end && *p >= '0' && *p <= '9') p++;
-        if (p == x || p - x > MAX_EXP_DIGITS) return NULL;
-    }
-    return p;
 }
 
 static const uint8_t *key_bytes(const Ctx *c, const Slot *s) {
@@ -966,7 +938,7 @@ value:
             goto after_value; /* null: the column's value is null */
         default:
             if (!(kinds & K_NUM)) return REFUSE;
-            p = scan_number(p, end);
+            p = json_number_end(p, end);
             if (!p) return REFUSE;
         }
         if (raw >= 0) CHECK(column_value(c, raw, v, p, -1)); /* true, false, a number */
