@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trailhound.cloudtrail import compiled_columns, dynamodb, operations, request_readers
-from trailhound.cloudtrail.columnset import ColumnSet, Distinct, cleaned
+from trailhound.cloudtrail.columnset import ColumnSet, Distinct, cleaned, distinct_codes
 from trailhound.cloudtrail.derived import (
     ADDRESS_COLUMNS,
     CONSTANTS,
@@ -822,7 +822,7 @@ def _with_resources(found: _Named, resources: Distinct[Resources | None]) -> pa.
     rows = np.flatnonzero(found.codes >= 0)
     width = max(len(resources.values), 1)
     in_resources = resources.indices.to_numpy(zero_copy_only=False)[rows].astype(np.int64)
-    pairs, inverse = _distinct_codes(
+    pairs, inverse = distinct_codes(
         found.codes[rows] * width + in_resources, len(found.values) * width
     )
     named = found.values
@@ -831,19 +831,6 @@ def _with_resources(found: _Named, resources: Distinct[Resources | None]) -> pa.
     at[rows] = inverse
     codes = pa.array(at, mask=found.codes < 0)
     return pa.array(tables, type=BY_NAME[_TABLE_COLUMN].arrow_type).take(codes)
-
-
-def _distinct_codes(codes: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:
-    """`np.unique(codes, return_inverse=True)` for codes in [0, bound): by a table of the
-    codes present when it is small beside the rows (no sort: a sort of every row read was
-    most of the table column's making), else by the sort."""
-    if bound > 4 * len(codes) + 4096:
-        pairs, inverse = np.unique(codes, return_inverse=True)
-        return pairs, inverse
-    present = np.zeros(bound, np.bool_)
-    present[codes] = True
-    place = np.cumsum(present) - 1  # of each present code among them, ascending
-    return np.flatnonzero(present), place[codes]
 
 
 def _plain_tables(inputs: _Inputs, plain: pa.Array, keys: pa.Array, found: _Named) -> None:

@@ -155,4 +155,18 @@ def cleaned(array: pa.Array) -> pa.Array:
     return pc.if_else(dropped, pa.scalar(None, pa.string()), array)
 
 
-__all__ = ["ColumnSet", "Distinct", "cleaned", "dropped_array", "text_column"]
+def distinct_codes(codes: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(codes, return_inverse=True)` for codes in [0, bound): by a table of the
+    codes present when it is small beside the rows (no sort: a sort of every row read was
+    most of the table column's making; a batch's (source, action) pairs too), else by the sort
+    (which also bounds the table where the codes are products of many distinct members)."""
+    if bound > 4 * len(codes) + 4096:
+        pairs, inverse = np.unique(codes, return_inverse=True)
+        return pairs, inverse
+    present = np.zeros(bound, np.bool_)
+    present[codes] = True
+    place = np.cumsum(present) - 1  # of each present code among them, ascending
+    return np.flatnonzero(present), place[codes]
+
+
+__all__ = ["ColumnSet", "Distinct", "cleaned", "distinct_codes", "dropped_array", "text_column"]

@@ -22,6 +22,7 @@ from typing import Final, Protocol
 import numpy as np
 import pyarrow as pa
 
+from trailhound.cloudtrail.columnset import distinct_codes
 from trailhound.cloudtrail.ecs import Normalized, normalize, noted_members
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.partial import ColumnsFor, joined
@@ -285,13 +286,15 @@ class SkimNormalizer:
         Python step per row."""
         sources, source_codes = _codes(rows.columns[SOURCE])
         actions, action_codes = _codes(rows.columns[ACTION])
-        pairs = source_codes * len(actions) + action_codes
-        codes, slots, pair = _pairs(pairs, len(sources) * len(actions))
+        # the pairs present numbered without a sort where their codes' range is small
+        codes, pair = distinct_codes(
+            source_codes * len(actions) + action_codes, len(sources) * len(actions)
+        )
         by_fields: dict[frozenset[str], int] = {}
         small = len(codes) < 2**15  # a field set per pair at most
-        group_of = np.zeros(int(pair.max(initial=-1)) + 1, np.int16 if small else np.int64)
-        offered_of = np.zeros(len(group_of), np.bool_)
-        for slot, code in zip(slots, codes, strict=True):
+        group_of = np.empty(len(codes), np.int16 if small else np.int64)
+        offered_of = np.zeros(len(codes), np.bool_)
+        for slot, code in enumerate(codes.tolist()):
             source, action = sources[code // len(actions)], actions[code % len(actions)]
             fields, offered = self._fields(source, action)
             group_of[slot] = by_fields.setdefault(fields, len(by_fields))
@@ -502,23 +505,6 @@ def _nulled(array: pa.Array, kept: _Kept) -> pa.Array:
         )
     buffers = [validity, *array.buffers()[1:]]
     return pa.Array.from_buffers(kind, len(array), buffers, nulls, offset)
-
-
-_PAIRS_COUNTED: Final = 1 << 16
-"""Pairs of (source, action) codes a batch's table of pairs may have room for; past it (many
-distinct members: odd or hostile input) the pairs present are numbered instead."""
-
-
-def _pairs(pair: np.ndarray, width: int) -> tuple[list[int], list[int], np.ndarray]:
-    """The distinct pair codes present (in order), each one's slot in a table of pairs, and
-    each row's slot: the code itself where a table of every pair stays small (counted, no
-    sort), else its place among the codes present (a table of every pair grows with the square
-    of the distinct members)."""
-    if width <= max(_PAIRS_COUNTED, len(pair)):
-        codes = np.flatnonzero(np.bincount(pair, minlength=width)).tolist()
-        return codes, codes, pair
-    present, places = np.unique(pair, return_inverse=True)
-    return present.tolist(), list(range(len(present))), places.reshape(-1)
 
 
 def _codes(column: pa.Array) -> tuple[list[str | None], np.ndarray]:
