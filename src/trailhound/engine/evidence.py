@@ -42,8 +42,8 @@ def pack(items: Sequence[msgspec.Struct | msgspec.Raw]) -> bytes:
 def pack_texts(texts: Sequence[bytes | memoryview]) -> bytes:
     """`pack` of the records whose JSON texts these are, byte for byte: a frame is its
     records' texts joined by commas within brackets, as the encoder writes a list of
-    `msgspec.Raw`. A worker's evidence is thousands of texts a task, and a `Raw` made of each
-    only to be encoded again cost a third as much as deflating them."""
+    `msgspec.Raw`. A worker's evidence is thousands of texts a task: a `Raw` made of each, only
+    for the encoder to copy it again, was a seventh of a worker's packing."""
     return _framed([b"[" + b",".join(texts[start : start + FRAME]) + b"]"
                     for start in range(0, len(texts), FRAME)])  # fmt: skip
 
