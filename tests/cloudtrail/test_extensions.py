@@ -55,6 +55,7 @@ def test_switched_off_the_users_answer_as_without_a_compiler() -> None:
         assert compiled_columns.outcome(TEXTS, TEXTS) is None
         assert compiled_columns.event_times(TEXTS) is None
         assert compiled_columns.holding(TEXTS, np.array([0], np.int64), "xy") is None
+        assert compiled_columns.codes(TEXTS) is None
         assert request_readers.readers() is request_readers.PYTHON_READERS
         with pytest.raises(RuntimeError, match="switched off"):
             request_readers.compiled_only("BatchWriteItem", TEXTS)
