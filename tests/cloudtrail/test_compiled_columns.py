@@ -148,7 +148,7 @@ def test_damaged_buffers_are_refused_not_read() -> None:
         (None, offsets, b"abc", -1, 1),
         (None, offsets, b"abc", 0, 2**62),
     ):
-        for call in (_columns.cleaned, _columns.event_times):
+        for call in (_columns.cleaned, _columns.event_times, _columns.codes):
             with pytest.raises(ValueError):
                 call(spec)
         with pytest.raises(ValueError):
