@@ -14,12 +14,16 @@ setup(
         Extension(
             "trailhound.cloudtrail._skim",
             ["src/trailhound/cloudtrail/_skim.c"],
-            depends=["src/trailhound/cloudtrail/_json_number.h"],
+            depends=[
+                "src/trailhound/cloudtrail/_bits.h",
+                "src/trailhound/cloudtrail/_json_number.h",
+            ],
             optional=True,
         ),
         Extension(
             "trailhound.cloudtrail._columns",
             ["src/trailhound/cloudtrail/_columns.c"],
+            depends=["src/trailhound/cloudtrail/_bits.h"],
             optional=True,
         ),
         Extension(

@@ -37,6 +37,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_bits.h"
+
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -417,17 +419,6 @@ static const uint8_t *shell_value(const Column *c, Py_ssize_t row, Py_ssize_t *s
     return c->has_data ? (const uint8_t *)c->data.buf + start : (const uint8_t *)"";
 }
 
-#ifdef __SSE2__
-static int lowest_bit(unsigned mask) {
-    int k = 0;
-    while (!(mask & 1u)) {
-        mask >>= 1;
-        k++;
-    }
-    return k;
-}
-#endif
-
 /* Whether s[0, n) holds lit[0, m) (m >= 2): the places where its first and last bytes both
  * match, 16 places at a time, then the bytes between them compared. */
 static int holds(const uint8_t *s, Py_ssize_t n, const uint8_t *lit, Py_ssize_t m) {
@@ -441,7 +432,7 @@ static int holds(const uint8_t *s, Py_ssize_t n, const uint8_t *lit, Py_ssize_t 
         unsigned mask = (unsigned)_mm_movemask_epi8(
             _mm_and_si128(_mm_cmpeq_epi8(a, first), _mm_cmpeq_epi8(b, end)));
         for (; mask; mask &= mask - 1)
-            if (!memcmp(s + i + lowest_bit(mask) + 1, lit + 1, (size_t)(m - 2))) return 1;
+            if (!memcmp(s + i + FIRST_BIT(mask) + 1, lit + 1, (size_t)(m - 2))) return 1;
     }
 #endif
     for (; i <= last; i++)

@@ -38,6 +38,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "_bits.h"
 #include "_json_number.h"
 
 #ifdef __SSE2__
@@ -342,19 +343,6 @@ static int utf8_sequence(const uint8_t *p, const uint8_t *end) {
     }
     return 0;
 }
-
-#if defined(__GNUC__) || defined(__clang__)
-#define FIRST_BIT(m) __builtin_ctz((unsigned)(m))
-#else
-static int FIRST_BIT(unsigned m) {
-    int i = 0;
-    while (!(m & 1u)) {
-        m >>= 1;
-        i++;
-    }
-    return i;
-}
-#endif
 
 /* p is just past a string's opening quote: the closing quote, or NULL when the string is not
  * valid JSON text (bad escape, lone surrogate, control character, invalid UTF-8, no end).
