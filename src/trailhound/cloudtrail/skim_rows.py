@@ -130,13 +130,12 @@ class _Offered(Mapping[str, pa.Array]):
 
 @dataclass(frozen=True, slots=True)
 class _Group:
-    """The rows of a batch wanting the same columns (also as an array, `rows`), and those of
-    them the columnar step is offered."""
+    """The rows of a batch wanting the same columns, in order, and those of them the columnar
+    step is offered."""
 
     fields: frozenset[str]
-    indices: list[int]
-    offered: list[int]
     rows: np.ndarray
+    offered: list[int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,7 +308,7 @@ class SkimNormalizer:
         start = 0
         for fields, end in zip(by_fields, ends, strict=True):
             indices, offered = order[start:end], offered_sorted[start:end]
-            groups.append(_Group(fields, indices.tolist(), indices[offered].tolist(), indices))
+            groups.append(_Group(fields, indices, indices[offered].tolist()))
             start = end
         return _Grouping(groups, row_group, row_offered)
 
@@ -328,7 +327,7 @@ class SkimNormalizer:
         """The group's rows the columnar step made, as parts for `joined` (each with the batch
         rows it holds), and the rows it left, for `_decoded`."""
         parts: list[tuple[Sequence[int], Normalized]] = []
-        indices, offered, fields = group.indices, group.offered, group.fields
+        indices, offered, fields = group.rows.tolist(), group.offered, group.fields
         left = indices
         if offered and self._columnar is not None:
             made = self._columnar_rows(rows, offered, fields, ingested, enricher)
