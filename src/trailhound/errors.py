@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class TrailhoundError(Exception):
     """A problem in the user's input: a rule file, a log file, an option.
@@ -52,10 +54,23 @@ class StateInUse(StateError):
     """A state file another trailhound process holds open: trying again later can succeed."""
 
 
+# The whole text DuckDB gives when Python code it called (a function of ours in SQL, an Arrow
+# table registered with it) raised KeyboardInterrupt: the exception's name and an empty text,
+# which no record's value can forge (a value lands after the name of a *different* exception).
+_CALLBACK_INTERRUPTED = re.compile(
+    r"Invalid Input Error: (?:Python exception occurred while executing the UDF"
+    r"|[a-z ]+ the object registered as '[^']*' failed): KeyboardInterrupt: ?"
+)
+
+
 def query_interrupted(exc: BaseException) -> bool:
     """Whether `exc` is DuckDB's way of saying Ctrl-C stopped a query: it takes the pending
-    KeyboardInterrupt and raises this instead (an InterruptException, or a plain RuntimeError
-    when results are fetched), so it must be told apart from a query that failed."""
-    if type(exc).__name__ == "InterruptException":
+    KeyboardInterrupt and raises this instead (an InterruptException, a plain RuntimeError
+    when results are fetched, or an InvalidInputException when the signal arrived while DuckDB
+    was calling Python), so it must be told apart from a query that failed."""
+    kind = type(exc).__name__
+    if kind == "InterruptException":
         return True
+    if kind == "InvalidInputException":
+        return _CALLBACK_INTERRUPTED.fullmatch(str(exc)) is not None
     return type(exc) is RuntimeError and str(exc) == "Query interrupted"
