@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, cached_property, partial
 from typing import Any, Final, Protocol, TypeVar, runtime_checkable
@@ -39,6 +38,7 @@ from typing import Any, Final, Protocol, TypeVar, runtime_checkable
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from msgspec import Struct
 
 from trailhound.cloudtrail import compiled_columns, dynamodb, operations, request_readers
 from trailhound.cloudtrail.columnset import ColumnSet, Distinct, cleaned, distinct_codes
@@ -212,8 +212,7 @@ def paths_for(fields: Collection[str]) -> tuple[str, ...]:
     return tuple(p for p in (*PATHS, *RAW_PATHS) if p in _ALWAYS or p in wanted)
 
 
-@dataclass(frozen=True, slots=True)
-class Columnar:
+class Columnar(Struct, frozen=True):
     """`batch` holds the rows `done` (input row numbers, in order) with `arrow_schema()`; the
     rows `left` are for the caller to normalize from their records."""
 

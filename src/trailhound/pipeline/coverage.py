@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from msgspec import Struct, field
 
 from trailhound.engine.codes import combined, dictionary_codes
 from trailhound.rules import kql_ast as k
@@ -46,8 +46,7 @@ HOW_TO_ENABLE = (
 )
 
 
-@dataclass
-class Coverage:
+class Coverage(Struct):
     """DynamoDB events seen: by CloudTrail event category (Management, Data), by the
     `TIMELINE_STEP` interval they happened in (keyed by its start, epoch µs), and by the
     account whose trail logged them and region ("" where the record does not say)."""

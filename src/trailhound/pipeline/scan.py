@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from msgspec import Struct, field
 
 from trailhound.alerts.model import Alert
 from trailhound.cloudtrail.documents import rebuilt_documents
@@ -34,8 +35,7 @@ from trailhound.sources import Blob, Source
 from trailhound.state.store import Store
 
 
-@dataclass
-class ScanResult:
+class ScanResult(Struct):
     alerts: list[Alert]
     report: Report
     stats: RunStats

@@ -19,6 +19,7 @@ import msgspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from msgspec import Struct
 
 from trailhound.cloudtrail import columnar
 from trailhound.cloudtrail.geo import Enricher
@@ -60,8 +61,7 @@ SKIM_VARIABLE: Final = "TRAILHOUND_SKIM"
 benchmark, read when a plan is built."""
 
 
-@dataclass(frozen=True, slots=True)
-class StagePlan:
+class StagePlan(Struct, frozen=True):
     """What the stage needs to know, worked out once from the rules; picklable."""
 
     filters: FilterPlan
@@ -99,13 +99,13 @@ class StagePlan:
         )
 
 
-@dataclass
-class Problems:
+class Problems(Struct):
     """What a stage told its report, kept to be told again to the report that counts."""
 
-    set_aside: list[tuple[str, str, str | None, str, int | None]] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-    changed: list[Changed] = field(default_factory=list)
+    # a Struct copies an empty list default for each instance
+    set_aside: list[tuple[str, str, str | None, str, int | None]] = []
+    skipped: list[Skipped] = []
+    changed: list[Changed] = []
 
     def report(self) -> Report:
         return Report(
@@ -126,7 +126,7 @@ class Problems:
             report.change(changed)
 
 
-@dataclass
+@dataclass  # not a Struct: a worker pickles it through its own `__dict__` (below)
 class StageOutput:
     """One normalized batch's worth of results (or, last, only the counts left over)."""
 
@@ -308,8 +308,7 @@ class Stage:
                        self._labels.hits(which))  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class _Labels:
+class _Labels(Struct, frozen=True):
     """Each filter's rule (a place in `rules`) and step: what a matched row is labelled with,
     read here from the matcher's own row numbers (its filter, its row in the batch) rather than
     from a table of them."""
