@@ -36,6 +36,7 @@ import pyarrow as pa
 from msgspec import Struct
 
 from trailhound.cloudtrail import extensions
+from trailhound.numpy_arrow import arrow_array
 
 MAX_DEPTH: Final = 64
 """Nesting a record may have (its own object is level 1); deeper files are read the usual way."""
@@ -200,7 +201,7 @@ class PickedColumns(Mapping[str, pa.Array]):
         made = self._made.get(path)
         if made is None:
             at = self._row + self._runs[path] * self._stride
-            made = self._made[path] = self._values.take(pa.array(at))
+            made = self._made[path] = self._values.take(arrow_array(at))
         return made
 
     def __iter__(self) -> Iterator[str]:
@@ -218,7 +219,7 @@ class PickedColumns(Mapping[str, pa.Array]):
         at = np.asarray(rows, np.int64)
         row, stride = self._row[at], self._stride[at]
         runs = np.array([self._runs[p] for p in paths], np.int64)
-        got = self._values.take(pa.array((row + runs[:, np.newaxis] * stride).ravel()))
+        got = self._values.take(arrow_array((row + runs[:, np.newaxis] * stride).ravel()))
         n = len(at)
         return {p: got.slice(k * n, n) for k, p in enumerate(paths)}
 

@@ -28,6 +28,7 @@ from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.partial import ColumnsFor, joined
 from trailhound.cloudtrail.record import decode_record
 from trailhound.cloudtrail.skim import PickedColumns
+from trailhound.numpy_arrow import arrow_array
 
 SOURCE: Final = "eventSource"
 ACTION: Final = "eventName"
@@ -110,7 +111,7 @@ class _Offered(Mapping[str, pa.Array]):
         """The path's column at these positions among the offered rows (all when None)."""
         made = self._made.get(path)
         if made is not None:
-            return made if positions is None else made.take(pa.array(positions, pa.int64()))
+            return made if positions is None else made.take(arrow_array(positions, kind=pa.int64()))
         if path not in self._raw:
             raise KeyError(path)
         rows = self._offered if positions is None else self._offered[positions]

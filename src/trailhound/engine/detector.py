@@ -39,6 +39,7 @@ from trailhound.engine.max_signals import first_per_interval
 from trailhound.engine.prefilter import stored_columns
 from trailhound.engine.udfs import register
 from trailhound.errors import query_interrupted
+from trailhound.numpy_arrow import arrow_array
 from trailhound.rules.model import Rule, RuleException, SequenceSpec, ThresholdSpec
 from trailhound.state import counted, ledger, matches
 from trailhound.state.store import Store
@@ -196,7 +197,7 @@ class Detector:
             chunk = None if records is None else self._pack(records)
             # from NumPy: a range goes through Python's integers one by one
             first, self._next_seq = self._next_seq, self._next_seq + matched.num_rows
-            seq = pa.array(np.arange(first, self._next_seq, dtype=np.int64))
+            seq = arrow_array(np.arange(first, self._next_seq, dtype=np.int64))
             matched = matched.append_column(
                 matches.CHUNK, pa.repeat(pa.scalar(chunk, pa.int64()), len(seq))
             )

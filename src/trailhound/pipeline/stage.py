@@ -43,6 +43,7 @@ from trailhound.engine.prefilter import (
     stored_columns,
 )
 from trailhound.engine.udfs import register
+from trailhound.numpy_arrow import arrow_array
 from trailhound.pipeline.coverage import COUNTED_PATHS, DYNAMODB, TIMELINE_STEP, Counted, Coverage
 from trailhound.rules.model import Rule, RuleException
 from trailhound.sources import Blob
@@ -366,7 +367,7 @@ def kept_matches(
     hits = _hits(matched)
     masks = eligibility.masks(matched)
     store = masks.store
-    return _packed(matched.filter(pa.array(store)), masks.evidence[store], _packer(items), hits)
+    return _packed(matched.filter(arrow_array(store)), masks.evidence[store], _packer(items), hits)
 
 
 def _packer(items: Items) -> Packer:
@@ -397,7 +398,7 @@ def _packed(
     wanted = wanted[np.argsort(first)]
     position = np.zeros(int(rows.max(initial=-1)) + 1, np.int32)
     position[wanted] = np.arange(len(wanted), dtype=np.int32)
-    positions = pa.array(position[rows], mask=~evidence_rows)
+    positions = arrow_array(position[rows], mask=~evidence_rows)
     matched = matched.set_column(matched.schema.get_field_index(ITEM), ITEM, positions)
     if not len(wanted):
         return matched, None, hits
@@ -440,9 +441,9 @@ def _times_counted(texts: pa.Array, dynamodb: np.ndarray) -> tuple[int | None, C
     epochs = _arrow_epoch_us(texts)
     if epochs is None:
         epochs = _python_epoch_us(texts)
-        ours = _epoch_us(texts.filter(pa.array(dynamodb)))
+        ours = _epoch_us(texts.filter(arrow_array(dynamodb)))
     else:
-        ours = epochs.filter(pa.array(dynamodb))
+        ours = epochs.filter(arrow_array(dynamodb))
     latest = pc.max(epochs).as_py()
     return None if latest is None else int(latest), _intervals(ours)
 
