@@ -125,6 +125,37 @@ def test_two_days_in_two_runs_give_each_alert_once(tmp_path: Path, user_rules: P
     assert "events already counted" in again.stderr
 
 
+def test_a_scan_without_state_alerts_as_one_with_a_new_state_file(
+    tmp_path: Path, user_rules: Path
+) -> None:
+    """`--no-state` keeps its decided rows until the run ends (nothing reads them later), where
+    a state file has them trimmed: the alerts are the same either way."""
+    minute = timedelta(minutes=1)
+    days = [record(i, DAY1 + i * 2 * minute, "DeleteTable", "alice") for i in range(8)]
+    days += [record(20, DAY1, "Scan", "alice"), record(22, DAY1 + 40 * minute, "Scan", "bob")]
+    both = write_day(tmp_path / "both", days)
+    common = ("--rules", user_rules, "--format", "jsonl")
+
+    def alerts(*kept: object) -> list[dict[str, Any]]:
+        run = trailhound("scan", both, *common, *kept)
+        assert run.returncode == 1, run.stderr
+        found = [_unclocked(json.loads(line)) for line in run.stdout.splitlines()]
+        return sorted(found, key=lambda a: str(a["id"]))
+
+    kept = alerts("--state", tmp_path / "state.duckdb")
+    assert len(kept) == 3  # the burst, and each user's first scan
+    assert alerts("--no-state") == kept
+
+
+def _unclocked(value: Any) -> Any:
+    """An alert without its `ingested` times, which are each run's own clock."""
+    if isinstance(value, dict):
+        clocks = ("ingested", "event.ingested")
+        return {k: _unclocked(v) for k, v in value.items() if k not in clocks}
+    if isinstance(value, list):
+        return [_unclocked(v) for v in value]
+    return value
+
 def test_real_scan_and_delete_item_records_raise_the_shipped_rules(
     shared_data: Path, tmp_path: Path
 ) -> None:

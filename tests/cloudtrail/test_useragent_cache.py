@@ -45,7 +45,7 @@ def expected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[UserAgentI
 def test_a_later_run_answers_known_agents_without_loading_the_parser(tmp_path: Path) -> None:
     script = (
         "import json, sys\n"
-        "from dataclasses import astuple\n"
+        "from msgspec.structs import astuple\n"
         "from trailhound.cloudtrail.useragent import UserAgentParser\n"
         "parser = UserAgentParser()\n"
         "found = [astuple(parser.parse(a)) for a in json.loads(sys.argv[1])]\n"

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from msgspec.structs import replace
 
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.reader import blobs_of

@@ -207,6 +207,7 @@ def scan_command(
                 exceptions=exceptions, since=window[0], until=window[1], now=now,
                 on_progress=progress, on_bytes=progress.on_bytes, outputs=outputs,
                 engine=runner, keep_evidence=report_path is not None, plan=plan,
+                forget=folder is not None or state is not None,  # else the store ends here
             )  # fmt: skip
         _committed(folder)
         deliveries = deliver(store, outputs)

@@ -9,17 +9,16 @@ paid every batch's fixed costs per file of 70 events.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
+from msgspec import Struct, field
 
 INGESTED = "event.ingested"
 
 
-@dataclass
-class Arrivals:
+class Arrivals(Struct):
     """Rows' arrival times, as runs of rows that share one."""
 
     runs: list[tuple[int, datetime]] = field(default_factory=list)

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, cached_property, partial
 from typing import Any, Final, Protocol, TypeVar, runtime_checkable
@@ -39,6 +38,7 @@ from typing import Any, Final, Protocol, TypeVar, runtime_checkable
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from msgspec import Struct
 
 from trailhound.cloudtrail import compiled_columns, dynamodb, operations, request_readers
 from trailhound.cloudtrail.columnset import ColumnSet, Distinct, cleaned, distinct_codes
@@ -77,6 +77,7 @@ from trailhound.cloudtrail.resources import (
 from trailhound.cloudtrail.schema import BY_NAME, arrow_schema
 from trailhound.cloudtrail.skim import keys_path
 from trailhound.collector import paused
+from trailhound.numpy_arrow import arrow_array
 
 V = TypeVar("V")
 
@@ -212,8 +213,7 @@ def paths_for(fields: Collection[str]) -> tuple[str, ...]:
     return tuple(p for p in (*PATHS, *RAW_PATHS) if p in _ALWAYS or p in wanted)
 
 
-@dataclass(frozen=True, slots=True)
-class Columnar:
+class Columnar(Struct, frozen=True):
     """`batch` holds the rows `done` (input row numbers, in order) with `arrow_schema()`; the
     rows `left` are for the caller to normalize from their records."""
 
@@ -394,14 +394,14 @@ class _Inputs:
             requests, responses = self.raw_at(REQUEST, rows), self.raw_at(RESPONSE, rows)
             return _scattered(self.n, rows, names_elsewhere(requests, responses, read_keys))
         asked = self._holding(_REQUEST_KEYS, lambda held: not read_keys.issuperset(held))
-        return pa.array(rows.to_numpy(zero_copy_only=False) & (asked | self._described))
+        return arrow_array(rows.to_numpy(zero_copy_only=False) & (asked | self._described))
 
     def described(self, rows: pa.Array) -> pa.Array:
         """Over every row, true at the rows of the mask `rows` whose response holds a table
         description; false or null elsewhere."""
         if not self._keyed:
             return _scattered(self.n, rows, describes_tables(self.raw_at(RESPONSE, rows)))
-        return pa.array(rows.to_numpy(zero_copy_only=False) & self._described)
+        return arrow_array(rows.to_numpy(zero_copy_only=False) & self._described)
 
     @cached_property
     def _described(self) -> np.ndarray:
@@ -431,7 +431,7 @@ class _Inputs:
     def _calls(self, action: str) -> pa.Array | None:
         """The rows (a mask) of this DynamoDB action, when there are some."""
         calls = self._dynamodb & self.among("eventName", action)
-        return pa.array(calls) if calls.any() else None
+        return arrow_array(calls) if calls.any() else None
 
     @cached_property
     def _dynamodb(self) -> np.ndarray:
@@ -440,15 +440,17 @@ class _Inputs:
     @cached_property
     def dynamodb(self) -> pa.Array:
         """DynamoDB's own calls (a mask)."""
-        return pa.array(self._dynamodb)
+        return arrow_array(self._dynamodb)
 
     def leave(self, rows: pa.Array) -> None:
         """Send these rows (a boolean mask) the old way, those wanting the fields being filled."""
         rows = pc.fill_null(rows, False) if rows.null_count else rows
-        self._unsure.append(rows if self.wanting is None else pc.and_(rows, pa.array(self.wanting)))
+        if self.wanting is not None:
+            rows = pc.and_(rows, arrow_array(self.wanting))
+        self._unsure.append(rows)
 
     def action_is(self, action: str) -> pa.Array:
-        return pa.array(self.among("eventName", action))
+        return arrow_array(self.among("eventName", action))
 
     def among(self, path: str, *values: str) -> np.ndarray:
         """Whether each row's cleaned text at `path` is one of `values` (not when null), by
@@ -702,8 +704,8 @@ def _overlaid(
         replaced |= at
         parts.append(values)
         start += len(values)
-    taken = pa.concat_arrays(parts).take(pa.array(positions, mask=nulled))
-    return taken, pa.array(replaced)
+    taken = pa.concat_arrays(parts).take(arrow_array(positions, mask=nulled))
+    return taken, arrow_array(replaced)
 
 
 def _operation_of(action: str | None) -> tuple[list[str] | None, bool]:
@@ -759,7 +761,7 @@ def _table_names(cols: ColumnSet, inputs: _Inputs) -> None:
         return
     calls = inputs.among("eventSource", *_DYNAMODB_SOURCES) & wanting
     keys = inputs.among("eventSource", dynamodb.KMS_SOURCE) & wanting
-    inputs.leave(pa.array(named & ~(calls | keys)))
+    inputs.leave(arrow_array(named & ~(calls | keys)))
     writes = inputs.batch_writes
     statements = inputs.statements
     read_whole = [*writes, *([statements] if statements else [])]
@@ -767,11 +769,11 @@ def _table_names(cols: ColumnSet, inputs: _Inputs) -> None:
     found = _Named(inputs.n)
     plain = (calls | keys) & ~written
     if plain.any():
-        _plain_tables(inputs, pa.array(plain), pa.array(keys), found)
+        _plain_tables(inputs, arrow_array(plain), arrow_array(keys), found)
     if writes:
         # their requests were read in full, but a response may describe a table too (only
         # these rows' responses are searched: the pattern's cost is per byte)
-        inputs.leave(inputs.described(pa.array(_written(writes, inputs.n) & wanting)))
+        inputs.leave(inputs.described(arrow_array(_written(writes, inputs.n) & wanting)))
         for rows, read in writes:
             found.put_each(pc.indices_nonzero(rows), read.tables)
     if statements is not None:
@@ -829,7 +831,7 @@ def _with_resources(found: _Named, resources: Distinct[Resources | None]) -> pa.
     tables = [_tables_of(named[k // width], resources.values[k % width]) for k in pairs.tolist()]
     at = np.zeros(len(found.codes), np.int64)
     at[rows] = inverse
-    codes = pa.array(at, mask=found.codes < 0)
+    codes = arrow_array(at, mask=found.codes < 0)
     return pa.array(tables, type=BY_NAME[_TABLE_COLUMN].arrow_type).take(codes)
 
 
@@ -845,7 +847,7 @@ def _plain_tables(inputs: _Inputs, plain: pa.Array, keys: pa.Array, found: _Name
         # `normalize` reads a KMS call's tables only when its request's JSON holds the context
         # key's text as such (`dynamodb.wants_tables`); the others have none
         # (only the KMS calls' requests are searched: the pattern's cost is per byte)
-        read = pa.array(_read_keys(plain, keys, _holding_context(inputs, keys)))
+        read = arrow_array(_read_keys(plain, keys, _holding_context(inputs, keys)))
     rows = pc.indices_nonzero(read)
     named = compiled_columns.coalesced([by_name, by_context], clean=False)
     named = pc.coalesce(by_name, by_context) if named is None else named

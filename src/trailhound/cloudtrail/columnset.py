@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from trailhound.cloudtrail.payloads import DROPPED_TEXT
 from trailhound.cloudtrail.schema import BY_NAME, COLUMNS, arrow_schema
+from trailhound.numpy_arrow import arrow_array
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -112,7 +113,7 @@ class ColumnSet:
         made = self.arrays
         n = self.n
         if rows is not None:
-            at = pa.array(rows, pa.int64())
+            at = arrow_array(rows, kind=pa.int64())
             made = {name: array.take(at) for name, array in made.items()}
             n = len(rows)
         # the unwanted columns, most of the schema, share one null array per type: a batch of

@@ -16,7 +16,6 @@ fields and the places where trailhound deliberately differs.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property, partial
 from operator import attrgetter
@@ -25,6 +24,7 @@ from typing import Any, Final
 import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
+from msgspec import Struct, field
 
 from trailhound.cloudtrail import dynamodb, entities, operations
 from trailhound.cloudtrail.columnset import ColumnSet, Distinct, text_column
@@ -79,8 +79,7 @@ from trailhound.collector import paused
 _TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
 
 
-@dataclass(frozen=True, slots=True)
-class Normalized:
+class Normalized(Struct, frozen=True):
     """One row per accepted record, in input order; `rejected` holds (index, reason) of the rest,
     `notes` (index, note) of records kept with a value changed.
 
@@ -185,8 +184,7 @@ def _row_mask(n: int, rows: list[int]) -> pa.Array:
 # -- per-record inputs --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Identity:
+class _Identity(Struct, frozen=True):
     """What the mapping reads from one distinct `userIdentity`, already cleaned."""
 
     type: str | None = None

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from functools import cache
 from typing import Any, Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from msgspec import Struct
 
 from trailhound.cloudtrail import dynamodb
 from trailhound.cloudtrail.builder import Columns, Rows
@@ -81,8 +81,7 @@ _Pairs = list[tuple[str | None, str | None]]
 Reader = Callable[[_Members, list[str]], None]
 
 
-@dataclass(frozen=True, slots=True)
-class Named:
+class Named(Struct, frozen=True):
     """Where one API names the entity it acts on (`target`) and the others it involves."""
 
     target: tuple[Reader, ...] = ()

@@ -32,13 +32,13 @@ import csv
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
 from functools import cache, partial
 from itertools import chain
 from typing import Any, Final, TypeVar, overload
 
 import msgspec
 import orjson
+from msgspec import Struct
 
 from trailhound.cloudtrail.record import (
     TOO_DEEP,
@@ -75,22 +75,19 @@ _BLOB_REASONS: Final[dict[type[BlobError], str]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
+class Limits(Struct, frozen=True):
     record: int = MAX_RECORD_BYTES
     document: int = MAX_DOCUMENT_BYTES
 
 
-@dataclass(frozen=True, slots=True)
-class Found:
+class Found(Struct, frozen=True):
     """Records read, each with its position in the file ("record 3", "line 12")."""
 
     records: list[Record]
     positions: Sequence[str]
 
 
-@dataclass(frozen=True, slots=True)
-class Bad:
+class Bad(Struct, frozen=True):
     """Input set aside. `records` is None when the count is unknown (a file that is unreadable)."""
 
     reason: str
@@ -99,8 +96,7 @@ class Bad:
     records: int | None = 1
 
 
-@dataclass(frozen=True, slots=True)
-class Skip:
+class Skip(Struct, frozen=True):
     """CloudTrail that holds no API activity; a note, not an error."""
 
     note: str
@@ -110,8 +106,7 @@ class Skip:
 Item = Found | Bad | Skip
 
 
-@dataclass(frozen=True, slots=True)
-class _Rec:
+class _Rec(Struct, frozen=True):
     record: Record
     position: str
 

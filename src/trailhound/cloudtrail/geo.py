@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import iptocc
+from msgspec import Struct
 
 from trailhound.cloudtrail.useragent import UserAgentInfo, UserAgentParser
 from trailhound.errors import InputError
@@ -28,8 +28,7 @@ _LANGUAGE: Final = "en"
 _ROLES: Final = (("asn", ("ASN", "ISP")), ("city", ("City",)), ("country", ("Country",)))
 
 
-@dataclass(frozen=True, slots=True)
-class AddressInfo:
+class AddressInfo(Struct, frozen=True):
     """`ip` is the address when it is an IP address, else None (and so is everything else)."""
 
     ip: str | None
@@ -46,8 +45,7 @@ class AddressInfo:
 NOT_AN_IP: Final = AddressInfo(ip=None)
 
 
-@dataclass(frozen=True, slots=True)
-class _Databases:
+class _Databases(Struct, frozen=True):
     place: maxminddb.Reader | None = None  # a City or Country database
     asn: maxminddb.Reader | None = None
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 
 import msgspec
 import pyarrow as pa
+from msgspec import Struct, field
 
 from trailhound.cloudtrail.arrivals import Arrivals, with_arrivals
 from trailhound.cloudtrail.ecs import Normalized, normalize
@@ -66,8 +66,7 @@ def read_events(
         yield part.batch
 
 
-@dataclass(frozen=True, slots=True)
-class Selected:
+class Selected(Struct, frozen=True):
     """One normalized batch and, row for row, the records it was made from."""
 
     batch: pa.RecordBatch
@@ -80,8 +79,7 @@ Select = Callable[[list[Record]], list[int]]
 Normalize = Callable[[Sequence[Record], datetime, Enricher], Normalized]
 
 
-@dataclass(frozen=True, slots=True)
-class Skim:
+class Skim(Struct, frozen=True):
     """Records files read through a skimmer: `select` picks skimmed rows (their indices, in
     order), given the rows of all the files skimmed in one call together when the first of
     them is read, and `normalizer` normalizes the kept ones, of which a batch keeps the
@@ -184,8 +182,7 @@ def _set_aside(name: str, bad: Bad) -> SetAside:
     )
 
 
-@dataclass
-class _Origins:
+class _Origins(Struct):
     """Where the kept rows of one kind came from, for rejection messages: one entry per
     `Found` or skimmed file, with the index of its first kept row, the blob it came from, the
     positions of its records and which of them were kept (None: all). Not the `Found` itself:
@@ -208,8 +205,7 @@ class _Origins:
         return name, positions[offset if picked is None else picked[offset]]
 
 
-@dataclass
-class _Pending:
+class _Pending(Struct):
     """Rows waiting to be normalized, with where each came from: decoded records first, then
     the JSON text of rows from skimmed files (and their skimmed columns)."""
 
@@ -314,8 +310,8 @@ class _Pending:
     def clear(self) -> None:
         """Empty again, as a new one (the clock stays)."""
         fresh = _Pending(self.clock)
-        for each in fields(self):
-            setattr(self, each.name, getattr(fresh, each.name))
+        for name in self.__struct_fields__:
+            setattr(self, name, getattr(fresh, name))
 
 
 _Normalizers = tuple[Normalize, SkimNormalizer | None]

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
 from functools import cache
 from typing import Any, Final
 
 import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
+from msgspec import Struct
 
 from trailhound.cloudtrail import dynamodb, operations
 from trailhound.cloudtrail.payloads import parsed_value
@@ -67,8 +67,7 @@ def _any_key(keys: Collection[str]) -> str:
     return rf'\\u|"(?:{names})"[ \t\n\r]*:'
 
 
-@dataclass(frozen=True, slots=True)
-class BatchWrites:
+class BatchWrites(Struct, frozen=True):
     """Per BatchWriteItem (or BatchGetItem) row: its tables as `dynamodb.table_names` reads
     them from the request (the keys of `requestItems`, in order) and its item operations (a
     list<string> array, null for a row that names no item)."""
@@ -192,8 +191,7 @@ def _operations_column(kinds: list[tuple[str, ...]]) -> pa.Array:
     return distinct.take(pa.array(at, pa.int64()))
 
 
-@dataclass(frozen=True, slots=True)
-class _WriteShapes:
+class _WriteShapes(Struct, frozen=True):
     """The decoder of BatchWriteItem requests, and the kind of each usual item (one kind,
     holding an object). An item is a frozen struct with one member per kind, so that
     equal items compare and hash alike; a kind's body is skipped, not built."""

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from trailhound.errors import InputError
 
@@ -50,8 +51,7 @@ class SetAside(InputError):
         return f"{self.where}: {self.message}"
 
 
-@dataclass(frozen=True, slots=True)
-class Skipped:
+class Skipped(Struct, frozen=True):
     """A file or record that is CloudTrail but holds no API activity (digest, Insights)."""
 
     where: str
@@ -63,8 +63,7 @@ class Skipped:
         return f"{place}: skipped: {self.note}"
 
 
-@dataclass(frozen=True, slots=True)
-class Changed:
+class Changed(Struct, frozen=True):
     """A record that was kept with part of a value changed: read as far as it can be read
     (a number beyond a double's range, a member nested absurdly deep), and the change said."""
 
@@ -76,8 +75,7 @@ class Changed:
         return f"{self.where}: {self.position}: {self.note}"
 
 
-@dataclass
-class Report:
+class Report(Struct):
     """Counts and messages of one read. Pass listeners to hear of problems as they happen."""
 
     on_problem: Callable[[SetAside], None] | None = None

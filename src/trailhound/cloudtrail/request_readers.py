@@ -24,6 +24,7 @@ from trailhound.cloudtrail.record_members import (
     read_batch_writes,
     read_parsed,
 )
+from trailhound.numpy_arrow import arrow_array
 
 RequestReader = Callable[[pa.Array, np.ndarray], "BatchWrites | None"]
 """`(texts, positions)`: the requests of one action's calls, the JSON texts (null where none) at
@@ -70,7 +71,7 @@ def _taken(texts: pa.Array, positions: np.ndarray) -> pa.Array:
     """The texts at the positions (every one in order: the array itself, not copied)."""
     if len(positions) == len(texts) and np.array_equal(positions, np.arange(len(texts))):
         return texts
-    return texts.take(pa.array(positions, pa.int64()))
+    return texts.take(arrow_array(positions, kind=pa.int64()))
 
 
 PYTHON_READERS: Final[Mapping[str, RequestReader]] = {

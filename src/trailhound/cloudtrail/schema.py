@@ -7,11 +7,11 @@ table, read by all three, so a field is added in one place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
 from functools import cache
 
 import pyarrow as pa
+from msgspec import Struct
 
 
 class Kind(Enum):
@@ -37,8 +37,7 @@ _ARROW: dict[Kind, pa.DataType] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Column:
+class Column(Struct, frozen=True):
     name: str
     kind: Kind
 

@@ -29,13 +29,14 @@ the reference by tests.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 import numpy as np
 import pyarrow as pa
+from msgspec import Struct
 
 from trailhound.cloudtrail import extensions
+from trailhound.numpy_arrow import arrow_array
 
 MAX_DEPTH: Final = 64
 """Nesting a record may have (its own object is level 1); deeper files are read the usual way."""
@@ -88,8 +89,7 @@ ACTION_PATH: Final = "eventName"
 """The members an `Admission` judges a record by."""
 
 
-@dataclass(frozen=True, slots=True)
-class Admission:
+class Admission(Struct, frozen=True):
     """Which records a skimmer reads every path of: those whose provider (`PROVIDER_PATH`) is
     one of `providers`, whose action (`ACTION_PATH`) is one of `actions`, or whose (provider,
     action) is one of `pairs`; an absent or null one matches none. Every record has its
@@ -112,8 +112,7 @@ class Admission:
         return path in self.always or path in (PROVIDER_PATH, ACTION_PATH)
 
 
-@dataclass(frozen=True, slots=True)
-class Block:
+class Block(Struct, frozen=True):
     """Every path's values in one array: `len(names)` runs of `rows` values, one per record
     of the files skimmed together (one file, or many in one call), path by path; and their
     `spans`, where set: the `rows` starts, then the `rows` ends."""
@@ -126,8 +125,7 @@ class Block:
     """The rows an `Admission` admitted (int64, in order); None: every row read in full."""
 
 
-@dataclass(frozen=True, slots=True)
-class Skimmed:
+class Skimmed(Struct, frozen=True):
     """Record spans in the text (`starts` at "{", `ends` one past "}"), and per path one
     string value per record, null where the path is absent or its value is JSON null.
     `block`, where set, holds the same values as one array, this file's records at `first`
@@ -203,7 +201,7 @@ class PickedColumns(Mapping[str, pa.Array]):
         made = self._made.get(path)
         if made is None:
             at = self._row + self._runs[path] * self._stride
-            made = self._made[path] = self._values.take(pa.array(at))
+            made = self._made[path] = self._values.take(arrow_array(at))
         return made
 
     def __iter__(self) -> Iterator[str]:
@@ -221,7 +219,7 @@ class PickedColumns(Mapping[str, pa.Array]):
         at = np.asarray(rows, np.int64)
         row, stride = self._row[at], self._stride[at]
         runs = np.array([self._runs[p] for p in paths], np.int64)
-        got = self._values.take(pa.array((row + runs[:, np.newaxis] * stride).ravel()))
+        got = self._values.take(arrow_array((row + runs[:, np.newaxis] * stride).ravel()))
         n = len(at)
         return {p: got.slice(k * n, n) for k, p in enumerate(paths)}
 

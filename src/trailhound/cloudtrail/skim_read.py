@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from itertools import accumulate, chain
 from operator import getitem, sub
 from typing import Final, cast
 
 import numpy as np
+from msgspec import Struct
 
 from trailhound.cloudtrail.envelopes import RECORDS_START, Numbered
 from trailhound.cloudtrail.skim import Skimmed, Skimmer, joined, skimmed_all
@@ -78,8 +78,7 @@ class SkimGroup:
 _cut = cast(Callable[[memoryview, slice], memoryview], getitem)  # a view's slice, no copy
 
 
-@dataclass(frozen=True, slots=True)
-class Picks:
+class Picks(Struct, frozen=True):
     """The rows picked of a group's files (in order, numbered over the group) and a copy of
     their JSON text: the k-th's from `offsets[k]` to `offsets[k + 1]` in `texts`. `longest`
     is the largest one's size."""
@@ -90,8 +89,7 @@ class Picks:
     longest: int
 
 
-@dataclass(frozen=True, slots=True)
-class FilePicks:
+class FilePicks(Struct, frozen=True):
     """One file's rows of its group's `picks`, those from `low` to `high`: `rows` numbers
     them in the file."""
 
@@ -106,8 +104,7 @@ class FilePicks:
         return list(map(sub, offsets[low + 1 : high + 1], offsets[low:high]))
 
 
-@dataclass(frozen=True, slots=True)
-class SkimmedFile:
+class SkimmedFile(Struct, frozen=True):
     """A records file's text and what the skimmer read of it; `positions` name its records as
     `split` does ("record 3"). Its rows are the `group`'s from `at` on."""
 
@@ -130,8 +127,7 @@ class SkimmedFile:
         return FilePicks(picks, low, high, list(map((-at).__add__, rows[low:high])))
 
 
-@dataclass(frozen=True, slots=True)
-class _Held:
+class _Held(Struct, frozen=True):
     """A blob's whole text, and the pieces it came in (read again as they came if refused)."""
 
     text: bytes

@@ -14,13 +14,13 @@ decoding calls, each row keeping only its own group's fields.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Final, Protocol
 
 import numpy as np
 import pyarrow as pa
+from msgspec import Struct, structs
 
 from trailhound.cloudtrail.columnset import distinct_codes
 from trailhound.cloudtrail.ecs import Normalized, normalize, noted_members
@@ -28,6 +28,7 @@ from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.partial import ColumnsFor, joined
 from trailhound.cloudtrail.record import decode_record
 from trailhound.cloudtrail.skim import PickedColumns
+from trailhound.numpy_arrow import arrow_array
 
 SOURCE: Final = "eventSource"
 ACTION: Final = "eventName"
@@ -38,8 +39,7 @@ want which fields, so the others' fields cost a row little; measured on 1 MB tas
 full batches, one call beat a call per large group.)"""
 
 
-@dataclass(frozen=True, slots=True)
-class SkimRows:
+class SkimRows(Struct, frozen=True):
     """Rows from skimmed files: each one's JSON text, and per skimmed path its values."""
 
     spans: Sequence[bytes]
@@ -111,7 +111,7 @@ class _Offered(Mapping[str, pa.Array]):
         """The path's column at these positions among the offered rows (all when None)."""
         made = self._made.get(path)
         if made is not None:
-            return made if positions is None else made.take(pa.array(positions, pa.int64()))
+            return made if positions is None else made.take(arrow_array(positions, kind=pa.int64()))
         if path not in self._raw:
             raise KeyError(path)
         rows = self._offered if positions is None else self._offered[positions]
@@ -128,8 +128,7 @@ class _Offered(Mapping[str, pa.Array]):
         return self._rows.where(path, self._offered[positions])
 
 
-@dataclass(frozen=True, slots=True)
-class _Group:
+class _Group(Struct, frozen=True):
     """The rows of a batch wanting the same columns, in order, and those of them the columnar
     step is offered."""
 
@@ -138,8 +137,7 @@ class _Group:
     offered: list[int]
 
 
-@dataclass(frozen=True, slots=True)
-class _Grouping:
+class _Grouping(Struct, frozen=True):
     """A batch's groups, and per row its group's number and whether it is offered."""
 
     groups: list[_Group]
@@ -388,7 +386,7 @@ class SkimNormalizer:
             if result.rejected:  # the batch holds only the rows kept
                 group_of = np.delete(group_of, [i for i, _ in result.rejected])
             batch = _unwanted_nulled(result.batch, group_of, [f for _, f in same], fields)
-            result = replace(result, batch=batch)
+            result = structs.replace(result, batch=batch)
         whole = left == list(range(len(rows)))
         return (range(len(rows)) if whole else left, result)
 

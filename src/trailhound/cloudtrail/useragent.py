@@ -22,9 +22,11 @@ import hashlib
 import importlib.util
 import json
 import os
-from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
+
+from msgspec import Struct
+from msgspec.structs import astuple
 
 from trailhound.userdirs import cache_folder, write_cache_file
 
@@ -46,8 +48,7 @@ class _Versioned(Protocol):
     def patch_minor(self) -> str | None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class UserAgentInfo:
+class UserAgentInfo(Struct, frozen=True):
     name: str
     version: str | None
     os_name: str | None

@@ -7,7 +7,6 @@ error at its key rather than a setting quietly ignored.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -139,6 +138,8 @@ class _RuleIndex:
         return self._by_key.get(key)
 
     def missing(self, key: str) -> str:
+        import difflib  # here: only a mistaken key needs it (~1 ms to import)
+
         message = f"no loaded rule has the name or rule_id {json.dumps(key)}"
         close = difflib.get_close_matches(key, list(self._by_key), n=1)
         return message + (f" (did you mean {json.dumps(close[0])}?)" if close else "")

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trailhound.cloudtrail import compiled_columns
+from trailhound.numpy_arrow import arrow_array
 
 KEY_LIMIT = 1 << 62
 """Combined numbers stay below it (int64, with room to add one)."""
@@ -109,7 +110,7 @@ class CodedColumns:
 
     def at(self, name: str, rows: np.ndarray) -> pa.ChunkedArray:
         """The column's values at these rows, as Arrow."""
-        return self._table.column(name).take(pa.array(rows, pa.int64()))
+        return self._table.column(name).take(arrow_array(rows, kind=pa.int64()))
 
     def has(self, name: str) -> bool:
         return name in self._table.schema.names

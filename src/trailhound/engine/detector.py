@@ -39,6 +39,7 @@ from trailhound.engine.max_signals import first_per_interval
 from trailhound.engine.prefilter import stored_columns
 from trailhound.engine.udfs import register
 from trailhound.errors import query_interrupted
+from trailhound.numpy_arrow import arrow_array
 from trailhound.rules.model import Rule, RuleException, SequenceSpec, ThresholdSpec
 from trailhound.state import counted, ledger, matches
 from trailhound.state.store import Store
@@ -196,7 +197,7 @@ class Detector:
             chunk = None if records is None else self._pack(records)
             # from NumPy: a range goes through Python's integers one by one
             first, self._next_seq = self._next_seq, self._next_seq + matched.num_rows
-            seq = pa.array(np.arange(first, self._next_seq, dtype=np.int64))
+            seq = arrow_array(np.arange(first, self._next_seq, dtype=np.int64))
             matched = matched.append_column(
                 matches.CHUNK, pa.repeat(pa.scalar(chunk, pa.int64()), len(seq))
             )
@@ -225,7 +226,9 @@ class Detector:
         if last:  # deciding forgets most stored keys: a later insert reads what is left
             self._known = counted.KnownKeys()
 
-    def finish(self, *, final: bool = True, clock: int | None = None) -> list[Alert]:
+    def finish(
+        self, *, final: bool = True, clock: int | None = None, forget: bool = True
+    ) -> list[Alert]:
         """Decide every pending match up to the cutoff and return the new alerts, which are
         entered in the ledger and queued for the outputs `route` names.
 
@@ -235,6 +238,8 @@ class Detector:
         clock minus the lateness: a quiet trail's last events are not held back for ever,
         and a trail read long after it was written is decided at once. Run it inside the
         store's transaction, with the `add`s before it, so that a crash keeps all or nothing.
+        `forget=False` leaves the decided rows stored: for a store that ends with this run (in
+        memory, `--no-state`), deleting what no later run can need is work nothing reads.
         """
         newest = self._latest if clock is None else max(self._latest, clock)
         cutoff = _NEVER if final else newest - int(self.lateness / _US)
@@ -256,7 +261,8 @@ class Detector:
         # commits: its statements allocate from its own allocator, so that freed memory would
         # only add to their peak (at 4M events forgetting's was the end's, 40-50 MB higher)
         heap.give_back()
-        self._forget(cutoff, [(rule, outcome) for rule, outcome, _ in decided])
+        if forget:
+            self._forget(cutoff, [(rule, outcome) for rule, outcome, _ in decided])
         alerts.sort(key=lambda a: (a.time, a.rule.name, a.id))
         return alerts
 

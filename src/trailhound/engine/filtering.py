@@ -42,6 +42,7 @@ from trailhound.engine.prefilter import (
     pairs_of,
 )
 from trailhound.errors import TrailhoundError, query_interrupted
+from trailhound.numpy_arrow import arrow_array
 from trailhound.rules.model import Rule, RuleException
 
 if TYPE_CHECKING:
@@ -308,13 +309,14 @@ class Matcher:
     ) -> pa.Table:
         """`match`'s table of these `rows`, or of some of them: a caller that keeps only some
         rows takes the columns of those alone."""
-        index = pa.array(taken, pa.int64())
+        index = arrow_array(taken, kind=pa.int64())
         kept = batch.select([c for c in batch.schema.names if c in keep]).take(index)
         ids, steps = self._labels()
         ts = pc.cast(batch.column("@timestamp").take(index), pa.int64())
-        items = pa.array(taken.astype(np.int32))
+        items = arrow_array(taken.astype(np.int32))
+        labelled = arrow_array(which)
         return pa.Table.from_arrays(
-            [ids.take(which), steps.take(which), ts, items, *kept.columns],
+            [ids.take(labelled), steps.take(labelled), ts, items, *kept.columns],
             [RULE_ID, STEP, TS, ITEM, *kept.schema.names],
         )
 
@@ -341,7 +343,7 @@ class Matcher:
 
     def _decide(self, batch: pa.RecordBatch, first: np.ndarray) -> list[tuple[int, ...]]:
         """For each group (given by its first row), the filters it passes."""
-        values = batch.select(list(self.plan.columns)).take(pa.array(first, pa.int64()))
+        values = batch.select(list(self.plan.columns)).take(arrow_array(first, kind=pa.int64()))
         keys = [
             _hashable(row) for row in zip(*(c.to_pylist() for c in values.columns), strict=True)
         ]
@@ -477,7 +479,7 @@ def _groups(
     each combination, the first row (a batch index) that has it."""
     values = batch.select(list(columns))
     if len(rows) < batch.num_rows:  # some rows lie outside the time window
-        values = values.take(pa.array(rows, pa.int64()))
+        values = values.take(arrow_array(rows, kind=pa.int64()))
     key = combined((_codes(values.column(name)) for name in columns), len(rows))
     _, first, group = np.unique(key, return_index=True, return_inverse=True)
     return group, rows[first]

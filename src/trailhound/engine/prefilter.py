@@ -107,7 +107,9 @@ class Selection(Struct, frozen=True):
             # few rows as a rule: an action some pair names, of a provider no pair leaves open
             judged = per_row(providers.take(doubtful), actions.take(doubtful))
             more = doubtful.to_numpy()[judged]
-            return np.union1d(rows, more).tolist()  # type: ignore[no-any-return]
+            # the two never share a row (`maybe` leaves out the sure ones), so sorting them
+            # together is their union; `np.union1d` would also import `numpy.ma` at start-up
+            return np.sort(np.concatenate((rows, more))).tolist()  # type: ignore[no-any-return]
 
         return pick
 

@@ -22,6 +22,7 @@ from trailhound.engine import suppression
 from trailhound.engine.candidates import Candidate, Decide, Outcome
 from trailhound.engine.keys import suppression_key_sql, suppression_missing_sql
 from trailhound.engine.max_signals import first_per_interval
+from trailhound.numpy_arrow import arrow_array
 from trailhound.rules.model import Rule
 from trailhound.state import windows as stored_windows
 from trailhound.state.store import Store
@@ -113,7 +114,7 @@ def _decided(store: Store, rule: Rule, rows: pa.Table) -> Outcome:
     keep = first_per_interval(times, int(rule.interval / _US), rule.max_signals)
     kept = positions[keep]
     seqs = _ints(rows.column("seq"))[kept].tolist()
-    ids = rows.column("event_id").take(pa.array(kept, pa.int64())).to_pylist()
+    ids = rows.column("event_id").take(arrow_array(kept, kind=pa.int64())).to_pylist()
     times, absorbed = times[keep], absorbed[keep]
     made = zip(seqs, ids, times.tolist(), _masked(keys, keep), absorbed.tolist(), strict=True)
     candidates = [
@@ -135,11 +136,11 @@ def _alerts(store: Store, rule: Rule, rows: pa.Table) -> tuple[Ints, Ints, list[
     sup = rule.suppression
     grouped = np.flatnonzero(~alone)
     if sup is not None and len(grouped):
-        by_group = pc.sort_indices(rows.column("gkey").take(pa.array(grouped)))  # stable
+        by_group = pc.sort_indices(rows.column("gkey").take(arrow_array(grouped)))  # stable
         pos = grouped[by_group.to_numpy()]
-        gkeys = rows.column("gkey").take(pa.array(pos))
+        gkeys = rows.column("gkey").take(arrow_array(pos))
         starts = np.flatnonzero(np.r_[True, _changed(gkeys)])
-        names = [str(g) for g in gkeys.take(pa.array(starts)).to_pylist()]
+        names = [str(g) for g in gkeys.take(arrow_array(starts)).to_pylist()]
         windows = stored_windows.load(store, rule.rule_id)
         folded = suppression.fold_rows(
             windows, names, np.diff(np.r_[starts, len(pos)]).astype(np.int64),

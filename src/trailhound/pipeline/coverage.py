@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from msgspec import Struct, field
 
 from trailhound.engine.codes import combined, dictionary_codes
+from trailhound.numpy_arrow import arrow_array
 from trailhound.rules import kql_ast as k
 from trailhound.rules.model import Rule, SequenceSpec
 from trailhound.rules.parameters import not_configured
@@ -46,8 +47,7 @@ HOW_TO_ENABLE = (
 )
 
 
-@dataclass
-class Coverage:
+class Coverage(Struct):
     """DynamoDB events seen: by CloudTrail event category (Management, Data), by the
     `TIMELINE_STEP` interval they happened in (keyed by its start, epoch µs), and by the
     account whose trail logged them and region ("" where the record does not say)."""
@@ -157,7 +157,7 @@ class Counted:
     def _dynamodb_rows(self) -> pa.Table:
         if self._dynamodb is None:
             # only the grouped columns: the times are taken from those parsed for all records
-            self._dynamodb = self._all().select(_GROUPED).filter(self.dynamodb_mask())
+            self._dynamodb = self._all().select(_GROUPED).filter(arrow_array(self.dynamodb_mask()))
         return self._dynamodb
 
 
@@ -169,7 +169,7 @@ def _combinations(table: pa.Table, names: Sequence[str]) -> Counter[Any]:
         return Counter()
     key = combined((dictionary_codes(table.column(n)) for n in names), table.num_rows)
     _, first, counts = np.unique(key, return_index=True, return_counts=True)
-    values = table.select(list(names)).take(pa.array(first, pa.int64())).columns
+    values = table.select(list(names)).take(arrow_array(first, kind=pa.int64())).columns
     rows = zip(*(v.to_pylist() for v in values), strict=True)
     return Counter(dict(zip(rows, counts.tolist(), strict=True)))
 

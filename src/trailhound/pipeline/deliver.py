@@ -13,7 +13,8 @@ import queue
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from trailhound.outputs.base import Output, Pending
 from trailhound.state import outbox
@@ -25,8 +26,7 @@ _SETTLE_EVERY = 0.25  # seconds: how long a result may wait before it is written
 _Event = tuple[str, str | None, str | None]
 
 
-@dataclass
-class Delivery:
+class Delivery(Struct):
     """What one output received in this run, and what stays pending with the reasons."""
 
     output: str

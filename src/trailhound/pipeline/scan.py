@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from msgspec import Struct, field
 
 from trailhound.alerts.model import Alert
 from trailhound.cloudtrail.documents import rebuilt_documents
@@ -34,8 +35,7 @@ from trailhound.sources import Blob, Source
 from trailhound.state.store import Store
 
 
-@dataclass
-class ScanResult:
+class ScanResult(Struct):
     alerts: list[Alert]
     report: Report
     stats: RunStats
@@ -75,6 +75,7 @@ def scan(
     engine: Engine | None = None,
     keep_evidence: bool = True,
     plan: StagePlan | None = None,
+    forget: bool = True,
 ) -> ScanResult:
     """Read every source, run every rule, and return the alerts not emitted before.
 
@@ -94,7 +95,7 @@ def scan(
     alerts' evidence at a time, not all of it. `plan` is the stage's plan when the caller
     made it already (`stage_plan`, with the same rules, exceptions, window and `now`, so
     that it could start its engine's workers before opening the store); its enricher is the
-    scan's.
+    scan's. `forget=False` is for a store no later run reads (`Detector.finish`).
     """
     started = time.perf_counter()
     if engine is None and workers is not None and workers > 1:
@@ -142,7 +143,9 @@ def scan(
                 if on_bytes is not None:
                     done += out.stored_bytes
                     on_bytes(done, total)
-        alerts = detector.finish(final=final, clock=None if clock is None else _us(clock))
+        alerts = detector.finish(
+            final=final, clock=None if clock is None else _us(clock), forget=forget
+        )
         if commit_also is not None:
             commit_also()
     expired = [e for e in (*exceptions, *_rule_exceptions(rules)) if _expired(e, now)]

@@ -19,6 +19,7 @@ import msgspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from msgspec import Struct
 
 from trailhound.cloudtrail import columnar
 from trailhound.cloudtrail.geo import Enricher
@@ -42,6 +43,7 @@ from trailhound.engine.prefilter import (
     stored_columns,
 )
 from trailhound.engine.udfs import register
+from trailhound.numpy_arrow import arrow_array
 from trailhound.pipeline.coverage import COUNTED_PATHS, DYNAMODB, TIMELINE_STEP, Counted, Coverage
 from trailhound.rules.model import Rule, RuleException
 from trailhound.sources import Blob
@@ -60,8 +62,7 @@ SKIM_VARIABLE: Final = "TRAILHOUND_SKIM"
 benchmark, read when a plan is built."""
 
 
-@dataclass(frozen=True, slots=True)
-class StagePlan:
+class StagePlan(Struct, frozen=True):
     """What the stage needs to know, worked out once from the rules; picklable."""
 
     filters: FilterPlan
@@ -99,13 +100,13 @@ class StagePlan:
         )
 
 
-@dataclass
-class Problems:
+class Problems(Struct):
     """What a stage told its report, kept to be told again to the report that counts."""
 
-    set_aside: list[tuple[str, str, str | None, str, int | None]] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-    changed: list[Changed] = field(default_factory=list)
+    # a Struct copies an empty list default for each instance
+    set_aside: list[tuple[str, str, str | None, str, int | None]] = []
+    skipped: list[Skipped] = []
+    changed: list[Changed] = []
 
     def report(self) -> Report:
         return Report(
@@ -126,7 +127,7 @@ class Problems:
             report.change(changed)
 
 
-@dataclass
+@dataclass  # not a Struct: a worker pickles it through its own `__dict__` (below)
 class StageOutput:
     """One normalized batch's worth of results (or, last, only the counts left over)."""
 
@@ -308,8 +309,7 @@ class Stage:
                        self._labels.hits(which))  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class _Labels:
+class _Labels(Struct, frozen=True):
     """Each filter's rule (a place in `rules`) and step: what a matched row is labelled with,
     read here from the matcher's own row numbers (its filter, its row in the batch) rather than
     from a table of them."""
@@ -367,7 +367,7 @@ def kept_matches(
     hits = _hits(matched)
     masks = eligibility.masks(matched)
     store = masks.store
-    return _packed(matched.filter(pa.array(store)), masks.evidence[store], _packer(items), hits)
+    return _packed(matched.filter(arrow_array(store)), masks.evidence[store], _packer(items), hits)
 
 
 def _packer(items: Items) -> Packer:
@@ -398,7 +398,7 @@ def _packed(
     wanted = wanted[np.argsort(first)]
     position = np.zeros(int(rows.max(initial=-1)) + 1, np.int32)
     position[wanted] = np.arange(len(wanted), dtype=np.int32)
-    positions = pa.array(position[rows], mask=~evidence_rows)
+    positions = arrow_array(position[rows], mask=~evidence_rows)
     matched = matched.set_column(matched.schema.get_field_index(ITEM), ITEM, positions)
     if not len(wanted):
         return matched, None, hits
@@ -441,9 +441,9 @@ def _times_counted(texts: pa.Array, dynamodb: np.ndarray) -> tuple[int | None, C
     epochs = _arrow_epoch_us(texts)
     if epochs is None:
         epochs = _python_epoch_us(texts)
-        ours = _epoch_us(texts.filter(pa.array(dynamodb)))
+        ours = _epoch_us(texts.filter(arrow_array(dynamodb)))
     else:
-        ours = epochs.filter(pa.array(dynamodb))
+        ours = epochs.filter(arrow_array(dynamodb))
     latest = pc.max(epochs).as_py()
     return None if latest is None else int(latest), _intervals(ours)
 

@@ -9,11 +9,13 @@ knows a rule: the rule and exceptions formats build on it.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from trailhound.errors import RuleError, TrailhoundError
+
+if TYPE_CHECKING:  # only named here: a scan without a config file parses no TOML
+    import tomllib
 
 KeyPath = tuple[str | int, ...]
 T = TypeVar("T")

@@ -18,10 +18,11 @@ import stat
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import BinaryIO, Protocol, cast
+
+from msgspec import Struct
 
 from trailhound.errors import InputError
 
@@ -52,8 +53,7 @@ class Unreadable(BlobError):
     """The operating system refused to open or read the blob."""
 
 
-@dataclass(frozen=True, slots=True)
-class Blob:
+class Blob(Struct, frozen=True):
     """One named stream of bytes: a file, stdin, later an S3 object or an SQS message.
 
     `ingested` is when the source says the data arrived (an S3 object's time); None means the
@@ -85,8 +85,7 @@ class Blob:
             raise Unreadable(_os_reason(exc)) from exc
 
 
-@dataclass(frozen=True, slots=True)
-class SourceProblem:
+class SourceProblem(Struct, frozen=True):
     """A path or pattern that yields no blob, with the reason."""
 
     name: str

@@ -15,9 +15,10 @@ import io
 from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, BinaryIO, cast
+
+from msgspec import Struct, structs
 
 from trailhound.sources import Blob
 
@@ -32,8 +33,7 @@ AHEAD_BYTES = 16 << 20
 _PIECE = 1 << 20
 
 
-@dataclass(frozen=True, slots=True)
-class _Fetched:
+class _Fetched(Struct, frozen=True):
     """A blob's bytes, and the error that stopped its fetch (None: read to its end)."""
 
     data: bytes
@@ -72,7 +72,7 @@ def fetched_ahead(
 def _taken(blob: Blob, fetch: Future[_Fetched] | None) -> Blob:
     if fetch is None:
         return blob
-    return replace(blob, opener=partial(_replay, fetch.result()), portable=False)
+    return structs.replace(blob, opener=partial(_replay, fetch.result()), portable=False)
 
 
 def _fetch(blob: Blob) -> _Fetched:

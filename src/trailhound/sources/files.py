@@ -13,9 +13,10 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
 from functools import partial
 from typing import BinaryIO
+
+from msgspec import Struct
 
 from trailhound.sources import Blob, Source, SourceProblem
 
@@ -29,8 +30,7 @@ def open_local(spec: str) -> Source:
     return LocalPath(spec.removeprefix("file://"))
 
 
-@dataclass(frozen=True, slots=True)
-class LocalPath:
+class LocalPath(Struct, frozen=True):
     spec: str
 
     def blobs(self) -> Iterator[Blob | SourceProblem]:

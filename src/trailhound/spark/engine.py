@@ -24,6 +24,7 @@ from functools import partial
 from itertools import count
 
 import pyarrow as pa
+from msgspec import structs
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -154,7 +155,8 @@ def _failing_filters(
 
 def _without(plan: StagePlan, failed: dict[str, str]) -> StagePlan:
     kept = tuple(f for f in plan.filters.filters if f.rule_id not in failed)
-    narrower: StagePlan = replace(plan, filters=replace(plan.filters, filters=kept))
+    # the plan is a msgspec Struct, its filters a dataclass
+    narrower: StagePlan = structs.replace(plan, filters=replace(plan.filters, filters=kept))
     return narrower
 
 

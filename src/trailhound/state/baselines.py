@@ -10,15 +10,14 @@ history any later event can look back on are forgotten.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 
 import pyarrow as pa
+from msgspec import Struct
 
 from trailhound.state.store import Store
 
 
-@dataclass(slots=True)
-class Window:
+class Window(Struct):
     """One window of one group, as the store keeps it."""
 
     count: int = 0

@@ -27,6 +27,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trailhound.numpy_arrow import arrow_array
 from trailhound.state.store import Store
 
 ACCOUNT = "cloud.account.id"
@@ -90,7 +91,9 @@ class KnownKeys:
         # reads each (~24 ms for 100k in 1M, against ~4 and ~4 for the sort)
         ordered = np.sort(hashes & self._mask)
         again = ordered[1:][ordered[1:] == ordered[:-1]]
-        doubtful = np.union1d(ordered[_within(self._sorted, ordered)], again)
+        # sorted; a hash twice in it does no harm to `_within` (and `np.union1d`, which
+        # would drop it, imports `numpy.ma` at a run's first insert)
+        doubtful = np.sort(np.concatenate((ordered[_within(self._sorted, ordered)], again)))
         # two sorted runs: the stable sort (timsort) merges them in one linear pass
         self._sorted = np.sort(np.concatenate((self._sorted, ordered)), kind="stable")
         if not len(doubtful):
@@ -133,7 +136,7 @@ def first_counts(store: Store, matched: pa.Table, known: KnownKeys | None = None
         return matched
     # the suspects alone are checked exactly: every row sharing a key shares its hash too,
     # so the first of each key is among them
-    suspects = pa.array(suspect)
+    suspects = arrow_array(suspect)
     checked = _checked(store, matched.filter(suspects), keys.filter(suspects), few=True)
     counts = pc.is_in(matched.column("seq"), value_set=checked.column("seq"))
     return matched.filter(pc.or_(pc.invert(suspects), counts))

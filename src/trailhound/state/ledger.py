@@ -10,13 +10,13 @@ alerts wait uncommitted in memory until its end; older state files hold them as 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
 import orjson
 import pyarrow as pa
 from isal import isal_zlib
+from msgspec import Struct, field
 
 from trailhound.errors import StateError
 from trailhound.escaping import json_bytes
@@ -27,8 +27,7 @@ from trailhound.state.store import Store
 _PAGE = 500
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(Struct, frozen=True):
     """A new alert and the outputs it is queued for."""
 
     alert_id: str
@@ -38,8 +37,7 @@ class Entry:
     outputs: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class StoredAlert:
+class StoredAlert(Struct, frozen=True):
     alert_id: str
     alert: dict[str, Any]
     decided_at: datetime
@@ -64,8 +62,7 @@ def record(store: Store, entries: Sequence[Entry]) -> None:
     batch.enter(store)
 
 
-@dataclass
-class Batch:
+class Batch(Struct):
     """Alerts to enter, deflated as they are added (a part of a run's alerts at a time, each
     let go with its evidence) and entered in the ledger by one statement for all, with one more
     for their outbox rows: each statement has a fixed cost, and a run entering 1,541 alerts a

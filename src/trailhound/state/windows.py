@@ -10,18 +10,17 @@ newest window's end.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import timedelta
 
 import pyarrow as pa
+from msgspec import Struct
 
 from trailhound.state.store import Store
 
 KEEP = int(timedelta(days=1) / timedelta(microseconds=1))
 
 
-@dataclass(slots=True)
-class Window:
+class Window(Struct):
     """A suppression window of one group, as the store keeps it."""
 
     start: int
