@@ -4,12 +4,12 @@ code or by Arrow, in alternating rounds in one process.
     python bench/picked_takes.py DIR                  # DIR: a corpus folder (holds AWSLogs/)
     python bench/picked_takes.py DIR --files 2000 --rounds 12
 
-Keeps a worker's `SkimNormalizer` calls as `skim_normalize.py` does, then replays them in four
+Keeps a worker's `SkimNormalizer` calls as `skim_normalize.py` does, then replays them in three
 ways, their order turned by one each round (the box's load drifts): `arrow` (Arrow's take of the
-columns read, grouping by Arrow's dictionary encoding, the columnar step's encodings by Arrow),
-`taken` (the columns taken by `compiled_columns.taken`), `taken+grouping` (and the grouping's
-codes read in place by `codes_at`), `all` (and the step's encodings by `encoded`). The other
-compiled makers stay on in all four. Prints the median and best µs per event read.
+columns read, grouping by Arrow's dictionary encoding), `taken` (the columns taken by
+`compiled_columns.taken`), `taken+grouping` (and the grouping's codes read in place by
+`codes_at`). The other compiled makers stay on in all three. Prints the median and best µs per
+event read.
 """
 
 from __future__ import annotations
@@ -18,26 +18,20 @@ import argparse
 import gc
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 from columnar_calls import worker_stage
 from skim_normalize import Kept, _fresh, _kept, _normalizer
 
-from trailhound.cloudtrail import columnar, columnset, skim, skim_rows
+from trailhound.cloudtrail import skim, skim_rows
 from trailhound.cloudtrail.skim_rows import SkimNormalizer, SkimRows
 
-# per way: (the columns taken, the grouping's codes, the step's encodings) by compiled code
-WAYS = {
-    "arrow": (False, False, False),
-    "taken": (True, False, False),
-    "taken+grouping": (True, True, False),
-    "all": (True, True, True),
-}
+# per way: (the columns taken, the grouping's codes) by compiled code
+WAYS = {"arrow": (False, False), "taken": (True, False), "taken+grouping": (True, True)}
 
 
 def main() -> None:
@@ -77,18 +71,15 @@ def _replayed(normalizer: SkimNormalizer, kept: list[Kept]) -> float:
 
 
 @contextmanager
-def _way(taken: bool, grouping: bool, encodings: bool) -> Iterator[None]:
+def _way(taken: bool, grouping: bool) -> Iterator[None]:
     """The modules' seams pointed at Arrow where a flag is off."""
-    saved = (skim._taken, skim_rows._codes, columnset.dictionary_encoded)
+    saved = (skim._taken, skim_rows._codes)
     skim._taken = saved[0] if taken else _arrow_taken
     skim_rows._codes = saved[1] if grouping else _arrow_codes
-    encode: Callable[[pa.Array], Any] = saved[2] if encodings else _arrow_encoded
-    columnset.dictionary_encoded = columnar.dictionary_encoded = encode
     try:
         yield
     finally:
-        skim._taken, skim_rows._codes = saved[0], saved[1]
-        columnset.dictionary_encoded = columnar.dictionary_encoded = saved[2]
+        skim._taken, skim_rows._codes = saved
 
 
 def _arrow_taken(values: pa.Array, at: np.ndarray) -> pa.Array:
@@ -97,10 +88,6 @@ def _arrow_taken(values: pa.Array, at: np.ndarray) -> pa.Array:
 
 def _arrow_codes(rows: SkimRows, path: str) -> tuple[list[str | None], np.ndarray]:
     return skim_rows._encoded(rows.columns[path])
-
-
-def _arrow_encoded(keys: pa.Array) -> pa.DictionaryArray:
-    return keys.dictionary_encode()
 
 
 if __name__ == "__main__":

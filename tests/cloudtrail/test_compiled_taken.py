@@ -1,10 +1,9 @@
-"""The picked rows' values taken from a skimmer's block by compiled code (`compiled_columns.taken`,
-`codes_at`, `encoded`, which a normalizer uses for the columns its columnar step reads, for
-grouping its rows by action and for the step's dictionary encodings) are exactly Arrow's take
-and dictionary encoding: on the blocks the compiled skimmer reads from simulated files, at
-positions in any order, on hostile strings made up by hypothesis, and through a whole
-normalizing with and without the extension. Damaged buffers and positions are refused. Without
-the extension these tests are skipped."""
+"""The picked rows' values taken from a skimmer's block by compiled code (`compiled_columns.taken`
+and `codes_at`, which a normalizer uses for the columns its columnar step reads and for grouping
+its rows by action) are exactly Arrow's take and dictionary encoding: on the blocks the compiled
+skimmer reads from simulated files, at positions in any order, on hostile strings made up by
+hypothesis, and through a whole normalizing with and without the extension. Damaged buffers
+and positions are refused. Without the extension these tests are skipped."""
 
 from __future__ import annotations
 
@@ -42,7 +41,7 @@ def taken(values: pa.Array, positions: np.ndarray) -> pa.Array:
 
 
 def assert_taken_alike(values: pa.Array, positions: np.ndarray) -> None:
-    """`taken`, `codes_at` and `encoded` against Arrow's take and dictionary encoding."""
+    """`taken` and `codes_at` against Arrow's take and dictionary encoding."""
     expected = values.take(pa.array(positions, pa.int64()))
     made = taken(values, positions)
     assert made.equals(expected) and made.null_count == expected.null_count
@@ -53,9 +52,6 @@ def assert_taken_alike(values: pa.Array, positions: np.ndarray) -> None:
     assert count == len(encoded.dictionary)
     assert codes.tolist() == encoded.indices.fill_null(count).to_pylist()
     assert values.take(pa.array(positions[firsts])).equals(encoded.dictionary)
-    whole = compiled_columns.encoded(expected)
-    assert whole is not None and whole.equals(encoded)
-    assert whole.indices.null_count == encoded.indices.null_count
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +129,7 @@ def test_skimmed_rows_are_normalized_alike_without_the_extension(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     """A worker's normalizer over the rows its skimmer picks: the same batch and rejections,
-    with the rows' columns taken, grouped and encoded by the compiled makers or by Arrow."""
+    with the rows' columns taken and grouped by the compiled makers or by Arrow."""
     out = tmp_path_factory.mktemp("sim")
     simulate(out, days=1, seed=13, events=3_000)
     rules = load_rules([shipped_pack_dir()]).rules
@@ -175,11 +171,9 @@ def test_without_the_extension_or_for_other_arrays_it_answers_none() -> None:
     with extensions.off("_columns"):
         assert compiled_columns.taken(pa.array(["x"]), at) is None
         assert compiled_columns.codes_at(pa.array(["x"]), at) is None
-        assert compiled_columns.encoded(pa.array(["x"])) is None
     for odd in (pa.array([b"x"]), pa.array(["x"], pa.large_string()), pa.chunked_array([["x"]])):
         assert compiled_columns.taken(odd, at) is None
         assert compiled_columns.codes_at(odd, at) is None
-        assert compiled_columns.encoded(odd) is None
 
 
 def test_damaged_buffers_and_positions_are_refused_not_read() -> None:

@@ -41,13 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trailhound.cloudtrail import compiled_columns, dynamodb, operations, request_readers
-from trailhound.cloudtrail.columnset import (
-    ColumnSet,
-    Distinct,
-    cleaned,
-    dictionary_encoded,
-    distinct_codes,
-)
+from trailhound.cloudtrail.columnset import ColumnSet, Distinct, cleaned, distinct_codes
 from trailhound.cloudtrail.derived import (
     ADDRESS_COLUMNS,
     CONSTANTS,
@@ -427,7 +421,7 @@ class _Inputs:
     def _holding(self, path: str, test: Callable[[frozenset[str]], bool]) -> np.ndarray:
         """Per row, whether the keys its keys column names pass `test` (false where none),
         tested once per distinct value."""
-        encoded = dictionary_encoded(_strings(self.columns[path]))
+        encoded = _strings(self.columns[path]).dictionary_encode()
         held = [frozenset(text.split(",")) for text in encoded.dictionary.to_pylist()]
         passed = np.array([test(keys) for keys in held] + [False], np.bool_)
         codes = encoded.indices.fill_null(len(held)).to_numpy(zero_copy_only=False)
@@ -481,7 +475,7 @@ class _Inputs:
     def _dictionary(self, path: str) -> pa.DictionaryArray:
         found = self._dictionaries.get(path)
         if found is None:
-            found = self._dictionaries[path] = dictionary_encoded(self.text(path))
+            found = self._dictionaries[path] = self.text(path).dictionary_encode()
         return found
 
     def _encoded(self, path: str) -> tuple[dict[str, int], np.ndarray]:
@@ -807,7 +801,7 @@ class _Named:
 
     def put(self, rows: pa.Array, keys: pa.Array, named: Callable[[Any], tuple[str, ...]]) -> None:
         """At `rows` (indices), what `named` makes of each row's key, once per distinct key."""
-        encoded = dictionary_encoded(keys)
+        encoded = keys.dictionary_encode()
         distinct: list[Any] = [*encoded.dictionary.to_pylist(), None]
         codes = np.array([self._code(named(key)) for key in distinct], np.int64)
         at = encoded.indices.fill_null(len(distinct) - 1).to_numpy(zero_copy_only=False)

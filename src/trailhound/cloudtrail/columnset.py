@@ -17,7 +17,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trailhound.cloudtrail import compiled_columns
 from trailhound.cloudtrail.payloads import DROPPED_TEXT
 from trailhound.cloudtrail.schema import BY_NAME, COLUMNS, arrow_schema
 
@@ -36,7 +35,7 @@ class Distinct(Generic[V]):
     @classmethod
     def of(cls, keys: pa.Array, derive: Callable[[Any], V]) -> Distinct[V]:
         """Derive once per distinct key; null keys are derived from None."""
-        return cls.of_encoded(dictionary_encoded(keys), derive)
+        return cls.of_encoded(keys.dictionary_encode(), derive)
 
     @classmethod
     def of_encoded(cls, encoded: pa.DictionaryArray, derive: Callable[[Any], V]) -> Distinct[V]:
@@ -156,13 +155,6 @@ def cleaned(array: pa.Array) -> pa.Array:
     return pc.if_else(dropped, pa.scalar(None, pa.string()), array)
 
 
-def dictionary_encoded(keys: pa.Array) -> pa.DictionaryArray:
-    """`keys.dictionary_encode()`, by the compiled maker where it can (a text column), else by
-    Arrow, the reference."""
-    made = compiled_columns.encoded(keys)
-    return keys.dictionary_encode() if made is None else made
-
-
 def distinct_codes(codes: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:
     """`np.unique(codes, return_inverse=True)` for codes in [0, bound): by a table of the
     codes present when it is small beside the rows (no sort: a sort of every row read was
@@ -177,12 +169,4 @@ def distinct_codes(codes: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarra
     return np.flatnonzero(present), place[codes]
 
 
-__all__ = [
-    "ColumnSet",
-    "Distinct",
-    "cleaned",
-    "dictionary_encoded",
-    "distinct_codes",
-    "dropped_array",
-    "text_column",
-]
+__all__ = ["ColumnSet", "Distinct", "cleaned", "distinct_codes", "dropped_array", "text_column"]

@@ -139,22 +139,6 @@ def codes_at(array: pa.Array, positions: np.ndarray) -> tuple[np.ndarray, int, n
     return np.frombuffer(data, np.int32), count, np.frombuffer(firsts, np.int64)
 
 
-def encoded(array: pa.Array) -> pa.DictionaryArray | None:
-    """`array.dictionary_encode()`: the distinct values by first appearance, a null index at a
-    null, by `codes_at` over every row; Arrow's encoding costs ~30 µs a call and hashes every
-    row, where a skimmed column runs in blocks of one value and a call encodes a dozen."""
-    found = codes_at(array, np.arange(len(array), dtype=np.int64))
-    if found is None:
-        return None
-    codes, count, firsts = found
-    dictionary = taken(array, firsts)
-    if dictionary is None:  # the distinct values' data would not fit int32 offsets
-        return None
-    nulls = codes == count if array.null_count else None
-    indices = pa.array(codes, pa.int32(), mask=nulls)
-    return pa.DictionaryArray.from_arrays(indices, dictionary, safe=False)
-
-
 def _spec(array: pa.Array) -> tuple[Any, ...] | None:
     """A string array as the extension reads it: (validity or None, offsets, data, offset,
     length); None for any other array (a chunked, large or binary one goes to the kernels)."""
@@ -175,7 +159,6 @@ __all__ = [
     "coalesced",
     "codes",
     "codes_at",
-    "encoded",
     "event_times",
     "holding",
     "outcome",
