@@ -574,7 +574,10 @@ static PyObject *taken_rows(const Column *c, const Py_buffer *positions) {
         /* PyBytes' data is aligned for any type */
         total = taken_read(c, positions, starts, (int32_t *)offsets_at, (uint8_t *)bits, &nulls);
         if (total >= 0 && total <= INT32_MAX) values = new_bytes(total + 32, &data);
-        if (values) taken_copy(c, n, starts, (int32_t *)offsets_at, (uint8_t *)data);
+        if (values) {
+            taken_copy(c, n, starts, (int32_t *)offsets_at, (uint8_t *)data);
+            memset(data + total, 0, 32); /* the room the 16-byte moves wrote into */
+        }
     }
     PyMem_Free(starts);
     if (!values) {
