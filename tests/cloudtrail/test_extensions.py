@@ -56,6 +56,8 @@ def test_switched_off_the_users_answer_as_without_a_compiler() -> None:
         assert compiled_columns.event_times(TEXTS) is None
         assert compiled_columns.holding(TEXTS, np.array([0], np.int64), "xy") is None
         assert compiled_columns.codes(TEXTS) is None
+        assert compiled_columns.taken(TEXTS, np.array([0], np.int64)) is None
+        assert compiled_columns.codes_at(TEXTS, np.array([0], np.int64)) is None
         assert request_readers.readers() is request_readers.PYTHON_READERS
         with pytest.raises(RuntimeError, match="switched off"):
             request_readers.compiled_only("BatchWriteItem", TEXTS)

@@ -25,11 +25,21 @@
  *       literal's bytes (two or more), 0 where not or null. Only the rows at the positions are
  *       read, and only their offsets checked: the column may be a skimmer's whole block, long,
  *       of which a call reads a few rows.
+ *   taken(column, positions) -> None | (validity or None, offsets, data, null_count)
+ *       the rows at the positions (int64 rows of the column, in any order, repeated or not),
+ *       a new column: `pc.take`'s. As `holding`, only those rows are read and their offsets
+ *       checked (the column is a skimmer's whole block, of which a call takes a part). None
+ *       when the data would not fit int32 offsets.
  *   codes(column) -> (codes, count)
  *       per row an int32 code for its value, numbered by first appearance, nulls `count` (the
  *       number of distinct values): `pc.dictionary_encode`'s indices with their nulls filled
  *       by the dictionary's length. A row equal to the row before takes its code without a
  *       lookup (columns run in blocks of one value); the others are found in a hash table.
+ *   codes_at(column, positions) -> (codes, count, firsts)
+ *       `codes` of the rows at the positions (int64, as `taken`'s: only those rows read and
+ *       checked), and per code the first position holding its value (int64), by which the
+ *       caller takes the distinct values themselves: `codes(taken(column, positions))`
+ *       without the copy.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -484,6 +494,121 @@ static PyObject *holding(PyObject *self, PyObject *args) {
     return answer;
 }
 
+/* A position's row, checked against the column; -1, an error set, when it lies outside. */
+static Py_ssize_t position_at(const Column *c, const Py_buffer *positions, Py_ssize_t i) {
+    int64_t row;
+    memcpy(&row, (const char *)positions->buf + i * 8, 8); /* may be unaligned */
+    if (row < 0 || row >= c->length) {
+        PyErr_SetString(PyExc_ValueError, "a position lies outside the column");
+        return -1;
+    }
+    return (Py_ssize_t)row;
+}
+
+/* The rows at the positions, read once (every position and row's offsets checked): per
+ * position its value's start in the data (`starts`) and size (in `offsets[i + 1]`, summed into
+ * offsets by `taken_copy`), its validity bit (`bits`, zeroed); their total size and how many
+ * are null, or -1 with an error set. The second pass then reads these in order, not the
+ * column's offsets and bitmap again at scattered places. */
+static Py_ssize_t taken_read(const Column *c, const Py_buffer *positions, int32_t *starts,
+                             int32_t *offsets, uint8_t *bits, Py_ssize_t *nulls) {
+    Py_ssize_t total = 0;
+    *nulls = 0;
+    offsets[0] = 0;
+    for (Py_ssize_t i = 0; i < positions->len / 8; i++) {
+        Py_ssize_t row = position_at(c, positions, i), size = 0;
+        if (row < 0) return -1;
+        starts[i] = 0;
+        if (!is_valid(c, row)) {
+            (*nulls)++;
+        } else {
+            if (!shell_value(c, row, &size)) return -1;
+            set_bit(bits, i);
+            starts[i] = offset_at(c, row);
+        }
+        offsets[i + 1] = (int32_t)size; /* a value's size fits: its offsets do */
+        total += size;
+    }
+    return total;
+}
+
+/* Copies `size` bytes: short values (most of a skimmer's: ids, times, names) as one or two
+ * 16-byte moves where both sides have 32 bytes left, not a call into the C library per value. */
+static void copy_value(uint8_t *to, const uint8_t *from, Py_ssize_t size, Py_ssize_t room) {
+#ifdef __SSE2__
+    if (size <= 32 && room >= 32) {
+        _mm_storeu_si128((__m128i *)to, _mm_loadu_si128((const __m128i *)from));
+        if (size > 16)
+            _mm_storeu_si128((__m128i *)(to + 16), _mm_loadu_si128((const __m128i *)(from + 16)));
+        return;
+    }
+#endif
+    (void)room;
+    memcpy(to, from, (size_t)size);
+}
+
+/* The values read by `taken_read` copied into `data` (32 bytes longer than their total), their
+ * sizes in `offsets` summed into offsets. */
+static void taken_copy(const Column *c, Py_ssize_t n, const int32_t *starts, int32_t *offsets,
+                       uint8_t *data) {
+    const uint8_t *source = c->has_data ? (const uint8_t *)c->data.buf : NULL;
+    Py_ssize_t source_size = c->has_data ? c->data.len : 0;
+    int32_t written = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int32_t size = offsets[i + 1];
+        if (size) copy_value(data + written, source + starts[i], size, source_size - starts[i]);
+        written += size;
+        offsets[i + 1] = written;
+    }
+}
+
+static PyObject *taken_rows(const Column *c, const Py_buffer *positions) {
+    Py_ssize_t n = positions->len / 8, nulls = 0, total = -1;
+    char *offsets_at = NULL, *bits = NULL, *data = NULL;
+    PyObject *offsets = new_bytes((n + 1) * 4, &offsets_at), *values = NULL, *validity = NULL;
+    int32_t *starts = PyMem_Malloc((size_t)(n ? n : 1) * 4);
+    if (offsets) validity = new_bytes((n + 7) / 8, &bits);
+    if (!starts) PyErr_NoMemory();
+    if (starts && validity) {
+        memset(bits, 0, (n + 7) / 8);
+        /* PyBytes' data is aligned for any type */
+        total = taken_read(c, positions, starts, (int32_t *)offsets_at, (uint8_t *)bits, &nulls);
+        if (total >= 0 && total <= INT32_MAX) values = new_bytes(total + 32, &data);
+        if (values) {
+            taken_copy(c, n, starts, (int32_t *)offsets_at, (uint8_t *)data);
+            memset(data + total, 0, 32); /* the room the 16-byte moves wrote into */
+        }
+    }
+    PyMem_Free(starts);
+    if (!values) {
+        Py_XDECREF(offsets);
+        Py_XDECREF(validity);
+        if (total > INT32_MAX) Py_RETURN_NONE; /* no error set: too long for int32 offsets */
+        return NULL;
+    }
+    if (!nulls) {
+        Py_DECREF(validity);
+        validity = Py_None;
+        Py_INCREF(Py_None);
+    }
+    return Py_BuildValue("(NNNn)", validity, offsets, values, nulls);
+}
+
+static PyObject *taken(PyObject *self, PyObject *args) {
+    PyObject *spec, *answer = NULL;
+    Py_buffer positions;
+    if (!PyArg_ParseTuple(args, "O!y*", &PyTuple_Type, &spec, &positions)) return NULL;
+    Column c;
+    if (positions.len % 8)
+        PyErr_SetString(PyExc_ValueError, "the positions are not int64");
+    else if (column_shell(spec, &c) == 0) {
+        answer = taken_rows(&c, &positions);
+        column_release(&c);
+    }
+    PyBuffer_Release(&positions);
+    return answer;
+}
+
 /* A table of a column's distinct values (each where it first appeared in the data), by hash:
  * open addressing, at most half full, so a lookup ends at an empty slot. */
 typedef struct {
@@ -660,12 +785,78 @@ static PyObject *codes(PyObject *self, PyObject *args) {
     return answer;
 }
 
+/* The codes of the rows at the (not yet checked) positions, and where each value came first. */
+static PyObject *codes_at_rows(const Column *c, const Py_buffer *positions) {
+    Py_ssize_t n = positions->len / 8;
+    char *out, *first_out;
+    PyObject *answer = new_bytes(n * 4, &out), *firsts = NULL;
+    if (!answer) return NULL;
+    int32_t *codes = (int32_t *)out;
+    Distinct d;
+    if (distinct_init(&d) < 0) goto nomemory;
+    const uint8_t *before = NULL;
+    Py_ssize_t before_size = 0;
+    int32_t before_code = -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t row = position_at(c, positions, i), size;
+        if (row < 0) goto failed;
+        if (!is_valid(c, row)) {
+            codes[i] = -1;
+            continue;
+        }
+        const uint8_t *value = shell_value(c, row, &size);
+        if (!value) goto failed;
+        if (!before || size != before_size || !same_text(value, before, size)) {
+            before_code = distinct_code(&d, value, size);
+            if (before_code < 0) goto nomemory;
+            before = value;
+            before_size = size;
+        }
+        codes[i] = before_code;
+    }
+    firsts = new_bytes(d.count * 8, &first_out);
+    if (!firsts) goto failed;
+    int64_t *first = (int64_t *)first_out;
+    for (Py_ssize_t k = 0; k < d.count; k++) first[k] = -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (codes[i] < 0) codes[i] = (int32_t)d.count;
+        else if (first[codes[i]] < 0) first[codes[i]] = i;
+    }
+    distinct_release(&d);
+    return Py_BuildValue("(NnN)", answer, d.count, firsts);
+nomemory:
+    PyErr_NoMemory();
+failed:
+    distinct_release(&d);
+    Py_DECREF(answer);
+    return NULL;
+}
+
+static PyObject *codes_at(PyObject *self, PyObject *args) {
+    PyObject *spec, *answer = NULL;
+    Py_buffer positions;
+    if (!PyArg_ParseTuple(args, "O!y*", &PyTuple_Type, &spec, &positions)) return NULL;
+    Column c;
+    if (positions.len % 8)
+        PyErr_SetString(PyExc_ValueError, "the positions are not int64");
+    else if (positions.len / 8 > INT32_MAX - 1)
+        PyErr_SetString(PyExc_ValueError, "too many positions for int32 codes");
+    else if (column_shell(spec, &c) == 0) {
+        answer = codes_at_rows(&c, &positions);
+        column_release(&c);
+    }
+    PyBuffer_Release(&positions);
+    return answer;
+}
+
 static PyMethodDef methods[] = {
     {"cleaned", cleaned, METH_VARARGS, "A column's validity after Elastic's cleaning, or None."},
     {"coalesced", coalesced, METH_VARARGS, "Per row the first value kept, as a new column."},
     {"outcome", outcome, METH_VARARGS, "event.outcome from the error code and message."},
     {"event_times", event_times, METH_VARARGS, "CloudTrail's own event times, and which rows."},
     {"holding", holding, METH_VARARGS, "Per position, whether the row holds a literal."},
+    {"taken", taken, METH_VARARGS, "The rows at some positions, as a new column."},
+    {"codes_at", codes_at, METH_VARARGS, "The codes of the rows at some positions."},
     {"codes", codes, METH_VARARGS, "Per row a code for its value, by first appearance."},
     {NULL, NULL, 0, NULL},
 };

@@ -99,6 +99,24 @@ def holding(texts: pa.Array, positions: np.ndarray, literal: str) -> np.ndarray 
     return found
 
 
+def taken(array: pa.Array, positions: np.ndarray) -> pa.Array | None:
+    """The rows at `positions` (in any order, repeated or not), as `array.take(positions)`
+    gives them, read where they lie: only those rows are read (the array may be a skimmer's
+    whole block, of which a call takes a part). Arrow's take of a string column goes row by
+    row through a builder; this writes offsets and data in two passes. None where their data
+    would not fit int32 offsets."""
+    spec, module = _spec(array), extensions.loaded(_NAME)
+    if spec is None or module is None:
+        return None
+    at = np.ascontiguousarray(positions, np.int64)
+    answer = module.taken(spec, at)
+    if answer is None:
+        return None
+    validity, offsets, data, null_count = answer
+    buffers = [_buffer(validity), pa.py_buffer(offsets), pa.py_buffer(data)]
+    return pa.Array.from_buffers(pa.string(), len(at), buffers, null_count)
+
+
 def codes(array: pa.Array) -> tuple[np.ndarray, int] | None:
     """Per row an int32 code for its value, numbered by first appearance, nulls the number of
     distinct values, and that number: `pc.dictionary_encode`'s indices, their nulls filled by
@@ -109,6 +127,16 @@ def codes(array: pa.Array) -> tuple[np.ndarray, int] | None:
         return None
     data, count = module.codes(spec)
     return np.frombuffer(data, np.int32), count
+
+
+def codes_at(array: pa.Array, positions: np.ndarray) -> tuple[np.ndarray, int, np.ndarray] | None:
+    """`codes` of the rows at `positions` (as `taken`'s, read where they lie, no copy), and per
+    code the first of the positions holding its value (int64), whence the distinct values."""
+    spec, module = _spec(array), extensions.loaded(_NAME)
+    if spec is None or module is None:
+        return None
+    data, count, firsts = module.codes_at(spec, np.ascontiguousarray(positions, np.int64))
+    return np.frombuffer(data, np.int32), count, np.frombuffer(firsts, np.int64)
 
 
 def _spec(array: pa.Array) -> tuple[Any, ...] | None:
@@ -126,4 +154,14 @@ def _buffer(data: bytes | None) -> pa.Buffer | None:
     return None if data is None else pa.py_buffer(data)
 
 
-__all__ = ["cleaned", "coalesced", "codes", "event_times", "holding", "outcome", "present"]
+__all__ = [
+    "cleaned",
+    "coalesced",
+    "codes",
+    "codes_at",
+    "event_times",
+    "holding",
+    "outcome",
+    "present",
+    "taken",
+]
