@@ -3,8 +3,13 @@ store's limit and what it reads unchanged."""
 
 from __future__ import annotations
 
+import ctypes
 import random
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from trailhound import heap
 from trailhound.state import matches
@@ -43,3 +48,42 @@ def test_the_blocks_a_read_cached_are_dropped_and_the_packs_still_read(tmp_path:
             assert sorted(matches.packs(store, [0, 299], per_read=8)) == [packs[0], packs[-1]]
     finally:
         store.close()
+
+
+_THREADS_MALLOC = r"""
+import ctypes, sys, threading
+from trailhound import heap
+if sys.argv[1] == "one":
+    heap.one_arena()
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc_stats()  # one "Arena n:" block per arena, on stderr
+sys.stderr.write("THREADS\n")
+sys.stderr.flush()
+started = threading.Barrier(4)
+def allocate():
+    started.wait()  # all four alive at once, each allocating for the first time
+    for _ in range(1000):
+        libc.malloc(4096)
+threads = [threading.Thread(target=allocate) for _ in range(4)]
+for t in threads: t.start()
+for t in threads: t.join()
+libc.malloc_stats()
+"""
+
+
+@pytest.mark.skipif(
+    not hasattr(ctypes.CDLL(None), "malloc_stats"), reason="glibc's arenas, glibc's report"
+)
+def test_threads_started_after_one_arena_allocate_from_one_arena() -> None:
+    def new_arenas(setting: str) -> int:
+        """Arenas four threads' first allocations added (importing pyarrow may start some)."""
+        ran = subprocess.run(
+            [sys.executable, "-c", _THREADS_MALLOC, setting],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        before, after = ran.stderr.split("THREADS")
+        return after.count("Arena ") - before.count("Arena ")
+
+    assert new_arenas("default") >= 3
+    assert new_arenas("one") == 0

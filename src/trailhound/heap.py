@@ -55,6 +55,23 @@ def give_back_duckdb(store: Store) -> None:
         pass  # lowering the limit drops the blocks; leaving the block sets it back
 
 
+def one_arena() -> None:
+    """Have the threads this process starts from now on allocate from glibc's one arena
+    (glibc only): by default each thread that allocates gets an arena of its own, and each
+    keeps its own high-water mark. A scan worker's Arrow threads held 5-12 MB of them each; at
+    4M events the tree's reading peak was 20-28 MB lower with one arena, for no CPU measured."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes  # here, not at import (see `_trim_c_heap`)
+
+    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
+    if mallopt is not None:
+        mallopt(_M_ARENA_MAX, 1)
+
+
+_M_ARENA_MAX = -8  # glibc's malloc.h
+
+
 def _trim_c_heap() -> None:
     import ctypes  # here, not at import: a scan's start-up is counted in milliseconds
 

@@ -102,13 +102,18 @@ def test_any_batch_size_finds_the_same_alerts(
     assert other.stats.matched == default.stats.matched
 
 
-@pytest.mark.parametrize("per_part", [1, 1 << 20])
+# (alerts, evidence bytes) per part: one at a time, all together, parts cut by their bytes
+_PARTS = [(1, 1 << 40), (1 << 20, 1 << 40), (1 << 20, 20_000)]
+
+
+@pytest.mark.parametrize(("per_part", "part_bytes"), _PARTS)
 def test_evidence_is_the_full_normalization_of_the_event(
-    corpus: Path, per_part: int, monkeypatch: pytest.MonkeyPatch
+    corpus: Path, per_part: int, part_bytes: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Also when alerts are made one at a time: each evidence pack is opened once for all of
     them, its records kept for the alerts made after the one that opened it."""
     monkeypatch.setattr(alert_making, "ALERTS_PER_PART", per_part)
+    monkeypatch.setattr(alert_making, "PART_BYTES", part_bytes)
     result = run(corpus, 1)
     batches = read_events([open_local(str(corpus))], enricher=Enricher.create(), report=Report())
     full = {doc["event"]["id"]: without_read_time(doc) for b in batches for doc in to_documents(b)}
@@ -201,14 +206,15 @@ def test_the_store_keeps_its_memory_limit_again_after_a_run(corpus: Path) -> Non
         store.close()
 
 
-@pytest.mark.parametrize("per_part", [1, 1 << 20])
+@pytest.mark.parametrize(("per_part", "part_bytes"), _PARTS)
 def test_alerts_without_evidence_still_reach_the_ledger_whole(
-    corpus: Path, per_part: int, monkeypatch: pytest.MonkeyPatch
+    corpus: Path, per_part: int, part_bytes: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A scan asked not to keep evidence (the CLI without `--report`) returns the same alerts
     bare, and enters each in the ledger exactly as a scan that keeps it does, whether its
-    alerts are made and entered one at a time or all together."""
+    alerts are made and entered one at a time, all together, or in parts cut by bytes."""
     monkeypatch.setattr(alert_making, "ALERTS_PER_PART", per_part)
+    monkeypatch.setattr(alert_making, "PART_BYTES", part_bytes)
     kept, kept_ledger = _run_with_ledger(corpus, keep_evidence=True)
     bare, bare_ledger = _run_with_ledger(corpus, keep_evidence=False)
     assert len(kept.alerts) > 20 and all(a.evidence for a in kept.alerts)

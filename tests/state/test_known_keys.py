@@ -76,6 +76,24 @@ def test_repeats_across_one_runs_inserts_count_once(tmp_path: Path, bits: int, c
         store.close()
 
 
+def test_keys_stay_known_over_many_inserts_of_one_run(tmp_path: Path) -> None:
+    """The known hashes grow in place as inserts come: the first insert's keys are still
+    known after many more, of sizes that make it grow again and again."""
+    store = _store(tmp_path / "state.duckdb")
+    try:
+        known = counted.KnownKeys()
+        seq = 0
+        for size in [1, 2, 1, 5, 3, 8, 13, 2, 21]:
+            rows: list[Row] = [(seq + n + 1, "r", "111", f"e{seq + n}") for n in range(size)]
+            seq += size
+            assert _insert(store, known, rows) == [s for s, *_ in rows]
+        repeats: list[Row] = [(seq + 1, "r", "111", "e0"), (seq + 2, "r", "111", f"e{seq - 1}"),
+                              (seq + 3, "r", "111", "new")]  # fmt: skip
+        assert _insert(store, known, repeats) == [seq + 3]
+    finally:
+        store.close()
+
+
 @pytest.mark.parametrize("bits", WIDTHS)
 def test_keys_of_an_earlier_run_are_known_to_a_later_one(tmp_path: Path, bits: int) -> None:
     """A new run reads the stored matches' keys and the kept ones (`counted`) once; a key

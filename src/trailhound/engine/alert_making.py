@@ -35,9 +35,14 @@ Decided = tuple[Rule, str, Candidate]  # a rule, an alert id, the candidate that
 RAW = "raw"
 _PACKS_PER_READ = 4
 ALERTS_PER_PART = 256
-"""Alerts made, entered in the ledger and let go at a time: an alert's evidence documents are
-its largest part (ten events, 40 kB of JSON for a BatchWriteItem's), and a run that held every
-alert's at once peaked at 1.1 GB for 3,071 alerts."""
+"""Alerts made, entered in the ledger and let go at a time, at most: an alert's evidence
+documents are its largest part (ten events, 40 kB of JSON for a BatchWriteItem's), and a run
+that held every alert's at once peaked at 1.1 GB for 3,071 alerts."""
+PART_BYTES = 1 << 20
+"""A part also ends where its alerts' evidence records reach this much JSON. A part's documents
+take several times their records' bytes in Python objects, and the few objects each part leaves
+behind (its alerts) keep Python's arenas from being handed back: at 4M events, 256 alerts a part
+grew the arenas 33 to 79 MB, and that making was the end of the run's peak."""
 
 
 class AlertMaker(Struct, frozen=True):
@@ -57,9 +62,9 @@ class AlertMaker(Struct, frozen=True):
         # in the order of their first evidence, so that a part's evidence lies in few packs,
         # which the next part seldom needs again (each pack read has a cost)
         made = sorted(decided, key=lambda d: min(d[2].seqs[: self.evidence_limit], default=-1))
-        parts = [made[start : start + ALERTS_PER_PART]
-                 for start in range(0, len(made), ALERTS_PER_PART)]  # fmt: skip
-        shown = _Shown.read(self.store, [self._seqs([c for _, _, c in p]) for p in parts])
+        shown = _Shown.read(self.store, self._seqs([c for _, _, c in made]))
+        parts = _cut(made, [shown.size(c.seqs[: self.evidence_limit]) for _, _, c in made])
+        shown.expect([self._seqs([c for _, _, c in p]) for p in parts])
         alerts: list[Alert] = []
         entered = ledger.Batch()
         for part in parts:
@@ -183,8 +188,8 @@ Place = tuple[int | None, int | None]  # a row's evidence pack and item in it
 
 
 class _Shown(Struct):
-    """The stored rows behind every part's evidence, read in one query, and their records,
-    every pack any part needs read in one more query and opened once, of which only the
+    """The stored rows behind every alert's evidence, read in one query, and their records,
+    every pack any alert needs read in one more query and opened once, of which only the
     records asked for are kept, each until the last part that shows it has taken it. At 4M
     events, 3,071 alerts in 12 parts opened 348 packs 470 times, each opening about 1.7 ms
     (inflating, then splitting the pack's JSON array). Read a part's packs at a time, the
@@ -194,22 +199,32 @@ class _Shown(Struct):
 
     store: Store
     rows: pa.Table
-    uses: Counter[Place]  # per record, the parts' rows yet to take it
+    places: dict[int, Place]  # per stored row's seq
+    uses: Counter[Place] = field(default_factory=Counter)  # per record, parts yet to take it
     found: dict[Place, bytes] = field(default_factory=dict)
 
     @classmethod
-    def read(cls, store: Store, parts: list[list[int]]) -> _Shown:
-        rows = matches.rows(store, sorted({s for seqs in parts for s in seqs}))
+    def read(cls, store: Store, seqs: list[int]) -> _Shown:
+        rows = matches.rows(store, seqs)
         places = dict(zip(rows.column("seq").to_pylist(), _places(rows), strict=True))
-        uses = Counter(places[s] for seqs in parts for s in seqs if s in places)
         wanted: dict[int, set[int]] = defaultdict(set)
-        for chunk, item in uses:
+        for chunk, item in places.values():
             if chunk is not None and item is not None:
                 wanted[chunk].add(item)
-        shown = cls(store, rows, uses)
+        shown = cls(store, rows, places)
         shown._open(wanted)
         heap.give_back_duckdb(store)  # the packs' blocks, read once
         return shown
+
+    def size(self, seqs: Sequence[int]) -> int:
+        """The bytes of JSON of the records behind these matches."""
+        found, places = self.found, self.places
+        return sum(len(found.get(places[s], b"")) for s in seqs if s in places)
+
+    def expect(self, parts: list[list[int]]) -> None:
+        """Count, per record, the parts that will take it (each part's seqs)."""
+        places = self.places
+        self.uses.update(places[s] for seqs in parts for s in seqs if s in places)
 
     def _open(self, wanted: Mapping[int, set[int]]) -> None:
         """Read the packs `wanted` names and keep the asked records of each."""
@@ -230,6 +245,24 @@ class _Shown(Struct):
             if self.uses[place] <= 0:
                 self.found.pop(place, None)
         return taken
+
+
+def _cut(made: list[Decided], sizes: list[int]) -> list[list[Decided]]:
+    """The alerts in parts, in their order: a part ends at `ALERTS_PER_PART` alerts or where
+    its evidence's records (`sizes`, per alert) reach `PART_BYTES`; it holds one alert at
+    least, however large."""
+    parts: list[list[Decided]] = []
+    part: list[Decided] = []
+    held = 0
+    for decided, size in zip(made, sizes, strict=True):
+        if part and (len(part) >= ALERTS_PER_PART or held + size > PART_BYTES):
+            parts.append(part)
+            part, held = [], 0
+        part.append(decided)
+        held += size
+    if part:
+        parts.append(part)
+    return parts
 
 
 def _places(rows: pa.Table) -> list[Place]:

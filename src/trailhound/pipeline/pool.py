@@ -409,10 +409,13 @@ def _start(plan: StagePlan) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import pyarrow as pa
 
+    from trailhound import heap
     from trailhound.pipeline.stage import Stage
 
     probe_without_pandas()
-    # Arrow's own allocator keeps what a task freed for later; the system's gives it back
+    # Arrow's own allocator keeps what a task freed for later; the system's gives it back,
+    # and its threads share one arena of it rather than each keeping one
+    heap.one_arena()
     pa.set_memory_pool(pa.system_memory_pool())
     _stage = Stage(plan)
     # a worker holds no cycles worth collecting; the collector would only walk its objects
