@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.support.real_records import real_record_texts
 
+from support.damaged_columns import DAMAGED
 from trailhound.cloudtrail import compiled_columns, extensions
 from trailhound.cloudtrail.columnar import (
     PATHS,
@@ -139,20 +140,13 @@ def test_arrays_it_cannot_read_are_left_to_the_kernels() -> None:
 def test_damaged_buffers_are_refused_not_read() -> None:
     from trailhound.cloudtrail import _columns  # type: ignore[attr-defined]
 
-    offsets = pa.array([0, 3, 99], pa.int32()).buffers()[1]
-    for spec in (
-        (None, offsets, b"abc", 0, 2),  # an offset past the data
-        (None, offsets, b"abc", 2, 1),  # offsets too short for the slice
-        (b"", offsets, b"abc", 0, 1),  # a validity bitmap too short
-        (None, pa.array([5, 2], pa.int32()).buffers()[1], b"abcdef", 0, 1),  # going backwards
-        (None, offsets, b"abc", -1, 1),
-        (None, offsets, b"abc", 0, 2**62),
-    ):
+    sound = (None, pa.array([0, 3], pa.int32()).buffers()[1], b"abc", 0, 1)
+    for spec in DAMAGED:
         for call in (_columns.cleaned, _columns.event_times, _columns.codes):
             with pytest.raises(ValueError):
                 call(spec)
         with pytest.raises(ValueError):
-            _columns.coalesced(((None, offsets, b"abc", 0, 1), spec), True)
+            _columns.coalesced((sound, spec), True)
 
 
 # -- hostile strings ------------------------------------------------------------------------------

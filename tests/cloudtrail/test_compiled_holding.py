@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from support.damaged_columns import DAMAGED_AT
 from trailhound.cloudtrail import compiled_columns, dynamodb, extensions
 from trailhound.cloudtrail.columnar import PATHS, RAW_PATHS
 from trailhound.cloudtrail.record_members import REQUEST
@@ -141,21 +142,11 @@ def test_without_the_extension_or_for_other_arrays_it_answers_none() -> None:
 def test_damaged_buffers_and_positions_are_refused_not_read() -> None:
     from trailhound.cloudtrail import _columns  # type: ignore[attr-defined]
 
-    offsets = pa.array([0, 3, 99], pa.int32()).buffers()[1]
-    first, second = np.array([0], np.int64), np.array([1], np.int64)
-    for spec, at in (
-        ((None, offsets, b"abc", 0, 2), second),  # a row read whose offsets pass the data
-        ((None, offsets, b"abc", 2, 1), first),  # offsets too short for the slice
-        ((b"", offsets, b"abc", 0, 1), first),  # a validity bitmap too short
-        ((None, pa.array([5, 2], pa.int32()).buffers()[1], b"abcdef", 0, 1), first),
-        ((None, offsets, b"abc", -1, 1), first),
-        ((None, offsets, b"abc", 0, 2**62), first),
-        ((None, offsets, b"abc", 0, 1), second),  # a position past the column
-        ((None, offsets, b"abc", 0, 1), np.array([-1], np.int64)),
-        ((None, offsets, b"abc", 0, 1), b"\x00" * 3),  # positions that are not int64
-    ):
+    for spec, at in DAMAGED_AT:
         with pytest.raises(ValueError):
             _columns.holding(spec, at, b"ab")
+    offsets = pa.array([0, 3, 99], pa.int32()).buffers()[1]
+    first = np.array([0], np.int64)
     with pytest.raises(ValueError):
         _columns.holding((None, offsets, b"abc", 0, 1), first, b"a")  # a literal too short
     # a row not read is not checked: the column may be a long block of which few rows are read
