@@ -594,19 +594,28 @@ static PyObject *taken_rows(const Column *c, const Py_buffer *positions) {
     return Py_BuildValue("(NNNn)", validity, offsets, values, nulls);
 }
 
-static PyObject *taken(PyObject *self, PyObject *args) {
+typedef PyObject *(*RowsRead)(const Column *, const Py_buffer *);
+
+/* `read` of the column and the int64 positions a call names, refused past `most` positions. */
+static PyObject *read_at(PyObject *args, Py_ssize_t most, RowsRead read) {
     PyObject *spec, *answer = NULL;
     Py_buffer positions;
     if (!PyArg_ParseTuple(args, "O!y*", &PyTuple_Type, &spec, &positions)) return NULL;
     Column c;
     if (positions.len % 8)
         PyErr_SetString(PyExc_ValueError, "the positions are not int64");
+    else if (positions.len / 8 > most)
+        PyErr_SetString(PyExc_ValueError, "too many positions for int32 codes");
     else if (column_shell(spec, &c) == 0) {
-        answer = taken_rows(&c, &positions);
+        answer = read(&c, &positions);
         column_release(&c);
     }
     PyBuffer_Release(&positions);
     return answer;
+}
+
+static PyObject *taken(PyObject *self, PyObject *args) {
+    return read_at(args, PY_SSIZE_T_MAX, taken_rows);
 }
 
 /* A table of a column's distinct values (each where it first appeared in the data), by hash:
@@ -833,20 +842,7 @@ failed:
 }
 
 static PyObject *codes_at(PyObject *self, PyObject *args) {
-    PyObject *spec, *answer = NULL;
-    Py_buffer positions;
-    if (!PyArg_ParseTuple(args, "O!y*", &PyTuple_Type, &spec, &positions)) return NULL;
-    Column c;
-    if (positions.len % 8)
-        PyErr_SetString(PyExc_ValueError, "the positions are not int64");
-    else if (positions.len / 8 > INT32_MAX - 1)
-        PyErr_SetString(PyExc_ValueError, "too many positions for int32 codes");
-    else if (column_shell(spec, &c) == 0) {
-        answer = codes_at_rows(&c, &positions);
-        column_release(&c);
-    }
-    PyBuffer_Release(&positions);
-    return answer;
+    return read_at(args, INT32_MAX - 1, codes_at_rows);
 }
 
 static PyMethodDef methods[] = {
