@@ -628,6 +628,7 @@ typedef struct {
     Py_ssize_t mask;       /* slots - 1 (a power of two) */
     Py_ssize_t count;      /* distinct values so far */
     Py_ssize_t room;       /* codes `texts` and `sizes` hold */
+    int32_t last;          /* the code given last, or -1: a skimmer's rows come in runs */
 } Distinct;
 
 /* The last `size` (< 8) bytes at `p` as one number: a loop, not a `memcpy` of a variable size,
@@ -667,6 +668,7 @@ static int distinct_init(Distinct *d) {
     memset(d, 0, sizeof(*d));
     d->mask = 63;
     d->room = 32;
+    d->last = -1;
     d->slots = PyMem_Malloc(64 * sizeof(int32_t));
     d->hashes = PyMem_Malloc(64 * sizeof(uint64_t));
     d->texts = PyMem_Malloc(32 * sizeof(uint8_t *));
@@ -722,8 +724,8 @@ static int distinct_more(Distinct *d) {
     return 0;
 }
 
-/* The code of this value, a new one if unseen; -1 when out of memory. */
-static int32_t distinct_code(Distinct *d, const uint8_t *value, Py_ssize_t size) {
+/* The code of this value by its hash, a new one if unseen; -1 when out of memory. */
+static int32_t distinct_lookup(Distinct *d, const uint8_t *value, Py_ssize_t size) {
     uint64_t h = text_hash(value, size);
     Py_ssize_t at = (Py_ssize_t)(h & (uint64_t)d->mask);
     for (; d->slots[at] >= 0; at = (at + 1) & d->mask) {
@@ -741,6 +743,16 @@ static int32_t distinct_code(Distinct *d, const uint8_t *value, Py_ssize_t size)
     return code;
 }
 
+/* The code of this value, a new one if unseen; -1 when out of memory. A value equal to the
+ * one asked before takes its code without a hash. */
+static int32_t distinct_code(Distinct *d, const uint8_t *value, Py_ssize_t size) {
+    int32_t last = d->last;
+    if (last >= 0 && d->sizes[last] == size && same_text(d->texts[last], value, size))
+        return last;
+    d->last = distinct_lookup(d, value, size);
+    return d->last;
+}
+
 /* The codes of a checked column: a row equal to the valid row before it takes its code. */
 static PyObject *codes_of(const Column *c) {
     char *out;
@@ -750,9 +762,6 @@ static PyObject *codes_of(const Column *c) {
     const uint8_t *data = c->has_data ? (const uint8_t *)c->data.buf : (const uint8_t *)"";
     Distinct d;
     if (distinct_init(&d) < 0) goto nomemory;
-    const uint8_t *before = NULL; /* the last valid row's value */
-    Py_ssize_t before_size = 0;
-    int32_t before_code = -1;
     int32_t start = offset_at(c, 0);
     for (Py_ssize_t row = 0; row < c->length; row++) {
         int32_t end = offset_at(c, row + 1);
@@ -763,13 +772,8 @@ static PyObject *codes_of(const Column *c) {
             codes[row] = -1; /* filled with the count below */
             continue;
         }
-        if (!before || size != before_size || !same_text(value, before, size)) {
-            before_code = distinct_code(&d, value, size);
-            if (before_code < 0) goto nomemory;
-            before = value;
-            before_size = size;
-        }
-        codes[row] = before_code;
+        codes[row] = distinct_code(&d, value, size);
+        if (codes[row] < 0) goto nomemory;
     }
     for (Py_ssize_t row = 0; row < c->length; row++)
         if (codes[row] < 0) codes[row] = (int32_t)d.count;
@@ -803,9 +807,6 @@ static PyObject *codes_at_rows(const Column *c, const Py_buffer *positions) {
     int32_t *codes = (int32_t *)out;
     Distinct d;
     if (distinct_init(&d) < 0) goto nomemory;
-    const uint8_t *before = NULL;
-    Py_ssize_t before_size = 0;
-    int32_t before_code = -1;
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_ssize_t row = position_at(c, positions, i), size;
         if (row < 0) goto failed;
@@ -815,13 +816,8 @@ static PyObject *codes_at_rows(const Column *c, const Py_buffer *positions) {
         }
         const uint8_t *value = shell_value(c, row, &size);
         if (!value) goto failed;
-        if (!before || size != before_size || !same_text(value, before, size)) {
-            before_code = distinct_code(&d, value, size);
-            if (before_code < 0) goto nomemory;
-            before = value;
-            before_size = size;
-        }
-        codes[i] = before_code;
+        codes[i] = distinct_code(&d, value, size);
+        if (codes[i] < 0) goto nomemory;
     }
     firsts = new_bytes(d.count * 8, &first_out);
     if (!firsts) goto failed;
