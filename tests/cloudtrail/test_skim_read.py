@@ -230,7 +230,7 @@ def test_files_the_skimmer_answers_together_come_as_one(bucket: Path) -> None:
     ]
     assert [b.name for b, _ in each] == [b.name for b in blobs]
     for files in together:
-        assert sum(files.sizes()) == len(files.group.skimmed)
+        assert sum(files.sizes) == len(files.group.skimmed)
 
 
 def test_rows_set_aside_from_files_read_as_one_are_told_at_their_own_file(

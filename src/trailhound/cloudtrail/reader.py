@@ -331,12 +331,12 @@ class _Pending(Struct):
         """Whether the files' rows (of which `picks` keeps some) leave this batch short of
         both bounds: then no file among them would have ended it, and they are added at
         once (`add_files`) where they would each have been added (`add_skimmed`)."""
-        rows = sum(files.sizes())
+        rows = sum(files.sizes)
         return self.size + len(picks.rows) < batch_size and self.read + rows < max_read
 
     def add_files(self, files: SkimmedFiles, picks: Picks, paths: Sequence[str]) -> None:
         """`add_skimmed` of each of the files, in one step."""
-        sizes = files.sizes()
+        sizes = files.sizes
         total = sum(sizes)
         self.read += total
         picked = picks.rows

@@ -21,7 +21,7 @@ import numpy as np
 from msgspec import Struct
 
 from trailhound.cloudtrail.envelopes import RECORDS_START, Numbered
-from trailhound.cloudtrail.skim import Skimmed, Skimmer, joined, skimmed_all
+from trailhound.cloudtrail.skim import Skimmed, Skimmer, Together, joined, skimmed_together
 from trailhound.sources import Blob, BlobError
 
 _HEAD_BYTES: Final = 64
@@ -147,15 +147,15 @@ class SkimmedFiles(Struct, frozen=True):
 
     blobs: list[Blob]
     group: SkimGroup
-    files: list[Skimmed]
+    sizes: list[int]
     texts: list[bytes]
-
-    def sizes(self) -> list[int]:
-        return [len(f) for f in self.files]
+    together: Together
 
     def each(self) -> Iterator[tuple[Blob, SkimmedFile]]:
         at = 0
-        for blob, text, skimmed in zip(self.blobs, self.texts, self.files, strict=True):
+        answers = self.together.answers()
+        for blob, text, skimmed in zip(self.blobs, self.texts, answers, strict=True):
+            assert skimmed is not None
             yield blob, SkimmedFile(text, skimmed, Numbered("record", len(skimmed)), self.group, at)
             at += len(skimmed)
 
@@ -200,24 +200,31 @@ def _skimmed_group(
 ) -> Iterator[tuple[Blob, Read] | SkimmedFiles]:
     if not group:
         return
-    if len(group) == 1:  # one file: the one-text call, as it always was
-        answers = [skimmer(group[0][1].text)]
-    else:
-        answers = skimmed_all(skimmer, [held.text for _, held in group])
-    answered = [(h.text, a) for (_, h), a in zip(group, answers, strict=True) if a is not None]
-    firsts = list(accumulate([len(a) for _, a in answered], initial=0))[:-1]
-    together = SkimGroup(joined([a for _, a in answered]), [t for t, _ in answered], firsts)
-    if len(answered) == len(group) > 1 and together.skimmed.block is not None:
-        files = [a for _, a in answered]
-        yield SkimmedFiles([b for b, _ in group], together, files, [t for t, _ in answered])
+    texts = [held.text for _, held in group]
+    together = _together(skimmer, texts)
+    counts = together.counts
+    firsts = list(accumulate([n for n in counts if n >= 0], initial=0))[:-1]
+    answered = [text for text, n in zip(texts, counts, strict=True) if n >= 0]
+    skimmed = SkimGroup(together.skimmed, answered, firsts)
+    if len(group) > 1 and min(counts) >= 0 and together.skimmed.block is not None:
+        yield SkimmedFiles([b for b, _ in group], skimmed, counts, texts, together)
         return
     at = 0
-    for (blob, held), skimmed in zip(group, answers, strict=True):
-        if skimmed is None:
+    for (blob, held), answer in zip(group, together.answers(), strict=True):
+        if answer is None:
             yield blob, iter(held.pieces)
             continue
-        yield blob, SkimmedFile(held.text, skimmed, Numbered("record", len(skimmed)), together, at)
-        at += len(skimmed)
+        yield blob, SkimmedFile(held.text, answer, Numbered("record", len(answer)), skimmed, at)
+        at += len(answer)
+
+
+def _together(skimmer: Skimmer, texts: list[bytes]) -> Together:
+    if len(texts) > 1:
+        return skimmed_together(skimmer, texts)
+    one = skimmer(texts[0])  # one file: the one-text call, as it always was
+    if one is None:
+        return Together([-1], joined([]), [None])
+    return Together([len(one)], one, [one])
 
 
 def _held(chunks: Iterable[bytes], limit: int) -> _Held | Iterator[bytes]:
