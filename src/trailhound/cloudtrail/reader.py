@@ -127,6 +127,7 @@ def read_selected(
         if isinstance(read, SkimmedFiles) and _added_at_once(pending, read, skim, batch_size,
                                                             max_read):  # fmt: skip
             report.files_read += len(read.blobs)
+            del read  # its files' texts, while the next files are read and held
             continue
         for blob, one in read.each() if isinstance(read, SkimmedFiles) else (read,):
             for found in _read_blob(blob, one, report, limits):
