@@ -7,6 +7,7 @@ pack, 1 MB tasks) and replay what it asked of the step.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,14 +44,30 @@ class Call:
         )
 
 
+def replay_parser(doc: str | None, *, files: int, rounds: int) -> argparse.ArgumentParser:
+    """The arguments every benchmark that replays a worker's stage takes (the corpus, its first
+    N files, the rounds), with the description from its docstring; a caller may add more."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+    parser.add_argument("corpus", type=Path)
+    parser.add_argument("--files", type=int, default=files, help="only the first N files")
+    parser.add_argument("--rounds", type=int, default=rounds)
+    return parser
+
+
 def worker_stage(corpus: Path, files: int) -> tuple[Stage, list[list[Blob]]]:
     """A worker's stage on the compiled skimmer, and the first files cut into tasks."""
-    rules = load_rules([shipped_pack_dir()]).rules
     blobs = list(blobs_of([open_source(str(corpus / "AWSLogs"))], Report()))[:files]
+    return shipped_stage(), cut_into_tasks(blobs)
+
+
+def shipped_stage() -> Stage:
+    """A worker's stage for the shipped pack, on the compiled skimmer (unless the environment
+    turns it off, as for a scan)."""
+    rules = load_rules([shipped_pack_dir()]).rules
     enricher = Enricher.create()
     enricher.warm_up()
     filters = FilterPlan.build(rules, now=datetime.now(UTC))
-    return Stage(StagePlan.build(rules, enricher=enricher, filters=filters)), cut_into_tasks(blobs)
+    return Stage(StagePlan.build(rules, enricher=enricher, filters=filters))
 
 
 def kept_calls(stage: Stage, tasks: list[list[Blob]], *, whole: bool) -> tuple[list[Call], int]:

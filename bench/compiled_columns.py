@@ -16,13 +16,12 @@ without, in alternating rounds: what a worker's CPU per event gains.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import statistics
 import time
 from pathlib import Path
 
-from columnar_calls import Call, kept_calls, worker_stage
+from columnar_calls import Call, kept_calls, replay_parser, worker_stage
 
 from trailhound.cloudtrail import compiled_columns, extensions
 from trailhound.cloudtrail.report import Report
@@ -31,10 +30,7 @@ from trailhound.sources import Blob
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("corpus", type=Path)
-    parser.add_argument("--files", type=int, default=2000, help="only the first N files")
-    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds")
+    parser = replay_parser(__doc__, files=2000, rounds=5)
     args = parser.parse_args()
     print(measure(args.corpus, args.files, args.rounds))
 

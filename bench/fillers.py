@@ -13,25 +13,20 @@ count in the first filler asking for them, as in a scan.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import statistics
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from columnar_calls import Call, kept_calls, worker_stage
+from columnar_calls import Call, kept_calls, replay_parser, worker_stage
 
 from trailhound.cloudtrail import columnar
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("corpus", type=Path)
-    parser.add_argument("--files", type=int, default=2000, help="only the first N files")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser = replay_parser(__doc__, files=2000, rounds=5)
     args = parser.parse_args()
     stage, tasks = worker_stage(args.corpus, args.files)
     calls, events = kept_calls(stage, tasks, whole=False)

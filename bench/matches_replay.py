@@ -16,7 +16,6 @@ file with another checkout's Python to time that checkout's step on the same cal
 
 from __future__ import annotations
 
-import argparse
 import cProfile
 import gc
 import hashlib
@@ -26,11 +25,10 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from columnar_calls import worker_stage
+from columnar_calls import replay_parser, worker_stage
 
 from trailhound.cloudtrail.kept import KeptRows
 from trailhound.cloudtrail.report import Report
@@ -123,10 +121,7 @@ def _timer(real: Any, label: str, spent: dict[str, float]) -> Callable[..., Any]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("corpus", type=Path)
-    parser.add_argument("--files", type=int, default=2000, help="only the first N files")
-    parser.add_argument("--rounds", type=int, default=7)
+    parser = replay_parser(__doc__, files=2000, rounds=7)
     parser.add_argument("--parts", action="store_true", help="time the step's parts too")
     parser.add_argument("--profile", action="store_true", help="cProfile one replay")
     args = parser.parse_args()

@@ -14,17 +14,15 @@ event read.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import statistics
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-from columnar_calls import worker_stage
+from columnar_calls import replay_parser, worker_stage
 from skim_normalize import Kept, _fresh, _kept, _normalizer
 
 from trailhound.cloudtrail import skim, skim_rows
@@ -35,10 +33,7 @@ WAYS = {"arrow": (False, False), "taken": (True, False), "taken+grouping": (True
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("corpus", type=Path)
-    parser.add_argument("--files", type=int, default=2000, help="only the first N files")
-    parser.add_argument("--rounds", type=int, default=12)
+    parser = replay_parser(__doc__, files=2000, rounds=12)
     args = parser.parse_args()
     stage, tasks = worker_stage(args.corpus, args.files)
     kept, events = _kept(stage, tasks)

@@ -21,43 +21,36 @@ interpreter in turn, several times, and compare the medians.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import os
 import pickle
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from columnar_calls import replay_parser, shipped_stage
 from isal import isal_zlib
 
 from trailhound import heap
 from trailhound.cloudtrail import reader
-from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.reader import blobs_of, read_selected
 from trailhound.cloudtrail.report import Report
 from trailhound.cloudtrail.skim import skimmed_all
 from trailhound.cloudtrail.skim_read import GROUP_BYTES, GROUP_FILES
-from trailhound.engine.filtering import FilterPlan
 from trailhound.pipeline.pool import cut_into_tasks
-from trailhound.pipeline.stage import Stage, StagePlan
-from trailhound.rules.loader import load_rules, shipped_pack_dir
+from trailhound.pipeline.stage import Stage
 from trailhound.sources import Blob, open_source
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("corpus", type=Path)
-    parser.add_argument("--files", type=int, default=4000, help="the first N files")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser = replay_parser(__doc__, files=4000, rounds=5)
     args = parser.parse_args()
     heap.one_arena()  # as `pool._start` sets a worker up
     pa.set_memory_pool(pa.system_memory_pool())
     blobs = list(blobs_of([open_source(str(args.corpus / "AWSLogs"))], Report()))[: args.files]
-    stage, reading = _stage(), _stage()  # reading counts what it selects in its stage
+    # two stages: `reading` counts what it selects in its own
+    stage, reading = shipped_stage(), shipped_stage()
     tasks = cut_into_tasks(blobs)
     layers: dict[str, Callable[[], int]] = {
         "inflate": lambda: _inflated(blobs, None),
@@ -78,14 +71,6 @@ def main() -> None:
     for name, seconds in spent.items():
         file, event = min(seconds) / len(blobs) * 1e6, min(seconds) / events * 1e6
         print(f"{name:8s} {file:8.2f} µs a file {event:6.2f} µs an event")
-
-
-def _stage() -> Stage:
-    rules = load_rules([shipped_pack_dir()]).rules
-    filters = FilterPlan.build(rules, now=datetime.now(UTC))
-    enricher = Enricher.create()
-    enricher.warm_up()
-    return Stage(StagePlan.build(rules, enricher=enricher, filters=filters, skim="compiled"))
 
 
 def _inflated(blobs: list[Blob], stage: Stage | None) -> int:

@@ -18,7 +18,6 @@ alternating rounds.
 
 from __future__ import annotations
 
-import argparse
 import cProfile
 import gc
 import importlib.util
@@ -32,7 +31,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from columnar_calls import worker_stage
+from columnar_calls import replay_parser, worker_stage
 
 from trailhound.cloudtrail import skim_rows
 from trailhound.cloudtrail.ecs import Normalized
@@ -54,10 +53,7 @@ class Kept:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("corpus", type=Path)
-    parser.add_argument("--files", type=int, default=2000, help="only the first N files")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser = replay_parser(__doc__, files=2000, rounds=5)
     parser.add_argument("--profile", type=Path, default=None)
     parser.add_argument(
         "--cut", type=int, default=0, help="each call cut to its first N rows: the fixed cost"
