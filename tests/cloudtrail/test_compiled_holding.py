@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from support.damaged_columns import DAMAGED_AT
+from support.drawn_columns import sliced_with_positions
 from trailhound.cloudtrail import compiled_columns, dynamodb, extensions
 from trailhound.cloudtrail.columnar import PATHS, RAW_PATHS
 from trailhound.cloudtrail.record_members import REQUEST
@@ -102,12 +103,8 @@ _TEXTS = st.one_of(
 def _column(draw: Any) -> tuple[pa.Array, np.ndarray]:
     """A string array of drawn texts, maybe a slice of a longer one, and positions in it (any
     order, some twice)."""
-    before = draw(st.lists(_TEXTS, max_size=5))
     middle = draw(st.lists(_TEXTS, min_size=1, max_size=20))
-    after = draw(st.lists(_TEXTS, max_size=3))
-    texts = pa.array([*before, *middle, *after], pa.string()).slice(len(before), len(middle))
-    places = st.integers(0, len(middle) - 1)
-    return texts, np.array(draw(st.lists(places, max_size=30)), np.int64)
+    return sliced_with_positions(draw, middle, _TEXTS, positions=30)
 
 
 @given(_column())

@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from support.damaged_columns import DAMAGED_AT
+from support.drawn_columns import sliced_with_positions
 from trailhound.cloudtrail import compiled_columns, extensions, skim
 from trailhound.cloudtrail.columnar import PATHS, RAW_PATHS
 from trailhound.cloudtrail.geo import Enricher
@@ -103,11 +104,7 @@ def _column(draw: Any) -> tuple[pa.Array, np.ndarray]:
     of a longer one, and positions in it (any order, some twice)."""
     texts = draw(st.lists(st.tuples(_TEXTS, st.integers(1, 4)), min_size=1, max_size=20))
     middle = [text for text, times in texts for _ in range(times)]
-    before = draw(st.lists(_TEXTS, max_size=5))
-    after = draw(st.lists(_TEXTS, max_size=3))
-    column = pa.array([*before, *middle, *after], pa.string()).slice(len(before), len(middle))
-    places = st.integers(0, len(middle) - 1)
-    return column, np.array(draw(st.lists(places, max_size=40)), np.int64)
+    return sliced_with_positions(draw, middle, _TEXTS, positions=40)
 
 
 @given(_column())
