@@ -6,7 +6,6 @@ the literal's edges. Without the extension these tests are skipped."""
 
 from __future__ import annotations
 
-import gzip
 import random
 import re
 from typing import Any
@@ -20,11 +19,9 @@ from hypothesis import strategies as st
 
 from support.damaged_columns import DAMAGED_AT
 from support.drawn_columns import sliced_with_positions
+from support.simulated_skims import simulated_skims
 from trailhound.cloudtrail import compiled_columns, dynamodb, extensions
-from trailhound.cloudtrail.columnar import PATHS, RAW_PATHS
 from trailhound.cloudtrail.record_members import REQUEST
-from trailhound.cloudtrail.skim import compiled_skimmer
-from trailhound.simulate import simulate
 
 pytestmark = pytest.mark.skipif(
     not compiled_columns.present(), reason="the compiled column makers were not built"
@@ -53,15 +50,7 @@ def made(texts: pa.Array, positions: np.ndarray, literal: str) -> list[bool]:
 @pytest.fixture(scope="module")
 def requests(tmp_path_factory: pytest.TempPathFactory) -> list[pa.Array]:
     """Per simulated file, the request texts the compiled skimmer read (a slice of its block)."""
-    out = tmp_path_factory.mktemp("sim")
-    simulate(out, days=1, seed=5, events=4_000)
-    skimmer = compiled_skimmer(PATHS, RAW_PATHS)
-    assert skimmer is not None
-    found = []
-    for path in sorted(out.rglob("*.json.gz")):
-        read = skimmer(gzip.decompress(path.read_bytes()))
-        if read is not None:
-            found.append(read.columns[REQUEST])
+    found = [r.columns[REQUEST] for r in simulated_skims(tmp_path_factory.mktemp("sim"), seed=5)]
     assert found
     return found
 

@@ -20,10 +20,9 @@ from hypothesis import strategies as st
 
 from support.damaged_columns import DAMAGED_AT
 from support.drawn_columns import sliced_with_positions
+from support.simulated_skims import simulated_skims
 from trailhound.cloudtrail import compiled_columns, extensions, skim
-from trailhound.cloudtrail.columnar import PATHS, RAW_PATHS
 from trailhound.cloudtrail.geo import Enricher
-from trailhound.cloudtrail.skim import compiled_skimmer
 from trailhound.cloudtrail.skim_rows import SkimRows
 from trailhound.engine.filtering import FilterPlan
 from trailhound.pipeline.stage import Stage, StagePlan
@@ -60,15 +59,8 @@ def assert_taken_alike(values: pa.Array, positions: np.ndarray) -> None:
 def blocks(tmp_path_factory: pytest.TempPathFactory) -> list[pa.Array]:
     """Per simulated file the compiled skimmer reads, the values of its whole block (every
     path's run, the array a normalizer's columns are taken from)."""
-    out = tmp_path_factory.mktemp("sim")
-    simulate(out, days=1, seed=7, events=4_000)
-    skimmer = compiled_skimmer(PATHS, RAW_PATHS)
-    assert skimmer is not None
-    found = []
-    for path in sorted(out.rglob("*.json.gz")):
-        read = skimmer(gzip.decompress(path.read_bytes()))
-        if read is not None and read.block is not None:
-            found.append(read.block.values)
+    found = [r.block.values for r in simulated_skims(tmp_path_factory.mktemp("sim"), seed=7)
+             if r.block is not None]  # fmt: skip
     assert found
     return found
 
