@@ -11,6 +11,8 @@ and prints one JSON line per run.
 
 from __future__ import annotations
 
+import argparse
+import itertools
 import json
 import subprocess
 import sys
@@ -46,7 +48,7 @@ def _summary(events: list[dict[str, Any]]) -> dict[str, Any]:
     last_end = max(spans[-1][1] for spans in tasks.values())
     workers = []
     for spans in tasks.values():
-        gaps = [(b[0] - a[1], a[1]) for a, b in zip(spans, spans[1:], strict=False)]
+        gaps = [(b[0] - a[1], a[1]) for a, b in itertools.pairwise(spans)]
         large = [
             {"at": round(at, 3), "s": round(g, 3),
              "storing": any(s[0] < at + g and s[1] > at for s in stores)}
@@ -65,12 +67,13 @@ def _summary(events: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def main() -> None:
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 1
-    args = [a for a in args if a != str(runs)] if "--runs" in sys.argv else args
-    corpus, workers = args[0], (args[1] if len(args) > 1 else "2")
-    for _ in range(runs):
-        print(json.dumps(_summary(_events(corpus, workers))), flush=True)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("corpus")
+    parser.add_argument("workers", nargs="?", default="2")
+    parser.add_argument("--runs", type=int, default=1)
+    args = parser.parse_args()
+    for _ in range(args.runs):
+        print(json.dumps(_summary(_events(args.corpus, args.workers))), flush=True)
 
 
 if __name__ == "__main__":
