@@ -40,7 +40,7 @@ from trailhound.cloudtrail.partial import PartialNormalizer
 from trailhound.cloudtrail.reader import DEFAULT_BATCH_SIZE, Skim, blobs_of
 from trailhound.cloudtrail.record import Record
 from trailhound.cloudtrail.report import Report
-from trailhound.cloudtrail.skim import Skimmed, Skimmer, skimmed_all
+from trailhound.cloudtrail.skim import Skimmed, Skimmer, Together, skimmed_all, skimmed_together
 from trailhound.cloudtrail.skim_rows import SkimNormalizer, SkimRows
 from trailhound.engine import evidence
 from trailhound.engine.eligibility import Eligibility
@@ -296,6 +296,9 @@ class _TimedSkimmer:
 
     def many(self, texts: Sequence[bytes]) -> list[Skimmed | None]:
         return self._clock.time(SKIM_STEPS[0], lambda: skimmed_all(self._real, texts))
+
+    def together(self, texts: Sequence[bytes]) -> Together:
+        return self._clock.time(SKIM_STEPS[0], lambda: skimmed_together(self._real, texts))
 
 
 class _TimedNormalizer(SkimNormalizer):

@@ -8,9 +8,11 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from trailhound.cloudtrail import skim_read
@@ -157,3 +159,102 @@ def test_files_skimmed_together_are_selected_together_and_each_keeps_its_own_row
     big = skim_read.GROUP_BYTES // 2000 + 10
     assert sum(counting.selected) == 120 + 5 + big
     assert len(counting.selected) <= len(counting.calls) < 54
+
+
+def _batches(
+    blobs: list[Blob], skimmer: Skimmer | None, batch_size: int, max_read: int
+) -> list[list[tuple[str, Any]]]:
+    """Each batch's rows (event id, arrival time), sorted: a batch holds decoded records
+    first, then skimmed rows."""
+    normalizer = SkimNormalizer(lambda source, action: frozenset({"event.id", "event.ingested"}))
+    skim = None
+    if skimmer is not None:
+        skim = Skim(skimmer, lambda skimmed: list(range(len(skimmed))), normalizer)
+    parts = read_selected(
+        blobs, enricher=Enricher.create(), report=Report(), skim=skim, batch_size=batch_size,
+        max_read=max_read,
+    )  # fmt: skip
+    return [
+        sorted(
+            zip(
+                *(p.batch.column(c).to_pylist() for c in ("event.id", "event.ingested")),
+                strict=True,
+            )
+        )
+        for p in parts
+    ]
+
+
+@pytest.mark.parametrize(("batch_size", "max_read"), [(7, 1 << 20), (40, 1 << 20), (1000, 25)])
+def test_files_read_as_one_end_batches_where_each_file_would(
+    bucket: Path, batch_size: int, max_read: int
+) -> None:
+    """Files skimmed together are added to a batch at once only where no file among them
+    would have ended it: the batches are those of reading each file the usual way, and each
+    row has its own file's arrival time."""
+    compiled = compiled_skimmer(sorted({"eventSource", "eventName", "eventTime", "eventID"}))
+    if compiled is None:
+        pytest.skip("the C extension trailhound.cloudtrail._skim was not built (no compiler?)")
+    found = [b for b in open_local(str(bucket)).blobs() if isinstance(b, Blob)]
+    start = datetime(2026, 3, 2, tzinfo=UTC)
+    # every third file has no time of its own (the batch's reading time stands for it)
+    blobs = [
+        b if k % 3 == 0 else msgspec.structs.replace(b, ingested=start + timedelta(minutes=k))
+        for k, b in enumerate(found)
+    ]
+    usual, skimmed = (
+        _batches(blobs, None, batch_size, max_read),
+        _batches(blobs, compiled, batch_size, max_read),
+    )
+    assert len(usual) > 3
+    assert [[i for i, _ in b] for b in skimmed] == [[i for i, _ in b] for b in usual]
+
+    def own(batches: list[list[tuple[str, Any]]]) -> list[list[datetime | None]]:
+        """Each row's arrival time where it is its file's (the reading's clock differs)."""
+        return [[t if t < start + timedelta(days=1) else None for _, t in b] for b in batches]
+
+    assert own(skimmed) == own(usual)
+    assert any(t is None for b in own(usual) for t in b)
+
+
+def test_files_the_skimmer_answers_together_come_as_one(bucket: Path) -> None:
+    compiled = compiled_skimmer(["eventName"])
+    if compiled is None:
+        pytest.skip("the C extension trailhound.cloudtrail._skim was not built (no compiler?)")
+    blobs = [b for b in open_local(str(bucket)).blobs() if isinstance(b, Blob)]
+    reads = list(skim_read.skimmed_reads(blobs, compiled, 1 << 30))
+    together = [r for r in reads if isinstance(r, skim_read.SkimmedFiles)]
+    assert together and all(len(r.blobs) > 1 for r in together)
+    each = [
+        pair for r in reads for pair in (r.each() if isinstance(r, skim_read.SkimmedFiles) else [r])
+    ]
+    assert [b.name for b, _ in each] == [b.name for b in blobs]
+    for files in together:
+        assert sum(files.sizes) == len(files.group.skimmed)
+
+
+def test_rows_set_aside_from_files_read_as_one_are_told_at_their_own_file(
+    tmp_path: Path,
+) -> None:
+    """Files the skimmer answers together are read as one: a record that normalizing sets
+    aside is still told at its own file and position."""
+    compiled = compiled_skimmer(sorted({"eventSource", "eventName", "eventTime", "eventID"}))
+    if compiled is None:
+        pytest.skip("the C extension trailhound.cloudtrail._skim was not built (no compiler?)")
+    n = 0
+    for k in range(12):
+        records = [_record(n + i) for i in range(k % 4 + 1)]
+        if k % 3 == 1:
+            records.insert(k % 2, _record(800 + k, eventTime="noon"))
+        _write(tmp_path / f"{k:03d}.json.gz", records)
+        n += len(records)
+
+    def odd(event_id: str | None) -> bool:
+        return event_id is not None and int(event_id.removeprefix("id-")) % 2 == 1
+
+    for keep in (lambda _: True, odd):
+        counting = Counting(compiled)
+        usual, skimmed = _told(tmp_path, None, keep), _told(tmp_path, counting, keep)
+        assert skimmed == usual
+        assert counting.calls == [12]  # read as one
+    assert len(usual["problems"]) == 2  # the odd ids of the four bad times

@@ -11,9 +11,10 @@ aside and told to `report`, with the file, the position and the reason, and read
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from itertools import accumulate
 
 import msgspec
 import pyarrow as pa
@@ -21,14 +22,21 @@ from msgspec import Struct, field
 
 from trailhound.cloudtrail.arrivals import Arrivals, with_arrivals
 from trailhound.cloudtrail.ecs import Normalized, normalize
-from trailhound.cloudtrail.envelopes import CANNOT_READ, Bad, Found, Limits, Skip, split
+from trailhound.cloudtrail.envelopes import CANNOT_READ, Bad, Found, Limits, Numbered, Skip, split
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.kept import KeptRows, KeptTexts
 from trailhound.cloudtrail.partial import joined
 from trailhound.cloudtrail.record import Record
 from trailhound.cloudtrail.report import Changed, Report, SetAside, Skipped
 from trailhound.cloudtrail.skim import Skimmed, Skimmer, picked_columns
-from trailhound.cloudtrail.skim_read import FilePicks, Read, SkimmedFile, skimmed_blobs
+from trailhound.cloudtrail.skim_read import (
+    FilePicks,
+    Picks,
+    Read,
+    SkimmedFile,
+    SkimmedFiles,
+    skimmed_reads,
+)
 from trailhound.cloudtrail.skim_rows import SkimNormalizer, SkimRows
 from trailhound.sources import Blob, Source, SourceProblem
 
@@ -115,17 +123,36 @@ def read_selected(
     pending = _Pending(clock or _utc_now)
     normalizers = (normalizer or _normalize_all, None if skim is None else skim.normalizer)
     limits = limits or Limits()
-    for blob, read in _reads(blobs, skim, limits):
-        for found in _read_blob(blob, read, report, limits):
-            if isinstance(found, SkimmedFile):
-                assert skim is not None
-                picks = found.picks(skim.select)
-                pending.add_skimmed(blob, found, picks, skim.normalizer.paths)
-            else:
-                pending.add(blob, found, None if select is None else select(found.records))
-            if pending.size >= batch_size or pending.read >= max_read:
-                yield from _flush(pending, normalizers, enricher, report)
+    for read in _reads(blobs, skim, limits):
+        if isinstance(read, SkimmedFiles) and _added_at_once(pending, read, skim, batch_size,
+                                                            max_read):  # fmt: skip
+            report.files_read += len(read.blobs)
+            del read  # its files' texts, while the next files are read and held
+            continue
+        for blob, one in read.each() if isinstance(read, SkimmedFiles) else (read,):
+            for found in _read_blob(blob, one, report, limits):
+                if isinstance(found, SkimmedFile):
+                    assert skim is not None
+                    picks = found.picks(skim.select)
+                    pending.add_skimmed(blob, found, picks, skim.normalizer.paths)
+                else:
+                    pending.add(blob, found, None if select is None else select(found.records))
+                if pending.size >= batch_size or pending.read >= max_read:
+                    yield from _flush(pending, normalizers, enricher, report)
     yield from _flush(pending, normalizers, enricher, report)
+
+
+def _added_at_once(
+    pending: _Pending, files: SkimmedFiles, skim: Skim | None, batch_size: int, max_read: int
+) -> bool:
+    """Whether the files skimmed together were added to the batch at once: when no file among
+    them would have ended it (each is read on its own otherwise)."""
+    assert skim is not None
+    picks = files.group.picks(skim.select)
+    if not pending.room(files, picks, batch_size, max_read):
+        return False
+    pending.add_files(files, picks, skim.normalizer.paths)
+    return True
 
 
 def blobs_of(sources: Iterable[Source], report: Report) -> Iterator[Blob]:
@@ -146,11 +173,12 @@ def _normalize_all(records: Sequence[Record], ingested: datetime, enricher: Enri
 
 def _reads(
     blobs: Iterable[Blob], skim: Skim | None, limits: Limits
-) -> Iterator[tuple[Blob, Read | None]]:
-    """Each blob with what the skimmer read of it (None: nothing yet, read it the usual way)."""
+) -> Iterator[tuple[Blob, Read | None] | SkimmedFiles]:
+    """Each blob with what the skimmer read of it (None: nothing yet, read it the usual way),
+    or files the skimmer read together, as one."""
     if skim is None:
         return ((blob, None) for blob in blobs)
-    return skimmed_blobs(blobs, skim.skimmer, limits.document)
+    return skimmed_reads(blobs, skim.skimmer, limits.document)
 
 
 def _read_blob(
@@ -189,7 +217,9 @@ class _Origins(Struct):
     that would hold on to the records left out until the batch is normalized."""
 
     starts: list[int] = field(default_factory=list)
-    origins: list[tuple[str, Sequence[str], list[int] | None]] = field(default_factory=list)
+    origins: list[tuple[str, Sequence[str], list[int] | None] | _FilesOrigin] = field(
+        default_factory=list
+    )
 
     def add(
         self, first: int, name: str, positions: Sequence[str], picked: list[int] | None
@@ -197,12 +227,35 @@ class _Origins(Struct):
         self.starts.append(first)
         self.origins.append((name, positions, picked))
 
+    def add_files(self, first: int, files: _FilesOrigin) -> None:
+        self.starts.append(first)
+        self.origins.append(files)
+
     def where(self, index: int) -> tuple[str, str]:
         """The blob name and position of the row at `index`."""
         entry = bisect_right(self.starts, index) - 1
-        name, positions, picked = self.origins[entry]
-        offset = index - self.starts[entry]
+        origin, offset = self.origins[entry], index - self.starts[entry]
+        if isinstance(origin, _FilesOrigin):
+            return origin.where(offset)
+        name, positions, picked = origin
         return name, positions[offset if picked is None else picked[offset]]
+
+
+class _FilesOrigin(Struct, frozen=True):
+    """Where the kept rows of files skimmed together came from: the files' names, the row
+    each one's records start at (over the files one after another; and their end), and the
+    kept rows."""
+
+    names: list[str]
+    firsts: list[int]
+    picked: list[int]
+
+    def where(self, offset: int) -> tuple[str, str]:
+        """The blob name and position of the kept row at `offset`."""
+        row = self.picked[offset]
+        file = bisect_right(self.firsts, row) - 1
+        first, end = self.firsts[file], self.firsts[file + 1]
+        return self.names[file], Numbered("record", end - first)[row - first]
 
 
 class _Pending(Struct):
@@ -274,6 +327,47 @@ class _Pending(Struct):
         self.paths = paths
         self.taken += map(self.skimmed_rows.__add__, picked)
         self.skimmed_rows += len(skimmed)
+
+    def room(self, files: SkimmedFiles, picks: Picks, batch_size: int, max_read: int) -> bool:
+        """Whether the files' rows (of which `picks` keeps some) leave this batch short of
+        both bounds: then no file among them would have ended it, and they are added at
+        once (`add_files`) where they would each have been added (`add_skimmed`)."""
+        rows = sum(files.sizes)
+        return self.size + len(picks.rows) < batch_size and self.read + rows < max_read
+
+    def add_files(self, files: SkimmedFiles, picks: Picks, paths: Sequence[str]) -> None:
+        """`add_skimmed` of each of the files, in one step."""
+        sizes = files.sizes
+        total = sum(sizes)
+        self.read += total
+        picked = picks.rows
+        if not picked:
+            return
+        firsts = list(accumulate(sizes, initial=0))
+        self._arrived_all(files.blobs, firsts, picked)
+        names = [blob.name for blob in files.blobs]
+        first = len(self.spans)
+        self.span_origins.add_files(first, _FilesOrigin(names, firsts, picked))
+        whole = FilePicks(picks, 0, len(picked), picked)
+        self.spans.add(whole)
+        if picks.longest > _LARGE_RECORD:
+            self._weigh(whole.sizes(), first)
+        self.files.append(files.group.skimmed)
+        self.paths = paths
+        self.taken += map(self.skimmed_rows.__add__, picked)
+        self.skimmed_rows += total
+
+    def _arrived_all(self, blobs: list[Blob], firsts: list[int], picked: list[int]) -> None:
+        """The arrival times of the kept rows (`picked`, over files starting at `firsts`)."""
+        if all(blob.ingested is None for blob in blobs):
+            self.span_times.add(len(picked), self._arrived(blobs[0]))
+            return
+        low = 0
+        for blob, end in zip(blobs, firsts[1:], strict=True):
+            high = bisect_left(picked, end, low)
+            if high > low:
+                self.span_times.add(high - low, self._arrived(blob))
+            low = high
 
     def _weigh(self, sizes: list[int], first: int) -> None:
         """Counts the large records of the spans from `first` on (of these sizes) towards

@@ -297,6 +297,60 @@ def skimmed_all(skimmer: Skimmer, texts: Sequence[bytes]) -> list[Skimmed | None
     return many(texts) if many is not None else [skimmer(text) for text in texts]
 
 
+class Together:
+    """What a skimmer answers for texts given together: each text's rows (`counts`, -1 where
+    it refused the text), and the answered texts' rows one after another as one `Skimmed`;
+    each text's own answer is made when asked for (a reader that takes the texts as one
+    never asks)."""
+
+    __slots__ = ("_answers", "counts", "skimmed")
+
+    def __init__(
+        self, counts: list[int], skimmed: Skimmed, answers: list[Skimmed | None] | None = None
+    ) -> None:
+        self.counts, self.skimmed, self._answers = counts, skimmed, answers
+
+    def answers(self) -> list[Skimmed | None]:
+        """Each text's answer, as the skimmer gives it for that text alone."""
+        if self._answers is None:
+            self._answers = _each(self.skimmed, self.counts)
+        return self._answers
+
+
+def skimmed_together(skimmer: Skimmer, texts: Sequence[bytes]) -> Together:
+    """What `skimmer` answers for these texts, together: from one call and one block where it
+    can (the compiled one's `together`), else put together from `skimmed_all`'s answers."""
+    together: Callable[[Sequence[bytes]], Together | None] | None
+    together = getattr(skimmer, "together", None)
+    got: Together | None = None if together is None else together(texts)
+    if got is not None:
+        return got
+    answers = skimmed_all(skimmer, texts)
+    counts = [-1 if a is None else len(a) for a in answers]
+    return Together(counts, joined([a for a in answers if a is not None]), answers)
+
+
+def _each(skimmed: Skimmed, counts: list[int]) -> list[Skimmed | None]:
+    """Each text's answer out of the texts' rows together (`skimmed`, a view of its block)."""
+    block = skimmed.block
+    assert block is not None and block.spans is not None
+    at = {name: k for k, name in enumerate(block.names)}
+    every, spans, rows = block.picked, block.spans, block.rows
+    bounds = _bounds(every, [max(n, 0) for n in counts])
+    out: list[Skimmed | None] = []
+    first = 0
+    for k, n in enumerate(counts):
+        if n < 0:
+            out.append(None)
+            continue
+        picked = None if every is None else every[bounds[k] : bounds[k + 1]] - first
+        starts, ends = spans.slice(first, n), spans.slice(rows + first, n)
+        columns = _Slices(block.values, rows, first, n, at)
+        out.append(Skimmed(starts, ends, columns, block, first, picked))
+        first += n
+    return out
+
+
 class Skimmer(Protocol):
     def __call__(self, text: bytes) -> Skimmed | None: ...
 
@@ -381,24 +435,20 @@ class _Compiled:
     def many(self, texts: Sequence[bytes]) -> list[Skimmed | None]:
         """Each text's answer, as `self(text)` gives it, from one call and one set of arrays:
         a file of a few dozen records costs less than the Arrow objects made per call."""
-        got = self._skim.many(texts)
-        if got is None:  # more values than one string array holds: one call a text
+        together = self.together(texts)
+        if together is None:  # more values than one string array holds: one call a text
             return [self(text) for text in texts]
+        return together.answers()
+
+    def together(self, texts: Sequence[bytes]) -> Together | None:
+        """The texts' answers from one call, as one; None where they are too many values for
+        one string array."""
+        got = self._skim.many(texts)
+        if got is None:
+            return None
         counts, answer = got
         spans, block = self._arrays(answer)
-        out: list[Skimmed | None] = []
-        first = 0
-        sizes = [max(n, 0) for n in counts]
-        every = block.picked
-        bounds = _bounds(every, sizes)
-        for k, n in enumerate(counts):
-            if n < 0:
-                out.append(None)
-                continue
-            picked = None if every is None else every[bounds[k] : bounds[k + 1]] - first
-            out.append(self._skimmed(spans, block, first, n, picked))
-            first += n
-        return out
+        return Together(list(counts), self._skimmed(spans, block, 0, block.rows, block.picked))
 
     def _arrays(self, got: Any) -> tuple[pa.Array, Block]:
         n, spans, (valid, offsets, data, nulls), picks = got

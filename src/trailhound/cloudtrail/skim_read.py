@@ -5,7 +5,8 @@ like one is held whole; any other (NDJSON, an array, an EventBridge event, a fil
 early or is too large) is handed back as the pieces read so far and the rest, so that
 `envelopes.split` reads it exactly as it would have, and reports every problem as it would
 have. A file the skimmer refuses goes back the same way. Small files are held a few at a
-time and skimmed in one call.
+time and skimmed in one call, and when it answers for every one of them, they are handed on as
+one (`SkimmedFiles`): a reader then takes their rows in one step, not file by file.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 from msgspec import Struct
 
 from trailhound.cloudtrail.envelopes import RECORDS_START, Numbered
-from trailhound.cloudtrail.skim import Skimmed, Skimmer, joined, skimmed_all
+from trailhound.cloudtrail.skim import Skimmed, Skimmer, Together, joined, skimmed_together
 from trailhound.sources import Blob, BlobError
 
 _HEAD_BYTES: Final = 64
@@ -138,12 +139,45 @@ class _Held(Struct, frozen=True):
 Read = SkimmedFile | Iterator[bytes]
 
 
+class SkimmedFiles(Struct, frozen=True):
+    """Files skimmed in one call, every one of them answered: their rows are the `group`'s,
+    one file's after another's (`sizes` rows each), in one block. A reader takes them as one
+    (a file of a few dozen records cost more in its own steps than in its records), or file
+    by file (`each`) as `skimmed_blobs` gives them."""
+
+    blobs: list[Blob]
+    group: SkimGroup
+    sizes: list[int]
+    texts: list[bytes]
+    together: Together
+
+    def each(self) -> Iterator[tuple[Blob, SkimmedFile]]:
+        at = 0
+        answers = self.together.answers()
+        for blob, text, skimmed in zip(self.blobs, self.texts, answers, strict=True):
+            assert skimmed is not None
+            yield blob, SkimmedFile(text, skimmed, Numbered("record", len(skimmed)), self.group, at)
+            at += len(skimmed)
+
+
 def skimmed_blobs(
     blobs: Iterable[Blob], skimmer: Skimmer, limit: int
 ) -> Iterator[tuple[Blob, Read]]:
     """Each blob, in order, skimmed, or, when the skimmer cannot answer for it, its content as
     its chunks would have given it, including the error that ended it. The texts of up to
     `GROUP_FILES` files in a row, of `GROUP_BYTES` in all, are held and skimmed in one call."""
+    for read in skimmed_reads(blobs, skimmer, limit):
+        if isinstance(read, SkimmedFiles):
+            yield from read.each()
+        else:
+            yield read
+
+
+def skimmed_reads(
+    blobs: Iterable[Blob], skimmer: Skimmer, limit: int
+) -> Iterator[tuple[Blob, Read] | SkimmedFiles]:
+    """`skimmed_blobs`, but the files of a call that the skimmer answered every one of, in
+    one block, come as one `SkimmedFiles`."""
     group: list[tuple[Blob, _Held]] = []
     size = 0
     for blob in blobs:
@@ -163,23 +197,34 @@ def skimmed_blobs(
 
 def _skimmed_group(
     group: list[tuple[Blob, _Held]], skimmer: Skimmer
-) -> Iterator[tuple[Blob, Read]]:
+) -> Iterator[tuple[Blob, Read] | SkimmedFiles]:
     if not group:
         return
-    if len(group) == 1:  # one file: the one-text call, as it always was
-        answers = [skimmer(group[0][1].text)]
-    else:
-        answers = skimmed_all(skimmer, [held.text for _, held in group])
-    answered = [(h.text, a) for (_, h), a in zip(group, answers, strict=True) if a is not None]
-    firsts = list(accumulate([len(a) for _, a in answered], initial=0))[:-1]
-    together = SkimGroup(joined([a for _, a in answered]), [t for t, _ in answered], firsts)
+    texts = [held.text for _, held in group]
+    together = _together(skimmer, texts)
+    counts = together.counts
+    firsts = list(accumulate([n for n in counts if n >= 0], initial=0))[:-1]
+    answered = [text for text, n in zip(texts, counts, strict=True) if n >= 0]
+    skimmed = SkimGroup(together.skimmed, answered, firsts)
+    if len(group) > 1 and min(counts) >= 0 and together.skimmed.block is not None:
+        yield SkimmedFiles([b for b, _ in group], skimmed, counts, texts, together)
+        return
     at = 0
-    for (blob, held), skimmed in zip(group, answers, strict=True):
-        if skimmed is None:
+    for (blob, held), answer in zip(group, together.answers(), strict=True):
+        if answer is None:
             yield blob, iter(held.pieces)
             continue
-        yield blob, SkimmedFile(held.text, skimmed, Numbered("record", len(skimmed)), together, at)
-        at += len(skimmed)
+        yield blob, SkimmedFile(held.text, answer, Numbered("record", len(answer)), skimmed, at)
+        at += len(answer)
+
+
+def _together(skimmer: Skimmer, texts: list[bytes]) -> Together:
+    if len(texts) > 1:
+        return skimmed_together(skimmer, texts)
+    one = skimmer(texts[0])  # one file: the one-text call, as it always was
+    if one is None:
+        return Together([-1], joined([]), [None])
+    return Together([len(one)], one, [one])
 
 
 def _held(chunks: Iterable[bytes], limit: int) -> _Held | Iterator[bytes]:

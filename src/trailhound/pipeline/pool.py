@@ -29,7 +29,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Any
 
-from trailhound.arrow_setup import probe_without_pandas
+from trailhound.arrow_setup import own_process
 
 if TYPE_CHECKING:
     from trailhound.pipeline.stage import Stage, StageOutput, StagePlan
@@ -494,16 +494,13 @@ def _start(plan: StagePlan) -> None:
     # Ctrl-C reaches every process of the terminal's group: the scanning process alone
     # answers it (it ends the workers), so a worker neither prints a traceback nor dies mid-task
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    import pyarrow as pa
-
     from trailhound import heap
     from trailhound.pipeline.stage import Stage
 
-    probe_without_pandas()
-    # Arrow's own allocator keeps what a task freed for later; the system's gives it back,
-    # and its threads share one arena of it rather than each keeping one
+    # Arrow's own allocator keeps what a task freed for later; the system's gives it back
+    # (`own_process`), and its threads share one arena of it rather than each keeping one
+    own_process()
     heap.one_arena()
-    pa.set_memory_pool(pa.system_memory_pool())
     _stage = Stage(plan)
     # a worker holds no cycles worth collecting; the collector would only walk its objects
     gc.disable()
