@@ -1,6 +1,7 @@
 """Handing freed memory back to the system before a step that needs much of its own.
 
-CPython's objects live on glibc's heap, and Arrow's buffers in its own pool: both keep what a
+CPython's objects live on glibc's heap, and Arrow's buffers in its pool (jemalloc by default;
+glibc's heap too in trailhound's own processes, `arrow_setup.own_process`): both keep what a
 program frees for its next allocation rather than returning it. Where the next step allocates
 elsewhere (DuckDB committing a run's alerts), that kept memory only adds to the peak.
 """

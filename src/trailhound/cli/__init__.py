@@ -17,7 +17,7 @@ import threading
 import click
 
 from trailhound import __version__
-from trailhound.arrow_setup import probe_without_pandas
+from trailhound.arrow_setup import own_process
 from trailhound.cli.exits import guarded
 from trailhound.collector import paused
 
@@ -63,8 +63,8 @@ class _LazyGroup(click.Group):
                 module = importlib.import_module(f"{__name__}.{module_name}")
                 if self.own_process:  # modules live as long as the process
                     gc.freeze()
-            if "pyarrow" in sys.modules:  # the command works on Arrow: keep pandas out of it
-                probe_without_pandas()
+            if "pyarrow" in sys.modules:  # the command works on Arrow: see arrow_setup
+                own_process()
             command = getattr(module, attribute)
             if not isinstance(command, click.Command):
                 raise TypeError(f"{module.__name__}.{attribute} is not a click command")
