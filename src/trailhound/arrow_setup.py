@@ -8,12 +8,13 @@ cost each process 0.15 to 0.2 s of CPU and 50 MB of memory. `probe_without_panda
 ask while pandas looks absent, so the answer it keeps is "no pandas": pandas itself is
 untouched, and what does need it (`Table.to_pandas`, Spark's driver) imports it as usual.
 
-Arrow's own default allocator (jemalloc) keeps freed pages per thread arena for a second
-before it returns them, apart from the C heap that Python and the rest of the process use.
-`own_process` hands Arrow the system allocator instead, as a scan's workers have had it since
-they were written (there jemalloc faulted pages in anew for 10-25% more CPU): in the scanning
-process, at 4M events, the tree's peak was ~10 MB lower with it, and ~25 MB lower once a
-second thread receives the workers' answers beside the inserts.
+Arrow's own default allocator (mimalloc in pyarrow's wheels) keeps freed pages in arenas
+of its own for a while before it returns them, apart from the C heap that Python and the rest
+of the process use. `own_process` hands Arrow the system allocator instead, as a scan's
+workers have had it since they were written (there Arrow's own allocator faulted pages in
+anew for 10-25% more CPU): in the scanning process, at 4M events, the tree's peak was ~10 MB
+lower with it, and ~25 MB lower once a second thread receives the workers' answers beside the
+inserts (with glibc's threshold for mapped blocks fixed, `heap.large_blocks_mapped`).
 
 Only processes trailhound starts call these; a library user's process keeps pyarrow as found,
 and a user's own `ARROW_DEFAULT_MEMORY_POOL` is left to choose the allocator.

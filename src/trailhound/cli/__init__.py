@@ -16,7 +16,7 @@ import threading
 
 import click
 
-from trailhound import __version__
+from trailhound import __version__, heap
 from trailhound.arrow_setup import own_process
 from trailhound.cli.exits import guarded
 from trailhound.collector import paused
@@ -97,6 +97,7 @@ def run() -> None:
     which tests and Python callers run in a process that goes on."""
     _one_blas_thread()
     _arrow_without_huge_pages()
+    heap.large_blocks_mapped()
     main.own_process = True
     try:
         main()
