@@ -84,6 +84,7 @@ _PARENT: dict[str, list[tuple[Any, ...]]] = {
     "trailhound.pipeline.scan": [("scan", "scan")],
     "trailhound.pipeline.deliver": [("deliver", "deliver")],
     "trailhound.engine.detector": [("Detector.__init__", "detector-setup"),
+                                   ("Detector._store_pending", "store"),
                                    ("Detector.finish", "finish")],
     "trailhound.pipeline.pool": [("start_server", "server"), ("stop_server", "server-stop"),
                                  ("Crew.outputs", "outputs", True)],

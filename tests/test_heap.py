@@ -4,6 +4,7 @@ store's limit and what it reads unchanged."""
 from __future__ import annotations
 
 import ctypes
+import os
 import random
 import subprocess
 import sys
@@ -87,3 +88,42 @@ def test_threads_started_after_one_arena_allocate_from_one_arena() -> None:
 
     assert new_arenas("default") >= 3
     assert new_arenas("one") == 0
+
+
+_FREED_BLOCK = r"""
+import os, sys
+from trailhound import heap
+if sys.argv[1] == "mapped":
+    heap.large_blocks_mapped()
+def resident() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+first = b"x" * (24 << 20)  # mapped at glibc's starting threshold; freeing it raises that
+del first
+second = b"x" * (12 << 20)
+held = resident()
+del second
+print(held - resident())
+"""
+
+
+def _returned_mb(setting: str, **environ: str) -> float:
+    """What freeing a 12 MB block, after a 24 MB one was freed, gave back to the system."""
+    ran = subprocess.run(
+        [sys.executable, "-c", _FREED_BLOCK, setting],
+        capture_output=True, text=True, check=True, env={**os.environ, **environ},
+    )  # fmt: skip
+    return int(ran.stdout) / 2**20
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mapping threshold")
+def test_a_large_block_freed_goes_back_to_the_system_once_the_threshold_is_fixed() -> None:
+    assert _returned_mb("default") < 2  # kept on the heap for the next allocation
+    assert _returned_mb("mapped") > 11
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mapping threshold")
+def test_a_threshold_the_user_chose_is_left_to_choose() -> None:
+    # glibc reads them at start: blocks under 32 MB on the heap, whose top is kept
+    chosen = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(256 << 20)}
+    assert _returned_mb("mapped", **chosen) < 2

@@ -1,6 +1,7 @@
 """Worker processes (`--workers N`): the outputs come back in blob order whatever finishes
-first, a worker that dies ends the scan with an error instead of leaving it waiting, and one
-with no task left ends then, not with the run."""
+first, a worker that dies ends the scan with an error instead of leaving it waiting, one
+with no task left ends then, not with the run, and the workers read on while the caller is
+busy with an output (storing it), up to a bound."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.reader import blobs_of
 from trailhound.cloudtrail.report import Report
 from trailhound.engine.filtering import FilterPlan
+from trailhound.pipeline import pool
 from trailhound.pipeline.pool import run_in_workers
 from trailhound.pipeline.stage import Stage, StageOutput, StagePlan
 from trailhound.rules.loader import load_rules, shipped_pack_dir
@@ -108,6 +110,40 @@ def test_a_worker_with_no_task_left_ends_before_the_run_does(
     assert len(_running(started)) == 1  # the fork server, ended with the run
     assert sum(o.events for o in taken) > 6_000
     assert list(outputs) == []
+
+
+def test_the_workers_read_on_while_the_caller_holds_an_output(
+    corpus: list[Blob], plan: StagePlan
+) -> None:
+    """A caller storing what it took does not stall them: with fewer tasks than they may run
+    ahead, they finish every task and end before the caller asks for a second output."""
+    task_bytes = sum(b.size or 0 for b in corpus) // 10  # about ten tasks
+    assert 4 < len(pool.cut_into_tasks(corpus, task_bytes)) <= 2 * pool._LEAD
+    alone = _summary(run_in_workers(corpus, plan, 1, task_bytes=task_bytes))
+    before = _descendants()
+    outputs = run_in_workers(corpus, plan, 2, task_bytes=task_bytes)
+    taken = [next(outputs)]
+    started = _descendants() - before  # the fork server and both workers
+    assert len(started) == 3
+    deadline = time.monotonic() + 60
+    while len(_running(started)) > 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(_running(started)) == 1  # the fork server, ended with the run
+    assert _summary([*taken, *outputs]) == alone
+
+
+def test_outputs_come_whole_and_in_order_when_the_workers_wait_for_room(
+    corpus: list[Blob], plan: StagePlan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers may run ahead of the caller by `_LEAD` tasks each: with one, each must
+    wait for the caller to take an answer before its next task, and none is lost."""
+    monkeypatch.setattr(pool, "_LEAD", 1)
+    one = _summary(run_in_workers(corpus, plan, 1, task_bytes=1))
+    slow = []
+    for output in run_in_workers(corpus, plan, 2, task_bytes=1):
+        slow.append(output)
+        time.sleep(0.01)  # the caller storing: the workers fill what room they have
+    assert _summary(slow) == one
 
 
 def _running(pids: set[int]) -> set[int]:

@@ -16,8 +16,8 @@ import threading
 
 import click
 
-from trailhound import __version__
-from trailhound.arrow_setup import probe_without_pandas
+from trailhound import __version__, heap
+from trailhound.arrow_setup import own_process
 from trailhound.cli.exits import guarded
 from trailhound.collector import paused
 
@@ -63,8 +63,8 @@ class _LazyGroup(click.Group):
                 module = importlib.import_module(f"{__name__}.{module_name}")
                 if self.own_process:  # modules live as long as the process
                     gc.freeze()
-            if "pyarrow" in sys.modules:  # the command works on Arrow: keep pandas out of it
-                probe_without_pandas()
+            if "pyarrow" in sys.modules:  # the command works on Arrow: see arrow_setup
+                own_process()
             command = getattr(module, attribute)
             if not isinstance(command, click.Command):
                 raise TypeError(f"{module.__name__}.{attribute} is not a click command")
@@ -97,6 +97,7 @@ def run() -> None:
     which tests and Python callers run in a process that goes on."""
     _one_blas_thread()
     _arrow_without_huge_pages()
+    heap.large_blocks_mapped()
     main.own_process = True
     try:
         main()

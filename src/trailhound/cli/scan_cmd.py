@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from trailhound.arrow_setup import probe_without_pandas
+from trailhound.arrow_setup import own_process
 from trailhound.cli import OWN_PROCESS
 from trailhound.cli.common import (
     enricher_or_fail,
@@ -169,7 +169,7 @@ def scan_command(
         from trailhound.pipeline.deliver import deliver
         from trailhound.pipeline.scan import scan, stage_plan
 
-        probe_without_pandas()  # the command's get_command found no pyarrow yet: see arrow_setup
+        own_process()  # the command's get_command found no pyarrow yet: see arrow_setup
         uris = [p for p in paths if engine == "spark" and scheme_of(p) not in ("file", "s3")]
         now = datetime.now(UTC)
         config = config_or_fail(config_path)

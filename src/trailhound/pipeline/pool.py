@@ -29,7 +29,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Any
 
-from trailhound.arrow_setup import probe_without_pandas
+from trailhound.arrow_setup import own_process
 
 if TYPE_CHECKING:
     from trailhound.pipeline.stage import Stage, StageOutput, StagePlan
@@ -46,6 +46,12 @@ with 3 MB tasks each worker peaked 25 to 35 MB higher, for no CPU saved)."""
 _UNKNOWN_SIZE = 64 << 10  # what a blob of unknown size counts for
 _AHEAD = 2
 """Tasks a worker is given at a time: it starts the next as soon as it has sent a result."""
+_LEAD = 8
+"""Tasks a worker may be given that the caller has not yet taken the answers of. While the
+caller stores matches (0.1 to 0.3 s an insert at 1M events) the workers read on about this
+many tasks of ~35-40 ms each; their answers wait in the scanning process meanwhile, so this
+bounds what piles up there whatever the input's size (at 4M events with two workers: at most
+16 answers, 11 MB; with 4 a worker 8 MB, and half the waiting removed)."""
 
 # The stage of this worker process, made once by `_start`.
 _stage: Stage | None = None
@@ -208,9 +214,10 @@ class _Team:
 
     Pool's thread that watches its workers also waits on the pipe of results, so it spins for
     as long as a result lies there unread: with batches of matches 0.3 to 0.4 CPU-s of the
-    scanning process at 1M events, on the cores the workers need. Here the scanning process
-    reads the results itself, when it wants the next one, and a worker sends from a thread of
-    its own, so that it reads on while the scanning process stores."""
+    scanning process at 1M events, on the cores the workers need. Here one thread of the
+    scanning process waits on the workers' pipes and reads each result as it comes
+    (`_HandOut`), and a worker sends from a thread of its own, so that it reads on while the
+    scanning process stores."""
 
     def __init__(self, workers: list[_Worker]) -> None:
         self.workers = workers
@@ -234,40 +241,16 @@ class _Team:
         return cls(workers)
 
     def outputs(self, tasks: Iterable[list[Blob]]) -> Iterator[StageOutput]:
-        """The outputs of `tasks`, in their order, each worker given `_AHEAD` at a time.
-        `tasks` may be cut while the input is still being listed: the next one is taken
-        only when a worker is ready for it."""
-        waiting = enumerate(tasks)
-        for worker in self.workers:
-            for _ in range(_AHEAD):
-                _give(worker, waiting)
-        done: dict[int, list[StageOutput]] = {}
-        following = 0
-        while True:
-            while following not in done:
-                if not any(w.given for w in self.workers):
-                    return  # every task was answered, and none is left to give
-                for worker, index, outputs in self._answers():
-                    done[index] = outputs
-                    _give(worker, waiting)
-            yield from done.pop(following)
-            following += 1
-
-    def _answers(self) -> Iterator[tuple[_Worker, int, list[StageOutput]]]:
-        busy = {w.conn: w for w in self.workers if w.given}
-        ended = {w.process.sentinel: w for w in busy.values()}
-        for ready in wait([*busy, *ended]):
-            worker = busy.get(ready)  # type: ignore[call-overload]
-            if worker is None:
-                continue  # a worker that ended: its connection says how (EOF, or a last answer)
-            try:
-                index, answer = worker.conn.recv()
-            except (EOFError, OSError):  # OSError: it died with our task unread
-                raise _ended(worker) from None
-            worker.given -= 1
-            if isinstance(answer, BaseException):
-                raise answer
-            yield worker, index, answer
+        """The outputs of `tasks`, in their order. A thread of this process receives the
+        answers and gives the tasks (`_HandOut`), so that the workers go on while the caller
+        stores what it took; `tasks` may be cut while the input is still being listed (by
+        that thread): the next one is taken only when a worker is ready for it."""
+        hand_out = _HandOut(self.workers, tasks)
+        try:
+            while (outputs := hand_out.next_answer()) is not None:
+                yield from outputs
+        finally:
+            hand_out.close()
 
     def stop(self, finished: bool) -> None:
         """Let the workers go: told to end after a complete run, ended at once otherwise
@@ -282,14 +265,118 @@ class _Team:
             worker.conn.close()
 
 
-def _give(worker: _Worker, waiting: Iterator[tuple[int, list[Blob]]]) -> None:
-    """The next task to `worker`; with none left, word that it may end after the ones it
-    has, so that its memory (130 to 190 MB of PSS) is given back while the others finish
-    theirs and the scanning process stores them, not when the last answer is in."""
-    task = next(waiting, None)
-    if task is None:
-        _tell_to_end(worker)
-        return
+class _HandOut:
+    """The thread of the scanning process that receives the workers' answers and gives each
+    worker its next task as soon as it answers, whatever the caller does meanwhile (storing
+    matches takes 0.1 to 0.3 s an insert, longer than the `_AHEAD` tasks a worker holds:
+    when the caller gave the tasks, both workers then waited). The caller takes the answers
+    in task order (`next_answer`); a worker's death, an exception in a worker, or one raised
+    while the tasks are listed reaches it there. At most `_LEAD` tasks a worker are given and
+    not yet taken, so that what waits here stays bounded whatever the input."""
+
+    def __init__(self, workers: list[_Worker], tasks: Iterable[list[Blob]]) -> None:
+        self._workers = workers
+        self._waiting = enumerate(tasks)
+        self._room = _LEAD * len(workers)
+        self._done: dict[int, list[StageOutput]] = {}
+        self._given = 0  # tasks given so far (only the thread counts them)
+        self._taken = 0  # answers the caller took so far
+        self._listed = False  # every task was given
+        self._short = False  # the thread waits for the caller to take an answer
+        self._stopping = False
+        self._error: BaseException | None = None
+        self._over = False  # the thread has ended
+        self._changed = threading.Condition()
+        self._woken, self._wake = os.pipe()  # how the caller reaches the thread in `wait`
+        self._thread = threading.Thread(target=self._serve, name="hand-out", daemon=True)
+        self._thread.start()
+
+    def next_answer(self) -> list[StageOutput] | None:
+        """The next task's outputs, once answered; None once every task was."""
+        with self._changed:
+            while self._taken not in self._done:
+                if self._error is not None:
+                    raise self._error
+                if self._over:
+                    return None
+                self._changed.wait()
+            outputs = self._done.pop(self._taken)
+            self._taken += 1
+            if self._short:
+                self._short = False
+                os.write(self._wake, b".")
+        return outputs
+
+    def close(self) -> None:
+        """End the thread (at once when tasks are left: the caller wants no more answers)."""
+        self._stopping = True
+        os.write(self._wake, b".")
+        self._thread.join()
+        os.close(self._wake)
+        os.close(self._woken)
+
+    def _serve(self) -> None:
+        error: BaseException | None = None
+        try:
+            while not self._stopping:
+                self._give_all()
+                if self._listed and not any(w.given for w in self._workers):
+                    break  # every task answered
+                self._receive()
+        except BaseException as exc:  # the caller raises it
+            error = exc
+        with self._changed:
+            self._error = error
+            self._over = True
+            self._changed.notify()
+
+    def _give_all(self) -> None:
+        """Tasks to every worker that has fewer than `_AHEAD`, while there is room; with none
+        left, word to every worker that it may end after the ones it has, so that its memory
+        (130 to 190 MB of PSS) is given back while the others finish theirs and the scanning
+        process stores them, not when the last answer is in."""
+        for worker in self._workers:
+            while worker.given < _AHEAD and not self._listed:
+                if not self._room_left():
+                    return
+                task = next(self._waiting, None)
+                if task is None:
+                    self._listed = True
+                    for each in self._workers:
+                        _tell_to_end(each)
+                    return
+                _give(worker, task)
+                self._given += 1
+
+    def _room_left(self) -> bool:
+        with self._changed:
+            self._short = self._given - self._taken >= self._room
+            return not self._short
+
+    def _receive(self) -> None:
+        """The answers that are in (or a word from the caller), each filed under its task."""
+        busy = {w.conn: w for w in self._workers if w.given}
+        ended = {w.process.sentinel: w for w in busy.values()}
+        for ready in wait([*busy, *ended, self._woken]):
+            if ready == self._woken:
+                os.read(self._woken, 4096)
+                continue
+            worker = busy.get(ready)  # type: ignore[call-overload]
+            if worker is None:
+                continue  # a worker that ended: its connection says how (EOF, or a last answer)
+            try:
+                index, answer = worker.conn.recv()
+            except (EOFError, OSError):  # OSError: it died with our task unread
+                raise _ended(worker) from None
+            worker.given -= 1
+            if isinstance(answer, BaseException):
+                raise answer
+            with self._changed:
+                self._done[index] = answer
+                self._changed.notify()
+
+
+def _give(worker: _Worker, task: tuple[int, list[Blob]]) -> None:
     try:
         worker.conn.send(task)
     except OSError:  # it died before this task: a broken pipe that is not the output's
@@ -407,16 +494,13 @@ def _start(plan: StagePlan) -> None:
     # Ctrl-C reaches every process of the terminal's group: the scanning process alone
     # answers it (it ends the workers), so a worker neither prints a traceback nor dies mid-task
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    import pyarrow as pa
-
     from trailhound import heap
     from trailhound.pipeline.stage import Stage
 
-    probe_without_pandas()
-    # Arrow's own allocator keeps what a task freed for later; the system's gives it back,
-    # and its threads share one arena of it rather than each keeping one
+    # Arrow's own allocator keeps what a task freed for later; the system's gives it back
+    # (`own_process`), and its threads share one arena of it rather than each keeping one
+    own_process()
     heap.one_arena()
-    pa.set_memory_pool(pa.system_memory_pool())
     _stage = Stage(plan)
     # a worker holds no cycles worth collecting; the collector would only walk its objects
     gc.disable()
