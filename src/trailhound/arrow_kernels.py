@@ -38,7 +38,7 @@ makes a scalar of (pyarrow has no type hints of its own)."""
 SortKeys = Sequence[tuple[str, str]]
 
 
-# Element-wise comparisons and logic (nulls in, nulls out: Kleene logic is not used)
+# Comparisons and logic (`and`/`or` are not Kleene's: a null on either side gives null)
 
 
 def equal(left: Datum, right: Datum) -> Datum:
