@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from trailhound import arrow_kernels as kernels
+
 
 def arrow_array(
     values: np.ndarray, mask: np.ndarray | None = None, kind: pa.DataType | None = None
@@ -27,7 +29,7 @@ def arrow_array(
         made, data = pa.from_numpy_dtype(values.dtype), pa.py_buffer(values)
     validity = None if mask is None or not mask.any() else _bits(~np.asarray(mask, np.bool_))
     array = pa.Array.from_buffers(made, len(values), [validity, data])
-    return array if kind is None or kind == made else array.cast(kind)
+    return array if kind is None or kind == made else kernels.cast(array, kind)
 
 
 def _bits(flags: np.ndarray) -> pa.Buffer:

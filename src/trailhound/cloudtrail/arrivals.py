@@ -15,6 +15,8 @@ import numpy as np
 import pyarrow as pa
 from msgspec import Struct, field
 
+from trailhound import arrow_kernels as kernels
+
 INGESTED = "event.ingested"
 
 
@@ -42,11 +44,11 @@ class Arrivals(Struct):
         # converted by Arrow, as the normalizers' one value is
         distinct = pa.array([time for _, time in self.runs], pa.timestamp("us", tz="UTC"))
         counts = [rows for rows, _ in self.runs]
-        return distinct.take(np.repeat(np.arange(len(counts)), counts))
+        return kernels.take(distinct, np.repeat(np.arange(len(counts)), counts))
 
 
 def with_arrivals(batch: pa.RecordBatch, times: pa.Array) -> pa.RecordBatch:
     """`batch` with `event.ingested` replaced, row for row, by `times`."""
     at = batch.schema.get_field_index(INGESTED)
     column = batch.schema.field(at)
-    return batch.set_column(at, column, times.cast(column.type))
+    return batch.set_column(at, column, kernels.cast(times, column.type))

@@ -37,9 +37,9 @@ from typing import Any, Final, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from msgspec import Struct
 
+from trailhound import arrow_kernels as kernels
 from trailhound.cloudtrail import compiled_columns, dynamodb, operations, request_readers
 from trailhound.cloudtrail.columnset import ColumnSet, Distinct, cleaned, distinct_codes
 from trailhound.cloudtrail.derived import (
@@ -311,7 +311,7 @@ class _Inputs:
         self._dictionaries: dict[str, pa.DictionaryArray] = {}
         self._encodings: dict[str, tuple[dict[str, int], np.ndarray]] = {}
         self.times, shaped = _event_times(columns["eventTime"])
-        self._unsure: list[pa.Array] = [pc.invert(shaped)]
+        self._unsure: list[pa.Array] = [kernels.invert(shaped)]
         # the rows wanting the fields being filled (a mask), None for all: rows are left only
         # for what they want
         self.wanting: np.ndarray | None = None
@@ -328,7 +328,7 @@ class _Inputs:
     def coalesced(self, *paths: str) -> pa.Array:
         """Per row the first of these members' values that Elastic's cleaning keeps."""
         found = compiled_columns.coalesced([_strings(self.columns[p]) for p in paths], clean=True)
-        return pc.coalesce(*(self.text(p) for p in paths)) if found is None else found
+        return kernels.coalesce(*(self.text(p) for p in paths)) if found is None else found
 
     def raw(self, path: str) -> pa.Array:
         return _strings(self.columns[path])
@@ -337,7 +337,7 @@ class _Inputs:
         """The member's raw text at the rows of a mask (no nulls): taken at those rows alone
         when the columns can (`TakenAt`, as a skimmer's are), not copied twice."""
         if self._taken_at is None:
-            return self.raw(path).filter(rows)
+            return kernels.filter(self.raw(path), rows)
         positions = np.flatnonzero(rows.to_numpy(zero_copy_only=False))
         return _strings(self._taken_at.at(path, positions))
 
@@ -353,7 +353,7 @@ class _Inputs:
     @cached_property
     def resources(self) -> Distinct[Resources | None]:
         """The rows' resources, read once per distinct JSON text."""
-        return Distinct.of(self.columns[RESOURCES].cast(pa.binary()), resources_of)
+        return Distinct.of(kernels.cast(self.columns[RESOURCES], pa.binary()), resources_of)
 
     @cached_property
     def batch_writes(self) -> list[_Writes]:
@@ -409,7 +409,7 @@ class _Inputs:
         some (any value but null), a validity test where an encoding of the column's texts
         was made twice a call."""
         found: np.ndarray = (
-            _strings(self.columns[_RESPONSE_KEYS]).is_valid().to_numpy(zero_copy_only=False)
+            kernels.is_valid(_strings(self.columns[_RESPONSE_KEYS])).to_numpy(zero_copy_only=False)
         )
         return found
 
@@ -421,10 +421,10 @@ class _Inputs:
     def _holding(self, path: str, test: Callable[[frozenset[str]], bool]) -> np.ndarray:
         """Per row, whether the keys its keys column names pass `test` (false where none),
         tested once per distinct value."""
-        encoded = _strings(self.columns[path]).dictionary_encode()
+        encoded = kernels.dictionary_encode(_strings(self.columns[path]))
         held = [frozenset(text.split(",")) for text in encoded.dictionary.to_pylist()]
         passed = np.array([test(keys) for keys in held] + [False], np.bool_)
-        codes = encoded.indices.fill_null(len(held)).to_numpy(zero_copy_only=False)
+        codes = kernels.fill_null(encoded.indices, len(held)).to_numpy(zero_copy_only=False)
         found: np.ndarray = passed[codes]
         return found
 
@@ -444,9 +444,9 @@ class _Inputs:
 
     def leave(self, rows: pa.Array) -> None:
         """Send these rows (a boolean mask) the old way, those wanting the fields being filled."""
-        rows = pc.fill_null(rows, False) if rows.null_count else rows
+        rows = kernels.fill_null(rows, False) if rows.null_count else rows
         if self.wanting is not None:
-            rows = pc.and_(rows, arrow_array(self.wanting))
+            rows = kernels.and_(rows, arrow_array(self.wanting))
         self._unsure.append(rows)
 
     def action_is(self, action: str) -> pa.Array:
@@ -477,7 +477,7 @@ class _Inputs:
     def _dictionary(self, path: str) -> pa.DictionaryArray:
         found = self._dictionaries.get(path)
         if found is None:
-            found = self._dictionaries[path] = self.text(path).dictionary_encode()
+            found = self._dictionaries[path] = kernels.dictionary_encode(self.text(path))
         return found
 
     def _encoded(self, path: str) -> tuple[dict[str, int], np.ndarray]:
@@ -485,14 +485,14 @@ class _Inputs:
         if found is None:
             encoded = self._dictionary(path)
             index = {text: k for k, text in enumerate(encoded.dictionary.to_pylist())}
-            codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+            codes = kernels.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
             found = self._encodings[path] = (index, codes)
         return found
 
     def result(self, cols: ColumnSet) -> Columnar:
         unsure = self._unsure[0]
         for mask in self._unsure[1:]:
-            unsure = pc.or_(unsure, mask)
+            unsure = kernels.or_(unsure, mask)
         left = unsure.to_numpy(zero_copy_only=False)
         done = np.flatnonzero(~left)
         batch = cols.batch(None if len(done) == self.n else done)
@@ -513,7 +513,7 @@ def _all(mask: pa.Array) -> bool:
 def _strings(array: pa.Array) -> pa.Array:
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
-    return array if array.type == pa.string() else array.cast(pa.string())
+    return array if array.type == pa.string() else kernels.cast(array, pa.string())
 
 
 _TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
@@ -541,15 +541,16 @@ def _event_times(texts: pa.Array) -> tuple[pa.Array, pa.Array]:
     made = compiled_columns.event_times(texts)
     if made is not None:
         return made
-    shaped = pc.fill_null(pc.match_substring_regex(texts, _CANONICAL_TIME), False)
-    kept = texts if _all(shaped) else pc.if_else(shaped, texts, _null_text())
+    shaped = kernels.fill_null(kernels.match_substring_regex(texts, _CANONICAL_TIME), False)
+    kept = texts if _all(shaped) else kernels.if_else(shaped, texts, _null_text())
     try:
-        return kept.cast(_TIMESTAMP), shaped
+        return kernels.cast(kept, _TIMESTAMP), shaped
     except pa.ArrowInvalid:  # a day its month lacks (30 February): find which, the slow way
-        seconds = pc.strptime(kept, format=_TIME_FORMAT, unit="s", error_is_null=True)
+        seconds = kernels.strptime(kept, format=_TIME_FORMAT, unit="s", error_is_null=True)
         # strptime carries such a day over into the next month: printed back, it differs
-        real = pc.fill_null(pc.equal(pc.strftime(seconds, format=_TIME_FORMAT), texts), False)
-        return seconds.cast(_TIMESTAMP), pc.and_(shaped, real)
+        printed = kernels.strftime(seconds, format=_TIME_FORMAT)
+        real = kernels.fill_null(kernels.equal(printed, texts), False)
+        return kernels.cast(seconds, _TIMESTAMP), kernels.and_(shaped, real)
 
 
 # -- the fields ---------------------------------------------------------------------------------
@@ -579,7 +580,8 @@ def _outcome(cols: ColumnSet, inputs: _Inputs) -> None:
     made = compiled_columns.outcome(inputs.raw("errorCode"), inputs.raw("errorMessage"))
     if made is None:
         codes, messages = inputs.text("errorCode"), inputs.text("errorMessage")
-        made = pc.if_else(pc.or_(pc.is_valid(codes), pc.is_valid(messages)), "failure", "success")
+        failed = kernels.or_(kernels.is_valid(codes), kernels.is_valid(messages))
+        made = kernels.if_else(failed, "failure", "success")
     cols.put("event.outcome", made)
     inputs.leave(inputs.action_is("ConsoleLogin"))  # its outcome is in its response
 
@@ -596,14 +598,14 @@ def _identity_fields(cols: ColumnSet, inputs: _Inputs) -> None:
             cols.put(name, inputs.text(path))
     if cols.wants("user.id"):
         kind = inputs.text(_IDENTITY + "type")
-        center = pc.fill_null(pc.equal(kind, "IdentityCenterUser"), False)
-        on_behalf = pc.if_else(center, inputs.text(_ON_BEHALF_OF + "userId"), _null_text())
-        cols.put("user.id", pc.coalesce(inputs.text(_IDENTITY + "principalId"), on_behalf))
+        center = kernels.fill_null(kernels.equal(kind, "IdentityCenterUser"), False)
+        on_behalf = kernels.if_else(center, inputs.text(_ON_BEHALF_OF + "userId"), _null_text())
+        cols.put("user.id", kernels.coalesce(inputs.text(_IDENTITY + "principalId"), on_behalf))
     if cols.wants("service.name"):
         kind = inputs.text(_IDENTITY + "type")
-        service = pc.fill_null(pc.equal(kind, "AWSService"), False)
+        service = kernels.fill_null(kernels.equal(kind, "AWSService"), False)
         invoked_by = inputs.text(_IDENTITY + "invokedBy")
-        cols.put("service.name", pc.if_else(service, invoked_by, _null_text()))
+        cols.put("service.name", kernels.if_else(service, invoked_by, _null_text()))
     if cols.wants(_CREATION_DATE):
         texts = inputs.text(_ATTRIBUTES + "creationDate")
         cols.spread((_CREATION_DATE,), Distinct.of(texts, _creation_date))
@@ -623,11 +625,11 @@ def _user_fields(cols: ColumnSet, inputs: _Inputs) -> None:
     if cols.wants("user.email"):
         kind = inputs.text(_IDENTITY + "type")
         sessions = pa.array(_SESSION_KINDS, pa.string())
-        assumed = pc.fill_null(pc.is_in(kind, value_set=sessions), False)
-        arns = pc.if_else(assumed, inputs.text(_IDENTITY + "arn"), _null_text())
+        assumed = kernels.fill_null(kernels.is_in(kind, value_set=sessions), False)
+        arns = kernels.if_else(assumed, inputs.text(_IDENTITY + "arn"), _null_text())
         by_session = Distinct.of(arns, _session_email).column(_first, pa.string())
         by_name = Distinct.of(names, _name_email).column(_first, pa.string())
-        cols.put("user.email", pc.coalesce(by_session, by_name))
+        cols.put("user.email", kernels.coalesce(by_session, by_name))
     # Elastic takes a sign-in's user from its additional data when the identity names none
     inputs.leave(inputs.action_is("UserAuthentication"))
 
@@ -669,8 +671,10 @@ def _operations(cols: ColumnSet, inputs: _Inputs) -> None:
     actions = inputs.distinct("eventName", _operation_of)
     arrow_type = BY_NAME[operations.COLUMN].arrow_type
     per_action = pa.array([_first(values) for values in actions.values], arrow_type)
-    unsure = pc.and_(calls, actions.column(_second, pa.bool_()))
-    overlays = [(rows, read.operations.cast(arrow_type)) for rows, read in inputs.batch_writes]
+    unsure = kernels.and_(calls, actions.column(_second, pa.bool_()))
+    overlays = [
+        (rows, kernels.cast(read.operations, arrow_type)) for rows, read in inputs.batch_writes
+    ]
     statements = inputs.statements
     if statements is not None:
         rows, elsewhere = statements
@@ -679,7 +683,7 @@ def _operations(cols: ColumnSet, inputs: _Inputs) -> None:
         inputs.leave(elsewhere)
     found, read = _overlaid(per_action, actions.indices, calls, overlays)
     cols.put(operations.COLUMN, found)
-    inputs.leave(pc.and_(unsure, pc.invert(read)))
+    inputs.leave(kernels.and_(unsure, kernels.invert(read)))
 
 
 def _statement_operations(statement: str | None) -> tuple[list[str] | None]:
@@ -704,7 +708,7 @@ def _overlaid(
         replaced |= at
         parts.append(values)
         start += len(values)
-    taken = pa.concat_arrays(parts).take(arrow_array(positions, mask=nulled))
+    taken = kernels.take(pa.concat_arrays(parts), arrow_array(positions, mask=nulled))
     return taken, arrow_array(replaced)
 
 
@@ -746,7 +750,7 @@ def _resource_fields(cols: ColumnSet, inputs: _Inputs) -> None:
 
 def _response_fields(cols: ColumnSet, inputs: _Inputs) -> None:
     """Null for the rows without a response (their columns stay null); the others are left."""
-    inputs.leave(pc.is_valid(inputs.raw(RESPONSE)))
+    inputs.leave(kernels.is_valid(inputs.raw(RESPONSE)))
 
 
 def _table_names(cols: ColumnSet, inputs: _Inputs) -> None:
@@ -775,7 +779,7 @@ def _table_names(cols: ColumnSet, inputs: _Inputs) -> None:
         # these rows' responses are searched: the pattern's cost is per byte)
         inputs.leave(inputs.described(arrow_array(_written(writes, inputs.n) & wanting)))
         for rows, read in writes:
-            found.put_each(pc.indices_nonzero(rows), read.tables)
+            found.put_each(kernels.indices_nonzero(rows), read.tables)
     if statements is not None:
         _statement_tables(inputs, *statements, found)
     cols.put(_TABLE_COLUMN, _with_resources(found, inputs.resources))
@@ -803,10 +807,10 @@ class _Named:
 
     def put(self, rows: pa.Array, keys: pa.Array, named: Callable[[Any], tuple[str, ...]]) -> None:
         """At `rows` (indices), what `named` makes of each row's key, once per distinct key."""
-        encoded = keys.dictionary_encode()
+        encoded = kernels.dictionary_encode(keys)
         distinct: list[Any] = [*encoded.dictionary.to_pylist(), None]
         codes = np.array([self._code(named(key)) for key in distinct], np.int64)
-        at = encoded.indices.fill_null(len(distinct) - 1).to_numpy(zero_copy_only=False)
+        at = kernels.fill_null(encoded.indices, len(distinct) - 1).to_numpy(zero_copy_only=False)
         self.codes[rows.to_numpy(zero_copy_only=False)] = codes[at]
 
     def put_each(self, rows: pa.Array, named: list[tuple[str, ...]]) -> None:
@@ -832,15 +836,16 @@ def _with_resources(found: _Named, resources: Distinct[Resources | None]) -> pa.
     at = np.zeros(len(found.codes), np.int64)
     at[rows] = inverse
     codes = arrow_array(at, mask=found.codes < 0)
-    return pa.array(tables, type=BY_NAME[_TABLE_COLUMN].arrow_type).take(codes)
+    return kernels.take(pa.array(tables, type=BY_NAME[_TABLE_COLUMN].arrow_type), codes)
 
 
 def _plain_tables(inputs: _Inputs, plain: pa.Array, keys: pa.Array, found: _Named) -> None:
     """The request tables of the rows that name a table by `tableName` or the encryption
     context, into `found`; the rows that may name more are left."""
     by_name, by_context = inputs.raw(_TABLE_NAME), inputs.raw(_CONTEXT_TABLE)
-    both = pc.and_(pc.is_valid(by_name), pc.is_valid(by_context))  # their order is the request's
-    inputs.leave(pc.and_(plain, both))
+    # their order is the request's
+    both = kernels.and_(kernels.is_valid(by_name), kernels.is_valid(by_context))
+    inputs.leave(kernels.and_(plain, both))
     inputs.leave(inputs.named_elsewhere(plain, READ_KEYS))
     read = plain
     if _any(keys):
@@ -848,10 +853,10 @@ def _plain_tables(inputs: _Inputs, plain: pa.Array, keys: pa.Array, found: _Name
         # key's text as such (`dynamodb.wants_tables`); the others have none
         # (only the KMS calls' requests are searched: the pattern's cost is per byte)
         read = arrow_array(_read_keys(plain, keys, _holding_context(inputs, keys)))
-    rows = pc.indices_nonzero(read)
+    rows = kernels.indices_nonzero(read)
     named = compiled_columns.coalesced([by_name, by_context], clean=False)
-    named = pc.coalesce(by_name, by_context) if named is None else named
-    found.put(rows, named.take(rows), _one_name)
+    named = kernels.coalesce(by_name, by_context) if named is None else named
+    found.put(rows, kernels.take(named, rows), _one_name)
 
 
 def _holding_context(inputs: _Inputs, keys: pa.Array) -> np.ndarray:
@@ -862,8 +867,8 @@ def _holding_context(inputs: _Inputs, keys: pa.Array) -> np.ndarray:
     texts, places = inputs.raw_where(REQUEST, mask)
     found = compiled_columns.holding(texts, places, dynamodb.KMS_CONTEXT_KEY)
     if found is None:
-        holds = pc.match_substring_regex(inputs.raw_at(REQUEST, keys), _CONTEXT_KEY_TEXT)
-        found = pc.fill_null(holds, False).to_numpy(zero_copy_only=False)
+        holds = kernels.match_substring_regex(inputs.raw_at(REQUEST, keys), _CONTEXT_KEY_TEXT)
+        found = kernels.fill_null(holds, False).to_numpy(zero_copy_only=False)
     return found
 
 
@@ -885,7 +890,7 @@ def _one_name(name: str | None) -> tuple[str, ...]:
 def _statement_tables(inputs: _Inputs, rows: pa.Array, elsewhere: pa.Array, found: _Named) -> None:
     """A PartiQL call's tables are its statement's (then its resources')."""
     inputs.leave(elsewhere)
-    found.put(pc.indices_nonzero(rows), inputs.raw_at(_STATEMENT, rows), _statement_names)
+    found.put(kernels.indices_nonzero(rows), inputs.raw_at(_STATEMENT, rows), _statement_names)
 
 
 def _statement_names(statement: str | None) -> tuple[str, ...]:
@@ -894,7 +899,7 @@ def _statement_names(statement: str | None) -> tuple[str, ...]:
 
 def _scattered(n: int, rows: pa.Array, values: pa.Array) -> pa.Array:
     """`values` at the rows of a mask, null elsewhere."""
-    return pc.replace_with_mask(pa.nulls(n, values.type), rows, values)
+    return kernels.replace_with_mask(pa.nulls(n, values.type), rows, values)
 
 
 def _tables_of(named: tuple[str, ...], resources: Resources | None) -> list[str] | None:

@@ -15,8 +15,8 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from trailhound import arrow_kernels as kernels
 from trailhound.cloudtrail.payloads import DROPPED_TEXT
 from trailhound.cloudtrail.schema import BY_NAME, COLUMNS, arrow_schema
 from trailhound.numpy_arrow import arrow_array
@@ -36,7 +36,7 @@ class Distinct(Generic[V]):
     @classmethod
     def of(cls, keys: pa.Array, derive: Callable[[Any], V]) -> Distinct[V]:
         """Derive once per distinct key; null keys are derived from None."""
-        return cls.of_encoded(keys.dictionary_encode(), derive)
+        return cls.of_encoded(kernels.dictionary_encode(keys), derive)
 
     @classmethod
     def of_encoded(cls, encoded: pa.DictionaryArray, derive: Callable[[Any], V]) -> Distinct[V]:
@@ -44,7 +44,7 @@ class Distinct(Generic[V]):
         distinct: list[Any] = encoded.dictionary.to_pylist()
         indices = encoded.indices
         if indices.null_count:
-            indices = pc.fill_null(indices, len(distinct))
+            indices = kernels.fill_null(indices, len(distinct))
             distinct.append(None)
         return cls([derive(key) for key in distinct], indices)
 
@@ -57,7 +57,7 @@ class Distinct(Generic[V]):
         return cls([derive(key) for key in index], pa.array(codes, type=pa.int32()))
 
     def filter(self, mask: pa.Array) -> Distinct[V]:
-        return Distinct(self.values, self.indices.filter(mask))
+        return Distinct(self.values, kernels.filter(self.indices, mask))
 
     def map(self, change: Callable[[V], W]) -> Distinct[W]:
         return Distinct([change(value) for value in self.values], self.indices)
@@ -66,12 +66,14 @@ class Distinct(Generic[V]):
         hits = [j for j, value in enumerate(self.values) if test(value)]
         if not hits:
             return []
-        rows = pc.indices_nonzero(pc.is_in(self.indices, value_set=pa.array(hits, pa.int32())))
+        hit = kernels.is_in(self.indices, value_set=pa.array(hits, pa.int32()))
+        rows = kernels.indices_nonzero(hit)
         codes = self.indices.to_pylist()
         return [(i, self.values[codes[i]]) for i in rows.to_pylist()]
 
     def column(self, get: Callable[[V], Any], arrow_type: pa.DataType) -> pa.Array:
-        return pa.array([get(value) for value in self.values], type=arrow_type).take(self.indices)
+        made = pa.array([get(value) for value in self.values], type=arrow_type)
+        return kernels.take(made, self.indices)
 
     def per_row(self) -> list[V]:
         values = self.values
@@ -95,7 +97,9 @@ class ColumnSet:
         arrow_type = BY_NAME[name].arrow_type
         if not isinstance(values, pa.Array):
             values = pa.array(values, type=arrow_type)
-        self.arrays[name] = values if values.type == arrow_type else values.cast(arrow_type)
+        if values.type != arrow_type:
+            values = kernels.cast(values, arrow_type)
+        self.arrays[name] = values
 
     def constant(self, name: str, value: object) -> None:
         if name in self.wanted:
@@ -114,7 +118,7 @@ class ColumnSet:
         n = self.n
         if rows is not None:
             at = arrow_array(rows, kind=pa.int64())
-            made = {name: array.take(at) for name, array in made.items()}
+            made = {name: kernels.take(array, at) for name, array in made.items()}
             n = len(rows)
         # the unwanted columns, most of the schema, share one null array per type: a batch of
         # a few rows would otherwise spend more on allocating them than on its own columns
@@ -150,10 +154,10 @@ def text_column(values: list[str | None]) -> pa.Array:
 
 def cleaned(array: pa.Array) -> pa.Array:
     """The string column with the values Elastic's cleaning drops turned into nulls."""
-    dropped = pc.is_in(array, value_set=dropped_array())
+    dropped = kernels.is_in(array, value_set=dropped_array())
     if not dropped.true_count:  # a count kept with the array: no kernel call
         return array
-    return pc.if_else(dropped, pa.scalar(None, pa.string()), array)
+    return kernels.if_else(dropped, pa.scalar(None, pa.string()), array)
 
 
 def distinct_codes(codes: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from trailhound import arrow_kernels as kernels
 from trailhound.cloudtrail.arrivals import INGESTED, with_arrivals
 from trailhound.cloudtrail.ecs import normalize
 from trailhound.cloudtrail.ecs_documents import to_documents
@@ -43,15 +43,16 @@ def _rebuilt(raws: pa.Array, ingested: pa.Array, enricher: Enricher) -> dict[int
     """Documents by row index, all normalized in one batch (each batch costs a good deal more
     than its rows), each row then given back its own `event.ingested` (kept in Arrow: made
     into Python datetimes and back, the times cost as much as the records' decoding)."""
-    rows = pc.indices_nonzero(pc.and_(pc.is_valid(raws), pc.is_valid(ingested))).to_pylist()
+    both = kernels.and_(kernels.is_valid(raws), kernels.is_valid(ingested))
+    rows = kernels.indices_nonzero(both).to_pylist()
     if not rows:
         return {}
-    records = [decode_record(raw) for raw in raws.take(rows).to_pylist()]
+    records = [decode_record(raw) for raw in kernels.take(raws, rows).to_pylist()]
     first = ingested[rows[0]].as_py()
     result = normalize(records, ingested=first, enricher=enricher, parsed=True)
     refused = {i for i, _ in result.rejected}
     made = [row for j, row in enumerate(rows) if j not in refused]
-    batch = with_arrivals(result.batch, ingested.take(made))
+    batch = with_arrivals(result.batch, kernels.take(ingested, made))
     # the long requests are read once, not again from the text normalizing made of them
     return dict(zip(made, to_documents(batch, result.read), strict=True))
 

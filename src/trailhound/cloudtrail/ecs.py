@@ -23,9 +23,9 @@ from typing import Any, Final
 
 import msgspec
 import pyarrow as pa
-import pyarrow.compute as pc
 from msgspec import Struct, field
 
+from trailhound import arrow_kernels as kernels
 from trailhound.cloudtrail import dynamodb, entities, operations
 from trailhound.cloudtrail.columnset import ColumnSet, Distinct, text_column
 from trailhound.cloudtrail.derived import (
@@ -126,9 +126,9 @@ def _normalize(
     identities = Distinct.of_bytes([bytes(r.userIdentity) for r in records], _identity_or_reason)
     rejected = _rejected(records, times, identities)
     if rejected:
-        keep = pc.invert(_row_mask(len(records), [i for i, _ in rejected]))
+        keep = kernels.invert(_row_mask(len(records), [i for i, _ in rejected]))
         records = [r for r, kept in zip(records, keep.to_pylist(), strict=True) if kept]
-        times = times.filter(keep)
+        times = kernels.filter(times, keep)
         identities = identities.filter(keep)
     usable = identities.map(lambda value: value if isinstance(value, _Identity) else _NO_IDENTITY)
     rows = _Rows(records, times, usable)
@@ -167,7 +167,7 @@ def _rejected(
 ) -> list[tuple[int, str]]:
     reasons: dict[int, str] = {}
     if times.null_count:
-        for i in pc.indices_nonzero(times.is_null()).to_pylist():
+        for i in kernels.indices_nonzero(kernels.is_null(times)).to_pylist():
             reasons[i] = f"eventTime {records[i].eventTime[:40]!r} is not a date and time"
     for i, identity in identities.rows_where(lambda value: isinstance(value, str)):
         reasons.setdefault(i, str(identity))
@@ -336,8 +336,8 @@ class _Rows:
         ]
 
     def rows_with_action(self, action: str) -> list[int]:
-        found = pc.fill_null(pc.equal(self.action, action), False)
-        return pc.indices_nonzero(found).to_pylist() if pc.any(found).as_py() else []
+        found = kernels.fill_null(kernels.equal(self.action, action), False)
+        return kernels.indices_nonzero(found).to_pylist() if kernels.any(found).as_py() else []
 
 
 # -- building the batch -------------------------------------------------------------------------
@@ -380,11 +380,11 @@ def _event_fields(cols: ColumnSet, rows: _Rows, ingested: datetime) -> None:
 
 def _outcomes(rows: _Rows) -> pa.Array:
     records = rows.records
-    failed = pc.or_(
-        pc.is_valid(_text_member(records, "errorCode")),
-        pc.is_valid(_text_member(records, "errorMessage")),
+    failed = kernels.or_(
+        kernels.is_valid(_text_member(records, "errorCode")),
+        kernels.is_valid(_text_member(records, "errorMessage")),
     )
-    outcomes = pc.if_else(failed, "failure", "success")
+    outcomes = kernels.if_else(failed, "failure", "success")
     logins = rows.rows_with_action("ConsoleLogin")
     if not logins:
         return outcomes
@@ -392,7 +392,7 @@ def _outcomes(rows: _Rows) -> pa.Array:
     for i in logins:
         login = member_of(rows.response_at(i).value, "ConsoleLogin")
         override[i] = login.lower() if isinstance(login, str) else None
-    return pc.coalesce(pa.array(override, type=pa.string()), outcomes)
+    return kernels.coalesce(pa.array(override, type=pa.string()), outcomes)
 
 
 _IDENTITY_COLUMNS: Final[tuple[tuple[str, Callable[[_Identity], Any]], ...]] = (
@@ -430,7 +430,7 @@ def _identity_fields(cols: ColumnSet, rows: _Rows) -> None:
         cols.put("aws.cloudtrail.recipient_account_id", recipients)
         if cols.wants("cloud.account.id"):
             accounts = identities.column(lambda i: i.account_id, pa.string())
-            cols.put("cloud.account.id", pc.coalesce(accounts, recipients))
+            cols.put("cloud.account.id", kernels.coalesce(accounts, recipients))
     if cols.wants("user.name", "user.email", "related.user"):
         _user_fields(cols, rows)
 
@@ -468,9 +468,9 @@ def _user_fields(cols: ColumnSet, rows: _Rows) -> None:
             email_fix[i] = _identity_email(identity) or (name if is_email(name) else None)
             extras = (*rows.request_at(i).users, *rows.response_at(i).users)
             related_fix[i] = _related_users(identity, name, extras)
-        names = pc.coalesce(pa.array(name_fix, pa.string()), names)
-        emails = pc.coalesce(pa.array(email_fix, pa.string()), emails)
-        related = pc.coalesce(pa.array(related_fix, _KEYWORDS), related)
+        names = kernels.coalesce(pa.array(name_fix, pa.string()), names)
+        emails = kernels.coalesce(pa.array(email_fix, pa.string()), emails)
+        related = kernels.coalesce(pa.array(related_fix, _KEYWORDS), related)
     cols.put("user.name", names)
     cols.put("user.email", emails)
     cols.put("related.user", related)
@@ -659,15 +659,15 @@ def _resource_and_table_fields(cols: ColumnSet, rows: _Rows) -> None:
 
 def _tables(rows: _Rows, resources: Distinct[Resources | None]) -> list[list[str] | None]:
     tables: list[list[str] | None] = [None] * rows.n
-    candidates = pc.fill_null(pc.is_in(rows.source, value_set=table_sources()), False)
-    if not pc.any(candidates).as_py():
+    candidates = kernels.fill_null(kernels.is_in(rows.source, value_set=table_sources()), False)
+    if not kernels.any(candidates).as_py():
         return tables
     in_resources = resources.map(tables_in_resources).per_row()
     sources = rows.source.to_pylist()
     actions = rows.action.to_pylist()
     # KMS calls DynamoDB makes for a table repeat the same short request thousands of times
     known: dict[tuple[bytes, bytes, tuple[str, ...]], list[str] | None] = {}
-    for i in pc.indices_nonzero(candidates).to_pylist():
+    for i in kernels.indices_nonzero(candidates).to_pylist():
         record = rows.records[i]
         source = sources[i]
         # DynamoDB's own calls always may: asked first, it spares a call and a partial per row
@@ -781,7 +781,7 @@ def _text(value: object) -> str | None:
 def _event_times(texts: list[str]) -> pa.Array:
     """Event times at Arrow speed; the exact parser only if some need it. Null: unparseable."""
     try:
-        return pa.array(texts, type=pa.string()).cast(_TIMESTAMP)
+        return kernels.cast(pa.array(texts, type=pa.string()), _TIMESTAMP)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return pa.array([parse_event_time(text) for text in texts], type=_TIMESTAMP)
 

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import pyarrow as pa
 
+from trailhound import arrow_kernels as kernels
 from trailhound.cloudtrail.payloads import parsed_value
 from trailhound.cloudtrail.resources import RESOURCE_COLUMNS
 from trailhound.cloudtrail.schema import BY_NAME, Kind
@@ -109,7 +110,7 @@ def _times_text(column: pa.Array) -> list[str | None] | None:
         return None
     shown: dict[int | None, str | None] = {None: None}
     texts = []
-    for micros in column.cast(pa.int64()).to_pylist():
+    for micros in kernels.cast(column, pa.int64()).to_pylist():
         text = shown.get(micros, "")
         if text == "":
             text = shown[micros] = _time_text(micros)

@@ -24,9 +24,9 @@ from functools import cache
 from typing import Any, Final
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from msgspec import Struct
 
+from trailhound import arrow_kernels as kernels
 from trailhound.cloudtrail import dynamodb
 from trailhound.cloudtrail.builder import Columns, Rows
 from trailhound.cloudtrail.payloads import DROPPED_TEXT, NULL_RAW, parsed_value
@@ -483,13 +483,13 @@ def fill(cols: Columns, rows: Rows) -> None:
 
 
 def _rows_in_table(rows: Rows) -> Iterator[tuple[int, Named]]:
-    candidates = pc.fill_null(pc.is_in(rows.source, value_set=_providers()), False)
-    if not pc.any(candidates).as_py():
+    candidates = kernels.fill_null(kernels.is_in(rows.source, value_set=_providers()), False)
+    if not kernels.any(candidates).as_py():
         return
     sources = rows.source.to_pylist()
     actions = rows.action.to_pylist()
     looked_up: dict[tuple[str | None, str | None], Named | None] = {}
-    for i in pc.indices_nonzero(candidates).to_pylist():
+    for i in kernels.indices_nonzero(candidates).to_pylist():
         call = (sources[i], actions[i])
         if call not in looked_up:
             looked_up[call] = named(*call)

@@ -18,8 +18,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
-import pyarrow.compute as pc
-
+from trailhound import arrow_kernels as kernels
 from trailhound.cloudtrail.builder import Columns, Rows
 
 COLUMN: Final = "aws.dynamodb.operations"
@@ -69,10 +68,10 @@ def fill(cols: Columns, rows: Rows) -> None:
     if not cols.wants(COLUMN):
         return
     found: list[list[str] | None] = [None] * rows.n
-    dynamodb = pc.fill_null(pc.equal(rows.source, SOURCE), False)
-    if pc.any(dynamodb).as_py():
+    dynamodb = kernels.fill_null(kernels.equal(rows.source, SOURCE), False)
+    if kernels.any(dynamodb).as_py():
         actions = rows.action.to_pylist()
-        for i in pc.indices_nonzero(dynamodb).to_pylist():
+        for i in kernels.indices_nonzero(dynamodb).to_pylist():
             reader = _READERS.get(actions[i])
             if reader is _single:  # one item whatever the request says: no need to parse it
                 found[i] = _single(None, actions[i])

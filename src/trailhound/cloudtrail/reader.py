@@ -20,6 +20,7 @@ import msgspec
 import pyarrow as pa
 from msgspec import Struct, field
 
+from trailhound import arrow_kernels as kernels
 from trailhound.cloudtrail.arrivals import Arrivals, with_arrivals
 from trailhound.cloudtrail.ecs import Normalized, normalize
 from trailhound.cloudtrail.envelopes import CANNOT_READ, Bad, Found, Limits, Numbered, Skip, split
@@ -433,7 +434,7 @@ def _flush(
     batch = result.batch
     if batch.num_rows and not arrivals.single():
         times = arrivals.times()
-        batch = with_arrivals(batch, times if behind is None else times.take(behind))
+        batch = with_arrivals(batch, times if behind is None else kernels.take(times, behind))
     if batch.num_rows:
         yield Selected(batch, kept)
 

@@ -18,9 +18,9 @@ from typing import Any, Final
 
 import msgspec
 import pyarrow as pa
-import pyarrow.compute as pc
 from msgspec import Struct
 
+from trailhound import arrow_kernels as kernels
 from trailhound.cloudtrail import dynamodb, operations
 from trailhound.cloudtrail.payloads import parsed_value
 
@@ -41,13 +41,15 @@ def names_elsewhere(
 ) -> pa.Array:
     """Per row (no nulls), whether `dynamodb.table_names` may read more of it than the request
     keys `read_keys`: another table-naming request key, or a response's table description."""
-    asked = pc.fill_null(pc.match_substring_regex(requests, _key_pattern(read_keys)), False)
-    return pc.or_(asked, describes_tables(responses))
+    keyed = kernels.match_substring_regex(requests, _key_pattern(read_keys))
+    asked = kernels.fill_null(keyed, False)
+    return kernels.or_(asked, describes_tables(responses))
 
 
 def describes_tables(responses: pa.Array) -> pa.Array:
     """Per row (no nulls), whether `dynamodb.table_names` may read a table from its response."""
-    return pc.fill_null(pc.match_substring_regex(responses, _description_pattern()), False)
+    described = kernels.match_substring_regex(responses, _description_pattern())
+    return kernels.fill_null(described, False)
 
 
 @cache
@@ -102,7 +104,7 @@ def read_parsed(actions: list[str], requests: pa.Array) -> BatchWrites:
     the request's alone (a response describing one is the caller's to look for)."""
     tables: list[tuple[str, ...]] = []
     found: list[tuple[str, ...]] = []
-    for action, raw in zip(actions, requests.cast(pa.binary()).to_pylist(), strict=True):
+    for action, raw in zip(actions, kernels.cast(requests, pa.binary()).to_pylist(), strict=True):
         request = parsed_value(raw) if raw else None
         tables.append(tuple(dynamodb.table_names(request)))
         found.append(tuple(operations.operations(action, request)))
@@ -188,7 +190,7 @@ def _operations_column(kinds: list[tuple[str, ...]]) -> pa.Array:
     codes: dict[tuple[str, ...], int] = {}
     at = [codes.setdefault(row, len(codes)) for row in kinds]
     distinct = pa.array([list(row) or None for row in codes], pa.list_(pa.string()))
-    return distinct.take(pa.array(at, pa.int64()))
+    return kernels.take(distinct, pa.array(at, pa.int64()))
 
 
 class _WriteShapes(Struct, frozen=True):
@@ -264,10 +266,11 @@ def _joined(texts: pa.Array) -> pa.Buffer:
     pages than the copying itself."""
     null = pa.scalar(b"null", pa.large_binary())
     ends = pa.array([b"[null", b"null]"], pa.large_binary())
-    texts = pc.fill_null(texts.cast(pa.large_binary()), null)
+    texts = kernels.fill_null(kernels.cast(texts, pa.large_binary()), null)
     values = pa.concat_arrays([ends[:1], texts, ends[1:]])
     listed = pa.LargeListArray.from_arrays(pa.array([0, len(values)], pa.int64()), values)
-    joined: pa.Buffer = pc.binary_join(listed, pa.scalar(b",", pa.large_binary()))[0].as_buffer()
+    comma = pa.scalar(b",", pa.large_binary())
+    joined: pa.Buffer = kernels.binary_join(listed, comma)[0].as_buffer()
     return joined
 
 

@@ -17,6 +17,7 @@ from typing import Any, Final
 import numpy as np
 import pyarrow as pa
 
+from trailhound import arrow_kernels as kernels
 from trailhound.cloudtrail import dynamodb, extensions
 from trailhound.cloudtrail.record_members import (
     BatchWrites,
@@ -71,7 +72,7 @@ def _taken(texts: pa.Array, positions: np.ndarray) -> pa.Array:
     """The texts at the positions (every one in order: the array itself, not copied)."""
     if len(positions) == len(texts) and np.array_equal(positions, np.arange(len(texts))):
         return texts
-    return texts.take(arrow_array(positions, kind=pa.int64()))
+    return kernels.take(texts, arrow_array(positions, kind=pa.int64()))
 
 
 PYTHON_READERS: Final[Mapping[str, RequestReader]] = {
@@ -141,7 +142,7 @@ def _plain_strings(requests: pa.Array) -> pa.Array:
         requests = requests.combine_chunks()
     if requests.type in (pa.string(), pa.binary()):
         return requests
-    return requests.cast(pa.string())
+    return kernels.cast(requests, pa.string())
 
 
 @cache

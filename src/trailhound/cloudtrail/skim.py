@@ -35,6 +35,7 @@ import numpy as np
 import pyarrow as pa
 from msgspec import Struct
 
+from trailhound import arrow_kernels as kernels
 from trailhound.cloudtrail import compiled_columns, extensions
 from trailhound.numpy_arrow import arrow_array
 
@@ -156,7 +157,9 @@ def picked_columns(
     first = blocks[0] if blocks else None
     if first is None or any(b is None or b.names != first.names for b in blocks):
         rows = pa.array(taken, pa.int64())
-        return {p: pa.concat_arrays([f.columns[p] for f in files]).take(rows) for p in paths}
+        return {
+            p: kernels.take(pa.concat_arrays([f.columns[p] for f in files]), rows) for p in paths
+        }
     # one array to take from, each block in it once (files skimmed together share one): a
     # chunked array resolves every index's chunk, which costs several times the copy
     placed: dict[int, int] = {}  # a block (by identity, while `files` holds it): its place
@@ -242,7 +245,7 @@ def _taken(values: pa.Array, at: np.ndarray) -> pa.Array:
     """`values.take(at)`: by the compiled maker where it is built (it reads each row's offsets
     once, then copies the values in order; ~25% under Arrow's take on a worker's calls)."""
     got = compiled_columns.taken(values, at)
-    return values.take(arrow_array(at)) if got is None else got
+    return kernels.take(values, arrow_array(at)) if got is None else got
 
 
 def joined(files: Sequence[Skimmed]) -> Skimmed:

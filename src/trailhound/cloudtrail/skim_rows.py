@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 from msgspec import Struct, structs
 
+from trailhound import arrow_kernels as kernels
 from trailhound.cloudtrail import compiled_columns
 from trailhound.cloudtrail.columnset import distinct_codes
 from trailhound.cloudtrail.ecs import Normalized, normalize, noted_members
@@ -65,7 +66,7 @@ class SkimRows(Struct, frozen=True):
         if isinstance(columns, PickedColumns):
             return columns.at_rows(paths, rows)
         some = pa.RecordBatch.from_arrays([columns[p] for p in paths], names=list(paths))
-        taken = some.take(pa.array(rows, pa.int64()))
+        taken = kernels.take(some, pa.array(rows, pa.int64()))
         return dict(zip(paths, taken.columns, strict=True))
 
     def where(self, path: str, rows: np.ndarray) -> tuple[pa.Array, np.ndarray]:
@@ -112,7 +113,9 @@ class _Offered(Mapping[str, pa.Array]):
         """The path's column at these positions among the offered rows (all when None)."""
         made = self._made.get(path)
         if made is not None:
-            return made if positions is None else made.take(arrow_array(positions, kind=pa.int64()))
+            if positions is None:
+                return made
+            return kernels.take(made, arrow_array(positions, kind=pa.int64()))
         if path not in self._raw:
             raise KeyError(path)
         rows = self._offered if positions is None else self._offered[positions]
@@ -484,7 +487,7 @@ def _nulled(array: pa.Array, kept: _Kept) -> pa.Array:
     listed = pa.types.is_list(kind)  # a list's own buffers, its values as they are
     if (kind.num_fields and not listed) or pa.types.is_dictionary(kind):
         taken = arrow_array(np.arange(len(kept.drop)), mask=kept.drop)
-        return array.take(taken)  # a null index takes a null
+        return kernels.take(array, taken)  # a null index takes a null
     # a slice (a skimmer's path cut from its rows' one take) keeps its offset: the bitmap
     # starts where its buffers do, so no value is copied (a take per slice was most of this)
     offset = array.offset
@@ -514,14 +517,14 @@ def _codes(rows: SkimRows, path: str) -> tuple[list[str | None], np.ndarray]:
     if found is None:
         return _encoded(rows.columns[path])
     codes, _, firsts = found  # the count is the values' number
-    values: list[str | None] = array.take(arrow_array(places[firsts])).to_pylist()
+    values: list[str | None] = kernels.take(array, arrow_array(places[firsts])).to_pylist()
     return [*values, None], codes.astype(np.int64)
 
 
 def _encoded(column: pa.Array) -> tuple[list[str | None], np.ndarray]:
     """The distinct values of a text column (None last, for nulls) and each row's index in
     them, by Arrow's dictionary encoding: the reference."""
-    encoded = column.dictionary_encode()
+    encoded = kernels.dictionary_encode(column)
     values: list[str | None] = [*encoded.dictionary.to_pylist(), None]
-    codes = encoded.indices.fill_null(len(values) - 1).to_numpy(zero_copy_only=False)
+    codes = kernels.fill_null(encoded.indices, len(values) - 1).to_numpy(zero_copy_only=False)
     return values, codes.astype(np.int64)

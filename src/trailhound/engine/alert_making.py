@@ -14,10 +14,10 @@ from functools import cache
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from msgspec import Struct, field
 from msgspec.structs import replace
 
+from trailhound import arrow_kernels as kernels
 from trailhound import heap
 from trailhound.alerts.model import Alert
 from trailhound.engine import evidence
@@ -234,7 +234,8 @@ class _Shown(Struct):
 
     def rows_of(self, seqs: list[int]) -> pa.Table:
         """The stored rows of these matches."""
-        return self.rows.filter(pc.is_in(self.rows.column("seq"), pa.array(seqs, pa.int64())))
+        wanted = kernels.is_in(self.rows.column("seq"), pa.array(seqs, pa.int64()))
+        return kernels.filter(self.rows, wanted)
 
     def records(self, places: list[Place]) -> list[bytes | None]:
         """The JSON of the record at each place (None where there is none), which one part

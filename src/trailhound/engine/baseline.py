@@ -22,9 +22,9 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 from msgspec import Struct
 
+from trailhound import arrow_kernels as kernels
 from trailhound import heap
 from trailhound.engine.candidates import Candidate, Outcome
 from trailhound.engine.keys import item_count_sql, keyed_rows_sql
@@ -101,7 +101,7 @@ def _evaluated(store: Store, rule: Rule, cutoff: int) -> Outcome:
     order, once_each = _once(table, order, group)
     heap.give_back_arrow()  # what the sort and the codes took (~70 MB at 4M events)
     if len(order) < table.num_rows:  # rows left out: the rest are counted, taken in order
-        table, group = table.take(arrow_array(order)), group[order]
+        table, group = kernels.take(table, arrow_array(order)), group[order]
         order = np.arange(len(order), dtype=np.int64)
     stored = baselines.load(store, rule.rule_id)
     candidates: list[Candidate] = []
@@ -160,7 +160,7 @@ def _remember(
     baselines.save(store, rule_id, stored, forget_before=forget)
     counted = rows.select(["event_id", "ts"])
     if counted.column("event_id").null_count:  # a copy of every id otherwise (26 MB at 4M)
-        counted = counted.filter(pc.is_valid(counted.column("event_id")))
+        counted = kernels.filter(counted, kernels.is_valid(counted.column("event_id")))
     baselines.note_counted(store, rule_id, counted, forget_before=forget, distinct=once_each)
 
 
@@ -175,7 +175,7 @@ def _order(table: pa.Table, width: int) -> tuple[Ints, Ints]:
          "seq": table.column("seq")}
     )  # fmt: skip
     names = ["g", "ts", "e", "seq"]
-    order = pc.sort_indices(keys, sort_keys=[(name, "ascending") for name in names])
+    order = kernels.sort_indices(keys, sort_keys=[(name, "ascending") for name in names])
     return _ints(pa.chunked_array([order])), group
 
 
@@ -184,13 +184,13 @@ def _group_codes(table: pa.Table, width: int) -> Ints:
     are: the place of each column's value among that column's distinct values, combined."""
     code = np.zeros(table.num_rows, np.int64)
     for i in range(width):
-        encoded = table.column(f"k{i}").combine_chunks().dictionary_encode()
+        encoded = kernels.dictionary_encode(table.column(f"k{i}").combine_chunks())
         # a value's place among the distinct ones (keys are never null: no group without)
-        places = _ints(pa.chunked_array([pc.rank(encoded.dictionary, tiebreaker="first")])) - 1
+        places = _ints(pa.chunked_array([kernels.rank(encoded.dictionary, tiebreaker="first")])) - 1
         radix = len(encoded.dictionary)
         if radix and int(code.max(initial=0)) >= (1 << 62) // radix:
             code = np.unique(code, return_inverse=True)[1].astype(np.int64)  # renumbered
-        indices = _ints(pa.chunked_array([encoded.indices.cast(pa.int64())]))
+        indices = _ints(pa.chunked_array([kernels.cast(encoded.indices, pa.int64())]))
         code = code * radix + places[indices]
     return code
 
@@ -200,7 +200,7 @@ def _once(table: pa.Table, order: Ints, group: Ints) -> tuple[Ints, bool]:
     (its first in order); and whether no event id was there twice (then none is counted
     twice)."""
     event_ids = table.column("event_id")
-    named_rows = pc.is_valid(event_ids).to_numpy(zero_copy_only=False)
+    named_rows = kernels.is_valid(event_ids).to_numpy(zero_copy_only=False)
     if not named_rows.any():
         return order, True
     if _no_id_twice(table, named_rows):
@@ -223,7 +223,7 @@ def _no_id_twice(table: pa.Table, named: npt.NDArray[np.bool_]) -> bool:
     hashes = np.sort(_ints(table.column("id_hash"))[named])
     if not np.any(hashes[1:] == hashes[:-1]):
         return True
-    distinct = pc.count(pc.unique(table.column("event_id"))).as_py()  # nulls not counted
+    distinct = kernels.count(kernels.unique(table.column("event_id"))).as_py()  # nulls not counted
     return bool(distinct == int(np.count_nonzero(named)))
 
 
@@ -242,8 +242,8 @@ def _one_code(codes: list[Ints]) -> npt.NDArray[np.int64]:
 
 def _codes(column: pa.ChunkedArray) -> Ints:
     """A number per distinct value of a column (-1 for null), equal where the values are."""
-    encoded = column.combine_chunks().dictionary_encode().indices
-    return _ints(pa.chunked_array([pc.fill_null(encoded.cast(pa.int64()), -1)]))
+    encoded = kernels.dictionary_encode(column.combine_chunks()).indices
+    return _ints(pa.chunked_array([kernels.fill_null(kernels.cast(encoded, pa.int64()), -1)]))
 
 
 def _runs(rows: _Rows) -> Iterator[tuple[int, int, bool]]:

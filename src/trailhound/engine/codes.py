@@ -14,8 +14,8 @@ from collections.abc import Iterable
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from trailhound import arrow_kernels as kernels
 from trailhound.cloudtrail import compiled_columns
 from trailhound.numpy_arrow import arrow_array
 
@@ -50,11 +50,11 @@ def dictionary_codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, in
 
 def arrow_codes(column: pa.Array) -> tuple[np.ndarray, int]:
     """`dictionary_codes` by Arrow's dictionary encoding."""
-    encoded = column.dictionary_encode()
+    encoded = kernels.dictionary_encode(column)
     count = len(encoded.dictionary)
     if not encoded.indices.null_count:  # fill_null's own cost is ~15 µs a call, a dozen a batch
         return encoded.indices.to_numpy(), count
-    return pc.fill_null(encoded.indices, count).to_numpy(zero_copy_only=False), count
+    return kernels.fill_null(encoded.indices, count).to_numpy(zero_copy_only=False), count
 
 
 class CodedColumns:
@@ -101,7 +101,7 @@ class CodedColumns:
         items, last = dictionary_codes(column.values)
         one = np.diff(offsets) == 1
         if column.null_count:
-            one &= column.is_valid().to_numpy(zero_copy_only=False)
+            one &= kernels.is_valid(column).to_numpy(zero_copy_only=False)
         at = offsets[:-1][one]
         codes = np.full(len(column), last, dtype=items.dtype if len(items) else np.int64)
         if len(at):
@@ -110,7 +110,7 @@ class CodedColumns:
 
     def at(self, name: str, rows: np.ndarray) -> pa.ChunkedArray:
         """The column's values at these rows, as Arrow."""
-        return self._table.column(name).take(arrow_array(rows, kind=pa.int64()))
+        return kernels.take(self._table.column(name), arrow_array(rows, kind=pa.int64()))
 
     def has(self, name: str) -> bool:
         return name in self._table.schema.names
@@ -137,7 +137,7 @@ def list_codes(lists: pa.Array) -> tuple[np.ndarray, int] | None:
     numbers, distinct = _sequence_codes(items, offsets, longer)
     codes[longer] = last + 2 + numbers
     if lists.null_count:
-        codes[~lists.is_valid().to_numpy(zero_copy_only=False)] = 0
+        codes[~kernels.is_valid(lists).to_numpy(zero_copy_only=False)] = 0
     return codes, last + 2 + distinct
 
 

@@ -16,9 +16,9 @@ from functools import cached_property
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from msgspec import Struct, field
 
+from trailhound import arrow_kernels as kernels
 from trailhound import heap
 from trailhound.alerts.model import Alert, alert_id
 from trailhound.cloudtrail.schema import BY_NAME
@@ -167,7 +167,7 @@ class Detector:
         matched = self.matcher.match(batch, keep=BY_NAME)
         if matched is not None:
             matched = matched.drop_columns([ITEM])
-        latest = pc.max(pc.cast(batch.column("@timestamp"), pa.int64())).as_py()
+        latest = kernels.max(kernels.cast(batch.column("@timestamp"), pa.int64())).as_py()
         self.add_matches(matched, events=batch.num_rows, latest=latest, failed=self.matcher.failed)
 
     def add_matches(

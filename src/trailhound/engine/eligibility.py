@@ -38,9 +38,9 @@ from datetime import timedelta
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from msgspec import Struct, field
 
+from trailhound import arrow_kernels as kernels
 from trailhound.cloudtrail.schema import BY_NAME, Kind
 from trailhound.engine.codes import KEY_LIMIT, CodedColumns, combined, dictionary_codes
 from trailhound.engine.evidence import LIMIT
@@ -92,8 +92,8 @@ class Matched(Struct, frozen=True):
     @classmethod
     def of_table(cls, matched: pa.Table) -> Matched:
         """The rows of a matcher's table, whose own columns are the events'."""
-        coded = matched.column(RULE_ID).combine_chunks().dictionary_encode()
-        rule = pc.fill_null(coded.indices, -1).to_numpy(zero_copy_only=False)
+        coded = kernels.dictionary_encode(matched.column(RULE_ID).combine_chunks())
+        rule = kernels.fill_null(coded.indices, -1).to_numpy(zero_copy_only=False)
         return cls(
             coded.dictionary.to_pylist(), rule, _numbers(matched, STEP), _numbers(matched, TS),
             _numbers(matched, ITEM), np.arange(matched.num_rows), CodedColumns(matched),
@@ -299,7 +299,7 @@ def _ordered(
     table = pa.table({"run": run, "id": matched.events.at("event.id", matched.at[mine]),
                       "item": matched.item[mine]})  # fmt: skip
     names = ("run", "id", "item") if by_item else ("run", "id")
-    within = pc.sort_indices(table, sort_keys=[(name, "ascending") for name in names])
+    within = kernels.sort_indices(table, sort_keys=[(name, "ascending") for name in names])
     order[tied] = order[tied][within.to_numpy()]
     return order
 

@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from msgspec import Struct
 
+from trailhound import arrow_kernels as kernels
 from trailhound.engine.codes import combined, dictionary_codes, list_codes
 from trailhound.engine.prefilter import (
     ACTION,
@@ -310,13 +310,13 @@ class Matcher:
         """`match`'s table of these `rows`, or of some of them: a caller that keeps only some
         rows takes the columns of those alone."""
         index = arrow_array(taken, kind=pa.int64())
-        kept = batch.select([c for c in batch.schema.names if c in keep]).take(index)
+        kept = kernels.take(batch.select([c for c in batch.schema.names if c in keep]), index)
         ids, steps = self._labels()
-        ts = pc.cast(batch.column("@timestamp").take(index), pa.int64())
+        ts = kernels.cast(kernels.take(batch.column("@timestamp"), index), pa.int64())
         items = arrow_array(taken.astype(np.int32))
         labelled = arrow_array(which)
         return pa.Table.from_arrays(
-            [ids.take(labelled), steps.take(labelled), ts, items, *kept.columns],
+            [kernels.take(ids, labelled), kernels.take(steps, labelled), ts, items, *kept.columns],
             [RULE_ID, STEP, TS, ITEM, *kept.schema.names],
         )
 
@@ -334,16 +334,18 @@ class Matcher:
         ts = batch.column("@timestamp")
         if self.plan.since is None and self.plan.until is None and not ts.null_count:
             return np.arange(batch.num_rows)  # the usual scan: every row
-        mask = pc.is_valid(ts)
+        mask = kernels.is_valid(ts)
         if self.plan.since is not None:
-            mask = pc.and_(mask, pc.greater_equal(ts, pa.scalar(self.plan.since, ts.type)))
+            since = pa.scalar(self.plan.since, ts.type)
+            mask = kernels.and_(mask, kernels.greater_equal(ts, since))
         if self.plan.until is not None:
-            mask = pc.and_(mask, pc.less(ts, pa.scalar(self.plan.until, ts.type)))
-        return np.flatnonzero(pc.fill_null(mask, False).to_numpy(zero_copy_only=False))
+            mask = kernels.and_(mask, kernels.less(ts, pa.scalar(self.plan.until, ts.type)))
+        return np.flatnonzero(kernels.fill_null(mask, False).to_numpy(zero_copy_only=False))
 
     def _decide(self, batch: pa.RecordBatch, first: np.ndarray) -> list[tuple[int, ...]]:
         """For each group (given by its first row), the filters it passes."""
-        values = batch.select(list(self.plan.columns)).take(arrow_array(first, kind=pa.int64()))
+        firsts = arrow_array(first, kind=pa.int64())
+        values = kernels.take(batch.select(list(self.plan.columns)), firsts)
         keys = [
             _hashable(row) for row in zip(*(c.to_pylist() for c in values.columns), strict=True)
         ]
@@ -400,7 +402,7 @@ class Matcher:
         # WHERE clause evaluates its conditions in turn on the rows still passing, so its
         # costly conditions (flattened fields) run only where the cheap ones held.
         wanted = sorted({g for mine in asked.values() for g, _ in mine})
-        self._fill(numbered.take(pa.array(wanted, pa.int64())))
+        self._fill(kernels.take(numbered, pa.array(wanted, pa.int64())))
         for f, mine in asked.items():
             try:
                 rows = self.con.execute(f"EXECUTE {self._statement(f)}").fetchall()
@@ -479,7 +481,7 @@ def _groups(
     each combination, the first row (a batch index) that has it."""
     values = batch.select(list(columns))
     if len(rows) < batch.num_rows:  # some rows lie outside the time window
-        values = values.take(arrow_array(rows, kind=pa.int64()))
+        values = kernels.take(values, arrow_array(rows, kind=pa.int64()))
     key = combined((_codes(values.column(name)) for name in columns), len(rows))
     _, first, group = np.unique(key, return_index=True, return_inverse=True)
     return group, rows[first]

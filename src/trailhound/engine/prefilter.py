@@ -19,9 +19,9 @@ from itertools import product
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from msgspec import Struct
 
+from trailhound import arrow_kernels as kernels
 from trailhound.cloudtrail.record import Record
 from trailhound.cloudtrail.schema import BY_NAME, COLUMNS, Kind, flattened_parent
 from trailhound.cloudtrail.skim import Admission
@@ -98,14 +98,14 @@ class Selection(Struct, frozen=True):
         def pick(providers: pa.Array, actions: pa.Array) -> list[int]:
             if len(providers) < _SMALL_RUN:
                 return per_row(providers, actions)
-            sure = pc.is_in(providers, any_action)
-            maybe = pc.and_not(pc.is_in(actions, named), sure)
-            rows = pc.indices_nonzero(sure).to_numpy()
-            doubtful = pc.indices_nonzero(maybe)
+            sure = kernels.is_in(providers, any_action)
+            maybe = kernels.and_not(kernels.is_in(actions, named), sure)
+            rows = kernels.indices_nonzero(sure).to_numpy()
+            doubtful = kernels.indices_nonzero(maybe)
             if not len(doubtful):
                 return rows.tolist()  # type: ignore[no-any-return]
             # few rows as a rule: an action some pair names, of a provider no pair leaves open
-            judged = per_row(providers.take(doubtful), actions.take(doubtful))
+            judged = per_row(kernels.take(providers, doubtful), kernels.take(actions, doubtful))
             more = doubtful.to_numpy()[judged]
             # the two never share a row (`maybe` leaves out the sure ones), so sorting them
             # together is their union; `np.union1d` would also import `numpy.ma` at start-up

@@ -13,9 +13,9 @@ from typing import Any, Final
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from msgspec import Struct, field
 
+from trailhound import arrow_kernels as kernels
 from trailhound.engine.codes import combined, dictionary_codes
 from trailhound.numpy_arrow import arrow_array
 from trailhound.rules import kql_ast as k
@@ -57,9 +57,9 @@ class Coverage(Struct):
     places: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def add(self, batch: pa.RecordBatch) -> None:
-        mask = pc.equal(batch.column("event.provider"), DYNAMODB)
-        categories = pc.filter(batch.column("aws.cloudtrail.event_category"), mask)
-        actions = pc.filter(batch.column("event.action"), mask)
+        mask = kernels.equal(batch.column("event.provider"), DYNAMODB)
+        categories = kernels.filter(batch.column("aws.cloudtrail.event_category"), mask)
+        actions = kernels.filter(batch.column("event.action"), mask)
         for category, action in zip(categories.to_pylist(), actions.to_pylist(), strict=True):
             self.count(category, action)
 
@@ -113,8 +113,8 @@ class Counted:
         if self._none():
             return np.zeros(0, bool)
         if self._mask is None:
-            same = pc.equal(self._all().column("eventSource"), DYNAMODB)
-            self._mask = pc.fill_null(same, False).to_numpy(zero_copy_only=False)
+            same = kernels.equal(self._all().column("eventSource"), DYNAMODB)
+            self._mask = kernels.fill_null(same, False).to_numpy(zero_copy_only=False)
         return self._mask
 
     def dynamodb(self) -> Counter[tuple[str | None, str | None]]:
@@ -157,7 +157,8 @@ class Counted:
     def _dynamodb_rows(self) -> pa.Table:
         if self._dynamodb is None:
             # only the grouped columns: the times are taken from those parsed for all records
-            self._dynamodb = self._all().select(_GROUPED).filter(arrow_array(self.dynamodb_mask()))
+            mask = arrow_array(self.dynamodb_mask())
+            self._dynamodb = kernels.filter(self._all().select(_GROUPED), mask)
         return self._dynamodb
 
 
@@ -169,7 +170,7 @@ def _combinations(table: pa.Table, names: Sequence[str]) -> Counter[Any]:
         return Counter()
     key = combined((dictionary_codes(table.column(n)) for n in names), table.num_rows)
     _, first, counts = np.unique(key, return_index=True, return_counts=True)
-    values = table.select(list(names)).take(arrow_array(first, kind=pa.int64())).columns
+    values = kernels.take(table.select(list(names)), arrow_array(first, kind=pa.int64())).columns
     rows = zip(*(v.to_pylist() for v in values), strict=True)
     return Counter(dict(zip(rows, counts.tolist(), strict=True)))
 

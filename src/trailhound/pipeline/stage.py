@@ -18,9 +18,9 @@ import duckdb
 import msgspec
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from msgspec import Struct
 
+from trailhound import arrow_kernels as kernels
 from trailhound.cloudtrail import columnar
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.kept import KeptRows
@@ -173,7 +173,7 @@ def _coded(table: pa.Table) -> pa.Table:
     for name in REPEATING:
         at = table.schema.get_field_index(name)
         if at >= 0 and table.schema.field(at).type == pa.string():
-            table = table.set_column(at, name, pc.dictionary_encode(table.column(at)))
+            table = table.set_column(at, name, kernels.dictionary_encode(table.column(at)))
     return table
 
 
@@ -329,9 +329,9 @@ class _Labels(Struct, frozen=True):
     ) -> Matched:
         """The rows `Matcher.rows` found (its filter and batch row of each), as thinning reads
         them: the events' columns are the batch's own, those stored (as in the table of them)."""
-        epochs = pc.cast(batch.column("@timestamp"), pa.int64())
+        epochs = kernels.cast(batch.column("@timestamp"), pa.int64())
         if epochs.null_count:  # never at a matched row: the matcher leaves those out
-            epochs = pc.fill_null(epochs, 0)
+            epochs = kernels.fill_null(epochs, 0)
         return Matched(
             self.rules, self.rule[which], self.step[which], epochs.to_numpy()[taken],
             taken.astype(np.int32), taken,
@@ -367,7 +367,8 @@ def kept_matches(
     hits = _hits(matched)
     masks = eligibility.masks(matched)
     store = masks.store
-    return _packed(matched.filter(arrow_array(store)), masks.evidence[store], _packer(items), hits)
+    stored = kernels.filter(matched, arrow_array(store))
+    return _packed(stored, masks.evidence[store], _packer(items), hits)
 
 
 def _packer(items: Items) -> Packer:
@@ -382,7 +383,7 @@ def _texts_packer(records: KeptRows) -> Packer:
 
 def _hits(matched: pa.Table) -> Counter[str]:
     """The rows each rule matched, by rule id."""
-    counts = pc.value_counts(matched.column(RULE_ID)).to_pylist()
+    counts = kernels.value_counts(matched.column(RULE_ID)).to_pylist()
     return Counter({c["values"]: c["counts"] for c in counts})
 
 
@@ -441,10 +442,10 @@ def _times_counted(texts: pa.Array, dynamodb: np.ndarray) -> tuple[int | None, C
     epochs = _arrow_epoch_us(texts)
     if epochs is None:
         epochs = _python_epoch_us(texts)
-        ours = _epoch_us(texts.filter(arrow_array(dynamodb)))
+        ours = _epoch_us(kernels.filter(texts, arrow_array(dynamodb)))
     else:
-        ours = epochs.filter(arrow_array(dynamodb))
-    latest = pc.max(epochs).as_py()
+        ours = kernels.filter(epochs, arrow_array(dynamodb))
+    latest = kernels.max(epochs).as_py()
     return None if latest is None else int(latest), _intervals(ours)
 
 
@@ -453,15 +454,15 @@ def _intervals(epochs: pa.Array) -> Counter[int]:
     start; nulls are left out."""
     if not len(epochs):
         return Counter()
-    starts = pc.multiply(pc.divide(epochs, TIMELINE_STEP), TIMELINE_STEP)
-    counts = pc.value_counts(starts.drop_null()).to_pylist()
+    starts = kernels.multiply(kernels.divide(epochs, TIMELINE_STEP), TIMELINE_STEP)
+    counts = kernels.value_counts(kernels.drop_null(starts)).to_pylist()
     return Counter({item["values"]: item["counts"] for item in counts})
 
 
 def _arrow_epoch_us(texts: pa.Array) -> pa.Array | None:
     """The times as epoch µs, when Arrow can parse every one of them; else None."""
     try:
-        return pc.cast(texts.cast(_TIMESTAMP), pa.int64())
+        return kernels.cast(kernels.cast(texts, _TIMESTAMP), pa.int64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
 
@@ -473,7 +474,7 @@ def _epoch_us(texts: pa.Array) -> pa.Array:
 
 def _python_epoch_us(texts: pa.Array) -> pa.Array:
     times = pa.array([parse_event_time(t) for t in texts.to_pylist()], _TIMESTAMP)
-    return pc.cast(times, pa.int64())
+    return kernels.cast(times, pa.int64())
 
 
 def _categories(seen: Counter[tuple[str | None, str | None]]) -> Counter[str]:

@@ -25,8 +25,8 @@ from collections.abc import Mapping
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from trailhound import arrow_kernels as kernels
 from trailhound.numpy_arrow import arrow_array
 from trailhound.state.store import Store
 
@@ -147,7 +147,7 @@ def first_counts(store: Store, matched: pa.Table, known: KnownKeys | None = None
         return _checked(store, matched, keys)
     with store.registered("_candidates", keys):
         hashes = _hashes_of(store, _CANDIDATE_HASHES)
-    has_id = keys.column("event_id").is_valid().to_numpy(zero_copy_only=False)
+    has_id = kernels.is_valid(keys.column("event_id")).to_numpy(zero_copy_only=False)
     suspect = np.zeros(len(hashes), dtype=np.bool_)
     suspect[has_id] = known.take(store, hashes[has_id])
     if not suspect.any():
@@ -155,9 +155,10 @@ def first_counts(store: Store, matched: pa.Table, known: KnownKeys | None = None
     # the suspects alone are checked exactly: every row sharing a key shares its hash too,
     # so the first of each key is among them
     suspects = arrow_array(suspect)
-    checked = _checked(store, matched.filter(suspects), keys.filter(suspects), few=True)
-    counts = pc.is_in(matched.column("seq"), value_set=checked.column("seq"))
-    return matched.filter(pc.or_(pc.invert(suspects), counts))
+    asked = kernels.filter(matched, suspects)
+    checked = _checked(store, asked, kernels.filter(keys, suspects), few=True)
+    counts = kernels.is_in(matched.column("seq"), value_set=checked.column("seq"))
+    return kernels.filter(matched, kernels.or_(kernels.invert(suspects), counts))
 
 
 def _checked(store: Store, matched: pa.Table, keys: pa.Table, *, few: bool = False) -> pa.Table:
@@ -177,8 +178,8 @@ def _checked(store: Store, matched: pa.Table, keys: pa.Table, *, few: bool = Fal
         ).to_arrow_table()
     if fresh.num_rows == matched.num_rows:
         return matched  # nothing repeated: `matched` is already in `seq` order
-    kept = pc.is_in(matched.column("seq"), value_set=fresh.column("seq"))
-    return matched.filter(kept)
+    kept = kernels.is_in(matched.column("seq"), value_set=fresh.column("seq"))
+    return kernels.filter(matched, kept)
 
 
 def keep(

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import pyarrow as pa
 
+from trailhound import arrow_kernels as kernels
 from trailhound.state import counted
 from trailhound.state.store import Store
 
@@ -95,7 +96,7 @@ def _decoded(table: pa.Table) -> pa.Table:
     """`table` with its dictionary columns as their values."""
     for at, column in enumerate(table.schema):
         if pa.types.is_dictionary(column.type):
-            values = table.column(at).cast(column.type.value_type)
+            values = kernels.cast(table.column(at), column.type.value_type)
             table = table.set_column(at, column.name, values)
     return table
 
