@@ -1,6 +1,7 @@
 """Compiled column makers: some of the columnar step's columns made by C (`_columns.c`) straight
 from the buffers of the string columns a skimmer gives, in one pass a column; and a text
-column's dictionary codes (`codes`), by which `engine.codes` groups a batch's rows.
+column's dictionary codes (`codes`), by which `engine.codes` groups a batch's rows; and the picked
+records' text copied out of their files' texts at once (`spans`).
 
 Each maker answers None where it cannot make its column: the extension was not built (an
 install without a compiler), or an input is not a plain `pa.string()` array. The caller
@@ -139,6 +140,20 @@ def codes_at(array: pa.Array, positions: np.ndarray) -> tuple[np.ndarray, int, n
     return np.frombuffer(data, np.int32), count, np.frombuffer(firsts, np.int64)
 
 
+def spans(texts: Sequence[bytes], files: np.ndarray, starts: np.ndarray, ends: np.ndarray
+          ) -> bytes | None:  # fmt: skip
+    """The pieces `texts[files[i]][starts[i]:ends[i]]` one after another, as one `bytes`: a
+    group's picked records copied out of their files' texts. Joining a view per record cost
+    ~0.35 µs a record in Python objects, several times the copying (hundreds of thousands of
+    records a worker's million events). None without the extension."""
+    module = extensions.loaded(_NAME)
+    if module is None:
+        return None
+    pieces = (np.ascontiguousarray(a, np.int64) for a in (files, starts, ends))
+    joined: bytes = module.spans(texts, *pieces)
+    return joined
+
+
 def _spec(array: pa.Array) -> tuple[Any, ...] | None:
     """A string array as the extension reads it: (validity or None, offsets, data, offset,
     length); None for any other array (a chunked, large or binary one goes to the kernels)."""
@@ -163,5 +178,6 @@ __all__ = [
     "holding",
     "outcome",
     "present",
+    "spans",
     "taken",
 ]
