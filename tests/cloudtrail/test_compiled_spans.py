@@ -2,8 +2,10 @@
 (`compiled_columns.spans`, which a group of skimmed files uses for the rows a stage picks) is
 exactly the pieces joined in Python (`skim_read._joined_views`, its reference): on simulated
 files skimmed together as a scan skims them, for any rows picked, on pieces made up by
-hypothesis, and through a group's picks with and without the extension. Pieces outside their
-texts are refused before anything is copied. Without the extension these tests are skipped."""
+hypothesis, and through a group's picks with and without the extension; and `frames`, the
+pieces a run at a time as JSON arrays (an evidence pack's frames), is the Python framing of
+them. Pieces outside their texts are refused before anything is copied. Without the extension
+these tests are skipped."""
 
 from __future__ import annotations
 
@@ -97,7 +99,12 @@ def test_a_group_picks_the_same_text_with_and_without_the_extension(
         made = SkimGroup(group.skimmed, list(texts), firsts)._picked(rows)
         with extensions.off("_columns"):
             reference = SkimGroup(group.skimmed, list(texts), firsts)._picked(rows)
-        assert made == reference
+        assert (made.rows, made.texts, made.longest) == (
+            reference.rows,
+            reference.texts,
+            reference.longest,
+        )
+        assert made.offsets.tolist() == reference.offsets.tolist()
 
 
 @st.composite
@@ -152,3 +159,26 @@ def test_pieces_outside_their_texts_are_refused_not_read() -> None:
     with pytest.raises(TypeError):
         call(7, [0], [0], [1])
     assert call(texts, [0, 1], [1, 0], [3, 2]) == b"bcef"
+
+
+@given(_pieces(), st.integers(1, 9))
+@settings(max_examples=300, deadline=None)
+def test_made_up_pieces_are_framed_as_json_arrays_of_them(pieces: Pieces, per: int) -> None:
+    texts, files, starts, ends = pieces
+    made = compiled_columns.frames(texts, files, starts, ends, per)
+    each = [texts[f][s:e] for f, s, e in zip(files, starts, ends, strict=True)]
+    assert made == [b"[" + b",".join(each[k : k + per]) + b"]" for k in range(0, len(each), per)]
+
+
+def test_frames_hold_one_piece_or_more() -> None:
+    from trailhound.cloudtrail import _columns  # type: ignore[attr-defined]
+
+    one = np.zeros(1, np.int64).tobytes()
+    for per in (0, -1):
+        with pytest.raises(ValueError):
+            _columns.frames([b"ab"], one, one, one, per)
+    with pytest.raises(ValueError):  # checked before any frame is made
+        _columns.frames([b"ab"], one * 2, one * 2, np.array([1, 3], np.int64).tobytes(), 1)
+    with extensions.off("_columns"):
+        none = np.zeros(0, np.int64)
+        assert compiled_columns.frames([b"x"], none, none, none, 2) is None

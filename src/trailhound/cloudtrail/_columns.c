@@ -45,6 +45,10 @@
  *       after another in one bytes object: the picked records' text copied out of their
  *       files' texts, with no Python object per record. Every piece is checked against its
  *       text (a file in range, 0 <= start <= end <= its length) before anything is copied.
+ *   frames(texts, files, starts, ends, per) -> list of bytes
+ *       the same pieces `per` at a time, each run as a JSON array of them: "[" the pieces
+ *       joined by "," "]" (what an encoder writes for a list of raw JSON texts), the last run
+ *       holding what is left: an evidence pack's frames, before each is compressed.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -887,10 +891,50 @@ static PyObject *spans_joined(PyObject *const *texts, Py_ssize_t count, const Py
     return out;
 }
 
-static PyObject *spans(PyObject *self, PyObject *args) {
+/* One frame: pieces `first` to `last` (exclusive) as "[a,b,...]". */
+static PyObject *frame_of(PyObject *const *texts, const Py_buffer *files,
+                          const Py_buffer *starts, const Py_buffer *ends, Py_ssize_t first,
+                          Py_ssize_t last) {
+    Py_ssize_t size = 1 + (last - first); /* the brackets and the commas between */
+    for (Py_ssize_t i = first; i < last; i++) size += int64_at(ends, i) - int64_at(starts, i);
+    char *to = NULL;
+    PyObject *out = new_bytes(size, &to);
+    if (!out) return NULL;
+    *to++ = '[';
+    for (Py_ssize_t i = first; i < last; i++) {
+        int64_t start = int64_at(starts, i), piece = int64_at(ends, i) - start;
+        if (i > first) *to++ = ',';
+        memcpy(to, PyBytes_AS_STRING(texts[int64_at(files, i)]) + start, (size_t)piece);
+        to += piece;
+    }
+    *to = ']';
+    return out;
+}
+
+static PyObject *frames_joined(PyObject *const *texts, Py_ssize_t count, const Py_buffer *files,
+                               const Py_buffer *starts, const Py_buffer *ends, Py_ssize_t per) {
+    Py_ssize_t n = files->len / 8;
+    if (spans_size(texts, count, files, starts, ends) < 0) return NULL;
+    PyObject *out = PyList_New((n + per - 1) / per);
+    for (Py_ssize_t k = 0; out && k * per < n; k++) {
+        PyObject *frame = frame_of(texts, files, starts, ends, k * per, Py_MIN(n, (k + 1) * per));
+        if (!frame) Py_CLEAR(out);
+        else PyList_SET_ITEM(out, k, frame);
+    }
+    return out;
+}
+
+/* The texts (a sequence of bytes) and the pieces' int64 buffers a call names, checked, handed
+ * to `spans_joined`, or with `framed` (and the `per` it names) to `frames_joined`. */
+static PyObject *pieces_read(PyObject *args, int framed) {
     PyObject *given, *texts, *answer = NULL;
     Py_buffer files, starts, ends;
-    if (!PyArg_ParseTuple(args, "Oy*y*y*", &given, &files, &starts, &ends)) return NULL;
+    Py_ssize_t per = 0;
+    if (framed) {
+        if (!PyArg_ParseTuple(args, "Oy*y*y*n", &given, &files, &starts, &ends, &per)) return NULL;
+    } else if (!PyArg_ParseTuple(args, "Oy*y*y*", &given, &files, &starts, &ends)) {
+        return NULL;
+    }
     texts = PySequence_Fast(given, "the texts are not a sequence");
     if (texts) {
         Py_ssize_t count = PySequence_Fast_GET_SIZE(texts);
@@ -901,6 +945,10 @@ static PyObject *spans(PyObject *self, PyObject *args) {
             PyErr_SetString(PyExc_TypeError, "a text is not bytes");
         else if (files.len % 8 || files.len != starts.len || files.len != ends.len)
             PyErr_SetString(PyExc_ValueError, "files, starts and ends are not int64 of one length");
+        else if (framed && per < 1)
+            PyErr_SetString(PyExc_ValueError, "a frame holds one piece or more");
+        else if (framed)
+            answer = frames_joined(items, count, &files, &starts, &ends, per);
         else
             answer = spans_joined(items, count, &files, &starts, &ends);
         Py_DECREF(texts);
@@ -910,6 +958,10 @@ static PyObject *spans(PyObject *self, PyObject *args) {
     PyBuffer_Release(&ends);
     return answer;
 }
+
+static PyObject *spans(PyObject *self, PyObject *args) { return pieces_read(args, 0); }
+
+static PyObject *frames(PyObject *self, PyObject *args) { return pieces_read(args, 1); }
 
 static PyMethodDef methods[] = {
     {"cleaned", cleaned, METH_VARARGS, "A column's validity after Elastic's cleaning, or None."},
@@ -921,6 +973,7 @@ static PyMethodDef methods[] = {
     {"codes_at", codes_at, METH_VARARGS, "The codes of the rows at some positions."},
     {"codes", codes, METH_VARARGS, "Per row a code for its value, by first appearance."},
     {"spans", spans, METH_VARARGS, "Pieces of some texts, one after another, as one bytes."},
+    {"frames", frames, METH_VARARGS, "Pieces of some texts, a run at a time, as JSON arrays."},
     {NULL, NULL, 0, NULL},
 };
 

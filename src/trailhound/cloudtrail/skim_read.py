@@ -14,7 +14,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from itertools import accumulate, chain
-from operator import getitem, sub
+from operator import getitem
 from typing import Final, cast
 
 import numpy as np
@@ -71,7 +71,8 @@ class SkimGroup:
         texts = compiled_columns.spans(self._texts, files, starts, ends)
         if texts is None:
             texts = _joined_views(self._texts, files, starts, ends)
-        offsets = [0, *np.cumsum(sizes).tolist()]
+        offsets = np.zeros(len(at) + 1, np.int64)
+        np.cumsum(sizes, out=offsets[1:])
         return Picks(rows, texts, offsets, int(sizes.max(initial=0)))
 
 
@@ -92,12 +93,13 @@ _cut = cast(Callable[[memoryview, slice], memoryview], getitem)  # a view's slic
 
 class Picks(Struct, frozen=True):
     """The rows picked of a group's files (in order, numbered over the group) and a copy of
-    their JSON text: the k-th's from `offsets[k]` to `offsets[k + 1]` in `texts`. `longest`
+    their JSON text: the k-th's from `offsets[k]` to `offsets[k + 1]` in `texts` (int64, an
+    array: the rows that become evidence are found in it by NumPy, not one by one). `longest`
     is the largest one's size."""
 
     rows: list[int]
     texts: bytes
-    offsets: list[int]
+    offsets: np.ndarray
     longest: int
 
 
@@ -112,8 +114,8 @@ class FilePicks(Struct, frozen=True):
 
     def sizes(self) -> list[int]:
         """Each picked record's size."""
-        offsets, low, high = self.picks.offsets, self.low, self.high
-        return list(map(sub, offsets[low + 1 : high + 1], offsets[low:high]))
+        sizes: list[int] = np.diff(self.picks.offsets[self.low : self.high + 1]).tolist()
+        return sizes
 
 
 class SkimmedFile(Struct, frozen=True):
