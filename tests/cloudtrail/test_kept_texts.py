@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import msgspec
+import numpy as np
 import pytest
 from tests.support.real_records import real_record_texts
 
@@ -21,9 +22,7 @@ def _held(texts: list[bytes], per_group: int) -> KeptTexts:
     held = KeptTexts()
     for start in range(0, len(texts), per_group):
         group = texts[start : start + per_group]
-        offsets = [0]
-        for text in group:
-            offsets.append(offsets[-1] + len(text))
+        offsets = np.cumsum([0, *map(len, group)])
         picks = Picks(list(range(len(group))), b"".join(group), offsets, max(map(len, group)))
         half = len(group) // 2
         held.add(FilePicks(picks, 0, half, list(range(half))))
@@ -49,3 +48,26 @@ def test_a_view_from_the_middle_gives_its_own_rows(shared_data: Path) -> None:
     texts = real_record_texts(shared_data)[:30]
     rows = KeptRows([], _held(texts, 7).view(4, 25), None)
     assert [bytes(t) for t in rows.texts([0, 20, 9])] == [texts[4], texts[24], texts[13]]
+
+
+@pytest.mark.parametrize("behind", [False, True])
+def test_where_the_texts_lie_is_where_their_views_are(shared_data: Path, behind: bool) -> None:
+    """A stage packs evidence from where its records' texts lie (`pieces`): the same texts
+    as their views give, from a view of any part of the records and in any order asked."""
+    texts = real_record_texts(shared_data)[:40]
+    order = list(range(30))[::-1] if behind else None
+    rows = KeptRows([], _held(texts, 7).view(6, 36), order)
+    asked = [0, 29, 3, 3, 17, 8]
+    pieces = rows.pieces(asked)
+    assert pieces is not None
+    held, files, starts, ends = pieces
+    found = [held[f][s:e] for f, s, e in zip(files, starts, ends, strict=True)]
+    assert found == [bytes(t) for t in rows.texts(asked)]
+    assert found == [texts[6 + (29 - a if behind else a)] for a in asked]
+    assert rows.pieces([]) is not None and not len(rows.pieces([]).files)  # type: ignore[union-attr]
+
+
+def test_with_decoded_records_no_pieces_are_given(shared_data: Path) -> None:
+    texts = real_record_texts(shared_data)[:10]
+    rows = KeptRows([decode_record(texts[0])], _held(texts[1:], 4).view(), None)
+    assert rows.pieces([0, 1]) is None

@@ -5,13 +5,16 @@ the records."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import msgspec
+import numpy as np
 import pytest
 from isal import isal_zlib
 from tests.support.real_records import real_record_texts
 
+from trailhound.cloudtrail import extensions
 from trailhound.cloudtrail.record import decode_record
 from trailhound.engine import evidence
 
@@ -54,3 +57,25 @@ def test_a_pack_of_texts_is_the_pack_of_their_records(shared_data: Path) -> None
     encoded = [msgspec.json.encode(record) for record in records]
     assert evidence.pack_texts(encoded) == evidence.pack(records)
     assert evidence.pack_texts([]) == evidence.pack([])
+
+
+@pytest.mark.parametrize("count", [0, 1, evidence.FRAME, evidence.FRAME + 1, 99])
+@pytest.mark.parametrize("compiled", [True, False])
+def test_a_pack_of_pieces_is_the_pack_of_their_records(
+    shared_data: Path, count: int, compiled: bool
+) -> None:
+    """A stage packs its skimmed records' texts where its groups of files hold them (pieces of
+    a few long texts, in any order): the same pack, byte for byte, with its frames written by
+    the compiled extension or without it."""
+    wanted = real_record_texts(shared_data)[:count][::-1]
+    held = [b"".join(wanted[k::3]) for k in range(3)]  # three groups' texts, records end to end
+    files, starts, ends = [], [], []
+    for n in range(count):
+        k, before = n % 3, wanted[n % 3 : n : 3]
+        files.append(k)
+        starts.append(sum(map(len, before)))
+        ends.append(starts[-1] + len(wanted[n]))
+    pieces = (np.array(a, np.int64) for a in (files, starts, ends))
+    with nullcontext() if compiled else extensions.off("_columns"):
+        packed = evidence.pack_pieces(held, *pieces)
+    assert packed == evidence.pack([msgspec.Raw(t) for t in wanted])

@@ -40,6 +40,15 @@
  *       checked), and per code the first position holding its value (int64), by which the
  *       caller takes the distinct values themselves: `codes(taken(column, positions))`
  *       without the copy.
+ *   spans(texts, files, starts, ends) -> bytes
+ *       the pieces `texts[files[i]][starts[i]:ends[i]]` (int64 each, one piece a row) one
+ *       after another in one bytes object: the picked records' text copied out of their
+ *       files' texts, with no Python object per record. Every piece is checked against its
+ *       text (a file in range, 0 <= start <= end <= its length) before anything is copied.
+ *   frames(texts, files, starts, ends, per) -> list of bytes
+ *       the same pieces `per` at a time, each run as a JSON array of them: "[" the pieces
+ *       joined by "," "]" (what an encoder writes for a list of raw JSON texts), the last run
+ *       holding what is left: an evidence pack's frames, before each is compressed.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -841,6 +850,119 @@ static PyObject *codes_at(PyObject *self, PyObject *args) {
     return read_at(args, INT32_MAX - 1, codes_at_rows);
 }
 
+/* The int64 at place `i` of a buffer (may be unaligned). */
+static int64_t int64_at(const Py_buffer *b, Py_ssize_t i) {
+    int64_t v;
+    memcpy(&v, (const char *)b->buf + i * 8, 8);
+    return v;
+}
+
+/* The pieces' total size, each piece checked against its text; -1, an error set, when one
+ * lies outside it. */
+static Py_ssize_t spans_size(PyObject *const *texts, Py_ssize_t count, const Py_buffer *files,
+                             const Py_buffer *starts, const Py_buffer *ends) {
+    Py_ssize_t total = 0;
+    for (Py_ssize_t i = 0; i < files->len / 8; i++) {
+        int64_t file = int64_at(files, i), start = int64_at(starts, i), end = int64_at(ends, i);
+        if (file < 0 || file >= count) {
+            PyErr_SetString(PyExc_ValueError, "a piece's text is not among the texts");
+            return -1;
+        }
+        if (start < 0 || start > end || end > PyBytes_GET_SIZE(texts[file])) {
+            PyErr_SetString(PyExc_ValueError, "a piece lies outside its text");
+            return -1;
+        }
+        total += (Py_ssize_t)(end - start);
+    }
+    return total;
+}
+
+static PyObject *spans_joined(PyObject *const *texts, Py_ssize_t count, const Py_buffer *files,
+                              const Py_buffer *starts, const Py_buffer *ends) {
+    Py_ssize_t total = spans_size(texts, count, files, starts, ends);
+    char *to = NULL;
+    PyObject *out = total < 0 ? NULL : new_bytes(total, &to);
+    if (!out) return NULL;
+    for (Py_ssize_t i = 0; i < files->len / 8; i++) {
+        int64_t start = int64_at(starts, i), size = int64_at(ends, i) - start;
+        memcpy(to, PyBytes_AS_STRING(texts[int64_at(files, i)]) + start, (size_t)size);
+        to += size;
+    }
+    return out;
+}
+
+/* One frame: pieces `first` to `last` (exclusive) as "[a,b,...]". */
+static PyObject *frame_of(PyObject *const *texts, const Py_buffer *files,
+                          const Py_buffer *starts, const Py_buffer *ends, Py_ssize_t first,
+                          Py_ssize_t last) {
+    Py_ssize_t size = 1 + (last - first); /* the brackets and the commas between */
+    for (Py_ssize_t i = first; i < last; i++) size += int64_at(ends, i) - int64_at(starts, i);
+    char *to = NULL;
+    PyObject *out = new_bytes(size, &to);
+    if (!out) return NULL;
+    *to++ = '[';
+    for (Py_ssize_t i = first; i < last; i++) {
+        int64_t start = int64_at(starts, i), piece = int64_at(ends, i) - start;
+        if (i > first) *to++ = ',';
+        memcpy(to, PyBytes_AS_STRING(texts[int64_at(files, i)]) + start, (size_t)piece);
+        to += piece;
+    }
+    *to = ']';
+    return out;
+}
+
+static PyObject *frames_joined(PyObject *const *texts, Py_ssize_t count, const Py_buffer *files,
+                               const Py_buffer *starts, const Py_buffer *ends, Py_ssize_t per) {
+    Py_ssize_t n = files->len / 8;
+    if (spans_size(texts, count, files, starts, ends) < 0) return NULL;
+    PyObject *out = PyList_New((n + per - 1) / per);
+    for (Py_ssize_t k = 0; out && k * per < n; k++) {
+        PyObject *frame = frame_of(texts, files, starts, ends, k * per, Py_MIN(n, (k + 1) * per));
+        if (!frame) Py_CLEAR(out);
+        else PyList_SET_ITEM(out, k, frame);
+    }
+    return out;
+}
+
+/* The texts (a sequence of bytes) and the pieces' int64 buffers a call names, checked, handed
+ * to `spans_joined`, or with `framed` (and the `per` it names) to `frames_joined`. */
+static PyObject *pieces_read(PyObject *args, int framed) {
+    PyObject *given, *texts, *answer = NULL;
+    Py_buffer files, starts, ends;
+    Py_ssize_t per = 0;
+    if (framed) {
+        if (!PyArg_ParseTuple(args, "Oy*y*y*n", &given, &files, &starts, &ends, &per)) return NULL;
+    } else if (!PyArg_ParseTuple(args, "Oy*y*y*", &given, &files, &starts, &ends)) {
+        return NULL;
+    }
+    texts = PySequence_Fast(given, "the texts are not a sequence");
+    if (texts) {
+        Py_ssize_t count = PySequence_Fast_GET_SIZE(texts);
+        PyObject *const *items = PySequence_Fast_ITEMS(texts);
+        int all_bytes = 1;
+        for (Py_ssize_t k = 0; k < count && all_bytes; k++) all_bytes = PyBytes_Check(items[k]);
+        if (!all_bytes)
+            PyErr_SetString(PyExc_TypeError, "a text is not bytes");
+        else if (files.len % 8 || files.len != starts.len || files.len != ends.len)
+            PyErr_SetString(PyExc_ValueError, "files, starts and ends are not int64 of one length");
+        else if (framed && per < 1)
+            PyErr_SetString(PyExc_ValueError, "a frame holds one piece or more");
+        else if (framed)
+            answer = frames_joined(items, count, &files, &starts, &ends, per);
+        else
+            answer = spans_joined(items, count, &files, &starts, &ends);
+        Py_DECREF(texts);
+    }
+    PyBuffer_Release(&files);
+    PyBuffer_Release(&starts);
+    PyBuffer_Release(&ends);
+    return answer;
+}
+
+static PyObject *spans(PyObject *self, PyObject *args) { return pieces_read(args, 0); }
+
+static PyObject *frames(PyObject *self, PyObject *args) { return pieces_read(args, 1); }
+
 static PyMethodDef methods[] = {
     {"cleaned", cleaned, METH_VARARGS, "A column's validity after Elastic's cleaning, or None."},
     {"coalesced", coalesced, METH_VARARGS, "Per row the first value kept, as a new column."},
@@ -850,6 +972,8 @@ static PyMethodDef methods[] = {
     {"taken", taken, METH_VARARGS, "The rows at some positions, as a new column."},
     {"codes_at", codes_at, METH_VARARGS, "The codes of the rows at some positions."},
     {"codes", codes, METH_VARARGS, "Per row a code for its value, by first appearance."},
+    {"spans", spans, METH_VARARGS, "Pieces of some texts, one after another, as one bytes."},
+    {"frames", frames, METH_VARARGS, "Pieces of some texts, a run at a time, as JSON arrays."},
     {NULL, NULL, 0, NULL},
 };
 

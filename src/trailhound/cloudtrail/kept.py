@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Sequence
-from typing import overload
+from typing import NamedTuple, overload
 
 import msgspec
 import numpy as np
@@ -49,29 +49,56 @@ class KeptTexts:
         return texts[start:end]
 
     def views(self, indices: Sequence[int]) -> list[memoryview]:
-        """`text` of each of these indices, as views of the texts held (no copy: evidence
-        is thousands of records a task, each only packed). Each index's file is found by one
-        search for all of them, not a `bisect` each."""
-        files = np.searchsorted(self._firsts, indices, side="right") - 1
-        places = [
-            (memoryview(file.picks.texts), file.picks.offsets, file.low - first)
-            for file, first in zip(self._picks, self._firsts, strict=True)
-        ]
-        out: list[memoryview] = []
-        for index, file in zip(indices, files.tolist(), strict=True):
-            texts, offsets, shift = places[file]
-            out.append(texts[offsets[index + shift] : offsets[index + shift + 1]])
-        return out
+        """`text` of each of these indices, as views of the texts held (no copy)."""
+        texts, files, starts, ends = self.pieces(indices)
+        held = [memoryview(text) for text in texts]
+        pieces = zip(files.tolist(), starts.tolist(), ends.tolist(), strict=True)
+        return [held[f][s:e] for f, s, e in pieces]
+
+    def pieces(self, indices: Sequence[int]) -> Pieces:
+        """Where the texts of these indices lie, found by NumPy for all of them (evidence is
+        thousands of records a task, each only packed): a step per record in Python cost
+        more than packing it."""
+        # the groups' offsets end to end: a file's record `i` is at `shift[file] + i` in them
+        texts: list[bytes] = []
+        group: dict[int, tuple[int, int]] = {}  # id of a group's picks -> (its text, its base)
+        offsets: list[np.ndarray] = []
+        text_of = np.empty(len(self._picks), np.int64)
+        shift = np.empty(len(self._picks), np.int64)
+        base = 0
+        for entry, (file, first) in enumerate(zip(self._picks, self._firsts, strict=True)):
+            found = group.get(id(file.picks))
+            if found is None:
+                found = group[id(file.picks)] = (len(texts), base)
+                texts.append(file.picks.texts)
+                offsets.append(file.picks.offsets)
+                base += len(file.picks.offsets)
+            text_of[entry], shift[entry] = found[0], found[1] + file.low - first
+        at = np.asarray(indices, np.int64)
+        entries = np.searchsorted(self._firsts, at, side="right") - 1
+        at += shift[entries]
+        every = np.concatenate(offsets) if offsets else np.zeros(1, np.int64)
+        return Pieces(texts, text_of[entries], every[at], every[at + 1])
 
     def _place(self, index: int) -> tuple[bytes, int, int]:
         """The record at `index`: the texts that hold it, and where in them."""
         entry = bisect_right(self._firsts, index) - 1
         file = self._picks[entry]
         at, offsets = file.low + index - self._firsts[entry], file.picks.offsets
-        return file.picks.texts, offsets[at], offsets[at + 1]
+        return file.picks.texts, int(offsets[at]), int(offsets[at + 1])
 
     def view(self, start: int = 0, stop: int | None = None) -> Texts:
         return Texts(self, start, self._count if stop is None else stop)
+
+
+class Pieces(NamedTuple):
+    """Records' texts as pieces of the texts that hold them: the k-th is
+    `texts[files[k]][starts[k]:ends[k]]` (int64 arrays)."""
+
+    texts: list[bytes]
+    files: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
 
 
 class Texts(Sequence[bytes]):
@@ -104,7 +131,14 @@ class Texts(Sequence[bytes]):
 
     def views(self, indices: Sequence[int]) -> list[memoryview]:
         """The texts at these indices (each in range), in one call, as views."""
-        return self._store.views([self._start + i for i in indices] if self._start else indices)
+        return self._store.views(self._shifted(indices))
+
+    def pieces(self, indices: Sequence[int]) -> Pieces:
+        """Where the texts at these indices (each in range) lie."""
+        return self._store.pieces(self._shifted(indices))
+
+    def _shifted(self, indices: Sequence[int]) -> Sequence[int]:
+        return [self._start + i for i in indices] if self._start else indices
 
 
 class KeptRows(Sequence[Kept]):
@@ -148,6 +182,15 @@ class KeptRows(Sequence[Kept]):
             return list(map(msgspec.Raw, self._texts.views(rows)))
         n = len(records)
         return [records[i] if i < n else msgspec.Raw(self._texts[i - n]) for i in rows]
+
+    def pieces(self, rows: Sequence[int]) -> Pieces | None:
+        """Where the JSON texts of the records at these rows lie, when all are skimmed records'
+        own texts (as `texts` gives them); None when some record was decoded."""
+        if self._records:
+            return None
+        if self._behind is not None:
+            rows = [self._behind[i] for i in rows]
+        return self._texts.pieces(rows)
 
     def texts(self, rows: Sequence[int]) -> list[bytes | memoryview]:
         """The JSON text of the records at these rows, as `take`'s records encode: a skimmed

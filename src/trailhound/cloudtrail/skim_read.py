@@ -14,12 +14,13 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from itertools import accumulate, chain
-from operator import getitem, sub
+from operator import getitem
 from typing import Final, cast
 
 import numpy as np
 from msgspec import Struct
 
+from trailhound.cloudtrail import compiled_columns
 from trailhound.cloudtrail.envelopes import RECORDS_START, Numbered
 from trailhound.cloudtrail.skim import Skimmed, Skimmer, Together, joined, skimmed_together
 from trailhound.sources import Blob, BlobError
@@ -66,14 +67,25 @@ class SkimGroup:
         at = np.asarray(rows, np.int64)
         starts, ends = self.skimmed.starts.to_numpy()[at], self.skimmed.ends.to_numpy()[at]
         sizes = ends - starts
-        views = [memoryview(text) for text in self._texts]
         files = np.searchsorted(self._firsts, at, side="right") - 1
-        pieces = map(
-            _cut, map(views.__getitem__, files.tolist()), map(slice, starts.tolist(), ends.tolist())
-        )
-        texts = b"".join(pieces)
-        offsets = [0, *np.cumsum(sizes).tolist()]
+        texts = compiled_columns.spans(self._texts, files, starts, ends)
+        if texts is None:
+            texts = _joined_views(self._texts, files, starts, ends)
+        offsets = np.zeros(len(at) + 1, np.int64)
+        np.cumsum(sizes, out=offsets[1:])
         return Picks(rows, texts, offsets, int(sizes.max(initial=0)))
+
+
+def _joined_views(
+    texts: list[bytes], files: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> bytes:
+    """`compiled_columns.spans` without the extension (its reference): the pieces joined from
+    views of the texts, no `bytes` made per piece."""
+    views = [memoryview(text) for text in texts]
+    pieces = map(
+        _cut, map(views.__getitem__, files.tolist()), map(slice, starts.tolist(), ends.tolist())
+    )
+    return b"".join(pieces)
 
 
 _cut = cast(Callable[[memoryview, slice], memoryview], getitem)  # a view's slice, no copy
@@ -81,12 +93,13 @@ _cut = cast(Callable[[memoryview, slice], memoryview], getitem)  # a view's slic
 
 class Picks(Struct, frozen=True):
     """The rows picked of a group's files (in order, numbered over the group) and a copy of
-    their JSON text: the k-th's from `offsets[k]` to `offsets[k + 1]` in `texts`. `longest`
+    their JSON text: the k-th's from `offsets[k]` to `offsets[k + 1]` in `texts` (int64, an
+    array: the rows that become evidence are found in it by NumPy, not one by one). `longest`
     is the largest one's size."""
 
     rows: list[int]
     texts: bytes
-    offsets: list[int]
+    offsets: np.ndarray
     longest: int
 
 
@@ -101,8 +114,8 @@ class FilePicks(Struct, frozen=True):
 
     def sizes(self) -> list[int]:
         """Each picked record's size."""
-        offsets, low, high = self.picks.offsets, self.low, self.high
-        return list(map(sub, offsets[low + 1 : high + 1], offsets[low:high]))
+        sizes: list[int] = np.diff(self.picks.offsets[self.low : self.high + 1]).tolist()
+        return sizes
 
 
 class SkimmedFile(Struct, frozen=True):

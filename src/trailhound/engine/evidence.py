@@ -22,7 +22,10 @@ from functools import cache
 from itertools import accumulate
 
 import msgspec
+import numpy as np
 from isal import isal_zlib
+
+from trailhound.cloudtrail import compiled_columns
 
 LIMIT = 10
 """Events an alert shows as its evidence, at most: its first ones, in its rule's order."""
@@ -46,6 +49,20 @@ def pack_texts(texts: Sequence[bytes | memoryview]) -> bytes:
     for the encoder to copy it again, was a seventh of a worker's packing."""
     return _framed([b"[" + b",".join(texts[start : start + FRAME]) + b"]"
                     for start in range(0, len(texts), FRAME)])  # fmt: skip
+
+
+def pack_pieces(
+    texts: Sequence[bytes], files: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> bytes:
+    """`pack_texts` of the records whose texts are the pieces `texts[files[k]][starts[k]:
+    ends[k]]`, byte for byte, its frames written by compiled code where it is built (a view
+    of each record, and the joins, were a third of packing beside deflate)."""
+    frames = compiled_columns.frames(texts, files, starts, ends, FRAME)
+    if frames is not None:
+        return _framed(frames)
+    held = [memoryview(text) for text in texts]
+    pieces = zip(files.tolist(), starts.tolist(), ends.tolist(), strict=True)
+    return pack_texts([held[f][s:e] for f, s, e in pieces])
 
 
 def _framed(arrays: list[bytes]) -> bytes:

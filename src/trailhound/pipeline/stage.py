@@ -377,8 +377,16 @@ def _packer(items: Items) -> Packer:
 
 
 def _texts_packer(records: KeptRows) -> Packer:
-    """`_packer` of `records.take`, made from the records' texts: no `msgspec.Raw` of each."""
-    return lambda rows: evidence.pack_texts(records.texts(rows))
+    """`_packer` of `records.take`, made from the records' texts: no `msgspec.Raw` of each,
+    and where every record is a skimmed one's text, from where the texts lie."""
+
+    def pack(rows: list[int]) -> bytes:
+        pieces = records.pieces(rows)
+        if pieces is None:
+            return evidence.pack_texts(records.texts(rows))
+        return evidence.pack_pieces(*pieces)
+
+    return pack
 
 
 def _hits(matched: pa.Table) -> Counter[str]:
