@@ -168,6 +168,32 @@ def frames(
     return made
 
 
+Group = tuple[tuple[str | None, ...], int]
+"""A group of rows by their values (None where null), and how many rows it holds."""
+
+
+def counted(
+    parts: Sequence[Sequence[pa.Array]], source: str, step: int
+) -> tuple[int | None, dict[int, int], list[Group]] | None:
+    """What a stage counts of the records it read, from parts of six string columns each
+    (eventTime, eventSource, eventCategory, eventName, recipientAccountId, awsRegion), in one
+    pass: the newest time (epoch µs; None when none is there), the rows of eventSource `source`
+    by the `step`-µs interval their time falls in, and by their other four values, in the
+    order their codes give them (`coverage._combinations`'s). None without the extension, for a
+    column not a plain string array, or when a time is not in CloudTrail's own form: Arrow's
+    parser then reads them all, as it did (`coverage.Counted`'s columns are the reference)."""
+    module = extensions.loaded(_NAME)
+    if module is None:
+        return None
+    specs = tuple(tuple(_spec(column) for column in part) for part in parts)
+    if any(spec is None for part in specs for spec in part):
+        return None
+    answer: tuple[int | None, dict[int, int], list[Group]] | None = module.counted(
+        specs, source.encode(), step
+    )
+    return answer
+
+
 def _spec(array: pa.Array) -> tuple[Any, ...] | None:
     """A string array as the extension reads it: (validity or None, offsets, data, offset,
     length); None for any other array (a chunked, large or binary one goes to the kernels)."""
@@ -188,6 +214,7 @@ __all__ = [
     "coalesced",
     "codes",
     "codes_at",
+    "counted",
     "event_times",
     "frames",
     "holding",
