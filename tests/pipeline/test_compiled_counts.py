@@ -76,8 +76,11 @@ def test_skimmed_files_are_counted_alike(corpus: Path) -> None:
 
 _TIMES = ["2026-03-02T09:01:00Z", "2026-03-02T09:04:59Z", "2026-03-02T09:05:00Z",
           "1969-12-31T23:58:00Z", "2024-02-29T23:59:59Z", "0001-01-01T00:00:00Z"]  # fmt: skip
+# some begin as a valid time of the same hour does: the hour of the time before is reused
 _ODD_TIMES = [" 2026-03-02T09:01:00Z", "2026-03-02T09:01:00.5Z", "2026-03-02 09:01:00",
-              "2026-02-29T00:00:00Z", "2026-03-02T24:00:00Z", "", "soon"]  # fmt: skip
+              "2026-02-29T00:00:00Z", "2026-03-02T24:00:00Z", "", "soon",
+              "2026-03-02T09:60:00Z", "2026-03-02T09:01:60Z", "2026-03-02T09:0x:00Z",
+              "2026-03-02T09:01-00Z", "2026-03-02T09:01:00+"]  # fmt: skip
 
 
 @st.composite
