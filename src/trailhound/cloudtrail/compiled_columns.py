@@ -1,13 +1,15 @@
 """Compiled column makers: some of the columnar step's columns made by C (`_columns.c`) straight
 from the buffers of the string columns a skimmer gives, in one pass a column; and a text
 column's dictionary codes (`codes`), by which `engine.codes` groups a batch's rows; and the picked
-records' text copied out of their files' texts at once (`spans`), or as evidence frames (`frames`).
+records' text copied out of their files' texts at once (`spans`), or as evidence frames (`frames`);
+and a stage's counts of every record it read, in one pass over their columns (`counted`).
 
 Each maker answers None where it cannot make its column: the extension was not built (an
 install without a compiler), or an input is not a plain `pa.string()` array. The caller
 (`columnar.py`) then makes it with Arrow's kernels, which stay the reference: every maker gives
 exactly the kernels' column (held so by `tests/cloudtrail/test_compiled_columns.py`, and
-`tests/engine/test_compiled_codes.py` for the codes).
+`tests/engine/test_compiled_codes.py` for the codes, `tests/pipeline/test_compiled_counts.py`
+for the counts).
 """
 
 from __future__ import annotations
