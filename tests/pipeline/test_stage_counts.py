@@ -43,7 +43,7 @@ def _stage_outputs(
     return list(Stage(plan).run(blobs, Report()))
 
 
-@pytest.mark.parametrize("skim", ["off", "reference"])
+@pytest.mark.parametrize("skim", ["off", "reference", "compiled"])
 def test_every_record_read_is_counted_where_it_belongs(tmp_path: Path, skim: str) -> None:
     records = [
         _record(1, DYNAMODB, "GetItem", recipientAccountId="111", awsRegion="us-east-1"),
@@ -65,7 +65,7 @@ def test_every_record_read_is_counted_where_it_belongs(tmp_path: Path, skim: str
     assert sum(sum(o.dynamodb_times.values()) for o in outputs) == 5
 
 
-@pytest.mark.parametrize("skim", ["off", "reference"])
+@pytest.mark.parametrize("skim", ["off", "reference", "compiled"])
 def test_a_time_only_python_reads_still_counts_in_the_timeline(tmp_path: Path, skim: str) -> None:
     # a padded time is not Arrow's to parse, so the output's times are parsed the slow way:
     # the DynamoDB timeline and the newest time must come out as with every time tidy

@@ -49,6 +49,15 @@
  *       the same pieces `per` at a time, each run as a JSON array of them: "[" the pieces
  *       joined by "," "]" (what an encoder writes for a list of raw JSON texts), the last run
  *       holding what is left: an evidence pack's frames, before each is compressed.
+ *   counted(parts, source, step) -> None | (latest, intervals, groups)
+ *       what a stage counts of every record it read (`coverage.Counted`), over parts of six
+ *       columns each (eventTime, eventSource, eventCategory, eventName, recipientAccountId,
+ *       awsRegion), in one pass and no Python object per row: the newest time (epoch µs, None
+ *       when no row has one), the rows of eventSource `source` by the `step`-µs interval
+ *       their time falls in ({start: count}, in the order they came), and by their other four
+ *       values (a list of ((value or None, ...), count), in the order of the values' first
+ *       appearance, a null after every value). None when a time is not CloudTrail's own form
+ *       (`event_times`'s): then the caller's Arrow parser decides it, as it does every time.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -963,6 +972,332 @@ static PyObject *spans(PyObject *self, PyObject *args) { return pieces_read(args
 
 static PyObject *frames(PyObject *self, PyObject *args) { return pieces_read(args, 1); }
 
+/* ---- counted: what a stage counts of the records it read (`coverage.Counted`) ---- */
+
+/* Counts by a key of two numbers, the keys kept in the order they first came. */
+typedef struct {
+    Py_ssize_t *slots; /* a place in `keys`, or -1 for empty */
+    uint64_t *keys;    /* per place, its key's two numbers */
+    int64_t *counts;   /* per place, its count */
+    Py_ssize_t mask;   /* slots - 1 (a power of two) */
+    Py_ssize_t count;  /* keys so far; `keys` and `counts` have room for mask / 2 + 1 */
+    Py_ssize_t last;   /* the place counted last, or -1: rows come in runs of one key */
+} Tally;
+
+static int tally_init(Tally *t) {
+    memset(t, 0, sizeof(*t));
+    t->mask = 63;
+    t->last = -1;
+    t->slots = PyMem_Malloc(64 * sizeof(Py_ssize_t));
+    t->keys = PyMem_Malloc(2 * 33 * sizeof(uint64_t));
+    t->counts = PyMem_Malloc(33 * sizeof(int64_t));
+    if (!t->slots || !t->keys || !t->counts) return -1;
+    memset(t->slots, 0xff, 64 * sizeof(Py_ssize_t));
+    return 0;
+}
+
+static void tally_release(Tally *t) {
+    PyMem_Free(t->slots);
+    PyMem_Free(t->keys);
+    PyMem_Free(t->counts);
+}
+
+static Py_ssize_t tally_slot(const Tally *t, const Py_ssize_t *slots, Py_ssize_t mask,
+                             uint64_t a, uint64_t b) {
+    uint64_t h = (a * 0xBF58476D1CE4E5B9u) ^ (b * 0x94D049BB133111EBu);
+    Py_ssize_t at = (Py_ssize_t)((h ^ (h >> 31)) & (uint64_t)mask);
+    while (slots[at] >= 0) {
+        Py_ssize_t place = slots[at];
+        if (t->keys[2 * place] == a && t->keys[2 * place + 1] == b) break;
+        at = (at + 1) & mask;
+    }
+    return at;
+}
+
+/* Twice the slots (and room for twice the keys), every key put back. */
+static int tally_grow(Tally *t) {
+    Py_ssize_t slots = (t->mask + 1) * 2, room = slots / 2 + 1;
+    Py_ssize_t *grown = PyMem_Malloc((size_t)slots * sizeof(Py_ssize_t));
+    uint64_t *keys = PyMem_Realloc(t->keys, (size_t)room * 2 * sizeof(uint64_t));
+    if (keys) t->keys = keys;
+    int64_t *counts = PyMem_Realloc(t->counts, (size_t)room * sizeof(int64_t));
+    if (counts) t->counts = counts;
+    if (!grown || !keys || !counts) {
+        PyMem_Free(grown);
+        return -1;
+    }
+    memset(grown, 0xff, (size_t)slots * sizeof(Py_ssize_t));
+    for (Py_ssize_t place = 0; place < t->count; place++)
+        grown[tally_slot(t, grown, slots - 1, t->keys[2 * place], t->keys[2 * place + 1])] = place;
+    PyMem_Free(t->slots);
+    t->slots = grown;
+    t->mask = slots - 1;
+    return 0;
+}
+
+/* One more of this key; -1 when out of memory. */
+static int tally_add(Tally *t, uint64_t a, uint64_t b) {
+    Py_ssize_t last = t->last;
+    if (last >= 0 && t->keys[2 * last] == a && t->keys[2 * last + 1] == b) {
+        t->counts[last]++;
+        return 0;
+    }
+    Py_ssize_t at = tally_slot(t, t->slots, t->mask, a, b);
+    if (t->slots[at] < 0) {
+        Py_ssize_t place = t->count++;
+        t->keys[2 * place] = a;
+        t->keys[2 * place + 1] = b;
+        t->counts[place] = 0;
+        t->slots[at] = place;
+        if (t->count * 2 > t->mask && tally_grow(t) < 0) return -1;
+        at = tally_slot(t, t->slots, t->mask, a, b);
+    }
+    t->last = t->slots[at];
+    t->counts[t->last]++;
+    return 0;
+}
+
+enum { TIME, SOURCE, GROUPED }; /* a part's columns: eventTime, eventSource, then 4 grouped */
+#define COUNTED 6
+
+/* Everything one `counted` call holds while it counts. */
+typedef struct {
+    Distinct values[COUNTED - GROUPED]; /* the grouped columns' values, coded over all parts */
+    Tally intervals;                    /* DynamoDB times by the interval they fall in */
+    Tally groups;                       /* DynamoDB rows by their grouped columns' codes + 1 */
+    int64_t latest;
+    int any;                            /* a time was read */
+    char hour[14];                      /* `YYYY-MM-DDTHH:` of the last time parsed whole */
+    int64_t hour_micros;                /* that hour's start */
+} Counting;
+
+static int counting_init(Counting *k) {
+    memset(k, 0, sizeof(*k));
+    k->hour_micros = INT64_MIN; /* no hour read yet */
+    int failed = tally_init(&k->intervals) < 0;
+    failed |= tally_init(&k->groups) < 0;
+    for (int i = 0; i < COUNTED - GROUPED; i++) failed |= distinct_init(&k->values[i]) < 0;
+    return failed ? -1 : 0;
+}
+
+static void counting_release(Counting *k) {
+    tally_release(&k->intervals);
+    tally_release(&k->groups);
+    for (int i = 0; i < COUNTED - GROUPED; i++) distinct_release(&k->values[i]);
+}
+
+/* A grouped column's code at a row, plus one (0: null); -1 when out of memory. */
+static int64_t grouped_code(Distinct *d, const Column *c, Py_ssize_t row) {
+    if (!is_valid(c, row)) return 0;
+    Py_ssize_t size;
+    const char *value = value_at(c, row, &size);
+    int32_t code = distinct_code(d, (const uint8_t *)value, size);
+    return code < 0 ? -1 : (int64_t)code + 1;
+}
+
+/* One DynamoDB row into the groups; -1 when out of memory. */
+static int group_row(Counting *k, const Column *cols, Py_ssize_t row) {
+    int64_t code[COUNTED - GROUPED];
+    for (int i = 0; i < COUNTED - GROUPED; i++) {
+        code[i] = grouped_code(&k->values[i], &cols[GROUPED + i], row);
+        if (code[i] < 0) return -1;
+    }
+    return tally_add(&k->groups, (uint64_t)code[0] << 32 | (uint64_t)code[1],
+                     (uint64_t)code[2] << 32 | (uint64_t)code[3]);
+}
+
+/* A time's microseconds since the epoch, as `event_time` reads it, with the hour taken from the
+ * last time read whole when the text begins as that one did: a file's times come in order,
+ * most in the hour of the one before. 0 when the text is not CloudTrail's own form. */
+static int counted_time(Counting *k, const char *s, Py_ssize_t size, int64_t *micros) {
+    int minute = 0, second = 0;
+    if (k->hour_micros != INT64_MIN && size == 20 && !memcmp(s, k->hour, 14)) {
+        if (s[16] != ':' || s[19] != 'Z' || !digits(s + 14, 2, &minute) ||
+            !digits(s + 17, 2, &second) || minute > 59 || second > 59)
+            return 0;
+        *micros = k->hour_micros + (int64_t)(minute * 60 + second) * 1000000;
+        return 1;
+    }
+    if (!event_time(s, size, micros)) return 0;
+    digits(s + 14, 2, &minute);
+    digits(s + 17, 2, &second);
+    memcpy(k->hour, s, 14);
+    k->hour_micros = *micros - (int64_t)(minute * 60 + second) * 1000000;
+    return 1;
+}
+
+/* One part's rows counted: 1, 0 when a time is not CloudTrail's own form, -1 on an error. */
+static int count_part(Counting *k, const Column *cols, const uint8_t *source, Py_ssize_t size,
+                      int64_t step) {
+    for (Py_ssize_t row = 0; row < cols[TIME].length; row++) {
+        int64_t micros = 0;
+        int timed = is_valid(&cols[TIME], row);
+        if (timed) {
+            Py_ssize_t length;
+            const char *text = value_at(&cols[TIME], row, &length);
+            if (!counted_time(k, text, length, &micros)) return 0;
+            if (!k->any || micros > k->latest) k->latest = micros;
+            k->any = 1;
+        }
+        Py_ssize_t length;
+        const char *named = value_at(&cols[SOURCE], row, &length);
+        if (!is_valid(&cols[SOURCE], row) || length != size || memcmp(named, source, size))
+            continue;
+        /* Arrow's integer division truncates towards zero, as C's does */
+        if (timed && tally_add(&k->intervals, (uint64_t)(micros / step * step), 0) < 0) return -1;
+        if (group_row(k, cols, row) < 0) return -1;
+    }
+    return 1;
+}
+
+typedef struct {
+    int64_t key[COUNTED - GROUPED]; /* the codes, a null after every value */
+    int64_t count;
+} Group;
+
+static int group_order(const void *x, const void *y) {
+    const Group *a = x, *b = y;
+    for (int i = 0; i < COUNTED - GROUPED; i++)
+        if (a->key[i] != b->key[i]) return a->key[i] < b->key[i] ? -1 : 1;
+    return 0;
+}
+
+/* The grouped columns' distinct values as Python texts, per column in code order. */
+static PyObject *values_of(const Distinct *d) {
+    PyObject *texts = PyList_New(d->count);
+    for (Py_ssize_t code = 0; texts && code < d->count; code++) {
+        PyObject *text = PyUnicode_DecodeUTF8((const char *)d->texts[code], d->sizes[code], NULL);
+        if (!text) Py_CLEAR(texts);
+        else PyList_SET_ITEM(texts, code, text);
+    }
+    return texts;
+}
+
+/* ((value or None, ...), count) of one group. */
+static PyObject *group_item(const Group *g, PyObject *const *values) {
+    PyObject *key = PyTuple_New(COUNTED - GROUPED);
+    for (int i = 0; key && i < COUNTED - GROUPED; i++) {
+        PyObject *value = g->key[i] == INT64_MAX ? Py_None
+                                                 : PyList_GET_ITEM(values[i], g->key[i] - 1);
+        Py_INCREF(value);
+        PyTuple_SET_ITEM(key, i, value);
+    }
+    return key ? Py_BuildValue("(NL)", key, (long long)g->count) : NULL;
+}
+
+/* The groups as a list, in the order of their codes (a null after every value), which is the
+ * order `numpy.unique` gives the reference's combined codes. */
+static PyObject *groups_answer(const Counting *k) {
+    const Tally *t = &k->groups;
+    PyObject *values[COUNTED - GROUPED] = {NULL}, *answer = NULL;
+    Group *groups = PyMem_Malloc((size_t)(t->count ? t->count : 1) * sizeof(Group));
+    if (!groups) return PyErr_NoMemory();
+    for (Py_ssize_t place = 0; place < t->count; place++) {
+        for (int i = 0; i < COUNTED - GROUPED; i++) {
+            uint64_t half = t->keys[2 * place + i / 2];
+            int64_t code = (int64_t)(i % 2 ? half & 0xffffffffu : half >> 32);
+            groups[place].key[i] = code ? code : INT64_MAX;
+        }
+        groups[place].count = t->counts[place];
+    }
+    qsort(groups, (size_t)t->count, sizeof(Group), group_order);
+    for (int i = 0; i < COUNTED - GROUPED; i++)
+        if (!(values[i] = values_of(&k->values[i]))) goto done;
+    if (!(answer = PyList_New(t->count))) goto done;
+    for (Py_ssize_t place = 0; place < t->count; place++) {
+        PyObject *item = group_item(&groups[place], values);
+        if (!item) {
+            Py_CLEAR(answer);
+            goto done;
+        }
+        PyList_SET_ITEM(answer, place, item);
+    }
+done:
+    for (int i = 0; i < COUNTED - GROUPED; i++) Py_XDECREF(values[i]);
+    PyMem_Free(groups);
+    return answer;
+}
+
+/* {interval start: count}, in the order the intervals first came. */
+static PyObject *intervals_answer(const Tally *t) {
+    PyObject *answer = PyDict_New();
+    for (Py_ssize_t place = 0; answer && place < t->count; place++) {
+        PyObject *start = PyLong_FromLongLong((long long)t->keys[2 * place]);
+        PyObject *count = start ? PyLong_FromLongLong((long long)t->counts[place]) : NULL;
+        if (!count || PyDict_SetItem(answer, start, count) < 0) Py_CLEAR(answer);
+        Py_XDECREF(start);
+        Py_XDECREF(count);
+    }
+    return answer;
+}
+
+static PyObject *counting_answer(const Counting *k) {
+    PyObject *latest = k->any ? PyLong_FromLongLong((long long)k->latest) : Py_NewRef(Py_None);
+    PyObject *intervals = latest ? intervals_answer(&k->intervals) : NULL;
+    PyObject *groups = intervals ? groups_answer(k) : NULL;
+    if (!groups) {
+        Py_XDECREF(latest);
+        Py_XDECREF(intervals);
+        return NULL;
+    }
+    return Py_BuildValue("(NNN)", latest, intervals, groups);
+}
+
+/* Every part's columns read and checked whole, each part's of one length. */
+static Column *parts_read(PyObject *parts, Py_ssize_t *count) {
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(parts);
+    Column *cols = PyMem_Calloc((size_t)(n ? n : 1) * COUNTED, sizeof(Column));
+    if (!cols) return (Column *)PyErr_NoMemory();
+    Py_ssize_t read = 0;
+    for (Py_ssize_t p = 0; p < n; p++) {
+        PyObject *part = PySequence_Fast_GET_ITEM(parts, p);
+        if (!PyTuple_Check(part) || PyTuple_GET_SIZE(part) != COUNTED) {
+            PyErr_SetString(PyExc_ValueError, "a part is not a tuple of six columns");
+            goto fail;
+        }
+        for (int i = 0; i < COUNTED; i++, read++) {
+            if (column_read(PyTuple_GET_ITEM(part, i), &cols[read]) < 0) goto fail;
+            if (cols[read].length != cols[p * COUNTED].length) {
+                PyErr_SetString(PyExc_ValueError, "a part's columns differ in length");
+                read++;
+                goto fail;
+            }
+        }
+    }
+    *count = read;
+    return cols;
+fail:
+    for (Py_ssize_t i = 0; i < read; i++) column_release(&cols[i]);
+    PyMem_Free(cols);
+    return NULL;
+}
+
+static PyObject *counted(PyObject *self, PyObject *args) {
+    PyObject *parts, *answer = NULL;
+    const char *source;
+    Py_ssize_t size, count = 0;
+    long long step;
+    if (!PyArg_ParseTuple(args, "O!y#L", &PyTuple_Type, &parts, &source, &size, &step))
+        return NULL;
+    if (step <= 0) {
+        PyErr_SetString(PyExc_ValueError, "an interval must be positive");
+        return NULL;
+    }
+    Column *cols = parts_read(parts, &count);
+    if (!cols) return NULL;
+    Counting k;
+    int found = counting_init(&k) < 0 ? -1 : 1;
+    for (Py_ssize_t p = 0; found == 1 && p < count / COUNTED; p++)
+        found = count_part(&k, &cols[p * COUNTED], (const uint8_t *)source, size, step);
+    if (found < 0) PyErr_NoMemory();
+    else if (found == 0) answer = Py_NewRef(Py_None);
+    else answer = counting_answer(&k);
+    counting_release(&k);
+    for (Py_ssize_t i = 0; i < count; i++) column_release(&cols[i]);
+    PyMem_Free(cols);
+    return answer;
+}
+
 static PyMethodDef methods[] = {
     {"cleaned", cleaned, METH_VARARGS, "A column's validity after Elastic's cleaning, or None."},
     {"coalesced", coalesced, METH_VARARGS, "Per row the first value kept, as a new column."},
@@ -974,6 +1309,7 @@ static PyMethodDef methods[] = {
     {"codes", codes, METH_VARARGS, "Per row a code for its value, by first appearance."},
     {"spans", spans, METH_VARARGS, "Pieces of some texts, one after another, as one bytes."},
     {"frames", frames, METH_VARARGS, "Pieces of some texts, a run at a time, as JSON arrays."},
+    {"counted", counted, METH_VARARGS, "A stage's counts of the records it read, or None."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,13 +1,15 @@
 """Compiled column makers: some of the columnar step's columns made by C (`_columns.c`) straight
 from the buffers of the string columns a skimmer gives, in one pass a column; and a text
 column's dictionary codes (`codes`), by which `engine.codes` groups a batch's rows; and the picked
-records' text copied out of their files' texts at once (`spans`), or as evidence frames (`frames`).
+records' text copied out of their files' texts at once (`spans`), or as evidence frames (`frames`);
+and a stage's counts of every record it read, in one pass over their columns (`counted`).
 
 Each maker answers None where it cannot make its column: the extension was not built (an
 install without a compiler), or an input is not a plain `pa.string()` array. The caller
 (`columnar.py`) then makes it with Arrow's kernels, which stay the reference: every maker gives
 exactly the kernels' column (held so by `tests/cloudtrail/test_compiled_columns.py`, and
-`tests/engine/test_compiled_codes.py` for the codes).
+`tests/engine/test_compiled_codes.py` for the codes, `tests/pipeline/test_compiled_counts.py`
+for the counts).
 """
 
 from __future__ import annotations
@@ -168,6 +170,32 @@ def frames(
     return made
 
 
+Group = tuple[tuple[str | None, ...], int]
+"""A group of rows by their values (None where null), and how many rows it holds."""
+
+
+def counted(
+    parts: Sequence[Sequence[pa.Array]], source: str, step: int
+) -> tuple[int | None, dict[int, int], list[Group]] | None:
+    """What a stage counts of the records it read, from parts of six string columns each
+    (eventTime, eventSource, eventCategory, eventName, recipientAccountId, awsRegion), in one
+    pass: the newest time (epoch µs; None when none is there), the rows of eventSource `source`
+    by the `step`-µs interval their time falls in, and by their other four values, in the
+    order their codes give them (`coverage._combinations`'s). None without the extension, for a
+    column not a plain string array, or when a time is not in CloudTrail's own form: Arrow's
+    parser then reads them all, as it did (`coverage.Counted`'s columns are the reference)."""
+    module = extensions.loaded(_NAME)
+    if module is None:
+        return None
+    specs = tuple(tuple(_spec(column) for column in part) for part in parts)
+    if any(spec is None for part in specs for spec in part):
+        return None
+    answer: tuple[int | None, dict[int, int], list[Group]] | None = module.counted(
+        specs, source.encode(), step
+    )
+    return answer
+
+
 def _spec(array: pa.Array) -> tuple[Any, ...] | None:
     """A string array as the extension reads it: (validity or None, offsets, data, offset,
     length); None for any other array (a chunked, large or binary one goes to the kernels)."""
@@ -188,6 +216,7 @@ __all__ = [
     "coalesced",
     "codes",
     "codes_at",
+    "counted",
     "event_times",
     "frames",
     "holding",

@@ -16,6 +16,7 @@ import pyarrow as pa
 from msgspec import Struct, field
 
 from trailhound import arrow_kernels as kernels
+from trailhound.cloudtrail import compiled_columns
 from trailhound.engine.codes import combined, dictionary_codes
 from trailhound.numpy_arrow import arrow_array
 from trailhound.rules import kql_ast as k
@@ -85,6 +86,17 @@ class Coverage(Struct):
         ]
 
 
+class Counts(Struct):
+    """What a stage counts of the records it read, for one output: the newest event time
+    (epoch µs), the DynamoDB records by the `TIMELINE_STEP` interval their time falls in (keyed
+    by its start), by (eventCategory, eventName), and by (recipientAccountId, awsRegion)."""
+
+    latest: int | None
+    times: Counter[int]
+    dynamodb: Counter[tuple[str | None, str | None]]
+    places: Counter[tuple[str, str]]
+
+
 class Counted:
     """What a stage counts of every record it reads, for records read as columns (their
     `COUNTED_PATHS`): the columns are kept as they come and counted once per output, with no
@@ -119,17 +131,26 @@ class Counted:
 
     def dynamodb(self) -> Counter[tuple[str | None, str | None]]:
         """DynamoDB records by (eventCategory, eventName)."""
-        found: Counter[tuple[str | None, str | None]] = Counter()
-        for (category, action, _, _), count in self._dynamodb_groups():
-            found[category, action] += count
-        return found
+        return _by_action(self._dynamodb_groups())
 
     def dynamodb_places(self) -> Counter[tuple[str, str]]:
         """DynamoDB records by (recipientAccountId, awsRegion), "" where absent or empty."""
-        found: Counter[tuple[str, str]] = Counter()
-        for (_, _, account, region), count in self._dynamodb_groups():
-            found[account or "", region or ""] += count
-        return found
+        return _by_place(self._dynamodb_groups())
+
+    def compiled(self) -> Counts | None:
+        """The newest time, the DynamoDB records' times (`Counts.times`), `dynamodb` and
+        `dynamodb_places` at once, by compiled code in one pass over the columns as added
+        (`compiled_columns.counted`): the methods above cost ~1.5 ms a task in some twenty
+        Arrow and NumPy calls (joining, parsing, filtering, coding, grouping), however few the
+        rows. None where that code cannot count them; the methods stay the reference."""
+        if self._none():
+            return Counts(None, Counter(), Counter(), Counter())
+        parts = list(zip(*self._chunks.values(), strict=True))
+        answer = compiled_columns.counted(parts, DYNAMODB, TIMELINE_STEP)
+        if answer is None:
+            return None
+        latest, times, groups = answer
+        return Counts(latest, Counter(times), _by_action(groups), _by_place(groups))
 
     def _dynamodb_groups(self) -> list[tuple[tuple[str | None, ...], int]]:
         """DynamoDB records by (eventCategory, eventName, recipientAccountId, awsRegion), in
@@ -160,6 +181,24 @@ class Counted:
             mask = arrow_array(self.dynamodb_mask())
             self._dynamodb = kernels.filter(self._all().select(_GROUPED), mask)
         return self._dynamodb
+
+
+Groups = Sequence[tuple[tuple[str | None, ...], int]]
+"""DynamoDB records by (eventCategory, eventName, recipientAccountId, awsRegion)."""
+
+
+def _by_action(groups: Groups) -> Counter[tuple[str | None, str | None]]:
+    found: Counter[tuple[str | None, str | None]] = Counter()
+    for (category, action, _, _), count in groups:
+        found[category, action] += count
+    return found
+
+
+def _by_place(groups: Groups) -> Counter[tuple[str, str]]:
+    found: Counter[tuple[str, str]] = Counter()
+    for (_, _, account, region), count in groups:
+        found[account or "", region or ""] += count
+    return found
 
 
 def _combinations(table: pa.Table, names: Sequence[str]) -> Counter[Any]:

@@ -44,7 +44,14 @@ from trailhound.engine.prefilter import (
 )
 from trailhound.engine.udfs import register
 from trailhound.numpy_arrow import arrow_array
-from trailhound.pipeline.coverage import COUNTED_PATHS, DYNAMODB, TIMELINE_STEP, Counted, Coverage
+from trailhound.pipeline.coverage import (
+    COUNTED_PATHS,
+    DYNAMODB,
+    TIMELINE_STEP,
+    Counted,
+    Counts,
+    Coverage,
+)
 from trailhound.rules.model import Rule, RuleException
 from trailhound.sources import Blob
 from trailhound.sources.ahead import fetched_ahead
@@ -258,18 +265,28 @@ class Stage:
         out, self._pending = self._pending, StageOutput()
         out.failed = dict(self.matcher.failed)
         counted, self._counted = self._counted, Counted()
-        texts, dynamodb = _joined(
-            [pa.array(self._times, pa.string()), *counted.times()],
-            [np.array(self._dynamodb_rows, bool), counted.dynamodb_mask()],
-        )
-        out.latest, out.dynamodb_times = _times_counted(texts, dynamodb)
-        out.dynamodb = _categories(self._dynamodb + counted.dynamodb())
-        out.dynamodb_places = self._dynamodb_places + counted.dynamodb_places()
+        # records read one by one count apart (`_select`), and their times with the skimmed
+        counts = None if self._times else counted.compiled()
+        if counts is None:
+            counts = self._counts(counted)
+        out.latest, out.dynamodb_times = counts.latest, counts.times
+        out.dynamodb = _categories(self._dynamodb + counts.dynamodb)
+        out.dynamodb_places = self._dynamodb_places + counts.places
         self._times, self._dynamodb, self._dynamodb_rows = [], Counter(), []
         self._dynamodb_places = Counter()
         out.files_read, report.files_read = report.files_read, 0
         out.records_normalized, report.records_normalized = report.records_normalized, 0
         return out
+
+    def _counts(self, counted: Counted) -> Counts:
+        """`Counts` of the skimmed records, their times joined with those read one by one:
+        by Arrow's kernels, the reference for `Counted.compiled`."""
+        texts, dynamodb = _joined(
+            [pa.array(self._times, pa.string()), *counted.times()],
+            [np.array(self._dynamodb_rows, bool), counted.dynamodb_mask()],
+        )
+        latest, times = _times_counted(texts, dynamodb)
+        return Counts(latest, times, counted.dynamodb(), counted.dynamodb_places())
 
     def _select(self, records: list[Record]) -> list[int]:
         self._pending.events += len(records)
