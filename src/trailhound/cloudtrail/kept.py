@@ -14,7 +14,7 @@ import msgspec
 import numpy as np
 
 from trailhound.cloudtrail.record import Record
-from trailhound.cloudtrail.skim_read import FilePicks
+from trailhound.cloudtrail.skim_read import FilePicks, piece_views
 
 # A kept record: decoded, or (from a skimmed file) its own JSON text.
 Kept = Record | msgspec.Raw
@@ -50,10 +50,7 @@ class KeptTexts:
 
     def views(self, indices: Sequence[int]) -> list[memoryview]:
         """`text` of each of these indices, as views of the texts held (no copy)."""
-        texts, files, starts, ends = self.pieces(indices)
-        held = [memoryview(text) for text in texts]
-        pieces = zip(files.tolist(), starts.tolist(), ends.tolist(), strict=True)
-        return [held[f][s:e] for f, s, e in pieces]
+        return piece_views(*self.pieces(indices))
 
     def pieces(self, indices: Sequence[int]) -> Pieces:
         """Where the texts of these indices lie, found by NumPy for all of them (evidence is

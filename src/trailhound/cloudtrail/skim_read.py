@@ -12,7 +12,7 @@ one (`SkimmedFiles`): a reader then takes their rows in one step, not file by fi
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import accumulate, chain
 from operator import getitem
 from typing import Final, cast
@@ -81,11 +81,16 @@ def _joined_views(
 ) -> bytes:
     """`compiled_columns.spans` without the extension (its reference): the pieces joined from
     views of the texts, no `bytes` made per piece."""
+    return b"".join(piece_views(texts, files, starts, ends))
+
+
+def piece_views(
+    texts: Sequence[bytes], files: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> list[memoryview]:
+    """The pieces `texts[files[k]][starts[k]:ends[k]]`, as views of the texts (no copy)."""
     views = [memoryview(text) for text in texts]
-    pieces = map(
-        _cut, map(views.__getitem__, files.tolist()), map(slice, starts.tolist(), ends.tolist())
-    )
-    return b"".join(pieces)
+    slices = map(slice, starts.tolist(), ends.tolist())
+    return list(map(_cut, map(views.__getitem__, files.tolist()), slices))
 
 
 _cut = cast(Callable[[memoryview, slice], memoryview], getitem)  # a view's slice, no copy

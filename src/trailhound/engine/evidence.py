@@ -26,6 +26,7 @@ import numpy as np
 from isal import isal_zlib
 
 from trailhound.cloudtrail import compiled_columns
+from trailhound.cloudtrail.skim_read import piece_views
 
 LIMIT = 10
 """Events an alert shows as its evidence, at most: its first ones, in its rule's order."""
@@ -60,9 +61,7 @@ def pack_pieces(
     frames = compiled_columns.frames(texts, files, starts, ends, FRAME)
     if frames is not None:
         return _framed(frames)
-    held = [memoryview(text) for text in texts]
-    pieces = zip(files.tolist(), starts.tolist(), ends.tolist(), strict=True)
-    return pack_texts([held[f][s:e] for f, s, e in pieces])
+    return pack_texts(piece_views(texts, files, starts, ends))
 
 
 def _framed(arrays: list[bytes]) -> bytes:
