@@ -31,8 +31,9 @@ def give_back_arrow() -> None:
     """Return the freed memory of Arrow's pool alone, after a step that sorted or copied large
     Arrow tables. Its allocator keeps what it freed for Arrow's next allocation, which DuckDB's
     statements that follow (storing counted events, reading evidence packs) cannot use: at 4M
-    events the end of a scan held 60-80 MB so. The C heap is left as it is: trimming it there
-    raised the end's peak (glibc's freed memory is what DuckDB and Python take next)."""
+    events the end of a scan held 60-80 MB so. With Arrow on the C heap (trailhound's own
+    process, `arrow_setup.own_process`) Arrow's release is glibc's trim: measured at 4M, the
+    end's peak the same with it and without."""
     import pyarrow as pa  # here: `large_blocks_mapped` runs before anything imports pyarrow
 
     pa.default_memory_pool().release_unused()
