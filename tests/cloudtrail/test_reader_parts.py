@@ -172,7 +172,7 @@ def test_skimmed_large_records_cut_a_batch_into_parts_and_keep_their_own_text(
 ) -> None:
     _skimmed_bucket(tmp_path)
     whole, whole_calls = _read_skimmed(tmp_path)
-    monkeypatch.setattr(reader, "NORMALIZE_BYTES", 9000)  # two large records make a part
+    monkeypatch.setattr(reader, "SKIMMED_NORMALIZE_BYTES", 9000)  # two large records: a part
     cut, cut_calls = _read_skimmed(tmp_path)
 
     assert whole_calls == 1 and cut_calls == 3  # five large records kept of 30
@@ -182,3 +182,16 @@ def test_skimmed_large_records_cut_a_batch_into_parts_and_keep_their_own_text(
         assert part.batch.column("event.id").to_pylist() == [t["eventID"] for t in texts]
         assert all(t["eventSource"] == "dynamodb.amazonaws.com" for t in texts)
     assert sum(len(p.records) for p in cut) == 15
+
+
+def test_skimmed_rows_are_not_cut_by_the_decoded_records_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # skimmed rows' large members are read by compiled code, not parsed into Python values:
+    # the decoded records' tight bound would only add normalizer calls, each with its fixed cost
+    _skimmed_bucket(tmp_path)
+    monkeypatch.setattr(reader, "NORMALIZE_BYTES", 1)
+    parts, calls = _read_skimmed(tmp_path)
+
+    assert calls == 1
+    assert sum(len(p.records) for p in parts) == 15

@@ -44,13 +44,21 @@ from trailhound.sources import Blob, Source, SourceProblem
 DEFAULT_BATCH_SIZE = 16_384
 MAX_READ = 32_000
 NORMALIZE_BYTES = 1 << 20
-"""Free-form JSON (of members over `_LARGE_MEMBER` bytes) one normalizer call is given at most.
-Normalizing parses those members into Python values and keeps them for the whole call: about
-twelve times their size (a batch of BatchWriteItem calls with 5 MB of items held 60 MB)."""
+"""Free-form JSON (of members over `_LARGE_MEMBER` bytes) one call normalizing decoded records
+is given at most. Normalizing parses those members into Python values and keeps them for the
+whole call: about twelve times their size (a batch of BatchWriteItem calls with 5 MB of items
+held 60 MB)."""
+SKIMMED_NORMALIZE_BYTES = 8 << 20
+"""The same bound for skimmed rows (of records over `_LARGE_RECORD` bytes). Their large members
+are read by compiled code and held as the batch's text already: a call given 3.9 MB of them
+(the most of any 1 MB task of the 1M, 4M and bucket corpora) raised a worker's high-water RSS by
+nothing, and each call more costs ~1.7 ms however few its rows (at 1 MB, the former 1 MB bound
+made 153 calls of 1M's 130 tasks, 122 without it). The bound is for inputs of nothing but
+large records."""
 _LARGE_MEMBER = 1024  # shorter members are few distinct values, parsed once and remembered
 _LARGE_RECORD = 4 * _LARGE_MEMBER
-"""A skimmed record this long counts whole towards `NORMALIZE_BYTES`: most records are under
-2 kB, and one holding a large member is that member's size and a little more."""
+"""A skimmed record this long counts whole towards `SKIMMED_NORMALIZE_BYTES`: most records are
+under 2 kB, and one holding a large member is that member's size and a little more."""
 
 
 def read_events(
@@ -372,11 +380,11 @@ class _Pending(Struct):
 
     def _weigh(self, sizes: list[int], first: int) -> None:
         """Counts the large records of the spans from `first` on (of these sizes) towards
-        `NORMALIZE_BYTES`, cutting after the record that reaches it."""
+        `SKIMMED_NORMALIZE_BYTES`, cutting after the record that reaches it."""
         for at, size in enumerate(sizes, first + 1):
             if size > _LARGE_RECORD:
                 self.span_heavy += size
-                if self.span_heavy >= NORMALIZE_BYTES:
+                if self.span_heavy >= SKIMMED_NORMALIZE_BYTES:
                     self.span_cuts.append(at)
                     self.span_heavy = 0
 
