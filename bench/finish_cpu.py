@@ -33,6 +33,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from like_the_command import set_up
+
 from trailhound.arrow_setup import probe_without_pandas
 from trailhound.cloudtrail.documents import rebuilt_documents
 from trailhound.cloudtrail.geo import Enricher
@@ -132,6 +134,7 @@ def run_once(snapshot: Path) -> dict[str, Any]:
 
 
 def main() -> None:
+    set_up()
     if sys.argv[1] == "prepare":
         workers = int(sys.argv[4]) if len(sys.argv) > 4 else 2
         prepare(Path(sys.argv[2]), Path(sys.argv[3]), workers)

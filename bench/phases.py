@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from like_the_command import set_up
+
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.demo import DECOY_RULE
 from trailhound.engine.detector import Detector
@@ -33,6 +35,7 @@ from trailhound.state.store import Store
 
 
 def main() -> None:
+    set_up()
     root, workers = Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 1
     spent: dict[str, float] = {"finish": 0.0, "finish_cpu": 0.0}
     finish = Detector.finish

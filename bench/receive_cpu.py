@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from like_the_command import cpu_before, set_up
 from parent_cpu import run_phases, timed  # a script beside this one
 
 from trailhound.cloudtrail.geo import Enricher
@@ -93,10 +94,11 @@ def _instrument(spent: Counter[str]) -> None:
 
 
 def main() -> None:
+    set_up()
     spent: Counter[str] = Counter()
     _instrument(spent)
     usage = run_phases()
-    spent["parent"] = usage.ru_utime + usage.ru_stime
+    spent["parent"] = usage.ru_utime + usage.ru_stime - cpu_before()
     spent["peak_rss_mb"] = usage.ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the workers, once reaped
     spent["children"] = children.ru_utime + children.ru_stime

@@ -32,6 +32,7 @@ from typing import TypeVar
 
 import duckdb
 import pyarrow as pa
+from like_the_command import set_up
 
 from trailhound.cloudtrail.ecs import Normalized, normalize
 from trailhound.cloudtrail.envelopes import Found, split
@@ -79,6 +80,7 @@ class Clock:
 
 
 def main() -> None:
+    set_up()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("corpus", type=Path)
     parser.add_argument("--files", type=int, default=None, help="only the first N files")

@@ -47,8 +47,16 @@ SLOT = timedelta(minutes=5)
 STEPS_PER_HOUR = 12
 SECTION = "## Watching for 24 hours"
 _STAMP = re.compile(r"_CloudTrail_[a-z0-9-]+_(\d{8}T\d{4}Z)_")
-TABLES = ("matches", "evidence", "terms", "clocks", "suppression_windows", "ledger", "outbox",
-          "inputs")
+TABLES = (
+    "matches",
+    "evidence",
+    "terms",
+    "clocks",
+    "suppression_windows",
+    "ledger",
+    "outbox",
+    "inputs",
+)
 
 # "Flat": what a watcher may gain once warmed up (after its second hour) and still run for
 # months: less than 1 MB per simulated hour by least squares over the last 20 hours, and less

@@ -95,8 +95,7 @@ def run() -> None:
     without walking it for cycles first, 0.05 to 0.1 s of a small scan's CPU; a command of
     `_QUICK_TO_LEAVE` skips that teardown altogether (`_leave`). Only here, never in `main`,
     which tests and Python callers run in a process that goes on."""
-    _one_blas_thread()
-    _arrow_without_huge_pages()
+    own_environment()
     heap.large_blocks_mapped()
     main.own_process = True
     try:
@@ -107,6 +106,14 @@ def run() -> None:
         raise
     finally:
         gc.freeze()
+
+
+def own_environment() -> None:
+    """The variables `run` gives its process (and so the processes it starts) before anything
+    loads NumPy or pyarrow. Public for the benchmark's scripts, which time a scan in a process
+    of their own and must set it up as the command's is to time what the command runs."""
+    _one_blas_thread()
+    _arrow_without_huge_pages()
 
 
 def _one_blas_thread() -> None:
