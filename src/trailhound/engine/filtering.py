@@ -18,6 +18,7 @@ value, and is applied per row.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import pickle
 from collections.abc import Collection, Sequence
@@ -417,14 +418,23 @@ class Matcher:
             self._optimizer_off = True
         self.con.register(self._name, groups)
         try:
-            try:
-                return self._together(filters)
-            except duckdb.Error as exc:  # some filter cannot evaluate on these groups
-                if query_interrupted(exc):
-                    raise KeyboardInterrupt from None
-            return self._one_by_one(filters)
-        finally:
-            self.con.unregister(self._name)
+            found = self._answers(filters)
+        except BaseException:
+            # a Ctrl-C between a statement and its fetch leaves a result open, which refuses
+            # the unregister: the interruption is what the caller must see
+            with contextlib.suppress(duckdb.Error):
+                self.con.unregister(self._name)
+            raise
+        self.con.unregister(self._name)
+        return found
+
+    def _answers(self, filters: list[int]) -> dict[int, set[int]]:
+        try:
+            return self._together(filters)
+        except duckdb.Error as exc:  # some filter cannot evaluate on these groups
+            if query_interrupted(exc):
+                raise KeyboardInterrupt from None
+        return self._one_by_one(filters)
 
     def _together(self, filters: list[int]) -> dict[int, set[int]]:
         """All of `filters` in one statement: a statement's own cost (~0.5 ms) is most of a
