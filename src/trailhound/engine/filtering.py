@@ -410,12 +410,7 @@ class Matcher:
 
     def _run(self, groups: pa.Table, filters: list[int]) -> dict[int, set[int]]:
         """The groups (their `_KEY`) each of `filters` passes, for those that could run."""
-        if not self._optimizer_off:
-            # DuckDB's optimizer is two thirds of these statements' cost (~9 of 12 ms for 35
-            # filters), spread over its passes, and a table of a few dozen groups gains
-            # nothing from a better plan; the connection is this matcher's to filter on.
-            self.con.execute("SET enable_optimizer = false")
-            self._optimizer_off = True
+        self._without_optimizer()
         self.con.register(self._name, groups)
         try:
             found = self._answers(filters)
@@ -428,7 +423,16 @@ class Matcher:
         self.con.unregister(self._name)
         return found
 
+    def _without_optimizer(self) -> None:
+        """DuckDB's optimizer is two thirds of these statements' cost (~9 of 12 ms for 35
+        filters), spread over its passes, and a table of a few dozen groups gains nothing
+        from a better plan. The setting is the connection's own, which is this matcher's."""
+        if not self._optimizer_off:
+            self.con.execute("SET enable_optimizer = false")
+            self._optimizer_off = True
+
     def _answers(self, filters: list[int]) -> dict[int, set[int]]:
+        """`_run`'s answers: the filters together, or one by one when that fails."""
         try:
             return self._together(filters)
         except duckdb.Error as exc:  # some filter cannot evaluate on these groups
