@@ -148,6 +148,21 @@ def test_matchers_come_and_go_on_one_connection() -> None:
         assert matched(Matcher(plan, con), events) == {("scans", 0, 0)}
 
 
+def test_filtering_on_a_cursor_leaves_the_databases_other_sessions_optimized() -> None:
+    """A small scan filters on a cursor of the state's database: the deciding that follows on
+    the store's own connection (a watcher's, step after step) must keep its optimizer."""
+    scans = rule(action("Scan"), rule_id="scans")
+    host = connection()
+    cursor = host.cursor()
+    events = batch([event(1, timedelta(minutes=1), "Scan")])
+    assert matched(Matcher(FilterPlan.build([scans], now=NOW), cursor), events)
+
+    setting = "SELECT current_setting('enable_optimizer')"
+    assert cursor.execute(setting).fetchall() == [(False,)]
+    assert host.execute(setting).fetchall() == [(True,)]
+    assert host.cursor().execute(setting).fetchall() == [(True,)]
+
+
 _ITEMS = st.sampled_from(["", "a", "b", "\x1f", "a\x1fb", "put", "Orders"]) | st.none()
 _LISTS = st.none() | st.lists(_ITEMS, max_size=3)
 

@@ -267,8 +267,8 @@ def _applicable(
 
 class Matcher:
     """Applies a `FilterPlan` to batches, remembering the answer for each combination of the
-    values the filters read. `con` is a connection to filter on and nothing else: the matcher
-    turns its optimizer off."""
+    values the filters read. `con` is a connection (or cursor) to filter on and nothing else:
+    the matcher turns its session's optimizer off."""
 
     def __init__(self, plan: FilterPlan, con: duckdb.DuckDBPyConnection) -> None:
         self.plan = plan
@@ -426,9 +426,11 @@ class Matcher:
     def _without_optimizer(self) -> None:
         """DuckDB's optimizer is two thirds of these statements' cost (~9 of 12 ms for 35
         filters), spread over its passes, and a table of a few dozen groups gains nothing
-        from a better plan. The setting is the connection's own, which is this matcher's."""
+        from a better plan. The setting is the session's, which is this matcher's."""
         if not self._optimizer_off:
-            self.con.execute("SET enable_optimizer = false")
+            # the session's alone: a small scan filters on a cursor of the state's database,
+            # whose deciding (and a watcher's, for ever after) needs its plans optimized
+            self.con.execute("SET SESSION enable_optimizer = false")
             self._optimizer_off = True
 
     def _answers(self, filters: list[int]) -> dict[int, set[int]]:
