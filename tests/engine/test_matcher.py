@@ -3,12 +3,14 @@ remembers; it must match exactly the rows each rule's SQL matches row by row."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+import sqlglot
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -146,6 +148,21 @@ def test_matchers_come_and_go_on_one_connection() -> None:
         assert matched(Matcher(plan, con), events) == {("scans", 0, 0)}
 
 
+def test_filtering_on_a_cursor_leaves_the_databases_other_sessions_optimized() -> None:
+    """A small scan filters on a cursor of the state's database: the deciding that follows on
+    the store's own connection (a watcher's, step after step) must keep its optimizer."""
+    scans = rule(action("Scan"), rule_id="scans")
+    host = connection()
+    cursor = host.cursor()
+    events = batch([event(1, timedelta(minutes=1), "Scan")])
+    assert matched(Matcher(FilterPlan.build([scans], now=NOW), cursor), events)
+
+    setting = "SELECT current_setting('enable_optimizer')"
+    assert cursor.execute(setting).fetchall() == [(False,)]
+    assert host.execute(setting).fetchall() == [(True,)]
+    assert host.cursor().execute(setting).fetchall() == [(True,)]
+
+
 _ITEMS = st.sampled_from(["", "a", "b", "\x1f", "a\x1fb", "put", "Orders"]) | st.none()
 _LISTS = st.none() | st.lists(_ITEMS, max_size=3)
 
@@ -225,3 +242,115 @@ def test_later_batches_are_judged_as_row_by_row_sql(
             ]
         )
         assert matched(matcher, events) == row_by_row(plan, events)
+
+
+def _broken(plan: FilterPlan, rule_id: str, sql: str) -> FilterPlan:
+    """`plan` with `rule_id`'s filter replaced by `sql` (its pairs kept)."""
+    filters = tuple(
+        f.with_tree(sqlglot.parse_one(sql)) if f.rule_id == rule_id else f for f in plan.filters
+    )
+    return dataclasses.replace(plan, filters=filters)
+
+
+def test_a_filter_failing_on_the_data_leaves_out_only_its_rule_in_the_same_ask() -> None:
+    """The filters asked about a batch run together; one that cannot evaluate on the data
+    must cost only its own rule, with DuckDB's reason, while the others answer the same
+    batch and the next."""
+    rules = [
+        rule(action("Scan"), rule_id="scans"),
+        rule(action("DeleteTable"), rule_id="broken"),
+        rule(k.And((action("Scan"), match("user.name", "mallory"))), rule_id="mallory"),
+    ]
+    whole = FilterPlan.build(rules, now=NOW)
+    plan = _broken(whole, "broken", 'CAST("event.action" AS INTEGER) = 1')
+    working = dataclasses.replace(whole, filters=whole.filters[::2])
+    matcher = Matcher(plan, connection())
+    users = ["alice", "mallory", "bob"]
+    first = batch([event(i, timedelta(minutes=i), name, **{"user.name": users[i % 3]})
+                   for i, name in enumerate(["Scan", "DeleteTable", "Scan", "Scan"])])  # fmt: skip
+    assert matched(matcher, first) == row_by_row(working, first) != set()
+    assert list(matcher.failed) == ["broken"]
+    assert matcher.failed["broken"].startswith("ConversionException: ")
+    assert "Could not convert string" in matcher.failed["broken"]
+    second = batch([event(9, timedelta(minutes=9), "Scan", **{"user.name": "bob"})])
+    assert matched(matcher, second) == row_by_row(working, second) == {("scans", 0, 0)}
+
+
+def test_a_condition_is_asked_only_where_the_conditions_before_it_held() -> None:
+    """As in a WHERE clause: a cast that cannot read most users' names is asked only about
+    the rows whose action let it be reached, so the rule runs and fails nothing."""
+    listing = k.And((action("ListTables"), match("user.name", "x")))  # reads the user's name
+    rules = [rule(action("Scan"), rule_id="scans"), rule(listing, rule_id="seven")]
+    guarded = 'COALESCE("event.action" = \'ListTables\', FALSE) AND CAST("user.name" AS INT) = 7'
+    plan = _broken(FilterPlan.build(rules, now=NOW), "seven", guarded)
+    rows = [event(1, timedelta(minutes=1), "Scan"),
+            event(2, timedelta(minutes=2), "ListTables", **{"user.name": "7"}),
+            event(3, timedelta(minutes=3), "ListTables", **{"user.name": "8"})]  # fmt: skip
+    matcher = Matcher(plan, connection())
+    assert matched(matcher, batch(rows)) == {("scans", 0, 0), ("seven", 0, 1)}
+    assert matcher.failed == {}
+
+
+_DYNAMODB = st.sampled_from(
+    ["Scan", "DeleteTable", "RestoreTableToPointInTime", "RestoreTableFromBackup", "CreateTable",
+     "DeleteBackup", "Query", "GetRecords", "ListTables", "BatchGetItem", "GetItem",
+     "EnableKinesisStreamingDestination", "ListBackups", "TransactGetItems", "UpdateTable",
+     "ExportTableToPointInTime", "GetShardIterator", "ExecuteStatement", "DeleteItem",
+     "UpdateContinuousBackups", "PutResourcePolicy"]
+)  # fmt: skip
+_ELSEWHERE = st.sampled_from(
+    [("kms.amazonaws.com", "PutKeyPolicy"), ("kms.amazonaws.com", "ScheduleKeyDeletion"),
+     ("backup.amazonaws.com", "DeleteBackupVault"), ("backup.amazonaws.com", "DeleteRecoveryPoint"),
+     ("backup.amazonaws.com", "DeleteBackupPlan"), ("streams.dynamodb.amazonaws.com", "GetRecords"),
+     ("lambda.amazonaws.com", "CreateEventSourceMapping20150331"),
+     ("kms.amazonaws.com", "Scan"), ("dynamodb.amazonaws.com", "DisableKey")]
+)  # fmt: skip
+# (provider, action): mostly pairs some shipped rule reads, now and then the wrong provider's
+_CALLS = st.tuples(st.just("dynamodb.amazonaws.com"), _DYNAMODB) | _ELSEWHERE
+_PARAMETERS = st.none() | st.sampled_from(
+    ['{"pointInTimeRecoverySpecification": {"pointInTimeRecoveryEnabled": false}}',
+     '{"recoveryPointArn": "arn:aws:dynamodb:us-east-1:1:table/t/backup/b"}',
+     '{"recoveryPointArn": "arn:aws:backup:us-east-1:1:recovery-point:x"}',
+     '{"tableName": "payroll-archive"}', "not json", "{}"]
+)  # fmt: skip
+_VALUED = st.fixed_dictionaries(
+    {},
+    optional={
+        "event.dataset": st.just("aws.s3access"),
+        "event.outcome": st.sampled_from(["success", "failure"]),
+        "aws.cloudtrail.error_code": st.sampled_from(["AccessDenied", "AccessDeniedException"]),
+        "aws.cloudtrail.user_identity.type": st.sampled_from(["AWSService", "IAMUser"]),
+        "aws.cloudtrail.user_identity.invoked_by": st.just("backup.amazonaws.com"),
+        "aws.cloudtrail.flattened.request_parameters": _PARAMETERS,
+        "aws.dynamodb.table_name": st.lists(st.sampled_from(["orders", "payroll-archive"]),
+                                            max_size=2),
+        "aws.dynamodb.operations": st.lists(st.sampled_from(["SELECT", "DELETE", "UPDATE"]),
+                                            max_size=2),
+        "source.geo.country_iso_code": _COUNTRIES,
+    },
+)  # fmt: skip
+
+
+@fuzz(0.2)
+@given(st.lists(st.tuples(_CALLS, _VALUED), min_size=1, max_size=40))
+def test_the_shipped_filters_together_answer_as_each_one_alone(
+    rows: list[tuple[tuple[str, str], dict[str, object]]],
+) -> None:
+    """Every shipped filter asked at once, in one statement per batch on a connection
+    without DuckDB's optimizer, must answer as each filter's own statement does row by row
+    (the reference runs them one at a time, optimized) over a batch of varied values."""
+    plan = FilterPlan.build(load_rules([shipped_pack_dir()]).rules, now=NOW)
+    events = batch(
+        [
+            event(
+                i,
+                timedelta(minutes=i),
+                name,
+                **{"event.dataset": "aws.cloudtrail", "event.provider": provider, **values},
+            )
+            for i, ((provider, name), values) in enumerate(rows)
+        ]
+    )
+    matcher = Matcher(plan, connection())
+    assert matched(matcher, events) == row_by_row(plan, events)
+    assert matcher.failed == {}

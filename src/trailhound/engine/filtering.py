@@ -10,14 +10,15 @@ their values (provider, action, outcome, country...) over and over. So `Matcher`
 filter once per distinct combination, not once per row, and remembers the answer for later
 batches; each filter also remembers its own answers by the values of only the columns it
 reads, so a combination new in one column goes to DuckDB only for the filters that read it
-and could pass on it. Each filter's query is prepared once per connection: parsing and
-planning a filter costs five to ten times as much as running it on a batch's new
-combinations. The time window (`--since`, `--until`) is the one condition on a per-event
+and could pass on it. The filters asked about a batch's new combinations run together, in
+one statement over them: on a few dozen combinations a statement's own cost is most of a
+filter's. The time window (`--since`, `--until`) is the one condition on a per-event
 value, and is applied per row.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import pickle
 from collections.abc import Collection, Sequence
@@ -266,7 +267,8 @@ def _applicable(
 
 class Matcher:
     """Applies a `FilterPlan` to batches, remembering the answer for each combination of the
-    values the filters read."""
+    values the filters read. `con` is a connection (or cursor) to filter on and nothing else:
+    the matcher turns its session's optimizer off."""
 
     def __init__(self, plan: FilterPlan, con: duckdb.DuckDBPyConnection) -> None:
         self.plan = plan
@@ -275,10 +277,9 @@ class Matcher:
         # per filter: whether it passes, by the values of the columns it reads (`_reads`)
         self._known_by_filter: list[dict[tuple[Any, ...], bool]] = [{} for _ in plan.filters]
         self._reads_of: dict[int, tuple[int, ...]] = {}
-        # names this matcher's table and prepared statements apart from others on `con`
+        # names the groups this matcher asks about apart from others' on `con`
         self._name = f"_filter_{id(self):x}"
-        self._prepared: set[int] = set()
-        self._table_made = False
+        self._optimizer_off = False
         self._label_arrays: tuple[pa.Array, pa.Array] | None = None
         # rule id -> why its filter failed; the rule is left out for the rest of the run, the
         # other rules go on (a rule that cannot run must not stop the rest)
@@ -392,30 +393,82 @@ class Matcher:
         asked: dict[int, list[tuple[int, tuple[Any, ...]]]],
         passed: dict[int, list[int]],
     ) -> None:
-        """Run each asked filter in DuckDB, adding to `passed` the groups it passes and
-        remembering its answers."""
+        """Run the asked filters in DuckDB, adding to `passed` the groups each passes and
+        remembering their answers."""
         numbered = pa.Table.from_batches([values]).append_column(
             _KEY, pa.array(range(values.num_rows), pa.int32())
         )
-        # The groups go into this matcher's table, which every filter asked reads whole:
-        # a filter is false outside its (provider, action) pairs by construction, and its
-        # WHERE clause evaluates its conditions in turn on the rows still passing, so its
-        # costly conditions (flattened fields) run only where the cheap ones held.
+        # Every filter asked reads all the groups asked about: a filter is false outside its
+        # (provider, action) pairs by construction.
         wanted = sorted({g for mine in asked.values() for g, _ in mine})
-        self._fill(kernels.take(numbered, pa.array(wanted, pa.int64())))
-        for f, mine in asked.items():
+        found = self._run(kernels.take(numbered, pa.array(wanted, pa.int64())), list(asked))
+        for f, groups in found.items():
+            for g, key in asked[f]:
+                self._remember(self._known_by_filter[f], key, g in groups)
+                if g in groups:
+                    passed[g].append(f)
+
+    def _run(self, groups: pa.Table, filters: list[int]) -> dict[int, set[int]]:
+        """The groups (their `_KEY`) each of `filters` passes, for those that could run."""
+        self._without_optimizer()
+        self.con.register(self._name, groups)
+        try:
+            found = self._answers(filters)
+        except BaseException:
+            # a Ctrl-C between a statement and its fetch leaves a result open, which refuses
+            # the unregister: the interruption is what the caller must see
+            with contextlib.suppress(duckdb.Error):
+                self.con.unregister(self._name)
+            raise
+        self.con.unregister(self._name)
+        return found
+
+    def _without_optimizer(self) -> None:
+        """DuckDB's optimizer is two thirds of these statements' cost (~9 of 12 ms for 35
+        filters), spread over its passes, and a table of a few dozen groups gains nothing
+        from a better plan. The setting is the session's, which is this matcher's."""
+        if not self._optimizer_off:
+            # the session's alone: a small scan filters on a cursor of the state's database,
+            # whose deciding (and a watcher's, for ever after) needs its plans optimized
+            self.con.execute("SET SESSION enable_optimizer = false")
+            self._optimizer_off = True
+
+    def _answers(self, filters: list[int]) -> dict[int, set[int]]:
+        """`_run`'s answers: the filters together, or one by one when that fails."""
+        try:
+            return self._together(filters)
+        except duckdb.Error as exc:  # some filter cannot evaluate on these groups
+            if query_interrupted(exc):
+                raise KeyboardInterrupt from None
+        return self._one_by_one(filters)
+
+    def _together(self, filters: list[int]) -> dict[int, set[int]]:
+        """All of `filters` in one statement: a statement's own cost (~0.5 ms) is most of a
+        filter's on a few dozen groups. Each is a CASE's condition, which DuckDB evaluates
+        as it does a WHERE clause: a condition in turn on the rows where those before it
+        held, so a costly one (flattened fields) runs only where the cheap ones did, and one
+        that cannot evaluate some row is not asked about rows an earlier one ruled out; a
+        NULL answer is false."""
+        answers = ", ".join(
+            f"CASE WHEN {self.plan.filters[f].where} THEN true ELSE false END" for f in filters
+        )
+        rows = self.con.execute(f"SELECT {_KEY}, {answers} FROM {self._name}").fetchall()
+        return {f: {row[0] for row in rows if row[i]} for i, f in enumerate(filters, 1)}
+
+    def _one_by_one(self, filters: list[int]) -> dict[int, set[int]]:
+        """Each of `filters` in its own statement, when they failed together: only the
+        rules whose filter fails are left out (`failed`), with DuckDB's reason."""
+        found: dict[int, set[int]] = {}
+        for f in filters:
+            where = self.plan.filters[f].where
             try:
-                rows = self.con.execute(f"EXECUTE {self._statement(f)}").fetchall()
+                rows = self.con.execute(f"SELECT {_KEY} FROM {self._name} WHERE {where}")
+                found[f] = {g for (g,) in rows.fetchall()}
             except duckdb.Error as exc:  # the data met a condition it cannot evaluate
                 if query_interrupted(exc):
                     raise KeyboardInterrupt from None
                 self.failed[self.plan.filters[f].rule_id] = failure(exc)
-                continue
-            found = {g for (g,) in rows}
-            for g, key in mine:
-                self._remember(self._known_by_filter[f], key, g in found)
-                if g in found:
-                    passed[g].append(f)
+        return found
 
     def _reads(self, f: int) -> tuple[int, ...]:
         """The positions in `plan.columns` of the columns filter `f` reads (all of them where
@@ -428,30 +481,6 @@ class Matcher:
                 i for i, c in enumerate(columns) if read is None or c in read or c in _PAIRS
             )
         return reads
-
-    def _fill(self, groups: pa.Table) -> None:
-        """Put `groups` in this matcher's table (made on first use, like the batch)."""
-        if not self._table_made:
-            self.con.register("_filter_groups", groups.slice(0, 0))
-            try:  # a matcher gone before may have left a table of this name
-                self.con.execute(
-                    f"CREATE OR REPLACE TEMP TABLE {self._name} AS FROM _filter_groups"
-                )
-            finally:
-                self.con.unregister("_filter_groups")
-            self._table_made = True
-        self.con.execute(f"DELETE FROM {self._name}")
-        self.con.from_arrow(groups).insert_into(self._name)
-
-    def _statement(self, f: int) -> str:
-        """The prepared statement of filter `f` over this matcher's table. (A statement over
-        a registered Arrow table would keep reading the table it was prepared with.)"""
-        name = f"{self._name}_{f}"
-        if f not in self._prepared:
-            where = self.plan.filters[f].where
-            self.con.execute(f"PREPARE {name} AS SELECT {_KEY} FROM {self._name} WHERE {where}")
-            self._prepared.add(f)
-        return name
 
     @staticmethod
     def _remember(
