@@ -311,7 +311,9 @@ class _Inputs:
         self._dictionaries: dict[str, pa.DictionaryArray] = {}
         self._encodings: dict[str, tuple[dict[str, int], np.ndarray]] = {}
         self.times, shaped = _event_times(columns["eventTime"])
-        self._unsure: list[pa.Array] = [kernels.invert(shaped)]
+        # the rows left so far, gathered in NumPy: a kernel call or two per `leave` (and
+        # one per mask at the end) were a good part of a small call's fixed cost
+        self._left: np.ndarray = ~_flags(shaped)
         # the rows wanting the fields being filled (a mask), None for all: rows are left only
         # for what they want
         self.wanting: np.ndarray | None = None
@@ -442,15 +444,16 @@ class _Inputs:
         """DynamoDB's own calls (a mask)."""
         return arrow_array(self._dynamodb)
 
-    def leave(self, rows: pa.Array) -> None:
-        """Send these rows (a boolean mask) the old way, those wanting the fields being filled."""
-        rows = kernels.fill_null(rows, False) if rows.null_count else rows
+    def leave(self, rows: pa.Array | np.ndarray) -> None:
+        """Send these rows (a boolean mask, a null as false) the old way, those wanting the
+        fields being filled."""
+        flags = rows if isinstance(rows, np.ndarray) else _flags(rows)
         if self.wanting is not None:
-            rows = kernels.and_(rows, arrow_array(self.wanting))
-        self._unsure.append(rows)
+            flags = flags & self.wanting
+        self._left |= flags
 
-    def action_is(self, action: str) -> pa.Array:
-        return arrow_array(self.among("eventName", action))
+    def action_is(self, action: str) -> np.ndarray:
+        return self.among("eventName", action)
 
     def among(self, path: str, *values: str) -> np.ndarray:
         """Whether each row's cleaned text at `path` is one of `values` (not when null), by
@@ -490,13 +493,18 @@ class _Inputs:
         return found
 
     def result(self, cols: ColumnSet) -> Columnar:
-        unsure = self._unsure[0]
-        for mask in self._unsure[1:]:
-            unsure = kernels.or_(unsure, mask)
-        left = unsure.to_numpy(zero_copy_only=False)
+        left = self._left
         done = np.flatnonzero(~left)
         batch = cols.batch(None if len(done) == self.n else done)
         return Columnar(batch, done.tolist(), np.flatnonzero(left).tolist())
+
+
+def _flags(mask: pa.Array) -> np.ndarray:
+    """A boolean Arrow mask as NumPy booleans, a null as false."""
+    if mask.null_count:
+        mask = kernels.fill_null(mask, False)
+    flags: np.ndarray = mask.to_numpy(zero_copy_only=False)
+    return flags
 
 
 def _any(mask: pa.Array) -> bool:
@@ -765,7 +773,7 @@ def _table_names(cols: ColumnSet, inputs: _Inputs) -> None:
         return
     calls = inputs.among("eventSource", *_DYNAMODB_SOURCES) & wanting
     keys = inputs.among("eventSource", dynamodb.KMS_SOURCE) & wanting
-    inputs.leave(arrow_array(named & ~(calls | keys)))
+    inputs.leave(named & ~(calls | keys))
     writes = inputs.batch_writes
     statements = inputs.statements
     read_whole = [*writes, *([statements] if statements else [])]
