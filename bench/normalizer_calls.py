@@ -60,7 +60,8 @@ def main() -> None:
     if small != large:
         (t0, c0), (t1, c1) = found[small], found[large]
         fixed = (t1 - t0) / (c1 - c0)
-        print(f"fixed {fixed * 1e3:.3f} ms a call, rest {(t0 - fixed * c0) / rows * 1e6:.2f} µs a row")
+        rest = (t0 - fixed * c0) / rows
+        print(f"fixed {fixed * 1e3:.3f} ms a call, rest {rest * 1e6:.2f} µs a row")
     if args.profile:
         _profiled(calls, args.profile)
 

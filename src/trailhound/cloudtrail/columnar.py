@@ -236,7 +236,7 @@ def normalized_columns(
     `wanting` narrows a field to some rows (a mask; the fields it does not name are wanted at
     every row): a row is left only for what its own fields need, and the costly fields are
     read only at the rows wanting them, so that rows wanting different fields can share one
-    call. Its value at the other rows is unspecified: the caller nulls it."""
+    call. It is null at the other rows, as a call for the rows wanting it alone gives."""
     wanted = frozenset(fields)
     missing = [p for p in paths_for(wanted) if p not in columns and p not in _KEYS_PATHS]
     if missing:
@@ -251,7 +251,7 @@ def normalized_columns(
             if cols.wants(*names):
                 inputs.wanting = _rows_wanting(names, wanted, wanting or {})
                 fill(cols, inputs)
-        return inputs.result(cols)
+        return inputs.result(cols, wanting or {})
 
 
 def _rows_wanting(
@@ -492,11 +492,28 @@ class _Inputs:
             found = self._encodings[path] = (index, codes)
         return found
 
-    def result(self, cols: ColumnSet) -> Columnar:
+    def result(self, cols: ColumnSet, wanting: Mapping[str, np.ndarray]) -> Columnar:
+        """The rows not left, each field null at the rows `wanting` says do not want it."""
         left = self._left
         done = np.flatnonzero(~left)
-        batch = cols.batch(None if len(done) == self.n else done)
+        rows = None if len(done) == self.n else done
+        batch = cols.batch(rows, _unwanted(wanting, rows))
         return Columnar(batch, done.tolist(), np.flatnonzero(left).tolist())
+
+
+def _unwanted(
+    wanting: Mapping[str, np.ndarray], rows: np.ndarray | None
+) -> dict[str, np.ndarray]:
+    """Per narrowed field, the rows of the batch (`rows` of the input, all when None) not
+    wanting it; fields sharing a mask share the result (and so the nulling's bitmaps)."""
+    found: dict[int, np.ndarray] = {}
+    unwanted = {}
+    for name, mask in wanting.items():
+        drop = found.get(id(mask))
+        if drop is None:
+            drop = found[id(mask)] = ~(mask if rows is None else mask[rows])
+        unwanted[name] = drop
+    return unwanted
 
 
 def _flags(mask: pa.Array) -> np.ndarray:

@@ -8,7 +8,7 @@ must give the same columns.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from functools import cache
 from operator import itemgetter
 from typing import Any, Generic, TypeVar
@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from trailhound import arrow_kernels as kernels
+from trailhound.cloudtrail.nulling import Kept, nulled
 from trailhound.cloudtrail.payloads import DROPPED_TEXT
 from trailhound.cloudtrail.schema import COLUMNS, arrow_schema
 from trailhound.numpy_arrow import arrow_array
@@ -110,16 +111,22 @@ class ColumnSet:
             if name in self.wanted:
                 self.put(name, distinct.column(itemgetter(position), _types()[name]))
 
-    def batch(self, rows: np.ndarray | None = None) -> pa.RecordBatch:
+    def batch(
+        self, rows: np.ndarray | None = None, unwanted: Mapping[str, np.ndarray] | None = None
+    ) -> pa.RecordBatch:
         """The columns, at `rows` only (ascending positions) when given: only the columns put
         are taken, the schema's others being nulls of the new length (taking a whole batch
-        took every one of its ~150 columns, most of them nulls)."""
+        took every one of its ~150 columns, most of them nulls). A column `unwanted` names
+        is null where its mask (over the batch's rows) is true: nulled here, before the batch
+        is made, as a batch's columns cost a wrapper each to take out and put back."""
         made = self.arrays
         n = self.n
         if rows is not None:
             at = arrow_array(rows, kind=pa.int64())
             made = {name: kernels.take(array, at) for name, array in made.items()}
             n = len(rows)
+        if unwanted:
+            made = _nulled_where(made, unwanted)
         # the unwanted columns, most of the schema, share one null array per type: a batch of
         # a few rows would otherwise spend more on allocating them than on its own columns;
         # the schema's ~150 columns are laid out from a plan made once (a Python step per
@@ -130,6 +137,25 @@ class ColumnSet:
         for name, array in made.items():
             arrays[place[name]] = array
         return pa.RecordBatch.from_arrays(arrays, schema=arrow_schema())
+
+
+def _nulled_where(
+    arrays: dict[str, pa.Array], unwanted: Mapping[str, np.ndarray]
+) -> dict[str, pa.Array]:
+    """The arrays, each one `unwanted` names null at its mask's rows; the names sharing a
+    mask (the same object) share its bitmaps."""
+    kept: dict[int, Kept] = {}
+    found = dict(arrays)
+    for name, array in arrays.items():
+        drop = unwanted.get(name)
+        if drop is None:
+            continue
+        rows = kept.get(id(drop))
+        if rows is None:
+            rows = kept[id(drop)] = Kept(drop)
+        if rows.dropped:
+            found[name] = nulled(array, rows)
+    return found
 
 
 @cache
