@@ -768,7 +768,8 @@ def test_transactions_as_normalize_reads_them(
 
 def test_rows_are_left_only_for_the_fields_they_want(enricher: Enricher) -> None:
     """Rows wanting different fields share a call: a row is left for what its own fields
-    need (and a time only `normalize` reads), and the rows wanting a field get it as alone."""
+    need (and a time only `normalize` reads), the rows wanting a field get it as alone, and
+    the others get null in it."""
     base = {"eventTime": "2024-05-01T10:00:00Z", "eventSource": "dynamodb.amazonaws.com",
             "recipientAccountId": "111122223333", "userIdentity": {"type": "IAMUser"}}  # fmt: skip
     records = [
@@ -798,3 +799,7 @@ def test_rows_are_left_only_for_the_fields_they_want(enricher: Enricher) -> None
         assert shared.batch.column(name).take(at).equals(every.batch.column(name)), name
     tables = shared.batch.column("aws.dynamodb.table_name").take(at)
     assert tables.to_pylist() == [["Music"], ["Books"]]
+    # the rows not wanting a narrowed field hold null in it, as a call of their own gives
+    others = pa.array([shared.done.index(k) for k in (1, 2, 4)])
+    for name in narrowed:
+        assert shared.batch.column(name).take(others).null_count == 3, name

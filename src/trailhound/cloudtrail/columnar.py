@@ -236,7 +236,7 @@ def normalized_columns(
     `wanting` narrows a field to some rows (a mask; the fields it does not name are wanted at
     every row): a row is left only for what its own fields need, and the costly fields are
     read only at the rows wanting them, so that rows wanting different fields can share one
-    call. Its value at the other rows is unspecified: the caller nulls it."""
+    call. It is null at the other rows, as a call for the rows wanting it alone gives."""
     wanted = frozenset(fields)
     missing = [p for p in paths_for(wanted) if p not in columns and p not in _KEYS_PATHS]
     if missing:
@@ -251,7 +251,7 @@ def normalized_columns(
             if cols.wants(*names):
                 inputs.wanting = _rows_wanting(names, wanted, wanting or {})
                 fill(cols, inputs)
-        return inputs.result(cols)
+        return inputs.result(cols, wanting or {})
 
 
 def _rows_wanting(
@@ -311,7 +311,9 @@ class _Inputs:
         self._dictionaries: dict[str, pa.DictionaryArray] = {}
         self._encodings: dict[str, tuple[dict[str, int], np.ndarray]] = {}
         self.times, shaped = _event_times(columns["eventTime"])
-        self._unsure: list[pa.Array] = [kernels.invert(shaped)]
+        # the rows left so far, gathered in NumPy: a kernel call or two per `leave` (and
+        # one per mask at the end) were a good part of a small call's fixed cost
+        self._left: np.ndarray = ~_flags(shaped)
         # the rows wanting the fields being filled (a mask), None for all: rows are left only
         # for what they want
         self.wanting: np.ndarray | None = None
@@ -442,15 +444,16 @@ class _Inputs:
         """DynamoDB's own calls (a mask)."""
         return arrow_array(self._dynamodb)
 
-    def leave(self, rows: pa.Array) -> None:
-        """Send these rows (a boolean mask) the old way, those wanting the fields being filled."""
-        rows = kernels.fill_null(rows, False) if rows.null_count else rows
+    def leave(self, rows: pa.Array | np.ndarray) -> None:
+        """Send these rows (a boolean mask, a null as false) the old way, those wanting the
+        fields being filled."""
+        flags = rows if isinstance(rows, np.ndarray) else _flags(rows)
         if self.wanting is not None:
-            rows = kernels.and_(rows, arrow_array(self.wanting))
-        self._unsure.append(rows)
+            flags = flags & self.wanting
+        self._left |= flags
 
-    def action_is(self, action: str) -> pa.Array:
-        return arrow_array(self.among("eventName", action))
+    def action_is(self, action: str) -> np.ndarray:
+        return self.among("eventName", action)
 
     def among(self, path: str, *values: str) -> np.ndarray:
         """Whether each row's cleaned text at `path` is one of `values` (not when null), by
@@ -489,14 +492,36 @@ class _Inputs:
             found = self._encodings[path] = (index, codes)
         return found
 
-    def result(self, cols: ColumnSet) -> Columnar:
-        unsure = self._unsure[0]
-        for mask in self._unsure[1:]:
-            unsure = kernels.or_(unsure, mask)
-        left = unsure.to_numpy(zero_copy_only=False)
+    def result(self, cols: ColumnSet, wanting: Mapping[str, np.ndarray]) -> Columnar:
+        """The rows not left, each field null at the rows `wanting` says do not want it."""
+        left = self._left
         done = np.flatnonzero(~left)
-        batch = cols.batch(None if len(done) == self.n else done)
+        rows = None if len(done) == self.n else done
+        batch = cols.batch(rows, _unwanted(wanting, rows))
         return Columnar(batch, done.tolist(), np.flatnonzero(left).tolist())
+
+
+def _unwanted(
+    wanting: Mapping[str, np.ndarray], rows: np.ndarray | None
+) -> dict[str, np.ndarray]:
+    """Per narrowed field, the rows of the batch (`rows` of the input, all when None) not
+    wanting it; fields sharing a mask share the result (and so the nulling's bitmaps)."""
+    found: dict[int, np.ndarray] = {}
+    unwanted = {}
+    for name, mask in wanting.items():
+        drop = found.get(id(mask))
+        if drop is None:
+            drop = found[id(mask)] = ~(mask if rows is None else mask[rows])
+        unwanted[name] = drop
+    return unwanted
+
+
+def _flags(mask: pa.Array) -> np.ndarray:
+    """A boolean Arrow mask as NumPy booleans, a null as false."""
+    if mask.null_count:
+        mask = kernels.fill_null(mask, False)
+    flags: np.ndarray = mask.to_numpy(zero_copy_only=False)
+    return flags
 
 
 def _any(mask: pa.Array) -> bool:
@@ -765,7 +790,7 @@ def _table_names(cols: ColumnSet, inputs: _Inputs) -> None:
         return
     calls = inputs.among("eventSource", *_DYNAMODB_SOURCES) & wanting
     keys = inputs.among("eventSource", dynamodb.KMS_SOURCE) & wanting
-    inputs.leave(arrow_array(named & ~(calls | keys)))
+    inputs.leave(named & ~(calls | keys))
     writes = inputs.batch_writes
     statements = inputs.statements
     read_whole = [*writes, *([statements] if statements else [])]

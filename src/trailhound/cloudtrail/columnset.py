@@ -8,7 +8,7 @@ must give the same columns.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from functools import cache
 from operator import itemgetter
 from typing import Any, Generic, TypeVar
@@ -17,8 +17,9 @@ import numpy as np
 import pyarrow as pa
 
 from trailhound import arrow_kernels as kernels
+from trailhound.cloudtrail.nulling import Kept, nulled
 from trailhound.cloudtrail.payloads import DROPPED_TEXT
-from trailhound.cloudtrail.schema import BY_NAME, COLUMNS, arrow_schema
+from trailhound.cloudtrail.schema import COLUMNS, arrow_schema
 from trailhound.numpy_arrow import arrow_array
 
 K = TypeVar("K", bound=Hashable)
@@ -89,12 +90,12 @@ class ColumnSet:
         self.arrays: dict[str, pa.Array] = {}
 
     def wants(self, *names: str) -> bool:
-        return any(name in self.wanted for name in names)
+        return not self.wanted.isdisjoint(names)
 
     def put(self, name: str, values: pa.Array | list[Any]) -> None:
         if name not in self.wanted:
             return
-        arrow_type = BY_NAME[name].arrow_type
+        arrow_type = _types()[name]
         if not isinstance(values, pa.Array):
             values = pa.array(values, type=arrow_type)
         if values.type != arrow_type:
@@ -103,40 +104,74 @@ class ColumnSet:
 
     def constant(self, name: str, value: object) -> None:
         if name in self.wanted:
-            self.put(name, pa.repeat(pa.scalar(value, BY_NAME[name].arrow_type), self.n))
+            self.put(name, pa.repeat(pa.scalar(value, _types()[name]), self.n))
 
     def spread(self, names: Sequence[str], distinct: Distinct[Sequence[Any]]) -> None:
         for position, name in enumerate(names):
             if name in self.wanted:
-                self.put(name, distinct.column(itemgetter(position), BY_NAME[name].arrow_type))
+                self.put(name, distinct.column(itemgetter(position), _types()[name]))
 
-    def batch(self, rows: np.ndarray | None = None) -> pa.RecordBatch:
+    def batch(
+        self, rows: np.ndarray | None = None, unwanted: Mapping[str, np.ndarray] | None = None
+    ) -> pa.RecordBatch:
         """The columns, at `rows` only (ascending positions) when given: only the columns put
         are taken, the schema's others being nulls of the new length (taking a whole batch
-        took every one of its ~150 columns, most of them nulls)."""
+        took every one of its ~150 columns, most of them nulls). A column `unwanted` names
+        is null where its mask (over the batch's rows) is true: nulled here, before the batch
+        is made, as a batch's columns cost a wrapper each to take out and put back."""
         made = self.arrays
         n = self.n
         if rows is not None:
             at = arrow_array(rows, kind=pa.int64())
             made = {name: kernels.take(array, at) for name, array in made.items()}
             n = len(rows)
+        if unwanted:
+            made = _nulled_where(made, unwanted)
         # the unwanted columns, most of the schema, share one null array per type: a batch of
-        # a few rows would otherwise spend more on allocating them than on its own columns
-        nulls: dict[pa.DataType, pa.Array] = {}
-        arrays = []
-        for name, arrow_type in _columns():
-            array = made.get(name)
-            if array is None:
-                array = nulls.get(arrow_type)
-                if array is None:
-                    array = nulls[arrow_type] = pa.nulls(n, type=arrow_type)
-            arrays.append(array)
+        # a few rows would otherwise spend more on allocating them than on its own columns;
+        # the schema's ~150 columns are laid out from a plan made once (a Python step per
+        # column, every call, was a tenth of the columnar step's fixed cost)
+        kinds, type_of, place = _layout()
+        nulls = [pa.nulls(n, type=arrow_type) for arrow_type in kinds]
+        arrays = [nulls[k] for k in type_of]
+        for name, array in made.items():
+            arrays[place[name]] = array
         return pa.RecordBatch.from_arrays(arrays, schema=arrow_schema())
 
 
+def _nulled_where(
+    arrays: dict[str, pa.Array], unwanted: Mapping[str, np.ndarray]
+) -> dict[str, pa.Array]:
+    """The arrays, each one `unwanted` names null at its mask's rows; the names sharing a
+    mask (the same object) share its bitmaps."""
+    kept: dict[int, Kept] = {}
+    found = dict(arrays)
+    for name, array in arrays.items():
+        drop = unwanted.get(name)
+        if drop is None:
+            continue
+        rows = kept.get(id(drop))
+        if rows is None:
+            rows = kept[id(drop)] = Kept(drop)
+        if rows.dropped:
+            found[name] = nulled(array, rows)
+    return found
+
+
 @cache
-def _columns() -> tuple[tuple[str, pa.DataType], ...]:
-    return tuple((c.name, c.arrow_type) for c in COLUMNS)
+def _layout() -> tuple[tuple[pa.DataType, ...], tuple[int, ...], dict[str, int]]:
+    """The schema's distinct types, per column its type's number among them, and per name
+    its column's place."""
+    kinds = tuple(dict.fromkeys(c.arrow_type for c in COLUMNS))
+    type_of = tuple(kinds.index(c.arrow_type) for c in COLUMNS)
+    return kinds, type_of, {c.name: at for at, c in enumerate(COLUMNS)}
+
+
+@cache
+def _types() -> dict[str, pa.DataType]:
+    """Per column name its Arrow type (a schema lookup, an enum's hash and a property per put
+    cost more than the put)."""
+    return {c.name: c.arrow_type for c in COLUMNS}
 
 
 @cache

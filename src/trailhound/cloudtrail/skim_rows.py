@@ -27,6 +27,7 @@ from trailhound.cloudtrail import compiled_columns
 from trailhound.cloudtrail.columnset import distinct_codes
 from trailhound.cloudtrail.ecs import Normalized, normalize, noted_members
 from trailhound.cloudtrail.geo import Enricher
+from trailhound.cloudtrail.nulling import Kept, nulled
 from trailhound.cloudtrail.partial import ColumnsFor, joined
 from trailhound.cloudtrail.record import decode_record
 from trailhound.cloudtrail.skim import PickedColumns
@@ -163,7 +164,8 @@ class Columnar(Protocol):
 
 class ColumnsNormalizer(Protocol):
     """Builds the `fields` of the rows whose skimmed columns are given, where it can exactly;
-    `wanting` narrows some fields to the rows of a mask (see `columnar.normalized_columns`)."""
+    `wanting` narrows some fields to the rows of a mask, null at the others (see
+    `columnar.normalized_columns`)."""
 
     def __call__(
         self,
@@ -277,9 +279,8 @@ class SkimNormalizer:
         made = self._columnar_rows(rows, offered, fields, ingested, enricher, wanting)
         if not made.done:
             return None
-        done = np.asarray(made.done, np.int64)
-        batch = _unwanted_nulled(made.batch, group_of[done], wanted, fields)
-        return offered[done], Normalized(batch, [])
+        # the fields a row's group does not want come out null (`wanting`)
+        return offered[np.asarray(made.done, np.int64)], Normalized(made.batch, [])
 
     def _groups(self, rows: SkimRows) -> _Grouping:
         """Per set of wanted columns, its rows and those of them the columnar step is given.
@@ -432,12 +433,12 @@ def _unwanted_nulled(
         drop = np.asarray(lacking)[row_group]
         if not drop.any():
             continue
-        kept = _Kept(drop)
+        kept = Kept(drop)
         if arrays is None:
             arrays = batch.columns
         for name in names:
             at = schema.get_field_index(name)
-            arrays[at] = _nulled(arrays[at], kept)
+            arrays[at] = nulled(arrays[at], kept)
     return batch if arrays is None else pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
@@ -454,58 +455,6 @@ def _lacking(
         if any(lacking):
             by_lacking.setdefault(lacking, []).append(name)
     return tuple((lacking, tuple(names)) for lacking, names in by_lacking.items())
-
-
-class _Kept:
-    """The rows a field keeps (the others dropped), and their validity bitmaps by an array's
-    offset: the fields sharing a mask share its bitmap, packed once (a pack per field, and a
-    kernel call for an array's own validity, were most of the nulling)."""
-
-    __slots__ = ("_bitmaps", "drop", "dropped")
-
-    def __init__(self, drop: np.ndarray) -> None:
-        self.drop = drop
-        self.dropped = int(np.count_nonzero(drop))
-        self._bitmaps: dict[int, np.ndarray] = {}
-
-    def bitmap(self, offset: int) -> np.ndarray:
-        """The kept rows' bits, starting `offset` bits into the first byte (as a slice's)."""
-        found = self._bitmaps.get(offset)
-        if found is None:
-            keep = ~self.drop
-            bits = np.concatenate([np.zeros(offset, np.bool_), keep]) if offset else keep
-            found = self._bitmaps[offset] = np.packbits(bits, bitorder="little")
-        return found
-
-
-def _nulled(array: pa.Array, kept: _Kept) -> pa.Array:
-    """The array with null at the rows `kept` drops. A flat array keeps its buffers under a
-    new validity bitmap (a take copied every value, and was most of a task's nulling)."""
-    if array.null_count == len(array):
-        return array
-    kind = array.type
-    listed = pa.types.is_list(kind)  # a list's own buffers, its values as they are
-    if (kind.num_fields and not listed) or pa.types.is_dictionary(kind):
-        taken = arrow_array(np.arange(len(kept.drop)), mask=kept.drop)
-        return kernels.take(array, taken)  # a null index takes a null
-    # a slice (a skimmer's path cut from its rows' one take) keeps its offset: the bitmap
-    # starts where its buffers do, so no value is copied (a take per slice was most of this)
-    offset = array.offset
-    bits = kept.bitmap(offset)
-    own = array.buffers()[0]
-    if own is None:
-        nulls = kept.dropped
-    else:  # the array's own nulls stay: its bitmap, over the same bits, and'ed with ours
-        bits = bits & np.frombuffer(own, np.uint8, len(bits))
-        nulls = -1  # Arrow counts them when asked
-    validity = pa.py_buffer(bits)
-    if listed:
-        offsets = array.buffers()[1]
-        return pa.Array.from_buffers(
-            kind, len(array), [validity, offsets], nulls, offset, children=[array.values]
-        )
-    buffers = [validity, *array.buffers()[1:]]
-    return pa.Array.from_buffers(kind, len(array), buffers, nulls, offset)
 
 
 def _codes(rows: SkimRows, path: str) -> tuple[list[str | None], np.ndarray]:
