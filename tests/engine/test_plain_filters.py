@@ -18,7 +18,7 @@ from support.events import batch, event
 from support.rules import action, match, rule
 from trailhound.engine.dialects import render
 from trailhound.engine.filtering import FilterPlan, Matcher, prepare_filters
-from trailhound.engine.plain_filters import bound, plain_form
+from trailhound.engine.plain_filters import bound, guard_form, plain_form
 from trailhound.engine.predicates import column, compile_predicate
 from trailhound.rules import kql_ast as k
 from trailhound.rules.loader import load_rules, shipped_pack_dir
@@ -104,6 +104,31 @@ def test_rules_of_plain_tests_answer_as_duckdb(query: k.Node, rows: list[tuple[A
     assert _python_answers(tree, rows) == _duckdb_answers(tree, rows, False)
 
 
+def _like(name: str, pattern: str) -> exp.Expr:
+    like = exp.Like(this=column(name), expression=exp.Literal.string(pattern))
+    return exp.Coalesce(this=like, expressions=[exp.false()])
+
+
+_OTHERS = st.builds(_like, st.sampled_from(COLUMNS), st.sampled_from(["S%", "%a%", "_"]))
+
+
+@fuzz()
+@given(st.lists(_TREES | _OTHERS, min_size=1, max_size=4), _OTHERS, _ROWS)
+def test_a_group_its_guard_rules_out_no_duckdb_answer_passes(
+    conjuncts: list[exp.Expr], other: exp.Expr, rows: list[tuple[Any, ...]]
+) -> None:
+    tree = exp.and_(*(exp.paren(c) for c in [*conjuncts, other]))
+    assert plain_form(tree) is None
+    guard = guard_form(tree)
+    duckdb_answers = _duckdb_answers(tree, rows, False)
+    if guard is None:
+        return
+    test = bound(guard, COLUMNS)
+    assert test is not None
+    for row, answer in zip(rows, duckdb_answers, strict=True):
+        assert test(row) is True or not answer
+
+
 def test_anything_but_plain_tests_is_left_to_duckdb() -> None:
     wildcard = k.Match("user.name", k.Value(("a", k.Star.STAR)))
     for query in (
@@ -141,9 +166,22 @@ def test_the_plain_form_travels_with_a_filter_and_its_prepared_form() -> None:
     assert plain, "the shipped pack has filters of plain tests"
     for rule_filter in plan.filters:
         received = pickle.loads(pickle.dumps(rule_filter))
-        assert received.plain == rule_filter.plain
+        assert (received.plain, received.guard) == (rule_filter.plain, rule_filter.guard)
     for one in rules:
         if one.runs:
             built = FilterPlan.build([one], now=NOW).filters
             prepared = prepare_filters(one)
-            assert [p.plain for p in prepared] in ([], [f.plain for f in built])
+            forms = [(f.plain, f.guard) for f in built]
+            assert [(p.plain, p.guard) for p in prepared] in ([], forms)
+
+
+def test_groups_a_filters_plain_tests_rule_out_are_not_asked_about() -> None:
+    starts_a = k.Match("user.name", k.Value(("a", k.Star.STAR)))
+    scans = rule(k.And((action("Scan"), starts_a)), rule_id="scans")
+    con = duckdb.connect()
+    con.close()  # any statement would fail
+    matcher = Matcher(FilterPlan.build([scans], now=NOW), con)
+    failed = event(1, timedelta(minutes=1), "Scan", **{"user.name": "alice"})
+    failed["event.outcome"] = "failure"
+    assert matcher.match(batch([failed]), keep=()) is None
+    assert not matcher.failed

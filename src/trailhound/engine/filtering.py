@@ -34,7 +34,7 @@ from msgspec import Struct
 
 from trailhound import arrow_kernels as kernels
 from trailhound.engine.codes import combined, dictionary_codes, list_codes
-from trailhound.engine.plain_filters import Plain, Test, bound, plain_form
+from trailhound.engine.plain_filters import Plain, Test, bound, guard_form, plain_form
 from trailhound.engine.prefilter import (
     ACTION,
     PROVIDER,
@@ -75,7 +75,7 @@ class RuleFilter:
     Elastic's rules together, where reading the texts costs under a millisecond.
     """
 
-    __slots__ = ("_blob", "_sql", "_tree", "pairs", "plain", "reads", "rule_id", "step")
+    __slots__ = ("_blob", "_sql", "_tree", "guard", "pairs", "plain", "reads", "rule_id", "step")
 
     def __init__(
         self,
@@ -92,6 +92,8 @@ class RuleFilter:
         self._tree: exp.Expr | None = tree
         # the filter answered in Python (engine/plain_filters.py), None where DuckDB must
         self.plain: Plain | None = None if tree is None else plain_form(tree)
+        # without one: plain tests it cannot pass without, to rule groups out in Python
+        self.guard: Plain | None = None if tree is None or self.plain else guard_form(tree)
         self._blob = b""
         self._sql: dict[str, str] = {}
 
@@ -124,7 +126,7 @@ class RuleFilter:
         if not self._blob:  # kept: a pool pickles the plan once per worker it starts
             self._blob = pickle.dumps(self.tree, protocol=pickle.HIGHEST_PROTOCOL)
         shipped = (self.rule_id, self.step, self.pairs, self.where, self._blob, self.reads)
-        return _shipped, (*shipped, self.plain)
+        return _shipped, (*shipped, self.plain, self.guard)
 
     def __repr__(self) -> str:
         return f"RuleFilter({self.rule_id!r}, {self.step}, {self.where!r})"
@@ -138,11 +140,13 @@ def _shipped(
     blob: bytes,
     reads: frozenset[str] | None,
     plain: Plain | None,
+    guard: Plain | None,
 ) -> RuleFilter:
-    """A filter as a worker receives it: its DuckDB text and plain form ready, its tree still
-    bytes."""
+    """A filter as a worker receives it: its DuckDB text and plain forms ready, its tree
+    still bytes."""
     received = RuleFilter(rule_id, step, None, pairs, reads)
-    received._blob, received._sql, received.plain = blob, {"duckdb": where}, plain
+    received._blob, received._sql = blob, {"duckdb": where}
+    received.plain, received.guard = plain, guard
     return received
 
 
@@ -157,6 +161,7 @@ class PreparedFilter(Struct, frozen=True):
     where: str
     tree: bytes
     plain: Plain | None = None  # `RuleFilter.plain`
+    guard: Plain | None = None  # `RuleFilter.guard`
 
 
 def filter_key(rule: Rule) -> str:
@@ -184,7 +189,7 @@ def prepare_filters(rule: Rule) -> tuple[PreparedFilter, ...]:
     key = filter_key(rule)
     return tuple(
         PreparedFilter(
-            key, f.where, pickle.dumps(f.tree, protocol=pickle.HIGHEST_PROTOCOL), f.plain
+            key, f.where, pickle.dumps(f.tree, protocol=pickle.HIGHEST_PROTOCOL), f.plain, f.guard
         )
         for f in built[0]
     )
@@ -202,7 +207,14 @@ def _prepared(rule: Rule) -> list[RuleFilter] | None:
         return None
     return [
         _shipped(
-            rule.rule_id, step, Selection(pairs_of(ast)), p.where, p.tree, ast_columns(ast), p.plain
+            rule.rule_id,
+            step,
+            Selection(pairs_of(ast)),
+            p.where,
+            p.tree,
+            ast_columns(ast),
+            p.plain,
+            p.guard,
         )
         for step, (ast, p) in enumerate(zip(asts, prepared, strict=True))
     ]
@@ -294,13 +306,10 @@ class Matcher:
         # per filter: whether it passes, by the values of the columns it reads (`_reads`)
         self._known_by_filter: list[dict[tuple[Any, ...], bool]] = [{} for _ in plan.filters]
         self._reads_of: dict[int, tuple[int, ...]] = {}
-        # per filter with a plain form: that form as a test of a group's key
-        self._tests: dict[int, Test] = {
-            f: test
-            for f, rule_filter in enumerate(plan.filters)
-            if rule_filter.plain is not None
-            and (test := bound(rule_filter.plain, plan.columns)) is not None
-        }
+        # per filter with a plain form: that form as a test of a group's key; per filter with
+        # a guard instead, the guard as one
+        self._tests = _bound(plan, [f.plain for f in plan.filters])
+        self._guards = _bound(plan, [f.guard for f in plan.filters])
         # names the groups this matcher asks about apart from others' on `con`
         self._name = f"_filter_{id(self):x}"
         self._optimizer_off = False
@@ -404,9 +413,10 @@ class Matcher:
                     continue
                 key = tuple(keys[g][i] for i in reads)
                 answer = known.get(key)
-                if answer is None and f in self._tests:
-                    answer = self._tests[f](keys[g]) is True  # NULL is false, as in DuckDB
-                    self._remember(known, key, answer)
+                if answer is None:
+                    answer = self._in_python(f, keys[g])
+                    if answer is not None:
+                        self._remember(known, key, answer)
                 if answer is None:
                     asked.setdefault(f, []).append((g, key))
                 elif answer:
@@ -414,6 +424,18 @@ class Matcher:
         if asked:
             self._ask(values, asked, passed)
         return {g: tuple(sorted(fs)) for g, fs in passed.items()}
+
+    def _in_python(self, f: int, key: tuple[Any, ...]) -> bool | None:
+        """Filter `f`'s answer for a group (`key`, its values) without DuckDB: its plain form's
+        (NULL is false, as in DuckDB), or false where its guard does not hold; None when only
+        DuckDB can tell."""
+        test = self._tests.get(f)
+        if test is not None:
+            return test(key) is True
+        guard = self._guards.get(f)
+        if guard is not None and guard(key) is not True:
+            return False
+        return None
 
     def _ask(
         self,
@@ -519,6 +541,13 @@ class Matcher:
         if len(known) >= _REMEMBER:
             known.clear()
         known[key] = answer
+
+
+def _bound(plan: FilterPlan, forms: list[Plain | None]) -> dict[int, Test]:
+    """The plain forms given (one per filter, None where it has none) as tests of a group's
+    key, by filter."""
+    tests = {f: bound(form, plan.columns) for f, form in enumerate(forms) if form is not None}
+    return {f: test for f, test in tests.items() if test is not None}
 
 
 def failure(exc: BaseException) -> str:

@@ -55,6 +55,22 @@ def plain_form(tree: exp.Expr) -> Plain | None:
     return None
 
 
+def guard_form(tree: exp.Expr) -> Plain | None:
+    """For a filter with no plain form: its plain tests that must all hold for it to hold
+    (the plain conjuncts of its top AND, within parentheses and COALESCE to false), None
+    where there are none. A group they do not pass, the filter does not pass either."""
+    from sqlglot import exp
+
+    while isinstance(tree, exp.Paren):
+        tree = tree.this
+    if isinstance(tree, exp.Coalesce) and _defaults_to_false(tree):
+        return guard_form(tree.this)  # true only where its inner test is
+    if not isinstance(tree, exp.And):
+        return plain_form(tree)
+    parts = [g for g in (guard_form(part) for part in tree.flatten()) if g is not None]
+    return ("and", tuple(parts)) if parts else None
+
+
 def _joined(how: str, tree: exp.Expr) -> Plain | None:
     """An AND or OR: sqlglot nests them in pairs, flattened here into one list."""
     parts = []
@@ -67,13 +83,18 @@ def _joined(how: str, tree: exp.Expr) -> Plain | None:
 
 
 def _false_if_null(tree: exp.Coalesce) -> Plain | None:
-    from sqlglot import exp
-
-    rest = tree.expressions
-    if len(rest) != 1 or not (isinstance(rest[0], exp.Boolean) and rest[0].this is False):
+    if not _defaults_to_false(tree):
         return None
     inner = plain_form(tree.this)
     return None if inner is None else ("false_if_null", inner)
+
+
+def _defaults_to_false(tree: exp.Coalesce) -> bool:
+    """Whether the COALESCE is `COALESCE(x, FALSE)`."""
+    from sqlglot import exp
+
+    rest = tree.expressions
+    return len(rest) == 1 and isinstance(rest[0], exp.Boolean) and rest[0].this is False
 
 
 def _equals(tree: exp.EQ) -> Plain | None:
