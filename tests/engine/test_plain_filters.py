@@ -24,22 +24,32 @@ from trailhound.rules import kql_ast as k
 from trailhound.rules.loader import load_rules, shipped_pack_dir
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
-COLUMNS = ("event.action", "event.outcome", "user.name")
+TEXTS = ("event.action", "event.outcome", "user.name")
+LIST = "aws.dynamodb.operations"  # a list of texts
+COLUMNS = (*TEXTS, LIST)
 _TEXTS = ["", "Scan", "scan", "SCAN", " Scan", "é", "e\u0301", "ß", "ss", "it's", "a\x00b", "☃"]
 _VALUES = st.sampled_from(_TEXTS) | st.none()
-_ROWS = st.lists(st.tuples(_VALUES, _VALUES, _VALUES), min_size=1, max_size=12)
+_LISTS = st.none() | st.lists(_VALUES, max_size=3).map(tuple)  # as in a group's key
+_ROWS = st.lists(st.tuples(_VALUES, _VALUES, _VALUES, _LISTS), min_size=1, max_size=12)
 
 
 def _leaf() -> st.SearchStrategy[exp.Expr]:
-    names = st.sampled_from(COLUMNS)
+    names = st.sampled_from(TEXTS)
     equal = st.builds(
         lambda n, t: exp.EQ(this=column(n), expression=exp.Literal.string(t)),
         names,
         st.sampled_from(_TEXTS),
     )
-    null = st.builds(lambda n: exp.Is(this=column(n), expression=exp.Null()), names)
+    null = st.builds(
+        lambda n: exp.Is(this=column(n), expression=exp.Null()), st.sampled_from(COLUMNS)
+    )
     const = st.sampled_from([True, False]).map(lambda b: exp.Boolean(this=b))
-    return equal | null | const
+    holds = st.sampled_from(_TEXTS).map(
+        lambda t: exp.ArrayContains(this=column(LIST), expression=exp.Literal.string(t))
+    )
+    size = exp.ArraySize(this=column(LIST))
+    nonempty = st.just(exp.GT(this=size, expression=exp.Literal.number(0)))
+    return equal | null | const | holds | nonempty
 
 
 def _node(children: st.SearchStrategy[exp.Expr]) -> st.SearchStrategy[exp.Expr]:
@@ -59,8 +69,9 @@ _TREES = st.recursive(_leaf(), _node, max_leaves=8)
 def _duckdb_answers(tree: exp.Expr, rows: list[tuple[Any, ...]], optimized: bool) -> list[bool]:
     con = duckdb.connect()
     con.execute(f"SET enable_optimizer = {str(optimized).lower()}")
-    groups = pa.table({name: pa.array([r[i] for r in rows], pa.string()) for i, name in
-                       enumerate(COLUMNS)})  # fmt: skip
+    values = {name: pa.array([r[i] for r in rows], pa.string()) for i, name in enumerate(TEXTS)}
+    lists = [None if r[-1] is None else list(r[-1]) for r in rows]
+    groups = pa.table({**values, LIST: pa.array(lists, pa.list_(pa.string()))})
     con.register("groups", groups)
     where = render(tree, "duckdb")
     answers = con.execute(f"SELECT CASE WHEN {where} THEN true ELSE false END FROM groups")
@@ -85,7 +96,7 @@ def test_plain_trees_answer_as_duckdb(
 
 _KQL_LEAVES = st.builds(
     lambda f, t: match(f, t), st.sampled_from(COLUMNS), st.sampled_from(_TEXTS)
-) | st.builds(k.Exists, st.sampled_from(COLUMNS))
+) | st.builds(k.Exists, st.sampled_from(COLUMNS))  # a list column's too
 _KQL = st.recursive(
     _KQL_LEAVES,
     lambda xs: (
@@ -109,7 +120,7 @@ def _like(name: str, pattern: str) -> exp.Expr:
     return exp.Coalesce(this=like, expressions=[exp.false()])
 
 
-_OTHERS = st.builds(_like, st.sampled_from(COLUMNS), st.sampled_from(["S%", "%a%", "_"]))
+_OTHERS = st.builds(_like, st.sampled_from(TEXTS), st.sampled_from(["S%", "%a%", "_"]))
 
 
 @fuzz()
@@ -133,7 +144,7 @@ def test_anything_but_plain_tests_is_left_to_duckdb() -> None:
     wildcard = k.Match("user.name", k.Value(("a", k.Star.STAR)))
     for query in (
         wildcard,
-        match("aws.dynamodb.table_name", "Orders"),  # a list
+        k.Match("aws.dynamodb.table_name", k.Value(("Ord", k.Star.STAR))),  # any element like
         match("aws.cloudtrail.flattened.request_parameters.tableName", "Orders"),
         match("source.ip", "10.0.0.1"),  # compared as an address
         k.Range("event.action", ">", k.Value(("a",))),

@@ -1,13 +1,14 @@
 """A filter answered in Python, without DuckDB, where its tree holds only plain tests.
 
 Most of the shipped filters are ANDs and ORs of equality tests on single-valued text columns
-(`COALESCE("event.provider" = 'dynamodb.amazonaws.com', FALSE)`) and IS NULL tests. Such a
+(`COALESCE("event.provider" = 'dynamodb.amazonaws.com', FALSE)`), IS NULL tests, and tests of
+a list of texts holding a text or any (`ARRAY_CONTAINS("aws.dynamodb.operations", 'put')`). Such a
 filter's answer for a group of the matcher is a few comparisons of the group's values, where
 asking DuckDB costs a process ~10 ms to start and ~0.25 ms a filter to parse and bind. So a
 filter's typed tree is also rendered here, once, as a `Plain` form: nested tuples that need
-neither sqlglot to evaluate nor to travel to a worker. A tree with anything else (lists,
-flattened fields, LIKE, numbers, dates, trailhound's functions) has no plain form and keeps
-going to DuckDB.
+neither sqlglot to evaluate nor to travel to a worker. A tree with anything else (flattened
+fields, LIKE, numbers, dates, trailhound's functions) has no plain form and keeps going to
+DuckDB.
 
 The answers are SQL's: three-valued logic, where a comparison with NULL is NULL, NOT NULL is
 NULL, `COALESCE(x, FALSE)` turns NULL into false, and the matcher counts a NULL answer as
@@ -25,7 +26,8 @@ from trailhound.cloudtrail.schema import BY_NAME, Kind
 if TYPE_CHECKING:
     from sqlglot import exp
 
-# ("eq", column, text) | ("null", column) | ("const", bool) | ("not", Plain)
+# ("eq", column, text) | ("contains", column, text) | ("nonempty", column) | ("null", column)
+# | ("const", bool) | ("not", Plain)
 # | ("and", (Plain, ...)) | ("or", (Plain, ...)) | ("false_if_null", Plain)
 Plain = tuple[Any, ...]
 # a plain form bound to a group's key: True, False or None (SQL's NULL)
@@ -50,8 +52,12 @@ def plain_form(tree: exp.Expr) -> Plain | None:
     if isinstance(tree, exp.EQ):
         return _equals(tree)
     if isinstance(tree, exp.Is):
-        name = _column(tree.this, any_kind=True)
+        name = _column(tree.this, None)
         return None if name is None or not isinstance(tree.expression, exp.Null) else ("null", name)
+    if isinstance(tree, exp.ArrayContains):
+        return _contains(tree)
+    if isinstance(tree, exp.GT):
+        return _nonempty(tree)
     return None
 
 
@@ -101,21 +107,45 @@ def _equals(tree: exp.EQ) -> Plain | None:
     """`"column" = 'text'` on a single-valued text column, and nothing else."""
     from sqlglot import exp
 
-    name, text = _column(tree.this, any_kind=False), tree.expression
+    name, text = _column(tree.this, Kind.KEYWORD), tree.expression
     if name is None or not (isinstance(text, exp.Literal) and text.is_string):
         return None
     return ("eq", name, text.this)
 
 
-def _column(node: exp.Expr, *, any_kind: bool) -> str | None:
-    """The event column `node` names without a table: a text one (KEYWORD: a Python `str` in
-    a group's key, as DuckDB reads it) unless `any_kind` (IS NULL reads any column alike)."""
+def _contains(tree: exp.ArrayContains) -> Plain | None:
+    """`ARRAY_CONTAINS("list column", 'text')` on a list of texts (a tuple in a group's key)."""
+    from sqlglot import exp
+
+    name, text = _column(tree.this, Kind.KEYWORDS), tree.expression
+    if name is None or not (isinstance(text, exp.Literal) and text.is_string):
+        return None
+    return ("contains", name, text.this)
+
+
+def _nonempty(tree: exp.GT) -> Plain | None:
+    """`ARRAY_LENGTH("list column") > 0`."""
+    from sqlglot import exp
+
+    size, zero = tree.this, tree.expression
+    if not (isinstance(size, exp.ArraySize) and not size.expression):
+        return None
+    if not (isinstance(zero, exp.Literal) and not zero.is_string and zero.this == "0"):
+        return None
+    name = _column(size.this, Kind.KEYWORDS)
+    return None if name is None else ("nonempty", name)
+
+
+def _column(node: exp.Expr, kind: Kind | None) -> str | None:
+    """The event column `node` names without a table, when of `kind` (any, for None: IS NULL
+    reads any column alike). A KEYWORD column's value in a group's key is a Python `str`, a
+    KEYWORDS one's a tuple of them, as DuckDB reads them."""
     from sqlglot import exp
 
     if not isinstance(node, exp.Column) or node.table or not isinstance(node.this, exp.Identifier):
         return None
     column = BY_NAME.get(node.name)
-    if column is None or not (any_kind or column.kind is Kind.KEYWORD):
+    if column is None or not (kind is None or column.kind is kind):
         return None
     return column.name
 
@@ -135,6 +165,12 @@ def _bind(form: Plain, place: dict[str, int]) -> Test:
         case ("eq", str(name), str(text)):
             i = place[name]
             return lambda key: None if key[i] is None else key[i] == text
+        case ("contains", str(name), str(text)):
+            i = place[name]
+            return lambda key: None if key[i] is None else text in key[i]
+        case ("nonempty", str(name)):
+            i = place[name]
+            return lambda key: None if key[i] is None else len(key[i]) > 0
         case ("null", str(name)):
             i = place[name]
             return lambda key: key[i] is None
