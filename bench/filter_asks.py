@@ -6,10 +6,12 @@ Runs a worker's stage (`Stage.run`, the compiled skimmer, the shipped pack) over
 tasks in this one process, as one worker would run them all, and prints one JSON line: the
 number of asks (`Matcher._ask`, one per batch with combinations no filter remembers), the
 filters asked in them, the groups asked about, and the process time of the asks, first and the
-rest. The filters are rendered before the stage starts, as a worker receives them (their
-DuckDB text ready), so the time is DuckDB's and ours, not sqlglot's. The matcher's memory warms
-up in a few tasks, so the figure is nearly the same for any corpus: a fixed cost per process,
-paid again by each worker. Compare two versions in alternating runs.
+rest; and the process time of all the matcher's answering of new groups (`Matcher._evaluate`:
+the asks and the filters answered in Python, engine/plain_filters.py). The filters are rendered
+before the stage starts, as a worker receives them (their DuckDB text ready), so the time is
+DuckDB's and ours, not sqlglot's. The matcher's memory warms up in a few tasks, so the figure
+is nearly the same for any corpus: a fixed cost per process, paid again by each worker.
+Compare two versions in alternating runs (this script runs either version's trailhound).
 """
 
 from __future__ import annotations
@@ -48,8 +50,10 @@ def measure(corpus: Path, files: int | None) -> dict[str, Any]:
         rule_filter.where  # noqa: B018 -- rendered now, as a worker receives it
     plan = StagePlan.build(rules, enricher=enricher, filters=filters, skim="compiled")
     asks: list[dict[str, Any]] = []
-    original = Matcher._ask
+    evaluated: list[float] = []
+    original, original_evaluate = Matcher._ask, Matcher._evaluate
     Matcher._ask = _counted(original, asks)  # type: ignore[method-assign]
+    Matcher._evaluate = _timed(original_evaluate, evaluated)  # type: ignore[method-assign]
     try:
         stage = Stage(plan)
         events = sum(
@@ -57,6 +61,7 @@ def measure(corpus: Path, files: int | None) -> dict[str, Any]:
         )
     finally:
         Matcher._ask = original  # type: ignore[method-assign]
+        Matcher._evaluate = original_evaluate  # type: ignore[method-assign]
     spent = [a["cpu_ms"] for a in asks]
     return {
         "files": len(blobs), "events": events, "asks": len(asks),
@@ -65,6 +70,7 @@ def measure(corpus: Path, files: int | None) -> dict[str, Any]:
         "ask_cpu_ms": round(sum(spent), 1),
         "first_ms": round(spent[0], 1) if spent else 0.0,
         "rest_ms": round(sum(spent[1:]), 1),
+        "evaluate_cpu_ms": round(sum(evaluated), 1),
     }  # fmt: skip
 
 
@@ -78,6 +84,19 @@ def _counted(ask: Callable[..., None], asks: list[dict[str, Any]]) -> Callable[.
         asks.append({"filters": len(asked), "groups": values.num_rows, "cpu_ms": cpu_ms})
 
     return counted
+
+
+def _timed(evaluate: Callable[..., Any], spent: list[float]) -> Callable[..., Any]:
+    """`Matcher._evaluate`, adding each call's process time (ms) to `spent`."""
+
+    def timed(matcher: Matcher, *args: Any) -> Any:
+        started = time.process_time()
+        try:
+            return evaluate(matcher, *args)
+        finally:
+            spent.append((time.process_time() - started) * 1000)
+
+    return timed
 
 
 if __name__ == "__main__":

@@ -10,10 +10,11 @@ their values (provider, action, outcome, country...) over and over. So `Matcher`
 filter once per distinct combination, not once per row, and remembers the answer for later
 batches; each filter also remembers its own answers by the values of only the columns it
 reads, so a combination new in one column goes to DuckDB only for the filters that read it
-and could pass on it. The filters asked about a batch's new combinations run together, in
-one statement over them: on a few dozen combinations a statement's own cost is most of a
-filter's. The time window (`--since`, `--until`) is the one condition on a per-event
-value, and is applied per row.
+and could pass on it. A filter of plain tests only (equalities on text columns, IS NULL:
+engine/plain_filters.py) is answered in Python from the combination's values; the others
+asked about a batch's new combinations run together in DuckDB, in one statement over them:
+on a few dozen combinations a statement's own cost is most of a filter's. The time window
+(`--since`, `--until`) is the one condition on a per-event value, and is applied per row.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from msgspec import Struct
 
 from trailhound import arrow_kernels as kernels
 from trailhound.engine.codes import combined, dictionary_codes, list_codes
+from trailhound.engine.plain_filters import Plain, Test, bound, guard_form, plain_form
 from trailhound.engine.prefilter import (
     ACTION,
     PROVIDER,
@@ -73,7 +75,7 @@ class RuleFilter:
     Elastic's rules together, where reading the texts costs under a millisecond.
     """
 
-    __slots__ = ("_blob", "_sql", "_tree", "pairs", "reads", "rule_id", "step")
+    __slots__ = ("_blob", "_sql", "_tree", "guard", "pairs", "plain", "reads", "rule_id", "step")
 
     def __init__(
         self,
@@ -88,6 +90,10 @@ class RuleFilter:
         self.pairs = pairs  # (provider, action) outside which the filter is false
         self.reads = reads  # the columns it reads, None where not known (any of the plan's)
         self._tree: exp.Expr | None = tree
+        # the filter answered in Python (engine/plain_filters.py), None where DuckDB must
+        self.plain: Plain | None = None if tree is None else plain_form(tree)
+        # without one: plain tests it cannot pass without, to rule groups out in Python
+        self.guard: Plain | None = None if tree is None or self.plain else guard_form(tree)
         self._blob = b""
         self._sql: dict[str, str] = {}
 
@@ -119,18 +125,28 @@ class RuleFilter:
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         if not self._blob:  # kept: a pool pickles the plan once per worker it starts
             self._blob = pickle.dumps(self.tree, protocol=pickle.HIGHEST_PROTOCOL)
-        return _shipped, (self.rule_id, self.step, self.pairs, self.where, self._blob, self.reads)
+        shipped = (self.rule_id, self.step, self.pairs, self.where, self._blob, self.reads)
+        return _shipped, (*shipped, self.plain, self.guard)
 
     def __repr__(self) -> str:
         return f"RuleFilter({self.rule_id!r}, {self.step}, {self.where!r})"
 
 
 def _shipped(
-    rule_id: str, step: int, pairs: Selection, where: str, blob: bytes, reads: frozenset[str] | None
+    rule_id: str,
+    step: int,
+    pairs: Selection,
+    where: str,
+    blob: bytes,
+    reads: frozenset[str] | None,
+    plain: Plain | None,
+    guard: Plain | None,
 ) -> RuleFilter:
-    """A filter as a worker receives it: its DuckDB text ready, its tree still bytes."""
+    """A filter as a worker receives it: its DuckDB text and plain forms ready, its tree
+    still bytes."""
     received = RuleFilter(rule_id, step, None, pairs, reads)
     received._blob, received._sql = blob, {"duckdb": where}
+    received.plain, received.guard = plain, guard
     return received
 
 
@@ -144,6 +160,8 @@ class PreparedFilter(Struct, frozen=True):
     key: str
     where: str
     tree: bytes
+    plain: Plain | None = None  # `RuleFilter.plain`
+    guard: Plain | None = None  # `RuleFilter.guard`
 
 
 def filter_key(rule: Rule) -> str:
@@ -170,7 +188,9 @@ def prepare_filters(rule: Rule) -> tuple[PreparedFilter, ...]:
         return ()
     key = filter_key(rule)
     return tuple(
-        PreparedFilter(key, f.where, pickle.dumps(f.tree, protocol=pickle.HIGHEST_PROTOCOL))
+        PreparedFilter(
+            key, f.where, pickle.dumps(f.tree, protocol=pickle.HIGHEST_PROTOCOL), f.plain, f.guard
+        )
         for f in built[0]
     )
 
@@ -186,7 +206,16 @@ def _prepared(rule: Rule) -> list[RuleFilter] | None:
     if len(asts) != len(prepared):
         return None
     return [
-        _shipped(rule.rule_id, step, Selection(pairs_of(ast)), p.where, p.tree, ast_columns(ast))
+        _shipped(
+            rule.rule_id,
+            step,
+            Selection(pairs_of(ast)),
+            p.where,
+            p.tree,
+            ast_columns(ast),
+            p.plain,
+            p.guard,
+        )
         for step, (ast, p) in enumerate(zip(asts, prepared, strict=True))
     ]
 
@@ -277,6 +306,10 @@ class Matcher:
         # per filter: whether it passes, by the values of the columns it reads (`_reads`)
         self._known_by_filter: list[dict[tuple[Any, ...], bool]] = [{} for _ in plan.filters]
         self._reads_of: dict[int, tuple[int, ...]] = {}
+        # per filter with a plain form: that form as a test of a group's key; per filter with
+        # a guard instead, the guard as one
+        self._tests = _bound(plan, [f.plain for f in plan.filters])
+        self._guards = _bound(plan, [f.guard for f in plan.filters])
         # names the groups this matcher asks about apart from others' on `con`
         self._name = f"_filter_{id(self):x}"
         self._optimizer_off = False
@@ -365,7 +398,8 @@ class Matcher:
         """The filters each of these groups passes. A filter's answer depends only on the
         columns it reads, so each filter also remembers its answers by those alone: a group
         new for its table names (or country, or error) is new only to the filters reading
-        them. Each filter still to be asked runs in DuckDB on the groups it could pass on."""
+        them. A filter with a plain form is answered here; each other filter still to be
+        asked runs in DuckDB on the groups it could pass on."""
         providers = values.column(PROVIDER).to_pylist()
         actions = values.column(ACTION).to_pylist()
         passed: dict[int, list[int]] = {g: [] for g in groups}
@@ -380,12 +414,28 @@ class Matcher:
                 key = tuple(keys[g][i] for i in reads)
                 answer = known.get(key)
                 if answer is None:
+                    answer = self._in_python(f, keys[g])
+                    if answer is not None:
+                        self._remember(known, key, answer)
+                if answer is None:
                     asked.setdefault(f, []).append((g, key))
                 elif answer:
                     passed[g].append(f)
         if asked:
             self._ask(values, asked, passed)
         return {g: tuple(sorted(fs)) for g, fs in passed.items()}
+
+    def _in_python(self, f: int, key: tuple[Any, ...]) -> bool | None:
+        """Filter `f`'s answer for a group (`key`, its values) without DuckDB: its plain form's
+        (NULL is false, as in DuckDB), or false where its guard does not hold; None when only
+        DuckDB can tell."""
+        test = self._tests.get(f)
+        if test is not None:
+            return test(key) is True
+        guard = self._guards.get(f)
+        if guard is not None and guard(key) is not True:
+            return False
+        return None
 
     def _ask(
         self,
@@ -491,6 +541,13 @@ class Matcher:
         if len(known) >= _REMEMBER:
             known.clear()
         known[key] = answer
+
+
+def _bound(plan: FilterPlan, forms: list[Plain | None]) -> dict[int, Test]:
+    """The plain forms given (one per filter, None where it has none) as tests of a group's
+    key, by filter."""
+    tests = {f: bound(form, plan.columns) for f, form in enumerate(forms) if form is not None}
+    return {f: test for f, test in tests.items() if test is not None}
 
 
 def failure(exc: BaseException) -> str:
