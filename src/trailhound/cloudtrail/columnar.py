@@ -55,6 +55,7 @@ from trailhound.cloudtrail.derived import (
     user_agent_values,
 )
 from trailhound.cloudtrail.geo import Enricher
+from trailhound.cloudtrail.nulling import Kept
 from trailhound.cloudtrail.record import parse_iso8601
 from trailhound.cloudtrail.record_members import (
     RAW_PATHS,
@@ -410,8 +411,8 @@ class _Inputs:
         """Per row, whether its response holds a table description: its keys column names
         some (any value but null), a validity test where an encoding of the column's texts
         was made twice a call."""
-        found: np.ndarray = (
-            kernels.is_valid(_strings(self.columns[_RESPONSE_KEYS])).to_numpy(zero_copy_only=False)
+        found: np.ndarray = kernels.is_valid(_strings(self.columns[_RESPONSE_KEYS])).to_numpy(
+            zero_copy_only=False
         )
         return found
 
@@ -501,18 +502,16 @@ class _Inputs:
         return Columnar(batch, done.tolist(), np.flatnonzero(left).tolist())
 
 
-def _unwanted(
-    wanting: Mapping[str, np.ndarray], rows: np.ndarray | None
-) -> dict[str, np.ndarray]:
-    """Per narrowed field, the rows of the batch (`rows` of the input, all when None) not
-    wanting it; fields sharing a mask share the result (and so the nulling's bitmaps)."""
-    found: dict[int, np.ndarray] = {}
+def _unwanted(wanting: Mapping[str, np.ndarray], rows: np.ndarray | None) -> dict[str, Kept]:
+    """Per narrowed field, the rows of the batch (`rows` of the input, all when None) it
+    keeps; fields sharing a mask share one `Kept` (and so its bitmaps)."""
+    found: dict[int, Kept] = {}
     unwanted = {}
     for name, mask in wanting.items():
-        drop = found.get(id(mask))
-        if drop is None:
-            drop = found[id(mask)] = ~(mask if rows is None else mask[rows])
-        unwanted[name] = drop
+        kept = found.get(id(mask))
+        if kept is None:
+            kept = found[id(mask)] = Kept(~(mask if rows is None else mask[rows]))
+        unwanted[name] = kept
     return unwanted
 
 

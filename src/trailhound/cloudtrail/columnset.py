@@ -112,13 +112,13 @@ class ColumnSet:
                 self.put(name, distinct.column(itemgetter(position), _types()[name]))
 
     def batch(
-        self, rows: np.ndarray | None = None, unwanted: Mapping[str, np.ndarray] | None = None
+        self, rows: np.ndarray | None = None, unwanted: Mapping[str, Kept] | None = None
     ) -> pa.RecordBatch:
         """The columns, at `rows` only (ascending positions) when given: only the columns put
         are taken, the schema's others being nulls of the new length (taking a whole batch
         took every one of its ~150 columns, most of them nulls). A column `unwanted` names
-        is null where its mask (over the batch's rows) is true: nulled here, before the batch
-        is made, as a batch's columns cost a wrapper each to take out and put back."""
+        is null at the rows its `Kept` (over the batch's rows) drops: nulled here, before the
+        batch is made, as a batch's columns cost a wrapper each to take out and put back."""
         made = self.arrays
         n = self.n
         if rows is not None:
@@ -126,7 +126,12 @@ class ColumnSet:
             made = {name: kernels.take(array, at) for name, array in made.items()}
             n = len(rows)
         if unwanted:
-            made = _nulled_where(made, unwanted)
+            made = {
+                name: nulled(array, kept)
+                if (kept := unwanted.get(name)) is not None and kept.dropped
+                else array
+                for name, array in made.items()
+            }
         # the unwanted columns, most of the schema, share one null array per type: a batch of
         # a few rows would otherwise spend more on allocating them than on its own columns;
         # the schema's ~150 columns are laid out from a plan made once (a Python step per
@@ -137,25 +142,6 @@ class ColumnSet:
         for name, array in made.items():
             arrays[place[name]] = array
         return pa.RecordBatch.from_arrays(arrays, schema=arrow_schema())
-
-
-def _nulled_where(
-    arrays: dict[str, pa.Array], unwanted: Mapping[str, np.ndarray]
-) -> dict[str, pa.Array]:
-    """The arrays, each one `unwanted` names null at its mask's rows; the names sharing a
-    mask (the same object) share its bitmaps."""
-    kept: dict[int, Kept] = {}
-    found = dict(arrays)
-    for name, array in arrays.items():
-        drop = unwanted.get(name)
-        if drop is None:
-            continue
-        rows = kept.get(id(drop))
-        if rows is None:
-            rows = kept[id(drop)] = Kept(drop)
-        if rows.dropped:
-            found[name] = nulled(array, rows)
-    return found
 
 
 @cache
