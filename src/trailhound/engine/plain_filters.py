@@ -18,7 +18,7 @@ point, case and all.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from trailhound.cloudtrail.schema import BY_NAME, Kind
@@ -184,10 +184,10 @@ def _bind(form: Plain, place: dict[str, int]) -> Test:
             return lambda key: test(key) is True
         case ("and", parts):
             tests = [_bind(p, place) for p in parts]
-            return lambda key: _all(t(key) for t in tests)
+            return lambda key: _decided((t(key) for t in tests), False)
         case ("or", parts):
             tests = [_bind(p, place) for p in parts]
-            return lambda key: _any(t(key) for t in tests)
+            return lambda key: _decided((t(key) for t in tests), True)
     raise ValueError(f"not a plain form: {form!r}")
 
 
@@ -195,21 +195,12 @@ def _not(value: bool | None) -> bool | None:
     return None if value is None else not value
 
 
-def _all(values: Any) -> bool | None:
-    """SQL's AND: false if any is false, else NULL if any is NULL, else true."""
+def _decided(values: Iterable[bool | None], decisive: bool) -> bool | None:
+    """SQL's AND (`decisive` false) or OR (true): `decisive` if any value is it, else NULL if
+    any is NULL, else the other."""
     unknown = False
     for value in values:
-        if value is False:
-            return False
+        if value is decisive:
+            return decisive
         unknown = unknown or value is None
-    return None if unknown else True
-
-
-def _any(values: Any) -> bool | None:
-    """SQL's OR: true if any is true, else NULL if any is NULL, else false."""
-    unknown = False
-    for value in values:
-        if value is True:
-            return True
-        unknown = unknown or value is None
-    return None if unknown else False
+    return None if unknown else not decisive
