@@ -87,6 +87,11 @@ def is_in(values: Datum, value_set: Datum) -> Datum:
     return call_function("is_in", [values], SetLookupOptions(value_set))
 
 
+def index_in(values: Datum, value_set: Datum) -> Datum:
+    """Each value's place in `value_set`, null where it is not there."""
+    return call_function("index_in", [values], SetLookupOptions(value_set))
+
+
 # Choosing and filling
 
 

@@ -79,6 +79,11 @@ def suppression_key_sql(fields: tuple[str, ...]) -> str:
     return "to_json([" + ", ".join(f"to_json({p})" for p in parts) + "])"
 
 
+def suppression_values_sql(fields: tuple[str, ...]) -> tuple[str, ...]:
+    """The SQL of each value `suppression_key_sql` puts in its text."""
+    return tuple(key_sql(f)[0] for f in fields)
+
+
 def suppression_missing_sql(fields: tuple[str, ...]) -> str:
     """True when any suppression field is absent from the row."""
     checks = []
