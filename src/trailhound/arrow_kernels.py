@@ -49,6 +49,10 @@ def not_equal(left: Datum, right: Datum) -> Datum:
     return call_function("not_equal", [left, right])
 
 
+def greater(left: Datum, right: Datum) -> Datum:
+    return call_function("greater", [left, right])
+
+
 def less(left: Datum, right: Datum) -> Datum:
     return call_function("less", [left, right])
 
