@@ -49,6 +49,10 @@ def not_equal(left: Datum, right: Datum) -> Datum:
     return call_function("not_equal", [left, right])
 
 
+def greater(left: Datum, right: Datum) -> Datum:
+    return call_function("greater", [left, right])
+
+
 def less(left: Datum, right: Datum) -> Datum:
     return call_function("less", [left, right])
 
@@ -85,6 +89,11 @@ def is_null(values: Datum) -> Datum:
 def is_in(values: Datum, value_set: Datum) -> Datum:
     """True where a value is in `value_set`; a null matches a null in the set."""
     return call_function("is_in", [values], SetLookupOptions(value_set))
+
+
+def index_in(values: Datum, value_set: Datum) -> Datum:
+    """Each value's place in `value_set`, null where it is not there."""
+    return call_function("index_in", [values], SetLookupOptions(value_set))
 
 
 # Choosing and filling

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from pytest import MonkeyPatch
+
 from support.events import batch, detector, event, run
 from support.rules import action, rule
 from trailhound.rules.model import Suppression
+from trailhound.state import windows as stored_windows
 from trailhound.state.store import Store
 
 MIN = timedelta(minutes=1)
@@ -134,3 +137,32 @@ def test_query_rules_decided_together_keep_their_own_rows_groups_and_caps() -> N
     assert [a.event_ids for a in by_rule["capped"]] == [("ev-0000",), ("ev-0001",)]
     assert d.stats.dropped_by_max_signals == {"capped": 2}
     assert [a.event_ids for a in by_rule["deletes"]] == [("ev-0010",)]
+
+
+def test_groups_whose_values_share_a_hash_still_fold_apart(monkeypatch: MonkeyPatch) -> None:
+    """Rows carry a hash of their group's values and the names are read per hash: should two
+    groups share one, the rows are read again with their names, and no group is merged."""
+    from trailhound.engine import query
+
+    by_name = query._identity
+
+    def one_hash(parts: tuple[str, ...], by_hash: bool) -> str:
+        return "42::UBIGINT" if by_hash else by_name(parts, by_hash)
+
+    r = rule(action("PutItem"), suppression=BY_ACTOR_TABLE)
+    rows = puts([0 * MIN, 10 * MIN])
+    rows += [event(2, 5 * MIN, "PutItem", aws__dynamodb__table_name=["users"])]
+    rows += [event(3, 6 * MIN, "PutItem", user__name=None, aws__dynamodb__table_name=["orders"])]
+
+    def decided() -> tuple[list[tuple[int, tuple[str, ...], str]], list[str]]:
+        store = Store.open(None)
+        d = detector([r], store)
+        d.add(batch(rows))
+        alerts = sorted((a.count, a.event_ids, a.id) for a in d.finish())
+        return alerts, sorted(stored_windows.load(store, r.rule_id))
+
+    expected = decided()
+    monkeypatch.setattr(query, "_identity", one_hash)
+    assert decided() == expected
+    assert [count for count, _, _ in expected[0]] == [1, 1, 2]
+    assert len(expected[1]) == 3

@@ -15,7 +15,7 @@ import orjson
 import pyarrow as pa
 
 from trailhound.engine.candidates import Candidate, Decide, Outcome
-from trailhound.engine.keys import keyed_rows_sql
+from trailhound.engine.keys import keyed_rows_sql, rules_rows_cte
 from trailhound.rules.model import NewTermsSpec, Rule
 from trailhound.state import terms
 from trailhound.state.store import Store
@@ -88,14 +88,14 @@ def _settings(
 def _terms_sql(rules: Sequence[Rule], specs: list[NewTermsSpec]) -> tuple[str, dict[str, object]]:
     """Every rule's rows up to $cutoff, each with its term and `rule` (its place in `rules`),
     and the parameters naming the rules."""
-    params: dict[str, object] = {}
+    params: dict[str, object] = {"rules": [r.rule_id for r in rules]}
     branches = []
     for i, (rule, spec) in enumerate(zip(rules, specs, strict=True)):
         params[f"r{i}"] = rule.rule_id
         term = "to_json([" + ", ".join(f"k{j}" for j in range(len(spec.fields))) + "])"
-        keyed = keyed_rows_sql(spec.fields, rule=f"$r{i}")
+        keyed = keyed_rows_sql(spec.fields, rule=f"$r{i}", source="_rows")
         branches.append(f"SELECT {i} AS rule, seq, ts, event_id, {term} AS term FROM ({keyed})")
-    return " UNION ALL ".join(branches), params
+    return f"WITH {rules_rows_cte('_rows')} {' UNION ALL '.join(branches)}", params
 
 
 def _spec(rule: Rule) -> NewTermsSpec:

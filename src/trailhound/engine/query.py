@@ -20,7 +20,7 @@ from trailhound import arrow_kernels as kernels
 from trailhound import heap
 from trailhound.engine import suppression
 from trailhound.engine.candidates import Candidate, Decide, Outcome
-from trailhound.engine.keys import suppression_key_sql, suppression_missing_sql
+from trailhound.engine.keys import suppression_missing_sql, suppression_values_sql
 from trailhound.engine.max_signals import first_per_interval
 from trailhound.numpy_arrow import arrow_array
 from trailhound.rules.model import Rule
@@ -42,7 +42,7 @@ def deciding(store: Store, rules: Sequence[Rule], cutoff: int) -> Decide:
     of them for a row or two."""
     if not rules:
         return lambda rule: Outcome([], suppressed=True)
-    rows = _ranked_rows(store.con, rules, cutoff)
+    rows, names = _ranked_rows(store.con, rules, cutoff)
     heap.give_back_arrow()  # the rows as read, before their sort (~40 MB at 4M events)
     which = _ints(rows.column("rule"))
     starts = np.searchsorted(which, np.arange(len(rules) + 1)).tolist()
@@ -50,66 +50,127 @@ def deciding(store: Store, rules: Sequence[Rule], cutoff: int) -> Decide:
 
     def decide(rule: Rule) -> Outcome:
         start, end = bounds.get(rule.rule_id, (0, 0))
-        return _decided(store, rule, rows.slice(start, end - start))
+        return _decided(store, rule, rows.slice(start, end - start), names)
 
     return decide
 
 
-def _ranked_rows(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], cutoff: int) -> pa.Table:
+def _ranked_rows(
+    con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], cutoff: int
+) -> tuple[pa.Table, list[str]]:
     """The rules' rows (`rule`: its place in `rules`), each rule's in event order, with their
-    suppression group and `alone` for rows that are not suppressed (no suppression, or a
-    missing field that must not be)."""
+    suppression group (`group`: its name's place in the sorted names returned, -1 for none)
+    and `alone` for rows that are not suppressed (no suppression, or a missing field that
+    must not be)."""
+    shapes: dict[tuple[tuple[str, ...], str], list[str]] = {}  # (parts, alone) -> rule ids
+    for rule in rules:
+        shapes.setdefault(_grouping(rule), []).append(rule.rule_id)
+    # a group's name (the JSON text of its values) is made once per group, not per row
+    # (89,000 rows, 32 groups at 1M: to_json on every row was half of this read): each row
+    # carries the hash of its values, and the names are read with their hashes apart
+    table, names = _read(con, rules, shapes, cutoff, by_hash=True)
+    if names is None:  # two groups of one hash: each row carries its name itself
+        table, names = _read(con, rules, shapes, cutoff, by_hash=False)
+    assert names is not None
+    # in order by Arrow, as DuckDB's ORDER BY rule, ts, event_id, seq would put them: the
+    # sort's keys are numbers but the event id, and DuckDB's sort carried every column
+    # (358,000 rows at 4M events: 0.14 CPU-s in DuckDB, ~0.04 here)
+    order = kernels.sort_indices(
+        table, sort_keys=[(name, "ascending") for name in ["rule", "ts", "event_id", "seq"]]
+    )
+    return kernels.take(table, order).combine_chunks(), names
+
+
+def _read(
+    con: duckdb.DuckDBPyConnection,
+    rules: Sequence[Rule],
+    shapes: dict[tuple[tuple[str, ...], str], list[str]],
+    cutoff: int,
+    *,
+    by_hash: bool,
+) -> tuple[pa.Table, list[str] | None]:
+    """The rows, unsorted, with `group` as a place in the sorted names; None for the names
+    when `by_hash` and two groups' values share a hash."""
     params: dict[str, object] = {"cutoff": cutoff, "rules": [r.rule_id for r in rules]}
     which = []
-    shapes: dict[tuple[str, str], list[str]] = {}  # (group, alone) SQL -> its rules' ids
     for i, rule in enumerate(rules):
         params[f"r{i}"] = rule.rule_id
         which.append(f"WHEN $r{i} THEN {i}")
-        shapes.setdefault(_grouping(rule), []).append(rule.rule_id)
     # one branch per kind of grouping, not per rule: the pack's suppressed query rules group
     # alike, and DuckDB tried each rule's branch in turn on every row (89,000 rows at 1M)
-    groups, alone = [], []
-    for j, ((group, single), ids) in enumerate(shapes.items()):
+    idents, alone, named = ["WHEN FALSE THEN NULL"], [], []
+    asked: dict[str, object] = {"cutoff": cutoff}  # the names' statement's parameters
+    for j, ((parts, single), ids) in enumerate(shapes.items()):
         params[f"s{j}"] = ids
-        groups.append(f"WHEN list_contains($s{j}, rule_id) THEN {group}")
         alone.append(f"WHEN list_contains($s{j}, rule_id) THEN {single}")
+        if not parts:
+            continue
+        idents.append(f"WHEN list_contains($s{j}, rule_id) THEN {_identity(parts, by_hash)}")
+        asked[f"s{j}"] = ids
+        values = [f"p{k}" for k in range(len(parts))]
+        aliased = ", ".join(f"{sql} AS {v}" for sql, v in zip(parts, values, strict=True))
+        named.append(
+            f"SELECT {_identity(tuple(values), by_hash)} AS ident, {_name(tuple(values))} "
+            f"AS name FROM (SELECT DISTINCT {aliased} FROM matches "
+            f"WHERE list_contains($s{j}, rule_id) AND ts <= $cutoff)"
+        )
     event_id = "coalesce(\"event.id\", '')"
     table: pa.Table = con.sql(
         f"SELECT CASE rule_id {' '.join(which)} END::BIGINT AS rule, "
-        f"seq, ts, {event_id} AS event_id, "
-        f"CASE {' '.join(groups)} END::VARCHAR AS gkey, "
+        f"seq, ts, {event_id} AS event_id, CASE {' '.join(idents)} END AS ident, "
         f"coalesce(CASE {' '.join(alone)} END, FALSE) "
         "AS alone FROM matches WHERE list_contains($rules, rule_id) AND ts <= $cutoff",
         params=params,
     ).to_arrow_table()
-    # in order by Arrow, as DuckDB's ORDER BY rule, ts, event_id, seq would put them: the
-    # sort's keys are numbers but the event id, and DuckDB's sort carried every column
-    # (358,000 rows at 4M events: 0.14 CPU-s in DuckDB, ~0.04 here)
-    names = ["rule", "ts", "event_id", "seq"]
-    order = kernels.sort_indices(table, sort_keys=[(name, "ascending") for name in names])
-    return kernels.take(table, order).combine_chunks()
+    found = con.execute(" UNION ALL ".join(named), asked).fetchall() if named else []
+    ident = table.column("ident")
+    places = _places(found, ident.type)
+    if places is None:
+        return table, None
+    seen, ranks, names = places
+    at = kernels.index_in(ident, value_set=seen) if found else pa.nulls(len(ident), pa.int32())
+    group = np.append(ranks, -1)[_ints(kernels.fill_null(at, len(ranks)))]
+    table = table.drop_columns(["ident"]).append_column("group", arrow_array(group))
+    return table, names
 
 
-def _grouping(rule: Rule) -> tuple[str, str]:
+def _places(
+    found: list[tuple[object, str]], kind: pa.DataType
+) -> tuple[pa.Array, Ints, list[str]] | None:
+    """The groups' identities (of type `kind`), the place of each one's name among the sorted
+    names, and the names; None when one identity has two names (a hash shared)."""
+    name_of: dict[object, str] = {}
+    for ident, name in found:
+        if name_of.setdefault(ident, name) != name:
+            return None
+    names = sorted(set(name_of.values()))  # as Arrow sorted the names: by code point
+    rank = {name: i for i, name in enumerate(names)}
+    seen = pa.array(list(name_of), kind if found else pa.null())
+    return seen, np.array([rank[n] for n in name_of.values()], np.int64), names
+
+
+def _identity(parts: tuple[str, ...], by_hash: bool) -> str:
+    return f"hash({', '.join(parts)})" if by_hash else _name(parts)
+
+
+def _name(parts: tuple[str, ...]) -> str:
+    """A group's name: the JSON text of its values (`keys.suppression_key_sql`)."""
+    return "to_json([" + ", ".join(f"to_json({p})" for p in parts) + "])::VARCHAR"
+
+
+def _grouping(rule: Rule) -> tuple[tuple[str, ...], str]:
+    """The SQL of the rule's suppression values (none without suppression) and of `alone`."""
     sup = rule.suppression
     if sup is None:
-        return "NULL::VARCHAR", "TRUE"
+        return (), "TRUE"
     missing = suppression_missing_sql(sup.group_by)
     alone = missing if sup.missing_fields_strategy == "doNotSuppress" else "FALSE"
-    return suppression_key_sql(sup.group_by), alone
+    return suppression_values_sql(sup.group_by), alone
 
 
-def _changed(column: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.bool_]:
-    """For each value after the first: whether it differs from the one before it."""
-    if len(column) < 2:
-        return np.zeros(0, np.bool_)
-    differs = kernels.not_equal(column[1:], column[:-1])
-    return np.asarray(kernels.fill_null(differs, True).to_numpy(zero_copy_only=False), np.bool_)
-
-
-def _decided(store: Store, rule: Rule, rows: pa.Table) -> Outcome:
-    """One rule's outcome from its rows, in event order."""
-    positions, absorbed, keys = _alerts(store, rule, rows)
+def _decided(store: Store, rule: Rule, rows: pa.Table, names: list[str]) -> Outcome:
+    """One rule's outcome from its rows, in event order (`names`: the groups' names)."""
+    positions, absorbed, keys = _alerts(store, rule, rows, names)
     times = _ints(rows.column("ts"))[positions]
     keep = first_per_interval(times, int(rule.interval / _US), rule.max_signals)
     kept = positions[keep]
@@ -124,7 +185,9 @@ def _decided(store: Store, rule: Rule, rows: pa.Table) -> Outcome:
     return Outcome(candidates, suppressed=True, dropped=int(len(keep) - keep.sum()))
 
 
-def _alerts(store: Store, rule: Rule, rows: pa.Table) -> tuple[Ints, Ints, list[str | None]]:
+def _alerts(
+    store: Store, rule: Rule, rows: pa.Table, names: list[str]
+) -> tuple[Ints, Ints, list[str | None]]:
     """Positions (in `rows`), folded-in counts and groups of the rows that stay alerts, in
     event order."""
     alone = np.asarray(
@@ -136,15 +199,15 @@ def _alerts(store: Store, rule: Rule, rows: pa.Table) -> tuple[Ints, Ints, list[
     sup = rule.suppression
     grouped = np.flatnonzero(~alone)
     if sup is not None and len(grouped):
-        grouped_keys = kernels.take(rows.column("gkey"), arrow_array(grouped))
-        by_group = kernels.sort_indices(grouped_keys)  # stable
-        pos = grouped[by_group.to_numpy()]
-        gkeys = kernels.take(rows.column("gkey"), arrow_array(pos))
-        starts = np.flatnonzero(np.r_[True, _changed(gkeys)])
-        names = [str(g) for g in kernels.take(gkeys, arrow_array(starts)).to_pylist()]
+        # by group, the groups in their names' order, each in event order
+        groups = _ints(rows.column("group"))[grouped]
+        by_group = np.argsort(groups, kind="stable")
+        pos, groups = grouped[by_group], groups[by_group]
+        starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+        named = [names[g] for g in groups[starts].tolist()]
         windows = stored_windows.load(store, rule.rule_id)
         folded = suppression.fold_rows(
-            windows, names, np.diff(np.r_[starts, len(pos)]).astype(np.int64),
+            windows, named, np.diff(np.r_[starts, len(pos)]).astype(np.int64),
             _ints(rows.column("ts"))[pos], suppression.duration_us(rule, sup),
         )  # fmt: skip
         stored_windows.save(store, rule.rule_id, windows)

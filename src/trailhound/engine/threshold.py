@@ -2,7 +2,8 @@
 
 The window slides in event time. Events that opened an alert are consumed and never count
 again, so eight deletions in ten minutes make one alert at a value of six, and twelve make two.
-Decisions are made by a greedy pass in time order over the rule's matched rows only.
+Decisions are made by a greedy pass in time order over the rule's matched rows only; a rule
+without cardinality fields walks them as columns (`threshold_walk`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, NamedTuple
 
 import duckdb
 
+from trailhound.engine import threshold_walk
 from trailhound.engine.candidates import Candidate, Decide, Outcome
 from trailhound.engine.keys import item_count_sql, key_sql, keyed_rows_sql
 from trailhound.rules.model import Rule, ThresholdSpec
@@ -77,9 +79,21 @@ def _decided(store: Store, rule: Rule, cutoff: int, latest: int | None) -> Outco
     extra = ((item_count_sql(spec.count), "weight"), *cards)
     sql = keyed_rows_sql(spec.fields, extra)
     order = ", ".join([f"k{i}" for i in range(len(spec.fields))] + ["ts", "event_id", "seq"])
-    rows = _Rows(store.con, f"{_able(sql, spec)} ORDER BY {order}", rule.rule_id, cutoff)
-    width = len(spec.fields)
+    ordered = f"{_able(sql, spec)} ORDER BY {order}"
     window = window_us(rule, spec)
+    if spec.cardinality:
+        candidates = _walked(_Rows(store.con, ordered, rule.rule_id, cutoff), spec, window)
+    else:
+        table = store.con.sql(ordered, params={"rule": rule.rule_id, "cutoff": cutoff})
+        candidates = threshold_walk.counted(table.to_arrow_table(), spec, window)
+    horizon = cutoff if latest is None else latest
+    consumed = {seq for c in candidates for seq in c.seqs}
+    return Outcome(candidates, consumed, retain_from=min(cutoff, horizon) - window)
+
+
+def _walked(rows: Iterable[tuple[Any, ...]], spec: ThresholdSpec, window: int) -> list[Candidate]:
+    """The candidates of a rule with cardinality fields, its rows walked one by one."""
+    width = len(spec.fields)
     candidates: list[Candidate] = []
     for key_values, group in groupby(rows, key=lambda r: tuple(r[3 : 3 + width])):
         key = tuple(zip(spec.fields, key_values, strict=True))
@@ -89,9 +103,7 @@ def _decided(store: Store, rule: Rule, cutoff: int, latest: int | None) -> Outco
             if r[3 + width] > 0
         )
         candidates.extend(_greedy(parsed, key, spec, window))
-    horizon = cutoff if latest is None else latest
-    consumed = {seq for c in candidates for seq in c.seqs}
-    return Outcome(candidates, consumed, retain_from=min(cutoff, horizon) - window)
+    return candidates
 
 
 def _spec(rule: Rule) -> ThresholdSpec:
