@@ -341,22 +341,31 @@ class _HandOut:
             self._changed.notify()
 
     def _give_all(self) -> None:
-        """Tasks to every worker that has fewer than `_AHEAD`, while there is room; with none
-        left, word to every worker that it may end after the ones it has, so that its memory
-        (130 to 190 MB of PSS) is given back while the others finish theirs and the scanning
-        process stores them, not when the last answer is in."""
-        for worker in self._workers:
-            while worker.given < _AHEAD and not self._listed:
-                if not self._room_left():
+        """Tasks to every worker that has fewer than `_AHEAD`, while there is room, one to
+        each in turn: every worker has a first task before any has a second (a task's
+        pickle, up to ~120 KB on a bucket's small files, may not fit in a pipe whose worker
+        is still setting up, and the send waits for that worker to take it). With none
+        left, word to every worker that it may end after the ones it has, so that its
+        memory (130 to 190 MB of PSS) is given back while the others finish theirs and the
+        scanning process stores them, not when the last answer is in."""
+        for depth in range(1, _AHEAD + 1):
+            for worker in self._workers:
+                if worker.given < depth and not self._give_next(worker):
                     return
-                task = next(self._waiting, None)
-                if task is None:
-                    self._listed = True
-                    for each in self._workers:
-                        _tell_to_end(each)
-                    return
-                _give(worker, task)
-                self._given += 1
+
+    def _give_next(self, worker: _Worker) -> bool:
+        """The next task to `worker`; False when there is no room or no task left."""
+        if self._listed or not self._room_left():
+            return False
+        task = next(self._waiting, None)
+        if task is None:
+            self._listed = True
+            for each in self._workers:
+                _tell_to_end(each)
+            return False
+        _give(worker, task)
+        self._given += 1
+        return True
 
     def _room_left(self) -> bool:
         with self._changed:
