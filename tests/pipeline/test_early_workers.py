@@ -1,6 +1,8 @@
 """Workers started before the input is listed (`--workers N` with the fork server already
 running): the outputs are those of workers started after it, and when the input proves to
-be a single file the workers started for it end with the listing, not with the process."""
+be a single file the workers started for it end with the listing, not with the process. Workers
+handed their tasks before the caller takes the answers (`LocalEngine.begin`, as the command does
+before it opens its state) give the same outputs, or end when the caller fails first."""
 
 from __future__ import annotations
 
@@ -153,3 +155,43 @@ def test_workers_guessed_for_an_input_that_lists_small_are_let_go_before_any_tas
     ]
     assert guessed == alone and any(ids for _, ids in alone)
     assert _children() <= before
+
+
+def test_workers_given_their_tasks_before_the_caller_is_ready_give_the_same_outputs(
+    folder: Path, plan: StagePlan
+) -> None:
+    # the scan command hands out the first tasks before it opens its state; the answers
+    # wait for `stage_outputs`, whose own blobs are not listed again
+    listed = list(blobs_of([open_local(str(folder))], Report()))
+    after = [
+        (o.events, [] if o.matched is None else o.matched.column("event.id").to_pylist())
+        for o in run_in_workers(listed, plan, 2)
+    ]
+    before = _children()
+    engine = LocalEngine(2)
+    engine.start(plan, before_duckdb=True)
+    engine.begin(blobs_of([open_local(str(folder))], Report()))
+    unread = blobs_of([_NeverListed()], Report())
+    begun = [
+        (o.events, [] if o.matched is None else o.matched.column("event.id").to_pylist())
+        for o in engine.stage_outputs(unread, plan, Report())
+    ]
+    assert begun == after and len(after) > 1 and any(ids for _, ids in after)
+    assert _children() <= before
+
+
+def test_workers_given_their_tasks_end_when_the_caller_fails_before_taking_answers(
+    folder: Path, plan: StagePlan
+) -> None:
+    before = _children()
+    engine = LocalEngine(2)
+    engine.start(plan, before_duckdb=True)
+    engine.begin(blobs_of([open_local(str(folder))], Report()))
+    assert _children() > before
+    engine.dismiss()  # as the command does when its state cannot be opened
+    assert _children() <= before
+
+
+class _NeverListed:
+    def blobs(self) -> Iterator[Blob]:
+        raise AssertionError("the input was listed a second time")

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from support.corpus import comparable, environment, read_alerts, simulate_day, started
+from trailhound.cli.exits import STATE_IN_USE
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.reader import blobs_of
 from trailhound.cloudtrail.report import Report
@@ -29,6 +30,7 @@ from trailhound.pipeline.stage import StageOutput, StagePlan
 from trailhound.rules.loader import load_rules, shipped_pack_dir
 from trailhound.simulate import simulate
 from trailhound.sources.files import open_local
+from trailhound.state.store import Store
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
 
@@ -120,6 +122,44 @@ def test_a_worker_killed_ends_the_scan_with_an_error_and_leaves_no_process(
     assert scan.returncode == 70  # did not finish: an internal error
     assert "worker process ended unexpectedly" in stderr.decode()
     assert _session(scan.pid) == {}
+
+
+def test_a_scan_whose_state_is_in_use_fails_cleanly_though_its_workers_had_tasks(
+    day: Day, tmp_path: Path
+) -> None:
+    # the workers are handed their first tasks before the state opens: a state file another
+    # process holds still ends the scan with its own status, and no worker reads on
+    state = tmp_path / "state.duckdb"
+    Store.open(state).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, str(state)], stdout=subprocess.PIPE, stdin=subprocess.PIPE
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+        seen: dict[int, tuple[int, str]] = {}
+        with started(day.scan(tmp_path, 2), day.env, start_new_session=True,
+                     stderr=subprocess.PIPE) as scan:  # fmt: skip
+            while scan.poll() is None:
+                seen |= _session(scan.pid)
+                time.sleep(0.005)
+            assert scan.stderr is not None
+            stderr = scan.stderr.read().decode()
+    finally:
+        holder.communicate(b"", timeout=60)
+    assert scan.returncode == STATE_IN_USE, stderr
+    assert "in use by another trailhound" in stderr
+    assert len([p for p, (parent, _) in seen.items() if parent == scan.pid]) == 2
+    assert _session(scan.pid) == {}
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+_HOLD = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1])  # DuckDB locks the file against other processes
+print("held", flush=True)
+sys.stdin.read()
+con.close()
+"""
 
 
 @pytest.fixture(scope="module")

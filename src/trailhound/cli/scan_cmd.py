@@ -166,6 +166,7 @@ def scan_command(
             start_server()  # whose imports overlap with this process's set-up
     with paused():  # its set-up makes objects that live on: see trailhound.collector
         from trailhound.cloudtrail.geo import Enricher
+        from trailhound.cloudtrail.reader import blobs_of
         from trailhound.pipeline.deliver import deliver
         from trailhound.pipeline.scan import scan, stage_plan
 
@@ -189,7 +190,12 @@ def scan_command(
             plan = stage_plan(rules, enricher=enricher, exceptions=exceptions, now=now,
                               since=window[0], until=window[1])  # fmt: skip
             runner.start(plan, before_duckdb=True)
+        progress = _progress(quiet)
         try:
+            if isinstance(runner, LocalEngine) and plan is not None and progress.on_bytes is None:
+                # the workers read while the state opens and the detector is made (not
+                # with a progress bar, which needs the input listed first: the scan lists it)
+                runner.begin(blobs_of(sources, report))
             folder = _state_folder(spark_state)
             state = None if folder else state_path_from(config, state_path, no_state)
             store = folder.store if folder else open_store(state)
@@ -201,7 +207,7 @@ def scan_command(
             gc.freeze()
     ctx.meta[INTERRUPT_NOTE] = INTERRUPTED_SCAN
     try:
-        with _progress(quiet) as progress:
+        with progress:
             result = scan(
                 sources, rules, store=store, enricher=enricher, report=report,
                 exceptions=exceptions, since=window[0], until=window[1], now=now,

@@ -10,6 +10,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ class LocalEngine:
         self._crew: Crew | None = None
         self._crew_plan: StagePlan | None = None
         self._host: Store | None = None
+        self._begun: _Begun | None = None
 
     def host(self, store: Store) -> None:
         """Filter a small input that this process reads itself (`HOSTED_BYTES`) in the
@@ -65,9 +67,29 @@ class LocalEngine:
             self._crew = Crew.start(plan, count, fork_here=before_duckdb)
             self._crew_plan = plan
 
+    def begin(self, blobs: Iterable[Blob]) -> None:
+        """List `blobs` and give the workers that `start` began their first tasks now, so
+        that they read while the caller opens its state and makes its detector (~0.1 s of
+        wall); `stage_outputs`, with the same plan, takes their answers and lists nothing
+        again (the `blobs` it is given are not read). Nothing without such workers. Should
+        the input prove not worth them (one blob; with `workers=None`, too few bytes), they
+        are let go now and `stage_outputs` reads what was listed here. On an error, or
+        Ctrl-C, here or before `stage_outputs`, `dismiss` ends them."""
+        crew = self._crew
+        if crew is None or self._begun is not None:
+            return
+        try:
+            self._begun = _begun(crew, iter(blobs), judged=self.workers is None)
+        except BaseException:
+            self.dismiss()
+            raise
+        if self._begun.listed is not None:  # read here: the workers go unused
+            self._crew = None
+            crew.dismiss()
+
     def dismiss(self) -> None:
         """End workers that `start` began and no `stage_outputs` took (nothing if none)."""
-        crew, self._crew, self._crew_plan = self._crew, None, None
+        crew, self._crew, self._crew_plan, self._begun = self._crew, None, None, None
         if crew is not None:
             crew.dismiss()
 
@@ -75,21 +97,22 @@ class LocalEngine:
         self, blobs: Iterable[Blob], plan: StagePlan, report: Report
     ) -> Iterator[StageOutput]:
         workers = self.workers
-        if self._crew_plan is not plan:  # none started, or for another plan
-            self.dismiss()
-            if workers is not None and workers > 1:
-                self.start(plan)
-        crew, self._crew, self._crew_plan = self._crew, None, None
-        if crew is not None and workers is None:
-            # started on a guess made before the input was listed: kept only when the listed
-            # input is worth workers by the rule any input is judged by
-            blobs = list(blobs)
-            if _automatic_workers(blobs) < 2:
-                crew.dismiss()
-                crew = None
-        if crew is not None:
+        if self._begun is None:
+            if self._crew_plan is not plan:  # none started, or for another plan
+                self.dismiss()
+                if workers is not None and workers > 1:
+                    self.start(plan)
+            self.begin(blobs)
+        elif self._crew_plan is not plan:
+            raise ValueError("the workers were given their tasks for another plan")
+        begun, crew = self._begun, self._crew
+        self._begun, self._crew, self._crew_plan = None, None, None
+        if crew is not None and begun is not None:  # the workers have their tasks
+            _warm_up(plan)
             here = functools.partial(self._here, plan=plan, report=report)
-            return _streamed(crew, iter(blobs), plan, here)
+            return _streamed(crew, begun.rest, here)
+        if begun is not None and begun.listed is not None:
+            blobs = begun.listed
         if workers is None or workers > 1:
             listed = list(blobs)
             workers = workers or _automatic_workers(listed)
@@ -146,29 +169,44 @@ def _in_workers(listed: list[Blob], plan: StagePlan, workers: int) -> Iterator[S
     return run_in_workers(listed, plan, workers)
 
 
-def _streamed(
-    crew: Crew, blobs: Iterator[Blob], plan: StagePlan,
-    here: Callable[[list[Blob]], Iterator[StageOutput]],
-) -> Iterator[StageOutput]:  # fmt: skip
-    """The workers of `crew` given tasks while the input is still being listed (9,147 files:
-    0.07 to 0.13 s), so that they read from the first full task on. Should the input prove
-    to be one blob, it is read here and the workers go unused; a blob no other process can
-    read (standard input) and all that follow it are read here (`here`), after the workers'
-    part."""
-    from trailhound.pipeline.pool import stop_server, tasks_of
+@dataclass
+class _Begun:
+    """What `LocalEngine.begin` made of the input: the workers' tasks handed out, with `rest`
+    to read here after their part (filled as the listing reaches a blob no other process
+    can read); or, the workers let go, the input as `listed`, to read here."""
 
-    try:
-        first = list(itertools.islice(blobs, 2))
-    except BaseException:
-        crew.dismiss()
-        raise
+    rest: list[Blob]
+    listed: list[Blob] | None = None
+
+
+def _begun(crew: Crew, blobs: Iterator[Blob], *, judged: bool) -> _Begun:
+    """The workers of `crew` given tasks while the input is still being listed (9,147 files:
+    0.07 to 0.13 s), so that they read from the first full task on; unless the input proves
+    to be one blob, or (`judged`: workers started on a guess) not worth workers by the rule
+    any input is judged by. A blob no other process can read (standard input) and all that
+    follow it are left to this process, after the workers' part."""
+    from trailhound.pipeline.pool import tasks_of
+
+    if judged:
+        listed = list(blobs)
+        if _automatic_workers(listed) < 2:
+            return _Begun([], listed)
+        blobs = iter(listed)
+    first = list(itertools.islice(blobs, 2))
     if len(first) < 2:
-        crew.dismiss()
-        yield from here(first)
-        return
-    _warm_up(plan)
+        return _Begun([], first)
     rest: list[Blob] = []
-    yield from crew.outputs(tasks_of(_portable_part(itertools.chain(first, blobs), rest)))
+    crew.begin(tasks_of(_portable_part(itertools.chain(first, blobs), rest)))
+    return _Begun(rest)
+
+
+def _streamed(
+    crew: Crew, rest: list[Blob], here: Callable[[list[Blob]], Iterator[StageOutput]]
+) -> Iterator[StageOutput]:
+    """The outputs of the tasks `crew` was given, then of `rest`, read here (`here`)."""
+    from trailhound.pipeline.pool import stop_server
+
+    yield from crew.outputs()
     if rest:
         stop_server()
         yield from here(rest)

@@ -156,16 +156,20 @@ def run_in_workers(
     """The stage's outputs over `blobs`, computed by `workers` processes, in blob order. A
     worker that ends before its work is done ends the scan with a RuntimeError."""
     tasks = cut_into_tasks(blobs, task_bytes)
-    yield from Crew.start(plan, max(1, min(workers, len(tasks)))).outputs(tasks)
+    crew = Crew.start(plan, max(1, min(workers, len(tasks))))
+    crew.begin(tasks)
+    yield from crew.outputs()
 
 
 class Crew:
     """Workers started before their input is known, so that their set-up (0.1 to 0.15 CPU-s
     each: the stage's DuckDB database, its functions) runs while the scanning process lists
-    the input; then either given the input (`outputs`) or let go unused (`dismiss`)."""
+    the input; then given their tasks (`begin`, which may come before the caller is ready
+    for the answers) and their answers taken (`outputs`), or let go (`dismiss`)."""
 
     def __init__(self, team: _Team) -> None:
         self._team = team
+        self._hand_out: _HandOut | None = None
 
     @classmethod
     def start(cls, plan: StagePlan, workers: int, *, fork_here: bool = False) -> Crew:
@@ -184,20 +188,38 @@ class Crew:
         with _ctrl_c_deferred():
             return cls(_Team.start(context, plan, workers))
 
-    def outputs(self, tasks: Iterable[list[Blob]]) -> Iterator[StageOutput]:
-        """The stage's outputs over `tasks`, in their order (a worker left without a task
-        ends at once). A worker that ends before its work is done raises a RuntimeError."""
+    def begin(self, tasks: Iterable[list[Blob]]) -> None:
+        """Hand out `tasks` from now on, on a thread of this process (`_HandOut`): the workers
+        read while the caller does other things (opens its state); what they answer waits
+        for `outputs`, at most `_LEAD` tasks a worker. `tasks` may be cut while the input
+        is still being listed (by that thread): the next is taken when a worker is ready."""
+        assert self._hand_out is None, "the crew's tasks were given already"
+        self._hand_out = _HandOut(self._team.workers, tasks)
+
+    def outputs(self) -> Iterator[StageOutput]:
+        """The stage's outputs over the tasks `begin` was given, in their order (a worker
+        left without a task ends at once). A worker that ends before its work is done
+        raises a RuntimeError."""
+        hand_out = self._hand_out
+        assert hand_out is not None, "the crew was given no tasks (`begin`)"
         finished = False
         try:
-            yield from self._team.outputs(tasks)
+            while (outputs := hand_out.next_answer()) is not None:
+                yield from outputs
             finished = True
         finally:
-            self._team.stop(finished)
-            stop_server()
+            self._end(finished)
 
     def dismiss(self) -> None:
-        """End the workers and their server without giving them anything."""
-        self._team.stop(False)
+        """End the workers and their server, whatever they were given: their work is not
+        wanted (the caller failed before it took their answers, or has none for them)."""
+        self._end(False)
+
+    def _end(self, finished: bool) -> None:
+        hand_out, self._hand_out = self._hand_out, None
+        if hand_out is not None:
+            hand_out.close()  # before the workers end: it waits on their pipes
+        self._team.stop(finished)
         stop_server()
 
 
@@ -239,18 +261,6 @@ class _Team:
             theirs.close()
             workers.append(_Worker(process, ours))
         return cls(workers)
-
-    def outputs(self, tasks: Iterable[list[Blob]]) -> Iterator[StageOutput]:
-        """The outputs of `tasks`, in their order. A thread of this process receives the
-        answers and gives the tasks (`_HandOut`), so that the workers go on while the caller
-        stores what it took; `tasks` may be cut while the input is still being listed (by
-        that thread): the next one is taken only when a worker is ready for it."""
-        hand_out = _HandOut(self.workers, tasks)
-        try:
-            while (outputs := hand_out.next_answer()) is not None:
-                yield from outputs
-        finally:
-            hand_out.close()
 
     def stop(self, finished: bool) -> None:
         """Let the workers go: told to end after a complete run, ended at once otherwise
@@ -331,22 +341,31 @@ class _HandOut:
             self._changed.notify()
 
     def _give_all(self) -> None:
-        """Tasks to every worker that has fewer than `_AHEAD`, while there is room; with none
-        left, word to every worker that it may end after the ones it has, so that its memory
-        (130 to 190 MB of PSS) is given back while the others finish theirs and the scanning
-        process stores them, not when the last answer is in."""
-        for worker in self._workers:
-            while worker.given < _AHEAD and not self._listed:
-                if not self._room_left():
+        """Tasks to every worker that has fewer than `_AHEAD`, while there is room, one to
+        each in turn: every worker has a first task before any has a second (a task's
+        pickle, up to ~120 KB on a bucket's small files, may not fit in a pipe whose worker
+        is still setting up, and the send waits for that worker to take it). With none
+        left, word to every worker that it may end after the ones it has, so that its
+        memory (130 to 190 MB of PSS) is given back while the others finish theirs and the
+        scanning process stores them, not when the last answer is in."""
+        for depth in range(1, _AHEAD + 1):
+            for worker in self._workers:
+                if worker.given < depth and not self._give_next(worker):
                     return
-                task = next(self._waiting, None)
-                if task is None:
-                    self._listed = True
-                    for each in self._workers:
-                        _tell_to_end(each)
-                    return
-                _give(worker, task)
-                self._given += 1
+
+    def _give_next(self, worker: _Worker) -> bool:
+        """The next task to `worker`; False when there is no room or no task left."""
+        if self._listed or not self._room_left():
+            return False
+        task = next(self._waiting, None)
+        if task is None:
+            self._listed = True
+            for each in self._workers:
+                _tell_to_end(each)
+            return False
+        _give(worker, task)
+        self._given += 1
+        return True
 
     def _room_left(self) -> bool:
         with self._changed:

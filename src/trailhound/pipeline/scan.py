@@ -89,7 +89,10 @@ def scan(
     `final`, what may still change waits (see `Detector.finish`; `clock` is a watcher's wall clock).
     `commit_also` writes more to the state in the scan's transaction (what a watch step read).
     `engine` runs the stage instead of this machine (`trailhound.pipeline.engines`; then
-    `workers` is not used); the decisions are made here either way. `keep_evidence=False`
+    `workers` is not used); the decisions are made here either way. A `LocalEngine` whose
+    workers were given `sources`' blobs already (`LocalEngine.begin`, as the command does
+    before it opens the store) does not list them again; `on_bytes` then must be None (it
+    lists the input first). `keep_evidence=False`
     returns the alerts without their evidence documents, which the ledger and the outputs get
     in full: a run that needs only the alerts' ids and facts then holds one part of its
     alerts' evidence at a time, not all of it. `plan` is the stage's plan when the caller
