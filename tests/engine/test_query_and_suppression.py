@@ -146,8 +146,8 @@ def test_groups_whose_values_share_a_hash_still_fold_apart(monkeypatch: MonkeyPa
 
     by_name = query._identity
 
-    def one_hash(parts: tuple[str, ...], by_hash: bool) -> str:
-        return "42::UBIGINT" if by_hash else by_name(parts, by_hash)
+    def one_hash(shape: int, parts: tuple[str, ...], by_hash: bool) -> str:
+        return "42::UBIGINT" if by_hash else by_name(shape, parts, by_hash)
 
     r = rule(action("PutItem"), suppression=BY_ACTOR_TABLE)
     rows = puts([0 * MIN, 10 * MIN])

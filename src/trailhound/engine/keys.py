@@ -11,6 +11,8 @@ written as Elasticsearch writes a bucket's key (an IPv4 address, or IPv6 compres
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from trailhound.cloudtrail.schema import BY_NAME, Kind, flattened_parent
 from trailhound.engine.udfs import FLAT_UDF, IP_TEXT_UDF
 from trailhound.rules.model import ItemCount
@@ -91,7 +93,11 @@ def rules_rows_cte(name: str, rules: str = "$rules") -> str:
 
 def suppression_key_sql(fields: tuple[str, ...]) -> str:
     """A JSON text of the suppression group's values (arrays kept whole, as Elastic does)."""
-    parts = [key_sql(f)[0] for f in fields]
+    return json_list_sql(suppression_values_sql(fields))
+
+
+def json_list_sql(parts: Sequence[str]) -> str:
+    """The JSON text of a list of these values (SQL), each printed as `to_json` prints it."""
     return "to_json([" + ", ".join(f"to_json({p})" for p in parts) + "])"
 
 

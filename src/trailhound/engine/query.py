@@ -20,7 +20,11 @@ from trailhound import arrow_kernels as kernels
 from trailhound import heap
 from trailhound.engine import suppression
 from trailhound.engine.candidates import Candidate, Decide, Outcome
-from trailhound.engine.keys import suppression_missing_sql, suppression_values_sql
+from trailhound.engine.keys import (
+    json_list_sql,
+    suppression_missing_sql,
+    suppression_values_sql,
+)
 from trailhound.engine.max_signals import first_per_interval
 from trailhound.numpy_arrow import arrow_array
 from trailhound.rules.model import Rule
@@ -91,6 +95,27 @@ def _read(
 ) -> tuple[pa.Table, list[str] | None]:
     """The rows, unsorted, with `group` as a place in the sorted names; None for the names
     when `by_hash` and two groups' values share a hash."""
+    table = _rows(con, rules, shapes, cutoff, by_hash=by_hash)
+    places = _places(_names(con, shapes, cutoff, by_hash=by_hash), table.column("ident").type)
+    if places is None:
+        return table, None
+    seen, ranks, names = places
+    ident = table.column("ident")
+    at = kernels.index_in(ident, value_set=seen) if len(seen) else pa.nulls(len(ident), pa.int32())
+    group = np.append(ranks, -1)[_ints(kernels.fill_null(at, len(ranks)))]
+    return table.drop_columns(["ident"]).append_column("group", arrow_array(group)), names
+
+
+def _rows(
+    con: duckdb.DuckDBPyConnection,
+    rules: Sequence[Rule],
+    shapes: dict[tuple[tuple[str, ...], str], list[str]],
+    cutoff: int,
+    *,
+    by_hash: bool,
+) -> pa.Table:
+    """The rules' rows, each with `rule` (its place in `rules`), `ident` (its group's hash or
+    name; null for none) and `alone`."""
     params: dict[str, object] = {"cutoff": cutoff, "rules": [r.rule_id for r in rules]}
     which = []
     for i, rule in enumerate(rules):
@@ -98,22 +123,12 @@ def _read(
         which.append(f"WHEN $r{i} THEN {i}")
     # one branch per kind of grouping, not per rule: the pack's suppressed query rules group
     # alike, and DuckDB tried each rule's branch in turn on every row (89,000 rows at 1M)
-    idents, alone, named = ["WHEN FALSE THEN NULL"], [], []
-    asked: dict[str, object] = {"cutoff": cutoff}  # the names' statement's parameters
+    idents, alone = ["WHEN FALSE THEN NULL"], []
     for j, ((parts, single), ids) in enumerate(shapes.items()):
         params[f"s{j}"] = ids
         alone.append(f"WHEN list_contains($s{j}, rule_id) THEN {single}")
-        if not parts:
-            continue
-        idents.append(f"WHEN list_contains($s{j}, rule_id) THEN {_identity(parts, by_hash)}")
-        asked[f"s{j}"] = ids
-        values = [f"p{k}" for k in range(len(parts))]
-        aliased = ", ".join(f"{sql} AS {v}" for sql, v in zip(parts, values, strict=True))
-        named.append(
-            f"SELECT {_identity(tuple(values), by_hash)} AS ident, {_name(tuple(values))} "
-            f"AS name FROM (SELECT DISTINCT {aliased} FROM matches "
-            f"WHERE list_contains($s{j}, rule_id) AND ts <= $cutoff)"
-        )
+        if parts:
+            idents.append(f"WHEN list_contains($s{j}, rule_id) THEN {_identity(j, parts, by_hash)}")
     event_id = "coalesce(\"event.id\", '')"
     table: pa.Table = con.sql(
         f"SELECT CASE rule_id {' '.join(which)} END::BIGINT AS rule, "
@@ -122,16 +137,32 @@ def _read(
         "AS alone FROM matches WHERE list_contains($rules, rule_id) AND ts <= $cutoff",
         params=params,
     ).to_arrow_table()
-    found = con.execute(" UNION ALL ".join(named), asked).fetchall() if named else []
-    ident = table.column("ident")
-    places = _places(found, ident.type)
-    if places is None:
-        return table, None
-    seen, ranks, names = places
-    at = kernels.index_in(ident, value_set=seen) if found else pa.nulls(len(ident), pa.int32())
-    group = np.append(ranks, -1)[_ints(kernels.fill_null(at, len(ranks)))]
-    table = table.drop_columns(["ident"]).append_column("group", arrow_array(group))
-    return table, names
+    return table
+
+
+def _names(
+    con: duckdb.DuckDBPyConnection,
+    shapes: dict[tuple[tuple[str, ...], str], list[str]],
+    cutoff: int,
+    *,
+    by_hash: bool,
+) -> list[tuple[object, str]]:
+    """Each group's identity, as `_rows` gives it, and its name: one statement, a row per
+    distinct group, however many rows each group has."""
+    asked: dict[str, object] = {"cutoff": cutoff}
+    named = []
+    for j, ((parts, _), ids) in enumerate(shapes.items()):
+        if not parts:
+            continue
+        asked[f"s{j}"] = ids
+        values = tuple(f"p{k}" for k in range(len(parts)))
+        aliased = ", ".join(f"{sql} AS {v}" for sql, v in zip(parts, values, strict=True))
+        named.append(
+            f"SELECT {_identity(j, values, by_hash)} AS ident, {_name(values)} "
+            f"AS name FROM (SELECT DISTINCT {aliased} FROM matches "
+            f"WHERE list_contains($s{j}, rule_id) AND ts <= $cutoff)"
+        )
+    return con.execute(" UNION ALL ".join(named), asked).fetchall() if named else []
 
 
 def _places(
@@ -149,13 +180,17 @@ def _places(
     return seen, np.array([rank[n] for n in name_of.values()], np.int64), names
 
 
-def _identity(parts: tuple[str, ...], by_hash: bool) -> str:
-    return f"hash({', '.join(parts)})" if by_hash else _name(parts)
+def _identity(shape: int, parts: tuple[str, ...], by_hash: bool) -> str:
+    """A group's identity in the statements: its name, or the hash of its shape's number and
+    values (DuckDB hashes NULL, [] and [NULL] alike, and ('a', []) as ['a']: the shape's
+    number keeps groups of different shapes apart; a hash shared within one shape is found
+    by `_places`)."""
+    return f"hash({shape}, {', '.join(parts)})" if by_hash else _name(parts)
 
 
 def _name(parts: tuple[str, ...]) -> str:
-    """A group's name: the JSON text of its values (`keys.suppression_key_sql`)."""
-    return "to_json([" + ", ".join(f"to_json({p})" for p in parts) + "])::VARCHAR"
+    """A group's name: the JSON text of its values, as suppression windows keep it."""
+    return f"{json_list_sql(parts)}::VARCHAR"
 
 
 def _grouping(rule: Rule) -> tuple[tuple[str, ...], str]:
