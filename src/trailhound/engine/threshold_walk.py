@@ -33,6 +33,7 @@ def counted(rows: pa.Table, spec: ThresholdSpec, window: int) -> list[Candidate]
     ts = _ints(rows.column("ts"))
     weights = _ints(rows.column("weight"))
     sums = np.r_[0, np.cumsum(weights)]
+    seqs = _ints(rows.column("seq"))
     starts = _group_starts(rows, width)
     candidates: list[Candidate] = []
     for lo, hi in zip(starts[:-1].tolist(), starts[1:].tolist(), strict=True):
@@ -43,7 +44,7 @@ def counted(rows: pa.Table, spec: ThresholdSpec, window: int) -> list[Candidate]
             key_values = [rows.column(f"k{i}")[lo].as_py() for i in range(width)]
             key = tuple(zip(spec.fields, key_values, strict=True))
             found = [(lo + first, lo + last) for first, last in spans]
-            candidates.extend(_made(rows, ts, sums, key, found))
+            candidates.extend(_made(rows, (seqs, ts, sums), key, found))
     return candidates
 
 
@@ -93,13 +94,13 @@ def _next_alert(
 
 def _made(
     rows: pa.Table,
-    ts: Ints,
-    sums: Ints,
+    columns: tuple[Ints, Ints, Ints],
     key: tuple[tuple[str, str | None], ...],
     spans: list[tuple[int, int]],
 ) -> list[Candidate]:
-    """The alerts of one group, each from its first to its last row."""
-    seqs = _ints(rows.column("seq"))
+    """The alerts of one group, each from its first to its last row (`columns`: the rows'
+    seqs, times and running sums of weights, made once for all groups)."""
+    seqs, ts, sums = columns
     ids = rows.column("event_id")
     made = []
     for first, last in spans:
