@@ -195,3 +195,37 @@ def test_workers_given_their_tasks_end_when_the_caller_fails_before_taking_answe
 class _NeverListed:
     def blobs(self) -> Iterator[Blob]:
         raise AssertionError("the input was listed a second time")
+
+
+def test_workers_given_tasks_for_another_plan_end_with_the_error(
+    folder: Path, plan: StagePlan
+) -> None:
+    before = _children()
+    engine = LocalEngine(2)
+    engine.start(plan, before_duckdb=True)
+    engine.begin(blobs_of([open_local(str(folder))], Report()))
+    other = replace(plan)  # equal, but not the plan the workers were started for
+    with pytest.raises(ValueError, match="another plan"):
+        engine.stage_outputs(blobs_of([_NeverListed()], Report()), other, Report())
+    assert _children() <= before
+
+
+def test_a_scan_counting_bytes_refuses_workers_that_listed_the_input_already(
+    folder: Path, plan: StagePlan, tmp_path: Path
+) -> None:
+    # the progress of bytes needs the input listed by the scan; listing it twice would
+    # report each unreadable file twice
+    before = _children()
+    engine = LocalEngine(2)
+    engine.start(plan, before_duckdb=True)
+    engine.begin(blobs_of([open_local(str(folder))], Report()))
+    rules = load_rules([shipped_pack_dir()]).rules
+    store = Store.open(tmp_path / "state.duckdb")
+    try:
+        with pytest.raises(ValueError, match="on_bytes"):
+            scan([open_local(str(folder))], rules, store=store, engine=engine, plan=plan,
+                 on_bytes=lambda done, total: None)  # fmt: skip
+        assert _children() <= before
+    finally:
+        engine.dismiss()  # nothing, unless the scan left them running
+        store.close()

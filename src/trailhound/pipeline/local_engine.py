@@ -79,13 +79,18 @@ class LocalEngine:
         if crew is None or self._begun is not None:
             return
         try:
-            self._begun = _begun(crew, iter(blobs), judged=self.workers is None)
+            self._begun = _begin(crew, iter(blobs), judged=self.workers is None)
         except BaseException:
             self.dismiss()
             raise
         if self._begun.listed is not None:  # read here: the workers go unused
             self._crew = None
             crew.dismiss()
+
+    @property
+    def begun(self) -> bool:
+        """Whether `begin` gave workers their tasks, whose answers `stage_outputs` takes."""
+        return self._begun is not None and self._crew is not None
 
     def dismiss(self) -> None:
         """End workers that `start` began and no `stage_outputs` took (nothing if none)."""
@@ -104,6 +109,7 @@ class LocalEngine:
                     self.start(plan)
             self.begin(blobs)
         elif self._crew_plan is not plan:
+            self.dismiss()  # their answers are for a plan nobody will decide
             raise ValueError("the workers were given their tasks for another plan")
         begun, crew = self._begun, self._crew
         self._begun, self._crew, self._crew_plan = None, None, None
@@ -179,7 +185,7 @@ class _Begun:
     listed: list[Blob] | None = None
 
 
-def _begun(crew: Crew, blobs: Iterator[Blob], *, judged: bool) -> _Begun:
+def _begin(crew: Crew, blobs: Iterator[Blob], *, judged: bool) -> _Begun:
     """The workers of `crew` given tasks while the input is still being listed (9,147 files:
     0.07 to 0.13 s), so that they read from the first full task on; unless the input proves
     to be one blob, or (`judged`: workers started on a guess) not worth workers by the rule

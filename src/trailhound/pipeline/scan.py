@@ -107,6 +107,9 @@ def scan(
 
         start_server()  # its imports overlap with the set-up below
     now = now or datetime.now(UTC)
+    if on_bytes is not None and isinstance(engine, LocalEngine) and engine.begun:
+        engine.dismiss()  # it listed the input already, and counted no bytes for `on_bytes`
+        raise ValueError("on_bytes needs the input listed by scan, not by LocalEngine.begin")
     report = report or Report()
     enricher = plan.enricher if plan is not None else enricher or Enricher.create()
     with store.transaction(), paused():
