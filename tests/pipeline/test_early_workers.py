@@ -7,7 +7,7 @@ before it opens its state) give the same outputs, or end when the caller fails f
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -55,10 +55,14 @@ def _children() -> set[int]:
 
 def _outputs(path: Path, plan: StagePlan, workers: int) -> list[tuple[int, list[str]]]:
     blobs = blobs_of([open_local(str(path))], Report())
-    found: list[StageOutput] = list(LocalEngine(workers).stage_outputs(blobs, plan, Report()))
+    return _seen(LocalEngine(workers).stage_outputs(blobs, plan, Report()))
+
+
+def _seen(outputs: Iterable[StageOutput]) -> list[tuple[int, list[str]]]:
+    """What outputs say: per output, the events read and the matched rows' event ids."""
     return [
         (o.events, [] if o.matched is None else o.matched.column("event.id").to_pylist())
-        for o in found
+        for o in outputs
     ]
 
 
@@ -66,10 +70,7 @@ def test_workers_started_before_the_listing_give_what_workers_started_after_it_g
     folder: Path, plan: StagePlan
 ) -> None:
     listed = list(blobs_of([open_local(str(folder))], Report()))
-    after = [
-        (o.events, [] if o.matched is None else o.matched.column("event.id").to_pylist())
-        for o in run_in_workers(listed, plan, 2)
-    ]
+    after = _seen(run_in_workers(listed, plan, 2))
     start_server()
     assert server_running()
     before = _outputs(folder, plan, 2)
@@ -149,10 +150,7 @@ def test_workers_guessed_for_an_input_that_lists_small_are_let_go_before_any_tas
     engine.start(plan, before_duckdb=True)
     assert _children() > before
     blobs = blobs_of([open_local(str(folder))], Report())
-    guessed = [
-        (o.events, [] if o.matched is None else o.matched.column("event.id").to_pylist())
-        for o in engine.stage_outputs(blobs, plan, Report())
-    ]
+    guessed = _seen(engine.stage_outputs(blobs, plan, Report()))
     assert guessed == alone and any(ids for _, ids in alone)
     assert _children() <= before
 
@@ -163,19 +161,13 @@ def test_workers_given_their_tasks_before_the_caller_is_ready_give_the_same_outp
     # the scan command hands out the first tasks before it opens its state; the answers
     # wait for `stage_outputs`, whose own blobs are not listed again
     listed = list(blobs_of([open_local(str(folder))], Report()))
-    after = [
-        (o.events, [] if o.matched is None else o.matched.column("event.id").to_pylist())
-        for o in run_in_workers(listed, plan, 2)
-    ]
+    after = _seen(run_in_workers(listed, plan, 2))
     before = _children()
     engine = LocalEngine(2)
     engine.start(plan, before_duckdb=True)
     engine.begin(blobs_of([open_local(str(folder))], Report()))
     unread = blobs_of([_NeverListed()], Report())
-    begun = [
-        (o.events, [] if o.matched is None else o.matched.column("event.id").to_pylist())
-        for o in engine.stage_outputs(unread, plan, Report())
-    ]
+    begun = _seen(engine.stage_outputs(unread, plan, Report()))
     assert begun == after and len(after) > 1 and any(ids for _, ids in after)
     assert _children() <= before
 
