@@ -71,17 +71,43 @@ def guarded(ctx: click.Context) -> Iterator[None]:
 
 
 def _listen_for_ctrl_c() -> list[int]:
-    """A list that gets an entry when SIGINT arrives (which still raises KeyboardInterrupt)."""
+    """A list that gets an entry when SIGINT arrives (which still raises KeyboardInterrupt,
+    once no module is being imported)."""
     heard: list[int] = []
     if threading.current_thread() is not threading.main_thread():
         return heard
 
     def on_sigint(number: int, frame: FrameType | None) -> None:
         heard.append(number)
+        if _importing(frame):
+            # a compiled module's set-up that a KeyboardInterrupt cuts short can abort the
+            # process (DuckDB's: "Critical nanobind error", SIGABRT): the signal comes again
+            # until the import is over
+            _again_soon(number)
+            return
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, on_sigint)
     return heard
+
+
+_AGAIN_AFTER = 0.02  # seconds: far below what a person notices, a few times an import's length
+
+
+def _importing(frame: FrameType | None) -> bool:
+    """Whether the interrupted code runs inside an import (its frames or a caller's are
+    importlib's, as they are while a compiled module's initialization calls Python)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _again_soon(number: int) -> None:
+    again = threading.Timer(_AGAIN_AFTER, os.kill, (os.getpid(), number))
+    again.daemon = True
+    again.start()
 
 
 def _interrupted(ctx: click.Context) -> None:
