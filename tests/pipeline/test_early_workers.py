@@ -163,9 +163,7 @@ def test_workers_given_their_tasks_before_the_caller_is_ready_give_the_same_outp
     listed = list(blobs_of([open_local(str(folder))], Report()))
     after = _seen(run_in_workers(listed, plan, 2))
     before = _children()
-    engine = LocalEngine(2)
-    engine.start(plan, before_duckdb=True)
-    engine.begin(blobs_of([open_local(str(folder))], Report()))
+    engine = _begun(folder, plan)
     unread = blobs_of([_NeverListed()], Report())
     begun = _seen(engine.stage_outputs(unread, plan, Report()))
     assert begun == after and len(after) > 1 and any(ids for _, ids in after)
@@ -176,12 +174,19 @@ def test_workers_given_their_tasks_end_when_the_caller_fails_before_taking_answe
     folder: Path, plan: StagePlan
 ) -> None:
     before = _children()
-    engine = LocalEngine(2)
-    engine.start(plan, before_duckdb=True)
-    engine.begin(blobs_of([open_local(str(folder))], Report()))
+    engine = _begun(folder, plan)
     assert _children() > before
     engine.dismiss()  # as the command does when its state cannot be opened
     assert _children() <= before
+
+
+def _begun(folder: Path, plan: StagePlan) -> LocalEngine:
+    """Two workers started for `plan` and given `folder`'s files, as the command does before
+    it opens its state."""
+    engine = LocalEngine(2)
+    engine.start(plan, before_duckdb=True)
+    engine.begin(blobs_of([open_local(str(folder))], Report()))
+    return engine
 
 
 class _NeverListed:
@@ -193,9 +198,7 @@ def test_workers_given_tasks_for_another_plan_end_with_the_error(
     folder: Path, plan: StagePlan
 ) -> None:
     before = _children()
-    engine = LocalEngine(2)
-    engine.start(plan, before_duckdb=True)
-    engine.begin(blobs_of([open_local(str(folder))], Report()))
+    engine = _begun(folder, plan)
     other = replace(plan)  # equal, but not the plan the workers were started for
     with pytest.raises(ValueError, match="another plan"):
         engine.stage_outputs(blobs_of([_NeverListed()], Report()), other, Report())
@@ -208,9 +211,7 @@ def test_a_scan_counting_bytes_refuses_workers_that_listed_the_input_already(
     # the progress of bytes needs the input listed by the scan; listing it twice would
     # report each unreadable file twice
     before = _children()
-    engine = LocalEngine(2)
-    engine.start(plan, before_duckdb=True)
-    engine.begin(blobs_of([open_local(str(folder))], Report()))
+    engine = _begun(folder, plan)
     rules = load_rules([shipped_pack_dir()]).rules
     store = Store.open(tmp_path / "state.duckdb")
     try:
