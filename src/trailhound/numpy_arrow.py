@@ -1,4 +1,5 @@
-"""A one-dimensional NumPy array of booleans or fixed-width numbers as an Arrow array.
+"""A one-dimensional NumPy array of booleans or fixed-width numbers as an Arrow array, and an
+Arrow column of whole numbers as NumPy's 64-bit integers.
 
 `pa.array(ndarray)` first asks whether it was handed a masked array, `np.ma.MaskedArray`,
 and that question imports `numpy.ma` (7-10 ms of CPU at every start: a one-file scan's
@@ -10,6 +11,7 @@ these types, and `numpy.ma` stays unimported.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from trailhound import arrow_kernels as kernels
@@ -35,3 +37,10 @@ def arrow_array(
 def _bits(flags: np.ndarray) -> pa.Buffer:
     """Booleans as Arrow keeps them: one bit each, the first in the lowest bit of a byte."""
     return pa.py_buffer(np.packbits(flags, bitorder="little"))
+
+
+def int64s(column: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.int64]:
+    """An Arrow column of whole numbers without nulls as one NumPy array of 64-bit integers."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    return np.asarray(column.to_numpy(zero_copy_only=False), np.int64)

@@ -26,7 +26,7 @@ from trailhound.engine.keys import (
     suppression_values_sql,
 )
 from trailhound.engine.max_signals import first_per_interval
-from trailhound.numpy_arrow import arrow_array
+from trailhound.numpy_arrow import arrow_array, int64s
 from trailhound.rules.model import Rule
 from trailhound.state import windows as stored_windows
 from trailhound.state.store import Store
@@ -48,7 +48,7 @@ def deciding(store: Store, rules: Sequence[Rule], cutoff: int) -> Decide:
         return lambda rule: Outcome([], suppressed=True)
     rows, names = _ranked_rows(store.con, rules, cutoff)
     heap.give_back_arrow()  # the rows as read, before their sort (~40 MB at 4M events)
-    which = _ints(rows.column("rule"))
+    which = int64s(rows.column("rule"))
     starts = np.searchsorted(which, np.arange(len(rules) + 1)).tolist()
     bounds = {r.rule_id: (starts[i], starts[i + 1]) for i, r in enumerate(rules)}
 
@@ -102,7 +102,7 @@ def _read(
     seen, ranks, names = places
     ident = table.column("ident")
     at = kernels.index_in(ident, value_set=seen) if len(seen) else pa.nulls(len(ident), pa.int32())
-    group = np.append(ranks, -1)[_ints(kernels.fill_null(at, len(ranks)))]
+    group = np.append(ranks, -1)[int64s(kernels.fill_null(at, len(ranks)))]
     return table.drop_columns(["ident"]).append_column("group", arrow_array(group)), names
 
 
@@ -206,10 +206,10 @@ def _grouping(rule: Rule) -> tuple[tuple[str, ...], str]:
 def _decided(store: Store, rule: Rule, rows: pa.Table, names: list[str]) -> Outcome:
     """One rule's outcome from its rows, in event order (`names`: the groups' names)."""
     positions, absorbed, keys = _alerts(store, rule, rows, names)
-    times = _ints(rows.column("ts"))[positions]
+    times = int64s(rows.column("ts"))[positions]
     keep = first_per_interval(times, int(rule.interval / _US), rule.max_signals)
     kept = positions[keep]
-    seqs = _ints(rows.column("seq"))[kept].tolist()
+    seqs = int64s(rows.column("seq"))[kept].tolist()
     ids = kernels.take(rows.column("event_id"), arrow_array(kept, kind=pa.int64())).to_pylist()
     times, absorbed = times[keep], absorbed[keep]
     made = zip(seqs, ids, times.tolist(), _masked(keys, keep), absorbed.tolist(), strict=True)
@@ -235,7 +235,7 @@ def _alerts(
     grouped = np.flatnonzero(~alone)
     if sup is not None and len(grouped):
         # by group, the groups in their names' order, each in event order
-        groups = _ints(rows.column("group"))[grouped]
+        groups = int64s(rows.column("group"))[grouped]
         by_group = np.argsort(groups, kind="stable")
         pos, groups = grouped[by_group], groups[by_group]
         starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
@@ -243,7 +243,7 @@ def _alerts(
         windows = stored_windows.load(store, rule.rule_id)
         folded = suppression.fold_rows(
             windows, named, np.diff(np.r_[starts, len(pos)]).astype(np.int64),
-            _ints(rows.column("ts"))[pos], suppression.duration_us(rule, sup),
+            int64s(rows.column("ts"))[pos], suppression.duration_us(rule, sup),
         )  # fmt: skip
         stored_windows.save(store, rule.rule_id, windows)
         positions.append(pos[folded.kept])
@@ -260,8 +260,3 @@ def _alerts(
 def _masked(keys: list[str | None], keep: npt.NDArray[np.bool_]) -> list[str | None]:
     return [k for k, kept in zip(keys, keep.tolist(), strict=True) if kept]
 
-
-def _ints(column: pa.ChunkedArray | pa.Array) -> Ints:
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    return np.asarray(column.to_numpy(zero_copy_only=False), np.int64)

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from trailhound import arrow_kernels as kernels
 from trailhound.engine.candidates import Candidate
+from trailhound.numpy_arrow import int64s
 from trailhound.rules.model import ThresholdSpec
 
 Ints = npt.NDArray[np.int64]
@@ -30,10 +31,10 @@ def counted(rows: pa.Table, spec: ThresholdSpec, window: int) -> list[Candidate]
     rows = kernels.filter(rows, kernels.greater(rows.column("weight"), 0))
     if rows.num_rows == 0:
         return []
-    ts = _ints(rows.column("ts"))
-    weights = _ints(rows.column("weight"))
+    ts = int64s(rows.column("ts"))
+    weights = int64s(rows.column("weight"))
     sums = np.r_[0, np.cumsum(weights)]
-    seqs = _ints(rows.column("seq"))
+    seqs = int64s(rows.column("seq"))
     starts = _group_starts(rows, width)
     candidates: list[Candidate] = []
     for lo, hi in zip(starts[:-1].tolist(), starts[1:].tolist(), strict=True):
@@ -117,8 +118,3 @@ def _made(
         )
     return made
 
-
-def _ints(column: pa.ChunkedArray | pa.Array) -> Ints:
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    return np.asarray(column.to_numpy(zero_copy_only=False), np.int64)
