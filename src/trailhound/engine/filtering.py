@@ -10,11 +10,12 @@ their values (provider, action, outcome, country...) over and over. So `Matcher`
 filter once per distinct combination, not once per row, and remembers the answer for later
 batches; each filter also remembers its own answers by the values of only the columns it
 reads, so a combination new in one column goes to DuckDB only for the filters that read it
-and could pass on it. A filter of plain tests only (equalities on text columns, IS NULL:
-engine/plain_filters.py) is answered in Python from the combination's values; the others
-asked about a batch's new combinations run together in DuckDB, in one statement over them:
-on a few dozen combinations a statement's own cost is most of a filter's. The time window
-(`--since`, `--until`) is the one condition on a per-event value, and is applied per row.
+and could pass on it. A filter of plain tests only (text equalities, IS NULL, a list holding
+a text or any: engine/plain_filters.py) is answered in Python from the combination's values;
+the others asked about a batch's new combinations run together in DuckDB, in one statement
+over them: on a few dozen combinations a statement's own cost is most of a filter's. The
+time window (`--since`, `--until`) is the one condition on a per-event value, and is applied
+per row.
 """
 
 from __future__ import annotations
