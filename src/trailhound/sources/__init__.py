@@ -257,15 +257,59 @@ def _inflated_at_once(data: bytes) -> bytes | None:
     """The content of a small, sound, single-member gzip file, inflated in one step (stepping
     through it costs a fifth more); None for anything else, which the step-by-step inflation
     then reads as far as it can and reports on."""
+    size = int.from_bytes(data[-4:], "little")
+    whole = _whole_inflater()
+    if whole is not None:
+        return _inflated_whole(whole, data, size)
     new_inflater, inflate_errors = _inflater_kind()
     errors: tuple[type[Exception], ...] = (*inflate_errors, ValueError)
     inflater = new_inflater()
     try:
         # the trailer's size bounds the output: a lying trailer leaves the stream unfinished
-        out = inflater.decompress(data, max(1, int.from_bytes(data[-4:], "little")))
+        out = inflater.decompress(data, max(1, size))
     except errors:
         return None
     if not inflater.eof or inflater.unused_data or inflater.unconsumed_tail:
+        return None
+    return out
+
+
+class _WholeInflater(Protocol):
+    @property
+    def eof(self) -> bool: ...
+    @property
+    def unused_data(self) -> bytes: ...
+    def decompress(self, data: bytes, /, max_length: int = -1) -> bytes: ...
+
+
+@cache
+def _whole_inflater() -> tuple[Callable[[], _WholeInflater], tuple[type[Exception], ...]] | None:
+    """isal's `IgzipDecompressor`, which makes its output `max_length` long at once: a
+    `decompressobj` starts at 16 kB and doubles, each growth a copy of what it holds (on
+    glibc's heap, blocks under the workers' 8 MB threshold for mapping are moved), about
+    the file's whole text again. None without isal."""
+    try:
+        from isal import igzip_lib
+    except ImportError:  # pragma: no cover - isal is a declared dependency
+        return None
+    isal_error = cast(type[Exception], igzip_lib.IsalError)  # the stub types it as an instance
+    errors = (isal_error, ValueError, EOFError)
+    return (lambda: igzip_lib.IgzipDecompressor(flag=igzip_lib.DECOMP_GZIP)), errors
+
+
+def _inflated_whole(
+    kind: tuple[Callable[[], _WholeInflater], tuple[type[Exception], ...]], data: bytes, size: int
+) -> bytes | None:
+    """`_inflated_at_once` by isal's one-piece inflater: room for one byte more than the
+    trailer says, so that a trailer too small leaves the stream unfinished (and one too large
+    fails the trailer's check); a second member or any bytes after the first are unused."""
+    new, errors = kind
+    inflater = new()
+    try:
+        out = inflater.decompress(data, size + 1)
+    except errors:
+        return None
+    if not inflater.eof or inflater.unused_data:
         return None
     return out
 
