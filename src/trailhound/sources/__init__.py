@@ -284,10 +284,11 @@ class _WholeInflater(Protocol):
 
 @cache
 def _whole_inflater() -> tuple[Callable[[], _WholeInflater], tuple[type[Exception], ...]] | None:
-    """isal's `IgzipDecompressor`, which makes its output `max_length` long at once: a
-    `decompressobj` starts at 16 kB and doubles, each growth a copy of what it holds (on
-    glibc's heap, blocks under the workers' 8 MB threshold for mapping are moved), about
-    the file's whole text again. None without isal."""
+    """isal's `IgzipDecompressor`, which makes its output `max_length` long at once (up to
+    16 MB; a small file's trailer asks for far less): a `decompressobj` starts at 16 kB and
+    doubles, each growth a copy of what it holds (on glibc's heap, blocks under the workers'
+    8 MB threshold for mapping are moved), about the file's whole text again. None without
+    isal."""
     try:
         from isal import igzip_lib
     except ImportError:  # pragma: no cover - isal is a declared dependency
