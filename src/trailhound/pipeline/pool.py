@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from trailhound.arrow_setup import probe_without_pandas
 
 if TYPE_CHECKING:
+    from trailhound.engine.part_making import Made, Part
     from trailhound.pipeline.stage import Stage, StageOutput, StagePlan
     from trailhound.sources import Blob
 
@@ -45,6 +46,8 @@ workers and a worker holds little at once (a worker keeps a task's outputs until
 with 3 MB tasks each worker peaked 25 to 35 MB higher, for no CPU saved)."""
 _UNKNOWN_SIZE = 64 << 10  # what a blob of unknown size counts for
 _AHEAD = 2
+_IDLE = 0.1
+"""Seconds without work after which a worker hands back the memory it freed (`_rest`)."""
 """Tasks a worker is given at a time: it starts the next as soon as it has sent a result."""
 
 # The stage of this worker process, made once by `_start`.
@@ -178,16 +181,30 @@ class Crew:
         with _ctrl_c_deferred():
             return cls(_Team.start(context, plan, workers))
 
-    def outputs(self, tasks: Iterable[list[Blob]]) -> Iterator[StageOutput]:
+    def outputs(self, tasks: Iterable[list[Blob]], *, keep: bool = False) -> Iterator[StageOutput]:
         """The stage's outputs over `tasks`, in their order (a worker left without a task
-        ends at once). A worker that ends before its work is done raises a RuntimeError."""
+        ends at once, unless `keep`: then the workers stay, after a complete run, to make
+        alerts at the end of it, `make_parts`, until `release`). A worker that ends before
+        its work is done raises a RuntimeError."""
         finished = False
+        self._team.keep = keep
         try:
             yield from self._team.outputs(tasks)
             finished = True
         finally:
-            self._team.stop(finished)
+            if not (finished and keep):
+                self._team.stop(finished)
             stop_server()
+
+    def make_parts(
+        self, count: int, part: Callable[[int], Part], at_home: Callable[[Part], list[Made]]
+    ) -> list[list[Made]]:
+        """`Helpers.make_parts` on the workers kept (`outputs(keep=True)`)."""
+        return _Making(self._team, part, at_home).run(count)
+
+    def release(self, finished: bool = True) -> None:
+        """Let kept workers go: told to end, or ended at once if not `finished`."""
+        self._team.stop(finished)
 
     def dismiss(self) -> None:
         """End the workers and their server without giving them anything."""
@@ -214,6 +231,8 @@ class _Team:
 
     def __init__(self, workers: list[_Worker]) -> None:
         self.workers = workers
+        self.keep = False  # workers stay once the tasks run out (`Crew.outputs`)
+        self.stopped = False
 
     @classmethod
     def start(cls, context: Any, plan: StagePlan, count: int) -> _Team:
@@ -240,7 +259,7 @@ class _Team:
         waiting = enumerate(tasks)
         for worker in self.workers:
             for _ in range(_AHEAD):
-                _give(worker, waiting)
+                _give(worker, waiting, self.keep)
         done: dict[int, list[StageOutput]] = {}
         following = 0
         while True:
@@ -249,7 +268,7 @@ class _Team:
                     return  # every task was answered, and none is left to give
                 for worker, index, outputs in self._answers():
                     done[index] = outputs
-                    _give(worker, waiting)
+                    _give(worker, waiting, self.keep)
             yield from done.pop(following)
             following += 1
 
@@ -272,6 +291,9 @@ class _Team:
     def stop(self, finished: bool) -> None:
         """Let the workers go: told to end after a complete run, ended at once otherwise
         (an error or Ctrl-C: their work is not wanted)."""
+        if self.stopped:
+            return
+        self.stopped = True
         for worker in self.workers:
             if finished:
                 _tell_to_end(worker)
@@ -282,13 +304,77 @@ class _Team:
             worker.conn.close()
 
 
-def _give(worker: _Worker, waiting: Iterator[tuple[int, list[Blob]]]) -> None:
+class _Making:
+    """Parts of a run's alerts made by the kept workers and by the scanning process at once:
+    each idle worker is sent the last part not yet taken, one at a time (parts' costs come in
+    streaks, so each takes the next as it is free), while the scanning process makes parts
+    from the first on. A part a worker fails to make (it died, or raised) is made at home;
+    what each part made is returned in part order, for the scanning process to enter."""
+
+    def __init__(
+        self, team: _Team, part: Callable[[int], Part], at_home: Callable[[Part], list[Made]]
+    ) -> None:
+        self.part, self.at_home = part, at_home
+        alive = [] if team.stopped else team.workers
+        self.idle = [w for w in alive if not w.told_to_end and w.process.is_alive()]
+        self.busy: dict[Connection, tuple[_Worker, int]] = {}
+        self.made: dict[int, list[Made]] = {}
+
+    def run(self, count: int) -> list[list[Made]]:
+        waiting = list(range(count))
+        while waiting or self.busy:
+            while self.idle and len(waiting) > 1:
+                self._send(self.idle.pop(), waiting.pop(), waiting)
+            if waiting:
+                first = waiting.pop(0)
+                self.made[first] = self.at_home(self.part(first))
+            self._collect(waiting, block=not waiting)
+        return [self.made[i] for i in range(count)]
+
+    def _send(self, worker: _Worker, index: int, waiting: list[int]) -> None:
+        try:
+            worker.conn.send((index, self.part(index)))
+        except OSError:  # it is gone: its part is made at home, and it is sent no other
+            waiting.append(index)
+            return
+        self.busy[worker.conn] = (worker, index)
+
+    def _collect(self, waiting: list[int], *, block: bool) -> None:
+        """The answers in (waiting for one if `block`); a failed part back to `waiting`."""
+        ended: dict[object, Connection] = {w.process.sentinel: c for c, (w, _) in self.busy.items()}
+        for ready in wait([*self.busy, *(w.process.sentinel for w, _ in self.busy.values())],
+                          timeout=None if block else 0):  # fmt: skip
+            conn = ended.get(ready, ready)
+            if conn not in self.busy:
+                continue  # its answer was taken through its connection
+            worker, index = self.busy.pop(conn)
+            answer = _answer(worker)
+            if answer is None or answer[0] != index or isinstance(answer[1], BaseException):
+                waiting.insert(0, index)  # made at home next; the worker is sent no other
+                continue
+            self.made[index] = answer[1]
+            self.idle.append(worker)
+
+
+def _answer(worker: _Worker) -> tuple[int, Any] | None:
+    """A worker's answer, or None if it ended without one."""
+    try:
+        if worker.conn.poll():
+            answer: tuple[int, Any] = worker.conn.recv()
+            return answer
+    except (EOFError, OSError):
+        pass
+    return None
+
+
+def _give(worker: _Worker, waiting: Iterator[tuple[int, list[Blob]]], keep: bool) -> None:
     """The next task to `worker`; with none left, word that it may end after the ones it
     has, so that its memory (130 to 190 MB of PSS) is given back while the others finish
     theirs and the scanning process stores them, not when the last answer is in."""
     task = next(waiting, None)
     if task is None:
-        _tell_to_end(worker)
+        if not keep:  # kept, it waits for parts of alerts (`_Making`)
+            _tell_to_end(worker)
         return
     try:
         worker.conn.send(task)
@@ -332,14 +418,16 @@ def _serve(conn: Connection, plan: StagePlan) -> None:
     sender.start()
     while True:
         try:
+            if not conn.poll(_IDLE):
+                _rest()
             task = conn.recv()
         except (EOFError, OSError):
             break
         if task is None:
             break
-        index, blobs = task
+        index, work = task
         try:
-            answers.put((index, _run(blobs)))
+            answers.put((index, _run(work) if isinstance(work, list) else _make(work)))
         except Exception as exc:  # the scanning process raises it, as it would have here
             answers.put((index, exc))
     answers.put(None)
@@ -417,6 +505,23 @@ def _start(plan: StagePlan) -> None:
     _stage = Stage(plan)
     # a worker holds no cycles worth collecting; the collector would only walk its objects
     gc.disable()
+
+
+def _rest() -> None:
+    """Memory the tasks freed handed back while no work comes: a worker kept for the end of
+    the run (`Crew.outputs(keep=True)`) would otherwise hold its heap through it."""
+    from trailhound import heap
+
+    heap.give_back()
+
+
+def _make(part: Part) -> list[Made]:
+    """A part of the alerts at the end of a run, made for the scanning process."""
+    assert _stage is not None, "the worker's stage was not made"
+    from trailhound.cloudtrail.documents import rebuilt_documents
+    from trailhound.engine import part_making
+
+    return part_making.made(part, rebuilt_documents(_stage.plan.enricher))
 
 
 def _run(blobs: list[Blob]) -> list[StageOutput]:
