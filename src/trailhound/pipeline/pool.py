@@ -315,10 +315,14 @@ class _Making:
         self, team: _Team, part: Callable[[int], Part], at_home: Callable[[Part], list[Made]]
     ) -> None:
         self.part, self.at_home = part, at_home
-        alive = [] if team.stopped else team.workers
-        self.idle = [w for w in alive if not w.told_to_end and w.process.is_alive()]
+        # A worker's connection alone tells that it died (EOF): the sentinel of one forked
+        # by the fork server reads as ended once the server is stopped, which it is by now.
+        self.idle = [] if team.stopped else [w for w in team.workers if not w.told_to_end]
         self.busy: dict[Connection, tuple[_Worker, int]] = {}
         self.made: dict[int, list[Made]] = {}
+        # a part is made once (`part` hands each record over once): one a worker failed
+        # is made at home from what it was sent
+        self.sent: dict[int, Part] = {}
 
     def run(self, count: int) -> list[list[Made]]:
         waiting = list(range(count))
@@ -327,13 +331,16 @@ class _Making:
                 self._send(self.idle.pop(), waiting.pop(), waiting)
             if waiting:
                 first = waiting.pop(0)
-                self.made[first] = self.at_home(self.part(first))
-            self._collect(waiting, block=not waiting)
+                part = self.sent.pop(first, None) or self.part(first)
+                self.made[first] = self.at_home(part)
+            if self.busy:  # (a wait on nothing would never end)
+                self._collect(waiting, block=not waiting)
         return [self.made[i] for i in range(count)]
 
     def _send(self, worker: _Worker, index: int, waiting: list[int]) -> None:
+        part = self.sent[index] = self.sent.get(index) or self.part(index)
         try:
-            worker.conn.send((index, self.part(index)))
+            worker.conn.send((index, part))
         except OSError:  # it is gone: its part is made at home, and it is sent no other
             waiting.append(index)
             return
@@ -341,18 +348,14 @@ class _Making:
 
     def _collect(self, waiting: list[int], *, block: bool) -> None:
         """The answers in (waiting for one if `block`); a failed part back to `waiting`."""
-        ended: dict[object, Connection] = {w.process.sentinel: c for c, (w, _) in self.busy.items()}
-        for ready in wait([*self.busy, *(w.process.sentinel for w, _ in self.busy.values())],
-                          timeout=None if block else 0):  # fmt: skip
-            conn = ended.get(ready, ready)
-            if conn not in self.busy:
-                continue  # its answer was taken through its connection
-            worker, index = self.busy.pop(conn)
+        for conn in wait(list(self.busy), timeout=None if block else 0):
+            worker, index = self.busy.pop(conn)  # type: ignore[call-overload]
             answer = _answer(worker)
             if answer is None or answer[0] != index or isinstance(answer[1], BaseException):
                 waiting.insert(0, index)  # made at home next; the worker is sent no other
                 continue
             self.made[index] = answer[1]
+            del self.sent[index]
             self.idle.append(worker)
 
 
