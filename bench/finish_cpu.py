@@ -18,10 +18,10 @@ alert's id and the MD5 of its JSON
 as the ledger holds it and one of what the state keeps for the next run: neither may change
 when only the speed of the end of a scan does.
 
-HELPERS (0 by default) keeps that many workers forked from the process before it opens the
-state, as the scan command's are, given no task, so that `finish` makes parts of the alerts
-on them (`Crew.outputs(keep=True)`); their CPU from the start of `finish` to its end is
-`helpers_cpu` (they are started a second before, so that their set-up is not counted).
+HELPERS (0 by default; 1) keeps the helper a crew of workers forks beside them, from this
+process before it opens the state, as the scan command's is, so that `finish` makes parts of
+the alerts on it (`Crew.outputs(keep=True)`); its CPU from the start of `finish` to its end
+is `helpers_cpu` (it is started a second before, so that its start is not counted).
 """
 
 from __future__ import annotations
@@ -94,11 +94,12 @@ def prepare(root: Path, snapshot: Path, workers: int) -> None:
 
 
 def _helpers(count: int) -> Crew | None:
-    """`count` workers kept for the end of a run, ready, or None for none."""
+    """A crew (one worker, given nothing) whose helper is kept for the end of a run, ready;
+    None for none."""
     if count < 1:
         return None
     plan = stage_plan(_rules(), enricher=Enricher.create(), now=datetime.now(UTC))
-    crew = Crew.start(plan, count, fork_here=True)
+    crew = Crew.start(plan, 1, fork_here=True)
     for _ in crew.outputs([], keep=True):
         pass
     time.sleep(1.0)  # their set-up (a stage each) done, as a scan's workers' is by its end
@@ -106,14 +107,12 @@ def _helpers(count: int) -> Crew | None:
 
 
 def _cpu_of(crew: Crew | None) -> float:
-    """The CPU seconds the crew's processes have used so far (from /proc)."""
-    if crew is None:
+    """The CPU seconds the crew's helper has used so far (from /proc)."""
+    helper = None if crew is None else crew._team.helper
+    if helper is None:
         return 0.0
-    ticks = 0
-    for worker in crew._team.workers:
-        fields = Path(f"/proc/{worker.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
+    fields = Path(f"/proc/{helper.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def run_once(snapshot: Path, helpers: int = 0) -> dict[str, Any]:
@@ -140,7 +139,7 @@ def run_once(snapshot: Path, helpers: int = 0) -> dict[str, Any]:
             wall = time.perf_counter() - began
             helped = _cpu_of(crew) - helped
             if crew is not None:
-                crew.release(finished=False)
+                crew.release()
         ended = time.process_time()
         spent["finish+commit"] = ended - started  # as before, for comparing with older runs
         spent["detector made"] = made - started

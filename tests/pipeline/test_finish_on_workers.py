@@ -1,5 +1,5 @@
-"""The end of a run on the scan's workers (`Crew.outputs(keep=True)`, `part_making`): the
-ledger and the outbox get what a scan in one process gives them, and a worker that dies while
+"""The end of a run beside the scan's helper (`Crew.outputs(keep=True)`, `part_making`): the
+ledger and the outbox get what a scan in one process gives them, and a helper that dies while
 it makes a part costs no alert and enters none twice."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from trailhound.state.store import Store
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
 
-_PER_PART = 8  # many parts from a small corpus, so that the workers take some
+_PER_PART = 8  # many parts from a small corpus, so that the helper takes some
 
 
 @pytest.fixture(scope="module")
@@ -72,32 +72,34 @@ def _parts_made_here(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     return counted
 
 
-def test_alerts_made_on_the_workers_enter_the_ledger_as_made_here(
+def test_alerts_made_by_the_helper_enter_the_ledger_as_made_here(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(alert_making, "ALERTS_PER_PART", _PER_PART)
+    monkeypatch.setattr(alert_making, "SHARED_PER_PART", _PER_PART)
     alone_ids, alone = _ledger(corpus, tmp_path / "one.jsonl", 1)
     here = _parts_made_here(monkeypatch)
     ids, shared = _ledger(corpus, tmp_path / "two.jsonl", 2)
     parts = -(-len(alone) // _PER_PART)
-    assert parts > 4 and 0 < here["parts"] < parts  # the workers made the others
+    assert parts > 4 and 0 < here["parts"] < parts  # the helper made the others
     assert ids == alone_ids
     assert shared == alone
     assert any(pending for _, pending in alone.values())  # routed, by severity
     assert not all(pending for _, pending in alone.values())
 
 
-def test_a_worker_killed_while_it_makes_a_part_loses_no_alert_and_enters_none_twice(
+def test_a_helper_killed_while_it_makes_a_part_loses_no_alert_and_enters_none_twice(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(alert_making, "ALERTS_PER_PART", _PER_PART)
+    monkeypatch.setattr(alert_making, "SHARED_PER_PART", _PER_PART)
     alone_ids, alone = _ledger(corpus, tmp_path / "one.jsonl", 1)
     send = pool._Making._send
     killed: list[int] = []
 
     def send_then_kill(making: Any, worker: Any, index: int, waiting: list[int]) -> None:
         send(making, worker, index, waiting)
-        if not killed:  # the first worker sent a part dies before it answers
+        if not killed:  # the helper dies before it answers its first part
             killed.append(worker.process.pid)
             os.kill(worker.process.pid, signal.SIGKILL)
 

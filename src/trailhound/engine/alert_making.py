@@ -34,6 +34,10 @@ ALERTS_PER_PART = 256
 """Alerts made, entered in the ledger and let go at a time: an alert's evidence documents are
 its largest part (ten events, 40 kB of JSON for a BatchWriteItem's), and a run that held every
 alert's at once peaked at 1.1 GB for 3,071 alerts."""
+SHARED_PER_PART = 64
+"""The same when a helper makes parts beside this process (`AlertMaker.helpers`): each of the
+two then holds a part's documents at once, and at 4M events parts of 256 raised the run's
+peak (the end's) by 46 MB over main's; smaller parts also balance the two better."""
 
 
 class AlertMaker(Struct, frozen=True):
@@ -55,12 +59,14 @@ class AlertMaker(Struct, frozen=True):
         # in the order of their first evidence, so that a part's evidence lies in few packs,
         # which the next part seldom needs again (each pack read has a cost)
         made = sorted(decided, key=lambda d: min(d[2].seqs[: self.evidence_limit], default=-1))
-        parts = [made[start : start + ALERTS_PER_PART]
-                 for start in range(0, len(made), ALERTS_PER_PART)]  # fmt: skip
+        shared = self.helpers is not None and not self.keep_evidence
+        per_part = SHARED_PER_PART if shared else ALERTS_PER_PART
+        parts = [made[start : start + per_part]
+                 for start in range(0, len(made), per_part)]  # fmt: skip
         shown = _Shown.read(self.store, [self._seqs([c for _, _, c in p]) for p in parts])
         alerts: list[Alert] = []
         entered = ledger.Batch()
-        if self.helpers is not None and not self.keep_evidence and len(parts) > 1:
+        if self.helpers is not None and shared and len(parts) > 1:
             alerts = self._shared(parts, shown, entered, self.helpers)
         else:
             for part in parts:

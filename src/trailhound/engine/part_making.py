@@ -45,7 +45,7 @@ class Made(Struct, frozen=True, array_like=True):
 
 
 class Helpers(Protocol):
-    """Processes that make parts beside the scanning process (a scan's workers)."""
+    """Processes that make parts beside the scanning process (a scan's helper)."""
 
     def make_parts(
         self, count: int, part: Callable[[int], Part], at_home: Callable[[Part], list[Made]]

@@ -82,7 +82,7 @@ class LocalEngine:
         and an exit that tears down their interpreter would be waited for."""
         kept, self._kept = self._kept, None
         if kept is not None:
-            kept.release(finished=False)
+            kept.release()
 
     def dismiss(self) -> None:
         """End workers that `start` began and no `stage_outputs` took (nothing if none)."""

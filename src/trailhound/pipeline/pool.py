@@ -46,12 +46,11 @@ workers and a worker holds little at once (a worker keeps a task's outputs until
 with 3 MB tasks each worker peaked 25 to 35 MB higher, for no CPU saved)."""
 _UNKNOWN_SIZE = 64 << 10  # what a blob of unknown size counts for
 _AHEAD = 2
-_IDLE = 0.1
-"""Seconds without work after which a worker hands back the memory it freed (`_rest`)."""
 """Tasks a worker is given at a time: it starts the next as soon as it has sent a result."""
 
-# The stage of this worker process, made once by `_start`.
+# The stage of this worker process, made once by `_start` (none in the helper), and its plan.
 _stage: Stage | None = None
+_plan: StagePlan | None = None
 
 
 _SERVER_IMPORTS = (
@@ -183,32 +182,33 @@ class Crew:
 
     def outputs(self, tasks: Iterable[list[Blob]], *, keep: bool = False) -> Iterator[StageOutput]:
         """The stage's outputs over `tasks`, in their order (a worker left without a task
-        ends at once, unless `keep`: then the workers stay, after a complete run, to make
-        alerts at the end of it, `make_parts`, until `release`). A worker that ends before
-        its work is done raises a RuntimeError."""
+        ends at once). The crew's helper, which reads nothing, ends with them, unless `keep`:
+        then it stays, after a complete run, to make alerts at the end of it (`make_parts`)
+        until `release`. A worker that ends before its work is done raises a RuntimeError."""
         finished = False
-        self._team.keep = keep
         try:
             yield from self._team.outputs(tasks)
             finished = True
         finally:
+            self._team.stop(finished)
             if not (finished and keep):
-                self._team.stop(finished)
+                self._team.end_helper()
             stop_server()
 
     def make_parts(
         self, count: int, part: Callable[[int], Part], at_home: Callable[[Part], list[Made]]
     ) -> list[list[Made]]:
-        """`Helpers.make_parts` on the workers kept (`outputs(keep=True)`)."""
-        return _Making(self._team, part, at_home).run(count)
+        """`Helpers.make_parts` with the helper kept (`outputs(keep=True)`)."""
+        return _Making(self._team.helper, part, at_home).run(count)
 
-    def release(self, finished: bool = True) -> None:
-        """Let kept workers go: told to end, or ended at once if not `finished`."""
-        self._team.stop(finished)
+    def release(self) -> None:
+        """End the helper kept, if any."""
+        self._team.end_helper()
 
     def dismiss(self) -> None:
         """End the workers and their server without giving them anything."""
         self._team.stop(False)
+        self._team.end_helper()
         stop_server()
 
 
@@ -229,28 +229,36 @@ class _Team:
     reads the results itself, when it wants the next one, and a worker sends from a thread of
     its own, so that it reads on while the scanning process stores."""
 
-    def __init__(self, workers: list[_Worker]) -> None:
+    def __init__(self, workers: list[_Worker], helper: _Worker | None) -> None:
         self.workers = workers
-        self.keep = False  # workers stay once the tasks run out (`Crew.outputs`)
-        self.stopped = False
+        self.helper = helper  # reads nothing: makes alerts at the end of the run (`_Making`)
 
     @classmethod
     def start(cls, context: Any, plan: StagePlan, count: int) -> _Team:
+        """`count` workers and the helper, started beside them so that it shares what they
+        share (it is a copy of the same process, not a later fork of a larger one)."""
         workers: list[_Worker] = []
-        forked = context.get_start_method() == "fork"
-        for _ in range(count):
+        for helps in [False] * count + [True]:
             ours, theirs = context.Pipe()
             target: Callable[..., None]
             args: tuple[object, ...]
-            if forked:
-                target, args = _serve_forked, (theirs, plan, [*(w.conn for w in workers), ours])
+            if context.get_start_method() == "fork":
+                strangers = [*(w.conn for w in workers), ours]
+                target, args = _serve_forked, (theirs, plan, strangers, helps)
             else:
-                target, args = _serve, (theirs, plan)
+                target, args = _serve, (theirs, plan, helps)
             process = context.Process(target=target, args=args, daemon=True)
             process.start()
             theirs.close()
             workers.append(_Worker(process, ours))
-        return cls(workers)
+        return cls(workers[:-1], workers[-1])
+
+    def end_helper(self) -> None:
+        """End the helper: at once (it holds nothing to write, and an exit that tears down
+        its interpreter would be waited for)."""
+        helper, self.helper = self.helper, None
+        if helper is not None:
+            _end_now(helper)
 
     def outputs(self, tasks: Iterable[list[Blob]]) -> Iterator[StageOutput]:
         """The outputs of `tasks`, in their order, each worker given `_AHEAD` at a time.
@@ -259,7 +267,7 @@ class _Team:
         waiting = enumerate(tasks)
         for worker in self.workers:
             for _ in range(_AHEAD):
-                _give(worker, waiting, self.keep)
+                _give(worker, waiting)
         done: dict[int, list[StageOutput]] = {}
         following = 0
         while True:
@@ -268,7 +276,7 @@ class _Team:
                     return  # every task was answered, and none is left to give
                 for worker, index, outputs in self._answers():
                     done[index] = outputs
-                    _give(worker, waiting, self.keep)
+                    _give(worker, waiting)
             yield from done.pop(following)
             following += 1
 
@@ -291,9 +299,6 @@ class _Team:
     def stop(self, finished: bool) -> None:
         """Let the workers go: told to end after a complete run, ended at once otherwise
         (an error or Ctrl-C: their work is not wanted)."""
-        if self.stopped:
-            return
-        self.stopped = True
         for worker in self.workers:
             if finished:
                 _tell_to_end(worker)
@@ -305,19 +310,22 @@ class _Team:
 
 
 class _Making:
-    """Parts of a run's alerts made by the kept workers and by the scanning process at once:
-    each idle worker is sent the last part not yet taken, one at a time (parts' costs come in
-    streaks, so each takes the next as it is free), while the scanning process makes parts
-    from the first on. A part a worker fails to make (it died, or raised) is made at home;
-    what each part made is returned in part order, for the scanning process to enter."""
+    """Parts of a run's alerts made by the helper and by the scanning process at once: the
+    helper, whenever idle, is sent the last part not yet taken, one at a time (parts' costs
+    come in streaks, so it takes the next as it is free), while the scanning process makes
+    parts from the first on. A part the helper fails to make (it died, or raised) is made at
+    home; what each part made is returned in part order, for the scanning process to enter.
+    (Written for any number of helpers; a scan has one: the readers are not kept, their heaps
+    would be the end's peak, 130 MB of PSS each at 4M events.)"""
 
     def __init__(
-        self, team: _Team, part: Callable[[int], Part], at_home: Callable[[Part], list[Made]]
-    ) -> None:
+        self, helper: _Worker | None, part: Callable[[int], Part],
+        at_home: Callable[[Part], list[Made]],
+    ) -> None:  # fmt: skip
         self.part, self.at_home = part, at_home
-        # A worker's connection alone tells that it died (EOF): the sentinel of one forked
+        # A helper's connection alone tells that it died (EOF): the sentinel of one forked
         # by the fork server reads as ended once the server is stopped, which it is by now.
-        self.idle = [] if team.stopped else [w for w in team.workers if not w.told_to_end]
+        self.idle = [] if helper is None else [helper]
         self.busy: dict[Connection, tuple[_Worker, int]] = {}
         self.made: dict[int, list[Made]] = {}
         # a part is made once (`part` hands each record over once): one a worker failed
@@ -370,14 +378,21 @@ def _answer(worker: _Worker) -> tuple[int, Any] | None:
     return None
 
 
-def _give(worker: _Worker, waiting: Iterator[tuple[int, list[Blob]]], keep: bool) -> None:
+def _end_now(worker: _Worker) -> None:
+    with suppress(OSError):  # a pid reaped already
+        if worker.process.exitcode is None:
+            worker.process.terminate()
+    worker.process.join()
+    worker.conn.close()
+
+
+def _give(worker: _Worker, waiting: Iterator[tuple[int, list[Blob]]]) -> None:
     """The next task to `worker`; with none left, word that it may end after the ones it
     has, so that its memory (130 to 190 MB of PSS) is given back while the others finish
     theirs and the scanning process stores them, not when the last answer is in."""
     task = next(waiting, None)
     if task is None:
-        if not keep:  # kept, it waits for parts of alerts (`_Making`)
-            _tell_to_end(worker)
+        _tell_to_end(worker)
         return
     try:
         worker.conn.send(task)
@@ -400,7 +415,9 @@ def _tell_to_end(worker: _Worker) -> None:
             worker.conn.send(None)
 
 
-def _serve_forked(conn: Connection, plan: StagePlan, strangers: list[Connection]) -> None:
+def _serve_forked(
+    conn: Connection, plan: StagePlan, strangers: list[Connection], helps: bool
+) -> None:
     """`_serve` in a worker forked from the scanning process. It lets go of what it copied
     that is not its own: the scanning process's ends of its pipe and of the pipes of the
     workers forked before it (held open here, they would keep a worker waiting for a task
@@ -409,20 +426,19 @@ def _serve_forked(conn: Connection, plan: StagePlan, strangers: list[Connection]
     for stranger in strangers:
         stranger.close()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _serve(conn, plan)
+    _serve(conn, plan, helps)
 
 
-def _serve(conn: Connection, plan: StagePlan) -> None:
+def _serve(conn: Connection, plan: StagePlan, helps: bool) -> None:
     """A worker process: tasks in, (task number, outputs or the exception) out, until told to
-    end or the scanning process is gone."""
-    _start(plan)
+    end or the scanning process is gone. The helper (`helps`) is given only parts of alerts,
+    and makes no stage."""
+    _start(plan, helps)
     answers: queue.SimpleQueue[tuple[int, object] | None] = queue.SimpleQueue()
     sender = threading.Thread(target=_send_all, args=(conn, answers), daemon=True)
     sender.start()
     while True:
         try:
-            if not conn.poll(_IDLE):
-                _rest()
             task = conn.recv()
         except (EOFError, OSError):
             break
@@ -493,8 +509,8 @@ def tasks_of(blobs: Iterable[Blob], task_bytes: int = TASK_BYTES) -> Iterator[li
         yield task
 
 
-def _start(plan: StagePlan) -> None:
-    global _stage
+def _start(plan: StagePlan, helps: bool) -> None:
+    global _stage, _plan
     # Ctrl-C reaches every process of the terminal's group: the scanning process alone
     # answers it (it ends the workers), so a worker neither prints a traceback nor dies mid-task
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -505,26 +521,23 @@ def _start(plan: StagePlan) -> None:
     probe_without_pandas()
     # Arrow's own allocator keeps what a task freed for later; the system's gives it back
     pa.set_memory_pool(pa.system_memory_pool())
-    _stage = Stage(plan)
+    _plan = plan
+    if not helps:
+        _stage = Stage(plan)
     # a worker holds no cycles worth collecting; the collector would only walk its objects
     gc.disable()
 
 
-def _rest() -> None:
-    """Memory the tasks freed handed back while no work comes: a worker kept for the end of
-    the run (`Crew.outputs(keep=True)`) would otherwise hold its heap through it."""
-    from trailhound import heap
-
-    heap.give_back()
-
-
 def _make(part: Part) -> list[Made]:
     """A part of the alerts at the end of a run, made for the scanning process."""
-    assert _stage is not None, "the worker's stage was not made"
+    assert _plan is not None, "the worker's plan was not given"
+    from trailhound import heap
     from trailhound.cloudtrail.documents import rebuilt_documents
     from trailhound.engine import part_making
 
-    return part_making.made(part, rebuilt_documents(_stage.plan.enricher))
+    made = part_making.made(part, rebuilt_documents(_plan.enricher))
+    heap.give_back()  # a part's documents (up to 40 kB each) are not held until the next
+    return made
 
 
 def _run(blobs: list[Blob]) -> list[StageOutput]:
