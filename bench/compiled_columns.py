@@ -6,8 +6,9 @@
 Runs a worker's stage over the corpus's files as a scan cuts them into tasks (`Stage.run` a
 task, the compiled skimmer's way), keeping every call of the columnar step
 (`columnar.normalized_columns`) with its inputs, then replays the calls in this one process,
-with the makers (`cloudtrail.compiled_columns`) and with them off (`disabled()`: Arrow's
-kernels, as without the extension), in alternating rounds. Prints the medians and bests in CPU
+with the makers (`cloudtrail.compiled_columns`) and with them off
+(`extensions.off("_columns")`: Arrow's kernels, as without the extension), in alternating
+rounds. Prints the medians and bests in CPU
 microseconds per event read and per offered row, and whether both ways made the same batches.
 Then the whole stage (`Stage.run` a task, as a scan's worker runs it) with the makers and
 without, in alternating rounds: what a worker's CPU per event gains.
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from columnar_calls import Call, kept_calls, worker_stage
 
-from trailhound.cloudtrail import compiled_columns
+from trailhound.cloudtrail import compiled_columns, extensions
 from trailhound.cloudtrail.report import Report
 from trailhound.pipeline.stage import Stage
 from trailhound.sources import Blob
@@ -49,7 +50,7 @@ def measure(corpus: Path, files: int, rounds: int) -> str:
     kernels: list[float] = []
     for _ in range(rounds):
         made.append(_replay(calls))
-        with compiled_columns.disabled():
+        with extensions.off("_columns"):
             kernels.append(_replay(calls))
     lines = [
         f"{files:,} files, {events:,} events, {len(calls)} columnar calls, {rows:,} offered "
@@ -72,7 +73,7 @@ def _stage_table(stage: Stage, tasks: list[list[Blob]], events: int, rounds: int
     kernels: list[float] = []
     for _ in range(rounds):
         made.append(_run(stage, tasks))
-        with compiled_columns.disabled():
+        with extensions.off("_columns"):
             kernels.append(_run(stage, tasks))
     lines = [
         "| a worker's stage (`Stage.run` a task) | median µs/event | best µs/event |",
@@ -104,7 +105,7 @@ def _replay(calls: list[Call]) -> float:
 def _same(calls: list[Call]) -> bool:
     for call in calls:
         made = call.replay()
-        with compiled_columns.disabled():
+        with extensions.off("_columns"):
             kernels = call.replay()
         if (made.done, made.left) != (kernels.done, kernels.left):
             return False

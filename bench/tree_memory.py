@@ -6,7 +6,8 @@ Runs the benchmark's scan (`run.py`'s command and decoy `trailhound.toml`, a fre
 in a fresh process and samples /proc every 50 ms, as `measure.py` does: each process's PSS
 (from smaps_rollup) and resident high-water mark. Prints, per run, the tree's peak PSS, when
 it came (seconds after the start, and how long before the end), what each process held then
-(the scanning process, each worker, the fork server if any), each process's own peak, the CPU time
+(the scanning process, each worker, the fork server if any), the peaks of the reading (workers
+alive) and of the end (after them), each process's own peak, the CPU time
 of the whole tree, and the alerts against the corpus's answer key. `measure.py` gives the
 report's one figure; this one says whose it is.
 """
@@ -74,6 +75,7 @@ def watch(corpus: Path, workers: int, scratch: Path) -> dict[str, object]:
     return {
         "seconds": round(ended - started, 2),
         "peak_pss_mb": round(peak_tree / 1024),
+        **_phase_peaks(timeline, roles),
         "peak_at_s": round(peak_at - started, 2),
         "before_end_s": round(ended - peak_at, 2),
         "at_peak_pss_mb": {roles[p]: round(kb / 1024) for p, kb in at_peak.items()},
@@ -83,6 +85,24 @@ def watch(corpus: Path, workers: int, scratch: Path) -> dict[str, object]:
         "timeline": _thinned(timeline, roles),
         "answer_key": expected,
     }
+
+
+def _phase_peaks(
+    timeline: list[tuple[float, dict[int, int]]], roles: dict[int, str]
+) -> dict[str, int]:
+    """The tree's peak while a worker was alive (the reading) and after the last one ended
+    (the end of the run, the scanning process alone), MB: either can be the run's peak, so a
+    change to one phase shows in its own figure even where the other sets the run's."""
+    reading = end = 0
+    workers_seen = False
+    for _, sample in timeline:
+        total = sum(sample.values())
+        if any(roles[p].startswith("worker") for p in sample):
+            workers_seen = True
+            reading = max(reading, total)
+        elif workers_seen:
+            end = max(end, total)
+    return {"reading_peak_mb": round(reading / 1024), "end_peak_mb": round(end / 1024)}
 
 
 def _reaped(process: subprocess.Popen[bytes]) -> resource.struct_rusage | None:

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.support.real_records import real_record_texts
 
-from trailhound.cloudtrail import compiled_columns
+from trailhound.cloudtrail import compiled_columns, extensions
 from trailhound.cloudtrail.columnar import (
     PATHS,
     RAW_PATHS,
@@ -123,21 +123,10 @@ def test_the_columnar_step_is_the_same_with_and_without_the_makers(
     for columns in skimmed:
         for fields in sorted(sets, key=sorted):
             made = normalized_columns(columns, fields, INGESTED, enricher)
-            with compiled_columns.disabled():
+            with extensions.off("_columns"):
                 reference = normalized_columns(columns, fields, INGESTED, enricher)
             assert (made.done, made.left) == (reference.done, reference.left)
             assert made.batch.equals(reference.batch)
-
-
-def test_without_the_extension_every_maker_answers_none() -> None:
-    texts = pa.array(["x", None, ""])
-    with compiled_columns.disabled():
-        assert not compiled_columns.present()
-        assert compiled_columns.cleaned(texts) is None
-        assert compiled_columns.coalesced([texts, texts], True) is None
-        assert compiled_columns.outcome(texts, texts) is None
-        assert compiled_columns.event_times(texts) is None
-    assert compiled_columns.present()
 
 
 def test_arrays_it_cannot_read_are_left_to_the_kernels() -> None:
@@ -277,7 +266,7 @@ def assert_times(texts: pa.Array) -> None:
     assert times.to_pylist() == expected
     assert shaped.null_count == 0
     assert shaped.to_pylist() == [t is not None for t in expected]
-    with compiled_columns.disabled():
+    with extensions.off("_columns"):
         kernel_times, kernel_shaped = _event_times(texts)
     assert kernel_shaped.to_pylist() == shaped.to_pylist()
     assert kernel_times.filter(kernel_shaped).to_pylist() == times.filter(shaped).to_pylist()

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trailhound.cloudtrail import compiled_columns, dynamodb
+from trailhound.cloudtrail import compiled_columns, dynamodb, extensions
 from trailhound.cloudtrail.columnar import PATHS, RAW_PATHS
 from trailhound.cloudtrail.record_members import REQUEST
 from trailhound.cloudtrail.skim import compiled_skimmer
@@ -132,7 +132,7 @@ def test_any_literal_is_searched_as_a_plain_substring(
 
 def test_without_the_extension_or_for_other_arrays_it_answers_none() -> None:
     at = np.array([0], np.int64)
-    with compiled_columns.disabled():
+    with extensions.off("_columns"):
         assert compiled_columns.holding(pa.array(["x"]), at, KEY) is None
     for odd in (pa.array([b"x"]), pa.array(["x"], pa.large_string()), pa.chunked_array([["x"]])):
         assert compiled_columns.holding(odd, at, KEY) is None

@@ -1,13 +1,18 @@
 """Evidence packs: every record comes back byte for byte from any position, whatever the
 number of frames, and packs written before frames are still read (a state file keeps the
-packs of pending matches from one run to the next)."""
+packs of pending matches from one run to the next); a pack of records' texts is the pack of
+the records."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import msgspec
 import pytest
 from isal import isal_zlib
+from tests.support.real_records import real_record_texts
 
+from trailhound.cloudtrail.record import decode_record
 from trailhound.engine import evidence
 
 
@@ -37,3 +42,15 @@ def test_a_pack_written_before_frames_is_read() -> None:
     records = _records(100)
     legacy = bytes(isal_zlib.compress(b"[" + b",".join(bytes(r) for r in records) + b"]", 1))
     assert evidence.unpack(legacy, [0, 99, 100]) == {0: bytes(records[0]), 99: bytes(records[99])}
+
+
+def test_a_pack_of_texts_is_the_pack_of_their_records(shared_data: Path) -> None:
+    """A stage packs its skimmed records' texts (and its decoded records' encodings) without
+    making each a `msgspec.Raw`: the same pack, byte for byte, as packing the records."""
+    texts = real_record_texts(shared_data)[: 3 * evidence.FRAME + 5]
+    records = [decode_record(text) for text in texts]
+    views = [memoryview(b"ab" + text)[2:] for text in texts]  # a view into a longer text
+    assert evidence.pack_texts(views) == evidence.pack([msgspec.Raw(t) for t in texts])
+    encoded = [msgspec.json.encode(record) for record in records]
+    assert evidence.pack_texts(encoded) == evidence.pack(records)
+    assert evidence.pack_texts([]) == evidence.pack([])

@@ -54,8 +54,35 @@ def test_the_reading_limit_holds_only_inside_the_block() -> None:
     store = Store.open(None)
     try:
         with store.transaction(), store.reading():
-            assert _limit(store) == "61.0 MiB"  # 64 MB
+            assert _limit(store) == "30.5 MiB"  # 32 MB
         assert _limit(store) == "183.1 MiB"
+    finally:
+        store.close()
+
+
+def test_a_duplicate_check_while_reading_has_its_own_limit_then_reading_its_own_again() -> None:
+    """A second scan of the same input sends every candidate through the exact check, which
+    needs more than the reading limit leaves (a 4M scan's failed at 16 MB)."""
+    store = Store.open(None)
+    try:
+        with store.transaction(), store.reading():
+            with store.checking():
+                assert _limit(store) == "61.0 MiB"  # 64 MB
+            assert _limit(store) == "30.5 MiB"
+        assert _limit(store) == "183.1 MiB"
+    finally:
+        store.close()
+
+
+def test_a_duplicate_check_outside_reading_keeps_the_limit_it_finds() -> None:
+    """The last insert, at the end of a run, checks under the store's own limit: the check
+    never lowers it."""
+    store = Store.open(None)
+    try:
+        with store.transaction(), store.checking():
+            assert _limit(store) == "183.1 MiB"
+        with store.transaction(), store.reading("128MB"), store.checking():
+            assert _limit(store) == "122.0 MiB"  # a reading limit above the check's stays
     finally:
         store.close()
 

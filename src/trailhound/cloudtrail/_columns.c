@@ -25,6 +25,11 @@
  *       literal's bytes (two or more), 0 where not or null. Only the rows at the positions are
  *       read, and only their offsets checked: the column may be a skimmer's whole block, long,
  *       of which a call reads a few rows.
+ *   codes(column) -> (codes, count)
+ *       per row an int32 code for its value, numbered by first appearance, nulls `count` (the
+ *       number of distinct values): `pc.dictionary_encode`'s indices with their nulls filled
+ *       by the dictionary's length. A row equal to the row before takes its code without a
+ *       lookup (columns run in blocks of one value); the others are found in a hash table.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -488,12 +493,189 @@ static PyObject *holding(PyObject *self, PyObject *args) {
     return answer;
 }
 
+/* A table of a column's distinct values (each where it first appeared in the data), by hash:
+ * open addressing, at most half full, so a lookup ends at an empty slot. */
+typedef struct {
+    int32_t *slots;        /* a code, or -1 for empty */
+    uint64_t *hashes;      /* per slot, its value's hash */
+    const uint8_t **texts; /* per code, its value's bytes */
+    Py_ssize_t *sizes;     /* per code, its value's size */
+    Py_ssize_t mask;       /* slots - 1 (a power of two) */
+    Py_ssize_t count;      /* distinct values so far */
+    Py_ssize_t room;       /* codes `texts` and `sizes` hold */
+} Distinct;
+
+/* The last `size` (< 8) bytes at `p` as one number: a loop, not a `memcpy` of a variable size,
+ * which is a call into the C library for a few bytes. */
+static uint64_t tail_bytes(const uint8_t *p, Py_ssize_t size) {
+    uint64_t t = 0;
+    for (Py_ssize_t k = 0; k < size; k++) t |= (uint64_t)p[k] << (8 * k);
+    return t;
+}
+
+static uint64_t text_hash(const uint8_t *value, Py_ssize_t size) {
+    uint64_t h = 0x9E3779B97F4A7C15u ^ (uint64_t)size;
+    Py_ssize_t i = 0;
+    for (; i + 8 <= size; i += 8) {
+        uint64_t chunk;
+        memcpy(&chunk, value + i, 8);
+        h = (h ^ chunk) * 0xBF58476D1CE4E5B9u;
+        h ^= h >> 31;
+    }
+    h = (h ^ tail_bytes(value + i, size - i)) * 0x94D049BB133111EBu;
+    return h ^ (h >> 29);
+}
+
+/* Whether two texts of `size` bytes are equal, eight bytes at a time. */
+static int same_text(const uint8_t *a, const uint8_t *b, Py_ssize_t size) {
+    Py_ssize_t i = 0;
+    for (; i + 8 <= size; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y) return 0;
+    }
+    return tail_bytes(a + i, size - i) == tail_bytes(b + i, size - i);
+}
+
+static int distinct_init(Distinct *d) {
+    memset(d, 0, sizeof(*d));
+    d->mask = 63;
+    d->room = 32;
+    d->slots = PyMem_Malloc(64 * sizeof(int32_t));
+    d->hashes = PyMem_Malloc(64 * sizeof(uint64_t));
+    d->texts = PyMem_Malloc(32 * sizeof(uint8_t *));
+    d->sizes = PyMem_Malloc(32 * sizeof(Py_ssize_t));
+    if (!d->slots || !d->hashes || !d->texts || !d->sizes) return -1;
+    memset(d->slots, 0xff, 64 * sizeof(int32_t));
+    return 0;
+}
+
+static void distinct_release(Distinct *d) {
+    PyMem_Free(d->slots);
+    PyMem_Free(d->hashes);
+    PyMem_Free((void *)d->texts);
+    PyMem_Free(d->sizes);
+}
+
+/* Twice the slots, every code put back by its hash. */
+static int distinct_grow(Distinct *d) {
+    Py_ssize_t slots = (d->mask + 1) * 2;
+    int32_t *grown = PyMem_Malloc((size_t)slots * sizeof(int32_t));
+    uint64_t *grown_hashes = PyMem_Malloc((size_t)slots * sizeof(uint64_t));
+    if (!grown || !grown_hashes) {
+        PyMem_Free(grown);
+        PyMem_Free(grown_hashes);
+        return -1;
+    }
+    memset(grown, 0xff, (size_t)slots * sizeof(int32_t));
+    for (Py_ssize_t i = 0; i <= d->mask; i++) {
+        if (d->slots[i] < 0) continue;
+        Py_ssize_t at = (Py_ssize_t)(d->hashes[i] & (uint64_t)(slots - 1));
+        while (grown[at] >= 0) at = (at + 1) & (slots - 1);
+        grown[at] = d->slots[i];
+        grown_hashes[at] = d->hashes[i];
+    }
+    PyMem_Free(d->slots);
+    PyMem_Free(d->hashes);
+    d->slots = grown;
+    d->hashes = grown_hashes;
+    d->mask = slots - 1;
+    return 0;
+}
+
+/* Room for twice the codes. */
+static int distinct_more(Distinct *d) {
+    size_t room = (size_t)d->room * 2;
+    const uint8_t **texts = PyMem_Realloc((void *)d->texts, room * sizeof(uint8_t *));
+    if (!texts) return -1;
+    d->texts = texts;
+    Py_ssize_t *sizes = PyMem_Realloc(d->sizes, room * sizeof(Py_ssize_t));
+    if (!sizes) return -1;
+    d->sizes = sizes;
+    d->room = (Py_ssize_t)room;
+    return 0;
+}
+
+/* The code of this value, a new one if unseen; -1 when out of memory. */
+static int32_t distinct_code(Distinct *d, const uint8_t *value, Py_ssize_t size) {
+    uint64_t h = text_hash(value, size);
+    Py_ssize_t at = (Py_ssize_t)(h & (uint64_t)d->mask);
+    for (; d->slots[at] >= 0; at = (at + 1) & d->mask) {
+        int32_t code = d->slots[at];
+        if (d->hashes[at] == h && d->sizes[code] == size && same_text(d->texts[code], value, size))
+            return code;
+    }
+    if (d->count == d->room && distinct_more(d) < 0) return -1;
+    int32_t code = (int32_t)d->count++;
+    d->texts[code] = value;
+    d->sizes[code] = size;
+    d->slots[at] = code;
+    d->hashes[at] = h;
+    if (d->count * 2 > d->mask && distinct_grow(d) < 0) return -1;
+    return code;
+}
+
+/* The codes of a checked column: a row equal to the valid row before it takes its code. */
+static PyObject *codes_of(const Column *c) {
+    char *out;
+    PyObject *answer = new_bytes(c->length * 4, &out);
+    if (!answer) return NULL;
+    int32_t *codes = (int32_t *)out; /* PyBytes' data is aligned for any type */
+    const uint8_t *data = c->has_data ? (const uint8_t *)c->data.buf : (const uint8_t *)"";
+    Distinct d;
+    if (distinct_init(&d) < 0) goto nomemory;
+    const uint8_t *before = NULL; /* the last valid row's value */
+    Py_ssize_t before_size = 0;
+    int32_t before_code = -1;
+    int32_t start = offset_at(c, 0);
+    for (Py_ssize_t row = 0; row < c->length; row++) {
+        int32_t end = offset_at(c, row + 1);
+        const uint8_t *value = data + start;
+        Py_ssize_t size = end - start;
+        start = end;
+        if (!is_valid(c, row)) {
+            codes[row] = -1; /* filled with the count below */
+            continue;
+        }
+        if (!before || size != before_size || !same_text(value, before, size)) {
+            before_code = distinct_code(&d, value, size);
+            if (before_code < 0) goto nomemory;
+            before = value;
+            before_size = size;
+        }
+        codes[row] = before_code;
+    }
+    for (Py_ssize_t row = 0; row < c->length; row++)
+        if (codes[row] < 0) codes[row] = (int32_t)d.count;
+    distinct_release(&d);
+    return Py_BuildValue("(Nn)", answer, d.count);
+nomemory:
+    distinct_release(&d);
+    Py_DECREF(answer);
+    return PyErr_NoMemory();
+}
+
+static PyObject *codes(PyObject *self, PyObject *args) {
+    PyObject *spec, *answer = NULL;
+    if (!PyArg_ParseTuple(args, "O!", &PyTuple_Type, &spec)) return NULL;
+    Column c;
+    if (column_read(spec, &c) < 0) return NULL;
+    if (c.length > INT32_MAX - 1)
+        PyErr_SetString(PyExc_ValueError, "a column too long for int32 codes");
+    else
+        answer = codes_of(&c);
+    column_release(&c);
+    return answer;
+}
+
 static PyMethodDef methods[] = {
     {"cleaned", cleaned, METH_VARARGS, "A column's validity after Elastic's cleaning, or None."},
     {"coalesced", coalesced, METH_VARARGS, "Per row the first value kept, as a new column."},
     {"outcome", outcome, METH_VARARGS, "event.outcome from the error code and message."},
     {"event_times", event_times, METH_VARARGS, "CloudTrail's own event times, and which rows."},
     {"holding", holding, METH_VARARGS, "Per position, whether the row holds a literal."},
+    {"codes", codes, METH_VARARGS, "Per row a code for its value, by first appearance."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import overload
 
 import msgspec
+import numpy as np
 
 from trailhound.cloudtrail.record import Record
 from trailhound.cloudtrail.skim_read import FilePicks
@@ -49,11 +50,17 @@ class KeptTexts:
 
     def views(self, indices: Sequence[int]) -> list[memoryview]:
         """`text` of each of these indices, as views of the texts held (no copy: evidence
-        is thousands of records a task, each only encoded again)."""
+        is thousands of records a task, each only packed). Each index's file is found by one
+        search for all of them, not a `bisect` each."""
+        files = np.searchsorted(self._firsts, indices, side="right") - 1
+        places = [
+            (memoryview(file.picks.texts), file.picks.offsets, file.low - first)
+            for file, first in zip(self._picks, self._firsts, strict=True)
+        ]
         out: list[memoryview] = []
-        for index in indices:
-            texts, start, end = self._place(index)
-            out.append(memoryview(texts)[start:end])
+        for index, file in zip(indices, files.tolist(), strict=True):
+            texts, offsets, shift = places[file]
+            out.append(texts[offsets[index + shift] : offsets[index + shift + 1]])
         return out
 
     def _place(self, index: int) -> tuple[bytes, int, int]:
@@ -141,3 +148,14 @@ class KeptRows(Sequence[Kept]):
             return list(map(msgspec.Raw, self._texts.views(rows)))
         n = len(records)
         return [records[i] if i < n else msgspec.Raw(self._texts[i - n]) for i in rows]
+
+    def texts(self, rows: Sequence[int]) -> list[bytes | memoryview]:
+        """The JSON text of the records at these rows, as `take`'s records encode: a skimmed
+        record's own text (a view of it), a decoded one's encoded."""
+        if self._behind is not None:
+            rows = [self._behind[i] for i in rows]
+        records = self._records
+        if not records:
+            return list(self._texts.views(rows))
+        n, encode = len(records), msgspec.json.encode
+        return [encode(records[i]) if i < n else self._texts[i - n] for i in rows]

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import cache, partial
+from types import ModuleType
 from typing import Any, Final
 
 import numpy as np
 import pyarrow as pa
 
-from trailhound.cloudtrail import dynamodb
+from trailhound.cloudtrail import dynamodb, extensions
 from trailhound.cloudtrail.record_members import (
     BatchWrites,
     read_batch_gets,
@@ -35,6 +36,7 @@ BATCH_GET: Final = "BatchGetItem"
 TRANSACT_WRITE: Final = "TransactWriteItems"
 TRANSACT_GET: Final = "TransactGetItems"
 
+_NAME: Final = "_requests"
 # `_requests.c`'s modes
 _MODES: Final = {BATCH_WRITE: 0, BATCH_GET: 1, TRANSACT_WRITE: 2, TRANSACT_GET: 3}
 # the request keys that name tables each mode reads itself; the others must hold null
@@ -82,13 +84,15 @@ def readers() -> Mapping[str, RequestReader]:
     return compiled if compiled is not None else PYTHON_READERS
 
 
-@cache
 def compiled_readers() -> Mapping[str, RequestReader] | None:
     """Per action, the compiled reader falling back on the Python one; None without the
-    extension."""
-    module = _extension()
-    if module is None:
-        return None
+    extension (or with it switched off: `extensions.off("_requests")`)."""
+    module = extensions.loaded(_NAME)
+    return None if module is None else _compiled_readers(module)
+
+
+@cache
+def _compiled_readers(module: ModuleType) -> Mapping[str, RequestReader]:
     return {action: partial(_compiled, module, action) for action in PYTHON_READERS}
 
 
@@ -96,18 +100,10 @@ def compiled_only(
     action: str, texts: pa.Array, positions: np.ndarray | None = None
 ) -> BatchWrites | None:
     """The compiled reader's own answer, None where it refuses (for tests: no fallback)."""
-    module = _extension()
+    module = extensions.loaded(_NAME)
     if module is None:
-        raise RuntimeError("the _requests extension is not built")
+        raise RuntimeError("the _requests extension is not built or is switched off")
     return _read(module, action, texts, positions)
-
-
-def _extension() -> Any:
-    try:
-        from trailhound.cloudtrail import _requests  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return _requests
 
 
 def _compiled(

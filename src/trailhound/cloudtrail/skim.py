@@ -35,6 +35,8 @@ from typing import Any, Final, Protocol
 import numpy as np
 import pyarrow as pa
 
+from trailhound.cloudtrail import extensions
+
 MAX_DEPTH: Final = 64
 """Nesting a record may have (its own object is level 1); deeper files are read the usual way."""
 
@@ -312,9 +314,8 @@ def compiled_skimmer(
     null where the path is absent or its value is JSON null; the objects such a path passes
     through obey the same rules as a string path's (objects or null, no duplicate key)."""
     raws = raw_paths(paths, raw)
-    try:
-        from trailhound.cloudtrail import _skim  # type: ignore[attr-defined]
-    except ImportError:
+    _skim = extensions.loaded("_skim")
+    if _skim is None:
         return None
     names, keyed = split_keyed(paths)
     admission_paths(names, admission)

@@ -16,6 +16,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trailhound.cloudtrail import compiled_columns
+
 KEY_LIMIT = 1 << 62
 """Combined numbers stay below it (int64, with room to add one)."""
 
@@ -38,8 +40,16 @@ def combined(columns: Iterable[tuple[np.ndarray, int]], rows: int) -> Ints:
 
 def dictionary_codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, int]:
     """A code per value, by first appearance (nulls: the last code), and that last code: a
-    column as `combined` takes it."""
-    encoded = _whole(column).dictionary_encode()
+    column as `combined` takes it. A text column's are made by compiled code where it was
+    built, the same codes as Arrow's (`arrow_codes`), which are the reference."""
+    whole = _whole(column)
+    made = compiled_columns.codes(whole)
+    return arrow_codes(whole) if made is None else made
+
+
+def arrow_codes(column: pa.Array) -> tuple[np.ndarray, int]:
+    """`dictionary_codes` by Arrow's dictionary encoding."""
+    encoded = column.dictionary_encode()
     count = len(encoded.dictionary)
     if not encoded.indices.null_count:  # fill_null's own cost is ~15 µs a call, a dozen a batch
         return encoded.indices.to_numpy(), count
@@ -122,10 +132,21 @@ def list_codes(lists: pa.Array) -> tuple[np.ndarray, int] | None:
     codes = np.ones(len(lists), np.int64)  # 1: empty
     single = np.flatnonzero(lengths == 1)
     codes[single] = items[offsets[single]].astype(np.int64) + 2
-    longer: dict[tuple[int, ...], int] = {}
-    for row in np.flatnonzero(lengths > 1).tolist():
-        these = tuple(items[offsets[row] : offsets[row + 1]].tolist())
-        codes[row] = last + 2 + longer.setdefault(these, len(longer))
+    longer = np.flatnonzero(lengths > 1)
+    numbers, distinct = _sequence_codes(items, offsets, longer)
+    codes[longer] = last + 2 + numbers
     if lists.null_count:
         codes[~lists.is_valid().to_numpy(zero_copy_only=False)] = 0
-    return codes, last + 2 + len(longer)
+    return codes, last + 2 + distinct
+
+
+def _sequence_codes(items: Ints, offsets: np.ndarray, rows: np.ndarray) -> tuple[Ints, int]:
+    """A number per list at `rows` for its sequence of item codes, by first appearance, and
+    how many there are. Each list is looked up by its codes' bytes: a tuple of its codes made
+    per list cost three times as much, and a batch's operations hold hundreds of batch calls'
+    lists."""
+    data = items.astype(np.int64).tobytes()
+    starts, ends = (offsets[rows] * 8).tolist(), (offsets[rows + 1] * 8).tolist()
+    seen: dict[bytes, int] = {}
+    numbers = [seen.setdefault(data[a:b], len(seen)) for a, b in zip(starts, ends, strict=True)]
+    return np.array(numbers, np.int64), len(seen)

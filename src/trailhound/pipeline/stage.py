@@ -304,8 +304,8 @@ class Stage:
         masks = self.plan.eligibility.masks_of(self._labels.matched(batch, which, taken, stored))
         store = masks.store
         matched = self.matcher.table(batch, which[store], taken[store], stored)
-        items: Items = records.take
-        return _packed(matched, masks.evidence[store], items, self._labels.hits(which))
+        return _packed(matched, masks.evidence[store], _texts_packer(records),
+                       self._labels.hits(which))  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,6 +347,8 @@ class _Labels:
 SELECTED_PATHS: Final = ("eventSource", "eventName")
 """The members a selection reads, as skim paths: (provider, action)."""
 Items = Callable[[list[int]], Sequence[msgspec.Struct | msgspec.Raw]]
+Packer = Callable[[list[int]], bytes]
+"""The evidence pack of a batch's records at these rows (`evidence_item`s), in this order."""
 
 
 def skim_paths(normalizer: SkimNormalizer) -> list[str]:
@@ -364,7 +366,18 @@ def kept_matches(
     Any engine that filters batches finishes them with this."""
     hits = _hits(matched)
     masks = eligibility.masks(matched)
-    return _packed(matched.filter(pa.array(masks.store)), masks.evidence[masks.store], items, hits)
+    store = masks.store
+    return _packed(matched.filter(pa.array(store)), masks.evidence[store], _packer(items), hits)
+
+
+def _packer(items: Items) -> Packer:
+    """The pack of the records `items` gives at these rows."""
+    return lambda rows: evidence.pack(items(rows))
+
+
+def _texts_packer(records: KeptRows) -> Packer:
+    """`_packer` of `records.take`, made from the records' texts: no `msgspec.Raw` of each."""
+    return lambda rows: evidence.pack_texts(records.texts(rows))
 
 
 def _hits(matched: pa.Table) -> Counter[str]:
@@ -374,7 +387,7 @@ def _hits(matched: pa.Table) -> Counter[str]:
 
 
 def _packed(
-    matched: pa.Table, evidence_rows: np.ndarray, items: Items, hits: Counter[str]
+    matched: pa.Table, evidence_rows: np.ndarray, pack: Packer, hits: Counter[str]
 ) -> tuple[pa.Table, bytes | None, Counter[str]]:
     """The stored rows, their `evidence_item` made a position in their pack, with the pack
     (of the rows that may become evidence) and the hits."""
@@ -389,7 +402,7 @@ def _packed(
     matched = matched.set_column(matched.schema.get_field_index(ITEM), ITEM, positions)
     if not len(wanted):
         return matched, None, hits
-    return matched, evidence.pack(items(wanted.tolist())), hits
+    return matched, pack(wanted.tolist()), hits
 
 
 def _merged(out: StageOutput, rest: StageOutput) -> StageOutput:

@@ -84,7 +84,8 @@ class KnownKeys:
         """Which of `hashes` (of the keys about to be stored) the state may hold already, or
         occur more than once among them; then `hashes` are known too."""
         if self._sorted is None:  # the first insert of the run reads the state's keys
-            self._sorted = np.sort(_hashes_of(store, _STORED_HASHES) & self._mask)
+            with store.checking():  # as many as the state holds: the check's memory
+                self._sorted = np.sort(_hashes_of(store, _STORED_HASHES) & self._mask)
         # sorted, the candidates find their places in one near-linear pass, not 17 random
         # reads each (~24 ms for 100k in 1M, against ~4 and ~4 for the sort)
         ordered = np.sort(hashes & self._mask)
@@ -140,8 +141,9 @@ def first_counts(store: Store, matched: pa.Table, known: KnownKeys | None = None
 
 def _checked(store: Store, matched: pa.Table, keys: pa.Table, *, few: bool = False) -> pa.Table:
     """`first_counts` by DuckDB over every stored key. `few` candidates look for their own
-    event ids among the stored keys first, so that DuckDB's hash table holds only those."""
-    with store.registered("_candidates", keys):
+    event ids among the stored keys first, so that DuckDB's hash table holds only those.
+    While a scan reads, the check has DuckDB's memory for it (`Store.checking`)."""
+    with store.checking(), store.registered("_candidates", keys):
         fresh = store.con.sql(
             # the first of each key by a hash aggregate, not a window (which sorts)
             "WITH firsts AS (SELECT min(seq) AS seq, rule_id, step, "
