@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from trailhound.cloudtrail.report import Report
+    from trailhound.engine.part_making import Helpers
     from trailhound.pipeline.pool import Crew
     from trailhound.pipeline.stage import StageOutput, StagePlan
     from trailhound.sources import Blob
@@ -42,6 +43,8 @@ class LocalEngine:
         self._crew: Crew | None = None
         self._crew_plan: StagePlan | None = None
         self._host: Store | None = None
+        self._keep = False
+        self._kept: Crew | None = None
 
     def host(self, store: Store) -> None:
         """Filter a small input that this process reads itself (`HOSTED_BYTES`) in the
@@ -64,6 +67,22 @@ class LocalEngine:
         if self._crew is None and count > 1 and (before_duckdb or server_running()):
             self._crew = Crew.start(plan, count, fork_here=before_duckdb)
             self._crew_plan = plan
+
+    def keep_workers(self) -> None:
+        """Keep the workers that read the input until `release`, to make alerts at the end
+        of the run (`helpers`)."""
+        self._keep = True
+
+    def helpers(self) -> Helpers | None:
+        """The workers kept (`keep_workers`) once the stage is done; None if none ran."""
+        return self._kept
+
+    def release(self) -> None:
+        """End the workers kept, if any. Ended, not told to end: they hold nothing to write,
+        and an exit that tears down their interpreter would be waited for."""
+        kept, self._kept = self._kept, None
+        if kept is not None:
+            kept.release()
 
     def dismiss(self) -> None:
         """End workers that `start` began and no `stage_outputs` took (nothing if none)."""
@@ -89,7 +108,9 @@ class LocalEngine:
                 crew = None
         if crew is not None:
             here = functools.partial(self._here, plan=plan, report=report)
-            return _streamed(crew, iter(blobs), plan, here)
+            if self._keep:
+                self._kept = crew
+            return _streamed(crew, iter(blobs), plan, here, keep=self._keep)
         if workers is None or workers > 1:
             listed = list(blobs)
             workers = workers or _automatic_workers(listed)
@@ -148,7 +169,7 @@ def _in_workers(listed: list[Blob], plan: StagePlan, workers: int) -> Iterator[S
 
 def _streamed(
     crew: Crew, blobs: Iterator[Blob], plan: StagePlan,
-    here: Callable[[list[Blob]], Iterator[StageOutput]],
+    here: Callable[[list[Blob]], Iterator[StageOutput]], *, keep: bool = False,
 ) -> Iterator[StageOutput]:  # fmt: skip
     """The workers of `crew` given tasks while the input is still being listed (9,147 files:
     0.07 to 0.13 s), so that they read from the first full task on. Should the input prove
@@ -168,7 +189,8 @@ def _streamed(
         return
     _warm_up(plan)
     rest: list[Blob] = []
-    yield from crew.outputs(tasks_of(_portable_part(itertools.chain(first, blobs), rest)))
+    tasks = tasks_of(_portable_part(itertools.chain(first, blobs), rest))
+    yield from crew.outputs(tasks, keep=keep)
     if rest:
         stop_server()
         yield from here(rest)
