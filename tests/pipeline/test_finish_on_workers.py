@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -108,3 +109,45 @@ def test_a_helper_killed_while_it_makes_a_part_loses_no_alert_and_enters_none_tw
     assert killed
     assert ids == alone_ids
     assert shared == alone
+
+
+def test_the_helper_is_gone_before_the_alerts_enter_the_ledger(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ledger's insert is where the end of a large run needs the most memory: the helper
+    (tens of MB once it has made parts) has handed its memory back by then."""
+    monkeypatch.setattr(alert_making, "SHARED_PER_PART", _PER_PART)
+    send, enter = pool._Making._send, ledger.Batch.enter
+    helpers: list[Any] = []
+    alive_at_enter: list[bool] = []
+
+    def sending(making: Any, worker: Any, index: int, waiting: list[int]) -> None:
+        helpers.append(worker)
+        send(making, worker, index, waiting)
+
+    def entering(batch: ledger.Batch, store: Store) -> None:
+        # its pid, not `is_alive`: the sentinel of a process the fork server started reads
+        # as ended once the server is stopped
+        alive_at_enter.extend(not _ends(w.process.pid) for w in helpers)
+        enter(batch, store)
+
+    monkeypatch.setattr(pool._Making, "_send", sending)
+    monkeypatch.setattr(ledger.Batch, "enter", entering)
+    _ledger(corpus, tmp_path / "two.jsonl", 2)
+    assert helpers  # it made parts
+    assert alive_at_enter and not any(alive_at_enter)
+
+
+def _ends(pid: int) -> bool:
+    """Whether the process ends (or is a zombie) within a few seconds: a signal to end is
+    delivered at once, but its death is not."""
+    stat = Path(f"/proc/{pid}/stat")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            if stat.read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.01)
+    return False

@@ -51,7 +51,8 @@ class Helpers(Protocol):
         self, count: int, part: Callable[[int], Part], at_home: Callable[[Part], list[Made]]
     ) -> list[list[Made]]:
         """Parts 0 to `count - 1` made, each as `part(i)` says, some by the helpers and the
-        rest `at_home` (also any a helper failed to make), in part order."""
+        rest `at_home` (also any a helper failed to make), in part order. The helpers may be
+        let go once it returns."""
         ...
 
 

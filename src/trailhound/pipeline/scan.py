@@ -153,7 +153,7 @@ def scan(
             )  # fmt: skip
         finally:
             if isinstance(stage, LocalEngine):
-                stage.release()  # before the commit, which needs the memory most
+                stage.release()  # if finish made no parts on them (it ends them once it has)
         if commit_also is not None:
             commit_also()
     expired = [e for e in (*exceptions, *_rule_exceptions(rules)) if _expired(e, now)]
