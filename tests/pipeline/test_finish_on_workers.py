@@ -16,7 +16,7 @@ import pytest
 from trailhound.engine import alert_making, part_making
 from trailhound.outputs.base import SEVERITIES
 from trailhound.outputs.files import JsonLinesFile
-from trailhound.pipeline import pool
+from trailhound.pipeline import local_engine, pool
 from trailhound.pipeline.scan import scan
 from trailhound.rules.loader import load_rules, shipped_pack_dir
 from trailhound.simulate import simulate
@@ -151,3 +151,24 @@ def _ends(pid: int) -> bool:
             return True
         time.sleep(0.01)
     return False
+
+
+def test_a_run_larger_than_the_helper_is_for_makes_every_part_here(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large run's end is its peak of memory: it ends the helper before deciding."""
+    monkeypatch.setattr(alert_making, "SHARED_PER_PART", _PER_PART)
+    alone_ids, alone = _ledger(corpus, tmp_path / "one.jsonl", 1)
+    monkeypatch.setattr(local_engine, "HELPED_EVENTS", 1_000)
+    sent: list[int] = []
+    send = pool._Making._send
+
+    def sending(making: Any, worker: Any, index: int, waiting: list[int]) -> None:
+        sent.append(index)
+        send(making, worker, index, waiting)
+
+    monkeypatch.setattr(pool._Making, "_send", sending)
+    ids, shared = _ledger(corpus, tmp_path / "two.jsonl", 2)
+    assert sent == []
+    assert ids == alone_ids
+    assert shared == alone

@@ -146,7 +146,9 @@ def scan(
                     if on_bytes is not None:
                         done += out.stored_bytes
                         on_bytes(done, total)
-            helpers = stage.helpers() if isinstance(stage, LocalEngine) else None
+            helpers = (
+                stage.helpers(detector.stats.events) if isinstance(stage, LocalEngine) else None
+            )
             alerts = detector.finish(
                 final=final, clock=None if clock is None else _us(clock), forget=forget,
                 helpers=helpers,
