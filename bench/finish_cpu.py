@@ -106,13 +106,29 @@ def _helpers(count: int) -> Crew | None:
     return crew
 
 
-def _cpu_of(crew: Crew | None) -> float:
-    """The CPU seconds the crew's helper has used so far (from /proc)."""
-    helper = None if crew is None else crew._team.helper
-    if helper is None:
-        return 0.0
-    fields = Path(f"/proc/{helper.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+class _HelperClock:
+    """The CPU seconds the crew's helper has used (from /proc), read last just before it is
+    ended: `Crew.make_parts` ends it once the parts are in, inside `finish`."""
+
+    def __init__(self, crew: Crew | None) -> None:
+        self.seconds = 0.0
+        self._team = None if crew is None else crew._team
+        if self._team is not None:
+            end = self._team.end_helper
+
+            def reading_then_ending() -> None:
+                self.read()
+                end()
+
+            self._team.end_helper = reading_then_ending  # type: ignore[method-assign]
+        self.read()
+
+    def read(self) -> None:
+        helper = None if self._team is None else self._team.helper
+        if helper is not None:
+            stat = Path(f"/proc/{helper.process.pid}/stat").read_text().rsplit(")", 1)[1]
+            fields = stat.split()
+            self.seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_once(snapshot: Path, helpers: int = 0) -> dict[str, Any]:
@@ -133,11 +149,13 @@ def run_once(snapshot: Path, helpers: int = 0) -> dict[str, Any]:
                 route=router([output]), keep_evidence=False,
             )  # fmt: skip
             made = time.process_time()  # a scan makes its detector at its start, not its end
-            began, helped = time.perf_counter(), _cpu_of(crew)
+            began, clock = time.perf_counter(), _HelperClock(crew)
+            helped = clock.seconds
             alerts = detector.finish(helpers=crew)
             finished = time.process_time()
             wall = time.perf_counter() - began
-            helped = _cpu_of(crew) - helped
+            clock.read()  # (a helper that made no parts is still running)
+            helped = clock.seconds - helped
             if crew is not None:
                 crew.release()
         ended = time.process_time()
