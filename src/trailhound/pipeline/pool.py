@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from trailhound.arrow_setup import own_process
 
 if TYPE_CHECKING:
+    from trailhound.engine.part_making import Made, Part
     from trailhound.pipeline.stage import Stage, StageOutput, StagePlan
     from trailhound.sources import Blob
 
@@ -53,8 +54,9 @@ many tasks of ~35-40 ms each; their answers wait in the scanning process meanwhi
 bounds what piles up there whatever the input's size (at 4M events with two workers: at most
 16 answers, 11 MB; with 4 a worker 8 MB, and half the waiting removed)."""
 
-# The stage of this worker process, made once by `_start`.
+# The stage of this worker process, made once by `_start` (none in the helper), and its plan.
 _stage: Stage | None = None
+_plan: StagePlan | None = None
 
 
 _SERVER_IMPORTS = (
@@ -196,9 +198,11 @@ class Crew:
         assert self._hand_out is None, "the crew's tasks were given already"
         self._hand_out = _HandOut(self._team.workers, tasks)
 
-    def outputs(self) -> Iterator[StageOutput]:
+    def outputs(self, *, keep: bool = False) -> Iterator[StageOutput]:
         """The stage's outputs over the tasks `begin` was given, in their order (a worker
-        left without a task ends at once). A worker that ends before its work is done
+        left without a task ends at once). The crew's helper, which reads nothing, ends with
+        them, unless `keep`: then it stays, after a complete run, to make alerts at the end
+        of it (`make_parts`) until `release`. A worker that ends before its work is done
         raises a RuntimeError."""
         hand_out = self._hand_out
         assert hand_out is not None, "the crew was given no tasks (`begin`)"
@@ -208,18 +212,36 @@ class Crew:
                 yield from outputs
             finished = True
         finally:
-            self._end(finished)
+            self._end(finished, keep=keep)
+
+    def make_parts(
+        self, count: int, part: Callable[[int], Part], at_home: Callable[[Part], list[Made]]
+    ) -> list[list[Made]]:
+        """`Helpers.make_parts` with the helper kept (`outputs(keep=True)`), which is ended
+        once the parts are in: the ledger's insert and forgetting that follow are the end's
+        peak at 4M events, and the helper's PSS (~50 MB once it has made parts) would add to
+        it. A second call makes every part here."""
+        try:
+            return _Making(self._team.helper, part, at_home).run(count)
+        finally:
+            self._team.end_helper()
+
+    def release(self) -> None:
+        """End the helper kept, if any."""
+        self._team.end_helper()
 
     def dismiss(self) -> None:
         """End the workers and their server, whatever they were given: their work is not
         wanted (the caller failed before it took their answers, or has none for them)."""
         self._end(False)
 
-    def _end(self, finished: bool) -> None:
+    def _end(self, finished: bool, *, keep: bool = False) -> None:
         hand_out, self._hand_out = self._hand_out, None
         if hand_out is not None:
             hand_out.close()  # before the workers end: it waits on their pipes
         self._team.stop(finished)
+        if not (finished and keep):
+            self._team.end_helper()
         stop_server()
 
 
@@ -241,26 +263,36 @@ class _Team:
     (`_HandOut`), and a worker sends from a thread of its own, so that it reads on while the
     scanning process stores."""
 
-    def __init__(self, workers: list[_Worker]) -> None:
+    def __init__(self, workers: list[_Worker], helper: _Worker | None) -> None:
         self.workers = workers
+        self.helper = helper  # reads nothing: makes alerts at the end of the run (`_Making`)
 
     @classmethod
     def start(cls, context: Any, plan: StagePlan, count: int) -> _Team:
+        """`count` workers and the helper, started beside them so that it shares what they
+        share (it is a copy of the same process, not a later fork of a larger one)."""
         workers: list[_Worker] = []
-        forked = context.get_start_method() == "fork"
-        for _ in range(count):
+        for helps in [False] * count + [True]:
             ours, theirs = context.Pipe()
             target: Callable[..., None]
             args: tuple[object, ...]
-            if forked:
-                target, args = _serve_forked, (theirs, plan, [*(w.conn for w in workers), ours])
+            if context.get_start_method() == "fork":
+                strangers = [*(w.conn for w in workers), ours]
+                target, args = _serve_forked, (theirs, plan, strangers, helps)
             else:
-                target, args = _serve, (theirs, plan)
+                target, args = _serve, (theirs, plan, helps)
             process = context.Process(target=target, args=args, daemon=True)
             process.start()
             theirs.close()
             workers.append(_Worker(process, ours))
-        return cls(workers)
+        return cls(workers[:-1], workers[-1])
+
+    def end_helper(self) -> None:
+        """End the helper: at once (it holds nothing to write, and an exit that tears down
+        its interpreter would be waited for)."""
+        helper, self.helper = self.helper, None
+        if helper is not None:
+            _end_now(helper)
 
     def stop(self, finished: bool) -> None:
         """Let the workers go: told to end after a complete run, ended at once otherwise
@@ -395,6 +427,83 @@ class _HandOut:
                 self._changed.notify()
 
 
+class _Making:
+    """Parts of a run's alerts made by the helper and by the scanning process at once: the
+    helper, whenever idle, is sent the last part not yet taken, one at a time (parts' costs
+    come in streaks, so it takes the next as it is free), while the scanning process makes
+    parts from the first on. A part the helper fails to make (it died, or raised) is made at
+    home; what each part made is returned in part order, for the scanning process to enter.
+    (Written for any number of helpers; a scan has one: the readers are not kept, their heaps
+    would be the end's peak, 130 MB of PSS each at 4M events.)"""
+
+    def __init__(
+        self, helper: _Worker | None, part: Callable[[int], Part],
+        at_home: Callable[[Part], list[Made]],
+    ) -> None:  # fmt: skip
+        self.part, self.at_home = part, at_home
+        # A helper's connection alone tells that it died (EOF): the sentinel of one forked
+        # by the fork server reads as ended once the server is stopped, which it is by now.
+        self.idle = [] if helper is None else [helper]
+        self.busy: dict[Connection, tuple[_Worker, int]] = {}
+        self.made: dict[int, list[Made]] = {}
+        # a part is made once (`part` hands each record over once): one a worker failed
+        # is made at home from what it was sent
+        self.sent: dict[int, Part] = {}
+
+    def run(self, count: int) -> list[list[Made]]:
+        waiting = list(range(count))
+        while waiting or self.busy:
+            while self.idle and len(waiting) > 1:
+                self._send(self.idle.pop(), waiting.pop(), waiting)
+            if waiting:
+                first = waiting.pop(0)
+                part = self.sent.pop(first, None) or self.part(first)
+                self.made[first] = self.at_home(part)
+            if self.busy:  # (a wait on nothing would never end)
+                self._collect(waiting, block=not waiting)
+        return [self.made[i] for i in range(count)]
+
+    def _send(self, worker: _Worker, index: int, waiting: list[int]) -> None:
+        part = self.sent[index] = self.sent.get(index) or self.part(index)
+        try:
+            worker.conn.send((index, part))
+        except OSError:  # it is gone: its part is made at home, and it is sent no other
+            waiting.append(index)
+            return
+        self.busy[worker.conn] = (worker, index)
+
+    def _collect(self, waiting: list[int], *, block: bool) -> None:
+        """The answers in (waiting for one if `block`); a failed part back to `waiting`."""
+        for conn in wait(list(self.busy), timeout=None if block else 0):
+            worker, index = self.busy.pop(conn)  # type: ignore[call-overload]
+            answer = _answer(worker)
+            if answer is None or answer[0] != index or isinstance(answer[1], BaseException):
+                waiting.insert(0, index)  # made at home next; the worker is sent no other
+                continue
+            self.made[index] = answer[1]
+            del self.sent[index]
+            self.idle.append(worker)
+
+
+def _answer(worker: _Worker) -> tuple[int, Any] | None:
+    """A worker's answer, or None if it ended without one."""
+    try:
+        if worker.conn.poll():
+            answer: tuple[int, Any] = worker.conn.recv()
+            return answer
+    except (EOFError, OSError):
+        pass
+    return None
+
+
+def _end_now(worker: _Worker) -> None:
+    with suppress(OSError):  # a pid reaped already
+        if worker.process.exitcode is None:
+            worker.process.terminate()
+    worker.process.join()
+    worker.conn.close()
+
+
 def _give(worker: _Worker, task: tuple[int, list[Blob]]) -> None:
     try:
         worker.conn.send(task)
@@ -417,7 +526,9 @@ def _tell_to_end(worker: _Worker) -> None:
             worker.conn.send(None)
 
 
-def _serve_forked(conn: Connection, plan: StagePlan, strangers: list[Connection]) -> None:
+def _serve_forked(
+    conn: Connection, plan: StagePlan, strangers: list[Connection], helps: bool
+) -> None:
     """`_serve` in a worker forked from the scanning process. It lets go of what it copied
     that is not its own: the scanning process's ends of its pipe and of the pipes of the
     workers forked before it (held open here, they would keep a worker waiting for a task
@@ -426,13 +537,14 @@ def _serve_forked(conn: Connection, plan: StagePlan, strangers: list[Connection]
     for stranger in strangers:
         stranger.close()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _serve(conn, plan)
+    _serve(conn, plan, helps)
 
 
-def _serve(conn: Connection, plan: StagePlan) -> None:
+def _serve(conn: Connection, plan: StagePlan, helps: bool) -> None:
     """A worker process: tasks in, (task number, outputs or the exception) out, until told to
-    end or the scanning process is gone."""
-    _start(plan)
+    end or the scanning process is gone. The helper (`helps`) is given only parts of alerts,
+    and makes no stage."""
+    _start(plan, helps)
     answers: queue.SimpleQueue[tuple[int, object] | None] = queue.SimpleQueue()
     sender = threading.Thread(target=_send_all, args=(conn, answers), daemon=True)
     sender.start()
@@ -443,9 +555,9 @@ def _serve(conn: Connection, plan: StagePlan) -> None:
             break
         if task is None:
             break
-        index, blobs = task
+        index, work = task
         try:
-            answers.put((index, _run(blobs)))
+            answers.put((index, _run(work) if isinstance(work, list) else _make(work)))
         except Exception as exc:  # the scanning process raises it, as it would have here
             answers.put((index, exc))
     answers.put(None)
@@ -508,8 +620,8 @@ def tasks_of(blobs: Iterable[Blob], task_bytes: int = TASK_BYTES) -> Iterator[li
         yield task
 
 
-def _start(plan: StagePlan) -> None:
-    global _stage
+def _start(plan: StagePlan, helps: bool) -> None:
+    global _stage, _plan
     # Ctrl-C reaches every process of the terminal's group: the scanning process alone
     # answers it (it ends the workers), so a worker neither prints a traceback nor dies mid-task
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -520,9 +632,23 @@ def _start(plan: StagePlan) -> None:
     # (`own_process`), and its threads share one arena of it rather than each keeping one
     own_process()
     heap.one_arena()
-    _stage = Stage(plan)
+    _plan = plan
+    if not helps:
+        _stage = Stage(plan)
     # a worker holds no cycles worth collecting; the collector would only walk its objects
     gc.disable()
+
+
+def _make(part: Part) -> list[Made]:
+    """A part of the alerts at the end of a run, made for the scanning process."""
+    assert _plan is not None, "the worker's plan was not given"
+    from trailhound import heap
+    from trailhound.cloudtrail.documents import rebuilt_documents
+    from trailhound.engine import part_making
+
+    made = part_making.made(part, rebuilt_documents(_plan.enricher))
+    heap.give_back()  # a part's documents (up to 40 kB each) are not held until the next
+    return made
 
 
 def _run(blobs: list[Blob]) -> list[StageOutput]:

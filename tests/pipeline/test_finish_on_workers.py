@@ -1,0 +1,174 @@
+"""The end of a run beside the scan's helper (`Crew.outputs(keep=True)`, `part_making`): the
+ledger and the outbox get what a scan in one process gives them, and a helper that dies while
+it makes a part costs no alert and enters none twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from trailhound.engine import alert_making, part_making
+from trailhound.outputs.base import SEVERITIES
+from trailhound.outputs.files import JsonLinesFile
+from trailhound.pipeline import local_engine, pool
+from trailhound.pipeline.scan import scan
+from trailhound.rules.loader import load_rules, shipped_pack_dir
+from trailhound.simulate import simulate
+from trailhound.sources.files import open_local
+from trailhound.state import ledger
+from trailhound.state.store import Store
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
+
+_PER_PART = 8  # many parts from a small corpus, so that the helper takes some
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("corpus")
+    simulate(out, days=2, seed=5, events=12_000)
+    return out
+
+
+def _ledger(folder: Path, out: Path, workers: int) -> tuple[list[str], dict[str, Any]]:
+    """The ids of the alerts a scan returns, and what its ledger holds of each (the read time
+    aside: it is each scan's own clock) with the outputs it is queued for."""
+    store = Store.open(None)
+    try:
+        result = scan(
+            [open_local(str(folder))], load_rules([shipped_pack_dir()]).rules, store=store,
+            workers=workers, keep_evidence=False,
+            outputs=[JsonLinesFile("file", out, SEVERITIES.index("high"))],
+        )  # fmt: skip
+        entries = ledger.stored(store)
+    finally:
+        store.close()
+    held = {e.alert_id: (_without_read_time(e.alert), e.pending) for e in entries}
+    assert len(held) == len(entries)  # none entered twice
+    return [a.id for a in result.alerts], held
+
+
+def _without_read_time(alert: dict[str, Any]) -> dict[str, Any]:
+    for document in alert["evidence"]:
+        document.get("event", {}).pop("ingested", None)
+    return alert
+
+
+def _parts_made_here(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Counts the parts this process makes for the workers' kind of end (`part_making.made`)."""
+    counted: Counter[str] = Counter()
+    made = part_making.made
+
+    def counting(part: part_making.Part, to_documents: part_making.DocumentMaker) -> Any:
+        counted["parts"] += 1
+        return made(part, to_documents)
+
+    monkeypatch.setattr(part_making, "made", counting)
+    return counted
+
+
+def test_alerts_made_by_the_helper_enter_the_ledger_as_made_here(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(alert_making, "ALERTS_PER_PART", _PER_PART)
+    monkeypatch.setattr(alert_making, "SHARED_PER_PART", _PER_PART)
+    alone_ids, alone = _ledger(corpus, tmp_path / "one.jsonl", 1)
+    here = _parts_made_here(monkeypatch)
+    ids, shared = _ledger(corpus, tmp_path / "two.jsonl", 2)
+    parts = -(-len(alone) // _PER_PART)
+    assert parts > 4 and 0 < here["parts"] < parts  # the helper made the others
+    assert ids == alone_ids
+    assert shared == alone
+    assert any(pending for _, pending in alone.values())  # routed, by severity
+    assert not all(pending for _, pending in alone.values())
+
+
+def test_a_helper_killed_while_it_makes_a_part_loses_no_alert_and_enters_none_twice(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(alert_making, "ALERTS_PER_PART", _PER_PART)
+    monkeypatch.setattr(alert_making, "SHARED_PER_PART", _PER_PART)
+    alone_ids, alone = _ledger(corpus, tmp_path / "one.jsonl", 1)
+    send = pool._Making._send
+    killed: list[int] = []
+
+    def send_then_kill(making: Any, worker: Any, index: int, waiting: list[int]) -> None:
+        send(making, worker, index, waiting)
+        if not killed:  # the helper dies before it answers its first part
+            killed.append(worker.process.pid)
+            os.kill(worker.process.pid, signal.SIGKILL)
+
+    monkeypatch.setattr(pool._Making, "_send", send_then_kill)
+    ids, shared = _ledger(corpus, tmp_path / "two.jsonl", 2)
+    assert killed
+    assert ids == alone_ids
+    assert shared == alone
+
+
+def test_the_helper_is_gone_before_the_alerts_enter_the_ledger(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ledger's insert is where the end of a large run needs the most memory: the helper
+    (tens of MB once it has made parts) has handed its memory back by then."""
+    monkeypatch.setattr(alert_making, "SHARED_PER_PART", _PER_PART)
+    send, enter = pool._Making._send, ledger.Batch.enter
+    helpers: list[Any] = []
+    alive_at_enter: list[bool] = []
+
+    def sending(making: Any, worker: Any, index: int, waiting: list[int]) -> None:
+        helpers.append(worker)
+        send(making, worker, index, waiting)
+
+    def entering(batch: ledger.Batch, store: Store) -> None:
+        # its pid, not `is_alive`: the sentinel of a process the fork server started reads
+        # as ended once the server is stopped
+        alive_at_enter.extend(not _ends(w.process.pid) for w in helpers)
+        enter(batch, store)
+
+    monkeypatch.setattr(pool._Making, "_send", sending)
+    monkeypatch.setattr(ledger.Batch, "enter", entering)
+    _ledger(corpus, tmp_path / "two.jsonl", 2)
+    assert helpers  # it made parts
+    assert alive_at_enter and not any(alive_at_enter)
+
+
+def _ends(pid: int) -> bool:
+    """Whether the process ends (or is a zombie) within a few seconds: a signal to end is
+    delivered at once, but its death is not."""
+    stat = Path(f"/proc/{pid}/stat")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            if stat.read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_a_run_larger_than_the_helper_is_for_makes_every_part_here(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large run's end is its peak of memory: it ends the helper before deciding."""
+    monkeypatch.setattr(alert_making, "SHARED_PER_PART", _PER_PART)
+    alone_ids, alone = _ledger(corpus, tmp_path / "one.jsonl", 1)
+    monkeypatch.setattr(local_engine, "HELPED_EVENTS", 1_000)
+    sent: list[int] = []
+    send = pool._Making._send
+
+    def sending(making: Any, worker: Any, index: int, waiting: list[int]) -> None:
+        sent.append(index)
+        send(making, worker, index, waiting)
+
+    monkeypatch.setattr(pool._Making, "_send", sending)
+    ids, shared = _ledger(corpus, tmp_path / "two.jsonl", 2)
+    assert sent == []
+    assert ids == alone_ids
+    assert shared == alone
