@@ -20,8 +20,9 @@ when only the speed of the end of a scan does.
 
 HELPERS (0 by default; 1) keeps the helper a crew of workers forks beside them, from this
 process before it opens the state, as the scan command's is, so that `finish` makes parts of
-the alerts on it (`Crew.outputs(keep=True)`); its CPU from the start of `finish` to its end
-is `helpers_cpu` (it is started a second before, so that its start is not counted).
+the alerts on it (`Crew.begin([])`, then `Crew.outputs(keep=True)`); its CPU from the start
+of `finish` to its end is `helpers_cpu` (it is started a second before, so that its start is
+not counted).
 """
 
 from __future__ import annotations
@@ -102,7 +103,8 @@ def _helpers(count: int) -> Crew | None:
         return None
     plan = stage_plan(_rules(), enricher=Enricher.create(), now=datetime.now(UTC))
     crew = Crew.start(plan, 1, fork_here=True)
-    for _ in crew.outputs([], keep=True):
+    crew.begin([])
+    for _ in crew.outputs(keep=True):
         pass
     time.sleep(1.0)  # their set-up (a stage each) done, as a scan's workers' is by its end
     return crew

@@ -98,15 +98,68 @@ def test_a_helper_killed_while_it_makes_a_part_loses_no_alert_and_enters_none_tw
     send = pool._Making._send
     killed: list[int] = []
 
-    def send_then_kill(making: Any, worker: Any, index: int, waiting: list[int]) -> None:
-        send(making, worker, index, waiting)
+    def send_then_kill(making: Any, worker: Any, index: int, waiting: list[int]) -> bool:
+        sent = send(making, worker, index, waiting)
         if not killed:  # the helper dies before it answers its first part
             killed.append(worker.process.pid)
             os.kill(worker.process.pid, signal.SIGKILL)
+        return sent
 
     monkeypatch.setattr(pool._Making, "_send", send_then_kill)
     ids, shared = _ledger(corpus, tmp_path / "two.jsonl", 2)
     assert killed
+    assert ids == alone_ids
+    assert shared == alone
+
+
+def test_a_part_the_helper_fails_is_made_here_and_the_alerts_are_as_made_here(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(alert_making, "ALERTS_PER_PART", _PER_PART)
+    monkeypatch.setattr(alert_making, "SHARED_PER_PART", _PER_PART)
+    alone_ids, alone = _ledger(corpus, tmp_path / "one.jsonl", 1)
+    send = pool._Making._send
+    spoilt: list[int] = []
+
+    def send_spoilt(making: Any, worker: Any, index: int, waiting: list[int]) -> bool:
+        if spoilt:
+            return send(making, worker, index, waiting)
+        # the helper's first part arrives as something it cannot make: it answers an error
+        spoilt.append(index)
+        making.sent[index] = making.part(index)
+        worker.conn.send((index, None))
+        making.given[worker.conn].append(index)
+        return True
+
+    monkeypatch.setattr(pool._Making, "_send", send_spoilt)
+    here = _parts_made_here(monkeypatch)
+    ids, shared = _ledger(corpus, tmp_path / "two.jsonl", 2)
+    assert spoilt
+    assert here["parts"] == -(-len(alone) // _PER_PART)  # that helper was given no other
+    assert ids == alone_ids
+    assert shared == alone
+
+
+def test_parts_queued_at_the_helper_are_taken_back_and_entered_once(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The helper holds two parts at a time; once nothing is left to give, this process makes
+    the one queued behind the other too, and whichever is made first is entered, once."""
+    monkeypatch.setattr(alert_making, "ALERTS_PER_PART", _PER_PART)
+    monkeypatch.setattr(alert_making, "SHARED_PER_PART", _PER_PART)
+    alone_ids, alone = _ledger(corpus, tmp_path / "one.jsonl", 1)
+    taken_back = pool._Making._taken_back
+    queued: list[int] = []
+
+    def seen(making: Any) -> int | None:
+        index = taken_back(making)
+        if index is not None:
+            queued.append(index)
+        return index
+
+    monkeypatch.setattr(pool._Making, "_taken_back", seen)
+    ids, shared = _ledger(corpus, tmp_path / "two.jsonl", 2)
+    assert queued
     assert ids == alone_ids
     assert shared == alone
 
@@ -121,9 +174,9 @@ def test_the_helper_is_gone_before_the_alerts_enter_the_ledger(
     helpers: list[Any] = []
     alive_at_enter: list[bool] = []
 
-    def sending(making: Any, worker: Any, index: int, waiting: list[int]) -> None:
+    def sending(making: Any, worker: Any, index: int, waiting: list[int]) -> bool:
         helpers.append(worker)
-        send(making, worker, index, waiting)
+        return send(making, worker, index, waiting)
 
     def entering(batch: ledger.Batch, store: Store) -> None:
         # its pid, not `is_alive`: the sentinel of a process the fork server started reads
@@ -163,9 +216,9 @@ def test_a_run_larger_than_the_helper_is_for_makes_every_part_here(
     sent: list[int] = []
     send = pool._Making._send
 
-    def sending(making: Any, worker: Any, index: int, waiting: list[int]) -> None:
+    def sending(making: Any, worker: Any, index: int, waiting: list[int]) -> bool:
         sent.append(index)
-        send(making, worker, index, waiting)
+        return send(making, worker, index, waiting)
 
     monkeypatch.setattr(pool._Making, "_send", sending)
     ids, shared = _ledger(corpus, tmp_path / "two.jsonl", 2)

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from support.corpus import comparable, environment, read_alerts, simulate_day, started
-from trailhound.cli.exits import STATE_IN_USE
+from trailhound.cli.exits import INTERRUPTED, STATE_IN_USE
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.reader import blobs_of
 from trailhound.cloudtrail.report import Report
@@ -200,3 +200,19 @@ def test_a_process_running_another_thread_gets_its_workers_from_the_fork_server(
         thread.join()
     assert len(after) > 1 and any(ids for _, ids in after)
     assert not server_running()
+
+
+def test_ctrl_c_while_the_helper_makes_parts_is_one_line_and_leaves_no_process(
+    day: Day, tmp_path: Path
+) -> None:
+    """The end of a run beside its helper, interrupted: the scan says its one line, decides
+    nothing (its transaction rolled back) and leaves no helper behind."""
+    command = day.scan(tmp_path, 2)
+    command[1:3] = ["-m", "support.corpus", "interrupt-making"]
+    with started(command, day.env, start_new_session=True, stderr=subprocess.PIPE) as scan:
+        _, stderr = scan.communicate(timeout=120)
+    lines = stderr.decode().splitlines()
+    assert scan.returncode == INTERRUPTED, lines
+    assert len(lines) == 1 and lines[0].startswith("trailhound: interrupted"), lines
+    assert _session(scan.pid) == {}
+    assert not (tmp_path / "out.jsonl").exists()

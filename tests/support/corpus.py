@@ -30,6 +30,8 @@ CRASH_POINTS: dict[str, str] = {
     "decided, just before the commit, for a test that watches the commit from outside",
     "interrupt-decided": "not killed: a SIGINT (Ctrl-C) to itself once every alert is decided, "
     "before the commit",
+    "interrupt-making": "not killed: a SIGINT (Ctrl-C) to itself as it makes its first part "
+    "of the alerts beside the helper (parts of two alerts, so that the helper has some)",
     "committed": "the scan committed, delivery not started",
     "watch-read": "a watch step decided and noted what it read, the transaction not committed",
     "watch-committed": "a watch step committed, its delivery not started",
@@ -186,6 +188,12 @@ def _arm(point: str) -> None:
         _after(Detector, "finish", lambda: Path(os.environ[MARK]).touch())
     elif point == "interrupt-decided":
         _after(Detector, "finish", lambda: os.kill(os.getpid(), signal.SIGINT))
+    elif point == "interrupt-making":
+        from trailhound.engine import alert_making
+        from trailhound.pipeline import pool
+
+        setattr(alert_making, "SHARED_PER_PART", 2)  # noqa: B010
+        _before(pool._Making, "_make_here", lambda: os.kill(os.getpid(), signal.SIGINT))
     elif point == "committed":
         _before(delivery, "deliver", _die)  # the scan command's, imported as it runs
     elif point == "watch-read":
