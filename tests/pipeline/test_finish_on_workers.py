@@ -29,6 +29,12 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="re
 _PER_PART = 8  # many parts from a small corpus, so that the helper takes some
 
 
+@pytest.fixture(autouse=True)
+def spare_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The helper used however busy the machine running the tests is."""
+    monkeypatch.setattr(pool, "SPARE_CORES", 0.0)
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("corpus")
@@ -160,6 +166,30 @@ def test_parts_queued_at_the_helper_are_taken_back_and_entered_once(
     monkeypatch.setattr(pool._Making, "_taken_back", seen)
     ids, shared = _ledger(corpus, tmp_path / "two.jsonl", 2)
     assert queued
+    assert ids == alone_ids
+    assert shared == alone
+
+
+def test_a_machine_without_a_spare_core_makes_every_part_here_and_ends_the_helper(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beside other busy processes the helper would only take this process's core."""
+    monkeypatch.setattr(alert_making, "ALERTS_PER_PART", _PER_PART)
+    monkeypatch.setattr(alert_making, "SHARED_PER_PART", _PER_PART)
+    alone_ids, alone = _ledger(corpus, tmp_path / "one.jsonl", 1)
+    monkeypatch.setattr(pool, "SPARE_CORES", float(os.cpu_count() or 1) + 1)
+    spare, sent = pool.Crew.spare, []
+    helpers: list[Any] = []
+
+    def asked(crew: pool.Crew) -> bool:
+        helpers.append(crew._team.helper)
+        return spare(crew)
+
+    monkeypatch.setattr(pool.Crew, "spare", asked)
+    monkeypatch.setattr(pool._Making, "_send", lambda *args: sent.append(args) or True)
+    ids, shared = _ledger(corpus, tmp_path / "two.jsonl", 2)
+    assert helpers and helpers[0] is not None and _ends(helpers[0].process.pid)
+    assert sent == []
     assert ids == alone_ids
     assert shared == alone
 

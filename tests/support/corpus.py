@@ -193,6 +193,7 @@ def _arm(point: str) -> None:
         from trailhound.pipeline import pool
 
         setattr(alert_making, "SHARED_PER_PART", 2)  # noqa: B010
+        setattr(pool, "SPARE_CORES", 0.0)  # noqa: B010  (however busy the machine)
         _before(pool._Making, "_make_here", lambda: os.kill(os.getpid(), signal.SIGINT))
     elif point == "committed":
         _before(delivery, "deliver", _die)  # the scan command's, imported as it runs

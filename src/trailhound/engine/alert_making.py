@@ -64,7 +64,8 @@ class AlertMaker(Struct, frozen=True):
         # in the order of their first evidence, so that a part's evidence lies in few packs,
         # which the next part seldom needs again (each pack read has a cost)
         made = sorted(decided, key=lambda d: min(d[2].seqs[: self.evidence_limit], default=-1))
-        shared = self.helpers is not None and not self.keep_evidence
+        # asked once the alerts are decided: whether a core was idle while they were
+        shared = self.helpers is not None and not self.keep_evidence and self.helpers.spare()
         shown = _Shown.read(self.store, self._seqs([c for _, _, c in made]))
         sizes = [shown.size(c.seqs[: self.evidence_limit]) for _, _, c in made]
         parts = _cut(made, sizes, SHARED_PER_PART if shared else ALERTS_PER_PART)

@@ -47,6 +47,11 @@ class Made(Struct, frozen=True, array_like=True):
 class Helpers(Protocol):
     """Processes that make parts beside the scanning process (a scan's helper)."""
 
+    def spare(self) -> bool:
+        """Whether the machine has had a core to spare for them lately; if not, they are let
+        go now and `make_parts` makes every part here."""
+        ...
+
     def make_parts(
         self, count: int, part: Callable[[int], Part], at_home: Callable[[Part], list[Made]]
     ) -> list[list[Made]]:
