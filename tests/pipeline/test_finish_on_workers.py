@@ -154,8 +154,14 @@ def test_parts_queued_at_the_helper_are_taken_back_and_entered_once(
     monkeypatch.setattr(alert_making, "ALERTS_PER_PART", _PER_PART)
     monkeypatch.setattr(alert_making, "SHARED_PER_PART", _PER_PART)
     alone_ids, alone = _ledger(corpus, tmp_path / "one.jsonl", 1)
-    taken_back = pool._Making._taken_back
+    taken_back, collect = pool._Making._taken_back, pool._Making._collect
     queued: list[int] = []
+
+    def late(making: Any, waiting: list[int], *, block: bool) -> None:
+        # the helper's answers read only once this process has no part of its own left, so
+        # that, however fast the helper is, a part is still queued at it by then
+        if not waiting:
+            collect(making, waiting, block=block)
 
     def seen(making: Any) -> int | None:
         index = taken_back(making)
@@ -164,6 +170,7 @@ def test_parts_queued_at_the_helper_are_taken_back_and_entered_once(
         return index
 
     monkeypatch.setattr(pool._Making, "_taken_back", seen)
+    monkeypatch.setattr(pool._Making, "_collect", late)
     ids, shared = _ledger(corpus, tmp_path / "two.jsonl", 2)
     assert queued
     assert ids == alone_ids
