@@ -228,6 +228,40 @@ def test_the_helper_is_gone_before_the_alerts_enter_the_ledger(
     assert alive_at_enter and not any(alive_at_enter)
 
 
+def test_a_helper_from_the_fork_server_is_gone_once_the_parts_are_made(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A library's scan gets its workers from the fork server, stopped before the end: the
+    helper, forked by it, is ended all the same by the time `make_parts` returns."""
+    monkeypatch.setattr(alert_making, "SHARED_PER_PART", _PER_PART)
+    make_parts = pool.Crew.make_parts
+    kinds: list[str] = []
+    running: list[bool] = []
+
+    def making(crew: pool.Crew, *args: Any) -> Any:
+        helper = crew._team.helper
+        assert helper is not None
+        kinds.append(type(helper.process).__name__)
+        try:
+            return make_parts(crew, *args)
+        finally:
+            running.append(_running(helper.process.pid))
+
+    monkeypatch.setattr(pool.Crew, "make_parts", making)
+    _ledger(corpus, tmp_path / "two.jsonl", 2)
+    assert kinds == ["ForkServerProcess"]
+    assert running == [False]
+
+
+def _running(pid: int) -> bool:
+    """Whether the process is there now and not a zombie (by its pid: the exit code of a
+    process the fork server started reads 255 once the server is stopped, whatever it does)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def _ends(pid: int) -> bool:
     """Whether the process ends (or is a zombie) within a few seconds: a signal to end is
     delivered at once, but its death is not."""

@@ -202,13 +202,15 @@ def test_a_process_running_another_thread_gets_its_workers_from_the_fork_server(
     assert not server_running()
 
 
+@pytest.mark.parametrize("point", ["interrupt-making", "interrupt-making-served"])
 def test_ctrl_c_while_the_helper_makes_parts_is_one_line_and_leaves_no_process(
-    day: Day, tmp_path: Path
+    day: Day, tmp_path: Path, point: str
 ) -> None:
     """The end of a run beside its helper, interrupted: the scan says its one line, decides
-    nothing (its transaction rolled back) and leaves no helper behind."""
+    nothing (its transaction rolled back) and leaves no helper behind, whether the helper
+    was forked here or by the fork server (then stopped, so that it would not end itself)."""
     command = day.scan(tmp_path, 2)
-    command[1:3] = ["-m", "support.corpus", "interrupt-making"]
+    command[1:3] = ["-m", "support.corpus", point]
     with started(command, day.env, start_new_session=True, stderr=subprocess.PIPE) as scan:
         _, stderr = scan.communicate(timeout=120)
     lines = stderr.decode().splitlines()

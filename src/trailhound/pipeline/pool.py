@@ -19,6 +19,7 @@ import importlib
 import multiprocessing
 import os
 import queue
+import select
 import signal
 import socket
 import threading
@@ -262,6 +263,7 @@ class _Worker:
     conn: Connection
     given: int = 0  # tasks sent and not yet answered
     told_to_end: bool = False  # sent None: it ends once its tasks are answered
+    pidfd: int | None = None  # the helper's handle on its process (`_watched`), to end it by
 
 
 class _Team:
@@ -296,7 +298,7 @@ class _Team:
             process.start()
             theirs.close()
             workers.append(_Worker(process, ours))
-        return cls(workers[:-1], workers[-1])
+        return cls(workers[:-1], _watched(workers[-1]))
 
     def end_helper(self) -> None:
         """End the helper: at once (it holds nothing to write, and an exit that tears down
@@ -588,12 +590,49 @@ def _widen(conn: Connection) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SEND_BUFFER)
 
 
-def _end_now(worker: _Worker) -> None:
-    with suppress(OSError):  # a pid reaped already
-        if worker.process.exitcode is None:
-            worker.process.terminate()
-    worker.process.join()
-    worker.conn.close()
+def _watched(helper: _Worker) -> _Worker:
+    """`helper` with a pidfd of its process, opened while the process it was forked from (this
+    one, or the fork server) still waits for it. The helper outlives the fork server, and then
+    neither its sentinel (which reads as ended, exit code 255, once the server is gone) nor
+    its pid (init reaps it, and the pid may be reused) can end it: its pidfd can. None where
+    there are no pidfds (not Linux), or the helper has ended already."""
+    pid = helper.process.pid
+    try:
+        pidfd = os.pidfd_open(pid) if pid is not None else None
+    except (AttributeError, OSError):
+        return helper
+    if pidfd is None:
+        return helper
+    if helper.process.exitcode is None:  # not reaped before the pidfd was opened: its own pid
+        helper.pidfd = pidfd
+    else:
+        os.close(pidfd)
+    return helper
+
+
+def _end_now(helper: _Worker) -> None:
+    """The helper killed, and waited for: it holds nothing to write; SIGTERM would wait while it
+    is stopped, and an exit that tears down its interpreter would be waited for."""
+    pidfd, helper.pidfd = helper.pidfd, None
+    if pidfd is not None:
+        _kill(pidfd)
+    else:
+        with suppress(OSError):  # a pid reaped already
+            if helper.process.exitcode is None:
+                helper.process.kill()
+    helper.process.join()  # reaped, if it is this process's child
+    helper.conn.close()
+
+
+def _kill(pidfd: int) -> None:
+    """The process of `pidfd` killed and waited for (its pidfd reads as ready once it has
+    ended, whichever process reaps it); the pidfd closed."""
+    try:
+        with suppress(ProcessLookupError):  # it has ended already
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        select.select([pidfd], [], [])
+    finally:
+        os.close(pidfd)
 
 
 def _give(worker: _Worker, task: tuple[int, list[Blob]]) -> None:
