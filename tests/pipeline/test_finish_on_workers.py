@@ -118,6 +118,31 @@ def test_a_helper_killed_while_it_makes_a_part_loses_no_alert_and_enters_none_tw
     assert shared == alone
 
 
+def test_a_helper_stopped_while_it_makes_a_part_is_ended_and_its_parts_made_here(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hung helper (here: stopped) holds up the end only for `HELPER_PATIENCE`; its parts
+    are then made here, each entered once, and it is ended."""
+    monkeypatch.setattr(alert_making, "ALERTS_PER_PART", _PER_PART)
+    monkeypatch.setattr(alert_making, "SHARED_PER_PART", _PER_PART)
+    alone_ids, alone = _ledger(corpus, tmp_path / "one.jsonl", 1)
+    send = pool._Making._send
+    stopped: list[int] = []
+
+    def send_then_stop(making: Any, worker: Any, index: int, waiting: list[int]) -> bool:
+        sent = send(making, worker, index, waiting)
+        if not stopped:  # stopped as it takes its first part, and never continued
+            stopped.append(worker.process.pid)
+            os.kill(worker.process.pid, signal.SIGSTOP)
+        return sent
+
+    monkeypatch.setattr(pool._Making, "_send", send_then_stop)
+    ids, shared = _ledger(corpus, tmp_path / "two.jsonl", 2)
+    assert stopped and not _running(stopped[0])
+    assert ids == alone_ids
+    assert shared == alone
+
+
 def test_a_part_the_helper_fails_is_made_here_and_the_alerts_are_as_made_here(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
