@@ -23,8 +23,8 @@ process before it opens the state, as the scan command's is, so that `finish` ma
 the alerts on it (`Crew.begin([])`, then `Crew.outputs(keep=True)`); its CPU from the start
 of `finish` to its end is `helpers_cpu` (it is started a second before, so that its start is
 not counted). The helper is used however busy the machine is (a scan uses it only if a core
-was idle while it decided, `pool.SPARE_CORES`), so `finish_wall` with it means something only
-on a quiet machine.
+was idle while it decided, `cores.spare`), so `finish_wall` with it means something only on
+a quiet machine.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ from trailhound.collector import paused
 from trailhound.demo import DECOY_RULE
 from trailhound.engine.detector import Detector
 from trailhound.outputs.files import JsonLinesFile
-from trailhound.pipeline import pool
+from trailhound.pipeline import cores
 from trailhound.pipeline.pool import Crew
 from trailhound.pipeline.scan import router, scan, stage_plan
 from trailhound.rules.loader import load_rules, shipped_pack_dir
@@ -106,8 +106,8 @@ def _helpers(count: int) -> Crew | None:
         return None
     plan = stage_plan(_rules(), enricher=Enricher.create(), now=datetime.now(UTC))
     # used however busy the machine: a scan asks whether a core was idle while it decided
-    # (`pool.SPARE_CORES`); here the helper's path is what is timed
-    pool.SPARE_CORES = 0.0
+    # (`cores.spare`); here the helper's path is what is timed
+    cores.spare = lambda since: True
     crew = Crew.start(plan, 1, fork_here=True)
     crew.begin([])
     for _ in crew.outputs(keep=True):

@@ -16,7 +16,7 @@ import pytest
 from trailhound.engine import alert_making, part_making
 from trailhound.outputs.base import SEVERITIES
 from trailhound.outputs.files import JsonLinesFile
-from trailhound.pipeline import local_engine, pool
+from trailhound.pipeline import cores, local_engine, pool
 from trailhound.pipeline.scan import scan
 from trailhound.rules.loader import load_rules, shipped_pack_dir
 from trailhound.simulate import simulate
@@ -31,8 +31,8 @@ _PER_PART = 8  # many parts from a small corpus, so that the helper takes some
 
 @pytest.fixture(autouse=True)
 def spare_cores(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The helper used however busy the machine running the tests is."""
-    monkeypatch.setattr(pool, "SPARE_CORES", 0.0)
+    """The helper used however busy the machine running the tests is, and whatever its CPUs."""
+    monkeypatch.setattr(cores, "spare", lambda since: True)
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +209,7 @@ def test_a_machine_without_a_spare_core_makes_every_part_here_and_ends_the_helpe
     monkeypatch.setattr(alert_making, "ALERTS_PER_PART", _PER_PART)
     monkeypatch.setattr(alert_making, "SHARED_PER_PART", _PER_PART)
     alone_ids, alone = _ledger(corpus, tmp_path / "one.jsonl", 1)
-    monkeypatch.setattr(pool, "SPARE_CORES", float(os.cpu_count() or 1) + 1)
+    monkeypatch.setattr(cores, "spare", lambda since: False)
     spare, sent = pool.Crew.spare, []
     helpers: list[Any] = []
 

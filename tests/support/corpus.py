@@ -170,10 +170,10 @@ def _arm_served_making() -> None:
     """`interrupt-making-served`: the helper, a child of the fork server (stopped by now),
     stopped as it makes its first parts, then Ctrl-C here: only its pidfd can end it."""
     from trailhound.engine import alert_making
-    from trailhound.pipeline import pool
+    from trailhound.pipeline import cores, pool
 
     setattr(alert_making, "SHARED_PER_PART", 2)  # noqa: B010
-    setattr(pool, "SPARE_CORES", 0.0)  # noqa: B010  (however busy the machine)
+    setattr(cores, "spare", lambda since: True)  # noqa: B010  (however busy the machine)
     setattr(pool, "alone", lambda: False)  # noqa: B010  (workers from the fork server)
     make_here = pool._Making._make_here
 
@@ -212,10 +212,10 @@ def _arm(point: str) -> None:
         _after(Detector, "finish", lambda: os.kill(os.getpid(), signal.SIGINT))
     elif point == "interrupt-making":
         from trailhound.engine import alert_making
-        from trailhound.pipeline import pool
+        from trailhound.pipeline import cores, pool
 
         setattr(alert_making, "SHARED_PER_PART", 2)  # noqa: B010
-        setattr(pool, "SPARE_CORES", 0.0)  # noqa: B010  (however busy the machine)
+        setattr(cores, "spare", lambda since: True)  # noqa: B010  (however busy the machine)
         _before(pool._Making, "_make_here", lambda: os.kill(os.getpid(), signal.SIGINT))
     elif point == "interrupt-making-served":
         _arm_served_making()

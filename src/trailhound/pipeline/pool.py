@@ -33,6 +33,7 @@ from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Any
 
 from trailhound.arrow_setup import own_process
+from trailhound.pipeline import cores
 
 if TYPE_CHECKING:
     from trailhound.engine.part_making import Made, Part
@@ -219,9 +220,9 @@ class Crew:
             self._end(finished, keep=keep)
 
     def spare(self) -> bool:
-        """`Helpers.spare`: whether the machine had `SPARE_CORES` idle since the reading ended;
-        if not, the helper is ended now."""
-        if self._team.helper is not None and _idle_cores(self._read_at) >= SPARE_CORES:
+        """`Helpers.spare`: whether this process may use two cores and the machine had one
+        idle since the reading ended (`cores.spare`); if not, the helper is ended now."""
+        if self._team.helper is not None and cores.spare(self._read_at):
             return True
         self._team.end_helper()
         return False
@@ -254,7 +255,7 @@ class Crew:
         self._team.stop(finished)
         if not (finished and keep):
             self._team.end_helper()
-        self._read_at = _cpu_times()
+        self._read_at = cores.cpu_times()
         stop_server()
 
 
@@ -453,14 +454,6 @@ _SEND_BUFFER = 4 << 20
 helper still makes the one before, instead of the send waiting for it to read."""
 
 
-SPARE_CORES = 0.5
-"""Idle CPU (cores, over the whole machine) from the end of the reading to the making of the
-alerts (storing the last answers, deciding: ~0.4 s at 1M events), below which the helper is not
-used: beside other busy processes a third of ours takes the scanning process's core from it
-rather than an idle one (at 1M events on a busy host, `finish` 1.28 s of wall with the helper
-against 1.21 without, its CPU 1.11 against 1.25)."""
-
-
 HELPER_PATIENCE = 5.0
 """Seconds at least that the scanning process, with no part of its own left, waits for an
 answer of the helper before it takes the helper for hung (stopped, deadlocked), ends it and
@@ -586,26 +579,6 @@ class _Making:
         self.helpers.pop(conn, None)
         lost = [i for i in self.given.pop(conn, []) if i not in self.made]
         waiting[:0] = sorted(lost)
-
-
-def _cpu_times() -> tuple[int, int] | None:
-    """The machine's idle and total CPU time so far (clock ticks, from /proc/stat), or None
-    where it cannot be read."""
-    try:
-        with open("/proc/stat", "rb") as stat:
-            ticks = [int(t) for t in stat.readline().split()[1:9]]  # user .. steal
-    except (OSError, ValueError):
-        return None
-    return ticks[3] + ticks[4], sum(ticks)  # idle and waiting for I/O; all
-
-
-def _idle_cores(since: tuple[int, int] | None) -> float:
-    """The cores idle on average since `since` (`_cpu_times`); all of them where unknown."""
-    cores = os.cpu_count() or 1
-    now = _cpu_times()
-    if since is None or now is None or now[1] <= since[1]:
-        return float(cores)
-    return cores * (now[0] - since[0]) / (now[1] - since[1])
 
 
 def _widen(conn: Connection) -> None:
