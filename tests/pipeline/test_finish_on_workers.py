@@ -16,7 +16,7 @@ import pytest
 from trailhound.engine import alert_making, part_making
 from trailhound.outputs.base import SEVERITIES
 from trailhound.outputs.files import JsonLinesFile
-from trailhound.pipeline import cores, local_engine, pool
+from trailhound.pipeline import cores, helper, local_engine, pool
 from trailhound.pipeline.scan import scan
 from trailhound.rules.loader import load_rules, shipped_pack_dir
 from trailhound.simulate import simulate
@@ -101,7 +101,7 @@ def test_a_helper_killed_while_it_makes_a_part_loses_no_alert_and_enters_none_tw
     monkeypatch.setattr(alert_making, "ALERTS_PER_PART", _PER_PART)
     monkeypatch.setattr(alert_making, "SHARED_PER_PART", _PER_PART)
     alone_ids, alone = _ledger(corpus, tmp_path / "one.jsonl", 1)
-    send = pool._Making._send
+    send = helper.Making._send
     killed: list[int] = []
 
     def send_then_kill(making: Any, worker: Any, index: int, waiting: list[int]) -> bool:
@@ -111,7 +111,7 @@ def test_a_helper_killed_while_it_makes_a_part_loses_no_alert_and_enters_none_tw
             os.kill(worker.process.pid, signal.SIGKILL)
         return sent
 
-    monkeypatch.setattr(pool._Making, "_send", send_then_kill)
+    monkeypatch.setattr(helper.Making, "_send", send_then_kill)
     ids, shared = _ledger(corpus, tmp_path / "two.jsonl", 2)
     assert killed
     assert ids == alone_ids
@@ -126,7 +126,7 @@ def test_a_helper_stopped_while_it_makes_a_part_is_ended_and_its_parts_made_here
     monkeypatch.setattr(alert_making, "ALERTS_PER_PART", _PER_PART)
     monkeypatch.setattr(alert_making, "SHARED_PER_PART", _PER_PART)
     alone_ids, alone = _ledger(corpus, tmp_path / "one.jsonl", 1)
-    send = pool._Making._send
+    send = helper.Making._send
     stopped: list[int] = []
 
     def send_then_stop(making: Any, worker: Any, index: int, waiting: list[int]) -> bool:
@@ -136,7 +136,7 @@ def test_a_helper_stopped_while_it_makes_a_part_is_ended_and_its_parts_made_here
             os.kill(worker.process.pid, signal.SIGSTOP)
         return sent
 
-    monkeypatch.setattr(pool._Making, "_send", send_then_stop)
+    monkeypatch.setattr(helper.Making, "_send", send_then_stop)
     ids, shared = _ledger(corpus, tmp_path / "two.jsonl", 2)
     assert stopped and not _running(stopped[0])
     assert ids == alone_ids
@@ -149,7 +149,7 @@ def test_a_part_the_helper_fails_is_made_here_and_the_alerts_are_as_made_here(
     monkeypatch.setattr(alert_making, "ALERTS_PER_PART", _PER_PART)
     monkeypatch.setattr(alert_making, "SHARED_PER_PART", _PER_PART)
     alone_ids, alone = _ledger(corpus, tmp_path / "one.jsonl", 1)
-    send = pool._Making._send
+    send = helper.Making._send
     spoilt: list[int] = []
 
     def send_spoilt(making: Any, worker: Any, index: int, waiting: list[int]) -> bool:
@@ -162,7 +162,7 @@ def test_a_part_the_helper_fails_is_made_here_and_the_alerts_are_as_made_here(
         making.given[worker.conn].append(index)
         return True
 
-    monkeypatch.setattr(pool._Making, "_send", send_spoilt)
+    monkeypatch.setattr(helper.Making, "_send", send_spoilt)
     here = _parts_made_here(monkeypatch)
     ids, shared = _ledger(corpus, tmp_path / "two.jsonl", 2)
     assert spoilt
@@ -179,7 +179,7 @@ def test_parts_queued_at_the_helper_are_taken_back_and_entered_once(
     monkeypatch.setattr(alert_making, "ALERTS_PER_PART", _PER_PART)
     monkeypatch.setattr(alert_making, "SHARED_PER_PART", _PER_PART)
     alone_ids, alone = _ledger(corpus, tmp_path / "one.jsonl", 1)
-    taken_back, collect = pool._Making._taken_back, pool._Making._collect
+    taken_back, collect = helper.Making._taken_back, helper.Making._collect
     queued: list[int] = []
 
     def late(making: Any, waiting: list[int], *, block: bool) -> None:
@@ -194,8 +194,8 @@ def test_parts_queued_at_the_helper_are_taken_back_and_entered_once(
             queued.append(index)
         return index
 
-    monkeypatch.setattr(pool._Making, "_taken_back", seen)
-    monkeypatch.setattr(pool._Making, "_collect", late)
+    monkeypatch.setattr(helper.Making, "_taken_back", seen)
+    monkeypatch.setattr(helper.Making, "_collect", late)
     ids, shared = _ledger(corpus, tmp_path / "two.jsonl", 2)
     assert queued
     assert ids == alone_ids
@@ -218,7 +218,7 @@ def test_a_machine_without_a_spare_core_makes_every_part_here_and_ends_the_helpe
         return spare(crew)
 
     monkeypatch.setattr(pool.Crew, "spare", asked)
-    monkeypatch.setattr(pool._Making, "_send", lambda *args: sent.append(args) or True)
+    monkeypatch.setattr(helper.Making, "_send", lambda *args: sent.append(args) or True)
     ids, shared = _ledger(corpus, tmp_path / "two.jsonl", 2)
     assert helpers and helpers[0] is not None and _ends(helpers[0].process.pid)
     assert sent == []
@@ -232,7 +232,7 @@ def test_the_helper_is_gone_before_the_alerts_enter_the_ledger(
     """The ledger's insert is where the end of a large run needs the most memory: the helper
     (tens of MB once it has made parts) has handed its memory back by then."""
     monkeypatch.setattr(alert_making, "SHARED_PER_PART", _PER_PART)
-    send, enter = pool._Making._send, ledger.Batch.enter
+    send, enter = helper.Making._send, ledger.Batch.enter
     helpers: list[Any] = []
     alive_at_enter: list[bool] = []
 
@@ -246,7 +246,7 @@ def test_the_helper_is_gone_before_the_alerts_enter_the_ledger(
         alive_at_enter.extend(not _ends(w.process.pid) for w in helpers)
         enter(batch, store)
 
-    monkeypatch.setattr(pool._Making, "_send", sending)
+    monkeypatch.setattr(helper.Making, "_send", sending)
     monkeypatch.setattr(ledger.Batch, "enter", entering)
     _ledger(corpus, tmp_path / "two.jsonl", 2)
     assert helpers  # it made parts
@@ -264,13 +264,13 @@ def test_a_helper_from_the_fork_server_is_gone_once_the_parts_are_made(
     running: list[bool] = []
 
     def making(crew: pool.Crew, *args: Any) -> Any:
-        helper = crew._team.helper
-        assert helper is not None
-        kinds.append(type(helper.process).__name__)
+        kept = crew._team.helper
+        assert kept is not None
+        kinds.append(type(kept.process).__name__)
         try:
             return make_parts(crew, *args)
         finally:
-            running.append(_running(helper.process.pid))
+            running.append(_running(kept.process.pid))
 
     monkeypatch.setattr(pool.Crew, "make_parts", making)
     _ledger(corpus, tmp_path / "two.jsonl", 2)
@@ -310,13 +310,13 @@ def test_a_run_larger_than_the_helper_is_for_makes_every_part_here(
     alone_ids, alone = _ledger(corpus, tmp_path / "one.jsonl", 1)
     monkeypatch.setattr(local_engine, "HELPED_EVENTS", 1_000)
     sent: list[int] = []
-    send = pool._Making._send
+    send = helper.Making._send
 
     def sending(making: Any, worker: Any, index: int, waiting: list[int]) -> bool:
         sent.append(index)
         return send(making, worker, index, waiting)
 
-    monkeypatch.setattr(pool._Making, "_send", sending)
+    monkeypatch.setattr(helper.Making, "_send", sending)
     ids, shared = _ledger(corpus, tmp_path / "two.jsonl", 2)
     assert sent == []
     assert ids == alone_ids

@@ -170,20 +170,20 @@ def _arm_served_making() -> None:
     """`interrupt-making-served`: the helper, a child of the fork server (stopped by now),
     stopped as it makes its first parts, then Ctrl-C here: only its pidfd can end it."""
     from trailhound.engine import alert_making
-    from trailhound.pipeline import cores, pool
+    from trailhound.pipeline import cores, helper, pool
 
     setattr(alert_making, "SHARED_PER_PART", 2)  # noqa: B010
     setattr(cores, "spare", lambda since: True)  # noqa: B010  (however busy the machine)
     setattr(pool, "alone", lambda: False)  # noqa: B010  (workers from the fork server)
-    make_here = pool._Making._make_here
+    make_here = helper.Making._make_here
 
     def stop_then_interrupt(making: Any, index: int) -> None:
-        for helper in making.helpers.values():
-            os.kill(helper.process.pid, signal.SIGSTOP)
+        for kept in making.helpers.values():
+            os.kill(kept.process.pid, signal.SIGSTOP)
         os.kill(os.getpid(), signal.SIGINT)
         make_here(making, index)
 
-    setattr(pool._Making, "_make_here", stop_then_interrupt)  # noqa: B010
+    setattr(helper.Making, "_make_here", stop_then_interrupt)  # noqa: B010
 
 
 def _arm(point: str) -> None:
@@ -212,11 +212,11 @@ def _arm(point: str) -> None:
         _after(Detector, "finish", lambda: os.kill(os.getpid(), signal.SIGINT))
     elif point == "interrupt-making":
         from trailhound.engine import alert_making
-        from trailhound.pipeline import cores, pool
+        from trailhound.pipeline import cores, helper
 
         setattr(alert_making, "SHARED_PER_PART", 2)  # noqa: B010
         setattr(cores, "spare", lambda since: True)  # noqa: B010  (however busy the machine)
-        _before(pool._Making, "_make_here", lambda: os.kill(os.getpid(), signal.SIGINT))
+        _before(helper.Making, "_make_here", lambda: os.kill(os.getpid(), signal.SIGINT))
     elif point == "interrupt-making-served":
         _arm_served_making()
     elif point == "committed":

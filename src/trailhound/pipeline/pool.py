@@ -19,11 +19,8 @@ import importlib
 import multiprocessing
 import os
 import queue
-import select
 import signal
-import socket
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -33,7 +30,7 @@ from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Any
 
 from trailhound.arrow_setup import own_process
-from trailhound.pipeline import cores
+from trailhound.pipeline import cores, helper
 
 if TYPE_CHECKING:
     from trailhound.engine.part_making import Made, Part
@@ -58,9 +55,8 @@ many tasks of ~35-40 ms each; their answers wait in the scanning process meanwhi
 bounds what piles up there whatever the input's size (at 4M events with two workers: at most
 16 answers, 11 MB; with 4 a worker 8 MB, and half the waiting removed)."""
 
-# The stage of this worker process, made once by `_start` (none in the helper), and its plan.
+# The stage of this worker process, made once by `_start` (none in the helper).
 _stage: Stage | None = None
-_plan: StagePlan | None = None
 
 
 _SERVER_IMPORTS = (
@@ -235,7 +231,7 @@ class Crew:
         peak at 4M events, and the helper's PSS (~50 MB once it has made parts) would add to
         it. A second call makes every part here."""
         try:
-            return _Making(self._team.helper, part, at_home).run(count)
+            return helper.Making(self._team.helper, part, at_home).run(count)
         finally:
             self._team.end_helper()
 
@@ -265,7 +261,6 @@ class _Worker:
     conn: Connection
     given: int = 0  # tasks sent and not yet answered
     told_to_end: bool = False  # sent None: it ends once its tasks are answered
-    pidfd: int | None = None  # the helper's handle on its process (`_watched`), to end it by
 
 
 class _Team:
@@ -278,9 +273,9 @@ class _Team:
     (`_HandOut`), and a worker sends from a thread of its own, so that it reads on while the
     scanning process stores."""
 
-    def __init__(self, workers: list[_Worker], helper: _Worker | None) -> None:
+    def __init__(self, workers: list[_Worker], kept: helper.Helper | None) -> None:
         self.workers = workers
-        self.helper = helper  # reads nothing: makes alerts at the end of the run (`_Making`)
+        self.helper = kept  # reads nothing: makes alerts at the end of the run (`Making`)
 
     @classmethod
     def start(cls, context: Any, plan: StagePlan, count: int) -> _Team:
@@ -300,14 +295,15 @@ class _Team:
             process.start()
             theirs.close()
             workers.append(_Worker(process, ours))
-        return cls(workers[:-1], _watched(workers[-1]))
+        last = workers[-1]
+        return cls(workers[:-1], helper.Helper.watched(last.process, last.conn))
 
     def end_helper(self) -> None:
         """End the helper: at once (it holds nothing to write, and an exit that tears down
         its interpreter would be waited for)."""
-        helper, self.helper = self.helper, None
-        if helper is not None:
-            _end_now(helper)
+        kept, self.helper = self.helper, None
+        if kept is not None:
+            helper.end_now(kept)
 
     def stop(self, finished: bool) -> None:
         """Let the workers go: told to end after a complete run, ended at once otherwise
@@ -442,200 +438,6 @@ class _HandOut:
                 self._changed.notify()
 
 
-_HELPER_LEAD = 2
-"""Parts a helper is given at a time: the one it makes and the next, already in its pipe, so
-that it starts the next as soon as it has sent an answer. Given one at a time, it waited for
-the scanning process to end a part of its own before it got another: at 1M events it was idle
-~60% of the making (CPU 0.28 s of 0.77 s)."""
-
-_SEND_BUFFER = 4 << 20
-"""Bytes the scanning process's end of a helper's socket may hold unread (the kernel caps it at
-`net.core.wmem_max`): a part (rows and records, up to about 1 MB) is sent whole while the
-helper still makes the one before, instead of the send waiting for it to read."""
-
-
-HELPER_PATIENCE = 5.0
-"""Seconds at least that the scanning process, with no part of its own left, waits for an
-answer of the helper before it takes the helper for hung (stopped, deadlocked), ends it and
-makes its parts itself: a part takes milliseconds (~30 ms at 1M events)."""
-_SLOWER = 20
-"""How many times longer than this process takes for a part the helper may take for each part
-it holds, where that is longer than `HELPER_PATIENCE` (a busy machine, a large part)."""
-
-
-class _Making:
-    """Parts of a run's alerts made by the helper and by the scanning process at once: the
-    helper is kept given the last parts not yet taken, `_HELPER_LEAD` at a time (parts' costs
-    come in streaks, so it takes the next as it is free), while the scanning process makes
-    parts from the first on. Once none is left to take, the scanning process takes back the
-    part a helper has queued last and makes it too (the first of the two made is kept), so
-    that it does not wait for a whole part of the helper's at the end. A part the helper fails
-    to make (it died, or raised) is made at home, and that helper is given nothing more; what
-    each part made is returned in part order, for the scanning process to enter. (Written for
-    any number of helpers; a scan has one: the readers are not kept, their heaps would be the
-    end's peak, 130 MB of PSS each at 4M events.)"""
-
-    def __init__(
-        self, helper: _Worker | None, part: Callable[[int], Part],
-        at_home: Callable[[Part], list[Made]],
-    ) -> None:  # fmt: skip
-        self.part, self.at_home = part, at_home
-        # A helper's connection alone tells that it died (EOF): the sentinel of one forked
-        # by the fork server reads as ended once the server is stopped, which it is by now.
-        self.helpers: dict[Connection, _Worker] = {}
-        self.given: dict[Connection, list[int]] = {}  # per helper, in the order it makes them
-        if helper is not None:
-            _widen(helper.conn)
-            self.helpers[helper.conn], self.given[helper.conn] = helper, []
-        self.made: dict[int, list[Made]] = {}
-        self.home = [0.0, 0]  # seconds spent making parts here, and their count (`_patience`)
-        # a part is made once (`part` hands each record over once): one a worker failed, or
-        # one taken back, is made at home from what it was sent
-        self.sent: dict[int, Part] = {}
-
-    def run(self, count: int) -> list[list[Made]]:
-        waiting = list(range(count))
-        while len(self.made) < count:
-            self._give(waiting)
-            if waiting:
-                self._make_here(waiting.pop(0))
-            elif (queued := self._taken_back()) is not None:
-                self._make_here(queued)
-            if len(self.made) < count:
-                self._collect(waiting, block=not waiting and self._taken_back() is None)
-        return [self.made[i] for i in range(count)]
-
-    def _make_here(self, index: int) -> None:
-        start = time.monotonic()
-        part = self.sent.pop(index, None) or self.part(index)
-        self.made[index] = self.at_home(part)
-        self.home[0] += time.monotonic() - start
-        self.home[1] += 1
-
-    def _give(self, waiting: list[int]) -> None:
-        """Each helper given the last parts waiting, up to `_HELPER_LEAD`; the first part
-        is left for this process."""
-        for conn, given in list(self.given.items()):
-            while len(given) < _HELPER_LEAD and len(waiting) > 1:
-                if not self._send(self.helpers[conn], waiting.pop(), waiting):
-                    break
-
-    def _send(self, helper: _Worker, index: int, waiting: list[int]) -> bool:
-        """Part `index` given to `helper`; False if it is gone (its parts are made here)."""
-        part = self.sent[index] = self.sent.get(index) or self.part(index)
-        try:
-            helper.conn.send((index, part))
-        except OSError:
-            waiting.append(index)
-            self._drop(helper.conn, waiting)
-            return False
-        self.given[helper.conn].append(index)
-        return True
-
-    def _taken_back(self) -> int | None:
-        """A part queued behind another at a helper, not yet made: the last such."""
-        for given in self.given.values():
-            for index in reversed(given[1:]):
-                if index not in self.made:
-                    return index
-        return None
-
-    def _collect(self, waiting: list[int], *, block: bool) -> None:
-        """The answers in (waiting for one if `block`, at most `_patience`: a helper that
-        sends none by then is ended, and its parts go back to `waiting`)."""
-        if not self.given:  # (a wait on nothing would never end)
-            return
-        ready = wait(list(self.given), timeout=self._patience() if block else 0)
-        for conn in ready:
-            self._take(conn, waiting)  # type: ignore[arg-type]
-        if block and not ready:
-            for conn in list(self.given):
-                helper = self.helpers[conn]
-                self._drop(conn, waiting)
-                _end_now(helper)  # a stopped or hung process, of no more use
-
-    def _patience(self) -> float:
-        """Seconds to wait for an answer of a helper holding the parts it holds."""
-        spent, count = self.home
-        held = max(len(given) for given in self.given.values())
-        return max(HELPER_PATIENCE, _SLOWER * held * spent / max(count, 1))
-
-    def _take(self, conn: Connection, waiting: list[int]) -> None:
-        """Every answer a helper has sent; one that ended, or failed a part, is dropped."""
-        given = self.given[conn]
-        try:
-            while given and conn.poll():
-                index, made = conn.recv()
-                if index != given[0] or isinstance(made, BaseException):
-                    raise EOFError(index)  # its parts are made here
-                given.pop(0)
-                self.made.setdefault(index, made)  # one taken back may be made already
-                self.sent.pop(index, None)
-        except (EOFError, OSError):
-            self._drop(conn, waiting)
-
-    def _drop(self, conn: Connection, waiting: list[int]) -> None:
-        """A helper given nothing more: its parts not yet made go first in `waiting`."""
-        self.helpers.pop(conn, None)
-        lost = [i for i in self.given.pop(conn, []) if i not in self.made]
-        waiting[:0] = sorted(lost)
-
-
-def _widen(conn: Connection) -> None:
-    """The scanning process's end of a helper's socket given room for `_SEND_BUFFER` bytes
-    unread (as far as the kernel allows; left as it is where it cannot be set)."""
-    with (
-        suppress(OSError),
-        socket.fromfd(conn.fileno(), socket.AF_UNIX, socket.SOCK_STREAM) as sock,
-    ):  # a second handle of the same socket: its options are the socket's
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SEND_BUFFER)
-
-
-def _watched(helper: _Worker) -> _Worker:
-    """`helper` with a pidfd of its process, opened while the process it was forked from (this
-    one, or the fork server) still waits for it. The helper outlives the fork server, and then
-    neither its sentinel (which reads as ended, exit code 255, once the server is gone) nor
-    its pid (init reaps it, and the pid may be reused) can end it: its pidfd can. None where
-    there are no pidfds (not Linux), or the helper has ended already."""
-    pid = helper.process.pid
-    try:
-        pidfd = os.pidfd_open(pid) if pid is not None else None
-    except (AttributeError, OSError):
-        return helper
-    if pidfd is None:
-        return helper
-    if helper.process.exitcode is None:  # not reaped before the pidfd was opened: its own pid
-        helper.pidfd = pidfd
-    else:
-        os.close(pidfd)
-    return helper
-
-
-def _end_now(helper: _Worker) -> None:
-    """The helper killed, and waited for: it holds nothing to write; SIGTERM would wait while it
-    is stopped, and an exit that tears down its interpreter would be waited for."""
-    pidfd, helper.pidfd = helper.pidfd, None
-    if pidfd is not None:
-        _kill(pidfd)
-    else:
-        with suppress(OSError):  # a pid reaped already
-            if helper.process.exitcode is None:
-                helper.process.kill()
-    helper.process.join()  # reaped, if it is this process's child
-    helper.conn.close()
-
-
-def _kill(pidfd: int) -> None:
-    """The process of `pidfd` killed and waited for (its pidfd reads as ready once it has
-    ended, whichever process reaps it); the pidfd closed."""
-    try:
-        with suppress(ProcessLookupError):  # it has ended already
-            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-        select.select([pidfd], [], [])
-    finally:
-        os.close(pidfd)
-
-
 def _give(worker: _Worker, task: tuple[int, list[Blob]]) -> None:
     try:
         worker.conn.send(task)
@@ -689,7 +491,7 @@ def _serve(conn: Connection, plan: StagePlan, helps: bool) -> None:
             break
         index, work = task
         try:
-            answers.put((index, _run(work) if isinstance(work, list) else _make(work)))
+            answers.put((index, _run(work) if isinstance(work, list) else helper.make(work, plan)))
         except Exception as exc:  # the scanning process raises it, as it would have here
             answers.put((index, exc))
     answers.put(None)
@@ -753,7 +555,7 @@ def tasks_of(blobs: Iterable[Blob], task_bytes: int = TASK_BYTES) -> Iterator[li
 
 
 def _start(plan: StagePlan, helps: bool) -> None:
-    global _stage, _plan
+    global _stage
     # Ctrl-C reaches every process of the terminal's group: the scanning process alone
     # answers it (it ends the workers), so a worker neither prints a traceback nor dies mid-task
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -764,23 +566,10 @@ def _start(plan: StagePlan, helps: bool) -> None:
     # (`own_process`), and its threads share one arena of it rather than each keeping one
     own_process()
     heap.one_arena()
-    _plan = plan
     if not helps:
         _stage = Stage(plan)
     # a worker holds no cycles worth collecting; the collector would only walk its objects
     gc.disable()
-
-
-def _make(part: Part) -> list[Made]:
-    """A part of the alerts at the end of a run, made for the scanning process."""
-    assert _plan is not None, "the worker's plan was not given"
-    from trailhound import heap
-    from trailhound.cloudtrail.documents import rebuilt_documents
-    from trailhound.engine import part_making
-
-    made = part_making.made(part, rebuilt_documents(_plan.enricher))
-    heap.give_back()  # a part's documents (up to 40 kB each) are not held until the next
-    return made
 
 
 def _run(blobs: list[Blob]) -> list[StageOutput]:
