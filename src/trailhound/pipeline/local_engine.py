@@ -104,14 +104,18 @@ class LocalEngine:
 
     def keep_workers(self) -> None:
         """Keep the workers that read the input until `release`, to make alerts at the end
-        of the run (`helpers`)."""
+        of the run (`kept`)."""
         self._keep = True
 
-    def helpers(self, events: int) -> Helpers | None:
-        """The workers kept (`keep_workers`) once the stage is done; None if none ran, or if
-        the run read more than `HELPED_EVENTS` (they are ended then, before deciding)."""
+    def release_if_large(self, events: int) -> None:
+        """End the helper kept (`keep_workers`) now, before deciding, if the run read more
+        than `HELPED_EVENTS`."""
         if events > HELPED_EVENTS:
             self.release()
+
+    @property
+    def kept(self) -> Helpers | None:
+        """The helper kept (`keep_workers`) once the stage is done, if any still is."""
         return self._kept
 
     def release(self) -> None:

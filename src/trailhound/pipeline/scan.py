@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from msgspec import Struct, field
 
@@ -33,6 +33,9 @@ from trailhound.pipeline.stage import StagePlan
 from trailhound.rules.model import Rule, RuleException
 from trailhound.sources import Blob, Source
 from trailhound.state.store import Store
+
+if TYPE_CHECKING:
+    from trailhound.engine.part_making import Helpers
 
 
 class ScanResult(Struct):
@@ -152,9 +155,7 @@ def scan(
                     if on_bytes is not None:
                         done += out.stored_bytes
                         on_bytes(done, total)
-            helpers = (
-                stage.helpers(detector.stats.events) if isinstance(stage, LocalEngine) else None
-            )
+            helpers = _helpers(stage, detector.stats.events)
             alerts = detector.finish(
                 final=final, clock=None if clock is None else _us(clock), forget=forget,
                 helpers=helpers,
@@ -194,6 +195,15 @@ def stage_plan(
 def router(outputs: Sequence[Output]) -> Callable[[Mapping[str, Any]], tuple[str, ...]]:
     """Which of `outputs` an alert is for."""
     return lambda alert: tuple(o.name for o in outputs if o.wants(alert))
+
+
+def _helpers(stage: object, events: int) -> Helpers | None:
+    """The helper a local engine kept to make alerts beside this process, unless the run is
+    too large for it (then it is ended now, before deciding)."""
+    if not isinstance(stage, LocalEngine):
+        return None
+    stage.release_if_large(events)
+    return stage.kept
 
 
 def _routed_by_severity(outputs: Sequence[Output]) -> bool:
