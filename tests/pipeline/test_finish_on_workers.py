@@ -226,6 +226,34 @@ def test_a_machine_without_a_spare_core_makes_every_part_here_and_ends_the_helpe
     assert shared == alone
 
 
+def test_a_helper_left_unused_by_a_single_part_is_gone_before_the_ledger(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run whose alerts make one part makes it here: the helper, spare but of no use, is
+    ended before the ledger's insert, not kept to the end of the scan."""
+    monkeypatch.setattr(alert_making, "SHARED_PER_PART", 100_000)
+    monkeypatch.setattr(alert_making, "PART_BYTES", 1 << 40)
+    monkeypatch.setattr(helper.Making, "run", lambda *args: pytest.fail("made beside the helper"))
+    spare = pool.Crew.spare
+    kept: list[Any] = []
+    alive_at_enter: list[bool] = []
+
+    def asked(crew: pool.Crew) -> bool:
+        kept.append(crew._team.helper)
+        return spare(crew)
+
+    def entering(batch: ledger.Batch, store: Store) -> None:
+        alive_at_enter.extend(_running(h.process.pid) for h in kept)
+        enter(batch, store)
+
+    enter = ledger.Batch.enter
+    monkeypatch.setattr(pool.Crew, "spare", asked)
+    monkeypatch.setattr(ledger.Batch, "enter", entering)
+    _ledger(corpus, tmp_path / "two.jsonl", 2)
+    assert kept and kept[0] is not None
+    assert alive_at_enter == [False]
+
+
 def test_the_helper_is_gone_before_the_alerts_enter_the_ledger(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -75,6 +75,8 @@ class AlertMaker(Struct, frozen=True):
         if self.helpers is not None and shared and len(parts) > 1:
             alerts = self._shared(parts, shown, entered, self.helpers)
         else:
+            if self.helpers is not None:  # unused: gone before the ledger's insert, the peak
+                self.helpers.release()
             for part in parts:
                 alerts.extend(self._made(part, shown, entered))
         # the parts' records and documents are let go by now, and glibc keeps what they held

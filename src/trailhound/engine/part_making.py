@@ -60,6 +60,10 @@ class Helpers(Protocol):
         let go once it returns."""
         ...
 
+    def release(self) -> None:
+        """Let the helpers go unused (nothing if they are gone already)."""
+        ...
+
 
 def alerts(part: Part, to_documents: DocumentMaker) -> list[Alert]:
     """The part's alerts with their evidence documents."""
