@@ -28,9 +28,16 @@ def test_the_usable_cpus_are_the_fewer_of_the_affinity_and_the_quota(
 
 
 def test_one_cpu_allowed_is_never_spare_for_the_helper(monkeypatch: pytest.MonkeyPatch) -> None:
-    """However idle the machine (here, unknown: all of it), one allowed CPU is the scanning
-    process's own."""
+    """However idle the machine (here, all of its eight cores), one allowed CPU is the
+    scanning process's own."""
+    monkeypatch.setattr(cores, "idle_cores", lambda since: 8.0)
     monkeypatch.setattr(cores, "usable_cores", lambda: cores.capacity(8, "100000 100000"))
     assert not cores.spare(None)
     monkeypatch.setattr(cores, "usable_cores", lambda: cores.capacity(8, "200000 100000"))
     assert cores.spare(None)
+
+
+def test_a_machine_whose_idle_time_is_unknown_has_no_core_to_spare() -> None:
+    # no tick counted since the reading ended (a run too short to tell), or no /proc/stat
+    assert cores.idle_cores(None) == 0.0
+    assert not cores.spare(None)

@@ -22,8 +22,13 @@ CpuTimes = tuple[int, int]  # the machine's idle and total CPU time (clock ticks
 
 def spare(since: CpuTimes | None) -> bool:
     """Whether this process may use `HELPED_CORES` and the machine had `SPARE_CORES` idle
-    since `since` (`cpu_times`)."""
-    return usable_cores() >= HELPED_CORES and idle_cores(since) >= SPARE_CORES
+    since `since` (`cpu_times`). Never where there are no pidfds (not Linux): a helper from
+    the fork server could not then be ended for certain once the server is gone."""
+    return (
+        hasattr(os, "pidfd_open")
+        and usable_cores() >= HELPED_CORES
+        and idle_cores(since) >= SPARE_CORES
+    )
 
 
 def usable_cores() -> float:
@@ -84,9 +89,10 @@ def cpu_times() -> CpuTimes | None:
 
 
 def idle_cores(since: CpuTimes | None) -> float:
-    """The machine's cores idle on average since `since` (`cpu_times`); all where unknown."""
+    """The machine's cores idle on average since `since` (`cpu_times`); none where unknown
+    (no /proc/stat, or no tick since): a helper beside a busy machine costs more than it gives."""
     cores = os.cpu_count() or 1
     now = cpu_times()
     if since is None or now is None or now[1] <= since[1]:
-        return float(cores)
+        return 0.0
     return cores * (now[0] - since[0]) / (now[1] - since[1])
