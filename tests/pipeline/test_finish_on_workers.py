@@ -349,3 +349,61 @@ def test_a_run_larger_than_the_helper_is_for_makes_every_part_here(
     assert sent == []
     assert ids == alone_ids
     assert shared == alone
+
+
+def test_a_helper_without_a_pidfd_is_not_used_and_is_ended(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where `pidfd_open` exists but fails (gVisor, an old seccomp profile), a helper from the
+    fork server could not be ended for certain once the server is gone: it is not used."""
+    monkeypatch.setattr(alert_making, "ALERTS_PER_PART", _PER_PART)
+    monkeypatch.setattr(alert_making, "SHARED_PER_PART", _PER_PART)
+    alone_ids, alone = _ledger(corpus, tmp_path / "one.jsonl", 1)
+
+    def refused(pid: int) -> int:
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(os, "pidfd_open", refused)
+    spare, sent = pool.Crew.spare, []
+    helpers: list[Any] = []
+
+    def asked(crew: pool.Crew) -> bool:
+        helpers.append(crew._team.helper)
+        return spare(crew)
+
+    monkeypatch.setattr(pool.Crew, "spare", asked)
+    monkeypatch.setattr(helper.Making, "_send", lambda *args: sent.append(args) or True)
+    ids, shared = _ledger(corpus, tmp_path / "two.jsonl", 2)
+    assert helpers and helpers[0] is not None and helpers[0].pidfd is None
+    assert _ends(helpers[0].process.pid)
+    assert sent == []
+    assert (ids, shared) == (alone_ids, alone)
+
+
+def _stops_mid_answer(conn: Any) -> None:
+    """A helper that takes a part, begins an answer longer than its socket holds and stops."""
+    conn.recv()
+    os.write(conn.fileno(), (1 << 20).to_bytes(4, "big") + b"x" * 1000)
+    os.kill(os.getpid(), signal.SIGSTOP)
+
+
+def test_a_helper_stopped_part_way_through_an_answer_is_dropped_and_its_parts_made_here(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`wait` says only that an answer has begun: the rest of it is waited for no longer
+    than the helper's patience, then its parts are made here."""
+    import multiprocessing
+
+    monkeypatch.setattr(helper, "HELPER_PATIENCE", 0.5)
+    context = multiprocessing.get_context("fork")
+    ours, theirs = context.Pipe()
+    process = context.Process(target=_stops_mid_answer, args=(theirs,), daemon=True)
+    process.start()
+    theirs.close()
+    stuck = helper.Helper.watched(process, ours)
+    try:
+        made = helper.Making(stuck, lambda i: ("part", i), lambda part: [part]).run(4)
+    finally:
+        helper.end_now(stuck)
+    assert made == [[("part", i)] for i in range(4)]
+    assert _ends(process.pid)

@@ -13,6 +13,7 @@ import os
 import select
 import signal
 import socket
+import struct
 import time
 from collections.abc import Callable
 from contextlib import suppress
@@ -166,12 +167,20 @@ class Making:
 
 def _widen(conn: Connection) -> None:
     """The scanning process's end of a helper's socket given room for `_SEND_BUFFER` bytes
-    unread (as far as the kernel allows; left as it is where it cannot be set)."""
+    unread (as far as the kernel allows; left as it is where it cannot be set), and a deadline
+    on each read: `wait` tells only that an answer has begun, and a helper stopped part-way
+    through sending a large one would hold `recv`, and the state's transaction, for ever; a
+    read that waits longer than `HELPER_PATIENCE` raises instead, and the helper is dropped."""
     with (
         suppress(OSError),
         socket.fromfd(conn.fileno(), socket.AF_UNIX, socket.SOCK_STREAM) as sock,
     ):  # a second handle of the same socket: its options are the socket's
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SEND_BUFFER)
+        seconds = int(HELPER_PATIENCE)
+        microseconds = int((HELPER_PATIENCE - seconds) * 1e6)
+        sock.setsockopt(
+            socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", seconds, microseconds)
+        )
 
 
 @dataclass

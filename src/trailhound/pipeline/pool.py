@@ -217,8 +217,11 @@ class Crew:
 
     def spare(self) -> bool:
         """`Helpers.spare`: whether this process may use two cores and the machine had one
-        idle since the reading ended (`cores.spare`); if not, the helper is ended now."""
-        if self._team.helper is not None and cores.spare(self._read_at):
+        idle since the reading ended (`cores.spare`), and the helper can be ended for certain
+        (its pidfd: where `pidfd_open` exists but fails, as under gVisor or an old seccomp
+        profile, one from the fork server could not be); if not, the helper is ended now."""
+        helper = self._team.helper
+        if helper is not None and helper.pidfd is not None and cores.spare(self._read_at):
             return True
         self._team.end_helper()
         return False
