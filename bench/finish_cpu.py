@@ -1,7 +1,7 @@
 """The end of a scan alone (`Detector.finish`), timed again and again on one saved state.
 
     python bench/finish_cpu.py prepare CORPUS_DIR SNAPSHOT_DIR [WORKERS]
-    python bench/finish_cpu.py run SNAPSHOT_DIR [RUNS]
+    python bench/finish_cpu.py run SNAPSHOT_DIR [RUNS] [HELPERS]
 
 `prepare` scans the corpus as `bench/phases.py` does (shipped pack, fresh state, WORKERS
 processes, 2 by default) but stops before deciding: the matches and evidence packs are stored
@@ -17,12 +17,21 @@ process's peak resident memory (through the commit), the number of alerts, a dig
 alert's id and the MD5 of its JSON
 as the ledger holds it and one of what the state keeps for the next run: neither may change
 when only the speed of the end of a scan does.
+
+HELPERS (0 by default; 1) keeps the helper a crew of workers forks beside them, from this
+process before it opens the state, as the scan command's is, so that `finish` makes parts of
+the alerts on it (`Crew.begin([])`, then `Crew.outputs(keep=True)`); its CPU from the start
+of `finish` to its end is `helpers_cpu` (it is started a second before, so that its start is
+not counted). The helper is used however busy the machine is (a scan uses it only if a core
+was idle while it decided, `cores.spare`), so `finish_wall` with it means something only on
+a quiet machine.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -30,6 +39,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +52,9 @@ from trailhound.collector import paused
 from trailhound.demo import DECOY_RULE
 from trailhound.engine.detector import Detector
 from trailhound.outputs.files import JsonLinesFile
-from trailhound.pipeline.scan import router, scan
+from trailhound.pipeline import cores
+from trailhound.pipeline.pool import Crew
+from trailhound.pipeline.scan import router, scan, stage_plan
 from trailhound.rules.loader import load_rules, shipped_pack_dir
 from trailhound.rules.model import Rule
 from trailhound.rules.parameters import with_values
@@ -87,12 +99,55 @@ def prepare(root: Path, snapshot: Path, workers: int) -> None:
     store.close()
 
 
-def run_once(snapshot: Path) -> dict[str, Any]:
+def _helpers(count: int) -> Crew | None:
+    """A crew (one worker, given nothing) whose helper is kept for the end of a run, ready;
+    None for none."""
+    if count < 1:
+        return None
+    plan = stage_plan(_rules(), enricher=Enricher.create(), now=datetime.now(UTC))
+    # used however busy the machine: a scan asks whether a core was idle while it decided
+    # (`cores.spare`); here the helper's path is what is timed
+    cores.spare = lambda since: True
+    crew = Crew.start(plan, 1, fork_here=True)
+    crew.begin([])
+    for _ in crew.outputs(keep=True):
+        pass
+    time.sleep(1.0)  # their set-up (a stage each) done, as a scan's workers' is by its end
+    return crew
+
+
+class _HelperClock:
+    """The CPU seconds the crew's helper has used (from /proc), read last just before it is
+    ended: `Crew.make_parts` ends it once the parts are in, inside `finish`."""
+
+    def __init__(self, crew: Crew | None) -> None:
+        self.seconds = 0.0
+        self._team = None if crew is None else crew._team
+        if self._team is not None:
+            end = self._team.end_helper
+
+            def reading_then_ending() -> None:
+                self.read()
+                end()
+
+            self._team.end_helper = reading_then_ending  # type: ignore[method-assign]
+        self.read()
+
+    def read(self) -> None:
+        helper = None if self._team is None else self._team.helper
+        if helper is not None:
+            stat = Path(f"/proc/{helper.process.pid}/stat").read_text().rsplit(")", 1)[1]
+            fields = stat.split()
+            self.seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_once(snapshot: Path, helpers: int = 0) -> dict[str, Any]:
     sys.path.insert(0, str(Path(__file__).parent))
     from parent_cpu import _instrument  # a sibling script, not a package
 
     spent: Counter[str] = Counter()
     _instrument(spent)
+    crew = _helpers(helpers)
     with tempfile.TemporaryDirectory() as folder:
         shutil.copy(snapshot / _STATE, Path(folder) / _STATE)
         store = Store.open(Path(folder) / _STATE)
@@ -104,10 +159,15 @@ def run_once(snapshot: Path) -> dict[str, Any]:
                 route=router([output]), keep_evidence=False,
             )  # fmt: skip
             made = time.process_time()  # a scan makes its detector at its start, not its end
-            began = time.perf_counter()
-            alerts = detector.finish()
+            began, clock = time.perf_counter(), _HelperClock(crew)
+            helped = clock.seconds
+            alerts = detector.finish(helpers=crew)
             finished = time.process_time()
             wall = time.perf_counter() - began
+            clock.read()  # (a helper that made no parts is still running)
+            helped = clock.seconds - helped
+            if crew is not None:
+                crew.release()
         ended = time.process_time()
         spent["finish+commit"] = ended - started  # as before, for comparing with older runs
         spent["detector made"] = made - started
@@ -126,6 +186,7 @@ def run_once(snapshot: Path) -> dict[str, Any]:
     state = hashlib.sha256(repr(kept).encode())
     result: dict[str, Any] = {k: round(v, 3) for k, v in spent.most_common()}
     result["finish_wall"] = round(wall, 3)
+    result["helpers_cpu"] = round(helped, 3)
     result["peak_rss_mb"] = peak
     result["alerts"] = len(alerts)
     result["digest"] = digest.hexdigest()[:16]
@@ -140,11 +201,13 @@ def main() -> None:
         prepare(Path(sys.argv[2]), Path(sys.argv[3]), workers)
     elif sys.argv[1] == "once":
         probe_without_pandas()  # as the command does
-        print(json.dumps(run_once(Path(sys.argv[2]))))
+        helpers = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+        print(json.dumps(run_once(Path(sys.argv[2]), helpers)))
     else:
         runs = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+        helpers = sys.argv[4] if len(sys.argv) > 4 else "0"
         for _ in range(runs):
-            subprocess.run([sys.executable, __file__, "once", sys.argv[2]], check=True)
+            subprocess.run([sys.executable, __file__, "once", sys.argv[2], helpers], check=True)
 
 
 if __name__ == "__main__":

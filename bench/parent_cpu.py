@@ -25,7 +25,7 @@ from typing import Any
 from like_the_command import cpu_before, set_up
 
 from trailhound.cloudtrail import documents
-from trailhound.engine import alert_making, detector
+from trailhound.engine import alert_making, detector, part_making
 from trailhound.pipeline import deliver
 from trailhound.state import counted, ledger, outbox
 
@@ -46,10 +46,11 @@ def timed(spent: Counter[str], label: str, fn: Callable[..., Any]) -> Callable[.
 def _instrument(spent: Counter[str]) -> None:
     for name in ["finish", "_store_pending"]:
         setattr(detector.Detector, name, timed(spent, name, getattr(detector.Detector, name)))
-    for name in ["_evidence_documents", "_raw_records", "_record", "_alert"]:
+    for name in ["_part", "_raw_records", "_record", "_shared"]:
         made = alert_making.AlertMaker
         setattr(made, name, timed(spent, name, getattr(made, name)))
     places = [(counted, "first_counts"), (ledger, "record"), (documents, "_rebuilt"),
+              (part_making, "alerts"), (part_making, "made"),
               (deliver, "deliver"), (outbox, "pending"), (ledger.Batch, "enter")]  # fmt: skip
     for module, name in places:
         setattr(module, name, timed(spent, name, getattr(module, name)))

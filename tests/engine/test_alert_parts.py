@@ -24,7 +24,7 @@ def test_a_part_ends_where_its_records_would_pass_the_bytes(
 ) -> None:
     monkeypatch.setattr(alert_making, "PART_BYTES", 100)
     made = _alerts(6)
-    parts = _cut(made, [40, 40, 30, 90, 10, 100])
+    parts = _cut(made, [40, 40, 30, 90, 10, 100], 256)
     assert [[ident for _, ident, _ in part] for part in parts] == [
         ["id-0", "id-1"],
         ["id-2"],
@@ -38,13 +38,12 @@ def test_an_alert_larger_than_a_part_is_a_part_of_its_own(
 ) -> None:
     monkeypatch.setattr(alert_making, "PART_BYTES", 100)
     made = _alerts(3)
-    assert [len(part) for part in _cut(made, [500, 500, 1])] == [1, 1, 1]
+    assert [len(part) for part in _cut(made, [500, 500, 1], 256)] == [1, 1, 1]
 
 
-def test_small_alerts_still_end_a_part_at_its_count(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(alert_making, "ALERTS_PER_PART", 4)
+def test_small_alerts_still_end_a_part_at_its_count() -> None:
     made = _alerts(10)
-    parts = _cut(made, [0] * 10)
+    parts = _cut(made, [0] * 10, 4)
     assert [len(part) for part in parts] == [4, 4, 2]
     assert [d for part in parts for d in part] == made
-    assert _cut([], []) == []
+    assert _cut([], [], 4) == []

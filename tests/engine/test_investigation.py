@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from trailhound.engine.alert_making import investigation
+from trailhound.engine.part_making import investigation
 from trailhound.rules.loader import load_rules, shipped_pack_dir
 
 

@@ -101,13 +101,13 @@ def test_a_worker_with_no_task_left_ends_before_the_run_does(
     before = _descendants()
     outputs = run_in_workers(corpus, plan, 2, task_bytes=1)
     taken = [next(outputs)]
-    started = _descendants() - before  # the fork server and both workers
-    assert len(started) == 3
+    started = _descendants() - before  # the fork server, both workers and their helper
+    assert len(started) == 4
     taken += [next(outputs) for _ in range(count - 1)]  # every output, the run not yet over
     deadline = time.monotonic() + 30
-    while len(_running(started)) > 1 and time.monotonic() < deadline:
+    while len(_running(started)) > 2 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert len(_running(started)) == 1  # the fork server, ended with the run
+    assert len(_running(started)) == 2  # the fork server and the helper, ended with the run
     assert sum(o.events for o in taken) > 6_000
     assert list(outputs) == []
 
@@ -123,12 +123,12 @@ def test_the_workers_read_on_while_the_caller_holds_an_output(
     before = _descendants()
     outputs = run_in_workers(corpus, plan, 2, task_bytes=task_bytes)
     taken = [next(outputs)]
-    started = _descendants() - before  # the fork server and both workers
-    assert len(started) == 3
+    started = _descendants() - before  # the fork server, both workers and their helper
+    assert len(started) == 4
     deadline = time.monotonic() + 60
-    while len(_running(started)) > 1 and time.monotonic() < deadline:
+    while len(_running(started)) > 2 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert len(_running(started)) == 1  # the fork server, ended with the run
+    assert len(_running(started)) == 2  # the fork server and the helper, ended with the run
     assert _summary([*taken, *outputs]) == alone
 
 

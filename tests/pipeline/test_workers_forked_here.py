@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from support.corpus import comparable, environment, read_alerts, simulate_day, started
-from trailhound.cli.exits import STATE_IN_USE
+from trailhound.cli.exits import INTERRUPTED, STATE_IN_USE
 from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.reader import blobs_of
 from trailhound.cloudtrail.report import Report
@@ -87,7 +87,8 @@ def test_a_scan_forks_its_workers_itself_and_gives_the_alerts_of_one_worker(
             time.sleep(0.005)
     assert scan.returncode == 1
     assert not [c for _, c in seen.values() if "forkserver" in c]
-    assert len([p for p, (parent, _) in seen.items() if parent == scan.pid]) == 2
+    # both workers and the helper that makes alerts beside the scanning process at the end
+    assert len([p for p, (parent, _) in seen.items() if parent == scan.pid]) == 3
     assert _alerts(two / "out.jsonl") == _alerts(one / "out.jsonl") != {}
 
 
@@ -148,7 +149,8 @@ def test_a_scan_whose_state_is_in_use_fails_cleanly_though_its_workers_had_tasks
         holder.communicate(b"", timeout=60)
     assert scan.returncode == STATE_IN_USE, stderr
     assert "in use by another trailhound" in stderr
-    assert len([p for p, (parent, _) in seen.items() if parent == scan.pid]) == 2
+    # both workers and the helper kept for the end of the run
+    assert len([p for p, (parent, _) in seen.items() if parent == scan.pid]) == 3
     assert _session(scan.pid) == {}
     assert not (tmp_path / "out.jsonl").exists()
 
@@ -198,3 +200,21 @@ def test_a_process_running_another_thread_gets_its_workers_from_the_fork_server(
         thread.join()
     assert len(after) > 1 and any(ids for _, ids in after)
     assert not server_running()
+
+
+@pytest.mark.parametrize("point", ["interrupt-making", "interrupt-making-served"])
+def test_ctrl_c_while_the_helper_makes_parts_is_one_line_and_leaves_no_process(
+    day: Day, tmp_path: Path, point: str
+) -> None:
+    """The end of a run beside its helper, interrupted: the scan says its one line, decides
+    nothing (its transaction rolled back) and leaves no helper behind, whether the helper
+    was forked here or by the fork server (then stopped, so that it would not end itself)."""
+    command = day.scan(tmp_path, 2)
+    command[1:3] = ["-m", "support.corpus", point]
+    with started(command, day.env, start_new_session=True, stderr=subprocess.PIPE) as scan:
+        _, stderr = scan.communicate(timeout=120)
+    lines = stderr.decode().splitlines()
+    assert scan.returncode == INTERRUPTED, lines
+    assert len(lines) == 1 and lines[0].startswith("trailhound: interrupted"), lines
+    assert _session(scan.pid) == {}
+    assert not (tmp_path / "out.jsonl").exists()

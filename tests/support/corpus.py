@@ -30,6 +30,10 @@ CRASH_POINTS: dict[str, str] = {
     "decided, just before the commit, for a test that watches the commit from outside",
     "interrupt-decided": "not killed: a SIGINT (Ctrl-C) to itself once every alert is decided, "
     "before the commit",
+    "interrupt-making": "not killed: a SIGINT (Ctrl-C) to itself as it makes its first part "
+    "of the alerts beside the helper (parts of two alerts, so that the helper has some)",
+    "interrupt-making-served": "not killed: as interrupt-making, its workers and helper from "
+    "the fork server (as a library's scan gets them), the helper stopped (SIGSTOP) first",
     "committed": "the scan committed, delivery not started",
     "watch-read": "a watch step decided and noted what it read, the transaction not committed",
     "watch-committed": "a watch step committed, its delivery not started",
@@ -162,6 +166,26 @@ class _TearingOs:
         _die()
 
 
+def _arm_served_making() -> None:
+    """`interrupt-making-served`: the helper, a child of the fork server (stopped by now),
+    stopped as it makes its first parts, then Ctrl-C here: only its pidfd can end it."""
+    from trailhound.engine import alert_making
+    from trailhound.pipeline import cores, helper, pool
+
+    setattr(alert_making, "SHARED_PER_PART", 2)  # noqa: B010
+    setattr(cores, "spare", lambda since: True)  # noqa: B010  (however busy the machine)
+    setattr(pool, "alone", lambda: False)  # noqa: B010  (workers from the fork server)
+    make_here = helper.Making._make_here
+
+    def stop_then_interrupt(making: Any, index: int) -> None:
+        for kept in making.helpers.values():
+            os.kill(kept.process.pid, signal.SIGSTOP)
+        os.kill(os.getpid(), signal.SIGINT)
+        make_here(making, index)
+
+    setattr(helper.Making, "_make_here", stop_then_interrupt)  # noqa: B010
+
+
 def _arm(point: str) -> None:
     from trailhound.engine.detector import Detector
     from trailhound.outputs import files
@@ -186,6 +210,15 @@ def _arm(point: str) -> None:
         _after(Detector, "finish", lambda: Path(os.environ[MARK]).touch())
     elif point == "interrupt-decided":
         _after(Detector, "finish", lambda: os.kill(os.getpid(), signal.SIGINT))
+    elif point == "interrupt-making":
+        from trailhound.engine import alert_making
+        from trailhound.pipeline import cores, helper
+
+        setattr(alert_making, "SHARED_PER_PART", 2)  # noqa: B010
+        setattr(cores, "spare", lambda since: True)  # noqa: B010  (however busy the machine)
+        _before(helper.Making, "_make_here", lambda: os.kill(os.getpid(), signal.SIGINT))
+    elif point == "interrupt-making-served":
+        _arm_served_making()
     elif point == "committed":
         _before(delivery, "deliver", _die)  # the scan command's, imported as it runs
     elif point == "watch-read":

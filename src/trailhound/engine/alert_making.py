@@ -9,8 +9,7 @@ are made, entered and let go a part at a time, in the order of their first evide
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from functools import cache
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -20,24 +19,25 @@ from msgspec.structs import replace
 from trailhound import arrow_kernels as kernels
 from trailhound import heap
 from trailhound.alerts.model import Alert
-from trailhound.engine import evidence
+from trailhound.engine import evidence, part_making
 from trailhound.engine.candidates import Candidate
 from trailhound.engine.filtering import ITEM
-from trailhound.rules.model import Rule
+from trailhound.engine.part_making import Decided, DocumentMaker, Helpers, Part
 from trailhound.state import ledger, matches
 from trailhound.state.store import Store
 
-# Matched rows (their stored columns; `raw`, the record's JSON, where it was kept) -> documents.
-DocumentMaker = Callable[[pa.RecordBatch], Iterator[dict[str, Any]]]
 # An alert (as delivered) -> the outputs it is queued for.
 Router = Callable[[Mapping[str, Any]], tuple[str, ...]]
-Decided = tuple[Rule, str, Candidate]  # a rule, an alert id, the candidate that makes it
 RAW = "raw"
 _PACKS_PER_READ = 4
 ALERTS_PER_PART = 256
 """Alerts made, entered in the ledger and let go at a time, at most: an alert's evidence
 documents are its largest part (ten events, 40 kB of JSON for a BatchWriteItem's), and a run
 that held every alert's at once peaked at 1.1 GB for 3,071 alerts."""
+SHARED_PER_PART = 64
+"""The same when a helper makes parts beside this process (`AlertMaker.helpers`): each of the
+two then holds a part's documents at once, and at 4M events parts of 256 raised the run's
+peak (the end's) by 46 MB over main's; smaller parts also balance the two better."""
 PART_BYTES = 1 << 20
 """A part also ends where its alerts' evidence records reach this much JSON. A part's documents
 take several times their records' bytes in Python objects, and the few objects each part leaves
@@ -47,13 +47,15 @@ grew the arenas 33 to 79 MB, and that making was the end of the run's peak."""
 
 class AlertMaker(Struct, frozen=True):
     """`keep_evidence=False` returns the alerts without their evidence documents (the ledger
-    has them in full), so that a run's memory does not grow with its alerts."""
+    has them in full), so that a run's memory does not grow with its alerts. `helpers`
+    (a scan's workers, still running) then make some of the parts beside this process."""
 
     store: Store
     to_documents: DocumentMaker
     evidence_limit: int
     route: Router
     keep_evidence: bool
+    helpers: Helpers | None = None
 
     def make(self, decided: Sequence[Decided]) -> list[Alert]:
         """These alerts, entered in the ledger and queued for their outputs."""
@@ -62,13 +64,21 @@ class AlertMaker(Struct, frozen=True):
         # in the order of their first evidence, so that a part's evidence lies in few packs,
         # which the next part seldom needs again (each pack read has a cost)
         made = sorted(decided, key=lambda d: min(d[2].seqs[: self.evidence_limit], default=-1))
+        # asked once the alerts are decided: whether a core was idle while they were
+        shared = self.helpers is not None and not self.keep_evidence and self.helpers.spare()
         shown = _Shown.read(self.store, self._seqs([c for _, _, c in made]))
-        parts = _cut(made, [shown.size(c.seqs[: self.evidence_limit]) for _, _, c in made])
+        sizes = [shown.size(c.seqs[: self.evidence_limit]) for _, _, c in made]
+        parts = _cut(made, sizes, SHARED_PER_PART if shared else ALERTS_PER_PART)
         shown.expect([self._seqs([c for _, _, c in p]) for p in parts])
         alerts: list[Alert] = []
         entered = ledger.Batch()
-        for part in parts:
-            alerts.extend(self._made(part, shown, entered))
+        if self.helpers is not None and shared and len(parts) > 1:
+            alerts = self._shared(parts, shown, entered, self.helpers)
+        else:
+            if self.helpers is not None:  # unused: gone before the ledger's insert, the peak
+                self.helpers.release()
+            for part in parts:
+                alerts.extend(self._made(part, shown, entered))
         # the parts' records and documents are let go by now, and glibc keeps what they held
         # (~40 MB at 4M events): handed back before DuckDB, whose statements allocate from its
         # own allocator, enters the alerts (the end's peak, at 4M, was there and after it)
@@ -82,44 +92,49 @@ class AlertMaker(Struct, frozen=True):
     def _made(self, part: Sequence[Decided], shown: _Shown, entered: ledger.Batch) -> list[Alert]:
         """These alerts, with their evidence, added to what `entered` enters in the ledger;
         returned without their evidence unless the detector keeps it."""
-        docs = self._evidence_documents([c for _, _, c in part], shown)
-        alerts = [self._alert(rule, ident, cand, docs) for rule, ident, cand in part]
+        alerts = part_making.alerts(self._part(part, shown), self.to_documents)
         self._record(alerts, entered)
         if self.keep_evidence:
             return alerts
         return [replace(alert, evidence=()) for alert in alerts]
 
-    def _evidence_documents(
-        self, candidates: list[Candidate], shown: _Shown
-    ) -> dict[int, dict[str, Any]]:
-        seqs = self._seqs(candidates)
+    def _shared(
+        self, parts: list[list[Decided]], shown: _Shown, entered: ledger.Batch, helpers: Helpers
+    ) -> list[Alert]:
+        """The parts made by the helpers and here, entered in part order as `_made` enters
+        them; the alerts returned without their evidence, which only the ledger gets. They
+        are routed without it too: an output chooses by what the alert says, not its events
+        (`scan` hands helpers over only for outputs of ours, which look at the severity)."""
+        made = helpers.make_parts(
+            len(parts),
+            lambda i: self._part(parts[i], shown),
+            lambda part: part_making.made(part, self.to_documents),
+        )
+        alerts: list[Alert] = []
+        for part, of_part in zip(parts, made, strict=True):
+            bare = [part_making.bare(*d, m) for d, m in zip(part, of_part, strict=True)]
+            entered.add_packed([
+                ledger.Packed(a.id, a.rule.rule_id, a.time, m.packed, a.rule.name,
+                              self.route(a.to_dict()))
+                for a, m in zip(bare, of_part, strict=True)
+            ])  # fmt: skip
+            alerts.extend(bare)
+        return alerts
+
+    def _part(self, part: Sequence[Decided], shown: _Shown) -> Part:
+        """A part's alerts with the rows behind their evidence and those rows' records."""
+        seqs = self._seqs([c for _, _, c in part])
         if not seqs:
-            return {}
+            return Part(list(part), None, [], self.evidence_limit)
         table = shown.rows_of(seqs)
         order = table.column("seq").to_pylist()
         table = table.append_column(RAW, self._raw_records(table, shown))
         rows = table.drop_columns(["seq", matches.CHUNK, ITEM]).combine_chunks().to_batches()[0]
-        return dict(zip(order, self.to_documents(rows), strict=True))
+        return Part(list(part), rows, order, self.evidence_limit)
 
     def _raw_records(self, table: pa.Table, shown: _Shown) -> pa.Array:
         """The JSON of the record behind each row, from its evidence pack; null if none."""
         return pa.array(shown.records(_places(table)), pa.binary())
-
-    def _alert(
-        self, rule: Rule, ident: str, cand: Candidate, docs: Mapping[int, dict[str, Any]]
-    ) -> Alert:
-        evidence = tuple(docs[s] for s in cand.seqs[: self.evidence_limit] if s in docs)
-        return Alert(
-            id=ident,
-            rule=rule,
-            time=cand.time,
-            first_time=cand.first_time,
-            key=cand.key,
-            event_ids=tuple(cand.event_ids),
-            count=len(cand.seqs) + cand.absorbed,
-            evidence=evidence,
-            investigation=investigation(rule, evidence),
-        )
 
     def _record(self, alerts: list[Alert], entered: ledger.Batch) -> None:
         entries = []
@@ -129,59 +144,6 @@ class AlertMaker(Struct, frozen=True):
                 ledger.Entry(alert.id, alert.rule.rule_id, alert.time, shown, self.route(shown))
             )
         entered.add(entries)
-
-
-def investigation(
-    rule: Rule, evidence: tuple[Mapping[str, Any], ...]
-) -> dict[str, tuple[str, ...]]:
-    """The values of the rule's investigation fields among the alert's evidence, in order."""
-    found: dict[str, dict[str, None]] = {}
-    routes = [(name, *_route(name)) for name in rule.investigation_fields]
-    for doc in evidence:
-        # documents are plain dicts (`to_documents`): checking for `dict` is many times
-        # cheaper than for the `Mapping` ABC, and this runs for every field of every document
-        if not isinstance(doc, dict):
-            continue
-        for name, steps, last in routes:
-            value = _value(doc, steps, last)
-            if isinstance(value, str):  # by far the most common value: taken at once
-                values = found.get(name)
-                if values is None:
-                    values = found[name] = {}
-                values[value] = None
-            elif value is not None:
-                _add(found, name, value)
-    return {name: tuple(values) for name, values in found.items()}
-
-
-def _value(doc: dict[str, Any], steps: tuple[tuple[str, str], ...], last: str) -> Any:
-    """What a dotted name holds in a document (None if nothing): a key holding the rest of the
-    name is taken first at each level, as Elastic's flattened members hold dotted keys."""
-    node: Any = doc
-    for part, rest in steps:
-        if rest in node:
-            return node[rest]
-        node = node.get(part)
-        if not isinstance(node, dict):
-            return None
-    return node.get(last)
-
-
-def _add(found: dict[str, dict[str, None]], name: str, value: Any) -> None:
-    """A value other than a text: a list's members and a scalar shown as text, objects not."""
-    values = value if isinstance(value, list) else [value]
-    shown = [v if isinstance(v, str) else str(v) for v in values if not isinstance(v, dict | list)]
-    if shown:
-        found.setdefault(name, {}).update(dict.fromkeys(shown))
-
-
-@cache
-def _route(dotted: str) -> tuple[tuple[tuple[str, str], ...], str]:
-    """Each part but the last of a dotted name with the rest of the name from it, and the last
-    part: worked out once per name, not once per alert and evidence document."""
-    parts = dotted.split(".")
-    steps = tuple((part, ".".join(parts[i:])) for i, part in enumerate(parts[:-1]))
-    return steps, parts[-1]
 
 
 Place = tuple[int | None, int | None]  # a row's evidence pack and item in it
@@ -248,15 +210,15 @@ class _Shown(Struct):
         return taken
 
 
-def _cut(made: list[Decided], sizes: list[int]) -> list[list[Decided]]:
-    """The alerts in parts, in their order: a part ends at `ALERTS_PER_PART` alerts or where
-    its evidence's records (`sizes`, per alert) reach `PART_BYTES`; it holds one alert at
-    least, however large."""
+def _cut(made: list[Decided], sizes: list[int], most: int) -> list[list[Decided]]:
+    """The alerts in parts, in their order: a part ends at `most` alerts or where its
+    evidence's records (`sizes`, per alert) reach `PART_BYTES`; it holds one alert at least,
+    however large."""
     parts: list[list[Decided]] = []
     part: list[Decided] = []
     held = 0
     for decided, size in zip(made, sizes, strict=True):
-        if part and (len(part) >= ALERTS_PER_PART or held + size > PART_BYTES):
+        if part and (len(part) >= most or held + size > PART_BYTES):
             parts.append(part)
             part, held = [], 0
         part.append(decided)

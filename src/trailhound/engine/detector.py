@@ -32,10 +32,11 @@ from trailhound.engine import (
     suppression,
     threshold,
 )
-from trailhound.engine.alert_making import AlertMaker, DocumentMaker, Router
+from trailhound.engine.alert_making import AlertMaker, Router
 from trailhound.engine.candidates import Candidate, Decide, Outcome
 from trailhound.engine.filtering import ITEM, FilterPlan, Matcher, failure
 from trailhound.engine.max_signals import first_per_interval
+from trailhound.engine.part_making import DocumentMaker, Helpers
 from trailhound.engine.prefilter import stored_columns
 from trailhound.engine.udfs import register
 from trailhound.errors import query_interrupted
@@ -227,7 +228,12 @@ class Detector:
             self._known = counted.KnownKeys()
 
     def finish(
-        self, *, final: bool = True, clock: int | None = None, forget: bool = True
+        self,
+        *,
+        final: bool = True,
+        clock: int | None = None,
+        forget: bool = True,
+        helpers: Helpers | None = None,
     ) -> list[Alert]:
         """Decide every pending match up to the cutoff and return the new alerts, which are
         entered in the ledger and queued for the outputs `route` names.
@@ -240,6 +246,8 @@ class Detector:
         store's transaction, with the `add`s before it, so that a crash keeps all or nothing.
         `forget=False` leaves the decided rows stored: for a store that ends with this run (in
         memory, `--no-state`), deleting what no later run can need is work nothing reads.
+        `helpers` (a scan's workers) make some of the alerts beside this process when their
+        evidence is not kept (`keep_evidence=False`); this process still enters them all.
         """
         newest = self._latest if clock is None else max(self._latest, clock)
         cutoff = _NEVER if final else newest - int(self.lateness / _US)
@@ -254,7 +262,8 @@ class Detector:
         for rule, _, fresh in decided:
             self.stats.alerts[rule.name] += len(fresh)
         maker = AlertMaker(
-            self.store, self.to_documents, self.evidence_limit, self.route, self.keep_evidence
+            self.store, self.to_documents, self.evidence_limit, self.route, self.keep_evidence,
+            helpers,
         )
         alerts = maker.make([(rule, i, c) for rule, _, fresh in decided for i, c in fresh])
         # what deciding and making the alerts freed is handed back before DuckDB forgets and

@@ -30,8 +30,10 @@ from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Any
 
 from trailhound.arrow_setup import own_process
+from trailhound.pipeline import cores, helper
 
 if TYPE_CHECKING:
+    from trailhound.engine.part_making import Made, Part
     from trailhound.pipeline.stage import Stage, StageOutput, StagePlan
     from trailhound.sources import Blob
 
@@ -53,7 +55,7 @@ many tasks of ~35-40 ms each; their answers wait in the scanning process meanwhi
 bounds what piles up there whatever the input's size (at 4M events with two workers: at most
 16 answers, 11 MB; with 4 a worker 8 MB, and half the waiting removed)."""
 
-# The stage of this worker process, made once by `_start`.
+# The stage of this worker process, made once by `_start` (none in the helper).
 _stage: Stage | None = None
 
 
@@ -170,6 +172,7 @@ class Crew:
     def __init__(self, team: _Team) -> None:
         self._team = team
         self._hand_out: _HandOut | None = None
+        self._read_at: tuple[int, int] | None = None  # the machine's CPU times then (`spare`)
 
     @classmethod
     def start(cls, plan: StagePlan, workers: int, *, fork_here: bool = False) -> Crew:
@@ -196,9 +199,11 @@ class Crew:
         assert self._hand_out is None, "the crew's tasks were given already"
         self._hand_out = _HandOut(self._team.workers, tasks)
 
-    def outputs(self) -> Iterator[StageOutput]:
+    def outputs(self, *, keep: bool = False) -> Iterator[StageOutput]:
         """The stage's outputs over the tasks `begin` was given, in their order (a worker
-        left without a task ends at once). A worker that ends before its work is done
+        left without a task ends at once). The crew's helper, which reads nothing, ends with
+        them, unless `keep`: then it stays, after a complete run, to make alerts at the end
+        of it (`make_parts`) until `release`. A worker that ends before its work is done
         raises a RuntimeError."""
         hand_out = self._hand_out
         assert hand_out is not None, "the crew was given no tasks (`begin`)"
@@ -208,18 +213,48 @@ class Crew:
                 yield from outputs
             finished = True
         finally:
-            self._end(finished)
+            self._end(finished, keep=keep)
+
+    def spare(self) -> bool:
+        """`Helpers.spare`: whether this process may use two cores and the machine had one
+        idle since the reading ended (`cores.spare`), and the helper can be ended for certain
+        (its pidfd: where `pidfd_open` exists but fails, as under gVisor or an old seccomp
+        profile, one from the fork server could not be); if not, the helper is ended now."""
+        helper = self._team.helper
+        if helper is not None and helper.pidfd is not None and cores.spare(self._read_at):
+            return True
+        self._team.end_helper()
+        return False
+
+    def make_parts(
+        self, count: int, part: Callable[[int], Part], at_home: Callable[[Part], list[Made]]
+    ) -> list[list[Made]]:
+        """`Helpers.make_parts` with the helper kept (`outputs(keep=True)`), which is ended
+        once the parts are in: the ledger's insert and forgetting that follow are the end's
+        peak at 4M events, and the helper's PSS (~50 MB once it has made parts) would add to
+        it. A second call makes every part here."""
+        try:
+            return helper.Making(self._team.helper, part, at_home).run(count)
+        finally:
+            self._team.end_helper()
+
+    def release(self) -> None:
+        """End the helper kept, if any."""
+        self._team.end_helper()
 
     def dismiss(self) -> None:
         """End the workers and their server, whatever they were given: their work is not
         wanted (the caller failed before it took their answers, or has none for them)."""
         self._end(False)
 
-    def _end(self, finished: bool) -> None:
+    def _end(self, finished: bool, *, keep: bool = False) -> None:
         hand_out, self._hand_out = self._hand_out, None
         if hand_out is not None:
             hand_out.close()  # before the workers end: it waits on their pipes
         self._team.stop(finished)
+        if not (finished and keep):
+            self._team.end_helper()
+        self._read_at = cores.cpu_times()
         stop_server()
 
 
@@ -241,26 +276,37 @@ class _Team:
     (`_HandOut`), and a worker sends from a thread of its own, so that it reads on while the
     scanning process stores."""
 
-    def __init__(self, workers: list[_Worker]) -> None:
+    def __init__(self, workers: list[_Worker], kept: helper.Helper | None) -> None:
         self.workers = workers
+        self.helper = kept  # reads nothing: makes alerts at the end of the run (`Making`)
 
     @classmethod
     def start(cls, context: Any, plan: StagePlan, count: int) -> _Team:
+        """`count` workers and the helper, started beside them so that it shares what they
+        share (it is a copy of the same process, not a later fork of a larger one)."""
         workers: list[_Worker] = []
-        forked = context.get_start_method() == "fork"
-        for _ in range(count):
+        for helps in [False] * count + [True]:
             ours, theirs = context.Pipe()
             target: Callable[..., None]
             args: tuple[object, ...]
-            if forked:
-                target, args = _serve_forked, (theirs, plan, [*(w.conn for w in workers), ours])
+            if context.get_start_method() == "fork":
+                strangers = [*(w.conn for w in workers), ours]
+                target, args = _serve_forked, (theirs, plan, strangers, helps)
             else:
-                target, args = _serve, (theirs, plan)
+                target, args = _serve, (theirs, plan, helps)
             process = context.Process(target=target, args=args, daemon=True)
             process.start()
             theirs.close()
             workers.append(_Worker(process, ours))
-        return cls(workers)
+        last = workers[-1]
+        return cls(workers[:-1], helper.Helper.watched(last.process, last.conn))
+
+    def end_helper(self) -> None:
+        """End the helper: at once (it holds nothing to write, and an exit that tears down
+        its interpreter would be waited for)."""
+        kept, self.helper = self.helper, None
+        if kept is not None:
+            helper.end_now(kept)
 
     def stop(self, finished: bool) -> None:
         """Let the workers go: told to end after a complete run, ended at once otherwise
@@ -417,7 +463,9 @@ def _tell_to_end(worker: _Worker) -> None:
             worker.conn.send(None)
 
 
-def _serve_forked(conn: Connection, plan: StagePlan, strangers: list[Connection]) -> None:
+def _serve_forked(
+    conn: Connection, plan: StagePlan, strangers: list[Connection], helps: bool
+) -> None:
     """`_serve` in a worker forked from the scanning process. It lets go of what it copied
     that is not its own: the scanning process's ends of its pipe and of the pipes of the
     workers forked before it (held open here, they would keep a worker waiting for a task
@@ -426,13 +474,14 @@ def _serve_forked(conn: Connection, plan: StagePlan, strangers: list[Connection]
     for stranger in strangers:
         stranger.close()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _serve(conn, plan)
+    _serve(conn, plan, helps)
 
 
-def _serve(conn: Connection, plan: StagePlan) -> None:
+def _serve(conn: Connection, plan: StagePlan, helps: bool) -> None:
     """A worker process: tasks in, (task number, outputs or the exception) out, until told to
-    end or the scanning process is gone."""
-    _start(plan)
+    end or the scanning process is gone. The helper (`helps`) is given only parts of alerts,
+    and makes no stage."""
+    _start(plan, helps)
     answers: queue.SimpleQueue[tuple[int, object] | None] = queue.SimpleQueue()
     sender = threading.Thread(target=_send_all, args=(conn, answers), daemon=True)
     sender.start()
@@ -443,9 +492,9 @@ def _serve(conn: Connection, plan: StagePlan) -> None:
             break
         if task is None:
             break
-        index, blobs = task
+        index, work = task
         try:
-            answers.put((index, _run(blobs)))
+            answers.put((index, _run(work) if isinstance(work, list) else helper.make(work, plan)))
         except Exception as exc:  # the scanning process raises it, as it would have here
             answers.put((index, exc))
     answers.put(None)
@@ -508,7 +557,7 @@ def tasks_of(blobs: Iterable[Blob], task_bytes: int = TASK_BYTES) -> Iterator[li
         yield task
 
 
-def _start(plan: StagePlan) -> None:
+def _start(plan: StagePlan, helps: bool) -> None:
     global _stage
     # Ctrl-C reaches every process of the terminal's group: the scanning process alone
     # answers it (it ends the workers), so a worker neither prints a traceback nor dies mid-task
@@ -520,7 +569,8 @@ def _start(plan: StagePlan) -> None:
     # (`own_process`), and its threads share one arena of it rather than each keeping one
     own_process()
     heap.one_arena()
-    _stage = Stage(plan)
+    if not helps:
+        _stage = Stage(plan)
     # a worker holds no cycles worth collecting; the collector would only walk its objects
     gc.disable()
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from msgspec import Struct, field
 
@@ -33,6 +33,9 @@ from trailhound.pipeline.stage import StagePlan
 from trailhound.rules.model import Rule, RuleException
 from trailhound.sources import Blob, Source
 from trailhound.state.store import Store
+
+if TYPE_CHECKING:
+    from trailhound.engine.part_making import Helpers
 
 
 class ScanResult(Struct):
@@ -131,27 +134,35 @@ def scan(
         stage = engine or LocalEngine(workers)
         if isinstance(stage, LocalEngine):
             stage.host(store)
-        with store.reading():  # what is stored now spills; the end gets the store's limit
-            for out in stage.stage_outputs(blobs, plan, report):
-                if out.problems is not None:
-                    out.problems.replay(report)
-                report.files_read += out.files_read
-                report.records_normalized += out.records_normalized
-                coverage.dynamodb.update(out.dynamodb)
-                coverage.timeline.update(out.dynamodb_times)
-                coverage.places.update(out.dynamodb_places)
-                detector.add_matches(
-                    out.matched, events=out.events, latest=out.latest, records=out.records,
-                    hits=out.hits, failed=out.failed,
-                )  # fmt: skip
-                if on_progress is not None:
-                    on_progress(out.events)
-                if on_bytes is not None:
-                    done += out.stored_bytes
-                    on_bytes(done, total)
-        alerts = detector.finish(
-            final=final, clock=None if clock is None else _us(clock), forget=forget
-        )
+            if not keep_evidence and _routed_by_severity(outputs):
+                stage.keep_workers()  # they make alerts beside this process at the end
+        try:
+            with store.reading():  # what is stored now spills; the end gets the store's limit
+                for out in stage.stage_outputs(blobs, plan, report):
+                    if out.problems is not None:
+                        out.problems.replay(report)
+                    report.files_read += out.files_read
+                    report.records_normalized += out.records_normalized
+                    coverage.dynamodb.update(out.dynamodb)
+                    coverage.timeline.update(out.dynamodb_times)
+                    coverage.places.update(out.dynamodb_places)
+                    detector.add_matches(
+                        out.matched, events=out.events, latest=out.latest, records=out.records,
+                        hits=out.hits, failed=out.failed,
+                    )  # fmt: skip
+                    if on_progress is not None:
+                        on_progress(out.events)
+                    if on_bytes is not None:
+                        done += out.stored_bytes
+                        on_bytes(done, total)
+            helpers = _helpers(stage, detector.stats.events)
+            alerts = detector.finish(
+                final=final, clock=None if clock is None else _us(clock), forget=forget,
+                helpers=helpers,
+            )  # fmt: skip
+        finally:
+            if isinstance(stage, LocalEngine):
+                stage.release()  # if finish made no parts on them (it ends them once it has)
         if commit_also is not None:
             commit_also()
     expired = [e for e in (*exceptions, *_rule_exceptions(rules)) if _expired(e, now)]
@@ -184,6 +195,21 @@ def stage_plan(
 def router(outputs: Sequence[Output]) -> Callable[[Mapping[str, Any]], tuple[str, ...]]:
     """Which of `outputs` an alert is for."""
     return lambda alert: tuple(o.name for o in outputs if o.wants(alert))
+
+
+def _helpers(stage: object, events: int) -> Helpers | None:
+    """The helper a local engine kept to make alerts beside this process, unless the run is
+    too large for it (then it is ended now, before deciding)."""
+    if not isinstance(stage, LocalEngine):
+        return None
+    stage.release_if_large(events)
+    return stage.kept
+
+
+def _routed_by_severity(outputs: Sequence[Output]) -> bool:
+    """Whether every output is one of ours, which choose an alert by its severity: alerts made
+    by the workers are routed here without their evidence (`AlertMaker`)."""
+    return all(type(o).__module__.startswith("trailhound.outputs.") for o in outputs)
 
 
 def _us(moment: datetime) -> int:
