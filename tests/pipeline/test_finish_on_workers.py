@@ -98,20 +98,8 @@ def test_alerts_made_by_the_helper_enter_the_ledger_as_made_here(
 def test_a_helper_killed_while_it_makes_a_part_loses_no_alert_and_enters_none_twice(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(alert_making, "ALERTS_PER_PART", _PER_PART)
-    monkeypatch.setattr(alert_making, "SHARED_PER_PART", _PER_PART)
     alone_ids, alone = _ledger(corpus, tmp_path / "one.jsonl", 1)
-    send = helper.Making._send
-    killed: list[int] = []
-
-    def send_then_kill(making: Any, worker: Any, index: int, waiting: list[int]) -> bool:
-        sent = send(making, worker, index, waiting)
-        if not killed:  # the helper dies before it answers its first part
-            killed.append(worker.process.pid)
-            os.kill(worker.process.pid, signal.SIGKILL)
-        return sent
-
-    monkeypatch.setattr(helper.Making, "_send", send_then_kill)
+    killed = _signalled_at_its_first_part(monkeypatch, signal.SIGKILL)
     ids, shared = _ledger(corpus, tmp_path / "two.jsonl", 2)
     assert killed
     assert ids == alone_ids
@@ -123,24 +111,31 @@ def test_a_helper_stopped_while_it_makes_a_part_is_ended_and_its_parts_made_here
 ) -> None:
     """A hung helper (here: stopped) holds up the end only for `HELPER_PATIENCE`; its parts
     are then made here, each entered once, and it is ended."""
-    monkeypatch.setattr(alert_making, "ALERTS_PER_PART", _PER_PART)
-    monkeypatch.setattr(alert_making, "SHARED_PER_PART", _PER_PART)
     alone_ids, alone = _ledger(corpus, tmp_path / "one.jsonl", 1)
-    send = helper.Making._send
-    stopped: list[int] = []
-
-    def send_then_stop(making: Any, worker: Any, index: int, waiting: list[int]) -> bool:
-        sent = send(making, worker, index, waiting)
-        if not stopped:  # stopped as it takes its first part, and never continued
-            stopped.append(worker.process.pid)
-            os.kill(worker.process.pid, signal.SIGSTOP)
-        return sent
-
-    monkeypatch.setattr(helper.Making, "_send", send_then_stop)
+    stopped = _signalled_at_its_first_part(monkeypatch, signal.SIGSTOP)
     ids, shared = _ledger(corpus, tmp_path / "two.jsonl", 2)
     assert stopped and not _running(stopped[0])
     assert ids == alone_ids
     assert shared == alone
+
+
+def _signalled_at_its_first_part(monkeypatch: pytest.MonkeyPatch, signum: int) -> list[int]:
+    """Small parts, and the helper sent `signum` as it is given its first (never continued):
+    the list gets its pid once that happens."""
+    monkeypatch.setattr(alert_making, "ALERTS_PER_PART", _PER_PART)
+    monkeypatch.setattr(alert_making, "SHARED_PER_PART", _PER_PART)
+    send = helper.Making._send
+    signalled: list[int] = []
+
+    def send_then_signal(making: Any, worker: Any, index: int, waiting: list[int]) -> bool:
+        sent = send(making, worker, index, waiting)
+        if not signalled:
+            signalled.append(worker.process.pid)
+            os.kill(worker.process.pid, signum)
+        return sent
+
+    monkeypatch.setattr(helper.Making, "_send", send_then_signal)
+    return signalled
 
 
 def test_a_part_the_helper_fails_is_made_here_and_the_alerts_are_as_made_here(

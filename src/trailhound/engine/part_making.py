@@ -88,6 +88,21 @@ def _alert(
     rule: Rule, ident: str, cand: Candidate, docs: Mapping[int, dict[str, Any]], limit: int
 ) -> Alert:
     evidence = tuple(docs[s] for s in cand.seqs[:limit] if s in docs)
+    return _built(rule, ident, cand, evidence, investigation(rule, evidence))
+
+
+def bare(rule: Rule, ident: str, cand: Candidate, made: Made) -> Alert:
+    """An alert made elsewhere, without its evidence (the ledger has it in full)."""
+    return _built(rule, ident, cand, (), made.investigation)
+
+
+def _built(
+    rule: Rule,
+    ident: str,
+    cand: Candidate,
+    evidence: tuple[Mapping[str, Any], ...],
+    found: Mapping[str, tuple[str, ...]],
+) -> Alert:
     return Alert(
         id=ident,
         rule=rule,
@@ -97,22 +112,7 @@ def _alert(
         event_ids=tuple(cand.event_ids),
         count=len(cand.seqs) + cand.absorbed,
         evidence=evidence,
-        investigation=investigation(rule, evidence),
-    )
-
-
-def bare(rule: Rule, ident: str, cand: Candidate, made: Made) -> Alert:
-    """An alert made elsewhere, without its evidence (the ledger has it in full)."""
-    return Alert(
-        id=ident,
-        rule=rule,
-        time=cand.time,
-        first_time=cand.first_time,
-        key=cand.key,
-        event_ids=tuple(cand.event_ids),
-        count=len(cand.seqs) + cand.absorbed,
-        evidence=(),
-        investigation=made.investigation,
+        investigation=found,
     )
 
 
