@@ -227,11 +227,15 @@ def end_now(helper: Helper) -> None:
 
 def _kill(pidfd: int) -> None:
     """The process of `pidfd` killed and waited for (its pidfd reads as ready once it has
-    ended, whichever process reaps it); the pidfd closed."""
+    ended, whichever process reaps it); the pidfd closed. Waited for by `poll`, not `select`,
+    which refuses a descriptor numbered 1024 or more: a library's caller may hold that many
+    files open."""
     try:
         with suppress(ProcessLookupError):  # it has ended already
             signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-        select.select([pidfd], [], [])
+        ended = select.poll()
+        ended.register(pidfd, select.POLLIN)
+        ended.poll()
     finally:
         os.close(pidfd)
 
