@@ -4,7 +4,9 @@ use (its affinity, and its cgroup's quota) and how idle the machine was lately."
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from contextlib import suppress
+from pathlib import Path
 
 SPARE_CORES = 0.5
 """Idle CPU (cores, over the whole machine) from the end of the reading to the making of the
@@ -32,15 +34,16 @@ def spare(since: CpuTimes | None) -> bool:
 
 
 def usable_cores() -> float:
-    """The CPUs this process may run on and its cgroup lets it use."""
-    return capacity(_affinity(), _cpu_max())
+    """The CPUs this process may run on and its cgroups let it use."""
+    return capacity(_affinity(), _cpu_maxes(Path("/sys/fs/cgroup"), _cgroup()))
 
 
-def capacity(cpus: int, cpu_max: str | None) -> float:
+def capacity(cpus: int, cpu_maxes: Iterable[str]) -> float:
     """`cpus` (those the process may run on), fewer if a cgroup v2 `cpu.max` text ("QUOTA
-    PERIOD" in microseconds, QUOTA "max" for no limit) allows less CPU time per period."""
-    quota = _quota(cpu_max) if cpu_max is not None else None
-    return float(cpus) if quota is None else min(float(cpus), quota)
+    PERIOD" in microseconds, QUOTA "max" for no limit) of its cgroup or of one above it allows
+    less CPU time per period: the tightest one holds."""
+    quotas = [q for text in cpu_maxes if (q := _quota(text)) is not None]
+    return min([float(cpus), *quotas])
 
 
 def _quota(cpu_max: str) -> float | None:
@@ -59,12 +62,24 @@ def _affinity() -> int:
         return os.cpu_count() or 1
 
 
-def _cpu_max() -> str | None:
-    """The `cpu.max` of this process's cgroup (v2), or at the mount's root (a container's own
-    cgroup seen through its namespace); None where neither can be read (cgroup v1, not Linux)."""
-    for path in (f"/sys/fs/cgroup{_cgroup()}/cpu.max", "/sys/fs/cgroup/cpu.max"):
-        with suppress(OSError), open(path, encoding="ascii") as text:
-            return text.read()
+def _cpu_maxes(mount: Path, cgroup: str) -> Iterator[str]:
+    """The `cpu.max` texts (cgroup v2) of the cgroup at `cgroup` under `mount` and of each
+    cgroup above it up to the mount's root: a parent's quota (a systemd slice, a pod around
+    its container) binds its children too, and the root is a container's own cgroup seen
+    through its namespace. None where there are none (cgroup v1, not Linux). A path that
+    leaves the namespace ("/../..") is read as its root."""
+    below = [part for part in cgroup.split("/") if part]
+    if ".." in below:
+        below = []
+    for depth in range(len(below), -1, -1):
+        text = _text(mount.joinpath(*below[:depth], "cpu.max"))
+        if text is not None:
+            yield text
+
+
+def _text(path: Path) -> str | None:
+    with suppress(OSError), open(path, encoding="ascii") as text:
+        return text.read()
     return None
 
 
