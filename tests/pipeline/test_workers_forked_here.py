@@ -24,6 +24,7 @@ from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.reader import blobs_of
 from trailhound.cloudtrail.report import Report
 from trailhound.engine.filtering import FilterPlan
+from trailhound.pipeline import cores
 from trailhound.pipeline.local_engine import LocalEngine
 from trailhound.pipeline.pool import run_in_workers, server_running
 from trailhound.pipeline.stage import StageOutput, StagePlan
@@ -100,8 +101,33 @@ def test_a_scan_forks_its_workers_itself_and_gives_the_alerts_of_one_worker(
     assert scan.returncode == 1
     assert not [c for _, c in seen.values() if "forkserver" in c]
     # both workers and the helper that makes alerts beside the scanning process at the end
-    assert len([p for p, (parent, _) in seen.items() if parent == scan.pid]) == 3
+    assert len(_children(seen, scan.pid)) == 2 + cores.may_help()
     assert _alerts(two / "out.jsonl") == _alerts(one / "out.jsonl") != {}
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="sets the CPUs a scan runs on")
+def test_a_scan_allowed_one_cpu_forks_no_helper_and_gives_the_same_alerts(
+    day: Day, tmp_path: Path
+) -> None:
+    """A helper could never be used with one CPU (it would only take turns with the scanning
+    process), so none is forked: a small box keeps its memory."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir(), two.mkdir()
+    subprocess.run(day.scan(one, 2), env=day.env, capture_output=True, timeout=120)
+    seen: dict[int, tuple[int, str]] = {}
+    cpu = min(os.sched_getaffinity(0))
+    with started(day.scan(two, 2), day.env, start_new_session=True,
+                 preexec_fn=lambda: os.sched_setaffinity(0, {cpu})) as scan:  # fmt: skip
+        while scan.poll() is None:
+            seen |= _session(scan.pid)
+            time.sleep(0.005)
+    assert scan.returncode == 1
+    assert len(_children(seen, scan.pid)) == 2  # the two workers alone
+    assert _alerts(two / "out.jsonl") == _alerts(one / "out.jsonl") != {}
+
+
+def _children(seen: dict[int, tuple[int, str]], parent: int) -> list[int]:
+    return [p for p, (of, _) in seen.items() if of == parent]
 
 
 def test_a_scan_killed_with_kill_9_leaves_no_worker_running(day: Day, tmp_path: Path) -> None:
@@ -159,7 +185,7 @@ def test_a_scan_whose_state_is_in_use_fails_cleanly_though_its_workers_had_tasks
     assert scan.returncode == STATE_IN_USE, stderr
     assert "in use by another trailhound" in stderr
     # both workers and the helper kept for the end of the run
-    assert len([p for p, (parent, _) in seen.items() if parent == scan.pid]) == 3
+    assert len(_children(seen, scan.pid)) == 2 + cores.may_help()
     assert _left(scan.pid) == {}
     assert not (tmp_path / "out.jsonl").exists()
 

@@ -23,14 +23,17 @@ CpuTimes = tuple[int, int]  # the machine's idle and total CPU time (clock ticks
 
 
 def spare(since: CpuTimes | None) -> bool:
-    """Whether this process may use `HELPED_CORES` and the machine had `SPARE_CORES` idle
-    since `since` (`cpu_times`). Never where there are no pidfds (not Linux): a helper from
-    the fork server could not then be ended for certain once the server is gone."""
-    return (
-        hasattr(os, "pidfd_open")
-        and usable_cores() >= HELPED_CORES
-        and idle_cores(since) >= SPARE_CORES
-    )
+    """Whether a helper may be used (`may_help`) and the machine had `SPARE_CORES` idle
+    since `since` (`cpu_times`)."""
+    return may_help() and idle_cores(since) >= SPARE_CORES
+
+
+def may_help() -> bool:
+    """Whether a helper could ever be used here: this process may use `HELPED_CORES`, and
+    there are pidfds (not so where it is not Linux: a helper from the fork server could not
+    then be ended for certain once the server is gone). Where not, none is forked (a small
+    box's one CPU, a watcher's every step)."""
+    return hasattr(os, "pidfd_open") and usable_cores() >= HELPED_CORES
 
 
 def usable_cores() -> float:

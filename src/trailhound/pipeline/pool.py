@@ -189,7 +189,7 @@ class Crew:
             context = multiprocessing.get_context("forkserver")
         # A worker started while Ctrl-C interrupts would outlive the scan: Ctrl-C waits for them.
         with _ctrl_c_deferred():
-            return cls(_Team.start(context, plan, workers))
+            return cls(_Team.start(context, plan, workers, helped=cores.may_help()))
 
     def begin(self, tasks: Iterable[list[Blob]]) -> None:
         """Hand out `tasks` from now on, on a thread of this process (`_HandOut`): the workers
@@ -281,11 +281,12 @@ class _Team:
         self.helper = kept  # reads nothing: makes alerts at the end of the run (`Making`)
 
     @classmethod
-    def start(cls, context: Any, plan: StagePlan, count: int) -> _Team:
-        """`count` workers and the helper, started beside them so that it shares what they
-        share (it is a copy of the same process, not a later fork of a larger one)."""
+    def start(cls, context: Any, plan: StagePlan, count: int, *, helped: bool) -> _Team:
+        """`count` workers and, if `helped`, the helper, started beside them so that it
+        shares what they share (it is a copy of the same process, not a later fork of a
+        larger one)."""
         workers: list[_Worker] = []
-        for helps in [False] * count + [True]:
+        for helps in [False] * count + [True] * helped:
             ours, theirs = context.Pipe()
             target: Callable[..., None]
             args: tuple[object, ...]
@@ -298,6 +299,8 @@ class _Team:
             process.start()
             theirs.close()
             workers.append(_Worker(process, ours))
+        if not helped:
+            return cls(workers, None)
         last = workers[-1]
         return cls(workers[:-1], helper.Helper.watched(last.process, last.conn))
 
