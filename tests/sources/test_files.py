@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import pickle
 import sys
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -233,3 +234,50 @@ def test_small_gzip_files_read_alike_with_or_without_the_one_piece_inflater(
         b"".join(_blob(packed + b"trailing junk").chunks())
     with pytest.raises(Truncated):
         b"".join(_blob(packed[:-3]).chunks())
+
+
+def _listed(folder: Path) -> dict[str, Blob]:
+    return {Path(b.name).name: b for b in open_source(str(folder)).blobs() if isinstance(b, Blob)}
+
+
+@pytest.mark.parametrize("size", [1, 4_000, READ_SIZE - 1])
+def test_a_small_file_read_whole_gives_what_its_chunks_give(tmp_path: Path, size: int) -> None:
+    # the one-step read a holder of whole files takes, plain or gzip, and in a worker that
+    # got the blob pickled
+    data = (b'{"n": 12345}\n' * (size // 13 + 1))[:size]
+    (tmp_path / "plain.json").write_bytes(data)
+    (tmp_path / "packed.json.gz").write_bytes(gzip.compress(data))
+    (tmp_path / "empty.json.gz").write_bytes(gzip.compress(b""))
+    for name, blob in _listed(tmp_path).items():
+        for read in (blob, pickle.loads(pickle.dumps(blob))):
+            whole = read.whole()
+            assert whole is not None, name
+            assert [whole] == list(read.chunks()), name
+
+
+def test_what_a_whole_read_cannot_be_sure_of_is_left_to_the_chunks(tmp_path: Path) -> None:
+    # None: read step by step, which finds the second member, the damage, the change since
+    # the listing and the missing file, and says so as it always did
+    data = b"".join(b'{"n": %d}\n' % i for i in range(3000))
+    packed = gzip.compress(data)
+    files = {
+        "two.json.gz": packed + gzip.compress(b"tail\n"),
+        "lying.json.gz": packed[:-4] + (len(data) - 1).to_bytes(4, "little"),
+        "junk.json.gz": packed + b"junk",
+        "grown.json": data,
+        "gone.json": data,
+        "large.json": b" " * READ_SIZE,
+    }
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    listed = _listed(tmp_path)
+    (tmp_path / "grown.json").write_bytes(data + data)
+    (tmp_path / "gone.json").unlink()
+    assert {name: blob.whole() for name, blob in listed.items()} == dict.fromkeys(files)
+    assert b"".join(listed["two.json.gz"].chunks()) == data + b"tail\n"
+    assert b"".join(listed["grown.json"].chunks()) == data + data
+    with pytest.raises(Corrupt):
+        b"".join(listed["lying.json.gz"].chunks())
+    with pytest.raises(Unreadable):
+        b"".join(listed["gone.json"].chunks())
+    assert _blob(data).whole() is None  # no opener that reads at once: a stream's

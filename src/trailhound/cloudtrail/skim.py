@@ -147,7 +147,7 @@ class Skimmed(Struct, frozen=True):
 
 
 def picked_columns(
-    files: Sequence[Skimmed], taken: Sequence[int], paths: Sequence[str]
+    files: Sequence[Skimmed], taken: Sequence[int] | np.ndarray, paths: Sequence[str]
 ) -> Mapping[str, pa.Array]:
     """The values at `paths` of the rows `taken` (row numbers over the files one after the
     other), one column per path: taken from the files' blocks where they all have one alike

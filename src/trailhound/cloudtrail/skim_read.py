@@ -199,7 +199,7 @@ def skimmed_reads(
     group: list[tuple[Blob, _Held]] = []
     size = 0
     for blob in blobs:
-        held = _held(blob.chunks(limit), limit)
+        held = _held(blob, limit)
         if not isinstance(held, _Held):
             yield from _skimmed_group(group, skimmer)
             group, size = [], 0
@@ -245,9 +245,19 @@ def _together(skimmer: Skimmer, texts: list[bytes]) -> Together:
     return Together([len(one)], one, [one])
 
 
-def _held(chunks: Iterable[bytes], limit: int) -> _Held | Iterator[bytes]:
+def _held(blob: Blob, limit: int) -> _Held | Iterator[bytes]:
     """The whole text of a blob that starts like a records file and is no larger than
-    `limit`; else its content as `chunks` would have given it."""
+    `limit`; else its content as its chunks would have given it."""
+    whole = blob.whole(limit)
+    if whole is None:
+        return _held_chunks(blob.chunks(limit), limit)
+    if RECORDS_START.match(whole[:_HEAD_BYTES].lstrip(_BLANK)):
+        return _Held(whole, [whole])
+    return iter((whole,))
+
+
+def _held_chunks(chunks: Iterable[bytes], limit: int) -> _Held | Iterator[bytes]:
+    """`_held` of a blob's content as it comes, piece by piece."""
     pieces = iter(chunks)
     read: list[bytes] = []
     size = 0

@@ -84,6 +84,38 @@ class Blob(Struct, frozen=True):
         except OSError as exc:
             raise Unreadable(_os_reason(exc)) from exc
 
+    def whole(self, largest: int = READ_SIZE) -> bytes | None:
+        """The blob's content in one piece, as `chunks(largest)` gives it, when a small file
+        gives it at once: its opener reads it by one system call (`AtOnce`, a local file's) and
+        it is plain, or one sound gzip member whose trailer promises no more than `largest`,
+        inflated in one call. None for anything else and for any error: `chunks` then reads it
+        step by step and raises what it finds. Through `chunks`, the file object and the steps
+        cost a bucket's small files ~5 µs each over the reading and inflating (~32)."""
+        read_at_once = getattr(self.opener, "read_at_once", None)  # `AtOnce`'s
+        size = self.size
+        if read_at_once is None or size is None or not 0 < size < READ_SIZE:
+            return None
+        try:
+            data: bytes = read_at_once(size + 1)
+        except OSError:
+            return None
+        if len(data) != size:  # changed since it was listed: `chunks` reads it as it is now
+            return None
+        if not data.startswith(GZIP_MAGIC):
+            return data
+        if int.from_bytes(data[-4:], "little") > max(largest, READ_SIZE):
+            return None
+        return _inflated_at_once(data)
+
+
+class AtOnce(Protocol):
+    """An opener that also reads a small file's bytes by one open, read and close, with no
+    file object (`Blob.whole`)."""
+
+    def read_at_once(self, most: int) -> bytes:
+        """At most `most` bytes from the start; raises `OSError` as opening would."""
+        ...
+
 
 class SourceProblem(Struct, frozen=True):
     """A path or pattern that yields no blob, with the reason."""
