@@ -572,9 +572,9 @@ def tasks_of(blobs: Iterable[Blob], task_bytes: int = TASK_BYTES) -> Iterator[li
 
 def counted_size(stored: int) -> int:
     """A file's stored bytes as a task counts them: less the file's own share (`FILE_SHARE`),
-    but never under a quarter of them (a task of thousands of tiny files would cost their
-    opening and inflating)."""
-    return max(stored - FILE_SHARE, stored // 4)
+    but never under half of them, so that a task of files of a few events each (a quiet
+    account's, ~1.6 KB) holds at most twice the events it did, not four times."""
+    return max(stored - FILE_SHARE, stored // 2)
 
 
 def _start(plan: StagePlan, helps: bool) -> None:
