@@ -40,12 +40,14 @@ if TYPE_CHECKING:
 # The stage and pyarrow are imported by the workers (from the process they are forked from),
 # not with this module: a one-file scan never needs them in another process.
 
-TASK_BYTES = 1 << 20
-"""Stored (compressed) bytes per task as `counted_size` counts them, about 8,000 events: enough
+TASK_BYTES = 1_000_000
+"""Stored (compressed) bytes per task as `counted_size` counts them, about 7,500 events: enough
 that the filter runs over a couple of thousand kept rows at a time, few enough that the last
 tasks still spread over the workers and a worker holds little at once (a worker keeps a task's
 outputs until it is done: with 3 MB tasks each worker peaked 25 to 35 MB higher, for no CPU
-saved)."""
+saved). A round million, not 1 MiB: counted bytes, the 1M and 4M corpora's tasks hold as many
+events as 1 MiB of stored bytes gave (129 and 454 tasks, 130 and 445 before; at 1 MiB each
+worker's peak was ~6 MB higher at 4M)."""
 _UNKNOWN_SIZE = 64 << 10  # what a blob of unknown size counts for
 FILE_SHARE = 1200
 """Of a file's stored bytes, those a task counts as the file's own, not its events': a gzip'd
@@ -53,7 +55,7 @@ records file is ~1.2 KB plus ~133 bytes an event (its head, and the first kiloby
 packs before its window has learnt the records' keys). Counted whole, the bucket layout's
 files of ~27 events gave a 1 MB task ~5,800 events against ~7,700 for files of ~170, and a
 task's fixed ~6 ms of normalizing, filtering and packing fell on a quarter fewer events (now
-~7,800 and ~8,100)."""
+~7,300 and ~7,750: the bucket's 43 tasks are 34)."""
 _AHEAD = 2
 """Tasks a worker is given at a time: it starts the next as soon as it has sent a result."""
 _LEAD = 8
