@@ -34,7 +34,7 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="re
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("corpus")
-    simulate(out, days=1, seed=5, events=4_000)
+    simulate(out, days=1, seed=5, events=8_000)  # two tasks: 1.5 MB a file's own bytes aside
     return out
 
 
