@@ -18,6 +18,7 @@ from trailhound.cloudtrail.geo import Enricher
 from trailhound.cloudtrail.reader import blobs_of
 from trailhound.cloudtrail.report import Report
 from trailhound.engine.filtering import FilterPlan
+from trailhound.pipeline import cores
 from trailhound.pipeline.local_engine import LocalEngine
 from trailhound.pipeline.pool import run_in_workers, server_running, start_server
 from trailhound.pipeline.scan import scan
@@ -143,7 +144,7 @@ def test_workers_guessed_for_an_input_that_lists_small_are_let_go_before_any_tas
     # `trailhound scan` without --workers starts one per core on a guess (`workers_likely`)
     # before its input is listed; the listed input, a few MB, is not worth them: it is read
     # here, as an unguessed scan would read it, and the workers end without a task
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(cores, "usable_cores", lambda: 2.0)
     alone = _outputs(folder, plan, 1)
     before = _children()
     engine = LocalEngine(None)

@@ -4,11 +4,14 @@ fork server early): the engine's own rule, from the sizes of the local files."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from trailhound.pipeline import cores, local_engine
 from trailhound.pipeline.local_engine import AUTO_WORKERS_BYTES, workers_likely
+from trailhound.sources import Blob, open_source
 
 
 def _sized(path: Path, size: int) -> Path:
@@ -20,7 +23,7 @@ def _sized(path: Path, size: int) -> Path:
 
 @pytest.fixture(autouse=True)
 def _two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(cores, "usable_cores", lambda: 2.0)
 
 
 def test_a_folder_worth_workers_by_its_files_anywhere_below(tmp_path: Path) -> None:
@@ -52,8 +55,31 @@ def test_workers_given_are_taken_as_given_unless_one_file_is_read(tmp_path: Path
 
 def test_one_core_reads_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _sized(tmp_path / "big.json.gz", AUTO_WORKERS_BYTES)
-    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(cores, "usable_cores", lambda: 1.0)
     assert not workers_likely([str(tmp_path)], None)
+
+
+@pytest.fixture
+def one_cpu(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process allowed one CPU of the machine's, as `taskset -c 0` or a container's
+    cpuset allows, with the machine's count of CPUs left as it is."""
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("sets the CPUs this process runs on")
+    monkeypatch.undo()  # the machine as it is, not the two CPUs the other tests assume
+    allowed = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(allowed)})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, allowed)
+
+
+def test_a_process_allowed_one_cpu_of_many_reads_alone(tmp_path: Path, one_cpu: None) -> None:
+    _sized(tmp_path / "big.json.gz", AUTO_WORKERS_BYTES)
+    listed = [b for b in open_source(str(tmp_path)).blobs() if isinstance(b, Blob)]
+    assert sum(b.size or 0 for b in listed) >= AUTO_WORKERS_BYTES
+    assert not workers_likely([str(tmp_path)], None)
+    assert local_engine._automatic_workers(listed) == 1
 
 
 def test_hidden_files_and_folders_are_not_counted_as_the_listing_skips_them(

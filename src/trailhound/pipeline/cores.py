@@ -36,6 +36,13 @@ def may_help() -> bool:
     return hasattr(os, "pidfd_open") and usable_cores() >= HELPED_CORES
 
 
+def worker_cores() -> int:
+    """How many workers a scan left to choose starts for a large input: one per CPU it may use
+    (at least one), not one per CPU of the host: a container allowed one CPU on a large host
+    would otherwise start dozens, each with its own memory."""
+    return max(1, int(usable_cores()))
+
+
 def usable_cores() -> float:
     """The CPUs this process may run on and its cgroups let it use."""
     return capacity(_affinity(), _cpu_maxes(Path("/sys/fs/cgroup"), _cgroup()))

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from trailhound.pipeline import cores
+
 if TYPE_CHECKING:
     from trailhound.cloudtrail.report import Report
     from trailhound.engine.part_making import Helpers
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
 # module: a scan of one small file need not load the pool.
 
 AUTO_WORKERS_BYTES = 32 << 20
-"""Stored bytes from which `workers=None` reads with one process per core (about 200,000
+"""Stored bytes from which `workers=None` reads with one process per usable CPU (about 200,000
 events of CloudTrail as S3 delivers it: a second or more of work per core)."""
 
 HOSTED_BYTES = 1 << 20
@@ -72,7 +74,7 @@ class LocalEngine:
         lets them go unused."""
         from trailhound.pipeline.pool import Crew, server_running
 
-        count = self.workers or ((os.cpu_count() or 1) if before_duckdb else 1)
+        count = self.workers or (cores.worker_cores() if before_duckdb else 1)
         if self._crew is None and count > 1 and (before_duckdb or server_running()):
             self._crew = Crew.start(plan, count, fork_here=before_duckdb)
             self._crew_plan = plan
@@ -267,9 +269,9 @@ def _portable_part(blobs: Iterator[Blob], rest: list[Blob]) -> Iterator[Blob]:
 
 
 def _automatic_workers(blobs: Sequence[Blob]) -> int:
-    """One per core for an input worth it; starting workers costs about half a second."""
+    """One per usable CPU for an input worth it; starting workers costs about half a second."""
     stored = sum(b.size or 0 for b in blobs)
-    return (os.cpu_count() or 1) if stored >= AUTO_WORKERS_BYTES else 1
+    return cores.worker_cores() if stored >= AUTO_WORKERS_BYTES else 1
 
 
 def workers_likely(paths: Sequence[str], workers: int | None) -> bool:
@@ -284,7 +286,7 @@ def workers_likely(paths: Sequence[str], workers: int | None) -> bool:
         return False
     if workers is not None:
         return workers > 1
-    if (os.cpu_count() or 1) < 2:
+    if cores.worker_cores() < 2:
         return False
     stored = 0
     for path in paths:
