@@ -82,8 +82,7 @@ def _parts_made_here(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
 def test_alerts_made_by_the_helper_enter_the_ledger_as_made_here(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(alert_making, "ALERTS_PER_PART", _PER_PART)
-    monkeypatch.setattr(alert_making, "SHARED_PER_PART", _PER_PART)
+    _small_parts(monkeypatch)
     alone_ids, alone = _ledger(corpus, tmp_path / "one.jsonl", 1)
     here = _parts_made_here(monkeypatch)
     ids, shared = _ledger(corpus, tmp_path / "two.jsonl", 2)
@@ -119,11 +118,30 @@ def test_a_helper_stopped_while_it_makes_a_part_is_ended_and_its_parts_made_here
     assert shared == alone
 
 
+def _small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(alert_making, "ALERTS_PER_PART", _PER_PART)
+    monkeypatch.setattr(alert_making, "SHARED_PER_PART", _PER_PART)
+
+
+def _helpers_asked(monkeypatch: pytest.MonkeyPatch) -> tuple[list[Any], list[Any]]:
+    """The helper each crew had when asked whether it may be used (`Crew.spare`), and every
+    part sent to one (recorded, not sent)."""
+    spare, sent = pool.Crew.spare, []
+    helpers: list[Any] = []
+
+    def asked(crew: pool.Crew) -> bool:
+        helpers.append(crew._team.helper)
+        return spare(crew)
+
+    monkeypatch.setattr(pool.Crew, "spare", asked)
+    monkeypatch.setattr(helper.Making, "_send", lambda *args: sent.append(args) or True)
+    return helpers, sent
+
+
 def _signalled_at_its_first_part(monkeypatch: pytest.MonkeyPatch, signum: int) -> list[int]:
     """Small parts, and the helper sent `signum` as it is given its first (never continued):
     the list gets its pid once that happens."""
-    monkeypatch.setattr(alert_making, "ALERTS_PER_PART", _PER_PART)
-    monkeypatch.setattr(alert_making, "SHARED_PER_PART", _PER_PART)
+    _small_parts(monkeypatch)
     send = helper.Making._send
     signalled: list[int] = []
 
@@ -141,8 +159,7 @@ def _signalled_at_its_first_part(monkeypatch: pytest.MonkeyPatch, signum: int) -
 def test_a_part_the_helper_fails_is_made_here_and_the_alerts_are_as_made_here(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(alert_making, "ALERTS_PER_PART", _PER_PART)
-    monkeypatch.setattr(alert_making, "SHARED_PER_PART", _PER_PART)
+    _small_parts(monkeypatch)
     alone_ids, alone = _ledger(corpus, tmp_path / "one.jsonl", 1)
     send = helper.Making._send
     spoilt: list[int] = []
@@ -171,8 +188,7 @@ def test_parts_queued_at_the_helper_are_taken_back_and_entered_once(
 ) -> None:
     """The helper holds two parts at a time; once nothing is left to give, this process makes
     the one queued behind the other too, and whichever is made first is entered, once."""
-    monkeypatch.setattr(alert_making, "ALERTS_PER_PART", _PER_PART)
-    monkeypatch.setattr(alert_making, "SHARED_PER_PART", _PER_PART)
+    _small_parts(monkeypatch)
     alone_ids, alone = _ledger(corpus, tmp_path / "one.jsonl", 1)
     taken_back, collect = helper.Making._taken_back, helper.Making._collect
     queued: list[int] = []
@@ -201,19 +217,10 @@ def test_a_machine_without_a_spare_core_makes_every_part_here_and_ends_the_helpe
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Beside other busy processes the helper would only take this process's core."""
-    monkeypatch.setattr(alert_making, "ALERTS_PER_PART", _PER_PART)
-    monkeypatch.setattr(alert_making, "SHARED_PER_PART", _PER_PART)
+    _small_parts(monkeypatch)
     alone_ids, alone = _ledger(corpus, tmp_path / "one.jsonl", 1)
     monkeypatch.setattr(cores, "spare", lambda since: False)
-    spare, sent = pool.Crew.spare, []
-    helpers: list[Any] = []
-
-    def asked(crew: pool.Crew) -> bool:
-        helpers.append(crew._team.helper)
-        return spare(crew)
-
-    monkeypatch.setattr(pool.Crew, "spare", asked)
-    monkeypatch.setattr(helper.Making, "_send", lambda *args: sent.append(args) or True)
+    helpers, sent = _helpers_asked(monkeypatch)
     ids, shared = _ledger(corpus, tmp_path / "two.jsonl", 2)
     assert helpers and helpers[0] is not None and _ends(helpers[0].process.pid)
     assert sent == []
@@ -351,23 +358,14 @@ def test_a_helper_without_a_pidfd_is_not_used_and_is_ended(
 ) -> None:
     """Where `pidfd_open` exists but fails (gVisor, an old seccomp profile), a helper from the
     fork server could not be ended for certain once the server is gone: it is not used."""
-    monkeypatch.setattr(alert_making, "ALERTS_PER_PART", _PER_PART)
-    monkeypatch.setattr(alert_making, "SHARED_PER_PART", _PER_PART)
+    _small_parts(monkeypatch)
     alone_ids, alone = _ledger(corpus, tmp_path / "one.jsonl", 1)
 
     def refused(pid: int) -> int:
         raise OSError(38, "Function not implemented")
 
     monkeypatch.setattr(os, "pidfd_open", refused)
-    spare, sent = pool.Crew.spare, []
-    helpers: list[Any] = []
-
-    def asked(crew: pool.Crew) -> bool:
-        helpers.append(crew._team.helper)
-        return spare(crew)
-
-    monkeypatch.setattr(pool.Crew, "spare", asked)
-    monkeypatch.setattr(helper.Making, "_send", lambda *args: sent.append(args) or True)
+    helpers, sent = _helpers_asked(monkeypatch)
     ids, shared = _ledger(corpus, tmp_path / "two.jsonl", 2)
     assert helpers and helpers[0] is not None and helpers[0].pidfd is None
     assert _ends(helpers[0].process.pid)
