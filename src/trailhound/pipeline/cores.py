@@ -1,5 +1,6 @@
-"""Whether this process has a core to spare for the helper at the end of a run: the CPUs it may
-use (its affinity, and its cgroup's quota) and how idle the machine was lately."""
+"""The CPUs a scan may use (its affinity, and the CPU quota of its cgroup and those above it):
+how many workers it starts when left to choose, whether it starts the helper for the end of a
+run, and whether that helper has a core to spare, by how idle the machine was lately."""
 
 from __future__ import annotations
 
